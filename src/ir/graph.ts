@@ -1,0 +1,438 @@
+/**
+ * The IR: a model holds one main graph of operator nodes connected by named values, as in
+ * ONNX. Edges are value names (a node lists its input/output value names); the producer and
+ * consumer index, the topological order and the graphology view are derived on demand and
+ * cached, and every mutation goes through the helpers here so that the caches are dropped.
+ *
+ * Losslessness: every IR object has an opaque `carry` slot where the ONNX reader keeps the
+ * fields the IR does not model (doc strings, metadata, unknown protobuf fields, subgraphs'
+ * exact encoding). Passes never look inside it; writers put it back.
+ *
+ * The IR knows nothing about passes. Analyses (shapes, costs) attach to a graph through
+ * `Graph.analysis(key, compute)` and are invalidated by any mutation.
+ */
+import { MultiDirectedGraph } from 'graphology';
+import { Tensor } from './tensor.ts';
+import type { DataTypeCode } from './dtype.ts';
+import { badInput, internal } from '../errors.ts';
+
+/** A dimension: a number, a symbolic name (dim_param), or undefined (unknown). */
+export type Dim = number | string | undefined;
+
+export interface TensorType {
+  elemType: DataTypeCode;
+  /** undefined = rank unknown. */
+  shape?: Dim[];
+}
+
+/** A typed value declaration (graph input/output, value_info). */
+export interface ValueInfo {
+  name: string;
+  /** Absent for non-tensor types (sequences, maps, optionals), which stay in `carry`. */
+  type?: TensorType;
+  carry?: unknown;
+}
+
+export type Attribute =
+  | { name: string; type: 'float'; value: number; carry?: unknown }
+  | { name: string; type: 'int'; value: bigint; carry?: unknown }
+  | { name: string; type: 'string'; value: Uint8Array; carry?: unknown }
+  | { name: string; type: 'tensor'; value: Tensor; carry?: unknown }
+  | { name: string; type: 'graph'; value: OpaqueGraph; carry?: unknown }
+  | { name: string; type: 'floats'; value: number[]; carry?: unknown }
+  | { name: string; type: 'ints'; value: bigint[]; carry?: unknown }
+  | { name: string; type: 'strings'; value: Uint8Array[]; carry?: unknown }
+  | { name: string; type: 'tensors'; value: Tensor[]; carry?: unknown }
+  | { name: string; type: 'graphs'; value: OpaqueGraph[]; carry?: unknown }
+  /** Anything else (sparse tensors, type protos, ref_attr_name-only): kept verbatim. */
+  | { name: string; type: 'opaque'; value: unknown; carry?: unknown };
+
+/** A subgraph (If/Loop/Scan body) kept as its decoded protobuf message, untouched. */
+export interface OpaqueGraph {
+  opaque: unknown;
+}
+
+export class Node {
+  name: string;
+  opType: string;
+  domain: string;
+  /** Input value names; '' marks an omitted optional input. */
+  inputs: string[];
+  outputs: string[];
+  attributes: Attribute[];
+  carry?: unknown;
+
+  constructor(init: { name: string; opType: string; domain?: string; inputs: string[]; outputs: string[]; attributes?: Attribute[]; carry?: unknown }) {
+    this.name = init.name;
+    this.opType = init.opType;
+    this.domain = init.domain ?? '';
+    this.inputs = init.inputs;
+    this.outputs = init.outputs;
+    this.attributes = init.attributes ?? [];
+    this.carry = init.carry;
+  }
+
+  attr(name: string): Attribute | undefined {
+    return this.attributes.find((a) => a.name === name);
+  }
+
+  /** INT attribute as a JS number (fallback when absent). */
+  attrInt(name: string, fallback: number): number;
+  attrInt(name: string): number | undefined;
+  attrInt(name: string, fallback?: number): number | undefined {
+    const a = this.attr(name);
+    if (!a) return fallback;
+    if (a.type !== 'int') throw badInput(`node '${this.name}' (${this.opType}): attribute '${name}' should be an int`);
+    return Number(a.value);
+  }
+
+  attrFloat(name: string, fallback: number): number;
+  attrFloat(name: string): number | undefined;
+  attrFloat(name: string, fallback?: number): number | undefined {
+    const a = this.attr(name);
+    if (!a) return fallback;
+    if (a.type !== 'float') throw badInput(`node '${this.name}' (${this.opType}): attribute '${name}' should be a float`);
+    return a.value;
+  }
+
+  attrInts(name: string, fallback: number[]): number[];
+  attrInts(name: string): number[] | undefined;
+  attrInts(name: string, fallback?: number[]): number[] | undefined {
+    const a = this.attr(name);
+    if (!a) return fallback;
+    if (a.type !== 'ints') throw badInput(`node '${this.name}' (${this.opType}): attribute '${name}' should be a list of ints`);
+    return a.value.map(Number);
+  }
+
+  attrFloats(name: string, fallback?: number[]): number[] | undefined {
+    const a = this.attr(name);
+    if (!a) return fallback;
+    if (a.type !== 'floats') throw badInput(`node '${this.name}' (${this.opType}): attribute '${name}' should be a list of floats`);
+    return a.value;
+  }
+
+  attrString(name: string, fallback: string): string;
+  attrString(name: string): string | undefined;
+  attrString(name: string, fallback?: string): string | undefined {
+    const a = this.attr(name);
+    if (!a) return fallback;
+    if (a.type !== 'string') throw badInput(`node '${this.name}' (${this.opType}): attribute '${name}' should be a string`);
+    return new TextDecoder().decode(a.value);
+  }
+
+  /** Sets (replaces or adds) an attribute. */
+  setAttr(a: Attribute): void {
+    const i = this.attributes.findIndex((x) => x.name === a.name);
+    if (i >= 0) this.attributes[i] = a;
+    else this.attributes.push(a);
+  }
+}
+
+/** Attribute constructors for passes that create nodes. */
+export const attr = {
+  int: (name: string, v: number): Attribute => ({ name, type: 'int', value: BigInt(v) }),
+  ints: (name: string, v: number[]): Attribute => ({ name, type: 'ints', value: v.map((x) => BigInt(x)) }),
+  float: (name: string, v: number): Attribute => ({ name, type: 'float', value: v }),
+  floats: (name: string, v: number[]): Attribute => ({ name, type: 'floats', value: v }),
+  string: (name: string, v: string): Attribute => ({ name, type: 'string', value: new TextEncoder().encode(v) }),
+  tensor: (name: string, v: Tensor): Attribute => ({ name, type: 'tensor', value: v }),
+};
+
+interface Index {
+  producer: Map<string, Node>;
+  consumers: Map<string, Node[]>;
+}
+
+export class Graph {
+  name: string;
+  nodes: Node[];
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  initializers: Map<string, Tensor>;
+  /** Intermediate value declarations (value_info), by name. Shape inference writes here. */
+  valueInfo: Map<string, ValueInfo>;
+  carry?: unknown;
+
+  private index?: Index;
+  private topo?: Node[];
+  private analyses = new Map<string, unknown>();
+
+  constructor(init: { name?: string; nodes?: Node[]; inputs?: ValueInfo[]; outputs?: ValueInfo[]; initializers?: Tensor[]; valueInfo?: ValueInfo[]; carry?: unknown }) {
+    this.name = init.name ?? 'graph';
+    this.nodes = init.nodes ?? [];
+    this.inputs = init.inputs ?? [];
+    this.outputs = init.outputs ?? [];
+    this.initializers = new Map((init.initializers ?? []).map((t) => [t.name, t]));
+    this.valueInfo = new Map((init.valueInfo ?? []).map((v) => [v.name, v]));
+    this.carry = init.carry;
+  }
+
+  // ---- derived structure (cached) ----
+
+  /** Drops every cached index and analysis. Called by every mutation helper; a pass that edits
+   * `nodes` or node inputs/outputs directly must call it itself. */
+  invalidate(): void {
+    this.index = undefined;
+    this.topo = undefined;
+    this.analyses.clear();
+  }
+
+  /** A cached analysis result, computed on first use and dropped on mutation. */
+  analysis<T>(key: string, compute: (g: Graph) => T): T {
+    if (!this.analyses.has(key)) this.analyses.set(key, compute(this));
+    return this.analyses.get(key) as T;
+  }
+
+  private idx(): Index {
+    if (this.index) return this.index;
+    const producer = new Map<string, Node>();
+    const consumers = new Map<string, Node[]>();
+    for (const n of this.nodes) {
+      for (const o of n.outputs) if (o) producer.set(o, n);
+      for (const i of n.inputs) {
+        if (!i) continue;
+        let l = consumers.get(i);
+        if (!l) consumers.set(i, (l = []));
+        if (!l.includes(n)) l.push(n);
+      }
+    }
+    return (this.index = { producer, consumers });
+  }
+
+  producer(value: string): Node | undefined {
+    return this.idx().producer.get(value);
+  }
+
+  consumers(value: string): Node[] {
+    return this.idx().consumers.get(value) ?? [];
+  }
+
+  isGraphInput(value: string): boolean {
+    return this.inputs.some((v) => v.name === value) && !this.initializers.has(value);
+  }
+
+  isGraphOutput(value: string): boolean {
+    return this.outputs.some((v) => v.name === value);
+  }
+
+  /** Declared type of a value: graph input/output, value_info, or initializer. */
+  typeOf(value: string): TensorType | undefined {
+    const t = this.initializers.get(value);
+    if (t) return { elemType: t.dataType, shape: [...t.dims] };
+    return (this.valueInfo.get(value) ?? this.inputs.find((v) => v.name === value) ?? this.outputs.find((v) => v.name === value))?.type;
+  }
+
+  /** Nodes in a topological order (stable: ties keep file order). Throws on a cycle, naming a node on it. */
+  topoOrder(): Node[] {
+    if (this.topo) return this.topo;
+    const pos = new Map(this.nodes.map((n, i) => [n, i]));
+    const indeg = new Map<Node, number>();
+    const succ = new Map<Node, Node[]>();
+    for (const n of this.nodes) {
+      const preds = new Set<Node>();
+      for (const i of n.inputs) {
+        const p = i ? this.producer(i) : undefined;
+        if (p && p !== n) preds.add(p);
+        if (p === n) throw badInput(`node '${n.name}' (${n.opType}) consumes its own output '${i}' (cycle)`);
+      }
+      indeg.set(n, preds.size);
+      for (const p of preds) {
+        let l = succ.get(p);
+        if (!l) succ.set(p, (l = []));
+        l.push(n);
+      }
+    }
+    // Min-heap by file position keeps the order deterministic and close to the file's.
+    const heap: Node[] = [];
+    const push = (n: Node) => {
+      heap.push(n);
+      let i = heap.length - 1;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (pos.get(heap[p])! <= pos.get(heap[i])!) break;
+        [heap[p], heap[i]] = [heap[i], heap[p]];
+        i = p;
+      }
+    };
+    const pop = (): Node => {
+      const top = heap[0];
+      const last = heap.pop()!;
+      if (heap.length) {
+        heap[0] = last;
+        let i = 0;
+        for (;;) {
+          const l = 2 * i + 1, r = l + 1;
+          let m = i;
+          if (l < heap.length && pos.get(heap[l])! < pos.get(heap[m])!) m = l;
+          if (r < heap.length && pos.get(heap[r])! < pos.get(heap[m])!) m = r;
+          if (m === i) break;
+          [heap[m], heap[i]] = [heap[i], heap[m]];
+          i = m;
+        }
+      }
+      return top;
+    };
+    for (const n of this.nodes) if (indeg.get(n) === 0) push(n);
+    const order: Node[] = [];
+    while (heap.length) {
+      const n = pop();
+      order.push(n);
+      for (const s of succ.get(n) ?? []) {
+        const d = indeg.get(s)! - 1;
+        indeg.set(s, d);
+        if (d === 0) push(s);
+      }
+    }
+    if (order.length !== this.nodes.length) {
+      const stuck = this.nodes.find((n) => indeg.get(n)! > 0)!;
+      throw badInput(`graph '${this.name}' has a cycle through node '${stuck.name}' (${stuck.opType})`);
+    }
+    return (this.topo = order);
+  }
+
+  /** A graphology directed graph: one graph node per IR node (key = node name), one edge per
+   * (producer, consumer, value) with attribute `value`. Cached. */
+  topology(): MultiDirectedGraph {
+    return this.analysis('ir.topology', () => {
+      const g = new MultiDirectedGraph({ allowSelfLoops: false });
+      for (const n of this.nodes) g.addNode(n.name, { opType: n.opType });
+      for (const n of this.nodes) {
+        for (const i of new Set(n.inputs)) {
+          const p = i ? this.producer(i) : undefined;
+          if (p) g.addDirectedEdge(p.name, n.name, { value: i });
+        }
+      }
+      return g;
+    });
+  }
+
+  // ---- mutation helpers ----
+
+  addNode(node: Node, before?: Node): Node {
+    if (before) {
+      const i = this.nodes.indexOf(before);
+      this.nodes.splice(i < 0 ? this.nodes.length : i, 0, node);
+    } else this.nodes.push(node);
+    this.invalidate();
+    return node;
+  }
+
+  removeNodes(nodes: Iterable<Node>): void {
+    const dead = new Set(nodes);
+    this.nodes = this.nodes.filter((n) => !dead.has(n));
+    this.invalidate();
+  }
+
+  /** Replaces `old` by `nodes` at its position (a rewrite's usual last step). */
+  replaceNode(old: Node, nodes: Node[]): void {
+    const i = this.nodes.indexOf(old);
+    if (i < 0) throw internal(`replaceNode: '${old.name}' is not in graph '${this.name}'`);
+    this.nodes.splice(i, 1, ...nodes);
+    this.invalidate();
+  }
+
+  /** Every consumer of `from` (and the graph outputs) reads `to` instead. */
+  rewireConsumers(from: string, to: string): void {
+    for (const n of this.nodes) n.inputs = n.inputs.map((x) => (x === from ? to : x));
+    for (const o of this.outputs) if (o.name === from) o.name = to;
+    this.invalidate();
+  }
+
+  setInitializer(t: Tensor): void {
+    this.initializers.set(t.name, t);
+    this.invalidate();
+  }
+
+  removeInitializer(name: string): void {
+    this.initializers.delete(name);
+    this.inputs = this.inputs.filter((v) => v.name !== name || !this.initializers.has(name));
+    this.invalidate();
+  }
+
+  /** A value name not used anywhere in the graph, derived from `base`. */
+  freshName(base: string): string {
+    const used = new Set<string>();
+    for (const n of this.nodes) {
+      used.add(n.name);
+      for (const v of [...n.inputs, ...n.outputs]) used.add(v);
+    }
+    for (const k of this.initializers.keys()) used.add(k);
+    for (const v of [...this.inputs, ...this.outputs]) used.add(v.name);
+    if (!used.has(base)) return base;
+    for (let i = 1; ; i++) if (!used.has(`${base}_${i}`)) return `${base}_${i}`;
+  }
+
+  /** Removes nodes whose outputs reach no graph output, and initializers nobody reads.
+   * Returns the number of nodes removed. */
+  eliminateDeadCode(): number {
+    const live = new Set<Node>();
+    const need = this.outputs.map((o) => o.name);
+    const seen = new Set<string>();
+    while (need.length) {
+      const v = need.pop()!;
+      if (seen.has(v)) continue;
+      seen.add(v);
+      const p = this.producer(v);
+      if (p && !live.has(p)) {
+        live.add(p);
+        for (const i of p.inputs) if (i) need.push(i);
+      }
+    }
+    const before = this.nodes.length;
+    this.nodes = this.nodes.filter((n) => live.has(n));
+    const read = new Set(this.nodes.flatMap((n) => n.inputs));
+    for (const o of this.outputs) read.add(o.name);
+    for (const name of [...this.initializers.keys()]) {
+      if (!read.has(name)) {
+        this.initializers.delete(name);
+        this.inputs = this.inputs.filter((v) => v.name !== name);
+      }
+    }
+    for (const name of [...this.valueInfo.keys()]) if (!read.has(name) && !this.nodes.some((n) => n.outputs.includes(name))) this.valueInfo.delete(name);
+    this.invalidate();
+    return before - this.nodes.length;
+  }
+}
+
+export interface OpsetImport {
+  domain: string;
+  version: number;
+}
+
+export class Model {
+  irVersion: number;
+  opsetImports: OpsetImport[];
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: number;
+  docString: string;
+  metadata: { key: string; value: string }[];
+  graph: Graph;
+  /** Model-local functions, kept as decoded protobuf messages (opaque to passes). */
+  functions: unknown[];
+  /** Directory external data paths are relative to (the model file's folder), if loaded from a file. */
+  baseDir?: string;
+  carry?: unknown;
+
+  constructor(init: Partial<Omit<Model, 'graph'>> & { graph: Graph }) {
+    this.irVersion = init.irVersion ?? 8;
+    this.opsetImports = init.opsetImports ?? [{ domain: '', version: 13 }];
+    this.producerName = init.producerName ?? 'dnnfuse';
+    this.producerVersion = init.producerVersion ?? '';
+    this.domain = init.domain ?? '';
+    this.modelVersion = init.modelVersion ?? 0;
+    this.docString = init.docString ?? '';
+    this.metadata = init.metadata ?? [];
+    this.graph = init.graph;
+    this.functions = init.functions ?? [];
+    this.baseDir = init.baseDir;
+    this.carry = init.carry;
+  }
+
+  /** The opset version imported for a domain ('' and 'ai.onnx' are the same domain). */
+  opset(domain = ''): number | undefined {
+    const d = domain === 'ai.onnx' ? '' : domain;
+    return this.opsetImports.find((o) => (o.domain === 'ai.onnx' ? '' : o.domain) === d)?.version;
+  }
+}
