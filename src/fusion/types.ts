@@ -1,0 +1,82 @@
+/**
+ * The fusion problem in its own terms, independent of ONNX: ops numbered in topological
+ * order, the tensors between them, and the contracts that cost models, searches and group
+ * splitters (random baseline, GET) share. Extraction from the IR lives in op-graph.ts.
+ */
+import type { Rng } from '../util/random.ts';
+
+export type FusionScheme = 'lbdf' | 'brr';
+
+/** A feature map or weight tensor as the cost models see it (shapes are static). */
+export interface FusionTensor {
+  /** IR value name. */
+  name: string;
+  /** NCHW (or any rank) static shape. */
+  shape: number[];
+  /** Number of elements. */
+  elements: number;
+  /** Producer op id, or -1 for a graph input / constant. */
+  producer: number;
+  /** Consumer op ids. */
+  consumers: number[];
+}
+
+export interface FusionOp {
+  /** Position in topological order (0..n-1). */
+  id: number;
+  /** IR node name. */
+  node: string;
+  opType: string;
+  /** Indices into OpGraph.tensors of feature-map inputs (not weights). */
+  inputs: number[];
+  /** Indices into OpGraph.tensors of outputs. */
+  outputs: number[];
+  /** Elements of constant inputs (weights, biases, BN parameters). */
+  weightElements: number;
+  /** Sliding-window geometry for convs/pools ([kh, kw], [sh, sw], dilations); 1x1/1 otherwise. */
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+  /** True for ops that need their whole input map before producing output (global pooling,
+   * reductions over H/W, Flatten/Gemm on maps, Softmax over spatial axes). */
+  global: boolean;
+  macs: number;
+}
+
+export interface OpGraph {
+  ops: FusionOp[];
+  tensors: FusionTensor[];
+  /** Successor / predecessor op ids (deduplicated, sorted). */
+  succ: number[][];
+  pred: number[][];
+}
+
+/** A fusion group: sorted op ids. */
+export type Group = readonly number[];
+
+/** One line of a memory breakdown: what is resident and why. */
+export interface MemoryItem {
+  tensor: string;
+  kind: 'weights' | 'line-buffer' | 'skip-buffer' | 'full-map' | 'live-map' | 'weight-subgroup';
+  bytes: number;
+  /** e.g. rows held, or the sub-group index. */
+  detail: string;
+}
+
+export interface CostModel {
+  scheme: FusionScheme;
+  graph: OpGraph;
+  /** Buffer capacity in bytes (beta). */
+  bufferBytes: number;
+  /** Bytes per element. */
+  elementBytes: number;
+  /** F_beta: on-chip bytes needed to run the group, with its breakdown. */
+  memory(group: Group): { bytes: number; items: MemoryItem[] };
+  valid(group: Group): boolean;
+  /** F_D: DRAM bytes moved when the group runs on its own. */
+  dram(group: Group): number;
+}
+
+/** Splits an invalid group into valid groups (each weakly connected; the result keeps the
+ * group DAG acyclic). The random baseline ignores DRAM; GET splits along explained edges. */
+export type Rectifier = (group: Group, cost: CostModel, rng: Rng) => Group[];
