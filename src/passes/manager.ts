@@ -1,0 +1,269 @@
+/**
+ * The pass manager: runs passes in order over one model with one typed PassContext, checks
+ * before running anything that every pass's `reads` can be satisfied, times each pass, records
+ * whether it changed the graph and what it annotated, drops cached analyses after every
+ * change, and checks the IR's structural invariants after each rewriting pass (so a broken
+ * rewrite is reported against the pass that made it, not three passes later).
+ *
+ * Shape of the design (see ARCHITECTURE.md): passes are independent (MLIR/XLA); analyses are
+ * not passes, they are cached on the graph (`graph.analysis`) and invalidated on change;
+ * fixed-point iteration is a wrapper (`fixedPoint`), not logic inside a pass.
+ *
+ * The result is the schedule: a versioned JSON envelope (`Schedule`) whose `passes` list
+ * carries each pass's annotations verbatim (the plan pass's part is described by
+ * schema/schedule.schema.json).
+ */
+import type { Model } from '../ir/graph.ts';
+import type { Accelerator } from '../hardware/accelerator.ts';
+import type { Pass, PassContext, FusionScheme } from './pass.ts';
+import { makeContext } from './pass.ts';
+import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
+
+/** Version of the schedule envelope. Bump the minor on additive changes, the major otherwise. */
+export const SCHEDULE_SCHEMA_VERSION = '1.0';
+export const TOOL_NAME = 'dnnfuse';
+export const TOOL_VERSION = '0.1.0';
+
+export interface PassRecord<A = unknown> {
+  name: string;
+  /** Whether the pass modified the graph. */
+  changed: boolean;
+  /** Wall-clock milliseconds (0 when the run was asked to omit timings for reproducibility). */
+  ms: number;
+  /** Node count after the pass. */
+  nodes: number;
+  /** What the pass wrote into the schedule (JSON-serializable); null when nothing. */
+  annotations: A | null;
+}
+
+export interface ScheduleModelInfo {
+  /** Graph name. */
+  name: string;
+  /** Source path when the model came from a file (as given on the command line). */
+  path?: string;
+  producer: string;
+  opset: number | null;
+  nodesBefore: number;
+  nodesAfter: number;
+  inputs: { name: string; shape: (number | string | null)[] | null }[];
+  outputs: { name: string; shape: (number | string | null)[] | null }[];
+}
+
+/** The annotated schedule: what `dnnfuse compile` writes to schedule.json. */
+export interface Schedule {
+  schemaVersion: string;
+  tool: { name: string; version: string };
+  model: ScheduleModelInfo;
+  hardware: Accelerator | null;
+  scheme: FusionScheme | null;
+  seed: number;
+  /** In run order; a pass may appear more than once. */
+  passes: PassRecord[];
+}
+
+export interface PipelineResult {
+  model: Model;
+  schedule: Schedule;
+}
+
+export interface RunOptions {
+  /** Called around each pass (progress bars, verbose logs). */
+  onPassStart?: (pass: Pass, index: number, total: number) => void;
+  onPassEnd?: (record: PassRecord, index: number, total: number) => void;
+  /** Record ms = 0 so that the schedule is byte-identical across runs with the same seed. */
+  omitTimings?: boolean;
+  /** Check the IR invariants after every pass that reports a change (default true). */
+  verifyAfterChange?: boolean;
+  /** Source path of the model, recorded in the schedule. */
+  modelPath?: string;
+}
+
+/** Resolves pass names to passes (the registry's `getPass`); injected to avoid a cycle. */
+export type PassResolver = (name: string) => Pass;
+
+const CONTEXT_KEYS = new Set(['hardware', 'scheme']);
+
+/** Requirements the manager knows how to check; anything else is an analysis computed on
+ * demand by the pass itself (e.g. 'shapes'), whose failure is the analysis's own clear error. */
+function unmetRequirement(req: string, ctx: PassContext, available: Set<string>): string | undefined {
+  if (CONTEXT_KEYS.has(req)) {
+    if (req === 'hardware' && !ctx.hardware) return 'an accelerator (pass --hw <preset|file>, or ctx.hardware)';
+    if (req === 'scheme' && !ctx.scheme) return 'a fusion scheme (pass --scheme lbdf|brr, or ctx.scheme)';
+    return undefined;
+  }
+  if (req.startsWith('annotations:')) {
+    const key = req.slice('annotations:'.length);
+    if (!available.has(key) && ctx.annotations[key] === undefined) {
+      return `the '${key}' annotations (run the '${key}' pass earlier in the pipeline)`;
+    }
+  }
+  return undefined;
+}
+
+/** Checks a whole pipeline against a context before anything runs; throws one clear line. */
+export function checkPipeline(passes: Pass[], ctx: PassContext): void {
+  const available = new Set<string>(Object.keys(ctx.annotations));
+  for (const [i, p] of passes.entries()) {
+    if (!p || typeof p.run !== 'function' || typeof p.name !== 'string') throw badInput(`pipeline entry ${i + 1} is not a pass (needs name, reads, writes, run)`);
+    for (const req of p.reads ?? []) {
+      const missing = unmetRequirement(req, ctx, available);
+      if (missing) throw badInput(`pass '${p.name}' (pipeline step ${i + 1}) needs ${missing}`);
+    }
+    available.add(p.name);
+    for (const w of p.writes ?? []) if (w.startsWith('annotations:')) available.add(w.slice('annotations:'.length));
+  }
+}
+
+/** Structural IR invariants that every pass must keep (tinygrad-style small rule list):
+ * unique value producers, every input defined, outputs produced, acyclic. Returns the first
+ * violation or undefined. */
+export function irViolation(model: Model): string | undefined {
+  const g = model.graph;
+  const defined = new Set<string>();
+  for (const i of g.inputs) defined.add(i.name);
+  for (const k of g.initializers.keys()) defined.add(k);
+  const names = new Set<string>();
+  for (const n of g.nodes) {
+    if (names.has(n.name) && n.name) return `two nodes are named '${n.name}'`;
+    names.add(n.name);
+    for (const o of n.outputs) {
+      if (!o) continue;
+      if (defined.has(o)) return `value '${o}' is produced twice (again by node '${n.name}')`;
+      defined.add(o);
+    }
+  }
+  for (const n of g.nodes) {
+    for (const i of n.inputs) if (i && !defined.has(i)) return `node '${n.name}' (${n.opType}) reads '${i}', which nothing produces`;
+  }
+  for (const o of g.outputs) if (!defined.has(o.name)) return `graph output '${o.name}' is not produced`;
+  try {
+    g.topoOrder();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return undefined;
+}
+
+const shapeOf = (t: { shape?: (number | string | undefined)[] } | undefined) => (t?.shape ? t.shape.map((d) => (d === undefined ? null : d)) : null);
+
+function modelInfo(model: Model, nodesBefore: number, path?: string): ScheduleModelInfo {
+  const g = model.graph;
+  return {
+    name: g.name,
+    ...(path !== undefined ? { path } : {}),
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+    opset: model.opset('') ?? null,
+    nodesBefore,
+    nodesAfter: g.nodes.length,
+    inputs: g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => ({ name: i.name, shape: shapeOf(i.type) })),
+    outputs: g.outputs.map((o) => ({ name: o.name, shape: shapeOf(o.type) })),
+  };
+}
+
+/** Runs `passes` in order on `model` (in place) and returns the model and its schedule.
+ * `ctx` may be partial; missing fields get defaults (seed 0, no options, silent log). */
+export async function runPasses(model: Model, passes: Pass[], partialCtx: Partial<PassContext> = {}, opts: RunOptions = {}): Promise<PipelineResult> {
+  const ctx = makeContext({ ...partialCtx, annotations: { ...(partialCtx.annotations ?? {}) }, options: { ...(partialCtx.options ?? {}) } });
+  if (!Number.isInteger(ctx.seed)) throw badInput(`seed must be an integer, got ${ctx.seed}`);
+  checkPipeline(passes, ctx);
+  const verify = opts.verifyAfterChange ?? true;
+  const nodesBefore = model.graph.nodes.length;
+  const records: PassRecord[] = [];
+  for (const [i, pass] of passes.entries()) {
+    opts.onPassStart?.(pass, i, passes.length);
+    ctx.log(`[${i + 1}/${passes.length}] ${pass.name}`);
+    const t0 = performance.now();
+    let result;
+    try {
+      result = await pass.run(model, ctx);
+    } catch (e) {
+      if (isDnnfuseError(e)) throw e;
+      const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      throw Object.assign(internal(`pass '${pass.name}' failed: ${msg}`), { cause: e });
+    }
+    const ms = performance.now() - t0;
+    if (!result || typeof result.changed !== 'boolean') throw internal(`pass '${pass.name}' returned no {changed} result`);
+    if (result.changed) {
+      model.graph.invalidate();
+      if (verify) {
+        const bad = irViolation(model);
+        if (bad) throw verificationFailed(`after pass '${pass.name}': ${bad}`);
+      }
+    }
+    const annotations = result.annotations === undefined ? null : result.annotations;
+    if (annotations !== null) ctx.annotations[pass.name] = annotations;
+    const record: PassRecord = { name: pass.name, changed: result.changed, ms: opts.omitTimings ? 0 : Math.round(ms * 1000) / 1000, nodes: model.graph.nodes.length, annotations };
+    records.push(record);
+    opts.onPassEnd?.(record, i, passes.length);
+  }
+  const schedule: Schedule = {
+    schemaVersion: SCHEDULE_SCHEMA_VERSION,
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    model: modelInfo(model, nodesBefore, opts.modelPath),
+    hardware: ctx.hardware ?? null,
+    scheme: ctx.scheme ?? null,
+    seed: ctx.seed,
+    passes: records,
+  };
+  return { model, schedule };
+}
+
+/** A pass that re-runs `inner` until it reports no change (XLA's HloPassFix), at most
+ * `maxIterations` times; it reports the last non-null annotations. */
+export function fixedPoint<A>(inner: Pass<A>, maxIterations = 10): Pass<A> {
+  return {
+    name: inner.name,
+    description: `${inner.description} (repeated to a fixed point, at most ${maxIterations} times)`,
+    reads: inner.reads,
+    writes: inner.writes,
+    async run(model, ctx) {
+      let changed = false;
+      let annotations: A | undefined;
+      for (let k = 0; k < maxIterations; k++) {
+        const r = await inner.run(model, ctx);
+        if (r.annotations !== undefined) annotations = r.annotations;
+        if (!r.changed) return { changed, annotations };
+        changed = true;
+        model.graph.invalidate();
+      }
+      throw verificationFailed(`pass '${inner.name}' did not reach a fixed point in ${maxIterations} iterations`);
+    },
+  };
+}
+
+/** The annotations of the last run of pass `name` in a schedule, typed by the caller. */
+export function annotationsOf<A = unknown>(schedule: Schedule, name: string): A | undefined {
+  for (let i = schedule.passes.length - 1; i >= 0; i--) {
+    const p = schedule.passes[i];
+    if (p.name === name && p.annotations !== null) return p.annotations as A;
+  }
+  return undefined;
+}
+
+/** JSON text of a schedule (stable key order as built, 2-space indent, trailing newline).
+ * BigInts (should a pass leak one) are written as decimal strings. */
+export function scheduleToJson(schedule: Schedule): string {
+  return JSON.stringify(schedule, (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Map ? Object.fromEntries(v) : v), 2) + '\n';
+}
+
+/** Parses and validates the envelope of a schedule.json (the per-pass parts are the passes'). */
+export function parseSchedule(text: string, source = 'schedule'): Schedule {
+  let s: unknown;
+  try {
+    s = JSON.parse(text);
+  } catch (e) {
+    throw badInput(`${source}: not valid JSON (${e instanceof Error ? e.message : e})`);
+  }
+  const o = s as Partial<Schedule>;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) throw badInput(`${source}: not a dnnfuse schedule (expected a JSON object)`);
+  if (typeof o.schemaVersion !== 'string') throw badInput(`${source}: not a dnnfuse schedule (no schemaVersion field)`);
+  if (o.schemaVersion.split('.')[0] !== SCHEDULE_SCHEMA_VERSION.split('.')[0]) {
+    throw badInput(`${source}: schedule schemaVersion ${o.schemaVersion} is not supported (this dnnfuse reads ${SCHEDULE_SCHEMA_VERSION.split('.')[0]}.x)`);
+  }
+  if (!Array.isArray(o.passes)) throw badInput(`${source}: field 'passes' must be an array`);
+  if (!o.model || typeof o.model !== 'object') throw badInput(`${source}: field 'model' is missing`);
+  for (const [i, p] of o.passes.entries()) {
+    if (!p || typeof p.name !== 'string') throw badInput(`${source}: passes[${i}] has no name`);
+  }
+  return o as Schedule;
+}
