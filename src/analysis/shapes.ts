@@ -1,0 +1,285 @@
+/**
+ * Shape inference: the element type and shape of every value of a model's main graph.
+ *
+ * Walks the nodes in topological order once and applies one rule per op type (the table in
+ * `RULES`, built from src/analysis/shapes/{elementwise,nn,tensor}.ts). A rule reads its
+ * inputs' types and, where a shape depends on values (Reshape targets, Slice starts, Resize
+ * scales), their folded values: small int/float tensors coming from initializers, Constant,
+ * Shape and the int arithmetic built on them (see shapes/tensor.ts). No rule scans the graph,
+ * so the whole pass is linear in the number of nodes.
+ *
+ * Dims are numbers, symbols (dim_param strings that pass through unchanged) or undefined;
+ * unknown or symbolic dims never turn into guessed numbers. Ops without a rule (other domains,
+ * control flow, sequences) take the type the file declares in value_info; else their outputs
+ * stay unknown, and only `staticShape` — called by a pass that needs the shape — fails,
+ * naming the value, its producer and the reason, with a `--shape` suggestion when the cause is
+ * a dynamic graph input.
+ *
+ * Results are cached on the graph (graph.analysis, dropped on any mutation), keyed by the
+ * input overrides, and written into graph.valueInfo for intermediate values (graph inputs and
+ * outputs keep their declarations). The types a file declared in value_info are remembered
+ * so a later run never mistakes an inferred entry for a declaration.
+ */
+import { Graph, Model, type Dim, type Node, type TensorType, type ValueInfo } from '../ir/graph.ts';
+import { DataType } from '../ir/dtype.ts';
+import { badInput, internal, isDnnfuseError, unsupported } from '../errors.ts';
+import { isNum, nodeError, Unknown, type Out, type Rule, type RuleCtx, type Val } from './shapes/context.ts';
+import { elementwiseRules } from './shapes/elementwise.ts';
+import { nnRules } from './shapes/nn.ts';
+import { tensorRules, tensorVal } from './shapes/tensor.ts';
+
+export type { Dim, TensorType } from '../ir/graph.ts';
+export type { Val, Rule, RuleCtx } from './shapes/context.ts';
+
+/** op type (default ONNX domain) -> rule. Extend by adding entries to the per-family tables. */
+export const RULES: Readonly<Record<string, Rule>> = { ...elementwiseRules, ...tensorRules, ...nnRules };
+
+export interface InferOptions {
+  /** Graph input name -> concrete dims (from `--shape name=1x3x224x224`). */
+  overrides?: Record<string, number[]>;
+}
+
+export interface ShapeAnalysis {
+  /** Every value with anything known about it (initializers, inputs, node outputs). */
+  types: Map<string, TensorType>;
+  /** Folded values of small tensors (shape arithmetic), by value name. */
+  values: Map<string, Val>;
+  /** For values whose shape is unknown or not fully static: why. */
+  reasons: Map<string, string>;
+  /** Nodes whose op has no rule (their outputs use declared value_info or stay unknown). */
+  unsupported: Node[];
+}
+
+/** The default-domain opset we assume when a model imports none. */
+const DEFAULT_OPSET = 18;
+
+/** Which graph each analysis was last run with (so staticShape(graph, name) can recompute). */
+const lastRun = new WeakMap<Graph, { model: Model; opts: InferOptions }>();
+/** ValueInfo entries written by inference -> the type the file declared before (if any). */
+const inferredEntries = new WeakMap<ValueInfo, TensorType | undefined>();
+
+function declaredType(vi: ValueInfo | undefined): TensorType | undefined {
+  if (!vi) return undefined;
+  return inferredEntries.has(vi) ? inferredEntries.get(vi) : vi.type;
+}
+
+/** The op types with a shape rule (default domain). */
+export function supportedOps(): string[] {
+  return Object.keys(RULES).sort();
+}
+
+export function hasShapeRule(node: Node): boolean {
+  return (node.domain === '' || node.domain === 'ai.onnx') && node.opType in RULES;
+}
+
+/** Parses `name=1x3x224x224` specs (dims separated by x or ,). */
+export function parseShapeOverrides(specs: readonly string[] | undefined): Record<string, number[]> {
+  const res: Record<string, number[]> = {};
+  for (const spec of specs ?? []) {
+    const eq = spec.lastIndexOf('=');
+    const name = spec.slice(0, eq);
+    const dimsText = spec.slice(eq + 1);
+    const dims = dimsText.split(/[x,]/).map((d) => Number(d.trim()));
+    if (eq <= 0 || !dimsText || dims.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw badInput(`--shape '${spec}': expected NAME=DIMS with non-negative integer dims, e.g. input=1x3x224x224`);
+    }
+    res[name] = dims;
+  }
+  return res;
+}
+
+const fmtDims = (s: Dim[] | undefined) => (s ? `[${s.map((d) => (d === undefined ? '?' : d)).join(',')}]` : '[rank unknown]');
+
+function overrideKey(o: Record<string, number[]> | undefined): string {
+  return 'shapes:' + JSON.stringify(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Full analysis (types, folded values, reasons), cached on the graph per override set. */
+export function analyzeShapes(model: Model, opts: InferOptions = {}): ShapeAnalysis {
+  const g = model.graph;
+  lastRun.set(g, { model, opts });
+  return g.analysis(overrideKey(opts.overrides), () => run(model, opts));
+}
+
+/** Infers dtype and shape of every value; fills graph.valueInfo; cached. */
+export function inferShapes(model: Model, opts: InferOptions = {}): Map<string, TensorType> {
+  return analyzeShapes(model, opts).types;
+}
+
+/** The type inferred for one value (runs inference with the graph's last options if needed). */
+export function typeOfValue(graphOrModel: Graph | Model, name: string): TensorType | undefined {
+  return current(graphOrModel).types.get(name);
+}
+
+function current(graphOrModel: Graph | Model): ShapeAnalysis {
+  if (graphOrModel instanceof Model) {
+    const prev = lastRun.get(graphOrModel.graph);
+    return analyzeShapes(graphOrModel, prev?.model === graphOrModel ? prev.opts : {});
+  }
+  const prev = lastRun.get(graphOrModel);
+  // A graph never analysed: assume a model importing the default opset (documented above).
+  return prev ? analyzeShapes(prev.model, prev.opts) : analyzeShapes(new Model({ graph: graphOrModel, opsetImports: [{ domain: '', version: DEFAULT_OPSET }] }));
+}
+
+/** The static shape of a value, or a one-line DnnfuseError naming it, its producer and why. */
+export function staticShape(graphOrModel: Graph | Model, name: string): number[] {
+  const a = current(graphOrModel);
+  const g = graphOrModel instanceof Model ? graphOrModel.graph : graphOrModel;
+  const t = a.types.get(name);
+  if (t?.shape && t.shape.every(isNum)) return t.shape as number[];
+  const p = g.producer(name);
+  const what = `value '${name}'${p ? ` (output of node '${p.name}' (${p.opType}))` : ''}`;
+  const known = new Set([...g.nodes.flatMap((n) => [...n.inputs, ...n.outputs]), ...g.initializers.keys(), ...g.inputs.map((i) => i.name)]);
+  if (!known.has(name)) throw badInput(`no value named '${name}' in graph '${g.name}'`);
+  const reason = a.reasons.get(name) ?? 'no shape information';
+  const state = t?.shape ? `is not static ${fmtDims(t.shape)}` : 'is unknown';
+  throw unsupported(`shape of ${what} ${state}: ${reason}${suggestion(g, a)}`);
+}
+
+/** `; pass --shape in=1x3x224x224` for the first graph input with non-static dims. */
+function suggestion(g: Graph, a: ShapeAnalysis): string {
+  for (const i of g.inputs) {
+    if (g.initializers.has(i.name)) continue;
+    const s = a.types.get(i.name)?.shape;
+    if (s && s.every(isNum)) continue;
+    const eg = (s ?? [1, 3, 224, 224]).map((d, k) => (isNum(d) ? d : k === 0 ? 1 : 224)).join('x');
+    return `; pass --shape ${i.name}=DIMS (e.g. --shape ${i.name}=${eg})`;
+  }
+  return '';
+}
+
+// ---- the driver ----
+
+function run(model: Model, opts: InferOptions): ShapeAnalysis {
+  const g = model.graph;
+  const types = new Map<string, TensorType>();
+  const values = new Map<string, Val>();
+  const reasons = new Map<string, string>();
+  const unsupportedNodes: Node[] = [];
+  const overrides = opts.overrides ?? {};
+  const hasOverrides = Object.keys(overrides).length > 0;
+
+  // Graph inputs (overrides replace their dims), then initializers.
+  const inputNames = new Set(g.inputs.map((i) => i.name));
+  for (const name of Object.keys(overrides)) {
+    if (!inputNames.has(name) || g.initializers.has(name)) {
+      const real = g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name);
+      throw badInput(`--shape ${name}: the model has no graph input '${name}' (inputs: ${real.join(', ') || 'none'})`);
+    }
+  }
+  for (const inp of g.inputs) {
+    if (g.initializers.has(inp.name)) continue;
+    const decl = inp.type;
+    const ov = overrides[inp.name];
+    if (ov) {
+      if (decl?.shape && decl.shape.length !== ov.length) throw badInput(`--shape ${inp.name}=${ov.join('x')}: input '${inp.name}' has rank ${decl.shape.length} ${fmtDims(decl.shape)}, got ${ov.length} dims`);
+      decl?.shape?.forEach((d, k) => {
+        if (isNum(d) && d !== ov[k]) throw badInput(`--shape ${inp.name}=${ov.join('x')}: input '${inp.name}' has fixed dim ${k} = ${d}`);
+      });
+      types.set(inp.name, { elemType: decl?.elemType ?? DataType.FLOAT, shape: [...ov] });
+      continue;
+    }
+    if (decl) types.set(inp.name, { elemType: decl.elemType, shape: decl.shape ? [...decl.shape] : undefined });
+    if (!decl?.shape || !decl.shape.every(isNum)) reasons.set(inp.name, `graph input '${inp.name}' has dynamic dims ${fmtDims(decl?.shape)}`);
+  }
+  for (const [name, t] of g.initializers) types.set(name, { elemType: t.dataType, shape: [...t.dims] });
+
+  const outputDecl = new Map(g.outputs.map((o) => [o.name, o.type]));
+  const declared = (name: string) => declaredType(g.valueInfo.get(name)) ?? outputDecl.get(name);
+  const noValue = new Set<string>();
+  const valueOf = (name: string): Val | undefined => {
+    const v = values.get(name);
+    if (v || noValue.has(name)) return v;
+    const t = g.initializers.get(name);
+    const tv = t ? tensorVal(t) : undefined;
+    if (tv) values.set(name, tv);
+    else noValue.add(name);
+    return tv;
+  };
+  const opsetOf = (domain: string) => model.opset(domain) ?? (domain === '' || domain === 'ai.onnx' ? DEFAULT_OPSET : 1);
+
+  for (const node of g.topoOrder()) {
+    const name = (i: number) => node.inputs[i] ?? '';
+    const unknownInput = (i: number, what: string): never => {
+      const n = name(i);
+      throw new Unknown(reasons.get(n) ?? `${what} of input '${n}' is unknown`, n);
+    };
+    const ctx: RuleCtx = {
+      node,
+      opset: opsetOf(node.domain),
+      nIn: node.inputs.length,
+      has: (i) => name(i) !== '',
+      type: (i) => (name(i) ? types.get(name(i)) : undefined),
+      elem: (i) => types.get(name(i))?.elemType ?? unknownInput(i, 'element type'),
+      shape: (i) => types.get(name(i))?.shape ?? unknownInput(i, 'shape'),
+      maybeShape: (i) => (name(i) ? types.get(name(i))?.shape : undefined),
+      rank: (i) => (types.get(name(i))?.shape ?? unknownInput(i, 'shape')).length,
+      value: (i) => (name(i) ? valueOf(name(i)) : undefined),
+      ints: (i) => {
+        if (!name(i)) return undefined;
+        const v = valueOf(name(i));
+        if (!v || !v.data.every(isNum)) throw new Unknown(`input '${name(i)}' is not a compile-time constant`, name(i));
+        return v.data as number[];
+      },
+      needInts: (i, what) => {
+        if (!name(i)) nodeError(node, `missing input ${what}`);
+        return ctx.ints(i)!;
+      },
+      fail: (msg) => nodeError(node, msg),
+    };
+
+    const rule = hasShapeRule(node) ? RULES[node.opType] : undefined;
+    let outs: Out[] | undefined;
+    let why: string | undefined;
+    if (rule) {
+      try {
+        outs = rule(ctx);
+      } catch (e) {
+        if (e instanceof Unknown) why = e.why;
+        else if (isDnnfuseError(e)) throw e;
+        else throw internal(`shape rule for node '${node.name}' (${node.opType}) failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    } else {
+      unsupportedNodes.push(node);
+      why = `node '${node.name}' (${node.domain ? node.domain + '.' : ''}${node.opType}) has no shape rule and the model declares no shape for its output`;
+    }
+
+    node.outputs.forEach((o, k) => {
+      if (!o) return;
+      const res = outs?.[k];
+      const decl = declared(o);
+      let t = res?.type;
+      if (!rule) t = decl ? { elemType: decl.elemType, shape: decl.shape ? [...decl.shape] : undefined } : undefined;
+      else if (!hasOverrides && decl?.shape) t = mergeDeclared(t, decl);
+      if (t && t.elemType === DataType.UNDEFINED && decl) t = { ...t, elemType: decl.elemType };
+      if (t) types.set(o, t);
+      if (res?.value && t?.shape && res.value.dims.length === t.shape.length) values.set(o, res.value);
+      if (!t?.shape || !t.shape.every(isNum)) {
+        const inherited = node.inputs.map((i) => (i ? reasons.get(i) : undefined)).find((r) => r);
+        reasons.set(o, why ?? inherited ?? `node '${node.name}' (${node.opType}) produces a data-dependent shape`);
+      }
+    });
+  }
+
+  // Record results as value_info for intermediate values (not graph inputs/outputs).
+  const graphIO = new Set([...g.inputs.map((i) => i.name), ...g.outputs.map((o) => o.name)]);
+  for (const node of g.nodes) {
+    for (const o of node.outputs) {
+      const t = types.get(o);
+      if (!o || !t || graphIO.has(o)) continue;
+      const old = g.valueInfo.get(o);
+      const vi: ValueInfo = { name: o, type: { elemType: t.elemType, shape: t.shape ? [...t.shape] : undefined }, carry: old?.carry };
+      inferredEntries.set(vi, declaredType(old));
+      g.valueInfo.set(o, vi);
+    }
+  }
+  return { types, values, reasons, unsupported: unsupportedNodes };
+}
+
+/** Fills dims the rule left unknown from the file's declaration (never overrides a number). */
+function mergeDeclared(t: TensorType | undefined, decl: TensorType): TensorType {
+  if (!t) return { elemType: decl.elemType, shape: decl.shape ? [...decl.shape] : undefined };
+  if (!t.shape) return { elemType: t.elemType, shape: decl.shape ? [...decl.shape] : undefined };
+  if (!decl.shape || decl.shape.length !== t.shape.length) return t;
+  return { elemType: t.elemType, shape: t.shape.map((d, i) => (d === undefined ? decl.shape![i] : d)) };
+}
