@@ -1,0 +1,374 @@
+/**
+ * ONNX ModelProto bytes -> IR. Initializer bytes stay views into the input buffer (raw_data)
+ * or lazy pointers into external-data files; everything the IR does not model is kept in the
+ * objects' carry slots (see carry.ts) for a lossless write-back.
+ */
+import { isAbsolute, normalize, resolve, sep } from 'node:path';
+import { Graph, Model, Node, type Attribute, type Dim, type OpaqueGraph, type TensorType, type ValueInfo } from '../ir/graph.ts';
+import { Tensor, type TensorSource } from '../ir/tensor.ts';
+import { DataType, dtypeBits, dtypeBytes, dtypeName, isKnownDtype } from '../ir/dtype.ts';
+import { badInput, isDnnfuseError } from '../errors.ts';
+import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, has, type DataField } from './carry.ts';
+import { ModelProto, knownFieldNumbers, protobuf, type LongLike, type Msg } from './schema.ts';
+
+// ---------------------------------------------------------------------------------------
+// 64-bit integers: protobufjs returns `Long` objects (or plain numbers when small enough).
+
+export function longToBigInt(x: LongLike | number | bigint | undefined | null): bigint {
+  if (x == null) return 0n;
+  if (typeof x === 'bigint') return x;
+  if (typeof x === 'number') return BigInt(x);
+  const lo = x.low | 0, hi = x.high | 0;
+  if (hi === 0 && lo >= 0) return BigInt(lo);
+  if (hi === -1 && lo < 0) return BigInt(lo);
+  const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  return x.unsigned ? v : BigInt.asIntN(64, v);
+}
+
+/** A 64-bit integer as a JS number; throws (naming `what`) when it is not exactly representable. */
+export function longToNumber(x: LongLike | number | undefined | null, what: string): number {
+  if (x == null) return 0;
+  if (typeof x === 'number') return x;
+  const hi = x.high | 0, lo = x.low | 0;
+  if (hi === 0 && lo >= 0) return lo;
+  const b = longToBigInt(x);
+  if (b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(Number.MIN_SAFE_INTEGER)) throw badInput(`${what}: integer ${b} is out of range`);
+  return Number(b);
+}
+
+/** bigint -> the {low, high} form protobufjs's writer accepts. */
+export function bigIntToLong(x: bigint): LongLike {
+  const v = BigInt.asIntN(64, x);
+  return { low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)), unsigned: false };
+}
+
+// ---------------------------------------------------------------------------------------
+
+export interface DecodeContext {
+  /** Folder external data locations are relative to (absolute). */
+  baseDir: string;
+}
+
+const MODEL_FIELDS = knownFieldNumbers('ModelProto');
+const GRAPH_FIELDS = knownFieldNumbers('GraphProto');
+const NODE_FIELDS = knownFieldNumbers('NodeProto');
+const TENSOR_FIELDS = knownFieldNumbers('TensorProto');
+
+/** A known field carried as unknown means it arrived with the wrong wire type: the bytes are
+ * not what they claim to be (a corrupt file, or another protobuf message than a model). */
+function checkWireTypes(m: Msg, known: Set<number>, what: string): void {
+  const u = m.$unknowns;
+  if (!u) return;
+  for (const raw of u) {
+    let tag = 0, shift = 0;
+    for (let i = 0; i < raw.length && i < 5; i++) {
+      tag += (raw[i] & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(raw[i] & 0x80)) break;
+    }
+    const field = Math.floor(tag / 8);
+    if (known.has(field)) throw badInput(`${what}: field ${field} has the wrong protobuf wire type (corrupt file, or not an ONNX model)`);
+  }
+}
+
+/** Parses bytes as a ModelProto, keeping unknown fields. Any decoding failure is a
+ * one-line bad-input error. */
+export function parseModelProto(bytes: Uint8Array): Msg {
+  if (!(bytes instanceof Uint8Array)) throw badInput('model bytes must be a Uint8Array');
+  // A plain Uint8Array view: protobufjs then returns bytes fields as subarray views (no copy)
+  // and the IR never holds Node Buffers.
+  const u8 = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (u8.length === 0) throw badInput('not an ONNX model: the file is empty');
+  const reader = new protobuf.Reader(u8);
+  reader.discardUnknown = false;
+  let msg: Msg;
+  try {
+    msg = ModelProto.decode(reader) as unknown as Msg;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw badInput(`not a valid ONNX model: protobuf decoding failed (${why}); the file is truncated or corrupt`);
+  }
+  checkWireTypes(msg, MODEL_FIELDS, 'ModelProto');
+  if (!has(msg, 'graph')) throw badInput('not an ONNX model: ModelProto has no graph (field 7); is it another protobuf message, e.g. a TensorProto?');
+  if (!has(msg, 'ir_version')) throw badInput('not an ONNX model: ModelProto has no ir_version (field 1)');
+  return msg;
+}
+
+export function modelFromMsg(msg: Msg, ctx: DecodeContext): Model {
+  try {
+    const graph = graphFromMsg(msg.graph, ctx, 'graph');
+    const irVersion = longToNumber(msg.ir_version, 'ModelProto.ir_version');
+    return new Model({
+      irVersion,
+      opsetImports: (msg.opset_import ?? []).map((o: Msg, i: number) => ({ domain: o.domain ?? '', version: longToNumber(o.version, `opset_import[${i}].version`) })),
+      producerName: msg.producer_name ?? '',
+      producerVersion: msg.producer_version ?? '',
+      domain: msg.domain ?? '',
+      modelVersion: longToNumber(msg.model_version, 'ModelProto.model_version'),
+      docString: msg.doc_string ?? '',
+      metadata: (msg.metadata_props ?? []).map((e: Msg) => ({ key: e.key ?? '', value: e.value ?? '' })),
+      graph,
+      functions: [...(msg.functions ?? [])],
+      baseDir: ctx.baseDir,
+      carry: new MsgCarry(msg),
+    });
+  } catch (e) {
+    if (isDnnfuseError(e)) throw e;
+    throw badInput(`malformed ONNX model: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export function graphFromMsg(g: Msg, ctx: DecodeContext, what: string): Graph {
+  checkWireTypes(g, GRAPH_FIELDS, `GraphProto '${g.name ?? ''}'`);
+  const nodeMsgs: Msg[] = g.node ?? [];
+  const named = new Map<string, number>();
+  nodeMsgs.forEach((n, i) => {
+    const name: string = n.name ?? '';
+    if (!name) return;
+    const prev = named.get(name);
+    // ONNX IR.md: names within the node namespace MUST be unique within a graph.
+    if (prev !== undefined) throw badInput(`${what}: duplicate node name '${name}' (nodes #${prev} and #${i}); ONNX requires unique node names`);
+    named.set(name, i);
+  });
+  const nodes = nodeMsgs.map((n, i) => nodeFromMsg(n, i, named, ctx));
+
+  const initializers: Tensor[] = [];
+  const seen = new Set<string>();
+  for (const t of (g.initializer ?? []) as Msg[]) {
+    const tensor = tensorFromMsg(t, ctx, 'initializer');
+    if (seen.has(tensor.name)) throw badInput(`${what}: duplicate initializer '${tensor.name}' (the value has two producers)`);
+    seen.add(tensor.name);
+    initializers.push(tensor);
+  }
+  const vi = (v: Msg) => valueInfoFromMsg(v);
+  const valueInfo: ValueInfo[] = [];
+  const viSeen = new Set<string>();
+  for (const v of (g.value_info ?? []) as Msg[]) {
+    const x = vi(v);
+    if (viSeen.has(x.name)) throw badInput(`${what}: duplicate value_info entry for '${x.name}'`);
+    viSeen.add(x.name);
+    valueInfo.push(x);
+  }
+  return new Graph({
+    name: g.name ?? '',
+    nodes,
+    inputs: (g.input ?? []).map(vi),
+    outputs: (g.output ?? []).map(vi),
+    initializers,
+    valueInfo,
+    carry: new MsgCarry(g),
+  });
+}
+
+function nodeFromMsg(n: Msg, index: number, named: Map<string, number>, ctx: DecodeContext): Node {
+  checkWireTypes(n, NODE_FIELDS, `node #${index} ('${n.name ?? ''}')`);
+  let name: string = n.name ?? '';
+  let synth: string | undefined;
+  if (!name) {
+    const base = `${n.op_type || 'node'}_${index}`;
+    name = base;
+    for (let k = 1; named.has(name); k++) name = `${base}_${k}`;
+    named.set(name, index);
+    synth = name;
+  }
+  const where = `node '${name}'`;
+  return new Node({
+    name,
+    opType: n.op_type ?? '',
+    domain: n.domain ?? '',
+    inputs: [...(n.input ?? [])],
+    outputs: [...(n.output ?? [])],
+    attributes: (n.attribute ?? []).map((a: Msg) => attributeFromMsg(a, ctx, where)),
+    carry: new NodeCarry(n, synth),
+  });
+}
+
+export const AttrType = {
+  UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8,
+  TENSORS: 9, GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13, TYPE_PROTOS: 14,
+} as const;
+
+/** IR v1 files have no `type`: infer it from the field present. */
+function inferAttrType(a: Msg): number {
+  if (has(a, 'f')) return AttrType.FLOAT;
+  if (has(a, 'i')) return AttrType.INT;
+  if (has(a, 's')) return AttrType.STRING;
+  if (has(a, 't')) return AttrType.TENSOR;
+  if (has(a, 'g')) return AttrType.GRAPH;
+  if (a.floats?.length) return AttrType.FLOATS;
+  if (a.ints?.length) return AttrType.INTS;
+  if (a.strings?.length) return AttrType.STRINGS;
+  if (a.tensors?.length) return AttrType.TENSORS;
+  if (a.graphs?.length) return AttrType.GRAPHS;
+  return AttrType.UNDEFINED;
+}
+
+function attributeFromMsg(a: Msg, ctx: DecodeContext, where: string): Attribute {
+  const name: string = a.name ?? '';
+  const type: number = has(a, 'type') ? a.type : inferAttrType(a);
+  const w = `${where} attribute '${name}'`;
+  let attr: Attribute;
+  if (a.ref_attr_name) attr = { name, type: 'opaque', value: a };
+  else {
+    switch (type) {
+      case AttrType.FLOAT: attr = { name, type: 'float', value: a.f ?? 0 }; break;
+      case AttrType.INT: attr = { name, type: 'int', value: longToBigInt(a.i) }; break;
+      case AttrType.STRING: attr = { name, type: 'string', value: a.s ?? new Uint8Array(0) }; break;
+      case AttrType.TENSOR:
+        if (!has(a, 't')) throw badInput(`${w}: type TENSOR but no tensor`);
+        attr = { name, type: 'tensor', value: tensorFromMsg(a.t, ctx, w) };
+        break;
+      case AttrType.GRAPH: attr = { name, type: 'graph', value: { opaque: a.g ?? {} } }; break;
+      case AttrType.FLOATS: attr = { name, type: 'floats', value: [...(a.floats ?? [])] }; break;
+      case AttrType.INTS: attr = { name, type: 'ints', value: (a.ints ?? []).map(longToBigInt) }; break;
+      case AttrType.STRINGS: attr = { name, type: 'strings', value: [...(a.strings ?? [])] }; break;
+      case AttrType.TENSORS: attr = { name, type: 'tensors', value: (a.tensors ?? []).map((t: Msg) => tensorFromMsg(t, ctx, w)) }; break;
+      case AttrType.GRAPHS: attr = { name, type: 'graphs', value: (a.graphs ?? []).map((g: Msg): OpaqueGraph => ({ opaque: g })) }; break;
+      default: attr = { name, type: 'opaque', value: a };
+    }
+  }
+  attr.carry = new AttrCarry(a, snapshotAttr(attr));
+  return attr;
+}
+
+export function snapshotAttr(a: Attribute): Attribute {
+  const v = a.value;
+  return { ...a, carry: undefined, value: Array.isArray(v) ? [...v] : v } as Attribute;
+}
+
+export function dimFromMsg(d: Msg): Dim {
+  if (has(d, 'dim_value')) return longToNumber(d.dim_value, 'dim_value');
+  if (has(d, 'dim_param')) return d.dim_param as string;
+  return undefined;
+}
+
+/** The IR view of a TypeProto: tensor types only (others stay in the ValueInfo's carry). */
+export function typeFromMsg(tp: Msg | undefined): TensorType | undefined {
+  if (!tp || !has(tp, 'tensor_type')) return undefined;
+  const tt = tp.tensor_type as Msg;
+  return { elemType: tt.elem_type ?? 0, shape: has(tt, 'shape') ? (tt.shape.dim ?? []).map(dimFromMsg) : undefined };
+}
+
+function valueInfoFromMsg(v: Msg): ValueInfo {
+  const type = typeFromMsg(v.type);
+  const out: ValueInfo = { name: v.name ?? '', carry: new MsgCarry(v) };
+  if (type) out.type = type;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tensors
+
+/** Element type -> which typed field holds its values (ONNX TensorProto comments). */
+export function typedFieldFor(dtype: number): Exclude<DataField, 'raw_data' | 'external' | 'none'> | undefined {
+  switch (dtype) {
+    case DataType.FLOAT: case DataType.COMPLEX64: return 'float_data';
+    case DataType.DOUBLE: case DataType.COMPLEX128: return 'double_data';
+    case DataType.INT64: return 'int64_data';
+    case DataType.UINT32: case DataType.UINT64: return 'uint64_data';
+    case DataType.STRING: return 'string_data';
+    case DataType.UNDEFINED: return undefined;
+    default: return isKnownDtype(dtype) ? 'int32_data' : undefined;
+  }
+}
+
+/** dtypes stored in int32_data as bit patterns (one element, or for 4-bit types one packed byte,
+ * per int32): the IR holds them as raw little-endian bytes. */
+export function int32FieldIsBits(dtype: number): boolean {
+  return dtype === DataType.FLOAT16 || dtype === DataType.BFLOAT16 || (dtype >= 17 && dtype <= 23);
+}
+
+function bitsToBytes(vals: ArrayLike<number>, dtype: number): Uint8Array {
+  const width = dtypeBits(dtype) === 16 ? 2 : 1;
+  const out = new Uint8Array(vals.length * width);
+  for (let i = 0; i < vals.length; i++) {
+    out[i * width] = vals[i] & 0xff;
+    if (width === 2) out[i * width + 1] = (vals[i] >> 8) & 0xff;
+  }
+  return out;
+}
+
+function parseExternal(t: Msg, name: string, ctx: DecodeContext, where: string): TensorSource {
+  let location: string | undefined, offset = 0, length: number | undefined;
+  for (const e of (t.external_data ?? []) as Msg[]) {
+    const k = e.key ?? '', v: string = e.value ?? '';
+    const int = () => {
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw badInput(`${where} '${name}': external_data ${k}='${v}' is not a non-negative integer`);
+      return Number(v);
+    };
+    if (k === 'location') location = v;
+    else if (k === 'offset') offset = int();
+    else if (k === 'length') length = int();
+  }
+  if (!location) throw badInput(`${where} '${name}': data_location is EXTERNAL but external_data has no 'location'`);
+  return { kind: 'external', path: resolveLocation(ctx.baseDir, location, `${where} '${name}'`), offset, length };
+}
+
+/** ONNX external data: "POSIX filesystem path relative to the directory where the ONNX
+ * protobuf model was stored. Up-directory path components such as .. are disallowed". */
+export function resolveLocation(baseDir: string, location: string, what: string): string {
+  const norm = normalize(location.replace(/\\/g, '/'));
+  if (isAbsolute(location) || norm === '..' || norm.startsWith(`..${sep}`) || norm.startsWith('../')) {
+    throw badInput(`${what}: external data location '${location}' must be a relative path inside the model's folder`);
+  }
+  return resolve(baseDir, norm);
+}
+
+export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor {
+  checkWireTypes(t, TENSOR_FIELDS, `${where} tensor '${t.name ?? ''}'`);
+  const name: string = t.name ?? '';
+  const dtype: number = t.data_type ?? 0;
+  const dims: number[] = (t.dims ?? []).map((d: LongLike | number) => {
+    const x = longToNumber(d, `${where} '${name}' dims`);
+    if (x < 0) throw badInput(`${where} '${name}': negative dimension ${x} in dims`);
+    return x;
+  });
+  const size = dims.reduce((a, b) => a * b, 1);
+  const fixed = isKnownDtype(dtype) && dtype !== DataType.STRING && dtype !== DataType.UNDEFINED;
+  const expectBytes = fixed ? dtypeBytes(dtype, size) : undefined;
+  const label = () => `${where} '${name}' (${dtypeName(dtype)} [${dims.join(',')}])`;
+  let source: TensorSource;
+  let field: DataField;
+  if (t.data_location === 1) {
+    source = parseExternal(t, name, ctx, where);
+    field = 'external';
+    if (source.kind === 'external' && source.length !== undefined && expectBytes !== undefined && source.length !== expectBytes) {
+      throw badInput(`${label()}: external data length ${source.length} bytes, the shape needs ${expectBytes}`);
+    }
+  } else if (has(t, 'raw_data')) {
+    source = { kind: 'raw', bytes: t.raw_data };
+    field = 'raw_data';
+    if (expectBytes !== undefined && t.raw_data.length !== expectBytes) {
+      throw badInput(`${label()}: raw_data has ${t.raw_data.length} bytes, the shape needs ${expectBytes}`);
+    }
+  } else {
+    const f = typedFieldFor(dtype);
+    const vals = f ? (t[f] ?? []) : [];
+    field = f && vals.length ? f : 'none';
+    const perElem = dtype === DataType.COMPLEX64 || dtype === DataType.COMPLEX128 ? 2 : 1;
+    let expectCount = size * perElem;
+    if (f === 'int32_data' && dtypeBits(dtype) === 4) expectCount = Math.ceil(size / 2);
+    if (fixed || dtype === DataType.STRING) {
+      // Any other data field set is a mismatch with data_type.
+      for (const other of ['float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data']) {
+        if (other !== f && t[other]?.length) throw badInput(`${label()}: data stored in ${other}, which does not match the element type`);
+      }
+      if (vals.length !== expectCount) throw badInput(`${label()}: ${f} has ${vals.length} values, the shape needs ${expectCount}`);
+    }
+    switch (f) {
+      case 'float_data': source = { kind: 'values', values: Float32Array.from(vals) }; break;
+      case 'double_data': source = { kind: 'values', values: Float64Array.from(vals) }; break;
+      case 'int64_data': case 'uint64_data': source = { kind: 'values', values: BigInt64Array.from(vals as LongLike[], (x) => BigInt.asIntN(64, longToBigInt(x))) }; break;
+      case 'string_data': {
+        const dec = new TextDecoder();
+        source = { kind: 'values', values: (vals as Uint8Array[]).map((b) => dec.decode(b)) };
+        break;
+      }
+      case 'int32_data':
+        source = int32FieldIsBits(dtype) ? { kind: 'raw', bytes: bitsToBytes(vals, dtype) } : { kind: 'values', values: Int32Array.from(vals) };
+        break;
+      default: source = { kind: 'values', values: [] as number[] };
+    }
+  }
+  return new Tensor(name, dtype, dims, source, new TensorCarry(t, source, dtype, field));
+}

@@ -1,0 +1,407 @@
+/**
+ * IR -> ONNX ModelProto bytes, as a list of chunks.
+ *
+ * Lossless: every IR object that came from a file is written from its original message (kept
+ * in its carry), with the fields the IR models taken from the IR. A field keeps its original
+ * encoding (presence, Long value, typed-data field) while the IR value is unchanged.
+ *
+ * Fast: protobufjs 8's Writer grows one buffer and shifts every nested message to insert its
+ * length prefix, which costs seconds on a 100 MB model (each large raw_data is moved once per
+ * nesting level). So the three outer levels (ModelProto -> GraphProto -> TensorProto) are
+ * spliced here by hand: each message is encoded by protobufjs in two halves around the big
+ * field (fields are written in field-number order, unknown fields last, so the halves
+ * concatenate to exactly what protobufjs / C++ protobuf would write), and large raw_data is
+ * emitted as a view of the tensor's bytes, never copied until the final write.
+ */
+import { relative, resolve, isAbsolute, sep } from 'node:path';
+import type { Graph, Model, Node, Attribute, TensorType, ValueInfo, Dim } from '../ir/graph.ts';
+import type { Tensor } from '../ir/tensor.ts';
+import { DataType, dtypeBits } from '../ir/dtype.ts';
+import { unsupported } from '../errors.ts';
+import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, copyMsg, has, msgOf } from './carry.ts';
+import { AttrType, bigIntToLong, dimFromMsg, int32FieldIsBits, longToBigInt, longToNumber, typeFromMsg } from './decode.ts';
+import { GraphProtoType, ModelProto, TensorProtoType, type Msg } from './schema.ts';
+import type protobuf from 'protobufjs';
+
+/** Where tensor data moves to when it is written as external data. */
+export interface ExternalSink {
+  /** Location recorded in the model (relative to the output folder). */
+  location: string;
+  /** Appends bytes, returns their offset in the side file. */
+  append(bytes: Uint8Array): number;
+}
+
+export interface EncodeContext {
+  /** Folder the written model lives in (external locations are relative to it). */
+  baseDir: string;
+  /** Initializers of at least this many bytes go to `sink()`. */
+  threshold?: number;
+  /** The side file, created on first use. Without one, data that must move is inlined. */
+  sink?: () => ExternalSink;
+}
+
+const DATA_FIELDS = ['float_data', 'int32_data', 'string_data', 'int64_data', 'raw_data', 'double_data', 'uint64_data', 'external_data', 'data_location'];
+/** raw_data of at least this size is spliced in as a view rather than encoded by protobufjs. */
+const SPLICE_BYTES = 4096;
+
+// ---------------------------------------------------------------------------------------
+// Chunk list
+
+class Chunks {
+  parts: Uint8Array[] = [];
+  length = 0;
+  push(b: Uint8Array): void {
+    if (b.length) {
+      this.parts.push(b);
+      this.length += b.length;
+    }
+  }
+  pushAll(c: Chunks): void {
+    for (const p of c.parts) this.parts.push(p);
+    this.length += c.length;
+  }
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+function header(field: number, len: number): Uint8Array {
+  return Uint8Array.from([...varint(field * 8 + 2), ...varint(len)]);
+}
+
+/** Fields of `m` with number < split (lo) and > split (hi, with the unknown fields). */
+function halves(type: protobuf.Type, m: Msg, split: number): [Msg, Msg] {
+  const lo: Msg = {}, hi: Msg = {};
+  for (const f of type.fieldsArray) {
+    if (f.id === split || !Object.prototype.hasOwnProperty.call(m, f.name)) continue;
+    (f.id < split ? lo : hi)[f.name] = m[f.name];
+  }
+  if (m.$unknowns) hi.$unknowns = m.$unknowns;
+  return [lo, hi];
+}
+
+function enc(type: protobuf.Type, m: Msg): Uint8Array {
+  return type.encode(m).finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// Scalar fields with presence
+
+/** Sets `out[field]` to `value`, reusing the original encoding when the value is unchanged
+ * and leaving the field absent when it was absent and is still the default. */
+function put(out: Msg, orig: Msg | undefined, field: string, value: unknown, dflt: unknown, decode: (x: any) => unknown = (x) => x): void {
+  if (has(orig, field) && decode(orig![field]) === value) {
+    out[field] = orig![field];
+    return;
+  }
+  if (value === dflt && !has(orig, field)) {
+    delete out[field];
+    return;
+  }
+  out[field] = value;
+}
+
+const num = (what: string) => (x: any) => longToNumber(x, what);
+
+// ---------------------------------------------------------------------------------------
+
+export function encodeModelChunks(model: Model, ctx: EncodeContext): Uint8Array[] {
+  const c = new Chunks();
+  const orig = model.carry instanceof MsgCarry ? model.carry.msg : undefined;
+  const m = copyMsg(orig);
+  put(m, orig, 'ir_version', model.irVersion, undefined, num('ir_version'));
+  m.opset_import = reuseList(orig?.opset_import, model.opsetImports, (o: Msg) => ({ domain: o.domain ?? '', version: longToNumber(o.version, 'opset') }),
+    (x, o) => { const r = copyMsg(o); put(r, o, 'domain', x.domain, '', undefined); put(r, o, 'version', x.version, undefined, num('opset')); return r; },
+    (a, b) => a.domain === b.domain && a.version === b.version);
+  put(m, orig, 'producer_name', model.producerName, '');
+  put(m, orig, 'producer_version', model.producerVersion, '');
+  put(m, orig, 'domain', model.domain, '');
+  put(m, orig, 'model_version', model.modelVersion, 0, num('model_version'));
+  put(m, orig, 'doc_string', model.docString, '');
+  m.metadata_props = reuseList(orig?.metadata_props, model.metadata, (e: Msg) => ({ key: e.key ?? '', value: e.value ?? '' }),
+    (x, o) => { const r = copyMsg(o); r.key = x.key; r.value = x.value; return r; },
+    (a, b) => a.key === b.key && a.value === b.value);
+  m.functions = model.functions;
+  const [lo, hi] = halves(ModelProto, m, 7);
+  c.push(enc(ModelProto, lo));
+  const g = encodeGraphChunks(model.graph, ctx);
+  c.push(header(7, g.length));
+  c.pushAll(g);
+  c.push(enc(ModelProto, hi));
+  return c.parts;
+}
+
+/** Rebuilds a repeated field of small messages, reusing an original entry when its IR view is
+ * unchanged (position-wise). */
+function reuseList<T>(orig: Msg[] | undefined, items: T[], view: (m: Msg) => T, build: (x: T, o: Msg | undefined) => Msg, eq: (a: T, b: T) => boolean): Msg[] {
+  return items.map((x, i) => {
+    const o = orig?.[i];
+    if (o && eq(view(o), x)) return o;
+    return build(x, o);
+  });
+}
+
+function encodeGraphChunks(graph: Graph, ctx: EncodeContext): Chunks {
+  const orig = graph.carry instanceof MsgCarry ? graph.carry.msg : undefined;
+  const m = copyMsg(orig);
+  m.node = graph.nodes.map((n) => nodeMsg(n, ctx));
+  put(m, orig, 'name', graph.name, '');
+  m.input = graph.inputs.map(valueInfoMsg);
+  m.output = graph.outputs.map(valueInfoMsg);
+  m.value_info = [...graph.valueInfo.values()].map(valueInfoMsg);
+  const [lo, hi] = halves(GraphProtoType, m, 5);
+  const c = new Chunks();
+  c.push(enc(GraphProtoType, lo));
+  for (const t of graph.initializers.values()) {
+    const tc = encodeTensorChunks(t, ctx, true);
+    c.push(header(5, tc.length));
+    c.pushAll(tc);
+  }
+  c.push(enc(GraphProtoType, hi));
+  return c;
+}
+
+function nodeMsg(n: Node, ctx: EncodeContext): Msg {
+  const carry = n.carry instanceof NodeCarry ? n.carry : undefined;
+  const orig = carry?.msg;
+  const m = copyMsg(orig);
+  m.input = n.inputs;
+  m.output = n.outputs;
+  if (carry?.synthName !== undefined && n.name === carry.synthName) {
+    if (has(orig, 'name')) m.name = orig!.name;
+    else delete m.name;
+  } else put(m, orig, 'name', n.name, '');
+  put(m, orig, 'op_type', n.opType, '');
+  put(m, orig, 'domain', n.domain, '');
+  m.attribute = n.attributes.map((a) => attributeMsg(a, ctx));
+  return m;
+}
+
+function valueEq(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => valueEq(x, b[i]));
+  return false;
+}
+
+const VALUE_FIELDS = ['f', 'i', 's', 't', 'g', 'sparse_tensor', 'tp', 'floats', 'ints', 'strings', 'tensors', 'graphs', 'sparse_tensors', 'type_protos'];
+const TYPE_CODE: Record<string, number> = {
+  float: AttrType.FLOAT, int: AttrType.INT, string: AttrType.STRING, tensor: AttrType.TENSOR, graph: AttrType.GRAPH,
+  floats: AttrType.FLOATS, ints: AttrType.INTS, strings: AttrType.STRINGS, tensors: AttrType.TENSORS, graphs: AttrType.GRAPHS,
+};
+
+function attributeMsg(a: Attribute, ctx: EncodeContext): Msg {
+  const carry = a.carry instanceof AttrCarry ? a.carry : undefined;
+  if (a.type === 'opaque') {
+    const m = copyMsg(a.value as Msg);
+    put(m, a.value as Msg, 'name', a.name, '');
+    return m;
+  }
+  const orig = carry?.msg;
+  const unchanged = carry && carry.snapshot.type === a.type && valueEq(carry.snapshot.value, a.value);
+  if (unchanged && a.type !== 'tensor' && a.type !== 'tensors') {
+    if (a.name === (orig!.name ?? '')) return orig!;
+    const m = copyMsg(orig);
+    m.name = a.name;
+    return m;
+  }
+  const m = copyMsg(orig);
+  if (!unchanged) for (const f of VALUE_FIELDS) delete m[f];
+  put(m, orig, 'name', a.name, '');
+  put(m, orig, 'type', TYPE_CODE[a.type], undefined);
+  switch (a.type) {
+    case 'float': m.f = a.value; break;
+    case 'int': m.i = bigIntToLong(a.value); break;
+    case 'string': m.s = a.value; break;
+    case 'tensor': m.t = tensorMsg(a.value, ctx); break;
+    case 'graph': m.g = a.value.opaque; break;
+    case 'floats': m.floats = a.value; break;
+    case 'ints': m.ints = a.value.map(bigIntToLong); break;
+    case 'strings': m.strings = a.value; break;
+    case 'tensors': m.tensors = a.value.map((t) => tensorMsg(t, ctx)); break;
+    case 'graphs': m.graphs = a.value.map((g) => g.opaque); break;
+  }
+  return m;
+}
+
+function dimEq(a: Dim, b: Dim): boolean {
+  return a === b;
+}
+
+function typeEq(a: TensorType | undefined, b: TensorType | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.elemType !== b.elemType) return false;
+  if (!a.shape || !b.shape) return a.shape === b.shape;
+  return a.shape.length === b.shape.length && a.shape.every((d, i) => dimEq(d, b.shape![i]));
+}
+
+function valueInfoMsg(v: ValueInfo): Msg {
+  const orig = v.carry instanceof MsgCarry ? v.carry.msg : undefined;
+  const m = copyMsg(orig);
+  put(m, orig, 'name', v.name, '');
+  const origType = typeFromMsg(orig?.type);
+  if (orig && typeEq(origType, v.type)) {
+    // unchanged (including non-tensor types, which the IR leaves undefined)
+    if (has(orig, 'type')) m.type = orig.type;
+    return m;
+  }
+  if (!v.type) {
+    delete m.type;
+    return m;
+  }
+  const tp = copyMsg(orig?.type);
+  const tt = copyMsg(orig?.type?.tensor_type);
+  tt.elem_type = v.type.elemType;
+  if (v.type.shape) {
+    const oldDims: Msg[] = orig?.type?.tensor_type?.shape?.dim ?? [];
+    const shape = copyMsg(orig?.type?.tensor_type?.shape);
+    shape.dim = v.type.shape.map((d, i) => {
+      const od = oldDims[i];
+      if (od && dimEq(dimFromMsg(od), d)) return od;
+      return typeof d === 'number' ? { dim_value: d } : typeof d === 'string' ? { dim_param: d } : {};
+    });
+    tt.shape = shape;
+  } else delete tt.shape;
+  tp.tensor_type = tt;
+  m.type = tp;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tensors
+
+function tensorMsg(t: Tensor, ctx: EncodeContext): Msg {
+  const { msg, splice } = tensorParts(t, ctx, false);
+  if (splice) msg.raw_data = splice;
+  return msg;
+}
+
+function encodeTensorChunks(t: Tensor, ctx: EncodeContext, isInitializer: boolean): Chunks {
+  const { msg, splice } = tensorParts(t, ctx, isInitializer);
+  const c = new Chunks();
+  if (!splice) {
+    c.push(enc(TensorProtoType, msg));
+    return c;
+  }
+  const [lo, hi] = halves(TensorProtoType, msg, 9);
+  c.push(enc(TensorProtoType, lo));
+  c.push(header(9, splice.length));
+  c.push(splice);
+  c.push(enc(TensorProtoType, hi));
+  return c;
+}
+
+function externalEntries(orig: Msg | undefined, location: string, offset: number, length: number): Msg[] {
+  const out: Msg[] = [];
+  const set: Record<string, string> = { location, offset: String(offset), length: String(length) };
+  const done = new Set<string>();
+  for (const e of (orig?.external_data ?? []) as Msg[]) {
+    const k = e.key ?? '';
+    if (k in set) {
+      if (!done.has(k)) out.push({ key: k, value: set[k] });
+      done.add(k);
+    } else if (k !== 'checksum') out.push(e); // the checksum no longer applies to a new file
+  }
+  for (const k of ['location', 'offset', 'length']) if (!done.has(k)) out.push({ key: k, value: set[k] });
+  return out;
+}
+
+/** A tensor's message; `splice` is large raw_data to emit as a view (not in `msg`). */
+function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { msg: Msg; splice?: Uint8Array } {
+  const carry = t.carry instanceof TensorCarry ? t.carry : undefined;
+  const orig = carry?.msg;
+  const m = copyMsg(orig);
+  put(m, orig, 'name', t.name, '');
+  const od: any[] = orig?.dims ?? [];
+  m.dims = od.length === t.dims.length && od.every((d, i) => longToNumber(d, 'dims') === t.dims[i]) ? od : t.dims;
+  put(m, orig, 'data_type', t.dataType, undefined);
+  const s = t.source;
+  const unchanged = !!carry && s === carry.source && t.dataType === carry.dataType;
+  const toSink = isInitializer && ctx.threshold !== undefined && !!ctx.sink && t.byteLength >= ctx.threshold;
+
+  const writeExternal = (bytes: Uint8Array) => {
+    const sink = ctx.sink!();
+    const offset = sink.append(bytes);
+    for (const f of DATA_FIELDS) delete m[f];
+    m.external_data = externalEntries(orig, sink.location, offset, bytes.length);
+    m.data_location = 1;
+    return { msg: m };
+  };
+  const writeRaw = (bytes: Uint8Array) => {
+    for (const f of DATA_FIELDS) delete m[f];
+    if (bytes.length >= SPLICE_BYTES) return { msg: m, splice: bytes };
+    m.raw_data = bytes;
+    return { msg: m };
+  };
+
+  if (s.kind === 'external') {
+    const loc = relative(ctx.baseDir, s.path);
+    const reachable = !!loc && !isAbsolute(loc) && loc !== '..' && !loc.startsWith(`..${sep}`);
+    if (unchanged && carry!.field === 'external') {
+      const origLoc = ((orig!.external_data ?? []) as Msg[]).find((e) => e.key === 'location')?.value as string | undefined;
+      // Same file as seen from the output folder: keep the entries verbatim.
+      if (origLoc !== undefined && resolve(ctx.baseDir, origLoc) === s.path) return { msg: m };
+    }
+    if (ctx.sink) return writeExternal(t.bytes());
+    if (reachable) {
+      for (const f of DATA_FIELDS) delete m[f];
+      m.external_data = externalEntries(orig, loc.split(sep).join('/'), s.offset, s.length ?? t.byteLength);
+      m.data_location = 1;
+      return { msg: m };
+    }
+    throw unsupported(`tensor '${t.name}': its external data ${s.path} is outside the output folder ${ctx.baseDir}; save with an external data file`);
+  }
+  if (toSink) return writeExternal(t.bytes());
+  if (s.kind === 'raw') {
+    if (unchanged && carry!.field === 'int32_data' && int32FieldIsBits(t.dataType)) {
+      // Bit patterns that came from int32_data go back there.
+      for (const f of DATA_FIELDS) delete m[f];
+      const b = s.bytes;
+      const wide = dtypeBits(t.dataType) === 16;
+      const n = wide ? b.length >> 1 : b.length;
+      const v = new Int32Array(n);
+      for (let i = 0; i < n; i++) v[i] = wide ? b[2 * i] | (b[2 * i + 1] << 8) : b[i];
+      m.int32_data = v;
+      return { msg: m };
+    }
+    return writeRaw(s.bytes);
+  }
+  // values
+  const field = unchanged && carry!.field !== 'raw_data' && carry!.field !== 'external' ? carry!.field : undefined;
+  if (field === 'none') return { msg: m }; // no data, as read
+  const typed = field ?? (t.dataType === DataType.STRING ? 'string_data' : undefined);
+  if (typed) {
+    for (const f of DATA_FIELDS) delete m[f];
+    const v = s.values;
+    switch (typed) {
+      case 'float_data': case 'double_data': case 'int32_data': m[typed] = v; break;
+      case 'int64_data': case 'uint64_data':
+        m[typed] = Array.from(v as ArrayLike<number | bigint>, (x) => bigIntToLong(typeof x === 'bigint' ? x : BigInt(x)));
+        break;
+      case 'string_data': {
+        const te = new TextEncoder();
+        m.string_data = Array.from(v as ArrayLike<unknown>, (x) => (x instanceof Uint8Array ? x : te.encode(String(x))));
+        break;
+      }
+    }
+    return { msg: m };
+  }
+  return writeRaw(t.bytes());
+}
+
+/** The total byte size of initializer data the model would hold inline. */
+export function inlineBytes(model: Model): number {
+  let n = 0;
+  for (const t of model.graph.initializers.values()) if (t.source.kind !== 'external') n += t.byteLength;
+  return n;
+}
+
+export { longToBigInt, msgOf };
