@@ -6,6 +6,8 @@
 import type { Pass } from './pass.ts';
 import { irViolation } from './manager.ts';
 import { verificationFailed } from '../errors.ts';
+import { analyzeShapes } from '../analysis/shapes.ts';
+import { foldBnPass } from './fold-bn.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -33,4 +35,21 @@ export const verifyPass: Pass<{ ok: true; nodes: number }> = {
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass];
+/** Shape inference as a pipeline step: fills value_info so that later passes and the written
+ * model carry every intermediate shape; annotates how many values are fully static. */
+export const shapesPass: Pass<{ values: number; static: number; notStatic: { value: string; reason: string }[] }> = {
+  name: 'shapes',
+  description: 'Infer the dtype and shape of every value (fills value_info)',
+  reads: ['graph'],
+  writes: ['annotations:shapes'],
+  run(model) {
+    const a = analyzeShapes(model);
+    let stat = 0;
+    for (const t of a.types.values()) if (t.shape && t.shape.every((d) => typeof d === 'number')) stat++;
+    const notStatic = [...a.reasons.entries()].slice(0, 20).map(([value, reason]) => ({ value, reason }));
+    // value_info is written by inference; the graph structure is unchanged.
+    return { changed: false, annotations: { values: a.types.size, static: stat, notStatic } };
+  },
+};
+
+export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass];

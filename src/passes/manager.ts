@@ -59,6 +59,32 @@ export interface Schedule {
   seed: number;
   /** In run order; a pass may appear more than once. */
   passes: PassRecord[];
+  /** The operator graph after the passes (node name, op type; edges by value), written by
+   * `dnnfuse compile` so that `dnnfuse report` needs nothing but the schedule. */
+  graph?: ScheduleGraph;
+  /** How the schedule was embedded into the rewritten model. */
+  embedding?: { mode: 'functions' | 'node-metadata' | 'none'; domain?: string; functions: number; annotated: number; absorbed: number; skipped: { id: number; reason: string }[] };
+  /** The onnxruntime check of the rewritten model against the original. */
+  verification?: { checked: boolean; reason?: string; tolerance?: number; outputs?: { output: string; maxAbs: number; relative: number }[] };
+}
+
+export interface ScheduleGraph {
+  nodes: { name: string; op: string }[];
+  edges: { from: string; to: string; value: string }[];
+}
+
+/** The graph section of a schedule for a model (main graph, topological order). */
+export function scheduleGraph(model: Model): ScheduleGraph {
+  const g = model.graph;
+  const order = g.topoOrder();
+  const edges: ScheduleGraph['edges'] = [];
+  for (const n of order) {
+    for (const i of new Set(n.inputs)) {
+      const p = i ? g.producer(i) : undefined;
+      if (p) edges.push({ from: p.name, to: n.name, value: i });
+    }
+  }
+  return { nodes: order.map((n) => ({ name: n.name, op: n.opType })), edges };
 }
 
 export interface PipelineResult {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as compile } from './compile.ts';
 
 /** Every CLI command, in help order. Add a command by adding its module here. */
-export const commands: ((program: Command) => void)[] = [];
+export const commands: ((program: Command) => void)[] = [compile];

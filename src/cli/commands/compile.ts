@@ -1,0 +1,133 @@
+/**
+ * `dnnfuse compile [model.onnx]`: load -> passes -> embed the fusion groups into the model ->
+ * check the rewritten model against the original in onnxruntime -> write out/model.onnx and
+ * out/schedule.json (both atomically, and only when everything succeeded).
+ *
+ * With no model argument it compiles the bundled example (fixtures/example.onnx): the README's
+ * main command. Progress goes to stderr (silent with --quiet); --json prints a machine-readable
+ * summary on stdout. Exit codes: 0 success, 1 plan/verification failure, 2 bad input.
+ */
+import type { Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileModel, type CompileOptions, type CompileResult } from '../../compile.ts';
+import { badInput } from '../../errors.ts';
+import { writeFileAtomic } from '../../util/fs.ts';
+import { saveModel } from '../../onnx/io.ts';
+import { scheduleToJson } from '../../passes/manager.ts';
+import { DEFAULT_PIPELINE, listPasses } from '../../passes/registry.ts';
+
+/** The bundled example model (fixtures/example.onnx, made by fixtures/make-example.ts). */
+export const EXAMPLE_MODEL = fileURLToPath(new URL('../../../fixtures/example.onnx', import.meta.url));
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `plan.budget=2000` -> options.plan.budget = 2000 (values parsed as JSON when they are JSON). */
+export function parsePassOptions(specs: string[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const s of specs) {
+    const m = /^([a-z0-9][a-z0-9_.:-]*?)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(s);
+    if (!m) throw badInput(`--option ${s}: expected <pass>.<key>=<value>, e.g. --option plan.budget=2000`);
+    let v: unknown = m[3];
+    try {
+      v = JSON.parse(m[3]);
+    } catch {
+      /* a plain string */
+    }
+    (out[m[1]] ??= {})[m[2]] = v;
+  }
+  return out;
+}
+
+export function register(program: Command): void {
+  program
+    .command('compile')
+    .description('Run a pass pipeline on a model; write the rewritten model (fusion groups embedded) and the annotated schedule')
+    .argument('[model]', 'ONNX model file (default: the bundled example fixtures/example.onnx)')
+    .option('--hw <preset|file>', 'accelerator preset name or .json/.yaml file', 'edge-512k')
+    .option('--buffer <size>', 'override the buffer size (e.g. 256KiB)')
+    .option('--dtype <type>', 'override the element type (int8|fp16|fp32)')
+    .option('--scheme <scheme>', 'layer-fusion scheme: lbdf | brr', 'lbdf')
+    .option('--pipeline <passes>', `comma-separated pass names (default: ${DEFAULT_PIPELINE.join(',')}, those available)`)
+    .option('-o, --out <dir>', 'output folder', 'out')
+    .option('--seed <n>', 'seed of every search and training run', '0')
+    .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
+    .option('--option <pass.key=value>', 'per-pass option, e.g. plan.budget=2000 (repeatable)', collect, [])
+    .option('--functions', 'embed each fusion group as an ONNX model-local function (default)')
+    .option('--node-metadata', 'embed the fusion groups as node metadata_props/doc_string instead of functions')
+    .option('--no-embed', 'write the rewritten model without the fusion groups')
+    .option('--no-verify', 'skip the onnxruntime check of the rewritten model against the original')
+    .option('--tolerance <x>', 'max output error relative to output scale in the check', '1e-4')
+    .option('--reproducible', 'record 0 ms timings so that schedule.json is byte-identical across runs')
+    .option('--list-passes', 'list the available passes and exit')
+    .option('-q, --quiet', 'no progress on stderr')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .action(async (modelArg: string | undefined, o: Record<string, unknown>) => {
+      if (o.listPasses) {
+        const ps = listPasses();
+        if (o.json) process.stdout.write(JSON.stringify(ps, null, 2) + '\n');
+        else for (const p of ps) process.stdout.write(`${p.name.padEnd(20)} ${p.description}${p.reads.length ? `  [reads: ${p.reads.join(', ')}]` : ''}\n`);
+        return;
+      }
+      const quiet = !!o.quiet;
+      const log = (m: string) => {
+        if (!quiet) process.stderr.write(`dnnfuse: ${m}\n`);
+      };
+      if (o.functions && o.nodeMetadata) throw badInput('--functions and --node-metadata are exclusive; choose one');
+      const modelPath = modelArg ?? EXAMPLE_MODEL;
+      if (!modelArg && !existsSync(EXAMPLE_MODEL)) throw badInput(`the bundled example ${EXAMPLE_MODEL} is missing; give a model file (or run: node --import tsx fixtures/make-example.ts)`);
+      const seed = Number(o.seed);
+      if (!Number.isInteger(seed)) throw badInput(`--seed ${o.seed}: expected an integer`);
+      const tolerance = Number(o.tolerance);
+      if (!(tolerance > 0)) throw badInput(`--tolerance ${o.tolerance}: expected a positive number`);
+      const outDir = resolve(String(o.out));
+      if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw badInput(`-o ${o.out}: exists and is not a folder`);
+      const opts: CompileOptions = {
+        hw: String(o.hw),
+        hwOverrides: { buffer: o.buffer as string | undefined, dtype: o.dtype as string | undefined },
+        scheme: String(o.scheme),
+        pipeline: o.pipeline as string | undefined,
+        seed,
+        shapes: o.shape as string[],
+        passOptions: parsePassOptions(o.option as string[]),
+        embed: o.embed === false ? 'none' : o.nodeMetadata ? 'node-metadata' : 'functions',
+        verify: o.verify !== false,
+        tolerance,
+        omitTimings: !!o.reproducible,
+        log,
+        modelPathForSchedule: modelArg ? modelArg : relative(process.cwd(), EXAMPLE_MODEL) || EXAMPLE_MODEL,
+      };
+      const r: CompileResult = await compileModel(modelPath, opts);
+      const modelOut = join(outDir, 'model.onnx');
+      const scheduleOut = join(outDir, 'schedule.json');
+      saveModel(r.model, modelOut, { inputs: [modelPath] });
+      writeFileAtomic(scheduleOut, scheduleToJson(r.schedule));
+      log(`wrote ${relative(process.cwd(), modelOut) || modelOut} and ${relative(process.cwd(), scheduleOut) || scheduleOut}`);
+      if (o.json) {
+        const s = r.schedule;
+        process.stdout.write(
+          JSON.stringify(
+            {
+              ok: true,
+              model: s.model.path ?? s.model.name,
+              outputs: { model: modelOut, schedule: scheduleOut },
+              hardware: s.hardware?.name ?? null,
+              bufferBytes: s.hardware?.bufferBytes ?? null,
+              scheme: s.scheme,
+              seed: s.seed,
+              nodes: { before: s.model.nodesBefore, after: s.model.nodesAfter },
+              passes: s.passes.map((p) => ({ name: p.name, changed: p.changed, ms: p.ms })),
+              groups: r.plan?.groups.length ?? null,
+              dramBytes: r.plan?.dramBytes ?? null,
+              layerByLayerDramBytes: r.plan?.layerByLayerDramBytes ?? null,
+              embedding: s.embedding ?? null,
+              verification: s.verification ?? null,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+      }
+    });
+}
