@@ -1,0 +1,224 @@
+/**
+ * onnxruntime helpers shared by every pass that checks numerics against the reference
+ * runtime: run an IR model (encoded in memory) on given inputs, capture intermediate values
+ * (added as extra graph outputs for the run, then removed), compare outputs with the project's
+ * criterion (max abs error <= tol x output scale, scale = max abs of the reference output),
+ * seeded random feeds, and onnxruntime's own optimizer (saved model file).
+ *
+ * onnxruntime-node is imported lazily so that modules using these helpers load without it.
+ */
+import type * as OrtNs from 'onnxruntime-node';
+import { Model } from '../ir/graph.ts';
+import { DataType } from '../ir/dtype.ts';
+import { encodeModel } from '../onnx/io.ts';
+import { Rng } from '../util/random.ts';
+import { badInput, verificationFailed } from '../errors.ts';
+
+type Ort = typeof OrtNs;
+let ortModule: Ort | undefined;
+export async function ort(): Promise<Ort> {
+  if (!ortModule) ortModule = (await import('onnxruntime-node')) as Ort;
+  return ortModule;
+}
+
+export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+export interface HostTensor {
+  dims: number[];
+  data: TypedData;
+}
+export type Feeds = Record<string, HostTensor>;
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Where onnxruntime writes its optimized model (the ORT baseline of the benches). */
+  optimizedModelFilePath?: string;
+  intraOpNumThreads?: number;
+  /** Extra values (intermediate tensors) to return besides the graph outputs. */
+  capture?: string[];
+}
+
+const ORT_TYPES: Record<number, string> = {
+  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
+  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool',
+};
+
+/** Encodes `model` with `extra` values appended as graph outputs (the model is left as it was). */
+export function encodeWithOutputs(model: Model, extra: string[] = []): Uint8Array {
+  const g = model.graph;
+  const added = extra.filter((v) => !g.isGraphOutput(v));
+  if (!added.length) return encodeModel(model);
+  const saved = g.outputs;
+  g.outputs = [...saved, ...added.map((name) => ({ name, type: { elemType: g.typeOf(name)?.elemType ?? DataType.FLOAT } }))];
+  try {
+    return encodeModel(model);
+  } finally {
+    g.outputs = saved;
+  }
+}
+
+/** An onnxruntime session for a model (IR, encoded bytes or a file path). */
+export async function createSession(model: Model | Uint8Array | string, opts: SessionOptions = {}): Promise<OrtNs.InferenceSession> {
+  const o = await ort();
+  const so: OrtNs.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+    ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
+    ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+  };
+  try {
+    if (typeof model === 'string') return await o.InferenceSession.create(model, so);
+    const bytes = model instanceof Model ? encodeWithOutputs(model, opts.capture) : model;
+    return await o.InferenceSession.create(bytes, so);
+  } catch (e) {
+    throw badInput(`onnxruntime cannot load the model: ${String((e as Error).message ?? e).split('\n')[0]}`);
+  }
+}
+
+function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
+  const res: Record<string, OrtNs.Tensor> = {};
+  for (const [k, v] of Object.entries(feeds)) {
+    const type = v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : v.data instanceof Int32Array ? 'int32'
+      : v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int8Array ? 'int8' : 'uint8';
+    res[k] = new o.Tensor(type as 'float32', v.data as Float32Array, v.dims);
+  }
+  return res;
+}
+
+/** Runs a session; returns every requested output (default: all) as host tensors. */
+export async function runSession(session: OrtNs.InferenceSession, feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>> {
+  const o = await ort();
+  let res: OrtNs.InferenceSession.OnnxValueMapType;
+  try {
+    res = await session.run(toOrtFeeds(o, feeds), outputs ?? session.outputNames);
+  } catch (e) {
+    throw verificationFailed(`onnxruntime failed to run the model: ${String((e as Error).message ?? e).split('\n')[0]}`);
+  }
+  const out: Record<string, HostTensor> = {};
+  for (const [k, t] of Object.entries(res)) out[k] = { dims: [...t.dims], data: t.data as TypedData };
+  return out;
+}
+
+/** Runs a model once on `feeds` (plus `capture`d intermediate values). */
+export async function runModel(model: Model | Uint8Array | string, feeds: Feeds, opts: SessionOptions = {}): Promise<Record<string, HostTensor>> {
+  const s = await createSession(model, opts);
+  try {
+    return await runSession(s, feeds);
+  } finally {
+    await s.release();
+  }
+}
+
+/** Values of intermediate tensors on given inputs (e.g. every conv's input for calibration). */
+export async function captureValues(model: Model, values: string[], feeds: Feeds, opts: SessionOptions = {}): Promise<Record<string, HostTensor>> {
+  const s = await createSession(model, { ...opts, capture: values });
+  try {
+    return await runSession(s, feeds, values);
+  } finally {
+    await s.release();
+  }
+}
+
+/** Seeded random inputs for every graph input (normal floats; zeros for integer inputs).
+ * Symbolic or unknown dims take `overrides` or 1. */
+export function randomFeeds(model: Model, seed = 0, overrides: Record<string, number[]> = {}): Feeds {
+  const rng = new Rng(seed);
+  const feeds: Feeds = {};
+  for (const i of model.graph.inputs) {
+    if (model.graph.initializers.has(i.name)) continue;
+    const dims = overrides[i.name] ?? (i.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const et = i.type?.elemType ?? DataType.FLOAT;
+    if (et === DataType.FLOAT || et === DataType.DOUBLE) {
+      const data = et === DataType.FLOAT ? new Float32Array(n) : new Float64Array(n);
+      for (let k = 0; k < n; k++) data[k] = rng.normal();
+      feeds[i.name] = { dims, data };
+    } else if (et === DataType.INT64) feeds[i.name] = { dims, data: new BigInt64Array(n) };
+    else if (et === DataType.INT32) feeds[i.name] = { dims, data: new Int32Array(n) };
+    else if (ORT_TYPES[et]) feeds[i.name] = { dims, data: new Uint8Array(n) };
+    else throw badInput(`graph input '${i.name}' has an element type random feeds cannot fill (${et})`);
+  }
+  return feeds;
+}
+
+export interface OutputComparison {
+  name: string;
+  maxAbsError: number;
+  /** Max abs of the reference output (the scale errors are measured against; >= tiny). */
+  scale: number;
+  /** maxAbsError / scale. */
+  relative: number;
+  ok: boolean;
+}
+
+export interface Comparison {
+  ok: boolean;
+  tolerance: number;
+  outputs: OutputComparison[];
+  /** Largest relative error over all outputs. */
+  worst: number;
+}
+
+/** Compares outputs by name: max abs error <= tol x max abs of the reference (SPEC section 0). */
+export function compareOutputs(reference: Record<string, HostTensor>, candidate: Record<string, HostTensor>, tol = 1e-4): Comparison {
+  const outputs: OutputComparison[] = [];
+  for (const [name, ref] of Object.entries(reference)) {
+    const got = candidate[name];
+    if (!got || got.data.length !== ref.data.length || got.dims.join() !== ref.dims.join()) {
+      outputs.push({ name, maxAbsError: Infinity, scale: 0, relative: Infinity, ok: false });
+      continue;
+    }
+    let err = 0, scale = 0;
+    for (let i = 0; i < ref.data.length; i++) {
+      const a = Number(ref.data[i]), b = Number(got.data[i]);
+      scale = Math.max(scale, Math.abs(a));
+      const d = Math.abs(a - b);
+      if (!(d <= err)) err = Number.isNaN(d) ? (Number.isNaN(a) && Number.isNaN(b) ? err : Infinity) : d;
+    }
+    const s = Math.max(scale, 1e-30);
+    outputs.push({ name, maxAbsError: err, scale, relative: err / s, ok: err <= tol * s });
+  }
+  const worst = Math.max(0, ...outputs.map((o) => o.relative));
+  return { ok: outputs.every((o) => o.ok), tolerance: tol, outputs, worst };
+}
+
+/** Runs two models on the same seeded random inputs (`runs` draws) and compares every output. */
+export async function checkEquivalence(reference: Model | Uint8Array | string, candidate: Model | Uint8Array | string, opts: { seed?: number; runs?: number; tol?: number; feedsFrom?: Model; overrides?: Record<string, number[]> } = {}): Promise<Comparison> {
+  const feedModel = opts.feedsFrom ?? (reference instanceof Model ? reference : candidate instanceof Model ? candidate : undefined);
+  if (!feedModel) throw badInput('checkEquivalence: give an IR model (or feedsFrom) to draw inputs from');
+  const [sa, sb] = [await createSession(reference), await createSession(candidate)];
+  try {
+    let all: Comparison | undefined;
+    for (let r = 0; r < (opts.runs ?? 1); r++) {
+      const feeds = randomFeeds(feedModel, (opts.seed ?? 0) + r, opts.overrides);
+      const c = compareOutputs(await runSession(sa, feeds), await runSession(sb, feeds), opts.tol);
+      if (!all || c.worst > all.worst) all = c;
+    }
+    return all!;
+  } finally {
+    await sa.release();
+    await sb.release();
+  }
+}
+
+/** Has onnxruntime optimize a model at `level` and save the result to `path` (returns path). */
+export async function ortOptimize(model: Model | Uint8Array | string, path: string, level: GraphOptimizationLevel = 'basic'): Promise<string> {
+  const s = await createSession(model, { graphOptimizationLevel: level, optimizedModelFilePath: path });
+  await s.release();
+  return path;
+}
+
+/** Median wall time (ms) of `reps` runs of a session on fixed feeds, after `warmup` runs. */
+export async function medianLatency(session: OrtNs.InferenceSession, feeds: Feeds, reps = 50, warmup = 5): Promise<number> {
+  const o = await ort();
+  const f = toOrtFeeds(o, feeds);
+  for (let i = 0; i < warmup; i++) await session.run(f);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    await session.run(f);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
+}
