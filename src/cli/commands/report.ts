@@ -1,0 +1,43 @@
+/**
+ * `dnnfuse report out/schedule.json -o report.html`: a self-contained HTML page of the schedule
+ * (graph with fusion groups coloured, per-group memory against the buffer, DRAM-vs-buffer
+ * curve). Writes atomically; never overwrites the schedule.
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve, relative } from 'node:path';
+import { badInput } from '../../errors.ts';
+import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
+import { parseSchedule } from '../../passes/manager.ts';
+import { generateReport } from '../../report/index.ts';
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('Render a schedule.json as a self-contained HTML page (graph, fusion groups, memory, DRAM-vs-buffer curve)')
+    .argument('[schedule]', 'schedule.json written by dnnfuse compile', 'out/schedule.json')
+    .option('-o, --out <file>', 'output HTML file', 'report.html')
+    .option('--title <text>', 'page title')
+    .option('--no-sweep', 'do not re-plan at other buffer sizes when the schedule has no sweep')
+    .option('-q, --quiet', 'no progress on stderr')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .action(async (schedulePath: string, o: { out: string; title?: string; sweep: boolean; quiet?: boolean; json?: boolean }) => {
+      const log = (m: string) => {
+        if (!o.quiet) process.stderr.write(`dnnfuse: ${m}\n`);
+      };
+      let text: string;
+      try {
+        text = readFileSync(schedulePath, 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw badInput(code === 'ENOENT' ? `schedule file not found: ${schedulePath} (run dnnfuse compile first)` : `cannot read ${schedulePath}: ${code ?? String(e)}`);
+      }
+      const schedule = parseSchedule(text, schedulePath);
+      assertNotInput(o.out, [schedulePath]);
+      const html = await generateReport(schedule, { title: o.title, sweep: o.sweep, scheduleDir: dirname(resolve(schedulePath)), log });
+      writeFileAtomic(o.out, html);
+      const groups = (html.match(/class="fusion-group/g) ?? []).length;
+      log(`wrote ${relative(process.cwd(), resolve(o.out)) || o.out} (${groups} fusion groups, ${(html.length / 1024).toFixed(0)} KiB)`);
+      if (o.json) process.stdout.write(JSON.stringify({ ok: true, report: resolve(o.out), groups, bytes: Buffer.byteLength(html) }) + '\n');
+    });
+}
