@@ -173,9 +173,7 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
     const ov = overrides[inp.name];
     if (ov) {
       if (decl?.shape && decl.shape.length !== ov.length) throw badInput(`--shape ${inp.name}=${ov.join('x')}: input '${inp.name}' has rank ${decl.shape.length} ${fmtDims(decl.shape)}, got ${ov.length} dims`);
-      decl?.shape?.forEach((d, k) => {
-        if (isNum(d) && d !== ov[k]) throw badInput(`--shape ${inp.name}=${ov.join('x')}: input '${inp.name}' has fixed dim ${k} = ${d}`);
-      });
+      // Fixed dims may be overridden too (e.g. another resolution); only the rank must agree.
       types.set(inp.name, { elemType: decl?.elemType ?? DataType.FLOAT, shape: [...ov] });
       continue;
     }
