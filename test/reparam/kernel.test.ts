@@ -123,6 +123,9 @@ test('planMerge refuses mismatched strides and dilations, accepts offset even ke
   const a = randomSpec(rng, { M: 2, C: 2, group: 1, kh: 3, kw: 3, pads: [0, 0, 0, 0] });
   const b = randomSpec(rng, { M: 2, C: 2, group: 1, kh: 1, kw: 1, stride: 2, pads: [0, 0, 0, 0] });
   assert.throws(() => planMerge([a, b], [5, 5]), /mismatched strides/);
+  // A stride-2 conv never merges with an identity branch (identity is stride 1).
+  const s2 = randomSpec(rng, { M: 2, C: 2, group: 1, kh: 3, kw: 3, stride: 2, pads: same(3) });
+  assert.throws(() => planMerge([s2, identitySpec(2)], [6, 6]), /mismatched strides/);
   const d2 = randomSpec(rng, { M: 2, C: 2, group: 1, kh: 3, kw: 3, dil: 2, pads: same(3, 2) });
   const d1 = randomSpec(rng, { M: 2, C: 2, group: 1, kh: 3, kw: 3, pads: same(3) });
   assert.throws(() => planMerge([d1, d2], [6, 6]), /mismatched dilations/);
