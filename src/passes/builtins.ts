@@ -8,6 +8,7 @@ import { irViolation } from './manager.ts';
 import { verificationFailed } from '../errors.ts';
 import { analyzeShapes } from '../analysis/shapes.ts';
 import { foldBnPass } from './fold-bn.ts';
+import { collapseBranchesPass } from './collapse-branches.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -52,4 +53,4 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass];
+export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass];

@@ -1,0 +1,121 @@
+/**
+ * dnnfuse's library API (the package entry point, `import ... from 'dnnfuse'`).
+ *
+ * - I/O: `load`, `save` (and `decodeModel`/`encodeModel` for bytes), shape inference.
+ * - Pipelines: `runPipeline(model, passes, ctx)` -> `{ model, schedule }`; `compile` (the
+ *   whole `dnnfuse compile` job, without writing files); `registerPass` for your own passes.
+ * - Every built-in pass as an async function `(model, ctx?) => { changed, annotations }`
+ *   that runs through the pass manager (requirement checks, IR invariants).
+ * - Schedules: types, JSON (de)serialization, the final fusion plan, embedding the plan into a
+ *   model as ONNX local functions or node metadata, and reading it back.
+ * - ModelBuilder, and the property-testing kit (fast-check arbitraries of CNN-like models,
+ *   `assertSameOutputs`, `assertPlanValid`).
+ * - `generateReport`: schedule -> self-contained HTML.
+ */
+import type { Model } from './ir/graph.ts';
+import type { Pass, PassContext, PassResult } from './passes/pass.ts';
+import { runPasses, type PipelineResult, type RunOptions } from './passes/manager.ts';
+import { getPass, parsePipeline } from './passes/registry.ts';
+import { loadModel, saveModel } from './onnx/io.ts';
+import type { RewriteAnnotations } from './reparam/graph-ops.ts';
+
+// ---- IR, errors ----
+export { Model, Graph, Node, attr } from './ir/graph.ts';
+export type { Attribute, ValueInfo, TensorType, Dim, OpsetImport } from './ir/graph.ts';
+export { Tensor } from './ir/tensor.ts';
+export { DataType } from './ir/dtype.ts';
+export { DnnfuseError, isDnnfuseError } from './errors.ts';
+export type { ErrorKind } from './errors.ts';
+
+// ---- I/O and analyses ----
+export { loadModel, saveModel, decodeModel, encodeModel } from './onnx/io.ts';
+export type { SaveOptions, DecodeOptions } from './onnx/io.ts';
+export { inferShapes, staticShape } from './analysis/shapes.ts';
+
+/** Loads an ONNX file (external data resolved next to it). Alias of `loadModel`. */
+export function load(path: string): Model {
+  return loadModel(path);
+}
+
+/** Saves a model atomically. Alias of `saveModel`. */
+export function save(model: Model, path: string, opts?: import('./onnx/io.ts').SaveOptions): void {
+  saveModel(model, path, opts);
+}
+
+// ---- hardware ----
+export type { Accelerator, ElementType } from './hardware/accelerator.ts';
+export { PRESETS as hardwarePresets, resolveAccelerator, loadAcceleratorFile, acceleratorFromObject, parseSize } from './hardware/load.ts';
+
+// ---- passes and pipelines ----
+export type { Pass, PassContext, PassResult, FusionScheme } from './passes/pass.ts';
+export { makeContext } from './passes/pass.ts';
+export { registerPass, unregisterPass, getPass, hasPass, listPasses, parsePipeline, DEFAULT_PIPELINE } from './passes/registry.ts';
+export { runPasses, fixedPoint, scheduleToJson, parseSchedule, annotationsOf, scheduleGraph, irViolation, SCHEDULE_SCHEMA_VERSION } from './passes/manager.ts';
+export type { Schedule, PassRecord, PipelineResult, RunOptions, ScheduleModelInfo, ScheduleGraph } from './passes/manager.ts';
+export { finalPlan } from './passes/schedule-groups.ts';
+export type { ScheduledPlan, ScheduledGroup } from './passes/schedule-groups.ts';
+export { compileModel as compile, applyShapeOverrides } from './compile.ts';
+export type { CompileOptions, CompileResult } from './compile.ts';
+
+/**
+ * Runs passes (names, a comma-separated string, or Pass objects — mixed freely) on `model`
+ * in place, with one context. Returns the model and its schedule.
+ */
+export function runPipeline(model: Model, passes: string | (string | Pass)[], ctx: Partial<PassContext> = {}, opts: RunOptions = {}): Promise<PipelineResult> {
+  const list = typeof passes === 'string' ? parsePipeline(passes) : passes.flatMap((p) => (typeof p === 'string' ? parsePipeline(p) : [p]));
+  return runPasses(model, list, ctx, opts);
+}
+
+/** Runs one registered pass by name through the pass manager; returns its result. Options for
+ * the pass go in `ctx.options[<pass name>]`. */
+export async function runPass<A = unknown>(name: string, model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<A>> {
+  const { schedule } = await runPasses(model, [getPass(name)], ctx);
+  const r = schedule.passes[0];
+  return { changed: r.changed, annotations: (r.annotations ?? undefined) as A | undefined };
+}
+
+/** Options of a pass, passed as the pass's own entry in ctx.options. */
+const withOptions = (name: string, ctx: Partial<PassContext>, options?: Record<string, unknown>): Partial<PassContext> =>
+  options ? { ...ctx, options: { ...(ctx.options ?? {}), [name]: { ...(ctx.options?.[name] ?? {}), ...options } } } : ctx;
+
+// ---- built-in passes as functions ----
+
+/** Folds inference-mode BatchNormalization into adjacent Conv/ConvTranspose/Gemm/MatMul. */
+export function foldBatchNorm(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<RewriteAnnotations>> {
+  return runPass<RewriteAnnotations>('fold-bn', model, ctx);
+}
+
+/** Merges parallel conv branches (RepVGG/ACNet/DBB) into single convs, exactly. */
+export function collapseBranches(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/collapse-branches.ts').CollapseOptions): Promise<PassResult<RewriteAnnotations>> {
+  return runPass<RewriteAnnotations>('collapse-branches', model, withOptions('collapse-branches', ctx, options as Record<string, unknown> | undefined));
+}
+
+/** Removes nodes no output depends on and unused initializers. */
+export function eliminateDeadCode(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ removedNodes: number }>> {
+  return runPass('dce', model, ctx);
+}
+
+/** Checks the IR invariants; throws a verification DnnfuseError naming the first violation. */
+export function verifyModel(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ ok: true; nodes: number }>> {
+  return runPass('verify', model, ctx);
+}
+
+// ---- the schedule inside the ONNX model ----
+export { outlineFusionGroups, annotateFusionGroups, readFusionGroups, FUSION_DOMAIN, SCHEDULE_METADATA_KEY } from './onnx/functions.ts';
+export type { FusionGroupSpec, EmbedOptions, EmbedResult } from './onnx/functions.ts';
+
+// ---- building models, property testing ----
+export { ModelBuilder, randomInputs } from './models/builder.ts';
+export type { ConvOptions, PoolOptions } from './models/builder.ts';
+export { cnnModel, cnnProgram, buildCnn, blockSpec } from './testkit/arbitraries.ts';
+export type { CnnProgram, BlockSpec, CnnArbitraryOptions } from './testkit/arbitraries.ts';
+export { assertSameOutputs } from './testkit/properties.ts';
+export type { SameOutputsOptions } from './testkit/properties.ts';
+export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';
+
+// ---- report ----
+export { generateReport, renderReportData, reportDataFromSchedule } from './report/index.ts';
+export type { ReportData, ReportOptions } from './report/index.ts';
+
+// ---- annotation types of the built-in passes ----
+export type { RewriteAnnotations } from './reparam/graph-ops.ts';
