@@ -9,6 +9,7 @@ import { verificationFailed } from '../errors.ts';
 import { analyzeShapes } from '../analysis/shapes.ts';
 import { foldBnPass } from './fold-bn.ts';
 import { collapseBranchesPass } from './collapse-branches.ts';
+import { expandBranchesPass } from './expand-branches.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -53,4 +54,4 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass];
+export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass];
