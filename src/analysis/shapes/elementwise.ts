@@ -109,7 +109,8 @@ export const elementwiseRules: Record<string, Rule> = {
   BitwiseAnd: broadcastOp('same'),
   BitwiseOr: broadcastOp('same'),
   BitwiseXor: broadcastOp('same'),
-  PRelu: broadcastOp('same'),
+  // Unidirectional: the slope broadcasts to X (opset < 7 also allowed a [C] slope on axis 1).
+  PRelu: sameAsInput,
   And: broadcastOp('bool', (a: number, b: number) => Number(a && b)),
   Or: broadcastOp('bool', (a: number, b: number) => Number(a || b)),
   Xor: broadcastOp('bool', (a: number, b: number) => Number(!!a !== !!b)),
