@@ -1,0 +1,476 @@
+/**
+ * Predictors of a local instruction's output from the encoded state, behind one interface.
+ *
+ * Encoding: x = (1/sqrt(m)) * sum of the one-hot vectors e_j of the m templates matching the
+ * state (x = 0 when none matches). Training set: the template list itself (inputs = identity
+ * matrix, targets = each template's output vector).
+ *
+ * - `table`: the instruction's exact semantics (OR of the matched targets). Used to collect
+ *   the cases a trained ensemble must get right, never as a learned predictor.
+ * - `ntk`: the infinite-width limit of an ensemble of 2-layer ReLU MLPs trained to
+ *   convergence: kernel regression with the NTK, which for one-hot training inputs has the
+ *   closed form f(x) = alpha(m) * sum_{j matched} Y_j + beta(m) * sum_j Y_j; thresholded at eps.
+ * - `ensemble`: real finite-width MLPs n0 -> H -> k (ReLU, float64, W ~ N(0, 1/fan_in), no
+ *   bias) trained by full-batch gradient descent on MSE over the one-hot template set; the
+ *   members' outputs are averaged and thresholded at eps.
+ *
+ * Hand-written float64 loops (no tensor library): the training inputs are one-hot, so the
+ * first layer's forward pass is a row lookup and its gradient is the hidden-layer error
+ * itself; there is no input matmul to accelerate, and tfjs has no float64 CPU kernels.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../../util/random.ts';
+import { writeFileAtomic } from '../../util/fs.ts';
+import type { TemplateTable } from './templates.ts';
+
+export type PredictorKind = 'table' | 'ntk' | 'ensemble';
+
+export interface Predictor {
+  readonly kind: PredictorKind;
+  /** Ensemble members (0 = infinite width / exact). */
+  readonly members: number;
+  readonly eps: number;
+  /**
+   * Output bits set after thresholding for the matched template ids matched[0..m).
+   * Writes them into `out` (sorted ascending), returns their count.
+   */
+  predict(matched: Int32Array, m: number, out: Int32Array): number;
+  /** Smallest |f_b - eps| seen over evaluated bits (the decision margin). */
+  minMargin: number;
+}
+
+/** The exact instruction semantics: OR of the matched templates' targets. */
+export class TablePredictor implements Predictor {
+  readonly kind = 'table' as const;
+  readonly members = 0;
+  readonly eps = 0.5;
+  minMargin = 0.5;
+  private mark: Uint8Array;
+  constructor(private t: TemplateTable) {
+    this.mark = new Uint8Array(t.outputSize);
+  }
+  predict(matched: Int32Array, m: number, out: Int32Array): number {
+    let n = 0;
+    for (let i = 0; i < m; i++) {
+      const j = matched[i];
+      for (let k = this.t.outStart[j]; k < this.t.outStart[j + 1]; k++) {
+        const b = this.t.outBit[k];
+        if (!this.mark[b]) { this.mark[b] = 1; out[n++] = b; }
+      }
+    }
+    for (let i = 0; i < n; i++) this.mark[out[i]] = 0;
+    sortPrefix(out, n);
+    return n;
+  }
+}
+
+const C = 1 / (2 * Math.PI);
+
+/** g(m) = NTK value between a state with m matches and one of its matched one-hot templates. */
+export function ntkG(m: number): number {
+  const cos = 1 / Math.sqrt(m);
+  const th = Math.acos(Math.min(1, cos));
+  return (Math.sin(th) + 2 * (Math.PI - th) * cos) / (2 * Math.PI);
+}
+
+/** Closed-form coefficients of the infinite-width ensemble mean. */
+export function ntkAlphaBeta(m: number, n0: number): { alpha: number; beta: number } {
+  if (m <= 0) return { alpha: 0, beta: 0 };
+  const g = ntkG(m);
+  const alpha = (g - C) / (1 - C);
+  const beta = (C * (1 - C - m * (g - C))) / ((1 - C) * (1 - C + n0 * C));
+  return { alpha, beta };
+}
+
+/** The 2-layer ReLU NTK between unit vectors at angle theta (cos given). */
+export function ntkKernel(cos: number): number {
+  const c = Math.max(-1, Math.min(1, cos));
+  const th = Math.acos(c);
+  return (Math.sin(th) + 2 * (Math.PI - th) * c) / (2 * Math.PI);
+}
+
+export class NtkPredictor implements Predictor {
+  readonly kind = 'ntk' as const;
+  readonly members = 0;
+  minMargin = Infinity;
+  private count: Int32Array;
+  private coef: { alpha: number; beta: number }[] = [];
+  constructor(private t: TemplateTable, readonly eps = 5e-3) {
+    this.count = new Int32Array(t.outputSize);
+  }
+  private ab(m: number) {
+    while (this.coef.length <= m) this.coef.push(ntkAlphaBeta(this.coef.length, this.t.count));
+    return this.coef[m];
+  }
+  /** The real-valued mean for one output bit (tests and diagnostics). */
+  value(matched: number[], bit: number): number {
+    const { alpha, beta } = this.ab(matched.length);
+    let k = 0;
+    for (const j of matched) for (let q = this.t.outStart[j]; q < this.t.outStart[j + 1]; q++) if (this.t.outBit[q] === bit) k++;
+    return alpha * k + beta * this.t.writers[bit];
+  }
+  predict(matched: Int32Array, m: number, out: Int32Array): number {
+    if (m === 0) return 0;
+    const { alpha, beta } = this.ab(m);
+    let touched = 0;
+    for (let i = 0; i < m; i++) {
+      const j = matched[i];
+      for (let k = this.t.outStart[j]; k < this.t.outStart[j + 1]; k++) {
+        const b = this.t.outBit[k];
+        if (this.count[b]++ === 0) out[touched++] = b;
+      }
+    }
+    // bits no matched template writes have f = beta * N_b <= 0 < eps: off, margin >= eps
+    let n = 0;
+    for (let i = 0; i < touched; i++) {
+      const b = out[i];
+      const f = alpha * this.count[b] + beta * this.t.writers[b];
+      this.count[b] = 0;
+      const margin = Math.abs(f - this.eps);
+      if (margin < this.minMargin) this.minMargin = margin;
+      if (f > this.eps) out[n++] = b;
+    }
+    sortPrefix(out, n);
+    return n;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Finite-width ensembles
+
+export interface EnsembleOptions {
+  hidden?: number;
+  epochs?: number;
+  /** Learning rate; default 1 / lambda_max of the width-H kernel of the template set. */
+  lr?: number;
+  eps?: number;
+  delta?: number;
+  /** Largest ensemble tried. */
+  cap?: number;
+  /** First ensemble size; the ensemble doubles from here. */
+  start?: number;
+  seed?: number;
+  /** Cache folder (default .cache/dnnfuse/ensembles); null disables caching. */
+  cacheDir?: string | null;
+  log?: (msg: string) => void;
+}
+
+export interface Member {
+  w1: Float64Array; // n0 x H
+  w2: Float64Array; // H x k
+}
+
+export function defaultLr(n0: number, hidden: number): number {
+  const diag = 0.5 + hidden / (2 * n0);
+  const off = hidden / (2 * Math.PI * n0);
+  return 1 / (diag + (n0 - 1) * off);
+}
+
+/** Trains one member by full-batch gradient descent on 1/2 * sum of squared errors. */
+export function trainMember(t: TemplateTable, hidden: number, epochs: number, lr: number, rng: Rng): { member: Member; loss: number } {
+  const n0 = t.count;
+  const k = t.outputSize;
+  const H = hidden;
+  const w1 = new Float64Array(n0 * H);
+  const w2 = new Float64Array(H * k);
+  const s1 = 1 / Math.sqrt(n0);
+  const s2 = 1 / Math.sqrt(H);
+  for (let i = 0; i < w1.length; i++) w1[i] = rng.normal() * s1;
+  for (let i = 0; i < w2.length; i++) w2[i] = rng.normal() * s2;
+  const Y = new Float64Array(n0 * k);
+  for (let j = 0; j < n0; j++) for (let q = t.outStart[j]; q < t.outStart[j + 1]; q++) Y[j * k + t.outBit[q]] = 1;
+  const h = new Float64Array(n0 * H);
+  const E = new Float64Array(n0 * k);
+  const gW2 = new Float64Array(H * k);
+  let loss = 0;
+  for (let ep = 0; ep <= epochs; ep++) {
+    for (let i = 0; i < h.length; i++) h[i] = w1[i] > 0 ? w1[i] : 0;
+    loss = 0;
+    for (let j = 0; j < n0; j++) {
+      const hr = j * H;
+      const er = j * k;
+      for (let o = 0; o < k; o++) E[er + o] = -Y[er + o];
+      for (let r = 0; r < H; r++) {
+        const hv = h[hr + r];
+        if (hv === 0) continue;
+        const wr = r * k;
+        for (let o = 0; o < k; o++) E[er + o] += hv * w2[wr + o];
+      }
+      for (let o = 0; o < k; o++) loss += 0.5 * E[er + o] * E[er + o];
+    }
+    if (ep === epochs) break;
+    gW2.fill(0);
+    for (let j = 0; j < n0; j++) {
+      const hr = j * H;
+      const er = j * k;
+      for (let r = 0; r < H; r++) {
+        const hv = h[hr + r];
+        const wr = r * k;
+        let gh = 0;
+        for (let o = 0; o < k; o++) {
+          const e = E[er + o];
+          if (hv !== 0) gW2[wr + o] += hv * e;
+          gh += e * w2[wr + o];
+        }
+        // one-hot inputs: dL/dW1[j, r] = dL/dh[j, r] * relu'(W1[j, r])
+        if (hv !== 0) w1[hr + r] -= lr * gh;
+      }
+    }
+    for (let i = 0; i < w2.length; i++) w2[i] -= lr * gW2[i];
+  }
+  return { member: { w1, w2 }, loss };
+}
+
+/** Member i's generator: independent of how many members were trained before. */
+function memberRng(seed: number, i: number): Rng {
+  return new Rng((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) | 0);
+}
+
+/**
+ * Ensemble cache file (one file per key):
+ *   8 bytes  ASCII "DNNFENS1"
+ *   4 bytes  uint32 LE: length L of the JSON header
+ *   L bytes  UTF-8 JSON header {format, instruction, D, l, slots, seed, n0, hidden, outputs,
+ *            epochs, lr, tableHash, members}
+ *   padding  zero bytes up to a multiple of 8
+ *   members x (n0*hidden + hidden*outputs) float64 LE: W1 row-major (n0 x hidden), then W2
+ *            row-major (hidden x outputs), member after member.
+ * The key (file name) is derived from (instruction, D, l, slots, seed, hidden, epochs, lr,
+ * table hash); a file with more members than needed serves every smaller ensemble, since
+ * member i depends only on (seed, i).
+ */
+export interface EnsembleKey {
+  instruction: string;
+  D: number;
+  l: number;
+  slots: number;
+  seed: number;
+  hidden: number;
+  epochs: number;
+  lr: number;
+  tableHash: string;
+}
+
+export function ensembleCachePath(dir: string, key: EnsembleKey): string {
+  const lr = key.lr.toPrecision(6).replace(/[^0-9a-z.e-]/gi, '');
+  return join(dir, `${key.instruction}-D${key.D}-l${key.l}-d${key.slots}-seed${key.seed}-H${key.hidden}-ep${key.epochs}-lr${lr}-${key.tableHash}.ens`);
+}
+
+export function saveEnsemble(path: string, key: EnsembleKey, n0: number, outputs: number, members: Member[]): void {
+  const header = Buffer.from(JSON.stringify({ format: 1, ...key, n0, outputs, members: members.length }), 'utf8');
+  const pre = 12 + header.length;
+  const pad = (8 - (pre % 8)) % 8;
+  const head = Buffer.alloc(pre + pad);
+  head.write('DNNFENS1', 0, 'ascii');
+  head.writeUInt32LE(header.length, 8);
+  header.copy(head, 12);
+  const chunks: Uint8Array[] = [head];
+  for (const m of members) {
+    chunks.push(new Uint8Array(m.w1.buffer, m.w1.byteOffset, m.w1.byteLength).slice());
+    chunks.push(new Uint8Array(m.w2.buffer, m.w2.byteOffset, m.w2.byteLength).slice());
+  }
+  writeFileAtomic(path, chunks);
+}
+
+export function loadEnsemble(path: string, key: EnsembleKey, n0: number, outputs: number): Member[] {
+  if (!existsSync(path)) return [];
+  const buf = readFileSync(path);
+  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== 'DNNFENS1') return [];
+  const L = buf.readUInt32LE(8);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + L));
+  } catch {
+    return [];
+  }
+  const same = header.format === 1 && header.n0 === n0 && header.outputs === outputs && (Object.keys(key) as (keyof EnsembleKey)[]).every((k) => header[k] === key[k]);
+  if (!same) return [];
+  const pre = 12 + L;
+  let off = pre + ((8 - (pre % 8)) % 8);
+  const H = key.hidden;
+  const count = Number(header.members);
+  const per = (n0 * H + H * outputs) * 8;
+  if (buf.length < off + count * per) return [];
+  const out: Member[] = [];
+  for (let i = 0; i < count; i++) {
+    const w1 = new Float64Array(n0 * H);
+    const w2 = new Float64Array(H * outputs);
+    new Uint8Array(w1.buffer).set(buf.subarray(off, off + w1.byteLength));
+    off += w1.byteLength;
+    new Uint8Array(w2.buffer).set(buf.subarray(off, off + w2.byteLength));
+    off += w2.byteLength;
+    out.push({ w1, w2 });
+  }
+  return out;
+}
+
+/** Averaged, thresholded finite ensemble. */
+export class EnsemblePredictor implements Predictor {
+  readonly kind = 'ensemble' as const;
+  minMargin = Infinity;
+  private h: Float64Array;
+  private acc: Float64Array;
+  private memo = new Map<string, Int32Array>();
+  constructor(private t: TemplateTable, private ms: Member[], readonly hidden: number, readonly eps = 5e-3) {
+    this.h = new Float64Array(hidden);
+    this.acc = new Float64Array(t.outputSize);
+  }
+  get members(): number {
+    return this.ms.length;
+  }
+  /** The averaged real-valued outputs for a matched set. */
+  mean(matched: ArrayLike<number>, m: number): Float64Array {
+    const k = this.t.outputSize;
+    const H = this.hidden;
+    this.acc.fill(0);
+    if (m === 0 || this.ms.length === 0) return this.acc;
+    const s = 1 / Math.sqrt(m);
+    for (const mem of this.ms) {
+      this.h.fill(0);
+      for (let i = 0; i < m; i++) {
+        const row = matched[i] * H;
+        for (let r = 0; r < H; r++) this.h[r] += mem.w1[row + r];
+      }
+      for (let r = 0; r < H; r++) {
+        const hv = this.h[r] * s;
+        if (hv <= 0) continue;
+        const wr = r * k;
+        for (let o = 0; o < k; o++) this.acc[o] += hv * mem.w2[wr + o];
+      }
+    }
+    for (let o = 0; o < k; o++) this.acc[o] /= this.ms.length;
+    return this.acc;
+  }
+  predict(matched: Int32Array, m: number, out: Int32Array): number {
+    const ids = Array.from(matched.subarray(0, m)).sort((a, b) => a - b);
+    const key = ids.join(',');
+    let res = this.memo.get(key);
+    if (!res) {
+      const f = this.mean(ids, m);
+      const on: number[] = [];
+      for (let o = 0; o < f.length; o++) {
+        const margin = Math.abs(f[o] - this.eps);
+        if (margin < this.minMargin) this.minMargin = margin;
+        if (f[o] > this.eps) on.push(o);
+      }
+      res = Int32Array.from(on);
+      this.memo.set(key, res);
+    }
+    out.set(res);
+    return res.length;
+  }
+}
+
+export interface Case {
+  matched: number[];
+  expected: number[];
+}
+
+export interface GrowResult {
+  predictor: EnsemblePredictor;
+  members: number;
+  caseAccuracy: number;
+  history: { members: number; caseAccuracy: number; trainMs: number }[];
+  trainMs: number;
+  finalLoss: number;
+  cached: number;
+}
+
+/**
+ * Grows an ensemble (start, 2*start, ... up to cap members) until the fraction of `cases`
+ * (matched sets with their exact outputs) predicted exactly reaches 1 - delta. Members come
+ * from (and newly trained ones go to) the cache.
+ */
+export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' | 'epochs' | 'lr' | 'tableHash' | 'seed'>, cases: Case[], opts: EnsembleOptions = {}): GrowResult {
+  const hidden = opts.hidden ?? 64;
+  const epochs = opts.epochs ?? 400;
+  const lr = opts.lr ?? defaultLr(t.count, hidden);
+  const eps = opts.eps ?? 5e-3;
+  const delta = opts.delta ?? 1e-3;
+  const cap = opts.cap ?? 1024;
+  const seed = opts.seed ?? 0;
+  const fullKey: EnsembleKey = { ...key, seed, hidden, epochs, lr, tableHash: t.hash() };
+  const cacheDir = opts.cacheDir === undefined ? join(process.cwd(), '.cache', 'dnnfuse', 'ensembles') : opts.cacheDir;
+  const path = cacheDir ? ensembleCachePath(cacheDir, fullKey) : undefined;
+  const cachedMembers = path ? loadEnsemble(path, fullKey, t.count, t.outputSize) : [];
+  const members: Member[] = [];
+  const k = t.outputSize;
+  const sums = cases.map(() => new Float64Array(k));
+  const h = new Float64Array(hidden);
+  const addMember = (mem: Member) => {
+    members.push(mem);
+    cases.forEach((cs, ci) => {
+      const m = cs.matched.length;
+      if (m === 0) return;
+      const s = 1 / Math.sqrt(m);
+      h.fill(0);
+      for (const j of cs.matched) for (let r = 0; r < hidden; r++) h[r] += mem.w1[j * hidden + r];
+      const acc = sums[ci];
+      for (let r = 0; r < hidden; r++) {
+        const hv = h[r] * s;
+        if (hv <= 0) continue;
+        for (let o = 0; o < k; o++) acc[o] += hv * mem.w2[r * k + o];
+      }
+    });
+  };
+  const accuracy = () => {
+    let ok = 0;
+    const n = members.length;
+    cases.forEach((cs, ci) => {
+      const exp = new Set(cs.expected);
+      let good = true;
+      for (let o = 0; o < k && good; o++) if ((sums[ci][o] / n > eps) !== exp.has(o)) good = false;
+      if (good) ok++;
+    });
+    return cases.length ? ok / cases.length : 1;
+  };
+  const history: GrowResult['history'] = [];
+  let target = Math.max(1, opts.start ?? 8);
+  let trainMs = 0;
+  let finalLoss = 0;
+  let acc = 0;
+  for (;;) {
+    const t0 = performance.now();
+    while (members.length < Math.min(target, cap)) {
+      const i = members.length;
+      if (i < cachedMembers.length) addMember(cachedMembers[i]);
+      else {
+        const r = trainMember(t, hidden, epochs, lr, memberRng(seed, i));
+        finalLoss = Math.max(finalLoss, r.loss);
+        addMember(r.member);
+      }
+    }
+    const ms = performance.now() - t0;
+    trainMs += ms;
+    acc = accuracy();
+    history.push({ members: members.length, caseAccuracy: acc, trainMs: ms });
+    opts.log?.(`ensemble ${key.instruction}: ${members.length} members, case accuracy ${(acc * 100).toFixed(3)}%`);
+    if (acc >= 1 - delta || members.length >= cap) break;
+    target *= 2;
+  }
+  if (path && members.length > cachedMembers.length) saveEnsemble(path, fullKey, t.count, t.outputSize, members);
+  return { predictor: new EnsemblePredictor(t, members, hidden, eps), members: members.length, caseAccuracy: acc, history, trainMs, finalLoss, cached: Math.min(cachedMembers.length, members.length) };
+}
+
+/** Builds a fixed-size ensemble (no growth), e.g. to show an under-sized ensemble fails. */
+export function fixedEnsemble(t: TemplateTable, members: number, opts: EnsembleOptions = {}): EnsemblePredictor {
+  const hidden = opts.hidden ?? 64;
+  const epochs = opts.epochs ?? 400;
+  const lr = opts.lr ?? defaultLr(t.count, hidden);
+  const ms: Member[] = [];
+  for (let i = 0; i < members; i++) ms.push(trainMember(t, hidden, epochs, lr, memberRng(opts.seed ?? 0, i)).member);
+  return new EnsemblePredictor(t, ms, hidden, opts.eps ?? 5e-3);
+}
+
+/** The ensemble-size bound m >= 8 n0 ln(2 n0 T 2^n0), as log10 and (when finite) value. */
+export function theoryEnsembleBound(n0: number, rounds: number): { value: number; log10: number; text: string } {
+  const ln = Math.log(2 * n0 * Math.max(1, rounds)) + n0 * Math.LN2;
+  const v = 8 * n0 * ln;
+  const log10 = Math.log10(v);
+  return { value: v, log10, text: v < 1e15 ? String(Math.ceil(v)) : `10^${log10.toFixed(2)}` };
+}
+
+function sortPrefix(a: Int32Array, n: number): void {
+  a.subarray(0, n).sort();
+}
