@@ -1,0 +1,59 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, existsSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
+import { ModelBuilder } from '../../src/models/builder.ts';
+import { saveModel, loadModel } from '../../src/onnx/io.ts';
+
+const cli = (args: string[]) => spawnSync(process.execPath, ['bin/dnnfuse.mjs', ...args], { encoding: 'utf8', cwd: process.cwd() });
+const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-rewrite-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('cli rewrite: builder model, --verify --json summary with nodes/params and rewrites', () => {
+  const b = new ModelBuilder({ seed: 1 });
+  const x = b.input('x', [1, 4, 8, 8]);
+  b.output(b.relu(b.add(b.batchNorm(b.conv(x, { outChannels: 4, kernel: 3, pads: 1 })), b.batchNorm(b.conv(x, { outChannels: 4, kernel: 1 })))));
+  const inPath = join(dir, 'block.onnx');
+  saveModel(b.build(), inPath);
+  const out = join(dir, 'block.rep.onnx');
+  const r = cli(['rewrite', inPath, '--passes', 'fold-bn,collapse-branches', '-o', out, '--verify', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.deepEqual(s.nodes, { before: 6, after: 2 });
+  assert.ok(s.params.after < s.params.before);
+  assert.equal(s.verification.ok, true);
+  assert.ok(s.passes.find((p: { name: string }) => p.name === 'collapse-branches').applied === 1);
+  assert.equal(loadModel(out).graph.nodes.length, 2);
+});
+
+test('cli rewrite: shared dbb_block text summary, exit codes for bad input', { skip: sharedModelsMissing() }, () => {
+  const src = sharedModelPath('reparam/dbb_block');
+  const out = join(dir, 'dbb.onnx');
+  const r = cli(['rewrite', src, '-o', out, '--verify']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /nodes: +18 -> 3/);
+  assert.match(r.stdout, /border-correction bias map/);
+  assert.match(r.stdout, /verify: outputs equal/);
+  const same = cli(['rewrite', src, '-o', src]);
+  assert.equal(same.status, 2);
+  assert.match(same.stderr, /refusing to overwrite the input/);
+});
+
+test('cli rewrite: unreadable model and unknown pass exit 2 with one line', () => {
+  const junk = join(dir, 'junk.onnx');
+  writeFileSync(junk, 'not a model');
+  const r = cli(['rewrite', junk, '-o', join(dir, 'o.onnx')]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  const b = new ModelBuilder({ seed: 1 });
+  b.output(b.relu(b.input('x', [1, 2])));
+  const ok = join(dir, 'ok.onnx');
+  saveModel(b.build(), ok);
+  const u = cli(['rewrite', ok, '-o', join(dir, 'o2.onnx'), '--passes', 'fold-bn,nope']);
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /unknown pass 'nope'/);
+  assert.ok(!existsSync(join(dir, 'o2.onnx')));
+});
