@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { register as compile } from './compile.ts';
 import { register as inspect } from './inspect.ts';
+import { register as learnability } from './learnability.ts';
 import { register as report } from './report.ts';
 import { register as rewrite } from './rewrite.ts';
 
 /** Every CLI command, in help order. Add a command by adding its module here. */
-export const commands: ((program: Command) => void)[] = [compile, inspect, report, rewrite];
+export const commands: ((program: Command) => void)[] = [compile, inspect, learnability, report, rewrite];

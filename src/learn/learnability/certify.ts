@@ -108,6 +108,8 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   const D = maxDegree(run);
   const { colour, colours } = distance2Colouring(run);
   const l = opts.bits ?? precision(run, algorithm, ref);
+  if (!(Number.isInteger(l) && l >= 1 && l <= 30)) return outside({ ...base, D }, classicalMs, `precision ${l} bits outside 1..30`);
+  if (algorithm === 'bellman-ford' && weightBits(run) > l) return outside({ ...base, D }, classicalMs, `edge weights need ${weightBits(run)} bits > precision ${l}`);
   if (colours > 64) return outside({ ...base, D }, classicalMs, `distance-2 colouring needs ${colours} slots (> 64)`);
 
   let root = -1;

@@ -1,0 +1,91 @@
+/**
+ * The `learnability` pass: on the model's operator graph, runs message flooding, BFS, DFS and
+ * Bellman-Ford classically and as a message-passing GNN whose update function is a learned
+ * predictor of the algorithm's local instruction (closed-form infinite-width NTK ensemble, or
+ * trained finite-width MLP ensembles), compares them node by node and writes one certificate
+ * per algorithm (src/learn/learnability/certify.ts). Sources: the graph inputs. Bellman-Ford
+ * weights: value element counts quantized to `weightBits` bits (see graph.ts).
+ *
+ * Analysis only: the graph is not changed. A certificate with `certified: false` is a result,
+ * not an error; the CLI command turns it into exit code 1.
+ *
+ * Options (ctx.options.learnability): algorithms (array or comma list), predictor ('ntk' |
+ * 'ensemble'), maxDegree, maxTemplates, eps, weightBits, bits, hidden, epochs, lr, delta, cap,
+ * start, cacheDir (null = no cache), overrides (input shapes).
+ */
+import type { Pass, PassContext } from './pass.ts';
+import type { Model } from '../ir/graph.ts';
+import { badInput } from '../errors.ts';
+import { ALGORITHMS, certify, type Algorithm, type Certificate, type CertifyOptions } from '../learn/learnability/certify.ts';
+import { edgeCount, maxDegree } from '../learn/learnability/graph.ts';
+import { modelLearnGraph } from '../learn/learnability/model.ts';
+
+export interface LearnabilityAnnotations {
+  version: 1;
+  graph: { nodes: number; edges: number; maxDegree: number; sources: string[]; weightBits: number; sizedEdges: number; note?: string };
+  certificates: Certificate[];
+  allCertified: boolean;
+}
+
+export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensemble'> {
+  algorithms?: Algorithm[] | string;
+  weightBits?: number;
+  hidden?: number;
+  epochs?: number;
+  lr?: number;
+  delta?: number;
+  cap?: number;
+  start?: number;
+  cacheDir?: string | null;
+  overrides?: Record<string, number[]>;
+}
+
+export function parseAlgorithms(spec: Algorithm[] | string | undefined): Algorithm[] {
+  if (spec === undefined) return [...ALGORITHMS];
+  const list = (Array.isArray(spec) ? spec : spec.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const alias: Record<string, Algorithm> = { flood: 'flooding', flooding: 'flooding', bfs: 'bfs', dfs: 'dfs', 'bellman-ford': 'bellman-ford', bellmanford: 'bellman-ford', bf: 'bellman-ford' };
+  if (list.length === 0) throw badInput('--algorithms is empty; use some of flooding,bfs,dfs,bellman-ford');
+  return [...new Set(list.map((a) => {
+    const k = alias[a];
+    if (!k) throw badInput(`unknown algorithm '${a}' (known: ${ALGORITHMS.join(', ')})`);
+    return k;
+  }))];
+}
+
+export function runLearnability(model: Model, opts: LearnabilityOptions, seed: number, log: (m: string) => void): LearnabilityAnnotations {
+  const weightBits = opts.weightBits ?? 3;
+  if (!(Number.isInteger(weightBits) && weightBits >= 1 && weightBits <= 16)) throw badInput(`learnability: weightBits must be 1..16, got ${weightBits}`);
+  if (opts.predictor !== undefined && opts.predictor !== 'ntk' && opts.predictor !== 'ensemble') throw badInput(`learnability: predictor must be 'ntk' or 'ensemble', got '${String(opts.predictor)}'`);
+  if (opts.maxDegree !== undefined && !(Number.isInteger(opts.maxDegree) && opts.maxDegree >= 1)) throw badInput(`learnability: max degree must be a positive integer, got ${opts.maxDegree}`);
+  if (opts.eps !== undefined && !(opts.eps > 0 && opts.eps < 1)) throw badInput(`learnability: eps must be in (0, 1), got ${opts.eps}`);
+  const algorithms = parseAlgorithms(opts.algorithms);
+  const info = modelLearnGraph(model, { weightBits, overrides: opts.overrides });
+  const g = info.graph;
+  log(`learnability: ${g.n} graph nodes (${g.sources.length} source${g.sources.length === 1 ? '' : 's'}), ${edgeCount(g)} edges, max degree ${maxDegree(g)}`);
+  const certificates: Certificate[] = [];
+  for (const a of algorithms) {
+    const c = certify(g, a, {
+      ...opts, seed, log,
+      ensemble: { hidden: opts.hidden, epochs: opts.epochs, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
+    });
+    log(`learnability: ${a}: ${c.certified ? 'certified' : `NOT certified (${c.reason})`}, ${c.rounds} rounds, ${c.agreement.percent.toFixed(2)}% agreement`);
+    certificates.push(c);
+  }
+  return {
+    version: 1,
+    graph: { nodes: g.n, edges: edgeCount(g), maxDegree: maxDegree(g), sources: g.sources.map((s) => g.names[s]), weightBits, sizedEdges: info.sizedValues, note: info.shapeNote },
+    certificates,
+    allCertified: certificates.every((c) => c.certified),
+  };
+}
+
+export const learnabilityPass: Pass<LearnabilityAnnotations> = {
+  name: 'learnability',
+  description: 'Certify that learned GNN updates execute flooding, BFS, DFS and Bellman-Ford exactly on the model graph',
+  reads: ['graph'],
+  writes: ['annotations:learnability'],
+  run(model: Model, ctx: PassContext) {
+    const opts = (ctx.options.learnability ?? {}) as LearnabilityOptions;
+    return { changed: false, annotations: runLearnability(model, opts, ctx.seed, ctx.log) };
+  },
+};
