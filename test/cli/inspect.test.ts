@@ -1,0 +1,123 @@
+/**
+ * `dnnfuse inspect`: tables and JSON on a generated model (figures checked against hand-computed
+ * formulas), `--shape` overrides on a model with a symbolic batch, and bad inputs (missing,
+ * truncated, random bytes, bad --shape) giving exactly one stderr line, exit code 2, no stdout.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ModelBuilder } from '../../src/models/builder.ts';
+import { saveModel } from '../../src/onnx/io.ts';
+import { Rng } from '../../src/util/random.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-inspect-'));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/dnnfuse.mjs', 'inspect', ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** conv 3->8 (3x3, pad 1) -> BN -> relu -> maxpool 2 -> GAP -> flatten -> gemm 8->10. */
+function smallModel(): string {
+  const b = new ModelBuilder({ seed: 3 });
+  let x = b.input('image', [1, 3, 16, 16]);
+  x = b.conv(x, { outChannels: 8, kernel: 3, pads: 1, bias: true });
+  x = b.batchNorm(x);
+  x = b.relu(x);
+  x = b.maxPool(x, { kernel: 2, stride: 2 });
+  x = b.globalAveragePool(x);
+  x = b.flatten(x);
+  x = b.gemm(x, 10);
+  b.output(x);
+  const path = join(dir, 'small.onnx');
+  saveModel(b.build('small'), path);
+  return path;
+}
+
+// Hand-computed figures for smallModel().
+const CONV_MACS = 8 * 16 * 16 * 3 * 3 * 3; // output elements x C_in x k x k
+const GEMM_MACS = 1 * 10 * 8;
+const PARAMS = 8 * 3 * 3 * 3 + 8 /* conv */ + 4 * 8 /* BN */ + 10 * 8 + 10; /* gemm */
+
+test('inspect --json reports ops, params, MACs, shapes and bytes of a generated model', () => {
+  const r = cli(smallModel(), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.schema, 'dnnfuse.inspect');
+  assert.equal(j.version, 1);
+  assert.equal(j.totals.macs, CONV_MACS + GEMM_MACS);
+  assert.equal(j.totals.macsComplete, true);
+  assert.equal(j.totals.params, PARAMS);
+  assert.equal(j.totals.trainableParams, PARAMS - 2 * 8);
+  assert.equal(j.totals.paramBytes, PARAMS * 4);
+  assert.deepEqual(j.ops.map((o: { op: string }) => o.op).sort(), ['BatchNormalization', 'Conv', 'Flatten', 'Gemm', 'GlobalAveragePool', 'MaxPool', 'Relu']);
+  assert.equal(j.ops.find((o: { op: string }) => o.op === 'Conv').macs, CONV_MACS);
+  const byProducerOp = (op: string) => j.tensors.find((t: { producer: string | null }) => t.producer && j.nodes.find((n: { name: string; op: string }) => n.name === t.producer && n.op === op));
+  assert.deepEqual(byProducerOp('MaxPool').shape, [1, 8, 8, 8]);
+  assert.equal(byProducerOp('MaxPool').bytes, 8 * 8 * 8 * 4);
+  assert.deepEqual(byProducerOp('Gemm').shape, [1, 10]);
+  assert.equal(byProducerOp('Gemm').kind, 'output');
+  assert.deepEqual(j.inputs, [{ name: 'image', dtype: 'float', shape: [1, 3, 16, 16] }]);
+  assert.deepEqual(j.unknown, []);
+  // Activation bytes: conv, bn, relu (8x16x16 each), pool (8x8x8), gap (8), flatten (8), gemm (10).
+  assert.equal(j.totals.activationBytes, 4 * (3 * 8 * 16 * 16 + 8 * 8 * 8 + 8 + 8 + 10));
+});
+
+test('inspect prints readable tables', () => {
+  const r = cli(smallModel(), '--nodes', '--initializers');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^MACs +\d[\d,]* \(/m);
+  assert.ok(r.stdout.includes((CONV_MACS + GEMM_MACS).toLocaleString('en-US')));
+  assert.match(r.stdout, /^Conv +1 +\S+ +\S+$/m);
+  assert.match(r.stdout, /\[1x8x8x8\] +2\.00 KiB/);
+  assert.match(r.stdout, /^nodes$/m);
+  assert.match(r.stdout, /initializer/);
+});
+
+test('inspect --shape resolves a symbolic batch; without it shapes stay symbolic', async () => {
+  const { decodeModel, encodeModel } = await import('../../src/onnx/io.ts');
+  const m = decodeModel(readFileSync(smallModel()));
+  m.graph.inputs[0].type = { elemType: 1, shape: ['batch', 3, 16, 16] };
+  const path = join(dir, 'dynamic.onnx');
+  writeFileSync(path, encodeModel(m));
+  const sym = JSON.parse(cli(path, '--json').stdout);
+  assert.deepEqual(sym.inputs[0].shape, ['batch', 3, 16, 16]);
+  assert.equal(sym.totals.macsComplete, false);
+  assert.ok(sym.unknown.length > 0);
+  assert.match(sym.unknown[0].reason, /graph input 'image' has dynamic dims/);
+  const r = cli(path, '--json', '--shape', 'image=4x3x16x16');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.totals.macs, 4 * (CONV_MACS + GEMM_MACS));
+  assert.deepEqual(j.outputs[0].shape, [4, 10]);
+});
+
+function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
+  assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
+  assert.equal(r.stdout, '', 'no partial stdout');
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `one stderr line, got: ${r.stderr}`);
+  assert.match(lines[0], /^dnnfuse: /);
+  assert.match(lines[0], pattern);
+}
+
+test('inspect on bad inputs: one stderr line, exit 2, nothing on stdout', () => {
+  assertOneLineError(cli(join(dir, 'does-not-exist.onnx')), /not found/);
+  const good = readFileSync(smallModel());
+  const truncated = join(dir, 'truncated.onnx');
+  writeFileSync(truncated, good.subarray(0, Math.floor(good.length / 2)));
+  assertOneLineError(cli(truncated), /truncated|corrupt|invalid|not a valid/i);
+  const rng = new Rng(7);
+  const random = join(dir, 'random.onnx');
+  writeFileSync(random, Uint8Array.from({ length: 4096 }, () => rng.int(0, 256)));
+  assertOneLineError(cli(random), /./);
+  assertOneLineError(cli(smallModel(), '--shape', 'nosuch=1x3x16x16'), /no graph input 'nosuch'/);
+  assertOneLineError(cli(smallModel(), '--shape', 'image=1x3x16'), /rank 4/);
+  assertOneLineError(cli(smallModel(), '--shape', 'image=1xQx16x16'), /--shape/);
+  // An override that makes the model inconsistent is reported naming the node.
+  assertOneLineError(cli(smallModel(), '--shape', 'image=1x5x16x16'), /node '.*' \(Conv\): input has 5 channels/);
+});
