@@ -45,6 +45,25 @@ export interface CompileResult {
   model: Model;
   schedule: Schedule;
   plan?: ScheduledPlan;
+  /** Analysis results that are failures (exit code 1 in the CLI; outputs are still written):
+   * a learnability certificate not granted, a plan the planner itself marks infeasible. */
+  failures: string[];
+}
+
+/** Failures reported inside pass annotations (by the conventions of the built-in passes). */
+export function annotationFailures(schedule: Schedule): string[] {
+  const out: string[] = [];
+  for (const p of schedule.passes) {
+    const a = p.annotations as Record<string, unknown> | null;
+    if (!a || typeof a !== 'object') continue;
+    if (a.allCertified === false) {
+      const certs = Array.isArray(a.certificates) ? (a.certificates as { algorithm?: string; certified?: boolean; reason?: string }[]) : [];
+      const bad = certs.filter((c) => c && c.certified === false).map((c) => `${c.algorithm ?? '?'}${c.reason ? ` (${c.reason})` : ''}`);
+      out.push(`${p.name}: not certified: ${bad.join('; ') || 'see the certificates'}`);
+    }
+    if (a.feasible === false || a.valid === false) out.push(`${p.name}: the plan is not feasible${typeof a.reason === 'string' ? ` (${a.reason})` : ''}`);
+  }
+  return out;
 }
 
 /** Fixes graph-input dims from `--shape` overrides (the written model keeps them fixed). */
@@ -152,5 +171,5 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       log(`onnxruntime check: same outputs as the original (max relative error ${worst.toExponential(2)})`);
     } else log(`onnxruntime check skipped: ${schedule.verification.reason}`);
   } else schedule.verification = { checked: false, reason: 'disabled (--no-verify)' };
-  return { model, schedule, plan };
+  return { model, schedule, plan, failures: annotationFailures(schedule) };
 }

@@ -18,6 +18,7 @@ import { runPasses, type PipelineResult, type RunOptions } from './passes/manage
 import { getPass, parsePipeline } from './passes/registry.ts';
 import { loadModel, saveModel } from './onnx/io.ts';
 import type { RewriteAnnotations } from './reparam/graph-ops.ts';
+import type { LearnabilityAnnotations } from './passes/learnability.ts';
 
 // ---- IR, errors ----
 export { Model, Graph, Node, attr } from './ir/graph.ts';
@@ -54,7 +55,7 @@ export { runPasses, fixedPoint, scheduleToJson, parseSchedule, annotationsOf, sc
 export type { Schedule, PassRecord, PipelineResult, RunOptions, ScheduleModelInfo, ScheduleGraph } from './passes/manager.ts';
 export { finalPlan } from './passes/schedule-groups.ts';
 export type { ScheduledPlan, ScheduledGroup } from './passes/schedule-groups.ts';
-export { compileModel as compile, applyShapeOverrides } from './compile.ts';
+export { compileModel as compile, applyShapeOverrides, annotationFailures } from './compile.ts';
 export type { CompileOptions, CompileResult } from './compile.ts';
 
 /**
@@ -90,6 +91,18 @@ export function collapseBranches(model: Model, ctx: Partial<PassContext> = {}, o
   return runPass<RewriteAnnotations>('collapse-branches', model, withOptions('collapse-branches', ctx, options as Record<string, unknown> | undefined));
 }
 
+/** Expands convs into equivalent multi-branch training-time forms (RepVGG/ACNet/DBB). Options
+ * as for the 'expand-branches' pass (ctx.options['expand-branches']). */
+export function expandBranches(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/expand-branches.ts').ExpandOptions): Promise<PassResult<RewriteAnnotations>> {
+  return runPass<RewriteAnnotations>('expand-branches', model, withOptions('expand-branches', ctx, options as Record<string, unknown> | undefined));
+}
+
+/** Certifies that learned GNN updates execute flooding, BFS, DFS and Bellman-Ford exactly on
+ * the model graph (analysis only). `allCertified: false` is a result, not an exception. */
+export function certifyLearnability(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/learnability.ts').LearnabilityOptions): Promise<PassResult<LearnabilityAnnotations>> {
+  return runPass<LearnabilityAnnotations>('learnability', model, withOptions('learnability', ctx, options as Record<string, unknown> | undefined));
+}
+
 /** Removes nodes no output depends on and unused initializers. */
 export function eliminateDeadCode(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ removedNodes: number }>> {
   return runPass('dce', model, ctx);
@@ -119,3 +132,5 @@ export type { ReportData, ReportOptions } from './report/index.ts';
 
 // ---- annotation types of the built-in passes ----
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
+export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
+export type { Certificate } from './learn/learnability/certify.ts';

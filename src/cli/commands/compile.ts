@@ -10,13 +10,14 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compileModel, type CompileOptions, type CompileResult } from '../../compile.ts';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { CompileOptions, CompileResult } from '../../compile.ts';
 import { badInput } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/fs.ts';
-import { saveModel } from '../../onnx/io.ts';
-import { scheduleToJson } from '../../passes/manager.ts';
-import { DEFAULT_PIPELINE, listPasses } from '../../passes/registry.ts';
+// Heavy modules (passes, onnxruntime, the IO layer) load on use, so `dnnfuse --help` and the
+// other commands start fast.
+const DEFAULT_PIPELINE_TEXT = 'fold-bn,collapse-branches,plan,get,learnability';
+import type { Pass } from '../../passes/pass.ts';
 
 /** The bundled example model (fixtures/example.onnx, made by fixtures/make-example.ts). */
 export const EXAMPLE_MODEL = fileURLToPath(new URL('../../../fixtures/example.onnx', import.meta.url));
@@ -40,6 +41,23 @@ export function parsePassOptions(specs: string[]): Record<string, Record<string,
   return out;
 }
 
+/** Imports a plugin module (a .ts/.mjs/.js file that calls registerPass from 'dnnfuse' or from
+ * src/passes/registry.ts). A module exporting `passes` (an array) or `default` (a pass or an
+ * array) has those registered too. */
+export async function loadPlugin(spec: string): Promise<void> {
+  const { registerPass, hasPass } = await import('../../passes/registry.ts');
+  const path = resolve(spec);
+  if (!existsSync(path)) throw badInput(`--plugin ${spec}: file not found`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw badInput(`--plugin ${spec}: cannot load it (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+  }
+  const exported = [mod.passes, mod.default].flatMap((x) => (Array.isArray(x) ? x : x ? [x] : []));
+  for (const p of exported as Pass[]) if (p && typeof p === 'object' && typeof p.run === 'function' && !hasPass(p.name)) registerPass(p);
+}
+
 export function register(program: Command): void {
   program
     .command('compile')
@@ -49,7 +67,7 @@ export function register(program: Command): void {
     .option('--buffer <size>', 'override the buffer size (e.g. 256KiB)')
     .option('--dtype <type>', 'override the element type (int8|fp16|fp32)')
     .option('--scheme <scheme>', 'layer-fusion scheme: lbdf | brr', 'lbdf')
-    .option('--pipeline <passes>', `comma-separated pass names (default: ${DEFAULT_PIPELINE.join(',')}, those available)`)
+    .option('--pipeline <passes>', `comma-separated pass names (default: ${DEFAULT_PIPELINE_TEXT}, those available)`)
     .option('-o, --out <dir>', 'output folder', 'out')
     .option('--seed <n>', 'seed of every search and training run', '0')
     .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
@@ -60,10 +78,13 @@ export function register(program: Command): void {
     .option('--no-verify', 'skip the onnxruntime check of the rewritten model against the original')
     .option('--tolerance <x>', 'max output error relative to output scale in the check', '1e-4')
     .option('--reproducible', 'record 0 ms timings so that schedule.json is byte-identical across runs')
+    .option('--plugin <module>', 'load a module that registers passes (registerPass) before the pipeline is resolved (repeatable)', collect, [])
     .option('--list-passes', 'list the available passes and exit')
     .option('-q, --quiet', 'no progress on stderr')
     .option('--json', 'print a machine-readable summary on stdout')
     .action(async (modelArg: string | undefined, o: Record<string, unknown>) => {
+      for (const p of o.plugin as string[]) await loadPlugin(p);
+      const { listPasses } = await import('../../passes/registry.ts');
       if (o.listPasses) {
         const ps = listPasses();
         if (o.json) process.stdout.write(JSON.stringify(ps, null, 2) + '\n');
@@ -98,18 +119,25 @@ export function register(program: Command): void {
         log,
         modelPathForSchedule: modelArg ? modelArg : relative(process.cwd(), EXAMPLE_MODEL) || EXAMPLE_MODEL,
       };
+      const { compileModel } = await import('../../compile.ts');
+      const { saveModel } = await import('../../onnx/io.ts');
+      const { scheduleToJson } = await import('../../passes/manager.ts');
       const r: CompileResult = await compileModel(modelPath, opts);
       const modelOut = join(outDir, 'model.onnx');
       const scheduleOut = join(outDir, 'schedule.json');
       saveModel(r.model, modelOut, { inputs: [modelPath] });
       writeFileAtomic(scheduleOut, scheduleToJson(r.schedule));
-      log(`wrote ${relative(process.cwd(), modelOut) || modelOut} and ${relative(process.cwd(), scheduleOut) || scheduleOut}`);
+      const show = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+      log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
+      for (const f of r.failures) log(`FAILED: ${f}`);
+      if (r.failures.length) process.exitCode = 1;
       if (o.json) {
         const s = r.schedule;
         process.stdout.write(
           JSON.stringify(
             {
-              ok: true,
+              ok: r.failures.length === 0,
+              failures: r.failures,
               model: s.model.path ?? s.model.name,
               outputs: { model: modelOut, schedule: scheduleOut },
               hardware: s.hardware?.name ?? null,

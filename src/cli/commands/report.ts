@@ -9,7 +9,6 @@ import { dirname, resolve, relative } from 'node:path';
 import { badInput } from '../../errors.ts';
 import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
 import { parseSchedule } from '../../passes/manager.ts';
-import { generateReport } from '../../report/index.ts';
 
 export function register(program: Command): void {
   program
@@ -34,6 +33,7 @@ export function register(program: Command): void {
       }
       const schedule = parseSchedule(text, schedulePath);
       assertNotInput(o.out, [schedulePath]);
+      const { generateReport } = await import('../../report/index.ts'); // elkjs loads on use
       const html = await generateReport(schedule, { title: o.title, sweep: o.sweep, scheduleDir: dirname(resolve(schedulePath)), log });
       writeFileAtomic(o.out, html);
       const groups = (html.match(/class="fusion-group/g) ?? []).length;

@@ -1,0 +1,170 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { Pass } from '../../src/passes/pass.ts';
+import { runPasses, scheduleGraph, scheduleToJson, type Schedule } from '../../src/passes/manager.ts';
+import { buildCnn } from '../../src/testkit/arbitraries.ts';
+import { generateReport, reportDataFromSchedule } from '../../src/report/index.ts';
+import { hasPass } from '../../src/passes/registry.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const noChromium = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+
+/** A stand-in planner (runs of 3 ops in topological order) with figures and a sweep, so the
+ * report is tested independently of the real planner. */
+const toyPlanner: Pass = {
+  name: 'toy-plan',
+  description: 'runs of 3 ops',
+  reads: ['hardware'],
+  writes: ['annotations:toy-plan'],
+  run(model, ctx) {
+    const order = model.graph.topoOrder().map((n) => n.name);
+    const groups = [];
+    for (let i = 0; i < order.length; i += 3) {
+      const mem = 20000 * (1 + (i % 5));
+      groups.push({ id: groups.length, nodes: order.slice(i, i + 3), memoryBytes: mem, dramBytes: 5000 + 10 * i, items: [{ kind: 'weights', tensor: 'w', bytes: 8000 }, { kind: 'line-buffer', tensor: 'x', bytes: mem - 8000 }] });
+    }
+    const beta = ctx.hardware!.bufferBytes;
+    return { changed: false, annotations: { groups, dramBytes: 70000, layerByLayerDramBytes: 150000, sweep: [0.25, 0.5, 1, 2, 4].map((f) => ({ bufferBytes: beta * f, dramBytes: 70000 / f, layerByLayerDramBytes: 150000 })) } };
+  },
+};
+
+async function toySchedule(): Promise<Schedule> {
+  const m = buildCnn({ seed: 9, inChannels: 3, size: 16, blocks: [{ kind: 'conv-bn-relu', out: 8, kernel: 3, stride: 2, bn: true }, { kind: 'residual', bottleneck: true }, { kind: 'concat', a: 4, b: 4 }, { kind: 'se', reduction: 2 }], head: true });
+  const { schedule } = await runPasses(m, [toyPlanner], { hardware: { name: 'test-hw', bufferBytes: 64 * 1024, elementType: 'int8', dramBytesPerSecond: 1e10, macsPerSecond: 1e12 }, scheme: 'lbdf', seed: 1 });
+  schedule.graph = scheduleGraph(m);
+  return schedule;
+}
+
+test('report HTML is self-contained and carries every group, bar and sweep point', async () => {
+  const s = await toySchedule();
+  const groups = reportDataFromSchedule(s).groups.length;
+  assert.ok(groups >= 5);
+  const html = await generateReport(s);
+  assert.equal((html.match(/<g class="fusion-group/g) ?? []).length, groups);
+  assert.equal((html.match(/<g class="mem-bar"/g) ?? []).length, groups);
+  assert.equal((html.match(/<circle class="pt"/g) ?? []).length, 5);
+  // no external resource of any kind
+  assert.doesNotMatch(html, /\b(src|href)\s*=\s*["'](?!#)/i);
+  assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  assert.doesNotMatch(html, /@import|url\((?!#)/);
+  // deterministic: same schedule, same page
+  assert.equal(await generateReport(s), html);
+});
+
+test('report of a schedule without a plan says so instead of failing', async () => {
+  const m = buildCnn({ seed: 2, inChannels: 1, size: 8, blocks: [{ kind: 'pool', op: 'max' }], head: false });
+  const { schedule } = await runPasses(m, []);
+  schedule.graph = scheduleGraph(m);
+  const html = await generateReport(schedule);
+  assert.match(html, /No fusion plan in this schedule/);
+  assert.equal((html.match(/<g class="fusion-group/g) ?? []).length, 0);
+});
+
+async function renderInChromium(file: string): Promise<{ groups: number; groupsAttr: string | null; bars: number; points: number; errors: string[]; requests: string[] }> {
+  const { chromium } = await import('playwright-core');
+  const userDir = mkdtempSync(join(tmpdir(), 'dnnfuse-chromium-'));
+  const ctx = await chromium.launchPersistentContext(userDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`file://${file}`, { waitUntil: 'load' });
+    const groups = await page.locator('#graph g.fusion-group').count();
+    // the groups are drawn: each has a visible box with a non-zero size
+    const sized = await page.evaluate(() => [...document.querySelectorAll('#graph g.fusion-group rect.group-box')].filter((r) => (r as SVGGraphicsElement).getBBox().width > 0).length);
+    assert.equal(sized, groups, 'every group box has a size');
+    // clicking a group highlights it (the inline script runs)
+    await page.locator('#graph g.fusion-group').first().dispatchEvent('click');
+    assert.ok((await page.locator('.hl').count()) > 0, 'click highlights the group');
+    return {
+      groups,
+      groupsAttr: await page.getAttribute('html', 'data-groups-rendered'),
+      bars: await page.locator('#memory g.mem-bar').count(),
+      points: await page.locator('#sweep circle.pt').count(),
+      errors,
+      requests,
+    };
+  } finally {
+    await ctx.close();
+    rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
+test('report renders its fusion groups in headless Chromium without console errors', { skip: noChromium, timeout: 120_000 }, async () => {
+  const s = await toySchedule();
+  const expected = reportDataFromSchedule(s).groups.length;
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-report-'));
+  try {
+    const file = join(dir, 'report.html');
+    writeFileSync(file, await generateReport(s));
+    const r = await renderInChromium(file);
+    assert.equal(r.groups, expected);
+    assert.equal(r.groupsAttr, String(expected));
+    assert.equal(r.bars, expected);
+    assert.equal(r.points, 5);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.requests.filter((u) => !u.startsWith('file://')), [], 'no network request');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dnnfuse compile then dnnfuse report on the bundled example renders in Chromium', { skip: noChromium || (!hasPass('plan') ? 'the plan pass is not in this build' : false), timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-report-cli-'));
+  try {
+    const out = join(dir, 'out');
+    const c = spawnSync(process.execPath, ['bin/dnnfuse.mjs', 'compile', '-o', out, '--quiet', '--no-verify'], { encoding: 'utf8' });
+    assert.equal(c.status, 0, c.stderr);
+    const html = join(dir, 'report.html');
+    const r = spawnSync(process.execPath, ['bin/dnnfuse.mjs', 'report', join(out, 'schedule.json'), '-o', html, '--json', '--quiet'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    const schedule = JSON.parse(readFileSync(join(out, 'schedule.json'), 'utf8')) as Schedule;
+    const groups = reportDataFromSchedule(schedule).groups.length;
+    assert.ok(groups > 0);
+    assert.equal(summary.groups, groups);
+    const b = await renderInChromium(html);
+    assert.equal(b.groups, groups);
+    assert.ok(b.points >= 2, 'the DRAM-vs-buffer curve has points');
+    assert.deepEqual(b.errors, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dnnfuse report: bad inputs exit 2 with one line and no output', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-report-bad-'));
+  try {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"hello": 1}');
+    const html = join(dir, 'r.html');
+    for (const [args, re] of [
+      [[join(dir, 'missing.json'), '-o', html], /schedule file not found/],
+      [[bad, '-o', html], /not a dnnfuse schedule \(no schemaVersion/],
+      [[bad, '-o', bad], /./],
+    ] as [string[], RegExp][]) {
+      const r = spawnSync(process.execPath, ['bin/dnnfuse.mjs', 'report', ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(existsSync(html), false);
+    }
+    assert.equal(readFileSync(bad, 'utf8'), '{"hello": 1}');
+    void scheduleToJson;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
