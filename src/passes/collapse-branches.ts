@@ -186,11 +186,16 @@ function reaches(g: Graph, value: string, targets: Set<string>, depth = 8): bool
   return false;
 }
 
-/** Tries every sum once; returns true after the first merge (the caller re-sweeps). */
+/** Tries every sum once; returns whether anything merged (the caller re-sweeps until not:
+ * a merge can turn an enclosing sum's branch linear). Sums are disjoint (their branches are
+ * single-consumer chains), so one sweep can rewrite several; a sum touched by an earlier
+ * rewrite of the same sweep is left for the next one. */
 function sweep(model: Model, log: RewriteLog, opts: CollapseOptions): boolean {
   const g = model.graph;
+  const removed = new Set<Node>();
+  let changed = false;
   for (const root of [...g.topoOrder()]) {
-    if (!isRoot(g, root)) continue;
+    if (removed.has(root) || !isRoot(g, root)) continue;
     const tree = sumTree(g, root);
     if (tree.terms.length < 2) continue;
     const branches = tree.terms.map((t) => traceBranch(model, t, opts));
@@ -256,9 +261,10 @@ function sweep(model: Model, log: RewriteLog, opts: CollapseOptions): boolean {
     const at = g.nodes.indexOf(root);
     g.nodes = [...g.nodes.slice(0, at).filter((n) => !dead.has(n)), ...newNodes, ...g.nodes.slice(at + 1).filter((n) => !dead.has(n))];
     g.invalidate();
-    return true;
+    for (const n of dead) removed.add(n);
+    changed = true;
   }
-  return false;
+  return changed;
 }
 
 /** Runs `step` until it reports no change (the fixed-point wrapper; steps stay simple). */
