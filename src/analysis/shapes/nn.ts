@@ -10,7 +10,8 @@
  *   auto_pad VALID    the same with zero pads
  *   auto_pad SAME_*   out = ceil(in / s)
  *   ConvTranspose     out = s * (in - 1) + output_padding + ke - pad_begin - pad_end,
- *                     SAME_*: out = in * s, or out = output_shape when that attribute is given.
+ *                     SAME_*: out = min(in * s, s * (in - 1) + output_padding + ke) (the padding
+ *                     onnxruntime derives is never negative), or output_shape when given.
  */
 import { DataType } from '../../ir/dtype.ts';
 import type { Dim } from '../../ir/graph.ts';
@@ -40,9 +41,11 @@ function windowOut(c: RuleCtx, inSp: Dim[], kernel: number[], ceilMode: boolean,
     const pb = autoPad === 'VALID' ? 0 : pads[i];
     const pe = autoPad === 'VALID' ? 0 : pads[i + n];
     const span = d + pb + pe - ke;
-    if (span < 0) c.fail(`kernel extent ${ke} exceeds padded input ${d + pb + pe} on spatial axis ${i}`);
-    let o = (ceilMode ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+    // onnxruntime truncates toward zero, so a window 1..s-1 larger than the padded input
+    // gives 0 outputs rather than an error; only a negative size is invalid.
+    let o = (ceilMode ? Math.ceil(span / s) : Math.trunc(span / s)) + 1;
     if (isPool && ceilMode && (o - 1) * s >= d + pb) o -= 1;
+    if (o < 0) c.fail(`kernel extent ${ke} exceeds padded input ${d + pb + pe} on spatial axis ${i}`);
     return o;
   });
 }
@@ -80,7 +83,8 @@ const convTranspose: Rule = (c) => {
   const sp: Dim[] = xs.slice(2).map((d, i) => {
     if (outputShape) return outputShape[outputShape.length - n + i];
     if (!isNum(d)) return undefined;
-    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return d * strides[i];
+    const full = strides[i] * (d - 1) + outPad[i] + ((kernel[i] as number) - 1) * dil[i] + 1;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.min(d * strides[i], full);
     const pb = autoPad === 'VALID' ? 0 : pads[i];
     const pe = autoPad === 'VALID' ? 0 : pads[i + n];
     return strides[i] * (d - 1) + outPad[i] + ((kernel[i] as number) - 1) * dil[i] + 1 - pb - pe;
