@@ -64,16 +64,28 @@ export function runGnn(g: LearnGraph, instr: Instruction, inits: NodeInit[], pre
   const maxRounds = opts.maxRounds ?? 1_000_000;
   const exact = opts.checkTable || opts.collectCases ? new TablePredictor(table) : undefined;
 
-  // current outputs H(Y^) as sorted set-bit lists; msgStart[v] = index of the first message bit
-  let y: Int32Array[] = new Array(n);
-  const msgStart = new Int32Array(n);
+  // Outputs H(Y^) as sorted set-bit lists, kept for the last P rounds (P = the instruction's
+  // period): hist[v * P + (t mod P)] is node v's output at round t, msgStart its first message
+  // bit. A node's input at round t is a function of its closed neighbourhood's outputs at t-1;
+  // if none of them differs from round t-1-P, its output equals its output at t-P, which is
+  // already in the ring: only nodes next to a change are recomputed (P = 1: next to a change
+  // since the previous round).
+  const P = instr.period;
+  const hist: Int32Array[] = new Array(n * P);
+  const msgStart = new Int32Array(n * P);
+  const initBits: Int32Array[] = new Array(n);
   for (let v = 0; v < n; v++) {
     const st = instr.init(inits[v]);
     if (st.length !== s) throw new Error('initial state has the wrong size');
     const bits: number[] = [];
     for (let b = 0; b < cs; b++) if (st[b]) bits.push(b);
-    y[v] = Int32Array.from(bits);
-    msgStart[v] = bits.length;
+    initBits[v] = Int32Array.from(bits);
+  }
+  // X_0 = initial computation block, empty messages: stored as the "output of round -1"
+  const prevSlot = (t: number) => ((t - 1) % P + P) % P;
+  for (let v = 0; v < n; v++) {
+    hist[v * P + prevSlot(0)] = initBits[v];
+    msgStart[v * P + prevSlot(0)] = initBits[v].length;
   }
   const X = new Uint8Array(s);
   const setBits = new Int32Array(s);
@@ -82,50 +94,58 @@ export function runGnn(g: LearnGraph, instr: Instruction, inits: NodeInit[], pre
   const outExact = new Int32Array(s);
   const nbrs = g.adj;
 
-  let dirty = new Uint8Array(n).fill(1);
+  const dirty = new Uint8Array(n);
   let dirtyList: number[] = Array.from({ length: n }, (_, i) => i);
-  const pending: [number, Int32Array, number][] = [];
+  const changedNow: number[] = [];
   let rounds = 0;
   let nodeUpdates = 0;
   let collisions = 0;
   let tableMismatches = 0;
   let maxMatched = 0;
   let converged = false;
-  const P = instr.period;
   const resultBits: number[] = [];
   for (const f of instr.resultFields) {
     const fld = sc.comp.get(f);
     if (!fld) throw new Error(`unknown result field ${f}`);
     for (let i = 0; i < fld.width; i++) resultBits.push(fld.offset + i);
   }
-  const snapshot = () => {
+  const snapshot = (slot: number) => {
     const snap = new Uint8Array(n * resultBits.length);
     const tmp = new Uint8Array(cs);
     for (let v = 0; v < n; v++) {
       tmp.fill(0);
-      const yv = y[v];
-      for (let i = 0; i < msgStart[v]; i++) tmp[yv[i]] = 1;
+      const yv = hist[v * P + slot];
+      for (let i = 0; i < msgStart[v * P + slot]; i++) tmp[yv[i]] = 1;
       resultBits.forEach((b, k) => (snap[v * resultBits.length + k] = tmp[b]));
     }
     return snap;
   };
-  let lastSnap = P > 1 ? snapshot() : undefined;
+  let lastSnap = P > 1 ? snapshot(prevSlot(0)) : undefined;
+  const pendingV: number[] = [];
+  const pendingY: Int32Array[] = [];
 
   while (rounds < maxRounds) {
-    pending.length = 0;
-    for (const v of dirtyList) {
+    const t = rounds;
+    const prev = prevSlot(t);
+    const cur = t % P;
+    const full = t < P; // no output from P rounds ago yet: everyone computes
+    const work = full ? Array.from({ length: n }, (_, i) => i) : dirtyList;
+    pendingV.length = 0;
+    pendingY.length = 0;
+    for (const v of work) {
       // X_v = own computation block + sum of message blocks over N[v]
       let nSet = 0;
-      const yv = y[v];
-      for (let i = 0; i < msgStart[v]; i++) {
+      const yv = hist[v * P + prev];
+      const ms = msgStart[v * P + prev];
+      for (let i = 0; i < ms; i++) {
         X[yv[i]] = 1;
         setBits[nSet++] = yv[i];
       }
       const nb = nbrs[v];
       for (let q = -1; q < nb.length; q++) {
         const u = q < 0 ? v : nb[q];
-        const yu = y[u];
-        for (let i = msgStart[u]; i < yu.length; i++) {
+        const yu = hist[u * P + prev];
+        for (let i = msgStart[u * P + prev]; i < yu.length; i++) {
           const b = yu[i];
           if (X[b] === 0) {
             X[b] = 1;
@@ -149,39 +169,51 @@ export function runGnn(g: LearnGraph, instr: Instruction, inits: NodeInit[], pre
       }
       for (let i = 0; i < nSet; i++) X[setBits[i]] = 0;
       nodeUpdates++;
-      let changed = k !== yv.length;
-      for (let i = 0; !changed && i < k; i++) if (out[i] !== yv[i]) changed = true;
-      if (changed) pending.push([v, out.slice(0, k), 0]);
-      dirty[v] = 0;
+      // compare with the output P rounds ago (P = 1: the previous round)
+      const old = full ? undefined : hist[v * P + cur];
+      let changed = !old || k !== old.length;
+      for (let i = 0; !changed && i < k; i++) if (out[i] !== old![i]) changed = true;
+      if (changed || full) {
+        pendingV.push(v);
+        pendingY.push(changed || !old ? out.slice(0, k) : old);
+      }
+      if (changed) changedNow.push(v);
     }
     rounds++;
     // commit synchronously (every node read the previous round's outputs)
-    const next: number[] = [];
-    for (const [v, bits] of pending) {
-      y[v] = bits;
+    for (let i = 0; i < pendingV.length; i++) {
+      const v = pendingV[i];
+      const bits = pendingY[i];
+      hist[v * P + cur] = bits;
       let ms = bits.length;
-      for (let i = 0; i < bits.length; i++) if (bits[i] >= cs) { ms = i; break; }
-      msgStart[v] = ms;
+      for (let j = 0; j < bits.length; j++) if (bits[j] >= cs) { ms = j; break; }
+      msgStart[v * P + cur] = ms;
+    }
+    // next round: recompute the closed neighbourhoods of the nodes that changed
+    const next: number[] = [];
+    for (const v of changedNow) {
       if (!dirty[v]) { dirty[v] = 1; next.push(v); }
       for (const u of nbrs[v]) if (!dirty[u]) { dirty[u] = 1; next.push(u); }
     }
+    for (const v of next) dirty[v] = 0;
     dirtyList = next;
+    const anyChange = changedNow.length > 0;
+    changedNow.length = 0;
     if (P === 1) {
-      if (pending.length === 0) { converged = true; break; }
+      if (!anyChange) { converged = true; break; }
     } else if (rounds % P === 0) {
-      const snap = snapshot();
+      const snap = snapshot(prevSlot(rounds));
       let same = true;
       for (let i = 0; same && i < snap.length; i++) if (snap[i] !== lastSnap![i]) same = false;
       lastSnap = snap;
       if (same) { converged = true; break; }
     }
-    if (pending.length === 0 && P > 1) { converged = true; break; }
   }
+  const last = prevSlot(rounds);
   const comp = new Uint8Array(n * cs);
   for (let v = 0; v < n; v++) {
-    const yv = y[v];
-    for (let i = 0; i < msgStart[v]; i++) comp[v * cs + yv[i]] = 1;
+    const yv = hist[v * P + last];
+    for (let i = 0; i < msgStart[v * P + last]; i++) comp[v * cs + yv[i]] = 1;
   }
-  y = [];
   return { comp, rounds, converged, nodeUpdates, collisions, tableMismatches, maxMatched, ms: performance.now() - t0 };
 }

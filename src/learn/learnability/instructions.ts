@@ -31,7 +31,7 @@ export function checkParams(D: number, l: number, d: number): void {
 /**
  * Message flooding (OR-flood). State: slot[d], got, val[l]; message: ok, x[l].
  * A node that holds the message keeps it and broadcasts it in its slot; every node ORs the
- * messages in all slots into its own. Ends with the OR of the messages of all sources in the
+ * messages in all slots into its own (bit by bit, for the bits it does not hold yet). Ends with the OR of the messages of all sources in the
  * node's component (= reachability for one source). Templates: 2dl + 3d + l + 1.
  * Rounds: 2 per hop (receive, then broadcast) + 1 to confirm the fixed point.
  */
@@ -46,9 +46,11 @@ export function floodingInstruction(D: number, l: number, d: number, messages: n
     tb.add([one(sc.bit('got')), one(sc.bit('slot', s))], [sc.msg(s, 'ok')]);
     for (let i = 0; i < l; i++) tb.add([one(sc.bit('val', i)), one(sc.bit('slot', s))], [sc.msg(s, 'x', i)]);
   }
+  // receive, gated per bit on the bit still being 0: once set, a bit is held by its keep
+  // template alone, which keeps the number of matched templates m small
   for (let c = 0; c < d; c++) {
-    tb.add([one(sc.msg(c, 'ok'))], [sc.bit('got')]);
-    for (let i = 0; i < l; i++) tb.add([one(sc.msg(c, 'x', i))], [sc.bit('val', i)]);
+    tb.add([one(sc.msg(c, 'ok')), zero(sc.bit('got'))], [sc.bit('got')]);
+    for (let i = 0; i < l; i++) tb.add([one(sc.msg(c, 'x', i)), zero(sc.bit('val', i))], [sc.bit('val', i)]);
   }
   return {
     name: 'flooding', D, l, slots: d, schema: sc, table: new TemplateTable(tb, sc.size), period: 1, resultFields: ['got', 'val'],
@@ -210,13 +212,15 @@ export function dfsInstruction(D: number, l: number, d: number): Instruction {
  * bit-serial arithmetic. State: slot[d], in[d] (slot is an in-neighbour), w[d*wb] (in-edge
  * weights, wb <= l bits), ph[P] (one-hot phase), dist[l], fin (finite), s[d*l] (candidate sums), car[d],
  * alive[d*(l+1)], aself[l+1] (live flags per bit position), any0[l] (one flag per bit
- * position; per-position registers keep the number of templates writing one bit small);
+ * position; per-position registers keep the number of templates writing one bit small),
+ * mn[l] (the minimum, bit by bit);
  * message: fin, x[l].
  * Phases per iteration (P = 3l + 2): A_0..A_{l-1} add x[c] + w[c] LSB first into s[c] with
  * per-slot carries (the last one drops candidates that overflow or come from non-finite or
  * non-in slots); then for bit i = l-1..0, Any_i (is there a live candidate with bit 0?) and
  * Elim_i (drop live candidates with bit 1 if so): the survivors hold the minimum of the own
- * distance and all candidates; Write copies it to dist; Sync broadcasts it.
+ * distance and all candidates, whose bits are recorded in mn as they are decided; Write copies
+ * mn to dist (all ones = infinity: fin cleared); Sync broadcasts it.
  * Termination: an iteration that changes no distance (checked at period boundaries).
  */
 export function bellmanFordInstruction(D: number, l: number, d: number, weightBits = l): Instruction {
@@ -232,7 +236,7 @@ export function bellmanFordInstruction(D: number, l: number, d: number, weightBi
     [
       { name: 'slot', width: d }, { name: 'in', width: d }, { name: 'w', width: d * wb }, { name: 'ph', width: P }, { name: 'dist', width: l },
       { name: 'fin', width: 1 }, { name: 's', width: d * l }, { name: 'car', width: d }, { name: 'alive', width: d * (l + 1) }, { name: 'aself', width: l + 1 },
-      { name: 'any0', width: l },
+      { name: 'any0', width: l }, { name: 'mn', width: l },
     ],
     [{ name: 'fin', width: 1 }, { name: 'x', width: l }],
     d,
@@ -249,7 +253,12 @@ export function bellmanFordInstruction(D: number, l: number, d: number, weightBi
   for (let k = 0; k < P; k++) tb.add([one(ph(k))], [ph((k + 1) % P)]);
   for (let c = 0; c < d; c++) {
     tb.add([one(B('in', c))], [B('in', c)]);
-    for (let i = 0; i < wb; i++) tb.add([one(Wt(c, i))], [Wt(c, i)]);
+    // the static weight register is kept by one template per non-zero value (one match per slot)
+    for (const pat of enumerate(wb)) {
+      if (pat.every((b) => b === 0)) continue;
+      const lits: Literal[] = pat.map((b, i) => [Wt(c, i), b as 0 | 1]);
+      tb.add([...lits.filter(([, v]) => v === 1), ...lits.filter(([, v]) => v === 0)], pat.flatMap((b, i) => (b ? [Wt(c, i)] : [])));
+    }
   }
   for (let s = 0; s < d; s++) {
     tb.add([one(B('fin')), one(B('slot', s))], [sc.msg(s, 'fin')]);
@@ -281,28 +290,34 @@ export function bellmanFordInstruction(D: number, l: number, d: number, weightBi
   }
   tb.add([one(B('fin')), one(ph(A(l - 1)))], [AS(l)]);
   // minimum by elimination, MSB first; one live-flag register per bit position so that each
-  // flag has at most 4 writers (keep in Any_i, two ways to survive Elim_i, or the init)
+  // flag has at most 4 writers (keep in Any_i, two ways to survive Elim_i, or the init). The
+  // minimum's bit i is known at Elim_i: mn_i = NOT any0[i] (all ones = no live candidate =
+  // infinity), so Write copies mn into dist with one template per bit.
   for (let i = l - 1; i >= 0; i--) {
     const pa = one(ph(ANY(i)));
     const pe = one(ph(ELIM(i)));
     tb.add([one(AS(i + 1)), pa, zero(B('dist', i))], [B('any0', i)]);
     tb.add([one(AS(i + 1)), pa], [AS(i + 1)]);
-    tb.add([one(AS(i + 1)), pe, zero(B('dist', i))], [AS(i)]);
-    tb.add([one(AS(i + 1)), pe, zero(B('any0', i))], [AS(i)]);
+    tb.add([pe, zero(B('any0', i))], [B('mn', i)]);
+    if (i > 0) {
+      tb.add([one(AS(i + 1)), pe, zero(B('dist', i))], [AS(i)]);
+      tb.add([one(AS(i + 1)), pe, zero(B('any0', i))], [AS(i)]);
+    }
     for (let c = 0; c < d; c++) {
       tb.add([one(AL(c, i + 1)), pa, zero(S(c, i))], [B('any0', i)]);
       tb.add([one(AL(c, i + 1)), pa], [AL(c, i + 1)]);
-      tb.add([one(AL(c, i + 1)), pe, zero(S(c, i))], [AL(c, i)]);
-      tb.add([one(AL(c, i + 1)), pe, zero(B('any0', i))], [AL(c, i)]);
+      if (i > 0) {
+        tb.add([one(AL(c, i + 1)), pe, zero(S(c, i))], [AL(c, i)]);
+        tb.add([one(AL(c, i + 1)), pe, zero(B('any0', i))], [AL(c, i)]);
+      }
     }
   }
-  // write the survivor (ties carry equal values, so OR is exact)
+  for (let j = 0; j < l; j++) tb.add([one(B('mn', j)), zero(ph(W))], [B('mn', j)]);
+  // write: dist = mn, finite unless mn is all ones
   const pw = one(ph(W));
-  tb.add([one(AS(0)), pw], [B('fin')]);
-  for (let j = 0; j < l; j++) tb.add([one(AS(0)), one(B('dist', j)), pw], [B('dist', j)]);
-  for (let c = 0; c < d; c++) {
-    tb.add([one(AL(c, 0)), pw], [B('fin')]);
-    for (let j = 0; j < l; j++) tb.add([one(AL(c, 0)), one(S(c, j)), pw], [B('dist', j)]);
+  for (let j = 0; j < l; j++) {
+    tb.add([one(B('mn', j)), pw], [B('dist', j)]);
+    tb.add([pw, zero(B('mn', j))], [B('fin')]);
   }
   void SYNC;
   return {
