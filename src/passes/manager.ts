@@ -216,7 +216,7 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
         if (bad) throw verificationFailed(`after pass '${pass.name}': ${bad}`);
       }
     }
-    const annotations = result.annotations === undefined ? null : result.annotations;
+    const annotations = result.annotations === undefined ? null : opts.omitTimings ? zeroTimings(result.annotations) : result.annotations;
     if (annotations !== null) ctx.annotations[pass.name] = annotations;
     const record: PassRecord = { name: pass.name, changed: result.changed, ms: opts.omitTimings ? 0 : Math.round(ms * 1000) / 1000, nodes: model.graph.nodes.length, annotations };
     records.push(record);
@@ -232,6 +232,22 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
     passes: records,
   };
   return { model, schedule };
+}
+
+/** Convention: passes report wall-clock times in fields named `ms`, `seconds` or ending in `Ms`
+ * / `Seconds`. A reproducible run (omitTimings) records them as 0 so that the schedule is
+ * byte-identical for the same seed. Returns a copy; the pass's object is left alone. */
+export function zeroTimings<T>(value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) o[k] = typeof x === 'number' && /^(ms|seconds)$|(Ms|Seconds)$/.test(k) ? 0 : walk(x);
+      return o;
+    }
+    return v;
+  };
+  return walk(value) as T;
 }
 
 /** A pass that re-runs `inner` until it reports no change (XLA's HloPassFix), at most

@@ -117,7 +117,8 @@ export function register(program: Command): void {
         tolerance,
         omitTimings: !!o.reproducible,
         log,
-        modelPathForSchedule: modelArg ? modelArg : relative(process.cwd(), EXAMPLE_MODEL) || EXAMPLE_MODEL,
+        // The example's path as seen from the working folder (absolute when outside it).
+        modelPathForSchedule: modelArg ? modelArg : relative(process.cwd(), EXAMPLE_MODEL).startsWith('..') ? EXAMPLE_MODEL : relative(process.cwd(), EXAMPLE_MODEL),
       };
       const { compileModel } = await import('../../compile.ts');
       const { saveModel } = await import('../../onnx/io.ts');

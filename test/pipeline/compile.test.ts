@@ -1,0 +1,200 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnSync, spawn } from 'node:child_process';
+import { loadModel, encodeModel } from '../../src/onnx/io.ts';
+import { readFusionGroups, FUSION_DOMAIN } from '../../src/onnx/functions.ts';
+import { parseSchedule, type Schedule } from '../../src/passes/manager.ts';
+import { finalPlan } from '../../src/passes/schedule-groups.ts';
+import { assertSameOutputs } from '../../src/testkit/properties.ts';
+import { compileModel } from '../../src/compile.ts';
+import { buildCnn } from '../../src/testkit/arbitraries.ts';
+import type { Msg } from '../../src/onnx/schema.ts';
+import { DnnfuseError } from '../../src/errors.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'dnnfuse.mjs');
+const EXAMPLE = join(ROOT, 'fixtures', 'example.onnx');
+
+/** Runs the CLI in a child process (the test runner owns this process's stdout and exit code). */
+function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, [BIN, ...args], { cwd });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('error', rej);
+    c.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `dnnfuse-${p}-`));
+
+test('`dnnfuse compile` with no arguments compiles the bundled example into out/ (the README main command)', { timeout: 300_000 }, async () => {
+  assert.ok(existsSync(EXAMPLE), 'fixtures/example.onnx is committed');
+  assert.ok(readFileSync(EXAMPLE).length < 200 * 1024, 'the example stays small');
+  const cwd = tmp('compile-noargs');
+  try {
+    const r = spawnSync(process.execPath, [BIN, 'compile'], { cwd, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '', 'progress goes to stderr only');
+    assert.match(r.stderr, /\[1\/\d+\] fold-bn/);
+    assert.match(r.stderr, /onnxruntime check: same outputs/);
+    const schedule = parseSchedule(readFileSync(join(cwd, 'out', 'schedule.json'), 'utf8'));
+    assert.equal(schedule.schemaVersion, '1.0');
+    assert.equal(schedule.tool.name, 'dnnfuse');
+    assert.equal(schedule.model.path, EXAMPLE, 'outside the repo the example is named by its absolute path');
+    assert.ok(schedule.passes.length >= 2);
+    assert.ok(schedule.passes.every((p) => typeof p.ms === 'number' && typeof p.changed === 'boolean'));
+    assert.equal(schedule.verification?.checked, true);
+    const rewritten = loadModel(join(cwd, 'out', 'model.onnx'));
+    const plan = finalPlan(schedule);
+    if (plan) {
+      assert.equal((rewritten.functions as Msg[]).filter((f) => f.domain === FUSION_DOMAIN).length, schedule.embedding!.functions);
+      assert.deepEqual(readFusionGroups(rewritten).map((g) => g.nodes), plan.groups.map((g) => g.nodes));
+    }
+    await assertSameOutputs(loadModel(EXAMPLE), encodeModel(rewritten), { trials: 2 });
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test('compile --json --quiet: summary on stdout, nothing on stderr', { timeout: 120_000 }, async () => {
+  const out = tmp('compile-json');
+  try {
+    const r = await cli(['compile', EXAMPLE, '-o', out, '--pipeline', 'fold-bn,collapse-branches', '--json', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.ok, true);
+    assert.deepEqual(s.passes.map((p: { name: string }) => p.name), ['fold-bn', 'collapse-branches']);
+    assert.ok(s.nodes.after < s.nodes.before);
+    assert.equal(s.verification.checked, true);
+    assert.ok(existsSync(join(out, 'model.onnx')) && existsSync(join(out, 'schedule.json')));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('compile: bad input exits 2 with one line on stderr and writes nothing', { timeout: 120_000 }, async () => {
+  const dir = tmp('compile-bad');
+  try {
+    const junk = join(dir, 'junk.onnx');
+    writeFileSync(junk, 'definitely not protobuf');
+    const out = join(dir, 'out');
+    // Through the CLI (exit code, one line, nothing written); the library-level checks below.
+    const cases: [string[], RegExp][] = [
+      [['compile', join(dir, 'missing.onnx'), '-o', out], /model file not found/],
+      [['compile', junk, '-o', out], /not a valid ONNX model|not an ONNX model/],
+      [['compile', EXAMPLE, '-o', out, '--pipeline', 'fold-bn,nope'], /unknown pass 'nope'/],
+      [['compile', EXAMPLE, '-o', out, '--option', 'garbage'], /--option garbage: expected <pass>.<key>=<value>/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, re]] of cases.entries()) {
+      const r = results[i];
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('dnnfuse: [') && !/^dnnfuse: {2}|nodes;/.test(l)).length, 1, r.stderr);
+      assert.equal(existsSync(out), false, `${args.join(' ')} wrote output`);
+    }
+    const lib: [Parameters<typeof compileModel>[1], RegExp][] = [
+      [{ pipeline: 'fold-bn,,dce' }, /empty entry/],
+      [{ scheme: 'xyz' }, /--scheme xyz: expected lbdf or brr/],
+      [{ hw: 'no-such-preset' }, /--hw no-such-preset: neither a preset/],
+      [{ shapes: ['nope=1x3x8x8'], pipeline: 'dce' }, /no graph input named 'nope'/],
+      [{ shapes: ['input=1x3x8'], pipeline: 'dce' }, /3 dims given, the input has rank 4/],
+      [{ pipeline: 'dce', seed: 1.5 }, /seed must be an integer/],
+    ];
+    for (const [opts, re] of lib) {
+      await assert.rejects(compileModel(EXAMPLE, opts), (e: unknown) => e instanceof DnnfuseError && e.exitCode === 2 && re.test(e.message));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compile: a pass that breaks the numerics fails the onnxruntime check with exit 1 and no output', { timeout: 120_000 }, async () => {
+  const dir = tmp('compile-plugin');
+  try {
+    const plugin = join(dir, 'perturb.mjs');
+    // A third-party pass loaded with --plugin: scales the first initializer (wrong on purpose).
+    writeFileSync(plugin, `
+export const passes = [{
+  name: 'perturb', description: 'breaks the model', reads: ['graph'], writes: ['graph'],
+  run(model) {
+    for (const [name, t] of model.graph.initializers) {
+      if (t.dims.length !== 4) continue;
+      const v = t.toFloat32();
+      for (let i = 0; i < v.length; i++) v[i] *= 1.5;
+      t.source = { kind: 'values', values: v };
+      break;
+    }
+    return { changed: true };
+  },
+}];
+`);
+    const out = join(dir, 'out');
+    const list = await cli(['compile', '--plugin', plugin, '--list-passes']);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /^perturb\s+breaks the model/m);
+    const r = await cli(['compile', EXAMPLE, '-o', out, '--plugin', plugin, '--pipeline', 'perturb']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /dnnfuse: the rewritten model's output '.*' differs from the original/);
+    assert.equal(existsSync(out), false);
+    // --no-verify writes it (the user asked not to check)
+    const r2 = await cli(['compile', EXAMPLE, '-o', out, '--plugin', plugin, '--pipeline', 'perturb', '--no-verify', '-q']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(parseSchedule(readFileSync(join(out, 'schedule.json'), 'utf8')).verification?.checked, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compile --reproducible: two runs give byte-identical model.onnx and schedule.json', { timeout: 180_000 }, async () => {
+  const a = tmp('compile-repro-a'), b = tmp('compile-repro-b');
+  try {
+    for (const r of await Promise.all([a, b].map((out) => cli(['compile', EXAMPLE, '-o', out, '--reproducible', '--seed', '3', '-q'])))) {
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.deepEqual(readFileSync(join(a, 'model.onnx')), readFileSync(join(b, 'model.onnx')));
+    assert.equal(readFileSync(join(a, 'schedule.json'), 'utf8'), readFileSync(join(b, 'schedule.json'), 'utf8'));
+    const s = parseSchedule(readFileSync(join(a, 'schedule.json'), 'utf8'));
+    assert.equal(s.seed, 3);
+    assert.ok(s.passes.every((p) => p.ms === 0));
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+  }
+});
+
+test('compile --node-metadata and --no-embed', { timeout: 180_000 }, async () => {
+  const dir = tmp('compile-meta');
+  try {
+    mkdirSync(dir, { recursive: true });
+    const meta = join(dir, 'meta'), none = join(dir, 'none');
+    const [rm, rn] = await Promise.all([cli(['compile', EXAMPLE, '-o', meta, '--node-metadata', '-q']), cli(['compile', EXAMPLE, '-o', none, '--no-embed', '-q'])]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(rn.code, 0, rn.stderr);
+    const m = loadModel(join(meta, 'model.onnx'));
+    assert.equal(m.functions.length, 0);
+    const s = parseSchedule(readFileSync(join(meta, 'schedule.json'), 'utf8')) as Schedule;
+    if (finalPlan(s)) {
+      assert.equal(s.embedding?.mode, 'node-metadata');
+      assert.deepEqual(readFusionGroups(m).map((g) => g.nodes), finalPlan(s)!.groups.map((g) => g.nodes));
+    }
+    const n = loadModel(join(none, 'model.onnx'));
+    assert.equal(n.functions.length, 0);
+    assert.deepEqual(readFusionGroups(n), []);
+    await assertSameOutputs(loadModel(EXAMPLE), encodeModel(m));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('library compile: a failing check is a DnnfuseError with exit code 1', async () => {
+  const m = buildCnn({ seed: 4, inChannels: 2, size: 8, blocks: [{ kind: 'conv-bn-relu', out: 4, kernel: 3, stride: 1, bn: true }], head: false });
+  const negate = { name: 'negate', description: '', reads: [], writes: ['graph'], run(model: typeof m) { const out = model.graph.outputs[0].name; const p = model.graph.producer(out)!; p.opType = 'Neg'; p.attributes = []; return { changed: true }; } };
+  await assert.rejects(compileModel(m, { pipeline: [negate] }), (e: unknown) => e instanceof DnnfuseError && e.exitCode === 1 && /differs from the original/.test(e.message));
+});
