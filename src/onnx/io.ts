@@ -16,7 +16,9 @@ import { closeSync, ftruncateSync, fstatSync, openSync, readFileSync, renameSync
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Model } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
-import { DnnfuseError, badInput, isDnnfuseError } from '../errors.ts';
+import { DnnfuseError, badInput, isDnnfuseError, unsupported } from '../errors.ts';
+import { msgOf } from './carry.ts';
+import type { Msg } from './schema.ts';
 import { assertNotInput, writeFileAtomic } from '../util/fs.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
 import { encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
@@ -72,6 +74,34 @@ function* tensorsOf(model: Model): Generator<Tensor> {
       else if (a.type === 'tensors') yield* a.value;
     }
   }
+}
+
+/** Names of external-data tensors the IR keeps opaque (in subgraph attributes, model-local
+ * functions, training info or sparse initializers): their locations cannot be rewritten. */
+function opaqueExternalTensors(model: Model): string[] {
+  const found: string[] = [];
+  const walk = (x: unknown, depth: number): void => {
+    if (!x || typeof x !== 'object' || x instanceof Uint8Array || depth > 200) return;
+    if (Array.isArray(x)) {
+      for (const y of x) walk(y, depth + 1);
+      return;
+    }
+    const m = x as Msg;
+    if (m.data_location === 1 && Array.isArray(m.external_data)) found.push(String(m.name ?? ''));
+    for (const k of Object.keys(m)) walk(m[k], depth + 1);
+  };
+  for (const n of model.graph.nodes) {
+    for (const a of n.attributes) {
+      if (a.type === 'graph') walk(a.value.opaque, 0);
+      else if (a.type === 'graphs') for (const g of a.value) walk(g.opaque, 0);
+      else if (a.type === 'opaque') walk(a.value, 0);
+    }
+  }
+  walk(model.functions, 0);
+  const mm = msgOf(model.carry);
+  if (mm) walk(mm.training_info, 0);
+  walk(msgOf(model.graph.carry)?.sparse_initializer, 0);
+  return found;
 }
 
 /** Fails clearly, naming tensor and path, when an external data file is missing or short. */
@@ -142,6 +172,10 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
   const sidePath = resolve(outDir, location);
   const readFrom = new Set<string>();
   for (const t of tensorsOf(model)) if (t.source.kind === 'external') readFrom.add(resolve(t.source.path));
+  if (model.baseDir !== undefined && resolve(model.baseDir) !== outDir) {
+    const stuck = opaqueExternalTensors(model);
+    if (stuck.length) throw unsupported(`tensor '${stuck[0]}' inside a subgraph, function or sparse initializer uses external data relative to ${model.baseDir}; save the model into that folder`);
+  }
   let threshold = opts.externalDataThreshold;
   if (threshold === undefined && inlineBytes(model) > INLINE_LIMIT) threshold = AUTO_THRESHOLD;
 

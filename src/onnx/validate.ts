@@ -21,7 +21,7 @@ export function validateModel(model: Model): void {
   const produce = (value: string, by: string) => {
     if (!value) return;
     const prev = producedBy.get(value);
-    if (prev !== undefined && prev !== by) throw badInput(`value '${value}' has two producers: ${prev} and ${by}`);
+    if (prev !== undefined) throw badInput(`value '${value}' has two producers: ${prev} and ${by}`);
     producedBy.set(value, by);
   };
   for (const name of g.initializers.keys()) produce(name, `initializer '${name}'`);
@@ -40,12 +40,12 @@ export function validateModel(model: Model): void {
     if (!n.opType) throw badInput(`node #${i} '${n.name}' has no op_type`);
     if (names.has(n.name)) throw badInput(`duplicate node name '${n.name}'; node names must be unique within a graph`);
     names.add(n.name);
-    n.outputs.forEach((o) => produce(o, `node '${n.name}' (${n.opType})`));
     const outs = new Set<string>();
     for (const o of n.outputs) {
       if (o && outs.has(o)) throw badInput(`node '${n.name}' (${n.opType}) lists output '${o}' twice`);
       outs.add(o);
     }
+    n.outputs.forEach((o) => produce(o, `node '${n.name}' (${n.opType})`));
   });
   for (const n of g.nodes) {
     n.inputs.forEach((v, k) => {

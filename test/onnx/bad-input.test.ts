@@ -99,6 +99,9 @@ test('duplicate producers, initializers, node names -> bad input', () => {
   const m5 = base();
   m5.graph.input.push({ name: 'a' });
   rejects(() => decodeModel(encodeMsg(m5)), /value 'a' has two producers: graph input 'a' and node 'r1'/);
+  const m6 = base();
+  m6.graph.input.push({ name: 'x' });
+  rejects(() => decodeModel(encodeMsg(m6)), /value 'x' has two producers: graph input 'x' and graph input 'x'/);
 });
 
 test('tensor data that does not match its shape -> bad input naming the tensor', () => {

@@ -282,3 +282,18 @@ test('written models pass python onnx.checker (builder-made and edited)', () => 
   if (r.status !== 0 && /No module named/.test(r.stderr)) return void console.log('# python onnx absent: skipped');
   assert.equal(r.stdout.trim(), 'ok', r.stderr);
 });
+
+test('external data inside an opaque subgraph: kept when saved next to it, refused elsewhere', () => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'sub.bin'), new Uint8Array(Float32Array.from([1, 2]).buffer));
+  const msg = exoticModelMsg();
+  const ifNode = msg.graph.node.find((n: Msg) => n.op_type === 'If');
+  ifNode.attribute[0].g = { ...ifNode.attribute[0].g, initializer: [{ name: 'sub_w', data_type: 1, dims: [2], data_location: 1, external_data: [{ key: 'location', value: 'sub.bin' }] }] };
+  const path = join(dir, 'm.onnx');
+  const bytes = encodeMsg(msg);
+  writeFileSync(path, bytes);
+  const model = loadModel(path);
+  saveModel(model, join(dir, 'same-folder.onnx'));
+  assert.ok(same(readFileSync(join(dir, 'same-folder.onnx')), bytes), 'verbatim');
+  assert.throws(() => saveModel(model, join(tmp(), 'elsewhere.onnx')), (e: unknown) => e instanceof DnnfuseError && /'sub_w' inside a subgraph/.test(e.message));
+});
