@@ -84,7 +84,7 @@ async function renderInChromium(file: string): Promise<{ groups: number; groupsA
     await page.goto(`file://${file}`, { waitUntil: 'load' });
     const groups = await page.locator('#graph g.fusion-group').count();
     // the groups are drawn: each has a visible box with a non-zero size
-    const sized = await page.evaluate(() => [...document.querySelectorAll('#graph g.fusion-group rect.group-box')].filter((r) => (r as SVGGraphicsElement).getBBox().width > 0).length);
+    const sized = await page.$$eval('#graph g.fusion-group rect.group-box', (els) => els.filter((r) => (r as unknown as { getBBox(): { width: number } }).getBBox().width > 0).length);
     assert.equal(sized, groups, 'every group box has a size');
     // clicking a group highlights it (the inline script runs)
     await page.locator('#graph g.fusion-group').first().dispatchEvent('click');
