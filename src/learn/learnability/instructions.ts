@@ -7,6 +7,7 @@
  * where to write its broadcast; every other field is either a kept register ("keep" templates
  * {x_j = 1} -> x'_j), or recomputed from the aggregated messages.
  */
+import { paddingFor } from './predictors.ts';
 import { Schema, TemplateBuilder, TemplateTable, type Instruction, type Literal, type NodeInit } from './templates.ts';
 
 const one = (b: number): Literal => [b, 1];
@@ -361,7 +362,7 @@ export interface LocalRule {
 }
 
 export function localInstruction(opts: {
-  name?: string; D: number; l: number; slots: number; schema: Schema; rules: LocalRule[]; init: (info: NodeInit) => Uint8Array; maxRead?: number; resultFields: string[];
+  name?: string; D: number; l: number; slots: number; schema: Schema; rules: LocalRule[]; init: (info: NodeInit) => Uint8Array; maxRead?: number; resultFields: string[]; eps?: number;
 }): Instruction {
   const maxRead = opts.maxRead ?? 12;
   const tb = new TemplateBuilder();
@@ -375,5 +376,10 @@ export function localInstruction(opts: {
       if (outs.length) tb.add([...lits.filter(([, v]) => v === 1), ...lits.filter(([, v]) => v === 0)], outs);
     }
   }
-  return { name: opts.name ?? 'local', D: opts.D, l: opts.l, slots: opts.slots, schema: opts.schema, table: new TemplateTable(tb, opts.schema.size), period: 1, resultFields: opts.resultFields, init: opts.init };
+  const table = new TemplateTable(tb, opts.schema.size);
+  // Truth tables can write one output bit from many assignments; each rule matches exactly one
+  // of its templates, so m <= number of rules, and the table is padded until the closed form
+  // is exact for every m up to that.
+  table.padding = paddingFor(table, opts.rules.length, opts.eps ?? 5e-3);
+  return { name: opts.name ?? 'local', D: opts.D, l: opts.l, slots: opts.slots, schema: opts.schema, table, period: 1, resultFields: opts.resultFields, init: opts.init };
 }

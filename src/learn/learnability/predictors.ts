@@ -100,7 +100,7 @@ export class NtkPredictor implements Predictor {
     this.count = new Int32Array(t.outputSize);
   }
   private ab(m: number) {
-    while (this.coef.length <= m) this.coef.push(ntkAlphaBeta(this.coef.length, this.t.count));
+    while (this.coef.length <= m) this.coef.push(ntkAlphaBeta(this.coef.length, this.t.n0));
     return this.coef[m];
   }
   /** The real-valued mean for one output bit (tests and diagnostics). */
@@ -169,7 +169,7 @@ export function defaultLr(n0: number, hidden: number): number {
 
 /** Trains one member by full-batch gradient descent on 1/2 * sum of squared errors. */
 export function trainMember(t: TemplateTable, hidden: number, epochs: number, lr: number, rng: Rng): { member: Member; loss: number } {
-  const n0 = t.count;
+  const n0 = t.n0; // templates + inert padding rows (zero targets)
   const k = t.outputSize;
   const H = hidden;
   const w1 = new Float64Array(n0 * H);
@@ -385,7 +385,7 @@ export interface GrowResult {
 export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' | 'epochs' | 'lr' | 'tableHash' | 'seed'>, cases: Case[], opts: EnsembleOptions = {}): GrowResult {
   const hidden = opts.hidden ?? 64;
   const epochs = opts.epochs ?? 400;
-  const lr = opts.lr ?? defaultLr(t.count, hidden);
+  const lr = opts.lr ?? defaultLr(t.n0, hidden);
   const eps = opts.eps ?? 5e-3;
   const delta = opts.delta ?? 1e-3;
   const cap = opts.cap ?? 1024;
@@ -393,7 +393,7 @@ export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' |
   const fullKey: EnsembleKey = { ...key, seed, hidden, epochs, lr, tableHash: t.hash() };
   const cacheDir = opts.cacheDir === undefined ? join(process.cwd(), '.cache', 'dnnfuse', 'ensembles') : opts.cacheDir;
   const path = cacheDir ? ensembleCachePath(cacheDir, fullKey) : undefined;
-  const cachedMembers = path ? loadEnsemble(path, fullKey, t.count, t.outputSize) : [];
+  const cachedMembers = path ? loadEnsemble(path, fullKey, t.n0, t.outputSize) : [];
   const members: Member[] = [];
   const k = t.outputSize;
   const sums = cases.map(() => new Float64Array(k));
@@ -449,7 +449,7 @@ export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' |
     if (acc >= 1 - delta || members.length >= cap) break;
     target *= 2;
   }
-  if (path && members.length > cachedMembers.length) saveEnsemble(path, fullKey, t.count, t.outputSize, members);
+  if (path && members.length > cachedMembers.length) saveEnsemble(path, fullKey, t.n0, t.outputSize, members);
   return { predictor: new EnsemblePredictor(t, members, hidden, eps), members: members.length, caseAccuracy: acc, history, trainMs, finalLoss, cached: Math.min(cachedMembers.length, members.length) };
 }
 
@@ -457,10 +457,40 @@ export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' |
 export function fixedEnsemble(t: TemplateTable, members: number, opts: EnsembleOptions = {}): EnsemblePredictor {
   const hidden = opts.hidden ?? 64;
   const epochs = opts.epochs ?? 400;
-  const lr = opts.lr ?? defaultLr(t.count, hidden);
+  const lr = opts.lr ?? defaultLr(t.n0, hidden);
   const ms: Member[] = [];
   for (let i = 0; i < members; i++) ms.push(trainMember(t, hidden, epochs, lr, memberRng(opts.seed ?? 0, i)).member);
   return new EnsemblePredictor(t, ms, hidden, opts.eps ?? 5e-3);
+}
+
+/**
+ * The smallest padding that makes the closed form exact in the worst case for this table:
+ * for every m in 1..maxM and every output bit b with N_b writers, alpha(m) + beta(m) N_b must
+ * exceed eps by `factor` (a bit set by one matched template must stay on).
+ */
+export function paddingFor(t: TemplateTable, maxM: number, eps = 5e-3, factor = 2): number {
+  let nMax = 0;
+  for (let b = 0; b < t.outputSize; b++) nMax = Math.max(nMax, t.writers[b]);
+  const ok = (n0: number) => {
+    for (let m = 1; m <= maxM; m++) {
+      const { alpha, beta } = ntkAlphaBeta(m, n0);
+      if (alpha + beta * nMax <= factor * eps) return false;
+    }
+    return true;
+  };
+  if (ok(t.count)) return 0;
+  let hi = Math.max(1, t.count);
+  while (!ok(t.count + hi)) {
+    hi *= 2;
+    if (hi > 1e8) throw new Error('no padding makes this table exact (alpha(m) too small: too many matched templates)');
+  }
+  let lo = 0;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (ok(t.count + mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 /** The ensemble-size bound m >= 8 n0 ln(2 n0 T 2^n0), as log10 and (when finite) value. */

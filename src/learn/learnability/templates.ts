@@ -132,6 +132,12 @@ export class TemplateTable {
   readonly writers: Int32Array;
   readonly outputSize: number;
   readonly maxLiterals: number;
+  /**
+   * Inert training rows: one-hot inputs that no state ever matches, with zero targets. They
+   * only enlarge the training set (n0 = count + padding), which shrinks the closed form's
+   * interference term beta(m) * N_b; used when a table has densely written output bits.
+   */
+  padding = 0;
 
   constructor(b: TemplateBuilder, stateSize: number) {
     const n = b.lits.length;
@@ -182,6 +188,11 @@ export class TemplateTable {
     this.unkeyed = Int32Array.from(unkeyed);
   }
 
+  /** Size of the training set (templates + inert padding rows). */
+  get n0(): number {
+    return this.count + this.padding;
+  }
+
   /** Whether template t's partial assignment holds in `state`. */
   matches(t: number, state: Uint8Array): boolean {
     for (let k = this.litStart[t]; k < this.litStart[t + 1]; k++) if (state[this.litBit[k]] !== this.litVal[k]) return false;
@@ -213,7 +224,7 @@ export class TemplateTable {
     h.update(this.litVal);
     h.update(new Uint8Array(this.outStart.buffer));
     h.update(new Uint8Array(this.outBit.buffer));
-    h.update(String(this.outputSize));
+    h.update(`${this.outputSize}/${this.padding}`);
     return h.digest('hex').slice(0, 16);
   }
 }
