@@ -71,6 +71,27 @@ function checkWireTypes(m: Msg, known: Set<number>, what: string): void {
   }
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A Reader whose string fields must be valid UTF-8. protobufjs would replace invalid bytes
+ * by U+FFFD, and the written model would silently differ from the input: refuse instead. */
+class StrictReader extends protobuf.Reader {
+  override string(): string {
+    const len = this.size(), start = this.pos, end = start + len;
+    if (end > this.len) throw new RangeError(`index out of range: ${start} + ${len} > ${this.len}`);
+    this.pos = end;
+    const buf = this.buf;
+    let ascii = true;
+    for (let i = start; i < end; i++) if (buf[i] & 0x80) { ascii = false; break; }
+    if (ascii) return len < 64 ? String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]) : Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
+    try {
+      return strictUtf8.decode(buf.subarray(start, end));
+    } catch {
+      throw new Error(`a string field at byte ${start} is not valid UTF-8 (it could not be written back unchanged)`);
+    }
+  }
+}
+
 /** Parses bytes as a ModelProto, keeping unknown fields. Any decoding failure is a
  * one-line bad-input error. */
 export function parseModelProto(bytes: Uint8Array): Msg {
@@ -79,7 +100,7 @@ export function parseModelProto(bytes: Uint8Array): Msg {
   // and the IR never holds Node Buffers.
   const u8 = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (u8.length === 0) throw badInput('not an ONNX model: the file is empty');
-  const reader = new protobuf.Reader(u8);
+  const reader = new StrictReader(u8);
   reader.discardUnknown = false;
   let msg: Msg;
   try {

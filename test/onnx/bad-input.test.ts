@@ -214,3 +214,18 @@ test('CLI-level: a corrupt model gives exit 2 and one line (via inspect, when re
   assert.match(r.stderr, /corrupt\.onnx/);
   assert.deepEqual(readdirSync(dir), ['corrupt.onnx'], 'no partial output');
 });
+
+test('invalid UTF-8 in a string field is refused (it could not be written back unchanged)', () => {
+  const good = encodeMsg(base());
+  const at = Buffer.from(good).indexOf(Buffer.from('r2'));
+  const bad = Uint8Array.from(good);
+  bad[at] = 0xff;
+  rejects(() => decodeModel(bad), /not valid UTF-8/);
+  // Valid non-ASCII names are fine and survive.
+  const m = base();
+  m.graph.node[1].name = 'relu-Ω-ß';
+  const bytes = encodeMsg(m);
+  const model = decodeModel(bytes);
+  assert.equal(model.graph.nodes[1].name, 'relu-Ω-ß');
+  assert.equal(Buffer.compare(Buffer.from(encodeModel(model)), Buffer.from(bytes)), 0);
+});
