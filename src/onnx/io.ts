@@ -187,7 +187,11 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
       if (!sink) {
         assertNotInput(sidePath, opts.inputs ?? []);
         if (readFrom.has(sidePath) || sidePath === out) throw badInput(`refusing to write external data to ${sidePath}: the model still reads its data from that file; choose another output name`);
-        sink = new SideFile(sidePath, location);
+        try {
+          sink = new SideFile(sidePath, location);
+        } catch (e) {
+          throw fsError(e, sidePath);
+        }
       }
       return sink;
     },
@@ -200,9 +204,22 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     sink?.commit();
   } catch (e) {
     sink?.abort();
-    throw e;
+    throw fsError(e, sink?.path ?? out);
   }
-  writeFileAtomic(out, coalesce(parts));
+  try {
+    writeFileAtomic(out, coalesce(parts));
+  } catch (e) {
+    throw fsError(e, out);
+  }
+}
+
+/** A file-system failure while writing, as a one-line bad-input error naming the path. */
+function fsError(e: unknown, path: string): unknown {
+  if (isDnnfuseError(e)) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (!code) return e;
+  const why = code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : code;
+  return badInput(`cannot write ${path}: ${why}`, e);
 }
 
 /** Merges small chunks so the file is written in few large writes (big tensor views pass

@@ -5,7 +5,7 @@ import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { decodeModel, encodeModel, loadModel } from '../../src/onnx/io.ts';
+import { decodeModel, encodeModel, loadModel, saveModel } from '../../src/onnx/io.ts';
 import { DnnfuseError } from '../../src/errors.ts';
 import { Model } from '../../src/ir/graph.ts';
 import { type Msg } from '../../src/onnx/schema.ts';
@@ -228,4 +228,12 @@ test('invalid UTF-8 in a string field is refused (it could not be written back u
   const model = decodeModel(bytes);
   assert.equal(model.graph.nodes[1].name, 'relu-Ω-ß');
   assert.equal(Buffer.compare(Buffer.from(encodeModel(model)), Buffer.from(bytes)), 0);
+});
+
+test('saveModel into a folder path or an unwritable place -> one-line error naming the path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-save-'));
+  const model = smallConvModel(2);
+  rejects(() => saveModel(model, dir), new RegExp(`cannot write ${dir}`));
+  writeFileSync(join(dir, 'file'), 'x');
+  rejects(() => saveModel(model, join(dir, 'file', 'sub.onnx')), /cannot write/);
 });
