@@ -35,6 +35,9 @@ export interface SessionOptions {
   /** Where onnxruntime writes its optimized model (the ORT baseline of the benches). */
   optimizedModelFilePath?: string;
   intraOpNumThreads?: number;
+  /** onnxruntime log level: 0 verbose .. 4 fatal (default 3: errors only; its warnings about
+   * unused initializers, e.g. embedded annotations, are noise to our users). */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Extra values (intermediate tensors) to return besides the graph outputs. */
   capture?: string[];
 }
@@ -65,6 +68,7 @@ export async function createSession(model: Model | Uint8Array | string, opts: Se
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+    logSeverityLevel: opts.logSeverityLevel ?? 3,
   };
   try {
     if (typeof model === 'string') return await o.InferenceSession.create(model, so);

@@ -10,6 +10,7 @@ import { analyzeShapes } from '../analysis/shapes.ts';
 import { foldBnPass } from './fold-bn.ts';
 import { collapseBranchesPass } from './collapse-branches.ts';
 import { expandBranchesPass } from './expand-branches.ts';
+import { sgsPass } from './sgs.ts';
 import { learnabilityPass } from './learnability.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
@@ -55,4 +56,4 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, learnabilityPass as Pass];
+export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, learnabilityPass as Pass];

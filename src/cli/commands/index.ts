@@ -4,6 +4,7 @@ import { register as inspect } from './inspect.ts';
 import { register as learnability } from './learnability.ts';
 import { register as report } from './report.ts';
 import { register as rewrite } from './rewrite.ts';
+import { register as sgs } from './sgs.ts';
 
 /** Every CLI command, in help order. Add a command by adding its module here. */
-export const commands: ((program: Command) => void)[] = [compile, inspect, learnability, report, rewrite];
+export const commands: ((program: Command) => void)[] = [compile, inspect, learnability, report, rewrite, sgs];
