@@ -103,6 +103,12 @@ export function certifyLearnability(model: Model, ctx: Partial<PassContext> = {}
   return runPass<LearnabilityAnnotations>('learnability', model, withOptions('learnability', ctx, options as Record<string, unknown> | undefined));
 }
 
+/** Spatial gradient scaling: one mean-1 kxk scaling matrix per conv from calibration data
+ * (annotations; with `embed` / `trainingGraph` options it also rewrites the model). */
+export function spatialGradientScaling(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/sgs.ts').SgsPassOptions): Promise<PassResult<import('./passes/sgs.ts').SgsAnnotations>> {
+  return runPass('sgs', model, withOptions('sgs', ctx, options as Record<string, unknown> | undefined));
+}
+
 /** Removes nodes no output depends on and unused initializers. */
 export function eliminateDeadCode(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ removedNodes: number }>> {
   return runPass('dce', model, ctx);
@@ -123,6 +129,8 @@ export type { ConvOptions, PoolOptions } from './models/builder.ts';
 export { cnnModel, cnnProgram, buildCnn, blockSpec } from './testkit/arbitraries.ts';
 export type { CnnProgram, BlockSpec, CnnArbitraryOptions } from './testkit/arbitraries.ts';
 export { assertSameOutputs } from './testkit/properties.ts';
+export { assertPlanValid } from './testkit/plan.ts';
+export type { PlanValidOptions, PlanValidSummary } from './testkit/plan.ts';
 export type { SameOutputsOptions } from './testkit/properties.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';
 
@@ -133,4 +141,5 @@ export type { ReportData, ReportOptions } from './report/index.ts';
 // ---- annotation types of the built-in passes ----
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
 export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
+export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';
 export type { Certificate } from './learn/learnability/certify.ts';
