@@ -237,3 +237,59 @@ test('saveModel into a folder path or an unwritable place -> one-line error nami
   writeFileSync(join(dir, 'file'), 'x');
   rejects(() => saveModel(model, join(dir, 'file', 'sub.onnx')), /cannot write/);
 });
+
+test('structure-aware fuzz: edited protobuf messages decode to a Model or a DnnfuseError, and decoded ones re-encode stably', () => {
+  const names = ['x', 'a', 'y', 'w', 'b', 'c', '', 'ghost', 'opt', 'seq_in', 'cond'];
+  type Edit = { target: number; field: number; value: number; pick: number };
+  const apply = (m: Msg, e: Edit): void => {
+    const g = m.graph;
+    const inits: Msg[] = g.initializer ?? [];
+    const nodes: Msg[] = g.node ?? [];
+    const t = inits.length ? inits[e.target % inits.length] : undefined;
+    const n = nodes.length ? nodes[e.target % nodes.length] : undefined;
+    const big = [0, 1, -1, 3, 2 ** 31 - 1, 2 ** 40, -(2 ** 33), 5000000000][e.value % 8];
+    switch (e.field % 14) {
+      case 0: if (t) t.data_type = e.value % 30; break;
+      case 1: if (t) t.dims = [big, e.value % 5]; break;
+      case 2: if (t) { t.data_location = 1; t.external_data = [{ key: ['location', 'offset', 'length', 'x'][e.pick % 4], value: ['', '12', '-3', 'a/b', '../up', '/abs'][e.value % 6] }]; } break;
+      case 3: if (n?.attribute?.length) n.attribute[e.pick % n.attribute.length].type = e.value % 20; break;
+      case 4: if (n) n.input = [names[e.value % names.length], names[e.pick % names.length]]; break;
+      case 5: if (n) n.output = [names[e.value % names.length]]; break;
+      case 6: if (g.input?.length) g.input[e.pick % g.input.length].type = [{}, { tensor_type: {} }, { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: big }, {}] } } }, { map_type: {} }][e.value % 4]; break;
+      case 7: delete g[['node', 'initializer', 'input', 'output', 'value_info', 'name'][e.value % 6]]; break;
+      case 8: if (t) t.raw_data = new Uint8Array(e.value % 40); break;
+      case 9: m.opset_import = [{ domain: names[e.pick % names.length], version: big }]; break;
+      case 10: m.ir_version = big; break;
+      case 11: if (n) { n.name = names[e.value % names.length]; n.op_type = ['', 'Relu', 'If', 'Conv'][e.pick % 4]; } break;
+      case 12: if (t) { delete t.raw_data; t[['float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data', 'string_data'][e.pick % 6]] = e.pick % 6 === 5 ? [new Uint8Array([0x61])] : [1, 2]; } break;
+      case 13: if (n?.attribute?.length) { const a = n.attribute[e.pick % n.attribute.length]; a.ints = [big]; a.t = { dims: [2], data_type: 1, float_data: [1] }; } break;
+    }
+  };
+  const edit = fc.record({ target: fc.nat(50), field: fc.nat(13), value: fc.nat(1000), pick: fc.nat(50) });
+  let ok = 0, rejected = 0;
+  fc.assert(
+    fc.property(fc.boolean(), fc.array(edit, { minLength: 1, maxLength: 3 }), (exotic, edits) => {
+      const m = exotic ? exoticModelMsg() : base();
+      if (!exotic) m.graph.initializer = [{ name: 'w', data_type: 1, dims: [2], raw_data: new Uint8Array(8) }];
+      for (const e of edits) apply(m, e);
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeMsg(m);
+      } catch {
+        return true; // not encodable by protobufjs: nothing to decode
+      }
+      try {
+        const model = decodeModel(bytes);
+        ok++;
+        const again = encodeModel(model);
+        return Buffer.compare(Buffer.from(encodeModel(decodeModel(again))), Buffer.from(again)) === 0;
+      } catch (e) {
+        rejected++;
+        return e instanceof DnnfuseError && e.exitCode === 2 && !e.message.includes('\n');
+      }
+    }),
+    { numRuns: Number(process.env.DNNFUSE_FUZZ_RUNS ?? 300), seed: Number(process.env.DNNFUSE_FUZZ_SEED ?? 42) },
+  );
+  console.log(`# structure fuzz: ${ok} edited models decoded, ${rejected} rejected`);
+  assert.ok(ok > 0 && rejected > 0, 'both outcomes exercised');
+});
