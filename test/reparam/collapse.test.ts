@@ -6,7 +6,7 @@ import { attr } from '../../src/ir/graph.ts';
 import { collapseBranches } from '../../src/passes/collapse-branches.ts';
 import { assertSameOutputs, cloneViaOnnx, opCounts } from './helpers.ts';
 
-type Kind = 'kxk' | 'one' | 'h' | 'v' | 'identity' | 'avg' | 'seq';
+type Kind = 'kxk' | 'one' | 'h' | 'v' | 'identity' | 'avg' | 'seq' | 'seq2';
 interface Block {
   seed: number; C: number; M: number; group: number; stride: number; H: number; W: number; k: number;
   kinds: Kind[]; bn: boolean; bias: boolean; useSum: boolean;
@@ -30,6 +30,11 @@ function buildBlock(p: Block) {
         const pre = b.batchNorm(b.conv(x, { outChannels: p.M, kernel: 1, group: p.group, bias: p.bias }));
         return maybeBn(b.averagePool(b.pad(pre, [1, 1, 1, 1]), { kernel: 3, stride: p.stride }));
       }
+      case 'seq2': {
+        // KxK -> BN -> 1x1 (the 1x1 acts channel-wise on the KxK output: always exact).
+        const pre = b.batchNorm(b.conv(x, { ...base, kernel: p.k, pads: half }));
+        return maybeBn(b.conv(pre, { outChannels: p.M, kernel: 1, group: p.group, bias: p.bias }));
+      }
       case 'seq': {
         const pre = b.batchNorm(b.conv(x, { outChannels: p.C, kernel: 1, group: p.group, bias: p.bias }));
         return maybeBn(b.conv(pre, { ...base, kernel: p.k, pads: half }));
@@ -52,7 +57,7 @@ const blockArb = fc.record({
   H: fc.integer({ min: 5, max: 9 }),
   W: fc.integer({ min: 5, max: 9 }),
   k: fc.constantFrom(3, 3, 5),
-  kinds: fc.uniqueArray(fc.constantFrom<Kind>('h', 'v', 'identity', 'avg', 'seq', 'kxk'), { minLength: 1, maxLength: 5 }),
+  kinds: fc.uniqueArray(fc.constantFrom<Kind>('h', 'v', 'identity', 'avg', 'seq', 'seq2', 'kxk'), { minLength: 1, maxLength: 5 }),
   bn: fc.boolean(),
   bias: fc.boolean(),
   useSum: fc.boolean(),
