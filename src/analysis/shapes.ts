@@ -194,38 +194,11 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
     else noValue.add(name);
     return tv;
   };
+  const state: RunState = { types, values, reasons, noValue, initializers: g.initializers, valueOf };
   const opsetOf = (domain: string) => model.opset(domain) ?? (domain === '' || domain === 'ai.onnx' ? DEFAULT_OPSET : 1);
 
   for (const node of g.topoOrder()) {
-    const name = (i: number) => node.inputs[i] ?? '';
-    const unknownInput = (i: number, what: string): never => {
-      const n = name(i);
-      throw new Unknown(reasons.get(n) ?? `${what} of input '${n}' is unknown`, n);
-    };
-    const ctx: RuleCtx = {
-      node,
-      opset: opsetOf(node.domain),
-      nIn: node.inputs.length,
-      has: (i) => name(i) !== '',
-      type: (i) => (name(i) ? types.get(name(i)) : undefined),
-      elem: (i) => types.get(name(i))?.elemType ?? unknownInput(i, 'element type'),
-      shape: (i) => types.get(name(i))?.shape ?? unknownInput(i, 'shape'),
-      maybeShape: (i) => (name(i) ? types.get(name(i))?.shape : undefined),
-      rank: (i) => (types.get(name(i))?.shape ?? unknownInput(i, 'shape')).length,
-      value: (i) => (name(i) ? valueOf(name(i)) : undefined),
-      ints: (i) => {
-        if (!name(i)) return undefined;
-        const v = valueOf(name(i));
-        if (!v || !v.data.every(isNum)) throw new Unknown(`input '${name(i)}' is not a compile-time constant`, name(i));
-        return v.data as number[];
-      },
-      needInts: (i, what) => {
-        if (!name(i)) nodeError(node, `missing input ${what}`);
-        return ctx.ints(i)!;
-      },
-      fail: (msg) => nodeError(node, msg),
-    };
-
+    const ctx = new NodeCtx(node, opsetOf(node.domain), state);
     const rule = hasShapeRule(node) ? RULES[node.opType] : undefined;
     let outs: Out[] | undefined;
     let why: string | undefined;
@@ -272,6 +245,72 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
     }
   }
   return { types, values, reasons, unsupported: unsupportedNodes };
+}
+
+interface RunState {
+  types: Map<string, TensorType>;
+  values: Map<string, Val>;
+  reasons: Map<string, string>;
+  noValue: Set<string>;
+  initializers: Map<string, unknown>;
+  valueOf: (name: string) => Val | undefined;
+}
+
+/** What a rule sees of one node. A class, not per-node closures: creating a dozen closures
+ * per node was the main cost of inference on graphs of many small nodes. */
+class NodeCtx implements RuleCtx {
+  readonly nIn: number;
+  constructor(readonly node: Node, readonly opset: number, private readonly s: RunState) {
+    this.nIn = node.inputs.length;
+  }
+  private name(i: number): string {
+    return this.node.inputs[i] ?? '';
+  }
+  private unknownInput(i: number, what: string): never {
+    const n = this.name(i);
+    throw new Unknown(this.s.reasons.get(n) ?? `${what} of input '${n}' is unknown`, n);
+  }
+  has(i: number): boolean {
+    return this.name(i) !== '';
+  }
+  type(i: number): TensorType | undefined {
+    const n = this.name(i);
+    return n ? this.s.types.get(n) : undefined;
+  }
+  elem(i: number) {
+    return this.type(i)?.elemType ?? this.unknownInput(i, 'element type');
+  }
+  shape(i: number): Dim[] {
+    return this.type(i)?.shape ?? this.unknownInput(i, 'shape');
+  }
+  maybeShape(i: number): Dim[] | undefined {
+    return this.type(i)?.shape;
+  }
+  rank(i: number): number {
+    return this.shape(i).length;
+  }
+  isConst(i: number): boolean {
+    const n = this.name(i);
+    return !!n && (this.s.values.has(n) || (this.s.initializers.has(n) && !this.s.noValue.has(n)));
+  }
+  value(i: number): Val | undefined {
+    const n = this.name(i);
+    return n ? this.s.valueOf(n) : undefined;
+  }
+  ints(i: number): number[] | undefined {
+    const n = this.name(i);
+    if (!n) return undefined;
+    const v = this.s.valueOf(n);
+    if (!v || !v.data.every(isNum)) throw new Unknown(`input '${n}' is not a compile-time constant`, n);
+    return v.data as number[];
+  }
+  needInts(i: number, what: string): number[] {
+    if (!this.name(i)) nodeError(this.node, `missing input ${what}`);
+    return this.ints(i)!;
+  }
+  fail(msg: string): never {
+    return nodeError(this.node, msg);
+  }
 }
 
 /** Fills dims the rule left unknown from the file's declaration (never overrides a number). */

@@ -46,6 +46,9 @@ export interface RuleCtx {
   /** Shape or undefined (no throw). */
   maybeShape(i: number): Dim[] | undefined;
   rank(i: number): number;
+  /** Input i has (or may have) a compile-time value: folded already, or an initializer.
+   * Cheap (reads no data); rules check it before folding over several inputs. */
+  isConst(i: number): boolean;
   /** Known value of input i (folded constant or small initializer), undefined if not known. */
   value(i: number): Val | undefined;
   /** Value of input i as numbers; throws Unknown if any element is not a known number.

@@ -30,7 +30,7 @@ function broadcastOp(kind: 'same' | 'bool', f?: NumF | ((xs: number[]) => number
     const shape = shapes.every((s) => s) ? broadcast(c, shapes as Dim[][]) : undefined;
     const elemType = kind === 'bool' ? DataType.BOOL : c.type(idx[0])?.elemType ?? DataType.UNDEFINED;
     let value: Val | undefined;
-    if (f && shape) {
+    if (f && shape && idx.every((i) => c.isConst(i))) {
       const vals = idx.map((i) => c.value(i));
       if (vals.every((v) => v)) {
         const intish = isIntType(c.type(idx[0])?.elemType ?? DataType.FLOAT);
@@ -49,8 +49,8 @@ const where: Rule = (c) => {
   const shapes = [0, 1, 2].map((i) => c.maybeShape(i));
   const shape = shapes.every((s) => s) ? broadcast(c, shapes as Dim[][]) : undefined;
   let value: Val | undefined;
-  const vals = [0, 1, 2].map((i) => c.value(i));
-  if (shape && vals.every((v) => v)) value = foldElementwise(c, vals as Val[], ([cond, a, b]) => (isNum(cond) ? (cond ? a : b) : undefined));
+  const vals = [0, 1, 2].every((i) => c.isConst(i)) ? [0, 1, 2].map((i) => c.value(i)) : [];
+  if (shape && vals.length && vals.every((v) => v)) value = foldElementwise(c, vals as Val[], ([cond, a, b]) => (isNum(cond) ? (cond ? a : b) : undefined));
   return [like(c, 1, shape, value)];
 };
 
