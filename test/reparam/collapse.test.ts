@@ -173,3 +173,28 @@ test('collapse: only the mergeable branches of a sum merge; the rest stay summed
   assert.deepEqual(opCounts(m), { Conv: 2, Relu: 1, Add: 1 });
   await assertSameOutputs(orig, m);
 });
+
+test('collapse: two-branch blocks merge exactly when allowed and are refused otherwise (property)', async () => {
+  await fc.assert(fc.asyncProperty(
+    fc.record({ seed: fc.integer({ min: 0, max: 1 << 20 }), gA: fc.constantFrom(1, 2, 4), gB: fc.constantFrom(1, 2, 4), sameStride: fc.boolean(), bn: fc.boolean() }),
+    async (p) => {
+      const b = new ModelBuilder({ seed: p.seed });
+      const x = b.input('x', [1, 4, 9, 9]);
+      const bn = (v: string) => (p.bn ? b.batchNorm(v) : v);
+      // Same stride: 3x3 'same' + 1x1 (both 9x9). Mismatch: 5x5 valid stride 1 + 1x1 stride 2 (both 5x5).
+      const A = p.sameStride ? b.conv(x, { outChannels: 4, kernel: 3, pads: 1, group: p.gA }) : b.conv(x, { outChannels: 4, kernel: 5, group: p.gA });
+      const B = p.sameStride ? b.conv(x, { outChannels: 4, kernel: 1, group: p.gB }) : b.conv(x, { outChannels: 4, kernel: 1, stride: 2, group: p.gB });
+      b.output(b.add(bn(A), bn(B)));
+      const m = b.build();
+      const orig = cloneViaOnnx(m);
+      const a = collapseBranches(m);
+      const kA = p.sameStride ? 3 : 5;
+      const G = Math.min(p.gA, p.gB);
+      const grows = 4 * (4 / G) * kA * kA > 4 * (4 / p.gA) * kA * kA + 4 * (4 / p.gB);
+      const mergeable = p.sameStride && !grows;
+      assert.equal(a.applied, mergeable ? 1 : 0, JSON.stringify(a.rewrites));
+      if (!mergeable) assert.match(a.rewrites.find((r) => r.status === 'refused')?.detail ?? '', p.sameStride ? /mismatched groups/ : /mismatched strides/);
+      else assert.equal(m.graph.nodes[0].attrInt('group'), G);
+      await assertSameOutputs(orig, m);
+    }), { numRuns: 30, seed: 17 });
+});
