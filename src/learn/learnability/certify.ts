@@ -156,8 +156,18 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   const got = decode(graph, instr, res, col.colour, algorithm);
   const agreement = compare(g, algorithm, ref, got, owner);
   const bound = theoryEnsembleBound(templates, res.rounds);
-  const certified = res.converged && res.collisions === 0 && agreement.agree === agreement.nodes;
-  const reason = certified ? undefined : !res.converged ? `no termination within ${maxRounds} rounds` : res.collisions ? `${res.collisions} message collisions` : `GNN disagrees with the classical run on ${agreement.nodes - agreement.agree} node(s)`;
+  // exact execution: terminated, no slot collision, every update equal to the instruction's
+  // table, and the final results equal to the classical run on every node
+  const certified = res.converged && res.collisions === 0 && res.tableMismatches === 0 && agreement.agree === agreement.nodes;
+  const reason = certified
+    ? undefined
+    : !res.converged
+      ? `no termination within ${maxRounds} rounds`
+      : res.collisions
+        ? `${res.collisions} message collisions`
+        : agreement.agree !== agreement.nodes
+          ? `GNN disagrees with the classical run on ${agreement.nodes - agreement.agree} node(s)`
+          : `${res.tableMismatches} node update(s) differ from the instruction table (final results agree)`;
   return {
     ...common, certified, regime, reason, rounds: res.rounds, converged: res.converged,
     ensembleSize: predictor.members === 0 ? 'infinite' : predictor.members, caseAccuracy, ensembleTrainMs,

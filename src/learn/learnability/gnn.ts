@@ -23,6 +23,8 @@ export interface GnnRunOptions {
   maxRounds?: number;
   /** Also evaluate the exact table semantics at every update and count disagreements. */
   checkTable?: boolean;
+  /** Recompute every node every round (no event-driven skipping): for benchmarks. */
+  dense?: boolean;
   /** Collect the distinct matched sets seen (with the exact outputs), for ensemble growth. */
   collectCases?: Map<string, Case>;
 }
@@ -128,7 +130,7 @@ export function runGnn(g: LearnGraph, instr: Instruction, inits: NodeInit[], pre
     const t = rounds;
     const prev = prevSlot(t);
     const cur = t % P;
-    const full = t < P; // no output from P rounds ago yet: everyone computes
+    const full = t < P || opts.dense === true; // no output from P rounds ago yet: everyone computes
     const work = full ? Array.from({ length: n }, (_, i) => i) : dirtyList;
     pendingV.length = 0;
     pendingY.length = 0;
@@ -170,12 +172,12 @@ export function runGnn(g: LearnGraph, instr: Instruction, inits: NodeInit[], pre
       for (let i = 0; i < nSet; i++) X[setBits[i]] = 0;
       nodeUpdates++;
       // compare with the output P rounds ago (P = 1: the previous round)
-      const old = full ? undefined : hist[v * P + cur];
+      const old = t < P ? undefined : hist[v * P + cur];
       let changed = !old || k !== old.length;
       for (let i = 0; !changed && i < k; i++) if (out[i] !== old![i]) changed = true;
-      if (changed || full) {
+      if (changed) {
         pendingV.push(v);
-        pendingY.push(changed || !old ? out.slice(0, k) : old);
+        pendingY.push(out.slice(0, k));
       }
       if (changed) changedNow.push(v);
     }
