@@ -64,6 +64,17 @@ export function register(program: Command): void {
     .option('--tolerance <x>', 'max output error relative to output scale for --verify', '1e-4')
     .option('-v, --verbose', 'list every refusal')
     .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText('after', `
+Pass options (--option):
+  collapse-branches.borderCorrection=false  refuse sequential 1x1->KxK / avgpool branches whose
+                                            zero padding meets a bias (default: exact bias-map Add)
+  collapse-branches.allowGrowth=true        densify even when the merged conv holds more weights
+                                            than the branches (e.g. dense 1x1 beside depthwise 3x3)
+  expand-branches.form=repvgg|acnet|dbb     training-time form (default repvgg)
+  expand-branches.mode=subtract|zero-gamma  keep the function by subtracting the extra kernels from
+                                            the main one, or by zero-gamma BNs on the extra branches
+  expand-branches.nodes='["conv1"]'         convs to expand (default: every KxK conv, K odd >= 3)
+  expand-branches.scale=0.1                 extra-branch weight std relative to the conv's`)
     .action(async (input: string, o: Record<string, unknown>) => {
       const out = String(o.out);
       assertNotInput(out, [input]);
