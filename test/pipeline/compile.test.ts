@@ -13,6 +13,7 @@ import { compileModel } from '../../src/compile.ts';
 import { buildCnn } from '../../src/testkit/arbitraries.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
 import { DnnfuseError } from '../../src/errors.ts';
+import { Ajv } from 'ajv';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'dnnfuse.mjs');
@@ -49,6 +50,8 @@ test('`dnnfuse compile` with no arguments compiles the bundled example into out/
     assert.ok(schedule.passes.length >= 2);
     assert.ok(schedule.passes.every((p) => typeof p.ms === 'number' && typeof p.changed === 'boolean'));
     assert.equal(schedule.verification?.checked, true);
+    const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schema', 'schedule-envelope.schema.json'), 'utf8')));
+    assert.equal(validate(schedule), true, JSON.stringify(validate.errors));
     const rewritten = loadModel(join(cwd, 'out', 'model.onnx'));
     const plan = finalPlan(schedule);
     if (plan) {

@@ -6,6 +6,9 @@ import type { Pass } from '../../src/passes/pass.ts';
 import { runPasses, fixedPoint, scheduleToJson, parseSchedule, annotationsOf, SCHEDULE_SCHEMA_VERSION } from '../../src/passes/manager.ts';
 import { registerPass, unregisterPass, getPass, parsePipeline, listPasses } from '../../src/passes/registry.ts';
 import { DnnfuseError } from '../../src/errors.ts';
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { scheduleGraph } from '../../src/passes/manager.ts';
 
 function chain() {
   const b = new ModelBuilder({ seed: 1 });
@@ -163,4 +166,17 @@ test('schedule JSON round-trips; omitTimings makes it byte-identical; bad envelo
   assert.throws(() => parseSchedule('{'), /not valid JSON/);
   assert.throws(() => parseSchedule('{"passes":[]}'), /no schemaVersion/);
   assert.throws(() => parseSchedule('{"schemaVersion":"9.0","passes":[],"model":{}}'), /9.0 is not supported/);
+});
+
+test('schedules validate against schema/schedule-envelope.schema.json; broken ones do not', async () => {
+  const schema = JSON.parse(readFileSync(new URL('../../schema/schedule-envelope.schema.json', import.meta.url), 'utf8'));
+  const validate = new Ajv({ strict: false }).compile(schema);
+  const m = chain();
+  const { schedule } = await runPasses(m, parsePipeline('dce,verify'), { seed: 2, scheme: 'brr', hardware: { name: 'x', bufferBytes: 1024, elementType: 'int8', dramBytesPerSecond: 1e9, macsPerSecond: 1e9 } });
+  schedule.graph = scheduleGraph(m);
+  const doc = JSON.parse(scheduleToJson(schedule));
+  assert.equal(validate(doc), true, JSON.stringify(validate.errors));
+  assert.equal(validate({ ...doc, schemaVersion: '2.0' }), false);
+  assert.equal(validate({ ...doc, passes: [{ name: 'x' }] }), false);
+  assert.equal(validate({ ...doc, hardware: { name: 'x', bufferBytes: 0 } }), false);
 });
