@@ -26,6 +26,7 @@ type NumF = (a: number, b: number) => number;
 function broadcastOp(kind: 'same' | 'bool', f?: NumF | ((xs: number[]) => number)): Rule {
   return (c) => {
     const idx = [...Array(c.nIn).keys()].filter((i) => c.has(i));
+    if (!idx.length) c.fail('has no inputs');
     const shapes = idx.map((i) => c.maybeShape(i));
     const shape = shapes.every((s) => s) ? broadcast(c, shapes as Dim[][]) : undefined;
     const elemType = kind === 'bool' ? DataType.BOOL : c.type(idx[0])?.elemType ?? DataType.UNDEFINED;

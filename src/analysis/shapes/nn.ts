@@ -26,6 +26,9 @@ function spatialAttrs(c: RuleCtx, nSpatial: number, kernel: number[]) {
   if (strides.length !== nSpatial || dil.length !== nSpatial) c.fail(`strides/dilations must have ${nSpatial} entries`);
   if (autoPad === 'NOTSET' && pads.length !== 2 * nSpatial) c.fail(`pads must have ${2 * nSpatial} entries, has ${pads.length}`);
   if (strides.some((s) => s <= 0) || dil.some((d) => d <= 0)) c.fail(`strides and dilations must be positive`);
+  if (kernel.some((k) => k <= 0)) c.fail(`kernel dims must be positive`);
+  if (autoPad === 'NOTSET' && pads.some((p) => p < 0)) c.fail(`pads must not be negative`);
+  if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) c.fail(`unknown auto_pad '${autoPad}'`);
   return { strides, dil, pads, autoPad };
 }
 
@@ -58,6 +61,8 @@ function convLike(c: RuleCtx, x: number, w: number, elemType?: number): Out {
   const kernel = kAttr ?? ws?.slice(2);
   if (!kernel || !kernel.every(isNum)) throw new Unknown('kernel shape unknown');
   const group = c.node.attrInt('group', 1);
+  if (group <= 0) c.fail(`group must be positive, is ${group}`);
+  if (ws && ws.length !== xs.length) c.fail(`weights have rank ${ws.length}, input has rank ${xs.length}`);
   if (ws && isNum(ws[1]) && isNum(xs[1]) && ws[1] * group !== xs[1]) c.fail(`input has ${xs[1]} channels but weights expect ${ws[1]} x group ${group}`);
   const m = ws?.[0];
   const sp = windowOut(c, xs.slice(2), kernel as number[], false, false);
@@ -71,10 +76,12 @@ const qlinearConv: Rule = (c) => [convLike(c, 0, 3, c.type(7)?.elemType ?? c.ele
 const convTranspose: Rule = (c) => {
   const xs = c.shape(0);
   const ws = c.shape(1);
+  if (xs.length < 3 || ws.length !== xs.length) c.fail(`input rank ${xs.length} and weight rank ${ws.length} must be equal and >= 3`);
   const n = xs.length - 2;
   const kernel = c.node.attrInts('kernel_shape') ?? ws.slice(2);
   if (!kernel.every(isNum)) throw new Unknown('kernel shape unknown');
   const group = c.node.attrInt('group', 1);
+  if (group <= 0) c.fail(`group must be positive, is ${group}`);
   if (isNum(ws[0]) && isNum(xs[1]) && ws[0] !== xs[1]) c.fail(`input has ${xs[1]} channels but weights expect ${ws[0]}`);
   const m = isNum(ws[1]) ? ws[1] * group : undefined;
   const { strides, dil, pads, autoPad } = spatialAttrs(c, n, kernel as number[]);
@@ -95,6 +102,7 @@ const convTranspose: Rule = (c) => {
 function pool(ceilAllowed: boolean): Rule {
   return (c) => {
     const xs = c.shape(0);
+    if (xs.length < 3) c.fail(`input must have rank >= 3, has ${xs.length}`);
     const kernel = c.node.attrInts('kernel_shape');
     if (!kernel) return c.fail(`missing attribute 'kernel_shape'`);
     const ceilMode = ceilAllowed && c.node.attrInt('ceil_mode', 0) === 1;
@@ -106,11 +114,13 @@ function pool(ceilAllowed: boolean): Rule {
 
 const globalPool: Rule = (c) => {
   const xs = c.shape(0);
+  if (xs.length < 2) c.fail(`input must have rank >= 2, has ${xs.length}`);
   return [like(c, 0, [xs[0], xs[1], ...xs.slice(2).map(() => 1)])];
 };
 
 const maxUnpool: Rule = (c) => {
   const xs = c.shape(0);
+  if (xs.length < 3) c.fail(`input must have rank >= 3, has ${xs.length}`);
   if (c.has(2)) {
     const v = c.value(2);
     if (v) return [like(c, 0, v.data.map((d) => (isNum(d) ? d : undefined)))];

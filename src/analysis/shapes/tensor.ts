@@ -27,6 +27,9 @@ export function tensorVal(t: Tensor): Val | undefined {
   }
 }
 
+/** Ranks beyond this are treated as unknown when only a shape tensor's length is known. */
+const MAX_RANK = 64;
+
 const numOrUndef = (d: Dim): number | undefined => (isNum(d) ? d : undefined);
 
 // ---- Shape-computing ops ----
@@ -73,9 +76,10 @@ const constantOfShape: Rule = (c) => {
   const elemType: DataTypeCode = fill?.dataType ?? DataType.FLOAT;
   if (!v) {
     const s = c.maybeShape(0);
-    return [out(elemType, s && isNum(s[0]) ? new Array(s[0]).fill(undefined) : undefined)];
+    return [out(elemType, s && isNum(s[0]) && s[0] <= MAX_RANK ? new Array(s[0]).fill(undefined) : undefined)];
   }
   const dims = v.data.map(numOrUndef);
+  if (dims.some((d) => d !== undefined && d < 0)) c.fail(`negative dimension in shape [${v.data.join(',')}]`);
   let value: Val | undefined;
   const n = prod(dims);
   if (n !== undefined && n <= MAX_FOLD) {
@@ -140,7 +144,7 @@ const reshape: Rule = (c) => {
     if (v) target = v.data;
     else {
       const s = c.maybeShape(1);
-      if (s && isNum(s[0])) target = new Array(s[0]).fill(undefined);
+      if (s && isNum(s[0]) && s[0] <= MAX_RANK) target = new Array(s[0]).fill(undefined);
     }
   }
   if (!target) return [like(c, 0, undefined)];
@@ -411,7 +415,7 @@ const expand: Rule = (c) => {
   let target: Dim[] | undefined = v?.data;
   if (!target) {
     const s = c.maybeShape(1);
-    if (s && isNum(s[0])) target = new Array(s[0]).fill(undefined);
+    if (s && isNum(s[0]) && s[0] <= MAX_RANK) target = new Array(s[0]).fill(undefined);
   }
   if (!xs || !target) return [like(c, 0, undefined)];
   const dims = broadcast(c, [xs, target]);
