@@ -214,8 +214,15 @@ function attributeMsg(a: Attribute, ctx: EncodeContext): Msg {
     return m;
   }
   const m = copyMsg(orig);
-  if (!unchanged) for (const f of VALUE_FIELDS) delete m[f];
   put(m, orig, 'name', a.name, '');
+  if (unchanged) {
+    // Tensor attributes: rebuilt through tensorMsg (the tensor may have changed inside, or
+    // its external data may need relocating); everything else stays as read.
+    if (a.type === 'tensor') m.t = tensorMsg(a.value, ctx);
+    else if (a.type === 'tensors') m.tensors = a.value.map((t) => tensorMsg(t, ctx));
+    return m;
+  }
+  for (const f of VALUE_FIELDS) delete m[f];
   put(m, orig, 'type', TYPE_CODE[a.type], undefined);
   switch (a.type) {
     case 'float': m.f = a.value; break;
@@ -322,7 +329,7 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
   put(m, orig, 'name', t.name, '');
   const od: any[] = orig?.dims ?? [];
   m.dims = od.length === t.dims.length && od.every((d, i) => longToNumber(d, 'dims') === t.dims[i]) ? od : t.dims;
-  put(m, orig, 'data_type', t.dataType, undefined);
+  put(m, orig, 'data_type', t.dataType, orig ? 0 : undefined);
   const s = t.source;
   const unchanged = !!carry && s === carry.source && t.dataType === carry.dataType;
   const toSink = isInitializer && ctx.threshold !== undefined && !!ctx.sink && t.byteLength >= ctx.threshold;

@@ -297,3 +297,19 @@ test('external data inside an opaque subgraph: kept when saved next to it, refus
   assert.ok(same(readFileSync(join(dir, 'same-folder.onnx')), bytes), 'verbatim');
   assert.throws(() => saveModel(model, join(tmp(), 'elsewhere.onnx')), (e: unknown) => e instanceof DnnfuseError && /'sub_w' inside a subgraph/.test(e.message));
 });
+
+test('absent optional fields stay absent (no data_type, no name, empty tensor, attribute without type)', () => {
+  const msg = {
+    ir_version: 3, opset_import: [{ version: 9 }],
+    graph: {
+      node: [{ op_type: 'Constant', output: ['c'], attribute: [{ name: 'value', t: { dims: [0] } }] }, { op_type: 'Identity', input: ['c'], output: ['y'], attribute: [{ name: 'legacy', i: 3 }] }],
+      initializer: [{ dims: [0], name: 'empty' }],
+      output: [{ name: 'y' }],
+    },
+  };
+  const bytes = encodeMsg(msg);
+  const model = decodeModel(bytes);
+  assert.equal(model.graph.nodes[1].attrInt('legacy'), 3, 'IR-1 style attribute without type is inferred');
+  assert.equal(model.graph.initializers.get('empty')!.dataType, 0);
+  assert.ok(same(encodeModel(model), bytes), 'byte-identical');
+});
