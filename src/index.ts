@@ -14,7 +14,7 @@
  */
 import type { Model } from './ir/graph.ts';
 import type { Pass, PassContext, PassResult } from './passes/pass.ts';
-import { runPasses, type PipelineResult, type RunOptions } from './passes/manager.ts';
+import { runPasses, annotationsOf as annotationsOfTyped, type PipelineResult, type RunOptions } from './passes/manager.ts';
 import { getPass, parsePipeline } from './passes/registry.ts';
 import { loadModel, saveModel } from './onnx/io.ts';
 import type { RewriteAnnotations } from './reparam/graph-ops.ts';
@@ -139,6 +139,24 @@ export { generateReport, renderReportData, reportDataFromSchedule } from './repo
 export type { ReportData, ReportOptions } from './report/index.ts';
 
 // ---- annotation types of the built-in passes ----
+
+/** What each built-in pass writes into the schedule, by pass name. */
+export interface BuiltinAnnotations {
+  'fold-bn': RewriteAnnotations;
+  'collapse-branches': RewriteAnnotations;
+  'expand-branches': RewriteAnnotations;
+  sgs: import('./passes/sgs.ts').SgsAnnotations;
+  learnability: LearnabilityAnnotations;
+  shapes: { values: number; static: number; notStatic: { value: string; reason: string }[] };
+  dce: { removedNodes: number };
+  verify: { ok: true; nodes: number };
+}
+
+/** The annotations of the last run of a built-in pass in a schedule, typed by pass name. */
+export function passAnnotations<K extends keyof BuiltinAnnotations>(schedule: import('./passes/manager.ts').Schedule, name: K): BuiltinAnnotations[K] | undefined {
+  return annotationsOfTyped<BuiltinAnnotations[K]>(schedule, name);
+}
+
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
 export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
 export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';

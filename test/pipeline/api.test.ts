@@ -1,0 +1,76 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as api from '../../src/index.ts';
+import { buildCnn } from '../../src/testkit/arbitraries.ts';
+
+/** Built-in pass name -> the function the library exports for it. */
+const PASS_FUNCTIONS: Record<string, string> = {
+  'fold-bn': 'foldBatchNorm',
+  'collapse-branches': 'collapseBranches',
+  'expand-branches': 'expandBranches',
+  sgs: 'spatialGradientScaling',
+  learnability: 'certifyLearnability',
+  plan: 'planFusion',
+  get: 'getSplit',
+  dce: 'eliminateDeadCode',
+  verify: 'verifyModel',
+  shapes: 'inferShapes',
+};
+
+test('every built-in pass has an exported function', () => {
+  for (const p of api.listPasses().filter((x) => x.builtin)) {
+    const fn = PASS_FUNCTIONS[p.name];
+    assert.ok(fn, `no library function name chosen for built-in pass '${p.name}'`);
+    assert.equal(typeof (api as Record<string, unknown>)[fn], 'function', `src/index.ts exports ${fn} for pass '${p.name}'`);
+  }
+});
+
+test('pass functions run through the manager and return { changed, annotations }', async () => {
+  const original = buildCnn({ seed: 8, inChannels: 3, size: 8, blocks: [{ kind: 'repvgg', out: 3, identity: true }, { kind: 'conv-bn-relu', out: 4, kernel: 3, stride: 1, bn: true }], head: false });
+  const m = api.decodeModel(api.encodeModel(original));
+  const f = await api.foldBatchNorm(m);
+  assert.equal(f.changed, true);
+  assert.ok(f.annotations!.applied >= 1);
+  const c = await api.collapseBranches(m);
+  assert.equal(c.changed, true);
+  const d = await api.eliminateDeadCode(m);
+  assert.equal(typeof d.annotations!.removedNodes, 'number');
+  assert.deepEqual((await api.verifyModel(m)).annotations, { ok: true, nodes: m.graph.nodes.length });
+  await api.assertSameOutputs(original, m);
+  // expand then collapse round-trips the numerics
+  const e = await api.expandBranches(m, { seed: 1 });
+  assert.equal(e.changed, true);
+  await api.assertSameOutputs(original, m, { tolerance: 1e-4 });
+});
+
+test('runPipeline takes names, comma lists and Pass objects mixed; passAnnotations is typed by name', async () => {
+  const m = buildCnn({ seed: 2, inChannels: 2, size: 8, blocks: [{ kind: 'conv-bn-relu', out: 4, kernel: 3, stride: 1, bn: true }], head: false });
+  const mine: api.Pass<{ n: number }> = { name: 'node-count', description: '', reads: ['annotations:fold-bn'], writes: [], run: (x) => ({ changed: false, annotations: { n: x.graph.nodes.length } }) };
+  const { schedule } = await api.runPipeline(m, ['fold-bn', mine, 'dce,verify'], { seed: 4 });
+  assert.deepEqual(schedule.passes.map((p) => p.name), ['fold-bn', 'node-count', 'dce', 'verify']);
+  const fb = api.passAnnotations(schedule, 'fold-bn');
+  assert.ok(fb && fb.applied >= 1);
+  assert.deepEqual(api.annotationsOf(schedule, 'node-count'), { n: 2 });
+  await assert.rejects(api.runPipeline(m, [mine]), /needs the 'fold-bn' annotations/);
+});
+
+test('load/save round trip and compile() without writing files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-api-'));
+  try {
+    const example = join(import.meta.dirname, '..', '..', 'fixtures', 'example.onnx');
+    const m = api.load(example);
+    const out = join(dir, 'copy.onnx');
+    api.save(m, out);
+    assert.deepEqual(api.encodeModel(api.load(out)), api.encodeModel(m));
+    const r = await api.compile(example, { pipeline: ['fold-bn', 'dce'], seed: 1 });
+    assert.equal(r.schedule.seed, 1);
+    assert.equal(r.schedule.verification?.checked, true);
+    assert.deepEqual(r.failures, []);
+    assert.ok(r.model.graph.nodes.length < m.graph.nodes.length);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
