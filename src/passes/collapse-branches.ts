@@ -60,6 +60,8 @@ interface Branch {
   spec?: ConvSpec;
   /** Why the walk stopped at `source` (when a producer exists there). */
   stop?: string;
+  /** Where the walk through linear ops reached before composition cut it short. */
+  far: string;
 }
 
 /** The Add/Sum tree rooted at `root`: its nodes and leaf terms. */
@@ -164,7 +166,7 @@ function traceBranch(model: Model, term: string, opts: CollapseOptions): Branch 
   }
   const kept = units.slice(first);
   const source = kept.length ? kept[0].input : term;
-  return { term, source, nodes: kept.flatMap((u) => u.nodes), spec, stop };
+  return { term, source, nodes: kept.flatMap((u) => u.nodes), spec, stop, far: ops.length ? ops[0].inputs[0] : term };
 }
 
 /** Walks a few producers back from `value`, looking for `target`. */
@@ -210,7 +212,8 @@ function sweep(model: Model, log: RewriteLog, opts: CollapseOptions): boolean {
     for (const b of branches) {
       if (!b.stop) continue;
       const others = new Set([...sources].filter((s) => s !== b.source));
-      if (others.size && reaches(g, b.source, others)) log.refused('collapse-branches', [root, ...b.nodes], `branch ending in '${b.term}' cannot join the merge: ${b.stop}`);
+      const cutShort = b.far !== b.source && branches.some((o) => o !== b && (o.source === b.far || o.far === b.far));
+      if (cutShort || (others.size && reaches(g, b.source, others))) log.refused('collapse-branches', [root, ...b.nodes], `branch ending in '${b.term}' cannot join the merge: ${b.stop}`);
     }
     const merged: { branches: Branch[]; spec: ConvSpec }[] = [];
     for (const [source, group] of groups) {

@@ -25,7 +25,7 @@ export interface RewriteSummary {
   output: string;
   nodes: { before: number; after: number };
   params: { before: number; after: number };
-  passes: { name: string; changed: boolean; applied: number; refused: number; rewrites: RewriteRecord[] }[];
+  passes: { name: string; changed: boolean; applied: number; refused: number; rewrites: RewriteRecord[]; annotations?: unknown }[];
   verification: { ok: boolean; worstRelativeError: number; tolerance: number; runs: number } | null;
 }
 
@@ -40,6 +40,10 @@ export function formatSummary(s: RewriteSummary, verbose: boolean): string {
     `params: ${s.params.before} -> ${s.params.after}`,
   ];
   for (const p of s.passes) {
+    if (p.annotations !== undefined) {
+      lines.push(`${p.name}: ${p.changed ? 'changed the graph' : 'no change'} ${JSON.stringify(p.annotations).slice(0, 200)}`);
+      continue;
+    }
     lines.push(`${p.name}: ${p.applied} applied, ${p.refused} refused`);
     const shown = verbose ? p.rewrites : [...p.rewrites.filter((r) => r.status === 'applied'), ...p.rewrites.filter((r) => r.status === 'refused').slice(0, 20)];
     for (const r of shown) lines.push(`  ${r.status === 'applied' ? 'applied' : 'refused'} ${r.rewrite} [${r.nodes.slice(0, 3).join(', ')}${r.nodes.length > 3 ? ', ...' : ''}]: ${r.detail}`);
@@ -97,7 +101,7 @@ Pass options (--option):
         params: { before: paramsBefore, after: paramCount(model.graph) },
         passes: schedule.passes.map((p) => {
           const a = isRewriteAnnotations(p.annotations) ? p.annotations : undefined;
-          return { name: p.name, changed: p.changed, applied: a?.applied ?? 0, refused: a?.refused ?? 0, rewrites: a?.rewrites ?? [] };
+          return { name: p.name, changed: p.changed, applied: a?.applied ?? 0, refused: a?.refused ?? 0, rewrites: a?.rewrites ?? [], ...(a || p.annotations === null ? {} : { annotations: p.annotations }) };
         }),
         verification: null,
       };
