@@ -11,8 +11,9 @@
  *   convergence: kernel regression with the NTK, which for one-hot training inputs has the
  *   closed form f(x) = alpha(m) * sum_{j matched} Y_j + beta(m) * sum_j Y_j; thresholded at eps.
  * - `ensemble`: real finite-width MLPs n0 -> H -> k (ReLU, float64, W ~ N(0, 1/fan_in), no
- *   bias) trained by full-batch gradient descent on MSE over the one-hot template set; the
- *   members' outputs are averaged and thresholded at eps.
+ *   bias) trained by full-batch gradient descent on MSE over the one-hot template set (layer
+ *   1's step scaled by H/n0, see layer1Scale); the members' outputs are averaged and
+ *   thresholded at eps.
  *
  * Hand-written float64 loops (no tensor library): the training inputs are one-hot, so the
  * first layer's forward pass is a row lookup and its gradient is the hidden-layer error
@@ -161,10 +162,21 @@ export interface Member {
   w2: Float64Array; // H x k
 }
 
+/**
+ * Layer-1 learning-rate multiplier. With W1 ~ N(0, 1/n0) and W2 ~ N(0, 1/H) (standard
+ * parameterization) the tangent kernel of the width-H net is kappa0(x.x') + (H/n0) kappa1: the
+ * second layer's features dominate. Scaling layer 1's step by H/n0 makes the kernel
+ * (H/n0) (kappa0 x.x' + kappa1) = (H/n0) g, proportional to the closed form's kernel, so that
+ * the ensemble mean converges to the NTK predictor that the closed form certifies.
+ */
+export function layer1Scale(n0: number, hidden: number): number {
+  return hidden / n0;
+}
+
+/** 1 / lambda_max of the (balanced) tangent kernel on the one-hot template set. */
 export function defaultLr(n0: number, hidden: number): number {
-  const diag = 0.5 + hidden / (2 * n0);
-  const off = hidden / (2 * Math.PI * n0);
-  return 1 / (diag + (n0 - 1) * off);
+  const scale = hidden / n0;
+  return 1 / (scale * (1 + (n0 - 1) / (2 * Math.PI)));
 }
 
 /** Trains one member by full-batch gradient descent on 1/2 * sum of squared errors. */
@@ -184,6 +196,7 @@ export function trainMember(t: TemplateTable, hidden: number, epochs: number, lr
   const E = new Float64Array(n0 * k);
   const gW2 = new Float64Array(H * k);
   let loss = 0;
+  const lr1 = lr * layer1Scale(n0, H);
   for (let ep = 0; ep <= epochs; ep++) {
     for (let i = 0; i < h.length; i++) h[i] = w1[i] > 0 ? w1[i] : 0;
     loss = 0;
@@ -214,7 +227,7 @@ export function trainMember(t: TemplateTable, hidden: number, epochs: number, lr
           gh += e * w2[wr + o];
         }
         // one-hot inputs: dL/dW1[j, r] = dL/dh[j, r] * relu'(W1[j, r])
-        if (hv !== 0) w1[hr + r] -= lr * gh;
+        if (hv !== 0) w1[hr + r] -= lr1 * gh;
       }
     }
     for (let i = 0; i < w2.length; i++) w2[i] -= lr * gW2[i];
