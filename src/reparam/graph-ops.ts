@@ -34,7 +34,8 @@ export class RewriteLog {
   refused(rewrite: string, nodes: (Node | string)[], detail: string): void {
     const rec = { rewrite, status: 'refused' as const, nodes: nodes.map(nameOf), detail };
     // A fixed-point sweep sees the same refusal again: record it once.
-    if (!this.records.some((r) => r.status === 'refused' && r.rewrite === rec.rewrite && r.detail === rec.detail && r.nodes.join() === rec.nodes.join())) this.records.push(rec);
+    // (details name the values involved, so rewrite + detail identifies a refusal).
+    if (!this.records.some((r) => r.status === 'refused' && r.rewrite === rec.rewrite && r.detail === rec.detail)) this.records.push(rec);
   }
   annotations(): RewriteAnnotations {
     return { applied: this.records.filter((r) => r.status === 'applied').length, refused: this.records.filter((r) => r.status === 'refused').length, rewrites: this.records };

@@ -222,7 +222,7 @@ export function compose(A: ConvSpec, B: ConvSpec, inSize?: Pair, allowBiasMap = 
       // Exact border correction: B's linear part applied to A's (zero-padded) constant map,
       // minus the interior value already in `out.b`.
       const h = a.biasMap?.h ?? inSize?.[0], w = a.biasMap?.w ?? inSize?.[1];
-      if (h === undefined || w === undefined) throw new ReparamError('the border correction needs the spatial size of the input, which is unknown');
+      if (h === undefined || w === undefined) throw new ReparamError('the border correction needs the spatial size of the input, which is unknown (static input shapes, e.g. --shape input=1x3x224x224, fix that)');
       const amap = new Float64Array(Cmid * h * w);
       for (let c = 0; c < Cmid; c++) for (let k = 0; k < h * w; k++) amap[c * h * w + k] = a.b[c] + (a.biasMap ? a.biasMap.data[c * h * w + k] : 0);
       const full = convRef({ ...bb, biasMap: undefined }, amap, h, w, true);

@@ -17,6 +17,7 @@ import { runPasses } from '../../passes/manager.ts';
 import { parsePipeline } from '../../passes/registry.ts';
 import { paramCount, type RewriteAnnotations, type RewriteRecord } from '../../reparam/graph-ops.ts';
 import { parsePassOptions } from './compile.ts';
+import { analyzeShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -62,6 +63,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --out <file>', 'output ONNX file (written atomically; never the input)')
     .option('--passes <list>', 'comma-separated passes', 'fold-bn,collapse-branches')
     .option('--option <pass.key=value>', 'per-pass option, e.g. collapse-branches.borderCorrection=false, expand-branches.form=acnet (repeatable)', collect, [])
+    .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
     .option('--seed <n>', 'seed (expand-branches weights, verification inputs)', '0')
     .option('--verify', 'check the written model against the original in onnxruntime; exit 1 if outputs differ')
     .option('--runs <n>', 'random input draws for --verify', '2')
@@ -91,6 +93,12 @@ Pass options (--option):
       const passes = parsePipeline(String(o.passes));
       const options = parsePassOptions(o.option as string[]);
       const model = loadModel(input);
+      const overrides = parseShapeOverrides(o.shape as string[]);
+      for (const name of Object.keys(overrides)) if (!model.graph.inputs.some((i) => i.name === name)) throw badInput(`--shape ${name}=...: the model has no input named '${name}'`);
+      // The rewrite may specialize to these shapes (border-correction bias maps are H x W), so
+      // the written model declares them: it is only valid for them.
+      for (const i of model.graph.inputs) if (overrides[i.name] && i.type) i.type.shape = [...overrides[i.name]];
+      if (Object.keys(overrides).length) analyzeShapes(model, { overrides });
       const nodesBefore = model.graph.nodes.length;
       const paramsBefore = paramCount(model.graph);
       const { schedule } = await runPasses(model, passes, { seed, options }, { modelPath: input });
@@ -107,7 +115,7 @@ Pass options (--option):
       };
       if (o.verify) {
         const { checkEquivalence } = await import('../../analysis/ort.ts');
-        const c = await checkEquivalence(input, out, { feedsFrom: loadModel(input), runs, seed, tol: tolerance });
+        const c = await checkEquivalence(input, out, { feedsFrom: loadModel(input), runs, seed, tol: tolerance, overrides });
         summary.verification = { ok: c.ok, worstRelativeError: c.worst, tolerance, runs };
         if (!c.ok) {
           rmSync(out, { force: true });
