@@ -16,8 +16,11 @@
  * a dynamic graph input.
  *
  * Results are cached on the graph (graph.analysis, dropped on any mutation), keyed by the
- * input overrides, and written into graph.valueInfo for intermediate values (graph inputs and
- * outputs keep their declarations). The types a file declared in value_info are remembered
+ * input overrides, and written into graph.valueInfo for intermediate values; graph outputs get
+ * only what their declaration leaves open (missing type/rank/dims; not under overrides), graph
+ * inputs keep theirs.
+ * Under overrides, read shapes through the returned map or `staticShape` (graph inputs still
+ * declare their original dims). The types a file declared in value_info are remembered
  * so a later run never mistakes an inferred entry for a declaration.
  */
 import { Graph, Model, type Dim, type Node, type TensorType, type ValueInfo } from '../ir/graph.ts';
@@ -242,6 +245,18 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
       const vi: ValueInfo = { name: o, type: { elemType: t.elemType, shape: t.shape ? [...t.shape] : undefined }, carry: old?.carry };
       inferredEntries.set(vi, declaredType(old));
       g.valueInfo.set(o, vi);
+    }
+  }
+  // Graph outputs: fill what their declaration leaves open (missing type, rank or unknown
+  // dims), as onnx's infer_shapes does; declared numbers and symbols are never replaced.
+  // Not under overrides: the model's interface must not take override-specific numbers.
+  for (const o of hasOverrides ? [] : g.outputs) {
+    const t = types.get(o.name);
+    if (!t || g.initializers.has(o.name) || inputNames.has(o.name)) continue;
+    if (!o.type) o.type = { elemType: t.elemType, shape: t.shape ? [...t.shape] : undefined };
+    else if (!o.type.shape) o.type = { ...o.type, shape: t.shape ? [...t.shape] : undefined };
+    else if (t.shape && o.type.shape.length === t.shape.length && o.type.shape.some((d, i) => d === undefined && t.shape![i] !== undefined)) {
+      o.type = { ...o.type, shape: o.type.shape.map((d, i) => (d === undefined ? t.shape![i] : d)) };
     }
   }
   return { types, values, reasons, unsupported: unsupportedNodes };

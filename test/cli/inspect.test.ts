@@ -89,6 +89,9 @@ test('inspect --shape resolves a symbolic batch; without it shapes stay symbolic
   assert.equal(sym.totals.macsComplete, false);
   assert.ok(sym.unknown.length > 0);
   assert.match(sym.unknown[0].reason, /graph input 'image' has dynamic dims/);
+  const text = cli(path).stdout;
+  assert.match(text, /hint +input 'image' has dynamic dims: pass --shape image=1x3x16x16/);
+  assert.match(text, /\[batchx8x8x8\] +\?/);
   const r = cli(path, '--json', '--shape', 'image=4x3x16x16');
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);

@@ -113,3 +113,13 @@ test('parseShapeOverrides', () => {
   assert.throws(() => parseShapeOverrides(['input']), /--shape 'input'/);
   assert.throws(() => parseShapeOverrides(['input=1x-3']), /non-negative integer/);
 });
+
+test('graph outputs: open declarations are filled (not under overrides), declared dims kept', () => {
+  const m = model();
+  m.graph.outputs[1].type = { elemType: F, shape: [undefined, 2, undefined, 64] };
+  inferShapes(m, { overrides: { x: [2, 3, 8, 8] } });
+  assert.deepEqual(m.graph.outputs[1].type?.shape, [undefined, 2, undefined, 64], 'overrides leave the interface alone');
+  inferShapes(m);
+  assert.deepEqual(m.graph.outputs[1].type?.shape, ['N', 2, 2, 64]);
+  assert.equal(m.graph.outputs[0].type?.shape, undefined, "'y' stays unknown (custom op)");
+});
