@@ -207,7 +207,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     throw fsError(e, sink?.path ?? out);
   }
   try {
-    writeFileAtomic(out, coalesce(parts));
+    writeFileAtomic(out, parts);
   } catch (e) {
     throw fsError(e, out);
   }
@@ -220,32 +220,6 @@ function fsError(e: unknown, path: string): unknown {
   if (!code) return e;
   const why = code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : code;
   return badInput(`cannot write ${path}: ${why}`, e);
-}
-
-/** Merges small chunks so the file is written in few large writes (big tensor views pass
- * through uncopied). */
-function coalesce(parts: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let pending: Uint8Array[] = [];
-  let pendingLen = 0;
-  const flush = () => {
-    if (pending.length === 1) out.push(pending[0]);
-    else if (pending.length) out.push(concat(pending));
-    pending = [];
-    pendingLen = 0;
-  };
-  for (const p of parts) {
-    if (p.length >= 1 << 16) {
-      flush();
-      out.push(p);
-    } else {
-      pending.push(p);
-      pendingLen += p.length;
-      if (pendingLen >= 1 << 20) flush();
-    }
-  }
-  flush();
-  return out;
 }
 
 /**
