@@ -21,7 +21,8 @@ export type AttrSpec =
   | { type: 'ints'; value: number[] }
   | { type: 'float'; value: number }
   | { type: 'floats'; value: number[] }
-  | { type: 'string'; value: string };
+  | { type: 'string'; value: string }
+  | { type: 'tensor'; dtype: number; dims: number[]; value: number[] };
 
 export interface Case {
   op: string;
@@ -40,6 +41,7 @@ export const a = {
   float: (value: number): AttrSpec => ({ type: 'float', value }),
   floats: (...value: number[]): AttrSpec => ({ type: 'floats', value }),
   string: (value: string): AttrSpec => ({ type: 'string', value }),
+  tensor: (dtype: number, dims: number[], value: number[]): AttrSpec => ({ type: 'tensor', dtype, dims, value }),
 };
 
 function toAttr(name: string, s: AttrSpec): Attribute {
@@ -49,6 +51,7 @@ function toAttr(name: string, s: AttrSpec): Attribute {
     case 'float': return { name, type: 'float', value: s.value };
     case 'floats': return { name, type: 'floats', value: s.value };
     case 'string': return { name, type: 'string', value: new TextEncoder().encode(s.value) };
+    case 'tensor': return { name, type: 'tensor', value: s.dtype === DataType.INT64 ? Tensor.int64('', s.dims, s.value) : Tensor.float32('', s.dims, Float32Array.from(s.value)) };
   }
 }
 

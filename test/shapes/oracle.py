@@ -10,6 +10,8 @@ from onnx import helper, TensorProto
 NP = {1: np.float32, 7: np.int64, 6: np.int32, 9: np.bool_, 11: np.float64}
 
 def attr_value(a):
+    if a["type"] == "tensor":
+        return helper.make_tensor("", a["dtype"], a["dims"], a["value"])
     return a["value"]
 
 def run(case):

@@ -43,7 +43,7 @@ function feedFor(type: TensorType, name: string, rng: Rng): ort.Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
   switch (type.elemType) {
     case DataType.FLOAT: return new ort.Tensor('float32', Float32Array.from({ length: n }, () => rng.normal()), dims);
-    case DataType.INT64: return new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(rng.int(0, 2))), dims);
+    case DataType.INT64: return new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(rng.int(1, 3))), dims);
     case DataType.BOOL: return new ort.Tensor('bool', Uint8Array.from({ length: n }, () => rng.int(0, 2)), dims);
     default: throw new Error(`no feed for input '${name}' of dtype ${type.elemType}`);
   }
