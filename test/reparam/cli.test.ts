@@ -57,3 +57,29 @@ test('cli rewrite: unreadable model and unknown pass exit 2 with one line', () =
   assert.match(u.stderr, /unknown pass 'nope'/);
   assert.ok(!existsSync(join(dir, 'o2.onnx')));
 });
+
+test('cli rewrite --shape: dynamic dims block the border correction until fixed; the output declares them', () => {
+  const b = new ModelBuilder({ seed: 2 });
+  const x = b.input('x', [1, 4, 8, 8]);
+  const seq = b.batchNorm(b.conv(b.batchNorm(b.conv(x, { outChannels: 4, kernel: 1 })), { outChannels: 4, kernel: 3, pads: 1 }));
+  b.output(b.add(b.batchNorm(b.conv(x, { outChannels: 4, kernel: 3, pads: 1 })), seq));
+  const m = b.build();
+  m.graph.inputs[0].type!.shape = ['N', 4, 'H', 'W'];
+  m.graph.outputs[0].type!.shape = ['N', 4, 'H', 'W'];
+  const inPath = join(dir, 'dyn.onnx');
+  saveModel(m, inPath);
+  const out = join(dir, 'dyn.rep.onnx');
+  const r1 = cli(['rewrite', inPath, '-o', out, '--json']);
+  assert.equal(r1.status, 0, r1.stderr);
+  const s1 = JSON.parse(r1.stdout);
+  assert.ok(s1.passes[1].rewrites.some((r: { detail: string }) => /spatial size .* unknown/.test(r.detail)));
+  const r2 = cli(['rewrite', inPath, '-o', out, '--json', '--shape', 'x=1x4x6x7', '--verify']);
+  assert.equal(r2.status, 0, r2.stderr);
+  const s2 = JSON.parse(r2.stdout);
+  assert.deepEqual(s2.nodes, { before: 7, after: 2 });
+  assert.equal(s2.verification.ok, true);
+  assert.deepEqual(loadModel(out).graph.inputs[0].type!.shape, [1, 4, 6, 7]);
+  const bad = cli(['rewrite', inPath, '-o', out, '--shape', 'y=1x4x6x7']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no input named 'y'/);
+});
