@@ -9,6 +9,7 @@ import { readFusionGroups, FUSION_DOMAIN } from '../../src/onnx/functions.ts';
 import { parseSchedule, type Schedule } from '../../src/passes/manager.ts';
 import { finalPlan } from '../../src/passes/schedule-groups.ts';
 import { assertSameOutputs } from '../../src/testkit/properties.ts';
+import { assertPlanValid } from '../../src/testkit/plan.ts';
 import { compileModel } from '../../src/compile.ts';
 import { buildCnn } from '../../src/testkit/arbitraries.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
@@ -55,6 +56,7 @@ test('`dnnfuse compile` with no arguments compiles the bundled example into out/
     const rewritten = loadModel(join(cwd, 'out', 'model.onnx'));
     const plan = finalPlan(schedule);
     if (plan) {
+      assertPlanValid(schedule);
       assert.equal((rewritten.functions as Msg[]).filter((f) => f.domain === FUSION_DOMAIN).length, schedule.embedding!.functions);
       assert.deepEqual(readFusionGroups(rewritten).map((g) => g.nodes), plan.groups.map((g) => g.nodes));
     }
