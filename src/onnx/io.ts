@@ -53,6 +53,7 @@ export function loadModel(path: string): Model {
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_FS_FILE_TOO_LARGE' || code === 'ERR_STRING_TOO_LONG') throw badInput(`${path} is over 2 GiB, more than one protobuf message can hold: store the weights as external data`);
     throw badInput(code === 'ENOENT' ? `model file not found: ${path}` : code === 'EISDIR' ? `${path} is a folder, not a model file` : `cannot read ${path}: ${code ?? String(e)}`);
   }
   try {
