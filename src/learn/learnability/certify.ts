@@ -53,7 +53,6 @@ export interface Certificate {
   eps: number;
   ensembleSize: number | 'infinite';
   caseAccuracy?: number;
-  ensembleTrainMs?: number;
   theoryEnsembleBound: string;
   theoryEnsembleBoundLog10: number;
   agreement: { nodes: number; agree: number; percent: number; firstDisagreement?: string };
@@ -62,8 +61,8 @@ export interface Certificate {
   maxMatched: number;
   margin: number;
   nodeUpdates: number;
-  gnnMs: number;
-  classicalMs: number;
+  /** Wall-clock times (not deterministic: the pass drops them unless asked). */
+  timing?: { gnnMs: number; classicalMs: number; ensembleTrainMs?: number };
 }
 
 interface Outcome {
@@ -170,9 +169,9 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
           : `${res.tableMismatches} node update(s) differ from the instruction table (final results agree)`;
   return {
     ...common, certified, regime, reason, rounds: res.rounds, converged: res.converged,
-    ensembleSize: predictor.members === 0 ? 'infinite' : predictor.members, caseAccuracy, ensembleTrainMs,
+    ensembleSize: predictor.members === 0 ? 'infinite' : predictor.members, caseAccuracy,
     theoryEnsembleBound: bound.text, theoryEnsembleBoundLog10: bound.log10, agreement, collisions: res.collisions, tableMismatches: res.tableMismatches,
-    maxMatched: res.maxMatched, margin: predictor.minMargin, nodeUpdates: res.nodeUpdates, gnnMs: res.ms, classicalMs,
+    maxMatched: res.maxMatched, margin: predictor.minMargin, nodeUpdates: res.nodeUpdates, timing: { gnnMs: res.ms, classicalMs, ensembleTrainMs },
   };
 }
 
@@ -180,7 +179,7 @@ function outside(common: Partial<Certificate> & { algorithm: Algorithm; nodes: n
   return {
     D: common.originalD, l: 0, slots: 0, slotBound: 0, stateBits: 0, templates: 0, maxLiterals: 0, ...common, certified: false, regime: 'outside', reason, rounds: 0, converged: false,
     ensembleSize: 0, theoryEnsembleBound: '-', theoryEnsembleBoundLog10: NaN, agreement: { nodes: common.nodes, agree: 0, percent: 0 }, collisions: 0, tableMismatches: 0,
-    maxMatched: 0, margin: NaN, nodeUpdates: 0, gnnMs: 0, classicalMs,
+    maxMatched: 0, margin: NaN, nodeUpdates: 0, timing: { gnnMs: 0, classicalMs },
   };
 }
 

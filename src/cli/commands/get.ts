@@ -1,0 +1,113 @@
+/**
+ * `dnnfuse get train`: retrains GET's validity predictor, PGExplainer and RG-Explainer for a
+ * fusion scheme and writes int8 weights to models/get (or --out), printing the held-out
+ * accuracy / F1 measured on the shipped weights.
+ * `dnnfuse get eval`: measures the shipped (or --weights) predictor on the held-out networks.
+ * `dnnfuse get explain model.onnx --group a,b,c`: explains one group and prints SPLIT's tree.
+ */
+import type { Command } from 'commander';
+import { badInput } from '../../errors.ts';
+import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost } from '../../learn/train-get.ts';
+import { shippedWeightsDir, loadWeights } from '../../learn/weights.ts';
+import { loadGetModels } from '../../learn/explainers/index.ts';
+import { evaluate } from '../../learn/train.ts';
+import { initTf } from '../../learn/tf.ts';
+import type { FusionScheme } from '../../fusion/types.ts';
+import { loadModel } from '../../onnx/io.ts';
+import { inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
+import { buildOpGraph } from '../../fusion/op-graph.ts';
+import { makeRectifier, type GetKind } from '../../passes/get-split.ts';
+import { Rng } from '../../util/random.ts';
+
+function int(name: string, v: string): number {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < 0) throw badInput(`--${name} ${v}: expected a non-negative integer`);
+  return x;
+}
+function schemes(v: string): FusionScheme[] {
+  const out = v.split(',').map((s) => s.trim());
+  for (const s of out) if (s !== 'lbdf' && s !== 'brr') throw badInput(`--scheme ${s}: expected lbdf, brr or lbdf,brr`);
+  return out as FusionScheme[];
+}
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+export function register(program: Command): void {
+  const get = program.command('get').description('GET: graph explanation for operator fusion (validity predictor, explainers, SPLIT)');
+  get
+    .command('train')
+    .description('Retrain the GET validity predictor and explainers from the shared models and synthetic CNNs')
+    .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf,brr')
+    .option('--out <dir>', 'output folder of <scheme>.json/.bin', shippedWeightsDir())
+    .option('--seed <n>', 'seed', String(DEFAULT_TRAIN.seed))
+    .option('--groups <n>', 'groups drawn per training network (x5 buffer sizes)', String(DEFAULT_TRAIN.groupsPerNet))
+    .option('--test-groups <n>', 'groups per held-out network', String(DEFAULT_TRAIN.testGroupsPerNet))
+    .option('--epochs <n>', 'predictor epochs', String(DEFAULT_TRAIN.epochs))
+    .option('--explainer-groups <n>', 'invalid groups for PGExplainer / RG-Explainer training', String(DEFAULT_TRAIN.explainerGroups))
+    .option('--json', 'print the reports as JSON')
+    .action(async (o) => {
+      const reports = [];
+      for (const scheme of schemes(o.scheme)) {
+        const { report } = await trainGet({
+          ...DEFAULT_TRAIN,
+          scheme,
+          seed: int('seed', o.seed),
+          groupsPerNet: int('groups', o.groups),
+          testGroupsPerNet: int('test-groups', o.testGroups),
+          epochs: int('epochs', o.epochs),
+          explainerGroups: int('explainer-groups', o.explainerGroups),
+          outDir: o.out,
+          log: o.json ? undefined : (m) => process.stderr.write(m + '\n'),
+        });
+        reports.push(report);
+      }
+      if (o.json) process.stdout.write(JSON.stringify(reports, null, 1) + '\n');
+      else for (const r of reports) {
+        const m = r.testShipped ?? r.test;
+        process.stdout.write(`${r.scheme}: held-out (${r.networks.test.join(', ')}; n=${m.n}) accuracy ${pct(m.accuracy)} F1 ${pct(m.f1)}; training ${r.seconds.total.toFixed(0)} s on ${r.backend}\n`);
+      }
+    });
+  get
+    .command('eval')
+    .description('Accuracy / F1 of the trained predictor on the held-out networks')
+    .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf,brr')
+    .option('--weights <dir>', 'weights folder', shippedWeightsDir())
+    .action(async (o) => {
+      await initTf();
+      for (const scheme of schemes(o.scheme)) {
+        const w = loadWeights(scheme, o.weights);
+        const t = w.manifest.training as { seed: number; testGroupsPerNet: number; maxSize: number };
+        const models = loadGetModels(scheme, o.weights);
+        const m = evaluate(models.gnn, heldOutSamples(scheme, t, defaultCost));
+        process.stdout.write(`${scheme}: held-out n=${m.n} accuracy ${pct(m.accuracy)} F1 ${pct(m.f1)} precision ${pct(m.precision)} recall ${pct(m.recall)}\n`);
+      }
+    });
+  get
+    .command('explain')
+    .description('Explain why a group is invalid and show how SPLIT cuts it')
+    .argument('<model>', 'ONNX model')
+    .requiredOption('--group <ops>', 'comma list of op ids (topological numbering of the fusion op graph)')
+    .option('--scheme <s>', 'lbdf or brr', 'lbdf')
+    .option('--buffer-kb <n>', 'buffer size in KiB', '256')
+    .option('--element <t>', 'int8, fp16 or fp32', 'fp32')
+    .option('--get <kind>', 'gnne, pg, rg or cuts', 'gnne')
+    .option('--shape <name=dims>', 'fix a dynamic input shape, repeatable', (v: string, p: string[] = []) => [...p, v], [])
+    .option('--seed <n>', 'seed', '0')
+    .action(async (file: string, o) => {
+      await initTf();
+      const model = loadModel(file);
+      inferShapes(model, { overrides: parseShapeOverrides(o.shape) });
+      const graph = buildOpGraph(model);
+      const group = String(o.group).split(',').map((s) => int('group', s.trim()));
+      for (const id of group) if (id >= graph.ops.length) throw badInput(`--group: op ${id} does not exist (the model has ${graph.ops.length} fusion ops)`);
+      const [scheme] = schemes(o.scheme);
+      if (!['int8', 'fp16', 'fp32'].includes(o.element)) throw badInput(`--element ${o.element}: expected int8, fp16 or fp32`);
+      const kind = o.get as GetKind;
+      if (!['gnne', 'pg', 'rg', 'cuts'].includes(kind)) throw badInput(`--get ${o.get}: expected gnne, pg, rg or cuts`);
+      const { createCostModel } = await import('../../fusion/cost.ts');
+      const cost = createCostModel(scheme, graph, { bufferBytes: int('buffer-kb', o.bufferKb) * 1024, elementType: o.element });
+      const rect = makeRectifier(kind);
+      const parts = rect(group, cost, new Rng(int('seed', o.seed)));
+      const key = [...group].sort((a, b) => a - b).join(',');
+      process.stdout.write(JSON.stringify({ group, valid: cost.valid(group), memoryBytes: cost.memory(group).bytes, parts, tree: rect.trees.get(key) ?? null, stats: rect.stats }, null, 1) + '\n');
+    });
+}

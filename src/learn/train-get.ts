@@ -1,0 +1,176 @@
+/**
+ * End-to-end training of GET's learned parts for one scheme (what `dnnfuse get train` runs):
+ * dataset -> k-GNN validity predictor -> PGExplainer edge MLP -> RG-Explainer policy -> int8
+ * weights in models/get. Networks are split whole: training / validation / held-out test.
+ *
+ * Subsampling (documented; the paper used ~10.8k groups x 5 buffer sizes, 50 epochs): the
+ * defaults draw `groupsPerNet` groups per network (each at the 5 buffer sizes, fp32 or int8
+ * alternately) and train a few epochs, so one scheme trains in a few minutes on 2 cores with
+ * the WASM backend. Larger budgets are options.
+ */
+import { loadModel } from '../onnx/io.ts';
+import { inferShapes } from '../analysis/shapes.ts';
+import { buildOpGraph } from '../fusion/op-graph.ts';
+import { createCostModel } from '../fusion/cost.ts';
+import type { FusionScheme, OpGraph } from '../fusion/types.ts';
+import { sharedModelPath, sharedModels } from '../models/shared.ts';
+import { buildSamples, type CostFactory, type NamedGraph, type Sample, type Metrics } from './dataset.ts';
+import { syntheticNetwork } from './synthetic.ts';
+import { evaluate, predictSamples, sampleInput, trainPredictor } from './train.ts';
+import { PgExplainer } from './explainers/pgexplainer.ts';
+import { RgExplainer } from './explainers/rgexplainer.ts';
+import { saveWeights } from './weights.ts';
+import { kgnnShapes, type KGnn } from './gnn.ts';
+import { pgShapes } from './explainers/pgexplainer.ts';
+import { rgShapes } from './explainers/rgexplainer.ts';
+import { initTf } from './tf.ts';
+
+/** Held-out networks (never trained on) and validation networks (model selection). */
+export const TEST_NETS = ['googlenet', 'mnasnet1_0', 'mobilenet_v3_small', 'synthetic-900', 'synthetic-901'];
+export const VAL_NETS = ['regnet_y_400mf', 'synthetic-800'];
+
+export const defaultCost: CostFactory = (graph, scheme, bufferBytes, eb) =>
+  createCostModel(scheme, graph, { bufferBytes, elementType: eb === 1 ? 'int8' : eb === 2 ? 'fp16' : 'fp32' });
+
+const graphCache = new Map<string, OpGraph>();
+
+/** OpGraph of a shared reference model (cached per process). */
+export function sharedOpGraph(name: string): OpGraph {
+  let g = graphCache.get(name);
+  if (!g) {
+    const model = loadModel(sharedModelPath(name));
+    inferShapes(model);
+    g = buildOpGraph(model);
+    graphCache.set(name, g);
+  }
+  return g;
+}
+
+/** Every network of the GET dataset: the shared models (if present) and seeded synthetic ones. */
+export function getNetworks(syntheticTrain = 8): NamedGraph[] {
+  const nets: NamedGraph[] = sharedModels().map((m) => ({ name: m.name, graph: sharedOpGraph(m.name) }));
+  for (let i = 0; i < syntheticTrain; i++) nets.push({ name: `synthetic-${i}`, graph: syntheticNetwork(i) });
+  for (const name of [...TEST_NETS, ...VAL_NETS]) if (name.startsWith('synthetic-')) nets.push({ name, graph: syntheticNetwork(Number(name.slice(10))) });
+  return nets;
+}
+
+export interface TrainGetOptions {
+  scheme: FusionScheme;
+  seed: number;
+  groupsPerNet: number;
+  testGroupsPerNet: number;
+  maxSize: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Invalid training groups used for PGExplainer / RG-Explainer training. */
+  explainerGroups: number;
+  pgEpochs: number;
+  rgEpochs: number;
+  outDir?: string;
+  log?: (m: string) => void;
+  cost?: CostFactory;
+  networks?: NamedGraph[];
+}
+
+export const DEFAULT_TRAIN: Omit<TrainGetOptions, 'scheme' | 'outDir' | 'log'> = {
+  seed: 1,
+  groupsPerNet: 40,
+  testGroupsPerNet: 40,
+  maxSize: 24,
+  epochs: 5,
+  batchSize: 16,
+  learningRate: 2e-3,
+  explainerGroups: 160,
+  pgEpochs: 2,
+  rgEpochs: 1,
+};
+
+export interface TrainGetReport {
+  scheme: FusionScheme;
+  samples: { train: number; validation: number; test: number };
+  networks: { train: string[]; validation: string[]; test: string[] };
+  /** Held-out metrics of the float32 model and of the shipped (int8-dequantized) model. */
+  test: Metrics;
+  testShipped?: Metrics;
+  validation: Metrics;
+  seconds: { predictor: number; explainers: number; total: number };
+  backend: string;
+  files?: { json: string; bin: string; bytes: number };
+}
+
+export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetReport; model: KGnn; pg: PgExplainer; rg: RgExplainer }> {
+  const backend = await initTf();
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const nets = o.networks ?? getNetworks();
+  const isTest = (n: string) => TEST_NETS.includes(n);
+  const isVal = (n: string) => VAL_NETS.includes(n);
+  const trainNets = nets.filter((n) => !isTest(n.name) && !isVal(n.name));
+  const valNets = nets.filter((n) => isVal(n.name));
+  const testNets = nets.filter((n) => isTest(n.name));
+  const cost = o.cost ?? defaultCost;
+  const base = { scheme: o.scheme, maxSize: o.maxSize };
+  const train = buildSamples(trainNets, cost, { ...base, groupsPerNet: o.groupsPerNet, seed: o.seed });
+  const val = buildSamples(valNets, cost, { ...base, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 7 });
+  const test = buildSamples(testNets, cost, { ...base, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 13 });
+  const frac = (s: Sample[]) => ((100 * s.filter((x) => x.invalid).length) / Math.max(1, s.length)).toFixed(1);
+  log(`${o.scheme}: ${train.length} training samples (${frac(train)}% invalid) from ${trainNets.length} networks, ${val.length} validation, ${test.length} held-out test; backend ${backend}`);
+  const { model } = trainPredictor(train, { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, seed: o.seed, validation: val, log });
+  const tPred = performance.now();
+  const testM = evaluate(model, test);
+  const valM = evaluate(model, val);
+  log(`${o.scheme}: held-out accuracy ${(testM.accuracy * 100).toFixed(2)}% F1 ${(testM.f1 * 100).toFixed(2)}% (n=${testM.n})`);
+
+  // Explainers train on training groups the predictor calls invalid (distinct groups, smallest beta first).
+  const p = predictSamples(model, train);
+  const seen = new Set<string>();
+  const explGroups: { input: ReturnType<typeof sampleInput> }[] = [];
+  train.forEach((s, i) => {
+    const k = `${s.net}/${s.group.join(',')}`;
+    if (p[i] > 0.5 && s.group.length >= 2 && !seen.has(k) && explGroups.length < o.explainerGroups) {
+      seen.add(k);
+      explGroups.push({ input: sampleInput(s) });
+    }
+  });
+  const pg = PgExplainer.random(model, o.seed + 1);
+  pg.train(explGroups, { epochs: o.pgEpochs, batchSize: 8, learningRate: 5e-3, seed: o.seed + 2, log });
+  const rg = RgExplainer.random(model, o.seed + 3);
+  rg.train(explGroups, { epochs: o.rgEpochs, learningRate: 5e-3, seed: o.seed + 4, log });
+  const tEnd = performance.now();
+  const report: TrainGetReport = {
+    scheme: o.scheme,
+    samples: { train: train.length, validation: val.length, test: test.length },
+    networks: { train: trainNets.map((n) => n.name), validation: valNets.map((n) => n.name), test: testNets.map((n) => n.name) },
+    test: testM,
+    validation: valM,
+    seconds: { predictor: (tPred - t0) / 1000, explainers: (tEnd - tPred) / 1000, total: (tEnd - t0) / 1000 },
+    backend,
+  };
+  if (o.outDir) {
+    const tensors = new Map<string, { shape: number[]; values: Float32Array }>();
+    const add = (ns: string, shapes: [string, number[]][], values: Map<string, Float32Array>) => {
+      for (const [name, shape] of shapes) tensors.set(`${ns}/${name}`, { shape, values: values.get(name)! });
+    };
+    add('kgnn', kgnnShapes(), model.values());
+    add('pg', pgShapes(), pg.values());
+    add('rg', rgShapes(), rg.values());
+    const training = { ...DEFAULT_TRAIN, ...Object.fromEntries(Object.entries(o).filter(([k]) => !['log', 'cost', 'networks', 'outDir'].includes(k))), networks: report.networks, samples: report.samples };
+    report.files = saveWeights(o.outDir, o.scheme, tensors, { test: testM, validation: valM }, training);
+    // Re-measure on exactly what ships (int8-dequantized).
+    const { loadWeights, namespace } = await import('./weights.ts');
+    const { KGnn: K } = await import('./gnn.ts');
+    const shipped = new K(namespace(loadWeights(o.scheme, o.outDir), 'kgnn'));
+    report.testShipped = evaluate(shipped, test);
+    shipped.dispose();
+    report.files = saveWeights(o.outDir, o.scheme, tensors, { test: report.testShipped, testFloat32: testM, validation: valM, testSamples: test.length, seconds: report.seconds }, training);
+    log(`${o.scheme}: shipped (int8) held-out accuracy ${(report.testShipped.accuracy * 100).toFixed(2)}% F1 ${(report.testShipped.f1 * 100).toFixed(2)}%; wrote ${report.files.json} + ${report.files.bytes} B`);
+  }
+  return { report, model, pg, rg };
+}
+
+/** The held-out sample the shipped metrics were measured on (same seed/options as training). */
+export function heldOutSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost): Sample[] {
+  const nets = getNetworks().filter((n) => TEST_NETS.includes(n.name));
+  return buildSamples(nets, cost, { scheme, maxSize: o.maxSize, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 13 });
+}
