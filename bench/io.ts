@@ -1,16 +1,23 @@
 /**
  * `npm run bench:io`: load, shape-infer, serialize and save ResNet-50 (102 MB) and
- * MobileNetV2 with dnnfuse and with python `onnx` (/usr/bin/python3, protobuf C++/upb),
- * measured in the same run on the same files. Prints medians and dnnfuse/python ratios
- * (< 1 = dnnfuse faster).
+ * MobileNetV2 with dnnfuse and with python `onnx` (/usr/bin/python3, protobuf C++), measured
+ * in the same run on the same files. Prints medians and dnnfuse/python ratios (< 1 = dnnfuse
+ * faster), in two settings:
+ *  (1) one load/infer/encode/save per fresh process, dnnfuse and python children alternating
+ *      (the CLI case: a command loads its model once);
+ *  (2) the same steps repeated in one long-lived process.
+ * On VMs where a first-touch page fault is expensive, (2) favours python: glibc recycles the
+ * memory python frees, while V8 maps fresh pages for every large ArrayBuffer (a 100 MB file
+ * read then costs ~0.5 s of page faults alone).
  *
- * What each row times:
- * - load:  dnnfuse loadModel(path) (read + decode + validate + external-data check)
- *          vs onnx.load(path)
- * - infer: dnnfuse inferShapes(model) (cache dropped before each run)
- *          vs onnx.shape_inference.infer_shapes(model)
- * - encode: dnnfuse encodeModel(model) -> one Uint8Array vs model.SerializeToString()
- * - save:  dnnfuse saveModel(model, path) (atomic) vs onnx.save(model, path)
+ * Rows:
+ * - load:   dnnfuse loadModel(path) (read + decode + validate + external-data check)
+ *           vs onnx.load(path)
+ * - infer:  dnnfuse inferShapes(model) (cache dropped before each run)
+ *           vs onnx.shape_inference.infer_shapes(model)
+ * - encode: dnnfuse encodeModel(model) -> one new Uint8Array vs model.SerializeToString()
+ * - save:   dnnfuse saveModel(model, path) (atomic; tensor views written in place)
+ *           vs onnx.save(model, path)
  *
  * Environment: DNNFUSE_BENCH_RUNS (default 5).
  */
