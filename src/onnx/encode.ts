@@ -394,8 +394,17 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
         m[typed] = Array.from(v as ArrayLike<number | bigint>, (x) => bigIntToLong(typeof x === 'bigint' ? x : BigInt(x)));
         break;
       case 'string_data': {
+        // Tensor strings may be arbitrary bytes: an element still equal to its decoded original
+        // is written from the original bytes (invalid UTF-8 survives).
         const te = new TextEncoder();
-        m.string_data = Array.from(v as ArrayLike<unknown>, (x) => (x instanceof Uint8Array ? x : te.encode(String(x))));
+        const td = new TextDecoder();
+        const origBytes: Uint8Array[] = (unchanged && orig?.string_data) || [];
+        m.string_data = Array.from(v as ArrayLike<unknown>, (x, i) => {
+          if (x instanceof Uint8Array) return x;
+          const o = origBytes[i];
+          if (o && td.decode(o) === String(x)) return o;
+          return te.encode(String(x));
+        });
         break;
       }
     }

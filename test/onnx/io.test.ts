@@ -313,3 +313,18 @@ test('absent optional fields stay absent (no data_type, no name, empty tensor, a
   assert.equal(model.graph.initializers.get('empty')!.dataType, 0);
   assert.ok(same(encodeModel(model), bytes), 'byte-identical');
 });
+
+test('string tensors holding arbitrary (non-UTF-8) bytes round-trip unchanged', () => {
+  const msg = exoticModelMsg();
+  const str = msg.graph.initializer.find((t: Msg) => t.name === 'str');
+  str.string_data = [Uint8Array.from([0xff, 0xfe, 0x00]), new TextEncoder().encode('ok')];
+  const bytes = encodeMsg(msg);
+  const model = decodeModel(bytes);
+  assert.ok(same(encodeModel(model), bytes), 'byte-identical');
+  const s = model.graph.initializers.get('str')!.source;
+  assert.ok(s.kind === 'values', 'values');
+  (s.values as string[])[1] = 'changed';
+  const back = decodeRaw(encodeModel(model)).graph.initializer.find((t: Msg) => t.name === 'str');
+  assert.deepEqual([...back.string_data[0]], [0xff, 0xfe, 0x00]);
+  assert.equal(new TextDecoder().decode(back.string_data[1]), 'changed');
+});
