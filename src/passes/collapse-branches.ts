@@ -223,7 +223,7 @@ function sweep(model: Model, log: RewriteLog, opts: CollapseOptions): boolean {
       const names: (Node | string)[] = group.flatMap((b): (Node | string)[] => (b.nodes.length ? b.nodes : [b.term]));
       try {
         const C = group.find((b) => b.spec)!.spec!.C;
-        const specs = group.map((b) => b.spec ?? identitySpec(channelsOf(model, b.term) ?? C));
+        const specs = group.map((b) => b.spec ?? identitySpec(C)); // a bare term is the shared input itself
         const spec = mergeParallel(specs, spatialSize(model, source));
         const before = convs.reduce((a, n) => a + (constTensor(g, n.inputs[1])?.size ?? 0), 0);
         if (weightCount(spec) > before && !opts.allowGrowth) {
@@ -253,12 +253,10 @@ function sweep(model: Model, log: RewriteLog, opts: CollapseOptions): boolean {
       log.applied('collapse-branches', [root, ...m.branches.flatMap((b) => b.nodes)], `${m.branches.length} branches [${kinds.join(', ')}] -> ${m.spec.kh}x${m.spec.kw} Conv '${name}' (group ${m.spec.group}${m.spec.biasMap ? ', with border-correction bias map' : ''})`);
     }
     if (!single) {
+      // Two or more terms remain (merged convs and untouched terms): sum them into the root's output.
       const terms = [...outs, ...rest];
-      if (terms.length === 1) {
-        // Only possible when the merged conv is the lone term but a bias map node follows it.
-        newNodes[newNodes.length - 1].outputs[0] = outName;
-      } else if (terms.length === 2) newNodes.push(new Node({ name: g.freshName(`${root.name}_sum`), opType: 'Add', inputs: terms, outputs: [outName] }));
-      else newNodes.push(new Node({ name: g.freshName(`${root.name}_sum`), opType: 'Sum', inputs: terms, outputs: [outName] }));
+      const op = terms.length === 2 ? 'Add' : 'Sum';
+      newNodes.push(new Node({ name: g.freshName(`${root.name}_sum`), opType: op, inputs: terms, outputs: [outName] }));
     }
     const dead = new Set<Node>([...tree.nodes, ...merged.flatMap((m) => m.branches.flatMap((b) => b.nodes))]);
     const at = g.nodes.indexOf(root);

@@ -39,5 +39,8 @@ for (const [name, exp] of Object.entries(EXPECT)) {
     if (exp.ops) assert.deepEqual(opCounts(written), exp.ops);
     if (name.startsWith('reparam/')) assert.ok(a.applied >= 1);
     await assertSameOutputs(original, written, { runs: name.startsWith('reparam/') ? 3 : 1 });
+    // Idempotent: a second run finds nothing more to do.
+    assert.equal((await foldBnPass.run(written, makeContext())).changed, false);
+    assert.equal(collapseBranches(written).applied, 0);
   });
 }
