@@ -102,7 +102,7 @@ console.log('## 2. Finite-width ensembles on flooding (hidden 64, 300 epochs, ep
     const r = timed(() => certify(g, 'flooding', { predictor: 'ensemble', seed: 0, ensemble: { hidden: 64, epochs: 300, cacheDir: null, cap: 1024 } }));
     const c = r.value;
     const members = typeof c.ensembleSize === 'number' ? c.ensembleSize : 0;
-    rows.push([name, c.D, c.l, c.slots, c.templates, members, ((c.caseAccuracy ?? 0) * 100).toFixed(2) + '%', (c.ensembleTrainMs ?? 0).toFixed(0), c.certified ? 'yes' : 'NO', c.theoryEnsembleBound, (members / Number(c.theoryEnsembleBound)).toExponential(2)]);
+    rows.push([name, c.D, c.l, c.slots, c.templates, members, ((c.caseAccuracy ?? 0) * 100).toFixed(2) + '%', (c.timing?.ensembleTrainMs ?? 0).toFixed(0), c.certified ? 'yes' : 'NO', c.theoryEnsembleBound, (members / Number(c.theoryEnsembleBound)).toExponential(2)]);
   }
   table(['graph', 'D', 'l', 'slots', 'templates', 'members', 'case acc', 'train ms', 'certified', 'theory m', 'members/theory'], rows);
 }

@@ -11,7 +11,7 @@
  *
  * Options (ctx.options.learnability): algorithms (array or comma list), predictor ('ntk' |
  * 'ensemble'), maxDegree, maxTemplates, eps, weightBits, bits, hidden, epochs, lr, delta, cap,
- * start, cacheDir (null = no cache), overrides (input shapes).
+ * start, cacheDir (null = no cache), overrides (input shapes), timing (keep wall-clock times).
  */
 import type { Pass, PassContext } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
@@ -38,6 +38,9 @@ export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensem
   start?: number;
   cacheDir?: string | null;
   overrides?: Record<string, number[]>;
+  /** Keep wall-clock times in the certificates (off by default: annotations stay
+   * byte-identical for the same model, options and seed). */
+  timing?: boolean;
 }
 
 export function parseAlgorithms(spec: Algorithm[] | string | undefined): Algorithm[] {
@@ -68,6 +71,7 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
       ...opts, seed, log,
       ensemble: { hidden: opts.hidden, epochs: opts.epochs, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
     });
+    if (!opts.timing) delete c.timing;
     log(`learnability: ${a}: ${c.certified ? 'certified' : `NOT certified (${c.reason})`}, ${c.rounds} rounds, ${c.agreement.percent.toFixed(2)}% agreement`);
     certificates.push(c);
   }

@@ -78,6 +78,16 @@ test('CLI: table and JSON, exit 0 when certified, exit 1 when not, exit 2 on bad
   const parsed = JSON.parse(j.stdout) as LearnabilityAnnotations;
   assert.equal(parsed.certificates.length, 2);
   assert.ok(parsed.allCertified);
+  assert.equal(parsed.certificates[0].timing, undefined);
+  // same model, options and seed: byte-identical JSON
+  assert.equal(cli(file, '--json', '-q', '--algorithms', 'flooding,dfs').stdout, j.stdout);
+  // a trained finite ensemble (seeded, no cache) is deterministic too
+  const e1 = cli(file, '--json', '-q', '--algorithms', 'flooding', '--predictor', 'ensemble', '--no-cache', '--hidden', '16', '--cap', '32', '--seed', '4');
+  const e2 = cli(file, '--json', '-q', '--algorithms', 'flooding', '--predictor', 'ensemble', '--no-cache', '--hidden', '16', '--cap', '32', '--seed', '4');
+  assert.equal(e1.stdout, e2.stdout);
+  const ens = (JSON.parse(e1.stdout) as LearnabilityAnnotations).certificates[0];
+  assert.equal(ens.predictor, 'ensemble');
+  assert.equal(typeof ens.ensembleSize, 'number');
   // a 0.5 threshold cannot execute flooding exactly: reported, exit 1
   const bad = cli(file, '-q', '--algorithms', 'flooding', '--eps', '0.5');
   assert.equal(bad.code, 1);

@@ -25,7 +25,7 @@ export function formatTable(a: LearnabilityAnnotations): string {
   const rows = a.certificates.map((c) => [
     c.algorithm, c.certified ? 'yes' : 'NO', c.regime, String(c.D), String(c.l), String(c.slots), String(c.stateBits), String(c.templates), String(c.rounds),
     c.predictor, String(c.ensembleSize), c.theoryEnsembleBound, `${c.agreement.percent.toFixed(2)}%`, Number.isFinite(c.margin) ? c.margin.toExponential(2) : '-',
-    c.gnnMs.toFixed(1), c.classicalMs.toFixed(2),
+    c.timing ? c.timing.gnnMs.toFixed(1) : '-', c.timing ? c.timing.classicalMs.toFixed(2) : '-',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i])).join('  ').trimEnd();
@@ -57,7 +57,8 @@ export function register(program: Command): void {
     .option('--no-cache', 'do not read or write the ensemble cache')
     .option('--shape <name=dims>', 'fix a dynamic input shape (for Bellman-Ford weights), repeatable', collect, [])
     .option('--seed <n>', 'seed of every training run', '0')
-    .option('--json', 'print the certificates as JSON on stdout')
+    .option('--json', 'print the certificates as JSON on stdout (deterministic: no timings unless --timing)')
+    .option('--timing', 'include wall-clock times in the JSON')
     .option('-q, --quiet', 'no progress on stderr')
     .action((modelPath: string, o: Record<string, string | boolean | string[] | undefined>) => {
       if (!existsSync(modelPath)) throw badInput(`model file not found: ${modelPath}`);
@@ -82,6 +83,7 @@ export function register(program: Command): void {
         cap: num('cap', o.cap as string),
         cacheDir: o.cache === false ? null : String(o.cacheDir),
         overrides: parseShapeOverrides(o.shape as string[]),
+        timing: !o.json || o.timing === true,
       }, num('seed', o.seed as string) ?? 0, log);
       process.stdout.write((o.json ? JSON.stringify(res, null, 2) : formatTable(res)) + '\n');
       if (!res.allCertified) process.exitCode = 1;
