@@ -226,6 +226,7 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
       if (!rule) t = decl ? { elemType: decl.elemType, shape: decl.shape ? [...decl.shape] : undefined } : undefined;
       else if (!hasOverrides && decl?.shape) t = mergeDeclared(t, decl);
       if (t && t.elemType === DataType.UNDEFINED && decl) t = { ...t, elemType: decl.elemType };
+      if (t && t.elemType === DataType.UNDEFINED && !t.shape) t = undefined; // nothing known
       if (t) types.set(o, t);
       if (res?.value && t?.shape && res.value.dims.length === t.shape.length) values.set(o, res.value);
       if (!t?.shape || !t.shape.every(isNum)) {
@@ -253,8 +254,9 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
   for (const o of hasOverrides ? [] : g.outputs) {
     const t = types.get(o.name);
     if (!t || g.initializers.has(o.name) || inputNames.has(o.name)) continue;
-    if (!o.type) o.type = { elemType: t.elemType, shape: t.shape ? [...t.shape] : undefined };
-    else if (!o.type.shape) o.type = { ...o.type, shape: t.shape ? [...t.shape] : undefined };
+    // A typeless declaration may be a sequence/optional kept in `carry`: never turn it into a tensor.
+    if (!o.type) continue;
+    if (!o.type.shape) o.type = { ...o.type, shape: t.shape ? [...t.shape] : undefined };
     else if (t.shape && o.type.shape.length === t.shape.length && o.type.shape.some((d, i) => d === undefined && t.shape![i] !== undefined)) {
       o.type = { ...o.type, shape: o.type.shape.map((d, i) => (d === undefined ? t.shape![i] : d)) };
     }

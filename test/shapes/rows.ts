@@ -104,7 +104,7 @@ export const ROWS: Row[] = [
   r({ op: 'Shape', opset: 15, inputs: [I(2, 3, 4)], attrs: { start: a.int(1) } }, [[2]]),
   r({ op: 'Cast', inputs: [I(2, 3)], attrs: { to: a.int(7) } }, [[2, 3]]),
   r({ op: 'Dropout', inputs: [I(2, 3)], outputs: 2 }, [[2, 3], [2, 3]]),
-  r({ op: 'NonMaxSuppression', inputs: [I(1, 6, 4), I(1, 1, 6)] }, [[undefined, 3]]),
+  r({ op: 'NonMaxSuppression', inputs: [I(1, 6, 4), I(1, 1, 6)] }, [['n.selected', 3]]),
   r({ op: 'OneHot', inputs: [ints([1, 2, 3], [3]), ints([5], []), floats([0, 1])] }, [[3, 5]]),
   // more of the brief's op list
   r({ op: 'LeakyRelu', inputs: [I(2, 3)], attrs: { alpha: a.float(0.1) } }, [[2, 3]]),

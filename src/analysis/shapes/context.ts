@@ -74,6 +74,10 @@ export const like = (c: RuleCtx, i: number, shape: Dim[] | undefined, value?: Va
 
 export const isNum = (d: Dim): d is number => typeof d === 'number';
 
+/** A symbolic dim for a data-dependent size (NonZero, NonMaxSuppression, Unique, Compress):
+ * named after the node so that every consumer sees the same symbol. */
+export const dataDim = (c: RuleCtx, what: string): Dim => `${c.node.name || c.node.opType}.${what}`;
+
 /** Product of dims; undefined unless every dim is a known number. */
 export function prod(dims: Dim[]): number | undefined {
   let p = 1;

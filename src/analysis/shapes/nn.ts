@@ -15,7 +15,7 @@
  */
 import { DataType } from '../../ir/dtype.ts';
 import type { Dim } from '../../ir/graph.ts';
-import { broadcast, isNum, like, normAxis, out, Unknown, type Out, type Rule, type RuleCtx } from './context.ts';
+import { broadcast, dataDim, isNum, like, normAxis, out, Unknown, type Out, type Rule, type RuleCtx } from './context.ts';
 
 function spatialAttrs(c: RuleCtx, nSpatial: number, kernel: number[]) {
   const strides = c.node.attrInts('strides', new Array(nSpatial).fill(1));
@@ -222,8 +222,12 @@ const topK: Rule = (c) => {
   return [like(c, 0, shape), out(DataType.INT64, shape)];
 };
 
-const nms: Rule = () => [out(DataType.INT64, [undefined, 3])];
-const nonZero: Rule = (c) => [out(DataType.INT64, [c.rank(0), undefined])];
+const nms: Rule = (c) => [out(DataType.INT64, [dataDim(c, 'selected'), 3])];
+const nonZero: Rule = (c) => {
+  const v = c.value(0);
+  const n = v && v.data.every(isNum) ? v.data.filter((x) => x !== 0).length : dataDim(c, 'nonzero');
+  return [out(DataType.INT64, [c.rank(0), n])];
+};
 
 const roiAlign: Rule = (c) => {
   const xs = c.shape(0), rs = c.maybeShape(1);

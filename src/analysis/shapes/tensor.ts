@@ -12,7 +12,7 @@
 import { DataType, type DataTypeCode } from '../../ir/dtype.ts';
 import type { Dim } from '../../ir/graph.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { broadcast, foldElementwise, isNum, like, MAX_FOLD, normAxis, out, prod, Unknown, valOf, type Out, type Rule, type RuleCtx, type Val } from './context.ts';
+import { broadcast, dataDim, foldElementwise, isNum, like, MAX_FOLD, normAxis, out, prod, Unknown, valOf, type Out, type Rule, type RuleCtx, type Val } from './context.ts';
 
 /** The value of a small tensor (undefined when large, non-numeric or unreadable). */
 export function tensorVal(t: Tensor): Val | undefined {
@@ -529,24 +529,46 @@ const centerCropPad: Rule = (c) => {
 
 const compress: Rule = (c) => {
   const axis = c.node.attrInt('axis');
-  const count: Dim = undefined; // data-dependent (number of true conditions)
+  const xs = c.maybeShape(0);
+  const a = axis !== undefined && xs ? normAxis(c, axis, xs.length) : undefined;
+  // Output length: the true conditions within the compressed extent (conditions beyond it are
+  // ignored); data-dependent unless the condition is a constant.
+  let count: Dim = dataDim(c, 'selected');
+  const cv = c.value(1);
+  const extent = axis === undefined ? (xs ? prod(xs) : undefined) : a !== undefined ? xs![a] : undefined;
+  if (cv && cv.data.every(isNum) && isNum(extent)) count = cv.data.slice(0, extent).filter((x) => x !== 0).length;
   if (axis === undefined) return [like(c, 0, [count])];
-  const xs = c.shape(0);
-  const a = normAxis(c, axis, xs.length);
+  if (!xs || a === undefined) return [like(c, 0, undefined)];
   return [like(c, 0, xs.map((d, i) => (i === a ? count : d)))];
 };
 
 const unique: Rule = (c) => {
   const axis = c.node.attrInt('axis');
   const xs = c.maybeShape(0);
-  let y: Dim[] | undefined = [undefined];
+  let u = dataDim(c, 'unique');
+  let y: Dim[] | undefined = [u];
   let inv: Dim[] = [xs ? prod(xs) : undefined];
+  const v = c.value(0);
+  const known = v && v.data.every(isNum) ? v : undefined;
+  if (axis === undefined && known) u = y[0] = new Set(known.data).size;
   if (axis !== undefined && xs) {
     const a = normAxis(c, axis, xs.length);
-    y = xs.map((d, i) => (i === a ? undefined : d));
+    if (known) {
+      // Count distinct slices along the axis (element order within a slice as stored).
+      const outer = known.dims.slice(0, a).reduce((p, q) => p * q, 1), len = known.dims[a];
+      const inner = known.dims.slice(a + 1).reduce((p, q) => p * q, 1);
+      const keys = new Set<string>();
+      for (let i = 0; i < len; i++) {
+        const slice: Dim[] = [];
+        for (let o = 0; o < outer; o++) for (let k = 0; k < inner; k++) slice.push(known.data[(o * len + i) * inner + k]);
+        keys.add(slice.join(','));
+      }
+      u = keys.size;
+    }
+    y = xs.map((d, i) => (i === a ? u : d));
     inv = [xs[a]];
   }
-  return [like(c, 0, y), out(DataType.INT64, [undefined]), out(DataType.INT64, inv), out(DataType.INT64, [undefined])];
+  return [like(c, 0, y), out(DataType.INT64, [u]), out(DataType.INT64, inv), out(DataType.INT64, [u])];
 };
 
 // ---- Reductions ----
