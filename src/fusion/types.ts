@@ -19,6 +19,8 @@ export interface FusionTensor {
   producer: number;
   /** Consumer op ids. */
   consumers: number[];
+  /** (additive) True when the tensor is a graph output: written to DRAM even if consumed inside a group. */
+  graphOutput?: boolean;
 }
 
 export interface FusionOp {
@@ -41,6 +43,9 @@ export interface FusionOp {
    * reductions over H/W, Flatten/Gemm on maps, Softmax over spatial axes). */
   global: boolean;
   macs: number;
+  /** (additive) The constant inputs behind weightElements, by IR name (a weight shared by
+   * several ops appears under each; BRR re-fetches it per weight sub-group that uses it). */
+  weights?: { name: string; elements: number }[];
 }
 
 export interface OpGraph {

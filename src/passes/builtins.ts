@@ -12,6 +12,7 @@ import { collapseBranchesPass } from './collapse-branches.ts';
 import { expandBranchesPass } from './expand-branches.ts';
 import { sgsPass } from './sgs.ts';
 import { learnabilityPass } from './learnability.ts';
+import { planPass } from './plan-fusion.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -56,4 +57,4 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, learnabilityPass as Pass];
+export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, learnabilityPass as Pass];

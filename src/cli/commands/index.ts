@@ -3,9 +3,10 @@ import { register as compile } from './compile.ts';
 import { register as get } from './get.ts';
 import { register as inspect } from './inspect.ts';
 import { register as learnability } from './learnability.ts';
+import { register as plan } from './plan.ts';
 import { register as report } from './report.ts';
 import { register as rewrite } from './rewrite.ts';
 import { register as sgs } from './sgs.ts';
 
 /** Every CLI command, in help order. Add a command by adding its module here. */
-export const commands: ((program: Command) => void)[] = [compile, get, inspect, learnability, report, rewrite, sgs];
+export const commands: ((program: Command) => void)[] = [compile, get, inspect, learnability, plan, report, rewrite, sgs];

@@ -1,0 +1,313 @@
+/**
+ * IR Model -> OpGraph: the fusion problem's view of a network.
+ *
+ * - Constant folding of the *structure*: initializers, Constant nodes, Shape/Size (static once
+ *   shapes are known) and every node whose inputs are all constant are not ops; their outputs are
+ *   constants (weights when floating point, shape parameters when integer).
+ * - Identity and Dropout (inference: output 0 = input) are aliases, not ops.
+ * - Every other node is an op. Feature-map inputs are its non-constant inputs; weights are its
+ *   floating-point constant inputs (integer constants such as Reshape's shape, Resize's sizes or
+ *   Clip's bounds are parameters, not weights).
+ * - Op ids follow the IR's topological order (stable: file order on ties).
+ *
+ * Shapes come from `shapeOf(value)`; by default the graph's declared types (graph inputs/outputs,
+ * value_info). Run shape inference first (src/analysis/shapes.ts `inferShapes`, which fills
+ * value_info) or pass `shapeOf` explicitly (ModelBuilder.shape in tests).
+ */
+import type { Graph, Model, Node } from '../ir/graph.ts';
+import { DataType } from '../ir/dtype.ts';
+import { unsupported } from '../errors.ts';
+import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
+
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+const ALIAS_OPS = new Set(['Identity', 'Dropout']);
+const SHAPE_OPS = new Set(['Shape', 'Size']);
+const GLOBAL_OPS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']);
+const REDUCE_OPS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare']);
+const WINDOW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'LpPool', 'ConvInteger', 'QLinearConv']);
+
+export interface OpGraphOptions {
+  /** Static shape of a value; default: the graph's declared type (throws naming the value). */
+  shapeOf?: (value: string) => number[];
+}
+
+/** Default shape lookup: declared types only (graph inputs/outputs, value_info, initializers). */
+export function declaredShape(graph: Graph, value: string): number[] {
+  const t = graph.typeOf(value);
+  const s = t?.shape;
+  if (!s || s.some((d) => typeof d !== 'number' || d < 0)) {
+    throw unsupported(`fusion planning needs the static shape of '${value}'; ${s ? `it is [${s.map((d) => d ?? '?').join(', ')}]` : 'it is unknown'} (run shape inference or pass --shape input=1x3x224x224)`);
+  }
+  return s as number[];
+}
+
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** Builds the OpGraph of a model (main graph). */
+export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): OpGraph {
+  const graph = 'graph' in model ? model.graph : model;
+  const shapeOf = opts.shapeOf ?? ((v: string) => declaredShape(graph, v));
+  const order = graph.topoOrder();
+
+  // ---- constants and aliases ----
+  const constType = new Map<string, number>(); // const value -> dtype code
+  for (const [name, t] of graph.initializers) constType.set(name, t.dataType);
+  const alias = new Map<string, string>();
+  const root = (v: string): string => {
+    let r = v;
+    while (alias.has(r)) r = alias.get(r)!;
+    return r;
+  };
+  const opNodes: Node[] = [];
+  for (const n of order) {
+    const ins = n.inputs.filter((i) => i !== '').map(root);
+    if (n.opType === 'Constant' && n.domain === '') {
+      const a = n.attributes[0];
+      const dt = a?.type === 'tensor' ? a.value.dataType : a && (a.name === 'value_int' || a.name === 'value_ints') ? DataType.INT64 : DataType.FLOAT;
+      for (const o of n.outputs) if (o) constType.set(o, dt);
+      continue;
+    }
+    if (SHAPE_OPS.has(n.opType)) {
+      for (const o of n.outputs) if (o) constType.set(o, DataType.INT64);
+      continue;
+    }
+    if (ins.every((i) => constType.has(i))) {
+      const dt = ins.length ? constType.get(ins[0])! : DataType.FLOAT;
+      for (const o of n.outputs) if (o) constType.set(o, n.opType === 'Cast' ? (n.attrInt('to') ?? dt) : dt);
+      continue;
+    }
+    if (ALIAS_OPS.has(n.opType) && n.domain === '') {
+      if (n.outputs[0]) alias.set(n.outputs[0], ins[0]);
+      continue;
+    }
+    opNodes.push(n);
+  }
+
+  // ---- tensors ----
+  const tensors: FusionTensor[] = [];
+  const tensorIndex = new Map<string, number>();
+  const graphOutputs = new Set(graph.outputs.map((o) => root(o.name)));
+  const tensorOf = (name: string, producer: number): number => {
+    let i = tensorIndex.get(name);
+    if (i !== undefined) return i;
+    const shape = shapeOf(name).map(Number);
+    i = tensors.length;
+    tensors.push({ name, shape, elements: product(shape), producer, consumers: [] });
+    if (graphOutputs.has(name)) tensors[i].graphOutput = true;
+    tensorIndex.set(name, i);
+    return i;
+  };
+
+  // Which outputs matter: consumed by some op, or graph outputs (or the first output).
+  const consumed = new Set<string>();
+  for (const n of opNodes) for (const i of n.inputs) if (i) consumed.add(root(i));
+
+  const ops: FusionOp[] = [];
+  opNodes.forEach((n, id) => {
+    const inputs: number[] = [];
+    const weights: { name: string; elements: number }[] = [];
+    for (const raw of n.inputs) {
+      if (!raw) continue;
+      const v = root(raw);
+      const ct = constType.get(v);
+      if (ct !== undefined) {
+        if (FLOAT_TYPES.has(ct)) weights.push({ name: v, elements: constElements(graph, v, shapeOf) });
+        continue;
+      }
+      const t = tensorOf(v, -1);
+      if (!inputs.includes(t)) inputs.push(t);
+    }
+    const outputs: number[] = [];
+    n.outputs.forEach((o, k) => {
+      if (!o || (k > 0 && !consumed.has(o) && !graphOutputs.has(o))) return;
+      outputs.push(tensorOf(o, id));
+    });
+    const geo = geometry(n, graph, shapeOf);
+    const op: FusionOp = {
+      id,
+      node: n.name || `${n.opType}_${id}`,
+      opType: n.opType,
+      inputs,
+      outputs,
+      weightElements: weights.reduce((a, w) => a + w.elements, 0),
+      kernel: geo.kernel,
+      stride: geo.stride,
+      dilation: geo.dilation,
+      global: isGlobal(n, inputs.length ? tensors[inputs[0]].shape : []),
+      macs: 0,
+      weights,
+    };
+    op.macs = macsOf(n, op, tensors, graph, shapeOf);
+    ops.push(op);
+  });
+  for (const op of ops) for (const t of op.inputs) tensors[t].consumers.push(op.id);
+  return finalizeOpGraph(ops, tensors);
+}
+
+function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]): number {
+  const init = graph.initializers.get(v);
+  if (init) return init.size;
+  const p = graph.producer(v);
+  if (p?.opType === 'Constant') {
+    const a = p.attributes[0];
+    if (a?.type === 'tensor') return a.value.size;
+    if (a?.type === 'floats' || a?.type === 'ints') return a.value.length;
+    return 1;
+  }
+  try {
+    return product(shapeOf(v));
+  } catch {
+    return 0; // a folded constant of unknown shape: not counted (documented approximation)
+  }
+}
+
+/** Sliding-window geometry: kernel (from kernel_shape or the weight dims), strides, dilations.
+ * Rank-3 (1-D) windows are [1, k]. Element-wise and other ops are 1x1 stride 1. */
+function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
+  const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [1, xs[0]] : [xs[xs.length - 2], xs[xs.length - 1]]);
+  if (!WINDOW_OPS.has(n.opType)) return { kernel: [1, 1], stride: [1, 1], dilation: [1, 1] };
+  let k = n.attrInts('kernel_shape');
+  if (!k && (n.opType === 'Conv' || n.opType === 'ConvTranspose')) {
+    const w = n.inputs[1];
+    const dims = w ? (graph.initializers.get(w)?.dims ?? (() => { try { return shapeOf(w); } catch { return undefined; } })()) : undefined;
+    if (dims && dims.length > 2) k = dims.slice(2);
+  }
+  // A ConvTranspose upsamples: its window slides over its *output*; dnnfuse treats it as a
+  // KxK window with stride 1 on the input rows (the row scale comes from the shapes).
+  const stride = n.opType === 'ConvTranspose' ? [1, 1] : n.attrInts('strides');
+  return { kernel: two(k, 1), stride: two(stride, 1), dilation: two(n.attrInts('dilations'), 1) };
+}
+
+/** Ops that must see their whole input map before producing any output row. */
+function isGlobal(n: Node, inShape: number[]): boolean {
+  if (GLOBAL_OPS.has(n.opType)) return true;
+  if (REDUCE_OPS.has(n.opType)) {
+    if (inShape.length < 3) return false;
+    const axes = n.attrInts('axes');
+    if (!axes) return true; // opset 18 moves axes to an input; absent attr = reduce all (or via input): conservative
+    const r = inShape.length;
+    return axes.some((a) => ((a % r) + r) % r >= 2);
+  }
+  if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
+    const r = inShape.length;
+    const axis = n.attrInt('axis', -1);
+    return r >= 3 && ((axis % r) + r) % r >= 2;
+  }
+  return false;
+}
+
+/** Multiply-accumulates (convs, matmuls) or output elements (everything else). */
+function macsOf(n: Node, op: FusionOp, tensors: FusionTensor[], graph: Graph, shapeOf: (v: string) => number[]): number {
+  const out = op.outputs.length ? tensors[op.outputs[0]].elements : 0;
+  const inT = op.inputs.length ? tensors[op.inputs[0]] : undefined;
+  const wDims = (i: number): number[] | undefined => {
+    const w = n.inputs[i];
+    if (!w) return undefined;
+    const init = graph.initializers.get(w);
+    if (init) return init.dims;
+    try {
+      return shapeOf(w);
+    } catch {
+      return undefined;
+    }
+  };
+  if (n.opType === 'Conv') {
+    const w = wDims(1);
+    if (w && w.length >= 3) return out * product(w.slice(1));
+  }
+  if (n.opType === 'ConvTranspose') {
+    const w = wDims(1);
+    if (w && w.length >= 3 && inT) return inT.elements * product(w.slice(1));
+  }
+  if (n.opType === 'Gemm' || n.opType === 'MatMul') {
+    const a = n.opType === 'Gemm' && n.attrInt('transA', 0) ? 0 : 1;
+    const aShape = inT?.shape ?? wDims(0);
+    if (aShape && aShape.length >= 1) {
+      const k = n.opType === 'Gemm' ? (a ? aShape[aShape.length - 1] : aShape[0]) : aShape[aShape.length - 1];
+      return out * k;
+    }
+  }
+  if (WINDOW_OPS.has(n.opType)) return out * op.kernel[0] * op.kernel[1];
+  return out;
+}
+
+/** Fills producers/consumers, succ/pred from ops whose `inputs`/`outputs` index `tensors`.
+ * Use it to build OpGraphs directly (tests, generators): pass tensors with empty consumers and
+ * producer -1; both are recomputed here. Op ids must equal their index and be topological. */
+export function finalizeOpGraph(ops: FusionOp[], tensors: FusionTensor[]): OpGraph {
+  for (const t of tensors) {
+    t.consumers = [];
+    t.producer = -1;
+  }
+  for (const op of ops) {
+    for (const t of op.outputs) tensors[t].producer = op.id;
+  }
+  for (const op of ops) for (const t of op.inputs) if (!tensors[t].consumers.includes(op.id)) tensors[t].consumers.push(op.id);
+  const succ: number[][] = ops.map(() => []);
+  const pred: number[][] = ops.map(() => []);
+  for (const op of ops) {
+    for (const t of op.inputs) {
+      const p = tensors[t].producer;
+      if (p >= 0) {
+        if (p >= op.id) throw unsupported(`op graph is not in topological order at op '${op.node}'`);
+        if (!pred[op.id].includes(p)) pred[op.id].push(p);
+        if (!succ[p].includes(op.id)) succ[p].push(op.id);
+      }
+    }
+  }
+  for (const l of succ) l.sort((a, b) => a - b);
+  for (const l of pred) l.sort((a, b) => a - b);
+  for (const t of tensors) t.consumers.sort((a, b) => a - b);
+  return { ops, tensors, succ, pred };
+}
+
+/** A compact spec for hand-built op graphs (tests, GET fixtures):
+ * tensors by name with shapes; ops by inputs/outputs names. */
+export interface OpSpec {
+  name: string;
+  opType?: string;
+  inputs: string[];
+  outputs: string[];
+  weights?: number;
+  kernel?: number | [number, number];
+  stride?: number | [number, number];
+  dilation?: number | [number, number];
+  global?: boolean;
+  macs?: number;
+}
+
+export function opGraphFromSpec(shapes: Record<string, number[]>, specs: OpSpec[], graphOutputs: string[] = []): OpGraph {
+  const tensors: FusionTensor[] = [];
+  const idx = new Map<string, number>();
+  const t = (name: string) => {
+    let i = idx.get(name);
+    if (i === undefined) {
+      const shape = shapes[name];
+      if (!shape) throw unsupported(`opGraphFromSpec: no shape for tensor '${name}'`);
+      i = tensors.length;
+      tensors.push({ name, shape, elements: product(shape), producer: -1, consumers: [] });
+      idx.set(name, i);
+    }
+    return i;
+  };
+  const pair = (v: number | [number, number] | undefined): [number, number] => (v === undefined ? [1, 1] : typeof v === 'number' ? [v, v] : v);
+  const ops: FusionOp[] = specs.map((s, id) => {
+    const op: FusionOp = {
+      id,
+      node: s.name,
+      opType: s.opType ?? 'Conv',
+      inputs: s.inputs.map(t),
+      outputs: s.outputs.map(t),
+      weightElements: s.weights ?? 0,
+      kernel: pair(s.kernel),
+      stride: pair(s.stride),
+      dilation: pair(s.dilation),
+      global: s.global ?? false,
+      macs: s.macs ?? 0,
+      weights: s.weights ? [{ name: `${s.name}.W`, elements: s.weights }] : [],
+    };
+    return op;
+  });
+  for (const o of graphOutputs) tensors[t(o)].graphOutput = true;
+  return finalizeOpGraph(ops, tensors);
+}

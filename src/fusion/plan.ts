@@ -1,0 +1,202 @@
+/**
+ * Partition plans: a plan is a list of fusion groups (sorted op ids). A plan is well-formed when
+ * (1) every op is in exactly one group, (2) every group is weakly connected, (3) the graph of
+ * groups is acyclic; it is feasible when, in addition, every group is valid under the cost model
+ * (F_beta <= beta; single ops always are). `checkPlan` says which rule breaks and where.
+ */
+import type { CostModel, Group, OpGraph } from './types.ts';
+
+export type Plan = Group[];
+
+export type PlanCheck = { ok: true } | { ok: false; reason: string };
+
+/** Canonical form: each group sorted, groups ordered by first op id. */
+export function canonicalPlan(plan: readonly (readonly number[])[]): Plan {
+  return plan.map((g) => [...g].sort((a, b) => a - b)).sort((a, b) => a[0] - b[0]);
+}
+
+/** Stable text key of a plan (for deduplication). */
+export function planKey(plan: Plan): string {
+  return canonicalPlan(plan).map((g) => g.join(',')).join('|');
+}
+
+/** op id -> group index. */
+export function assignmentOf(plan: Plan, n: number): Int32Array {
+  const a = new Int32Array(n).fill(-1);
+  plan.forEach((g, i) => {
+    for (const id of g) a[id] = i;
+  });
+  return a;
+}
+
+/** Weakly connected components of a set of ops (each sorted; ordered by first id). */
+export function components(graph: OpGraph, ids: readonly number[]): number[][] {
+  const inSet = new Set(ids);
+  const seen = new Set<number>();
+  const out: number[][] = [];
+  for (const s of [...ids].sort((a, b) => a - b)) {
+    if (seen.has(s)) continue;
+    const comp: number[] = [];
+    const stack = [s];
+    seen.add(s);
+    while (stack.length) {
+      const v = stack.pop()!;
+      comp.push(v);
+      for (const u of graph.succ[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
+      for (const u of graph.pred[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
+    }
+    out.push(comp.sort((a, b) => a - b));
+  }
+  return out;
+}
+
+export function isConnected(graph: OpGraph, ids: readonly number[]): boolean {
+  return ids.length <= 1 || components(graph, ids).length === 1;
+}
+
+/** Groups in an execution order (topological order of the group DAG, ties by first op id),
+ * or undefined when the group graph has a cycle. */
+export function executionOrder(graph: OpGraph, plan: Plan): number[] | undefined {
+  const a = assignmentOf(plan, graph.ops.length);
+  const succ: Set<number>[] = plan.map(() => new Set());
+  const indeg = new Int32Array(plan.length);
+  for (let v = 0; v < graph.ops.length; v++) {
+    for (const u of graph.succ[v]) {
+      const gv = a[v], gu = a[u];
+      if (gv !== gu && !succ[gv].has(gu)) {
+        succ[gv].add(gu);
+        indeg[gu]++;
+      }
+    }
+  }
+  // Min-heap on first op id would be ideal; plans are small enough for a sorted ready list.
+  const first = plan.map((g) => g[0]);
+  const ready: number[] = [];
+  for (let i = 0; i < plan.length; i++) if (indeg[i] === 0) ready.push(i);
+  const order: number[] = [];
+  while (ready.length) {
+    let bi = 0;
+    for (let k = 1; k < ready.length; k++) if (first[ready[k]] < first[ready[bi]]) bi = k;
+    const g = ready[bi];
+    ready[bi] = ready[ready.length - 1];
+    ready.pop();
+    order.push(g);
+    for (const h of succ[g]) if (--indeg[h] === 0) ready.push(h);
+  }
+  return order.length === plan.length ? order : undefined;
+}
+
+/** Structural check (cover, connectivity, acyclicity); with `cost`, also group validity. */
+export function checkPlan(graph: OpGraph, plan: Plan, cost?: CostModel): PlanCheck {
+  const n = graph.ops.length;
+  const owner = new Int32Array(n).fill(-1);
+  for (let i = 0; i < plan.length; i++) {
+    const g = plan[i];
+    if (g.length === 0) return { ok: false, reason: `group ${i} is empty` };
+    for (const id of g) {
+      if (!Number.isInteger(id) || id < 0 || id >= n) return { ok: false, reason: `group ${i} names op ${id}, which does not exist (${n} ops)` };
+      if (owner[id] >= 0) return { ok: false, reason: `op ${graph.ops[id].node} is in groups ${owner[id]} and ${i}` };
+      owner[id] = i;
+    }
+  }
+  for (let id = 0; id < n; id++) if (owner[id] < 0) return { ok: false, reason: `op ${graph.ops[id].node} is in no group` };
+  for (let i = 0; i < plan.length; i++) {
+    const comps = components(graph, plan[i]);
+    if (comps.length > 1) return { ok: false, reason: `group ${i} is not connected: {${comps[0].map((id) => graph.ops[id].node).join(', ')}} and {${comps[1].map((id) => graph.ops[id].node).join(', ')}} share no edge` };
+  }
+  if (!executionOrder(graph, plan)) return { ok: false, reason: `the group graph has a cycle (${describeCycle(graph, plan)})` };
+  if (cost) {
+    for (let i = 0; i < plan.length; i++) {
+      if (!cost.valid(plan[i])) {
+        const m = cost.memory(plan[i]).bytes;
+        return { ok: false, reason: `group ${i} (${plan[i].length} ops from ${graph.ops[plan[i][0]].node}) needs ${m} B on chip > buffer ${cost.bufferBytes} B under ${cost.scheme.toUpperCase()}` };
+      }
+    }
+  }
+  return { ok: true };
+}
+
+function describeCycle(graph: OpGraph, plan: Plan): string {
+  const a = assignmentOf(plan, graph.ops.length);
+  // DFS on the group graph for a back edge.
+  const succ: number[][] = plan.map(() => []);
+  for (let v = 0; v < graph.ops.length; v++) for (const u of graph.succ[v]) if (a[v] !== a[u] && !succ[a[v]].includes(a[u])) succ[a[v]].push(a[u]);
+  const state = new Int8Array(plan.length);
+  const stack: number[] = [];
+  let cycle: number[] | undefined;
+  const dfs = (g: number): boolean => {
+    state[g] = 1;
+    stack.push(g);
+    for (const h of succ[g]) {
+      if (state[h] === 1) {
+        cycle = stack.slice(stack.indexOf(h));
+        return true;
+      }
+      if (state[h] === 0 && dfs(h)) return true;
+    }
+    stack.pop();
+    state[g] = 2;
+    return false;
+  };
+  for (let g = 0; g < plan.length && !cycle; g++) if (state[g] === 0) dfs(g);
+  return cycle ? cycle.map((g) => `group ${g} [${graph.ops[plan[g][0]].node}..]`).concat(`group ${cycle[0]}`).join(' -> ') : 'unknown';
+}
+
+/** Total DRAM bytes of a plan: sum of F_D over its groups. */
+export function planDram(cost: CostModel, plan: Plan): number {
+  let s = 0;
+  for (const g of plan) s += cost.dram(g);
+  return s;
+}
+
+/** Every op its own group. */
+export function layerByLayer(graph: OpGraph): Plan {
+  return graph.ops.map((op) => [op.id]);
+}
+
+/**
+ * What can fuse at all. An op is **unfusable** when every two-op group it forms with a neighbour
+ * is invalid: both cost models' validity is monotone under inclusion (a group's F_beta is at least
+ * that of any connected sub-group with the same ops adjacent), so such an op can only ever be a
+ * singleton — e.g. under LBDF a conv whose weights alone exceed beta. An edge is **fusable** when
+ * its two ops form a valid pair; ops joined only by unfusable edges never share a group.
+ */
+export interface Fusability {
+  /** Ops that can never be in a group of >= 2 ops (pruned to singletons before search). */
+  unfusable: boolean[];
+  /** Undirected fusable edges [u, v] with u < v, sorted. */
+  edges: [number, number][];
+  /** Fusable neighbours per op (sorted). */
+  adj: number[][];
+}
+
+export function fusability(graph: OpGraph, cost: CostModel): Fusability {
+  const n = graph.ops.length;
+  const adj: number[][] = Array.from({ length: n }, () => []);
+  const edges: [number, number][] = [];
+  for (let u = 0; u < n; u++) {
+    for (const v of graph.succ[u]) {
+      if (cost.valid([u, v])) {
+        edges.push([u, v]);
+        adj[u].push(v);
+        adj[v].push(u);
+      }
+    }
+  }
+  for (const l of adj) l.sort((a, b) => a - b);
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return { unfusable: adj.map((l) => l.length === 0), edges, adj };
+}
+
+/** DRAM of a plan split into all groups vs the groups holding fusable ops (the paper reports
+ * the latter: singleton groups of unfusable ops excluded). */
+export function dramSplit(cost: CostModel, plan: Plan, fus: Fusability): { total: number; fusable: number } {
+  let total = 0;
+  let fusable = 0;
+  for (const g of plan) {
+    const d = cost.dram(g);
+    total += d;
+    if (!(g.length === 1 && fus.unfusable[g[0]])) fusable += d;
+  }
+  return { total, fusable };
+}

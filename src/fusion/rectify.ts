@@ -1,0 +1,92 @@
+/**
+ * Rectifiers: how a search turns an invalid group into valid ones.
+ *
+ * `randomSplit` is the published baseline (Mills et al.): split at random, ignoring DRAM. dnnfuse
+ * cuts the group's topological order at a uniformly random position (prefix | suffix), takes the
+ * weakly connected components of both sides, and recurses on every part that is still invalid.
+ * Cutting a topological order keeps the parts' own graph acyclic (every edge goes prefix -> suffix),
+ * and splitting one group of an acyclic plan into parts whose mutual graph is acyclic keeps the
+ * whole plan acyclic (a cycle through outside groups would already have been a cycle through the
+ * original group). Single ops are always valid, so the recursion ends.
+ *
+ * `applyRectifier` runs any Rectifier (e.g. GET's explainer-guided split) on the invalid groups
+ * of a plan, checks what it returns (a partition of the group into connected, valid, mutually
+ * acyclic parts) and falls back to randomSplit for that group when the check fails.
+ */
+import type { CostModel, Group, OpGraph, Rectifier } from './types.ts';
+import type { Rng } from '../util/random.ts';
+import { components } from './plan.ts';
+
+export const randomSplit: Rectifier = (group: Group, cost: CostModel, rng: Rng): Group[] => {
+  if (group.length <= 1 || cost.valid(group)) return [group];
+  const sorted = [...group].sort((a, b) => a - b);
+  const k = rng.int(1, sorted.length - 1);
+  const out: Group[] = [];
+  for (const side of [sorted.slice(0, k), sorted.slice(k)]) {
+    for (const comp of components(cost.graph, side)) {
+      if (cost.valid(comp)) out.push(comp);
+      else out.push(...randomSplit(comp, cost, rng));
+    }
+  }
+  return out;
+};
+
+export interface RectifyStats {
+  /** Invalid groups met. */
+  invalid: number;
+  /** Of which the rectifier's own answer was used (the rest fell back to randomSplit). */
+  rectified: number;
+}
+
+/** Checks a rectifier's answer for `group`: partition, connected, valid, mutually acyclic. */
+export function checkSplit(graph: OpGraph, cost: CostModel, group: Group, parts: Group[]): string | undefined {
+  const owner = new Map<number, number>();
+  parts.forEach((p, i) => {
+    for (const id of p) owner.set(id, owner.has(id) ? -2 : i);
+  });
+  if ([...owner.values()].includes(-2)) return 'parts overlap';
+  if (owner.size !== group.length || group.some((id) => !owner.has(id))) return 'parts do not cover the group exactly';
+  for (const p of parts) {
+    if (components(graph, p).length !== 1) return 'a part is not connected';
+    if (!cost.valid(p)) return 'a part is still invalid';
+  }
+  // Mutual acyclicity of the parts (Kahn on the parts graph induced by the group's edges).
+  const succ: Set<number>[] = parts.map(() => new Set());
+  const indeg = new Array(parts.length).fill(0);
+  for (const v of group) for (const u of graph.succ[v]) {
+    const a = owner.get(v)!, b = owner.get(u);
+    if (b !== undefined && a !== b && !succ[a].has(b)) (succ[a].add(b), indeg[b]++);
+  }
+  const ready = indeg.flatMap((d, i) => (d === 0 ? [i] : []));
+  let seen = 0;
+  while (ready.length) {
+    const a = ready.pop()!;
+    seen++;
+    for (const b of succ[a]) if (--indeg[b] === 0) ready.push(b);
+  }
+  return seen === parts.length ? undefined : 'the parts form a cycle';
+}
+
+/** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback). */
+export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats?: RectifyStats): Group[] {
+  let out: Group[] | undefined;
+  for (let i = 0; i < plan.length; i++) {
+    const g = plan[i];
+    if (g.length <= 1 || cost.valid(g)) {
+      out?.push(g);
+      continue;
+    }
+    out ??= plan.slice(0, i);
+    if (stats) stats.invalid++;
+    let parts: Group[];
+    if (rectifier === randomSplit) parts = randomSplit(g, cost, rng);
+    else {
+      parts = rectifier(g, cost, rng).map((p) => [...p].sort((a, b) => a - b));
+      if (checkSplit(cost.graph, cost, g, parts)) parts = randomSplit(g, cost, rng);
+      else if (stats) stats.rectified++;
+    }
+    if (rectifier === randomSplit && stats) stats.rectified++;
+    out.push(...parts);
+  }
+  return out ?? plan;
+}

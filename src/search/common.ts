@@ -1,0 +1,259 @@
+/**
+ * Shared machinery of the plan searches: options/results, fusability cache, a union-find plan
+ * with an incremental acyclicity test, random plans, one-edit mutations and a top-K population.
+ * All randomness comes from the seeded Rng; every tie is broken by op ids, so a (seed, budget)
+ * pair gives the same plan on every run.
+ */
+import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
+import { applyRectifier, randomSplit, type RectifyStats } from '../fusion/rectify.ts';
+import { assignmentOf, canonicalPlan, components, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
+import { Rng } from '../util/random.ts';
+
+export type SearchMethod = 'lbl' | 'greedy' | 'random' | 'local' | 'nsga2' | 'exact';
+
+export interface SearchOptions {
+  seed?: number;
+  /** Number of plans generated (equal across methods for a fair comparison). */
+  budget?: number;
+  /** How invalid groups are split (default: randomSplit, the published baseline). */
+  rectifier?: Rectifier;
+  /** Population size of local search / NSGA-II (top K; default 10). */
+  k?: number;
+  /** Plans to start from (counted in the budget), e.g. the greedy plan. */
+  initial?: Plan[];
+  /** Called after each generated plan (progress bars). */
+  onProgress?: (done: number, total: number, bestDram: number) => void;
+}
+
+export interface SearchResult {
+  method: SearchMethod;
+  plan: Plan;
+  dram: number;
+  /** Plans generated (the budget actually used). */
+  plansGenerated: number;
+  /** Distinct groups the cost model evaluated during the search. */
+  groupsEvaluated: number;
+  ms: number;
+  rectify: RectifyStats;
+  /** Best DRAM after each generated plan (sampled to at most 200 points). */
+  history: number[];
+}
+
+const fusCache = new WeakMap<CostModel, Fusability>();
+/** Fusability of a cost model's graph (cached per cost model). */
+export function fusabilityOf(cost: CostModel): Fusability {
+  let f = fusCache.get(cost);
+  if (!f) fusCache.set(cost, (f = fusability(cost.graph, cost)));
+  return f;
+}
+
+/** Union-find over ops with member lists, for building plans by merges. */
+export class UnionPlan {
+  readonly parent: Int32Array;
+  readonly members: (number[] | undefined)[];
+  readonly minId: Int32Array;
+  readonly maxId: Int32Array;
+  constructor(private cost: CostModel) {
+    const n = cost.graph.ops.length;
+    this.parent = Int32Array.from({ length: n }, (_, i) => i);
+    this.members = Array.from({ length: n }, (_, i) => [i]);
+    this.minId = Int32Array.from({ length: n }, (_, i) => i);
+    this.maxId = Int32Array.from({ length: n }, (_, i) => i);
+  }
+  find(x: number): number {
+    while (this.parent[x] !== x) {
+      this.parent[x] = this.parent[this.parent[x]];
+      x = this.parent[x];
+    }
+    return x;
+  }
+  group(root: number): number[] {
+    return this.members[root]!;
+  }
+  /** Would merging groups a and b (roots) close a cycle in the group graph? A new cycle must go
+   * through the merged group C: leave C and come back. Groups whose smallest op id exceeds C's
+   * largest cannot lead back (edges go forward in id order), which bounds the search. */
+  wouldCycle(a: number, b: number): boolean {
+    const { succ } = this.cost.graph;
+    const hi = Math.max(this.maxId[a], this.maxId[b]);
+    const seen = new Set<number>([a, b]);
+    const stack: number[] = [];
+    for (const r of [a, b]) for (const v of this.members[r]!) for (const u of succ[v]) {
+      const g = this.find(u);
+      if (!seen.has(g) && this.minId[g] < hi) (seen.add(g), stack.push(g));
+    }
+    while (stack.length) {
+      const g = stack.pop()!;
+      for (const v of this.members[g]!) for (const u of succ[v]) {
+        const h = this.find(u);
+        if (h === a || h === b) return true;
+        if (!seen.has(h) && this.minId[h] < hi) (seen.add(h), stack.push(h));
+      }
+    }
+    return false;
+  }
+  /** Merges two roots; returns the new root. */
+  merge(a: number, b: number): number {
+    const [r, s] = a < b ? [a, b] : [b, a];
+    this.parent[s] = r;
+    this.members[r] = mergeSorted(this.members[r]!, this.members[s]!);
+    this.members[s] = undefined;
+    this.minId[r] = Math.min(this.minId[r], this.minId[s]);
+    this.maxId[r] = Math.max(this.maxId[r], this.maxId[s]);
+    return r;
+  }
+  toPlan(): Plan {
+    const out: Plan = [];
+    for (let i = 0; i < this.parent.length; i++) if (this.parent[i] === i) out.push(this.members[i]!);
+    return out;
+  }
+}
+
+export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0, j = 0, k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
+
+/** A fresh random plan: a merge probability p ~ U(0, 1) is drawn, then every fusable edge, in a
+ * random order, merges its two groups with probability p unless that would close a cycle. Groups
+ * are not checked against the buffer here: invalid ones go to the rectifier (as in the paper's
+ * random LF search, where rectification is the point). */
+export function randomPlan(cost: CostModel, rng: Rng): Plan {
+  const fus = fusabilityOf(cost);
+  const up = new UnionPlan(cost);
+  const p = rng.next();
+  const order = rng.shuffle(fus.edges.map((_, i) => i));
+  for (const i of order) {
+    if (rng.next() >= p) continue;
+    const [u, v] = fus.edges[i];
+    const a = up.find(u), b = up.find(v);
+    if (a !== b && !up.wouldCycle(a, b)) up.merge(a, b);
+  }
+  return up.toPlan();
+}
+
+/** One-edit mutation (move an op, merge two groups, split a group), structurally valid; the
+ * result may hold invalid groups (rectify it). Returns undefined when no edit applies. */
+export function mutate(cost: CostModel, plan: Plan, rng: Rng): Plan | undefined {
+  const graph = cost.graph;
+  const fus = fusabilityOf(cost);
+  const n = graph.ops.length;
+  for (let attempt = 0; attempt < 24; attempt++) {
+    const kind = rng.int(0, 2); // 0 move, 1 merge, 2 split
+    const a = assignmentOf(plan, n);
+    if (kind === 2) {
+      const big = plan.map((g, i) => (g.length > 1 ? i : -1)).filter((i) => i >= 0);
+      if (!big.length) continue;
+      const gi = rng.pick(big);
+      const g = plan[gi];
+      const k = rng.int(1, g.length - 1);
+      const parts = [...components(graph, g.slice(0, k)), ...components(graph, g.slice(k))];
+      return replaceGroups(plan, [gi], parts);
+    }
+    // Boundary edges: fusable edges across two groups.
+    if (!fus.edges.length) return undefined;
+    let e: [number, number] | undefined;
+    for (let t = 0; t < 16; t++) {
+      const c = fus.edges[rng.int(0, fus.edges.length - 1)];
+      if (a[c[0]] !== a[c[1]]) {
+        e = c;
+        break;
+      }
+    }
+    if (!e) continue;
+    const [u, v] = e;
+    let next: Plan;
+    if (kind === 1) {
+      next = replaceGroups(plan, [a[u], a[v]], [mergeSorted(plan[a[u]], plan[a[v]])]);
+    } else {
+      const [x, to] = rng.next() < 0.5 ? [u, v] : [v, u];
+      const from = plan[a[x]];
+      const rest = from.filter((id) => id !== x);
+      next = replaceGroups(plan, [a[x], a[to]], [mergeSorted(plan[a[to]], [x]), ...(rest.length ? components(graph, rest) : [])]);
+    }
+    if (executionOrder(graph, next)) return next;
+  }
+  return undefined;
+}
+
+function replaceGroups(plan: Plan, remove: number[], add: Group[]): Plan {
+  const drop = new Set(remove);
+  const out: Plan = [];
+  for (let i = 0; i < plan.length; i++) if (!drop.has(i)) out.push(plan[i]);
+  out.push(...add);
+  return out;
+}
+
+/** Rectifies then canonicalizes. */
+export function repair(cost: CostModel, plan: Plan, rectifier: Rectifier, rng: Rng, stats: RectifyStats): Plan {
+  return canonicalPlan(applyRectifier(plan, cost, rectifier, rng, stats));
+}
+
+/** Top-K distinct plans by DRAM (ties: plan key), the population of local search / NSGA-II. */
+export class TopK {
+  items: { plan: Plan; dram: number; key: string }[] = [];
+  constructor(readonly k: number) {}
+  offer(plan: Plan, dram: number): boolean {
+    const key = planKey(plan);
+    if (this.items.some((x) => x.key === key)) return false;
+    if (this.items.length >= this.k) {
+      const worst = this.items[this.items.length - 1];
+      if (dram > worst.dram || (dram === worst.dram && key >= worst.key)) return false;
+    }
+    this.items.push({ plan, dram, key });
+    this.items.sort((x, y) => x.dram - y.dram || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    if (this.items.length > this.k) this.items.pop();
+    return true;
+  }
+  get best() {
+    return this.items[0];
+  }
+}
+
+/** Bookkeeping every search shares: budget, best plan, history, progress. */
+export class SearchRun {
+  readonly rng: Rng;
+  readonly budget: number;
+  readonly rectifier: Rectifier;
+  readonly stats: RectifyStats = { invalid: 0, rectified: 0 };
+  generated = 0;
+  best: { plan: Plan; dram: number } | undefined;
+  private hist: number[] = [];
+  private t0 = performance.now();
+  private evals0: number;
+  constructor(readonly method: SearchMethod, readonly cost: CostModel, readonly opts: SearchOptions, defaultBudget: number) {
+    this.rng = new Rng(opts.seed ?? 0);
+    this.budget = Math.max(1, Math.floor(opts.budget ?? defaultBudget));
+    this.rectifier = opts.rectifier ?? randomSplit;
+    this.evals0 = (cost as { cacheSize?: number }).cacheSize ?? 0;
+  }
+  get done(): boolean {
+    return this.generated >= this.budget;
+  }
+  /** Records a generated (already rectified) plan; returns its DRAM. */
+  record(plan: Plan): number {
+    const d = planDram(this.cost, plan);
+    this.generated++;
+    if (!this.best || d < this.best.dram || (d === this.best.dram && planKey(plan) < planKey(this.best.plan))) this.best = { plan, dram: d };
+    this.hist.push(this.best.dram);
+    this.opts.onProgress?.(this.generated, this.budget, this.best.dram);
+    return d;
+  }
+  result(): SearchResult {
+    const step = Math.max(1, Math.ceil(this.hist.length / 200));
+    return {
+      method: this.method,
+      plan: canonicalPlan(this.best!.plan),
+      dram: this.best!.dram,
+      plansGenerated: this.generated,
+      groupsEvaluated: ((this.cost as { cacheSize?: number }).cacheSize ?? 0) - this.evals0,
+      ms: performance.now() - this.t0,
+      rectify: this.stats,
+      history: this.hist.filter((_, i) => i % step === step - 1 || i === this.hist.length - 1),
+    };
+  }
+}

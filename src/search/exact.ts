@@ -1,0 +1,449 @@
+/**
+ * The exact optimum of the fusion problem for a given cost model (beyond the paper, which has
+ * none): minimize sum F_D(group) over partitions into weakly connected, valid groups whose group
+ * graph is acyclic.
+ *
+ * Formulation (set partitioning + potentials), solved with HiGHS (npm `highs`, wasm):
+ *  1. Candidates: every connected group of fusable ops that is valid, enumerated once each with
+ *     ESU (Wernicke 2006: grow from a root v using only neighbours with larger ids than v and not
+ *     adjacent to the set so far). Validity is monotone under inclusion for both cost models
+ *     (lbdf.ts, brr.ts), so an invalid set is never extended: every valid connected set is
+ *     reached through valid connected subsets and the enumeration is complete. Singletons are
+ *     always candidates. If the count exceeds `maxCandidates`, the enumeration is redone with a
+ *     size bound L (largest L that fits): the answer is then the optimum over groups of <= L ops
+ *     only — reported as `scope: 'bounded'`, not as the true optimum.
+ *  2. Binary x_g per candidate; each op covered exactly once; minimize sum x_g F_D(g)
+ *     (in elements: F_D / elementBytes, integral).
+ *  3. Acyclicity, added lazily: the set-partitioning optimum is checked; if its group graph has a
+ *     cycle, the model is re-solved with a potential pi_v in [0, n-1] per op and, for every edge
+ *     u -> v with s_uv = sum of x_g over candidates holding both u and v:
+ *       pi_v - pi_u + s_uv >= 1   (different groups: strictly later; same group: not earlier)
+ *       pi_v - pi_u + n s_uv <= n (same group: equal potentials)
+ *     Groups are connected through their internal edges, so members share one potential and every
+ *     edge between groups increases it: the group graph is acyclic. Conversely any acyclic plan
+ *     satisfies this with pi = the rank of its group in a topological order. Exact.
+ *  On a chain (every op has at most one predecessor and one successor, in order) a DP over
+ *  prefixes gives the same optimum without a solver (`exactChain`).
+ *  With a time limit, HiGHS returns its incumbent (an upper bound) and its dual bound (a lower
+ *  bound on the optimum over the candidate family); both are reported with the gap.
+ *  `trivialLowerBound` (every weight read once + graph inputs read + graph outputs written) is a
+ *  lower bound on every plan of the unrestricted problem.
+ */
+import * as highsModule from 'highs';
+import type { Highs } from 'highs';
+import type { CostModel, Group } from '../fusion/types.ts';
+import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
+import { fusabilityOf } from './common.ts';
+
+export interface ExactOptions {
+  /** HiGHS wall-clock limit, seconds (default 60). */
+  timeLimit?: number;
+  /** Candidate-group cap before falling back to a size bound (default 400000). */
+  maxCandidates?: number;
+  /** Force a size bound (ops per group). */
+  maxGroupSize?: number;
+}
+
+export interface ExactResult {
+  method: 'exact';
+  plan: Plan;
+  /** DRAM of the returned plan (the optimum when status = 'optimal' and scope = 'all'). */
+  dram: number;
+  /** Lower bound proven on the optimum of the unrestricted problem (= dram when optimal). */
+  bound: number;
+  /** (dram - bound) / dram: how far the returned plan can be from the true optimum. */
+  gap: number;
+  /** 'optimal': proven optimum of the unrestricted problem. 'not-proven': a HiGHS time limit or a
+   * size-bounded family stopped the proof; see bound/gap. */
+  status: 'optimal' | 'not-proven';
+  /** 'all': every valid connected group was a candidate (true optimum); 'bounded': groups of at
+   * most maxGroupSize ops only (optimum over that family). */
+  scope: 'all' | 'bounded';
+  maxGroupSize?: number;
+  candidates: number;
+  /** How it was solved: a prefix DP on a chain, or HiGHS set partitioning (+ potentials rows). */
+  solver: 'chain-dp' | 'milp' | 'milp+acyclicity';
+  /** A lower bound valid for every plan (weights once + graph inputs + graph outputs). */
+  trivialLowerBound: number;
+  ms: number;
+}
+
+type HighsApi = Highs;
+// The package's .d.ts is ESM-shaped inside a CommonJS package: under NodeNext TypeScript sees
+// the default export as `.default`, while Node's ESM entry (highs.mjs) exports it directly.
+const loadHighs = ((highsModule as unknown as { default?: unknown }).default ?? highsModule) as () => Promise<Highs>;
+let highsPromise: Promise<HighsApi> | undefined;
+function highs(): Promise<HighsApi> {
+  highsPromise ??= loadHighs();
+  return highsPromise;
+}
+
+/** Every valid connected group of fusable ops (see header), or undefined past `cap`. */
+export function enumerateCandidates(cost: CostModel, cap: number, maxSize = Infinity, within?: number[]): Group[] | undefined {
+  const fus = fusabilityOf(cost);
+  const n = cost.graph.ops.length;
+  const out: Group[] = [];
+  const near = new Int32Array(n); // >0: in the set or adjacent to it
+  const sub: number[] = [];
+  let overflow = false;
+  const sortedSub = () => [...sub].sort((a, b) => a - b);
+  const addNear = (w: number, d: number) => {
+    near[w] += d;
+    for (const u of fus.adj[w]) near[u] += d;
+  };
+  const extend = (ext: number[], root: number) => {
+    out.push(sortedSub());
+    if (out.length > cap) {
+      overflow = true;
+      return;
+    }
+    if (sub.length >= maxSize) return;
+    const rest = ext.slice();
+    while (rest.length && !overflow) {
+      const w = rest.pop()!;
+      sub.push(w);
+      const g = sortedSub();
+      if (cost.valid(g)) {
+        const next = rest.slice();
+        for (const u of fus.adj[w]) if (u > root && near[u] === 0 && !next.includes(u)) next.push(u);
+        addNear(w, 1);
+        extend(next, root);
+        addNear(w, -1);
+      }
+      sub.pop();
+    }
+  };
+  for (const v of within ?? Array.from({ length: n }, (_, i) => i)) {
+    if (overflow) break;
+    sub.push(v);
+    addNear(v, 1);
+    extend(fus.adj[v].filter((u) => u > v), v);
+    addNear(v, -1);
+    sub.pop();
+  }
+  return overflow ? undefined : out;
+}
+
+/** Lower bound on any plan: every weight read once, graph inputs read, graph outputs written. */
+export function trivialLowerBound(cost: CostModel): number {
+  const { ops, tensors } = cost.graph;
+  let s = 0;
+  for (const op of ops) s += op.weightElements;
+  for (const t of tensors) if (t.producer < 0 || t.graphOutput || t.consumers.length === 0) s += t.elements;
+  return s * cost.elementBytes;
+}
+
+export function isChain(cost: CostModel): boolean {
+  const { succ, pred } = cost.graph;
+  return succ.every((s, i) => s.length === 0 ? i === succ.length - 1 : s.length === 1 && s[0] === i + 1) && pred.every((p, i) => (i === 0 ? p.length === 0 : p.length === 1 && p[0] === i - 1));
+}
+
+/** Exact DP on a chain: best[j] = min_i best[i] + F_D(ops i..j-1) over valid segments. */
+export function exactChain(cost: CostModel): Plan {
+  const n = cost.graph.ops.length;
+  const best = new Float64Array(n + 1).fill(Infinity);
+  const from = new Int32Array(n + 1);
+  best[0] = 0;
+  for (let j = 1; j <= n; j++) {
+    for (let i = j - 1; i >= 0; i--) {
+      const seg = Array.from({ length: j - i }, (_, k) => i + k);
+      if (!cost.valid(seg)) break; // monotone: longer segments ending at j are invalid too
+      const c = best[i] + cost.dram(seg);
+      if (c < best[j]) {
+        best[j] = c;
+        from[j] = i;
+      }
+    }
+  }
+  const plan: Plan = [];
+  for (let j = n; j > 0; j = from[j]) plan.push(Array.from({ length: j - from[j] }, (_, k) => from[j] + k));
+  return canonicalPlan(plan);
+}
+
+export interface ExactOptionsFull extends ExactOptions {
+  /** A known plan (e.g. the best heuristic's) given to HiGHS as its first incumbent. */
+  incumbent?: Plan;
+}
+
+/** Connected components of the fusable-edge graph (ops of different components never share a
+ * group), each sorted; singletons included. */
+export function fusableComponents(cost: CostModel): number[][] {
+  const fus = fusabilityOf(cost);
+  const n = cost.graph.ops.length;
+  const comp = new Int32Array(n).fill(-1);
+  const out: number[][] = [];
+  for (let v = 0; v < n; v++) {
+    if (comp[v] >= 0) continue;
+    const members: number[] = [];
+    const st = [v];
+    comp[v] = out.length;
+    while (st.length) {
+      const x = st.pop()!;
+      members.push(x);
+      for (const u of fus.adj[x]) if (comp[u] < 0) (comp[u] = out.length, st.push(u));
+    }
+    out.push(members.sort((a, b) => a - b));
+  }
+  return out;
+}
+
+function isChainSet(cost: CostModel, ids: number[]): boolean {
+  const fus = fusabilityOf(cost);
+  const inSet = new Set(ids);
+  for (let k = 0; k < ids.length; k++) {
+    const v = ids[k];
+    // inside the component, v's graph neighbours must be exactly its chain neighbours
+    const nb = [...cost.graph.succ[v], ...cost.graph.pred[v]].filter((u) => inSet.has(u)).sort((a, b) => a - b);
+    const want = [k > 0 ? ids[k - 1] : -1, k < ids.length - 1 ? ids[k + 1] : -1].filter((u) => u >= 0);
+    if (nb.length !== want.length || nb.some((u, i) => u !== want[i])) return false;
+    if (k > 0 && !fus.adj[v].includes(ids[k - 1])) return false;
+  }
+  return true;
+}
+
+/**
+ * Solves the problem per fusable component (components never share a group, so the sum of the
+ * component optima is the optimum whenever the combined plan is acyclic — checked; otherwise the
+ * whole problem is re-solved with the potential rows). Chains use the DP; other components use
+ * HiGHS on their candidate family (complete when under the cap, else size-bounded).
+ */
+export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): Promise<ExactResult> {
+  const t0 = performance.now();
+  const n = cost.graph.ops.length;
+  const lb = trivialLowerBound(cost);
+  const eb = cost.elementBytes;
+  const cap = opts.maxCandidates ?? 6_000;
+  const timeLimit = opts.timeLimit ?? 60;
+  const comps = fusableComponents(cost);
+  const plan: Plan = [];
+  let scope: 'all' | 'bounded' = 'all';
+  let minBound = Infinity;
+  let status: 'optimal' | 'not-proven' = 'optimal';
+  let solver: ExactResult['solver'] = 'chain-dp';
+  let totalCands = 0;
+  let boundSum = 0; // sum of per-component lower bounds
+  const allCands: Group[] = [];
+  const incAssign = opts.incumbent ? new Map(opts.incumbent.map((g) => [g.join(','), g])) : undefined;
+  for (const comp of comps) {
+    if (comp.length === 1) {
+      plan.push(comp);
+      boundSum += cost.dram(comp);
+      allCands.push(comp);
+      continue;
+    }
+    if (isChainSet(cost, comp) && opts.maxGroupSize === undefined) {
+      const sub = exactChainOn(cost, comp);
+      plan.push(...sub);
+      const d = sub.reduce((a, g) => a + cost.dram(g), 0);
+      boundSum += d;
+      allCands.push(...sub);
+      continue;
+    }
+    let maxSize = opts.maxGroupSize ?? Infinity;
+    let cands = enumerateCandidates(cost, cap, maxSize, comp);
+    let complete = opts.maxGroupSize === undefined;
+    if (opts.maxGroupSize !== undefined) scope = 'bounded';
+    if (!cands) {
+      scope = 'bounded';
+      complete = false;
+      let lo = 1, hi = Math.min(comp.length, maxSize);
+      let found: Group[] | undefined;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        const c = enumerateCandidates(cost, cap, mid, comp);
+        if (c) (lo = mid, (found = c));
+        else hi = mid - 1;
+      }
+      maxSize = lo;
+      minBound = Math.min(minBound, lo);
+      cands = found ?? enumerateCandidates(cost, Infinity, lo, comp)!;
+    }
+    // The incumbent's groups inside this component join the family (so the answer is never worse
+    // than the incumbent even when the family is size-bounded).
+    if (incAssign) {
+      const inComp = new Set(comp);
+      const have = new Set(cands.map((g) => g.join(',')));
+      for (const g of incAssign.values()) if (g.length > 1 && inComp.has(g[0]) && !have.has(g.join(','))) cands.push(g);
+    }
+    totalCands += cands.length;
+    allCands.push(...cands);
+    const incumbent = incAssign ? cands.map((g) => (incAssign.has(g.join(',')) ? 1 : 0)) : undefined;
+    const r = await solveSetPartition(cost, comp, cands, false, timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length), incumbent);
+    solver = 'milp';
+    if (!r.optimal) status = 'not-proven';
+    // Lower bound for this component: its optimum / dual bound when the family was complete;
+    // otherwise only the enumeration-free bound is valid for the unrestricted problem.
+    const clb = componentLowerBound(cost, comp);
+    boundSum += complete ? (r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, clb)) : clb;
+    if (!complete) status = 'not-proven';
+    plan.push(...r.plan);
+  }
+  let final = canonicalPlan(plan);
+  if (!executionOrder(cost.graph, final)) {
+    // Components interact through a cycle: solve everything at once with the potential rows.
+    solver = 'milp+acyclicity';
+    const all = Array.from({ length: n }, (_, i) => i);
+    const r = await solveSetPartition(cost, all, allCands, true, timeLimit, undefined);
+    // the per-component bound stays valid (acyclicity only adds constraints)
+    final = r.plan;
+    if (!r.optimal) status = 'not-proven';
+    else if (scope === 'all' && status === 'optimal') boundSum = planDram(cost, r.plan);
+  }
+  if (opts.incumbent && (!executionOrder(cost.graph, final) || planDram(cost, final) > planDram(cost, opts.incumbent))) final = canonicalPlan(opts.incumbent);
+  const dram = planDram(cost, final);
+  const optimal = (status === 'optimal' && scope === 'all') || dram <= Math.max(boundSum, lb);
+  const bound = optimal ? dram : Math.min(dram, Math.max(boundSum, lb));
+  return {
+    method: 'exact',
+    plan: final,
+    dram,
+    bound,
+    gap: dram > 0 ? (dram - bound) / dram : 0,
+    status,
+    scope,
+    maxGroupSize: scope === 'bounded' ? (opts.maxGroupSize ?? minBound) : undefined,
+    candidates: totalCands,
+    solver,
+    trivialLowerBound: lb,
+    ms: performance.now() - t0,
+  };
+}
+
+/**
+ * A lower bound on the DRAM charged to the groups of one fusable component C in ANY feasible plan
+ * (no enumeration): the weights of C once, every map produced in C that must be written (graph
+ * output, no consumer, or a consumer it can never share a group with: an unfusable edge or a
+ * consumer outside C), and every map consumed in C that must be read at least once (produced
+ * outside C, or produced in C with a consumer in C it can never share a group with).
+ */
+export function componentLowerBound(cost: CostModel, comp: number[]): number {
+  const { ops, tensors } = cost.graph;
+  const fus = fusabilityOf(cost);
+  const inC = new Set(comp);
+  let s = 0;
+  const seen = new Set<number>();
+  for (const v of comp) {
+    s += ops[v].weightElements;
+    for (const t of ops[v].outputs) {
+      const T = tensors[t];
+      const forced = T.consumers.filter((c) => !inC.has(c) || !fus.adj[v].includes(c));
+      if (T.graphOutput || T.consumers.length === 0 || forced.length) s += T.elements;
+      if (forced.some((c) => inC.has(c))) s += T.elements; // read back by a member of C
+    }
+    for (const t of ops[v].inputs) {
+      const T = tensors[t];
+      if (seen.has(t)) continue;
+      seen.add(t);
+      if (!inC.has(T.producer)) s += T.elements;
+    }
+  }
+  return s * cost.elementBytes;
+}
+
+/** Chain DP restricted to the ops of one chain component (ids in chain order). */
+function exactChainOn(cost: CostModel, ids: number[]): Plan {
+  const m = ids.length;
+  const best = new Float64Array(m + 1).fill(Infinity);
+  const from = new Int32Array(m + 1);
+  best[0] = 0;
+  for (let j = 1; j <= m; j++) {
+    for (let i = j - 1; i >= 0; i--) {
+      const seg = ids.slice(i, j);
+      if (!cost.valid(seg)) break;
+      const c = best[i] + cost.dram(seg);
+      if (c < best[j]) (best[j] = c, (from[j] = i));
+    }
+  }
+  const plan: Plan = [];
+  for (let j = m; j > 0; j = from[j]) plan.push(ids.slice(from[j], j));
+  return plan;
+}
+
+/** Set partitioning of `ops` by `cands` with HiGHS (optionally with the potential rows). The
+ * candidates always include the singletons of `ops`, so the problem is feasible. */
+async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, timeLimit: number, incumbent: number[] | undefined): Promise<{ plan: Plan; optimal: boolean; dual: number }> {
+  const api = await highs();
+  const eb = cost.elementBytes;
+  const local = new Map(ops.map((v, i) => [v, i]));
+  const n = ops.length;
+  const nx = cands.length;
+  const numCols = nx + (withPotentials ? n : 0);
+  const rowStarts: number[] = [0];
+  const idx: number[] = [];
+  const val: number[] = [];
+  const rowLower: number[] = [];
+  const rowUpper: number[] = [];
+  const byOp: number[][] = Array.from({ length: n }, () => []);
+  cands.forEach((g, j) => {
+    for (const id of g) byOp[local.get(id)!].push(j);
+  });
+  for (let v = 0; v < n; v++) {
+    for (const j of byOp[v]) (idx.push(j), val.push(1));
+    rowStarts.push(idx.length);
+    rowLower.push(1);
+    rowUpper.push(1);
+  }
+  if (withPotentials) {
+    const { succ } = cost.graph;
+    for (const u of ops) {
+      for (const v of succ[u]) {
+        const lu = local.get(u)!, lv = local.get(v);
+        if (lv === undefined) continue;
+        const both = byOp[lu].length < byOp[lv].length ? byOp[lu].filter((j) => cands[j].includes(v)) : byOp[lv].filter((j) => cands[j].includes(u));
+        idx.push(nx + lv, nx + lu);
+        val.push(1, -1);
+        for (const j of both) (idx.push(j), val.push(1));
+        rowStarts.push(idx.length);
+        rowLower.push(1);
+        rowUpper.push(Infinity);
+        if (both.length) {
+          idx.push(nx + lv, nx + lu);
+          val.push(1, -1);
+          for (const j of both) (idx.push(j), val.push(n));
+          rowStarts.push(idx.length);
+          rowLower.push(-Infinity);
+          rowUpper.push(n);
+        }
+      }
+    }
+  }
+  const numRows = rowLower.length;
+  const colCost = new Float64Array(numCols);
+  cands.forEach((g, j) => (colCost[j] = cost.dram(g) / eb));
+  const colUpper = new Float64Array(numCols).fill(1);
+  for (let k = nx; k < numCols; k++) colUpper[k] = n - 1;
+  const integrality = new Int32Array(numCols);
+  integrality.fill(1, 0, nx);
+  const model = api.createModel({
+    numCols,
+    numRows,
+    colCost,
+    colLower: new Float64Array(numCols),
+    colUpper,
+    rowLower: Float64Array.from(rowLower, (x) => (x === -Infinity ? -api.infinity : x)),
+    rowUpper: Float64Array.from(rowUpper, (x) => (x === Infinity ? api.infinity : x)),
+    matrix: { format: 'csr', numRows, numCols, starts: Int32Array.from(rowStarts), indices: Int32Array.from(idx), values: Float64Array.from(val) },
+    integrality,
+  } as Parameters<HighsApi['createModel']>[0]);
+  try {
+    model.options.set({ output_flag: false, time_limit: Math.max(1, timeLimit), mip_rel_gap: 0, mip_abs_gap: 0.5, random_seed: 0 });
+    if (incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0) {
+      try {
+        model.setSolution({ colValue: Float64Array.from(incumbent) } as Parameters<typeof model.setSolution>[0]);
+      } catch {
+        /* an incumbent outside the family is just not used */
+      }
+    }
+    model.run();
+    const status = model.getModelStatus();
+    const x = model.getSolution().colValue;
+    const plan: Plan = [];
+    for (let j = 0; j < nx; j++) if (x[j] > 0.5) plan.push(cands[j]);
+    const covered = plan.reduce((a, g) => a + g.length, 0) === n;
+    const dual = Number(model.info.get('mip_dual_bound'));
+    if (!covered) return { plan: ops.map((v) => [v]), optimal: false, dual: Number.isFinite(dual) ? dual : 0 };
+    return { plan, optimal: status === api.constants.modelStatus.optimal, dual: Number.isFinite(dual) ? dual : 0 };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The plan searches: layer-by-layer, greedy merge, random search, local search, NSGA-II.
+ * Budget = number of plans generated (each rectified plan the search evaluates counts once).
+ */
+import type { CostModel, Group } from '../fusion/types.ts';
+import { canonicalPlan, components, executionOrder, layerByLayer, planDram, planKey, type Plan } from '../fusion/plan.ts';
+import { fusabilityOf, mergeSorted, mutate, randomPlan, repair, SearchRun, TopK, UnionPlan, type SearchOptions, type SearchResult } from './common.ts';
+
+/** Every op its own group (always valid). */
+export function searchLayerByLayer(cost: CostModel, opts: SearchOptions = {}): SearchResult {
+  const run = new SearchRun('lbl', cost, opts, 1);
+  run.record(layerByLayer(cost.graph));
+  return run.result();
+}
+
+/**
+ * Greedy merge: from layer-by-layer, repeatedly merge the two adjacent groups whose union is
+ * valid, keeps the group graph acyclic and saves the most DRAM (F_D(A) + F_D(B) - F_D(A u B));
+ * stop when no merge saves anything. Deterministic (ties: smaller op ids). One plan generated.
+ */
+export function greedyPlan(cost: CostModel): Plan {
+  const fus = fusabilityOf(cost);
+  const up = new UnionPlan(cost);
+  const gains = new Map<string, { a: number; b: number; gain: number }>();
+  const pairKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+  const consider = (a: number, b: number) => {
+    if (a === b) return;
+    const key = pairKey(a, b);
+    if (gains.has(key)) return;
+    const A = up.group(a), B = up.group(b);
+    const U = mergeSorted(A, B);
+    if (!cost.valid(U)) return;
+    const gain = cost.dram(A) + cost.dram(B) - cost.dram(U);
+    if (gain > 0) gains.set(key, { a: Math.min(a, b), b: Math.max(a, b), gain });
+  };
+  for (const [u, v] of fus.edges) consider(u, v);
+  for (;;) {
+    let best: { a: number; b: number; gain: number } | undefined;
+    let bestKey = '';
+    for (const [k, c] of gains) {
+      if (!best || c.gain > best.gain || (c.gain === best.gain && (c.a < best.a || (c.a === best.a && c.b < best.b)))) {
+        best = c;
+        bestKey = k;
+      }
+    }
+    if (!best) break;
+    gains.delete(bestKey);
+    if (up.wouldCycle(best.a, best.b)) continue;
+    const r = up.merge(best.a, best.b);
+    for (const [k, c] of [...gains]) if (c.a === best.a || c.b === best.a || c.a === best.b || c.b === best.b) gains.delete(k);
+    const nb = new Set<number>();
+    for (const v of up.group(r)) for (const u of fus.adj[v]) nb.add(up.find(u));
+    nb.delete(r);
+    for (const g of [...nb].sort((x, y) => x - y)) consider(r, g);
+  }
+  return canonicalPlan(up.toPlan());
+}
+
+export function searchGreedy(cost: CostModel, opts: SearchOptions = {}): SearchResult {
+  const run = new SearchRun('greedy', cost, opts, 1);
+  run.record(greedyPlan(cost));
+  return run.result();
+}
+
+/** Random search: a fresh random plan per step, rectified; keep the best. */
+export function searchRandom(cost: CostModel, opts: SearchOptions = {}): SearchResult {
+  const run = new SearchRun('random', cost, opts, 1000);
+  for (const p of opts.initial ?? []) if (!run.done) run.record(repair(cost, p, run.rectifier, run.rng, run.stats));
+  while (!run.done) run.record(repair(cost, randomPlan(cost, run.rng), run.rectifier, run.rng, run.stats));
+  return run.result();
+}
+
+/** Local search: a population of the top K plans; each step mutates one member (chosen
+ * uniformly) by one edit (move an op / merge two groups / split a group), rectifies, and offers
+ * the child to the population. Initial population: the given plans, then random plans, until K. */
+export function searchLocal(cost: CostModel, opts: SearchOptions = {}): SearchResult {
+  const run = new SearchRun('local', cost, opts, 1000);
+  const pop = new TopK(opts.k ?? 10);
+  for (const p of opts.initial ?? []) {
+    if (run.done) break;
+    const r = repair(cost, p, run.rectifier, run.rng, run.stats);
+    pop.offer(r, run.record(r));
+  }
+  while (!run.done && pop.items.length < pop.k && run.generated < pop.k) {
+    const r = repair(cost, randomPlan(cost, run.rng), run.rectifier, run.rng, run.stats);
+    pop.offer(r, run.record(r));
+  }
+  let stale = 0;
+  while (!run.done) {
+    const parent = pop.items[run.rng.int(0, pop.items.length - 1)].plan;
+    const child = mutate(cost, parent, run.rng);
+    if (!child) {
+      if (++stale > 100) break; // nothing left to edit (e.g. no fusable edge)
+      continue;
+    }
+    const r = repair(cost, child, run.rectifier, run.rng, run.stats);
+    pop.offer(r, run.record(r));
+  }
+  return run.result();
+}
+
+/** Objectives of NSGA-II: DRAM bytes and the largest on-chip requirement of any group. */
+function objectives(cost: CostModel, plan: Plan): [number, number] {
+  let peak = 0;
+  for (const g of plan) if (g.length > 1) peak = Math.max(peak, cost.memory(g).bytes);
+  return [planDram(cost, plan), peak];
+}
+
+/** One-point crossover on the topological op order: ops before the cut keep parent A's groups,
+ * ops from the cut on keep B's; groups cut in two become their connected components. Both halves
+ * are acyclic and every cross edge goes forward, so the child is structurally valid. */
+export function crossover(cost: CostModel, a: Plan, b: Plan, cut: number): Plan {
+  const out: Group[] = [];
+  for (const g of a) {
+    const left = g.filter((id) => id < cut);
+    if (left.length) out.push(...components(cost.graph, left));
+  }
+  for (const g of b) {
+    const right = g.filter((id) => id >= cut);
+    if (right.length) out.push(...components(cost.graph, right));
+  }
+  return out;
+}
+
+interface Individual {
+  plan: Plan;
+  f: [number, number];
+  key: string;
+  rank: number;
+  crowd: number;
+}
+
+function nondominatedSort(pop: Individual[]): Individual[][] {
+  const dom = (p: Individual, q: Individual) => p.f[0] <= q.f[0] && p.f[1] <= q.f[1] && (p.f[0] < q.f[0] || p.f[1] < q.f[1]);
+  const fronts: Individual[][] = [];
+  const S = pop.map(() => [] as number[]);
+  const n = new Array(pop.length).fill(0);
+  let cur: number[] = [];
+  for (let i = 0; i < pop.length; i++) {
+    for (let j = 0; j < pop.length; j++) {
+      if (i === j) continue;
+      if (dom(pop[i], pop[j])) S[i].push(j);
+      else if (dom(pop[j], pop[i])) n[i]++;
+    }
+    if (n[i] === 0) cur.push(i);
+  }
+  let r = 0;
+  while (cur.length) {
+    const front = cur.map((i) => pop[i]);
+    for (const x of front) x.rank = r;
+    fronts.push(front);
+    const next: number[] = [];
+    for (const i of cur) for (const j of S[i]) if (--n[j] === 0) next.push(j);
+    cur = next;
+    r++;
+  }
+  for (const front of fronts) {
+    for (const x of front) x.crowd = 0;
+    for (const m of [0, 1]) {
+      front.sort((x, y) => x.f[m] - y.f[m] || (x.key < y.key ? -1 : 1));
+      const span = front[front.length - 1].f[m] - front[0].f[m] || 1;
+      front[0].crowd = front[front.length - 1].crowd = Infinity;
+      for (let i = 1; i < front.length - 1; i++) front[i].crowd += (front[i + 1].f[m] - front[i - 1].f[m]) / span;
+    }
+  }
+  return fronts;
+}
+
+/** NSGA-II (Deb et al. 2002) over (DRAM, peak buffer use): population of K; each generation
+ * breeds K children by binary tournament (rank, then crowding), one-point crossover and one
+ * mutation, rectifies them, and keeps the best K of parents + children by non-dominated rank and
+ * crowding distance. The reported plan is the lowest-DRAM plan generated. */
+export function searchNsga2(cost: CostModel, opts: SearchOptions = {}): SearchResult {
+  const run = new SearchRun('nsga2', cost, opts, 1000);
+  const K = opts.k ?? 10;
+  const n = cost.graph.ops.length;
+  const make = (plan: Plan): Individual => ({ plan, f: objectives(cost, plan), key: planKey(plan), rank: 0, crowd: 0 });
+  let pop: Individual[] = [];
+  const add = (p: Plan, into: Individual[]) => {
+    const r = repair(cost, p, run.rectifier, run.rng, run.stats);
+    run.record(r);
+    const ind = make(r);
+    if (!into.some((x) => x.key === ind.key) && !pop.some((x) => x.key === ind.key)) into.push(ind);
+  };
+  for (const p of opts.initial ?? []) if (!run.done) add(p, pop);
+  while (!run.done && run.generated < K) add(randomPlan(cost, run.rng), pop);
+  nondominatedSort(pop);
+  const tournament = (): Individual => {
+    const a = pop[run.rng.int(0, pop.length - 1)], b = pop[run.rng.int(0, pop.length - 1)];
+    if (a.rank !== b.rank) return a.rank < b.rank ? a : b;
+    return a.crowd >= b.crowd ? a : b;
+  };
+  let stale = 0;
+  while (!run.done) {
+    const children: Individual[] = [];
+    for (let c = 0; c < K && !run.done; c++) {
+      const pa = tournament(), pb = tournament();
+      let child = n > 1 ? crossover(cost, pa.plan, pb.plan, run.rng.int(1, n - 1)) : pa.plan;
+      const m = mutate(cost, child, run.rng);
+      if (m) child = m;
+      if (!executionOrder(cost.graph, child)) continue; // defensive: never expected
+      add(child, children);
+    }
+    if (!children.length) {
+      if (++stale > 100) break;
+      continue;
+    }
+    const fronts = nondominatedSort([...pop, ...children]);
+    const next: Individual[] = [];
+    for (const front of fronts) {
+      if (next.length + front.length <= K) next.push(...front);
+      else {
+        front.sort((x, y) => y.crowd - x.crowd || x.f[0] - y.f[0] || (x.key < y.key ? -1 : 1));
+        next.push(...front.slice(0, K - next.length));
+        break;
+      }
+    }
+    pop = next;
+    nondominatedSort(pop);
+  }
+  return run.result();
+}
