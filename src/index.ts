@@ -31,7 +31,8 @@ export type { ErrorKind } from './errors.ts';
 // ---- I/O and analyses ----
 export { loadModel, saveModel, decodeModel, encodeModel } from './onnx/io.ts';
 export type { SaveOptions, DecodeOptions } from './onnx/io.ts';
-export { inferShapes, staticShape } from './analysis/shapes.ts';
+export { inferShapes, staticShape, analyzeShapes, typeOfValue, parseShapeOverrides, supportedOps, type InferOptions, type ShapeAnalysis } from './analysis/shapes.ts';
+export { modelStats, nodeMacs, type ModelStats, type NodeStats, type TensorStats } from './analysis/stats.ts';
 
 /** Loads an ONNX file (external data resolved next to it). Alias of `loadModel`. */
 export function load(path: string): Model {
