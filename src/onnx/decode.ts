@@ -54,21 +54,56 @@ const GRAPH_FIELDS = knownFieldNumbers('GraphProto');
 const NODE_FIELDS = knownFieldNumbers('NodeProto');
 const TENSOR_FIELDS = knownFieldNumbers('TensorProto');
 
+/** Field number, wire type and header length of one raw field (an `$unknowns` entry). */
+export function rawTag(raw: Uint8Array): { field: number; wire: number; header: number } {
+  let tag = 0, shift = 0, i = 0;
+  for (; i < raw.length && i < 5; i++) {
+    tag += (raw[i] & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (!(raw[i] & 0x80)) break;
+  }
+  return { field: Math.floor(tag / 8), wire: tag % 8, header: i + 1 };
+}
+
+/** Unpacked float_data (field 4, fixed32) / double_data (field 10, fixed64) elements. */
+export function isUnpackedFloat(r: { field: number; wire: number }): boolean {
+  return (r.field === 4 && r.wire === 5) || (r.field === 10 && r.wire === 1);
+}
+
 /** A known field carried as unknown means it arrived with the wrong wire type: the bytes are
  * not what they claim to be (a corrupt file, or another protobuf message than a model). */
-function checkWireTypes(m: Msg, known: Set<number>, what: string): void {
+function checkWireTypes(m: Msg, known: Set<number>, what: string, tensor = false): void {
   const u = m.$unknowns;
   if (!u) return;
   for (const raw of u) {
-    let tag = 0, shift = 0;
-    for (let i = 0; i < raw.length && i < 5; i++) {
-      tag += (raw[i] & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(raw[i] & 0x80)) break;
-    }
-    const field = Math.floor(tag / 8);
-    if (known.has(field)) throw badInput(`${what}: field ${field} has the wrong protobuf wire type (corrupt file, or not an ONNX model)`);
+    const r = rawTag(raw);
+    if (tensor && isUnpackedFloat(r)) continue;
+    if (known.has(r.field)) throw badInput(`${what}: field ${r.field} has the wrong protobuf wire type (corrupt file, or not an ONNX model)`);
   }
+}
+
+/** float_data / double_data as one aligned byte array: the packed runs (views) followed by
+ * any unpacked elements. */
+function floatFieldBytes(t: Msg, field: 'float_data' | 'double_data'): Uint8Array {
+  const width = field === 'float_data' ? 4 : 8;
+  const runs: Uint8Array[] = t[field] ?? [];
+  const loose: Uint8Array[] = [];
+  for (const raw of (t.$unknowns ?? []) as Uint8Array[]) {
+    const r = rawTag(raw);
+    if (isUnpackedFloat(r) && (r.field === 4) === (field === 'float_data')) loose.push(raw.subarray(r.header, r.header + width));
+  }
+  let n = 0;
+  for (const b of runs) {
+    if (b.length % width) throw badInput(`tensor '${t.name ?? ''}': ${field} holds ${b.length} bytes, not a multiple of ${width}`);
+    n += b.length;
+  }
+  const out = new Uint8Array(n + loose.length * width);
+  let o = 0;
+  for (const b of [...runs, ...loose]) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return out;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -336,7 +371,7 @@ export function resolveLocation(baseDir: string, location: string, what: string)
 }
 
 export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor {
-  checkWireTypes(t, TENSOR_FIELDS, `${where} tensor '${t.name ?? ''}'`);
+  checkWireTypes(t, TENSOR_FIELDS, `${where} tensor '${t.name ?? ''}'`, true);
   const name: string = t.name ?? '';
   const dtype: number = t.data_type ?? 0;
   const dims: number[] = (t.dims ?? []).map((d: LongLike | number) => {
@@ -364,29 +399,31 @@ export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor
     }
   } else {
     const f = typedFieldFor(dtype);
-    const vals = f ? (t[f] ?? []) : [];
+    const floatBytes = f === 'float_data' || f === 'double_data' ? floatFieldBytes(t, f) : undefined;
+    const vals: ArrayLike<any> = floatBytes ? (f === 'float_data' ? new Float32Array(floatBytes.buffer) : new Float64Array(floatBytes.buffer)) : f ? (t[f] ?? []) : [];
     field = f && vals.length ? f : 'none';
     const perElem = dtype === DataType.COMPLEX64 || dtype === DataType.COMPLEX128 ? 2 : 1;
     let expectCount = size * perElem;
     if (f === 'int32_data' && dtypeBits(dtype) === 4) expectCount = Math.ceil(size / 2);
     if (fixed || dtype === DataType.STRING) {
       // Any other data field set is a mismatch with data_type.
+      const looseF = ((t.$unknowns ?? []) as Uint8Array[]).map(rawTag).filter(isUnpackedFloat);
       for (const other of ['float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data']) {
-        if (other !== f && t[other]?.length) throw badInput(`${label()}: data stored in ${other}, which does not match the element type`);
+        const present = t[other]?.length || looseF.some((r) => (r.field === 4 ? 'float_data' : 'double_data') === other);
+        if (other !== f && present) throw badInput(`${label()}: data stored in ${other}, which does not match the element type`);
       }
       if (vals.length !== expectCount) throw badInput(`${label()}: ${f} has ${vals.length} values, the shape needs ${expectCount}`);
     }
     switch (f) {
-      case 'float_data': source = { kind: 'values', values: Float32Array.from(vals) }; break;
-      case 'double_data': source = { kind: 'values', values: Float64Array.from(vals) }; break;
-      case 'int64_data': case 'uint64_data': source = { kind: 'values', values: BigInt64Array.from(vals as LongLike[], (x) => BigInt.asIntN(64, longToBigInt(x))) }; break;
+      case 'float_data': case 'double_data': source = { kind: 'values', values: vals as Float32Array | Float64Array }; break;
+      case 'int64_data': case 'uint64_data': source = { kind: 'values', values: BigInt64Array.from(vals as ArrayLike<LongLike>, (x) => BigInt.asIntN(64, longToBigInt(x))) }; break;
       case 'string_data': {
         const dec = new TextDecoder();
-        source = { kind: 'values', values: (vals as Uint8Array[]).map((b) => dec.decode(b)) };
+        source = { kind: 'values', values: Array.from(vals as ArrayLike<Uint8Array>, (b) => dec.decode(b)) };
         break;
       }
       case 'int32_data':
-        source = int32FieldIsBits(dtype) ? { kind: 'raw', bytes: bitsToBytes(vals, dtype) } : { kind: 'values', values: Int32Array.from(vals) };
+        source = int32FieldIsBits(dtype) ? { kind: 'raw', bytes: bitsToBytes(vals, dtype) } : { kind: 'values', values: Int32Array.from(vals as ArrayLike<number>) };
         break;
       default: source = { kind: 'values', values: [] as number[] };
     }

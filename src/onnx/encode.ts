@@ -19,7 +19,7 @@ import type { Tensor } from '../ir/tensor.ts';
 import { DataType, dtypeBits } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, copyMsg, has, msgOf } from './carry.ts';
-import { AttrType, bigIntToLong, dimFromMsg, int32FieldIsBits, longToBigInt, longToNumber, typeFromMsg } from './decode.ts';
+import { AttrType, bigIntToLong, dimFromMsg, int32FieldIsBits, isUnpackedFloat, longToBigInt, longToNumber, rawTag, typeFromMsg } from './decode.ts';
 import { GraphProtoType, ModelProto, TensorProtoType, type Msg } from './schema.ts';
 import type protobuf from 'protobufjs';
 
@@ -389,7 +389,20 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
     for (const f of DATA_FIELDS) delete m[f];
     const v = s.values;
     switch (typed) {
-      case 'float_data': case 'double_data': case 'int32_data': m[typed] = v; break;
+      case 'float_data': case 'double_data': {
+        // Bytes of the IR values (bit-exact); the original runs when the bits are unchanged.
+        const a = v as Float32Array | Float64Array;
+        const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+        const o = unchanged ? floatRuns(orig!, typed) : undefined;
+        if (o && bytesEqual(o.all, bytes)) {
+          if (orig![typed]?.length) m[typed] = orig![typed];
+        } else {
+          m[typed] = [bytes];
+          if (m.$unknowns) m.$unknowns = (m.$unknowns as Uint8Array[]).filter((r) => !isUnpackedFloat(rawTag(r)));
+        }
+        break;
+      }
+      case 'int32_data': m[typed] = v; break;
       case 'int64_data': case 'uint64_data':
         m[typed] = Array.from(v as ArrayLike<number | bigint>, (x) => bigIntToLong(typeof x === 'bigint' ? x : BigInt(x)));
         break;
@@ -411,6 +424,29 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
     return { msg: m };
   }
   return writeRaw(t.bytes());
+}
+
+/** The original float_data/double_data bytes (packed runs, then unpacked elements). */
+function floatRuns(orig: Msg, field: 'float_data' | 'double_data'): { all: Uint8Array } {
+  const width = field === 'float_data' ? 4 : 8;
+  const parts: Uint8Array[] = [...((orig[field] ?? []) as Uint8Array[])];
+  for (const raw of (orig.$unknowns ?? []) as Uint8Array[]) {
+    const r = rawTag(raw);
+    if (isUnpackedFloat(r) && (r.field === 4) === (field === 'float_data')) parts.push(raw.subarray(r.header, r.header + width));
+  }
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const all = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  return { all };
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
 }
 
 /** The total byte size of initializer data the model would hold inline. */

@@ -11,6 +11,11 @@
  * - enums are declared `int32`: proto2 enums are closed, and protobufjs moves an unknown enum
  *   value (a newer AttributeType or DataLocation) to `$unknowns`, which would reorder fields on
  *   write. As int32 every value survives in place.
+ * - TensorProto.float_data / double_data are declared `repeated bytes`: a packed run of
+ *   fixed-width floats is exactly a length-delimited field, so each run decodes as a byte view
+ *   (no per-element JS numbers, NaN payloads kept bit for bit) and is written back as is.
+ *   Unpacked elements (wire types 5 / 1, legal but rare) arrive in `$unknowns` and are read
+ *   from there (decode.ts).
  * - `oneof`s are flattened to plain optional fields (same wire format; avoids protobufjs's
  *   virtual oneof property on messages, and keeps a malformed message with two members set
  *   byte-for-byte).
@@ -150,7 +155,7 @@ message TensorProto {
   repeated int64 dims = 1;
   optional int32 data_type = 2;
   optional Segment segment = 3;
-  repeated float float_data = 4 [packed = true];
+  repeated bytes float_data = 4;
   repeated int32 int32_data = 5 [packed = true];
   repeated bytes string_data = 6;
   repeated int64 int64_data = 7 [packed = true];
@@ -159,7 +164,7 @@ message TensorProto {
   optional bytes raw_data = 9;
   repeated StringStringEntryProto external_data = 13;
   optional int32 data_location = 14;
-  repeated double double_data = 10 [packed = true];
+  repeated bytes double_data = 10;
   repeated uint64 uint64_data = 11 [packed = true];
   repeated StringStringEntryProto metadata_props = 16;
 }

@@ -108,7 +108,7 @@ test('tensor data that does not match its shape -> bad input naming the tensor',
   const m = base();
   m.graph.initializer = [{ name: 'w', data_type: 1, dims: [3], raw_data: new Uint8Array(8) }];
   rejects(() => decodeModel(encodeMsg(m)), /'w' \(float \[3\]\): raw_data has 8 bytes, the shape needs 12/);
-  m.graph.initializer = [{ name: 'w', data_type: 1, dims: [3], float_data: [1, 2] }];
+  m.graph.initializer = [{ name: 'w', data_type: 1, dims: [3], float_data: [new Uint8Array(8)] }];
   rejects(() => decodeModel(encodeMsg(m)), /'w'.*float_data has 2 values, the shape needs 3/);
   m.graph.initializer = [{ name: 'w', data_type: 1, dims: [-1], raw_data: new Uint8Array(0) }];
   rejects(() => decodeModel(encodeMsg(m)), /'w': negative dimension/);
@@ -261,8 +261,8 @@ test('structure-aware fuzz: edited protobuf messages decode to a Model or a Dnnf
       case 9: m.opset_import = [{ domain: names[e.pick % names.length], version: big }]; break;
       case 10: m.ir_version = big; break;
       case 11: if (n) { n.name = names[e.value % names.length]; n.op_type = ['', 'Relu', 'If', 'Conv'][e.pick % 4]; } break;
-      case 12: if (t) { delete t.raw_data; t[['float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data', 'string_data'][e.pick % 6]] = e.pick % 6 === 5 ? [new Uint8Array([0x61])] : [1, 2]; } break;
-      case 13: if (n?.attribute?.length) { const a = n.attribute[e.pick % n.attribute.length]; a.ints = [big]; a.t = { dims: [2], data_type: 1, float_data: [1] }; } break;
+      case 12: if (t) { delete t.raw_data; t[['float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data', 'string_data'][e.pick % 6]] = [5, 0, 3].includes(e.pick % 6) ? [new Uint8Array(e.value % 20)] : [1, 2]; } break;
+      case 13: if (n?.attribute?.length) { const a = n.attribute[e.pick % n.attribute.length]; a.ints = [big]; a.t = { dims: [2], data_type: 1, float_data: [new Uint8Array(4)] }; } break;
     }
   };
   const edit = fc.record({ target: fc.nat(50), field: fc.nat(13), value: fc.nat(1000), pick: fc.nat(50) });

@@ -328,3 +328,26 @@ test('string tensors holding arbitrary (non-UTF-8) bytes round-trip unchanged', 
   assert.deepEqual([...back.string_data[0]], [0xff, 0xfe, 0x00]);
   assert.equal(new TextDecoder().decode(back.string_data[1]), 'changed');
 });
+
+test('float_data / double_data keep NaN payloads bit for bit, packed or unpacked', () => {
+  const msg = exoticModelMsg();
+  const bits = new Uint8Array(12);
+  const dv = new DataView(bits.buffer);
+  dv.setUint32(0, 0x7fa00000, true); // signalling NaN
+  dv.setUint32(4, 0x7fc00001, true); // quiet NaN with payload
+  dv.setUint32(8, 0xffc00000, true);
+  msg.graph.initializer.push({ name: 'nan', data_type: 1, dims: [5], float_data: [bits], $unknowns: [rawField(4, 1.5, 5), rawField(4, -2, 5)] });
+  const bytes = encodeMsg(msg);
+  const model = decodeModel(bytes);
+  assert.ok(same(encodeModel(model), bytes), 'byte-identical');
+  const t = model.graph.initializers.get('nan')!;
+  const v = t.source.kind === 'values' ? (t.source.values as Float32Array) : undefined;
+  assert.ok(v instanceof Float32Array, 'Float32Array values');
+  assert.deepEqual([...new Uint8Array(v!.buffer, v!.byteOffset, 12)], [...bits]);
+  assert.deepEqual([...v!.subarray(3)], [1.5, -2]);
+  v![3] = 7; // in-place edit: written as one packed run
+  const back = decodeRaw(encodeModel(model)).graph.initializer.find((x: Msg) => x.name === 'nan');
+  assert.equal(back.float_data.length, 1);
+  assert.deepEqual([...new Float32Array(Uint8Array.from(back.float_data[0]).buffer).subarray(3)], [7, -2]);
+  assert.deepEqual([...back.float_data[0].subarray(0, 12)], [...bits]);
+});
