@@ -124,3 +124,11 @@ test('inspect on bad inputs: one stderr line, exit 2, nothing on stdout', () => 
   // An override that makes the model inconsistent is reported naming the node.
   assertOneLineError(cli(smallModel(), '--shape', 'image=1x5x16x16'), /node '.*' \(Conv\): input has 5 channels/);
 });
+
+test('inspect piped into a reader that closes early exits quietly', () => {
+  const path = smallModel();
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" bin/dnnfuse.mjs inspect "${path}" --nodes --initializers | head -c 10`], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout.length, 10);
+  assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+});
