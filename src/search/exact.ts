@@ -223,6 +223,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
   let totalCands = 0;
   let boundSum = 0; // sum of per-component lower bounds
   const allCands: Group[] = [];
+  let partialChainFamily = false;
   const incAssign = opts.incumbent ? new Map(opts.incumbent.map((g) => [g.join(','), g])) : undefined;
   for (const comp of comps) {
     if (comp.length === 1) {
@@ -236,7 +237,13 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       plan.push(...sub);
       const d = sub.reduce((a, g) => a + cost.dram(g), 0);
       boundSum += d;
-      allCands.push(...sub);
+      // the full family too, in case the combined plan needs the global acyclicity solve
+      const fam = enumerateCandidates(cost, cap, Infinity, comp);
+      if (fam) allCands.push(...fam);
+      else {
+        allCands.push(...sub, ...comp.filter((v) => !sub.some((g) => g.length === 1 && g[0] === v)).map((v) => [v]));
+        partialChainFamily = true;
+      }
       continue;
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
@@ -282,10 +289,11 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
   if (!executionOrder(cost.graph, final)) {
     // Components interact through a cycle: solve everything at once with the potential rows.
     solver = 'milp+acyclicity';
+    if (partialChainFamily) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
     const r = await solveSetPartition(cost, all, allCands, true, timeLimit, undefined);
     // the per-component bound stays valid (acyclicity only adds constraints)
-    final = r.plan;
+    final = canonicalPlan(r.plan);
     if (!r.optimal) status = 'not-proven';
     else if (scope === 'all' && status === 'optimal') boundSum = planDram(cost, r.plan);
   }

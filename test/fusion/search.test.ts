@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { randomCnn } from './gen.ts';
+import { createCostModel } from '../../src/fusion/cost.ts';
+import { checkPlan, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
+import type { CostModel, OpGraph } from '../../src/fusion/types.ts';
+import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, crossover } from '../../src/search/heuristics.ts';
+import { solveExact, exactChain, isChain, enumerateCandidates } from '../../src/search/exact.ts';
+import { opGraphFromSpec } from '../../src/fusion/op-graph.ts';
+import { planFusion } from '../../src/fusion/schedule.ts';
+
+const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as const });
+
+/** Brute force over every set partition (restricted growth strings), for tiny graphs. */
+function bruteForce(cost: CostModel): number {
+  const n = cost.graph.ops.length;
+  const a = new Array(n).fill(0);
+  let best = Infinity;
+  const rec = (i: number, max: number) => {
+    if (i === n) {
+      const groups: number[][] = [];
+      a.forEach((gi, v) => (groups[gi] ??= []).push(v));
+      if (checkPlan(cost.graph, groups, cost).ok) best = Math.min(best, planDram(cost, groups));
+      return;
+    }
+    for (let gi = 0; gi <= max + 1; gi++) {
+      a[i] = gi;
+      rec(i + 1, Math.max(max, gi));
+    }
+  };
+  a[0] = 0;
+  rec(1, 0);
+  return best;
+}
+
+test('exact optimum equals brute force on small random CNN-like graphs (both schemes)', async () => {
+  let checked = 0;
+  for (let seed = 0; seed < 40 && checked < 12; seed++) {
+    const g = randomCnn(seed, 3);
+    if (g.ops.length > 8 || g.ops.length < 3) continue;
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      for (const kib of [0.25, 1, 4]) {
+        const cost = createCostModel(scheme, g, hw(kib));
+        const ex = await solveExact(cost, { timeLimit: 20 });
+        assert.equal(ex.status, 'optimal');
+        assert.equal(ex.dram, bruteForce(cost), `seed ${seed} ${scheme} ${kib} KiB`);
+        assert.deepEqual(checkPlan(g, ex.plan, cost), { ok: true });
+      }
+    }
+    checked++;
+  }
+  assert.ok(checked >= 6, `only ${checked} graphs checked`);
+});
+
+test('exact: the acyclicity rows matter (set partitioning alone would pick a cyclic plan)', async () => {
+  // A -> B -> C with a skip A -> C; B's weights forbid {A,B} and {B,C}; {A,C} is connected by the
+  // skip but makes a cycle with {B}. Optimum must be layer-by-layer.
+  const g = opGraphFromSpec({ x: [1, 1, 4, 4], a: [1, 1, 4, 4], b: [1, 1, 4, 4], c: [1, 1, 4, 4] }, [
+    { name: 'A', inputs: ['x'], outputs: ['a'] },
+    { name: 'B', inputs: ['a'], outputs: ['b'], weights: 500 },
+    { name: 'C', opType: 'Add', inputs: ['b', 'a'], outputs: ['c'] },
+  ]);
+  const cost = createCostModel('lbdf', g, { bufferBytes: 300, elementType: 'int8' });
+  assert.ok(cost.valid([0, 2]));
+  const ex = await solveExact(cost, { timeLimit: 10 });
+  assert.equal(ex.solver, 'milp+acyclicity');
+  assert.deepEqual(ex.plan, [[0], [1], [2]]);
+  assert.equal(ex.dram, bruteForce(cost));
+});
+
+test('chain DP = MILP on chains; enumeration complete and duplicate-free', async () => {
+  const shapes: Record<string, number[]> = { t0: [1, 4, 8, 8] };
+  const specs = [];
+  for (let i = 0; i < 9; i++) {
+    shapes[`t${i + 1}`] = [1, 4, 8, 8];
+    specs.push({ name: `op${i}`, inputs: [`t${i}`], outputs: [`t${i + 1}`], weights: 50 + 40 * (i % 3), kernel: i % 2 ? 3 : 1 });
+  }
+  const g = opGraphFromSpec(shapes, specs);
+  const cost = createCostModel('lbdf', g, { bufferBytes: 700, elementType: 'int8' });
+  assert.ok(isChain(cost));
+  const dp = planDram(cost, exactChain(cost));
+  const milp = await solveExact(cost, { timeLimit: 10, maxGroupSize: 9 });
+  assert.equal(milp.solver, 'milp');
+  assert.equal(dp, milp.dram);
+  assert.equal(dp, bruteForce(cost));
+  const c = enumerateCandidates(cost, 1e6)!;
+  assert.equal(new Set(c.map((x) => x.join(','))).size, c.length);
+  // every valid contiguous segment is a candidate (chains: connected = contiguous)
+  let valid = 0;
+  for (let i = 0; i < 9; i++) for (let j = i + 1; j <= 9; j++) if (cost.valid(Array.from({ length: j - i }, (_, k) => i + k))) valid++;
+  assert.equal(c.length, valid);
+});
+
+test('searches: valid plans, deterministic per seed, budget respected', () => {
+  const g = randomCnn(7, 8);
+  const cost = createCostModel('lbdf', g, hw(2));
+  const lbl = searchLayerByLayer(cost);
+  assert.equal(lbl.dram, planDram(cost, layerByLayer(g)));
+  for (const search of [searchGreedy, searchRandom, searchLocal, searchNsga2]) {
+    const a = search(cost, { seed: 3, budget: 60 });
+    const b = search(createCostModel('lbdf', g, hw(2)), { seed: 3, budget: 60 });
+    assert.deepEqual(checkPlan(g, a.plan, cost), { ok: true }, a.method);
+    assert.deepEqual(a.plan, b.plan, `${a.method} is deterministic`);
+    assert.equal(a.dram, b.dram);
+    assert.ok(a.plansGenerated <= 60);
+    assert.ok(a.dram <= lbl.dram, `${a.method} never worse than layer by layer`);
+  }
+  const r1 = searchRandom(cost, { seed: 1, budget: 40 });
+  const r2 = searchRandom(cost, { seed: 2, budget: 40 });
+  assert.ok(r1.plansGenerated === 40 && r2.plansGenerated === 40);
+});
+
+test('searches accept a Rectifier (GET hook): it is called on invalid groups and its split used', () => {
+  const g = randomCnn(11, 8);
+  const cost = createCostModel('lbdf', g, hw(1));
+  let calls = 0;
+  const singletons = (group: readonly number[]) => {
+    calls++;
+    return group.map((v) => [v]);
+  };
+  const r = searchRandom(cost, { seed: 0, budget: 30, rectifier: singletons });
+  assert.ok(calls > 0);
+  assert.equal(r.rectify.invalid, calls);
+  assert.equal(r.rectify.rectified, calls);
+  assert.deepEqual(checkPlan(g, r.plan, cost), { ok: true });
+});
+
+test('crossover keeps plans structurally valid', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 30 }), (seed, cut) => {
+      const g = randomCnn(seed, 6);
+      const cost = createCostModel('lbdf', g, hw(4));
+      const a = searchRandom(cost, { seed, budget: 1 }).plan;
+      const b = searchRandom(cost, { seed: seed + 1, budget: 1 }).plan;
+      const child = crossover(cost, a, b, Math.min(cut, g.ops.length - 1));
+      assert.deepEqual(checkPlan(g, child), { ok: true });
+    }),
+    { numRuns: 40, seed: 42 },
+  );
+});
+
+test('planFusion: same seed -> byte-identical JSON (timings aside)', async () => {
+  const g: OpGraph = randomCnn(5, 6);
+  const run = async () => {
+    const r = await planFusion(g, { hardware: { name: 't', bufferBytes: 2048, elementType: 'int8', dramBytesPerSecond: 1e9, macsPerSecond: 1e9 }, scheme: 'brr', search: 'nsga2', seed: 9, budget: 80, optimum: { timeLimit: 10 } });
+    r.json.search.ms = 0;
+    if (r.json.optimum) r.json.optimum.ms = 0;
+    return JSON.stringify(r.json);
+  };
+  const a = await run();
+  assert.equal(a, await run());
+  const p: Plan = JSON.parse(a).groups.map((x: { nodes: string[] }) => x.nodes);
+  assert.ok(p.length > 0);
+});
