@@ -37,12 +37,11 @@ function floats(graph: Graph, value: string, what: string, node: Node): { t: Ten
   return { t, v: t.toFloat32() };
 }
 
-/** The BN's output replaces `out` of `producer`: producer writes the BN output name. */
+/** The producer now writes the BN's output value (so graph outputs keep their names) and the
+ * BN goes; the producer's old output had the BN as its only reader. */
 function bypassBn(graph: Graph, producer: Node, bn: Node): void {
-  const out = producer.outputs[0];
   producer.outputs[0] = bn.outputs[0];
   graph.removeNodes([bn]);
-  void out;
 }
 
 function singleConsumer(graph: Graph, value: string, who: Node): string | undefined {
@@ -197,47 +196,51 @@ function sweep(model: Model, log: RewriteLog): boolean {
     if (!isOp(bn, 'BatchNormalization') || !g.nodes.includes(bn)) continue;
     const x = bn.inputs[0];
     const p = g.producer(x);
-    try {
-      // Fold into the producer.
-      if (p && (isOp(p, 'Conv') || isOp(p, 'ConvTranspose') || isOp(p, 'Gemm') || isOp(p, 'MatMul') || isOp(p, 'Add'))) {
-        const why = singleConsumer(g, x, bn);
-        let mm: Node | undefined, add: Node | undefined;
-        if (isOp(p, 'Add')) {
-          const a = g.producer(p.inputs[0]), b = g.producer(p.inputs[1]);
-          if (isOp(a, 'MatMul') && constTensor(g, p.inputs[1])) { mm = a; add = p; }
-          else if (isOp(b, 'MatMul') && constTensor(g, p.inputs[0])) { mm = b; add = p; }
-        } else if (isOp(p, 'MatMul')) mm = p;
-        const rw = isOp(p, 'Gemm') ? 'gemm-bn' : mm ? 'matmul-bn' : isOp(p, 'Add') ? '' : 'conv-bn';
-        if (rw) {
-          if (why) {
-            log.refused(rw, [p, bn], `${p.opType} output ${why}; folding would change the other readers`);
-          } else {
-            if (mm && add) {
-              const w2 = singleConsumer(g, mm.outputs[0], add);
-              if (w2) { log.refused(rw, [mm, add, bn], `MatMul output ${w2}`); continue; }
-            }
+    // Fold into the producer.
+    let triedProducer = false;
+    if (p && (isOp(p, 'Conv') || isOp(p, 'ConvTranspose') || isOp(p, 'Gemm') || isOp(p, 'MatMul') || isOp(p, 'Add'))) {
+      const why = singleConsumer(g, x, bn);
+      let mm: Node | undefined, add: Node | undefined;
+      if (isOp(p, 'Add')) {
+        const a = g.producer(p.inputs[0]), b = g.producer(p.inputs[1]);
+        if (isOp(a, 'MatMul') && constTensor(g, p.inputs[1])) { mm = a; add = p; }
+        else if (isOp(b, 'MatMul') && constTensor(g, p.inputs[0])) { mm = b; add = p; }
+      } else if (isOp(p, 'MatMul')) mm = p;
+      const rw = isOp(p, 'Gemm') ? 'gemm-bn' : mm ? 'matmul-bn' : isOp(p, 'Add') ? '' : 'conv-bn';
+      if (rw) {
+        triedProducer = true;
+        const w2 = mm && add ? singleConsumer(g, mm.outputs[0], add) : undefined;
+        if (why || w2) {
+          log.refused(rw, [mm ?? p, ...(add ? [add] : []), bn], why ? `${p.opType} output ${why}; folding would change the other readers` : `MatMul output ${w2}`);
+        } else {
+          try {
             const msg = isOp(p, 'Gemm') ? foldGemmBn(model, p, bn) : mm ? foldMatMulBn(model, mm, add, bn) : foldConvBn(model, p, bn);
-            log.applied(rw, [p, bn], msg);
+            log.applied(rw, [mm ?? p, ...(add ? [add] : []), bn], msg);
             changed = true;
             continue;
+          } catch (e) {
+            if (!(e instanceof Refusal)) throw e;
+            log.refused(rw, [p, bn], e.message);
           }
         }
       }
-      // Fold into the consumer.
-      const cons = g.consumers(bn.outputs[0]);
-      if (cons.length === 1 && isOp(cons[0], 'Conv') && !g.isGraphOutput(bn.outputs[0]) && bn.outputs.filter((o) => o).length === 1) {
+    }
+    // Else fold into the consumer.
+    const cons = g.consumers(bn.outputs[0]);
+    if (cons.length === 1 && isOp(cons[0], 'Conv') && !g.isGraphOutput(bn.outputs[0]) && bn.outputs.filter((o) => o).length === 1) {
+      try {
         const msg = foldBnConv(model, bn, cons[0]);
         log.applied('bn-conv', [bn, cons[0]], msg);
         changed = true;
-        continue;
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        log.refused('bn-conv', [bn, cons[0]], e.message);
       }
-      if (!p || !['Conv', 'ConvTranspose', 'Gemm', 'MatMul'].includes(p.opType)) {
-        const c = cons.map((n) => `${n.opType} '${n.name}'`).join(', ');
-        log.refused('bn', [bn], `no foldable neighbour: input from ${p ? `${p.opType} '${p.name}'` : 'a graph input'}, output read by ${c || 'nothing'}${cons.length === 1 && isOp(cons[0], 'Conv') ? '' : cons.length > 1 ? ' (several readers)' : ''}`);
-      }
-    } catch (e) {
-      if (!(e instanceof Refusal)) throw e;
-      log.refused(p && g.nodes.includes(p) ? `${p.opType.toLowerCase()}-bn` : 'bn', p ? [p, bn] : [bn], e.message);
+      continue;
+    }
+    if (!triedProducer) {
+      const c = cons.map((n) => `${n.opType} '${n.name}'`).join(', ');
+      log.refused('bn', [bn], `no foldable neighbour: input from ${p ? `${p.opType} '${p.name}'` : 'a graph input'}, output read by ${c || 'nothing'}${cons.length > 1 ? ' (several readers)' : ''}`);
     }
   }
   return changed;
