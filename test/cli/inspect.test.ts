@@ -126,8 +126,14 @@ test('inspect on bad inputs: one stderr line, exit 2, nothing on stdout', () => 
 });
 
 test('inspect piped into a reader that closes early exits quietly', () => {
-  const path = smallModel();
-  const r = spawnSync('sh', ['-c', `"${process.execPath}" bin/dnnfuse.mjs inspect "${path}" --nodes --initializers | head -c 10`], { encoding: 'utf8' });
+  // Output well beyond a pipe buffer (64 KiB), so the write really hits the closed pipe.
+  const b = new ModelBuilder({ seed: 1 });
+  let x = b.input('x', [1, 4, 8, 8]);
+  for (let i = 0; i < 1500; i++) x = b.relu(x);
+  b.output(x);
+  const path = join(dir, 'long.onnx');
+  saveModel(b.build('long'), path);
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" bin/dnnfuse.mjs inspect "${path}" --nodes | head -c 10`], { encoding: 'utf8' });
   assert.equal(r.status, 0);
   assert.equal(r.stdout.length, 10);
   assert.doesNotMatch(r.stderr, /EPIPE|Error/);
