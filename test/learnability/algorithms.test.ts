@@ -71,7 +71,7 @@ test('flooding = reachability and BFS = queue BFS on all 16,807 labelled trees w
   }
 });
 
-test('high fan-in: flooding and Bellman-Ford certified on the bounded-degree view, BFS/DFS outside the regime', () => {
+test('high fan-in: flooding, BFS and Bellman-Ford certified on the bounded-degree view, DFS outside the regime', () => {
   // a star-like DAG: one input feeding 9 branches that meet in one concat
   const edges: [number, number, number][] = [];
   for (let i = 1; i <= 9; i++) edges.push([0, i, i % 3 + 1], [i, 10, 2]);
@@ -79,19 +79,33 @@ test('high fan-in: flooding and Bellman-Ford certified on the bounded-degree vie
   const g = makeGraph(12, edges, [0]);
   for (const algorithm of ALGORITHMS) {
     const c = certify(g, algorithm, { maxDegree: 4 });
-    if (algorithm === 'flooding' || algorithm === 'bellman-ford') {
+    if (algorithm !== 'dfs') {
       assert.equal(c.regime, 'bounded-degree-view');
       assert.ok(c.certified, c.reason);
       assert.ok(c.D <= 4);
       assert.ok((c.helpers ?? 0) > 0);
+      assert.equal(c.instruction, algorithm === 'bfs' ? 'bellman-ford' : algorithm);
     } else {
       assert.equal(c.regime, 'outside');
       assert.equal(c.certified, false);
-      assert.match(c.reason ?? '', /max degree 10 > 4/);
+      assert.match(c.reason ?? '', /max degree 10 > 4; the DFS order/);
     }
     // inside the regime when the bound allows it
-    assert.ok(certify(g, algorithm, { maxDegree: 10 }).certified);
+    const inside = certify(g, algorithm, { maxDegree: 10 });
+    assert.ok(inside.certified);
+    assert.equal(inside.instruction, algorithm);
   }
+});
+
+test('BFS on bounded-degree views (0/1-weighted Bellman-Ford) = queue BFS on the original graph', () => {
+  fc.assert(
+    fc.property(boundedGraph(14, 7), (g) => {
+      const c = certify(g, 'bfs', { maxDegree: 3 });
+      assert.ok(c.certified, `${c.reason} ${c.agreement.firstDisagreement ?? ''}`);
+      assert.equal(c.regime, maxDegree(g) > 3 ? 'bounded-degree-view' : 'inside');
+    }),
+    { numRuns: 25, seed: 22 },
+  );
 });
 
 test('a disagreement is reported, never certified: too few bits for BFS distances', () => {

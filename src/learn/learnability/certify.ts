@@ -32,6 +32,9 @@ export interface CertifyOptions {
 
 export interface Certificate {
   algorithm: Algorithm;
+  /** The local instruction executed (differs from the algorithm only for BFS on a
+   * bounded-degree view, which runs the Bellman-Ford instruction with 0/1 weights). */
+  instruction?: string;
   certified: boolean;
   regime: 'inside' | 'bounded-degree-view' | 'outside';
   reason?: string;
@@ -93,22 +96,33 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   let owner: Int32Array | undefined;
   let regime: Certificate['regime'] = 'inside';
   let helpers: number | undefined;
+  // the instruction executed: BFS on a bounded-degree view runs as Bellman-Ford on the
+  // undirected view with weight 1 on original edges and 0 on the split chains, which keeps hop
+  // distances exact (the sequential BFS instruction would count chain hops)
+  let exec: Algorithm = algorithm;
   if (originalD > maxDeg) {
-    if ((algorithm === 'flooding' || algorithm === 'bellman-ford') && maxDeg >= 3) {
-      const view = boundedDegreeView(g, maxDeg);
+    if ((algorithm === 'flooding' || algorithm === 'bellman-ford' || algorithm === 'bfs') && maxDeg >= 3) {
+      let src = g;
+      if (algorithm === 'bfs') {
+        const edges: [number, number, number][] = [];
+        g.adj.forEach((a, v) => a.forEach((u) => edges.push([u, v, 1])));
+        src = makeGraph(g.n, edges, g.sources, g.names);
+        exec = 'bellman-ford';
+      }
+      const view = boundedDegreeView(src, maxDeg);
       run = view.graph;
       owner = view.owner;
       helpers = view.helpers;
       regime = 'bounded-degree-view';
     } else {
-      return outside(base, classicalMs, `max degree ${originalD} > ${maxDeg}; ${algorithm} distances/order are not preserved by splitting high-degree nodes`);
+      return outside(base, classicalMs, maxDeg < 3 ? `max degree ${originalD} > ${maxDeg}; a bounded-degree view needs a bound >= 3` : `max degree ${originalD} > ${maxDeg}; the DFS order is not preserved by splitting high-degree nodes`);
     }
   }
   const D = maxDegree(run);
   const { colour, colours } = distance2Colouring(run);
-  const l = opts.bits ?? precision(run, algorithm, ref);
+  const l = opts.bits ?? precision(run, exec, exec === algorithm ? ref : undefined);
   if (!(Number.isInteger(l) && l >= 1 && l <= 30)) return outside({ ...base, D }, classicalMs, `precision ${l} bits outside 1..30`);
-  if (algorithm === 'bellman-ford' && weightBits(run) > l) return outside({ ...base, D }, classicalMs, `edge weights need ${weightBits(run)} bits > precision ${l}`);
+  if (exec === 'bellman-ford' && weightBits(run) > l) return outside({ ...base, D }, classicalMs, `edge weights need ${weightBits(run)} bits > precision ${l}`);
   if (colours > 64) return outside({ ...base, D }, classicalMs, `distance-2 colouring needs ${colours} slots (> 64)`);
 
   let root = -1;
@@ -123,15 +137,15 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   }
   const col = graph === run ? { colour, colours } : distance2Colouring(graph);
   const Dg = maxDegree(graph);
-  const instr = build(algorithm, Math.max(Dg, 1), l, col.colours, g.sources.length, weightBits(graph));
+  const instr = build(exec, Math.max(Dg, 1), l, col.colours, g.sources.length, weightBits(graph));
   const templates = instr.table.count;
   const common = {
-    ...base, D: Dg, helpers, l, slots: col.colours, slotBound: Dg * Dg + 1, stateBits: instr.schema.size, templates, maxLiterals: instr.table.maxLiterals,
+    ...base, instruction: instr.name, D: Dg, helpers, l, slots: col.colours, slotBound: Dg * Dg + 1, stateBits: instr.schema.size, templates, maxLiterals: instr.table.maxLiterals,
   };
   if (templates > (opts.maxTemplates ?? 500_000)) return { ...outside(common, classicalMs, `${templates} templates exceed the budget ${opts.maxTemplates ?? 500_000}`), ...common };
 
   const inits = nodeInits(graph, col.colour, root);
-  const maxRounds = roundCap(graph, algorithm, l, instr);
+  const maxRounds = roundCap(graph, exec, l, instr);
   let predictor: Predictor;
   let caseAccuracy: number | undefined;
   let ensembleTrainMs: number | undefined;
@@ -152,7 +166,7 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
     ensembleTrainMs = grown.trainMs;
   }
   const res = runGnn(graph, instr, inits, predictor, { maxRounds, checkTable: true });
-  const got = decode(graph, instr, res, col.colour, algorithm);
+  const got = decode(graph, instr, res, col.colour, exec);
   const agreement = compare(g, algorithm, ref, got, owner);
   const bound = theoryEnsembleBound(templates, res.rounds);
   // exact execution: terminated, no slot collision, every update equal to the instruction's
