@@ -115,7 +115,7 @@ function memoryBars(data: ReportData): string {
 function sweepChart(data: ReportData): string {
   const pts = [...data.sweep].filter((p) => p.bufferBytes > 0 && Number.isFinite(p.dramBytes)).sort((a, b) => a.bufferBytes - b.bufferBytes);
   if (pts.length < 2) return `<p class="muted">No DRAM-vs-buffer sweep in this schedule${data.sweepSource ? ` (${esc(data.sweepSource)})` : ''}.</p>`;
-  const W = 640, H = 300, L = 70, R = 20, T = 16, B = 44;
+  const W = 660, H = 300, L = 70, R = 44, T = 16, B = 44;
   const lx = pts.map((p) => Math.log2(p.bufferBytes));
   const x0 = Math.min(...lx), x1 = Math.max(...lx);
   const ys = pts.flatMap((p) => [p.dramBytes, p.layerByLayerDramBytes ?? p.dramBytes]);

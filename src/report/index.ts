@@ -14,7 +14,7 @@ import type { Schedule } from '../passes/manager.ts';
 import { runPasses } from '../passes/manager.ts';
 import { finalPlan } from '../passes/schedule-groups.ts';
 import { getPass, hasPass } from '../passes/registry.ts';
-import { loadModel } from '../onnx/io.ts';
+import { loadModel, encodeModel, decodeModel } from '../onnx/io.ts';
 import type { FusionScheme } from '../passes/pass.ts';
 import type { ReportData, SweepPoint } from './data.ts';
 import { layoutGraph } from './layout.ts';
@@ -80,17 +80,31 @@ export async function recomputeSweep(s: Schedule, opts: ReportOptions = {}): Pro
   const path = findModel(s, opts.scheduleDir);
   if (!path) return { points: [], reason: `source model ${s.model?.path ?? '(unnamed)'} not found, cannot re-plan at other buffer sizes` };
   const factors = opts.sweepFactors ?? [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8];
+  // Passes before the first one that reads the accelerator run once; the rest per size.
+  const split = Math.max(0, names.findIndex((n) => getPass(n).reads.includes('hardware')));
+  const base = loadModel(path);
+  for (const i of base.graph.inputs) {
+    const fixed = s.model.inputs.find((x) => x.name === i.name)?.shape;
+    if (fixed && fixed.every((d) => typeof d === 'number') && i.type) i.type = { ...i.type, shape: fixed as number[] };
+  }
+  base.graph.invalidate();
+  const scheme = (s.scheme ?? 'lbdf') as FusionScheme;
+  await runPasses(base, names.slice(0, split).map(getPass), { hardware: s.hardware, scheme, seed: s.seed }, { verifyAfterChange: false });
+  const bytes = encodeModel(base);
+  // The same search as the schedule's plan, without the exact optimum (a figure per point is
+  // what the curve needs; the optimum's solver time would multiply by the number of points).
+  const planRaw = plan.raw as { search?: { method?: string; budget?: number; k?: number; warmStart?: boolean } };
+  const planOpts: Record<string, unknown> = { optimum: false };
+  if (planRaw.search?.method) planOpts.search = planRaw.search.method;
+  if (planRaw.search?.budget) planOpts.budget = planRaw.search.budget;
+  if (planRaw.search?.k) planOpts.k = planRaw.search.k;
+  if (planRaw.search?.warmStart !== undefined) planOpts.warmStart = planRaw.search.warmStart;
   const points: SweepPoint[] = [];
   for (const f of factors) {
     const bufferBytes = Math.max(1024, Math.round(s.hardware.bufferBytes * f));
-    const model = loadModel(path);
-    for (const i of model.graph.inputs) {
-      const fixed = s.model.inputs.find((x) => x.name === i.name)?.shape;
-      if (fixed && fixed.every((d) => typeof d === 'number') && i.type) i.type = { ...i.type, shape: fixed as number[] };
-    }
-    model.graph.invalidate();
+    const model = decodeModel(bytes);
     opts.log?.(`re-planning at buffer ${bufferBytes} B`);
-    const r = await runPasses(model, names.map(getPass), { hardware: { ...s.hardware, bufferBytes }, scheme: (s.scheme ?? 'lbdf') as FusionScheme, seed: s.seed }, { verifyAfterChange: false });
+    const r = await runPasses(model, names.slice(split).map(getPass), { hardware: { ...s.hardware, bufferBytes }, scheme, seed: s.seed, options: { plan: planOpts } }, { verifyAfterChange: false });
     const p = finalPlan(r.schedule);
     if (p?.dramBytes !== undefined) points.push({ bufferBytes, dramBytes: p.dramBytes, layerByLayerDramBytes: p.layerByLayerDramBytes, groups: p.groups.length });
   }
