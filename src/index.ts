@@ -110,6 +110,14 @@ export function spatialGradientScaling(model: Model, ctx: Partial<PassContext> =
   return runPass('sgs', model, withOptions('sgs', ctx, options as Record<string, unknown> | undefined));
 }
 
+/** Layer-fusion partitioning (the 'plan' pass): searches a plan under the LBDF/BRR cost model
+ * for `ctx.hardware` (default preset edge-512k) and `ctx.scheme` (default lbdf); the graph is
+ * not modified. Options as `--option plan.key=value` (search, budget, k, warmStart, optimum,
+ * timeLimit). */
+export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options?: Omit<import('./passes/plan-fusion.ts').PlanPassOptions, 'onProgress'>): Promise<PassResult<import('./fusion/schedule.ts').FusionPlanJson>> {
+  return runPass('plan', model, withOptions('plan', ctx, options as Record<string, unknown> | undefined));
+}
+
 /** Removes nodes no output depends on and unused initializers. */
 export function eliminateDeadCode(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ removedNodes: number }>> {
   return runPass('dce', model, ctx);
@@ -148,6 +156,7 @@ export interface BuiltinAnnotations {
   'expand-branches': RewriteAnnotations;
   sgs: import('./passes/sgs.ts').SgsAnnotations;
   learnability: LearnabilityAnnotations;
+  plan: import('./fusion/schedule.ts').FusionPlanJson;
   shapes: { values: number; static: number; notStatic: { value: string; reason: string }[] };
   dce: { removedNodes: number };
   verify: { ok: true; nodes: number };
@@ -161,4 +170,6 @@ export function passAnnotations<K extends keyof BuiltinAnnotations>(schedule: im
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
 export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
 export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';
+export type { FusionPlanJson, FusionGroupJson } from './fusion/schedule.ts';
+export type { PlanPassOptions } from './passes/plan-fusion.ts';
 export type { Certificate } from './learn/learnability/certify.ts';

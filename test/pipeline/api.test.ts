@@ -74,3 +74,21 @@ test('load/save round trip and compile() without writing files', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('planFusion: the plan pass output passes assertPlanValid, recomputed with the cost model', { skip: api.hasPass('plan') ? false : 'the plan pass is not in this build' }, async () => {
+  const m = buildCnn({ seed: 6, inChannels: 3, size: 32, blocks: [{ kind: 'conv-bn-relu', out: 16, kernel: 3, stride: 1, bn: true }, { kind: 'residual', bottleneck: false }, { kind: 'se', reduction: 4 }, { kind: 'concat', a: 8, b: 8 }, { kind: 'depthwise', out: 16, stride: 2 }], head: true });
+  const hw = { ...api.hardwarePresets['paper-128k'], bufferBytes: 24 * 1024 };
+  for (const scheme of ['lbdf', 'brr'] as const) {
+    const { schedule } = await api.runPipeline(m, ['plan'], { hardware: hw, scheme, seed: 3, options: { plan: { budget: 200, optimum: false } } });
+    const typed = api.passAnnotations(schedule, 'plan')!;
+    assert.equal(typed.scheme, scheme);
+    schedule.graph = api.scheduleGraph(m);
+    const r = api.assertPlanValid(schedule, hw, { model: m });
+    assert.equal(r.recomputed, true);
+    assert.equal(r.groups, typed.totals.groups);
+    assert.ok(r.largestGroupBytes <= hw.bufferBytes);
+  }
+  const direct = await api.planFusion(m, { hardware: hw, scheme: 'lbdf', seed: 3 }, { budget: 200, optimum: false });
+  assert.equal(direct.changed, false);
+  assert.ok(direct.annotations!.totals.dramBytes <= direct.annotations!.totals.layerByLayerDramBytes);
+});

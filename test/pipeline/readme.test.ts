@@ -42,7 +42,8 @@ test('README: the library API example runs as written (imports from the package 
     assert.match(r.stdout, /^fold-bn changed the graph: true$/m);
     assert.match(r.stdout, /^collapse-branches true /m);
     assert.match(r.stdout, /^count-convs false \{"convs":\d+\}$/m);
-    assert.match(r.stdout, /^fusion plan: /m);
+    assert.match(r.stdout, /^plan false \{/m);
+    assert.match(r.stdout, /^fusion plan: \d+ groups, DRAM \d+ B$/m);
     assert.ok(existsSync(saved) && statSync(saved).size > 0);
     const m = loadModel(saved);
     assert.ok(m.graph.nodes.length < loadModel(join(ROOT, 'fixtures', 'example.onnx')).graph.nodes.length);
