@@ -17,13 +17,15 @@
  *   initializers `<conv>_sgs_V` = W / sqrt(S) and `<conv>_sgs_sqrt_scale` [1, 1, kh, kw]), the
  *   exactly equivalent graph whose plain-SGD training applies S to the conv's gradient, for
  *   runtimes without gradient hooks. Outputs are unchanged up to float rounding.
- * - k (NMI_k sharpness, default 5), floor (default 1e-3), maxPairs (per channel and displacement).
+ * - k (NMI_k sharpness, default 5), floor (default 1e-3).
+ * The calibration set is streamed twice through onnxruntime (value ranges, then histograms;
+ * SgsAccumulator), so memory holds one batch of feature maps plus the histograms.
  */
 import { Node, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import type { Pass, PassContext } from './pass.ts';
 import { createSession, runSession, type Feeds } from '../analysis/ort.ts';
-import { estimateScaling, toRows, type FeatureMaps } from '../reparam/sgs.ts';
+import { SgsAccumulator, toRows } from '../reparam/sgs.ts';
 import { loadCalibration } from '../reparam/calib.ts';
 import { constTensor, isOp } from '../reparam/graph-ops.ts';
 import { badInput } from '../errors.ts';
@@ -37,7 +39,6 @@ export interface SgsPassOptions {
   trainingGraph?: boolean;
   k?: number;
   floor?: number;
-  maxPairs?: number;
 }
 
 export interface SgsConvRecord {
@@ -79,30 +80,45 @@ export async function computeSgs(model: Model, o: SgsPassOptions = {}, log: (m: 
     if (w.dims[2] === 1 && w.dims[3] === 1) continue; // 1x1: nothing spatial to scale (excluded by the procedure)
     convs.push({ node: n, w });
   }
+  // One accumulator per (input value, kernel size): convs reading the same map share it.
+  const key = (c: { node: Node; w: Tensor }) => `${c.w.dims[2]}x${c.w.dims[3]}@${c.node.inputs[0]}`;
+  const accs = new Map<string, SgsAccumulator>();
+  for (const c of convs) if (!accs.has(key(c))) accs.set(key(c), new SgsAccumulator(c.w.dims[1] * c.node.attrInt('group', 1), c.w.dims[2], c.w.dims[3]));
   const values = [...new Set(convs.map((c) => c.node.inputs[0]))];
   const fromFeeds = new Set(values.filter((v) => g.isGraphInput(v)));
-  const captured = new Map<string, FeatureMaps[]>(values.map((v) => [v, []]));
   const fetch = values.filter((v) => !fromFeeds.has(v));
+  const bad = new Map<string, string>();
+  const seen = new Map<SgsAccumulator, string>();
+  // Two streaming passes over the calibration set (ranges/counts, then histograms): memory
+  // holds one batch's feature maps and the histograms, never the whole calibration set.
   const session = fetch.length ? await createSession(model, { capture: fetch }) : undefined;
   try {
-    for (const [bi, feeds] of batches.entries()) {
-      log(`sgs: calibration batch ${bi + 1}/${batches.length}`);
-      const outs = session ? await runSession(session, feeds, fetch) : {};
-      for (const v of values) {
-        const t = fromFeeds.has(v) ? feeds[v] : outs[v];
-        if (!t || t.dims.length !== 4) continue;
-        captured.get(v)!.push({ dims: [t.dims[0], t.dims[1], t.dims[2], t.dims[3]], data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>) });
+    for (const pass of [1, 2]) {
+      if (pass === 2) for (const a of accs.values()) a.startSecondPass();
+      for (const [bi, feeds] of batches.entries()) {
+        log(`sgs: pass ${pass}/2, calibration batch ${bi + 1}/${batches.length}`);
+        const outs = session ? await runSession(session, feeds, fetch) : {};
+        for (const c of convs) {
+          const v = c.node.inputs[0];
+          const t = fromFeeds.has(v) ? feeds[v] : outs[v];
+          if (!t || t.dims.length !== 4 || !(t.data instanceof Float32Array || t.data instanceof Float64Array)) { bad.set(c.node.name, `input '${v}' is not a 4-D float tensor`); continue; }
+          const acc = accs.get(key(c))!;
+          if (acc.channels !== t.dims[1]) { bad.set(c.node.name, `input '${v}' has ${t.dims[1]} channels, the weight expects ${acc.channels}`); continue; }
+          if (seen.get(acc) === `${pass}:${bi}`) continue; // a map shared by several convs: observed once
+          seen.set(acc, `${pass}:${bi}`);
+          acc.observe({ dims: [t.dims[0], t.dims[1], t.dims[2], t.dims[3]], data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
+        }
       }
     }
   } finally {
     await session?.release();
   }
   const records: SgsConvRecord[] = [];
-  for (const { node, w } of convs) {
-    const maps = captured.get(node.inputs[0])!;
-    if (!maps.length) { skipped.push({ node: node.name, reason: `input '${node.inputs[0]}' is not a 4-D float tensor` }); continue; }
+  for (const c of convs) {
+    const { node, w } = c;
+    if (bad.has(node.name)) { skipped.push({ node: node.name, reason: bad.get(node.name)! }); continue; }
     const [, , kh, kw] = w.dims;
-    const est = estimateScaling(maps, { kh, kw, k, floor: o.floor, maxPairs: o.maxPairs });
+    const est = accs.get(key(c))!.result({ k, floor: o.floor });
     records.push({
       node: node.name, weight: node.inputs[1], input: node.inputs[0], kernel: [kh, kw],
       scale: toRows(est.scale, kh, kw), raw: toRows(est.raw, kh, kw), channels: toRows(est.channels, kh, kw, 0),

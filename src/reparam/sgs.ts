@@ -38,8 +38,6 @@ export interface SgsOptions {
   k?: number;
   /** Entries below `floor` x mean are raised to it before the final normalization (default 1e-3). */
   floor?: number;
-  /** At most this many pairs per channel and displacement (deterministic strided subsample). */
-  maxPairs?: number;
 }
 
 export interface SgsEstimate {
@@ -86,69 +84,178 @@ export function normalizedMutualInformation(xs: ArrayLike<number>, ys: ArrayLike
 
 export const sharpen = (nmi: number, k = 5) => (k * nmi) / ((k - 1) * nmi + 1);
 
-/** The SGS matrix of one conv from its input feature maps (all batches). */
-export function estimateScaling(batches: FeatureMaps[], o: SgsOptions): SgsEstimate {
-  const { kh, kw } = o;
-  const k = o.k ?? 5;
-  const floor = o.floor ?? 1e-3;
-  const maxPairs = o.maxPairs ?? 250_000;
-  if (!batches.length) throw new Error('estimateScaling: no feature maps');
-  const C = batches[0].dims[1];
-  for (const b of batches) if (b.dims[1] !== C) throw new Error('estimateScaling: batches disagree on channels');
-  const ci = Math.floor((kh - 1) / 2), cj = Math.floor((kw - 1) / 2);
-  const raw = new Float64Array(kh * kw).fill(NaN);
-  const channels = new Int32Array(kh * kw);
-  raw[ci * kw + cj] = 1;
-  channels[ci * kw + cj] = C;
-  const total = batches.reduce((a, b) => a + b.dims[0] * b.dims[2] * b.dims[3], 0);
-  const xs = new Float32Array(Math.min(total, maxPairs)), ys = new Float32Array(xs.length);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const dy = i - ci, dx = j - cj;
-      if (dy === 0 && dx === 0) continue;
-      const mi = ci - dy, mj = cj - dx; // mirror entry
-      const mirrorInside = mi >= 0 && mi < kh && mj >= 0 && mj < kw;
-      if (!Number.isNaN(raw[i * kw + j])) continue; // done as a mirror
-      let sum = 0, used = 0;
+/**
+ * Streaming form of the estimator, for calibration sets that do not fit in memory: feed every
+ * batch once with `observe` (pass 1: pair counts and value ranges per channel and
+ * displacement), call `startSecondPass`, feed the same batches again (pass 2: the Sturges-binned
+ * joint histograms, whose bin count and ranges pass 1 fixed), then `result`. Memory is the
+ * histograms only (per channel and displacement, (1 + ceil(log2 n))^2 counts), never the maps.
+ */
+export class SgsAccumulator {
+  readonly kh: number;
+  readonly kw: number;
+  readonly channels: number;
+  /** Displacements computed (one of each d / -d pair), with their window index and mirror. */
+  private readonly disps: { dy: number; dx: number; at: number; mirror: number }[] = [];
+  private readonly n: Float64Array;
+  private readonly xmin: Float64Array;
+  private readonly xmax: Float64Array;
+  private readonly ymin: Float64Array;
+  private readonly ymax: Float64Array;
+  private bins?: Int32Array;
+  private offsets?: Float64Array;
+  private hist?: Uint32Array;
+  private pass: 1 | 2 = 1;
+
+  constructor(channels: number, kh: number, kw: number) {
+    this.kh = kh;
+    this.kw = kw;
+    this.channels = channels;
+    const ci = Math.floor((kh - 1) / 2), cj = Math.floor((kw - 1) / 2);
+    const done = new Set<number>();
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
+      const at = i * kw + j;
+      if ((i === ci && j === cj) || done.has(at)) continue;
+      const mi = 2 * ci - i, mj = 2 * cj - j;
+      const mirror = mi >= 0 && mi < kh && mj >= 0 && mj < kw ? mi * kw + mj : -1;
+      this.disps.push({ dy: i - ci, dx: j - cj, at, mirror });
+      done.add(at);
+      if (mirror >= 0) done.add(mirror);
+    }
+    const m = this.disps.length * channels;
+    this.n = new Float64Array(m);
+    this.xmin = new Float64Array(m).fill(Infinity);
+    this.xmax = new Float64Array(m).fill(-Infinity);
+    this.ymin = new Float64Array(m).fill(Infinity);
+    this.ymax = new Float64Array(m).fill(-Infinity);
+  }
+
+  observe(maps: FeatureMaps): void {
+    const [N, C, h, w] = maps.dims;
+    if (C !== this.channels) throw new Error(`SgsAccumulator: expected ${this.channels} channels, got ${C}`);
+    const d = maps.data;
+    for (const [k, { dy, dx }] of this.disps.entries()) {
+      const y0 = Math.max(0, -dy), y1 = Math.min(h, h - dy), x0 = Math.max(0, -dx), x1 = Math.min(w, w - dx);
       for (let c = 0; c < C; c++) {
-        // Count candidate positions to pick a subsampling stride.
-        let cand = 0;
-        for (const b of batches) {
-          const [, , h, w] = b.dims;
-          cand += b.dims[0] * Math.max(0, h - Math.abs(dy)) * Math.max(0, w - Math.abs(dx));
-        }
-        const step = Math.max(1, Math.ceil(cand / maxPairs));
-        let n = 0, seen = 0;
-        for (const b of batches) {
-          const [N, , h, w] = b.dims;
-          const d = b.data;
+        const slot = k * C + c;
+        if (this.pass === 1) {
+          let n = 0, xmin = this.xmin[slot], xmax = this.xmax[slot], ymin = this.ymin[slot], ymax = this.ymax[slot];
           for (let img = 0; img < N; img++) {
             const base = (img * C + c) * h * w;
-            for (let y = Math.max(0, -dy); y < Math.min(h, h - dy); y++) {
-              for (let x = Math.max(0, -dx); x < Math.min(w, w - dx); x++) {
-                if (seen++ % step) continue;
-                const a = d[base + y * w + x], v = d[base + (y + dy) * w + x + dx];
+            for (let y = y0; y < y1; y++) {
+              const row = base + y * w, nrow = base + (y + dy) * w + dx;
+              for (let x = x0; x < x1; x++) {
+                const a = d[row + x], v = d[nrow + x];
                 if (a === 0 || v === 0) continue;
-                if (n < xs.length) { xs[n] = a; ys[n] = v; n++; }
+                n++;
+                if (a < xmin) xmin = a;
+                if (a > xmax) xmax = a;
+                if (v < ymin) ymin = v;
+                if (v > ymax) ymax = v;
+              }
+            }
+          }
+          this.n[slot] += n;
+          this.xmin[slot] = xmin; this.xmax[slot] = xmax; this.ymin[slot] = ymin; this.ymax[slot] = ymax;
+        } else {
+          const B = this.bins![slot];
+          if (B === 0) continue;
+          const off = this.offsets![slot];
+          const hist = this.hist!;
+          const xmin = this.xmin[slot], ymin = this.ymin[slot];
+          const bx = this.xmax[slot] > xmin ? B / (this.xmax[slot] - xmin) : 0;
+          const by = this.ymax[slot] > ymin ? B / (this.ymax[slot] - ymin) : 0;
+          for (let img = 0; img < N; img++) {
+            const base = (img * C + c) * h * w;
+            for (let y = y0; y < y1; y++) {
+              const row = base + y * w, nrow = base + (y + dy) * w + dx;
+              for (let x = x0; x < x1; x++) {
+                const a = d[row + x], v = d[nrow + x];
+                if (a === 0 || v === 0) continue;
+                const ia = Math.min(B - 1, Math.floor((a - xmin) * bx));
+                const iv = Math.min(B - 1, Math.floor((v - ymin) * by));
+                hist[off + ia * B + iv]++;
               }
             }
           }
         }
-        const nmi = normalizedMutualInformation(xs, ys, n);
-        if (Number.isNaN(nmi)) continue;
-        sum += sharpen(nmi, k);
-        used++;
-      }
-      const v = used ? sum / used : 0; // no evidence of dependence anywhere: weight 0 (floored below)
-      raw[i * kw + j] = v;
-      channels[i * kw + j] = used;
-      if (mirrorInside) {
-        raw[mi * kw + mj] = v;
-        channels[mi * kw + mj] = used;
       }
     }
   }
-  return { scale: normalizeScale(raw, floor), raw, channels };
+
+  /** Fixes the Sturges bin counts and ranges from pass 1 and allocates the histograms. */
+  startSecondPass(): void {
+    if (this.pass === 2) throw new Error('SgsAccumulator: second pass already started');
+    const m = this.n.length;
+    this.bins = new Int32Array(m);
+    this.offsets = new Float64Array(m);
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      const n = this.n[i];
+      const B = n >= 2 ? 1 + Math.ceil(Math.log2(n)) : 0;
+      this.bins[i] = B;
+      this.offsets[i] = total;
+      total += B * B;
+    }
+    this.hist = new Uint32Array(total);
+    this.pass = 2;
+  }
+
+  /** NMI per displacement and channel (NaN where undefined), then the SGS matrix. */
+  result(o: { k?: number; floor?: number } = {}): SgsEstimate {
+    if (this.pass !== 2) throw new Error('SgsAccumulator: result() needs both passes');
+    const { kh, kw, channels: C } = this;
+    const k = o.k ?? 5;
+    const raw = new Float64Array(kh * kw);
+    const used = new Int32Array(kh * kw);
+    const center = Math.floor((kh - 1) / 2) * kw + Math.floor((kw - 1) / 2);
+    raw[center] = 1;
+    used[center] = C;
+    for (const [kk, disp] of this.disps.entries()) {
+      let sum = 0, cnt = 0;
+      for (let c = 0; c < C; c++) {
+        const slot = kk * C + c;
+        const B = this.bins![slot];
+        if (B === 0) continue;
+        const nmi = nmiFromJoint(this.hist!.subarray(this.offsets![slot], this.offsets![slot] + B * B), B, this.n[slot]);
+        if (Number.isNaN(nmi)) continue;
+        sum += sharpen(nmi, k);
+        cnt++;
+      }
+      const v = cnt ? sum / cnt : 0; // no evidence of dependence anywhere: weight 0 (floored below)
+      raw[disp.at] = v;
+      used[disp.at] = cnt;
+      if (disp.mirror >= 0) { raw[disp.mirror] = v; used[disp.mirror] = cnt; }
+    }
+    return { scale: normalizeScale(raw, o.floor ?? 1e-3), raw, channels: used };
+  }
+}
+
+/** NMI from a B x B joint histogram holding n samples. */
+function nmiFromJoint(joint: ArrayLike<number>, B: number, n: number): number {
+  const hx = new Float64Array(B), hy = new Float64Array(B);
+  let HXY = 0;
+  for (let a = 0; a < B; a++) for (let b = 0; b < B; b++) {
+    const c = joint[a * B + b];
+    if (!c) continue;
+    hx[a] += c;
+    hy[b] += c;
+    const p = c / n;
+    HXY -= p * Math.log(p);
+  }
+  const H = (h: Float64Array) => { let e = 0; for (const c of h) if (c > 0) { const p = c / n; e -= p * Math.log(p); } return e; };
+  if (!(HXY > 0)) return NaN;
+  return (H(hx) + H(hy) - HXY) / HXY;
+}
+
+/** The SGS matrix of one conv from its input feature maps (all batches in memory). */
+export function estimateScaling(batches: FeatureMaps[], o: SgsOptions): SgsEstimate {
+  if (!batches.length) throw new Error('estimateScaling: no feature maps');
+  const acc = new SgsAccumulator(batches[0].dims[1], o.kh, o.kw);
+  for (const b of batches) acc.observe(b);
+  acc.startSecondPass();
+  for (const b of batches) acc.observe(b);
+  return acc.result({ k: o.k, floor: o.floor });
 }
 
 /** Divides by the mean, floors at `floor` x mean (strictly positive), renormalizes to mean 1. */

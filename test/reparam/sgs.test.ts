@@ -93,3 +93,18 @@ test('SGS matrices are strictly positive with mean 1 (property; ReLU zeros, even
       assert.ok(Math.abs(mean(est.scale) - 1) < 1e-9);
     }), { numRuns: 60, seed: 9 });
 });
+
+test('SGS streaming accumulator: batches fed separately give the same matrix as one big batch', async () => {
+  const { SgsAccumulator } = await import('../../src/reparam/sgs.ts');
+  const rng = new Rng(8);
+  const a = smoothMaps(rng, 1, 3, 12, 12, 1), b = noiseMaps(rng, 2, 3, 12, 12);
+  const both: FeatureMaps = { dims: [3, 3, 12, 12], data: new Float32Array([...a.data, ...b.data]) };
+  const acc = new SgsAccumulator(3, 3, 3);
+  acc.observe(a); acc.observe(b);
+  acc.startSecondPass();
+  acc.observe(a); acc.observe(b);
+  const streamed = acc.result();
+  const whole = estimateScaling([both], { kh: 3, kw: 3 });
+  assert.deepEqual(Array.from(streamed.scale), Array.from(whole.scale));
+  assert.throws(() => new SgsAccumulator(3, 3, 3).result(), /both passes/);
+});
