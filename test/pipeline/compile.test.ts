@@ -15,6 +15,7 @@ import { buildCnn } from '../../src/testkit/arbitraries.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
 import { DnnfuseError } from '../../src/errors.ts';
 import { Ajv } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'dnnfuse.mjs');
@@ -53,6 +54,8 @@ test('`dnnfuse compile` with no arguments compiles the bundled example into out/
     assert.equal(schedule.verification?.checked, true);
     const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schema', 'schedule-envelope.schema.json'), 'utf8')));
     assert.equal(validate(schedule), true, JSON.stringify(validate.errors));
+    const full = new Ajv2020({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schema', 'schedule.schema.json'), 'utf8')));
+    assert.equal(full(schedule), true, JSON.stringify(full.errors));
     const rewritten = loadModel(join(cwd, 'out', 'model.onnx'));
     const plan = finalPlan(schedule);
     if (plan) {
