@@ -71,8 +71,26 @@ export function supportedOps(): string[] {
   return Object.keys(RULES).sort();
 }
 
+/** onnxruntime contrib ops (domain com.microsoft) that its extended graph optimizations
+ * produce from standard ops; their shapes are those of the op they fuse. */
+export const MS_RULES: Readonly<Record<string, Rule>> = {
+  FusedConv: RULES.Conv,
+  FusedGemm: RULES.Gemm,
+  Gelu: RULES.Relu,
+  FastGelu: RULES.Relu,
+  BiasGelu: RULES.Add,
+  QuickGelu: RULES.Relu,
+  SkipLayerNormalization: (c) => [RULES.Relu(c)[0]],
+};
+
+function ruleFor(node: Node): Rule | undefined {
+  if (node.domain === '' || node.domain === 'ai.onnx') return Object.hasOwn(RULES, node.opType) ? RULES[node.opType] : undefined;
+  if (node.domain === 'com.microsoft') return Object.hasOwn(MS_RULES, node.opType) ? MS_RULES[node.opType] : undefined;
+  return undefined;
+}
+
 export function hasShapeRule(node: Node): boolean {
-  return (node.domain === '' || node.domain === 'ai.onnx') && node.opType in RULES;
+  return ruleFor(node) !== undefined;
 }
 
 /** Parses `name=1x3x224x224` specs (dims separated by x or ,). */
@@ -202,7 +220,7 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
 
   for (const node of g.topoOrder()) {
     const ctx = new NodeCtx(node, opsetOf(node.domain), state);
-    const rule = hasShapeRule(node) ? RULES[node.opType] : undefined;
+    const rule = ruleFor(node);
     let outs: Out[] | undefined;
     let why: string | undefined;
     if (rule) {

@@ -149,3 +149,28 @@ test('hand-built rule cases agree with onnxruntime wherever it runs them', { tim
   assert.ok(ran >= ROWS.length * 0.8, `onnxruntime ran only ${ran} of ${ROWS.length} cases: ${refused.join(' | ')}`);
   console.log(`onnxruntime ran ${ran}/${ROWS.length} hand-built cases (${tensors} outputs equal); refused: ${refused.length ? refused.join(' | ') : 'none'}`);
 });
+
+test('models optimized by onnxruntime (extended level, com.microsoft fused ops) agree too', { skip: missing, timeout: 300_000 }, async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadModel } = await import('../../src/onnx/io.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-ort-opt-'));
+  let tensors = 0;
+  const fused = new Set<string>();
+  for (const name of ['mobilenet_v2', 'squeezenet1_1', 'resnet18']) {
+    const optimized = join(dir, `${name}.onnx`);
+    const s = await ort.InferenceSession.create(sharedModelPath(name), { graphOptimizationLevel: 'extended', optimizedModelFilePath: optimized });
+    await s.release();
+    const model = loadModel(optimized);
+    for (const n of model.graph.nodes) if (n.domain === 'com.microsoft') fused.add(n.opType);
+    const a = analyzeShapes(model);
+    const values = model.graph.nodes.flatMap((n) => n.outputs).filter((v) => v);
+    const r = await compareWithOrt(model, a.types, values, 3);
+    assert.deepEqual(r.mismatches, [], name);
+    assert.equal(a.unsupported.length, 0, `${name}: ${a.unsupported.map((n) => n.opType).join(', ')}`);
+    tensors += r.tensors;
+  }
+  assert.ok(fused.size > 0, 'the optimized models contain com.microsoft ops');
+  console.log(`onnxruntime-optimized models: ${tensors} tensors equal; contrib ops covered: ${[...fused].sort().join(', ')}`);
+});
