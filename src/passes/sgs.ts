@@ -26,7 +26,7 @@ import { Tensor } from '../ir/tensor.ts';
 import type { Pass, PassContext } from './pass.ts';
 import { createSession, runSession, type Feeds } from '../analysis/ort.ts';
 import { SgsAccumulator, toRows } from '../reparam/sgs.ts';
-import { loadCalibration } from '../reparam/calib.ts';
+import { calibrationSet } from '../reparam/calib.ts';
 import { constTensor, isOp } from '../reparam/graph-ops.ts';
 import { badInput } from '../errors.ts';
 
@@ -67,7 +67,7 @@ export async function computeSgs(model: Model, o: SgsPassOptions = {}, log: (m: 
   const g = model.graph;
   const seed = o.seed ?? 0;
   const source = o.feeds ? 'feeds' : o.calib ?? 'random';
-  const batches = o.feeds ?? loadCalibration(model, o.calib ?? 'random', { batches: o.batches, seed });
+  const batches = o.feeds ? { length: o.feeds.length, get: (i: number) => o.feeds![i] } : calibrationSet(model, o.calib ?? 'random', { batches: o.batches, seed });
   if (!batches.length) throw badInput('sgs: no calibration batches');
   const k = o.k ?? 5;
   const skipped: SgsAnnotations['skipped'] = [];
@@ -95,7 +95,8 @@ export async function computeSgs(model: Model, o: SgsPassOptions = {}, log: (m: 
   try {
     for (const pass of [1, 2]) {
       if (pass === 2) for (const a of accs.values()) a.startSecondPass();
-      for (const [bi, feeds] of batches.entries()) {
+      for (let bi = 0; bi < batches.length; bi++) {
+        const feeds = batches.get(bi);
         log(`sgs: pass ${pass}/2, calibration batch ${bi + 1}/${batches.length}`);
         const outs = session ? await runSession(session, feeds, fetch) : {};
         for (const c of convs) {

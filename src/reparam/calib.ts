@@ -68,43 +68,61 @@ function checkShape(model: Model, input: string, t: HostTensor, file: string): v
   if (!ok) throw badInput(`${file}: shape [${t.dims.join(',')}] does not match input '${input}' [${decl.map((d) => d ?? '?').join(',')}]`);
 }
 
-/** Calibration batches: `random` or a folder (see the file comment). */
+/** A calibration set read lazily: one batch in memory at a time (passes may stream it twice). */
+export interface CalibrationSet {
+  length: number;
+  source: string;
+  get(i: number): Feeds;
+}
+
+/** Calibration batches (all read now): `random` or a folder (see the file comment). */
 export function loadCalibration(model: Model, spec: string, opts: { batches?: number; seed?: number } = {}): Feeds[] {
+  const set = calibrationSet(model, spec, opts);
+  return Array.from({ length: set.length }, (_, i) => set.get(i));
+}
+
+/** The same, lazily: the folder is listed and checked now, tensors are read on `get`. */
+export function calibrationSet(model: Model, spec: string, opts: { batches?: number; seed?: number } = {}): CalibrationSet {
   const inputs = model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name);
+  const limit = (n: number) => (opts.batches !== undefined ? Math.min(n, opts.batches) : n);
   if (spec === 'random') {
     const n = opts.batches ?? 2;
-    return Array.from({ length: n }, (_, k) => randomFeeds(model, (opts.seed ?? 0) + k));
+    return { length: n, source: 'random', get: (k) => randomFeeds(model, (opts.seed ?? 0) + k) };
   }
   if (!existsSync(spec) || !statSync(spec).isDirectory()) throw badInput(`--calib ${spec}: not a folder (give a folder of calibration tensors, or 'random')`);
   const entries = readdirSync(spec).sort();
   const sets = entries.filter((e) => e.startsWith('test_data_set_') && statSync(join(spec, e)).isDirectory());
-  const batches: Feeds[] = [];
   if (sets.length) {
-    for (const s of sets) {
-      const files = readdirSync(join(spec, s)).filter((f) => /^input_\d+\.pb$/.test(f)).sort((a, b) => Number(a.slice(6, -3)) - Number(b.slice(6, -3)));
-      const feeds: Feeds = {};
-      for (const f of files) {
-        const path = join(spec, s, f);
-        const { name, tensor } = readTensorPb(path);
-        const input = inputs.includes(name) ? name : inputs[Number(f.slice(6, -3))];
-        if (!input) throw badInput(`${path}: the model has no input #${f.slice(6, -3)}`);
-        checkShape(model, input, tensor, path);
-        feeds[input] = tensor;
-      }
-      const missing = inputs.filter((i) => !(i in feeds));
-      if (missing.length) throw badInput(`${join(spec, s)}: no tensor for input(s) ${missing.join(', ')}`);
-      batches.push(feeds);
-    }
-  } else {
-    const files = entries.filter((e) => e.endsWith('.pb') || e.endsWith('.npy'));
-    if (!files.length) throw badInput(`--calib ${spec}: no test_data_set_* folders and no .pb/.npy files`);
-    if (inputs.length !== 1) throw badInput(`--calib ${spec}: flat files need a single-input model (this one has ${inputs.length}); use test_data_set_*/input_<i>.pb folders`);
-    for (const f of files) {
-      const path = join(spec, f);
-      const tensor = f.endsWith('.npy') ? readNpy(path) : readTensorPb(path).tensor;
-      checkShape(model, inputs[0], tensor, path);
-      batches.push({ [inputs[0]]: tensor });
-    }
+    const listed = sets.map((s) => ({ dir: join(spec, s), files: readdirSync(join(spec, s)).filter((f) => /^input_\d+\.pb$/.test(f)).sort((a, b) => Number(a.slice(6, -3)) - Number(b.slice(6, -3))) }));
+    return {
+      length: limit(listed.length), source: spec,
+      get(k) {
+        const { dir, files } = listed[k];
+        const feeds: Feeds = {};
+        for (const f of files) {
+          const path = join(dir, f);
+          const { name, tensor } = readTensorPb(path);
+          const input = inputs.includes(name) ? name : inputs[Number(f.slice(6, -3))];
+          if (!input) throw badInput(`${path}: the model has no input #${f.slice(6, -3)}`);
+          checkShape(model, input, tensor, path);
+          feeds[input] = tensor;
+        }
+        const missing = inputs.filter((i) => !(i in feeds));
+        if (missing.length) throw badInput(`${dir}: no tensor for input(s) ${missing.join(', ')}`);
+        return feeds;
+      },
+    };
   }
-  return opts.batches !== undefined ? batches.slice(0, opts.batches) : batches;
+  const files = entries.filter((e) => e.endsWith('.pb') || e.endsWith('.npy'));
+  if (!files.length) throw badInput(`--calib ${spec}: no test_data_set_* folders and no .pb/.npy files`);
+  if (inputs.length !== 1) throw badInput(`--calib ${spec}: flat files need a single-input model (this one has ${inputs.length}); use test_data_set_*/input_<i>.pb folders`);
+  return {
+    length: limit(files.length), source: spec,
+    get(k) {
+      const path = join(spec, files[k]);
+      const tensor = files[k].endsWith('.npy') ? readNpy(path) : readTensorPb(path).tensor;
+      checkShape(model, inputs[0], tensor, path);
+      return { [inputs[0]]: tensor };
+    },
+  };
 }
