@@ -140,7 +140,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     original = encodeModel(model);
   }
   applyShapeOverrides(model, opts.shapes ?? []);
-  log(`${typeof input === 'string' ? input : model.graph.name}: ${model.graph.nodes.length} nodes; ${hardware.name} (buffer ${hardware.bufferBytes} B, ${hardware.elementType}), ${scheme.toUpperCase()}, seed ${seed}; pipeline ${passes.map((p) => p.name).join(',')}`);
+  log(`${typeof input === 'string' ? opts.modelPathForSchedule ?? input : model.graph.name}: ${model.graph.nodes.length} nodes; ${hardware.name} (buffer ${hardware.bufferBytes} B, ${hardware.elementType}), ${scheme.toUpperCase()}, seed ${seed}; pipeline ${passes.map((p) => p.name).join(',')}`);
 
   const { schedule } = await runPasses(
     model,
