@@ -1,7 +1,7 @@
 /**
  * Shape-inference speed: dnnfuse's inferShapes vs python onnx's
  * onnx.shape_inference.infer_shapes (Debian python3-onnx), on the reference models, measured
- * in the same run. Each figure is the median of 5 runs on an already-loaded model (loading is
+ * in the same run. Each figure is the median of 15 runs (dnnfuse: after 3 warm-up runs; python: 5 runs) on an already-loaded model (loading is
  * bench:io's business). Run: node --import tsx bench/shapes.ts
  */
 import { execFileSync } from 'node:child_process';
@@ -35,11 +35,11 @@ console.log('model                          nodes   dnnfuse ms   python onnx ms 
 names.forEach((name, k) => {
   const model = loadModel(paths[k]);
   const ts: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 18; i++) {
     model.graph.invalidate();
     const t0 = performance.now();
     inferShapes(model);
-    ts.push(performance.now() - t0);
+    if (i >= 3) ts.push(performance.now() - t0); // 3 warm-up runs (JIT)
   }
   const ours = median(ts);
   const py = pyTimes[k];
