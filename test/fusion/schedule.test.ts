@@ -13,7 +13,8 @@ import { planPass } from '../../src/passes/plan-fusion.ts';
 import { PRESETS } from '../../src/hardware/load.ts';
 
 const require = createRequire(import.meta.url);
-const validate = new Ajv2020({ strict: false, allErrors: true }).compile(require('../../schema/schedule.schema.json'));
+const compiled = new Ajv2020({ strict: false, allErrors: true }).compile(require('../../schema/schedule.schema.json'));
+const validate = Object.assign((d: unknown): boolean => compiled(d), { get errors() { return compiled.errors; } });
 const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-plan-'));
 
 function smallNet() {
