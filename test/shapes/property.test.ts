@@ -14,7 +14,7 @@ import { a, caseModel, floats, I, ints, type Case } from './cases.ts';
 
 async function ortDims(c: Case): Promise<number[][] | undefined> {
   const m = caseModel(c);
-  m.graph.outputs = m.graph.outputs.map((o) => ({ name: o.name, type: { elemType: 1 } }));
+  m.graph.outputs = m.graph.outputs.map((o) => ({ name: o.name, type: { elemType: 1 } })); // all cases here output float
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(encodeModel(m), { graphOptimizationLevel: 'disabled' });
@@ -25,7 +25,8 @@ async function ortDims(c: Case): Promise<number[][] | undefined> {
     const feeds: Record<string, ort.Tensor> = {};
     for (const i of m.graph.inputs) {
       const dims = i.type!.shape as number[];
-      feeds[i.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((p, q) => p * q, 1)).fill(0.5), dims);
+      const n = dims.reduce((p, q) => p * q, 1);
+      feeds[i.name] = i.type!.elemType === 9 ? new ort.Tensor('bool', new Uint8Array(n).fill(1), dims) : new ort.Tensor('float32', new Float32Array(n).fill(0.5), dims);
     }
     const res = await session.run(feeds);
     return m.graph.outputs.map((o) => [...res[o.name].dims]);
