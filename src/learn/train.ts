@@ -64,8 +64,8 @@ export function trainPredictor(train: readonly Sample[], o: TrainOptions, init?:
   return { model, history };
 }
 
-/** P(invalid) of every sample, in batches. */
-export function predictSamples(model: KGnn, samples: readonly Sample[], batchSize = 256): Float32Array {
+/** P(invalid) of every sample, in batches (small: the dense adjacency is quadratic in batch nodes). */
+export function predictSamples(model: KGnn, samples: readonly Sample[], batchSize = 32): Float32Array {
   const out = new Float32Array(samples.length);
   for (let at = 0; at < samples.length; at += batchSize) {
     const part = samples.slice(at, at + batchSize);
