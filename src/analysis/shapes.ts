@@ -138,8 +138,10 @@ function current(graphOrModel: Graph | Model): ShapeAnalysis {
     return analyzeShapes(graphOrModel, prev?.model === graphOrModel ? prev.opts : {});
   }
   const prev = lastRun.get(graphOrModel);
-  // A graph never analysed: assume a model importing the default opset (documented above).
-  return prev ? analyzeShapes(prev.model, prev.opts) : analyzeShapes(new Model({ graph: graphOrModel, opsetImports: [{ domain: '', version: DEFAULT_OPSET }] }));
+  // A bare graph never analysed: its opset (which decides e.g. whether Reduce/Split axes are
+  // attributes or inputs) is unknown, so guessing could give wrong shapes. Refuse.
+  if (!prev) throw internal(`shape query on graph '${graphOrModel.name}' before inferShapes(model) ran on it; pass the Model instead`);
+  return analyzeShapes(prev.model, prev.opts);
 }
 
 /** The static shape of a value, or a one-line DnnfuseError naming it, its producer and why. */

@@ -123,3 +123,9 @@ test('graph outputs: open declarations are filled (not under overrides), declare
   assert.deepEqual(m.graph.outputs[1].type?.shape, ['N', 2, 2, 64]);
   assert.equal(m.graph.outputs[0].type?.shape, undefined, "'y' stays unknown (custom op)");
 });
+
+test('a bare graph never analysed is refused (its opset decides the rules), a Model works', () => {
+  const m = model();
+  assert.throws(() => staticShape(m.graph, 'c'), /before inferShapes\(model\) ran on it; pass the Model instead/);
+  assert.deepEqual(staticShape(model(), 'w'), [4, 3, 3, 3]);
+});
