@@ -4,14 +4,19 @@
  * graph is acyclic.
  *
  * Formulation (set partitioning + potentials), solved with HiGHS (npm `highs`, wasm):
+ *  0. Decomposition: ops joined by fusable edges form components; groups never straddle two
+ *     components, so each component is solved on its own and the plans are combined (if the
+ *     combination has a cycle through several components, everything is re-solved at once with
+ *     the acyclicity rows below). Chain components use a prefix DP (exact, no solver).
  *  1. Candidates: every connected group of fusable ops that is valid, enumerated once each with
  *     ESU (Wernicke 2006: grow from a root v using only neighbours with larger ids than v and not
  *     adjacent to the set so far). Validity is monotone under inclusion for both cost models
  *     (lbdf.ts, brr.ts), so an invalid set is never extended: every valid connected set is
  *     reached through valid connected subsets and the enumeration is complete. Singletons are
- *     always candidates. If the count exceeds `maxCandidates`, the enumeration is redone with a
- *     size bound L (largest L that fits): the answer is then the optimum over groups of <= L ops
- *     only — reported as `scope: 'bounded'`, not as the true optimum.
+ *     always candidates. If a component has more than `maxCandidates` (default 6000) valid
+ *     groups, its enumeration is redone with the largest size bound L that fits: the answer is
+ *     then the optimum over groups of <= L ops only (`scope: 'bounded'`), plus the groups of the
+ *     incumbent (so never worse than the heuristic it certifies) — not a proven optimum.
  *  2. Binary x_g per candidate; each op covered exactly once; minimize sum x_g F_D(g)
  *     (in elements: F_D / elementBytes, integral).
  *  3. Acyclicity, added lazily: the set-partitioning optimum is checked; if its group graph has a
@@ -24,10 +29,12 @@
  *     satisfies this with pi = the rank of its group in a topological order. Exact.
  *  On a chain (every op has at most one predecessor and one successor, in order) a DP over
  *  prefixes gives the same optimum without a solver (`exactChain`).
- *  With a time limit, HiGHS returns its incumbent (an upper bound) and its dual bound (a lower
- *  bound on the optimum over the candidate family); both are reported with the gap.
- *  `trivialLowerBound` (every weight read once + graph inputs read + graph outputs written) is a
- *  lower bound on every plan of the unrestricted problem.
+ *  Lower bound (`bound`, valid for the unrestricted problem): the sum over components of the
+ *  component optimum (complete family, solved), or HiGHS's dual bound (complete family, time
+ *  limit), or `componentLowerBound` (weights once + maps that can never stay on chip; no
+ *  enumeration) for size-bounded components; at least `trivialLowerBound`. status = 'optimal'
+ *  only when the returned plan meets that bound. Note: with a time limit, whether a component
+ *  finishes can depend on machine speed (the plan is still never worse than the incumbent).
  */
 import * as highsModule from 'highs';
 import type { Highs } from 'highs';
