@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import type { Schedule } from '../passes/manager.ts';
-import { runPasses } from '../passes/manager.ts';
+import { runPasses, scheduleGraph } from '../passes/manager.ts';
 import { finalPlan } from '../passes/schedule-groups.ts';
 import { getPass, hasPass } from '../passes/registry.ts';
 import { loadModel, encodeModel, decodeModel } from '../onnx/io.ts';
@@ -111,8 +111,32 @@ export async function recomputeSweep(s: Schedule, opts: ReportOptions = {}): Pro
   return points.length >= 2 ? { points } : { points: [], reason: 'the planning pass reports no total DRAM figure' };
 }
 
+/** The graph section for a schedule written without one (e.g. by `dnnfuse plan`): the source
+ * model, with the schedule's graph-changing passes before the plan re-run on it, so that node
+ * names match the plan. Undefined when the model is not reachable or names do not match. */
+export async function reconstructGraph(s: Schedule, scheduleDir?: string): Promise<Schedule['graph']> {
+  const path = findModel(s, scheduleDir);
+  const plan = finalPlan(s);
+  if (!path || !plan) return undefined;
+  const idx = s.passes.map((p) => p.name).lastIndexOf(plan.pass);
+  const rewrites = s.passes.slice(0, idx).filter((p) => p.changed).map((p) => p.name);
+  if (rewrites.some((n) => !hasPass(n))) return undefined;
+  const model = loadModel(path);
+  if (rewrites.length) await runPasses(model, rewrites.map(getPass), { hardware: s.hardware ?? undefined, scheme: (s.scheme ?? undefined) as FusionScheme | undefined, seed: s.seed });
+  const g = scheduleGraph(model);
+  const names = new Set(g.nodes.map((n) => n.name));
+  return plan.groups.every((gr) => gr.nodes.every((n) => names.has(n))) ? g : undefined;
+}
+
 /** schedule -> HTML text. */
 export async function generateReport(s: Schedule, opts: ReportOptions = {}): Promise<string> {
+  if (!s.graph) {
+    const g = await reconstructGraph(s, opts.scheduleDir).catch(() => undefined);
+    if (g) {
+      s = { ...s, graph: g };
+      opts.log?.('the schedule has no graph section: drawn from the source model');
+    }
+  }
   const data = reportDataFromSchedule(s, opts.title);
   if (!data.sweep.length && data.groups.length && opts.sweep !== false) {
     const { points, reason } = await recomputeSweep(s, opts);

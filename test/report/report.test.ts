@@ -168,3 +168,15 @@ test('dnnfuse report: bad inputs exit 2 with one line and no output', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a schedule without a graph section (as `dnnfuse plan` writes) is drawn from its source model', { skip: hasPass('plan') ? false : 'the plan pass is not in this build', timeout: 120_000 }, async () => {
+  const { loadModel } = await import('../../src/onnx/io.ts');
+  const { getPass } = await import('../../src/passes/registry.ts');
+  const example = join(import.meta.dirname, '..', '..', 'fixtures', 'example.onnx');
+  const { schedule } = await runPasses(loadModel(example), [getPass('fold-bn'), getPass('plan')], { hardware: { name: 'hw', bufferBytes: 256 * 1024, elementType: 'int8', dramBytesPerSecond: 1e10, macsPerSecond: 1e12 }, scheme: 'lbdf', options: { plan: { budget: 50, optimum: false } } }, { modelPath: example });
+  assert.equal(schedule.graph, undefined);
+  const html = await generateReport(schedule, { sweep: false });
+  assert.doesNotMatch(html, /has no graph section/);
+  assert.ok((html.match(/<path class="edge"/g) ?? []).length > 10, 'edges drawn');
+  assert.equal((html.match(/<g class="fusion-group/g) ?? []).length, reportDataFromSchedule(schedule).groups.length);
+});

@@ -37,7 +37,8 @@ export function register(program: Command): void {
       const html = await generateReport(schedule, { title: o.title, sweep: o.sweep, scheduleDir: dirname(resolve(schedulePath)), log });
       writeFileAtomic(o.out, html);
       const groups = (html.match(/class="fusion-group/g) ?? []).length;
-      log(`wrote ${relative(process.cwd(), resolve(o.out)) || o.out} (${groups} fusion groups, ${(html.length / 1024).toFixed(0)} KiB)`);
+      const rel = relative(process.cwd(), resolve(o.out));
+      log(`wrote ${rel.startsWith('..') ? resolve(o.out) : rel} (${groups} fusion groups, ${(html.length / 1024).toFixed(0)} KiB)`);
       if (o.json) process.stdout.write(JSON.stringify({ ok: true, report: resolve(o.out), groups, bytes: Buffer.byteLength(html) }) + '\n');
     });
 }
