@@ -29,10 +29,11 @@ export function formatTable(a: LearnabilityAnnotations): string {
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i])).join('  ').trimEnd();
+  const trained = a.certificates.filter((c) => c.timing?.ensembleTrainMs !== undefined).map((c) => `${c.algorithm}: ensemble of ${c.ensembleSize} trained/loaded in ${c.timing!.ensembleTrainMs!.toFixed(0)} ms, case accuracy ${((c.caseAccuracy ?? 0) * 100).toFixed(2)}%`);
   const notes = a.certificates.filter((c) => c.reason).map((c) => `${c.algorithm}: ${c.reason}${c.agreement.firstDisagreement ? ` (first: ${c.agreement.firstDisagreement})` : ''}`);
   return [
     `graph: ${a.graph.nodes} nodes, ${a.graph.edges} edges, max degree ${a.graph.maxDegree}, sources ${a.graph.sources.join(', ') || '(none)'}`,
-    line(head), ...rows.map(line), ...notes,
+    line(head), ...rows.map(line), ...trained, ...notes,
   ].join('\n');
 }
 
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option('--eps <x>', 'Heaviside threshold', '0.005')
     .option('--weight-bits <n>', 'Bellman-Ford edge weights: tensor sizes quantized to this many bits', '3')
     .option('--bits <n>', 'force the precision l (default: the smallest that holds the values)')
+    .option('--max-ensemble-templates <n>', 'ensemble: largest template table trained (default: flooding-size tables; training cost grows with templates x state bits)', '64')
     .option('--hidden <n>', 'ensemble: hidden width', '64')
     .option('--epochs <n>', 'ensemble: full-batch gradient steps', '400')
     .option('--lr <x>', 'ensemble: learning rate (default 1/lambda_max of the template kernel)')
@@ -73,6 +75,7 @@ export function register(program: Command): void {
         predictor,
         maxDegree: num('max-degree', o.maxDegree as string),
         maxTemplates: num('max-templates', o.maxTemplates as string),
+        maxEnsembleTemplates: num('max-ensemble-templates', o.maxEnsembleTemplates as string),
         eps: num('eps', o.eps as string, false),
         weightBits: num('weight-bits', o.weightBits as string),
         bits: num('bits', o.bits as string | undefined),

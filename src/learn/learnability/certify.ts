@@ -20,7 +20,8 @@ export interface CertifyOptions {
   maxDegree?: number;
   /** Template budget of the regime (per instruction). */
   maxTemplates?: number;
-  /** Template budget for training finite ensembles (larger tables fall back to 'outside'). */
+  /** Template budget for training finite ensembles (default 64: flooding-size tables; larger
+   * tables are reported outside the ensemble budget). */
   maxEnsembleTemplates?: number;
   eps?: number;
   ensemble?: EnsembleOptions;
@@ -151,7 +152,7 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   let ensembleTrainMs: number | undefined;
   if (predictorKind === 'ntk') predictor = new NtkPredictor(instr.table, eps);
   else {
-    if (templates > (opts.maxEnsembleTemplates ?? 4000)) return { ...outside(common, classicalMs, `${templates} templates are too many to train finite ensembles (budget ${opts.maxEnsembleTemplates ?? 4000})`), ...common, regime: 'outside' };
+    if (templates > (opts.maxEnsembleTemplates ?? 64)) return { ...outside(common, classicalMs, `${templates} templates are too many to train finite ensembles (budget ${opts.maxEnsembleTemplates ?? 64})`), ...common, regime: 'outside' };
     // the cases the ensemble must get right: every distinct input met on this graph
     const cases = new Map<string, Case>();
     const tbl = new NtkPredictor(instr.table, eps); // any predictor: only the exact outputs are kept
