@@ -66,7 +66,8 @@ export class PgExplainer implements Explainer {
         const h = this.model.nodeEmbeddings(t);
         const p = sigmoid(this.model.head(h, t.pool, 1).dataSync()[0]);
         if (t.e === 0) return [p, new Float32Array(0)] as const;
-        return [p, Float32Array.from(tf.sigmoid(this.edgeLogits(t, h)).dataSync() as Float32Array)] as const;
+        // rank by the logit: the sigmoid saturates to exactly 1 in float32 for confident edges
+        return [p, Float32Array.from(this.edgeLogits(t, h).dataSync() as Float32Array)] as const;
       });
       return { method: 'pg', ...rankEdges(local, scores), pInvalid };
     } finally {

@@ -1,0 +1,194 @@
+/**
+ * `npm run bench:get` — GET (graph explanation for operator fusion) against the published
+ * settings (SPEC section 1, Mills et al.):
+ *   A: LBDF, 256 KB, 5k plans: EfficientNet (efficientnet_b0 stands in for B3), ResNet-152,
+ *      DeepLabV3-MobileNetV3 — RS, LS and NSGA-II, each with every explainer;
+ *   B: 128 KB, 2k plans, LBDF and BRR: MobileNetV2, VGG16, ResNet-50, ResNet-18, SqueezeNet —
+ *      RS and LS (the published table), each with every explainer.
+ * Per cell: DRAM MB (mean over seeds, all groups and fusable-only), relative reduction vs the
+ * same search without GET ('none' = the published random split), rectify rate, search time,
+ * the gap to the exact optimum (HiGHS / chain DP on the same cost model, time-limited: its
+ * bound makes the gap an upper bound when not proven), and the published MB beside.
+ *
+ * Options: --quick (budgets / 10, 1 seed, fewer nets), --seeds n, --budget-scale x,
+ * --nets a,b, --methods random,local,nsga2, --get none,gnne,pg,rg,cuts, --settings A,B,
+ * --element fp32|int8, --exact-time s, --no-exact, --json out.json. The settings used are
+ * printed first.
+ */
+import { writeFileSync } from 'node:fs';
+import { sharedModelsMissing } from '../src/models/shared.ts';
+import { sharedOpGraph } from '../src/learn/train-get.ts';
+import { createCostModel } from '../src/fusion/cost.ts';
+import { dramSplit } from '../src/fusion/plan.ts';
+import type { FusionScheme } from '../src/fusion/types.ts';
+import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
+import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
+import { solveExact } from '../src/search/exact.ts';
+import { makeRectifier, prepareGet, type GetKind } from '../src/passes/get-split.ts';
+
+const args = process.argv.slice(2);
+const flag = (n: string) => args.includes(`--${n}`);
+const opt = (n: string, d: string) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : d;
+};
+const quick = flag('quick');
+const seeds = Number(opt('seeds', quick ? '1' : '3'));
+const scale = Number(opt('budget-scale', quick ? '0.04' : '1'));
+const element = opt('element', 'fp32') as 'fp32' | 'int8';
+const exactTime = Number(opt('exact-time', quick ? '10' : '30'));
+const noExact = flag('no-exact');
+const kinds = opt('get', 'none,gnne,pg,rg,cuts').split(',') as GetKind[];
+const methodsFilter = opt('methods', 'random,local,nsga2').split(',');
+const settingsFilter = opt('settings', 'A,B').split(',');
+const netsFilter = opt('nets', quick ? 'efficientnet_b0,mobilenet_v2,resnet18,squeezenet1_1' : '').split(',').filter(Boolean);
+const jsonOut = opt('json', '');
+
+type Method = 'random' | 'local' | 'nsga2';
+const label: Record<Method, string> = { random: 'RS', local: 'LS', nsga2: 'NSGA-II' };
+
+// Published DRAM MB (Mills et al.), keyed setting/scheme/method/net; 'get' = with GET (A: per
+// explainer; B: best explainer only, as published).
+const A_NETS = ['efficientnet_b0', 'resnet152', 'deeplabv3_mobilenet_v3_large'];
+const B_NETS = ['mobilenet_v2', 'vgg16', 'resnet50', 'resnet18', 'squeezenet1_1'];
+const PUB_A: Record<string, Record<string, number[]>> = {
+  local: { none: [90.5, 80.733, 116.644], gnne: [78.007, 74.461, 114.44], pg: [73.569, 76.421, 114.18], rg: [78.433, 75.245, 113.942] },
+  nsga2: { none: [77.334, 77.205, 114.351], gnne: [61.265, 68.581, 113.602], pg: [61.792, 67.013, 113.84], rg: [61.535, 66.621, 113.602] },
+  random: { none: [172.802, 113.661, 148.153], gnne: [169.928, 96.021, 143.925], pg: [164.086, 96.413, 142.548], rg: [162.774, 94.453, 147.022] },
+};
+const PUB_B: Record<string, Record<string, { none: number[]; best: number[] }>> = {
+  brr: { local: { none: [15.101, 27.606, 83.685, 27.127, 8.202], best: [13.401, 26.975, 83.317, 26.975, 6.232] }, random: { none: [16.195, 29.274, 91.866, 28.525, 10.249], best: [12.593, 28.124, 91.669, 27.599, 7.601] } },
+  lbdf: { local: { none: [9.803, 5.973, 25.764, 5.974, 3.839], best: [8.823, 5.973, 24.196, 5.974, 3.585] }, random: { none: [13.209, 6.856, 39.092, 6.856, 10.08], best: [11.432, 6.268, 32.036, 6.464, 7.333] } },
+};
+
+interface Cell {
+  setting: string;
+  net: string;
+  scheme: FusionScheme;
+  bufferKb: number;
+  budget: number;
+  method: Method;
+  get: GetKind;
+  dramMB: number[];
+  fusableMB: number[];
+  rectifyRate: number[];
+  seconds: number[];
+  published?: number;
+  publishedNone?: number;
+}
+
+const cells: Cell[] = [];
+const exact = new Map<string, { dramMB: number; boundMB: number; status: string; seconds: number }>();
+const MB = 1e6;
+
+async function runSetting(setting: string, nets: string[], schemes: FusionScheme[], bufferKb: number, budget: number, methods: Method[]) {
+  for (const net of nets) {
+    if (netsFilter.length && !netsFilter.includes(net)) continue;
+    const graph = sharedOpGraph(net);
+    for (const scheme of schemes) {
+      const cost = () => createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
+      const key = `${net}/${scheme}/${bufferKb}`;
+      if (!noExact && !exact.has(key)) {
+        const t0 = performance.now();
+        try {
+          const r = await solveExact(cost(), { timeLimit: exactTime });
+          exact.set(key, { dramMB: r.dram / MB, boundMB: r.bound / MB, status: `${r.status}/${r.scope}`, seconds: (performance.now() - t0) / 1000 });
+        } catch (e) {
+          exact.set(key, { dramMB: NaN, boundMB: NaN, status: `failed: ${String(e).slice(0, 60)}`, seconds: (performance.now() - t0) / 1000 });
+        }
+      }
+      for (const method of methods) {
+        for (const kind of kinds) {
+          const cell: Cell = { setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], seconds: [] };
+          for (let s = 0; s < seeds; s++) {
+            const cm = cost(); // fresh cost model per run: no cache shared across runs
+            const rect = makeRectifier(kind, { gnne: { steps: 20, seed: s } });
+            const t0 = performance.now();
+            const o = { seed: s, budget, rectifier: rect };
+            const r: SearchResult = method === 'random' ? searchRandom(cm, o) : method === 'local' ? searchLocal(cm, o) : searchNsga2(cm, o);
+            cell.seconds.push((performance.now() - t0) / 1000);
+            const split = dramSplit(cm, r.plan, fusabilityOf(cm));
+            cell.dramMB.push(split.total / MB);
+            cell.fusableMB.push(split.fusable / MB);
+            cell.rectifyRate.push(kind === 'none' ? 0 : rect.rectifyRate());
+          }
+          const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
+          if (setting === 'A') {
+            cell.published = PUB_A[method]?.[kind]?.[ni];
+            cell.publishedNone = PUB_A[method]?.none?.[ni];
+          } else {
+            const p = PUB_B[scheme]?.[method];
+            if (p) {
+              cell.publishedNone = p.none[ni];
+              cell.published = kind === 'none' ? p.none[ni] : p.best[ni];
+            }
+          }
+          cells.push(cell);
+          printCell(cell);
+        }
+      }
+    }
+  }
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const sd = (xs: number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+};
+const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function noneOf(c: Cell): Cell | undefined {
+  return cells.find((x) => x.setting === c.setting && x.net === c.net && x.scheme === c.scheme && x.method === c.method && x.get === 'none');
+}
+
+const header = ['set', 'net', 'scheme', 'KB', 'plans', 'search', 'GET', 'DRAM MB', 'sd', 'fusable MB', 'vs none', 'rectify', 'time s', 'gap exact', 'paper MB', 'paper vs none'];
+const widths = [3, 28, 6, 4, 5, 7, 4, 9, 6, 10, 8, 7, 7, 9, 8, 13];
+const row = (xs: string[]) => xs.map((x, i) => x.padEnd(widths[i])).join(' ');
+
+function printCell(c: Cell) {
+  const base = noneOf(c);
+  const d = mean(c.dramMB);
+  const rel = base && c.get !== 'none' ? `${f((100 * (d - mean(base.dramMB))) / mean(base.dramMB), 1)}%` : '';
+  const ex = exact.get(`${c.net}/${c.scheme}/${c.bufferKb}`);
+  // proven optimum: gap to it; otherwise an upper bound on the gap from HiGHS's lower bound
+  const gap = !ex || !Number.isFinite(ex.dramMB) ? '-' : ex.status.startsWith('optimal') ? `${f((100 * (d - ex.dramMB)) / ex.dramMB, 1)}%` : `<=${f((100 * (d - ex.boundMB)) / d, 0)}%`;
+  const pubRel = c.published !== undefined && c.publishedNone !== undefined && c.get !== 'none' ? `${f((100 * (c.published - c.publishedNone)) / c.publishedNone, 1)}%` : '';
+  console.log(row([c.setting, c.net, c.scheme, String(c.bufferKb), String(c.budget), label[c.method], c.get, f(d), f(sd(c.dramMB)), f(mean(c.fusableMB)), rel, c.get === 'none' ? '' : `${f(100 * mean(c.rectifyRate), 0)}%`, f(mean(c.seconds), 1), gap, c.published !== undefined ? f(c.published) : '', pubRel]));
+}
+
+async function main() {
+  const skip = sharedModelsMissing();
+  if (skip) {
+    console.log(`bench:get skipped: ${skip}`);
+    return;
+  }
+  const backend = await prepareGet();
+  const bA = Math.max(10, Math.round(5000 * scale));
+  const bB = Math.max(10, Math.round(2000 * scale));
+  console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
+  console.log(`GNNExplainer: 20 Adam steps per group in this bench; SPLIT tries the top 4 explained edges per group.`);
+  if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
+  console.log(row(header));
+  const t0 = performance.now();
+  if (settingsFilter.includes('A')) await runSetting('A', A_NETS, ['lbdf'], 256, bA, (['local', 'nsga2', 'random'] as Method[]).filter((m) => methodsFilter.includes(m)));
+  if (settingsFilter.includes('B')) await runSetting('B', B_NETS, ['lbdf', 'brr'], 128, bB, (['local', 'random'] as Method[]).filter((m) => methodsFilter.includes(m)));
+  console.log(`\nexact optimum (same cost model, ${exactTime} s HiGHS limit):`);
+  for (const [k, e] of exact) console.log(`  ${k}: ${f(e.dramMB)} MB (bound ${f(e.boundMB)} MB, ${e.status}, ${f(e.seconds, 1)} s)`);
+  // summary: mean relative reduction per search and explainer vs published
+  console.log('\nmean relative DRAM change vs the same search without GET (ours | paper):');
+  for (const m of ['random', 'local', 'nsga2'] as Method[]) {
+    for (const k of kinds.filter((x) => x !== 'none')) {
+      const cs = cells.filter((c) => c.method === m && c.get === k);
+      if (!cs.length) continue;
+      const ours = cs.map((c) => (mean(c.dramMB) - mean(noneOf(c)!.dramMB)) / mean(noneOf(c)!.dramMB));
+      const pub = cs.filter((c) => c.published !== undefined && c.publishedNone).map((c) => (c.published! - c.publishedNone!) / c.publishedNone!);
+      const worse = ours.filter((x) => x > 1e-9).length;
+      console.log(`  ${label[m].padEnd(8)} +${k.padEnd(5)} ${f(100 * mean(ours), 1)}% over ${cs.length} cells (worse than none in ${worse}) | paper ${pub.length ? f(100 * mean(pub), 1) + '%' : '-'}; rectify ${f(100 * mean(cs.map((c) => mean(c.rectifyRate))), 0)}%, time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s`);
+    }
+  }
+  console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick }, cells, exact: Object.fromEntries(exact) }, null, 1));
+}
+
+await main();
