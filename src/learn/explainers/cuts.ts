@@ -2,7 +2,8 @@
  * The training-free control: try every single cut of the group with the ground-truth cost
  * model. Each in-group edge stands for its cut (groups.ts cutPartition, skip-edge rules); the
  * cut scores 2 when both parts are valid, 1 when one is, 0 when none is, plus a tie-break in
- * (0, 1) favouring low F_D(part a) + F_D(part b). Edges whose cut has no connected two-way
+ * (0, 1) that follows SPLIT's own preference in that category: both valid -> low
+ * F_D(part a) + F_D(part b); one valid -> more ops in the valid part; none -> low F_D. Edges whose cut has no connected two-way
  * partition score -1. Groups with more than `maxEdges` edges are scored on the first
  * `maxEdges` edges in topological order only (the rest get -1), so the control stays cheap.
  */
@@ -25,7 +26,8 @@ export class CutsExplainer implements Explainer {
       const vb = cost.valid(cut.b);
       const cat = va && vb ? 2 : va || vb ? 1 : 0;
       const d = cost.dram(cut.a) + cost.dram(cut.b);
-      return { e, s: cat + 1 / (1 + d / whole) };
+      const tie = cat === 1 ? (va ? cut.a : cut.b).length / (group.length + 1) : 1 / (1 + d / whole);
+      return { e, s: cat + tie };
     });
     scored.sort((x, y) => y.s - x.s || x.e[0] - y.e[0] || x.e[1] - y.e[1]);
     return { method: 'cuts', edges: scored.map((x) => x.e), scores: scored.map((x) => x.s), pInvalid: cost.valid(group) ? 0 : 1 };
