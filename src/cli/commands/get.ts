@@ -18,6 +18,7 @@ import { inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { buildOpGraph } from '../../fusion/op-graph.ts';
 import { makeRectifier, type GetKind } from '../../passes/get-split.ts';
 import { Rng } from '../../util/random.ts';
+import { isConnected } from '../../learn/groups.ts';
 
 function int(name: string, v: string): number {
   const x = Number(v);
@@ -99,6 +100,7 @@ export function register(program: Command): void {
       const graph = buildOpGraph(model);
       const group = String(o.group).split(',').map((s) => int('group', s.trim()));
       for (const id of group) if (id >= graph.ops.length) throw badInput(`--group: op ${id} does not exist (the model has ${graph.ops.length} fusion ops)`);
+      if (!isConnected(graph, group)) throw badInput(`--group ${o.group}: the ops are not weakly connected in the fusion op graph`);
       const [scheme] = schemes(o.scheme);
       if (!['int8', 'fp16', 'fp32'].includes(o.element)) throw badInput(`--element ${o.element}: expected int8, fp16 or fp32`);
       const kind = o.get as GetKind;
