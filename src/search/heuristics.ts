@@ -17,6 +17,9 @@ export function searchLayerByLayer(cost: CostModel, opts: SearchOptions = {}): S
  * Greedy merge: from layer-by-layer, repeatedly merge the two adjacent groups whose union is
  * valid, keeps the group graph acyclic and saves the most DRAM (F_D(A) + F_D(B) - F_D(A u B));
  * stop when no merge saves anything. Deterministic (ties: smaller op ids). One plan generated.
+ * Monotonicity in the buffer: the exact optimum never increases as beta grows (tested); the
+ * heuristics carry no such guarantee — a larger buffer enables an early greedy merge that can
+ * block better ones later, and random/local/NSGA-II follow different random paths per beta.
  */
 export function greedyPlan(cost: CostModel): Plan {
   const fus = fusabilityOf(cost);
