@@ -118,6 +118,17 @@ export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options
   return runPass('plan', model, withOptions('plan', ctx, options as Record<string, unknown> | undefined));
 }
 
+/** GET: the plan's search re-run with explainer-guided SPLIT of invalid groups ('get' pass).
+ * Uses the plan in `ctx.annotations.plan` when given (e.g. from planFusion); otherwise runs the
+ * plan pass first (same context). Options: explainer ('pg' | 'gnne' | 'rg' | 'cuts'), topK. */
+export async function getSplit(model: Model, ctx: Partial<PassContext> = {}, options?: { explainer?: 'pg' | 'gnne' | 'rg' | 'cuts'; topK?: number; weightsDir?: string }): Promise<PassResult<import('./passes/get.ts').GetPassAnnotations>> {
+  const c = withOptions('get', ctx, options);
+  if (ctx.annotations?.plan !== undefined) return runPass('get', model, c);
+  const { schedule } = await runPasses(model, [getPass('plan'), getPass('get')], c);
+  const r = schedule.passes[1];
+  return { changed: r.changed, annotations: (r.annotations ?? undefined) as import('./passes/get.ts').GetPassAnnotations | undefined };
+}
+
 /** Removes nodes no output depends on and unused initializers. */
 export function eliminateDeadCode(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ removedNodes: number }>> {
   return runPass('dce', model, ctx);
@@ -157,6 +168,7 @@ export interface BuiltinAnnotations {
   sgs: import('./passes/sgs.ts').SgsAnnotations;
   learnability: LearnabilityAnnotations;
   plan: import('./fusion/schedule.ts').FusionPlanJson;
+  get: import('./passes/get.ts').GetPassAnnotations;
   shapes: { values: number; static: number; notStatic: { value: string; reason: string }[] };
   dce: { removedNodes: number };
   verify: { ok: true; nodes: number };
@@ -172,4 +184,5 @@ export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/lear
 export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';
 export type { FusionPlanJson, FusionGroupJson } from './fusion/schedule.ts';
 export type { PlanPassOptions } from './passes/plan-fusion.ts';
+export type { GetPassAnnotations } from './passes/get.ts';
 export type { Certificate } from './learn/learnability/certify.ts';

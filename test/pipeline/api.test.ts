@@ -92,3 +92,23 @@ test('planFusion: the plan pass output passes assertPlanValid, recomputed with t
   assert.equal(direct.changed, false);
   assert.ok(direct.annotations!.totals.dramBytes <= direct.annotations!.totals.layerByLayerDramBytes);
 });
+
+test('getSplit: GET re-plans with explainer-guided SPLIT; its plan becomes the final plan and is valid', { skip: api.hasPass('get') ? false : 'the get pass is not in this build', timeout: 120_000 }, async () => {
+  const m = api.load(join(import.meta.dirname, '..', '..', 'fixtures', 'example.onnx'));
+  await api.foldBatchNorm(m);
+  const hw = api.hardwarePresets['paper-128k'];
+  const ctx = { hardware: hw, scheme: 'lbdf' as const, seed: 2, options: { plan: { search: 'random', budget: 100, optimum: false } } };
+  const { schedule } = await api.runPipeline(m, ['plan', 'get'], ctx);
+  const g = api.passAnnotations(schedule, 'get')!;
+  assert.equal(g.get.explainer, 'pg');
+  assert.equal(g.search.rectifier, 'get-pg');
+  assert.equal(g.get.baselineDramBytes, api.passAnnotations(schedule, 'plan')!.totals.dramBytes);
+  assert.ok(g.get.invalidGroups >= g.get.rectified);
+  assert.equal(api.finalPlan(schedule)!.pass, 'get');
+  schedule.graph = api.scheduleGraph(m);
+  assert.equal(api.assertPlanValid(schedule, hw, { model: m }).recomputed, true);
+  // alone, getSplit runs the plan first
+  const alone = await api.getSplit(api.decodeModel(api.encodeModel(m)), ctx, { explainer: 'cuts' });
+  assert.equal(alone.annotations!.get.explainer, 'cuts');
+  await assert.rejects(api.getSplit(m, ctx, { explainer: 'nope' as 'pg' }), /get: explainer 'nope' is not one of/);
+});
