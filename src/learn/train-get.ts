@@ -78,7 +78,7 @@ export const DEFAULT_TRAIN: Omit<TrainGetOptions, 'scheme' | 'outDir' | 'log'> =
   groupsPerNet: 40,
   testGroupsPerNet: 40,
   maxSize: 24,
-  epochs: 5,
+  epochs: 4,
   batchSize: 16,
   learningRate: 2e-3,
   explainerGroups: 160,
