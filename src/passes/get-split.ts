@@ -263,3 +263,24 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
 
 /** Selects the fast tfjs backend; call once before using a learned explainer. */
 export const prepareGet = initTf;
+
+/** Groups produced by a split tree (its leaves, in order). */
+export function treeLeaves(t: SplitTree): number[][] {
+  return t.children && t.children.length ? t.children.flatMap(treeLeaves) : [t.group];
+}
+
+/**
+ * The recorded split trees whose every resulting group is a group of `plan` (the splits that
+ * made the final plan), at most `limit` of them, in plan order of their first leaf — what a
+ * schedule records under GET.
+ */
+export function splitTreesFor(rect: GetRectifier, plan: readonly Group[], limit = 200): SplitTree[] {
+  const inPlan = new Map<string, number>();
+  plan.forEach((g, i) => inPlan.set(groupKey([...g].sort((a, b) => a - b)), i));
+  const out: { at: number; tree: SplitTree }[] = [];
+  for (const tree of rect.trees.values()) {
+    const leaves = treeLeaves(tree);
+    if (leaves.length > 1 && leaves.every((l) => inPlan.has(groupKey(l)))) out.push({ at: Math.min(...leaves.map((l) => inPlan.get(groupKey(l))!)), tree });
+  }
+  return out.sort((a, b) => a.at - b.at).slice(0, limit).map((x) => x.tree);
+}

@@ -151,3 +151,12 @@ test("'none' is the published random split and never counts as rectified", () =>
   assert.equal(r.stats.invalid, 1);
   assert.equal(r.rectifyRate(), 0);
 });
+
+test('splitTreesFor returns the trees whose leaves are groups of the final plan', async () => {
+  const { splitTreesFor } = await import('../../src/passes/get-split.ts');
+  const g = chain([400, 400, 400, 400]);
+  const r = makeRectifier('cuts');
+  const parts = r([0, 1, 2, 3], stubCost(g, 1000), new Rng(1));
+  assert.equal(splitTreesFor(r, parts).length, 1);
+  assert.equal(splitTreesFor(r, [[0, 1, 2, 3]]).length, 0);
+});
