@@ -160,10 +160,12 @@ export const passes = [{
   }
 });
 
+// The exact optimum's solver stops at a wall-clock limit (its proof status may depend on the
+// machine's load), so this checks reproducibility of everything else: without it.
 test('compile --reproducible: two runs give byte-identical model.onnx and schedule.json', { timeout: 180_000 }, async () => {
   const a = tmp('compile-repro-a'), b = tmp('compile-repro-b');
   try {
-    for (const r of await Promise.all([a, b].map((out) => cli(['compile', EXAMPLE, '-o', out, '--reproducible', '--seed', '3', '-q'])))) {
+    for (const r of await Promise.all([a, b].map((out) => cli(['compile', EXAMPLE, '-o', out, '--reproducible', '--seed', '3', '-q', '--option', 'plan.optimum=false'])))) {
       assert.equal(r.code, 0, r.stderr);
     }
     assert.deepEqual(readFileSync(join(a, 'model.onnx')), readFileSync(join(b, 'model.onnx')));
