@@ -16,7 +16,7 @@ import type { Model } from '../ir/graph.ts';
 import { inferShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, type FusionPlanJson } from '../fusion/schedule.ts';
-import { makeRectifier, type GetKind } from './get-split.ts';
+import { makeRectifier, splitTreesFor, type GetKind, type SplitTree } from './get-split.ts';
 import { initTf } from '../learn/tf.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { badInput } from '../errors.ts';
@@ -35,6 +35,9 @@ export interface GetPassAnnotations extends FusionPlanJson {
     baselineDramBytes: number | null;
     /** 1 - dram / baseline. */
     improvement: number | null;
+    /** How SPLIT produced the final plan's groups (which cut, category, scores), op ids in the
+     * fusion op graph's topological numbering; at most 200 trees. */
+    splitTrees: SplitTree[];
   };
 }
 
@@ -89,6 +92,7 @@ export const getPass: Pass<GetPassAnnotations> = {
         explainMs: s.explainMs,
         baselineDramBytes: baseline,
         improvement: baseline ? 1 - json.totals.dramBytes / baseline : null,
+        splitTrees: splitTreesFor(rectifier, r.plan),
       },
     };
     ctx.log(`get (${kind}): ${json.totals.groups} groups, DRAM ${(json.totals.dramBytes / 1e6).toFixed(3)} MB${baseline ? ` (plan with random split: ${(baseline / 1e6).toFixed(3)} MB)` : ''}; ${s.invalid} invalid groups, ${s.rectified} split along explained edges`);
