@@ -65,7 +65,7 @@ for (const name of process.argv.includes('--paper-only') ? [] : models) {
         const heur = [gr, rs, ls, ns];
         const bestH = heur.reduce((a, b) => (b.dram < a.dram ? b : a));
         for (const r of heur) if (!checkPlan(g, r.plan, cost).ok) throw new Error(`${name} ${r.method}: invalid plan`);
-        const ex = await solveExact(cost, { timeLimit, incumbent: bestH.plan, maxCandidates: 2000 });
+        const ex = await solveExact(cost, { timeLimit, incumbent: bestH.plan });
         const fus = fusabilityOf(cost);
         const lf = dramSplit(cost, lbl.plan, fus).fusable;
         const bf = dramSplit(cost, bestH.plan, fus).fusable;

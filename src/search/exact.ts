@@ -8,15 +8,25 @@
  *     components, so each component is solved on its own and the plans are combined (if the
  *     combination has a cycle through several components, everything is re-solved at once with
  *     the acyclicity rows below). Chain components use a prefix DP (exact, no solver).
- *  1. Candidates: every connected group of fusable ops that is valid, enumerated once each with
- *     ESU (Wernicke 2006: grow from a root v using only neighbours with larger ids than v and not
- *     adjacent to the set so far). Validity is monotone under inclusion for both cost models
- *     (lbdf.ts, brr.ts), so an invalid set is never extended: every valid connected set is
- *     reached through valid connected subsets and the enumeration is complete. Singletons are
- *     always candidates. If a component has more than `maxCandidates` (default 6000) valid
- *     groups, its enumeration is redone with the largest size bound L that fits: the answer is
- *     then the optimum over groups of <= L ops only (`scope: 'bounded'`), plus the groups of the
- *     incumbent (so never worse than the heuristic it certifies) — not a proven optimum.
+ *  1. Candidates: every connected, valid and CONVEX group of fusable ops
+ *     (`enumerateConvexCandidates`; a non-convex group — one a DAG path leaves and re-enters —
+ *     forces a cycle in the group graph of any plan holding it, so dropping those is exact; see
+ *     the proof there). Grown one adjacent op at a time through valid convex connected sets
+ *     (validity is monotone under inclusion for both cost models, lbdf.ts / brr.ts), deduplicated
+ *     by key. Convexity is what keeps residual networks tractable: a group spanning a residual
+ *     block must hold both of its branches, so the family grows polynomially instead of
+ *     exponentially with depth (ResNet-18 LBDF int8 256 KiB: > 50k connected groups, 443 convex).
+ *     Singletons are always candidates. If a component has more than `maxCandidates` (default
+ *     200000) of them, its enumeration is redone with the largest size bound L that fits: the
+ *     answer is then the optimum over groups of <= L ops only (`scope: 'bounded'`), plus the
+ *     groups of the incumbent (so never worse than the heuristic it certifies) — not a proven
+ *     optimum. (`enumerateCandidates`, plain ESU over all connected valid groups, is kept for
+ *     tests and comparisons.)
+ *  1b. Per component, before any MILP: if the incumbent meets `componentLowerBound` it is optimal;
+ *     else the LP relaxation of the set partitioning over the complete family is solved (a valid
+ *     lower bound; costs are integral in elements, so ceil(LP) is one too). An integral LP
+ *     optimum is the component optimum, and an incumbent at ceil(LP) is proven optimal; only
+ *     otherwise does the MILP run (time-limited; its bound is max(dual bound, ceil(LP))).
  *  2. Binary x_g per candidate; each op covered exactly once; minimize sum x_g F_D(g)
  *     (in elements: F_D / elementBytes, integral).
  *  3. Acyclicity, added lazily: the set-partitioning optimum is checked; if its group graph has a
@@ -45,7 +55,8 @@ import { fusabilityOf } from './common.ts';
 export interface ExactOptions {
   /** HiGHS wall-clock limit, seconds (default 60). */
   timeLimit?: number;
-  /** Candidate-group cap before falling back to a size bound (default 400000). */
+  /** Candidate-group cap (convex connected valid groups per component) before falling back to a
+   * size bound (default 200000). */
   maxCandidates?: number;
   /** Force a size bound (ops per group). */
   maxGroupSize?: number;
@@ -129,6 +140,114 @@ export function enumerateCandidates(cost: CostModel, cap: number, maxSize = Infi
     sub.pop();
   }
   return overflow ? undefined : out;
+}
+
+/** Descendant (`desc`) and ancestor (`anc`) bitsets of every op (each includes the op itself),
+ * as Uint32Array words, for convexity tests. */
+export function reachability(cost: CostModel): { desc: Uint32Array[]; anc: Uint32Array[]; words: number } {
+  const { succ, pred, ops } = cost.graph;
+  const n = ops.length;
+  const words = (n + 31) >>> 5;
+  const desc: Uint32Array[] = new Array(n);
+  const anc: Uint32Array[] = new Array(n);
+  for (let v = n - 1; v >= 0; v--) {
+    const b = new Uint32Array(words);
+    b[v >>> 5] |= 1 << (v & 31);
+    for (const u of succ[v]) {
+      const d = desc[u];
+      for (let k = 0; k < words; k++) b[k] |= d[k];
+    }
+    desc[v] = b;
+  }
+  for (let v = 0; v < n; v++) {
+    const b = new Uint32Array(words);
+    b[v >>> 5] |= 1 << (v & 31);
+    for (const u of pred[v]) {
+      const d = anc[u];
+      for (let k = 0; k < words; k++) b[k] |= d[k];
+    }
+    anc[v] = b;
+  }
+  return { desc, anc, words };
+}
+
+/**
+ * Every valid, connected and **convex** group of fusable ops (or undefined past `cap`).
+ *
+ * Why convex groups suffice (exact pruning, not a heuristic): a group G is convex when no path of
+ * the op DAG leaves G and comes back. If G is not convex, a path G -> x -> ... -> y -> G with x..y
+ * outside G runs through other groups, so the group graph of ANY plan holding G has a closed walk
+ * G -> grp(x) -> ... -> grp(y) -> G, i.e. a cycle: no feasible plan uses G. This removes, e.g.,
+ * every group that takes a residual block's skip path but not its main branch, which is what made
+ * the connected-group family explode on residual networks.
+ *
+ * Completeness of the growth (every valid convex connected set S is reached from a singleton by
+ * adding one adjacent op at a time through valid convex connected sets): for |S| >= 2 some op v of
+ * S is extreme in S (no predecessor in S, or no successor in S) and S \ {v} stays connected.
+ * Proof: take a leaf block B of S's block-cut tree with attaching cut vertex z (B = S when S has no
+ * cut vertex; then any z in B). Inside valid groups every DAG edge is a fusable edge (a valid group
+ * holds each of its edges as a valid connected pair, validity being monotone), so ops of B \ {z}
+ * only neighbour ops of B. If no op of B \ {z} were extreme in S, walking back inside B \ {z}
+ * from any op reaches an op whose only predecessor in S is z, and walking forward from there
+ * reaches one whose only successor in S is z: a cycle z -> ... -> z in a DAG. So an extreme v in
+ * B \ {z} exists, and removing a non-cut op keeps S connected. S \ {v} is convex (a path between
+ * two of its ops through v would give v a predecessor and a successor in S... through outside ops,
+ * contradicting S's convexity, or inside S, contradicting v extreme), connected, and valid by
+ * monotonicity. Induction on |S|.
+ * Each set is generated once (a hash set of keys deduplicates the several ways to reach it).
+ */
+export function enumerateConvexCandidates(cost: CostModel, cap: number, maxSize = Infinity, within?: number[]): Group[] | undefined {
+  const fus = fusabilityOf(cost);
+  const { succ, pred } = cost.graph;
+  const n = cost.graph.ops.length;
+  const { desc, anc, words } = reachability(cost);
+  const out: Group[] = [];
+  const seen = new Set<string>();
+  const inS = new Uint32Array(words);
+  const tried = new Int32Array(n).fill(-1);
+  const stack: Group[] = [];
+  for (const v of within ?? Array.from({ length: n }, (_, i) => i)) {
+    seen.add(String(v));
+    stack.push([v]);
+  }
+  let stamp = 0;
+  const meets = (b: Uint32Array) => {
+    for (let k = 0; k < words; k++) if (b[k] & inS[k]) return true;
+    return false;
+  };
+  const has = (x: number) => (inS[x >>> 5] & (1 << (x & 31))) !== 0;
+  while (stack.length) {
+    const S = stack.pop()!;
+    out.push(S);
+    if (out.length > cap) return undefined;
+    if (S.length >= maxSize) continue;
+    inS.fill(0);
+    for (const x of S) inS[x >>> 5] |= 1 << (x & 31);
+    stamp++;
+    for (const m of S) {
+      for (const w of fus.adj[m]) {
+        if (has(w) || tried[w] === stamp) continue;
+        tried[w] = stamp;
+        // S is convex; S + w is not iff a path runs w -> (outside) -> S or S -> (outside) -> w.
+        let convex = true;
+        for (const x of succ[w]) if (!has(x) && meets(desc[x])) { convex = false; break; }
+        if (convex) for (const x of pred[w]) if (!has(x) && meets(anc[x])) { convex = false; break; }
+        if (!convex) continue;
+        const T: number[] = [];
+        let placed = false;
+        for (const x of S) {
+          if (!placed && w < x) (T.push(w), (placed = true));
+          T.push(x);
+        }
+        if (!placed) T.push(w);
+        const key = T.join(',');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (cost.valid(T)) stack.push(T);
+      }
+    }
+  }
+  return out;
 }
 
 /** Lower bound on any plan: every weight read once, graph inputs read, graph outputs written. */
@@ -219,7 +338,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
   const n = cost.graph.ops.length;
   const lb = trivialLowerBound(cost);
   const eb = cost.elementBytes;
-  const cap = opts.maxCandidates ?? 6_000;
+  const cap = opts.maxCandidates ?? 200_000;
   const timeLimit = opts.timeLimit ?? 60;
   const comps = fusableComponents(cost);
   const plan: Plan = [];
@@ -245,7 +364,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       const d = sub.reduce((a, g) => a + cost.dram(g), 0);
       boundSum += d;
       // the full family too, in case the combined plan needs the global acyclicity solve
-      const fam = enumerateCandidates(cost, cap, Infinity, comp);
+      const fam = enumerateConvexCandidates(cost, cap, Infinity, comp);
       if (fam) allCands.push(...fam);
       else {
         allCands.push(...sub, ...comp.filter((v) => !sub.some((g) => g.length === 1 && g[0] === v)).map((v) => [v]));
@@ -254,7 +373,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       continue;
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
-    let cands = enumerateCandidates(cost, cap, maxSize, comp);
+    let cands = enumerateConvexCandidates(cost, cap, maxSize, comp);
     let complete = opts.maxGroupSize === undefined;
     if (opts.maxGroupSize !== undefined) scope = 'bounded';
     if (!cands) {
@@ -264,13 +383,13 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       let found: Group[] | undefined;
       while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
-        const c = enumerateCandidates(cost, cap, mid, comp);
+        const c = enumerateConvexCandidates(cost, cap, mid, comp);
         if (c) (lo = mid, (found = c));
         else hi = mid - 1;
       }
       maxSize = lo;
       minBound = Math.min(minBound, lo);
-      cands = found ?? enumerateCandidates(cost, Infinity, lo, comp)!;
+      cands = found ?? enumerateConvexCandidates(cost, Infinity, lo, comp)!;
     }
     // The incumbent's groups inside this component join the family (so the answer is never worse
     // than the incumbent even when the family is size-bounded).
@@ -282,12 +401,52 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
     totalCands += cands.length;
     allCands.push(...cands);
     const incumbent = incAssign ? cands.map((g) => (incAssign.has(g.join(',')) ? 1 : 0)) : undefined;
-    const r = await solveSetPartition(cost, comp, cands, false, timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length), incumbent);
+    const clb = componentLowerBound(cost, comp);
     solver = 'milp';
+    // The incumbent's groups inside this component and their DRAM (components never share a
+    // group, so the incumbent restricted to the component partitions it).
+    const incGroups = incumbent ? cands.filter((_, j) => incumbent[j] === 1) : [];
+    const incCovered = incGroups.reduce((a, g) => a + g.length, 0) === comp.length;
+    const incCost = incCovered ? incGroups.reduce((a, g) => a + cost.dram(g), 0) : Infinity;
+    if (complete && incCost <= clb) {
+      // The incumbent meets the enumeration-free bound: optimal for this component, no solve.
+      boundSum += incCost;
+      plan.push(...incGroups);
+      continue;
+    }
+    if (complete) {
+      // LP relaxation first (fast, and a valid bound even if the MILP stops on its time limit):
+      // over the complete convex family it relaxes the component's problem. An integral LP
+      // optimum is the component optimum; an incumbent at the rounded-up LP value is optimal.
+      const lp = await solveSetPartition(cost, comp, cands, false, timeLimit, undefined, true);
+      if (lp.optimal && lp.x) {
+        // Costs are integral (elements), so the optimum is >= ceil(LP value); the slack absorbs
+        // the solver's feasibility tolerance.
+        const lpBound = Math.ceil(lp.obj! * (1 - 1e-7) - 1e-6) * eb;
+        const integral = lp.x.every((v) => v < 1e-7 || v > 1 - 1e-7);
+        const lpPlan = cands.filter((_, j) => lp.x![j] > 0.5);
+        if (integral && lpPlan.reduce((a, g) => a + g.length, 0) === comp.length) {
+          const d = lpPlan.reduce((a, g) => a + cost.dram(g), 0);
+          boundSum += d;
+          plan.push(...(incCost <= d ? incGroups : lpPlan));
+          continue;
+        }
+        if (incCost <= lpBound) {
+          boundSum += incCost;
+          plan.push(...incGroups);
+          continue;
+        }
+        const r = await solveSetPartition(cost, comp, cands, false, timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length), incumbent);
+        if (!r.optimal) status = 'not-proven';
+        boundSum += r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, lpBound, clb);
+        plan.push(...r.plan);
+        continue;
+      }
+    }
+    const r = await solveSetPartition(cost, comp, cands, false, timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length), incumbent);
     if (!r.optimal) status = 'not-proven';
     // Lower bound for this component: its optimum / dual bound when the family was complete;
     // otherwise only the enumeration-free bound is valid for the unrestricted problem.
-    const clb = componentLowerBound(cost, comp);
     boundSum += complete ? (r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, clb)) : clb;
     if (!complete) status = 'not-proven';
     plan.push(...r.plan);
@@ -376,7 +535,7 @@ function exactChainOn(cost: CostModel, ids: number[]): Plan {
 
 /** Set partitioning of `ops` by `cands` with HiGHS (optionally with the potential rows). The
  * candidates always include the singletons of `ops`, so the problem is feasible. */
-async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, timeLimit: number, incumbent: number[] | undefined): Promise<{ plan: Plan; optimal: boolean; dual: number }> {
+async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, timeLimit: number, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
   const api = await highs();
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
@@ -428,7 +587,7 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
   const colUpper = new Float64Array(numCols).fill(1);
   for (let k = nx; k < numCols; k++) colUpper[k] = n - 1;
   const integrality = new Int32Array(numCols);
-  integrality.fill(1, 0, nx);
+  if (!relax) integrality.fill(1, 0, nx);
   const model = api.createModel({
     numCols,
     numRows,
@@ -441,7 +600,10 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     integrality,
   } as Parameters<HighsApi['createModel']>[0]);
   try {
-    model.options.set({ output_flag: false, time_limit: Math.max(1, timeLimit), mip_rel_gap: 0, mip_abs_gap: 0.5, random_seed: 0 });
+    // The LP relaxation gets at least 10 s (it is cheap, and its bound is what certifies most
+    // instances); presolve off: on these set-partitioning models it cost more than it saved, and
+    // HiGHS does not check its time limit inside presolve.
+    model.options.set({ output_flag: false, time_limit: relax ? Math.max(10, timeLimit) : Math.max(1, timeLimit), mip_rel_gap: 0, mip_abs_gap: 0.5, random_seed: 0, presolve: 'off' });
     if (incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0) {
       try {
         model.setSolution({ colValue: Float64Array.from(incumbent) } as Parameters<typeof model.setSolution>[0]);
@@ -455,6 +617,14 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     const plan: Plan = [];
     for (let j = 0; j < nx; j++) if (x[j] > 0.5) plan.push(cands[j]);
     const covered = plan.reduce((a, g) => a + g.length, 0) === n;
+    if (relax) {
+      // LP relaxation: x may be fractional; `plan` holds the columns at 1 only when integral.
+      let obj = 0;
+      const xs = Float64Array.from(x.slice(0, nx));
+      for (let j = 0; j < nx; j++) obj += colCost[j] * xs[j];
+      const ok = status === api.constants.modelStatus.optimal;
+      return { plan, optimal: ok, dual: ok ? obj : 0, x: xs, obj };
+    }
     const dual = Number(model.info.get('mip_dual_bound'));
     if (!covered) return { plan: ops.map((v) => [v]), optimal: false, dual: Number.isFinite(dual) ? dual : 0 };
     return { plan, optimal: status === api.constants.modelStatus.optimal, dual: Number.isFinite(dual) ? dual : 0 };

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomCnn } from './gen.ts';
+import { createCostModel } from '../../src/fusion/cost.ts';
+import { checkPlan, planDram } from '../../src/fusion/plan.ts';
+import type { CostModel, Group } from '../../src/fusion/types.ts';
+import { enumerateCandidates, enumerateConvexCandidates, reachability, solveExact } from '../../src/search/exact.ts';
+import { greedyPlan } from '../../src/search/heuristics.ts';
+
+/** Convexity by definition: no op outside G lies on a DAG path between two ops of G. */
+function convex(cost: CostModel, g: Group): boolean {
+  const { desc, anc } = reachability(cost);
+  const inG = new Set(g);
+  const has = (b: Uint32Array, x: number) => (b[x >>> 5] & (1 << (x & 31))) !== 0;
+  for (let x = 0; x < cost.graph.ops.length; x++) {
+    if (inG.has(x)) continue;
+    if (g.some((a) => has(desc[a], x)) && g.some((b) => has(anc[b], x))) return false;
+  }
+  return true;
+}
+
+test('convex enumeration = the convex members of the full connected family (random CNN-like graphs, both schemes)', () => {
+  let checked = 0;
+  let pruned = 0;
+  for (let seed = 0; seed < 30; seed++) {
+    const g = randomCnn(seed, 4);
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      for (const kib of [1, 4, 64]) {
+        const cost = createCostModel(scheme, g, { bufferBytes: kib * 1024, elementType: 'int8' });
+        const all = enumerateCandidates(cost, 200_000);
+        if (!all) continue;
+        const want = all.filter((x) => convex(cost, x)).map((x) => x.join(',')).sort();
+        const got = enumerateConvexCandidates(cost, 200_000)!.map((x) => x.join(','));
+        assert.equal(new Set(got).size, got.length, `seed ${seed} ${scheme} ${kib}: duplicates`);
+        assert.deepEqual([...got].sort(), want, `seed ${seed} ${scheme} ${kib} KiB`);
+        pruned += all.length - want.length;
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked >= 60, `only ${checked} instances checked`);
+  assert.ok(pruned > 0, 'convexity never pruned anything: the test graphs have no residual/branch structure');
+});
+
+test('a cap overflow returns undefined (then the solver falls back to a size bound)', () => {
+  const cost = createCostModel('lbdf', randomCnn(3, 6), { bufferBytes: 1 << 20, elementType: 'int8' });
+  const full = enumerateConvexCandidates(cost, 1e6)!;
+  assert.ok(full.length > 10);
+  assert.equal(enumerateConvexCandidates(cost, full.length - 1), undefined);
+  assert.equal(enumerateConvexCandidates(cost, full.length)!.length, full.length);
+});
+
+test('exact with an incumbent: optimal status only with plan = bound, never worse than the incumbent', async () => {
+  for (let seed = 0; seed < 8; seed++) {
+    const g = randomCnn(100 + seed, 5);
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, g, { bufferBytes: 8 * 1024, elementType: 'int8' });
+      const inc = greedyPlan(cost);
+      const ex = await solveExact(cost, { timeLimit: 20, incumbent: inc });
+      assert.ok(checkPlan(g, ex.plan, cost).ok);
+      assert.equal(ex.dram, planDram(cost, ex.plan));
+      assert.ok(ex.dram <= planDram(cost, inc));
+      assert.ok(ex.bound <= ex.dram);
+      const plain = await solveExact(cost, { timeLimit: 20 });
+      if (ex.status === 'optimal' && plain.status === 'optimal') assert.equal(ex.dram, plain.dram, `seed ${seed} ${scheme}`);
+      if (ex.status === 'optimal') assert.equal(ex.bound, ex.dram);
+    }
+  }
+});
