@@ -110,7 +110,8 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             const split = dramSplit(cm, r.plan, fusabilityOf(cm));
             cell.dramMB.push(split.total / MB);
             cell.fusableMB.push(split.fusable / MB);
-            cell.rectifyRate.push(kind === 'none' ? 0 : rect.rectifyRate());
+            // NaN when the search met no invalid group (nothing to rectify); excluded from means
+            cell.rectifyRate.push(kind === 'none' || rect.stats.invalid === 0 ? NaN : rect.rectifyRate());
           }
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
@@ -131,7 +132,10 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
   }
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const mean = (xs: number[]) => {
+  const ok = xs.filter(Number.isFinite);
+  return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
+};
 const sd = (xs: number[]) => {
   const m = mean(xs);
   return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
