@@ -197,57 +197,71 @@ export function reachability(cost: CostModel): { desc: Uint32Array[]; anc: Uint3
  * Each set is generated once (a hash set of keys deduplicates the several ways to reach it).
  */
 export function enumerateConvexCandidates(cost: CostModel, cap: number, maxSize = Infinity, within?: number[]): Group[] | undefined {
+  const r = enumerateConvexLevels(cost, cap, maxSize, within);
+  return r.complete ? r.groups : undefined;
+}
+
+/**
+ * The same family grown level by level (all groups of k ops from those of k - 1; complete by the
+ * argument above). Stops at the first level that would pass `cap` and returns the groups of the
+ * complete levels: `complete` = nothing was cut off by the cap (every group of <= maxSizeIn ops is
+ * returned), else `maxSize` = the largest L whose groups of <= L ops are all returned (one pass
+ * instead of a binary search over L).
+ */
+export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = Infinity, within?: number[]): { groups: Group[]; complete: boolean; maxSize: number } {
   const fus = fusabilityOf(cost);
   const { succ, pred } = cost.graph;
   const n = cost.graph.ops.length;
   const { desc, anc, words } = reachability(cost);
   const out: Group[] = [];
-  const seen = new Set<string>();
   const inS = new Uint32Array(words);
   const tried = new Int32Array(n).fill(-1);
-  const stack: Group[] = [];
-  for (const v of within ?? Array.from({ length: n }, (_, i) => i)) {
-    seen.add(String(v));
-    stack.push([v]);
-  }
+  let level: Group[] = (within ?? Array.from({ length: n }, (_, i) => i)).map((v) => [v]);
   let stamp = 0;
   const meets = (b: Uint32Array) => {
     for (let k = 0; k < words; k++) if (b[k] & inS[k]) return true;
     return false;
   };
   const has = (x: number) => (inS[x >>> 5] & (1 << (x & 31))) !== 0;
-  while (stack.length) {
-    const S = stack.pop()!;
-    out.push(S);
-    if (out.length > cap) return undefined;
-    if (S.length >= maxSize) continue;
-    inS.fill(0);
-    for (const x of S) inS[x >>> 5] |= 1 << (x & 31);
-    stamp++;
-    for (const m of S) {
-      for (const w of fus.adj[m]) {
-        if (has(w) || tried[w] === stamp) continue;
-        tried[w] = stamp;
-        // S is convex; S + w is not iff a path runs w -> (outside) -> S or S -> (outside) -> w.
-        let convex = true;
-        for (const x of succ[w]) if (!has(x) && meets(desc[x])) { convex = false; break; }
-        if (convex) for (const x of pred[w]) if (!has(x) && meets(anc[x])) { convex = false; break; }
-        if (!convex) continue;
-        const T: number[] = [];
-        let placed = false;
-        for (const x of S) {
-          if (!placed && w < x) (T.push(w), (placed = true));
-          T.push(x);
+  let size = 1;
+  for (;;) {
+    if (out.length + level.length > cap) return { groups: out, complete: false, maxSize: size - 1 };
+    for (const g of level) out.push(g);
+    if (level.length === 0) return { groups: out, complete: true, maxSize: size - 1 };
+    if (size >= maxSizeIn) return { groups: out, complete: true, maxSize: size };
+    const seen = new Set<string>();
+    const next: Group[] = [];
+    for (const S of level) {
+      inS.fill(0);
+      for (const x of S) inS[x >>> 5] |= 1 << (x & 31);
+      stamp++;
+      for (const m of S) {
+        for (const w of fus.adj[m]) {
+          if (has(w) || tried[w] === stamp) continue;
+          tried[w] = stamp;
+          // S is convex; S + w is not iff a path runs w -> (outside) -> S or S -> (outside) -> w.
+          let convex = true;
+          for (const x of succ[w]) if (!has(x) && meets(desc[x])) { convex = false; break; }
+          if (convex) for (const x of pred[w]) if (!has(x) && meets(anc[x])) { convex = false; break; }
+          if (!convex) continue;
+          const T: number[] = [];
+          let placed = false;
+          for (const x of S) {
+            if (!placed && w < x) (T.push(w), (placed = true));
+            T.push(x);
+          }
+          if (!placed) T.push(w);
+          const key = T.join(',');
+          if (seen.has(key)) continue;
+          seen.add(key);
+          if (cost.valid(T)) next.push(T);
         }
-        if (!placed) T.push(w);
-        const key = T.join(',');
-        if (seen.has(key)) continue;
-        seen.add(key);
-        if (cost.valid(T)) stack.push(T);
       }
+      if (out.length + next.length > cap) return { groups: out, complete: false, maxSize: size };
     }
+    level = next;
+    size++;
   }
-  return out;
 }
 
 /** Lower bound on any plan: every weight read once, graph inputs read, graph outputs written. */
@@ -365,7 +379,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       boundSum += d;
       // the full family too, in case the combined plan needs the global acyclicity solve
       const fam = enumerateConvexCandidates(cost, cap, Infinity, comp);
-      if (fam) allCands.push(...fam);
+      if (fam) for (const g of fam) allCands.push(g);
       else {
         allCands.push(...sub, ...comp.filter((v) => !sub.some((g) => g.length === 1 && g[0] === v)).map((v) => [v]));
         partialChainFamily = true;
@@ -373,23 +387,16 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       continue;
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
-    let cands = enumerateConvexCandidates(cost, cap, maxSize, comp);
+    const en = enumerateConvexLevels(cost, cap, maxSize, comp);
+    let cands = en.groups;
     let complete = opts.maxGroupSize === undefined;
     if (opts.maxGroupSize !== undefined) scope = 'bounded';
-    if (!cands) {
+    if (!en.complete) {
       scope = 'bounded';
       complete = false;
-      let lo = 1, hi = Math.min(comp.length, maxSize);
-      let found: Group[] | undefined;
-      while (lo < hi) {
-        const mid = Math.ceil((lo + hi) / 2);
-        const c = enumerateConvexCandidates(cost, cap, mid, comp);
-        if (c) (lo = mid, (found = c));
-        else hi = mid - 1;
-      }
-      maxSize = lo;
-      minBound = Math.min(minBound, lo);
-      cands = found ?? enumerateConvexCandidates(cost, Infinity, lo, comp)!;
+      if (en.maxSize < 1) cands = enumerateConvexLevels(cost, Infinity, 1, comp).groups; // singletons
+      maxSize = Math.max(1, en.maxSize);
+      minBound = Math.min(minBound, maxSize);
     }
     // The incumbent's groups inside this component join the family (so the answer is never worse
     // than the incumbent even when the family is size-bounded).
@@ -399,7 +406,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       for (const g of incAssign.values()) if (g.length > 1 && inComp.has(g[0]) && !have.has(g.join(','))) cands.push(g);
     }
     totalCands += cands.length;
-    allCands.push(...cands);
+    for (const g of cands) allCands.push(g);
     const incumbent = incAssign ? cands.map((g) => (incAssign.has(g.join(',')) ? 1 : 0)) : undefined;
     const clb = componentLowerBound(cost, comp);
     solver = 'milp';
