@@ -9,7 +9,10 @@
  * 'local'), budget (default 1000), k (10), warmStart (default true: local/NSGA-II start from the
  * greedy plan; false = the published setting, random initial plans), optimum (default true:
  * solve the exact optimum for the gap), timeLimit (seconds for the exact solver, default 30),
- * rectifier (a Rectifier function; default randomSplit) and rectifierName.
+ * rectifier (a Rectifier function; default randomSplit) and rectifierName. When the rectifier is
+ * a GET rectifier (src/passes/get-split.ts makeRectifier: `dnnfuse plan --get ...`), the
+ * annotations gain a `get` section: explainer, rectifier statistics, rectify rate and the SPLIT
+ * trees behind the final plan's groups.
  */
 import type { Pass, PassContext } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
@@ -20,6 +23,27 @@ import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionOptions
 import type { SearchMethod } from '../search/common.ts';
 import { badInput } from '../errors.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
+import type { GetRectifier, GetKind, SplitTree } from './get-split.ts';
+
+/** What a GET rectifier did during the plan's search (schema: $defs.getRectification). */
+export interface GetRectification {
+  explainer: GetKind;
+  /** Invalid groups handed to the rectifier, split along explained edges, fell back to random. */
+  invalidGroups: number;
+  rectified: number;
+  fallback: number;
+  /** rectified / invalidGroups (0 when no group was invalid). */
+  rectifyRate: number;
+  explanations: number;
+  explainMs: number;
+  /** The SPLIT trees whose leaves are groups of the final plan (at most 200), op ids in the
+   * fusion op graph's topological numbering. */
+  splitTrees: SplitTree[];
+}
+
+function isGetRectifier(r: Rectifier | undefined): r is GetRectifier {
+  return typeof r === 'function' && (r as Partial<GetRectifier>).trees instanceof Map && typeof (r as Partial<GetRectifier>).rectifyRate === 'function';
+}
 
 export interface PlanPassOptions {
   search?: SearchMethod;
@@ -57,7 +81,7 @@ export function planOptions(ctx: PassContext): PlanPassOptions {
   };
 }
 
-export const planPass: Pass<FusionPlanJson> = {
+export const planPass: Pass<FusionPlanJson & { get?: GetRectification }> = {
   name: 'plan',
   description: 'Layer-fusion partitioning under LBDF/BRR: search a plan, report memory, DRAM, latency and the gap to the exact optimum',
   reads: ['graph', 'shapes', 'hardware'],
@@ -82,6 +106,23 @@ export const planPass: Pass<FusionPlanJson> = {
     });
     const t = r.json.totals;
     ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)`);
+    if (isGetRectifier(o.rectifier)) {
+      // Loaded lazily: get-split pulls in tfjs, which plain plans do not need.
+      const { splitTreesFor } = await import('./get-split.ts');
+      const rect = o.rectifier;
+      const s = rect.stats;
+      const get: GetRectification = {
+        explainer: rect.kind,
+        invalidGroups: s.invalid,
+        rectified: s.rectified,
+        fallback: s.fallback,
+        rectifyRate: rect.rectifyRate(),
+        explanations: s.explanations,
+        explainMs: s.explainMs,
+        splitTrees: splitTreesFor(rect, r.plan),
+      };
+      return { changed: false, annotations: { ...r.json, get } };
+    }
     return { changed: false, annotations: r.json };
   },
 };
