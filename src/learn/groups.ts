@@ -3,29 +3,9 @@
  * and SPLIT: weak connectivity, convex closure, down-closed two-way partitions.
  */
 import type { Group, OpGraph } from '../fusion/types.ts';
+import { components } from '../fusion/plan.ts';
 
 export const groupKey = (g: Group): string => g.join(',');
-
-/** Weakly connected components of the ops in `ops` (edges restricted to the set), each sorted. */
-export function components(graph: OpGraph, ops: Iterable<number>): number[][] {
-  const set = new Set(ops);
-  const seen = new Set<number>();
-  const out: number[][] = [];
-  for (const start of [...set].sort((a, b) => a - b)) {
-    if (seen.has(start)) continue;
-    const comp: number[] = [];
-    const stack = [start];
-    seen.add(start);
-    while (stack.length) {
-      const v = stack.pop()!;
-      comp.push(v);
-      for (const u of graph.succ[v]) if (set.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
-      for (const u of graph.pred[v]) if (set.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
-    }
-    out.push(comp.sort((a, b) => a - b));
-  }
-  return out;
-}
 
 export function isConnected(graph: OpGraph, ops: Group): boolean {
   return ops.length > 0 && components(graph, ops).length === 1;
