@@ -480,7 +480,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
     dram,
     bound,
     gap: dram > 0 ? (dram - bound) / dram : 0,
-    status,
+    status: optimal ? 'optimal' : 'not-proven',
     scope,
     maxGroupSize: scope === 'bounded' ? (opts.maxGroupSize ?? minBound) : undefined,
     candidates: totalCands,
