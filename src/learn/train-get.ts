@@ -19,7 +19,12 @@ import { syntheticNetwork } from './synthetic.ts';
 import { evaluate, predictSamples, sampleInput, trainPredictor } from './train.ts';
 import { PgExplainer } from './explainers/pgexplainer.ts';
 import { RgExplainer } from './explainers/rgexplainer.ts';
-import { saveWeights } from './weights.ts';
+import { saveWeights, loadWeights, namespace, type WeightsManifest } from './weights.ts';
+import { metrics as scoreMetrics } from './dataset.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/fs.ts';
+import { badInput } from '../errors.ts';
 import { kgnnShapes, type KGnn } from './gnn.ts';
 import { pgShapes } from './explainers/pgexplainer.ts';
 import { rgShapes } from './explainers/rgexplainer.ts';
@@ -63,10 +68,15 @@ export interface TrainGetOptions {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** Per-epoch learning-rate factor (1 = constant) and the validation metric picking the epoch. */
+  lrDecay?: number;
+  selectBy?: 'accuracy' | 'f1';
   /** Invalid training groups used for PGExplainer / RG-Explainer training. */
   explainerGroups: number;
   pgEpochs: number;
   rgEpochs: number;
+  /** Tune the decision threshold on the validation split (calibrateThreshold) after saving. */
+  tuneThreshold?: boolean;
   outDir?: string;
   log?: (m: string) => void;
   cost?: CostFactory;
@@ -84,6 +94,7 @@ export const DEFAULT_TRAIN: Omit<TrainGetOptions, 'scheme' | 'outDir' | 'log'> =
   explainerGroups: 160,
   pgEpochs: 2,
   rgEpochs: 1,
+  tuneThreshold: true,
 };
 
 export interface TrainGetReport {
@@ -116,7 +127,7 @@ export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetRe
   const test = buildSamples(testNets, cost, { ...base, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 13 });
   const frac = (s: Sample[]) => ((100 * s.filter((x) => x.invalid).length) / Math.max(1, s.length)).toFixed(1);
   log(`${o.scheme}: ${train.length} training samples (${frac(train)}% invalid) from ${trainNets.length} networks, ${val.length} validation, ${test.length} held-out test; backend ${backend}`);
-  const { model } = trainPredictor(train, { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, seed: o.seed, validation: val, log });
+  const { model } = trainPredictor(train, { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, lrDecay: o.lrDecay, selectBy: o.selectBy, seed: o.seed, validation: val, log });
   const tPred = performance.now();
   const testM = evaluate(model, test);
   const valM = evaluate(model, val);
@@ -158,13 +169,17 @@ export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetRe
     const training = { ...DEFAULT_TRAIN, ...Object.fromEntries(Object.entries(o).filter(([k]) => !['log', 'cost', 'networks', 'outDir'].includes(k))), networks: report.networks, samples: report.samples };
     report.files = saveWeights(o.outDir, o.scheme, tensors, { test: testM, validation: valM }, training);
     // Re-measure on exactly what ships (int8-dequantized).
-    const { loadWeights, namespace } = await import('./weights.ts');
     const { KGnn: K } = await import('./gnn.ts');
     const shipped = new K(namespace(loadWeights(o.scheme, o.outDir), 'kgnn'));
     report.testShipped = evaluate(shipped, test);
     shipped.dispose();
     report.files = saveWeights(o.outDir, o.scheme, tensors, { test: report.testShipped, testFloat32: testM, validation: valM, testSamples: test.length, seconds: report.seconds }, training);
     log(`${o.scheme}: shipped (int8) held-out accuracy ${(report.testShipped.accuracy * 100).toFixed(2)}% F1 ${(report.testShipped.f1 * 100).toFixed(2)}%; wrote ${report.files.json} + ${report.files.bytes} B`);
+    if (o.tuneThreshold ?? true) {
+      const c = await calibrateThreshold(o.scheme, o.outDir, { cost });
+      report.testShipped = c.test;
+      log(`${o.scheme}: decision threshold ${c.threshold} (best validation F1 ${(c.validation.f1 * 100).toFixed(2)}%) -> held-out accuracy ${(c.test.accuracy * 100).toFixed(2)}% F1 ${(c.test.f1 * 100).toFixed(2)}%`);
+    }
   }
   return { report, model, pg, rg };
 }
@@ -173,4 +188,67 @@ export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetRe
 export function heldOutSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost): Sample[] {
   const nets = getNetworks().filter((n) => TEST_NETS.includes(n.name));
   return buildSamples(nets, cost, { scheme, maxSize: o.maxSize, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 13 });
+}
+
+/** Validation sample of a training run (same networks / seed as trainGet). */
+export function validationSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost): Sample[] {
+  const nets = getNetworks().filter((n) => VAL_NETS.includes(n.name));
+  return buildSamples(nets, cost, { scheme, maxSize: o.maxSize, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 7 });
+}
+
+/** Candidate decision thresholds on P(invalid). */
+export const THRESHOLDS = Array.from({ length: 19 }, (_, i) => Math.round((i + 1) * 5) / 100);
+
+/**
+ * The decision threshold on P(invalid) with the best F1 (invalid class) on `truth`, ties to the
+ * threshold closest to 0.5 (then the lower one).
+ */
+export function tuneThreshold(p: ArrayLike<number>, truth: readonly boolean[]): { threshold: number; metrics: Metrics } {
+  let best: { threshold: number; metrics: Metrics } | undefined;
+  for (const t of THRESHOLDS) {
+    const m = scoreMetrics(Array.from(p, (x) => x > t), truth);
+    if (!best || m.f1 > best.metrics.f1 || (m.f1 === best.metrics.f1 && Math.abs(t - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold: t, metrics: m };
+  }
+  return best!;
+}
+
+/**
+ * Threshold calibration of trained weights (what `dnnfuse get calibrate` and `get train` run):
+ * picks the decision threshold t with the best F1 on the VALIDATION networks (never the
+ * held-out ones), measured on the shipped int8 predictor, and folds it into the head's output
+ * bias (b2 -= logit(t)), so P'(invalid) > 0.5 exactly when P(invalid) > t and every consumer
+ * (evaluation, SPLIT, the explainers) uses the tuned decision without a format change. Only
+ * the manifest changes (b2 is a float32 vector stored inline; the .bin is untouched); it records
+ * metrics.threshold (cumulative over repeated calibrations: 1 / (1 + prod of odds)), the
+ * validation metrics at that threshold, and the held-out metrics of the calibrated predictor.
+ * Idempotent: a calibrated predictor re-tunes to 0.5 unless the validation optimum moved.
+ */
+export async function calibrateThreshold(scheme: FusionScheme, dir: string, o: { cost?: CostFactory } = {}): Promise<{ threshold: number; cumulativeThreshold: number; validation: Metrics; test: Metrics }> {
+  await initTf();
+  const { KGnn: K } = await import('./gnn.ts');
+  const w = loadWeights(scheme, dir);
+  const t = w.manifest.training as { seed: number; testGroupsPerNet: number; maxSize: number };
+  const cost = o.cost ?? defaultCost;
+  const gnn = new K(namespace(w, 'kgnn'));
+  const val = validationSamples(scheme, t, cost);
+  const tuned = tuneThreshold(predictSamples(gnn, val), val.map((s) => s.invalid));
+  gnn.dispose();
+  const jsonPath = join(dir, `${scheme}.json`);
+  const manifest = JSON.parse(readFileSync(jsonPath, 'utf8')) as WeightsManifest;
+  const b2 = manifest.tensors.find((e) => e.name === 'kgnn/head.b2');
+  if (!b2 || !b2.values || b2.values.length !== 1) throw badInput(`${jsonPath}: no float32 tensor 'kgnn/head.b2' to fold the threshold into`);
+  const logit = Math.log(tuned.threshold / (1 - tuned.threshold));
+  b2.values[0] = Math.fround(b2.values[0] - logit);
+  const prev = typeof manifest.metrics.threshold === 'number' ? manifest.metrics.threshold : 0.5;
+  const odds = (prev / (1 - prev)) * (tuned.threshold / (1 - tuned.threshold));
+  const cumulative = Math.round((odds / (1 + odds)) * 1e6) / 1e6;
+  writeFileAtomic(jsonPath, JSON.stringify(manifest, null, 1) + '\n');
+  // Held-out metrics of exactly what now ships.
+  const shipped = new K(namespace(loadWeights(scheme, dir), 'kgnn'));
+  const test = evaluate(shipped, heldOutSamples(scheme, t, cost));
+  const validation = evaluate(shipped, val);
+  shipped.dispose();
+  manifest.metrics = { ...manifest.metrics, ...(manifest.metrics.threshold === undefined ? { testUncalibrated: manifest.metrics.test } : {}), test, validation, threshold: cumulative, thresholdRule: 'best validation F1 over 0.05..0.95 step 0.05, folded into kgnn/head.b2' };
+  writeFileAtomic(jsonPath, JSON.stringify(manifest, null, 1) + '\n');
+  return { threshold: tuned.threshold, cumulativeThreshold: cumulative, validation, test };
 }

@@ -16,6 +16,10 @@ export interface TrainOptions {
   log?: (msg: string) => void;
   /** Samples for per-epoch validation (the best epoch's weights are kept). */
   validation?: readonly Sample[];
+  /** Learning rate multiplied by this after every epoch (default 1: constant). */
+  lrDecay?: number;
+  /** Validation metric choosing the kept epoch (default 'accuracy'; ties keep the earlier). */
+  selectBy?: 'accuracy' | 'f1';
 }
 
 export function sampleInput(s: Sample): GraphInput {
@@ -30,9 +34,11 @@ export function trainPredictor(train: readonly Sample[], o: TrainOptions, init?:
   const optimizer = tf.train.adam(o.learningRate);
   const varList = [...model.vars.values()];
   const history: { epoch: number; loss: number; val?: Metrics }[] = [];
-  let best: { acc: number; values: Map<string, Float32Array> } | undefined;
+  let best: { score: number; values: Map<string, Float32Array> } | undefined;
   const order = inputs.map((_, i) => i);
   for (let epoch = 0; epoch < o.epochs; epoch++) {
+    // tfjs's Adam reads its learningRate field at every step (moments are kept).
+    (optimizer as unknown as { learningRate: number }).learningRate = o.learningRate * Math.pow(o.lrDecay ?? 1, epoch);
     rng.shuffle(order);
     let lossSum = 0;
     let batches = 0;
@@ -50,7 +56,8 @@ export function trainPredictor(train: readonly Sample[], o: TrainOptions, init?:
     const entry: { epoch: number; loss: number; val?: Metrics } = { epoch, loss: lossSum / Math.max(1, batches) };
     if (o.validation && o.validation.length) {
       entry.val = evaluate(model, o.validation);
-      if (!best || entry.val.accuracy > best.acc) best = { acc: entry.val.accuracy, values: model.values() };
+      const score = o.selectBy === 'f1' ? entry.val.f1 : entry.val.accuracy;
+      if (!best || score > best.score) best = { score, values: model.values() };
     }
     history.push(entry);
     o.log?.(`epoch ${epoch + 1}/${o.epochs} loss ${entry.loss.toFixed(4)}${entry.val ? ` val acc ${(entry.val.accuracy * 100).toFixed(2)}% F1 ${(entry.val.f1 * 100).toFixed(2)}%` : ''}`);

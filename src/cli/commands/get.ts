@@ -2,12 +2,14 @@
  * `dnnfuse get train`: retrains GET's validity predictor, PGExplainer and RG-Explainer for a
  * fusion scheme and writes int8 weights to models/get (or --out), printing the held-out
  * accuracy / F1 measured on the shipped weights.
+ * `dnnfuse get calibrate`: tunes the predictor's decision threshold on the validation networks
+ * and folds it into the weights (the held-out networks are only measured).
  * `dnnfuse get eval`: measures the shipped (or --weights) predictor on the held-out networks.
  * `dnnfuse get explain model.onnx --group a,b,c`: explains one group and prints SPLIT's tree.
  */
 import type { Command } from 'commander';
 import { badInput } from '../../errors.ts';
-import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost } from '../../learn/train-get.ts';
+import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost, calibrateThreshold } from '../../learn/train-get.ts';
 import { shippedWeightsDir, loadWeights } from '../../learn/weights.ts';
 import { loadGetModels } from '../../learn/explainers/index.ts';
 import { evaluate } from '../../learn/train.ts';
@@ -23,6 +25,11 @@ import { isConnected } from '../../learn/groups.ts';
 function int(name: string, v: string): number {
   const x = Number(v);
   if (!Number.isInteger(x) || x < 0) throw badInput(`--${name} ${v}: expected a non-negative integer`);
+  return x;
+}
+function positive(name: string, v: string): number {
+  const x = Number(v);
+  if (!(x > 0) || !Number.isFinite(x)) throw badInput(`--${name} ${v}: expected a positive number`);
   return x;
 }
 function schemes(v: string): FusionScheme[] {
@@ -44,6 +51,10 @@ export function register(program: Command): void {
     .option('--test-groups <n>', 'groups per held-out network', String(DEFAULT_TRAIN.testGroupsPerNet))
     .option('--epochs <n>', 'predictor epochs', String(DEFAULT_TRAIN.epochs))
     .option('--explainer-groups <n>', 'invalid groups for PGExplainer / RG-Explainer training', String(DEFAULT_TRAIN.explainerGroups))
+    .option('--lr <x>', 'learning rate', String(DEFAULT_TRAIN.learningRate))
+    .option('--lr-decay <x>', 'learning-rate factor per epoch (1 = constant)', '1')
+    .option('--select-by <metric>', 'validation metric choosing the kept epoch: accuracy or f1', 'accuracy')
+    .option('--no-tune-threshold', 'keep the 0.5 decision threshold (default: tune it on the validation networks)')
     .option('--json', 'print the reports as JSON')
     .action(async (o) => {
       const reports = [];
@@ -56,6 +67,10 @@ export function register(program: Command): void {
           testGroupsPerNet: int('test-groups', o.testGroups),
           epochs: int('epochs', o.epochs),
           explainerGroups: int('explainer-groups', o.explainerGroups),
+          tuneThreshold: o.tuneThreshold,
+          learningRate: positive('lr', o.lr),
+          lrDecay: positive('lr-decay', o.lrDecay),
+          selectBy: o.selectBy === 'f1' ? 'f1' : o.selectBy === 'accuracy' ? 'accuracy' : (() => { throw badInput(`--select-by ${o.selectBy}: expected accuracy or f1`); })(),
           outDir: o.out,
           log: o.json ? undefined : (m) => process.stderr.write(m + '\n'),
         });
@@ -65,6 +80,17 @@ export function register(program: Command): void {
       else for (const r of reports) {
         const m = r.testShipped ?? r.test;
         process.stdout.write(`${r.scheme}: held-out (${r.networks.test.join(', ')}; n=${m.n}) accuracy ${pct(m.accuracy)} F1 ${pct(m.f1)}; training ${r.seconds.total.toFixed(0)} s on ${r.backend}\n`);
+      }
+    });
+  get
+    .command('calibrate')
+    .description('Tune the predictor decision threshold on the validation networks (best F1) and fold it into the weights')
+    .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf,brr')
+    .option('--weights <dir>', 'weights folder (rewritten in place: <scheme>.json)', shippedWeightsDir())
+    .action(async (o) => {
+      for (const scheme of schemes(o.scheme)) {
+        const c = await calibrateThreshold(scheme, o.weights);
+        process.stdout.write(`${scheme}: threshold ${c.threshold} (cumulative ${c.cumulativeThreshold}); validation F1 ${pct(c.validation.f1)}; held-out n=${c.test.n} accuracy ${pct(c.test.accuracy)} F1 ${pct(c.test.f1)}\n`);
       }
     });
   get
