@@ -43,8 +43,10 @@
  *  component optimum (complete family, solved), or HiGHS's dual bound (complete family, time
  *  limit), or `componentLowerBound` (weights once + maps that can never stay on chip; no
  *  enumeration) for size-bounded components; at least `trivialLowerBound`. status = 'optimal'
- *  only when the returned plan meets that bound. Note: with a time limit, whether a component
- *  finishes can depend on machine speed (the plan is still never worse than the incumbent).
+ *  only when the returned plan meets that bound. Solves stop on deterministic work limits
+ *  (branch-and-bound nodes, simplex iterations), so a run is reproducible on any machine; the
+ *  wall-clock time limit is only a safety net, and where it fires the result can depend on
+ *  machine speed (the plan is still never worse than the incumbent).
  */
 import * as highsModule from 'highs';
 import type { Highs } from 'highs';
@@ -53,8 +55,15 @@ import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/pl
 import { fusabilityOf } from './common.ts';
 
 export interface ExactOptions {
-  /** HiGHS wall-clock limit, seconds (default 60). */
+  /** HiGHS wall-clock limit, seconds (default 60): a safety net only. Where it fires, the result
+   * depends on machine speed, so the run is not reproducible; the work limits below stop first
+   * on the instances we plan, and they are deterministic. */
   timeLimit?: number;
+  /** Branch-and-bound nodes per MILP solve (HiGHS mip_max_nodes; default 20000): a
+   * deterministic work limit, so the same inputs give the same plan and bound on any machine. */
+  nodeLimit?: number;
+  /** Simplex iterations per LP relaxation (HiGHS simplex_iteration_limit; default 2000000). */
+  iterationLimit?: number;
   /** Candidate-group cap (convex connected valid groups per component) before falling back to a
    * size bound (default 200000). */
   maxCandidates?: number;
@@ -354,7 +363,10 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
   const eb = cost.elementBytes;
   const cap = opts.maxCandidates ?? 200_000;
   const timeLimit = opts.timeLimit ?? 60;
+  const work = { nodeLimit: opts.nodeLimit ?? 20_000, iterationLimit: opts.iterationLimit ?? 2_000_000 };
   const comps = fusableComponents(cost);
+  const whole = { ...work, timeLimit };
+  const perComponent = { ...work, timeLimit: timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length) };
   const plan: Plan = [];
   let scope: 'all' | 'bounded' = 'all';
   let minBound = Infinity;
@@ -425,7 +437,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       // LP relaxation first (fast, and a valid bound even if the MILP stops on its time limit):
       // over the complete convex family it relaxes the component's problem. An integral LP
       // optimum is the component optimum; an incumbent at the rounded-up LP value is optimal.
-      const lp = await solveSetPartition(cost, comp, cands, false, timeLimit, undefined, true);
+      const lp = await solveSetPartition(cost, comp, cands, false, whole, undefined, true);
       if (lp.optimal && lp.x) {
         // Costs are integral (elements), so the optimum is >= ceil(LP value); the slack absorbs
         // the solver's feasibility tolerance.
@@ -443,14 +455,14 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
           plan.push(...incGroups);
           continue;
         }
-        const r = await solveSetPartition(cost, comp, cands, false, timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length), incumbent);
+        const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
         if (!r.optimal) status = 'not-proven';
         boundSum += r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, lpBound, clb);
         plan.push(...r.plan);
         continue;
       }
     }
-    const r = await solveSetPartition(cost, comp, cands, false, timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length), incumbent);
+    const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
     if (!r.optimal) status = 'not-proven';
     // Lower bound for this component: its optimum / dual bound when the family was complete;
     // otherwise only the enumeration-free bound is valid for the unrestricted problem.
@@ -464,7 +476,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
     solver = 'milp+acyclicity';
     if (partialChainFamily) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
-    const r = await solveSetPartition(cost, all, allCands, true, timeLimit, undefined);
+    const r = await solveSetPartition(cost, all, allCands, true, whole, undefined);
     // the per-component bound stays valid (acyclicity only adds constraints)
     final = canonicalPlan(r.plan);
     if (!r.optimal) status = 'not-proven';
@@ -542,7 +554,13 @@ function exactChainOn(cost: CostModel, ids: number[]): Plan {
 
 /** Set partitioning of `ops` by `cands` with HiGHS (optionally with the potential rows). The
  * candidates always include the singletons of `ops`, so the problem is feasible. */
-async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, timeLimit: number, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
+interface SolveLimits {
+  timeLimit: number;
+  nodeLimit: number;
+  iterationLimit: number;
+}
+
+async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, limits: SolveLimits, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
   const api = await highs();
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
@@ -610,7 +628,17 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     // The LP relaxation gets at least 10 s (it is cheap, and its bound is what certifies most
     // instances); presolve off: on these set-partitioning models it cost more than it saved, and
     // HiGHS does not check its time limit inside presolve.
-    model.options.set({ output_flag: false, time_limit: relax ? Math.max(10, timeLimit) : Math.max(1, timeLimit), mip_rel_gap: 0, mip_abs_gap: 0.5, random_seed: 0, presolve: 'off' });
+    const { timeLimit, nodeLimit, iterationLimit } = limits;
+    model.options.set({
+      output_flag: false,
+      time_limit: relax ? Math.max(10, timeLimit) : Math.max(1, timeLimit),
+      mip_max_nodes: nodeLimit,
+      simplex_iteration_limit: iterationLimit,
+      mip_rel_gap: 0,
+      mip_abs_gap: 0.5,
+      random_seed: 0,
+      presolve: 'off',
+    });
     if (incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0) {
       try {
         model.setSolution({ colValue: Float64Array.from(incumbent) } as Parameters<typeof model.setSolution>[0]);
