@@ -257,3 +257,110 @@ export class SearchRun {
     };
   }
 }
+
+/** The ops on directed paths between two ops of U (U sorted by id; ids are topological), i.e. the
+ * convex closure of U minus U. A group must be convex for the group graph to stay acyclic, so a
+ * merge that would close a cycle through outside ops (an SE side branch GAP->conv->conv->sigmoid
+ * between a conv and its Mul, a shuffle's parallel branch) becomes valid by taking those ops in. */
+export function convexClosure(cost: CostModel, U: readonly number[]): number[] {
+  const { succ, pred } = cost.graph;
+  const n = cost.graph.ops.length;
+  if (U.length < 2) return [...U];
+  const lo = U[0], hi = U[U.length - 1];
+  const mark = new Uint8Array(n); // 1 in U, 2 below-reachable, 4 above-reachable
+  for (const u of U) mark[u] = 1;
+  let stack = [...U];
+  while (stack.length) {
+    const v = stack.pop()!;
+    for (const u of succ[v]) if (u < hi && !(mark[u] & 3)) (mark[u] |= 2, stack.push(u));
+  }
+  const extra: number[] = [];
+  stack = [...U];
+  while (stack.length) {
+    const v = stack.pop()!;
+    for (const u of pred[v]) if (u > lo && !(mark[u] & 5)) {
+      mark[u] |= 4;
+      stack.push(u);
+      if (mark[u] & 2) extra.push(u);
+    }
+  }
+  return extra.length ? mergeSorted(U, extra.sort((x, y) => x - y)) : [...U];
+}
+
+/**
+ * Deterministic descent polish: sweeps the fusable boundary edges in id order and applies every
+ * edit that lowers DRAM and keeps the plan valid — merge the two groups (with the convex closure
+ * of their union, so the ops between them move in too), move one op into its neighbour's group
+ * (again with the closure), or eject an op from its group — until a sweep finds nothing or
+ * `maxEvals` candidate edits were scored. No randomness; ties broken by op ids.
+ */
+export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000): Plan {
+  const graph = cost.graph;
+  const n = graph.ops.length;
+  const fus = fusabilityOf(cost);
+  let plan = canonicalPlan(start);
+  let a = assignmentOf(plan, n);
+  let evals = 0;
+  /** Score the plan where group H replaces its ops' groups; returns the new plan if it is better. */
+  const tryGroup = (H: number[]): boolean => {
+    evals++;
+    if (!cost.valid(H)) return false;
+    const touched = [...new Set(H.map((id) => a[id]))].sort((x, y) => x - y);
+    const inH = new Set(H);
+    let before = 0, after = cost.dram(H);
+    const add: Group[] = [H];
+    for (const gi of touched) {
+      before += cost.dram(plan[gi]);
+      const rest = plan[gi].filter((id) => !inH.has(id));
+      if (!rest.length) continue;
+      for (const c of components(graph, rest)) {
+        if (!cost.valid(c)) return false;
+        after += cost.dram(c);
+        add.push(c);
+      }
+    }
+    if (!(after < before - 1e-9)) return false;
+    const next = replaceGroups(plan, touched, add);
+    if (!executionOrder(graph, next)) return false;
+    plan = canonicalPlan(next);
+    a = assignmentOf(plan, n);
+    return true;
+  };
+  const tryEject = (x: number): boolean => {
+    evals++;
+    const gi = a[x];
+    const g = plan[gi];
+    if (g.length < 2) return false;
+    const rest = g.filter((id) => id !== x);
+    const parts = [[x], ...components(graph, rest)];
+    let after = 0;
+    for (const c of parts) after += cost.dram(c);
+    if (!(after < cost.dram(g) - 1e-9)) return false;
+    const next = replaceGroups(plan, [gi], parts);
+    if (!executionOrder(graph, next)) return false;
+    plan = canonicalPlan(next);
+    a = assignmentOf(plan, n);
+    return true;
+  };
+  for (let improved = true; improved && evals < maxEvals; ) {
+    improved = false;
+    for (const [u, v] of fus.edges) {
+      if (evals >= maxEvals) break;
+      if (a[u] === a[v]) continue;
+      if (tryGroup(convexClosure(cost, mergeSorted(plan[a[u]], plan[a[v]])))) { improved = true; continue; }
+      if (tryGroup(convexClosure(cost, mergeSorted(plan[a[v]], [u])))) { improved = true; continue; }
+      if (tryGroup(convexClosure(cost, mergeSorted(plan[a[u]], [v])))) { improved = true; continue; }
+      // Boundary shifts: a suffix of u's group (ops >= t) joins v's group, or a prefix of v's
+      // group (ops <= t) joins u's group — moves a group boundary by several ops at once.
+      if (u < v) {
+        const A = plan[a[u]], B = plan[a[v]];
+        let done = false;
+        for (let i = 1; i < A.length && !done && evals < maxEvals; i++) if (A[i] <= u && tryGroup(convexClosure(cost, mergeSorted(B, A.slice(i))))) done = true;
+        for (let i = B.length - 1; i > 0 && !done && evals < maxEvals; i--) if (B[i - 1] >= v && tryGroup(convexClosure(cost, mergeSorted(A, B.slice(0, i))))) done = true;
+        if (done) improved = true;
+      }
+    }
+    for (let x = 0; x < n && evals < maxEvals; x++) if (tryEject(x)) improved = true;
+  }
+  return plan;
+}

@@ -4,7 +4,7 @@
  */
 import type { CostModel, Group } from '../fusion/types.ts';
 import { canonicalPlan, components, executionOrder, layerByLayer, planDram, planKey, type Plan } from '../fusion/plan.ts';
-import { fusabilityOf, mergeSorted, mutate, randomPlan, repair, SearchRun, TopK, UnionPlan, type SearchOptions, type SearchResult } from './common.ts';
+import { fusabilityOf, mergeSorted, mutate, polishPlan, randomPlan, repair, SearchRun, TopK, UnionPlan, type SearchOptions, type SearchResult } from './common.ts';
 
 /** Every op its own group (always valid). */
 export function searchLayerByLayer(cost: CostModel, opts: SearchOptions = {}): SearchResult {
@@ -22,6 +22,11 @@ export function searchLayerByLayer(cost: CostModel, opts: SearchOptions = {}): S
  * block better ones later, and random/local/NSGA-II follow different random paths per beta.
  */
 export function greedyPlan(cost: CostModel): Plan {
+  return polishPlan(cost, greedyMergePlan(cost));
+}
+
+/** The pairwise greedy merge alone (no polish). */
+export function greedyMergePlan(cost: CostModel): Plan {
   const fus = fusabilityOf(cost);
   const up = new UnionPlan(cost);
   const gains = new Map<string, { a: number; b: number; gain: number }>();
