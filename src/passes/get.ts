@@ -16,28 +16,19 @@ import type { Model } from '../ir/graph.ts';
 import { inferShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, type FusionPlanJson } from '../fusion/schedule.ts';
-import { makeRectifier, splitTreesFor, type GetKind, type SplitTree } from './get-split.ts';
+import { makeRectifier, splitTreesFor, type GetKind } from './get-split.ts';
 import { initTf } from '../learn/tf.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { badInput } from '../errors.ts';
 import type { SearchMethod } from '../search/common.ts';
+import type { GetRectification } from './plan-fusion.ts';
 
 export interface GetPassAnnotations extends FusionPlanJson {
-  get: {
-    explainer: GetKind;
-    invalidGroups: number;
-    rectified: number;
-    fallback: number;
-    rectifyRate: number;
-    explanations: number;
-    explainMs: number;
+  get: GetRectification & {
     /** DRAM of the plan pass's plan (random-split rectifier), when it ran earlier. */
     baselineDramBytes: number | null;
     /** 1 - dram / baseline. */
     improvement: number | null;
-    /** How SPLIT produced the final plan's groups (which cut, category, scores), op ids in the
-     * fusion op graph's topological numbering; at most 200 trees. */
-    splitTrees: SplitTree[];
   };
 }
 
