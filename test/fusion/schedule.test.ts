@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { saveModel } from '../../src/onnx/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli as cli } from '../support/cli.ts';
 import { runPasses } from '../../src/passes/manager.ts';
 import { planPass } from '../../src/passes/plan-fusion.ts';
 import { PRESETS } from '../../src/hardware/load.ts';
@@ -32,16 +32,6 @@ function smallNet() {
   return path;
 }
 
-async function cli(args: string[]): Promise<{ code: number; err: string }> {
-  const orig = process.stderr.write.bind(process.stderr);
-  let err = '';
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), err };
-  } finally {
-    process.stderr.write = orig;
-  }
-}
 
 test('dnnfuse plan: schema-valid schedule, byte-identical for the same seed', async () => {
   const model = smallNet();

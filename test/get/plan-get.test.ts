@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { saveModel } from '../../src/onnx/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli as cli } from '../support/cli.ts';
 
 const require = createRequire(import.meta.url);
 const validate = new Ajv2020({ strict: false, allErrors: true }).compile(require('../../schema/schedule.schema.json'));
@@ -33,16 +33,6 @@ function net(): string {
   return path;
 }
 
-async function cli(args: string[]): Promise<{ code: number; err: string }> {
-  const orig = process.stderr.write.bind(process.stderr);
-  let err = '';
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), err };
-  } finally {
-    process.stderr.write = orig;
-  }
-}
 
 interface Tree { group: number[]; outcome: string; children?: Tree[] }
 const leaves = (t: Tree): number[][] => (t.children?.length ? t.children.flatMap(leaves) : [t.group]);
