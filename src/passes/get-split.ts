@@ -19,12 +19,37 @@
  * When no explained edge yields a usable cut (or the work budget runs out inside category 3),
  * the group falls back to the published random split and does not count as rectified.
  *
+ * Beyond the paper, two steps around SPLIT (both on by default, both switchable for ablation):
+ * - merge-back: SPLIT's greedy cuts can over-cut (a category-3 recursion splits both sides even
+ *   where a later cut made a neighbouring part small enough to rejoin). Adjacent parts are merged
+ *   back, best DRAM saving first, while the union is valid, strictly cheaper and keeps the parts
+ *   mutually acyclic (`mergeBack`).
+ * - never worse than the baseline (`guard`): per rectification the published random split is
+ *   drawn too, from the caller's `rng` and consuming it exactly as the 'none' rectifier does,
+ *   and the split with the lower sum of F_D is returned (ties: SPLIT's). SPLIT itself never
+ *   touches the caller's rng: its own random fallbacks draw from an Rng seeded by a hash of the
+ *   (sub)group (and `seed`), so SPLIT is a pure function of the group, which also keeps its memo
+ *   sound. Hence a search with GET consumes its random stream exactly like the same search
+ *   without GET, and each rectification returns at most the DRAM of the split that search would
+ *   have drawn at that point. For random search (independent plans from one stream) this makes
+ *   RS+GET never worse than RS, plan by plan. Local search and NSGA-II choose parents by the
+ *   plans' DRAM, so once one rectification differs their trajectories diverge and no whole-run
+ *   guarantee follows; the bench reports how often they end worse. (A `rng.fork()` for the
+ *   baseline would also be reproducible, but it shifts the search's stream against the run
+ *   without GET and loses the RS pairing.)
+ * Honest statistics: `rectified` counts a group only when the explainer's split was returned
+ * AND every cut in it came from the explainer; a group where the random split was cheaper is a
+ * fallback (`randomCheaper`), so the rectify rate never credits the explainer for the random
+ * split's wins. `splitKept` / `splitCheaper` count how often SPLIT's result won (ties included
+ * / strictly cheaper): the "explainer wins" figure of the bench.
+ *
  * The split tree (which cut, category, why, scores) is recorded per top-level group for the
  * schedule: `rectifier.trees.get(groupKey(group))`.
  */
 import type { CostModel, FusionScheme, Group, Rectifier } from '../fusion/types.ts';
-import type { Rng } from '../util/random.ts';
-import { randomSplit } from '../fusion/rectify.ts';
+import { Rng } from '../util/random.ts';
+import { checkSplit, randomSplit } from '../fusion/rectify.ts';
+import { mergeSorted } from '../search/common.ts';
 import { cutPartition, groupKey, type CutPartition } from '../learn/groups.ts';
 import { loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from '../learn/explainers/index.ts';
 import { initTf } from '../learn/tf.ts';
@@ -35,7 +60,13 @@ export type GetKind = ExplainerKind | 'none';
 export interface SplitTree {
   group: number[];
   /** 'valid' | 'single-op' leaves, or how the group was split. */
-  outcome: 'valid' | 'single-op' | 'category-1' | 'category-2' | 'category-3' | 'random-fallback';
+  outcome: 'valid' | 'single-op' | 'category-1' | 'category-2' | 'category-3' | 'random-fallback' | 'merged-back';
+  /** Why a top-level group used the random split: the explainer's split cost more
+   * ('random-cheaper') or failed the split check ('split-invalid'). */
+  fallback?: 'random-cheaper' | 'split-invalid';
+  /** The explainer's SPLIT tree that was not used (random-cheaper / split-invalid), or the SPLIT
+   * tree whose parts merge-back rejoined ('merged-back'). */
+  rejected?: SplitTree;
   /** The explained edge whose cut was taken, the edges actually cut, and the cut rule. */
   cut?: { edge: [number, number]; cutEdges: [number, number][]; rule: CutPartition['rule'] };
   /** Why this cut: the explainer's score and rank of the edge, parts' F_beta / F_D. */
@@ -49,8 +80,18 @@ export interface GetStats {
   invalid: number;
   /** Of which split entirely along explained edges. */
   rectified: number;
-  /** Of which fell back (partly) to the random split. */
+  /** Of which fell back (partly or wholly) to the random split: invalid - rectified. */
   fallback: number;
+  /** Groups where the explainer's split (SPLIT + merge-back) was returned: ties with the random
+   * split included / strictly cheaper than it. */
+  splitKept: number;
+  splitCheaper: number;
+  /** Groups where the random split was strictly cheaper and was returned instead. */
+  randomCheaper: number;
+  /** Groups where SPLIT's parts failed checkSplit (never expected; the random split is used). */
+  splitInvalid: number;
+  /** Groups where merge-back rejoined at least two parts. */
+  mergedBack: number;
   /** Explainer calls and their total time. */
   explanations: number;
   explainMs: number;
@@ -70,14 +111,22 @@ export interface GetOptions {
   budget?: number;
   /** Keep at most this many split trees (oldest dropped). */
   maxTrees?: number;
+  /** Seed of SPLIT's own random fallbacks (mixed with a hash of the group; default 0). */
+  seed?: number;
+  /** Merge adjacent parts back when the union is valid and cheaper (default true). */
+  mergeBack?: boolean;
+  /** Return the random split instead when it is cheaper (default true; off only for ablation). */
+  guard?: boolean;
 }
 
 export type GetRectifier = Rectifier & {
   kind: GetKind;
   stats: GetStats;
   trees: Map<string, SplitTree>;
-  /** Rectify rate: fraction of invalid groups split along explained edges. */
+  /** Rectify rate: fraction of invalid groups split along explained edges (and that split used). */
   rectifyRate(): number;
+  /** Fraction of invalid groups where the explainer's split was used (ties with random included). */
+  explainerWinRate(): number;
 };
 
 interface SplitResult {
@@ -94,13 +143,16 @@ interface SplitResult {
  * Trained models are loaded lazily per cost-model scheme from the shipped weights.
  */
 export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifier {
-  const stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, explanations: 0, explainMs: 0 };
+  const stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explanations: 0, explainMs: 0 };
   const trees = new Map<string, SplitTree>();
   const maxTrees = opts.maxTrees ?? 10000;
   const explainers = new Map<FusionScheme, Explainer>();
   const memo = new WeakMap<CostModel, Map<string, SplitResult>>();
   const explainCache = new WeakMap<CostModel, Map<string, Explanation>>();
   const topK = opts.topK ?? 4;
+  const useMerge = opts.mergeBack ?? true;
+  const guard = opts.guard ?? true;
+  const merged = new WeakMap<CostModel, Map<string, { parts: number[][]; dram: number; merges: number }>>();
 
   const explainerFor = (scheme: FusionScheme): Explainer => {
     let e = opts.explainer ?? explainers.get(scheme);
@@ -127,7 +179,14 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
     return ex;
   };
 
-  const split = (group: number[], cost: CostModel, rng: Rng, work: { left: number }): SplitResult => {
+  const record = (key: string, tree: SplitTree) => {
+    if (trees.has(key)) return;
+    if (trees.size >= maxTrees) trees.delete(trees.keys().next().value!);
+    trees.set(key, tree);
+  };
+
+  const seed = opts.seed ?? 0;
+  const split = (group: number[], cost: CostModel, work: { left: number }): SplitResult => {
     let cache = memo.get(cost);
     if (!cache) memo.set(cost, (cache = new Map()));
     const key = groupKey(group);
@@ -138,7 +197,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
     if (group.length <= 1) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'single-op', reason: 'a one-op group cannot be split' }, explained: true });
     work.left--;
     const fallback = (reason: string): SplitResult => {
-      const parts = randomSplit(group, cost, rng).map((p) => [...p].sort((a, b) => a - b));
+      const parts = randomSplit(group, cost, groupRng(group, seed)).map((p) => [...p].sort((a, b) => a - b));
       return { parts, dram: parts.reduce((s, p) => s + cost.dram(p), 0), tree: { group, outcome: 'random-fallback', reason, children: parts.map((p) => ({ group: p, outcome: 'valid' as const })) }, explained: false };
     };
     if (work.left < 0) return fallback('work budget exhausted'); // not cached: budget-dependent
@@ -206,7 +265,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
       for (const x of cat2.slice(1)) {
         if (x.valid.length > best.valid.length || (x.valid.length === best.valid.length && cost.dram(x.valid) < cost.dram(best.valid))) best = x;
       }
-      const rest = split(best.invalid, cost, rng, work);
+      const rest = split(best.invalid, cost, work);
       return done({
         parts: [best.valid, ...rest.parts],
         dram: cost.dram(best.valid) + rest.dram,
@@ -224,8 +283,8 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
     let best: SplitResult | undefined;
     let bestCut: (typeof cuts)[number] | undefined;
     for (const c of cat3) {
-      const ra = split(c.cut.a, cost, rng, work);
-      const rb = split(c.cut.b, cost, rng, work);
+      const ra = split(c.cut.a, cost, work);
+      const rb = split(c.cut.b, cost, work);
       const d = ra.dram + rb.dram;
       if (!best || d < best.dram) {
         best = { parts: [...ra.parts, ...rb.parts], dram: d, tree: { group, outcome: 'category-3', cut: info(c), scores: scores(c), reason: `no part valid in any of ${cat3.length} cut(s); cheapest recursive combination`, children: [ra.tree, rb.tree] }, explained: ra.explained && rb.explained };
@@ -244,21 +303,117 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
       stats.fallback++;
       return randomSplit(g, cost, rng);
     }
-    const r = split(g, cost, rng, { left: opts.budget ?? 200 });
+    const r = split(g, cost, { left: opts.budget ?? 200 });
+    const key = groupKey(g);
+    let parts = r.parts;
+    let dram = r.dram;
+    let tree = r.tree;
+    if (useMerge) {
+      let mc = merged.get(cost);
+      if (!mc) merged.set(cost, (mc = new Map()));
+      let m = mc.get(key);
+      if (!m) mc.set(key, (m = mergeBack(r.parts, cost)));
+      if (m.merges > 0) {
+        parts = m.parts;
+        dram = m.dram;
+        tree = { group: g, outcome: 'merged-back', reason: `${m.merges} merge(s) of adjacent SPLIT parts (union valid, F_D ${fmt(r.dram)} -> ${fmt(m.dram)})`, rejected: r.tree, children: parts.map((p) => ({ group: p, outcome: 'valid' as const })) };
+        stats.mergedBack++;
+      }
+    }
+    if (guard) {
+      const bad = checkSplit(cost.graph, cost, g, parts);
+      // drawn from the caller's stream exactly as the 'none' rectifier would (see the header)
+      const base = randomSplit(g, cost, rng).map((p) => [...p].sort((a, b) => a - b));
+      const baseD = base.reduce((s, p) => s + cost.dram(p), 0);
+      if (bad || baseD < dram) {
+        if (bad) stats.splitInvalid++;
+        else stats.randomCheaper++;
+        stats.fallback++;
+        const reason = bad ? `the explainer's split failed the check (${bad}); used the random split` : `the random split (F_D ${fmt(baseD)}) is cheaper than the explainer's (F_D ${fmt(dram)})`;
+        record(key, { group: g, outcome: 'random-fallback', fallback: bad ? 'split-invalid' : 'random-cheaper', reason, rejected: tree, children: base.map((p) => ({ group: p, outcome: 'valid' as const })) });
+        return base;
+      }
+      if (dram < baseD) stats.splitCheaper++;
+    }
+    stats.splitKept++;
     if (r.explained) stats.rectified++;
     else stats.fallback++;
-    const key = groupKey(g);
-    if (!trees.has(key)) {
-      if (trees.size >= maxTrees) trees.delete(trees.keys().next().value!);
-      trees.set(key, r.tree);
-    }
-    return r.parts;
+    record(key, tree);
+    return parts;
   }) as GetRectifier;
   rect.kind = kind;
   rect.stats = stats;
   rect.trees = trees;
   rect.rectifyRate = () => (stats.invalid ? stats.rectified / stats.invalid : 0);
+  rect.explainerWinRate = () => (stats.invalid ? stats.splitKept / stats.invalid : 0);
   return rect;
+}
+
+/** An Rng of its own per (sub)group for SPLIT's random fallbacks: FNV-1a of the op ids, xor seed. */
+function groupRng(group: readonly number[], seed: number): Rng {
+  let h = 0x811c9dc5;
+  for (const v of group) {
+    h ^= v;
+    h = Math.imul(h, 0x01000193);
+  }
+  return new Rng((h ^ seed) | 0);
+}
+
+const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
+
+/**
+ * Merge-back: repeatedly merge the two adjacent parts (an edge joins them) whose union is valid
+ * and saves the most DRAM (F_D(a) + F_D(b) - F_D(a u b) > 0; ties: smaller first op ids), unless
+ * the merge would close a cycle among the parts (a path a -> c -> ... -> b through another part).
+ * Parts stay connected (adjacent connected parts), valid and mutually acyclic, so the result
+ * still passes checkSplit. Parts are few (a split of one group), so the quadratic scan is cheap;
+ * validity / F_D come from the cost model's cache.
+ */
+export function mergeBack(partsIn: readonly number[][], cost: CostModel): { parts: number[][]; dram: number; merges: number } {
+  let parts = partsIn.map((p) => [...p].sort((a, b) => a - b));
+  let merges = 0;
+  const graph = cost.graph;
+  for (;;) {
+    if (parts.length < 2) break;
+    const owner = new Map<number, number>();
+    parts.forEach((p, i) => p.forEach((v) => owner.set(v, i)));
+    const succ: Set<number>[] = parts.map(() => new Set());
+    for (const v of owner.keys()) for (const u of graph.succ[v]) {
+      const a = owner.get(v)!, b = owner.get(u);
+      if (b !== undefined && a !== b) succ[a].add(b);
+    }
+    // a path a -> ... -> b of length >= 2 in the parts graph makes merging a and b cyclic
+    const longPath = (a: number, b: number): boolean => {
+      const seen = new Set<number>();
+      const stack = [...succ[a]].filter((x) => x !== b);
+      while (stack.length) {
+        const x = stack.pop()!;
+        if (x === b) return true;
+        if (seen.has(x)) continue;
+        seen.add(x);
+        for (const y of succ[x]) stack.push(y);
+      }
+      return false;
+    };
+    let best: { i: number; j: number; gain: number; u: number[] } | undefined;
+    for (let i = 0; i < parts.length; i++) {
+      for (const j of succ[i]) {
+        const [a, b] = i < j ? [i, j] : [j, i];
+        const u = mergeSorted(parts[a], parts[b]);
+        if (!cost.valid(u)) continue;
+        const gain = cost.dram(parts[a]) + cost.dram(parts[b]) - cost.dram(u);
+        if (gain <= 0) continue;
+        const better = !best || gain > best.gain || (gain === best.gain && (Math.min(parts[a][0], parts[b][0]) < Math.min(parts[best.i][0], parts[best.j][0])));
+        if (better && !longPath(i, j)) best = { i: a, j: b, gain, u };
+      }
+    }
+    if (!best) break;
+    const { i, j, u } = best;
+    parts = parts.filter((_, k) => k !== i && k !== j);
+    parts.push(u);
+    merges++;
+  }
+  return { parts, dram: parts.reduce((s, p) => s + cost.dram(p), 0), merges };
 }
 
 /** Selects the fast tfjs backend; call once before using a learned explainer. */
