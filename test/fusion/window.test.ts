@@ -1,0 +1,208 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { randomCnn } from './gen.ts';
+import { createCostModel } from '../../src/fusion/cost.ts';
+import { opGraphFromSpec, type OpSpec } from '../../src/fusion/op-graph.ts';
+import { checkPlan, executionOrder, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
+import type { CostModel, OpGraph } from '../../src/fusion/types.ts';
+import { polishPlan, randomPlan, repair } from '../../src/search/common.ts';
+import { solveExact } from '../../src/search/exact.ts';
+import { greedyMergePlan, greedyPlan } from '../../src/search/heuristics.ts';
+import { reoptimizeWindows, solveWindow, type WindowStats } from '../../src/search/window.ts';
+import { randomSplit } from '../../src/fusion/rectify.ts';
+import { Rng } from '../../src/util/random.ts';
+
+const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as const });
+
+/** Brute force over every set partition (restricted growth strings), for tiny graphs. */
+function bruteForce(cost: CostModel): number {
+  const n = cost.graph.ops.length;
+  const a = new Array(n).fill(0);
+  let best = Infinity;
+  const rec = (i: number, max: number) => {
+    if (i === n) {
+      const groups: number[][] = [];
+      a.forEach((gi, v) => (groups[gi] ??= []).push(v));
+      if (checkPlan(cost.graph, groups, cost).ok) best = Math.min(best, planDram(cost, groups));
+      return;
+    }
+    for (let gi = 0; gi <= max + 1; gi++) {
+      a[i] = gi;
+      rec(i + 1, Math.max(max, gi));
+    }
+  };
+  rec(1, 0);
+  return best;
+}
+
+const sumDram = (cost: CostModel, plan: readonly (readonly number[])[]) => plan.reduce((s, g) => s + cost.dram(g), 0);
+
+test('solveWindow over the whole graph = brute force on tiny random CNN-like graphs (both schemes)', () => {
+  let checked = 0;
+  for (let seed = 0; seed < 60 && checked < 10; seed++) {
+    const g = randomCnn(seed, 3);
+    if (g.ops.length > 8 || g.ops.length < 3) continue;
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      for (const kib of [0.25, 1, 4]) {
+        const cost = createCostModel(scheme, g, hw(kib));
+        const r = solveWindow(cost, layerByLayer(g))!;
+        assert.ok(r.exact, 'family complete');
+        assert.equal(r.dram, bruteForce(cost), `seed ${seed} ${scheme} ${kib} KiB`);
+        assert.equal(sumDram(cost, r.parts), r.dram);
+        assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
+      }
+    }
+    checked++;
+  }
+  assert.ok(checked >= 6, `only ${checked} graphs checked`);
+});
+
+test('solveWindow over the whole graph = the exact MILP optimum on random CNN-like graphs up to ~40 ops', async () => {
+  let compared = 0;
+  for (let seed = 100; seed < 116; seed++) {
+    const g = randomCnn(seed, 4 + (seed % 8));
+    if (g.ops.length > 45) continue;
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      for (const kib of [0.5, 4, 32]) {
+        const cost = createCostModel(scheme, g, hw(kib));
+        // Any valid plan's groups form one window (the whole execution order).
+        const start = greedyMergePlan(cost);
+        const r = solveWindow(cost, start, { maxCandidates: 1e6, maxWork: 1e8 })!;
+        assert.ok(r.exact);
+        assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
+        assert.ok(r.dram <= planDram(cost, start));
+        const ex = await solveExact(cost, { timeLimit: 20 });
+        if (ex.status !== 'optimal') continue;
+        assert.equal(r.dram, ex.dram, `seed ${seed} ${scheme} ${kib} KiB (${g.ops.length} ops)`);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared >= 40, `only ${compared} instances compared`);
+});
+
+test('reoptimizeWindows: valid plan, never more DRAM than its start, deterministic (random CNNs with SE/residual/concat)', () => {
+  let improved = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 10_000 }),
+      fc.constantFrom('lbdf' as const, 'brr' as const),
+      fc.constantFrom(1, 8, 64, 512),
+      fc.constantFrom({}, { maxOps: 6 }, { maxOps: 12, maxCandidates: 12 }, { maxWork: 50 }),
+      (seed, scheme, kib, opts) => {
+        const g = randomCnn(seed, 8);
+        const cost = createCostModel(scheme, g, hw(kib));
+        const rng = new Rng(seed);
+        const starts: Plan[] = [layerByLayer(g), greedyMergePlan(cost), repair(cost, randomPlan(cost, rng), randomSplit, rng, { invalid: 0, rectified: 0 })];
+        for (const s of starts) {
+          const p = reoptimizeWindows(cost, s, opts);
+          assert.deepEqual(checkPlan(g, p, cost), { ok: true });
+          assert.ok(planDram(cost, p) <= planDram(cost, s));
+          if (planDram(cost, p) < planDram(cost, s)) improved++;
+          assert.deepEqual(reoptimizeWindows(cost, s, opts), p);
+        }
+      },
+    ),
+    { numRuns: 60, seed: 5 },
+  );
+  assert.ok(improved > 0, 'no window ever improved a start plan');
+});
+
+test('reoptimizeWindows: windows covering the whole graph reach the optimum; greedy with windows never loses to greedy without', () => {
+  let reached = 0;
+  for (let seed = 0; seed < 40 && reached < 8; seed++) {
+    const g = randomCnn(seed, 3);
+    if (g.ops.length > 8 || g.ops.length < 4) continue;
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, g, hw(1));
+      // The first window already holds every group (the whole execution order).
+      const p = reoptimizeWindows(cost, layerByLayer(g), { maxOps: 53, maxCandidates: 1e6 });
+      assert.equal(planDram(cost, p), bruteForce(cost), `seed ${seed} ${scheme}`);
+      assert.ok(planDram(cost, greedyPlan(cost)) <= planDram(cost, greedyPlan(cost, { window: false })));
+    }
+    reached++;
+  }
+  assert.ok(reached >= 5);
+});
+
+/** conv -> relu -> [GAP -> fc1 -> fc2 -> sigmoid] -> mul -> conv -> relu: one SE block. */
+function seBlock(): OpGraph {
+  const c = 8, h = 8, r = 4;
+  const shapes: Record<string, number[]> = { x: [1, 3, h, h], a: [1, c, h, h], b: [1, c, h, h], g: [1, c, 1, 1], s1: [1, r, 1, 1], s2: [1, c, 1, 1], sg: [1, c, 1, 1], m: [1, c, h, h], y: [1, c, h, h], z: [1, c, h, h] };
+  const specs: OpSpec[] = [
+    { name: 'conv0', opType: 'Conv', inputs: ['x'], outputs: ['a'], weights: 3 * c * 9, kernel: 3 },
+    { name: 'relu0', opType: 'Relu', inputs: ['a'], outputs: ['b'] },
+    { name: 'gap', opType: 'GlobalAveragePool', inputs: ['b'], outputs: ['g'], global: true },
+    { name: 'fc1', opType: 'Conv', inputs: ['g'], outputs: ['s1'], weights: c * r },
+    { name: 'fc2', opType: 'Conv', inputs: ['s1'], outputs: ['s2'], weights: c * r },
+    { name: 'sig', opType: 'Sigmoid', inputs: ['s2'], outputs: ['sg'] },
+    { name: 'mul', opType: 'Mul', inputs: ['b', 'sg'], outputs: ['m'] },
+    { name: 'conv1', opType: 'Conv', inputs: ['m'], outputs: ['y'], weights: c * c },
+    { name: 'relu1', opType: 'Relu', inputs: ['y'], outputs: ['z'] },
+  ];
+  return opGraphFromSpec(shapes, specs, ['z']);
+}
+
+test('SE block: the descent polish is stuck, one window move (split the gate off, re-merge both halves) reaches the optimum', () => {
+  const g = seBlock();
+  const cost = createCostModel('lbdf', g, { bufferBytes: 256, elementType: 'int8' });
+  // Both descents end here: {fc2, sigmoid, mul, conv1} with fc1 and relu1 alone.
+  const stuck = greedyPlan(cost, { window: false });
+  assert.deepEqual(stuck, [[0], [1], [2], [3], [4, 5, 6, 7], [8]]);
+  assert.deepEqual(polishPlan(cost, stuck), stuck);
+  const opt = bruteForce(cost);
+  assert.ok(planDram(cost, stuck) > opt);
+  // The optimum takes fc1 into the gate and moves conv1 out to relu1: a split and two merges.
+  const stats: WindowStats = { solved: 0, truncated: 0, skipped: 0, improved: 0, passes: 0 };
+  const p = reoptimizeWindows(cost, stuck, {}, stats);
+  assert.deepEqual(p, [[0], [1], [2], [3, 4, 5, 6], [7, 8]]);
+  assert.equal(planDram(cost, p), opt);
+  assert.ok(stats.improved >= 1);
+  assert.deepEqual(greedyPlan(cost), p);
+});
+
+test('solveWindow on an inner window: only the window changes, the plan stays valid; limits are honoured', () => {
+  const g = randomCnn(3, 12);
+  const cost = createCostModel('lbdf', g, hw(4));
+  const plan = layerByLayer(g);
+  const order = executionOrder(g, plan)!;
+  const inner = order.slice(5, 15).map((i) => plan[i]);
+  const r = solveWindow(cost, inner)!;
+  assert.ok(r.exact);
+  const ops = new Set(inner.flat());
+  assert.deepEqual(r.parts.flat().sort((a, b) => a - b), [...ops].sort((a, b) => a - b));
+  const next = [...plan.filter((gr) => !ops.has(gr[0])), ...r.parts];
+  assert.deepEqual(checkPlan(g, next, cost), { ok: true });
+  assert.ok(planDram(cost, next) <= planDram(cost, plan));
+  // Work limit: nothing solved, nothing changed.
+  assert.equal(solveWindow(cost, inner, { maxWork: 1 }), undefined);
+  assert.deepEqual(reoptimizeWindows(cost, plan, { maxWork: 1 }), plan);
+  // Candidate cap: the family is truncated (not exact) but never worse than the window's groups.
+  const t = solveWindow(cost, inner, { maxCandidates: 12 })!;
+  assert.equal(t.exact, false);
+  assert.ok(t.dram <= sumDram(cost, inner));
+});
+
+test('acyclicity is built into the DP: two convex parts that would close a cycle are never combined', () => {
+  // a -> c, a -> d, b -> c, b -> d. {a, d} and {b, c} are each connected and convex, but together
+  // they form the group cycle {a,d} -> {b,c} (a -> c) -> {a,d} (b -> d). The weights keep every
+  // group of three ops over the buffer, so the cyclic pair would be the cheapest "partition".
+  const s = [1, 2, 4, 4];
+  const g = opGraphFromSpec({ x: s, y: s, ta: s, tb: s, tc: s, td: s }, [
+    { name: 'a', opType: 'Conv', inputs: ['x'], outputs: ['ta'], weights: 120 },
+    { name: 'b', opType: 'Conv', inputs: ['y'], outputs: ['tb'], weights: 120 },
+    { name: 'c', opType: 'Conv', inputs: ['ta', 'tb'], outputs: ['tc'], weights: 60 },
+    { name: 'd', opType: 'Conv', inputs: ['tb', 'ta'], outputs: ['td'], weights: 60 },
+  ], ['tc', 'td']);
+  const cost = createCostModel('lbdf', g, { bufferBytes: 220, elementType: 'int8' });
+  assert.ok(cost.valid([0, 3]) && cost.valid([1, 2]) && !cost.valid([0, 2, 3]) && !cost.valid([1, 2, 3]));
+  const cyclic = [[0, 3], [1, 2]];
+  assert.equal(checkPlan(g, cyclic, cost).ok, false);
+  const opt = bruteForce(cost);
+  assert.ok(planDram(cost, cyclic) < opt, 'the cyclic pair must be the cheaper trap');
+  const r = solveWindow(cost, layerByLayer(g))!;
+  assert.equal(r.dram, opt);
+  assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
+  assert.deepEqual(checkPlan(g, reoptimizeWindows(cost, layerByLayer(g)), cost), { ok: true });
+});
