@@ -98,7 +98,8 @@ export interface GetStats {
 }
 
 export interface GetOptions {
-  /** Explained edges tried as cuts per group (default 4). */
+  /** Explained edges tried as cuts per group (default 8: on the bench, 8 beat 4 on average at no
+   * measurable time cost, e.g. int8 RS+PG -12.5% vs -12.0% fusable DRAM vs none, 1 seed). */
   topK?: number;
   /** Folder of the trained weights (default: the shipped models/get). */
   weightsDir?: string;
@@ -149,7 +150,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
   const explainers = new Map<FusionScheme, Explainer>();
   const memo = new WeakMap<CostModel, Map<string, SplitResult>>();
   const explainCache = new WeakMap<CostModel, Map<string, Explanation>>();
-  const topK = opts.topK ?? 4;
+  const topK = opts.topK ?? 8;
   const useMerge = opts.mergeBack ?? true;
   const guard = opts.guard ?? true;
   const merged = new WeakMap<CostModel, Map<string, { parts: number[][]; dram: number; merges: number }>>();
