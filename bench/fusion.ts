@@ -11,8 +11,11 @@
  *          --buffers 256,512,1024,2048,4096 (KiB)  --seed N  --json file
  *          --paper-budget N (published-setting section, default 2000)  --no-paper  --paper-only
  * "greedy" = pairwise greedy merge, then a deterministic descent polish (closure merges, op moves,
- * boundary shifts), the better of the descents from the greedy plan and from layer-by-layer; the
- * summary also reports the pairwise merge alone ("greedy merge, no polish").
+ * boundary shifts), the better of the descents from the greedy plan and from layer-by-layer, then
+ * window re-optimization (search/window.ts: runs of consecutive groups of the execution order,
+ * up to 48 ops, re-partitioned exactly — the split-and-re-merge moves a descent cannot make, e.g.
+ * cutting an SE or shuffle branch part-way); the summary also reports the pairwise merge alone
+ * ("greedy merge, no polish").
  * Local search and NSGA-II start from the greedy plan (warm start); random search is the
  * published baseline (fresh random plans, random-split rectifier).
  */
