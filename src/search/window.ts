@@ -32,29 +32,32 @@
  * self-contained sub-problem, and any improvement found there improves the whole plan.
  *
  * How a window is solved. Candidates: every valid, connected (through fusable edges), convex group
- * inside W, grown level by level like `enumerateConvexLevels` in exact.ts (complete by the proof
- * there; non-convex groups can never be in a feasible plan, see there), but grown only through
- * ops of W and tested for convexity with bitsets local to W (exact by (b)). Then a dynamic
- * program over the order ideals of W: a partition is acyclic iff its parts can be listed so that
- * each part's predecessors (outside the part) are covered by the parts listed before it, so
+ * inside W (non-convex groups can never be in a feasible plan, see `enumerateConvexCandidates` in
+ * exact.ts), grown only through ops of W and tested for convexity with bitsets local to W (exact
+ * by (b)); built one group at a time (`extendFamily`: the parts touching the appended group) so
+ * sliding windows share work. Then a dynamic program over the order ideals of W: a partition is
+ * acyclic iff its parts can be listed so that each part's predecessors (outside the part) are
+ * covered by the parts listed before it, so
  *   best(I) = min over parts c disjoint from I with preds(c) \ c ⊆ I of F_D(c) + best(I u c),
  *   best(W) = 0,
  * over the down-closed sets I reachable that way, is the exact optimum over acyclic partitions
  * (acyclicity is built in; no cycle check afterwards). The state is the covered set alone because
  * the cost-to-go does not depend on how I was covered — (d) again, inside the window. CNN windows
  * are mostly chains with short parallel branches (SE side branch, residual skip, shuffle and
- * Inception branches), so the number of ideals stays in the hundreds.
+ * Inception branches), so the number of ideals stays small (hundreds to a few thousand).
+ * A part can only start at a minimal uncovered op, so parts are indexed by their first op in a
+ * topological order of W, and each state scans only the parts starting at its minimal ops.
  *
  * Why a hand-written solver and not HiGHS (which solves the global problem in exact.ts): windows
- * are small (<= 48 ops, <= 1500 candidates by default), this must run synchronously
- * inside greedyPlan (used synchronously by schedule.ts, the benches and tests) while HiGHS is an
- * async wasm module, and a window must cost a few milliseconds for ResNet-50 greedy to stay far
- * below 1 s (a MILP per window would cost more in model building alone). Determinism: candidates are listed in a fixed order (by lowest op,
- * then by generation order, which depends only on op ids), ties keep the first one found, and the
- * work limits count candidates and candidate checks, never time. A window stops growing before
- * the group that would put it over the candidate cap; a two-group window already over the cap is
- * solved over the complete size levels plus its own current groups (still never worse); a window
- * over the work limit is skipped.
+ * are small (<= 48 ops, <= 1500 candidates by default), this must run synchronously inside
+ * greedyPlan (used synchronously by schedule.ts, the benches and tests) while HiGHS is an async
+ * wasm module, and a window must cost a few milliseconds for ResNet-50 greedy to stay far below
+ * 1 s (building a MILP per window would cost more than solving the DP). Determinism: parts are
+ * listed in a fixed order (generation order, which depends only on op ids and the plan), ties
+ * keep the first part found, and the limits count candidates and candidate checks, never time.
+ * A window stops growing before the group that would put it over the candidate cap; a two-group
+ * window already over the cap is solved over the complete size levels plus its own current
+ * groups (still never worse); a window over the work limit is skipped.
  *
  * Defaults (bench:fusion, 14 models): windows of up to 48 ops catch the SE / shuffle / RegNet
  * cases (at 28 ops mobilenet_v3_small LBDF int8 256 KiB stayed 3% above the optimum, its groups
@@ -104,110 +107,125 @@ export interface Cand {
   dram: number;
 }
 
-/** The candidate family of a window: its ops (sorted; local index = position), local predecessor
- * masks, and every valid connected convex part inside it (complete = not cut by the cap). */
+/**
+ * The candidate family of a window. Local op index = position in the window's groups listed in
+ * execution order, each group sorted by id: a topological order (edges between groups go forward
+ * in the execution order, inside a group ids are topological), and appending a group keeps every
+ * existing index, so a family extends by one group without touching the parts it already has.
+ */
 export interface WindowFamily {
   groups: readonly Group[];
+  /** Global op id per local index. */
   ops: number[];
-  predLo: Float64Array;
-  predHi: Float64Array;
+  /** Local predecessors of each local op, as a mask. */
+  predLo: number[];
+  predHi: number[];
   cands: Cand[];
+  /** Every valid connected convex part is a candidate (false: cut by the cap, see extendFamily). */
   complete: boolean;
 }
 
-const bit = (i: number): [number, number] => (i < 32 ? [(1 << i) >>> 0, 0] : [0, (1 << (i - 32)) >>> 0]);
 const maskKey = (lo: number, hi: number) => hi * 4294967296 + lo;
+const bitLo = (i: number) => (i < 32 ? 2 ** i : 0);
+const bitHi = (i: number) => (i < 32 ? 0 : 2 ** (i - 32));
+const EMPTY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: [], cands: [], complete: true };
 
 /**
- * Enumerates the candidate parts of a window (see the header), level by level (all parts of k ops
- * from those of k - 1, complete by the argument of `enumerateConvexLevels` in exact.ts), growing
- * only through fusable edges between ops of the window and testing convexity with local
- * reachability bitsets (exact by (b)). Stops at the first level that would pass `maxCandidates`:
- * the family is then the complete levels plus the window's own groups (complete = false).
+ * The family of `fam`'s window plus `group` (the group right after it in the execution order).
+ * The new parts are exactly those holding at least one op of `group`; they are grown level by
+ * level from its single ops through fusable edges inside the window, testing convexity with local
+ * reachability bitsets (exact by (b) of the header). Completeness: every valid convex connected
+ * set S of >= 2 ops has two distinct extreme ops whose removal leaves S connected (one in each of
+ * two leaf blocks of its block-cut tree, or a source and a sink of S if S has no cut vertex; see
+ * `enumerateConvexCandidates` in exact.ts for why such ops exist and why S minus one of them
+ * stays convex and valid), so while S holds a new op it can always shed an op and keep one: S is
+ * reached from a new singleton through sets that all hold a new op. If the total would pass
+ * `maxCandidates`, growth stops after the last complete level and the window's own groups are
+ * added (complete = false: the optimum over that family is still never worse than the window).
  */
-export function enumerateWindow(cost: CostModel, groups: readonly Group[], maxCandidates: number): WindowFamily {
-  const ops = groups.flat().sort((a, b) => a - b);
+export function extendFamily(cost: CostModel, fam: WindowFamily, group: Group, maxCandidates: number, addOwn = true): WindowFamily {
+  const groups = [...fam.groups, group];
+  const ops = [...fam.ops, ...[...group].sort((x, y) => x - y)];
   const m = ops.length;
-  if (m > MAX_KEY_BITS) throw new Error(`enumerateWindow: ${m} ops > ${MAX_KEY_BITS}`);
+  if (m > MAX_KEY_BITS) throw new Error(`extendFamily: ${m} ops > ${MAX_KEY_BITS}`);
+  const m0 = fam.ops.length;
   const local = new Map<number, number>();
   ops.forEach((v, i) => local.set(v, i));
   const { succ, pred } = cost.graph;
   const fus = fusabilityOf(cost);
-  const within = (l: number[]) => l.map((u) => local.get(u) ?? -1).filter((i) => i >= 0);
+  const within = (l: readonly number[]) => l.map((u) => local.get(u) ?? -1).filter((i) => i >= 0);
   const adj = ops.map((v) => within(fus.adj[v]));
   const lsucc = ops.map((v) => within(succ[v]));
   const lpred = ops.map((v) => within(pred[v]));
-  const predLo = new Float64Array(m), predHi = new Float64Array(m);
-  for (let i = 0; i < m; i++) for (const p of lpred[i]) {
-    const [l, h] = bit(p);
-    predLo[i] = (predLo[i] | l) >>> 0;
-    predHi[i] = (predHi[i] | h) >>> 0;
+  const predLo = fam.predLo.slice(), predHi = fam.predHi.slice();
+  for (let i = m0; i < m; i++) {
+    let l = 0, h = 0;
+    for (const p of lpred[i]) (l += bitLo(p), h += bitHi(p));
+    predLo.push(l);
+    predHi.push(h);
   }
-  // desc[i] / anc[i] include i; local order is topological (global ids are), so one pass each.
+  // desc[i] / anc[i] include i; the local order is topological, so one pass each.
   const descLo = new Array<number>(m).fill(0), descHi = new Array<number>(m).fill(0);
   const ancLo = new Array<number>(m).fill(0), ancHi = new Array<number>(m).fill(0);
   for (let i = m - 1; i >= 0; i--) {
-    let [l, h] = bit(i);
+    let l = bitLo(i), h = bitHi(i);
     for (const s of lsucc[i]) (l = (l | descLo[s]) >>> 0, h = (h | descHi[s]) >>> 0);
     descLo[i] = l;
     descHi[i] = h;
   }
   for (let i = 0; i < m; i++) {
-    let [l, h] = bit(i);
+    let l = bitLo(i), h = bitHi(i);
     for (const p of lpred[i]) (l = (l | ancLo[p]) >>> 0, h = (h | ancHi[p]) >>> 0);
     ancLo[i] = l;
     ancHi[i] = h;
   }
-  interface Entry { loc: number[]; lo: number; hi: number }
-  const cands: Cand[] = [];
-  const seen = new Set<number>(); // masks already tested (sizes differ per level, so one set)
+  interface Entry { loc: number[]; glob: number[]; lo: number; hi: number }
+  const cands: Cand[] = fam.cands.slice(); // old parts: masks and preds unchanged (no edge back)
+  const seen = new Set<number>(); // new sets already tested (sizes differ per level: one set)
   const make = (e: Entry): Cand => {
     let plo = 0, phi = 0;
-    for (const i of e.loc) {
-      plo = (plo | predLo[i]) >>> 0;
-      phi = (phi | predHi[i]) >>> 0;
-    }
-    const g = e.loc.map((i) => ops[i]);
-    return { ops: g, lo: e.lo, hi: e.hi, plo: (plo & ~e.lo) >>> 0, phi: (phi & ~e.hi) >>> 0, dram: cost.dram(g) };
+    for (const i of e.loc) (plo = (plo | predLo[i]) >>> 0, phi = (phi | predHi[i]) >>> 0);
+    return { ops: e.glob, lo: e.lo, hi: e.hi, plo: (plo & ~e.lo) >>> 0, phi: (phi & ~e.hi) >>> 0, dram: cost.dram(e.glob) };
   };
-  let level: Entry[] = ops.map((_, i) => {
-    const [lo, hi] = bit(i);
-    return { loc: [i], lo, hi };
-  });
-  let complete = true;
+  let level: Entry[] = [];
+  for (let i = m0; i < m; i++) level.push({ loc: [i], glob: [ops[i]], lo: bitLo(i), hi: bitHi(i) });
+  let complete = fam.complete;
   grow: while (level.length) {
     if (cands.length + level.length > maxCandidates) {
       complete = false;
       break;
     }
-    for (const e of level) {
-      cands.push(make(e));
-      seen.add(maskKey(e.lo, e.hi));
-    }
+    for (const e of level) cands.push(make(e));
     const next: Entry[] = [];
     for (const S of level) {
-      const { lo: slo, hi: shi } = S;
-      const inS = (i: number) => (i < 32 ? (slo >>> i) & 1 : (shi >>> (i - 32)) & 1) === 1;
+      const slo = S.lo, shi = S.hi;
       for (const x of S.loc) for (const w of adj[x]) {
-        if (inS(w)) continue;
-        const [bl, bh] = bit(w);
-        const tlo = (slo | bl) >>> 0, thi = (shi | bh) >>> 0;
+        const bl = bitLo(w), bh = bitHi(w);
+        if (((slo & bl) | (shi & bh)) !== 0) continue; // w already in S
+        const tlo = slo + bl, thi = shi + bh; // disjoint bits: the sum is the union
         const key = maskKey(tlo, thi);
         if (seen.has(key)) continue;
         seen.add(key); // convexity and validity depend on the set alone: test it once
         // S is convex; S + w is not iff a path runs w -> (outside S) -> S or S -> (outside S) -> w.
         let convex = true;
-        for (const y of lsucc[w]) if (!inS(y) && ((descLo[y] & slo) | (descHi[y] & shi)) !== 0) { convex = false; break; }
-        if (convex) for (const y of lpred[w]) if (!inS(y) && ((ancLo[y] & slo) | (ancHi[y] & shi)) !== 0) { convex = false; break; }
-        if (!convex) continue;
-        const loc: number[] = [];
-        let placed = false;
-        for (const i of S.loc) {
-          if (!placed && w < i) (loc.push(w), (placed = true));
-          loc.push(i);
+        for (const y of lsucc[w]) {
+          if (((slo & bitLo(y)) | (shi & bitHi(y))) === 0 && ((descLo[y] & slo) | (descHi[y] & shi)) !== 0) { convex = false; break; }
         }
-        if (!placed) loc.push(w);
-        if (cost.valid(loc.map((i) => ops[i]))) next.push({ loc, lo: tlo, hi: thi });
+        if (convex) for (const y of lpred[w]) {
+          if (((slo & bitLo(y)) | (shi & bitHi(y))) === 0 && ((ancLo[y] & slo) | (ancHi[y] & shi)) !== 0) { convex = false; break; }
+        }
+        if (!convex) continue;
+        // Insert w keeping both lists sorted (local order and global ids agree inside a group,
+        // not across groups, so each list is sorted on its own key).
+        const loc = S.loc.slice();
+        let k = loc.length;
+        while (k > 0 && loc[k - 1] > w) k--;
+        loc.splice(k, 0, w);
+        const glob = S.glob.slice();
+        let j = glob.length;
+        while (j > 0 && glob[j - 1] > ops[w]) j--;
+        glob.splice(j, 0, ops[w]);
+        if (cost.valid(glob)) next.push({ loc, glob, lo: tlo, hi: thi });
       }
       if (cands.length + next.length > maxCandidates) {
         complete = false;
@@ -216,21 +234,119 @@ export function enumerateWindow(cost: CostModel, groups: readonly Group[], maxCa
     }
     level = next;
   }
-  if (!complete) {
+  if (!complete && addOwn) {
     // Keep the window's own groups reachable, so a truncated family is never worse than now.
     const have = new Set(cands.map((c) => maskKey(c.lo, c.hi)));
     for (const g of groups) {
-      const loc = g.map((v) => local.get(v)!).sort((a, b) => a - b);
+      const loc = g.map((v) => local.get(v)!).sort((x, y) => x - y);
       let lo = 0, hi = 0;
-      for (const i of loc) {
-        const [l, h] = bit(i);
-        lo = (lo | l) >>> 0;
-        hi = (hi | h) >>> 0;
-      }
-      if (!have.has(maskKey(lo, hi))) cands.push(make({ loc, lo, hi }));
+      for (const i of loc) (lo += bitLo(i), hi += bitHi(i));
+      if (!have.has(maskKey(lo, hi))) (have.add(maskKey(lo, hi)), cands.push(make({ loc, glob: [...g].sort((x, y) => x - y), lo, hi })));
     }
   }
   return { groups, ops, predLo, predHi, cands, complete };
+}
+
+/** The groups of a window in a topological order of their group graph (ties: smallest first op
+ * id, as `executionOrder`); throws when they form a cycle. */
+function windowOrder(cost: CostModel, groups: readonly Group[]): Group[] {
+  const owner = new Map<number, number>();
+  groups.forEach((g, i) => g.forEach((v) => owner.set(v, i)));
+  const indeg = new Array<number>(groups.length).fill(0);
+  const out: Set<number>[] = groups.map(() => new Set());
+  groups.forEach((g, i) => {
+    for (const v of g) for (const u of cost.graph.succ[v]) {
+      const j = owner.get(u);
+      if (j !== undefined && j !== i && !out[i].has(j)) (out[i].add(j), indeg[j]++);
+    }
+  });
+  const first = groups.map((g) => Math.min(...g));
+  const ready = groups.map((_, i) => i).filter((i) => indeg[i] === 0);
+  const res: Group[] = [];
+  while (ready.length) {
+    ready.sort((x, y) => first[x] - first[y]);
+    const i = ready.shift()!;
+    res.push(groups[i]);
+    for (const j of out[i]) if (--indeg[j] === 0) ready.push(j);
+  }
+  if (res.length !== groups.length) throw new Error('window groups form a cycle');
+  return res;
+}
+
+/** The candidate family of a window (any order of its groups; they are put in a topological
+ * order first), see extendFamily. */
+export function enumerateWindow(cost: CostModel, groupsIn: readonly Group[], maxCandidates: number): WindowFamily {
+  const groups = windowOrder(cost, groupsIn);
+  let fam = EMPTY;
+  for (const g of groups) {
+    fam = extendFamily(cost, fam, g, maxCandidates);
+    if (!fam.complete) {
+      // Over the cap: re-enumerate the whole window level by level so the size bound (and the
+      // own groups) apply to the window as a whole, not to the groups appended last.
+      return truncatedFamily(cost, groups, maxCandidates);
+    }
+  }
+  return fam;
+}
+
+/** Level-by-level enumeration of the whole window at once, cut at the cap (complete = false when
+ * cut; the window's own groups are then added). */
+function truncatedFamily(cost: CostModel, groups: readonly Group[], maxCandidates: number): WindowFamily {
+  // One "group" holding every op grows all parts from all singletons, level by level; the result
+  // is then re-indexed in window order so the DP sees the usual local order.
+  const all = groups.flat();
+  const f = extendFamily(cost, EMPTY, all, maxCandidates, false);
+  const ops: number[] = [];
+  for (const g of groups) ops.push(...[...g].sort((x, y) => x - y));
+  return reindex(cost, f.cands, groups, ops, f.complete, true);
+}
+
+/** Rebuilds a family over `ops` (window order) from parts given by their global ops. */
+function reindex(cost: CostModel, parts: readonly Cand[], groups: readonly Group[], ops: number[], complete: boolean, addOwn: boolean): WindowFamily {
+  const m = ops.length;
+  const local = new Map<number, number>();
+  ops.forEach((v, i) => local.set(v, i));
+  const predLo: number[] = [], predHi: number[] = [];
+  for (let i = 0; i < m; i++) {
+    let l = 0, h = 0;
+    for (const u of cost.graph.pred[ops[i]]) {
+      const p = local.get(u);
+      if (p !== undefined) (l += bitLo(p), h += bitHi(p));
+    }
+    predLo.push(l);
+    predHi.push(h);
+  }
+  const cands: Cand[] = [];
+  const have = new Set<number>();
+  const add = (g: readonly number[], dram: number) => {
+    let lo = 0, hi = 0, plo = 0, phi = 0;
+    for (const v of g) {
+      const i = local.get(v);
+      if (i === undefined) return;
+      lo += bitLo(i);
+      hi += bitHi(i);
+      plo = (plo | predLo[i]) >>> 0;
+      phi = (phi | predHi[i]) >>> 0;
+    }
+    if (have.has(maskKey(lo, hi))) return;
+    have.add(maskKey(lo, hi));
+    cands.push({ ops: g as number[], lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram });
+  };
+  for (const c of parts) add(c.ops, c.dram);
+  if (addOwn) for (const g of groups) add([...g].sort((x, y) => x - y), cost.dram(g));
+  return { groups, ops, predLo, predHi, cands, complete };
+}
+
+/**
+ * The family of the window without its first group, by filtering a complete family (no
+ * cost-model calls). Exact: every connected convex valid part inside the smaller window is one
+ * of the larger window's parts (connected through its own edges, convex in the graph) and the
+ * other way round.
+ */
+export function dropFirstGroup(cost: CostModel, fam: WindowFamily): WindowFamily {
+  if (!fam.complete) throw new Error('dropFirstGroup: the family is truncated');
+  const groups = fam.groups.slice(1);
+  return reindex(cost, fam.cands, groups, fam.ops.slice(fam.groups[0].length), true, false);
 }
 
 /**
@@ -241,41 +357,63 @@ export function enumerateWindow(cost: CostModel, groups: readonly Group[], maxCa
 export function solveFamily(cost: CostModel, fam: WindowFamily, maxWork: number): { parts: Group[]; dram: number; improved: boolean } | undefined {
   const { ops, predLo, predHi, cands, groups } = fam;
   const m = ops.length;
-  // Index by lowest local op (the op a part starts at: it must be minimal among the uncovered).
-  const byLow: Cand[][] = ops.map(() => []);
-  for (const c of cands) byLow[c.lo ? 31 - Math.clz32(c.lo & -c.lo) : 63 - Math.clz32(c.hi & -c.hi)].push(c);
-  const fullLo = m >= 32 ? 0xffffffff : ((1 << m) >>> 0) - 1;
-  const fullHi = m > 32 ? (2 ** (m - 32) - 1) >>> 0 : 0;
+  // Parts grouped by their lowest local op (the op a part starts at: it must be minimal among the
+  // uncovered), in family order within a group; masks in flat typed arrays for the hot loop.
+  const low = (c: Cand) => (c.lo ? 31 - Math.clz32(c.lo & -c.lo) : 63 - Math.clz32(c.hi & -c.hi));
+  const start = new Int32Array(m + 1);
+  for (const c of cands) start[low(c) + 1]++;
+  for (let u = 0; u < m; u++) start[u + 1] += start[u];
+  const fill = start.slice(0, m);
+  const n = cands.length;
+  const cLo = new Int32Array(n), cHi = new Int32Array(n), cPlo = new Int32Array(n), cPhi = new Int32Array(n);
+  const cDram = new Float64Array(n);
+  const cIdx = new Int32Array(n);
+  cands.forEach((c, i) => {
+    const k = fill[low(c)]++;
+    cLo[k] = c.lo | 0;
+    cHi[k] = c.hi | 0;
+    cPlo[k] = c.plo | 0;
+    cPhi[k] = c.phi | 0;
+    cDram[k] = c.dram;
+    cIdx[k] = i;
+  });
+  const pLo = Int32Array.from(predLo, (x) => x | 0), pHi = Int32Array.from(predHi, (x) => x | 0);
+  // Covered sets as int32 pairs; the memo key is the unsigned 53-bit number.
+  const fullLo = m >= 32 ? -1 : ((1 << m) >>> 0) - 1;
+  const fullHi = m > 32 ? (2 ** (m - 32) - 1) | 0 : 0;
+  const keyOf = (lo: number, hi: number) => (hi >>> 0) * 4294967296 + (lo >>> 0);
   // memo: covered set -> least cost to cover the rest; choice: the part that achieves it. Every
   // state is expanded once (no pruning, so memo values are exact).
   const memo = new Map<number, number>();
-  const choice = new Map<number, Cand>();
+  const choice = new Map<number, number>();
   let work = 0;
   let out = false;
   const best = (lo: number, hi: number): number => {
     if (lo === fullLo && hi === fullHi) return 0;
-    const key = maskKey(lo, hi);
+    const key = keyOf(lo, hi);
     const known = memo.get(key);
     if (known !== undefined) return known;
     let b = Infinity;
-    let arg: Cand | undefined;
+    let arg = -1;
     for (let u = 0; u < m && !out; u++) {
       if ((u < 32 ? (lo >>> u) & 1 : (hi >>> (u - 32)) & 1) === 1) continue;
-      if (((predLo[u] & ~lo) | (predHi[u] & ~hi)) !== 0) continue;
-      for (const c of byLow[u]) {
-        if (++work > maxWork) {
-          out = true;
-          break;
-        }
-        if (((c.lo & lo) | (c.hi & hi)) !== 0) continue;
-        if (((c.plo & ~lo) | (c.phi & ~hi)) !== 0) continue;
-        const v = c.dram + best((lo | c.lo) >>> 0, (hi | c.hi) >>> 0);
-        if (v < b) (b = v, arg = c);
+      if (((pLo[u] & ~lo) | (pHi[u] & ~hi)) !== 0) continue;
+      const end = start[u + 1];
+      if (work + end - start[u] > maxWork) {
+        out = true;
+        break;
+      }
+      work += end - start[u];
+      for (let k = start[u]; k < end; k++) {
+        if (((cLo[k] & lo) | (cHi[k] & hi)) !== 0) continue;
+        if (((cPlo[k] & ~lo) | (cPhi[k] & ~hi)) !== 0) continue;
+        const v = cDram[k] + best(lo | cLo[k], hi | cHi[k]);
+        if (v < b) (b = v, arg = k);
       }
     }
     if (out) return Infinity;
     memo.set(key, b);
-    if (arg) choice.set(key, arg);
+    if (arg >= 0) choice.set(key, arg);
     return b;
   };
   let before = 0;
@@ -285,10 +423,10 @@ export function solveFamily(cost: CostModel, fam: WindowFamily, maxWork: number)
   if (!(total < before - 1e-9 * Math.max(1, before))) return { parts: groups.map((g) => [...g]), dram: before, improved: false };
   const parts: Group[] = [];
   for (let lo = 0, hi = 0; !(lo === fullLo && hi === fullHi); ) {
-    const c = choice.get(maskKey(lo, hi))!;
-    parts.push(c.ops);
-    lo = (lo | c.lo) >>> 0;
-    hi = (hi | c.hi) >>> 0;
+    const k = choice.get(keyOf(lo, hi))!;
+    parts.push(cands[cIdx[k]].ops);
+    lo |= cLo[k];
+    hi |= cHi[k];
   }
   return { parts, dram: total, improved: true };
 }
@@ -309,9 +447,10 @@ export function solveWindow(cost: CostModel, groups: readonly Group[], opts: { m
  * Slides windows over the execution order and replaces each window's groups by its optimal
  * re-partition when that lowers DRAM (see the header). From every start position s the window
  * takes as many consecutive groups as fit in `maxOps` ops and `maxCandidates` candidates (a
- * larger window's neighbourhood contains every smaller one's), at least two. The end only moves
- * forward as s does (two pointers: [s+1 .. e] fits whenever [s .. e] does, its family being a
- * subset), so a sweep enumerates about two families per start. Windows already solved without
+ * larger window's neighbourhood contains every smaller one's), at least two. Two pointers: the
+ * end only moves forward, the family of [s+1 .. e] is that of [s .. e] minus the parts touching
+ * group s (dropFirstGroup), and growing the end adds only the parts touching the new group
+ * (extendFamily), so each part is enumerated about once per sweep. Windows already solved without
  * gain are not solved again. Sweeps repeat until one finds nothing (or `maxPasses`). Never
  * returns a plan with more DRAM than `start`; deterministic.
  */
@@ -323,39 +462,41 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
   const st: WindowStats = stats ?? { solved: 0, truncated: 0, skipped: 0, improved: 0, passes: 0 };
   let plan = canonicalPlan(start);
   const done = new Set<string>(); // windows (by their groups) whose groups are optimal
-  const fits = new Map<string, boolean>(); // window -> its family is complete under the cap
-  let last: { key: string; fam: WindowFamily } | undefined; // the latest family enumerated
-  const family = (win: Group[], key: string): WindowFamily => {
-    if (last?.key === key) return last.fam;
-    const fam = enumerateWindow(cost, win, maxCandidates);
-    fits.set(key, fam.complete);
-    last = { key, fam };
-    return fam;
-  };
-  const fitsWin = (win: Group[], key: string): boolean => fits.get(key) ?? family(win, key).complete;
+  const over = new Set<string>(); // windows (by their groups) whose family passes the cap
   for (let pass = 0; pass < maxPasses; pass++) {
     st.passes++;
     let improvedPass = false;
     let order = executionOrder(cost.graph, plan);
     if (!order) throw new Error('reoptimizeWindows: the start plan has a cycle');
-    const win = (s: number, e: number) => order!.slice(s, e + 1).map((gi) => plan[gi]);
+    const grp = (i: number) => plan[order![i]];
+    let fam: WindowFamily | undefined; // family of [s .. e] (complete), carried to s + 1
     let e = 0;
-    let size = 0; // ops in groups s..e
+    let size = 0; // ops in groups s .. e
     for (let s = 0; s + 1 < order.length; s++) {
-      if (e <= s) (e = s + 1, size = plan[order[s]].length + plan[order[e]].length);
-      else size -= plan[order[s - 1]].length;
-      if (size > maxOps) continue; // two groups already over the op limit: no window here
-      // Grow while the next group fits in ops and candidates.
-      while (e + 1 < order.length && size + plan[order[e + 1]].length <= maxOps) {
-        const w = win(s, e + 1);
-        if (!fitsWin(w, planKey(w))) break;
-        size += plan[order[++e]].length;
+      if (fam && e > s) {
+        fam = dropFirstGroup(cost, fam);
+        size -= grp(s - 1).length;
+      } else {
+        e = s + 1;
+        size = grp(s).length + grp(e).length;
+        fam = undefined;
+        if (size > maxOps) continue; // two groups already over the op limit: no window here
+        fam = enumerateWindow(cost, [grp(s), grp(e)], maxCandidates);
       }
-      const w = win(s, e);
-      const key = planKey(w);
+      // Grow while the next group fits in ops and candidates.
+      while (fam.complete && e + 1 < order.length && size + grp(e + 1).length <= maxOps) {
+        const key = planKey([...fam.groups, grp(e + 1)]);
+        if (over.has(key)) break;
+        const next = extendFamily(cost, fam, grp(e + 1), maxCandidates);
+        if (!next.complete) {
+          over.add(key);
+          break;
+        }
+        fam = next;
+        size += grp(++e).length;
+      }
+      const key = planKey(fam.groups as Group[]);
       if (done.has(key)) continue;
-      const fam = family(w, key);
-      // A carried-over window is a subset of a complete one, so only [s, s+1] can be truncated.
       const r = solveFamily(cost, fam, maxWork);
       if (!r) {
         st.skipped++;
@@ -365,6 +506,7 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
       else st.truncated++;
       if (!r.improved) {
         done.add(key);
+        if (!fam.complete) fam = undefined; // a truncated family cannot be carried over
         continue;
       }
       st.improved++;
@@ -372,7 +514,7 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
       const inWin = new Set(order.slice(s, e + 1));
       plan = canonicalPlan([...plan.filter((_, i) => !inWin.has(i)), ...r.parts]);
       order = executionOrder(cost.graph, plan)!;
-      e = s; // the groups after s changed: regrow from here
+      fam = undefined; // the groups after s changed: start afresh at s + 1
     }
     if (!improvedPass) break;
   }

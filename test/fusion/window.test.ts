@@ -7,9 +7,9 @@ import { opGraphFromSpec, type OpSpec } from '../../src/fusion/op-graph.ts';
 import { checkPlan, executionOrder, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
 import type { CostModel, OpGraph } from '../../src/fusion/types.ts';
 import { polishPlan, randomPlan, repair } from '../../src/search/common.ts';
-import { solveExact } from '../../src/search/exact.ts';
+import { enumerateConvexCandidates, solveExact } from '../../src/search/exact.ts';
 import { greedyMergePlan, greedyPlan } from '../../src/search/heuristics.ts';
-import { reoptimizeWindows, solveWindow, type WindowStats } from '../../src/search/window.ts';
+import { dropFirstGroup, enumerateWindow, reoptimizeWindows, solveWindow, type WindowFamily, type WindowStats } from '../../src/search/window.ts';
 import { randomSplit } from '../../src/fusion/rectify.ts';
 import { Rng } from '../../src/util/random.ts';
 
@@ -205,4 +205,31 @@ test('acyclicity is built into the DP: two convex parts that would close a cycle
   assert.equal(r.dram, opt);
   assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
   assert.deepEqual(checkPlan(g, reoptimizeWindows(cost, layerByLayer(g)), cost), { ok: true });
+});
+
+test('window families: grown group by group = every convex connected valid group inside the window; dropping the first group = enumerating the rest', () => {
+  const keys = (f: WindowFamily) => f.cands.map((c) => c.ops.join(',')).sort();
+  let windows = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 10_000 }), fc.constantFrom('lbdf' as const, 'brr' as const), fc.constantFrom(1, 16, 256), fc.nat(), (seed, scheme, kib, pick) => {
+      const g = randomCnn(seed, 10);
+      const cost = createCostModel(scheme, g, hw(kib));
+      const plan = greedyMergePlan(cost);
+      const order = executionOrder(g, plan)!;
+      if (order.length < 3) return;
+      const s = pick % (order.length - 2);
+      const win = order.slice(s, Math.min(order.length, s + 3 + (pick % 5))).map((i) => plan[i]);
+      const ops = new Set(win.flat());
+      if (ops.size > 53) return;
+      const fam = enumerateWindow(cost, win, 1e6);
+      assert.ok(fam.complete);
+      const inside = enumerateConvexCandidates(cost, 1e6, Infinity, [...ops].sort((a, b) => a - b))!.filter((c) => c.every((v) => ops.has(v)));
+      assert.deepEqual(keys(fam), inside.map((c) => c.join(',')).sort());
+      assert.equal(new Set(keys(fam)).size, fam.cands.length, 'no duplicates');
+      assert.deepEqual(keys(dropFirstGroup(cost, fam)), keys(enumerateWindow(cost, win.slice(1), 1e6)));
+      windows++;
+    }),
+    { numRuns: 100, seed: 9 },
+  );
+  assert.ok(windows >= 30, `only ${windows} windows checked`);
 });
