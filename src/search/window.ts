@@ -345,6 +345,7 @@ function reindex(cost: CostModel, parts: readonly Cand[], groups: readonly Group
  */
 export function dropFirstGroup(cost: CostModel, fam: WindowFamily): WindowFamily {
   if (!fam.complete) throw new Error('dropFirstGroup: the family is truncated');
+  // fam.ops lists the groups' ops in fam.groups order, so the first group's ops come first.
   const groups = fam.groups.slice(1);
   return reindex(cost, fam.cands, groups, fam.ops.slice(fam.groups[0].length), true, false);
 }
@@ -481,7 +482,10 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
         size = grp(s).length + grp(e).length;
         fam = undefined;
         if (size > maxOps) continue; // two groups already over the op limit: no window here
-        fam = enumerateWindow(cost, [grp(s), grp(e)], maxCandidates);
+        // Built in execution order (not via enumerateWindow's own ordering), so that the first
+        // group of the family is group s when it is carried to s + 1.
+        fam = extendFamily(cost, extendFamily(cost, EMPTY, grp(s), maxCandidates), grp(e), maxCandidates);
+        if (!fam.complete) fam = truncatedFamily(cost, [grp(s), grp(e)], maxCandidates);
       }
       // Grow while the next group fits in ops and candidates.
       while (fam.complete && e + 1 < order.length && size + grp(e + 1).length <= maxOps) {

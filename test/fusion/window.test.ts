@@ -233,3 +233,28 @@ test('window families: grown group by group = every convex connected valid group
   );
   assert.ok(windows >= 30, `only ${windows} windows checked`);
 });
+
+test('reoptimizeWindows ends window-optimal: no window of consecutive groups within the op limit can still be improved', () => {
+  let windows = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 10_000 }), fc.constantFrom('lbdf' as const, 'brr' as const), fc.constantFrom(1, 16, 256), (seed, scheme, kib) => {
+      const g = randomCnn(seed, 10);
+      const cost = createCostModel(scheme, g, hw(kib));
+      const maxOps = 12;
+      for (const start of [layerByLayer(g), greedyMergePlan(cost)]) {
+        const p = reoptimizeWindows(cost, start, { maxOps, maxPasses: 1000 });
+        const order = executionOrder(g, p)!;
+        for (let s = 0; s < order.length; s++) {
+          let size = 0;
+          for (let e = s; e < order.length && (size += p[order[e]].length) <= maxOps; e++) {
+            const r = solveWindow(cost, order.slice(s, e + 1).map((i) => p[i]), { maxCandidates: 1e6 })!;
+            assert.equal(r.improved, false, `seed ${seed}: window ${s}..${e} still improvable`);
+            windows++;
+          }
+        }
+      }
+    }),
+    { numRuns: 40, seed: 13 },
+  );
+  assert.ok(windows > 100);
+});
