@@ -23,7 +23,8 @@
  * --gnne-seeds n (GNNExplainer optimizes a mask per group and is ~30x slower than the other
  * explainers: run it on the first n seeds only; its comparisons use none's same seeds);
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
- * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split). The
+ * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
+ * --no-explore (answer a recurring group always with SPLIT's split). The
  * settings used are printed first.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +60,7 @@ const gnneSeeds = Math.min(seeds, Number(opt('gnne-seeds', String(seeds))));
 const exactFrom = opt('exact-from', '');
 const mergeBack = !flag('no-merge');
 const guard = !flag('no-guard');
+const explore = !flag('no-explore');
 
 type Method = 'random' | 'local' | 'nsga2';
 const label: Record<Method, string> = { random: 'RS', local: 'LS', nsga2: 'NSGA-II' };
@@ -96,6 +98,7 @@ interface Cell {
   splitCheaper: number[];
   randomCheaper: number[];
   mergedBack: number[];
+  explored: number[];
   seconds: number[];
   published?: number;
   publishedNone?: number;
@@ -125,10 +128,10 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
       }
       for (const method of methods) {
         for (const kind of kinds) {
-          const cell: Cell = { setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], explainerWins: [], invalid: [], splitCheaper: [], randomCheaper: [], mergedBack: [], seconds: [] };
+          const cell: Cell = { setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], explainerWins: [], invalid: [], splitCheaper: [], randomCheaper: [], mergedBack: [], explored: [], seconds: [] };
           for (let s = 0; s < (kind === 'gnne' ? gnneSeeds : seeds); s++) {
             const cm = cost(); // fresh cost model per run: no cache shared across runs
-            const rect = makeRectifier(kind, { gnne: { steps: 20, seed: s }, topK, mergeBack, guard });
+            const rect = makeRectifier(kind, { gnne: { steps: 20, seed: s }, topK, mergeBack, guard, explore });
             const t0 = performance.now();
             const o = { seed: s, budget, rectifier: rect };
             const r: SearchResult = method === 'random' ? searchRandom(cm, o) : method === 'local' ? searchLocal(cm, o) : searchNsga2(cm, o);
@@ -143,6 +146,7 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             cell.splitCheaper.push(rect.stats.splitCheaper);
             cell.randomCheaper.push(rect.stats.randomCheaper);
             cell.mergedBack.push(rect.stats.mergedBack);
+            cell.explored.push(rect.stats.explored);
           }
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
@@ -245,7 +249,7 @@ async function main() {
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
   console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
-  console.log(`GNNExplainer: 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}.`);
+  console.log(`GNNExplainer: 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}.`);
   console.log(`DRAM "fus" = amongst fusable ops (the paper's figure), "tot" = all groups; vs none = relative change of the mean over seeds vs the same search without GET; gap closed = (none - GET) / (none - optimum), fusable MB; worse seeds = seeds where GET's fusable MB > none's (same seed).`);
   if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
   console.log(row(header));
@@ -277,7 +281,7 @@ async function main() {
     }
   }
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
 }
 
 await main();

@@ -219,3 +219,23 @@ test('random search with GET is never worse than without it (paired random strea
     }
   }
 });
+
+test('exploration: a recurring group gets its alternative explained splits in turn, each still never worse than the random draw', () => {
+  // chain of 6 x 100 B, buffer 350: SPLIT's best is {0,1,2}|{3,4,5}; other explained cuts give
+  // other splits (e.g. {0,1}|{2,3,4}|{5}); each recurrence returns the next one (mod their number)
+  const g = chain([100, 100, 100, 100, 100, 100]);
+  const cost = stubCost(g, 350);
+  const group = [0, 1, 2, 3, 4, 5];
+  const rect = makeRectifier('cuts', { explore: true });
+  const answers = new Set<string>();
+  for (let i = 0; i < 8; i++) answers.add(JSON.stringify(sorted(checkOne(rect, g, cost, group, 100 + i)).sort((p, q) => p[0] - q[0])));
+  assert.ok(answers.size >= 2, `recurrences answered ${answers.size} way(s)`);
+  assert.ok(rect.stats.explored > 0);
+  const first = makeRectifier('cuts', { explore: true })(group, cost, new Rng(100));
+  assert.deepEqual(sorted(first).sort((p, q) => p[0] - q[0]), [[0, 1, 2], [3, 4, 5]], 'the first answer is SPLIT');
+  const off = makeRectifier('cuts', { explore: false });
+  const offAnswers = new Set<string>();
+  for (let i = 0; i < 8; i++) offAnswers.add(JSON.stringify(sorted(off(group, cost, new Rng(100 + i))).sort((p, q) => p[0] - q[0])));
+  assert.equal(offAnswers.size, 1, 'without exploration SPLIT answers alike (the guard never fires here: SPLIT is optimal)');
+  assert.equal(off.stats.explored, 0);
+});
