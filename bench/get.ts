@@ -25,7 +25,8 @@
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
  * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
  * --no-explore (answer a recurring group always with SPLIT's split). The
- * settings used are printed first.
+ * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
+ * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { sharedModelsMissing } from '../src/models/shared.ts';
@@ -234,10 +235,68 @@ function printCell(c: Cell) {
   );
 }
 
+/** Exact optima and the summary per search x explainer (from `cells` / `exact`). */
+function printSummary(kinds: GetKind[]) {
+  console.log(`\nexact optimum (same cost model, ${exactTime} s HiGHS limit; fus = amongst fusable ops):`);
+  for (const [k, e] of exact) console.log(`  ${k}: ${f(e.dramMB)} MB, fus ${f(e.fusableMB)} MB (bound ${f(e.boundMB)} MB, ${e.status}, ${f(e.seconds, 1)} s)`);
+  // summary per search x explainer
+  console.log('\nper search x explainer: mean relative change of fusable DRAM vs the same search without GET (ours | paper), cells worse than none (by the seed mean) and seed pairs worse, gap closed (mean of cells, and pooled = sum of MB saved / sum of MB to the optimum), rectify rate, explainer wins, time:');
+  for (const m of ['random', 'local', 'nsga2'] as Method[]) {
+    const noneT = mean(cells.filter((c) => c.method === m && c.get === 'none').map((c) => mean(c.seconds)));
+    for (const k of kinds.filter((x) => x !== 'none')) {
+      const cs = cells.filter((c) => c.method === m && c.get === k && noneOf(c));
+      if (!cs.length) continue;
+      const ours = cs.map((c) => relVsNone(c));
+      const oursTot = cs.map((c) => relVsNone(c, 'dramMB'));
+      const pub = cs.filter((c) => c.published !== undefined && c.publishedNone).map((c) => (c.published! - c.publishedNone!) / c.publishedNone!);
+      const worse = cs.filter((c) => relVsNone(c) > 1e-9);
+      // worse by more than the seed-to-seed spread: mean difference > the larger of the two cells' sd over seeds
+      const beyond = worse.filter((c) => mean(c.fusableMB) - mean(pairedNone(c, 'fusableMB')) > Math.max(sd(c.fusableMB), sd(pairedNone(c, 'fusableMB'))));
+      const seedPairs = cs.reduce((s, c) => s + c.fusableMB.length, 0);
+      const worseS = cs.reduce((s, c) => s + worseSeeds(c), 0);
+      const gc = cs.map(gapClosed);
+      // pooled over cells: sum(none - GET) / sum(none - optimum), MB; robust where a cell's room is tiny
+      const roomy = cs.filter((c) => Number.isFinite(gapClosed(c)));
+      const pooled = roomy.reduce((s, c) => s + mean(pairedNone(c, 'fusableMB')) - mean(c.fusableMB), 0) / roomy.reduce((s, c) => s + mean(pairedNone(c, 'fusableMB')) - exactOf(c)!.fusableMB, 0);
+      console.log(
+        `  ${label[m].padEnd(8)} +${k.padEnd(5)} fus ${pct(mean(ours))} (tot ${pct(mean(oursTot))}) over ${cs.length} cells | paper ${pub.length ? pct(mean(pub)) + ` (${pub.length} cells)` : '-'}; worse than none: ${worse.length} cells (${beyond.length} by more than the seed sd), ${worseS}/${seedPairs} seed pairs; gap closed mean ${pct(mean(gc), 0)} / pooled ${pct(pooled, 0)} (${roomy.length} cells with room); rectify ${pct(mean(cs.map((c) => mean(c.rectifyRate))), 0)}, explainer wins ${pct(mean(cs.map((c) => mean(c.explainerWins))), 0)}; time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s (none ${f(noneT, 1)} s)`,
+      );
+      for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}`);
+    }
+  }
+}
+
 async function main() {
   const skip = sharedModelsMissing();
   if (skip) {
     console.log(`bench:get skipped: ${skip}`);
+    return;
+  }
+  const report = opt('report', '');
+  if (report) {
+    // Re-print the table and summaries from earlier --json outputs (e.g. the 3-seed run and the
+    // GNNExplainer run of the same element width): cells are merged, the first file wins.
+    const seen = new Set<string>();
+    const key = (c: Cell) => `${c.setting}/${c.net}/${c.scheme}/${c.method}/${c.get}`;
+    const allKinds = new Set<GetKind>();
+    for (const file of report.split(',')) {
+      const j = JSON.parse(readFileSync(file, 'utf8')) as { settings: Record<string, unknown>; cells: Cell[]; exact: Record<string, { dramMB: number; fusableMB: number; boundMB: number; status: string; seconds: number }> };
+      console.log(`${file}: ${JSON.stringify(j.settings)}`);
+      for (const c of j.cells) {
+        for (const k of ['dramMB', 'fusableMB', 'rectifyRate', 'explainerWins', 'seconds'] as const) c[k] = c[k].map((x) => x ?? NaN);
+        if (!seen.has(key(c))) (seen.add(key(c)), cells.push(c), allKinds.add(c.get));
+      }
+      for (const [k, e] of Object.entries(j.exact)) if (!exact.has(k)) exact.set(k, { ...e, dramMB: e.dramMB ?? NaN, fusableMB: e.fusableMB ?? NaN, boundMB: e.boundMB ?? NaN });
+    }
+    const order = (c: Cell) => [c.setting, A_NETS.concat(B_NETS).indexOf(c.net), c.scheme, ['local', 'nsga2', 'random'].indexOf(c.method), ['none', 'gnne', 'pg', 'rg', 'cuts'].indexOf(c.get)];
+    cells.sort((a, b) => {
+      const x = order(a), y = order(b);
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+      return 0;
+    });
+    console.log(row(header));
+    for (const c of cells) printCell(c);
+    printSummary((['gnne', 'pg', 'rg', 'cuts'] as GetKind[]).filter((k) => allKinds.has(k)));
     return;
   }
   const backend = await prepareGet();
@@ -256,30 +315,7 @@ async function main() {
   const t0 = performance.now();
   if (settingsFilter.includes('A')) await runSetting('A', A_NETS, ['lbdf'], 256, bA, (['local', 'nsga2', 'random'] as Method[]).filter((m) => methodsFilter.includes(m)));
   if (settingsFilter.includes('B')) await runSetting('B', B_NETS, ['lbdf', 'brr'], 128, bB, (['local', 'random'] as Method[]).filter((m) => methodsFilter.includes(m)));
-  console.log(`\nexact optimum (same cost model, ${exactTime} s HiGHS limit; fus = amongst fusable ops):`);
-  for (const [k, e] of exact) console.log(`  ${k}: ${f(e.dramMB)} MB, fus ${f(e.fusableMB)} MB (bound ${f(e.boundMB)} MB, ${e.status}, ${f(e.seconds, 1)} s)`);
-  // summary per search x explainer
-  console.log('\nper search x explainer: mean relative change of fusable DRAM vs the same search without GET (ours | paper), cells worse than none (by the seed mean) and seed pairs worse, mean gap closed, rectify rate, explainer wins, time:');
-  for (const m of ['random', 'local', 'nsga2'] as Method[]) {
-    const noneT = mean(cells.filter((c) => c.method === m && c.get === 'none').map((c) => mean(c.seconds)));
-    for (const k of kinds.filter((x) => x !== 'none')) {
-      const cs = cells.filter((c) => c.method === m && c.get === k && noneOf(c));
-      if (!cs.length) continue;
-      const ours = cs.map((c) => relVsNone(c));
-      const oursTot = cs.map((c) => relVsNone(c, 'dramMB'));
-      const pub = cs.filter((c) => c.published !== undefined && c.publishedNone).map((c) => (c.published! - c.publishedNone!) / c.publishedNone!);
-      const worse = cs.filter((c) => relVsNone(c) > 1e-9);
-      // worse by more than the seed-to-seed spread: mean difference > the larger of the two cells' sd over seeds
-      const beyond = worse.filter((c) => mean(c.fusableMB) - mean(pairedNone(c, 'fusableMB')) > Math.max(sd(c.fusableMB), sd(pairedNone(c, 'fusableMB'))));
-      const seedPairs = cs.reduce((s, c) => s + c.fusableMB.length, 0);
-      const worseS = cs.reduce((s, c) => s + worseSeeds(c), 0);
-      const gc = cs.map(gapClosed);
-      console.log(
-        `  ${label[m].padEnd(8)} +${k.padEnd(5)} fus ${pct(mean(ours))} (tot ${pct(mean(oursTot))}) over ${cs.length} cells | paper ${pub.length ? pct(mean(pub)) + ` (${pub.length} cells)` : '-'}; worse than none: ${worse.length} cells (${beyond.length} by more than the seed sd), ${worseS}/${seedPairs} seed pairs; gap closed ${pct(mean(gc), 0)} (${gc.filter(Number.isFinite).length} cells with room); rectify ${pct(mean(cs.map((c) => mean(c.rectifyRate))), 0)}, explainer wins ${pct(mean(cs.map((c) => mean(c.explainerWins))), 0)}; time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s (none ${f(noneT, 1)} s)`,
-      );
-      for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}`);
-    }
-  }
+  printSummary(kinds);
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
 }
