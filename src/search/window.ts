@@ -471,16 +471,25 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
     if (!order) throw new Error('reoptimizeWindows: the start plan has a cycle');
     const grp = (i: number) => plan[order![i]];
     let fam: WindowFamily | undefined; // family of [s .. e] (complete), carried to s + 1
+    // Parts found by the last failed attempt to append group e + 1 that touch none of the groups
+    // dropped since: all are parts of [s .. e + 1] too, so while they alone pass the cap the
+    // attempt would fail again and is not made (saves re-enumerating up to the cap per start).
+    let failed: { e: number; parts: Cand[] } | undefined;
     let e = 0;
     let size = 0; // ops in groups s .. e
     for (let s = 0; s + 1 < order.length; s++) {
       if (fam && e > s) {
         fam = dropFirstGroup(cost, fam);
         size -= grp(s - 1).length;
+        if (failed) {
+          const gone = new Set(grp(s - 1));
+          failed.parts = failed.parts.filter((c) => !c.ops.some((v) => gone.has(v)));
+        }
       } else {
         e = s + 1;
         size = grp(s).length + grp(e).length;
         fam = undefined;
+        failed = undefined;
         if (size > maxOps) continue; // two groups already over the op limit: no window here
         // Built in execution order (not via enumerateWindow's own ordering), so that the first
         // group of the family is group s when it is carried to s + 1.
@@ -489,14 +498,17 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
       }
       // Grow while the next group fits in ops and candidates.
       while (fam.complete && e + 1 < order.length && size + grp(e + 1).length <= maxOps) {
+        if (failed?.e === e + 1 && failed.parts.length > maxCandidates) break;
         const key = planKey([...fam.groups, grp(e + 1)]);
         if (over.has(key)) break;
         const next = extendFamily(cost, fam, grp(e + 1), maxCandidates);
         if (!next.complete) {
           over.add(key);
+          failed = { e: e + 1, parts: next.cands };
           break;
         }
         fam = next;
+        failed = undefined;
         size += grp(++e).length;
       }
       const key = planKey(fam.groups as Group[]);
