@@ -25,7 +25,7 @@ import { inferShapes, staticShape } from '../src/analysis/shapes.ts';
 import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
 import { buildOpGraph } from '../src/fusion/op-graph.ts';
 import { createCostModel } from '../src/fusion/cost.ts';
-import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, greedyPlan, greedyMergePlan } from '../src/search/heuristics.ts';
+import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, greedyMergePlan } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
 import { checkPlan, dramSplit, planDram } from '../src/fusion/plan.ts';
 import { fusabilityOf } from '../src/search/common.ts';
@@ -66,7 +66,7 @@ for (const name of process.argv.includes('--paper-only') ? [] : models) {
         const cost = createCostModel(scheme, g, { bufferBytes: kib * 1024, elementType: dtype });
         const lbl = searchLayerByLayer(cost);
         const gr = searchGreedy(cost);
-        const warm = [greedyPlan(cost)];
+        const warm = [gr.plan]; // local search and NSGA-II start from the greedy plan (not recomputed)
         const rs = searchRandom(cost, { seed, budget });
         const ls = searchLocal(cost, { seed, budget, initial: warm });
         const ns = searchNsga2(cost, { seed, budget, initial: warm });
