@@ -199,15 +199,15 @@ const relVsNone = (c: Cell, which: 'fusableMB' | 'dramMB' = 'fusableMB') => {
   if (!base.length || c.get === 'none') return NaN;
   return (mean(c[which]) - mean(base)) / mean(base);
 };
-/** (none - GET) / (none - optimum) on the fusable MB; NaN when none is already at the optimum
- * (within 1e-9 relative) or no optimum plan is known. */
+/** (none - GET) / (none - optimum) on the fusable MB; NaN ('-': no room) when none is within
+ * 0.1% of the optimum (a ratio over a near-zero room says nothing) or no optimum plan is known. */
 const gapClosed = (c: Cell) => {
   const base = pairedNone(c, 'fusableMB');
   const ex = exactOf(c);
   if (!base.length || c.get === 'none' || !ex || !Number.isFinite(ex.fusableMB)) return NaN;
   const n = mean(base);
   const room = n - ex.fusableMB;
-  return room > 1e-9 * n ? (n - mean(c.fusableMB)) / room : NaN;
+  return room > 1e-3 * n ? (n - mean(c.fusableMB)) / room : NaN;
 };
 /** Seeds (paired by seed) where GET's fusable MB exceeds none's. */
 const worseSeeds = (c: Cell) => {
