@@ -149,7 +149,7 @@ export type { ConvOptions, PoolOptions } from './models/builder.ts';
 export { cnnModel, cnnProgram, buildCnn, blockSpec } from './testkit/arbitraries.ts';
 export type { CnnProgram, BlockSpec, CnnArbitraryOptions } from './testkit/arbitraries.ts';
 export { assertSameOutputs } from './testkit/properties.ts';
-export { assertPlanValid } from './testkit/plan.ts';
+export { assertPlanValid, bruteForceOptimum } from './testkit/plan.ts';
 export type { PlanValidOptions, PlanValidSummary } from './testkit/plan.ts';
 export type { SameOutputsOptions } from './testkit/properties.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';

@@ -24,7 +24,8 @@ import { verificationFailed } from '../errors.ts';
 import { inferShapes } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { createCostModel } from '../fusion/cost.ts';
-import { checkPlan } from '../fusion/plan.ts';
+import { checkPlan, planDram } from '../fusion/plan.ts';
+import type { CostModel } from '../fusion/types.ts';
 
 export interface PlanValidOptions {
   /** Re-check against the cost model on this model (the plan's model, after rewrites). */
@@ -159,4 +160,31 @@ export function assertPlanValid(schedule: Schedule, hw?: Pick<Accelerator, 'buff
     dramBytes: plan.dramBytes,
     recomputed,
   };
+}
+
+/**
+ * The optimum plan DRAM of a tiny fusion problem by brute force over every set partition of its
+ * ops (restricted growth strings; Bell(n) partitions, so keep n <= ~10), each checked with
+ * `checkPlan`. The reference the exact solver and the window re-optimization are tested against:
+ * it shares no code with them beyond the plan checks and the cost model.
+ */
+export function bruteForceOptimum(cost: CostModel): number {
+  const n = cost.graph.ops.length;
+  const a = new Array<number>(n).fill(0);
+  let best = Infinity;
+  const rec = (i: number, max: number) => {
+    if (i === n) {
+      const groups: number[][] = [];
+      a.forEach((gi, v) => (groups[gi] ??= []).push(v));
+      if (checkPlan(cost.graph, groups, cost).ok) best = Math.min(best, planDram(cost, groups));
+      return;
+    }
+    for (let gi = 0; gi <= max + 1; gi++) {
+      a[i] = gi;
+      rec(i + 1, Math.max(max, gi));
+    }
+  };
+  if (!n) return 0;
+  rec(1, 0);
+  return best;
 }

@@ -9,30 +9,10 @@ import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRando
 import { solveExact, exactChain, isChain, enumerateCandidates } from '../../src/search/exact.ts';
 import { opGraphFromSpec } from '../../src/fusion/op-graph.ts';
 import { planFusion } from '../../src/fusion/schedule.ts';
+import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 
 const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as const });
 
-/** Brute force over every set partition (restricted growth strings), for tiny graphs. */
-function bruteForce(cost: CostModel): number {
-  const n = cost.graph.ops.length;
-  const a = new Array(n).fill(0);
-  let best = Infinity;
-  const rec = (i: number, max: number) => {
-    if (i === n) {
-      const groups: number[][] = [];
-      a.forEach((gi, v) => (groups[gi] ??= []).push(v));
-      if (checkPlan(cost.graph, groups, cost).ok) best = Math.min(best, planDram(cost, groups));
-      return;
-    }
-    for (let gi = 0; gi <= max + 1; gi++) {
-      a[i] = gi;
-      rec(i + 1, Math.max(max, gi));
-    }
-  };
-  a[0] = 0;
-  rec(1, 0);
-  return best;
-}
 
 test('exact optimum equals brute force on small random CNN-like graphs (both schemes)', async () => {
   let checked = 0;
@@ -44,7 +24,7 @@ test('exact optimum equals brute force on small random CNN-like graphs (both sch
         const cost = createCostModel(scheme, g, hw(kib));
         const ex = await solveExact(cost, { timeLimit: 20 });
         assert.equal(ex.status, 'optimal');
-        assert.equal(ex.dram, bruteForce(cost), `seed ${seed} ${scheme} ${kib} KiB`);
+        assert.equal(ex.dram, bruteForceOptimum(cost), `seed ${seed} ${scheme} ${kib} KiB`);
         assert.deepEqual(checkPlan(g, ex.plan, cost), { ok: true });
       }
     }
@@ -66,7 +46,7 @@ test('exact: the acyclicity rows matter (set partitioning alone would pick a cyc
   const ex = await solveExact(cost, { timeLimit: 10 });
   assert.equal(ex.solver, 'milp+acyclicity');
   assert.deepEqual(ex.plan, [[0], [1], [2]]);
-  assert.equal(ex.dram, bruteForce(cost));
+  assert.equal(ex.dram, bruteForceOptimum(cost));
 });
 
 test('chain DP = MILP on chains; enumeration complete and duplicate-free', async () => {
@@ -83,7 +63,7 @@ test('chain DP = MILP on chains; enumeration complete and duplicate-free', async
   const milp = await solveExact(cost, { timeLimit: 10, maxGroupSize: 9 });
   assert.equal(milp.solver, 'milp');
   assert.equal(dp, milp.dram);
-  assert.equal(dp, bruteForce(cost));
+  assert.equal(dp, bruteForceOptimum(cost));
   const c = enumerateCandidates(cost, 1e6)!;
   assert.equal(new Set(c.map((x) => x.join(','))).size, c.length);
   // every valid contiguous segment is a candidate (chains: connected = contiguous)

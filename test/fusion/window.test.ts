@@ -12,29 +12,10 @@ import { greedyMergePlan, greedyPlan } from '../../src/search/heuristics.ts';
 import { dropFirstGroup, enumerateWindow, reoptimizeWindows, solveWindow, type WindowFamily, type WindowStats } from '../../src/search/window.ts';
 import { randomSplit } from '../../src/fusion/rectify.ts';
 import { Rng } from '../../src/util/random.ts';
+import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 
 const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as const });
 
-/** Brute force over every set partition (restricted growth strings), for tiny graphs. */
-function bruteForce(cost: CostModel): number {
-  const n = cost.graph.ops.length;
-  const a = new Array(n).fill(0);
-  let best = Infinity;
-  const rec = (i: number, max: number) => {
-    if (i === n) {
-      const groups: number[][] = [];
-      a.forEach((gi, v) => (groups[gi] ??= []).push(v));
-      if (checkPlan(cost.graph, groups, cost).ok) best = Math.min(best, planDram(cost, groups));
-      return;
-    }
-    for (let gi = 0; gi <= max + 1; gi++) {
-      a[i] = gi;
-      rec(i + 1, Math.max(max, gi));
-    }
-  };
-  rec(1, 0);
-  return best;
-}
 
 const sumDram = (cost: CostModel, plan: readonly (readonly number[])[]) => plan.reduce((s, g) => s + cost.dram(g), 0);
 
@@ -48,7 +29,7 @@ test('solveWindow over the whole graph = brute force on tiny random CNN-like gra
         const cost = createCostModel(scheme, g, hw(kib));
         const r = solveWindow(cost, layerByLayer(g))!;
         assert.ok(r.exact, 'family complete');
-        assert.equal(r.dram, bruteForce(cost), `seed ${seed} ${scheme} ${kib} KiB`);
+        assert.equal(r.dram, bruteForceOptimum(cost), `seed ${seed} ${scheme} ${kib} KiB`);
         assert.equal(sumDram(cost, r.parts), r.dram);
         assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
       }
@@ -118,7 +99,7 @@ test('reoptimizeWindows: windows covering the whole graph reach the optimum; gre
       const cost = createCostModel(scheme, g, hw(1));
       // The first window already holds every group (the whole execution order).
       const p = reoptimizeWindows(cost, layerByLayer(g), { maxOps: 53, maxCandidates: 1e6 });
-      assert.equal(planDram(cost, p), bruteForce(cost), `seed ${seed} ${scheme}`);
+      assert.equal(planDram(cost, p), bruteForceOptimum(cost), `seed ${seed} ${scheme}`);
       assert.ok(planDram(cost, greedyPlan(cost)) <= planDram(cost, greedyPlan(cost, { window: false })));
     }
     reached++;
@@ -151,7 +132,7 @@ test('SE block: the descent polish is stuck, one window move (split the gate off
   const stuck = greedyPlan(cost, { window: false });
   assert.deepEqual(stuck, [[0], [1], [2], [3], [4, 5, 6, 7], [8]]);
   assert.deepEqual(polishPlan(cost, stuck), stuck);
-  const opt = bruteForce(cost);
+  const opt = bruteForceOptimum(cost);
   assert.ok(planDram(cost, stuck) > opt);
   // The optimum takes fc1 into the gate and moves conv1 out to relu1: a split and two merges.
   const stats: WindowStats = { solved: 0, truncated: 0, skipped: 0, improved: 0, passes: 0 };
@@ -199,7 +180,7 @@ test('acyclicity is built into the DP: two convex parts that would close a cycle
   assert.ok(cost.valid([0, 3]) && cost.valid([1, 2]) && !cost.valid([0, 2, 3]) && !cost.valid([1, 2, 3]));
   const cyclic = [[0, 3], [1, 2]];
   assert.equal(checkPlan(g, cyclic, cost).ok, false);
-  const opt = bruteForce(cost);
+  const opt = bruteForceOptimum(cost);
   assert.ok(planDram(cost, cyclic) < opt, 'the cyclic pair must be the cheaper trap');
   const r = solveWindow(cost, layerByLayer(g))!;
   assert.equal(r.dram, opt);
