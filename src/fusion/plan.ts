@@ -54,21 +54,24 @@ export function isConnected(graph: OpGraph, ids: readonly number[]): boolean {
   return ids.length <= 1 || components(graph, ids).length === 1;
 }
 
-/** Groups in an execution order (topological order of the group DAG, ties by first op id),
- * or undefined when the group graph has a cycle. */
+/** Groups in an execution order (topological order of the group DAG, ties by first op id; groups
+ * sorted by id), or undefined when the group graph has a cycle. The plan may be partial: only
+ * edges between its groups count. */
 export function executionOrder(graph: OpGraph, plan: Plan): number[] | undefined {
   const a = assignmentOf(plan, graph.ops.length);
   const succ: Set<number>[] = plan.map(() => new Set());
   const indeg = new Int32Array(plan.length);
-  for (let v = 0; v < graph.ops.length; v++) {
-    for (const u of graph.succ[v]) {
-      const gv = a[v], gu = a[u];
-      if (gv !== gu && !succ[gv].has(gu)) {
+  // Edges are read from the groups' own ops, so a partial plan (e.g. the parts of one split group,
+  // or a window of groups) is ordered too: ops outside every group are ignored.
+  plan.forEach((g, gv) => {
+    for (const v of g) for (const u of graph.succ[v]) {
+      const gu = a[u];
+      if (gu >= 0 && gu !== gv && !succ[gv].has(gu)) {
         succ[gv].add(gu);
         indeg[gu]++;
       }
     }
-  }
+  });
   // Min-heap on first op id would be ideal; plans are small enough for a sorted ready list.
   const first = plan.map((g) => g[0]);
   const ready: number[] = [];

@@ -15,7 +15,7 @@
  */
 import type { CostModel, Group, OpGraph, Rectifier } from './types.ts';
 import type { Rng } from '../util/random.ts';
-import { components } from './plan.ts';
+import { components, executionOrder } from './plan.ts';
 
 export const randomSplit: Rectifier = (group: Group, cost: CostModel, rng: Rng): Group[] => {
   if (group.length <= 1 || cost.valid(group)) return [group];
@@ -50,21 +50,8 @@ export function checkSplit(graph: OpGraph, cost: CostModel, group: Group, parts:
     if (components(graph, p).length !== 1) return 'a part is not connected';
     if (!cost.valid(p)) return 'a part is still invalid';
   }
-  // Mutual acyclicity of the parts (Kahn on the parts graph induced by the group's edges).
-  const succ: Set<number>[] = parts.map(() => new Set());
-  const indeg = new Array(parts.length).fill(0);
-  for (const v of group) for (const u of graph.succ[v]) {
-    const a = owner.get(v)!, b = owner.get(u);
-    if (b !== undefined && a !== b && !succ[a].has(b)) (succ[a].add(b), indeg[b]++);
-  }
-  const ready = indeg.flatMap((d, i) => (d === 0 ? [i] : []));
-  let seen = 0;
-  while (ready.length) {
-    const a = ready.pop()!;
-    seen++;
-    for (const b of succ[a]) if (--indeg[b] === 0) ready.push(b);
-  }
-  return seen === parts.length ? undefined : 'the parts form a cycle';
+  // Mutual acyclicity of the parts: they are a partial plan, ordered by executionOrder.
+  return executionOrder(graph, parts) ? undefined : 'the parts form a cycle';
 }
 
 /** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback). */

@@ -248,29 +248,11 @@ export function extendFamily(cost: CostModel, fam: WindowFamily, group: Group, m
 }
 
 /** The groups of a window in a topological order of their group graph (ties: smallest first op
- * id, as `executionOrder`); throws when they form a cycle. */
+ * id, as `executionOrder`, which orders partial plans too); throws when they form a cycle. */
 function windowOrder(cost: CostModel, groups: readonly Group[]): Group[] {
-  const owner = new Map<number, number>();
-  groups.forEach((g, i) => g.forEach((v) => owner.set(v, i)));
-  const indeg = new Array<number>(groups.length).fill(0);
-  const out: Set<number>[] = groups.map(() => new Set());
-  groups.forEach((g, i) => {
-    for (const v of g) for (const u of cost.graph.succ[v]) {
-      const j = owner.get(u);
-      if (j !== undefined && j !== i && !out[i].has(j)) (out[i].add(j), indeg[j]++);
-    }
-  });
-  const first = groups.map((g) => Math.min(...g));
-  const ready = groups.map((_, i) => i).filter((i) => indeg[i] === 0);
-  const res: Group[] = [];
-  while (ready.length) {
-    ready.sort((x, y) => first[x] - first[y]);
-    const i = ready.shift()!;
-    res.push(groups[i]);
-    for (const j of out[i]) if (--indeg[j] === 0) ready.push(j);
-  }
-  if (res.length !== groups.length) throw new Error('window groups form a cycle');
-  return res;
+  const order = executionOrder(cost.graph, groups.map((g) => [...g].sort((x, y) => x - y)));
+  if (!order) throw new Error('window groups form a cycle');
+  return order.map((i) => groups[i]);
 }
 
 /** The candidate family of a window (any order of its groups; they are put in a topological
