@@ -154,6 +154,9 @@ interface SplitResult {
   explained: boolean;
 }
 
+/** The cut as the split tree records it. */
+const cutInfo = (cut: CutPartition): NonNullable<SplitTree['cut']> => ({ edge: cut.edge, cutEdges: cut.cutEdges, rule: cut.rule });
+
 /**
  * The GET rectifier of one explainer (or 'none': the published random split). Needs
  * `await initTf()` beforehand for speed (the WASM backend); works on the CPU backend too.
@@ -240,11 +243,6 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
     const ex = explain(group, cost);
     const cuts = explainedCuts(group, cost);
     if (cuts.length === 0) return done(fallback('no explained edge gives a connected two-way cut'));
-    const info = (c: (typeof cuts)[number]) => ({
-      edge: c.cut.edge,
-      cutEdges: c.cut.cutEdges,
-      rule: c.cut.rule,
-    });
     const scores = (c: (typeof cuts)[number]) => ({
       explainerScore: c.score,
       rank: c.rank,
@@ -276,7 +274,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
         tree: {
           group,
           outcome: 'category-1',
-          cut: info(best),
+          cut: cutInfo(best.cut),
           scores: scores(best),
           reason: `both parts valid; least F_D(a) + F_D(b) among ${cat1.length} such cut(s)`,
           children: [
@@ -299,7 +297,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
         tree: {
           group,
           outcome: 'category-2',
-          cut: info(best.c),
+          cut: cutInfo(best.c.cut),
           scores: scores(best.c),
           reason: `one part valid; kept the valid part with the most ops (${best.valid.length}) and split the other`,
           children: [{ group: best.valid, outcome: 'valid' }, rest.tree],
@@ -308,17 +306,14 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
       });
     }
     let best: SplitResult | undefined;
-    let bestCut: (typeof cuts)[number] | undefined;
     for (const c of cat3) {
       const ra = split(c.cut.a, cost, work);
       const rb = split(c.cut.b, cost, work);
       const d = ra.dram + rb.dram;
       if (!best || d < best.dram) {
-        best = { parts: [...ra.parts, ...rb.parts], dram: d, tree: { group, outcome: 'category-3', cut: info(c), scores: scores(c), reason: `no part valid in any of ${cat3.length} cut(s); cheapest recursive combination`, children: [ra.tree, rb.tree] }, explained: ra.explained && rb.explained };
-        bestCut = c;
+        best = { parts: [...ra.parts, ...rb.parts], dram: d, tree: { group, outcome: 'category-3', cut: cutInfo(c.cut), scores: scores(c), reason: `no part valid in any of ${cat3.length} cut(s); cheapest recursive combination`, children: [ra.tree, rb.tree] }, explained: ra.explained && rb.explained };
       }
     }
-    void bestCut;
     return done(best!);
   };
 
@@ -364,7 +359,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
         parts,
         dram,
         explained: sides.every((x) => x.explained),
-        tree: { group: g, outcome: valid === 2 ? 'category-1' : valid === 1 ? 'category-2' : 'category-3', cut: { edge: c.cut.edge, cutEdges: c.cut.cutEdges, rule: c.cut.rule }, reason: `exploration: the group recurred; the cut at explained rank ${c.rank} instead of SPLIT's choice${useMerge ? ' (parts merged back where valid and cheaper)' : ''}`, children: sides.map((x) => x.tree) },
+        tree: { group: g, outcome: valid === 2 ? 'category-1' : valid === 1 ? 'category-2' : 'category-3', cut: cutInfo(c.cut), reason: `exploration: the group recurred; the cut at explained rank ${c.rank} instead of SPLIT's choice${useMerge ? ' (parts merged back where valid and cheaper)' : ''}`, children: sides.map((x) => x.tree) },
       });
     }
     more.sort((a, b) => a.dram - b.dram);
