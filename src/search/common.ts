@@ -19,6 +19,10 @@ export interface SearchOptions {
   rectifier?: Rectifier;
   /** Population size of local search / NSGA-II (top K; default 10). */
   k?: number;
+  /** Local search: plans generated without improving the population's best before the search
+   * restarts from a fresh random population (the best plan found stays the result); 0 = never.
+   * Default: a tenth of the budget, at least 200. */
+  restartAfter?: number;
   /** Plans to start from (counted in the budget), e.g. the greedy plan. */
   initial?: Plan[];
   /** Called after each generated plan (progress bars). */
@@ -37,6 +41,8 @@ export interface SearchResult {
   rectify: RectifyStats;
   /** Best DRAM after each generated plan (sampled to at most 200 points). */
   history: number[];
+  /** Local search: how many times it restarted from a fresh population. */
+  restarts?: number;
 }
 
 const fusCache = new WeakMap<CostModel, Fusability>();

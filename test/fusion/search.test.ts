@@ -72,6 +72,27 @@ test('chain DP = MILP on chains; enumeration complete and duplicate-free', async
   assert.equal(c.length, valid);
 });
 
+test('local search restarts: fresh population after restartAfter plans without improvement, best plan kept, deterministic', () => {
+  const g = randomCnn(7, 8);
+  const cost = createCostModel('lbdf', g, hw(2));
+  const greedy = searchGreedy(cost).plan;
+  const never = searchLocal(cost, { seed: 5, budget: 400, restartAfter: 0, initial: [greedy] });
+  assert.equal(never.restarts, 0);
+  const a = searchLocal(cost, { seed: 5, budget: 400, restartAfter: 25, initial: [greedy] });
+  const b = searchLocal(createCostModel('lbdf', g, hw(2)), { seed: 5, budget: 400, restartAfter: 25, initial: [greedy] });
+  assert.ok(a.restarts! >= 1, `a small graph converges within 25 plans, so the search restarts (got ${a.restarts})`);
+  assert.ok(a.restarts! <= Math.floor(400 / 25));
+  assert.deepEqual(a.plan, b.plan);
+  assert.equal(a.restarts, b.restarts);
+  assert.deepEqual(checkPlan(g, a.plan, cost), { ok: true });
+  assert.equal(a.plansGenerated, 400);
+  // the warm start leaves the population at the first restart, but the result is the best ever generated
+  assert.ok(a.dram <= planDram(cost, greedy));
+  assert.equal(a.dram, a.history[a.history.length - 1]);
+  // default: a tenth of the budget, at least 200 plans — a 150-plan run never restarts
+  assert.equal(searchLocal(cost, { seed: 5, budget: 150 }).restarts, 0);
+});
+
 test('searches: valid plans, deterministic per seed, budget respected', () => {
   const g = randomCnn(7, 8);
   const cost = createCostModel('lbdf', g, hw(2));
