@@ -31,26 +31,6 @@ export interface GnnExplainerOptions {
   entropyCoeff?: number;
   init?: number;
   seed?: number;
-  /**
-   * Early stop: end the optimization once the `stableTopK` highest-ranked edges (their order
-   * included) have been the same after `patience` consecutive steps. Deterministic: the
-   * ranking is a function of the seeded trajectory, and a stopped run equals the plain run of
-   * that many steps. 0 = off, always `steps` steps (the default), because the ranking is not
-   * settled at GET's step counts: on 60 efficientnet_b0 int8 groups of a random search,
-   * patience 3 at 20 steps kept the full run's top-8 order on 19 groups (patience 5: 34) and
-   * saved ~10% of the time; 20 vs 40 steps themselves agree on 4 of 60. Worth it only with
-   * many more steps than the benches use.
-   */
-  patience?: number;
-  /** Edges whose rank order the early stop watches (default 8, GET's topK). */
-  stableTopK?: number;
-}
-
-/** Indices of the k best edges, in rankEdges's order (score desc, ties by op ids). */
-function topEdges(scores: ArrayLike<number>, key: (k: number) => [number, number], k: number): number[] {
-  const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((x, y) => scores[y] - scores[x] || key(x)[0] - key(y)[0] || key(x)[1] - key(y)[1]);
-  return idx.slice(0, k);
 }
 
 /** sigma(m) in float32 (the edge scores). */
@@ -58,8 +38,6 @@ const maskValues = (m: Float32Array): Float32Array => Float32Array.from(m, (x) =
 
 export class GnnExplainer implements Explainer {
   readonly kind = 'gnne' as const;
-  /** Adam steps taken by the last explain() (less than `steps` under an early stop). */
-  lastSteps = 0;
   constructor(
     private model: KGnn,
     private o: GnnExplainerOptions = {},
@@ -79,13 +57,10 @@ export class GnnExplainer implements Explainer {
       disposeBatch(t);
     }
     const e = local.src.length;
-    this.lastSteps = 0;
     if (e === 0) return { method: 'gnne', edges: [], scores: [], pInvalid };
     const steps = this.o.steps ?? 40;
     const coeffs = { sizeCoeff: this.o.sizeCoeff ?? 0.05, entropyCoeff: this.o.entropyCoeff ?? 0.1 };
     const lr = this.o.learningRate ?? 0.1;
-    const patience = this.o.patience ?? 0;
-    const stableTopK = this.o.stableTopK ?? 8;
     const rng = new Rng(this.o.seed ?? 0);
     const m = Float32Array.from({ length: e }, () => (this.o.init ?? 1) + 0.1 * rng.normal());
     // tf.train.adam's defaults and update order
@@ -96,9 +71,6 @@ export class GnnExplainer implements Explainer {
     const mom2 = new Float32Array(e);
     let accBeta1 = beta1;
     let accBeta2 = beta2;
-    const key = (k: number): [number, number] => [local.ops[local.src[k]], local.ops[local.dst[k]]];
-    let lastTop = '';
-    let stable = 0;
     const obj = new MaskObjective(this.model, input);
     try {
       for (let s = 0; s < steps; s++) {
@@ -112,14 +84,6 @@ export class GnnExplainer implements Explainer {
         }
         accBeta1 *= beta1;
         accBeta2 *= beta2;
-        this.lastSteps = s + 1;
-        if (patience > 0) {
-          // rank the mask values themselves (float32 sigmoid ties saturated logits, as the output does)
-          const top = topEdges(maskValues(m), key, stableTopK).join(',');
-          stable = top === lastTop ? stable + 1 : 0;
-          lastTop = top;
-          if (stable >= patience) break;
-        }
       }
     } finally {
       obj.dispose();
