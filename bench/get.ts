@@ -24,7 +24,8 @@
  * explainers: run it on the first n seeds only; its comparisons use none's same seeds);
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
  * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
- * --no-explore (answer a recurring group always with SPLIT's split). The
+ * --no-explore (answer a recurring group always with SPLIT's split); --recheck n (re-measure every
+ * GET cell worse than none, and none, on n seeds; see recheckWorse). The
  * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
  */
@@ -59,6 +60,7 @@ const jsonOut = opt('json', '');
 const topK = Number(opt('topk', '8'));
 const gnneSeeds = Math.min(seeds, Number(opt('gnne-seeds', String(seeds))));
 const exactFrom = opt('exact-from', '');
+const recheck = Number(opt('recheck', '0'));
 const mergeBack = !flag('no-merge');
 const guard = !flag('no-guard');
 const explore = !flag('no-explore');
@@ -103,11 +105,55 @@ interface Cell {
   seconds: number[];
   published?: number;
   publishedNone?: number;
+  /** --recheck: fusable MB of GET and none on seeds 0..n-1 (cells worse than none on the first seeds). */
+  recheck?: { seeds: number; none: number[]; get: number[] };
 }
 
 const cells: Cell[] = [];
 const exact = new Map<string, { dramMB: number; fusableMB: number; boundMB: number; status: string; seconds: number }>();
 const MB = 1e6;
+
+/** One seeded search run (fresh cost model: no cache shared across runs). */
+function runOnce(graph: ReturnType<typeof sharedOpGraph>, scheme: FusionScheme, bufferKb: number, budget: number, method: Method, kind: GetKind, seed: number) {
+  const cm = createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
+  const rect = makeRectifier(kind, { gnne: { steps: 20, seed }, topK, mergeBack, guard, explore });
+  const t0 = performance.now();
+  const o = { seed, budget, rectifier: rect };
+  const r: SearchResult = method === 'random' ? searchRandom(cm, o) : method === 'local' ? searchLocal(cm, o) : searchNsga2(cm, o);
+  const seconds = (performance.now() - t0) / 1000;
+  const split = dramSplit(cm, r.plan, fusabilityOf(cm));
+  return { seconds, dramMB: split.total / MB, fusableMB: split.fusable / MB, stats: rect.stats, rectifyRate: rect.rectifyRate(), explainerWins: rect.explainerWinRate() };
+}
+
+/**
+ * --recheck n: three seeds cannot separate two searches that land in different near-optimal
+ * basins (seed-to-seed spread is often larger than the difference), so every GET cell whose
+ * seed mean is worse than none's is re-measured, GET and none alike, on seeds 0..n-1 (the first
+ * seeds are reused). The rule is fixed before the run and both figures are printed.
+ */
+function recheckWorse(n: number) {
+  const graphs = new Map<string, ReturnType<typeof sharedOpGraph>>();
+  for (const c of cells) {
+    if (c.get === 'none' || !(relVsNone(c) > 1e-9)) continue;
+    const base = noneOf(c)!;
+    const graph = graphs.get(c.net) ?? sharedOpGraph(c.net);
+    graphs.set(c.net, graph);
+    const more = (cell: Cell, kind: GetKind) => {
+      const xs = cell.fusableMB.slice(0, n);
+      for (let s = xs.length; s < n; s++) xs.push(runOnce(graph, c.scheme, c.bufferKb, c.budget, c.method, kind, s).fusableMB);
+      return xs;
+    };
+    c.recheck = { seeds: n, none: more(base, 'none'), get: more(c, c.get) };
+    printRecheck(c);
+  }
+}
+
+function printRecheck(c: Cell) {
+  const r = c.recheck!;
+  const rel = (mean(r.get) - mean(r.none)) / mean(r.none);
+  const worse = r.get.filter((x, i) => x > r.none[i] * (1 + 1e-12)).length;
+  console.log(`  recheck ${c.setting} ${c.net} ${c.scheme} ${label[c.method]} +${c.get} on ${r.seeds} seeds: ${f(mean(r.get))} vs none ${f(mean(r.none))} fus MB (${pct(rel, 2)}), sd ${f(sd(r.get))} / ${f(sd(r.none))}, worse on ${worse}/${r.seeds} seeds`);
+}
 
 async function runSetting(setting: string, nets: string[], schemes: FusionScheme[], bufferKb: number, budget: number, methods: Method[]) {
   for (const net of nets) {
@@ -131,23 +177,18 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
         for (const kind of kinds) {
           const cell: Cell = { setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], explainerWins: [], invalid: [], splitCheaper: [], randomCheaper: [], mergedBack: [], explored: [], seconds: [] };
           for (let s = 0; s < (kind === 'gnne' ? gnneSeeds : seeds); s++) {
-            const cm = cost(); // fresh cost model per run: no cache shared across runs
-            const rect = makeRectifier(kind, { gnne: { steps: 20, seed: s }, topK, mergeBack, guard, explore });
-            const t0 = performance.now();
-            const o = { seed: s, budget, rectifier: rect };
-            const r: SearchResult = method === 'random' ? searchRandom(cm, o) : method === 'local' ? searchLocal(cm, o) : searchNsga2(cm, o);
-            cell.seconds.push((performance.now() - t0) / 1000);
-            const split = dramSplit(cm, r.plan, fusabilityOf(cm));
-            cell.dramMB.push(split.total / MB);
-            cell.fusableMB.push(split.fusable / MB);
+            const r = runOnce(graph, scheme, bufferKb, budget, method, kind, s);
+            cell.seconds.push(r.seconds);
+            cell.dramMB.push(r.dramMB);
+            cell.fusableMB.push(r.fusableMB);
             // NaN when the search met no invalid group (nothing to rectify); excluded from means
-            cell.rectifyRate.push(kind === 'none' || rect.stats.invalid === 0 ? NaN : rect.rectifyRate());
-            cell.explainerWins.push(kind === 'none' || rect.stats.invalid === 0 ? NaN : rect.explainerWinRate());
-            cell.invalid.push(rect.stats.invalid);
-            cell.splitCheaper.push(rect.stats.splitCheaper);
-            cell.randomCheaper.push(rect.stats.randomCheaper);
-            cell.mergedBack.push(rect.stats.mergedBack);
-            cell.explored.push(rect.stats.explored);
+            cell.rectifyRate.push(kind === 'none' || r.stats.invalid === 0 ? NaN : r.rectifyRate);
+            cell.explainerWins.push(kind === 'none' || r.stats.invalid === 0 ? NaN : r.explainerWins);
+            cell.invalid.push(r.stats.invalid);
+            cell.splitCheaper.push(r.stats.splitCheaper);
+            cell.randomCheaper.push(r.stats.randomCheaper);
+            cell.mergedBack.push(r.stats.mergedBack);
+            cell.explored.push(r.stats.explored);
           }
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
@@ -261,7 +302,7 @@ function printSummary(kinds: GetKind[]) {
       console.log(
         `  ${label[m].padEnd(8)} +${k.padEnd(5)} fus ${pct(mean(ours))} (tot ${pct(mean(oursTot))}) over ${cs.length} cells | paper ${pub.length ? pct(mean(pub)) + ` (${pub.length} cells)` : '-'}; worse than none: ${worse.length} cells (${beyond.length} by more than the seed sd), ${worseS}/${seedPairs} seed pairs; gap closed mean ${pct(mean(gc), 0)} / pooled ${pct(pooled, 0)} (${roomy.length} cells with room); rectify ${pct(mean(cs.map((c) => mean(c.rectifyRate))), 0)}, explainer wins ${pct(mean(cs.map((c) => mean(c.explainerWins))), 0)}; time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s (none ${f(noneT, 1)} s)`,
       );
-      for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}`);
+      for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}${c.recheck ? `; on ${c.recheck.seeds} seeds ${f(mean(c.recheck.get))} vs ${f(mean(c.recheck.none))} (${pct((mean(c.recheck.get) - mean(c.recheck.none)) / mean(c.recheck.none), 2)})` : ''}`);
     }
   }
 }
@@ -296,6 +337,8 @@ async function main() {
     });
     console.log(row(header));
     for (const c of cells) printCell(c);
+    if (cells.some((c) => c.recheck)) console.log('\nrecheck (from the runs):');
+    for (const c of cells) if (c.recheck) printRecheck(c);
     printSummary((['gnne', 'pg', 'rg', 'cuts'] as GetKind[]).filter((k) => allKinds.has(k)));
     return;
   }
@@ -315,6 +358,10 @@ async function main() {
   const t0 = performance.now();
   if (settingsFilter.includes('A')) await runSetting('A', A_NETS, ['lbdf'], 256, bA, (['local', 'nsga2', 'random'] as Method[]).filter((m) => methodsFilter.includes(m)));
   if (settingsFilter.includes('B')) await runSetting('B', B_NETS, ['lbdf', 'brr'], 128, bB, (['local', 'random'] as Method[]).filter((m) => methodsFilter.includes(m)));
+  if (recheck > 0) {
+    console.log(`\nrecheck: GET cells worse than none by the ${seeds}-seed mean, GET and none on ${recheck} seeds:`);
+    recheckWorse(recheck);
+  }
   printSummary(kinds);
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
