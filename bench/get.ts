@@ -302,6 +302,17 @@ function printSummary(kinds: GetKind[]) {
       console.log(
         `  ${label[m].padEnd(8)} +${k.padEnd(5)} fus ${pct(mean(ours))} (tot ${pct(mean(oursTot))}) over ${cs.length} cells | paper ${pub.length ? pct(mean(pub)) + ` (${pub.length} cells)` : '-'}; worse than none: ${worse.length} cells (${beyond.length} by more than the seed sd), ${worseS}/${seedPairs} seed pairs; gap closed mean ${pct(mean(gc), 0)} / pooled ${pct(pooled, 0)} (${roomy.length} cells with room); rectify ${pct(mean(cs.map((c) => mean(c.rectifyRate))), 0)}, explainer wins ${pct(mean(cs.map((c) => mean(c.explainerWins))), 0)}; time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s (none ${f(noneT, 1)} s)`,
       );
+      // The published reduction is measured against the paper's own baseline. Ours can only
+      // reduce by the room our baseline leaves above the proven optimum, (none - optimum) / none,
+      // so the target is read per cell: where that room is at least the published reduction,
+      // did GET reach it; where it is not, no method can, and gap closed says how much of the
+      // room GET took.
+      const withPub = cs.filter((c) => c.published !== undefined && c.publishedNone && exactOf(c) && Number.isFinite(exactOf(c)!.fusableMB));
+      const room = (c: Cell) => (mean(pairedNone(c, 'fusableMB')) - exactOf(c)!.fusableMB) / mean(pairedNone(c, 'fusableMB'));
+      const pubRed = (c: Cell) => (c.publishedNone! - c.published!) / c.publishedNone!;
+      const reachable = withPub.filter((c) => room(c) >= pubRed(c));
+      const met = reachable.filter((c) => -relVsNone(c) >= pubRed(c) - 1e-9);
+      if (withPub.length) console.log(`      published reduction vs room: reachable (room >= published) in ${reachable.length}/${withPub.length} cells, met in ${met.length}${reachable.length > met.length ? ` (missed: ${reachable.filter((c) => !met.includes(c)).map((c) => `${c.net} ${c.scheme} ${pct(-relVsNone(c))} vs ${pct(pubRed(c))}, room ${pct(room(c))}`).join('; ')})` : ''}; the other ${withPub.length - reachable.length} have less room than the published reduction`);
       for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}${c.recheck ? `; on ${c.recheck.seeds} seeds ${f(mean(c.recheck.get))} vs ${f(mean(c.recheck.none))} (${pct((mean(c.recheck.get) - mean(c.recheck.none)) / mean(c.recheck.none), 2)})` : ''}`);
     }
   }
