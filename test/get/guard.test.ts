@@ -13,7 +13,6 @@ import fc from 'fast-check';
 import { OpGraphBuilder, syntheticNetwork } from '../../src/learn/synthetic.ts';
 import { makeRectifier, mergeBack, type GetOptions, type GetRectifier } from '../../src/passes/get-split.ts';
 import { sampleGroup } from '../../src/learn/dataset.ts';
-import { groupEdges } from '../../src/learn/groups.ts';
 import { checkSplit, randomSplit } from '../../src/fusion/rectify.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { KGnn } from '../../src/learn/gnn.ts';
@@ -23,6 +22,7 @@ import { shippedWeightsDir } from '../../src/learn/weights.ts';
 import type { CostModel, Group, OpGraph } from '../../src/fusion/types.ts';
 import { Rng } from '../../src/util/random.ts';
 import { stubCost } from './stub-cost.ts';
+import { chain, rankFromMiddle } from './chain.ts';
 
 await initTf();
 
@@ -104,25 +104,8 @@ test('shipped models: never worse than the random split from the same rng (lbdf 
   }
 });
 
-/** A chain of ops with the given weight bytes (1-byte elements, tiny maps). */
-function chain(weights: number[]): OpGraph {
-  const b = new OpGraphBuilder();
-  let x = b.input([1, 1, 1, 1]);
-  for (const w of weights) x = b.op('Conv', [x], [1, 1, 1, 1], { weights: w });
-  return b.build();
-}
 
-/** Ranks the group's edges by distance of their midpoint from the group's middle, farthest first:
- * on a chain this makes SPLIT peel one op off at a time. */
-const edgesFirst: Explainer = {
-  kind: 'cuts',
-  explain(group: Group, cost) {
-    const edges = groupEdges(cost.graph, group);
-    const mid = (group[0] + group[group.length - 1]) / 2;
-    edges.sort((a, b) => Math.abs((b[0] + b[1]) / 2 - mid) - Math.abs((a[0] + a[1]) / 2 - mid) || a[0] - b[0]);
-    return { method: 'cuts', edges, scores: edges.map((_, i) => -i), pInvalid: 1 };
-  },
-};
+const edgesFirst = rankFromMiddle('ends');
 
 test('random-cheaper: the random split is returned, recorded in the tree, and not counted as rectified', () => {
   // weights 100 x 6, buffer 350 (three ops fit): peeling single ops (topK 1, no merge-back) gives

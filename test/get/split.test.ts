@@ -6,31 +6,14 @@ import { makeRectifier } from '../../src/passes/get-split.ts';
 import { cutPartition, isConnected, groupEdges } from '../../src/learn/groups.ts';
 import { sampleGroup } from '../../src/learn/dataset.ts';
 import { checkSplit } from '../../src/fusion/rectify.ts';
-import type { Explainer } from '../../src/learn/explainers/index.ts';
-import type { Group, OpGraph } from '../../src/fusion/types.ts';
 import { Rng } from '../../src/util/random.ts';
 import { stubCost } from './stub-cost.ts';
+import { chain, rankFromMiddle } from './chain.ts';
 
 const KB = 1024;
 
-/** A chain of ops with the given weight bytes (1-byte elements, tiny maps). */
-function chain(weights: number[]): OpGraph {
-  const b = new OpGraphBuilder();
-  let x = b.input([1, 1, 1, 1]);
-  for (const w of weights) x = b.op('Conv', [x], [1, 1, 1, 1], { weights: w });
-  return b.build();
-}
 
-/** An explainer ranking a group's edges by distance of their midpoint to the group's middle. */
-const middleFirst: Explainer = {
-  kind: 'cuts',
-  explain(group: Group, cost) {
-    const edges = groupEdges(cost.graph, group);
-    const mid = (group[0] + group[group.length - 1]) / 2;
-    edges.sort((a, b) => Math.abs((a[0] + a[1]) / 2 - mid) - Math.abs((b[0] + b[1]) / 2 - mid) || a[0] - b[0]);
-    return { method: 'cuts', edges, scores: edges.map((_, i) => -i), pInvalid: 1 };
-  },
-};
+const middleFirst = rankFromMiddle('middle');
 
 test('category 1: both parts valid is preferred, least F_D among such cuts', () => {
   const g = chain([400, 400, 400, 400]);
