@@ -66,3 +66,14 @@ export function randomCnn(seed: number, blocks: number): OpGraph {
   }
   return opGraphFromSpec(shapes, specs, [cur]);
 }
+
+/** Small random CNNs for brute-force references (Bell(n) partitions, so n stays <= 8): the
+ * three-block graphs of seeds 0, 1, ... below `seeds` with `minOps` to 8 ops, the first `want`. */
+export function smallCnns(seeds: number, want: number, minOps: number): { seed: number; g: OpGraph }[] {
+  const out: { seed: number; g: OpGraph }[] = [];
+  for (let seed = 0; seed < seeds && out.length < want; seed++) {
+    const g = randomCnn(seed, 3);
+    if (g.ops.length >= minOps && g.ops.length <= 8) out.push({ seed, g });
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { randomCnn } from './gen.ts';
+import { randomCnn, smallCnns } from './gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { opGraphFromSpec, type OpSpec } from '../../src/fusion/op-graph.ts';
 import { checkPlan, executionOrder, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
@@ -20,10 +20,8 @@ const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as c
 const sumDram = (cost: CostModel, plan: readonly (readonly number[])[]) => plan.reduce((s, g) => s + cost.dram(g), 0);
 
 test('solveWindow over the whole graph = brute force on tiny random CNN-like graphs (both schemes)', () => {
-  let checked = 0;
-  for (let seed = 0; seed < 60 && checked < 10; seed++) {
-    const g = randomCnn(seed, 3);
-    if (g.ops.length > 8 || g.ops.length < 3) continue;
+  const graphs = smallCnns(60, 10, 3);
+  for (const { seed, g } of graphs) {
     for (const scheme of ['lbdf', 'brr'] as const) {
       for (const kib of [0.25, 1, 4]) {
         const cost = createCostModel(scheme, g, hw(kib));
@@ -34,9 +32,8 @@ test('solveWindow over the whole graph = brute force on tiny random CNN-like gra
         assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
       }
     }
-    checked++;
   }
-  assert.ok(checked >= 6, `only ${checked} graphs checked`);
+  assert.ok(graphs.length >= 6, `only ${graphs.length} graphs checked`);
 });
 
 test('solveWindow over the whole graph = the exact MILP optimum on random CNN-like graphs up to ~40 ops', async () => {
@@ -91,10 +88,8 @@ test('reoptimizeWindows: valid plan, never more DRAM than its start, determinist
 });
 
 test('reoptimizeWindows: windows covering the whole graph reach the optimum; greedy with windows never loses to greedy without', () => {
-  let reached = 0;
-  for (let seed = 0; seed < 40 && reached < 8; seed++) {
-    const g = randomCnn(seed, 3);
-    if (g.ops.length > 8 || g.ops.length < 4) continue;
+  const graphs = smallCnns(40, 8, 4);
+  for (const { seed, g } of graphs) {
     for (const scheme of ['lbdf', 'brr'] as const) {
       const cost = createCostModel(scheme, g, hw(1));
       // The first window already holds every group (the whole execution order).
@@ -102,9 +97,8 @@ test('reoptimizeWindows: windows covering the whole graph reach the optimum; gre
       assert.equal(planDram(cost, p), bruteForceOptimum(cost), `seed ${seed} ${scheme}`);
       assert.ok(planDram(cost, greedyPlan(cost)) <= planDram(cost, greedyPlan(cost, { window: false })));
     }
-    reached++;
   }
-  assert.ok(reached >= 5);
+  assert.ok(graphs.length >= 5);
 });
 
 /** conv -> relu -> [GAP -> fc1 -> fc2 -> sigmoid] -> mul -> conv -> relu: one SE block. */
