@@ -134,14 +134,12 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}): SearchRe
   sow(pop.k - run.generated);
   let stale = 0;
   let restarts = 0;
-  let popBest = pop.best?.dram ?? Infinity;
-  let lastImprovement = run.generated;
+  let lastImprovement = run.generated; // of the population's best
   while (!run.done) {
     if (patience > 0 && run.generated - lastImprovement >= patience) {
       pop.items.length = 0;
       sow(pop.k);
       restarts++;
-      popBest = pop.best?.dram ?? Infinity;
       lastImprovement = run.generated;
       continue;
     }
@@ -153,11 +151,8 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}): SearchRe
     }
     const r = repair(cost, child, run.rectifier, run.rng, run.stats);
     const d = run.record(r);
+    if (d < (pop.best?.dram ?? Infinity)) lastImprovement = run.generated;
     pop.offer(r, d);
-    if (d < popBest) {
-      popBest = d;
-      lastImprovement = run.generated;
-    }
   }
   return { ...run.result(), restarts };
 }
