@@ -61,6 +61,7 @@ import type { CostModel, FusionScheme, Group, Rectifier } from '../fusion/types.
 import { Rng } from '../util/random.ts';
 import { checkSplit, randomSplit } from '../fusion/rectify.ts';
 import { mergeSorted } from '../search/common.ts';
+import { planDram } from '../fusion/plan.ts';
 import { cutPartition, groupKey, type CutPartition } from '../learn/groups.ts';
 import { loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from '../learn/explainers/index.ts';
 import { initTf } from '../learn/tf.ts';
@@ -237,7 +238,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
     work.left--;
     const fallback = (reason: string): SplitResult => {
       const parts = randomSplit(group, cost, groupRng(group, seed)).map((p) => [...p].sort((a, b) => a - b));
-      return { parts, dram: parts.reduce((s, p) => s + cost.dram(p), 0), tree: { group, outcome: 'random-fallback', reason, children: parts.map((p) => ({ group: p, outcome: 'valid' as const })) }, explained: false };
+      return { parts, dram: planDram(cost, parts), tree: { group, outcome: 'random-fallback', reason, children: parts.map((p) => ({ group: p, outcome: 'valid' as const })) }, explained: false };
     };
     if (work.left < 0) return fallback('work budget exhausted'); // not cached: budget-dependent
     const ex = explain(group, cost);
@@ -392,11 +393,13 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
     if (guard) {
       // drawn from the caller's stream exactly as the 'none' rectifier would (see the header)
       const base = randomSplit(g, cost, rng).map((p) => [...p].sort((a, b) => a - b));
-      const baseD = base.reduce((s, p) => s + cost.dram(p), 0);
-      const ok = (c: SplitResult) => !checkSplit(cost.graph, cost, g, c.parts) && c.dram <= baseD;
-      if (cand !== first && !ok(cand)) cand = first; // an alternative never costs more than the random draw
-      if (!ok(cand)) {
-        const bad = checkSplit(cost.graph, cost, g, cand.parts);
+      const baseD = planDram(cost, base);
+      let bad = checkSplit(cost.graph, cost, g, cand.parts);
+      if (cand !== first && (bad || cand.dram > baseD)) {
+        cand = first; // an alternative never costs more than the random draw
+        bad = checkSplit(cost.graph, cost, g, cand.parts);
+      }
+      if (bad || cand.dram > baseD) {
         if (bad) stats.splitInvalid++;
         else stats.randomCheaper++;
         stats.fallback++;
@@ -486,7 +489,7 @@ export function mergeBack(partsIn: readonly number[][], cost: CostModel): { part
     parts.push(u);
     merges++;
   }
-  return { parts, dram: parts.reduce((s, p) => s + cost.dram(p), 0), merges };
+  return { parts, dram: planDram(cost, parts), merges };
 }
 
 /** Selects the fast tfjs backend; call once before using a learned explainer. */

@@ -17,7 +17,6 @@ import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as const });
 
 
-const sumDram = (cost: CostModel, plan: readonly (readonly number[])[]) => plan.reduce((s, g) => s + cost.dram(g), 0);
 
 test('solveWindow over the whole graph = brute force on tiny random CNN-like graphs (both schemes)', () => {
   const graphs = smallCnns(60, 10, 3);
@@ -28,7 +27,7 @@ test('solveWindow over the whole graph = brute force on tiny random CNN-like gra
         const r = solveWindow(cost, layerByLayer(g))!;
         assert.ok(r.exact, 'family complete');
         assert.equal(r.dram, bruteForceOptimum(cost), `seed ${seed} ${scheme} ${kib} KiB`);
-        assert.equal(sumDram(cost, r.parts), r.dram);
+        assert.equal(planDram(cost, r.parts), r.dram);
         assert.deepEqual(checkPlan(g, r.parts, cost), { ok: true });
       }
     }
@@ -156,7 +155,7 @@ test('solveWindow on an inner window: only the window changes, the plan stays va
   // Candidate cap: the family is truncated (not exact) but never worse than the window's groups.
   const t = solveWindow(cost, inner, { maxCandidates: 12 })!;
   assert.equal(t.exact, false);
-  assert.ok(t.dram <= sumDram(cost, inner));
+  assert.ok(t.dram <= planDram(cost, inner));
 });
 
 test('acyclicity is built into the DP: two convex parts that would close a cycle are never combined', () => {
