@@ -34,7 +34,7 @@ import { sharedModelsMissing } from '../src/models/shared.ts';
 import { sharedOpGraph } from '../src/learn/train-get.ts';
 import { createCostModel } from '../src/fusion/cost.ts';
 import { dramSplit } from '../src/fusion/plan.ts';
-import type { FusionScheme } from '../src/fusion/types.ts';
+import type { FusionScheme, OpGraph } from '../src/fusion/types.ts';
 import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
@@ -109,12 +109,21 @@ interface Cell {
   recheck?: { seeds: number; none: number[]; get: number[] };
 }
 
+/** The exact optimum of one net/scheme/buffer (MB; NaN when the solver failed). */
+interface ExactRecord {
+  dramMB: number;
+  fusableMB: number;
+  boundMB: number;
+  status: string;
+  seconds: number;
+}
+
 const cells: Cell[] = [];
-const exact = new Map<string, { dramMB: number; fusableMB: number; boundMB: number; status: string; seconds: number }>();
+const exact = new Map<string, ExactRecord>();
 const MB = 1e6;
 
 /** One seeded search run (fresh cost model: no cache shared across runs). */
-function runOnce(graph: ReturnType<typeof sharedOpGraph>, scheme: FusionScheme, bufferKb: number, budget: number, method: Method, kind: GetKind, seed: number) {
+function runOnce(graph: OpGraph, scheme: FusionScheme, bufferKb: number, budget: number, method: Method, kind: GetKind, seed: number) {
   const cm = createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
   const rect = makeRectifier(kind, { gnne: { steps: 20, seed }, topK, mergeBack, guard, explore });
   const t0 = performance.now();
@@ -132,12 +141,10 @@ function runOnce(graph: ReturnType<typeof sharedOpGraph>, scheme: FusionScheme, 
  * seeds are reused). The rule is fixed before the run and both figures are printed.
  */
 function recheckWorse(n: number) {
-  const graphs = new Map<string, ReturnType<typeof sharedOpGraph>>();
   for (const c of cells) {
     if (c.get === 'none' || !(relVsNone(c) > 1e-9)) continue;
     const base = noneOf(c)!;
-    const graph = graphs.get(c.net) ?? sharedOpGraph(c.net);
-    graphs.set(c.net, graph);
+    const graph = sharedOpGraph(c.net); // cached per net
     const more = (cell: Cell, kind: GetKind) => {
       const xs = cell.fusableMB.slice(0, n);
       for (let s = xs.length; s < n; s++) xs.push(runOnce(graph, c.scheme, c.bufferKb, c.budget, c.method, kind, s).fusableMB);
@@ -150,9 +157,7 @@ function recheckWorse(n: number) {
 
 function printRecheck(c: Cell) {
   const r = c.recheck!;
-  const rel = (mean(r.get) - mean(r.none)) / mean(r.none);
-  const worse = r.get.filter((x, i) => x > r.none[i] * (1 + 1e-12)).length;
-  console.log(`  recheck ${c.setting} ${c.net} ${c.scheme} ${label[c.method]} +${c.get} on ${r.seeds} seeds: ${f(mean(r.get))} vs none ${f(mean(r.none))} fus MB (${pct(rel, 2)}), sd ${f(sd(r.get))} / ${f(sd(r.none))}, worse on ${worse}/${r.seeds} seeds`);
+  console.log(`  recheck ${c.setting} ${c.net} ${c.scheme} ${label[c.method]} +${c.get} on ${r.seeds} seeds: ${f(mean(r.get))} vs none ${f(mean(r.none))} fus MB (${pct(recheckRel(r), 2)}), sd ${f(sd(r.get))} / ${f(sd(r.none))}, worse on ${worseCount(r.get, r.none)}/${r.seeds} seeds`);
 }
 
 async function runSetting(setting: string, nets: string[], schemes: FusionScheme[], bufferKb: number, budget: number, methods: Method[]) {
@@ -251,11 +256,13 @@ const gapClosed = (c: Cell) => {
   return room > 1e-3 * n ? (n - mean(c.fusableMB)) / room : NaN;
 };
 /** Seeds (paired by seed) where GET's fusable MB exceeds none's. */
+const worseCount = (get: number[], none: number[]) => get.filter((x, i) => x > none[i] * (1 + 1e-12)).length;
 const worseSeeds = (c: Cell) => {
   const base = noneOf(c);
-  if (!base || c.get === 'none') return NaN;
-  return c.fusableMB.filter((x, i) => x > base.fusableMB[i] * (1 + 1e-12)).length; // paired by seed
+  return !base || c.get === 'none' ? NaN : worseCount(c.fusableMB, base.fusableMB);
 };
+/** Relative change of GET's mean vs none's on the --recheck seeds. */
+const recheckRel = (r: NonNullable<Cell['recheck']>) => (mean(r.get) - mean(r.none)) / mean(r.none);
 
 function printCell(c: Cell) {
   const d = mean(c.dramMB);
@@ -313,9 +320,17 @@ function printSummary(kinds: GetKind[]) {
       const reachable = withPub.filter((c) => room(c) >= pubRed(c));
       const met = reachable.filter((c) => -relVsNone(c) >= pubRed(c) - 1e-9);
       if (withPub.length) console.log(`      published reduction vs room: reachable (room >= published) in ${reachable.length}/${withPub.length} cells, met in ${met.length}${reachable.length > met.length ? ` (missed: ${reachable.filter((c) => !met.includes(c)).map((c) => `${c.net} ${c.scheme} ${pct(-relVsNone(c))} vs ${pct(pubRed(c))}, room ${pct(room(c))}`).join('; ')})` : ''}; the other ${withPub.length - reachable.length} have less room than the published reduction`);
-      for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}${c.recheck ? `; on ${c.recheck.seeds} seeds ${f(mean(c.recheck.get))} vs ${f(mean(c.recheck.none))} (${pct((mean(c.recheck.get) - mean(c.recheck.none)) / mean(c.recheck.none), 2)})` : ''}`);
+      for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}${c.recheck ? `; on ${c.recheck.seeds} seeds ${f(mean(c.recheck.get))} vs ${f(mean(c.recheck.none))} (${pct(recheckRel(c.recheck), 2)})` : ''}`);
     }
   }
+}
+
+/** An earlier run's --json (JSON writes NaN as null: restored here). */
+function readRun(file: string): { settings: Record<string, unknown> & { element: string }; cells: Cell[]; exact: Record<string, ExactRecord> } {
+  const j = JSON.parse(readFileSync(file, 'utf8'));
+  for (const c of j.cells as Cell[]) for (const k of ['dramMB', 'fusableMB', 'rectifyRate', 'explainerWins', 'seconds'] as const) c[k] = c[k].map((x) => x ?? NaN);
+  for (const e of Object.values(j.exact as Record<string, ExactRecord>)) for (const k of ['dramMB', 'fusableMB', 'boundMB'] as const) e[k] ??= NaN;
+  return j;
 }
 
 async function main() {
@@ -332,13 +347,10 @@ async function main() {
     const key = (c: Cell) => `${c.setting}/${c.net}/${c.scheme}/${c.method}/${c.get}`;
     const allKinds = new Set<GetKind>();
     for (const file of report.split(',')) {
-      const j = JSON.parse(readFileSync(file, 'utf8')) as { settings: Record<string, unknown>; cells: Cell[]; exact: Record<string, { dramMB: number; fusableMB: number; boundMB: number; status: string; seconds: number }> };
+      const j = readRun(file);
       console.log(`${file}: ${JSON.stringify(j.settings)}`);
-      for (const c of j.cells) {
-        for (const k of ['dramMB', 'fusableMB', 'rectifyRate', 'explainerWins', 'seconds'] as const) c[k] = c[k].map((x) => x ?? NaN);
-        if (!seen.has(key(c))) (seen.add(key(c)), cells.push(c), allKinds.add(c.get));
-      }
-      for (const [k, e] of Object.entries(j.exact)) if (!exact.has(k)) exact.set(k, { ...e, dramMB: e.dramMB ?? NaN, fusableMB: e.fusableMB ?? NaN, boundMB: e.boundMB ?? NaN });
+      for (const c of j.cells) if (!seen.has(key(c))) (seen.add(key(c)), cells.push(c), allKinds.add(c.get));
+      for (const [k, e] of Object.entries(j.exact)) if (!exact.has(k)) exact.set(k, e);
     }
     const order = (c: Cell) => [c.setting, A_NETS.concat(B_NETS).indexOf(c.net), c.scheme, ['local', 'nsga2', 'random'].indexOf(c.method), ['none', 'gnne', 'pg', 'rg', 'cuts'].indexOf(c.get)];
     cells.sort((a, b) => {
@@ -355,9 +367,9 @@ async function main() {
   }
   const backend = await prepareGet();
   if (exactFrom) {
-    const prev = JSON.parse(readFileSync(exactFrom, 'utf8')) as { settings: { element: string }; exact: Record<string, { dramMB: number; fusableMB: number; boundMB: number; status: string; seconds: number }> };
+    const prev = readRun(exactFrom);
     if (prev.settings.element !== element) throw new Error(`--exact-from ${exactFrom}: element ${prev.settings.element}, this run ${element}`);
-    for (const [k, e] of Object.entries(prev.exact)) exact.set(k, { ...e, dramMB: e.dramMB ?? NaN, fusableMB: e.fusableMB ?? NaN, boundMB: e.boundMB ?? NaN, status: `${e.status} (from ${exactFrom})` });
+    for (const [k, e] of Object.entries(prev.exact)) exact.set(k, { ...e, status: `${e.status} (from ${exactFrom})` });
   }
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
