@@ -33,9 +33,6 @@ export interface GnnExplainerOptions {
   seed?: number;
 }
 
-/** sigma(m) in float32 (the edge scores). */
-const maskValues = (m: Float32Array): Float32Array => Float32Array.from(m, (x) => 1 / (1 + Math.exp(-x)));
-
 export class GnnExplainer implements Explainer {
   readonly kind = 'gnne' as const;
   constructor(
@@ -88,6 +85,6 @@ export class GnnExplainer implements Explainer {
     } finally {
       obj.dispose();
     }
-    return { method: 'gnne', ...rankEdges(local, maskValues(m)), pInvalid };
+    return { method: 'gnne', ...rankEdges(local, Float32Array.from(m, sigmoid)), pInvalid };
   }
 }

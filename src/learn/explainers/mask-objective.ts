@@ -30,6 +30,7 @@
 import { tf } from '../tf.ts';
 import { HIDDEN, LAYERS, HEAD_HIDDEN, type GraphInput, type KGnn } from '../gnn.ts';
 import { FEATURE_DIM } from '../features.ts';
+import { sigmoid } from './common.ts';
 
 const H = HIDDEN;
 const H3 = 3 * HIDDEN;
@@ -129,7 +130,7 @@ export class MaskObjective {
   /** Forward pass from mask logits m; fills the activations; returns the logit. */
   private forward(m: ArrayLike<number>): number {
     const { n, e, src, dst, w, nw, ens } = this;
-    for (let k = 0; k < e; k++) w[k] = 1 / (1 + Math.exp(-m[k]));
+    for (let k = 0; k < e; k++) w[k] = sigmoid(m[k]);
     // soft-OR node weights: n_v = 1 - exp(sum_{e ~ v} log(1 + eps - w_e))
     const s = new Float64Array(n);
     for (let k = 0; k < e; k++) {
