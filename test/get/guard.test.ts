@@ -21,13 +21,13 @@ import { GnnExplainer, PgExplainer, RgExplainer, type Explainer } from '../../sr
 import { shippedWeightsDir } from '../../src/learn/weights.ts';
 import type { CostModel, Group, OpGraph } from '../../src/fusion/types.ts';
 import { Rng } from '../../src/util/random.ts';
+import { planDram } from '../../src/fusion/plan.ts';
 import { stubCost } from './stub-cost.ts';
 import { chain, rankFromMiddle } from './chain.ts';
 
 await initTf();
 
 const KB = 1024;
-const sum = (cost: CostModel, parts: Group[]) => parts.reduce((s, p) => s + cost.dram(p), 0);
 const sorted = (parts: Group[]) => parts.map((p) => [...p].sort((a, b) => a - b));
 const noWeights = existsSync(join(shippedWeightsDir(), 'lbdf.json')) ? false : 'shipped GET weights (models/get/lbdf.json) absent; run dnnfuse get train';
 
@@ -48,7 +48,7 @@ function checkOne(rect: GetRectifier, graph: OpGraph, cost: CostModel, group: Gr
   const base = randomSplit(group, cost, baseRng);
   // the caller's stream is consumed exactly as by the baseline (searches stay paired)
   assert.equal(rng.next(), baseRng.next(), `${rect.kind}: the rectifier consumed the caller's rng differently from randomSplit`);
-  assert.ok(sum(cost, parts) <= sum(cost, base), `${rect.kind}: GET ${sum(cost, parts)} > random ${sum(cost, base)}`);
+  assert.ok(planDram(cost, parts) <= planDram(cost, base), `${rect.kind}: GET ${planDram(cost, parts)} > random ${planDram(cost, base)}`);
   if (group.every((v) => cost.valid([v]))) assert.equal(checkSplit(graph, cost, group, sorted(parts)), undefined);
   const s = rect.stats;
   assert.equal(s.rectified + s.fallback, s.invalid);
@@ -181,7 +181,7 @@ test('merge-back never merges across a path through a third part (no cycle), nev
       const parts = sorted(randomSplit(group, cost, new Rng(seed)));
       const r = mergeBack(parts, cost);
       assert.equal(checkSplit(gr, cost, group, sorted(r.parts)), undefined);
-      assert.ok(r.dram <= sum(cost, parts));
+      assert.ok(r.dram <= planDram(cost, parts));
       assert.equal(r.parts.length, parts.length - r.merges);
     }),
     { numRuns: 60, seed: 5 },
