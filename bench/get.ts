@@ -31,14 +31,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { sharedModelsMissing } from '../src/models/shared.ts';
-import { sharedOpGraph } from '../src/learn/train-get.ts';
+import { sharedOpGraph } from '../src/get/train-get.ts';
 import { createCostModel } from '../src/fusion/cost.ts';
 import { dramSplit } from '../src/fusion/plan.ts';
 import type { FusionScheme, OpGraph } from '../src/fusion/types.ts';
 import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
-import { makeRectifier, prepareGet, type GetKind } from '../src/passes/get-split.ts';
+import { makeRectifier, prepareGet, type GetKind } from '../src/get/split.ts';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(`--${n}`);

@@ -17,11 +17,11 @@
 import { Rng } from '../src/util/random.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
-import { bellmanFordReference, bfsReference, dfsReference, distance2Colouring, floodReference, makeGraph, maxDegree, type LearnGraph } from '../src/learn/learnability/graph.ts';
-import { ALGORITHMS, build, certify, precision, withVirtualRoot, type Algorithm } from '../src/learn/learnability/certify.ts';
-import { nodeInits, runGnn } from '../src/learn/learnability/gnn.ts';
-import { NtkPredictor, theoryEnsembleBound } from '../src/learn/learnability/predictors.ts';
-import { modelLearnGraph } from '../src/learn/learnability/model.ts';
+import { bellmanFordReference, bfsReference, dfsReference, distance2Colouring, floodReference, makeGraph, maxDegree, type LearnGraph } from '../src/learnability/graph.ts';
+import { ALGORITHMS, build, certify, precision, withVirtualRoot, type Algorithm } from '../src/learnability/certify.ts';
+import { nodeInits, runGnn } from '../src/learnability/gnn.ts';
+import { NtkPredictor, theoryEnsembleBound } from '../src/learnability/predictors.ts';
+import { modelLearnGraph } from '../src/learnability/model.ts';
 
 const QUICK = process.env.DNNFUSE_BENCH_QUICK === '1';
 

@@ -114,7 +114,7 @@ export function spatialGradientScaling(model: Model, ctx: Partial<PassContext> =
  * for `ctx.hardware` (default preset edge-512k) and `ctx.scheme` (default lbdf); the graph is
  * not modified. Options as `--option plan.key=value` (search, budget, k, warmStart, optimum,
  * timeLimit). */
-export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options?: Omit<import('./passes/plan-fusion.ts').PlanPassOptions, 'onProgress'>): Promise<PassResult<import('./fusion/schedule.ts').FusionPlanJson>> {
+export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options?: Omit<import('./passes/plan-fusion.ts').PlanPassOptions, 'onProgress'>): Promise<PassResult<import('./search/planner.ts').FusionPlanJson>> {
   return runPass('plan', model, withOptions('plan', ctx, options as Record<string, unknown> | undefined));
 }
 
@@ -167,7 +167,7 @@ export interface BuiltinAnnotations {
   'expand-branches': RewriteAnnotations;
   sgs: import('./passes/sgs.ts').SgsAnnotations;
   learnability: LearnabilityAnnotations;
-  plan: import('./fusion/schedule.ts').FusionPlanJson;
+  plan: import('./search/planner.ts').FusionPlanJson;
   get: import('./passes/get.ts').GetPassAnnotations;
   shapes: { values: number; static: number; notStatic: { value: string; reason: string }[] };
   dce: { removedNodes: number };
@@ -182,7 +182,7 @@ export function passAnnotations<K extends keyof BuiltinAnnotations>(schedule: im
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
 export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
 export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';
-export type { FusionPlanJson, FusionGroupJson } from './fusion/schedule.ts';
+export type { FusionPlanJson, FusionGroupJson } from './search/planner.ts';
 export type { PlanPassOptions } from './passes/plan-fusion.ts';
 export type { GetPassAnnotations } from './passes/get.ts';
-export type { Certificate } from './learn/learnability/certify.ts';
+export type { Certificate } from './learnability/certify.ts';

@@ -3,7 +3,7 @@
  * Bellman-Ford classically and as a message-passing GNN whose update function is a learned
  * predictor of the algorithm's local instruction (closed-form infinite-width NTK ensemble, or
  * trained finite-width MLP ensembles), compares them node by node and writes one certificate
- * per algorithm (src/learn/learnability/certify.ts). Sources: the graph inputs. Bellman-Ford
+ * per algorithm (src/learnability/certify.ts). Sources: the graph inputs. Bellman-Ford
  * weights: value element counts quantized to `weightBits` bits (see graph.ts).
  *
  * Analysis only: the graph is not changed. A certificate with `certified: false` is a result,
@@ -16,9 +16,9 @@
 import type { Pass, PassContext } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import { badInput } from '../errors.ts';
-import { ALGORITHMS, certify, type Algorithm, type Certificate, type CertifyOptions } from '../learn/learnability/certify.ts';
-import { edgeCount, maxDegree } from '../learn/learnability/graph.ts';
-import { modelLearnGraph } from '../learn/learnability/model.ts';
+import { ALGORITHMS, certify, type Algorithm, type Certificate, type CertifyOptions } from '../learnability/certify.ts';
+import { edgeCount, maxDegree } from '../learnability/graph.ts';
+import { modelLearnGraph } from '../learnability/model.ts';
 
 export interface LearnabilityAnnotations {
   version: 1;

@@ -50,7 +50,7 @@
  *
  * Why a hand-written solver and not HiGHS (which solves the global problem in exact.ts): windows
  * are small (<= 48 ops, <= 1500 candidates by default), this must run synchronously inside
- * greedyPlan (used synchronously by schedule.ts, the benches and tests) while HiGHS is an async
+ * greedyPlan (used synchronously by the planner (planner.ts), the benches and tests) while HiGHS is an async
  * wasm module, and a window must cost a few milliseconds for ResNet-50 greedy to stay far below
  * 1 s (building a MILP per window would cost more than solving the DP). Determinism: parts are
  * listed in a fixed order (generation order, which depends only on op ids and the plan), ties

@@ -1,8 +1,8 @@
 /** Hand-made inputs shared by the SPLIT and guard tests: a chain of ops and an explainer that
  * ranks a group's edges by where they sit in it. */
-import { OpGraphBuilder } from '../../src/learn/synthetic.ts';
-import { groupEdges } from '../../src/learn/groups.ts';
-import type { Explainer } from '../../src/learn/explainers/index.ts';
+import { OpGraphBuilder } from '../../src/get/synthetic.ts';
+import { groupEdges } from '../../src/fusion/groups.ts';
+import type { Explainer } from '../../src/get/explainers/index.ts';
 import type { Group, OpGraph } from '../../src/fusion/types.ts';
 
 /** A chain of ops with the given weight bytes (1-byte elements, tiny maps). */

@@ -1,5 +1,5 @@
 /**
- * GNNExplainer's hand-differentiated objective (src/learn/explainers/mask-objective.ts) against
+ * GNNExplainer's hand-differentiated objective (src/get/explainers/mask-objective.ts) against
  * the tfjs autodiff path it replaces (common.ts maskedLogits / maskEntropy under tf.grad), and
  * the explainer's Adam loop against the tf.train.adam loop it replaces.
  */
@@ -7,14 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { syntheticNetwork } from '../../src/learn/synthetic.ts';
-import { KGnn, batchTensors, disposeBatch, graphInput, makeBatch } from '../../src/learn/gnn.ts';
-import { tf, initTf } from '../../src/learn/tf.ts';
-import { GnnExplainer, loadGetModels } from '../../src/learn/explainers/index.ts';
-import { MaskObjective } from '../../src/learn/explainers/mask-objective.ts';
-import { maskEntropy, maskedLogits, rankEdges } from '../../src/learn/explainers/common.ts';
-import { sampleGroup } from '../../src/learn/dataset.ts';
-import { shippedWeightsDir } from '../../src/learn/weights.ts';
+import { syntheticNetwork } from '../../src/get/synthetic.ts';
+import { KGnn, batchTensors, disposeBatch, graphInput, makeBatch } from '../../src/get/kgnn.ts';
+import { tf, initTf } from '../../src/get/tf.ts';
+import { GnnExplainer, loadGetModels } from '../../src/get/explainers/index.ts';
+import { MaskObjective } from '../../src/get/explainers/mask-objective.ts';
+import { maskEntropy, maskedLogits, rankEdges } from '../../src/get/explainers/common.ts';
+import { sampleGroup } from '../../src/get/dataset.ts';
+import { shippedWeightsDir } from '../../src/get/weights.ts';
 import type { CostModel } from '../../src/fusion/types.ts';
 import type { OpGraph } from '../../src/fusion/types.ts';
 import { Rng } from '../../src/util/random.ts';

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { OpGraphBuilder, syntheticNetwork } from '../../src/learn/synthetic.ts';
-import { makeRectifier } from '../../src/passes/get-split.ts';
-import { cutPartition, isConnected, groupEdges } from '../../src/learn/groups.ts';
-import { sampleGroup } from '../../src/learn/dataset.ts';
+import { OpGraphBuilder, syntheticNetwork } from '../../src/get/synthetic.ts';
+import { makeRectifier } from '../../src/get/split.ts';
+import { cutPartition, isConnected, groupEdges } from '../../src/fusion/groups.ts';
+import { sampleGroup } from '../../src/get/dataset.ts';
 import { checkSplit } from '../../src/fusion/rectify.ts';
 import { Rng } from '../../src/util/random.ts';
 import { stubCost } from './stub-cost.ts';
@@ -136,7 +136,7 @@ test("'none' is the published random split and never counts as rectified", () =>
 });
 
 test('splitTreesFor returns the trees whose leaves are groups of the final plan', async () => {
-  const { splitTreesFor } = await import('../../src/passes/get-split.ts');
+  const { splitTreesFor } = await import('../../src/get/split.ts');
   const g = chain([400, 400, 400, 400]);
   const r = makeRectifier('cuts');
   const parts = r([0, 1, 2, 3], stubCost(g, 1000), new Rng(1));

@@ -1,10 +1,10 @@
 /** Decision-threshold calibration of the GET predictor (tuned on validation, folded into b2). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { THRESHOLDS, tuneThreshold } from '../../src/learn/train-get.ts';
-import { KGnn, kgnnShapes, initParams, graphInput, makeBatch } from '../../src/learn/gnn.ts';
-import { initTf } from '../../src/learn/tf.ts';
-import { syntheticNetwork } from '../../src/learn/synthetic.ts';
+import { THRESHOLDS, tuneThreshold } from '../../src/get/train-get.ts';
+import { KGnn, kgnnShapes, initParams, graphInput, makeBatch } from '../../src/get/kgnn.ts';
+import { initTf } from '../../src/get/tf.ts';
+import { syntheticNetwork } from '../../src/get/synthetic.ts';
 import { Rng } from '../../src/util/random.ts';
 
 await initTf();

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ALGORITHMS, certify } from '../../src/learn/learnability/certify.ts';
-import { bfsReference, distance2Colouring, floodReference, makeGraph, maxDegree } from '../../src/learn/learnability/graph.ts';
-import { bfsInstruction, floodingInstruction } from '../../src/learn/learnability/instructions.ts';
-import { nodeInits, runGnn } from '../../src/learn/learnability/gnn.ts';
-import { NtkPredictor } from '../../src/learn/learnability/predictors.ts';
+import { ALGORITHMS, certify } from '../../src/learnability/certify.ts';
+import { bfsReference, distance2Colouring, floodReference, makeGraph, maxDegree } from '../../src/learnability/graph.ts';
+import { bfsInstruction, floodingInstruction } from '../../src/learnability/instructions.ts';
+import { nodeInits, runGnn } from '../../src/learnability/gnn.ts';
+import { NtkPredictor } from '../../src/learnability/predictors.ts';
 import { boundedGraph, pruferTree } from './helpers.ts';
 
 for (const algorithm of ALGORITHMS) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { bellmanFordReference, bfsReference, boundedDegreeView, checkColouring, dfsReference, distance2Colouring, floodReference, graphFromModel, makeGraph, maxDegree, quantizeWeight } from '../../src/learn/learnability/graph.ts';
+import { bellmanFordReference, bfsReference, boundedDegreeView, checkColouring, dfsReference, distance2Colouring, floodReference, graphFromModel, makeGraph, maxDegree, quantizeWeight } from '../../src/learnability/graph.ts';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { boundedGraph } from './helpers.ts';
 

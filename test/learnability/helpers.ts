@@ -1,6 +1,6 @@
 /** Shared generators for the learnability tests. */
 import fc from 'fast-check';
-import { makeGraph, type LearnGraph } from '../../src/learn/learnability/graph.ts';
+import { makeGraph, type LearnGraph } from '../../src/learnability/graph.ts';
 
 /** A random graph with n nodes, max degree <= D, random positive weights (directions from
  * lower to higher id, like a DAG), and 1..3 sources. */

@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { distance2Colouring } from '../../src/learn/learnability/graph.ts';
-import { localInstruction, type LocalRule } from '../../src/learn/learnability/instructions.ts';
-import { Schema } from '../../src/learn/learnability/templates.ts';
-import { nodeInits, runGnn } from '../../src/learn/learnability/gnn.ts';
-import { NtkPredictor } from '../../src/learn/learnability/predictors.ts';
+import { distance2Colouring } from '../../src/learnability/graph.ts';
+import { localInstruction, type LocalRule } from '../../src/learnability/instructions.ts';
+import { Schema } from '../../src/learnability/templates.ts';
+import { nodeInits, runGnn } from '../../src/learnability/gnn.ts';
+import { NtkPredictor } from '../../src/learnability/predictors.ts';
 import { boundedGraph } from './helpers.ts';
 
 test('LOCAL step: b = a XOR (OR of the neighbours\' a), compiled from rules, = direct evaluation', () => {

@@ -10,10 +10,10 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Rng } from '../../src/util/random.ts';
-import { makeGraph } from '../../src/learn/learnability/graph.ts';
-import { certify } from '../../src/learn/learnability/certify.ts';
-import { bfsInstruction, floodingInstruction } from '../../src/learn/learnability/instructions.ts';
-import { NtkPredictor, growEnsemble, ntkAlphaBeta, ntkKernel, trainMember, defaultLr, theoryEnsembleBound } from '../../src/learn/learnability/predictors.ts';
+import { makeGraph } from '../../src/learnability/graph.ts';
+import { certify } from '../../src/learnability/certify.ts';
+import { bfsInstruction, floodingInstruction } from '../../src/learnability/instructions.ts';
+import { NtkPredictor, growEnsemble, ntkAlphaBeta, ntkKernel, trainMember, defaultLr, theoryEnsembleBound } from '../../src/learnability/predictors.ts';
 
 const path = (n: number) => makeGraph(n, Array.from({ length: n - 1 }, (_, i) => [i, i + 1] as [number, number]), [0]);
 

@@ -9,18 +9,18 @@
  */
 import type { Command } from 'commander';
 import { badInput } from '../../errors.ts';
-import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost, calibrateThreshold } from '../../learn/train-get.ts';
-import { shippedWeightsDir, loadWeights } from '../../learn/weights.ts';
-import { loadGetModels } from '../../learn/explainers/index.ts';
-import { evaluate } from '../../learn/train.ts';
-import { initTf } from '../../learn/tf.ts';
+import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost, calibrateThreshold } from '../../get/train-get.ts';
+import { shippedWeightsDir, loadWeights } from '../../get/weights.ts';
+import { loadGetModels } from '../../get/explainers/index.ts';
+import { evaluate } from '../../get/train.ts';
+import { initTf } from '../../get/tf.ts';
 import type { FusionScheme } from '../../fusion/types.ts';
 import { loadModel } from '../../onnx/io.ts';
 import { inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { buildOpGraph } from '../../fusion/op-graph.ts';
-import { makeRectifier, type GetKind } from '../../passes/get-split.ts';
+import { makeRectifier, type GetKind } from '../../get/split.ts';
 import { Rng } from '../../util/random.ts';
-import { isConnected } from '../../learn/groups.ts';
+import { isConnected } from '../../fusion/groups.ts';
 
 function int(name: string, v: string): number {
   const x = Number(v);

@@ -15,12 +15,12 @@ import { badInput } from '../../errors.ts';
 import { resolveAccelerator } from '../../hardware/load.ts';
 import { runPasses, scheduleToJson } from '../../passes/manager.ts';
 import { planPass } from '../../passes/plan-fusion.ts';
-import { SEARCH_METHODS } from '../../fusion/schedule.ts';
+import { SEARCH_METHODS } from '../../search/planner.ts';
 import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
 import { DataType } from '../../ir/dtype.ts';
 import { parseShapeOverrides } from '../../analysis/shapes.ts';
 import type { Model } from '../../ir/graph.ts';
-import { makeRectifier, prepareGet, type GetKind } from '../../passes/get-split.ts';
+import { makeRectifier, prepareGet, type GetKind } from '../../get/split.ts';
 
 const GET_KINDS: GetKind[] = ['gnne', 'pg', 'rg', 'cuts', 'none'];
 

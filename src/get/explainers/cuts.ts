@@ -8,7 +8,7 @@
  * `maxEdges` edges in topological order only (the rest get -1), so the control stays cheap.
  */
 import type { CostModel, Group } from '../../fusion/types.ts';
-import { cutPartition, groupEdges } from '../groups.ts';
+import { cutPartition, groupEdges } from '../../fusion/groups.ts';
 import type { Explainer, Explanation } from './common.ts';
 
 export class CutsExplainer implements Explainer {

@@ -4,7 +4,7 @@
  * tfjs's CPU backend is deterministic, so a seed reproduces the weights bit for bit.
  */
 import { tf } from './tf.ts';
-import { KGnn, batchTensors, disposeBatch, graphInput, makeBatch, type GraphInput } from './gnn.ts';
+import { KGnn, batchTensors, disposeBatch, graphInput, makeBatch, type GraphInput } from './kgnn.ts';
 import { metrics, type Metrics, type Sample } from './dataset.ts';
 import { Rng } from '../util/random.ts';
 

@@ -9,12 +9,12 @@
  * zeroes wall-clock fields (ms, *Ms, seconds), leaves them alone).
  */
 import type { Accelerator } from '../hardware/accelerator.ts';
-import type { FusionScheme, MemoryItem, OpGraph, Rectifier } from './types.ts';
-import { createCostModel, BrrCostModel, type FusionCostModel } from './cost.ts';
-import { checkPlan, dramSplit, executionOrder, layerByLayer, planDram, type Plan } from './plan.ts';
-import { fusabilityOf, type SearchMethod, type SearchOptions, type SearchResult } from '../search/common.ts';
-import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, greedyPlan } from '../search/heuristics.ts';
-import { solveExact, type ExactOptions, type ExactResult } from '../search/exact.ts';
+import type { FusionScheme, MemoryItem, OpGraph, Rectifier } from '../fusion/types.ts';
+import { createCostModel, BrrCostModel, type FusionCostModel } from '../fusion/cost.ts';
+import { checkPlan, dramSplit, executionOrder, layerByLayer, planDram, type Plan } from '../fusion/plan.ts';
+import { fusabilityOf, type SearchMethod, type SearchOptions, type SearchResult } from './common.ts';
+import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, greedyPlan } from './heuristics.ts';
+import { solveExact, type ExactOptions, type ExactResult } from './exact.ts';
 import { verificationFailed } from '../errors.ts';
 
 export const SEARCH_METHODS: SearchMethod[] = ['lbl', 'greedy', 'random', 'local', 'nsga2', 'exact'];

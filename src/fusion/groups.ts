@@ -2,8 +2,8 @@
  * Small graph algorithms on fusion groups shared by the GET dataset sampler, the explainers
  * and SPLIT: weak connectivity, convex closure, down-closed two-way partitions.
  */
-import type { Group, OpGraph } from '../fusion/types.ts';
-import { components } from '../fusion/plan.ts';
+import type { Group, OpGraph } from './types.ts';
+import { components } from './plan.ts';
 
 export const groupKey = (g: Group): string => g.join(',');
 

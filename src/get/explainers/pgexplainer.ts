@@ -11,7 +11,7 @@
  */
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
-import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../gnn.ts';
+import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
 import { groupTensors, maskEntropy, maskedLogits, rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
 

@@ -11,7 +11,7 @@
  */
 import type { CostModel, FusionScheme, Group, OpGraph } from '../fusion/types.ts';
 import { Rng } from '../util/random.ts';
-import { convexClosure, groupKey } from './groups.ts';
+import { convexClosure, groupKey } from '../fusion/groups.ts';
 
 export const BETAS_KB = [128, 256, 512, 1024, 2048] as const;
 

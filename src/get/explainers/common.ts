@@ -11,7 +11,7 @@
  */
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
-import { batchTensors, graphInput, makeBatch, type BatchTensors, type KGnn } from '../gnn.ts';
+import { batchTensors, graphInput, makeBatch, type BatchTensors, type KGnn } from '../kgnn.ts';
 import type { LocalGraph } from '../features.ts';
 
 export type ExplainerKind = 'gnne' | 'pg' | 'rg' | 'cuts';

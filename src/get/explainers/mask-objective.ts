@@ -28,7 +28,7 @@
  * 1e-4. The plain forward of KGnn (predictor, PG, RG, training) is untouched.
  */
 import { tf } from '../tf.ts';
-import { HIDDEN, LAYERS, HEAD_HIDDEN, type GraphInput, type KGnn } from '../gnn.ts';
+import { HIDDEN, LAYERS, HEAD_HIDDEN, type GraphInput, type KGnn } from '../kgnn.ts';
 import { FEATURE_DIM } from '../features.ts';
 import { sigmoid } from './common.ts';
 

@@ -17,8 +17,8 @@
  */
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
-import type { KGnn } from '../gnn.ts';
-import { batchTensors, disposeBatch, graphInput, makeBatch } from '../gnn.ts';
+import type { KGnn } from '../kgnn.ts';
+import { batchTensors, disposeBatch, graphInput, makeBatch } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
 import { rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
 import { MaskObjective } from './mask-objective.ts';

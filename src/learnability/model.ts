@@ -2,8 +2,8 @@
  * The learnability view of an ONNX model: its operator graph (graph.ts conventions) with
  * Bellman-Ford weights from static tensor sizes when shape inference can give them.
  */
-import type { Model } from '../../ir/graph.ts';
-import { analyzeShapes } from '../../analysis/shapes.ts';
+import type { Model } from '../ir/graph.ts';
+import { analyzeShapes } from '../analysis/shapes.ts';
 import { graphFromModel, type LearnGraph } from './graph.ts';
 
 export interface ModelGraphInfo {

@@ -21,8 +21,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../../util/random.ts';
-import { writeFileAtomic } from '../../util/fs.ts';
+import { Rng } from '../util/random.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 import type { TemplateTable } from './templates.ts';
 
 export type PredictorKind = 'table' | 'ntk' | 'ensemble';

@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/fs.ts';
 import { badInput } from '../errors.ts';
-import { kgnnShapes, type KGnn } from './gnn.ts';
+import { kgnnShapes, type KGnn } from './kgnn.ts';
 import { pgShapes } from './explainers/pgexplainer.ts';
 import { rgShapes } from './explainers/rgexplainer.ts';
 import { initTf } from './tf.ts';
@@ -169,7 +169,7 @@ export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetRe
     const training = { ...DEFAULT_TRAIN, ...Object.fromEntries(Object.entries(o).filter(([k]) => !['log', 'cost', 'networks', 'outDir'].includes(k))), networks: report.networks, samples: report.samples };
     report.files = saveWeights(o.outDir, o.scheme, tensors, { test: testM, validation: valM }, training);
     // Re-measure on exactly what ships (int8-dequantized).
-    const { KGnn: K } = await import('./gnn.ts');
+    const { KGnn: K } = await import('./kgnn.ts');
     const shipped = new K(namespace(loadWeights(o.scheme, o.outDir), 'kgnn'));
     report.testShipped = evaluate(shipped, test);
     shipped.dispose();
@@ -225,7 +225,7 @@ export function tuneThreshold(p: ArrayLike<number>, truth: readonly boolean[]): 
  */
 export async function calibrateThreshold(scheme: FusionScheme, dir: string, o: { cost?: CostFactory } = {}): Promise<{ threshold: number; cumulativeThreshold: number; validation: Metrics; test: Metrics }> {
   await initTf();
-  const { KGnn: K } = await import('./gnn.ts');
+  const { KGnn: K } = await import('./kgnn.ts');
   const w = loadWeights(scheme, dir);
   const t = w.manifest.training as { seed: number; testGroupsPerNet: number; maxSize: number };
   const cost = o.cost ?? defaultCost;

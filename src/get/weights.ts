@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../util/fs.ts';
 import { badInput } from '../errors.ts';
 import type { FusionScheme } from '../fusion/types.ts';
 import { FEATURE_DIM, FEATURE_VERSION } from './features.ts';
-import { HIDDEN, LAYERS } from './gnn.ts';
+import { HIDDEN, LAYERS } from './kgnn.ts';
 
 export const WEIGHTS_FORMAT = 'dnnfuse-get-weights';
 

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { randomCnn, smallCnns } from './gen.ts';
+import { randomCnn, smallCnns } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
 import type { CostModel, OpGraph } from '../../src/fusion/types.ts';
 import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, crossover } from '../../src/search/heuristics.ts';
 import { solveExact, exactChain, isChain, enumerateCandidates } from '../../src/search/exact.ts';
 import { opGraphFromSpec } from '../../src/fusion/op-graph.ts';
-import { planFusion } from '../../src/fusion/schedule.ts';
+import { planFusion } from '../../src/search/planner.ts';
 import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 
 const hw = (kib: number) => ({ bufferBytes: kib * 1024, elementType: 'int8' as const });

@@ -62,10 +62,10 @@ import { Rng } from '../util/random.ts';
 import { checkSplit, randomSplit } from '../fusion/rectify.ts';
 import { mergeSorted } from '../search/common.ts';
 import { planDram } from '../fusion/plan.ts';
-import { cutPartition, groupKey, type CutPartition } from '../learn/groups.ts';
-import { loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from '../learn/explainers/index.ts';
-import { initTf } from '../learn/tf.ts';
-import type { GnnExplainerOptions } from '../learn/explainers/gnnexplainer.ts';
+import { cutPartition, groupKey, type CutPartition } from '../fusion/groups.ts';
+import { loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from './explainers/index.ts';
+import { initTf } from './tf.ts';
+import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
 
 export type GetKind = ExplainerKind | 'none';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomCnn } from './gen.ts';
+import { randomCnn } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, planDram } from '../../src/fusion/plan.ts';
 import type { CostModel, Group } from '../../src/fusion/types.ts';

@@ -4,7 +4,7 @@
  * PGExplainer edge MLP and the RG-Explainer policy.
  */
 import type { FusionScheme } from '../../fusion/types.ts';
-import { KGnn } from '../gnn.ts';
+import { KGnn } from '../kgnn.ts';
 import { loadWeights, namespace, shippedWeightsDir, type WeightsManifest } from '../weights.ts';
 import { GnnExplainer, type GnnExplainerOptions } from './gnnexplainer.ts';
 import { PgExplainer } from './pgexplainer.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { randomCnn } from './gen.ts';
+import { randomCnn } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, layerByLayer, planDram } from '../../src/fusion/plan.ts';
 import type { OpGraph } from '../../src/fusion/types.ts';

@@ -17,7 +17,7 @@
  * - "Infinity" (unreachable) is reported as -1 by the references and decoded from the all-ones
  *   l-bit pattern / a cleared valid flag by the GNN.
  */
-import type { Model } from '../../ir/graph.ts';
+import type { Model } from '../ir/graph.ts';
 
 export interface LearnGraph {
   n: number;
