@@ -38,7 +38,7 @@ import type { FusionScheme, OpGraph } from '../src/fusion/types.ts';
 import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
-import { makeRectifier, prepareGet, type GetKind } from '../src/get/split.ts';
+import { makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(`--${n}`);

@@ -1,14 +1,14 @@
 /**
  * The `get` pass: re-runs the plan pass's search with GET's SPLIT as the rectifier of invalid
- * groups (src/get/split.ts: an explainer ranks the edges responsible for "invalid", the
+ * groups (src/get/: an explainer ranks the edges responsible for "invalid", the
  * cost model picks among the cuts) instead of the published random split, on the same op
  * graph, cost model, search method, budget and seed. Its annotations are a full fusion plan
  * (the same shape as the plan pass's, so it becomes the schedule's final plan) plus a `get`
  * section: explainer, rectifier statistics (invalid groups, rectified along explained edges,
  * random fallbacks, rectify rate) and the DRAM of the plan pass's plan for comparison.
  *
- * This file only wires GET into the pipeline (SPLIT and the explainers are src/get/split.ts and
- * src/get/explainers/). Options (ctx.options.get): explainer 'pg' (default: pre-trained, one pass per
+ * This file only wires GET into the pipeline (SPLIT, the rectifier and the explainers are in
+ * src/get/). Options (ctx.options.get): explainer 'pg' (default: pre-trained, one pass per
  * group) | 'gnne' | 'rg' | 'cuts' (training-free control); topK; weightsDir.
  */
 import type { Pass, PassContext } from './pass.ts';
@@ -16,7 +16,7 @@ import type { Model } from '../ir/graph.ts';
 import { inferShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, type FusionPlanJson } from '../search/planner.ts';
-import { makeRectifier, splitTreesFor, type GetKind } from '../get/split.ts';
+import { makeRectifier, splitTreesFor, type GetKind } from '../get/rectifier.ts';
 import { initTf } from '../get/tf.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { badInput } from '../errors.ts';

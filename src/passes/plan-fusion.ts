@@ -10,7 +10,7 @@
  * greedy plan; false = the published setting, random initial plans), optimum (default true:
  * solve the exact optimum for the gap), timeLimit (seconds for the exact solver, default 30),
  * rectifier (a Rectifier function; default randomSplit) and rectifierName. When the rectifier is
- * a GET rectifier (src/get/split.ts makeRectifier: `dnnfuse plan --get ...`), the
+ * a GET rectifier (src/get/rectifier.ts makeRectifier: `dnnfuse plan --get ...`), the
  * annotations gain a `get` section: explainer, rectifier statistics, rectify rate and the SPLIT
  * trees behind the final plan's groups.
  */
@@ -23,7 +23,7 @@ import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionOptions
 import type { SearchMethod } from '../search/common.ts';
 import { badInput } from '../errors.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
-import type { GetRectifier, GetKind, SplitTree } from '../get/split.ts';
+import type { GetRectifier, GetKind, SplitTree } from '../get/rectifier.ts';
 
 /** What a GET rectifier did during the plan's search (schema: $defs.getRectification). */
 export interface GetRectification {
@@ -107,8 +107,8 @@ export const planPass: Pass<FusionPlanJson & { get?: GetRectification }> = {
     const t = r.json.totals;
     ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)`);
     if (isGetRectifier(o.rectifier)) {
-      // Loaded lazily: get/split.ts pulls in tfjs, which plain plans do not need.
-      const { splitTreesFor } = await import('../get/split.ts');
+      // Loaded lazily: get/rectifier.ts pulls in tfjs, which plain plans do not need.
+      const { splitTreesFor } = await import('../get/rectifier.ts');
       const rect = o.rectifier;
       const s = rect.stats;
       const get: GetRectification = {

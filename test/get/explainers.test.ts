@@ -10,7 +10,7 @@ import { sampleGroup } from '../../src/get/dataset.ts';
 import { groupEdges } from '../../src/fusion/groups.ts';
 import { shippedWeightsDir } from '../../src/get/weights.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
-import { makeRectifier } from '../../src/get/split.ts';
+import { makeRectifier } from '../../src/get/rectifier.ts';
 import { Rng } from '../../src/util/random.ts';
 import { stubCost } from './stub-cost.ts';
 

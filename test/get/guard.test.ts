@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { OpGraphBuilder, syntheticNetwork } from '../../src/get/synthetic.ts';
-import { makeRectifier, mergeBack, type GetOptions, type GetRectifier } from '../../src/get/split.ts';
+import { makeRectifier, mergeBack, type GetOptions, type GetRectifier } from '../../src/get/rectifier.ts';
 import { sampleGroup } from '../../src/get/dataset.ts';
 import { checkSplit, randomSplit } from '../../src/fusion/rectify.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { OpGraphBuilder, syntheticNetwork } from '../../src/get/synthetic.ts';
-import { makeRectifier } from '../../src/get/split.ts';
+import { makeRectifier } from '../../src/get/rectifier.ts';
 import { cutPartition, isConnected, groupEdges } from '../../src/fusion/groups.ts';
 import { sampleGroup } from '../../src/get/dataset.ts';
 import { checkSplit } from '../../src/fusion/rectify.ts';
@@ -136,7 +136,7 @@ test("'none' is the published random split and never counts as rectified", () =>
 });
 
 test('splitTreesFor returns the trees whose leaves are groups of the final plan', async () => {
-  const { splitTreesFor } = await import('../../src/get/split.ts');
+  const { splitTreesFor } = await import('../../src/get/rectifier.ts');
   const g = chain([400, 400, 400, 400]);
   const r = makeRectifier('cuts');
   const parts = r([0, 1, 2, 3], stubCost(g, 1000), new Rng(1));

@@ -18,7 +18,7 @@ import type { FusionScheme } from '../../fusion/types.ts';
 import { loadModel } from '../../onnx/io.ts';
 import { inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { buildOpGraph } from '../../fusion/op-graph.ts';
-import { makeRectifier, type GetKind } from '../../get/split.ts';
+import { makeRectifier, type GetKind } from '../../get/rectifier.ts';
 import { Rng } from '../../util/random.ts';
 import { isConnected } from '../../fusion/groups.ts';
 

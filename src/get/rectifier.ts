@@ -1,0 +1,351 @@
+/**
+ * GET's rectifier: what the searches call on an invalid group. It answers with SPLIT's split
+ * (split.ts) of the group, and adds three steps around it (all on by default, all switchable
+ * for ablation; `bench/get.ts --no-merge / --no-guard / --no-explore` measures each):
+ * - merge-back (merge-back.ts): adjacent parts of SPLIT's answer are merged back while the
+ *   union is valid, strictly cheaper and keeps the parts mutually acyclic.
+ * - never worse than the baseline (`guard`): per rectification the published random split is
+ *   drawn too, from the caller's `rng` and consuming it exactly as the 'none' rectifier does,
+ *   and the split with the lower sum of F_D is returned (ties: SPLIT's). SPLIT itself never
+ *   touches the caller's rng (split.ts), so a search with GET consumes its random stream
+ *   exactly like the same search without GET, and each rectification returns at most the DRAM
+ *   of the split that search would have drawn at that point. For random search (independent
+ *   plans from one stream) this makes RS+GET never worse than RS, plan by plan. Local search
+ *   and NSGA-II choose parents by the plans' DRAM, so once one rectification differs their
+ *   trajectories diverge and no whole-run guarantee follows; the bench reports how often they
+ *   end worse. (A `rng.fork()` for the baseline would also be reproducible, but it shifts the
+ *   search's stream against the run without GET and loses the RS pairing.)
+ * - exploration (`explore`): searches meet the same invalid group again and again. The random
+ *   split answers each recurrence differently, a deterministic SPLIT always the same way,
+ *   which starves local search / NSGA-II of distinct children. So on the n-th recurrence of a
+ *   group (n >= 1) the rectifier answers with its n-th alternative (mod their number): SPLIT's
+ *   own answer first, then one split per other explained cut (invalid sides SPLIT recursively,
+ *   merged back), in increasing F_D; an alternative costing more than the random draw is
+ *   replaced by SPLIT's answer, so the guard still holds.
+ * Honest statistics: `rectified` counts a group only when the explainer's split was returned
+ * AND every cut in it came from the explainer; a group where the random split was cheaper is a
+ * fallback (`randomCheaper`), so the rectify rate never credits the explainer for the random
+ * split's wins. `splitKept` / `splitCheaper` count how often SPLIT's result won (ties included
+ * / strictly cheaper): the "explainer wins" figure of the bench.
+ *
+ * The split tree (which cut, category, why, scores) is recorded per top-level group for the
+ * schedule: `rectifier.trees.get(groupKey(group))`.
+ *
+ * `SplitRectifier` owns every cache (explainers per scheme; per cost model: explanations,
+ * SPLIT's memo, merged-back answers, alternatives, recurrence counts); `makeRectifier` is the
+ * factory the searches and passes use.
+ */
+import type { CostModel, FusionScheme, Group, Rectifier } from '../fusion/types.ts';
+import type { Rng } from '../util/random.ts';
+import { checkSplit, randomSplit } from '../fusion/rectify.ts';
+import { planDram } from '../fusion/plan.ts';
+import { cutPartition, groupKey } from '../fusion/groups.ts';
+import { loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from './explainers/index.ts';
+import { initTf } from './tf.ts';
+import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
+import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type SplitResult, type SplitTree } from './split.ts';
+import { mergeBack } from './merge-back.ts';
+
+export type { SplitTree } from './split.ts';
+export { mergeBack } from './merge-back.ts';
+export { treeLeaves } from './split.ts';
+
+export type GetKind = ExplainerKind | 'none';
+
+export interface GetStats {
+  /** Invalid groups handed to the rectifier. */
+  invalid: number;
+  /** Of which split entirely along explained edges. */
+  rectified: number;
+  /** Of which fell back (partly or wholly) to the random split: invalid - rectified. */
+  fallback: number;
+  /** Groups where the explainer's split (SPLIT + merge-back) was returned: ties with the random
+   * split included / strictly cheaper than it. */
+  splitKept: number;
+  splitCheaper: number;
+  /** Groups where the random split was strictly cheaper and was returned instead. */
+  randomCheaper: number;
+  /** Groups where SPLIT's parts failed checkSplit (never expected; the random split is used). */
+  splitInvalid: number;
+  /** Groups where merge-back rejoined at least two parts. */
+  mergedBack: number;
+  /** Groups (recurrences) answered with an alternative explained split rather than SPLIT's. */
+  explored: number;
+  /** Explainer calls and their total time. */
+  explanations: number;
+  explainMs: number;
+}
+
+export interface GetOptions {
+  /** Explained edges tried as cuts per group (default 8; `bench/get.ts --topk n` compares). */
+  topK?: number;
+  /** Folder of the trained weights (default: the shipped models/get). */
+  weightsDir?: string;
+  /** Preloaded models (overrides weightsDir). */
+  models?: GetModels;
+  /** A ready explainer (overrides kind's default; for tests and custom explainers). */
+  explainer?: Explainer;
+  gnne?: GnnExplainerOptions;
+  /** Max SPLIT calls per top-level group before falling back (bounds category-3 recursion). */
+  budget?: number;
+  /** Keep at most this many split trees (oldest dropped). */
+  maxTrees?: number;
+  /** Seed of SPLIT's own random fallbacks (mixed with a hash of the group; default 0). */
+  seed?: number;
+  /** Merge adjacent parts back when the union is valid and cheaper (default true). */
+  mergeBack?: boolean;
+  /** Return the random split instead when it is cheaper (default true; off only for ablation). */
+  guard?: boolean;
+  /** On the n-th recurrence of a group, return its n-th alternative split (see the header;
+   * default true). */
+  explore?: boolean;
+}
+
+export type GetRectifier = Rectifier & {
+  kind: GetKind;
+  stats: GetStats;
+  trees: Map<string, SplitTree>;
+  /** Rectify rate: fraction of invalid groups split along explained edges (and that split used). */
+  rectifyRate(): number;
+  /** Fraction of invalid groups where the explainer's split was used (ties with random included). */
+  explainerWinRate(): number;
+};
+
+/** Everything the rectifier remembers about one cost model. */
+interface CostCaches {
+  explanations: Map<string, Explanation>;
+  /** SPLIT's environment, whose memo holds its results by group. */
+  env: SplitEnv;
+  merged: Map<string, { parts: number[][]; dram: number; merges: number }>;
+  alternatives: Map<string, SplitResult[]>;
+  recurrences: Map<string, number>;
+}
+
+const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
+
+/**
+ * The GET rectifier of one explainer (or 'none': the published random split). Needs
+ * `await initTf()` beforehand for speed (the WASM backend); works on the CPU backend too.
+ * Trained models are loaded lazily per cost-model scheme from the shipped weights.
+ */
+export class SplitRectifier {
+  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, explanations: 0, explainMs: 0 };
+  readonly trees = new Map<string, SplitTree>();
+  private readonly explainers = new Map<FusionScheme, Explainer>();
+  private readonly caches = new WeakMap<CostModel, CostCaches>();
+  private readonly maxTrees: number;
+  private readonly topK: number;
+  private readonly useMerge: boolean;
+  private readonly guard: boolean;
+  private readonly explore: boolean;
+  private readonly seed: number;
+
+  constructor(readonly kind: GetKind, private readonly opts: GetOptions = {}) {
+    this.maxTrees = opts.maxTrees ?? 10000;
+    this.topK = opts.topK ?? 8;
+    this.useMerge = opts.mergeBack ?? true;
+    this.guard = opts.guard ?? true;
+    this.explore = opts.explore ?? true;
+    this.seed = opts.seed ?? 0;
+  }
+
+  rectifyRate(): number {
+    return this.stats.invalid ? this.stats.rectified / this.stats.invalid : 0;
+  }
+
+  explainerWinRate(): number {
+    return this.stats.invalid ? this.stats.splitKept / this.stats.invalid : 0;
+  }
+
+  private explainerFor(scheme: FusionScheme): Explainer {
+    let e = this.opts.explainer ?? this.explainers.get(scheme);
+    if (!e) {
+      const models = this.kind === 'cuts' || this.kind === 'none' ? undefined : (this.opts.models ?? loadGetModels(scheme, this.opts.weightsDir));
+      e = makeExplainer(this.kind as ExplainerKind, models, { gnne: this.opts.gnne });
+      this.explainers.set(scheme, e);
+    }
+    return e;
+  }
+
+  private cachesFor(cost: CostModel): CostCaches {
+    let c = this.caches.get(cost);
+    if (!c) {
+      const explanations = new Map<string, Explanation>();
+      const env: SplitEnv = {
+        explain: (group) => this.explain(group, cost, explanations),
+        explainedCuts: (group) => this.explainedCuts(group, cost, explanations),
+        memo: new Map(),
+        seed: this.seed,
+      };
+      c = { explanations, env, merged: new Map(), alternatives: new Map(), recurrences: new Map() };
+      this.caches.set(cost, c);
+    }
+    return c;
+  }
+
+  private explain(group: number[], cost: CostModel, cache: Map<string, Explanation>): Explanation {
+    const key = groupKey(group);
+    let ex = cache.get(key);
+    if (!ex) {
+      const t0 = performance.now();
+      ex = this.explainerFor(cost.scheme).explain(group, cost);
+      this.stats.explainMs += performance.now() - t0;
+      this.stats.explanations++;
+      cache.set(key, ex);
+    }
+    return ex;
+  }
+
+  /** The top-K explained edges of a group as distinct two-way cuts (explanations are cached). */
+  private explainedCuts(group: number[], cost: CostModel, cache: Map<string, Explanation>): ExplainedCut[] {
+    const ex = this.explain(group, cost, cache);
+    const seen = new Set<string>();
+    const cuts: ExplainedCut[] = [];
+    for (let r = 0; r < ex.edges.length && cuts.length < this.topK; r++) {
+      const cut = cutPartition(cost.graph, group, ex.edges[r]);
+      if (!cut) continue;
+      const ck = groupKey(cut.a);
+      if (seen.has(ck)) continue;
+      seen.add(ck);
+      cuts.push({ cut, score: ex.scores[r], rank: r });
+    }
+    return cuts;
+  }
+
+  private record(key: string, tree: SplitTree): void {
+    if (this.trees.has(key)) return;
+    if (this.trees.size >= this.maxTrees) this.trees.delete(this.trees.keys().next().value!);
+    this.trees.set(key, tree);
+  }
+
+  /** SPLIT's answer for a group, merged back (cached per group: SPLIT is a pure function of it). */
+  private bestOf(g: number[], cost: CostModel, key: string): SplitResult {
+    const c = this.cachesFor(cost);
+    const r = split(g, cost, c.env, { left: this.opts.budget ?? 200 });
+    if (!this.useMerge) return r;
+    let m = c.merged.get(key);
+    if (!m) c.merged.set(key, (m = mergeBack(r.parts, cost)));
+    if (m.merges === 0) return r;
+    return { parts: m.parts, dram: m.dram, explained: r.explained, tree: { group: g, outcome: 'merged-back', reason: `${m.merges} merge(s) of adjacent SPLIT parts (union valid, F_D ${fmt(r.dram)} -> ${fmt(m.dram)})`, rejected: r.tree, children: m.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } };
+  }
+
+  /**
+   * Alternatives for a recurring group (exploration, see the header): SPLIT's answer first, then
+   * one split per other explained cut (each invalid side SPLIT recursively, merged back), distinct
+   * by parts, in increasing F_D. Cached per group.
+   */
+  private alternativesOf(g: number[], cost: CostModel, key: string, first: SplitResult): SplitResult[] {
+    const c = this.cachesFor(cost);
+    let out = c.alternatives.get(key);
+    if (out) return out;
+    const partsKey = (parts: number[][]) => parts.map((p) => groupKey([...p].sort((a, b) => a - b))).sort().join('|');
+    const seen = new Set([partsKey(first.parts)]);
+    const more: SplitResult[] = [];
+    for (const x of c.env.explainedCuts(g)) {
+      const sides = [x.cut.a, x.cut.b].map((side) => split(side, cost, c.env, { left: this.opts.budget ?? 200 }));
+      let parts = sides.flatMap((s) => s.parts);
+      let dram = sides[0].dram + sides[1].dram;
+      if (this.useMerge) {
+        const m = mergeBack(parts, cost);
+        parts = m.parts;
+        dram = m.dram;
+      }
+      const k = partsKey(parts);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const valid = sides.filter((s) => s.tree.outcome === 'valid').length;
+      more.push({
+        parts,
+        dram,
+        explained: sides.every((s) => s.explained),
+        tree: { group: g, outcome: valid === 2 ? 'category-1' : valid === 1 ? 'category-2' : 'category-3', cut: cutInfo(x.cut), reason: `exploration: the group recurred; the cut at explained rank ${x.rank} instead of SPLIT's choice${this.useMerge ? ' (parts merged back where valid and cheaper)' : ''}`, children: sides.map((s) => s.tree) },
+      });
+    }
+    more.sort((a, b) => a.dram - b.dram);
+    out = [first, ...more];
+    c.alternatives.set(key, out);
+    return out;
+  }
+
+  /** The Rectifier contract (fusion/types.ts): valid groups splitting an invalid one. */
+  rectify(group: Group, cost: CostModel, rng: Rng): Group[] {
+    const stats = this.stats;
+    const g = [...group].sort((a, b) => a - b);
+    if (g.length <= 1 || cost.valid(g)) return [g];
+    stats.invalid++;
+    if (this.kind === 'none') {
+      stats.fallback++;
+      return randomSplit(g, cost, rng);
+    }
+    const key = groupKey(g);
+    const first = this.bestOf(g, cost, key);
+    let cand = first;
+    if (this.explore) {
+      const rc = this.cachesFor(cost).recurrences;
+      const n = rc.get(key) ?? 0;
+      rc.set(key, n + 1);
+      if (n > 0) {
+        const a = this.alternativesOf(g, cost, key, first);
+        cand = a[n % a.length];
+      }
+    }
+    if (this.guard) {
+      // drawn from the caller's stream exactly as the 'none' rectifier would (see the header)
+      const base = randomSplit(g, cost, rng).map((p) => [...p].sort((a, b) => a - b));
+      const baseD = planDram(cost, base);
+      let bad = checkSplit(cost.graph, cost, g, cand.parts);
+      if (cand !== first && (bad || cand.dram > baseD)) {
+        cand = first; // an alternative never costs more than the random draw
+        bad = checkSplit(cost.graph, cost, g, cand.parts);
+      }
+      if (bad || cand.dram > baseD) {
+        if (bad) stats.splitInvalid++;
+        else stats.randomCheaper++;
+        stats.fallback++;
+        const reason = bad ? `the explainer's split failed the check (${bad}); used the random split` : `the random split (F_D ${fmt(baseD)}) is cheaper than the explainer's (F_D ${fmt(cand.dram)})`;
+        this.record(key, { group: g, outcome: 'random-fallback', fallback: bad ? 'split-invalid' : 'random-cheaper', reason, rejected: cand.tree, children: base.map((p) => ({ group: p, outcome: 'valid' as const })) });
+        return base;
+      }
+      if (cand.dram < baseD) stats.splitCheaper++;
+    }
+    if (cand !== first) stats.explored++;
+    if (cand.tree.outcome === 'merged-back') stats.mergedBack++;
+    stats.splitKept++;
+    if (cand.explained) stats.rectified++;
+    else stats.fallback++;
+    this.record(key, cand.tree);
+    return cand.parts;
+  }
+}
+
+/** The Rectifier factory: a SplitRectifier as the function the searches call, with its
+ * statistics and split trees attached. */
+export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifier {
+  const r = new SplitRectifier(kind, opts);
+  return Object.assign((group: Group, cost: CostModel, rng: Rng) => r.rectify(group, cost, rng), {
+    kind,
+    stats: r.stats,
+    trees: r.trees,
+    rectifyRate: () => r.rectifyRate(),
+    explainerWinRate: () => r.explainerWinRate(),
+  });
+}
+
+/** Selects the fast tfjs backend; call once before using a learned explainer. */
+export const prepareGet = initTf;
+
+/**
+ * The recorded split trees whose every resulting group is a group of `plan` (the splits that
+ * made the final plan), at most `limit` of them, in plan order of their first leaf — what a
+ * schedule records under GET.
+ */
+export function splitTreesFor(rect: GetRectifier, plan: readonly Group[], limit = 200): SplitTree[] {
+  const inPlan = new Map<string, number>();
+  plan.forEach((g, i) => inPlan.set(groupKey([...g].sort((a, b) => a - b)), i));
+  const out: { at: number; tree: SplitTree }[] = [];
+  for (const tree of rect.trees.values()) {
+    const leaves = treeLeaves(tree);
+    if (leaves.length > 1 && leaves.every((l) => inPlan.has(groupKey(l)))) out.push({ at: Math.min(...leaves.map((l) => inPlan.get(groupKey(l))!)), tree });
+  }
+  return out.sort((a, b) => a.at - b.at).slice(0, limit).map((x) => x.tree);
+}
