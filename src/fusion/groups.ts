@@ -1,36 +1,84 @@
 /**
- * Small graph algorithms on fusion groups shared by the GET dataset sampler, the explainers
- * and SPLIT: weak connectivity, convex closure, down-closed two-way partitions.
+ * Graph algorithms on fusion groups, each defined once here and shared by the plan checks, the
+ * random split, the searches, the GET dataset sampler, the explainers and SPLIT: weak
+ * connectivity (components, isConnected), convex closure, in-group edges, down-closed two-way
+ * partitions (cutPartition), and the sorted-id helpers they use.
  */
 import type { Group, OpGraph } from './types.ts';
-import { components } from './plan.ts';
 
 export const groupKey = (g: Group): string => g.join(',');
 
-export function isConnected(graph: OpGraph, ops: Group): boolean {
+/** Merge of two sorted id lists (duplicates kept). */
+export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0, j = 0, k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
+
+/** Weakly connected components of a set of ops (each sorted; ordered by first id). */
+export function components(graph: OpGraph, ids: readonly number[]): number[][] {
+  const inSet = new Set(ids);
+  const seen = new Set<number>();
+  const out: number[][] = [];
+  for (const s of [...ids].sort((a, b) => a - b)) {
+    if (seen.has(s)) continue;
+    const comp: number[] = [];
+    const stack = [s];
+    seen.add(s);
+    while (stack.length) {
+      const v = stack.pop()!;
+      comp.push(v);
+      for (const u of graph.succ[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
+      for (const u of graph.pred[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
+    }
+    out.push(comp.sort((a, b) => a - b));
+  }
+  return out;
+}
+
+/** True when the ops form exactly one weakly connected component. The empty set has no
+ * component, so it is not connected: a fusion group is never empty, and a split that produced
+ * an empty part must fail every check that asks. */
+export function isConnected(graph: OpGraph, ops: readonly number[]): boolean {
   return ops.length > 0 && components(graph, ops).length === 1;
 }
 
-/** Ops on a path between two members (ids are topological, so the search is bounded). */
+/**
+ * The convex closure of a set of ops: the members plus every op on a directed path between two
+ * of them (ids are topological, so the searches are bounded by the lowest and highest member).
+ * A group must be convex for the group graph to stay acyclic, so a merge that would close a
+ * cycle through outside ops (an SE side branch GAP->conv->conv->sigmoid between a conv and its
+ * Mul, a shuffle's parallel branch) becomes valid by taking those ops in. Sorted, no duplicates.
+ */
 export function convexClosure(graph: OpGraph, members: Iterable<number>): number[] {
-  const set = new Set(members);
-  if (set.size === 0) return [];
-  const lo = Math.min(...set);
-  const hi = Math.max(...set);
-  const desc = new Set<number>();
-  const stack = [...set];
+  let U = Array.isArray(members) ? (members as number[]) : [...members];
+  let sorted = true;
+  for (let i = 1; i < U.length && sorted; i++) sorted = U[i - 1] < U[i];
+  if (!sorted) U = [...new Set(U)].sort((a, b) => a - b);
+  if (U.length < 2) return [...U];
+  const { succ, pred } = graph;
+  const lo = U[0], hi = U[U.length - 1];
+  const mark = new Uint8Array(graph.ops.length); // 1 in U, 2 below-reachable, 4 above-reachable
+  for (const u of U) mark[u] = 1;
+  let stack = [...U];
   while (stack.length) {
     const v = stack.pop()!;
-    for (const u of graph.succ[v]) if (u <= hi && !desc.has(u)) (desc.add(u), stack.push(u));
+    for (const u of succ[v]) if (u < hi && !(mark[u] & 3)) (mark[u] |= 2, stack.push(u));
   }
-  const anc = new Set<number>();
-  stack.push(...set);
+  const extra: number[] = [];
+  stack = [...U];
   while (stack.length) {
     const v = stack.pop()!;
-    for (const u of graph.pred[v]) if (u >= lo && !anc.has(u)) (anc.add(u), stack.push(u));
+    for (const u of pred[v]) if (u > lo && !(mark[u] & 5)) {
+      mark[u] |= 4;
+      stack.push(u);
+      if (mark[u] & 2) extra.push(u);
+    }
   }
-  for (const v of desc) if (anc.has(v)) set.add(v);
-  return [...set].sort((a, b) => a - b);
+  return extra.length ? mergeSorted(U, extra.sort((x, y) => x - y)) : [...U];
 }
 
 /** Data-flow edges (op-id pairs, src < dst) inside a group, sorted. */

@@ -5,6 +5,7 @@
  * (F_beta <= beta; single ops always are). `checkPlan` says which rule breaks and where.
  */
 import type { CostModel, Group, OpGraph } from './types.ts';
+import { components } from './groups.ts';
 
 export type Plan = Group[];
 
@@ -27,31 +28,6 @@ export function assignmentOf(plan: Plan, n: number): Int32Array {
     for (const id of g) a[id] = i;
   });
   return a;
-}
-
-/** Weakly connected components of a set of ops (each sorted; ordered by first id). */
-export function components(graph: OpGraph, ids: readonly number[]): number[][] {
-  const inSet = new Set(ids);
-  const seen = new Set<number>();
-  const out: number[][] = [];
-  for (const s of [...ids].sort((a, b) => a - b)) {
-    if (seen.has(s)) continue;
-    const comp: number[] = [];
-    const stack = [s];
-    seen.add(s);
-    while (stack.length) {
-      const v = stack.pop()!;
-      comp.push(v);
-      for (const u of graph.succ[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
-      for (const u of graph.pred[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
-    }
-    out.push(comp.sort((a, b) => a - b));
-  }
-  return out;
-}
-
-export function isConnected(graph: OpGraph, ids: readonly number[]): boolean {
-  return ids.length <= 1 || components(graph, ids).length === 1;
 }
 
 /** Groups in an execution order (topological order of the group DAG, ties by first op id; groups

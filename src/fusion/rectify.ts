@@ -15,7 +15,8 @@
  */
 import type { CostModel, Group, OpGraph, Rectifier } from './types.ts';
 import type { Rng } from '../util/random.ts';
-import { components, executionOrder } from './plan.ts';
+import { executionOrder } from './plan.ts';
+import { components } from './groups.ts';
 
 export const randomSplit: Rectifier = (group: Group, cost: CostModel, rng: Rng): Group[] => {
   if (group.length <= 1 || cost.valid(group)) return [group];

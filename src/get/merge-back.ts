@@ -6,7 +6,7 @@
  */
 import type { CostModel } from '../fusion/types.ts';
 import { planDram } from '../fusion/plan.ts';
-import { mergeSorted } from '../search/common.ts';
+import { mergeSorted } from '../fusion/groups.ts';
 
 /**
  * Merge-back: repeatedly merge the two adjacent parts (an edge joins them) whose union is valid

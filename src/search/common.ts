@@ -6,7 +6,8 @@
  */
 import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
 import { applyRectifier, randomSplit, type RectifyStats } from '../fusion/rectify.ts';
-import { assignmentOf, canonicalPlan, components, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
+import { components, convexClosure, mergeSorted } from '../fusion/groups.ts';
+import { assignmentOf, canonicalPlan, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
 import { Rng } from '../util/random.ts';
 
 export type SearchMethod = 'lbl' | 'greedy' | 'random' | 'local' | 'nsga2' | 'exact';
@@ -113,15 +114,6 @@ export class UnionPlan {
     for (let i = 0; i < this.parent.length; i++) if (this.parent[i] === i) out.push(this.members[i]!);
     return out;
   }
-}
-
-export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(a.length + b.length);
-  let i = 0, j = 0, k = 0;
-  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
-  while (i < a.length) out[k++] = a[i++];
-  while (j < b.length) out[k++] = b[j++];
-  return out;
 }
 
 /** A fresh random plan: a merge probability p ~ U(0, 1) is drawn, then every fusable edge, in a
@@ -264,35 +256,6 @@ export class SearchRun {
   }
 }
 
-/** The ops on directed paths between two ops of U (U sorted by id; ids are topological), i.e. the
- * convex closure of U minus U. A group must be convex for the group graph to stay acyclic, so a
- * merge that would close a cycle through outside ops (an SE side branch GAP->conv->conv->sigmoid
- * between a conv and its Mul, a shuffle's parallel branch) becomes valid by taking those ops in. */
-export function convexClosure(cost: CostModel, U: readonly number[]): number[] {
-  const { succ, pred } = cost.graph;
-  const n = cost.graph.ops.length;
-  if (U.length < 2) return [...U];
-  const lo = U[0], hi = U[U.length - 1];
-  const mark = new Uint8Array(n); // 1 in U, 2 below-reachable, 4 above-reachable
-  for (const u of U) mark[u] = 1;
-  let stack = [...U];
-  while (stack.length) {
-    const v = stack.pop()!;
-    for (const u of succ[v]) if (u < hi && !(mark[u] & 3)) (mark[u] |= 2, stack.push(u));
-  }
-  const extra: number[] = [];
-  stack = [...U];
-  while (stack.length) {
-    const v = stack.pop()!;
-    for (const u of pred[v]) if (u > lo && !(mark[u] & 5)) {
-      mark[u] |= 4;
-      stack.push(u);
-      if (mark[u] & 2) extra.push(u);
-    }
-  }
-  return extra.length ? mergeSorted(U, extra.sort((x, y) => x - y)) : [...U];
-}
-
 /**
  * Deterministic descent polish: sweeps the fusable boundary edges in id order and applies every
  * edit that lowers DRAM and keeps the plan valid — merge the two groups (with the convex closure
@@ -353,16 +316,16 @@ export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000): Plan
     for (const [u, v] of fus.edges) {
       if (evals >= maxEvals) break;
       if (a[u] === a[v]) continue;
-      if (tryGroup(convexClosure(cost, mergeSorted(plan[a[u]], plan[a[v]])))) { improved = true; continue; }
-      if (tryGroup(convexClosure(cost, mergeSorted(plan[a[v]], [u])))) { improved = true; continue; }
-      if (tryGroup(convexClosure(cost, mergeSorted(plan[a[u]], [v])))) { improved = true; continue; }
+      if (tryGroup(convexClosure(graph, mergeSorted(plan[a[u]], plan[a[v]])))) { improved = true; continue; }
+      if (tryGroup(convexClosure(graph, mergeSorted(plan[a[v]], [u])))) { improved = true; continue; }
+      if (tryGroup(convexClosure(graph, mergeSorted(plan[a[u]], [v])))) { improved = true; continue; }
       // Boundary shifts: a suffix of u's group (ops >= t) joins v's group, or a prefix of v's
       // group (ops <= t) joins u's group — moves a group boundary by several ops at once.
       if (u < v) {
         const A = plan[a[u]], B = plan[a[v]];
         let done = false;
-        for (let i = 1; i < A.length && !done && evals < maxEvals; i++) if (A[i] <= u && tryGroup(convexClosure(cost, mergeSorted(B, A.slice(i))))) done = true;
-        for (let i = B.length - 1; i > 0 && !done && evals < maxEvals; i--) if (B[i - 1] >= v && tryGroup(convexClosure(cost, mergeSorted(A, B.slice(0, i))))) done = true;
+        for (let i = 1; i < A.length && !done && evals < maxEvals; i++) if (A[i] <= u && tryGroup(convexClosure(graph, mergeSorted(B, A.slice(i))))) done = true;
+        for (let i = B.length - 1; i > 0 && !done && evals < maxEvals; i--) if (B[i - 1] >= v && tryGroup(convexClosure(graph, mergeSorted(A, B.slice(0, i))))) done = true;
         if (done) improved = true;
       }
     }

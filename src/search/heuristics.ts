@@ -3,9 +3,10 @@
  * Budget = number of plans generated (each rectified plan the search evaluates counts once).
  */
 import type { CostModel, Group } from '../fusion/types.ts';
-import { canonicalPlan, components, executionOrder, layerByLayer, planDram, planKey, type Plan } from '../fusion/plan.ts';
+import { components, mergeSorted } from '../fusion/groups.ts';
+import { canonicalPlan, executionOrder, layerByLayer, planDram, planKey, type Plan } from '../fusion/plan.ts';
 import { reoptimizeWindows, type WindowOptions } from './window.ts';
-import { fusabilityOf, mergeSorted, mutate, polishPlan, randomPlan, repair, SearchRun, TopK, UnionPlan, type SearchOptions, type SearchResult } from './common.ts';
+import { fusabilityOf, mutate, polishPlan, randomPlan, repair, SearchRun, TopK, UnionPlan, type SearchOptions, type SearchResult } from './common.ts';
 
 /** Every op its own group (always valid). */
 export function searchLayerByLayer(cost: CostModel, opts: SearchOptions = {}): SearchResult {

@@ -5,7 +5,8 @@ import { randomCnn } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, layerByLayer, planDram } from '../../src/fusion/plan.ts';
 import type { OpGraph } from '../../src/fusion/types.ts';
-import { convexClosure, polishPlan, randomPlan, repair } from '../../src/search/common.ts';
+import { polishPlan, randomPlan, repair } from '../../src/search/common.ts';
+import { convexClosure } from '../../src/fusion/groups.ts';
 import { greedyMergePlan, greedyPlan } from '../../src/search/heuristics.ts';
 import { randomSplit } from '../../src/fusion/rectify.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -30,7 +31,7 @@ test('convexClosure: U plus exactly the ops on paths between ops of U', () => {
       const cost = createCostModel('lbdf', g, hw(64));
       const rng = new Rng(pick);
       const U = [...new Set(Array.from({ length: rng.int(1, Math.min(4, n)) }, () => rng.int(0, n - 1)))].sort((x, y) => x - y);
-      const H = convexClosure(cost, U);
+      const H = convexClosure(g, U);
       const r = reach(g);
       const inU = new Set(U);
       const expected = [...Array(n).keys()].filter((x) => inU.has(x) || (U.some((p) => r[p][x]) && U.some((q) => r[x][q])));

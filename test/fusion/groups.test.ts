@@ -1,0 +1,58 @@
+/**
+ * The group-graph algorithms of src/fusion/groups.ts, each defined once: connectivity (with the
+ * empty set's semantics pinned down), convex closure on unsorted input, sorted merge.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { OpGraph } from '../../src/fusion/types.ts';
+import { components, convexClosure, isConnected, mergeSorted } from '../../src/fusion/groups.ts';
+import { randomCnn } from './gen.ts';
+
+/** An op graph from edges only (the algorithms read ops.length, succ and pred). */
+function graphOf(n: number, edges: [number, number][]): OpGraph {
+  const succ: number[][] = Array.from({ length: n }, () => []);
+  const pred: number[][] = Array.from({ length: n }, () => []);
+  for (const [a, b] of edges) (succ[a].push(b), pred[b].push(a));
+  return { ops: Array.from({ length: n }, (_, id) => ({ id }) as OpGraph['ops'][number]), tensors: [], succ, pred };
+}
+
+// 0 -> 1 -> 2 -> 4, 0 -> 3 -> 4 (a diamond with a tail), 5 alone
+const g = graphOf(6, [[0, 1], [1, 2], [2, 4], [0, 3], [3, 4]]);
+
+test('isConnected: exactly one weakly connected component; the empty set is not connected', () => {
+  assert.equal(isConnected(g, []), false);
+  assert.deepEqual(components(g, []), []);
+  assert.equal(isConnected(g, [5]), true);
+  assert.equal(isConnected(g, [0, 1, 2]), true);
+  assert.equal(isConnected(g, [1, 3]), false, 'siblings without their common producer');
+  assert.equal(isConnected(g, [2, 3, 4]), true, 'joined through their consumer (weakly)');
+  assert.equal(isConnected(g, [4, 5]), false);
+  assert.deepEqual(components(g, [5, 1, 3, 0]), [[0, 1, 3], [5]]);
+});
+
+test('convexClosure: members plus the ops on paths between them; unsorted and repeated input give the same set', () => {
+  assert.deepEqual(convexClosure(g, [0, 4]), [0, 1, 2, 3, 4]);
+  assert.deepEqual(convexClosure(g, [4, 0, 4]), [0, 1, 2, 3, 4]);
+  assert.deepEqual(convexClosure(g, new Set([1, 4])), [1, 2, 4]);
+  assert.deepEqual(convexClosure(g, [3]), [3]);
+  assert.deepEqual(convexClosure(g, []), []);
+  assert.deepEqual(convexClosure(g, [1, 3]), [1, 3], 'no path between siblings');
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 10_000 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), (seed, picks) => {
+      const cnn = randomCnn(seed, 4);
+      const U = picks.map((p) => p % cnn.ops.length);
+      const sorted = [...new Set(U)].sort((a, b) => a - b);
+      const H = convexClosure(cnn, U);
+      assert.deepEqual(H, convexClosure(cnn, sorted));
+      assert.deepEqual(convexClosure(cnn, H), H, 'closed');
+      for (const u of sorted) assert.ok(H.includes(u));
+    }),
+    { numRuns: 40, seed: 3 },
+  );
+});
+
+test('mergeSorted keeps order and duplicates', () => {
+  assert.deepEqual(mergeSorted([1, 4, 6], [2, 4, 9]), [1, 2, 4, 4, 6, 9]);
+  assert.deepEqual(mergeSorted([], [3]), [3]);
+});
