@@ -39,6 +39,7 @@ import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
 import { makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
+import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(`--${n}`);
@@ -52,7 +53,7 @@ const scale = Number(opt('budget-scale', quick ? '0.04' : '1'));
 const element = opt('element', 'fp32') as 'fp32' | 'int8';
 const exactTime = Number(opt('exact-time', quick ? '10' : '30'));
 const noExact = flag('no-exact');
-const kinds = opt('get', 'none,gnne,pg,rg,cuts').split(',') as GetKind[];
+const kinds = opt('get', ['none', ...EXPLAINER_KINDS].join(',')).split(',') as GetKind[];
 const methodsFilter = opt('methods', 'random,local,nsga2').split(',');
 const settingsFilter = opt('settings', 'A,B').split(',');
 const netsFilter = opt('nets', quick ? 'efficientnet_b0,mobilenet_v2,resnet18,squeezenet1_1' : '').split(',').filter(Boolean);
@@ -352,7 +353,7 @@ async function main() {
       for (const c of j.cells) if (!seen.has(key(c))) (seen.add(key(c)), cells.push(c), allKinds.add(c.get));
       for (const [k, e] of Object.entries(j.exact)) if (!exact.has(k)) exact.set(k, e);
     }
-    const order = (c: Cell) => [c.setting, A_NETS.concat(B_NETS).indexOf(c.net), c.scheme, ['local', 'nsga2', 'random'].indexOf(c.method), ['none', 'gnne', 'pg', 'rg', 'cuts'].indexOf(c.get)];
+    const order = (c: Cell) => [c.setting, A_NETS.concat(B_NETS).indexOf(c.net), c.scheme, ['local', 'nsga2', 'random'].indexOf(c.method), ['none', ...EXPLAINER_KINDS].indexOf(c.get)];
     cells.sort((a, b) => {
       const x = order(a), y = order(b);
       for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
@@ -362,7 +363,7 @@ async function main() {
     for (const c of cells) printCell(c);
     if (cells.some((c) => c.recheck)) console.log('\nrecheck (from the runs):');
     for (const c of cells) if (c.recheck) printRecheck(c);
-    printSummary((['gnne', 'pg', 'rg', 'cuts'] as GetKind[]).filter((k) => allKinds.has(k)));
+    printSummary(EXPLAINER_KINDS.filter((k) => allKinds.has(k)));
     return;
   }
   const backend = await prepareGet();

@@ -12,7 +12,8 @@ import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedRes
 import { parseShapeOverrides } from './analysis/shapes.ts';
 import { resolveAccelerator, type HardwareOverrides } from './hardware/load.ts';
 import type { Accelerator } from './hardware/accelerator.ts';
-import type { Pass, FusionScheme } from './passes/pass.ts';
+import type { Pass } from './passes/pass.ts';
+import type { FusionScheme } from './fusion/types.ts';
 import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './passes/manager.ts';
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';

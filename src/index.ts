@@ -49,7 +49,8 @@ export type { Accelerator, ElementType } from './hardware/accelerator.ts';
 export { PRESETS as hardwarePresets, resolveAccelerator, loadAcceleratorFile, acceleratorFromObject, parseSize } from './hardware/load.ts';
 
 // ---- passes and pipelines ----
-export type { Pass, PassContext, PassResult, FusionScheme } from './passes/pass.ts';
+export type { Pass, PassContext, PassResult } from './passes/pass.ts';
+export type { FusionScheme } from './fusion/types.ts';
 export { makeContext } from './passes/pass.ts';
 export { registerPass, unregisterPass, getPass, hasPass, listPasses, parsePipeline, DEFAULT_PIPELINE } from './passes/registry.ts';
 export { runPasses, fixedPoint, scheduleToJson, parseSchedule, annotationsOf, scheduleGraph, irViolation, SCHEDULE_SCHEMA_VERSION } from './passes/manager.ts';
@@ -121,7 +122,7 @@ export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options
 /** GET: the plan's search re-run with explainer-guided SPLIT of invalid groups ('get' pass).
  * Uses the plan in `ctx.annotations.plan` when given (e.g. from planFusion); otherwise runs the
  * plan pass first (same context). Options: explainer ('pg' | 'gnne' | 'rg' | 'cuts'), topK. */
-export async function getSplit(model: Model, ctx: Partial<PassContext> = {}, options?: { explainer?: 'pg' | 'gnne' | 'rg' | 'cuts'; topK?: number; weightsDir?: string }): Promise<PassResult<import('./passes/get.ts').GetPassAnnotations>> {
+export async function getSplit(model: Model, ctx: Partial<PassContext> = {}, options?: { explainer?: import('./get/explainers/common.ts').ExplainerKind; topK?: number; weightsDir?: string }): Promise<PassResult<import('./passes/get.ts').GetPassAnnotations>> {
   const c = withOptions('get', ctx, options);
   if (ctx.annotations?.plan !== undefined) return runPass('get', model, c);
   const { schedule } = await runPasses(model, [getPass('plan'), getPass('get')], c);

@@ -40,7 +40,7 @@ import type { Rng } from '../util/random.ts';
 import { checkSplit, randomSplit } from '../fusion/rectify.ts';
 import { planDram } from '../fusion/plan.ts';
 import { cutPartition, groupKey } from '../fusion/groups.ts';
-import { loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from './explainers/index.ts';
+import { EXPLAINER_KINDS, loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from './explainers/index.ts';
 import { initTf } from './tf.ts';
 import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
 import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type SplitResult, type SplitTree } from './split.ts';
@@ -51,6 +51,8 @@ export { mergeBack } from './merge-back.ts';
 export { treeLeaves } from './split.ts';
 
 export type GetKind = ExplainerKind | 'none';
+/** Every rectifier kind: an explainer, or 'none' (the published random split). */
+export const GET_KINDS: readonly GetKind[] = [...EXPLAINER_KINDS, 'none'];
 
 export interface GetStats {
   /** Invalid groups handed to the rectifier. */

@@ -13,7 +13,7 @@ import { expandBranchesPass } from './expand-branches.ts';
 import { sgsPass } from './sgs.ts';
 import { learnabilityPass } from './learnability.ts';
 import { planPass } from './plan-fusion.ts';
-import { getPass } from './get.ts';
+import { getPlanPass } from './get.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -58,4 +58,4 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, getPass as Pass, learnabilityPass as Pass];
+export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, getPlanPass as Pass, learnabilityPass as Pass];

@@ -17,6 +17,7 @@ import { inferShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, type FusionPlanJson } from '../search/planner.ts';
 import { makeRectifier, splitTreesFor, type GetKind } from '../get/rectifier.ts';
+import { EXPLAINER_KINDS } from '../get/explainers/common.ts';
 import { initTf } from '../get/tf.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { badInput } from '../errors.ts';
@@ -32,9 +33,8 @@ export interface GetPassAnnotations extends FusionPlanJson {
   };
 }
 
-const KINDS: GetKind[] = ['pg', 'gnne', 'rg', 'cuts'];
 
-export const getPass: Pass<GetPassAnnotations> = {
+export const getPlanPass: Pass<GetPassAnnotations> = {
   name: 'get',
   description: "GET: re-run the plan's search with explainer-guided SPLIT of invalid groups instead of the random split",
   reads: ['graph', 'shapes', 'hardware', 'annotations:plan'],
@@ -42,7 +42,7 @@ export const getPass: Pass<GetPassAnnotations> = {
   async run(model: Model, ctx: PassContext) {
     const o = (ctx.options.get ?? {}) as { explainer?: string; topK?: number; weightsDir?: string };
     const kind = (o.explainer ?? 'pg') as GetKind;
-    if (!KINDS.includes(kind)) throw badInput(`get: explainer '${String(o.explainer)}' is not one of ${KINDS.join(', ')}`);
+    if (!(EXPLAINER_KINDS as readonly string[]).includes(kind)) throw badInput(`get: explainer '${String(o.explainer)}' is not one of ${EXPLAINER_KINDS.join(', ')}`);
     if (o.topK !== undefined && !(Number.isInteger(Number(o.topK)) && Number(o.topK) >= 1)) throw badInput(`get: topK must be a positive integer, got ${String(o.topK)}`);
     const base = ctx.annotations.plan as FusionPlanJson | undefined;
     const planOpts = (ctx.options.plan ?? {}) as Record<string, unknown>;

@@ -15,7 +15,8 @@
  */
 import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
-import type { Pass, PassContext, FusionScheme } from './pass.ts';
+import type { Pass, PassContext } from './pass.ts';
+import type { FusionScheme } from '../fusion/types.ts';
 import { makeContext } from './pass.ts';
 import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
 

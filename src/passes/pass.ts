@@ -6,8 +6,7 @@
  */
 import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
-
-export type FusionScheme = 'lbdf' | 'brr';
+import type { FusionScheme } from '../fusion/types.ts';
 
 /** Typed options shared by a pipeline run (TVM's PassContext, in small). */
 export interface PassContext {

@@ -10,9 +10,9 @@ import { builtinPasses } from './builtins.ts';
 const registry = new Map<string, { pass: Pass; builtin: boolean }>();
 for (const p of builtinPasses) registry.set(p.name, { pass: p, builtin: true });
 
-/** The pipeline `dnnfuse compile` runs when no --pipeline is given, filtered to the passes
- * this build has and to those whose requirements the context can meet (see defaultPipeline). */
-export const DEFAULT_PIPELINE = ['fold-bn', 'collapse-branches', 'plan', 'get', 'learnability'];
+import { DEFAULT_PIPELINE } from './default-pipeline.ts';
+
+export { DEFAULT_PIPELINE };
 
 const NAME_RE = /^[a-z][a-z0-9]*(?:[-_.:][a-z0-9]+)*$/;
 

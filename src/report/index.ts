@@ -15,7 +15,7 @@ import { runPasses, scheduleGraph } from '../passes/manager.ts';
 import { finalPlan } from '../passes/schedule-groups.ts';
 import { getPass, hasPass } from '../passes/registry.ts';
 import { loadModel, encodeModel, decodeModel } from '../onnx/io.ts';
-import type { FusionScheme } from '../passes/pass.ts';
+import type { FusionScheme } from '../fusion/types.ts';
 import type { ReportData, SweepPoint } from './data.ts';
 import { layoutGraph } from './layout.ts';
 import { renderHtml } from './html.ts';

@@ -16,7 +16,7 @@ import { badInput } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/fs.ts';
 // Heavy modules (passes, onnxruntime, the IO layer) load on use, so `dnnfuse --help` and the
 // other commands start fast.
-const DEFAULT_PIPELINE_TEXT = 'fold-bn,collapse-branches,plan,get,learnability';
+import { DEFAULT_PIPELINE } from '../../passes/default-pipeline.ts';
 import type { Pass } from '../../passes/pass.ts';
 
 /** The bundled example model (fixtures/example.onnx, made by fixtures/make-example.ts). */
@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .option('--buffer <size>', 'override the buffer size (e.g. 256KiB)')
     .option('--dtype <type>', 'override the element type (int8|fp16|fp32)')
     .option('--scheme <scheme>', 'layer-fusion scheme: lbdf | brr', 'lbdf')
-    .option('--pipeline <passes>', `comma-separated pass names (default: ${DEFAULT_PIPELINE_TEXT}, those available)`)
+    .option('--pipeline <passes>', `comma-separated pass names (default: ${DEFAULT_PIPELINE.join(',')}, those available)`)
     .option('-o, --out <dir>', 'output folder', 'out')
     .option('--seed <n>', 'seed of every search and training run', '0')
     .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])

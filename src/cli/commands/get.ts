@@ -19,6 +19,7 @@ import { loadModel } from '../../onnx/io.ts';
 import { inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { buildOpGraph } from '../../fusion/op-graph.ts';
 import { makeRectifier, type GetKind } from '../../get/rectifier.ts';
+import { EXPLAINER_KINDS } from '../../get/explainers/common.ts';
 import { Rng } from '../../util/random.ts';
 import { isConnected } from '../../fusion/groups.ts';
 
@@ -130,7 +131,7 @@ export function register(program: Command): void {
       const [scheme] = schemes(o.scheme);
       if (!['int8', 'fp16', 'fp32'].includes(o.element)) throw badInput(`--element ${o.element}: expected int8, fp16 or fp32`);
       const kind = o.get as GetKind;
-      if (!['gnne', 'pg', 'rg', 'cuts'].includes(kind)) throw badInput(`--get ${o.get}: expected gnne, pg, rg or cuts`);
+      if (!(EXPLAINER_KINDS as readonly string[]).includes(kind)) throw badInput(`--get ${o.get}: expected one of ${EXPLAINER_KINDS.join(', ')}`);
       const { createCostModel } = await import('../../fusion/cost.ts');
       const cost = createCostModel(scheme, graph, { bufferBytes: int('buffer-kb', o.bufferKb) * 1024, elementType: o.element });
       const rect = makeRectifier(kind);

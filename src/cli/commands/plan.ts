@@ -20,9 +20,7 @@ import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
 import { DataType } from '../../ir/dtype.ts';
 import { parseShapeOverrides } from '../../analysis/shapes.ts';
 import type { Model } from '../../ir/graph.ts';
-import { makeRectifier, prepareGet, type GetKind } from '../../get/rectifier.ts';
-
-const GET_KINDS: GetKind[] = ['gnne', 'pg', 'rg', 'cuts', 'none'];
+import { GET_KINDS, makeRectifier, prepareGet, type GetKind } from '../../get/rectifier.ts';
 
 function posInt(name: string, v: string): number {
   const x = Number(v);

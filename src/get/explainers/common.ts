@@ -14,7 +14,9 @@ import type { CostModel, Group } from '../../fusion/types.ts';
 import { batchTensors, graphInput, makeBatch, type BatchTensors, type KGnn } from '../kgnn.ts';
 import type { LocalGraph } from '../features.ts';
 
-export type ExplainerKind = 'gnne' | 'pg' | 'rg' | 'cuts';
+/** The explainers, listed once (CLI choices, pass options and the bench read this list). */
+export const EXPLAINER_KINDS = ['gnne', 'pg', 'rg', 'cuts'] as const;
+export type ExplainerKind = (typeof EXPLAINER_KINDS)[number];
 
 export interface Explanation {
   method: ExplainerKind;

@@ -13,6 +13,7 @@ import { CutsExplainer } from './cuts.ts';
 import type { Explainer, ExplainerKind } from './common.ts';
 
 export type { Explainer, ExplainerKind, Explanation } from './common.ts';
+export { EXPLAINER_KINDS } from './common.ts';
 export { GnnExplainer, PgExplainer, RgExplainer, CutsExplainer };
 
 export interface GetModels {
