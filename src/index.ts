@@ -13,7 +13,7 @@
  * - `generateReport`: schedule -> self-contained HTML.
  */
 import type { Model } from './ir/graph.ts';
-import type { Pass, PassContext, PassResult } from './passes/pass.ts';
+import type { Pass, PassContext, PassResult, PassOptionsMap } from './passes/pass.ts';
 import { runPasses, annotationsOf as annotationsOfTyped, type PipelineResult, type RunOptions } from './passes/manager.ts';
 import { getPass, parsePipeline } from './passes/registry.ts';
 import { loadModel, saveModel } from './onnx/io.ts';
@@ -49,7 +49,8 @@ export type { Accelerator, ElementType } from './hardware/accelerator.ts';
 export { PRESETS as hardwarePresets, resolveAccelerator, loadAcceleratorFile, acceleratorFromObject, parseSize } from './hardware/load.ts';
 
 // ---- passes and pipelines ----
-export type { Pass, PassContext, PassResult } from './passes/pass.ts';
+export type { Pass, PassContext, PassResult, PassOptions, PassOptionsMap, PassServices, OptionsSchema } from './passes/pass.ts';
+export { optionsSchema } from './passes/pass.ts';
 export type { FusionScheme } from './fusion/types.ts';
 export { makeContext } from './passes/pass.ts';
 export { registerPass, unregisterPass, getPass, hasPass, listPasses, parsePipeline, DEFAULT_PIPELINE } from './passes/registry.ts';
@@ -78,7 +79,7 @@ export async function runPass<A = unknown>(name: string, model: Model, ctx: Part
 }
 
 /** Options of a pass, passed as the pass's own entry in ctx.options. */
-const withOptions = (name: string, ctx: Partial<PassContext>, options?: Record<string, unknown>): Partial<PassContext> =>
+const withOptions = <K extends keyof PassOptionsMap>(name: K, ctx: Partial<PassContext>, options?: PassOptionsMap[K]): Partial<PassContext> =>
   options ? { ...ctx, options: { ...(ctx.options ?? {}), [name]: { ...(ctx.options?.[name] ?? {}), ...options } } } : ctx;
 
 // ---- built-in passes as functions ----
@@ -90,41 +91,45 @@ export function foldBatchNorm(model: Model, ctx: Partial<PassContext> = {}): Pro
 
 /** Merges parallel conv branches (RepVGG/ACNet/DBB) into single convs, exactly. */
 export function collapseBranches(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/collapse-branches.ts').CollapseOptions): Promise<PassResult<RewriteAnnotations>> {
-  return runPass<RewriteAnnotations>('collapse-branches', model, withOptions('collapse-branches', ctx, options as Record<string, unknown> | undefined));
+  return runPass<RewriteAnnotations>('collapse-branches', model, withOptions('collapse-branches', ctx, options));
 }
 
 /** Expands convs into equivalent multi-branch training-time forms (RepVGG/ACNet/DBB). Options
  * as for the 'expand-branches' pass (ctx.options['expand-branches']). */
 export function expandBranches(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/expand-branches.ts').ExpandOptions): Promise<PassResult<RewriteAnnotations>> {
-  return runPass<RewriteAnnotations>('expand-branches', model, withOptions('expand-branches', ctx, options as Record<string, unknown> | undefined));
+  return runPass<RewriteAnnotations>('expand-branches', model, withOptions('expand-branches', ctx, options));
 }
 
 /** Certifies that learned GNN updates execute flooding, BFS, DFS and Bellman-Ford exactly on
  * the model graph (analysis only). `allCertified: false` is a result, not an exception. */
 export function certifyLearnability(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/learnability.ts').LearnabilityOptions): Promise<PassResult<LearnabilityAnnotations>> {
-  return runPass<LearnabilityAnnotations>('learnability', model, withOptions('learnability', ctx, options as Record<string, unknown> | undefined));
+  return runPass<LearnabilityAnnotations>('learnability', model, withOptions('learnability', ctx, options));
 }
 
 /** Spatial gradient scaling: one mean-1 kxk scaling matrix per conv from calibration data
  * (annotations; with `embed` / `trainingGraph` options it also rewrites the model). */
 export function spatialGradientScaling(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/sgs.ts').SgsPassOptions): Promise<PassResult<import('./passes/sgs.ts').SgsAnnotations>> {
-  return runPass('sgs', model, withOptions('sgs', ctx, options as Record<string, unknown> | undefined));
+  // calibration batches are not JSON: they travel as a service, not as an option
+  const { feeds, ...rest } = options ?? {};
+  const c = feeds ? { ...ctx, services: { ...(ctx.services ?? {}), calibrationFeeds: feeds } } : ctx;
+  return runPass('sgs', model, withOptions('sgs', c, options ? rest : undefined));
 }
 
 /** Layer-fusion partitioning (the 'plan' pass): searches a plan under the LBDF/BRR cost model
  * for `ctx.hardware` (default preset edge-512k) and `ctx.scheme` (default lbdf); the graph is
  * not modified. Options as `--option plan.key=value` (search, budget, k, warmStart, optimum,
  * timeLimit). */
-export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options?: Omit<import('./passes/plan-fusion.ts').PlanPassOptions, 'onProgress'>): Promise<PassResult<import('./search/planner.ts').FusionPlanJson>> {
-  return runPass('plan', model, withOptions('plan', ctx, options as Record<string, unknown> | undefined));
+export function planFusion(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/plan-fusion.ts').PlanPassOptions): Promise<PassResult<import('./passes/plan-fusion.ts').PlanAnnotations>> {
+  return runPass('plan', model, withOptions('plan', ctx, options));
 }
 
 /** GET: the plan's search re-run with explainer-guided SPLIT of invalid groups ('get' pass).
  * Uses the plan in `ctx.annotations.plan` when given (e.g. from planFusion); otherwise runs the
  * plan pass first (same context). Options: explainer ('pg' | 'gnne' | 'rg' | 'cuts'), topK. */
-export async function getSplit(model: Model, ctx: Partial<PassContext> = {}, options?: { explainer?: import('./get/explainers/common.ts').ExplainerKind; topK?: number; weightsDir?: string }): Promise<PassResult<import('./passes/get.ts').GetPassAnnotations>> {
+export async function getSplit(model: Model, ctx: Partial<PassContext> = {}, options?: import('./passes/get.ts').GetPassOptions): Promise<PassResult<import('./passes/get.ts').GetPassAnnotations>> {
   const c = withOptions('get', ctx, options);
-  if (ctx.annotations?.plan !== undefined) return runPass('get', model, c);
+  // alone, the get pass takes only its own options
+  if (ctx.annotations?.plan !== undefined) return runPass('get', model, { ...c, options: { get: c.options?.get } });
   const { schedule } = await runPasses(model, [getPass('plan'), getPass('get')], c);
   const r = schedule.passes[1];
   return { changed: r.changed, annotations: (r.annotations ?? undefined) as import('./passes/get.ts').GetPassAnnotations | undefined };

@@ -4,6 +4,7 @@
  * plus the two housekeeping passes the pass manager itself provides (dce, verify).
  */
 import type { Pass } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import { irViolation } from './manager.ts';
 import { verificationFailed } from '../errors.ts';
 import { analyzeShapes } from '../analysis/shapes.ts';
@@ -21,6 +22,7 @@ export const dcePass: Pass<{ removedNodes: number }> = {
   description: 'Remove nodes that no graph output depends on, and initializers nobody reads',
   reads: ['graph'],
   writes: ['graph', 'annotations:dce'],
+  options: optionsSchema(),
   run(model) {
     const inits = model.graph.initializers.size;
     const removedNodes = model.graph.eliminateDeadCode();
@@ -34,6 +36,7 @@ export const verifyPass: Pass<{ ok: true; nodes: number }> = {
   description: 'Check the graph is well formed (defined inputs, single producers, acyclic, outputs produced)',
   reads: ['graph'],
   writes: ['annotations:verify'],
+  options: optionsSchema(),
   run(model) {
     const bad = irViolation(model);
     if (bad) throw verificationFailed(`verify: ${bad}`);
@@ -48,6 +51,7 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   description: 'Infer the dtype and shape of every value (fills value_info)',
   reads: ['graph'],
   writes: ['annotations:shapes'],
+  options: optionsSchema(),
   run(model) {
     const a = analyzeShapes(model);
     let stat = 0;

@@ -29,10 +29,17 @@
  */
 import { Node, type Graph, type Model } from '../ir/graph.ts';
 import type { Pass, PassContext } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import { compose, identitySpec, mergeParallel, ReparamError, weightCount, type ConvSpec, type Pads } from '../reparam/kernel.ts';
 import {
   avgPoolAsConv, bnSpec, channelsOf, constTensor, convSpec, emitConv, isOp, Refusal, RewriteLog, spatialSize, zeroPadAmounts, type RewriteAnnotations,
 } from '../reparam/graph-ops.ts';
+
+declare module './pass.ts' {
+  interface PassOptionsMap {
+    'collapse-branches': CollapseOptions;
+  }
+}
 
 export interface CollapseOptions {
   /** Add exact border-correction bias maps (default true); false refuses such merges. */
@@ -287,8 +294,9 @@ export const collapseBranchesPass: Pass<RewriteAnnotations> = {
   description: 'Merge parallel conv branches summed by Add/Sum (RepVGG, ACNet, DBB; BN, identity, avgpool, sequential 1x1-KxK) into one conv',
   reads: ['graph'],
   writes: ['graph', 'annotations:collapse-branches'],
+  options: optionsSchema({ borderCorrection: { type: 'boolean' }, allowGrowth: { type: 'boolean' }, maxSweeps: { type: 'integer', minimum: 1 } }),
   run(model: Model, ctx: PassContext) {
-    const opts = (ctx.options['collapse-branches'] ?? {}) as CollapseOptions;
+    const opts = ctx.options['collapse-branches'] ?? {};
     const a = collapseBranches(model, opts);
     return { changed: a.applied > 0, annotations: a };
   },

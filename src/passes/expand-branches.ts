@@ -23,12 +23,19 @@
 import { attr, Node, type Graph, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import type { Pass, PassContext } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import { avgPoolSpec, compose, identitySpec, makeSpec, padKernel, regroup, type ConvSpec, type Pads } from '../reparam/kernel.ts';
 import { convSpec, f32, isOp, Refusal, RewriteLog, type RewriteAnnotations } from '../reparam/graph-ops.ts';
 import { Rng } from '../util/random.ts';
 import { badInput } from '../errors.ts';
 
 export type ExpandForm = 'repvgg' | 'acnet' | 'dbb';
+declare module './pass.ts' {
+  interface PassOptionsMap {
+    'expand-branches': ExpandOptions;
+  }
+}
+
 export interface ExpandOptions {
   form?: ExpandForm;
   mode?: 'subtract' | 'zero-gamma';
@@ -215,8 +222,9 @@ export const expandBranchesPass: Pass<RewriteAnnotations> = {
   description: 'Expand KxK convs into an equivalent training-time multi-branch block (RepVGG, ACNet or DBB form)',
   reads: ['graph'],
   writes: ['graph', 'annotations:expand-branches'],
+  options: optionsSchema({ form: { enum: ['repvgg', 'acnet', 'dbb'] }, mode: { enum: ['subtract', 'zero-gamma'] }, nodes: { type: 'array', items: { type: 'string' } }, scale: { type: 'number' } }),
   run(model: Model, ctx: PassContext) {
-    const a = expandBranches(model, (ctx.options['expand-branches'] ?? {}) as ExpandOptions, ctx.seed);
+    const a = expandBranches(model, ctx.options['expand-branches'] ?? {}, ctx.seed);
     return { changed: a.applied > 0, annotations: a };
   },
 };

@@ -18,6 +18,7 @@ import { attr, Node, type Graph, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import type { Pass } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import { bnParams, constTensor, isOp, Refusal, RewriteLog, type RewriteAnnotations } from '../reparam/graph-ops.ts';
 import { typeOfValue } from '../analysis/shapes.ts';
 
@@ -251,6 +252,7 @@ export const foldBnPass: Pass<RewriteAnnotations> = {
   description: 'Fold inference-mode BatchNormalization into adjacent Conv/ConvTranspose/Gemm/MatMul (BN before Conv only where exact)',
   reads: ['graph'],
   writes: ['graph', 'annotations:fold-bn'],
+  options: optionsSchema(),
   run(model: Model) {
     const log = new RewriteLog();
     let changed = false;

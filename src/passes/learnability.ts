@@ -14,6 +14,7 @@
  * start, cacheDir (null = no cache), overrides (input shapes), timing (keep wall-clock times).
  */
 import type { Pass, PassContext } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import { badInput } from '../errors.ts';
 import { ALGORITHMS, certify, type Algorithm, type Certificate, type CertifyOptions } from '../learnability/certify.ts';
@@ -25,6 +26,12 @@ export interface LearnabilityAnnotations {
   graph: { nodes: number; edges: number; maxDegree: number; sources: string[]; weightBits: number; sizedEdges: number; note?: string };
   certificates: Certificate[];
   allCertified: boolean;
+}
+
+declare module './pass.ts' {
+  interface PassOptionsMap {
+    learnability: LearnabilityOptions;
+  }
 }
 
 export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensemble'> {
@@ -88,8 +95,28 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
   description: 'Certify that learned GNN updates execute flooding, BFS, DFS and Bellman-Ford exactly on the model graph',
   reads: ['graph'],
   writes: ['annotations:learnability'],
+  options: optionsSchema({
+    algorithms: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    predictor: { enum: ['ntk', 'ensemble'] },
+    maxDegree: { type: 'integer' },
+    maxTemplates: { type: 'integer' },
+    maxEnsembleTemplates: { type: 'integer' },
+    eps: { type: 'number' },
+    seed: { type: 'integer' },
+    bits: { type: 'integer' },
+    weightBits: { type: 'integer' },
+    hidden: { type: 'integer' },
+    epochs: { type: 'integer' },
+    lr: { type: 'number' },
+    delta: { type: 'number' },
+    cap: { type: 'integer' },
+    start: { type: 'integer' },
+    cacheDir: { type: ['string', 'null'] },
+    overrides: { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } } },
+    timing: { type: 'boolean' },
+  }),
   run(model: Model, ctx: PassContext) {
-    const opts = (ctx.options.learnability ?? {}) as LearnabilityOptions;
+    const opts = ctx.options.learnability ?? {};
     return { changed: false, annotations: runLearnability(model, opts, ctx.seed, ctx.log) };
   },
 };

@@ -15,7 +15,8 @@
  */
 import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
-import type { Pass, PassContext } from './pass.ts';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Pass, PassContext, PassOptions, OptionsSchema } from './pass.ts';
 import type { FusionScheme } from '../fusion/types.ts';
 import { makeContext } from './pass.ts';
 import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
@@ -141,6 +142,66 @@ export function checkPipeline(passes: Pass[], ctx: PassContext): void {
   }
 }
 
+/** Keys that would reach an object's prototype machinery; refused as pass names and option keys. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validators = new WeakMap<OptionsSchema, ValidateFunction>();
+
+/** The first forbidden key at any depth of a JSON value, as a dotted path. */
+function forbiddenKey(v: unknown, path = ''): string | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  for (const k of Object.keys(v)) {
+    const here = path ? `${path}.${k}` : k;
+    if (FORBIDDEN_KEYS.has(k)) return here;
+    const deeper = forbiddenKey((v as Record<string, unknown>)[k], here);
+    if (deeper) return deeper;
+  }
+  return undefined;
+}
+
+function optionError(pass: Pass, e: ErrorObject, value: Record<string, unknown>): string {
+  const path = e.instancePath.split('/').slice(1);
+  const key = path.join('.');
+  if (e.keyword === 'additionalProperties' && path.length === 0) {
+    const known = Object.keys(pass.options!.properties);
+    return `pass '${pass.name}': unknown option '${(e.params as { additionalProperty: string }).additionalProperty}' (${known.length ? `its options: ${known.join(', ')}` : 'it takes no options'})`;
+  }
+  let got: unknown = value;
+  for (const k of path) got = got && typeof got === 'object' ? (got as Record<string, unknown>)[k] : undefined;
+  const what = e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : (e.message ?? 'is invalid');
+  return `pass '${pass.name}': option '${key}' ${what}, got ${JSON.stringify(got)}`;
+}
+
+/**
+ * Checks per-pass options against the pipeline before anything runs: every key names a pass
+ * of the pipeline, every entry is an object that its pass's schema accepts (unknown keys and
+ * mistyped values fail with one line naming the pass and the key), and no key at any depth is
+ * `__proto__`, `constructor` or `prototype`. Returns the options as null-prototype objects.
+ */
+export function checkOptions(passes: Pass[], options: unknown): PassOptions {
+  const out: PassOptions = Object.create(null);
+  if (options === undefined || options === null) return out;
+  if (typeof options !== 'object' || Array.isArray(options)) throw badInput('pass options must be an object keyed by pass name');
+  const byName = new Map(passes.map((p) => [p.name, p]));
+  for (const name of Object.keys(options)) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    if (FORBIDDEN_KEYS.has(name)) throw badInput(`pass options: '${name}' is not a pass name`);
+    const pass = byName.get(name);
+    if (!pass) throw badInput(`options given for pass '${name}', which is not in the pipeline (${[...byName.keys()].join(', ') || 'empty'})`);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw badInput(`pass '${name}': its options must be an object of key: value`);
+    const bad = forbiddenKey(value);
+    if (bad) throw badInput(`pass '${name}': option key '${bad}' is not allowed`);
+    if (pass.options) {
+      let validate = validators.get(pass.options);
+      if (!validate) validators.set(pass.options, (validate = ajv.compile(pass.options)));
+      if (!validate(value)) throw badInput(optionError(pass, validate.errors![0], value as Record<string, unknown>));
+    }
+    out[name] = Object.assign(Object.create(null), value);
+  }
+  return out;
+}
+
 /** Structural IR invariants that every pass must keep (tinygrad-style small rule list):
  * unique value producers, every input defined, outputs produced, acyclic. Returns the first
  * violation or undefined. */
@@ -190,9 +251,10 @@ function modelInfo(model: Model, nodesBefore: number, path?: string): ScheduleMo
 /** Runs `passes` in order on `model` (in place) and returns the model and its schedule.
  * `ctx` may be partial; missing fields get defaults (seed 0, no options, silent log). */
 export async function runPasses(model: Model, passes: Pass[], partialCtx: Partial<PassContext> = {}, opts: RunOptions = {}): Promise<PipelineResult> {
-  const ctx = makeContext({ ...partialCtx, annotations: { ...(partialCtx.annotations ?? {}) }, options: { ...(partialCtx.options ?? {}) } });
+  const ctx = makeContext({ ...partialCtx, annotations: { ...(partialCtx.annotations ?? {}) }, services: { ...(partialCtx.services ?? {}) } });
   if (!Number.isInteger(ctx.seed)) throw badInput(`seed must be an integer, got ${ctx.seed}`);
   checkPipeline(passes, ctx);
+  ctx.options = checkOptions(passes, partialCtx.options);
   const verify = opts.verifyAfterChange ?? true;
   const nodesBefore = model.graph.nodes.length;
   const records: PassRecord[] = [];

@@ -1,29 +1,70 @@
 /**
- * The `plan` pass: layer-fusion partitioning (SPEC section 1). Reads static shapes and the
- * accelerator from the context, builds the OpGraph, runs the chosen search under the chosen
- * cost model (LBDF/BRR), checks the plan, and writes the schedule's fusion part (groups in
- * execution order with members, memory breakdown, DRAM, latency, totals, optimum + gap) as its
- * annotations. The graph is not modified.
+ * The `plan` pass: layer-fusion partitioning (SPEC section 1), a thin adapter over the planner
+ * (src/search/planner.ts). Reads static shapes and the accelerator from the context, builds
+ * the OpGraph, runs the chosen search under the chosen cost model (LBDF/BRR), checks the plan,
+ * and writes the schedule's fusion part (groups in execution order with members, memory
+ * breakdown, DRAM, latency, totals, optimum + gap) as its annotations. The graph is not
+ * modified.
  *
- * Options (ctx.options.plan): search ('lbl'|'greedy'|'random'|'local'|'nsga2'|'exact', default
- * 'local'), budget (default 1000), k (10), warmStart (default true: local/NSGA-II start from the
- * greedy plan; false = the published setting, random initial plans), optimum (default true:
- * solve the exact optimum for the gap), timeLimit (seconds for the exact solver, default 30),
- * rectifier (a Rectifier function; default randomSplit) and rectifierName. When the rectifier is
- * a GET rectifier (src/get/rectifier.ts makeRectifier: `dnnfuse plan --get ...`), the
- * annotations gain a `get` section: explainer, rectifier statistics, rectify rate and the SPLIT
- * trees behind the final plan's groups.
+ * Options (ctx.options.plan, schema below): search ('lbl'|'greedy'|'random'|'local'|'nsga2'|
+ * 'exact', default 'local'), budget (1000), k (10), warmStart (default true: local/NSGA-II start
+ * from the greedy plan; false = the published setting, random initial plans), optimum (default
+ * true: solve the exact optimum for the gap), timeLimit (seconds for the exact solver, 30),
+ * rectifier ('random' = the published random split, default; 'get-pg' | 'get-gnne' | 'get-rg' |
+ * 'get-cuts' = GET's SPLIT along the edges that explainer blames), topK and weightsDir (GET's).
+ * This is the one route to GET: `dnnfuse plan --get pg` and the `get` pass (a preset, get.ts)
+ * both come here. With a GET rectifier the annotations gain a `get` section: explainer,
+ * rectifier statistics, rectify rate and the SPLIT trees behind the final plan's groups.
+ * Services: onProgress (search progress), rectifier (a custom Rectifier function).
  */
-import type { Pass, PassContext } from './pass.ts';
+import type { OptionsSchema, Pass, PassContext } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { Rectifier } from '../fusion/types.ts';
 import { inferShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
-import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionOptions } from '../search/planner.ts';
+import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
 import type { SearchMethod } from '../search/common.ts';
-import { badInput } from '../errors.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
-import type { GetRectifier, GetKind, SplitTree } from '../get/rectifier.ts';
+import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
+import type { GetKind, GetRectifier, SplitTree } from '../get/rectifier.ts';
+
+/** The rectifiers the plan pass can name: the published random split, or GET with an explainer. */
+export const PLAN_RECTIFIERS = ['random', ...EXPLAINER_KINDS.map((k) => `get-${k}` as const)] as const;
+export type PlanRectifier = (typeof PLAN_RECTIFIERS)[number];
+
+export interface PlanPassOptions {
+  search?: SearchMethod;
+  budget?: number;
+  k?: number;
+  warmStart?: boolean;
+  optimum?: boolean;
+  timeLimit?: number;
+  rectifier?: PlanRectifier;
+  /** GET: explained edges tried as cuts per group (default 8). */
+  topK?: number;
+  /** GET: folder of the trained weights (default: the shipped models/get). */
+  weightsDir?: string;
+}
+
+declare module './pass.ts' {
+  interface PassOptionsMap {
+    plan: PlanPassOptions;
+  }
+}
+
+const posInt = { type: 'integer', minimum: 1 };
+export const PLAN_OPTIONS: OptionsSchema = optionsSchema({
+  search: { enum: SEARCH_METHODS },
+  budget: posInt,
+  k: posInt,
+  warmStart: { type: 'boolean' },
+  optimum: { type: 'boolean' },
+  timeLimit: { type: 'number', exclusiveMinimum: 0 },
+  rectifier: { enum: PLAN_RECTIFIERS },
+  topK: posInt,
+  weightsDir: { type: 'string' },
+});
 
 /** What a GET rectifier did during the plan's search (schema: $defs.getRectification). */
 export interface GetRectification {
@@ -36,93 +77,105 @@ export interface GetRectification {
   rectifyRate: number;
   explanations: number;
   explainMs: number;
+  /** DRAM of an earlier plan of the same pipeline made with the random split (the `get`
+   * preset after `plan`), and 1 - dram / that; null without one. */
+  baselineDramBytes: number | null;
+  improvement: number | null;
   /** The SPLIT trees whose leaves are groups of the final plan (at most 200), op ids in the
    * fusion op graph's topological numbering. */
   splitTrees: SplitTree[];
 }
 
-function isGetRectifier(r: Rectifier | undefined): r is GetRectifier {
-  return typeof r === 'function' && (r as Partial<GetRectifier>).trees instanceof Map && typeof (r as Partial<GetRectifier>).rectifyRate === 'function';
-}
+export type PlanAnnotations = FusionPlanJson & { get?: GetRectification };
 
-export interface PlanPassOptions {
-  search?: SearchMethod;
-  budget?: number;
-  k?: number;
-  warmStart?: boolean;
-  optimum?: boolean;
-  timeLimit?: number;
-  rectifier?: Rectifier;
-  rectifierName?: string;
-  onProgress?: PlanFusionOptions['onProgress'];
-}
-
-/** Options of the plan pass from a context, validated (one-line errors naming the option). */
-export function planOptions(ctx: PassContext): PlanPassOptions {
-  const o = (ctx.options.plan ?? {}) as Record<string, unknown>;
-  const search = (o.search ?? 'local') as SearchMethod;
-  if (!SEARCH_METHODS.includes(search)) throw badInput(`plan: search '${String(o.search)}' is not one of ${SEARCH_METHODS.join(', ')}`);
-  const posInt = (name: string, v: unknown, d: number) => {
-    if (v === undefined) return d;
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < 1) throw badInput(`plan: ${name} must be a positive integer, got ${String(v)}`);
-    return x;
-  };
+/** Plan options with their defaults. */
+export function resolvePlanOptions(o: PlanPassOptions = {}): Required<Omit<PlanPassOptions, 'weightsDir' | 'topK'>> & Pick<PlanPassOptions, 'weightsDir' | 'topK'> {
   return {
-    search,
-    budget: posInt('budget', o.budget, 1000),
-    k: posInt('k', o.k, 10),
-    warmStart: o.warmStart === undefined ? true : Boolean(o.warmStart),
-    optimum: o.optimum === undefined ? true : Boolean(o.optimum),
-    timeLimit: o.timeLimit === undefined ? 30 : Number(o.timeLimit),
-    rectifier: typeof o.rectifier === 'function' ? (o.rectifier as Rectifier) : undefined,
-    rectifierName: typeof o.rectifierName === 'string' ? o.rectifierName : undefined,
-    onProgress: typeof o.onProgress === 'function' ? (o.onProgress as PlanFusionOptions['onProgress']) : undefined,
+    search: o.search ?? 'local',
+    budget: o.budget ?? 1000,
+    k: o.k ?? 10,
+    warmStart: o.warmStart ?? true,
+    optimum: o.optimum ?? true,
+    timeLimit: o.timeLimit ?? 30,
+    rectifier: o.rectifier ?? 'random',
+    topK: o.topK,
+    weightsDir: o.weightsDir,
   };
 }
 
-export const planPass: Pass<FusionPlanJson & { get?: GetRectification }> = {
+/**
+ * Plans `model` with resolved plan options: what the plan pass and the get preset both run.
+ * `baseline` is an earlier plan of the same run (random split) to compare a GET plan with: its
+ * optimum is reused instead of being solved again.
+ */
+export async function runPlan(model: Model, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
+  const o = resolvePlanOptions(options);
+  const hardware = ctx.hardware ?? resolveAccelerator(undefined);
+  inferShapes(model);
+  const graph = buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
+  let rectifier: Rectifier | undefined;
+  let rectifierName: string | undefined;
+  let get: GetRectifier | undefined;
+  if (ctx.services.rectifier) {
+    rectifier = ctx.services.rectifier.rectify;
+    rectifierName = ctx.services.rectifier.name;
+  } else if (o.rectifier !== 'random') {
+    // Loaded lazily: get/rectifier.ts pulls in tfjs, which plain plans do not need.
+    const { makeRectifier, prepareGet } = await import('../get/rectifier.ts');
+    const kind = o.rectifier.slice('get-'.length) as ExplainerKind;
+    // The learned explainers run on tfjs (WASM backend); the cuts control needs no tfjs.
+    if (kind !== 'cuts') await prepareGet();
+    rectifier = get = makeRectifier(kind, { topK: o.topK, weightsDir: o.weightsDir });
+    rectifierName = o.rectifier;
+  }
+  const result = await planFusion(graph, {
+    hardware,
+    scheme: baseline?.scheme ?? ctx.scheme ?? 'lbdf',
+    search: o.search,
+    seed: ctx.seed,
+    budget: o.budget,
+    k: o.k,
+    warmStart: o.warmStart,
+    rectifier,
+    rectifierName,
+    // With a baseline plan the optimum of this cost model is already solved; it is reused below.
+    optimum: baseline ? false : o.optimum ? { timeLimit: o.timeLimit } : false,
+    onProgress: ctx.services.onProgress,
+  });
+  const json = result.json;
+  if (baseline?.optimum) {
+    const opt = baseline.optimum.dramBytes;
+    json.optimum = { ...baseline.optimum, gap: opt > 0 ? (json.totals.dramBytes - opt) / opt : 0, gapToBound: json.totals.dramBytes > 0 ? (json.totals.dramBytes - baseline.optimum.boundBytes) / json.totals.dramBytes : 0 };
+  }
+  if (!get) return { annotations: json, result };
+  const { splitTreesFor } = await import('../get/rectifier.ts');
+  const s = get.stats;
+  const base = baseline?.totals.dramBytes ?? null;
+  const getSection: GetRectification = {
+    explainer: get.kind,
+    invalidGroups: s.invalid,
+    rectified: s.rectified,
+    fallback: s.fallback,
+    rectifyRate: get.rectifyRate(),
+    explanations: s.explanations,
+    explainMs: s.explainMs,
+    baselineDramBytes: base,
+    improvement: base ? 1 - json.totals.dramBytes / base : null,
+    splitTrees: splitTreesFor(get, result.plan),
+  };
+  return { annotations: { ...json, get: getSection }, result };
+}
+
+export const planPass: Pass<PlanAnnotations> = {
   name: 'plan',
   description: 'Layer-fusion partitioning under LBDF/BRR: search a plan, report memory, DRAM, latency and the gap to the exact optimum',
   reads: ['graph', 'shapes', 'hardware'],
   writes: ['annotations:plan'],
+  options: PLAN_OPTIONS,
   async run(model: Model, ctx: PassContext) {
-    const o = planOptions(ctx);
-    const hardware = ctx.hardware ?? resolveAccelerator(undefined);
-    inferShapes(model);
-    const graph = buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
-    const r = await planFusion(graph, {
-      hardware,
-      scheme: ctx.scheme ?? 'lbdf',
-      search: o.search!,
-      seed: ctx.seed,
-      budget: o.budget,
-      k: o.k,
-      warmStart: o.warmStart,
-      rectifier: o.rectifier,
-      rectifierName: o.rectifierName,
-      optimum: o.optimum ? { timeLimit: o.timeLimit } : false,
-      onProgress: o.onProgress,
-    });
-    const t = r.json.totals;
+    const { annotations: a } = await runPlan(model, ctx, ctx.options.plan ?? {});
+    const t = a.totals;
     ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)`);
-    if (isGetRectifier(o.rectifier)) {
-      // Loaded lazily: get/rectifier.ts pulls in tfjs, which plain plans do not need.
-      const { splitTreesFor } = await import('../get/rectifier.ts');
-      const rect = o.rectifier;
-      const s = rect.stats;
-      const get: GetRectification = {
-        explainer: rect.kind,
-        invalidGroups: s.invalid,
-        rectified: s.rectified,
-        fallback: s.fallback,
-        rectifyRate: rect.rectifyRate(),
-        explanations: s.explanations,
-        explainMs: s.explainMs,
-        splitTrees: splitTreesFor(rect, r.plan),
-      };
-      return { changed: false, annotations: { ...r.json, get } };
-    }
-    return { changed: false, annotations: r.json };
+    return { changed: false, annotations: a };
   },
 };

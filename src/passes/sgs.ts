@@ -9,7 +9,8 @@
  *
  * Options (ctx.options.sgs):
  * - calib: 'random' (default) or a folder (src/reparam/calib.ts layouts); batches; seed.
- * - feeds: calibration batches given directly (library use; overrides calib).
+ * - feeds (library use; overrides calib): calibration batches given directly; to the pass they
+ *   come as ctx.services.calibrationFeeds (not JSON, so not an option).
  * - embed (default false): store each S as an initializer `<conv>_sgs_scale` [kh, kw] plus a
  *   model metadata_props entry `dnnfuse.sgs` (JSON: conv name -> initializer, k, calibration).
  *   The initializers are read by no node: a later dce pass would drop them.
@@ -24,11 +25,18 @@
 import { Node, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import type { Pass, PassContext } from './pass.ts';
+import { optionsSchema } from './pass.ts';
 import { createSession, runSession, type Feeds } from '../analysis/ort.ts';
 import { SgsAccumulator, toRows } from '../reparam/sgs.ts';
 import { calibrationSet } from '../reparam/calib.ts';
 import { constTensor, isOp } from '../reparam/graph-ops.ts';
 import { badInput } from '../errors.ts';
+
+declare module './pass.ts' {
+  interface PassOptionsMap {
+    sgs: Omit<SgsPassOptions, 'feeds'>;
+  }
+}
 
 export interface SgsPassOptions {
   calib?: string;
@@ -178,8 +186,9 @@ export const sgsPass: Pass<SgsAnnotations> = {
   description: 'Spatial gradient scaling: one mean-1 kxk scaling matrix per conv from calibration feature-map mutual information',
   reads: ['graph'],
   writes: ['annotations:sgs', 'graph (with embed / trainingGraph)'],
+  options: optionsSchema({ calib: { type: 'string' }, batches: { type: 'integer', minimum: 1 }, seed: { type: 'integer' }, embed: { type: 'boolean' }, trainingGraph: { type: 'boolean' }, k: { type: 'number' }, floor: { type: 'number' } }),
   async run(model: Model, ctx: PassContext) {
-    const o = { seed: ctx.seed, ...((ctx.options.sgs ?? {}) as SgsPassOptions) };
+    const o: SgsPassOptions = { seed: ctx.seed, ...(ctx.options.sgs ?? {}), ...(ctx.services.calibrationFeeds ? { feeds: ctx.services.calibrationFeeds } : {}) };
     const a = await computeSgs(model, o, ctx.log);
     const changed = applySgs(model, a, o);
     return { changed, annotations: a };

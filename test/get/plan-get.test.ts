@@ -74,10 +74,10 @@ test('plan --get none (default) is the random split; bad --get is a one-line err
   const r = await cli(['plan', model, '--hw', 'paper-128k', '--buffer', '32KiB', '--search', 'random', '--budget', '20', '--no-optimum', '--quiet', '-o', out]);
   assert.equal(r.code, 0, r.err);
   const plan = JSON.parse(readFileSync(out, 'utf8')).passes[0].annotations;
-  assert.equal(plan.search.rectifier, 'get-none');
-  assert.equal(plan.get.explainer, 'none');
-  assert.equal(plan.get.rectified, 0);
-  assert.deepEqual(plan.get.splitTrees, []);
+  // --get none is sugar for plan.rectifier=random: the same annotations as compile's plan pass
+  assert.equal(plan.search.rectifier, 'random-split');
+  assert.equal(plan.get, undefined);
+  assert.equal(plan.search.rectifiedGroups, plan.search.invalidGroups);
   const bad = await cli(['plan', model, '--get', 'magic', '--quiet']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--get magic: expected one of gnne, pg, rg, cuts, none/);

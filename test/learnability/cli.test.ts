@@ -62,7 +62,7 @@ test('pass options: algorithm subset and bad values', async () => {
   const res = await learnabilityPass.run(model, makeContext({ options: { learnability: { algorithms: 'bfs,bf' } } }));
   assert.deepEqual((res.annotations as LearnabilityAnnotations).certificates.map((c) => c.algorithm), ['bfs', 'bellman-ford']);
   await assert.rejects(async () => learnabilityPass.run(model, makeContext({ options: { learnability: { algorithms: 'dijkstra' } } })), /unknown algorithm 'dijkstra'/);
-  await assert.rejects(async () => learnabilityPass.run(model, makeContext({ options: { learnability: { predictor: 'svm' } } })), /predictor must be/);
+  await assert.rejects(async () => learnabilityPass.run(model, makeContext({ options: { learnability: { predictor: 'svm' as 'ntk' } } })), /predictor must be/);
 });
 
 test('CLI: table and JSON, exit 0 when certified, exit 1 when not, exit 2 on bad input', () => {

@@ -97,7 +97,7 @@ test('getSplit: GET re-plans with explainer-guided SPLIT; its plan becomes the f
   const m = api.load(join(import.meta.dirname, '..', '..', 'fixtures', 'example.onnx'));
   await api.foldBatchNorm(m);
   const hw = api.hardwarePresets['paper-128k'];
-  const ctx = { hardware: hw, scheme: 'lbdf' as const, seed: 2, options: { plan: { search: 'random', budget: 100, optimum: false } } };
+  const ctx = { hardware: hw, scheme: 'lbdf' as const, seed: 2, options: { plan: { search: 'random' as const, budget: 100, optimum: false } } };
   const { schedule } = await api.runPipeline(m, ['plan', 'get'], ctx);
   const g = api.passAnnotations(schedule, 'get')!;
   assert.equal(g.get.explainer, 'pg');
@@ -110,5 +110,5 @@ test('getSplit: GET re-plans with explainer-guided SPLIT; its plan becomes the f
   // alone, getSplit runs the plan first
   const alone = await api.getSplit(api.decodeModel(api.encodeModel(m)), ctx, { explainer: 'cuts' });
   assert.equal(alone.annotations!.get.explainer, 'cuts');
-  await assert.rejects(api.getSplit(m, ctx, { explainer: 'nope' as 'pg' }), /get: explainer 'nope' is not one of/);
+  await assert.rejects(api.getSplit(m, ctx, { explainer: 'nope' as 'pg' }), /pass 'get': option 'explainer' must be one of gnne, pg, rg, cuts, got "nope"/);
 });

@@ -100,5 +100,5 @@ test('plan pass in a pipeline: annotations = the fusion part; graph unchanged', 
   assert.equal(a.optimum.status, 'optimal');
   assert.equal(a.optimum.solver, 'chain-dp');
   assert.ok(validate(schedule), JSON.stringify(validate.errors?.slice(0, 3)));
-  await assert.rejects(runPasses(model, [planPass], { hardware: PRESETS['edge-512k'], seed: 1, options: { plan: { search: 'bogus' } } }), /plan: search 'bogus' is not one of/);
+  await assert.rejects(runPasses(model, [planPass], { hardware: PRESETS['edge-512k'], seed: 1, options: { plan: { search: 'bogus' as 'local' } } }), /pass 'plan': option 'search' must be one of lbl, greedy, random, local, nsga2, exact, got "bogus"/);
 });

@@ -24,19 +24,23 @@ export const EXAMPLE_MODEL = fileURLToPath(new URL('../../../fixtures/example.on
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** `plan.budget=2000` -> options.plan.budget = 2000 (values parsed as JSON when they are JSON). */
+/** `plan.budget=2000` -> options.plan.budget = 2000 (values parsed as JSON when they are JSON).
+ * Null-prototype objects; `__proto__`, `constructor` and `prototype` are refused as names. Which
+ * passes and keys exist, and the values' types, the pass manager checks against each pass's
+ * schema before anything runs. */
 export function parsePassOptions(specs: string[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+  const out: Record<string, Record<string, unknown>> = Object.create(null);
   for (const s of specs) {
     const m = /^([a-z0-9][a-z0-9_.:-]*?)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(s);
     if (!m) throw badInput(`--option ${s}: expected <pass>.<key>=<value>, e.g. --option plan.budget=2000`);
+    if (['__proto__', 'constructor', 'prototype'].includes(m[2])) throw badInput(`--option ${s}: '${m[2]}' is not an option name`);
     let v: unknown = m[3];
     try {
       v = JSON.parse(m[3]);
     } catch {
       /* a plain string */
     }
-    (out[m[1]] ??= {})[m[2]] = v;
+    (out[m[1]] ??= Object.create(null))[m[2]] = v;
   }
   return out;
 }

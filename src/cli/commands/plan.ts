@@ -20,7 +20,7 @@ import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
 import { DataType } from '../../ir/dtype.ts';
 import { parseShapeOverrides } from '../../analysis/shapes.ts';
 import type { Model } from '../../ir/graph.ts';
-import { GET_KINDS, makeRectifier, prepareGet, type GetKind } from '../../get/rectifier.ts';
+import { GET_KINDS, type GetKind } from '../../get/rectifier.ts';
 
 function posInt(name: string, v: string): number {
   const x = Number(v);
@@ -77,9 +77,6 @@ export function register(program: Command): void {
       const budget = posInt('budget', o.budget);
       const showBar = !o.quiet && process.stderr.isTTY && ['random', 'local', 'nsga2'].includes(o.search);
       const bar = showBar ? new cliProgress.SingleBar({ stream: process.stderr, format: `${o.search} {bar} {value}/{total} plans | best {best} MB | {eta}s`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-      // The learned explainers run on tfjs (WASM backend); the cuts control and none need no tfjs.
-      if (getKind !== 'none' && getKind !== 'cuts') await prepareGet();
-      const rectifier = makeRectifier(getKind);
       bar?.start(budget, 0, { best: '-' });
       let res;
       try {
@@ -90,7 +87,9 @@ export function register(program: Command): void {
             hardware,
             scheme: o.scheme,
             seed,
-            options: { plan: { search: o.search, budget, k: posInt('k', o.k), warmStart: o.warmStart, optimum: o.optimum, timeLimit, rectifier, rectifierName: `get-${getKind}`, onProgress: bar ? (d: number, _t: number, best: number) => bar.update(d, { best: (best / 1e6).toFixed(3) }) : undefined } },
+            // --get X is sugar for the plan pass's rectifier option (none = 'random').
+            options: { plan: { search: o.search, budget, k: posInt('k', o.k), warmStart: o.warmStart, optimum: o.optimum, timeLimit, rectifier: getKind === 'none' ? 'random' : `get-${getKind}` } },
+            services: { onProgress: bar ? (d: number, _t: number, best: number) => bar.update(d, { best: (best / 1e6).toFixed(3) }) : undefined },
           },
           { omitTimings: !o.timings, modelPath: file },
         );
