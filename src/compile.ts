@@ -51,20 +51,9 @@ export interface CompileResult {
   failures: string[];
 }
 
-/** Failures reported inside pass annotations (by the conventions of the built-in passes). */
+/** The passes whose record says `status: 'failed'` (an analysis failure), one line each. */
 export function annotationFailures(schedule: Schedule): string[] {
-  const out: string[] = [];
-  for (const p of schedule.passes) {
-    const a = p.annotations as Record<string, unknown> | null;
-    if (!a || typeof a !== 'object') continue;
-    if (a.allCertified === false) {
-      const certs = Array.isArray(a.certificates) ? (a.certificates as { algorithm?: string; certified?: boolean; reason?: string }[]) : [];
-      const bad = certs.filter((c) => c && c.certified === false).map((c) => `${c.algorithm ?? '?'}${c.reason ? ` (${c.reason})` : ''}`);
-      out.push(`${p.name}: not certified: ${bad.join('; ') || 'see the certificates'}`);
-    }
-    if (a.feasible === false || a.valid === false) out.push(`${p.name}: the plan is not feasible${typeof a.reason === 'string' ? ` (${a.reason})` : ''}`);
-  }
-  return out;
+  return schedule.passes.filter((p) => p.status === 'failed').map((p) => `${p.name}: ${p.reason ?? 'failed'}`);
 }
 
 /** Fixes graph-input dims from `--shape` overrides (the written model keeps them fixed). */

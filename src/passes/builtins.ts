@@ -22,6 +22,7 @@ export const dcePass: Pass<{ removedNodes: number }> = {
   description: 'Remove nodes that no graph output depends on, and initializers nobody reads',
   reads: ['graph'],
   writes: ['graph', 'annotations:dce'],
+  kind: 'rewrite',
   options: optionsSchema(),
   run(model) {
     const inits = model.graph.initializers.size;
@@ -36,6 +37,7 @@ export const verifyPass: Pass<{ ok: true; nodes: number }> = {
   description: 'Check the graph is well formed (defined inputs, single producers, acyclic, outputs produced)',
   reads: ['graph'],
   writes: ['annotations:verify'],
+  kind: 'check',
   options: optionsSchema(),
   run(model) {
     const bad = irViolation(model);
@@ -51,6 +53,7 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   description: 'Infer the dtype and shape of every value (fills value_info)',
   reads: ['graph'],
   writes: ['annotations:shapes'],
+  kind: 'analysis',
   options: optionsSchema(),
   run(model) {
     const a = analyzeShapes(model);

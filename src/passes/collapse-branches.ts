@@ -30,6 +30,7 @@
 import { Node, type Graph, type Model } from '../ir/graph.ts';
 import type { Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
+import { iterateToFixedPointSync } from './manager.ts';
 import { compose, identitySpec, mergeParallel, ReparamError, weightCount, type ConvSpec, type Pads } from '../reparam/kernel.ts';
 import {
   avgPoolAsConv, bnSpec, channelsOf, constTensor, convSpec, emitConv, isOp, Refusal, RewriteLog, spatialSize, zeroPadAmounts, type RewriteAnnotations,
@@ -275,18 +276,13 @@ function sweep(model: Model, log: RewriteLog, opts: CollapseOptions): boolean {
   return changed;
 }
 
-/** Runs `step` until it reports no change (the fixed-point wrapper; steps stay simple). */
-export function toFixedPoint(step: () => boolean, maxSweeps: number): { changed: boolean; sweeps: number } {
-  let sweeps = 0;
-  while (sweeps < maxSweeps && step()) sweeps++;
-  return { changed: sweeps > 0, sweeps };
-}
-
-export function collapseBranches(model: Model, opts: CollapseOptions = {}): RewriteAnnotations & { sweeps: number } {
+export function collapseBranches(model: Model, opts: CollapseOptions = {}): RewriteAnnotations & { sweeps: number; fixedPointLimit?: number } {
   const log = new RewriteLog();
-  const { changed, sweeps } = toFixedPoint(() => sweep(model, log, opts), opts.maxSweeps ?? 10_000);
-  if (changed) model.graph.eliminateDeadCode();
-  return { ...log.annotations(), sweeps };
+  const max = opts.maxSweeps ?? 10_000;
+  // the manager's fixed-point loop; the sweep stays simple
+  const run = iterateToFixedPointSync(() => sweep(model, log, opts), max);
+  if (run.changed) model.graph.eliminateDeadCode();
+  return { ...log.annotations(), sweeps: run.iterations, ...(run.limitReached ? { fixedPointLimit: max } : {}) };
 }
 
 export const collapseBranchesPass: Pass<RewriteAnnotations> = {
@@ -294,10 +290,12 @@ export const collapseBranchesPass: Pass<RewriteAnnotations> = {
   description: 'Merge parallel conv branches summed by Add/Sum (RepVGG, ACNet, DBB; BN, identity, avgpool, sequential 1x1-KxK) into one conv',
   reads: ['graph'],
   writes: ['graph', 'annotations:collapse-branches'],
+  kind: 'rewrite',
   options: optionsSchema({ borderCorrection: { type: 'boolean' }, allowGrowth: { type: 'boolean' }, maxSweeps: { type: 'integer', minimum: 1 } }),
   run(model: Model, ctx: PassContext) {
     const opts = ctx.options['collapse-branches'] ?? {};
     const a = collapseBranches(model, opts);
-    return { changed: a.applied > 0, annotations: a };
+    const limit = a.fixedPointLimit !== undefined ? { status: 'limit-reached' as const, reason: `no fixed point after ${a.fixedPointLimit} sweeps (each merged something); stopped there` } : {};
+    return { changed: a.applied > 0, annotations: a, ...limit };
   },
 };

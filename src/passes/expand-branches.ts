@@ -222,6 +222,7 @@ export const expandBranchesPass: Pass<RewriteAnnotations> = {
   description: 'Expand KxK convs into an equivalent training-time multi-branch block (RepVGG, ACNet or DBB form)',
   reads: ['graph'],
   writes: ['graph', 'annotations:expand-branches'],
+  kind: 'rewrite',
   options: optionsSchema({ form: { enum: ['repvgg', 'acnet', 'dbb'] }, mode: { enum: ['subtract', 'zero-gamma'] }, nodes: { type: 'array', items: { type: 'string' } }, scale: { type: 'number' } }),
   run(model: Model, ctx: PassContext) {
     const a = expandBranches(model, ctx.options['expand-branches'] ?? {}, ctx.seed);

@@ -19,6 +19,10 @@ import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import type { Pass } from './pass.ts';
 import { optionsSchema } from './pass.ts';
+import { iterateToFixedPointSync, limitStatus } from './manager.ts';
+
+/** Sweeps of fold-bn before it reports its limit (a chain of k BNs needs k sweeps). */
+const FOLD_BN_MAX_SWEEPS = 10;
 import { bnParams, constTensor, isOp, Refusal, RewriteLog, type RewriteAnnotations } from '../reparam/graph-ops.ts';
 import { typeOfValue } from '../analysis/shapes.ts';
 
@@ -252,13 +256,14 @@ export const foldBnPass: Pass<RewriteAnnotations> = {
   description: 'Fold inference-mode BatchNormalization into adjacent Conv/ConvTranspose/Gemm/MatMul (BN before Conv only where exact)',
   reads: ['graph'],
   writes: ['graph', 'annotations:fold-bn'],
+  kind: 'rewrite',
   options: optionsSchema(),
   run(model: Model) {
     const log = new RewriteLog();
-    let changed = false;
     // Fixed point: a BN freed by one fold (e.g. BN -> BN -> Conv) folds on the next sweep.
-    for (let i = 0; i < 10 && sweep(model, log); i++) changed = true;
-    if (changed) model.graph.eliminateDeadCode();
-    return { changed, annotations: log.annotations() };
+    const run = iterateToFixedPointSync(() => sweep(model, log), FOLD_BN_MAX_SWEEPS);
+    if (run.changed) model.graph.eliminateDeadCode();
+    const annotations = run.limitReached ? { ...log.annotations(), fixedPointLimit: FOLD_BN_MAX_SWEEPS } : log.annotations();
+    return { changed: run.changed, annotations, ...limitStatus('fold-bn sweep', run, FOLD_BN_MAX_SWEEPS) };
   },
 };

@@ -15,7 +15,7 @@ import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { FusionPlanJson } from '../search/planner.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
-import { runPlan, type PlanAnnotations } from './plan-fusion.ts';
+import { runPlan, PLAN_TIMINGS, type PlanAnnotations } from './plan-fusion.ts';
 
 export interface GetPassOptions {
   explainer?: ExplainerKind;
@@ -37,6 +37,8 @@ export const getPlanPass: Pass<GetPassAnnotations> = {
   description: "GET: re-run the plan's search with explainer-guided SPLIT of invalid groups instead of the random split (a preset of plan)",
   reads: ['graph', 'shapes', 'hardware', 'annotations:plan'],
   writes: ['annotations:get'],
+  kind: 'fusion-plan',
+  timings: PLAN_TIMINGS,
   options: optionsSchema({ explainer: { enum: EXPLAINER_KINDS }, topK: { type: 'integer', minimum: 1 }, weightsDir: { type: 'string' } }),
   async run(model: Model, ctx: PassContext) {
     const o = ctx.options.get ?? {};

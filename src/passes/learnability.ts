@@ -95,6 +95,8 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
   description: 'Certify that learned GNN updates execute flooding, BFS, DFS and Bellman-Ford exactly on the model graph',
   reads: ['graph'],
   writes: ['annotations:learnability'],
+  kind: 'certificates',
+  timings: ['certificates.*.timing.gnnMs', 'certificates.*.timing.classicalMs', 'certificates.*.timing.ensembleTrainMs'],
   options: optionsSchema({
     algorithms: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     predictor: { enum: ['ntk', 'ensemble'] },
@@ -117,6 +119,9 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
   }),
   run(model: Model, ctx: PassContext) {
     const opts = ctx.options.learnability ?? {};
-    return { changed: false, annotations: runLearnability(model, opts, ctx.seed, ctx.log) };
+    const a = runLearnability(model, opts, ctx.seed, ctx.log);
+    if (a.allCertified) return { changed: false, annotations: a };
+    const bad = a.certificates.filter((c) => !c.certified).map((c) => `${c.algorithm}${c.reason ? ` (${c.reason})` : ''}`);
+    return { changed: false, annotations: a, status: 'failed', reason: `not certified: ${bad.join('; ') || 'see the certificates'}` };
   },
 };

@@ -16,18 +16,26 @@
 import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { Pass, PassContext, PassOptions, OptionsSchema } from './pass.ts';
+import type { AnnotationKind, Pass, PassContext, PassOptions, PassResult, PassStatus, OptionsSchema } from './pass.ts';
 import type { FusionScheme } from '../fusion/types.ts';
 import { makeContext } from './pass.ts';
 import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
 
-/** Version of the schedule envelope. Bump the minor on additive changes, the major otherwise. */
-export const SCHEDULE_SCHEMA_VERSION = '1.0';
+/** Version of the schedule envelope. Bump the minor on additive changes, the major otherwise.
+ * 2.0: every pass record carries `kind` and `status` (and `reason` when not ok); readers find
+ * the final plan, failures and timing fields by them (1.x schedules are read and upgraded by
+ * parseSchedule). */
+export const SCHEDULE_SCHEMA_VERSION = '2.0';
 export const TOOL_NAME = 'dnnfuse';
 export const TOOL_VERSION = '0.1.0';
 
 export interface PassRecord<A = unknown> {
   name: string;
+  /** What the annotations are (the pass's declared kind; 'custom' when undeclared). */
+  kind: AnnotationKind;
+  /** 'failed' marks an analysis failure (compile exits 1); 'limit-reached' a fixed point not reached. */
+  status: PassStatus;
+  reason?: string;
   /** Whether the pass modified the graph. */
   changed: boolean;
   /** Wall-clock milliseconds (0 when the run was asked to omit timings for reproducibility). */
@@ -279,9 +287,11 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
         if (bad) throw verificationFailed(`after pass '${pass.name}': ${bad}`);
       }
     }
-    const annotations = result.annotations === undefined ? null : opts.omitTimings ? zeroTimings(result.annotations) : result.annotations;
+    const annotations = result.annotations === undefined ? null : opts.omitTimings ? zeroTimings(result.annotations, pass.timings ?? []) : result.annotations;
     if (annotations !== null) ctx.annotations[pass.name] = annotations;
-    const record: PassRecord = { name: pass.name, changed: result.changed, ms: opts.omitTimings ? 0 : Math.round(ms * 1000) / 1000, nodes: model.graph.nodes.length, annotations };
+    const status = result.status ?? 'ok';
+    if (status !== 'ok') ctx.log(`${pass.name}: ${status}${result.reason ? `: ${result.reason}` : ''}`);
+    const record: PassRecord = { name: pass.name, kind: pass.kind ?? 'custom', status, ...(result.reason !== undefined && status !== 'ok' ? { reason: result.reason } : {}), changed: result.changed, ms: opts.omitTimings ? 0 : Math.round(ms * 1000) / 1000, nodes: model.graph.nodes.length, annotations };
     records.push(record);
     opts.onPassEnd?.(record, i, passes.length);
   }
@@ -297,41 +307,73 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
   return { model, schedule };
 }
 
-/** Convention: passes report wall-clock times in fields named `ms`, `seconds` or ending in `Ms`
- * / `Seconds`. A reproducible run (omitTimings) records them as 0 so that the schedule is
- * byte-identical for the same seed. Returns a copy; the pass's object is left alone. */
-export function zeroTimings<T>(value: T): T {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-      const o: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) o[k] = typeof x === 'number' && /^(ms|seconds)$|(Ms|Seconds)$/.test(k) ? 0 : walk(x);
-      return o;
-    }
-    return v;
+/** The wall-clock fields a pass declares (`Pass.timings`: dotted paths, '*' for every array
+ * element or key) set to 0, so that a reproducible run (omitTimings) gives a byte-identical
+ * schedule for the same seed. Only numbers at those paths change; nothing is guessed from key
+ * names. Returns a copy along the paths; the pass's object is left alone. */
+export function zeroTimings<T>(value: T, paths: readonly string[]): T {
+  const at = (v: unknown, parts: string[]): unknown => {
+    if (parts.length === 0) return typeof v === 'number' ? 0 : v;
+    const [head, ...rest] = parts;
+    if (Array.isArray(v)) return head === '*' ? v.map((x) => at(x, rest)) : v;
+    if (!v || typeof v !== 'object') return v;
+    const src = v as Record<string, unknown>;
+    const keys = head === '*' ? Object.keys(src) : Object.prototype.hasOwnProperty.call(src, head) ? [head] : [];
+    if (!keys.length) return v;
+    const o: Record<string, unknown> = { ...src };
+    for (const k of keys) o[k] = at(src[k], rest);
+    return o;
   };
-  return walk(value) as T;
+  return paths.reduce((v, p) => at(v, p.split('.')) as T, value);
+}
+
+/** The outcome of a fixed-point iteration. */
+export interface FixedPointRun {
+  /** Whether any step changed something. */
+  changed: boolean;
+  /** Steps that changed something. */
+  iterations: number;
+  /** True when the last allowed step still changed something: the fixed point may not be reached. */
+  limitReached: boolean;
+}
+
+/** The fixed-point loop itself (one implementation, for the `fixedPoint` wrapper and for passes
+ * that iterate an inner sweep): runs `step` until it reports no change, at most `max` steps. */
+export async function iterateToFixedPoint(step: () => boolean | Promise<boolean>, max: number): Promise<FixedPointRun> {
+  let iterations = 0;
+  while (iterations < max && (await step())) iterations++;
+  return { changed: iterations > 0, iterations, limitReached: iterations >= max };
+}
+
+/** Synchronous form of iterateToFixedPoint, for passes whose sweep is synchronous. */
+export function iterateToFixedPointSync(step: () => boolean, max: number): FixedPointRun {
+  let iterations = 0;
+  while (iterations < max && step()) iterations++;
+  return { changed: iterations > 0, iterations, limitReached: iterations >= max };
+}
+
+/** The status and reason a pass reports when its fixed-point iteration hit its limit. */
+export function limitStatus(name: string, run: FixedPointRun, max: number): Pick<PassResult, 'status' | 'reason'> {
+  return run.limitReached ? { status: 'limit-reached', reason: `no fixed point after ${max} iterations of '${name}' (each changed the graph); stopped there` } : {};
 }
 
 /** A pass that re-runs `inner` until it reports no change (XLA's HloPassFix), at most
- * `maxIterations` times; it reports the last non-null annotations. */
+ * `maxIterations` times; it reports the last non-null annotations, and when the limit is
+ * reached says so (record status 'limit-reached' with the reason, and the log) rather than
+ * stopping silently. */
 export function fixedPoint<A>(inner: Pass<A>, maxIterations = 10): Pass<A> {
   return {
-    name: inner.name,
+    ...inner,
     description: `${inner.description} (repeated to a fixed point, at most ${maxIterations} times)`,
-    reads: inner.reads,
-    writes: inner.writes,
     async run(model, ctx) {
-      let changed = false;
       let annotations: A | undefined;
-      for (let k = 0; k < maxIterations; k++) {
+      const run = await iterateToFixedPoint(async () => {
         const r = await inner.run(model, ctx);
         if (r.annotations !== undefined) annotations = r.annotations;
-        if (!r.changed) return { changed, annotations };
-        changed = true;
-        model.graph.invalidate();
-      }
-      throw verificationFailed(`pass '${inner.name}' did not reach a fixed point in ${maxIterations} iterations`);
+        if (r.changed) model.graph.invalidate();
+        return r.changed;
+      }, maxIterations);
+      return { changed: run.changed, annotations, ...limitStatus(inner.name, run, maxIterations) };
     },
   };
 }
@@ -362,13 +404,26 @@ export function parseSchedule(text: string, source = 'schedule'): Schedule {
   const o = s as Partial<Schedule>;
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw badInput(`${source}: not a dnnfuse schedule (expected a JSON object)`);
   if (typeof o.schemaVersion !== 'string') throw badInput(`${source}: not a dnnfuse schedule (no schemaVersion field)`);
-  if (o.schemaVersion.split('.')[0] !== SCHEDULE_SCHEMA_VERSION.split('.')[0]) {
-    throw badInput(`${source}: schedule schemaVersion ${o.schemaVersion} is not supported (this dnnfuse reads ${SCHEDULE_SCHEMA_VERSION.split('.')[0]}.x)`);
+  const major = o.schemaVersion.split('.')[0];
+  if (major !== SCHEDULE_SCHEMA_VERSION.split('.')[0] && major !== '1') {
+    throw badInput(`${source}: schedule schemaVersion ${o.schemaVersion} is not supported (this dnnfuse reads 1.x and ${SCHEDULE_SCHEMA_VERSION.split('.')[0]}.x)`);
   }
   if (!Array.isArray(o.passes)) throw badInput(`${source}: field 'passes' must be an array`);
   if (!o.model || typeof o.model !== 'object') throw badInput(`${source}: field 'model' is missing`);
   for (const [i, p] of o.passes.entries()) {
     if (!p || typeof p.name !== 'string') throw badInput(`${source}: passes[${i}] has no name`);
   }
+  if (major === '1') o.passes = o.passes.map(upgradeRecord1x);
   return o as Schedule;
+}
+
+/** A 1.x pass record as a 2.0 one: 1.x had no kind or status, so they are inferred here, once,
+ * from what 1.x writers wrote (plan/get or any record with a `groups` array was a fusion plan;
+ * `allCertified: false` / `feasible: false` were failures). */
+function upgradeRecord1x(p: PassRecord): PassRecord {
+  const a = (p.annotations ?? {}) as Record<string, unknown>;
+  const kind: AnnotationKind = p.kind ?? (p.name === 'plan' || p.name === 'get' || Array.isArray(a.groups) ? 'fusion-plan' : p.name === 'learnability' ? 'certificates' : 'custom');
+  const failed = a.allCertified === false || a.feasible === false;
+  const { name, kind: _k, status: _s, ...rest } = p;
+  return { name, kind, status: p.status ?? (failed ? 'failed' : 'ok'), ...(failed && !p.status ? { reason: a.allCertified === false ? 'not certified' : 'the plan is not feasible' } : {}), ...rest };
 }

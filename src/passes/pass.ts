@@ -58,12 +58,26 @@ export interface PassContext {
   annotations: Record<string, unknown>;
 }
 
+/** What a pass's annotations are, recorded with them in the schedule so that readers find them
+ * by tag: 'fusion-plan' (groups in execution order with their figures: plan, get and any
+ * third-party planner; the last one is the final plan), 'certificates' (learnability),
+ * 'rewrite' (a rewrite log), 'sgs-scales', 'analysis', 'check'; 'custom' when undeclared. */
+export type AnnotationKind = 'fusion-plan' | 'certificates' | 'rewrite' | 'sgs-scales' | 'analysis' | 'check' | 'custom';
+
 export interface PassResult<A = unknown> {
   /** Whether the graph was modified (drives analysis invalidation and fixed-point loops). */
   changed: boolean;
   /** What the pass writes into the schedule under its name (JSON-serializable). */
   annotations?: A;
+  /** 'failed': an analysis result that is a failure (a certificate not granted, an infeasible
+   * plan); compile then exits 1 after writing its outputs. Default 'ok'. A limit reached
+   * (fixedPoint) is 'limit-reached'. */
+  status?: PassStatus;
+  /** One line saying why, for a status other than 'ok'. */
+  reason?: string;
 }
+
+export type PassStatus = 'ok' | 'failed' | 'limit-reached';
 
 export interface Pass<A = unknown> {
   name: string;
@@ -72,6 +86,11 @@ export interface Pass<A = unknown> {
   reads: string[];
   /** What it produces: e.g. 'graph' (rewrites the model), 'annotations:plan'. */
   writes: string[];
+  /** What its annotations are (see AnnotationKind; default 'custom'). */
+  kind?: AnnotationKind;
+  /** Wall-clock fields of its annotations, as dotted paths ('*' = every array element or key),
+   * e.g. 'search.ms' or 'certificates.*.timing.gnnMs'; a reproducible run records them as 0. */
+  timings?: string[];
   /** Schema of ctx.options[name]. Every built-in pass declares one (an empty `properties` when
    * it takes none); a third-party pass without one gets its options unchecked. */
   options?: OptionsSchema;

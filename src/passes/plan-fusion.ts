@@ -88,6 +88,9 @@ export interface GetRectification {
 
 export type PlanAnnotations = FusionPlanJson & { get?: GetRectification };
 
+/** The wall-clock fields of a fusion plan's annotations (zeroed by a reproducible run). */
+export const PLAN_TIMINGS = ['search.ms', 'optimum.ms', 'get.explainMs'];
+
 /** Plan options with their defaults. */
 export function resolvePlanOptions(o: PlanPassOptions = {}): Required<Omit<PlanPassOptions, 'weightsDir' | 'topK'>> & Pick<PlanPassOptions, 'weightsDir' | 'topK'> {
   return {
@@ -171,6 +174,8 @@ export const planPass: Pass<PlanAnnotations> = {
   description: 'Layer-fusion partitioning under LBDF/BRR: search a plan, report memory, DRAM, latency and the gap to the exact optimum',
   reads: ['graph', 'shapes', 'hardware'],
   writes: ['annotations:plan'],
+  kind: 'fusion-plan',
+  timings: PLAN_TIMINGS,
   options: PLAN_OPTIONS,
   async run(model: Model, ctx: PassContext) {
     const { annotations: a } = await runPlan(model, ctx, ctx.options.plan ?? {});

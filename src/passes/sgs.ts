@@ -186,6 +186,7 @@ export const sgsPass: Pass<SgsAnnotations> = {
   description: 'Spatial gradient scaling: one mean-1 kxk scaling matrix per conv from calibration feature-map mutual information',
   reads: ['graph'],
   writes: ['annotations:sgs', 'graph (with embed / trainingGraph)'],
+  kind: 'sgs-scales',
   options: optionsSchema({ calib: { type: 'string' }, batches: { type: 'integer', minimum: 1 }, seed: { type: 'integer' }, embed: { type: 'boolean' }, trainingGraph: { type: 'boolean' }, k: { type: 'number' }, floor: { type: 'number' } }),
   async run(model: Model, ctx: PassContext) {
     const o: SgsPassOptions = { seed: ctx.seed, ...(ctx.options.sgs ?? {}), ...(ctx.services.calibrationFeeds ? { feeds: ctx.services.calibrationFeeds } : {}) };

@@ -126,7 +126,7 @@ function structural(s: Schedule, plan: ScheduledPlan, hw: Pick<Accelerator, 'buf
 
 export function assertPlanValid(schedule: Schedule, hw?: Pick<Accelerator, 'bufferBytes' | 'elementType'>, opts: PlanValidOptions = {}): PlanValidSummary {
   const plan = finalPlan(schedule);
-  if (!plan) throw fail('the schedule holds no fusion plan (no pass annotation with groups)');
+  if (!plan) throw fail('the schedule holds no fusion plan (no pass record of kind fusion-plan)');
   const acc = hw ?? schedule.hardware ?? undefined;
   if (!acc) throw fail('no accelerator given and none recorded in the schedule');
   structural(schedule, plan, acc);

@@ -155,7 +155,11 @@ test('fixedPoint repeats until no change and bounds the iterations', async () =>
   assert.equal(n, 3);
   assert.equal(schedule.passes[0].changed, true);
   const never: Pass = { name: 'never', description: 'd', reads: [], writes: [], run() { return { changed: true }; } };
-  await assert.rejects(runPasses(chain(), [fixedPoint(never, 4)]), /did not reach a fixed point in 4/);
+  let logged = '';
+  const r = await runPasses(chain(), [fixedPoint(never, 4)], { log: (m) => (logged += m) });
+  assert.equal(r.schedule.passes[0].status, 'limit-reached');
+  assert.match(r.schedule.passes[0].reason!, /no fixed point after 4 iterations of 'never'/);
+  assert.match(logged, /never: limit-reached: no fixed point after 4/);
 });
 
 test('schedule JSON round-trips; omitTimings makes it byte-identical; bad envelopes are refused', async () => {
@@ -176,7 +180,8 @@ test('schedules validate against schema/schedule-envelope.schema.json; broken on
   schedule.graph = scheduleGraph(m);
   const doc = JSON.parse(scheduleToJson(schedule));
   assert.equal(validate(doc), true, JSON.stringify(validate.errors));
-  assert.equal(validate({ ...doc, schemaVersion: '2.0' }), false);
+  assert.equal(validate({ ...doc, schemaVersion: '3.0' }), false);
+  assert.equal(validate({ ...doc, passes: doc.passes.map(({ kind: _k, ...p }: { kind: string }) => p) }), false, 'kind is required');
   assert.equal(validate({ ...doc, passes: [{ name: 'x' }] }), false);
   assert.equal(validate({ ...doc, hardware: { name: 'x', bufferBytes: 0 } }), false);
 });

@@ -20,15 +20,16 @@ const toyPlanner: Pass = {
   description: 'runs of 3 ops',
   reads: ['hardware'],
   writes: ['annotations:toy-plan'],
+  kind: 'fusion-plan',
   run(model, ctx) {
     const order = model.graph.topoOrder().map((n) => n.name);
     const groups = [];
     for (let i = 0; i < order.length; i += 3) {
       const mem = 20000 * (1 + (i % 5));
-      groups.push({ id: groups.length, nodes: order.slice(i, i + 3), memoryBytes: mem, dramBytes: 5000 + 10 * i, items: [{ kind: 'weights', tensor: 'w', bytes: 8000 }, { kind: 'line-buffer', tensor: 'x', bytes: mem - 8000 }] });
+      groups.push({ id: groups.length, nodes: order.slice(i, i + 3), memoryBytes: mem, dramBytes: 5000 + 10 * i, memory: { bytes: mem, items: [{ kind: 'weights', tensor: 'w', bytes: 8000 }, { kind: 'line-buffer', tensor: 'x', bytes: mem - 8000 }] } });
     }
     const beta = ctx.hardware!.bufferBytes;
-    return { changed: false, annotations: { groups, dramBytes: 70000, layerByLayerDramBytes: 150000, sweep: [0.25, 0.5, 1, 2, 4].map((f) => ({ bufferBytes: beta * f, dramBytes: 70000 / f, layerByLayerDramBytes: 150000 })) } };
+    return { changed: false, annotations: { groups, totals: { dramBytes: 70000, layerByLayerDramBytes: 150000 }, sweep: [0.25, 0.5, 1, 2, 4].map((f) => ({ bufferBytes: beta * f, dramBytes: 70000 / f, layerByLayerDramBytes: 150000 })) } };
   },
 };
 
