@@ -106,7 +106,7 @@ const r50 = rows.filter((r) => r.model === 'resnet50');
 if (r50.length) console.log(`resnet50 planning time: greedy max ${Math.max(...r50.map((r) => r.greedyMs)).toFixed(0)} ms, local search (${budget} plans) max ${Math.max(...r50.map((r) => r.localMs)).toFixed(0)} ms, random max ${Math.max(...r50.map((r) => r.randomMs)).toFixed(0)} ms`);
 console.log(`total wall time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
-// ---- The published setting (Mills et al., section 1 of SPEC): 128 KB buffer, 2k plans, local
+// ---- The published setting (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636): 128 KB buffer, 2k plans, local
 // search vs random search from random plans (no warm start), random-split rectifier; DRAM
 // "amongst fusable operations". Absolute MB depend on the paper's undisclosed cost model, so
 // compare the relative LS-vs-RS improvement.

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:get` — GET (graph explanation for operator fusion) against the published
- * settings (SPEC section 1, Mills et al.):
+ * settings (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636):
  *   A: LBDF, 256 KB, 5k plans: EfficientNet (efficientnet_b0 stands in for B3), ResNet-152,
  *      DeepLabV3-MobileNetV3 — RS, LS and NSGA-II, each with every explainer;
  *   B: 128 KB, 2k plans, LBDF and BRR: MobileNetV2, VGG16, ResNet-50, ResNet-18, SqueezeNet —

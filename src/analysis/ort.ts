@@ -163,7 +163,7 @@ export interface Comparison {
   worst: number;
 }
 
-/** Compares outputs by name: max abs error <= tol x max abs of the reference (SPEC section 0). */
+/** Compares outputs by name: max abs error <= tol x max abs of the reference. */
 export function compareOutputs(reference: Record<string, HostTensor>, candidate: Record<string, HostTensor>, tol = 1e-4): Comparison {
   const outputs: OutputComparison[] = [];
   for (const [name, ref] of Object.entries(reference)) {

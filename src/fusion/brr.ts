@@ -1,6 +1,6 @@
 /**
  * BRR — buffer requirement reduction (Optimus: Cai, Wang, Zhang, LCTES 2021; "BRR" in Mills et
- * al.), as dnnfuse models it (SPEC section 1). The group runs op by op in its topological order
+ * al.), as dnnfuse models it (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636). The group runs op by op in its topological order
  * on whole maps: intermediate feature maps stay on chip from their producer to their last
  * consumer in the group; group inputs stream in from DRAM and group outputs stream out (as in
  * the spec's F_beta they take no buffer). Weights do not stay resident: they are partitioned

@@ -110,7 +110,7 @@ export interface CutPartition {
 }
 
 /**
- * The cut that edge (i, j) stands for (SPEC section 1, skip edges). Ops are numbered in
+ * The cut that edge (i, j) stands for (skip edges; Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636). Ops are numbered in
  * topological order. If removing (i, j) disconnects the group, the two components are the
  * parts. Otherwise (i, j) is a skip edge or lies under one: the parts must be separated by a
  * set of edges containing (i, j), and dnnfuse picks them as a down-closed side `a` (i in a,

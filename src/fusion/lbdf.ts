@@ -1,6 +1,6 @@
 /**
  * LBDF — line-buffer depth-first layer fusion (Shi, Houshmand, Mei, Verhelst, JETCAS 2021),
- * as dnnfuse models it (SPEC section 1). A fused stack runs row by row with sliding windows:
+ * as dnnfuse models it (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636). A fused stack runs row by row with sliding windows:
  * every op's weights stay on chip for the whole group; only a window of rows of each map that
  * a member consumes is on chip; finished output rows stream to DRAM.
  *

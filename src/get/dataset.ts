@@ -1,5 +1,5 @@
 /**
- * GET training data (SPEC section 1): fusion groups drawn by random search on networks, each
+ * GET training data (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636): fusion groups drawn by random search on networks, each
  * paired with every buffer size in BETAS_KB, labelled invalid when the scheme's ground-truth
  * F_beta exceeds beta.
  *

@@ -1,5 +1,5 @@
 /**
- * Node features of a fusion group for the GET validity predictor (SPEC section 1, GET).
+ * Node features of a fusion group for the GET validity predictor (GET: Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636).
  *
  * The spec fixes the information a node carries: op type, input/output tensor shape, weight
  * size and the buffer size beta. We encode it as one fixed-width float vector per op:

@@ -1,5 +1,5 @@
 /**
- * GET validity predictor (SPEC section 1): a k-GNN (Morris et al., "Weisfeiler and Leman go
+ * GET validity predictor (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636): a k-GNN (Morris et al., "Weisfeiler and Leman go
  * neural", the 1-GNN layer) over the ops of a fusion group.
  *
  *   h_v^{l+1} = ReLU(W_self h_v^l + W_in sum_{u -> v} w_uv h_u^l + W_out sum_{v -> u} w_vu h_u^l + b)

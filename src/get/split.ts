@@ -1,5 +1,5 @@
 /**
- * GET's SPLIT (SPEC section 1): turn an invalid fusion group into valid ones along the edges an
+ * GET's SPLIT (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636): turn an invalid fusion group into valid ones along the edges an
  * explainer blames, with the ground-truth cost model deciding between cuts.
  *
  * SPLIT(group), greedy tree recursion:

@@ -1,6 +1,6 @@
 /**
  * collapse-branches: merges parallel linear branches summed by Add/Sum into one conv
- * (structural reparameterization, SPEC section 2: RepVGG, ACNet, DBB and their grouped and
+ * (structural reparameterization, RepVGG, ACNet, DBB and their grouped and
  * depthwise variants).
  *
  * Matching. A *sum* is a maximal tree of Add/Sum nodes (interior results read only by the next

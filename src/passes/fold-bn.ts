@@ -1,5 +1,5 @@
 /**
- * fold-bn: folds inference-mode BatchNormalization into the adjacent linear op (SPEC section 2).
+ * fold-bn: folds inference-mode BatchNormalization into the adjacent linear op (Detkov et al., "Reparameterization through Spatial Gradient Scaling", arXiv 2303.02733).
  *
  * Rewrites (each checks its preconditions; a refusal leaves the graph unchanged and is logged
  * with the reason and the nodes):

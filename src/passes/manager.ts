@@ -5,7 +5,7 @@
  * change, and checks the IR's structural invariants after each rewriting pass (so a broken
  * rewrite is reported against the pass that made it, not three passes later).
  *
- * Shape of the design (see ARCHITECTURE.md): passes are independent (MLIR/XLA); analyses are
+ * Shape of the design (after MLIR, XLA and TVM): passes are independent (MLIR/XLA); analyses are
  * not passes, they are cached on the graph (`graph.analysis`) and invalidated on change;
  * fixed-point iteration is a wrapper (`fixedPoint`), not logic inside a pass.
  *

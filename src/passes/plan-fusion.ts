@@ -1,5 +1,5 @@
 /**
- * The `plan` pass: layer-fusion partitioning (SPEC section 1), a thin adapter over the planner
+ * The `plan` pass: layer-fusion partitioning (Mills et al., "Applying Graph Explanation to Operator Fusion", arXiv 2501.00636), a thin adapter over the planner
  * (src/search/planner.ts). Reads static shapes and the accelerator from the context, builds
  * the OpGraph, runs the chosen search under the chosen cost model (LBDF/BRR), checks the plan,
  * and writes the schedule's fusion part (groups in execution order with members, memory

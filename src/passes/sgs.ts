@@ -1,5 +1,5 @@
 /**
- * sgs: spatial gradient scaling matrices per conv (SPEC section 2, src/reparam/sgs.ts).
+ * sgs: spatial gradient scaling matrices per conv (Detkov et al., "Reparameterization through Spatial Gradient Scaling", arXiv 2303.02733; src/reparam/sgs.ts).
  *
  * Runs the calibration batches through onnxruntime once (every conv input captured as an extra
  * output in the same session), then estimates one kh x kw matrix S per conv with kh, kw > 1

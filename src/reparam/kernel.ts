@@ -1,5 +1,5 @@
 /**
- * Kernel algebra of structural reparameterization (SPEC section 2), on plain typed arrays.
+ * Kernel algebra of structural reparameterization (Detkov et al., "Reparameterization through Spatial Gradient Scaling", arXiv 2303.02733), on plain typed arrays.
  *
  * Everything a branch of a multi-branch block can compute between a shared input X and the
  * sum is an *affine zero-padded 2-D convolution*, held as a `ConvSpec`:
@@ -295,7 +295,7 @@ export interface MergePlan {
 /**
  * Plans the merge of parallel branches reading the same input: common stride, dilation (an
  * axis with a 1-tap kernel accepts any), groups (gcd; a coarser group count means densifying
- * finer branches), then the kernel placement. The SPEC's centered rule (K - k even, pad_i =
+ * finer branches), then the kernel placement. The centered rule (K - k even, pad_i =
  * pad_K - d (K - k_i)/2) is the symmetric case of the general alignment used here: tap j of
  * branch i reads input row y s - p_i + d j, so in a merged kernel with top pad P = max p_i it
  * is tap j + (P - p_i)/d, which must be an integer. The bottom/right pad is chosen so that the

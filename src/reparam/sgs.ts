@@ -1,5 +1,5 @@
 /**
- * Spatial gradient scaling (SPEC section 2; Detkov et al., ICLR 2023).
+ * Spatial gradient scaling (Detkov et al., "Reparameterization through Spatial Gradient Scaling", arXiv 2303.02733, ICLR 2023).
  *
  * Training a conv written as W = sum_i alpha_i (M_i . V_i) with SGD equals training the single
  * conv with the update W <- W - lr (S . dL/dW), S = sum_i alpha_i^2 M_i normalized to mean 1.

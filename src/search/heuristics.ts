@@ -33,8 +33,8 @@ export function greedyPlan(cost: CostModel, opts: { window?: WindowOptions | fal
   //
   // Then window re-optimization (search/window.ts): runs of consecutive groups of the execution
   // order are re-partitioned exactly, which makes the moves a descent cannot (split a side branch
-  // part-way and re-merge in one step: SE blocks, channel shuffles; e.g. efficientnet_b0 LBDF
-  // int8 512 KiB 5.35% -> 0% above the optimum). It never raises DRAM, so greedy stays at or
+  // part-way and re-merge in one step: SE blocks, channel shuffles; bench:fusion measures the
+  // gap to the optimum). It never raises DRAM, so greedy stays at or
   // below the polished plan; a last polish picks up single-op edits the new groups enable.
   const a = polishPlan(cost, greedyMergePlan(cost));
   const b = polishPlan(cost, layerByLayer(cost.graph));
@@ -105,10 +105,8 @@ export function searchRandom(cost: CostModel, opts: SearchOptions = {}): SearchR
  *
  * Random restarts. An elitist top-K population collapses into one basin: plateau variants of its
  * best (same DRAM, different plan) fill the K slots, and every later child is one edit from that
- * basin. Measured on resnet50 LBDF int8 128 KiB with 2k plans: the population has converged
- * after ~450 plans with GET's rectifier and ~1,300 with the random split, and the rest of the
- * budget changes nothing. Which basin a run lands in is then luck, and over 10 seeds GET(pg)
- * averaged 56.05 MB against none's 55.43 MB. So after `restartAfter` plans with no improvement
+ * basin, after which the rest of the budget changes nothing (bench:get shows it on the large
+ * networks) and which basin a run lands in is luck. So after `restartAfter` plans with no improvement
  * of the population's best, the search starts again from K fresh random plans (rectified like
  * any other); the best plan ever generated is the result. Keeping the old best in the new
  * population does not work: its plateau variants take the K slots again within a few hundred

@@ -10,7 +10,7 @@ import { createSession, runSession, randomFeeds, compareOutputs, type Feeds, typ
 import { verificationFailed } from '../errors.ts';
 
 export interface SameOutputsOptions {
-  /** Max abs error relative to the output scale max|ref| (default 1e-4, the SPEC's bound). */
+  /** Max abs error relative to the output scale max|ref| (default 1e-4, the project's numerics bound). */
   tolerance?: number;
   /** Seed of the random inputs (default 0). Ignored when `feeds` is given. */
   seed?: number;
