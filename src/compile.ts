@@ -6,10 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Model } from './ir/graph.ts';
-import { DataType } from './ir/dtype.ts';
 import { loadModel, encodeModel } from './onnx/io.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
-import { parseShapeOverrides } from './analysis/shapes.ts';
+import { applyShapeOverrides } from './analysis/shapes.ts';
+
+export { applyShapeOverrides };
 import { resolveAccelerator, type HardwareOverrides } from './hardware/load.ts';
 import type { Accelerator } from './hardware/accelerator.ts';
 import type { Pass } from './passes/pass.ts';
@@ -54,23 +55,6 @@ export interface CompileResult {
 /** The passes whose record says `status: 'failed'` (an analysis failure), one line each. */
 export function annotationFailures(schedule: Schedule): string[] {
   return schedule.passes.filter((p) => p.status === 'failed').map((p) => `${p.name}: ${p.reason ?? 'failed'}`);
-}
-
-/** Fixes graph-input dims from `--shape` overrides (the written model keeps them fixed). */
-export function applyShapeOverrides(model: Model, specs: string[]): void {
-  if (!specs.length) return;
-  const overrides = parseShapeOverrides(specs);
-  for (const [name, dims] of Object.entries(overrides)) {
-    const inp = model.graph.inputs.find((i) => i.name === name && !model.graph.initializers.has(name));
-    if (!inp) throw badInput(`--shape ${name}=...: the model has no graph input named '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ')})`);
-    const old = inp.type?.shape;
-    if (old && old.length !== dims.length) throw badInput(`--shape ${name}: ${dims.length} dims given, the input has rank ${old.length}`);
-    old?.forEach((d, k) => {
-      if (typeof d === 'number' && d !== dims[k]) throw badInput(`--shape ${name}: dim ${k} is fixed to ${d} in the model, not ${dims[k]}`);
-    });
-    inp.type = { elemType: inp.type?.elemType ?? DataType.FLOAT, shape: dims };
-  }
-  model.graph.invalidate();
 }
 
 function resolvePipeline(p: CompileOptions['pipeline']): Pass[] {

@@ -93,6 +93,24 @@ export function hasShapeRule(node: Node): boolean {
   return ruleFor(node) !== undefined;
 }
 
+/** Fixes graph-input dims from `--shape` overrides (the written model keeps them fixed): the one
+ * implementation, for compile, plan and the library; the rank and fixed dims must agree. */
+export function applyShapeOverrides(model: Model, specs: string[]): void {
+  if (!specs.length) return;
+  const overrides = parseShapeOverrides(specs);
+  for (const [name, dims] of Object.entries(overrides)) {
+    const inp = model.graph.inputs.find((i) => i.name === name && !model.graph.initializers.has(name));
+    if (!inp) throw badInput(`--shape ${name}=...: the model has no graph input named '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ')})`);
+    const old = inp.type?.shape;
+    if (old && old.length !== dims.length) throw badInput(`--shape ${name}: ${dims.length} dims given, the input has rank ${old.length}`);
+    old?.forEach((d, k) => {
+      if (typeof d === 'number' && d !== dims[k]) throw badInput(`--shape ${name}: dim ${k} is fixed to ${d} in the model, not ${dims[k]}`);
+    });
+    inp.type = { elemType: inp.type?.elemType ?? DataType.FLOAT, shape: dims };
+  }
+  model.graph.invalidate();
+}
+
 /** Parses `name=1x3x224x224` specs (dims separated by x or ,). */
 export function parseShapeOverrides(specs: readonly string[] | undefined): Record<string, number[]> {
   const res: Record<string, number[]> = {};

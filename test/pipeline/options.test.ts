@@ -91,3 +91,16 @@ test('CLI: --option typos exit 2 with one line naming pass and key', async () =>
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
   }
 });
+
+test('plan --shape uses the same overrides as compile: rank and fixed dims are checked', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-shape-'));
+  const { saveModel } = await import('../../src/onnx/io.ts');
+  const file = join(dir, 'm.onnx');
+  saveModel(net(), file);
+  const r = await runCli(['plan', file, '--shape', 'input=1x4x16', '--quiet', '--no-optimum', '--search', 'greedy', '-o', join(dir, 's.json')]);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /--shape input: 3 dims given, the input has rank 4/);
+  const fixed = await runCli(['plan', file, '--shape', 'input=1x4x16x17', '--quiet', '--no-optimum', '--search', 'greedy', '-o', join(dir, 's.json')]);
+  assert.equal(fixed.code, 2, fixed.err);
+  assert.match(fixed.err, /dim 3 is fixed to 16 in the model, not 17/);
+});

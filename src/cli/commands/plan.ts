@@ -17,25 +17,13 @@ import { runPasses, scheduleToJson } from '../../passes/manager.ts';
 import { planPass } from '../../passes/plan-fusion.ts';
 import { SEARCH_METHODS } from '../../search/planner.ts';
 import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
-import { DataType } from '../../ir/dtype.ts';
-import { parseShapeOverrides } from '../../analysis/shapes.ts';
-import type { Model } from '../../ir/graph.ts';
+import { applyShapeOverrides } from '../../analysis/shapes.ts';
 import { GET_KINDS, type GetKind } from '../../get/rectifier.ts';
 
 function posInt(name: string, v: string): number {
   const x = Number(v);
   if (!Number.isInteger(x) || x < 1) throw badInput(`--${name} ${v}: expected a positive integer`);
   return x;
-}
-
-function applyShapes(model: Model, specs: string[]): void {
-  const o = parseShapeOverrides(specs);
-  for (const [name, dims] of Object.entries(o)) {
-    const inp = model.graph.inputs.find((i) => i.name === name && !model.graph.initializers.has(i.name));
-    if (!inp) throw badInput(`--shape ${name}=...: the model has no graph input named '${name}'`);
-    inp.type = { elemType: inp.type?.elemType ?? DataType.FLOAT, shape: dims };
-  }
-  model.graph.invalidate();
 }
 
 export function register(program: Command): void {
@@ -73,7 +61,7 @@ export function register(program: Command): void {
       if (o.out) assertNotInput(o.out, [file]);
       const hardware = resolveAccelerator(o.hw, { buffer: o.buffer, dtype: o.dtype, bandwidth: o.bandwidth, macs: o.macs });
       const model = loadModel(file);
-      applyShapes(model, o.shape ?? []);
+      applyShapeOverrides(model, o.shape ?? []);
       const budget = posInt('budget', o.budget);
       const showBar = !o.quiet && process.stderr.isTTY && ['random', 'local', 'nsga2'].includes(o.search);
       const bar = showBar ? new cliProgress.SingleBar({ stream: process.stderr, format: `${o.search} {bar} {value}/{total} plans | best {best} MB | {eta}s`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
