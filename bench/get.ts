@@ -30,7 +30,7 @@
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { sharedModelsMissing } from '../src/models/shared.ts';
+import { sharedModelsDir, sharedModelsMissing } from '../src/models/shared.ts';
 import { sharedOpGraph } from '../src/get/train-get.ts';
 import { createCostModel } from '../src/fusion/cost.ts';
 import { dramSplit } from '../src/fusion/plan.ts';
@@ -145,7 +145,7 @@ function recheckWorse(n: number) {
   for (const c of cells) {
     if (c.get === 'none' || !(relVsNone(c) > 1e-9)) continue;
     const base = noneOf(c)!;
-    const graph = sharedOpGraph(c.net); // cached per net
+    const graph = sharedOpGraph(c.net, sharedModelsDir()); // cached per net
     const more = (cell: Cell, kind: GetKind) => {
       const xs = cell.fusableMB.slice(0, n);
       for (let s = xs.length; s < n; s++) xs.push(runOnce(graph, c.scheme, c.bufferKb, c.budget, c.method, kind, s).fusableMB);
@@ -164,7 +164,7 @@ function printRecheck(c: Cell) {
 async function runSetting(setting: string, nets: string[], schemes: FusionScheme[], bufferKb: number, budget: number, methods: Method[]) {
   for (const net of nets) {
     if (netsFilter.length && !netsFilter.includes(net)) continue;
-    const graph = sharedOpGraph(net);
+    const graph = sharedOpGraph(net, sharedModelsDir());
     for (const scheme of schemes) {
       const cost = () => createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
       const key = `${net}/${scheme}/${bufferKb}`;

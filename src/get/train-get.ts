@@ -39,21 +39,24 @@ export const defaultCost: CostFactory = (graph, scheme, bufferBytes, eb) =>
 
 const graphCache = new Map<string, OpGraph>();
 
-/** OpGraph of a shared reference model (cached per process). */
-export function sharedOpGraph(name: string): OpGraph {
-  let g = graphCache.get(name);
+/** OpGraph of a reference model `name` in the folder `modelsDir` (cached per process). */
+export function sharedOpGraph(name: string, modelsDir: string): OpGraph {
+  const key = `${modelsDir}/${name}`;
+  let g = graphCache.get(key);
   if (!g) {
-    const model = loadModel(sharedModelPath(name));
+    const model = loadModel(sharedModelPath(name, modelsDir));
     inferShapes(model);
     g = buildOpGraph(model);
-    graphCache.set(name, g);
+    graphCache.set(key, g);
   }
   return g;
 }
 
-/** Every network of the GET dataset: the shared models (if present) and seeded synthetic ones. */
-export function getNetworks(syntheticTrain = 8): NamedGraph[] {
-  const nets: NamedGraph[] = sharedModels().map((m) => ({ name: m.name, graph: sharedOpGraph(m.name) }));
+/** Every network of the GET dataset: the reference models of `modelsDir` (a folder of ONNX
+ * exports, given by the caller: `dnnfuse get train --models`; none when undefined or absent)
+ * and seeded synthetic ones. */
+export function getNetworks(modelsDir?: string, syntheticTrain = 8): NamedGraph[] {
+  const nets: NamedGraph[] = modelsDir ? sharedModels(modelsDir).map((m) => ({ name: m.name, graph: sharedOpGraph(m.name, modelsDir) })) : [];
   for (let i = 0; i < syntheticTrain; i++) nets.push({ name: `synthetic-${i}`, graph: syntheticNetwork(i) });
   for (const name of [...TEST_NETS, ...VAL_NETS]) if (name.startsWith('synthetic-')) nets.push({ name, graph: syntheticNetwork(Number(name.slice(10))) });
   return nets;
@@ -61,6 +64,8 @@ export function getNetworks(syntheticTrain = 8): NamedGraph[] {
 
 export interface TrainGetOptions {
   scheme: FusionScheme;
+  /** Folder of the reference ONNX models trained and evaluated on (besides synthetic ones). */
+  modelsDir?: string;
   seed: number;
   groupsPerNet: number;
   testGroupsPerNet: number;
@@ -114,7 +119,7 @@ export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetRe
   const backend = await initTf();
   const log = o.log ?? (() => {});
   const t0 = performance.now();
-  const nets = o.networks ?? getNetworks();
+  const nets = o.networks ?? getNetworks(o.modelsDir);
   const isTest = (n: string) => TEST_NETS.includes(n);
   const isVal = (n: string) => VAL_NETS.includes(n);
   const trainNets = nets.filter((n) => !isTest(n.name) && !isVal(n.name));
@@ -185,14 +190,14 @@ export async function trainGet(o: TrainGetOptions): Promise<{ report: TrainGetRe
 }
 
 /** The held-out sample the shipped metrics were measured on (same seed/options as training). */
-export function heldOutSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost): Sample[] {
-  const nets = getNetworks().filter((n) => TEST_NETS.includes(n.name));
+export function heldOutSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost, modelsDir?: string): Sample[] {
+  const nets = getNetworks(modelsDir).filter((n) => TEST_NETS.includes(n.name));
   return buildSamples(nets, cost, { scheme, maxSize: o.maxSize, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 13 });
 }
 
 /** Validation sample of a training run (same networks / seed as trainGet). */
-export function validationSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost): Sample[] {
-  const nets = getNetworks().filter((n) => VAL_NETS.includes(n.name));
+export function validationSamples(scheme: FusionScheme, o: { seed: number; testGroupsPerNet: number; maxSize: number }, cost: CostFactory = defaultCost, modelsDir?: string): Sample[] {
+  const nets = getNetworks(modelsDir).filter((n) => VAL_NETS.includes(n.name));
   return buildSamples(nets, cost, { scheme, maxSize: o.maxSize, groupsPerNet: o.testGroupsPerNet, seed: o.seed + 7 });
 }
 
@@ -223,14 +228,14 @@ export function tuneThreshold(p: ArrayLike<number>, truth: readonly boolean[]): 
  * validation metrics at that threshold, and the held-out metrics of the calibrated predictor.
  * Idempotent: a calibrated predictor re-tunes to 0.5 unless the validation optimum moved.
  */
-export async function calibrateThreshold(scheme: FusionScheme, dir: string, o: { cost?: CostFactory } = {}): Promise<{ threshold: number; cumulativeThreshold: number; validation: Metrics; test: Metrics }> {
+export async function calibrateThreshold(scheme: FusionScheme, dir: string, o: { cost?: CostFactory; modelsDir?: string } = {}): Promise<{ threshold: number; cumulativeThreshold: number; validation: Metrics; test: Metrics }> {
   await initTf();
   const { KGnn: K } = await import('./kgnn.ts');
   const w = loadWeights(scheme, dir);
   const t = w.manifest.training as { seed: number; testGroupsPerNet: number; maxSize: number };
   const cost = o.cost ?? defaultCost;
   const gnn = new K(namespace(w, 'kgnn'));
-  const val = validationSamples(scheme, t, cost);
+  const val = validationSamples(scheme, t, cost, o.modelsDir);
   const tuned = tuneThreshold(predictSamples(gnn, val), val.map((s) => s.invalid));
   gnn.dispose();
   const jsonPath = join(dir, `${scheme}.json`);
@@ -245,7 +250,7 @@ export async function calibrateThreshold(scheme: FusionScheme, dir: string, o: {
   writeFileAtomic(jsonPath, JSON.stringify(manifest, null, 1) + '\n');
   // Held-out metrics of exactly what now ships.
   const shipped = new K(namespace(loadWeights(scheme, dir), 'kgnn'));
-  const test = evaluate(shipped, heldOutSamples(scheme, t, cost));
+  const test = evaluate(shipped, heldOutSamples(scheme, t, cost, o.modelsDir));
   const validation = evaluate(shipped, val);
   shipped.dispose();
   manifest.metrics = { ...manifest.metrics, ...(manifest.metrics.threshold === undefined ? { testUncalibrated: manifest.metrics.test } : {}), test, validation, threshold: cumulative, thresholdRule: 'best validation F1 over 0.05..0.95 step 0.05, folded into kgnn/head.b2' };

@@ -20,8 +20,7 @@ export function sharedModelsMissing(): string | false {
 
 /** Path to a shared model by file name ('resnet50' / 'resnet50.onnx' / 'reparam/dbb_block'),
  * decompressing a .gz variant into the cache on first use. Throws if absent. */
-export function sharedModelPath(name: string): string {
-  const dir = sharedModelsDir();
+export function sharedModelPath(name: string, dir = sharedModelsDir()): string {
   const base = name.replace(/\.onnx(\.gz)?$/, '');
   const plain = join(dir, `${base}.onnx`);
   if (existsSync(plain)) return plain;
@@ -39,8 +38,7 @@ export function sharedModelPath(name: string): string {
 }
 
 /** Every shared torchvision model (not the reparam blocks), as { name, path, weights }. */
-export function sharedModels(): { name: string; file: string; weights: 'random' | 'const' }[] {
-  const dir = sharedModelsDir();
+export function sharedModels(dir = sharedModelsDir()): { name: string; file: string; weights: 'random' | 'const' }[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.onnx') || f.endsWith('.onnx.gz'))

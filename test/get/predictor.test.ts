@@ -10,7 +10,7 @@ import { FEATURE_DIM, groupFeatures, OP_TYPES } from '../../src/get/features.ts'
 import { loadWeights, saveWeights, shippedWeightsDir } from '../../src/get/weights.ts';
 import { loadGetModels } from '../../src/get/explainers/index.ts';
 import { heldOutSamples } from '../../src/get/train-get.ts';
-import { sharedModelsMissing } from '../../src/models/shared.ts';
+import { sharedModelsDir, sharedModelsMissing } from '../../src/models/shared.ts';
 import { kgnnShapes } from '../../src/get/kgnn.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,7 @@ for (const scheme of ['lbdf', 'brr'] as const) {
     const w = loadWeights(scheme);
     const reported = w.manifest.metrics.test as { accuracy: number; f1: number; n: number };
     const t = w.manifest.training as { seed: number; testGroupsPerNet: number; maxSize: number };
-    const samples = heldOutSamples(scheme, t);
+    const samples = heldOutSamples(scheme, t, undefined, sharedModelsDir());
     assert.equal(samples.length, reported.n);
     const m = evaluate(loadGetModels(scheme).gnn, samples);
     assert.ok(Math.abs(m.accuracy - reported.accuracy) < 1e-9, `accuracy ${m.accuracy} vs reported ${reported.accuracy}`);

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { badInput } from '../../errors.ts';
 import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost, calibrateThreshold } from '../../get/train-get.ts';
 import { shippedWeightsDir, loadWeights } from '../../get/weights.ts';
+import { sharedModelsDir } from '../../models/shared.ts';
 import { loadGetModels } from '../../get/explainers/index.ts';
 import { evaluate } from '../../get/train.ts';
 import { initTf } from '../../get/tf.ts';
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .description('Retrain the GET validity predictor and explainers from the shared models and synthetic CNNs')
     .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf,brr')
     .option('--out <dir>', 'output folder of <scheme>.json/.bin', shippedWeightsDir())
+    .option('--models <dir>', 'folder of the reference ONNX models (default: $DNNFUSE_SHARED_MODELS or ../shared/models)', sharedModelsDir())
     .option('--seed <n>', 'seed', String(DEFAULT_TRAIN.seed))
     .option('--groups <n>', 'groups drawn per training network (x5 buffer sizes)', String(DEFAULT_TRAIN.groupsPerNet))
     .option('--test-groups <n>', 'groups per held-out network', String(DEFAULT_TRAIN.testGroupsPerNet))
@@ -63,6 +65,7 @@ export function register(program: Command): void {
         const { report } = await trainGet({
           ...DEFAULT_TRAIN,
           scheme,
+          modelsDir: o.models,
           seed: int('seed', o.seed),
           groupsPerNet: int('groups', o.groups),
           testGroupsPerNet: int('test-groups', o.testGroups),
@@ -88,9 +91,10 @@ export function register(program: Command): void {
     .description('Tune the predictor decision threshold on the validation networks (best F1) and fold it into the weights')
     .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf,brr')
     .option('--weights <dir>', 'weights folder (rewritten in place: <scheme>.json)', shippedWeightsDir())
+    .option('--models <dir>', 'folder of the reference ONNX models (default: $DNNFUSE_SHARED_MODELS or ../shared/models)', sharedModelsDir())
     .action(async (o) => {
       for (const scheme of schemes(o.scheme)) {
-        const c = await calibrateThreshold(scheme, o.weights);
+        const c = await calibrateThreshold(scheme, o.weights, { modelsDir: o.models });
         process.stdout.write(`${scheme}: threshold ${c.threshold} (cumulative ${c.cumulativeThreshold}); validation F1 ${pct(c.validation.f1)}; held-out n=${c.test.n} accuracy ${pct(c.test.accuracy)} F1 ${pct(c.test.f1)}\n`);
       }
     });
@@ -99,13 +103,14 @@ export function register(program: Command): void {
     .description('Accuracy / F1 of the trained predictor on the held-out networks')
     .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf,brr')
     .option('--weights <dir>', 'weights folder', shippedWeightsDir())
+    .option('--models <dir>', 'folder of the reference ONNX models (default: $DNNFUSE_SHARED_MODELS or ../shared/models)', sharedModelsDir())
     .action(async (o) => {
       await initTf();
       for (const scheme of schemes(o.scheme)) {
         const w = loadWeights(scheme, o.weights);
         const t = w.manifest.training as { seed: number; testGroupsPerNet: number; maxSize: number };
         const models = loadGetModels(scheme, o.weights);
-        const m = evaluate(models.gnn, heldOutSamples(scheme, t, defaultCost));
+        const m = evaluate(models.gnn, heldOutSamples(scheme, t, defaultCost, o.models));
         process.stdout.write(`${scheme}: held-out n=${m.n} accuracy ${pct(m.accuracy)} F1 ${pct(m.f1)} precision ${pct(m.precision)} recall ${pct(m.recall)}\n`);
       }
     });
