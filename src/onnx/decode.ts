@@ -10,6 +10,7 @@ import { DataType, dtypeBits, dtypeBytes, dtypeName, isKnownDtype } from '../ir/
 import { badInput, isDnnfuseError } from '../errors.ts';
 import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, has, type DataField } from './carry.ts';
 import { ModelProto, knownFieldNumbers, protobuf, type LongLike, type Msg } from './schema.ts';
+import { FileRange, LazyRawSource } from './lazy.ts';
 
 // ---------------------------------------------------------------------------------------
 // 64-bit integers: protobufjs returns `Long` objects (or plain numbers when small enough).
@@ -392,7 +393,8 @@ export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor
       throw badInput(`${label()}: external data length ${source.length} bytes, the shape needs ${expectBytes}`);
     }
   } else if (has(t, 'raw_data')) {
-    source = { kind: 'raw', bytes: t.raw_data };
+    // A FileRange: raw_data left on disk by loadModel's scanner (lazy.ts), read on first use.
+    source = t.raw_data instanceof FileRange ? new LazyRawSource(t.raw_data, name) : { kind: 'raw', bytes: t.raw_data };
     field = 'raw_data';
     if (expectBytes !== undefined && t.raw_data.length !== expectBytes) {
       throw badInput(`${label()}: raw_data has ${t.raw_data.length} bytes, the shape needs ${expectBytes}`);

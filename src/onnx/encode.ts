@@ -22,6 +22,7 @@ import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, copyMsg, has, msgOf } from
 import { AttrType, bigIntToLong, dimFromMsg, int32FieldIsBits, isUnpackedFloat, longToBigInt, longToNumber, rawTag, typeFromMsg } from './decode.ts';
 import { GraphProtoType, ModelProto, TensorProtoType, type Msg } from './schema.ts';
 import type protobuf from 'protobufjs';
+import { FileRange, pendingRange, type Part } from './lazy.ts';
 
 /** Where tensor data moves to when it is written as external data. */
 export interface ExternalSink {
@@ -48,9 +49,9 @@ const SPLICE_BYTES = 4096;
 // Chunk list
 
 class Chunks {
-  parts: Uint8Array[] = [];
+  parts: Part[] = [];
   length = 0;
-  push(b: Uint8Array): void {
+  push(b: Part): void {
     if (b.length) {
       this.parts.push(b);
       this.length += b.length;
@@ -112,7 +113,10 @@ const num = (what: string) => (x: any) => longToNumber(x, what);
 
 // ---------------------------------------------------------------------------------------
 
-export function encodeModelChunks(model: Model, ctx: EncodeContext): Uint8Array[] {
+/** The encoded model as chunks; a FileRange chunk is raw_data still on disk (a lazily loaded
+ * initializer, lazy.ts), to be copied from its file by the consumer (concatParts /
+ * writePartsAtomic). */
+export function encodeModelChunks(model: Model, ctx: EncodeContext): Part[] {
   const c = new Chunks();
   const orig = model.carry instanceof MsgCarry ? model.carry.msg : undefined;
   const m = copyMsg(orig);
@@ -287,7 +291,7 @@ function valueInfoMsg(v: ValueInfo): Msg {
 
 function tensorMsg(t: Tensor, ctx: EncodeContext): Msg {
   const { msg, splice } = tensorParts(t, ctx, false);
-  if (splice) msg.raw_data = splice;
+  if (splice) msg.raw_data = splice instanceof FileRange ? t.bytes() : splice;
   return msg;
 }
 
@@ -322,7 +326,7 @@ function externalEntries(orig: Msg | undefined, location: string, offset: number
 }
 
 /** A tensor's message; `splice` is large raw_data to emit as a view (not in `msg`). */
-function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { msg: Msg; splice?: Uint8Array } {
+function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { msg: Msg; splice?: Part } {
   const carry = t.carry instanceof TensorCarry ? t.carry : undefined;
   const orig = carry?.msg;
   const m = copyMsg(orig);
@@ -342,10 +346,10 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
     m.data_location = 1;
     return { msg: m };
   };
-  const writeRaw = (bytes: Uint8Array) => {
+  const writeRaw = (bytes: Part) => {
     for (const f of DATA_FIELDS) delete m[f];
     if (bytes.length >= SPLICE_BYTES) return { msg: m, splice: bytes };
-    m.raw_data = bytes;
+    m.raw_data = bytes instanceof FileRange ? t.bytes() : bytes;
     return { msg: m };
   };
 
@@ -379,7 +383,7 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
       m.int32_data = v;
       return { msg: m };
     }
-    return writeRaw(s.bytes);
+    return writeRaw(pendingRange(s) ?? s.bytes);
   }
   // values
   const field = unchanged && carry!.field !== 'raw_data' && carry!.field !== 'external' ? carry!.field : undefined;

@@ -19,10 +19,11 @@ import type { Tensor } from '../ir/tensor.ts';
 import { DnnfuseError, badInput, isDnnfuseError, unsupported } from '../errors.ts';
 import { msgOf } from './carry.ts';
 import type { Msg } from './schema.ts';
-import { assertNotInput, writeFileAtomic } from '../util/fs.ts';
+import { assertNotInput } from '../util/fs.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
 import { encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
 import { validateModel } from './validate.ts';
+import { LazyRawSource, concatParts, scanModelFile, writePartsAtomic } from './lazy.ts';
 
 export { validateModel };
 
@@ -37,7 +38,10 @@ export interface DecodeOptions {
  * anything that is not a well-formed model. Tensors keep views into `bytes`: do not reuse
  * the buffer while the model lives. */
 export function decodeModel(bytes: Uint8Array, opts: DecodeOptions = {}): Model {
-  const msg = parseModelProto(bytes);
+  return modelOf(parseModelProto(bytes), opts);
+}
+
+function modelOf(msg: Msg, opts: DecodeOptions): Model {
   const baseDir = resolve(opts.baseDir ?? process.cwd());
   const model = modelFromMsg(msg, { baseDir });
   model.baseDir = opts.baseDir !== undefined ? baseDir : undefined;
@@ -48,6 +52,8 @@ export function decodeModel(bytes: Uint8Array, opts: DecodeOptions = {}): Model 
 
 /** Reads and decodes a .onnx file; external data resolves relative to the file's folder. */
 export function loadModel(path: string): Model {
+  const lazy = loadLazily(path);
+  if (lazy) return lazy;
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -63,6 +69,21 @@ export function loadModel(path: string): Model {
       throw new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e });
     }
     throw e;
+  }
+}
+
+/** Large initializers left on disk and read on first use (lazy.ts); undefined when the file is
+ * small, unusual, or fails anywhere on this path (the whole-file read then gives the error). */
+function loadLazily(path: string): Model | undefined {
+  try {
+    const sk = scanModelFile(path);
+    if (!sk) return undefined;
+    const msg = parseModelProto(sk.bytes);
+    const inits = (msg.graph?.initializer ?? []) as Msg[];
+    for (const [i, range] of sk.holes) inits[i].raw_data = range;
+    return modelOf(msg, { baseDir: dirname(resolve(path)) });
+  } catch {
+    return undefined;
   }
 }
 
@@ -129,20 +150,7 @@ export function checkExternalData(model: Model): void {
 
 /** Encodes the model (external data stays external, relative to model.baseDir). */
 export function encodeModel(model: Model): Uint8Array {
-  const parts = encodeModelChunks(model, { baseDir: model.baseDir ?? process.cwd() });
-  return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatParts(encodeModelChunks(model, { baseDir: model.baseDir ?? process.cwd() }));
 }
 
 /** Protobuf caps a message at 2 GiB; keep a margin for the graph structure. */
@@ -172,7 +180,11 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
   const location = opts.externalDataLocation ?? `${basename(out)}.data`;
   const sidePath = resolve(outDir, location);
   const readFrom = new Set<string>();
-  for (const t of tensorsOf(model)) if (t.source.kind === 'external') readFrom.add(resolve(t.source.path));
+  for (const t of tensorsOf(model)) {
+    if (t.source.kind === 'external') readFrom.add(resolve(t.source.path));
+    // Saving over the file lazily loaded tensors still read from: read them first.
+    else if (t.source instanceof LazyRawSource && t.source.pending && t.source.range.file.path === out) void t.source.bytes;
+  }
   if (model.baseDir !== undefined && resolve(model.baseDir) !== outDir) {
     const stuck = opaqueExternalTensors(model);
     if (stuck.length) throw unsupported(`tensor '${stuck[0]}' inside a subgraph, function or sparse initializer uses external data relative to ${model.baseDir}; save the model into that folder`);
@@ -197,7 +209,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
       return sink;
     },
   };
-  let parts: Uint8Array[];
+  let parts: ReturnType<typeof encodeModelChunks>;
   try {
     parts = encodeModelChunks(model, ctx);
     const total = parts.reduce((a, p) => a + p.length, 0);
@@ -208,7 +220,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     throw fsError(e, sink?.path ?? out);
   }
   try {
-    writeFileAtomic(out, parts);
+    writePartsAtomic(out, parts);
   } catch (e) {
     throw fsError(e, out);
   }

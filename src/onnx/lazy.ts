@@ -1,0 +1,397 @@
+/**
+ * Lazy loading of a model file's large initializers: `loadModel` reads the file's structure
+ * (nodes, value_info, small tensors) and leaves the raw_data of every large initializer on
+ * disk, as a (file, offset, length) range read by `pread` when a pass first asks for the bytes
+ * (then kept), or copied straight from the file into the output by encode/save.
+ *
+ * Why: reading a whole model file into one buffer maps fresh pages for every load (V8 backing
+ * stores over ~32 MB are always a new mmap), and on VMs where a first-touch page fault is
+ * expensive that dominated load, encode and save when a compiler loads many models in one
+ * process (bench:io setting 2). Structure-only reads touch a few hundred KB; tensor bytes are
+ * read per tensor (allocations under 32 MB, which glibc recycles) or never.
+ *
+ * Hand-written rather than protobufjs: protobufjs decodes from one contiguous buffer, so it
+ * cannot skip fields on disk. The scanner here only walks three levels (ModelProto -> graph
+ * (7) -> initializer (5) -> raw_data (9)), re-emitting every other field's bytes unchanged
+ * into a "skeleton" message (lengths recomputed) that protobufjs then decodes as usual; the
+ * skipped raw_data fields come back as FileRange values. Anything unusual (a repeated graph
+ * field, groups, a malformed varint, a length past the end of the file) makes the scanner
+ * give up, and loadModel reads the file whole as before (same errors for corrupt files).
+ *
+ * Safety: a range records the file's device, inode, size and mtime at load; a read checks
+ * them and fails with a one-line error if the file was replaced or modified since. saveModel
+ * over the file a model still reads from materializes those tensors first.
+ */
+import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync, writevSync, mkdirSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { badInput } from '../errors.ts';
+
+/** A model file as it was when loaded (identity checked before every read). */
+export class LazyFile {
+  readonly path: string;
+  private readonly stamp: string;
+  constructor(path: string, st: Stats) {
+    this.path = path;
+    this.stamp = LazyFile.stampOf(st);
+  }
+  static stampOf(st: Stats): string {
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  }
+  /** Opens the file, checking it is the one loaded. */
+  open(what: string): number {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      throw badInput(`${what}: the model file ${this.path} it was loaded from is gone`);
+    }
+    if (LazyFile.stampOf(fstatSync(fd)) !== this.stamp) {
+      closeSync(fd);
+      throw badInput(`${what}: the model file ${this.path} changed on disk since it was loaded; load it again`);
+    }
+    return fd;
+  }
+}
+
+/** Bytes of a model file not read yet (a TensorProto's raw_data). */
+export class FileRange {
+  constructor(readonly file: LazyFile, readonly offset: number, readonly length: number) {}
+
+  /** Reads the range into `into` (length bytes), or a new array. */
+  read(what: string, into?: Uint8Array): Uint8Array {
+    const out = into ?? newBytes(this.length);
+    const fd = this.file.open(what);
+    try {
+      readFully(fd, out, this.offset, what, this.file.path);
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  }
+}
+
+/** A plain Uint8Array over uninitialized memory (no zero fill: every byte is overwritten). */
+function newBytes(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+function readFully(fd: number, out: Uint8Array, offset: number, what: string, path: string): void {
+  let done = 0;
+  while (done < out.length) {
+    const n = readSync(fd, out, done, out.length - done, offset + done);
+    if (n === 0) throw badInput(`${what}: the model file ${path} ended early`);
+    done += n;
+  }
+}
+
+/** A raw tensor source whose bytes are read from the model file on first use. Satisfies the
+ * IR's `{ kind: 'raw'; bytes }` source: passes see ordinary bytes. */
+export class LazyRawSource {
+  readonly kind = 'raw' as const;
+  private data: Uint8Array | undefined;
+  constructor(readonly range: FileRange, readonly tensorName: string) {}
+  get bytes(): Uint8Array {
+    return (this.data ??= this.range.read(`tensor '${this.tensorName}'`));
+  }
+  /** The range while the bytes have not been read, else undefined. */
+  get pending(): FileRange | undefined {
+    return this.data ? undefined : this.range;
+  }
+}
+
+/** The file range of a raw source not read yet (undefined for any other source). */
+export function pendingRange(source: unknown): FileRange | undefined {
+  return source instanceof LazyRawSource ? source.pending : undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Scanner
+
+/** Files smaller than this are read whole (the structure is then most of the file). */
+export const LAZY_MIN_FILE = 1 << 20;
+/** raw_data of at least this many bytes stays on disk. */
+export const LAZY_MIN_TENSOR = 1 << 16;
+const WINDOW = 1 << 14;
+
+class GiveUp extends Error {}
+
+/** Positional reader over a file with one read-ahead window for the small fields. */
+class Cursor {
+  private win = new Uint8Array(0);
+  private winAt = 0;
+  constructor(private fd: number, readonly size: number) {}
+  private fill(at: number, n: number): void {
+    if (at >= this.winAt && at + n <= this.winAt + this.win.length) return;
+    const len = Math.min(Math.max(n, WINDOW), this.size - at);
+    if (len < n) throw new GiveUp();
+    const buf = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const r = readSync(this.fd, buf, done, len - done, at + done);
+      if (r === 0) throw new GiveUp();
+      done += r;
+    }
+    this.win = buf;
+    this.winAt = at;
+  }
+  byte(at: number): number {
+    this.fill(at, 1);
+    return this.win[at - this.winAt];
+  }
+  /** A varint at `at`: [value, next position]. Values beyond 2^53 give up. */
+  varint(at: number, end: number): [number, number] {
+    let v = 0, mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (at >= end) throw new GiveUp();
+      const b = this.byte(at++);
+      v += (b & 0x7f) * mul;
+      if (!(b & 0x80)) {
+        if (v > Number.MAX_SAFE_INTEGER) throw new GiveUp();
+        return [v, at];
+      }
+      mul *= 128;
+    }
+    throw new GiveUp();
+  }
+  /** A copy of bytes [at, at + n). */
+  bytes(at: number, n: number): Uint8Array {
+    this.fill(at, n);
+    return this.win.slice(at - this.winAt, at - this.winAt + n);
+  }
+}
+
+/** One field of a message region: [tag start, value start, end), number and wire type. */
+interface Field { start: number; value: number; end: number; num: number; wire: number }
+
+function* fields(c: Cursor, start: number, end: number): Generator<Field> {
+  let at = start;
+  while (at < end) {
+    const [tag, p] = c.varint(at, end);
+    const num = Math.floor(tag / 8), wire = tag % 8;
+    if (num === 0) throw new GiveUp();
+    let value = p, stop: number;
+    switch (wire) {
+      case 0: stop = c.varint(p, end)[1]; break;
+      case 1: stop = p + 8; break;
+      case 5: stop = p + 4; break;
+      case 2: {
+        const [len, q] = c.varint(p, end);
+        value = q;
+        stop = q + len;
+        break;
+      }
+      default: throw new GiveUp(); // groups (3/4) and invalid wire types
+    }
+    if (stop > end) throw new GiveUp();
+    yield { start: at, value, end: stop, num, wire };
+    at = stop;
+  }
+}
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+/** Skeleton bytes of one message: parts plus their total length. */
+class Out {
+  parts: Uint8Array[] = [];
+  length = 0;
+  /** A run of file bytes [runAt, runEnd) not copied yet: consecutive fields are copied at once. */
+  private runAt = 0;
+  private runEnd = 0;
+  private c: Cursor | undefined;
+  push(b: Uint8Array): void {
+    this.flush();
+    this.parts.push(b);
+    this.length += b.length;
+  }
+  span(c: Cursor, start: number, end: number): void {
+    if (this.runEnd !== start || this.runEnd === this.runAt) {
+      this.flush();
+      this.runAt = start;
+      this.c = c;
+    }
+    this.runEnd = end;
+  }
+  flush(): void {
+    if (this.runEnd > this.runAt) {
+      const b = this.c!.bytes(this.runAt, this.runEnd - this.runAt);
+      this.parts.push(b);
+      this.length += b.length;
+    }
+    this.runAt = this.runEnd = 0;
+  }
+  sub(num: number, inner: Out): void {
+    inner.flush();
+    this.push(Uint8Array.from([...varintBytes(num * 8 + 2), ...varintBytes(inner.length)]));
+    for (const p of inner.parts) {
+      this.parts.push(p);
+      this.length += p.length;
+    }
+  }
+}
+
+export interface Skeleton {
+  /** The ModelProto with the large initializers' raw_data removed. */
+  bytes: Uint8Array;
+  /** raw_data left on disk, by initializer index (order of graph.initializer). */
+  holes: Map<number, FileRange>;
+}
+
+/** Scans a model file; undefined when it is small or anything is unusual (read it whole). */
+export function scanModelFile(path: string): Skeleton | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size < LAZY_MIN_FILE || st.size >= 2 ** 31) return undefined;
+    const file = new LazyFile(resolve(path), st);
+    const c = new Cursor(fd, st.size);
+    const holes = new Map<number, FileRange>();
+    const copy = (o: Out, f: Field) => o.span(c, f.start, f.end);
+    const model = new Out();
+    let graphs = 0;
+    for (const f of fields(c, 0, st.size)) {
+      if (f.num !== 7 || f.wire !== 2) {
+        copy(model, f);
+        continue;
+      }
+      if (++graphs > 1) return undefined; // merged sub-messages: let protobufjs handle them
+      const graph = new Out();
+      let init = 0;
+      for (const g of fields(c, f.value, f.end)) {
+        if (g.num !== 5 || g.wire !== 2) {
+          copy(graph, g);
+          continue;
+        }
+        const index = init++;
+        if (g.end - g.value < LAZY_MIN_TENSOR) {
+          copy(graph, g);
+          continue;
+        }
+        const tensor = new Out();
+        let raw: Field | undefined;
+        for (const t of fields(c, g.value, g.end)) {
+          if (t.num === 9 && t.wire === 2) raw = t; // bytes: the last occurrence wins
+          else copy(tensor, t);
+        }
+        if (raw && raw.end - raw.value >= LAZY_MIN_TENSOR) holes.set(index, new FileRange(file, raw.value, raw.end - raw.value));
+        else if (raw) copy(tensor, raw); // small: keep it (after the others; field order is not preserved by decoding anyway)
+        graph.sub(5, tensor);
+      }
+      model.sub(7, graph);
+    }
+    if (!holes.size) return undefined;
+    model.flush();
+    const bytes = new Uint8Array(model.length);
+    let o = 0;
+    for (const p of model.parts) {
+      bytes.set(p, o);
+      o += p.length;
+    }
+    return { bytes, holes };
+  } catch (e) {
+    if (e instanceof GiveUp) return undefined;
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing chunks that include file ranges
+
+export type Part = Uint8Array | FileRange;
+
+/** Concatenates parts into one new array, reading ranges straight into it. */
+export function concatParts(parts: Part[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = newBytes(n);
+  let o = 0;
+  for (const p of parts) {
+    if (p instanceof FileRange) p.read('model', out.subarray(o, o + p.length));
+    else out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const COPY_CHUNK = 1 << 22;
+let scratch: Uint8Array | undefined;
+
+/** Writes parts to `path` atomically (temporary file + rename), copying ranges from their file
+ * through one reused 4 MiB buffer (no allocation per tensor). */
+export function writePartsAtomic(path: string, parts: Part[]): void {
+  const dir = dirname(resolve(path));
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    let pos = 0;
+    const write = (b: Uint8Array) => {
+      let done = 0;
+      while (done < b.length) done += writeSync(fd!, b, done, b.length - done, pos + done);
+      pos += b.length;
+    };
+    let run: Uint8Array[] = [];
+    const flush = () => {
+      // Gathered writes of consecutive in-memory chunks; a short writev finishes one by one.
+      for (let i = 0; i < run.length; i += 512) {
+        const batch = run.slice(i, i + 512);
+        let n = writevSync(fd!, batch, pos);
+        for (const b of batch) {
+          if (n >= b.length) {
+            n -= b.length;
+            pos += b.length;
+          } else {
+            const rest = b.subarray(n);
+            pos += n;
+            n = 0;
+            write(rest);
+          }
+        }
+      }
+      run = [];
+    };
+    for (const p of parts) {
+      if (!(p instanceof FileRange)) {
+        if (p.length) run.push(p);
+        continue;
+      }
+      flush();
+      const src = p.file.open('model');
+      try {
+        scratch ??= new Uint8Array(COPY_CHUNK);
+        for (let at = 0; at < p.length; at += COPY_CHUNK) {
+          const n = Math.min(COPY_CHUNK, p.length - at);
+          const view = scratch.subarray(0, n);
+          readFully(src, view, p.offset + at, 'model', p.file.path);
+          write(view);
+        }
+      } finally {
+        closeSync(src);
+      }
+    }
+    flush();
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
