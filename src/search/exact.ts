@@ -53,6 +53,7 @@ import type { Highs } from 'highs';
 import type { CostModel, Group } from '../fusion/types.ts';
 import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf } from './common.ts';
+import { segmentsOf } from './segments.ts';
 
 export interface ExactOptions {
   /** HiGHS wall-clock limit, seconds (default 60): a safety net only. Where it fires, the result
@@ -69,6 +70,9 @@ export interface ExactOptions {
   maxCandidates?: number;
   /** Force a size bound (ops per group). */
   maxGroupSize?: number;
+  /** Solve each component by segments between its cut ops first (`solveBySegments`; default
+   * true). Exact either way; off only to compare with the undecomposed solve. */
+  decompose?: boolean;
 }
 
 export interface ExactResult {
@@ -217,7 +221,7 @@ export function enumerateConvexCandidates(cost: CostModel, cap: number, maxSize 
  * returned), else `maxSize` = the largest L whose groups of <= L ops are all returned (one pass
  * instead of a binary search over L).
  */
-export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = Infinity, within?: number[]): { groups: Group[]; complete: boolean; maxSize: number } {
+export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = Infinity, within?: number[], allowed?: Uint8Array): { groups: Group[]; complete: boolean; maxSize: number } {
   const fus = fusabilityOf(cost);
   const { succ, pred } = cost.graph;
   const n = cost.graph.ops.length;
@@ -246,7 +250,7 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
       stamp++;
       for (const m of S) {
         for (const w of fus.adj[m]) {
-          if (has(w) || tried[w] === stamp) continue;
+          if (has(w) || tried[w] === stamp || (allowed && !allowed[w])) continue;
           tried[w] = stamp;
           // S is convex; S + w is not iff a path runs w -> (outside) -> S or S -> (outside) -> w.
           let convex = true;
@@ -398,6 +402,25 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       }
       continue;
     }
+    // Segments between cut ops first (exact; see solveBySegments): small families, and either
+    // a proven component optimum or a lower bound the undecomposed solve below keeps.
+    let compLb = 0;
+    if (opts.decompose !== false && opts.maxGroupSize === undefined) {
+      const dec = await solveBySegments(cost, comp, cap, perComponent, incAssign);
+      if (dec) {
+        totalCands += dec.candidates;
+        solver = 'milp';
+        if (dec.plan) {
+          plan.push(...dec.plan);
+          boundSum += dec.lb;
+          // only these groups (and singletons) reach a global acyclicity re-solve
+          allCands.push(...dec.plan, ...comp.map((v) => [v]));
+          partialChainFamily = true;
+          continue;
+        }
+        compLb = dec.lb;
+      }
+    }
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp);
     let cands = en.groups;
@@ -420,7 +443,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
     totalCands += cands.length;
     for (const g of cands) allCands.push(g);
     const incumbent = incAssign ? cands.map((g) => (incAssign.has(g.join(',')) ? 1 : 0)) : undefined;
-    const clb = componentLowerBound(cost, comp);
+    const clb = Math.max(componentLowerBound(cost, comp), compLb);
     solver = 'milp';
     // The incumbent's groups inside this component and their DRAM (components never share a
     // group, so the incumbent restricted to the component partitions it).
@@ -441,7 +464,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
       if (lp.optimal && lp.x) {
         // Costs are integral (elements), so the optimum is >= ceil(LP value); the slack absorbs
         // the solver's feasibility tolerance.
-        const lpBound = Math.ceil(lp.obj! * (1 - 1e-7) - 1e-6) * eb;
+        const lpBound = Math.max(Math.ceil(lp.obj! * (1 - 1e-7) - 1e-6) * eb, compLb);
         const integral = lp.x.every((v) => v < 1e-7 || v > 1 - 1e-7);
         const lpPlan = cands.filter((_, j) => lp.x![j] > 0.5);
         if (integral && lpPlan.reduce((a, g) => a + g.length, 0) === comp.length) {
@@ -554,7 +577,7 @@ function exactChainOn(cost: CostModel, ids: number[]): Plan {
 
 /** Set partitioning of `ops` by `cands` with HiGHS (optionally with the potential rows). The
  * candidates always include the singletons of `ops`, so the problem is feasible. */
-interface SolveLimits {
+export interface SolveLimits {
   timeLimit: number;
   nodeLimit: number;
   iterationLimit: number;
@@ -663,6 +686,263 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     const dual = Number(model.info.get('mip_dual_bound'));
     if (!covered) return { plan: ops.map((v) => [v]), optimal: false, dual: Number.isFinite(dual) ? dual : 0 };
     return { plan, optimal: status === api.constants.modelStatus.optimal, dual: Number.isFinite(dual) ? dual : 0 };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The exact solver's decomposition at cut ops (segments.ts): each segment is solved on its own,
+ * and the component's optimum is rebuilt from the segment optima — or, when it cannot be, the
+ * same sum is a lower bound that can still prove the incumbent optimal.
+ *
+ * Setting: C a fusable component; its segments S_1..S_m (ops of C per super-block of the
+ * op/tensor graph, segments.ts): every tensor lies with ALL the ops it touches (producer and
+ * consumers, in C or not) in one super-block, and two segments share at most one op, a cut op c,
+ * held by d(c) >= 2 segments in a tree.
+ *
+ * (1) F_D adds up. For a group G of C, F_D(G) = sum_i F_D(G ∩ S_i) - sum_{c in G} (d(c) - 1) F_D({c})
+ *   (empty intersections count 0). F_D sums per-tensor terms (read once if a member reads it and
+ *   its producer is not a member; written once if a member produces it and it is a graph output,
+ *   unconsumed, or read by a non-member) plus per-op weights. A tensor's term depends only on
+ *   which of the ops it touches are in the group. Those ops all lie in one segment S_T, so
+ *   G ∩ S_T gives the tensor's true term; in any other segment S' the tensor touches at most one
+ *   op, a cut op c = S' ∩ S_T, and its term there is its term in F_D({c}) when c is in G (and 0
+ *   when not). Each cut op c in G therefore adds its tensors' {c}-terms and its weights d(c) - 1
+ *   extra times; the subtraction removes exactly those. LBDF weights are per op; BRR's are per op
+ *   only when no weight tensor is shared by two ops (its re-fetch term depends on the whole
+ *   group's packing): with shared weights in C this decomposition is not used.
+ * (2) Each G ∩ S_i of a feasible group is a feasible group of the segment problem: valid
+ *   (validity is monotone under inclusion, lbdf.ts / brr.ts), connected (a fusable path between
+ *   two of its ops that leaves S_i leaves and re-enters through the same cut op, so it can be
+ *   shortened), convex (a DAG path leaving and re-entering G ∩ S_i stays in S_i for the same
+ *   reason, since it cannot visit a cut op twice, so it leaves G: G would not be convex).
+ * The relaxed problem: partition every segment S_i on its own into valid convex connected groups
+ * of S_i (a cut op gets one copy per segment; acyclicity dropped), minimizing
+ * sum_i DRAM(S_i's groups) - sum_c (d(c) - 1) F_D({c}). By (1) and (2) every feasible plan of C
+ * maps to a solution of the same value, so the relaxed optimum (or any lower bound on it: LP,
+ * dual bound) is a lower bound on C's optimum. Two kinds of rows tighten it, both satisfied by
+ * every feasible plan:
+ * (3) LBDF memory rows. F_beta adds up like F_D except that a skip buffer can only grow with the
+ *   group (weights per op; a map's line buffer depends on its consumers in the group, all in the
+ *   map's segment; a skip lag over G is a max over a superset of the merges it sees in G ∩ S_T):
+ *   F_beta(G) >= sum_i F_beta(G ∩ S_i) - sum_{c in G} (d(c) - 1) F_beta({c}). Rooting the pieces
+ *   of G at one cut op c, every other piece is the child of exactly one other cut op c' and holds
+ *   it, so it has F_beta >= F_beta({c'}) (monotone): hence sum over the d(c) pieces holding c of
+ *   (F_beta(piece) - F_beta({c})) <= beta - F_beta({c}) for a valid G. One such row per cut op
+ *   (none when F_beta({c}) > beta: then only {c} holds c). BRR's F_beta (a peak over the group's
+ *   steps) does not add up this way: no rows.
+ * (4) No-goods, added lazily: the relaxed optimum's pieces are joined at the cut ops (the groups
+ *   holding c in each segment become one group). Joined groups are convex and connected (the
+ *   arguments of (2) backwards) and the joined plan has DRAM exactly the relaxed value by (1).
+ *   If every joined group is valid, that plan is optimal for C (acyclicity of the whole plan is
+ *   checked by solveExact as for any component). If one is not, a minimal connected set P of
+ *   its pieces with an invalid union gets the row sum_{p in P} x_p <= |P| - 1: any plan choosing
+ *   all of P joins them into a group holding their union, invalid by monotonicity, so no feasible
+ *   plan is cut off; then solve again.
+ * When a segment's family overflows the cap the decomposition is not used; when the MILP stops
+ * on a limit its dual bound is the component's bound and no plan is claimed (the undecomposed
+ * solve then runs with that bound).
+ */
+export async function solveBySegments(cost: CostModel, comp: number[], cap: number, limits: SolveLimits, incAssign: Map<string, Group> | undefined): Promise<{ plan?: Plan; lb: number; candidates: number } | undefined> {
+  if (cost.scheme === 'brr' && sharesWeights(cost, comp)) return undefined;
+  const { segments, cuts } = segmentsOf(cost.graph, comp);
+  if (segments.length < 2) return undefined;
+  const n = cost.graph.ops.length;
+  const eb = cost.elementBytes;
+  const mem = (g: Group) => (cost as { memoryBytes?: (g: Group) => number }).memoryBytes?.(g) ?? cost.memory(g).bytes;
+  // Every segment's complete family (convex connected valid groups inside the segment).
+  const fams: Group[][] = [];
+  for (const S of segments) {
+    const allowed = new Uint8Array(n);
+    for (const v of S) allowed[v] = 1;
+    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed);
+    if (!en.complete) return undefined;
+    fams.push(en.groups);
+  }
+  // One joint set partitioning over segment-local copies of the ops (a cut op has one copy per
+  // segment), coupled only by the LBDF memory rows (3).
+  const cols: { seg: number; g: Group }[] = [];
+  fams.forEach((f, si) => f.forEach((g) => cols.push({ seg: si, g })));
+  const segIndex = segments.map((S) => new Map(S.map((v, i) => [v, i])));
+  const base: number[] = [];
+  let rows = 0;
+  for (const S of segments) (base.push(rows), (rows += S.length));
+  const copyRows: number[][] = Array.from({ length: rows }, () => []);
+  cols.forEach(({ seg, g }, j) => {
+    for (const v of g) copyRows[base[seg] + segIndex[seg].get(v)!].push(j);
+  });
+  const coupling: { cols: number[]; coef: number[]; upper: number }[] = [];
+  if (cost.scheme === 'lbdf') {
+    for (const [c, d] of cuts) {
+      const mc = mem([c]);
+      if (mc > cost.bufferBytes) continue; // only {c} holds c: nothing to couple
+      const js: number[] = [], cs: number[] = [];
+      cols.forEach(({ g }, j) => {
+        if (g.length > 1 && g.includes(c)) (js.push(j), cs.push(mem(g) - mc));
+      });
+      // sum over the d pieces holding c of (M(piece) - M(c)) <= beta - M(c)
+      if (js.length) coupling.push({ cols: js, coef: cs, upper: cost.bufferBytes - mc });
+      void d;
+    }
+  }
+  const colCost = Float64Array.from(cols, ({ g }) => cost.dram(g) / eb);
+  const correction = [...cuts].reduce((a, [c, d]) => a + (d - 1) * cost.dram([c]), 0);
+  const inComp = new Uint8Array(n);
+  for (const v of comp) inComp[v] = 1;
+  const incGroups = incAssign ? [...incAssign.values()].filter((g) => inComp[g[0]]) : [];
+  const incCovered = incGroups.length > 0 && incGroups.reduce((a, g) => a + g.length, 0) === comp.length;
+  const incCost = incCovered ? incGroups.reduce((a, g) => a + cost.dram(g), 0) : Infinity;
+  let incumbent: Float64Array | undefined;
+  if (incCovered) {
+    const want = new Set<string>();
+    segments.forEach((S, si) => {
+      const inS = new Set(S);
+      for (const g of incGroups) {
+        const h = g.filter((v) => inS.has(v));
+        if (h.length) want.add(`${si}:${h.join(',')}`);
+      }
+    });
+    incumbent = Float64Array.from(cols, ({ seg, g }) => (want.has(`${seg}:${g.join(',')}`) ? 1 : 0));
+  }
+  const lp = await solveJoint(copyRows, coupling, colCost, limits, undefined, true);
+  let lb = lp.optimal ? Math.ceil(lp.obj * (1 - 1e-7) - 1e-6) * eb - correction : 0;
+  const done = (plan: Plan | undefined, bound: number) => ({ plan, lb: bound, candidates: cols.length });
+  if (incCost <= lb) return done(incGroups, incCost);
+  // (4) Lazy rows: solve, join; a joined group that is invalid yields a no-good on a minimal
+  // connected set of its pieces, and the joint problem is solved again (at most 60 rounds and
+  // the time limit; the bound stays valid at every round).
+  const t0 = performance.now();
+  const unionOf = (js: number[]) => [...new Set(js.flatMap((j) => cols[j].g))].sort((x, y) => x - y);
+  for (let round = 0; round < 60; round++) {
+    const r = await solveJoint(copyRows, coupling, colCost, limits, incumbent, false);
+    if (!r.optimal) return done(undefined, Math.max(lb, Math.ceil(r.dual * (1 - 1e-7) - 1e-6) * eb - correction));
+    lb = Math.max(lb, Math.round(r.obj) * eb - correction);
+    if (incCost <= lb) return done(incGroups, incCost);
+    // Join the chosen pieces at the cut ops (union-find).
+    const up = new Int32Array(n).map((_, i) => i);
+    const find = (x: number): number => (up[x] === x ? x : (up[x] = find(up[x])));
+    const chosen: number[] = [];
+    cols.forEach(({ g }, j) => {
+      if (r.x![j] > 0.5) {
+        chosen.push(j);
+        for (const v of g) up[find(v)] = find(g[0]);
+      }
+    });
+    const byRoot = new Map<number, number[]>();
+    for (const v of comp) {
+      const root = find(v);
+      const l = byRoot.get(root);
+      if (l) l.push(v);
+      else byRoot.set(root, [v]);
+    }
+    const joined = [...byRoot.values()];
+    const bad = joined.filter((g) => !cost.valid(g));
+    if (!bad.length) {
+      const d = joined.reduce((x, g) => x + cost.dram(g), 0);
+      // d = the relaxed optimum by (1): with every joined group valid it is the component optimum.
+      return d <= lb ? done(joined, d) : done(undefined, lb);
+    }
+    for (const g of bad) {
+      const root = find(g[0]);
+      let set = chosen.filter((j) => find(cols[j].g[0]) === root);
+      // Drop pieces while the rest stays connected (through shared cut ops) and invalid.
+      for (let changed = true; changed; ) {
+        changed = false;
+        for (const j of set) {
+          const rest = set.filter((k) => k !== j);
+          if (rest.length < 2 || !piecesConnected(rest.map((k) => cols[k].g)) || cost.valid(unionOf(rest))) continue;
+          set = rest;
+          changed = true;
+          break;
+        }
+      }
+      // Every plan choosing all of these pieces joins them into a group holding their union,
+      // which is invalid (validity is monotone): no feasible plan is cut off.
+      coupling.push({ cols: set, coef: set.map(() => 1), upper: set.length - 1 });
+    }
+    if (performance.now() - t0 > limits.timeLimit * 1000) break;
+  }
+  return done(undefined, lb);
+}
+
+/** Pieces (groups of different segments) connected through shared ops. */
+function piecesConnected(ps: Group[]): boolean {
+  const seen = new Set<number>([0]);
+  const st = [0];
+  while (st.length) {
+    const i = st.pop()!;
+    for (let k = 0; k < ps.length; k++) if (!seen.has(k) && ps[k].some((v) => ps[i].includes(v))) (seen.add(k), st.push(k));
+  }
+  return seen.size === ps.length;
+}
+
+/** True when some weight tensor is used by two ops of the component (BRR re-fetch). */
+function sharesWeights(cost: CostModel, comp: number[]): boolean {
+  const seen = new Set<string>();
+  for (const v of comp) {
+    for (const w of cost.graph.ops[v].weights ?? []) {
+      if (seen.has(w.name)) return true;
+      seen.add(w.name);
+    }
+  }
+  return false;
+}
+
+/** The joint segment problem (solveBySegments) with HiGHS: one row per segment-local op copy
+ * (= 1), the coupling rows (<= upper), binary columns (or the LP relaxation). */
+async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef: number[]; upper: number }[], colCost: Float64Array, limits: SolveLimits, incumbent: Float64Array | undefined, relax: boolean): Promise<{ optimal: boolean; obj: number; dual: number; x?: Float64Array }> {
+  const api = await highs();
+  const numCols = colCost.length;
+  const starts: number[] = [0], idx: number[] = [], val: number[] = [], lo: number[] = [], hi: number[] = [];
+  for (const r of copyRows) {
+    for (const j of r) (idx.push(j), val.push(1));
+    starts.push(idx.length);
+    lo.push(1);
+    hi.push(1);
+  }
+  for (const c of coupling) {
+    c.cols.forEach((j, k) => (idx.push(j), val.push(c.coef[k])));
+    starts.push(idx.length);
+    lo.push(-api.infinity);
+    hi.push(c.upper);
+  }
+  const numRows = lo.length;
+  const integrality = new Int32Array(numCols);
+  if (!relax) integrality.fill(1);
+  const model = api.createModel({
+    numCols, numRows, colCost,
+    colLower: new Float64Array(numCols), colUpper: new Float64Array(numCols).fill(1),
+    rowLower: Float64Array.from(lo), rowUpper: Float64Array.from(hi),
+    matrix: { format: 'csr', numRows, numCols, starts: Int32Array.from(starts), indices: Int32Array.from(idx), values: Float64Array.from(val) },
+    integrality,
+  } as Parameters<HighsApi['createModel']>[0]);
+  try {
+    model.options.set({
+      output_flag: false,
+      time_limit: relax ? Math.max(10, limits.timeLimit) : Math.max(1, limits.timeLimit),
+      mip_max_nodes: limits.nodeLimit,
+      simplex_iteration_limit: limits.iterationLimit,
+      mip_rel_gap: 0,
+      mip_abs_gap: 0.5,
+      random_seed: 0,
+      presolve: 'off',
+    });
+    if (incumbent && !relax && incumbent.some((v) => v > 0)) {
+      try {
+        model.setSolution({ colValue: incumbent } as Parameters<typeof model.setSolution>[0]);
+      } catch {
+        /* not feasible for the joint model: just not used */
+      }
+    }
+    model.run();
+    const ok = model.getModelStatus() === api.constants.modelStatus.optimal;
+    const x = Float64Array.from(model.getSolution().colValue.slice(0, numCols));
+    let obj = 0;
+    for (let j = 0; j < numCols; j++) obj += colCost[j] * x[j];
+    if (relax) return { optimal: ok, obj, dual: ok ? obj : 0, x };
+    const dual = Number(model.info.get('mip_dual_bound'));
+    return { optimal: ok, obj, dual: Number.isFinite(dual) ? dual : 0, x };
   } finally {
     model.dispose();
   }
