@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { randomCnn, smallCnns } from './gen.ts';
+import { randomCnn, smallCnns } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, planDram } from '../../src/fusion/plan.ts';
 import { enumerateConvexCandidates, fusableComponents, solveBySegments, solveExact } from '../../src/search/exact.ts';
