@@ -815,7 +815,10 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
   const t0 = performance.now();
   const unionOf = (js: number[]) => [...new Set(js.flatMap((j) => cols[j].g))].sort((x, y) => x - y);
   for (let round = 0; round < 60; round++) {
-    const r = await solveJoint(copyRows, coupling, colCost, limits, incumbent, false);
+    // One time budget for all rounds (each solve gets what is left of it).
+    const left = limits.timeLimit - (performance.now() - t0) / 1000;
+    if (left <= 0) break;
+    const r = await solveJoint(copyRows, coupling, colCost, { ...limits, timeLimit: left }, incumbent, false);
     if (!r.optimal) return done(undefined, Math.max(lb, Math.ceil(r.dual * (1 - 1e-7) - 1e-6) * eb - correction));
     lb = Math.max(lb, Math.round(r.obj) * eb - correction);
     if (incCost <= lb) return done(incGroups, incCost);
@@ -861,7 +864,6 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
       // which is invalid (validity is monotone): no feasible plan is cut off.
       coupling.push({ cols: set, coef: set.map(() => 1), upper: set.length - 1 });
     }
-    if (performance.now() - t0 > limits.timeLimit * 1000) break;
   }
   return done(undefined, lb);
 }
