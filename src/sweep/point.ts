@@ -135,7 +135,7 @@ export async function runPoint(task: PointTask): Promise<PointRow> {
     error: null,
     time_ms: 0,
   };
-  faultHook(task);
+  faultHook('DNNFUSE_SWEEP_FAULT');
   try {
     const r = await planPoint(loadGraph(p), hw, p.scheme, o, task.seed);
     Object.assign(row, {
@@ -164,21 +164,23 @@ export async function runPoint(task: PointTask): Promise<PointRow> {
 }
 
 /** Fault injection for the resume and cluster tests (never set by users):
- * DNNFUSE_SWEEP_FAULT=<n>:<marker file> makes the n-th point this process (or thread) runs end
- * the thread or process abruptly, once: the marker file records that it happened. */
-let faultCount = 0;
-function faultHook(_task: PointTask): void {
-  const f = process.env.DNNFUSE_SWEEP_FAULT;
+ * DNNFUSE_SWEEP_FAULT=<n>:<marker file> makes the n-th point a thread runs end that thread
+ * (a pool thread dies); DNNFUSE_WORKER_FAULT the same for a `dnnfuse worker` process. Once: the
+ * marker file records that it happened. */
+const faultCounts = new Map<string, number>();
+export function faultHook(variable: string): void {
+  const f = process.env[variable];
   if (!f) return;
   const [n, marker] = [Number(f.split(':')[0]), f.slice(f.indexOf(':') + 1)];
-  faultCount++;
-  if (faultCount !== n) return;
+  const count = (faultCounts.get(variable) ?? 0) + 1;
+  faultCounts.set(variable, count);
+  if (count !== n) return;
   try {
     // 'wx': exactly one process or thread wins the marker, even when several start together.
     writeFileSync(marker, String(process.pid), { flag: 'wx' });
   } catch {
     return;
   }
-  process.exit(70); // in a worker thread this ends the thread only, as a crash would
+  process.exit(70); // in a worker thread this ends the thread only
 }
 

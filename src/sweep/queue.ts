@@ -8,15 +8,17 @@
  * point key, a re-added finished job returns its stored result, and the parent inserts rows by
  * key.
  */
-import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
 import { badInput } from '../errors.ts';
-import { runPoint, type PointRow, type PointTask } from './point.ts';
-import type { Executor } from './executor.ts';
+import { faultHook, type PointRow, type PointTask } from './point.ts';
+import { PoolExecutor, type Executor } from './executor.ts';
 
 export const QUEUE_NAME = 'dnnfuse-sweep';
 
-/** `redis://[user:password@]host:port[/db]` -> BullMQ connection options. */
-export function redisConnection(url: string): ConnectionOptions {
+/** `redis://[user:password@]host:port[/db]` -> ioredis options (BullMQ, ESM: it takes client
+ * instances, one per Queue / QueueEvents / Worker). */
+export function redisConnection(url: string): RedisOptions {
   let u: URL;
   try {
     u = new URL(url);
@@ -43,12 +45,15 @@ export class QueueExecutor implements Executor {
   private constructor(
     private readonly queue: Queue,
     private readonly events: QueueEvents,
+    private readonly clients: Redis[],
   ) {}
 
   static async open(url: string): Promise<QueueExecutor> {
-    const connection = redisConnection(url);
-    const queue = new Queue(QUEUE_NAME, { connection });
-    const events = new QueueEvents(QUEUE_NAME, { connection });
+    const opts = redisConnection(url);
+    const clients = [new Redis(opts), new Redis(opts)];
+    for (const c of clients) c.on('error', () => undefined); // reported by waitUntilReady below
+    const queue = new Queue(QUEUE_NAME, { connection: clients[0] });
+    const events = new QueueEvents(QUEUE_NAME, { connection: clients[1] });
     try {
       await Promise.race([
         Promise.all([queue.waitUntilReady(), events.waitUntilReady()]),
@@ -56,9 +61,10 @@ export class QueueExecutor implements Executor {
       ]);
     } catch (e) {
       await Promise.allSettled([queue.close(), events.close()]);
+      for (const c of clients) c.disconnect();
       throw badInput(`--queue ${url}: cannot reach Redis (${(e as Error).message.split('\n')[0]})`);
     }
-    return new QueueExecutor(queue, events);
+    return new QueueExecutor(queue, events, clients);
   }
 
   async run(task: PointTask): Promise<PointRow> {
@@ -70,6 +76,7 @@ export class QueueExecutor implements Executor {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.events.close(), this.queue.close()]);
+    for (const c of this.clients) c.disconnect();
   }
 }
 
@@ -80,19 +87,45 @@ export interface WorkerOptions {
   onJob?: (job: Job, row: PointRow) => void;
 }
 
-/** Serves the queue until `close()` (the `dnnfuse worker` command). */
-export async function startQueueWorker(url: string, o: WorkerOptions = {}): Promise<Worker> {
-  const connection = redisConnection(url);
+/** Serves the queue until `close()` (the `dnnfuse worker` command). Points run on worker
+ * threads (one per unit of concurrency), so that this thread's event loop stays free to renew
+ * the job locks while a point computes. */
+export async function startQueueWorker(url: string, o: WorkerOptions = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
+  const connection = new Redis(redisConnection(url));
   const lock = o.lockDuration ?? 30_000;
+  const concurrency = o.concurrency ?? 1;
+  const pool = new PoolExecutor(concurrency);
   const worker = new Worker(
     QUEUE_NAME,
     async (job: Job) => {
-      const row = await runPoint(job.data as PointTask);
+      faultHook('DNNFUSE_WORKER_FAULT');
+      const row = await pool.run(job.data as PointTask);
       o.onJob?.(job, row);
       return row;
     },
-    { connection, concurrency: o.concurrency ?? 1, lockDuration: lock, stalledInterval: lock, maxStalledCount: 3 },
+    { connection, concurrency, lockDuration: lock, stalledInterval: lock, maxStalledCount: 3 },
   );
-  await worker.waitUntilReady();
-  return worker;
+  // BullMQ prints unhandled worker errors itself, once per retry: one line per distinct message instead.
+  const seen = new Set<string>();
+  worker.on('error', (e) => {
+    const m = e.message.split('\n')[0];
+    if (!seen.has(m)) (seen.add(m), process.stderr.write(`dnnfuse worker: ${m}\n`));
+  });
+  connection.on('error', () => undefined);
+  try {
+    await Promise.race([worker.waitUntilReady(), new Promise((_, rej) => setTimeout(() => rej(new Error('timed out')), 10_000))]);
+  } catch (e) {
+    await worker.close(true).catch(() => undefined);
+    connection.disconnect();
+    await pool.close();
+    throw badInput(`--queue ${url}: cannot reach Redis (${(e as Error).message.split('\n')[0]})`);
+  }
+  return {
+    worker,
+    close: async () => {
+      await worker.close();
+      connection.disconnect();
+      await pool.close();
+    },
+  };
 }

@@ -20,7 +20,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(lockDuration) || lockDuration < 100) throw badInput(`--lock-duration ${o.lockDuration}: expected milliseconds >= 100`);
       const { startQueueWorker, redisConnection } = await import('../../sweep/queue.ts');
       redisConnection(o.queue);
-      const worker = await startQueueWorker(o.queue, {
+      const served = await startQueueWorker(o.queue, {
         concurrency,
         lockDuration,
         onJob: o.quiet ? undefined : (job, r) => process.stderr.write(`worker ${process.pid}: ${r.model} ${r.scheme} ${r.dtype} ${r.buffer_bytes} B: ${r.status} (${job.id})\n`),
@@ -31,6 +31,6 @@ export function register(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      await worker.close();
+      await served.close();
     });
 }
