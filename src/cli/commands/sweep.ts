@@ -26,6 +26,12 @@ function int(name: string, v: string, min: number): number {
   return x;
 }
 
+/** CPU time of this process, all threads, seconds. */
+function cpuSeconds(): number {
+  const u = process.resourceUsage();
+  return Math.round((u.userCPUTime + u.systemCPUTime) / 1e4) / 100;
+}
+
 export function register(program: Command): void {
   program
     .command('sweep')
@@ -52,6 +58,7 @@ export function register(program: Command): void {
     .option('--json', 'print a summary as JSON on stdout')
     .option('--quiet', 'no progress')
     .action(async (args: string[], o) => {
+      const t0 = performance.now();
       const base = resolveAccelerator(o.hw);
       const reduction = Number(o.reduction);
       if (!(reduction > 0 && reduction < 1)) throw badInput(`--reduction ${o.reduction}: expected a fraction between 0 and 1`);
@@ -111,7 +118,7 @@ export function register(program: Command): void {
           writeFileAtomic(o.page, await sweepPage(rows, { reduction }));
         }
         if (o.sql) for (const r of await store.query(o.sql)) process.stdout.write(`${JSON.stringify(r)}\n`);
-        if (o.json) process.stdout.write(`${JSON.stringify(summary ? { total: summary.total, computed: summary.computed, reused: summary.reused, errors: summary.errors, retries: summary.retries, db: o.db } : { db: o.db })}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify(summary ? { total: summary.total, computed: summary.computed, reused: summary.reused, errors: summary.errors, retries: summary.retries, db: o.db, ms: Math.round(performance.now() - t0), cpuS: cpuSeconds(), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) } : { db: o.db })}\n`);
       } finally {
         store.close();
       }
