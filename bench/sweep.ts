@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
+import { sharedModels, sharedModelsDir, sharedModelsMissing } from '../src/models/shared.ts';
 import { SweepStore, rowWithoutTime } from '../src/sweep/store.ts';
 
 const arg = (name: string, d: string) => {
@@ -31,7 +31,8 @@ const workers = Number(arg('workers', String(availableParallelism())));
 const keep = arg('keep', '');
 const dir = keep || mkdtempSync(join(tmpdir(), 'dnnfuse-bench-sweep-'));
 mkdirSync(dir, { recursive: true });
-const models = names.map((n) => sharedModelPath(n)); // decompressed once, outside the timings
+// The files as shipped (.onnx or .onnx.gz: the sweep reads both; hashing the compressed file is cheap)
+const models = names.map((n) => join(sharedModelsDir(), sharedModels().find((m) => m.name === n)!.file));
 const cli = join(import.meta.dirname, '..', 'bin', 'dnnfuse.mjs');
 
 function sweep(db: string, w: number, extra: string[] = []) {
