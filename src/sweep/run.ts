@@ -39,9 +39,11 @@ export async function runSweep(series: Series[], store: SweepStore, exec: Execut
   let errors = 0;
   let retries = 0;
   const maxRetries = opts.retries ?? 3;
+  let failed: { error: unknown } | undefined;
   const chain = async (points: (typeof keyed)[number]) => {
     let seed: string[][] | undefined;
     for (const { spec, key } of points) {
+      if (failed) return; // another chain failed: stop at the next point, keep what is stored
       let row = stored.get(key);
       const fresh = !row;
       if (!row) {
@@ -64,6 +66,13 @@ export async function runSweep(series: Series[], store: SweepStore, exec: Execut
       seed = row.plan ? (JSON.parse(row.plan) as string[][]) : undefined;
     }
   };
-  await Promise.all(keyed.map(chain));
+  await Promise.all(
+    keyed.map((k) =>
+      chain(k).catch((error: unknown) => {
+        failed ??= { error };
+      }),
+    ),
+  );
+  if (failed) throw failed.error;
   return { total, computed, reused, errors, retries, keys };
 }
