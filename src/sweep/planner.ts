@@ -2,7 +2,7 @@
  * The sweep's one door into the planner: builds a model's OpGraph, and plans one point (search,
  * then optionally the exact optimum) seeded by the plan of the previous, smaller buffer size of
  * its series. Every planner import of src/sweep/ is here, so that moving the planner
- * (src/fusion/schedule.ts -> src/search/) touches this file only.
+ * (now src/search/planner.ts) touches this file only.
  *
  * Monotonicity across buffer sizes: a group valid at buffer b is valid at every b' > b (both cost
  * models check F_beta <= beta, and F_beta does not grow with beta), and a plan's DRAM does not
@@ -19,7 +19,7 @@ import type { FusionScheme, OpGraph } from '../fusion/types.ts';
 import { inferShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { checkPlan, canonicalPlan, planDram, type Plan } from '../fusion/plan.ts';
-import { planFusion, fusionPlanJson, type PlanFusionOptions } from '../fusion/schedule.ts';
+import { planFusion, fusionPlanJson, type PlanFusionOptions } from '../search/planner.ts';
 import { solveExact } from '../search/exact.ts';
 import type { SweepOptions } from './grid.ts';
 
