@@ -20,6 +20,7 @@ export const LAYERS: string[][] = [
   ['search'],
   ['get', 'learnability', 'reparam'],
   ['passes'],
+  ['sweep'],
   ['compile', 'report', 'testkit', 'cli', 'index'],
 ];
 

@@ -1,0 +1,173 @@
+/**
+ * The sweep's design space: models (files, folders, simple globs) x buffer sizes (a log grid
+ * `64KiB..8MiB` or a list) x schemes x dtypes x bandwidths, on a base accelerator. A *series* is
+ * one model x scheme x dtype x bandwidth over every buffer size, ascending: its points run in that
+ * order so that each point is seeded by the plan of the one before (the optimum at a larger
+ * buffer is then never worse, see planner.ts).
+ */
+import { existsSync, readdirSync, statSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { badInput } from '../errors.ts';
+import { parseSize, formatSize } from '../hardware/load.ts';
+import type { Accelerator, ElementType } from '../hardware/accelerator.ts';
+import type { FusionScheme } from '../fusion/types.ts';
+
+export type SweepSearch = 'lbl' | 'greedy' | 'local';
+export const SWEEP_SEARCHES: SweepSearch[] = ['greedy', 'lbl', 'local'];
+
+/** Everything a point's result depends on besides the model and the hardware. */
+export interface SweepOptions {
+  search: SweepSearch;
+  optimum: boolean;
+  seed: number;
+  budget: number;
+  /** Exact solver safety-net time limit, seconds (the solver stops on deterministic work limits first). */
+  timeLimit: number;
+}
+
+export interface SweepModel {
+  name: string;
+  path: string;
+  /** sha256 of the file's bytes (hex). */
+  hash: string;
+}
+
+export interface PointSpec {
+  model: SweepModel;
+  hardware: Accelerator;
+  /** Name of the base accelerator (preset or file) the axes override. */
+  base: string;
+  scheme: FusionScheme;
+  options: SweepOptions;
+}
+
+export interface Series {
+  id: string;
+  points: PointSpec[];
+}
+
+export interface SweepGrid {
+  models: SweepModel[];
+  buffers: number[];
+  schemes: FusionScheme[];
+  dtypes: ElementType[];
+  bandwidths: number[];
+  base: Accelerator;
+  options: SweepOptions;
+}
+
+/** `64KiB..8MiB` (a log grid: powers of two, or `steps` log-spaced sizes rounded to whole KiB)
+ * or a comma list `64KiB,256KiB,1MiB`. Sorted ascending, duplicates dropped. */
+export function parseBufferAxis(spec: string, steps?: number): number[] {
+  const bad = (why: string) => badInput(`--buffer ${spec}: ${why}`);
+  const size = (s: string) => {
+    const x = parseSize(s.trim());
+    if (!Number.isInteger(x) || x < 1) throw bad(`'${s}' is not a size such as 256KiB or 1MiB`);
+    return x;
+  };
+  let out: number[];
+  const range = /^(.+?)\.\.(.+)$/.exec(spec);
+  if (range) {
+    const lo = size(range[1]);
+    const hi = size(range[2]);
+    if (hi < lo) throw bad('the upper end is below the lower end');
+    if (steps !== undefined) {
+      if (!Number.isInteger(steps) || steps < 1) throw badInput(`--steps ${steps}: expected a positive integer`);
+      out = Array.from({ length: steps }, (_, i) => {
+        if (steps === 1) return lo;
+        const x = lo * (hi / lo) ** (i / (steps - 1));
+        return i === 0 ? lo : i === steps - 1 ? hi : lo >= 1024 ? Math.round(x / 1024) * 1024 : Math.round(x);
+      });
+    } else {
+      out = [];
+      for (let x = lo; x <= hi; x *= 2) out.push(x);
+      if (out[out.length - 1] !== hi) out.push(hi);
+    }
+  } else out = spec.split(',').filter((s) => s.trim()).map(size);
+  if (!out.length) throw bad('no buffer size');
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** A comma list whose items must come from `allowed`. */
+export function parseChoiceList<T extends string>(flag: string, spec: string, allowed: readonly T[]): T[] {
+  const items = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!items.length) throw badInput(`--${flag} ${spec}: empty list`);
+  for (const s of items) if (!allowed.includes(s as T)) throw badInput(`--${flag} ${s}: expected one of ${allowed.join(', ')}`);
+  return [...new Set(items)] as T[];
+}
+
+/** Bandwidths, bytes/s: `12.8GB,25.6GB` or plain numbers. */
+export function parseBandwidths(spec: string): number[] {
+  const out = spec.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const x = parseSize(s);
+    if (!(x > 0)) throw badInput(`--bandwidth ${s}: expected bytes per second such as 12.8GB`);
+    return x;
+  });
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+const MODEL_RE = /\.onnx(\.gz)?$/;
+function globRe(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+}
+
+/** Model arguments -> model files: a file, a folder (its .onnx / .onnx.gz files), or a glob in
+ * the last path component (`models/*.onnx`; the shell usually expands globs first). Sorted by
+ * path, duplicates dropped. Hand-written: one wildcard level is all a model list needs, and
+ * Node 20 has no fs.glob. */
+export function expandModelArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    if (/[*?]/.test(basename(a))) {
+      const dir = dirname(a);
+      if (!existsSync(dir)) throw badInput(`model glob ${a}: folder ${dir} not found`);
+      const re = globRe(basename(a));
+      const hits = readdirSync(dir).filter((f) => re.test(f) && MODEL_RE.test(f)).map((f) => join(dir, f));
+      if (!hits.length) throw badInput(`model glob ${a}: no .onnx file matches`);
+      out.push(...hits);
+    } else if (!existsSync(a)) throw badInput(`model file not found: ${a}`);
+    else if (statSync(a).isDirectory()) {
+      const hits = readdirSync(a).filter((f) => MODEL_RE.test(f)).map((f) => join(a, f));
+      if (!hits.length) throw badInput(`model folder ${a}: no .onnx or .onnx.gz file in it`);
+      out.push(...hits);
+    } else out.push(a);
+  }
+  return [...new Set(out.map((p) => resolve(p)))].sort();
+}
+
+export function hashFile(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+export function sweepModels(args: string[]): SweepModel[] {
+  const paths = expandModelArgs(args);
+  const names = new Map<string, number>();
+  return paths.map((path) => {
+    let name = basename(path).replace(MODEL_RE, '');
+    const seen = names.get(name) ?? 0;
+    names.set(name, seen + 1);
+    if (seen) name = `${name}~${seen + 1}`;
+    return { name, path, hash: hashFile(path) };
+  });
+}
+
+/** The series of a grid, in a stable order (model, scheme, dtype, bandwidth); each series'
+ * points ascend in buffer size. */
+export function gridSeries(g: SweepGrid): Series[] {
+  const out: Series[] = [];
+  for (const model of g.models)
+    for (const scheme of g.schemes)
+      for (const dtype of g.dtypes)
+        for (const bw of g.bandwidths) {
+          const points = g.buffers.map((b) => ({
+            model,
+            scheme,
+            base: g.base.name,
+            options: g.options,
+            hardware: { ...g.base, name: `${g.base.name}[${formatSize(b)},${dtype}]`, bufferBytes: b, elementType: dtype, dramBytesPerSecond: bw },
+          }));
+          out.push({ id: `${model.name}/${scheme}/${dtype}/${bw}`, points });
+        }
+  return out;
+}

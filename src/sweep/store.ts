@@ -1,0 +1,151 @@
+/**
+ * The sweep's results: an embedded DuckDB database file (`@duckdb/node-api`), one row a point in
+ * the `points` table, keyed by the point key (insertion is idempotent: a key already present is
+ * left as it is). Queryable with SQL (`dnnfuse sweep --db f --sql ...`, or any DuckDB client);
+ * exported to Parquet and CSV by DuckDB's COPY. The view `points_monotone` adds, per series,
+ * the best plan's DRAM as a running minimum over ascending buffer sizes and the proven lower
+ * bound as a running maximum over descending ones (see planner.ts for why both are valid).
+ * Every insert is its own transaction (DuckDB's write-ahead log), so a killed sweep keeps every
+ * point it stored.
+ */
+import { renameSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve, basename, join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { badInput } from '../errors.ts';
+import type { PointRow } from './point.ts';
+
+/** Column order and SQL types of `points` (the order of PointRow's fields). */
+export const COLUMNS: [keyof PointRow, string][] = [
+  ['key', 'VARCHAR PRIMARY KEY'],
+  ['model', 'VARCHAR'],
+  ['model_hash', 'VARCHAR'],
+  ['base', 'VARCHAR'],
+  ['hardware', 'VARCHAR'],
+  ['buffer_bytes', 'BIGINT'],
+  ['dtype', 'VARCHAR'],
+  ['bandwidth', 'DOUBLE'],
+  ['macs', 'DOUBLE'],
+  ['scheme', 'VARCHAR'],
+  ['search', 'VARCHAR'],
+  ['optimum', 'BOOLEAN'],
+  ['seed', 'INTEGER'],
+  ['budget', 'INTEGER'],
+  ['time_limit', 'DOUBLE'],
+  ['tool_version', 'VARCHAR'],
+  ['status', 'VARCHAR'],
+  ['dram_bytes', 'BIGINT'],
+  ['dram_fusable_bytes', 'BIGINT'],
+  ['lbl_bytes', 'BIGINT'],
+  ['lbl_fusable_bytes', 'BIGINT'],
+  ['reduction', 'DOUBLE'],
+  ['groups', 'INTEGER'],
+  ['max_memory_bytes', 'BIGINT'],
+  ['latency_us', 'DOUBLE'],
+  ['seeded', 'BOOLEAN'],
+  ['optimum_bytes', 'BIGINT'],
+  ['bound_bytes', 'BIGINT'],
+  ['optimum_scope', 'VARCHAR'],
+  ['optimum_groups', 'INTEGER'],
+  ['plan', 'VARCHAR'],
+  ['error', 'VARCHAR'],
+  ['time_ms', 'DOUBLE'],
+];
+
+const SERIES = 'model_hash, scheme, dtype, bandwidth, macs, search, optimum, seed, budget, time_limit, tool_version';
+const ORDER = 'model, scheme, dtype, bandwidth, macs, search, optimum, seed, buffer_bytes, key';
+
+export class SweepStore {
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  // One statement at a time on the connection (the sweep's chains insert concurrently).
+  private tail: Promise<unknown> = Promise.resolve();
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(f, f);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Opens (creating when absent) the database file. One process at a time may write it. */
+  static async open(path: string): Promise<SweepStore> {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (e) {
+      const msg = (e as Error).message.split('\n')[0];
+      throw badInput(/lock/i.test(msg) ? `results database ${path} is in use by another process (${msg})` : `results database ${path}: ${msg}`);
+    }
+    const conn = await instance.connect();
+    await conn.run(`CREATE TABLE IF NOT EXISTS points (${COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')})`);
+    await conn.run(`CREATE OR REPLACE VIEW points_monotone AS SELECT *,
+      min(coalesce(optimum_bytes, dram_bytes)) OVER (PARTITION BY ${SERIES} ORDER BY buffer_bytes ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS best_bytes_monotone,
+      max(bound_bytes) OVER (PARTITION BY ${SERIES} ORDER BY buffer_bytes DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS bound_bytes_monotone
+      FROM points WHERE status <> 'error'`);
+    return new SweepStore(path, instance, conn);
+  }
+
+  /** Inserts a row unless its key is present; returns whether it was inserted. */
+  async insert(row: PointRow): Promise<boolean> {
+    const values = COLUMNS.map(([n]) => row[n] as DuckDBValue);
+    const r = await this.serial(() => this.conn.run(`INSERT INTO points VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`, values));
+    return Number(r.rowsChanged) > 0;
+  }
+
+  /** The stored rows of these keys, by key. */
+  async rowsByKey(keys: string[]): Promise<Map<string, PointRow>> {
+    const out = new Map<string, PointRow>();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const part = keys.slice(i, i + 1000);
+      const rows = await this.query(`SELECT * FROM points WHERE key IN (${part.map((_, j) => `$${j + 1}`).join(', ')})`, part);
+      for (const r of rows) out.set(r.key as string, r as unknown as PointRow);
+    }
+    return out;
+  }
+
+  /** Every row, in a stable order (model, scheme, dtype, bandwidth, ..., buffer size). */
+  async rows(where = ''): Promise<PointRow[]> {
+    return (await this.query(`SELECT * FROM points ${where} ORDER BY ${ORDER}`)) as unknown as PointRow[];
+  }
+
+  /** Any SQL; BIGINT values come back as numbers. */
+  async query(sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+    let reader;
+    try {
+      reader = await this.serial(() => this.conn.runAndReadAll(sql, params.length ? params : undefined));
+    } catch (e) {
+      throw badInput(`SQL: ${(e as Error).message.split('\n')[0]}`);
+    }
+    return reader.getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  }
+
+  /** Writes every row (or the rows of a query) to .parquet or .csv, atomically. */
+  async export(file: string, sql = `SELECT * FROM points ORDER BY ${ORDER}`): Promise<void> {
+    const fmt = /\.parquet$/i.test(file) ? 'FORMAT parquet' : /\.csv$/i.test(file) ? 'FORMAT csv, HEADER' : undefined;
+    if (!fmt) throw badInput(`--export ${file}: expected a .parquet or .csv file name`);
+    const dir = dirname(resolve(file));
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
+    try {
+      await this.serial(() => this.conn.run(`COPY (${sql}) TO '${tmp.replace(/'/g, "''")}' (${fmt})`));
+      renameSync(tmp, file);
+    } catch (e) {
+      if (existsSync(tmp)) rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** A row without its timing: what must be byte-identical wherever the point ran. */
+export function rowWithoutTime(r: PointRow): Omit<PointRow, 'time_ms'> {
+  const { time_ms: _t, ...rest } = r;
+  return rest;
+}

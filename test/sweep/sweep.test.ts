@@ -1,0 +1,178 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SweepStore, rowWithoutTime } from '../../src/sweep/store.ts';
+import { InlineExecutor, PoolExecutor } from '../../src/sweep/executor.ts';
+import { runSweep } from '../../src/sweep/run.ts';
+import { pointKey, runPoint, type PointRow } from '../../src/sweep/point.ts';
+import { parseBufferAxis } from '../../src/sweep/grid.ts';
+import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
+
+const { dir, cleanup } = makeDir('sweep');
+test.after(cleanup);
+const models = sweepModelsIn(dir);
+const series = testSeries(models);
+const N = series.reduce((a, s) => a + s.points.length, 0);
+
+async function sweepInto(file: string, exec: InlineExecutor | PoolExecutor) {
+  const store = await SweepStore.open(file);
+  try {
+    return await runSweep(series, store, exec);
+  } finally {
+    await exec.close();
+    store.close();
+  }
+}
+
+let reference: Omit<PointRow, 'time_ms'>[] = [];
+const refDb = join(dir, 'inline.duckdb');
+
+test('buffer axis: log ranges, steps, lists', () => {
+  assert.deepEqual(parseBufferAxis('64KiB..512KiB'), [65536, 131072, 262144, 524288]);
+  assert.deepEqual(parseBufferAxis('64KiB..8MiB', 8), [65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608]);
+  assert.deepEqual(parseBufferAxis('1MiB,64KiB,1MiB'), [65536, 1048576]);
+  assert.deepEqual(parseBufferAxis('100KiB..300KiB'), [102400, 204800, 307200]);
+  assert.throws(() => parseBufferAxis('8MiB..64KiB'), /upper end is below/);
+  assert.throws(() => parseBufferAxis('64 apples'), /not a size/);
+});
+
+test('a sweep in this thread: one row a point, monotone optimum, bounds below it, seeded by the smaller size', { timeout: 300_000 }, async () => {
+  const sum = await sweepInto(refDb, new InlineExecutor());
+  assert.equal(sum.total, N);
+  assert.equal(sum.computed, N);
+  assert.equal(sum.errors, 0);
+  reference = await dbRows(refDb);
+  assert.equal(reference.length, N);
+  assert.equal(new Set(reference.map((r) => r.key)).size, N);
+  for (const s of series) {
+    const rows = s.points.map((p) => reference.find((r) => r.key === pointKey(p))!);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      assert.ok(r.status === 'optimal' || r.status === 'not-proven', r.status);
+      assert.ok(r.bound_bytes! <= r.optimum_bytes! && r.optimum_bytes! <= r.dram_bytes!, `${s.id}: bound <= optimum <= search`);
+      assert.ok(r.dram_bytes! <= r.lbl_bytes!);
+      if (i > 0) {
+        assert.ok(r.optimum_bytes! <= rows[i - 1].optimum_bytes!, `${s.id}: optimum at ${r.buffer_bytes} B above the smaller size's`);
+        assert.ok(r.dram_bytes! <= rows[i - 1].dram_bytes!, `${s.id}: search DRAM monotone too (seeded)`);
+      }
+    }
+  }
+  // The view applies the bounds of larger sizes to the smaller ones.
+  const store = await SweepStore.open(refDb);
+  try {
+    const mono = await store.query('SELECT count(*) AS n, sum(CASE WHEN bound_bytes_monotone >= bound_bytes AND bound_bytes_monotone <= optimum_bytes THEN 1 ELSE 0 END) AS ok FROM points_monotone');
+    assert.deepEqual(mono, [{ n: N, ok: N }]);
+  } finally {
+    store.close();
+  }
+});
+
+test('rows are byte-identical bar timings: in the pool, for a series run alone, for a point run alone', { timeout: 300_000 }, async () => {
+  assert.ok(reference.length === N, 'needs the inline sweep');
+  const poolDb = join(dir, 'pool.duckdb');
+  const sum = await sweepInto(poolDb, new PoolExecutor(2));
+  assert.equal(sum.computed, N);
+  assert.deepEqual(await dbRows(poolDb), reference);
+  // one series alone (a sweep of that one series), and its second point alone given its seed
+  const aloneDb = join(dir, 'alone.duckdb');
+  const store = await SweepStore.open(aloneDb);
+  try {
+    const one = series[3];
+    await runSweep([one], store, new InlineExecutor());
+    const rows = (await store.rows()).map(rowWithoutTime).sort((a, b) => (a.key < b.key ? -1 : 1));
+    assert.deepEqual(rows, reference.filter((r) => rows.some((x) => x.key === r.key)));
+    assert.equal(rows.length, one.points.length);
+    const first = reference.find((r) => r.key === pointKey(one.points[0]))!;
+    const point = await runPoint({ spec: one.points[1], key: pointKey(one.points[1]), seed: JSON.parse(first.plan!) });
+    assert.deepEqual(rowWithoutTime(point), reference.find((r) => r.key === point.key));
+  } finally {
+    store.close();
+  }
+  // a finished sweep re-run computes nothing
+  const again = await sweepInto(poolDb, new PoolExecutor(2));
+  assert.deepEqual([again.computed, again.reused], [0, N]);
+});
+
+test('a pool thread that dies mid-point: its point is retried, nothing lost or duplicated', { timeout: 300_000 }, async () => {
+  assert.ok(reference.length === N, 'needs the inline sweep');
+  const marker = join(dir, 'thread-fault');
+  process.env.DNNFUSE_SWEEP_FAULT = `2:${marker}`;
+  let sum;
+  try {
+    sum = await sweepInto(join(dir, 'fault.duckdb'), new PoolExecutor(2));
+  } finally {
+    delete process.env.DNNFUSE_SWEEP_FAULT;
+  }
+  assert.ok(existsSync(marker), 'a thread exited');
+  assert.ok(sum.retries >= 1, 'the lost point was retried');
+  assert.equal(sum.computed, N);
+  assert.deepEqual(await dbRows(join(dir, 'fault.duckdb')), reference);
+});
+
+test('dnnfuse sweep killed midway (SIGKILL of the parent) resumes: same rows, none twice', { timeout: 300_000 }, async () => {
+  assert.ok(reference.length === N, 'needs the inline sweep');
+  const db = join(dir, 'killed.duckdb');
+  const child = spawn(process.execPath, [CLI, ...cliArgs(models, db), '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let seen = 0;
+  let err = '';
+  await new Promise<void>((res) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      seen = (err.match(/^point \d+\//gm) ?? []).length;
+      if (seen >= 4 && child.exitCode === null) child.kill('SIGKILL');
+    });
+    child.on('exit', () => res());
+  });
+  assert.ok(seen >= 4 && seen < N, `killed after ${seen} points:\n${err}`);
+  const partial = await dbRows(db);
+  assert.ok(partial.length >= 4 && partial.length < N, `${partial.length} stored before the kill`);
+  const r = spawnSync(process.execPath, [CLI, ...cliArgs(models, db), '--workers', '2', '--json', '--quiet'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const sum = JSON.parse(r.stdout);
+  assert.equal(sum.reused, partial.length);
+  assert.equal(sum.computed, N - partial.length);
+  assert.deepEqual(await dbRows(db), reference);
+});
+
+test('export to Parquet and CSV, SQL queries, the page, from the CLI', { timeout: 120_000 }, async () => {
+  const pq = join(dir, 'out', 'points.parquet');
+  const csv = join(dir, 'out', 'points.csv');
+  const page = join(dir, 'out', 'page.html');
+  const r = spawnSync(process.execPath, [CLI, 'sweep', '--db', refDb, '--export', pq, csv, '--page', page, '--sql', "SELECT scheme, count(*) AS n FROM points GROUP BY scheme ORDER BY scheme"], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), [{ scheme: 'brr', n: N / 2 }, { scheme: 'lbdf', n: N / 2 }]);
+  assert.equal(readFileSync(csv, 'utf8').trim().split('\n').length, N + 1);
+  assert.match(readFileSync(csv, 'utf8').split('\n')[0], /^key,model,model_hash,/);
+  const store = await SweepStore.open(join(dir, 'read.duckdb'));
+  try {
+    const back = await store.query(`SELECT count(*) AS n, count(DISTINCT key) AS k, sum(optimum_bytes) AS s FROM read_parquet('${pq}')`);
+    assert.deepEqual(back, [{ n: N, k: N, s: reference.reduce((a, x) => a + x.optimum_bytes!, 0) }]);
+  } finally {
+    store.close();
+  }
+  assert.match(readFileSync(page, 'utf8'), /<figure class="model-chart"/);
+});
+
+test('dnnfuse sweep: bad inputs exit 2 with one line and write nothing', () => {
+  const db = join(dir, 'bad.duckdb');
+  const txt = join(dir, 'x.txt');
+  writeFileSync(txt, 'not a model');
+  for (const [args, re] of [
+    [['sweep', join(dir, 'missing.onnx'), '--db', db], /model file not found/],
+    [['sweep', models[0], '--buffer', '8MiB..64KiB', '--db', db], /--buffer 8MiB\.\.64KiB: the upper end/],
+    [['sweep', models[0], '--page', models[0], '--db', db], /refusing to overwrite the input file/],
+    [['sweep', '--db', refDb, '--sql', 'SELECT nope FROM points'], /SQL: /],
+  ] as [string[], RegExp][]) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.equal(existsSync(db), false);
+  // a file that is not a model: its points are stored as errors, the sweep exits 1
+  const r = spawnSync(process.execPath, [CLI, 'sweep', txt, '--buffer', '64KiB', '--db', db, '--workers', '0', '--quiet'], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /1 of 1 points failed/);
+});
