@@ -111,6 +111,22 @@ function tensorBytes(t: TensorType | undefined): { elements?: number; bytes?: nu
   return { elements, bytes: dtypeBytes(t.elemType, elements) };
 }
 
+/** Elements and bytes of a constant value: an initializer or a Constant node's output. */
+function constantSize(g: Model['graph'], v: string): { size: number; bytes: number } | undefined {
+  const t = g.initializers.get(v);
+  if (t) return { size: t.size, bytes: t.byteLength };
+  const p = g.producer(v);
+  if (!p || p.opType !== 'Constant' || (p.domain !== '' && p.domain !== 'ai.onnx')) return undefined;
+  const a = p.attributes[0];
+  if (!a) return undefined;
+  if (a.type === 'tensor') return { size: a.value.size, bytes: a.value.byteLength };
+  if (a.type === 'floats') return { size: a.value.length, bytes: 4 * a.value.length };
+  if (a.type === 'ints') return { size: a.value.length, bytes: 8 * a.value.length };
+  if (a.type === 'float') return { size: 1, bytes: 4 };
+  if (a.type === 'int') return { size: 1, bytes: 8 };
+  return undefined;
+}
+
 export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
   const g = model.graph;
   return g.analysis(`stats:${JSON.stringify(Object.entries(opts.overrides ?? {}).sort())}`, () => {
@@ -123,12 +139,12 @@ export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
       hist.set(n.opType, (hist.get(n.opType) ?? 0) + 1);
       let params = 0, paramBytes = 0;
       for (const i of new Set(n.inputs)) {
-        const t = i ? g.initializers.get(i) : undefined;
+        const t = i ? constantSize(g, i) : undefined;
         if (!t) continue;
         params += t.size;
-        paramBytes += t.byteLength;
+        paramBytes += t.bytes;
       }
-      if (n.opType === 'BatchNormalization') for (const i of n.inputs.slice(3, 5)) if (i && g.initializers.has(i)) bnStats.add(i);
+      if (n.opType === 'BatchNormalization') for (const i of n.inputs.slice(3, 5)) if (i && constantSize(g, i)) bnStats.add(i);
       const m = nodeMacs(n, types);
       if (m === undefined) macsComplete = false;
       else macs += m;
@@ -168,6 +184,15 @@ export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
       params += t.size;
       paramBytes += t.byteLength;
       if (bnStats.has(name)) bnElems += t.size;
+    }
+    // Weights held in Constant nodes (paddle2onnx, some torch exports) are parameters too.
+    for (const n of g.nodes) {
+      if (n.opType !== 'Constant' || !n.outputs[0] || g.initializers.has(n.outputs[0])) continue;
+      const c = constantSize(g, n.outputs[0]);
+      if (!c) continue;
+      params += c.size;
+      paramBytes += c.bytes;
+      if (bnStats.has(n.outputs[0])) bnElems += c.size;
     }
     const opHistogram = [...hist.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     return {
