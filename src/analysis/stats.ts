@@ -21,6 +21,7 @@
  *   its shape is not static.
  */
 import type { Dim, Model, Node, TensorType } from '../ir/graph.ts';
+import { DataType } from '../ir/dtype.ts';
 import { dtypeBytes, dtypeName } from '../ir/dtype.ts';
 import { analyzeShapes, type InferOptions } from './shapes.ts';
 
@@ -111,7 +112,9 @@ function tensorBytes(t: TensorType | undefined): { elements?: number; bytes?: nu
   return { elements, bytes: dtypeBytes(t.elemType, elements) };
 }
 
-/** Elements and bytes of a constant value: an initializer or a Constant node's output. */
+const FLOAT_CONST = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+
+/** Elements and bytes of a constant value: an initializer or a Constant node's float output. */
 function constantSize(g: Model['graph'], v: string): { size: number; bytes: number } | undefined {
   const t = g.initializers.get(v);
   if (t) return { size: t.size, bytes: t.byteLength };
@@ -119,11 +122,12 @@ function constantSize(g: Model['graph'], v: string): { size: number; bytes: numb
   if (!p || p.opType !== 'Constant' || (p.domain !== '' && p.domain !== 'ai.onnx')) return undefined;
   const a = p.attributes[0];
   if (!a) return undefined;
-  if (a.type === 'tensor') return { size: a.value.size, bytes: a.value.byteLength };
+  // Only floating-point Constant tensors are weights; integer ones are shape parameters
+  // (Reshape targets, Slice bounds), as in the fusion op graph.
+  // Scalars (Clip bounds, epsilons, scale factors) are hyper-parameters, not weights: the
+  // torchvision exports' ReLU6 bounds would otherwise add 70 "parameters" to MobileNetV2.
+  if (a.type === 'tensor') return FLOAT_CONST.has(a.value.dataType) && a.value.dims.length > 0 ? { size: a.value.size, bytes: a.value.byteLength } : undefined;
   if (a.type === 'floats') return { size: a.value.length, bytes: 4 * a.value.length };
-  if (a.type === 'ints') return { size: a.value.length, bytes: 8 * a.value.length };
-  if (a.type === 'float') return { size: 1, bytes: 4 };
-  if (a.type === 'int') return { size: 1, bytes: 8 };
   return undefined;
 }
 
