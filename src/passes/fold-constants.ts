@@ -25,6 +25,7 @@ export const foldConstantsPass: Pass<FoldResult> = {
   description: 'Constant folding: Constant nodes to initializers, static shape subgraphs and all-constant nodes evaluated (onnxruntime), Identity removed, duplicate initializers merged',
   reads: ['graph'],
   writes: ['graph', 'annotations:fold-constants'],
+  kind: 'rewrite',
   options: optionsSchema({ maxBytes: { type: 'integer', minimum: 0 } }),
   async run(model, ctx) {
     const o = ctx.options['fold-constants'] ?? {};
