@@ -18,7 +18,10 @@ import type { FusionScheme } from './fusion/types.ts';
 import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './passes/manager.ts';
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
-import { runModel, compareOutputs, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
+import { runModel, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
+import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
+import { loadInputs } from './analysis/inputs.ts';
+import { planCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed } from './errors.ts';
 
 export interface CompileOptions {
@@ -36,7 +39,12 @@ export interface CompileOptions {
   embed?: 'functions' | 'node-metadata' | 'none';
   /** Check the rewritten model against the original in onnxruntime (default true). */
   verify?: boolean;
-  tolerance?: number;
+  /** allclose criterion of the check, |a-b| <= atol + rtol |b| (defaults 1e-5, 1e-5: Polygraphy's). */
+  rtol?: number;
+  atol?: number;
+  /** `--inputs` specs (name=path or path; .npy, TensorProto .pb, or a test_data_set folder)
+   * fed to the check instead of seeded random inputs. */
+  inputs?: string[];
   omitTimings?: boolean;
   log?: (message: string) => void;
   /** Path recorded in the schedule (default: the path given). */
@@ -67,13 +75,17 @@ function resolvePipeline(p: CompileOptions['pipeline']): Pass[] {
   return p.flatMap((x) => (typeof x === 'string' ? parsePipeline(x) : [x]));
 }
 
-/** Runs the rewritten model against the original on seeded random inputs. */
-async function verify(original: Uint8Array, rewritten: Model, tolerance: number, seed: number): Promise<NonNullable<Schedule['verification']>> {
+/** Runs the rewritten model against the original (seeded random or user-given inputs) and
+ * compares every output with allclose (src/analysis/compare.ts). */
+async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds }): Promise<NonNullable<Schedule['verification']>> {
   let feeds: Feeds;
-  try {
-    feeds = randomFeeds(rewritten, seed);
-  } catch (e) {
-    return { checked: false, reason: e instanceof Error ? e.message : String(e) };
+  if (o.feeds) feeds = o.feeds;
+  else {
+    try {
+      feeds = randomFeeds(rewritten, o.seed);
+    } catch (e) {
+      return { checked: false, reason: e instanceof Error ? e.message : String(e) };
+    }
   }
   const so = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 } as const;
   let ref: Record<string, HostTensor>;
@@ -89,11 +101,18 @@ async function verify(original: Uint8Array, rewritten: Model, tolerance: number,
   } catch (e) {
     throw verificationFailed(`the rewritten model does not run in onnxruntime while the original does: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
   }
-  const c = compareOutputs(ref, got, tolerance);
-  for (const d of c.outputs) {
-    if (!d.ok) throw verificationFailed(`the rewritten model's output '${d.name}' differs from the original: max abs error ${d.maxAbsError.toExponential(3)} at scale ${d.scale.toPrecision(4)} (relative ${d.relative.toExponential(3)} > tolerance ${tolerance})`);
-  }
-  return { checked: true, tolerance, outputs: c.outputs.map((d) => ({ output: d.name, maxAbs: d.maxAbsError, relative: d.relative })) };
+  const c = allclose(ref, got, { rtol: o.rtol, atol: o.atol });
+  const miss = c.outputs.find((d) => !d.ok);
+  if (miss) throw verificationFailed(`the rewritten model's output '${miss.output}' differs from the original: ${describeMiss(miss, o.rtol, o.atol)}`);
+  return {
+    checked: true,
+    criterion: 'allclose',
+    rtol: o.rtol,
+    atol: o.atol,
+    inputs: o.feeds ? 'files' : 'random',
+    ...(o.feeds ? {} : { seed: o.seed }),
+    outputs: c.outputs.map((d) => ({ output: d.output, ok: d.ok, elements: d.elements, mismatched: d.mismatched, maxAbs: d.maxAbs, meanAbs: d.meanAbs, cosine: d.cosine, relative: d.relative })),
+  };
 }
 
 export async function compileModel(input: string | Model, opts: CompileOptions = {}): Promise<CompileResult> {
@@ -114,6 +133,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     original = encodeModel(model);
   }
   applyShapeOverrides(model, opts.shapes ?? []);
+  // User-given inputs are read and checked against the model before any pass runs.
+  const userFeeds = opts.inputs?.length && (opts.verify ?? true) ? loadInputs(model, opts.inputs) : undefined;
   log(`${typeof input === 'string' ? opts.modelPathForSchedule ?? input : model.graph.name}: ${model.graph.nodes.length} nodes; ${hardware.name} (buffer ${hardware.bufferBytes} B, ${hardware.elementType}), ${scheme.toUpperCase()}, seed ${seed}; pipeline ${passes.map((p) => p.name).join(',')}`);
 
   const { schedule } = await runPasses(
@@ -129,6 +150,11 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   schedule.graph = scheduleGraph(model);
 
   const plan = finalPlan(schedule);
+  if (plan) {
+    schedule.coverage = planCoverage(model, plan.groups);
+    const u = schedule.coverage.uncovered;
+    if (u.length) log(`${u.length} of ${schedule.coverage.nodes} nodes are in no fusion group (listed with the reason in the schedule's coverage section): ${u.slice(0, 5).map((x) => `${x.node} (${x.op})`).join(', ')}${u.length > 5 ? ', ...' : ''}`);
+  }
   const mode = opts.embed ?? 'functions';
   let embedded: EmbedResult = { functions: 0, annotated: 0, absorbed: 0, skipped: [] };
   if (plan && mode !== 'none') {
@@ -139,10 +165,13 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   schedule.embedding = { mode: plan ? mode : 'none', ...(plan && mode === 'functions' ? { domain: FUSION_DOMAIN } : {}), ...embedded };
 
   if (opts.verify ?? true) {
-    schedule.verification = await verify(original, model, opts.tolerance ?? 1e-4, seed);
+    const rtol = opts.rtol ?? DEFAULT_RTOL, atol = opts.atol ?? DEFAULT_ATOL;
+    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds });
     if (schedule.verification.checked) {
-      const worst = Math.max(0, ...(schedule.verification.outputs ?? []).map((o) => o.relative));
-      log(`onnxruntime check: same outputs as the original (max relative error ${worst.toExponential(2)})`);
+      const outs = schedule.verification.outputs ?? [];
+      const worst = Math.max(0, ...outs.map((o) => o.maxAbs));
+      const cos = Math.min(1, ...outs.map((o) => o.cosine));
+      log(`onnxruntime check: same outputs as the original (allclose rtol ${rtol}, atol ${atol}; max abs error ${worst.toExponential(2)}, min cosine ${cos.toFixed(7)})`);
     } else log(`onnxruntime check skipped: ${schedule.verification.reason}`);
   } else schedule.verification = { checked: false, reason: 'disabled (--no-verify)' };
   return { model, schedule, plan, failures: annotationFailures(schedule) };

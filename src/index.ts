@@ -135,6 +135,12 @@ export async function getSplit(model: Model, ctx: Partial<PassContext> = {}, opt
   return { changed: r.changed, annotations: (r.annotations ?? undefined) as import('./passes/get.ts').GetPassAnnotations | undefined };
 }
 
+/** Constant folding: Constant nodes to initializers, static shape subgraphs and all-constant
+ * nodes evaluated by onnxruntime, Identity/Dropout removed, duplicate initializers merged. */
+export function foldConstants(model: Model, ctx: Partial<PassContext> = {}, options?: { maxBytes?: number }): Promise<PassResult<import('./fold/fold.ts').FoldResult>> {
+  return runPass('fold-constants', model, withOptions('fold-constants', ctx, options));
+}
+
 /** Removes nodes no output depends on and unused initializers. */
 export function eliminateDeadCode(model: Model, ctx: Partial<PassContext> = {}): Promise<PassResult<{ removedNodes: number }>> {
   return runPass('dce', model, ctx);

@@ -10,6 +10,7 @@
 import type * as OrtNs from 'onnxruntime-node';
 import { Model } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
+import { halfToFloat } from '../ir/tensor.ts';
 import { encodeModel } from '../onnx/io.ts';
 import { Rng } from '../util/random.ts';
 import { badInput, verificationFailed } from '../errors.ts';
@@ -21,7 +22,8 @@ export async function ort(): Promise<Ort> {
   return ortModule;
 }
 
-export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+/** Uint16Array holds float16 bit patterns. */
+export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
 export interface HostTensor {
   dims: number[];
   data: TypedData;
@@ -83,7 +85,7 @@ function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
   const res: Record<string, OrtNs.Tensor> = {};
   for (const [k, v] of Object.entries(feeds)) {
     const type = v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : v.data instanceof Int32Array ? 'int32'
-      : v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int8Array ? 'int8' : 'uint8';
+      : v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int8Array ? 'int8' : v.data instanceof Uint16Array ? 'float16' : 'uint8';
     res[k] = new o.Tensor(type as 'float32', v.data as Float32Array, v.dims);
   }
   return res;
@@ -99,7 +101,11 @@ export async function runSession(session: OrtNs.InferenceSession, feeds: Feeds, 
     throw verificationFailed(`onnxruntime failed to run the model: ${String((e as Error).message ?? e).split('\n')[0]}`);
   }
   const out: Record<string, HostTensor> = {};
-  for (const [k, t] of Object.entries(res)) out[k] = { dims: [...t.dims], data: t.data as TypedData };
+  for (const [k, t] of Object.entries(res)) {
+    // float16 outputs are compared as the float32 values they hold.
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as TypedData);
+    out[k] = { dims: [...t.dims], data };
+  }
   return out;
 }
 
@@ -137,12 +143,32 @@ export function randomFeeds(model: Model, seed = 0, overrides: Record<string, nu
       const data = et === DataType.FLOAT ? new Float32Array(n) : new Float64Array(n);
       for (let k = 0; k < n; k++) data[k] = rng.normal();
       feeds[i.name] = { dims, data };
+    } else if (et === DataType.FLOAT16) {
+      const data = new Uint16Array(n);
+      for (let k = 0; k < n; k++) data[k] = floatToHalf(rng.normal());
+      feeds[i.name] = { dims, data };
     } else if (et === DataType.INT64) feeds[i.name] = { dims, data: new BigInt64Array(n) };
     else if (et === DataType.INT32) feeds[i.name] = { dims, data: new Int32Array(n) };
     else if (ORT_TYPES[et]) feeds[i.name] = { dims, data: new Uint8Array(n) };
     else throw badInput(`graph input '${i.name}' has an element type random feeds cannot fill (${et})`);
   }
   return feeds;
+}
+
+/** float -> IEEE half bits (round to nearest even; enough for random inputs). */
+function floatToHalf(x: number): number {
+  const f = new Float32Array([x]);
+  const b = new Uint32Array(f.buffer)[0];
+  const sign = (b >>> 16) & 0x8000;
+  const e = ((b >>> 23) & 0xff) - 127 + 15;
+  let m = b & 0x7fffff;
+  if (e <= 0) return sign; // tiny values flush to zero
+  if (e >= 31) return sign | 0x7c00;
+  const round = m & 0x1fff;
+  m >>>= 13;
+  let h = sign | (e << 10) | m;
+  if (round > 0x1000 || (round === 0x1000 && (m & 1))) h++;
+  return h;
 }
 
 export interface OutputComparison {

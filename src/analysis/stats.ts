@@ -21,6 +21,7 @@
  *   its shape is not static.
  */
 import type { Dim, Model, Node, TensorType } from '../ir/graph.ts';
+import { DataType } from '../ir/dtype.ts';
 import { dtypeBytes, dtypeName } from '../ir/dtype.ts';
 import { analyzeShapes, type InferOptions } from './shapes.ts';
 
@@ -111,6 +112,25 @@ function tensorBytes(t: TensorType | undefined): { elements?: number; bytes?: nu
   return { elements, bytes: dtypeBytes(t.elemType, elements) };
 }
 
+const FLOAT_CONST = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+
+/** Elements and bytes of a constant value: an initializer or a Constant node's float output. */
+function constantSize(g: Model['graph'], v: string): { size: number; bytes: number } | undefined {
+  const t = g.initializers.get(v);
+  if (t) return { size: t.size, bytes: t.byteLength };
+  const p = g.producer(v);
+  if (!p || p.opType !== 'Constant' || (p.domain !== '' && p.domain !== 'ai.onnx')) return undefined;
+  const a = p.attributes[0];
+  if (!a) return undefined;
+  // Only floating-point Constant tensors are weights; integer ones are shape parameters
+  // (Reshape targets, Slice bounds), as in the fusion op graph.
+  // Scalars (Clip bounds, epsilons, scale factors) are hyper-parameters, not weights: the
+  // torchvision exports' ReLU6 bounds would otherwise add 70 "parameters" to MobileNetV2.
+  if (a.type === 'tensor') return FLOAT_CONST.has(a.value.dataType) && a.value.dims.length > 0 ? { size: a.value.size, bytes: a.value.byteLength } : undefined;
+  if (a.type === 'floats') return { size: a.value.length, bytes: 4 * a.value.length };
+  return undefined;
+}
+
 export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
   const g = model.graph;
   return g.analysis(`stats:${JSON.stringify(Object.entries(opts.overrides ?? {}).sort())}`, () => {
@@ -123,12 +143,12 @@ export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
       hist.set(n.opType, (hist.get(n.opType) ?? 0) + 1);
       let params = 0, paramBytes = 0;
       for (const i of new Set(n.inputs)) {
-        const t = i ? g.initializers.get(i) : undefined;
+        const t = i ? constantSize(g, i) : undefined;
         if (!t) continue;
         params += t.size;
-        paramBytes += t.byteLength;
+        paramBytes += t.bytes;
       }
-      if (n.opType === 'BatchNormalization') for (const i of n.inputs.slice(3, 5)) if (i && g.initializers.has(i)) bnStats.add(i);
+      if (n.opType === 'BatchNormalization') for (const i of n.inputs.slice(3, 5)) if (i && constantSize(g, i)) bnStats.add(i);
       const m = nodeMacs(n, types);
       if (m === undefined) macsComplete = false;
       else macs += m;
@@ -168,6 +188,15 @@ export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
       params += t.size;
       paramBytes += t.byteLength;
       if (bnStats.has(name)) bnElems += t.size;
+    }
+    // Weights held in Constant nodes (paddle2onnx, some torch exports) are parameters too.
+    for (const n of g.nodes) {
+      if (n.opType !== 'Constant' || !n.outputs[0] || g.initializers.has(n.outputs[0])) continue;
+      const c = constantSize(g, n.outputs[0]);
+      if (!c) continue;
+      params += c.size;
+      paramBytes += c.bytes;
+      if (bnStats.has(n.outputs[0])) bnElems += c.size;
     }
     const opHistogram = [...hist.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     return {

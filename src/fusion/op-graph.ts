@@ -72,7 +72,8 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       continue;
     }
     if (ins.every((i) => constType.has(i))) {
-      const dt = ins.length ? constType.get(ins[0])! : DataType.FLOAT;
+      // DequantizeLinear of an integer weight is a float weight (QDQ models).
+      const dt = n.opType === 'DequantizeLinear' ? DataType.FLOAT : ins.length ? constType.get(ins[0])! : DataType.FLOAT;
       for (const o of n.outputs) if (o) constType.set(o, n.opType === 'Cast' ? (n.attrInt('to') ?? dt) : dt);
       continue;
     }

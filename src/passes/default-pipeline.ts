@@ -3,4 +3,4 @@
  * the passes this build has). A module of its own, without imports, so that the CLI can print
  * it in --help without loading the passes.
  */
-export const DEFAULT_PIPELINE: readonly string[] = ['fold-bn', 'collapse-branches', 'plan', 'get', 'learnability'];
+export const DEFAULT_PIPELINE: readonly string[] = ['fold-constants', 'fold-bn', 'collapse-branches', 'plan', 'get', 'learnability'];

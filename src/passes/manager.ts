@@ -75,7 +75,20 @@ export interface Schedule {
   /** How the schedule was embedded into the rewritten model. */
   embedding?: { mode: 'functions' | 'node-metadata' | 'none'; domain?: string; functions: number; annotated: number; absorbed: number; skipped: { id: number; reason: string }[] };
   /** The onnxruntime check of the rewritten model against the original. */
-  verification?: { checked: boolean; reason?: string; tolerance?: number; outputs?: { output: string; maxAbs: number; relative: number }[] };
+  verification?: {
+    checked: boolean;
+    reason?: string;
+    /** 'allclose': every element within |a-b| <= atol + rtol |b| (numpy, Polygraphy). */
+    criterion?: 'allclose';
+    rtol?: number;
+    atol?: number;
+    /** Seeded random inputs (with the seed) or user-given files (--inputs). */
+    inputs?: 'random' | 'files';
+    seed?: number;
+    outputs?: { output: string; ok: boolean; elements: number; mismatched: number; maxAbs: number; meanAbs: number; cosine: number; relative: number }[];
+  };
+  /** Every node of the rewritten graph in a fusion group, or listed here with why not. */
+  coverage?: { nodes: number; covered: number; uncovered: { node: string; op: string; reason: string }[]; duplicated: string[]; unknown: string[] };
 }
 
 export interface ScheduleGraph {

@@ -18,7 +18,7 @@ export const LAYERS: string[][] = [
   ['hardware'],
   ['fusion'],
   ['search'],
-  ['get', 'learnability', 'reparam'],
+  ['get', 'learnability', 'reparam', 'fold'],
   ['passes'],
   ['sweep'],
   ['compile', 'report', 'testkit', 'cli', 'index'],

@@ -8,6 +8,7 @@ import { buildCnn } from '../../src/testkit/arbitraries.ts';
 
 /** Built-in pass name -> the function the library exports for it. */
 const PASS_FUNCTIONS: Record<string, string> = {
+  'fold-constants': 'foldConstants',
   'fold-bn': 'foldBatchNorm',
   'collapse-branches': 'collapseBranches',
   'expand-branches': 'expandBranches',

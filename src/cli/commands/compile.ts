@@ -80,7 +80,9 @@ export function register(program: Command): void {
     .option('--node-metadata', 'embed the fusion groups as node metadata_props/doc_string instead of functions')
     .option('--no-embed', 'write the rewritten model without the fusion groups')
     .option('--no-verify', 'skip the onnxruntime check of the rewritten model against the original')
-    .option('--tolerance <x>', 'max output error relative to output scale in the check', '1e-4')
+    .option('--rtol <x>', 'relative tolerance of the check: every element within |a-b| <= atol + rtol |b| (Polygraphy\'s default)', '1e-5')
+    .option('--atol <x>', 'absolute tolerance of the check', '1e-5')
+    .option('--inputs <name=file>', 'inputs for the check instead of seeded random ones: .npy or TensorProto .pb files, or a folder of input_<k>.pb (repeatable)', collect, [])
     .option('--reproducible', 'record 0 ms timings so that schedule.json is byte-identical across runs')
     .option('--plugin <module>', 'load a module that registers passes (registerPass) before the pipeline is resolved (repeatable)', collect, [])
     .option('--list-passes', 'list the available passes and exit')
@@ -104,8 +106,9 @@ export function register(program: Command): void {
       if (!modelArg && !existsSync(EXAMPLE_MODEL)) throw badInput(`the bundled example ${EXAMPLE_MODEL} is missing; give a model file (or run: node --import tsx fixtures/make-example.ts)`);
       const seed = Number(o.seed);
       if (!Number.isInteger(seed)) throw badInput(`--seed ${o.seed}: expected an integer`);
-      const tolerance = Number(o.tolerance);
-      if (!(tolerance > 0)) throw badInput(`--tolerance ${o.tolerance}: expected a positive number`);
+      const rtol = Number(o.rtol), atol = Number(o.atol);
+      if (!(rtol >= 0)) throw badInput(`--rtol ${o.rtol}: expected a non-negative number`);
+      if (!(atol >= 0)) throw badInput(`--atol ${o.atol}: expected a non-negative number`);
       const outDir = resolve(String(o.out));
       if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw badInput(`-o ${o.out}: exists and is not a folder`);
       const opts: CompileOptions = {
@@ -118,7 +121,9 @@ export function register(program: Command): void {
         passOptions: parsePassOptions(o.option as string[]),
         embed: o.embed === false ? 'none' : o.nodeMetadata ? 'node-metadata' : 'functions',
         verify: o.verify !== false,
-        tolerance,
+        rtol,
+        atol,
+        inputs: o.inputs as string[],
         omitTimings: !!o.reproducible,
         log,
         // The example's path as seen from the working folder (absolute when outside it).
@@ -156,6 +161,7 @@ export function register(program: Command): void {
               layerByLayerDramBytes: r.plan?.layerByLayerDramBytes ?? null,
               embedding: s.embedding ?? null,
               verification: s.verification ?? null,
+              coverage: s.coverage ? { nodes: s.coverage.nodes, covered: s.coverage.covered, uncovered: s.coverage.uncovered.length } : null,
             },
             null,
             2,

@@ -121,7 +121,7 @@ export function inspectText(model: Model, path: string, overrides: Record<string
   for (const o of j.outputs) out.push(`output    ${o.name}  ${o.dtype} ${fmtShape(o.shape?.map((d) => d ?? undefined))}`);
   out.push(`nodes     ${int(t.nodes)}`);
   out.push(`params    ${int(t.params)} (${humanBytes(t.paramBytes)}); trainable (without BatchNorm running stats) ${int(t.trainableParams)}`);
-  out.push(`MACs      ${int(t.macs)} (${humanCount(t.macs)}MAC${t.macsComplete ? '' : ', lower bound: some shapes unknown'})`);
+  out.push(`MACs      ${int(t.macs)} (${humanCount(t.macs)}MAC${t.macsComplete ? '' : ', lower bound: some shapes unknown; fix dynamic inputs with --shape'})`);
   out.push(`activations ${humanBytes(t.activationBytes)} in total, largest ${humanBytes(t.maxActivationBytes)}${t.unknownShapes ? `; ${t.unknownShapes} with unknown shape` : ''}`);
   const dyn = j.inputs.find((i) => !i.shape || i.shape.some((d) => typeof d !== 'number'));
   if (dyn) out.push(`hint      input '${dyn.name}' has dynamic dims: pass --shape ${dyn.name}=${(dyn.shape ?? [1, 3, 224, 224]).map((d, k) => (typeof d === 'number' ? d : k === 0 ? 1 : 'D')).join('x')} (D = your size) for static shapes`);

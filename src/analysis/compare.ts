@@ -1,0 +1,99 @@
+/**
+ * Output comparison as the tools people trust do it: numpy `allclose` / Polygraphy's default
+ * check, elementwise `|a - b| <= atol + rtol * |b|` with b the reference, per output; plus the
+ * figures a person reads to judge a miss (max and mean absolute error, cosine similarity, how
+ * many elements fail and where the worst one is). NaN equals NaN at the same place (Polygraphy's
+ * `equal_nan`); a shape or dtype mismatch fails.
+ *
+ * Defaults are Polygraphy's (rtol 1e-5, atol 1e-5): float32 rewrites that reassociate sums (BN
+ * folding, branch collapsing, constant folding) move the corpus models' outputs by at most
+ * 2e-6 (README corpus table), inside; a real mistake (a normalization epsilon off, one channel's
+ * bias dropped) moves them by 5e-5 and more and is caught on the same models
+ * (test/corpus/verify-broken.test.ts). An absolute atol cannot see errors on outputs whose
+ * scale is far below it (the PP-OCR detector's sigmoid map is ~1e-3 on random inputs): numpy's
+ * own default atol 1e-8 is too tight for float32 and 1e-4 would hide a 7% error there.
+ */
+import type { HostTensor } from './ort.ts';
+
+export const DEFAULT_RTOL = 1e-5;
+export const DEFAULT_ATOL = 1e-5;
+
+export interface AllcloseOptions {
+  rtol?: number;
+  atol?: number;
+}
+
+export interface OutputCheck {
+  output: string;
+  ok: boolean;
+  elements: number;
+  /** Elements with |a - b| > atol + rtol |b|. */
+  mismatched: number;
+  maxAbs: number;
+  meanAbs: number;
+  /** Cosine similarity of the two outputs as vectors (1 when both are all zero). */
+  cosine: number;
+  /** Max abs error over the reference's max abs (the scale-relative figure). */
+  relative: number;
+  /** Flat index of the worst element (by |a-b| - rtol|b|), with both values. */
+  worst?: { index: number; expected: number; got: number };
+  /** Why it failed beyond values (shape mismatch, missing output). */
+  reason?: string;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  rtol: number;
+  atol: number;
+  outputs: OutputCheck[];
+}
+
+/** Compares every reference output with the candidate's output of the same name. */
+export function allclose(reference: Record<string, HostTensor>, candidate: Record<string, HostTensor>, opts: AllcloseOptions = {}): CheckResult {
+  const rtol = opts.rtol ?? DEFAULT_RTOL;
+  const atol = opts.atol ?? DEFAULT_ATOL;
+  const outputs: OutputCheck[] = [];
+  for (const [name, ref] of Object.entries(reference)) {
+    const got = candidate[name];
+    const n = ref.data.length;
+    const bad = (reason: string): OutputCheck => ({ output: name, ok: false, elements: n, mismatched: n, maxAbs: Infinity, meanAbs: Infinity, cosine: 0, relative: Infinity, reason });
+    if (!got) { outputs.push(bad('missing in the rewritten model')); continue; }
+    if (got.dims.join('x') !== ref.dims.join('x') || got.data.length !== n) { outputs.push(bad(`shape [${got.dims.join(',')}], expected [${ref.dims.join(',')}]`)); continue; }
+    let mismatched = 0, maxAbs = 0, sumAbs = 0, dot = 0, na = 0, nb = 0, scale = 0, worstExcess = -Infinity, worst = -1;
+    for (let i = 0; i < n; i++) {
+      const b = Number(ref.data[i]), a = Number(got.data[i]);
+      if (Number.isNaN(a) || Number.isNaN(b)) {
+        if (!(Number.isNaN(a) && Number.isNaN(b))) { mismatched++; maxAbs = Infinity; worst = i; worstExcess = Infinity; }
+        continue;
+      }
+      const d = a === b ? 0 : Math.abs(a - b); // equal infinities are equal
+      const excess = d - rtol * Math.abs(b);
+      if (!(d <= atol + rtol * Math.abs(b))) mismatched++;
+      if (excess > worstExcess) { worstExcess = excess; worst = i; }
+      if (d > maxAbs) maxAbs = d;
+      sumAbs += d;
+      dot += a * b; na += a * a; nb += b * b;
+      scale = Math.max(scale, Math.abs(b));
+    }
+    const cosine = na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+    outputs.push({
+      output: name,
+      ok: mismatched === 0,
+      elements: n,
+      mismatched,
+      maxAbs,
+      meanAbs: n ? sumAbs / n : 0,
+      cosine,
+      relative: maxAbs / Math.max(scale, 1e-30),
+      ...(worst >= 0 ? { worst: { index: worst, expected: Number(ref.data[worst]), got: Number(got.data[worst]) } } : {}),
+    });
+  }
+  return { ok: outputs.every((o) => o.ok), rtol, atol, outputs };
+}
+
+/** The figures of a failed output, one line (compile prints it after the output's name). */
+export function describeMiss(o: OutputCheck, rtol: number, atol: number): string {
+  if (o.reason) return o.reason;
+  const w = o.worst ? `; worst at index ${o.worst.index}: ${o.worst.got.toPrecision(6)} vs ${o.worst.expected.toPrecision(6)}` : '';
+  return `${o.mismatched} of ${o.elements} elements outside |a-b| <= ${atol} + ${rtol}|b| (max abs error ${o.maxAbs.toExponential(3)}, mean ${o.meanAbs.toExponential(3)}, cosine ${o.cosine.toFixed(6)}${w})`;
+}
