@@ -33,6 +33,9 @@ import type { GetKind, GetRectifier, SplitTree } from '../get/rectifier.ts';
 export const PLAN_RECTIFIERS = ['random', ...EXPLAINER_KINDS.map((k) => `get-${k}` as const)] as const;
 export type PlanRectifier = (typeof PLAN_RECTIFIERS)[number];
 
+/** Options of the plan pass (`--option plan.key=value`): search, budget, k, warm start, exact
+ * optimum, time limit, GET rectifier.
+ */
 export interface PlanPassOptions {
   search?: SearchMethod;
   budget?: number;

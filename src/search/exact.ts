@@ -54,6 +54,8 @@ import type { CostModel, Group } from '../fusion/types.ts';
 import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf } from './common.ts';
 
+/** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
+ * candidate count and group size bounds. */
 export interface ExactOptions {
   /** HiGHS wall-clock limit, seconds (default 60): a safety net only. Where it fires, the result
    * depends on machine speed, so the run is not reproducible; the work limits below stop first
@@ -71,6 +73,7 @@ export interface ExactOptions {
   maxGroupSize?: number;
 }
 
+/** The exact optimum: plan, DRAM, lower bound, solver status and scope. */
 export interface ExactResult {
   method: 'exact';
   plan: Plan;
