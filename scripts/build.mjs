@@ -4,7 +4,7 @@
 //
 // 1. tsc -p tsconfig.build.json: every module, one output file per source file, relative
 //    `.ts` imports rewritten to `.js` (rewriteRelativeImportExtensions).
-// 2. esbuild bundles src/learn/tf-gradients.ts into dist/learn/tf-gradients.js: tfjs-core's
+// 2. esbuild bundles src/get/tf-gradients.ts into dist/get/tf-gradients.js: tfjs-core's
 //    per-op gradient modules import their neighbours without file extensions, which Node's
 //    own loader does not resolve (tsx does, which is why the sources run as they are).
 // 3. tsc keeps `.ts` in the declarations' relative imports (it rewrites only JavaScript);
@@ -35,8 +35,8 @@ if (tsc.status !== 0) {
 const { build } = await import('esbuild');
 await build({
   absWorkingDir: ROOT,
-  entryPoints: ['src/learn/tf-gradients.ts'],
-  outfile: 'dist/learn/tf-gradients.js',
+  entryPoints: ['src/get/tf-gradients.ts'],
+  outfile: 'dist/get/tf-gradients.js',
   bundle: true,
   format: 'esm',
   platform: 'node',

@@ -201,7 +201,8 @@ export type { Certificate } from './learnability/certify.ts';
 // Exported so that a user can name them and so that the API report (etc/dnnfuse.api.md) covers
 // the whole surface: API Extractor reports a type used by an exported signature but not
 // exported itself (`ae-forgotten-export`), and the API check (`npm run api:check`, run by
-// test/package/package.test.ts) fails on one. ALGORITHMS is the constant `Algorithm` derives from.
+// test/package/package.test.ts) fails on one. ALGORITHMS, EXPLAINER_KINDS and PLAN_RECTIFIERS
+// are the constants `Algorithm`, `ExplainerKind` and `PlanRectifier` derive from.
 export type { Comparison, Feeds, GraphOptimizationLevel, HostTensor, OutputComparison, SessionOptions, TypedData } from './analysis/ort.ts';
 export type { Val } from './analysis/shapes/context.ts';
 export type { Plan } from './fusion/plan.ts';
@@ -211,6 +212,7 @@ export type { HardwareOverrides } from './hardware/load.ts';
 export type { DataTypeCode } from './ir/dtype.ts';
 export type { OpaqueGraph } from './ir/graph.ts';
 export type { TensorSource } from './ir/tensor.ts';
+export { EXPLAINER_KINDS } from './get/explainers/common.ts';
 export type { ExplainerKind } from './get/explainers/common.ts';
 export type { CutPartition } from './fusion/groups.ts';
 export { ALGORITHMS } from './learnability/certify.ts';
@@ -220,7 +222,9 @@ export type { CollapseOptions } from './passes/collapse-branches.ts';
 export type { ExpandForm, ExpandOptions } from './passes/expand-branches.ts';
 export type { GetKind } from './get/rectifier.ts';
 export type { SplitTree } from './get/split.ts';
-export type { GetRectification } from './passes/plan-fusion.ts';
+export { PLAN_RECTIFIERS } from './passes/plan-fusion.ts';
+export type { GetRectification, PlanAnnotations, PlanRectifier } from './passes/plan-fusion.ts';
+export type { GetPassOptions } from './passes/get.ts';
 export type { SgsConvRecord } from './passes/sgs.ts';
 export type { RewriteRecord } from './reparam/graph-ops.ts';
 export type { ReportEdge, ReportGroup, ReportMemoryItem, ReportNode, SweepPoint } from './report/data.ts';

@@ -1,9 +1,9 @@
 /**
  * tfjs-core's own gradient configs (its per-op ES modules dist/gradients/*_grad.js) for every op
- * dnnfuse differentiates; learn/tf.ts registers them. A module of its own because those files
+ * dnnfuse differentiates; get/tf.ts registers them. A module of its own because those files
  * import their neighbours without file extensions, which only a bundler or tsx resolves, not
  * Node's loader: the package build (scripts/build.mjs) bundles this one module with esbuild into
- * dist/learn/tf-gradients.js, tsc compiles everything else.
+ * dist/get/tf-gradients.js, tsc compiles everything else.
  */
 import * as g0 from '@tensorflow/tfjs-core/dist/gradients/Abs_grad.js';
 import * as g1 from '@tensorflow/tfjs-core/dist/gradients/AddN_grad.js';

@@ -86,7 +86,7 @@ test('npm pack builds dist/ and ships only what a user needs', { skip: cannotPac
   const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
   assert.deepEqual(unexpected, [], 'files a user does not need (tests, benches, sources, configs)');
   for (const f of files) assert.doesNotMatch(f, /(^|\/)(test|bench|src|scripts|etc)\/|\.test\.|tsconfig|(?<!\.d)\.ts$/, f);
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/testkit/index.js', 'dist/testkit/index.d.ts', 'dist/cli/main.js', 'dist/learn/tf-gradients.js', 'cjs/index.cjs', 'cjs/testkit.cjs', 'cjs/load.cjs', 'bin/dnnfuse.mjs', 'models/get/lbdf.bin', 'models/get/brr.json', 'schema/schedule.schema.json', 'schema/hardware.schema.json', 'schema/schedule-envelope.schema.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) {
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/testkit/index.js', 'dist/testkit/index.d.ts', 'dist/cli/main.js', 'dist/get/tf-gradients.js', 'cjs/index.cjs', 'cjs/testkit.cjs', 'cjs/load.cjs', 'bin/dnnfuse.mjs', 'models/get/lbdf.bin', 'models/get/brr.json', 'schema/schedule.schema.json', 'schema/hardware.schema.json', 'schema/schedule-envelope.schema.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   // every file the exports map names is in the tarball
@@ -154,13 +154,13 @@ test('installed with npm 10 (dependency install scripts on): nothing downloaded,
   assert.match(c2.stderr, /Error \[ERR_REQUIRE_ESM\]: dnnfuse is an ES module and this Node\.js \(v[\d.]+\) cannot require\(\) it: use `const dnnfuse = await import\('dnnfuse'\)`/m);
   assert.doesNotMatch(c2.stderr, /^\s+at /m, 'no stack trace');
 
-  // tfjs's gradient modules, bundled by esbuild into dist/learn/tf-gradients.js (Node cannot
+  // tfjs's gradient modules, bundled by esbuild into dist/get/tf-gradients.js (Node cannot
   // load them as they are), give the same gradients installed as from the sources
   const gradFile = join(work, 'grad.mjs');
   writeFileSync(gradFile, GRADIENT_SCRIPT);
-  const installedTf = pathToFileURL(join(consumer, 'node_modules', 'dnnfuse', 'dist', 'learn', 'tf.js')).href;
+  const installedTf = pathToFileURL(join(consumer, 'node_modules', 'dnnfuse', 'dist', 'get', 'tf.js')).href;
   const fromDist = run(process.execPath, [gradFile, installedTf], consumer, cleanEnv({ DNNFUSE_TF_BACKEND: 'cpu' }));
-  const fromSource = run(process.execPath, ['--import', 'tsx', gradFile, pathToFileURL(join(ROOT, 'src', 'learn', 'tf.ts')).href], ROOT, cleanEnv({ DNNFUSE_TF_BACKEND: 'cpu' }));
+  const fromSource = run(process.execPath, ['--import', 'tsx', gradFile, pathToFileURL(join(ROOT, 'src', 'get', 'tf.ts')).href], ROOT, cleanEnv({ DNNFUSE_TF_BACKEND: 'cpu' }));
   assert.equal(fromDist.status, 0, fromDist.stderr);
   assert.match(fromDist.stdout, /^grad -?\d/m);
   assert.equal(fromDist.stdout, fromSource.stdout);
