@@ -225,6 +225,7 @@ export type { SplitTree } from './get/split.ts';
 export { PLAN_RECTIFIERS } from './passes/plan-fusion.ts';
 export type { GetRectification, PlanAnnotations, PlanRectifier } from './passes/plan-fusion.ts';
 export type { GetPassOptions } from './passes/get.ts';
+export type { AnnotationKind, PassStatus } from './passes/pass.ts';
 export type { SgsConvRecord } from './passes/sgs.ts';
 export type { RewriteRecord } from './reparam/graph-ops.ts';
 export type { ReportEdge, ReportGroup, ReportMemoryItem, ReportNode, SweepPoint } from './report/data.ts';

@@ -80,6 +80,8 @@ export interface PassResult<A = unknown> {
   reason?: string;
 }
 
+/** How a pass's result stands (PassResult.status): 'ok', 'failed' (an analysis result that is a
+ * failure), 'limit-reached' (an iteration limit). */
 export type PassStatus = 'ok' | 'failed' | 'limit-reached';
 
 /** A compiler pass: declares what it reads and writes, and maps a model to a model (in place) with
