@@ -18,12 +18,15 @@ import type { FusionScheme } from './fusion/types.ts';
 import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './passes/manager.ts';
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
-import { runModel, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
+import { ort, runModel, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed } from './errors.ts';
 
+/** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
+ * option's default.
+ */
 export interface CompileOptions {
   /** Accelerator: preset name or config file (default 'edge-512k'), or an Accelerator. */
   hw?: string | Accelerator;
@@ -51,6 +54,9 @@ export interface CompileOptions {
   modelPathForSchedule?: string;
 }
 
+/** What `compile` returns: the rewritten model (fusion groups embedded), its schedule, the final
+ * plan and the failures the passes reported.
+ */
 export interface CompileResult {
   model: Model;
   schedule: Schedule;
@@ -88,6 +94,7 @@ async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number;
     }
   }
   const so = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 } as const;
+  await ort(); // onnxruntime-node missing is an error of its own (exit 2), not an unrunnable model
   let ref: Record<string, HostTensor>;
   try {
     ref = await runModel(original, feeds, so);
@@ -115,6 +122,11 @@ async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number;
   };
 }
 
+/** The whole `dnnfuse compile` job on a model file or IR model, without writing anything: shape
+ * overrides, the pass pipeline, embedding of the final fusion plan, and the onnxruntime check of
+ * the rewritten model against the original (needs onnxruntime-node unless `verify: false`). Throws
+ * a DnnfuseError on bad input (exitCode 2) or a failed check (exitCode 1).
+ */
 export async function compileModel(input: string | Model, opts: CompileOptions = {}): Promise<CompileResult> {
   const log = opts.log ?? (() => {});
   const scheme = opts.scheme ?? 'lbdf';

@@ -10,6 +10,10 @@ export type ErrorKind =
   | 'verification' // a plan or rewrite failed its own check (exit 1)
   | 'internal'; // an invariant broke inside dnnfuse (exit 1)
 
+/** The error dnnfuse throws for anything a user can cause, with a one-line message naming the node,
+ * tensor, field or file at fault, and the CLI's exit code (`exitCode`: 2 bad input/unsupported, 1
+ * verification/internal).
+ */
 export class DnnfuseError extends Error {
   readonly kind: ErrorKind;
   constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
@@ -27,6 +31,7 @@ export const unsupported = (msg: string, cause?: unknown) => new DnnfuseError('u
 export const verificationFailed = (msg: string) => new DnnfuseError('verification', msg);
 export const internal = (msg: string) => new DnnfuseError('internal', msg);
 
+/** Whether `e` is a DnnfuseError (and so has a `kind` and an `exitCode`). */
 export function isDnnfuseError(e: unknown): e is DnnfuseError {
   return e instanceof DnnfuseError;
 }

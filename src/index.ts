@@ -11,6 +11,10 @@
  * - ModelBuilder, and the property-testing kit (fast-check arbitraries of CNN-like models,
  *   `assertSameOutputs`, `assertPlanValid`).
  * - `generateReport`: schedule -> self-contained HTML.
+ *
+ * The property-testing kit is also its own entry point, `dnnfuse/testkit`.
+ *
+ * @packageDocumentation
  */
 import type { Model } from './ir/graph.ts';
 import type { Pass, PassContext, PassResult, PassOptionsMap } from './passes/pass.ts';
@@ -198,3 +202,39 @@ export type { FusionPlanJson, FusionGroupJson } from './search/planner.ts';
 export type { PlanPassOptions } from './passes/plan-fusion.ts';
 export type { GetPassAnnotations } from './passes/get.ts';
 export type { Certificate } from './learnability/certify.ts';
+
+// ---- types the signatures above refer to ----
+// Exported so that a user can name them and so that the API report (etc/dnnfuse.api.md) covers
+// the whole surface: API Extractor reports a type used by an exported signature but not
+// exported itself (`ae-forgotten-export`), and the API check (`npm run api:check`, run by
+// test/package/package.test.ts) fails on one. ALGORITHMS, EXPLAINER_KINDS and PLAN_RECTIFIERS
+// are the constants `Algorithm`, `ExplainerKind` and `PlanRectifier` derive from.
+export type { Comparison, Feeds, GraphOptimizationLevel, HostTensor, OutputComparison, SessionOptions, TypedData } from './analysis/ort.ts';
+export type { Val } from './analysis/shapes/context.ts';
+export type { Plan } from './fusion/plan.ts';
+export type { PlanFusionOptions } from './search/planner.ts';
+export type { CostModel, FusionOp, FusionTensor, Group, MemoryItem, OpGraph, Rectifier } from './fusion/types.ts';
+export type { HardwareOverrides } from './hardware/load.ts';
+export type { DataTypeCode } from './ir/dtype.ts';
+export type { OpaqueGraph } from './ir/graph.ts';
+export type { TensorSource } from './ir/tensor.ts';
+export { EXPLAINER_KINDS } from './get/explainers/common.ts';
+export type { ExplainerKind } from './get/explainers/common.ts';
+export type { CutPartition } from './fusion/groups.ts';
+export { ALGORITHMS } from './learnability/certify.ts';
+export type { Algorithm, CertifyOptions } from './learnability/certify.ts';
+export type { EnsembleOptions } from './learnability/predictors.ts';
+export type { CollapseOptions } from './passes/collapse-branches.ts';
+export type { ExpandForm, ExpandOptions } from './passes/expand-branches.ts';
+export type { GetKind } from './get/rectifier.ts';
+export type { SplitTree } from './get/split.ts';
+export { PLAN_RECTIFIERS } from './passes/plan-fusion.ts';
+export type { GetRectification, PlanAnnotations, PlanRectifier } from './passes/plan-fusion.ts';
+export type { GetPassOptions } from './passes/get.ts';
+export type { AnnotationKind, PassStatus } from './passes/pass.ts';
+export type { SgsConvRecord } from './passes/sgs.ts';
+export type { RewriteRecord } from './reparam/graph-ops.ts';
+export type { ReportEdge, ReportGroup, ReportMemoryItem, ReportNode, SweepPoint } from './report/data.ts';
+export type { SearchMethod, SearchOptions } from './search/common.ts';
+export type { ExactOptions, ExactResult } from './search/exact.ts';
+export type { Rng } from './util/random.ts';

@@ -6,6 +6,8 @@
  * seeded random feeds, and onnxruntime's own optimizer (saved model file).
  *
  * onnxruntime-node is imported lazily so that modules using these helpers load without it.
+ * What takes or returns its types is `@internal`: the package's declarations (built with
+ * stripInternal) never name onnxruntime-node, an optional peer dependency.
  */
 import type * as OrtNs from 'onnxruntime-node';
 import { Model } from '../ir/graph.ts';
@@ -15,23 +17,41 @@ import { encodeModel } from '../onnx/io.ts';
 import { Rng } from '../util/random.ts';
 import { badInput, verificationFailed } from '../errors.ts';
 
+/** @internal */
 type Ort = typeof OrtNs;
 let ortModule: Ort | undefined;
+/** @internal onnxruntime-node, loaded on first use. It is an optional peer dependency of the npm package
+ * (its install script downloads CUDA libraries on linux/x64 under npm <= 10), so a missing one
+ * is a one-line error naming how to install it. */
 export async function ort(): Promise<Ort> {
-  if (!ortModule) ortModule = (await import('onnxruntime-node')) as Ort;
+  if (!ortModule) {
+    try {
+      ortModule = (await import('onnxruntime-node')) as Ort;
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      if (err.code === 'ERR_MODULE_NOT_FOUND' && /'onnxruntime-node'/.test(err.message ?? '')) {
+        throw badInput("onnxruntime-node is not installed; it runs dnnfuse's numerical checks (compile's verification, assertSameOutputs, runModel): `npm install onnxruntime-node` (with ONNXRUNTIME_NODE_INSTALL=skip under npm <= 10, see dnnfuse's README), or skip the check (--no-verify)");
+      }
+      throw e;
+    }
+  }
   return ortModule;
 }
 
-/** Uint16Array holds float16 bit patterns. */
+/** The typed arrays a HostTensor holds (float32/64, int32/64, uint8, int8; Uint16Array holds float16 bit patterns). */
 export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
+/** A tensor in host memory, as fed to and read from onnxruntime: row-major `data` of shape `dims`. */
 export interface HostTensor {
   dims: number[];
   data: TypedData;
 }
+/** Model inputs by graph-input name. */
 export type Feeds = Record<string, HostTensor>;
 
+/** onnxruntime's graph optimization level ('disabled' runs the graph as written). */
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
+/** Options of an onnxruntime session created by dnnfuse (`runModel`, `checkEquivalence`). */
 export interface SessionOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Where onnxruntime writes its optimized model (the ORT baseline of the benches). */
@@ -63,7 +83,7 @@ export function encodeWithOutputs(model: Model, extra: string[] = []): Uint8Arra
   }
 }
 
-/** An onnxruntime session for a model (IR, encoded bytes or a file path). */
+/** @internal An onnxruntime session for a model (IR, encoded bytes or a file path). */
 export async function createSession(model: Model | Uint8Array | string, opts: SessionOptions = {}): Promise<OrtNs.InferenceSession> {
   const o = await ort();
   const so: OrtNs.InferenceSession.SessionOptions = {
@@ -91,7 +111,7 @@ function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
   return res;
 }
 
-/** Runs a session; returns every requested output (default: all) as host tensors. */
+/** @internal Runs a session; returns every requested output (default: all) as host tensors. */
 export async function runSession(session: OrtNs.InferenceSession, feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>> {
   const o = await ort();
   let res: OrtNs.InferenceSession.OnnxValueMapType;
@@ -171,6 +191,9 @@ function floatToHalf(x: number): number {
   return h;
 }
 
+/** How one output of a candidate model differs from the reference: max abs error, the reference's
+ * scale (max abs) and their ratio.
+ */
 export interface OutputComparison {
   name: string;
   maxAbsError: number;
@@ -181,6 +204,9 @@ export interface OutputComparison {
   ok: boolean;
 }
 
+/** The comparison of every output of two runs (`compareOutputs`, `checkEquivalence`): `ok` when all
+ * are within the tolerance.
+ */
 export interface Comparison {
   ok: boolean;
   tolerance: number;
@@ -238,7 +264,7 @@ export async function ortOptimize(model: Model | Uint8Array | string, path: stri
   return path;
 }
 
-/** Median wall time (ms) of `reps` runs of a session on fixed feeds, after `warmup` runs. */
+/** @internal Median wall time (ms) of `reps` runs of a session on fixed feeds, after `warmup` runs. */
 export async function medianLatency(session: OrtNs.InferenceSession, feeds: Feeds, reps = 50, warmup = 5): Promise<number> {
   const o = await ort();
   const f = toOrtFeeds(o, feeds);

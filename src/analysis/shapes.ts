@@ -37,11 +37,13 @@ export type { Val, Rule, RuleCtx } from './shapes/context.ts';
 /** op type (default ONNX domain) -> rule. Extend by adding entries to the per-family tables. */
 export const RULES: Readonly<Record<string, Rule>> = { ...elementwiseRules, ...tensorRules, ...nnRules };
 
+/** Options of shape inference: fixed dims for dynamic graph inputs. */
 export interface InferOptions {
   /** Graph input name -> concrete dims (from `--shape name=1x3x224x224`). */
   overrides?: Record<string, number[]>;
 }
 
+/** Every value's inferred dtype and shape, and the values whose shape is not static (with why). */
 export interface ShapeAnalysis {
   /** Every value with anything known about it (initializers, inputs, node outputs). */
   types: Map<string, TensorType>;

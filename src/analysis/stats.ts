@@ -25,6 +25,9 @@ import { DataType } from '../ir/dtype.ts';
 import { dtypeBytes, dtypeName } from '../ir/dtype.ts';
 import { analyzeShapes, type InferOptions } from './shapes.ts';
 
+/** One tensor's figures in `ModelStats`: dtype, shape, elements and bytes (undefined when not
+ * static).
+ */
 export interface TensorStats {
   name: string;
   kind: 'input' | 'initializer' | 'activation' | 'output';
@@ -37,6 +40,7 @@ export interface TensorStats {
   consumers: number;
 }
 
+/** One node's figures in `ModelStats`: op, MACs, parameter and output bytes. */
 export interface NodeStats {
   name: string;
   opType: string;
@@ -47,6 +51,7 @@ export interface NodeStats {
   outputBytes: number | undefined;
 }
 
+/** What `modelStats` returns: totals, op histogram, per-node and per-tensor figures. */
 export interface ModelStats {
   nodes: NodeStats[];
   tensors: TensorStats[];
@@ -131,6 +136,9 @@ function constantSize(g: Model['graph'], v: string): { size: number; bytes: numb
   return undefined;
 }
 
+/** Per-model and per-node statistics: op counts, parameters, MACs, every tensor's shape and bytes
+ * (what `dnnfuse inspect` prints).
+ */
 export function modelStats(model: Model, opts: InferOptions = {}): ModelStats {
   const g = model.graph;
   return g.analysis(`stats:${JSON.stringify(Object.entries(opts.overrides ?? {}).sort())}`, () => {

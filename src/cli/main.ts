@@ -7,10 +7,12 @@
 import { Command, CommanderError } from 'commander';
 import { isDnnfuseError } from '../errors.ts';
 import { commands } from './commands/index.ts';
+import { TOOL_VERSION } from '../passes/manager.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('dnnfuse')
     .description('Compiler passes for ONNX models: layer fusion, conv reparameterization, GNN learnability checks')
+    .version(TOOL_VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   for (const register of commands) register(program);

@@ -7,6 +7,7 @@
 import type { CostModel, Group, OpGraph } from './types.ts';
 import { components } from './groups.ts';
 
+/** A fusion plan as the searches see it: groups of op indices. */
 export type Plan = Group[];
 
 export type PlanCheck = { ok: true } | { ok: false; reason: string };

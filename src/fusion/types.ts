@@ -5,6 +5,7 @@
  */
 import type { Rng } from '../util/random.ts';
 
+/** The layer-fusion scheme (cost model): 'lbdf' (line-buffer depth-first) or 'brr' (block-reuse). */
 export type FusionScheme = 'lbdf' | 'brr';
 
 /** A feature map or weight tensor as the cost models see it (shapes are static). */
@@ -23,6 +24,7 @@ export interface FusionTensor {
   graphOutput?: boolean;
 }
 
+/** One op of the fusion problem: its IR node, tensors read and written, MACs. */
 export interface FusionOp {
   /** Position in topological order (0..n-1). */
   id: number;
@@ -48,6 +50,7 @@ export interface FusionOp {
   weights?: { name: string; elements: number }[];
 }
 
+/** The fusion problem independent of ONNX: ops in topological order and the tensors between them. */
 export interface OpGraph {
   ops: FusionOp[];
   tensors: FusionTensor[];
@@ -68,6 +71,9 @@ export interface MemoryItem {
   detail: string;
 }
 
+/** A layer-fusion cost model (LBDF or BRR) over an OpGraph: validity, buffer requirement and DRAM
+ * traffic of a group of ops.
+ */
 export interface CostModel {
   scheme: FusionScheme;
   graph: OpGraph;

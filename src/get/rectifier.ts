@@ -50,6 +50,7 @@ export type { SplitTree } from './split.ts';
 export { mergeBack } from './merge-back.ts';
 export { treeLeaves } from './split.ts';
 
+/** How a search rectifies invalid groups: an explainer, or 'none' (the published random split). */
 export type GetKind = ExplainerKind | 'none';
 /** Every rectifier kind: an explainer, or 'none' (the published random split). */
 export const GET_KINDS: readonly GetKind[] = [...EXPLAINER_KINDS, 'none'];

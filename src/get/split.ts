@@ -32,6 +32,9 @@ import { planDram } from '../fusion/plan.ts';
 import { groupKey, type CutPartition } from '../fusion/groups.ts';
 import type { Explanation } from './explainers/index.ts';
 
+/** How GET split one invalid group: the cuts, the explainer's blamed edges, and which of GET's
+ * split and the random split won.
+ */
 export interface SplitTree {
   group: number[];
   /** 'valid' | 'single-op' leaves, or how the group was split. */

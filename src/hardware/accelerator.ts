@@ -2,6 +2,9 @@
  * Loading, validation and presets live beside this file. */
 export type ElementType = 'int8' | 'fp16' | 'fp32';
 
+/** An accelerator as the cost models and latency estimates see it: buffer size, element type, DRAM
+ * bandwidth, compute. Presets in `hardwarePresets`; files per schema/hardware.schema.json.
+ */
 export interface Accelerator {
   name: string;
   /** On-chip buffer capacity in bytes (beta). */

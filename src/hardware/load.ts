@@ -123,6 +123,7 @@ export function loadAcceleratorFile(path: string): Accelerator {
   return acc;
 }
 
+/** Command-line style overrides of an accelerator (`--buffer 256KiB`, `--dtype int8`). */
 export interface HardwareOverrides {
   buffer?: string | number;
   dtype?: string;

@@ -27,6 +27,7 @@ export const DataType = {
   INT4: 22,
   FLOAT4E2M1: 23,
 } as const;
+/** An ONNX TensorProto.DataType code (see `DataType`). */
 export type DataTypeCode = number;
 
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(DataType).map(([k, v]) => [v, k.toLowerCase()]));

@@ -19,6 +19,7 @@ import { badInput, internal } from '../errors.ts';
 /** A dimension: a number, a symbolic name (dim_param), or undefined (unknown). */
 export type Dim = number | string | undefined;
 
+/** A value's element type and shape (dims numeric, symbolic or unknown). */
 export interface TensorType {
   elemType: DataTypeCode;
   /** undefined = rank unknown. */
@@ -33,6 +34,7 @@ export interface ValueInfo {
   carry?: unknown;
 }
 
+/** A node attribute, tagged by its ONNX type. */
 export type Attribute =
   | { name: string; type: 'float'; value: number; carry?: unknown }
   | { name: string; type: 'int'; value: bigint; carry?: unknown }
@@ -52,6 +54,7 @@ export interface OpaqueGraph {
   opaque: unknown;
 }
 
+/** A node of the IR: op type and domain, input and output value names, attributes. */
 export class Node {
   name: string;
   opType: string;
@@ -143,6 +146,9 @@ interface Index {
   consumers: Map<string, Node[]>;
 }
 
+/** A graph of the IR: nodes (topologically ordered on demand), inputs, outputs, initializers, value
+ * infos; mutation helpers keep its cached indices and analyses consistent.
+ */
 export class Graph {
   name: string;
   nodes: Node[];
@@ -394,11 +400,15 @@ export class Graph {
   }
 }
 
+/** An opset the model imports: domain ('' for ONNX) and version. */
 export interface OpsetImport {
   domain: string;
   version: number;
 }
 
+/** An ONNX model in dnnfuse's IR: the main graph, opset imports, metadata, model-local functions;
+ * lossless round trip with `decodeModel`/`encodeModel`.
+ */
 export class Model {
   irVersion: number;
   opsetImports: OpsetImport[];

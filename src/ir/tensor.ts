@@ -7,6 +7,7 @@ import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { DataType, dtypeBytes, dtypeName, type DataTypeCode } from './dtype.ts';
 import { badInput, unsupported } from '../errors.ts';
 
+/** Where a Tensor's data lives: decoded values, raw bytes, or an external-data file range. */
 export type TensorSource =
   /** Little-endian bytes, as in TensorProto.raw_data. May be a view into the model buffer. */
   | { kind: 'raw'; bytes: Uint8Array }
@@ -15,6 +16,9 @@ export type TensorSource =
   /** External data: a byte range of a side file (path already resolved against the model). */
   | { kind: 'external'; path: string; offset: number; length: number | undefined };
 
+/** An initializer or constant: name, data type, dims and where its bytes live (inline, raw,
+ * external file, or decoded values).
+ */
 export class Tensor {
   name: string;
   dataType: DataTypeCode;

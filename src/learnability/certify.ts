@@ -10,9 +10,13 @@ import type { Instruction } from './templates.ts';
 import { nodeInits, runGnn, type GnnRunResult } from './gnn.ts';
 import { growEnsemble, NtkPredictor, theoryEnsembleBound, type Case, type EnsembleOptions, type Predictor } from './predictors.ts';
 
+/** The graph algorithms whose learnability the learnability pass certifies. */
 export const ALGORITHMS = ['flooding', 'bfs', 'dfs', 'bellman-ford'] as const;
+/** One of ALGORITHMS. */
 export type Algorithm = (typeof ALGORITHMS)[number];
 
+/** Options of the learnability certificates: predictor, degree bound, template limits,
+ * tolerance, ensemble settings, seed. */
 export interface CertifyOptions {
   predictor?: 'ntk' | 'ensemble';
   /** Degree bound of the certified regime; higher-degree graphs use the bounded-degree view
@@ -31,6 +35,7 @@ export interface CertifyOptions {
   log?: (msg: string) => void;
 }
 
+/** The learnability verdict for one algorithm on one model graph: certified or not, and why. */
 export interface Certificate {
   algorithm: Algorithm;
   /** The local instruction executed (differs from the algorithm only for BFS on a

@@ -140,6 +140,7 @@ export class NtkPredictor implements Predictor {
 // ---------------------------------------------------------------------------------------
 // Finite-width ensembles
 
+/** Settings of the trained-ensemble predictor of the learnability certificates. */
 export interface EnsembleOptions {
   hidden?: number;
   epochs?: number;

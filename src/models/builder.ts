@@ -9,6 +9,7 @@ import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import { Rng } from '../util/random.ts';
 
+/** Options of ModelBuilder's conv: kernel, stride, padding, dilation, groups, bias. */
 export interface ConvOptions {
   outChannels: number;
   kernel?: number | [number, number];
@@ -23,6 +24,7 @@ export interface ConvOptions {
   name?: string;
 }
 
+/** Options of ModelBuilder's pools: kernel, stride, padding. */
 export interface PoolOptions {
   kernel: number | [number, number];
   stride?: number | [number, number];
@@ -35,6 +37,10 @@ export interface PoolOptions {
 const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 
+/**
+ * Builds small ONNX models in code (conv, batch norm, activations, add/mul/sum, concat, pools,
+ * pad, flatten, Gemm, squeeze-excitation) with seeded random weights; `build()` returns a Model.
+ */
 export class ModelBuilder {
   readonly rng: Rng;
   private nodes: Node[] = [];

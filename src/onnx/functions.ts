@@ -32,22 +32,29 @@ import { parseModelProto } from './decode.ts';
 import { NodeCarry, copyMsg } from './carry.ts';
 import { verificationFailed } from '../errors.ts';
 
+/** The ONNX domain of the model-local functions that carry the fusion groups. */
 export const FUSION_DOMAIN = 'dnnfuse.fusion';
+/** The model `metadata_props` key holding the embedded schedule (JSON: mode, scheme, every group's
+ * node names).
+ */
 export const SCHEDULE_METADATA_KEY = 'dnnfuse.schedule';
 const META_VERSION = 1;
 
+/** A fusion group to embed: its id and the names of its nodes. */
 export interface FusionGroupSpec {
   id: number;
   /** IR node names. */
   nodes: string[];
 }
 
+/** Options of embedding fusion groups in a model. */
 export interface EmbedOptions {
   scheme?: string | null;
   /** Outline groups of at least this many nodes (default 1: every group). */
   minNodes?: number;
 }
 
+/** What embedding did: functions created, nodes annotated, groups skipped (with why). */
 export interface EmbedResult {
   /** Groups outlined as functions. */
   functions: number;

@@ -27,6 +27,7 @@ import { LazyRawSource, concatParts, scanModelFile, writePartsAtomic } from './l
 
 export { validateModel };
 
+/** Options of decoding ONNX bytes: where external data files are resolved, whether to validate. */
 export interface DecodeOptions {
   /** Folder external data locations are relative to (default: the current directory). */
   baseDir?: string;
@@ -158,6 +159,7 @@ const INLINE_LIMIT = 2 ** 31 - 2 ** 26;
 /** Threshold used when the data must go external because of the 2 GiB limit. */
 const AUTO_THRESHOLD = 1024;
 
+/** Options of saving a model: input values to keep, external data threshold and location. */
 export interface SaveOptions {
   /** Input files that must not be overwritten (the CLI passes its inputs). */
   inputs?: string[];

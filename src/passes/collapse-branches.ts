@@ -42,6 +42,7 @@ declare module './pass.ts' {
   }
 }
 
+/** Options of the collapse-branches pass. */
 export interface CollapseOptions {
   /** Add exact border-correction bias maps (default true); false refuses such merges. */
   borderCorrection?: boolean;

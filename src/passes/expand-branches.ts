@@ -29,6 +29,7 @@ import { convSpec, f32, isOp, Refusal, RewriteLog, type RewriteAnnotations } fro
 import { Rng } from '../util/random.ts';
 import { badInput } from '../errors.ts';
 
+/** The training-time multi-branch forms expand-branches produces: RepVGG, ACNet, DBB. */
 export type ExpandForm = 'repvgg' | 'acnet' | 'dbb';
 declare module './pass.ts' {
   interface PassOptionsMap {
@@ -36,6 +37,7 @@ declare module './pass.ts' {
   }
 }
 
+/** Options of the expand-branches pass: which training-time form, which convs. */
 export interface ExpandOptions {
   form?: ExpandForm;
   mode?: 'subtract' | 'zero-gamma';

@@ -17,6 +17,8 @@ import type { FusionPlanJson } from '../search/planner.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
 import { runPlan, PLAN_TIMINGS, type PlanAnnotations } from './plan-fusion.ts';
 
+/** Options of the get pass (`--option get.key=value`): the explainer, how many blamed edges to
+ * cut, where the GET weights are. */
 export interface GetPassOptions {
   explainer?: ExplainerKind;
   topK?: number;

@@ -21,6 +21,7 @@ import { ALGORITHMS, certify, type Algorithm, type Certificate, type CertifyOpti
 import { edgeCount, maxDegree } from '../learnability/graph.ts';
 import { modelLearnGraph } from '../learnability/model.ts';
 
+/** The learnability pass's annotations: one certificate per algorithm and whether all were granted. */
 export interface LearnabilityAnnotations {
   version: 1;
   graph: { nodes: number; edges: number; maxDegree: number; sources: string[]; weightBits: number; sizedEdges: number; note?: string };
@@ -34,6 +35,7 @@ declare module './pass.ts' {
   }
 }
 
+/** Options of the learnability pass (`--option learnability.key=value`). */
 export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensemble'> {
   algorithms?: Algorithm[] | string;
   weightBits?: number;

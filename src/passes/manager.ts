@@ -20,6 +20,7 @@ import type { AnnotationKind, Pass, PassContext, PassOptions, PassResult, PassSt
 import type { FusionScheme } from '../fusion/types.ts';
 import { makeContext } from './pass.ts';
 import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
+import { createRequire } from 'node:module';
 
 /** Version of the schedule envelope. Bump the minor on additive changes, the major otherwise.
  * 2.0: every pass record carries `kind` and `status` (and `reason` when not ok); readers find
@@ -27,8 +28,12 @@ import { badInput, internal, isDnnfuseError, verificationFailed } from '../error
  * parseSchedule). */
 export const SCHEDULE_SCHEMA_VERSION = '2.0';
 export const TOOL_NAME = 'dnnfuse';
-export const TOOL_VERSION = '0.1.0';
+/** dnnfuse's version (package.json's, from src/ and from dist/ alike), recorded in every schedule. */
+export const TOOL_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
+/** One pass's entry in a schedule: name, whether it changed the graph, time, node count after it,
+ * and its annotations.
+ */
 export interface PassRecord<A = unknown> {
   name: string;
   /** What the annotations are (the pass's declared kind; 'custom' when undeclared). */
@@ -46,6 +51,7 @@ export interface PassRecord<A = unknown> {
   annotations: A | null;
 }
 
+/** The model a schedule describes: name, path, producer, opset, node counts, inputs and outputs. */
 export interface ScheduleModelInfo {
   /** Graph name. */
   name: string;
@@ -91,6 +97,7 @@ export interface Schedule {
   coverage?: { nodes: number; covered: number; uncovered: { node: string; op: string; reason: string }[]; duplicated: string[]; unknown: string[] };
 }
 
+/** The operator graph recorded in a schedule (what `dnnfuse report` draws). */
 export interface ScheduleGraph {
   nodes: { name: string; op: string }[];
   edges: { from: string; to: string; value: string }[];
@@ -110,11 +117,14 @@ export function scheduleGraph(model: Model): ScheduleGraph {
   return { nodes: order.map((n) => ({ name: n.name, op: n.opType })), edges };
 }
 
+/** What running a pipeline returns: the model (rewritten in place) and its schedule. */
 export interface PipelineResult {
   model: Model;
   schedule: Schedule;
 }
 
+/** Options of a pipeline run beyond the pass context: per-pass callbacks, timings omitted
+ * (reproducible schedules), IR checks after each change, the model path recorded. */
 export interface RunOptions {
   /** Called around each pass (progress bars, verbose logs). */
   onPassStart?: (pass: Pass, index: number, total: number) => void;

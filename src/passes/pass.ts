@@ -64,6 +64,9 @@ export interface PassContext {
  * 'rewrite' (a rewrite log), 'sgs-scales', 'analysis', 'check'; 'custom' when undeclared. */
 export type AnnotationKind = 'fusion-plan' | 'certificates' | 'rewrite' | 'sgs-scales' | 'analysis' | 'check' | 'custom';
 
+/** What a pass returns: whether it changed the graph, and its annotations (JSON-serializable) for
+ * the schedule.
+ */
 export interface PassResult<A = unknown> {
   /** Whether the graph was modified (drives analysis invalidation and fixed-point loops). */
   changed: boolean;
@@ -77,8 +80,14 @@ export interface PassResult<A = unknown> {
   reason?: string;
 }
 
+/** How a pass's result stands (PassResult.status): 'ok', 'failed' (an analysis result that is a
+ * failure), 'limit-reached' (an iteration limit). */
 export type PassStatus = 'ok' | 'failed' | 'limit-reached';
 
+/** A compiler pass: declares what it reads and writes, and maps a model to a model (in place) with
+ * annotations for the schedule. Register your own with `registerPass`; the pass manager checks
+ * `reads` before a pipeline runs.
+ */
 export interface Pass<A = unknown> {
   name: string;
   description: string;
@@ -102,6 +111,9 @@ export function optionsSchema(properties: Record<string, Record<string, unknown>
   return { type: 'object', properties, additionalProperties: false };
 }
 
+/** A full PassContext from a partial one (seed 0, no options, silent log, no annotations by
+ * default).
+ */
 export function makeContext(partial: Partial<PassContext> = {}): PassContext {
   return { seed: 0, options: {}, services: {}, log: () => {}, annotations: {}, ...partial };
 }

@@ -31,8 +31,12 @@ import type { GetKind, GetRectifier, SplitTree } from '../get/rectifier.ts';
 
 /** The rectifiers the plan pass can name: the published random split, or GET with an explainer. */
 export const PLAN_RECTIFIERS = ['random', ...EXPLAINER_KINDS.map((k) => `get-${k}` as const)] as const;
+/** One of PLAN_RECTIFIERS. */
 export type PlanRectifier = (typeof PLAN_RECTIFIERS)[number];
 
+/** Options of the plan pass (`--option plan.key=value`): search, budget, k, warm start, exact
+ * optimum, time limit, GET rectifier.
+ */
 export interface PlanPassOptions {
   search?: SearchMethod;
   budget?: number;
@@ -86,6 +90,7 @@ export interface GetRectification {
   splitTrees: SplitTree[];
 }
 
+/** The plan pass's annotations: the fusion plan, with a `get` section when GET rectified it. */
 export type PlanAnnotations = FusionPlanJson & { get?: GetRectification };
 
 /** The wall-clock fields of a fusion plan's annotations (zeroed by a reproducible run). */

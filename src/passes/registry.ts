@@ -34,10 +34,14 @@ export function unregisterPass(name: string): boolean {
   return had;
 }
 
+/** Whether a pass of this name is registered (built-in or yours). */
 export function hasPass(name: string): boolean {
   return registry.has(name);
 }
 
+/** The registered pass of this name; throws a DnnfuseError (exit code 2) listing the known passes
+ * otherwise.
+ */
 export function getPass(name: string): Pass {
   const e = registry.get(name);
   if (!e) {
@@ -47,6 +51,7 @@ export function getPass(name: string): Pass {
   return e.pass;
 }
 
+/** Every registered pass with its description, reads, writes and whether it is built in. */
 export function listPasses(): { name: string; description: string; reads: string[]; writes: string[]; builtin: boolean }[] {
   return [...registry.values()]
     .map(({ pass, builtin }) => ({ name: pass.name, description: pass.description, reads: pass.reads, writes: pass.writes, builtin }))

@@ -8,6 +8,7 @@
  */
 import type { Schedule } from './manager.ts';
 
+/** One group of a schedule's final fusion plan, read back generically (`finalPlan`). */
 export interface ScheduledGroup {
   id: number;
   nodes: string[];
@@ -17,6 +18,9 @@ export interface ScheduledGroup {
   items?: { kind: string; tensor: string; bytes: number }[];
 }
 
+/** A schedule's final fusion plan as `finalPlan` reads it: the groups and the whole-plan figures,
+ * from whichever pass wrote it last.
+ */
 export interface ScheduledPlan {
   /** Name of the pass that produced it. */
   pass: string;

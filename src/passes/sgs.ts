@@ -38,6 +38,7 @@ declare module './pass.ts' {
   }
 }
 
+/** Options of the sgs pass: calibration data, embedding, training graph. */
 export interface SgsPassOptions {
   calib?: string;
   batches?: number;
@@ -49,6 +50,9 @@ export interface SgsPassOptions {
   floor?: number;
 }
 
+/** The spatial gradient scaling of one conv: its kxk scaling matrix and the statistics it came
+ * from.
+ */
 export interface SgsConvRecord {
   node: string;
   weight: string;
@@ -64,6 +68,7 @@ export interface SgsConvRecord {
   trainingGraph?: { v: string; sqrtScale: string };
 }
 
+/** The sgs pass's annotations: one scaling record per conv. */
 export interface SgsAnnotations {
   calibration: { source: string; batches: number; seed: number };
   k: number;

@@ -20,6 +20,9 @@ export interface RewriteRecord {
   detail: string;
 }
 
+/** The annotations of the rewriting passes (fold-bn, collapse-branches, expand-branches): rewrites
+ * applied, refused, and each one's record.
+ */
 export interface RewriteAnnotations {
   applied: number;
   refused: number;

@@ -9,6 +9,7 @@ export interface ReportNode {
   op: string;
 }
 
+/** An edge of the report's operator graph. */
 export interface ReportEdge {
   from: string;
   to: string;
@@ -16,12 +17,14 @@ export interface ReportEdge {
   value: string;
 }
 
+/** One part of a group's buffer requirement in the report. */
 export interface ReportMemoryItem {
   kind: string;
   tensor: string;
   bytes: number;
 }
 
+/** A fusion group as the report draws it. */
 export interface ReportGroup {
   id: number;
   /** Node ids in the group. */
@@ -34,6 +37,7 @@ export interface ReportGroup {
   items?: ReportMemoryItem[];
 }
 
+/** One point of the DRAM-access-vs-buffer-size curve. */
 export interface SweepPoint {
   bufferBytes: number;
   dramBytes: number;
@@ -42,6 +46,7 @@ export interface SweepPoint {
   groups?: number;
 }
 
+/** Everything the HTML report draws: graph, groups, memory breakdowns, DRAM-vs-buffer sweep. */
 export interface ReportData {
   title: string;
   model: { name: string; path?: string; nodesBefore?: number; nodesAfter?: number };

@@ -22,6 +22,8 @@ import { renderHtml } from './html.ts';
 
 export type { ReportData } from './data.ts';
 
+/** Options of `generateReport`: title, where the schedule's model path is relative to, the
+ * DRAM-vs-buffer sweep (on/off, factors), progress log. */
 export interface ReportOptions {
   title?: string;
   /** Folder the schedule was read from (relative model paths resolve against it and cwd). */

@@ -10,8 +10,11 @@ import { components, convexClosure, mergeSorted } from '../fusion/groups.ts';
 import { assignmentOf, canonicalPlan, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
 import { Rng } from '../util/random.ts';
 
+/** The fusion searches: layer-by-layer, greedy, random, local, NSGA-II, exact (MILP). */
 export type SearchMethod = 'lbl' | 'greedy' | 'random' | 'local' | 'nsga2' | 'exact';
 
+/** Options shared by the fusion searches: seed, budget, population size k, rectifier of invalid
+ * groups, restarts, initial plan, progress callback. */
 export interface SearchOptions {
   seed?: number;
   /** Number of plans generated (equal across methods for a fair comparison). */

@@ -55,6 +55,8 @@ import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/pl
 import { fusabilityOf } from './common.ts';
 import { segmentsOf } from './segments.ts';
 
+/** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
+ * candidate count and group size bounds. */
 export interface ExactOptions {
   /** HiGHS wall-clock limit, seconds (default 60): a safety net only. Where it fires, the result
    * depends on machine speed, so the run is not reproducible; the work limits below stop first
@@ -75,6 +77,7 @@ export interface ExactOptions {
   decompose?: boolean;
 }
 
+/** The exact optimum: plan, DRAM, lower bound, solver status and scope. */
 export interface ExactResult {
   method: 'exact';
   plan: Plan;

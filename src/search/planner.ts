@@ -19,6 +19,9 @@ import { verificationFailed } from '../errors.ts';
 
 export const SEARCH_METHODS: SearchMethod[] = ['lbl', 'greedy', 'random', 'local', 'nsga2', 'exact'];
 
+/** Options of the fusion planner: search method, budget, seed, warm start, exact optimum,
+ * rectifier.
+ */
 export interface PlanFusionOptions {
   hardware: Accelerator;
   scheme: FusionScheme;
@@ -39,6 +42,9 @@ export interface PlanFusionOptions {
   onProgress?: SearchOptions['onProgress'];
 }
 
+/** One fusion group of a plan in the schedule: its ops (node names), memory breakdown, DRAM
+ * traffic, latency and validity.
+ */
 export interface FusionGroupJson {
   id: number;
   nodes: string[];
@@ -54,6 +60,9 @@ export interface FusionGroupJson {
   latency: { computeUs: number; dramUs: number; us: number; bound: 'compute' | 'dram' };
 }
 
+/** The plan pass's annotations (schema/schedule.schema.json `$defs.fusionPlan`): groups in
+ * execution order, totals, search statistics and the exact optimum with its gap.
+ */
 export interface FusionPlanJson {
   scheme: FusionScheme;
   bufferBytes: number;

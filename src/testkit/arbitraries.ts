@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { ModelBuilder } from '../models/builder.ts';
 import type { Model } from '../ir/graph.ts';
 
+/** One block of a CnnProgram (residual, depthwise, concat, squeeze-excitation, RepVGG, ...). */
 export type BlockSpec =
   | { kind: 'conv-bn-relu'; out: number; kernel: 1 | 3; stride: 1 | 2; bn: boolean }
   | { kind: 'residual'; bottleneck: boolean }
@@ -23,6 +24,9 @@ export type BlockSpec =
   | { kind: 'repvgg'; out: number; identity: boolean }
   | { kind: 'pool'; op: 'max' | 'avg' };
 
+/** A generated CNN as data (what `cnnProgram` draws and `buildCnn` builds): input size and blocks;
+ * shrinks to smaller programs.
+ */
 export interface CnnProgram {
   /** Seed of the weights (ModelBuilder's Rng). */
   seed: number;
@@ -33,6 +37,9 @@ export interface CnnProgram {
   head: boolean;
 }
 
+/** Options of the CNN arbitraries: block count range, block kinds, channel and spatial sizes,
+ * classifier head.
+ */
 export interface CnnArbitraryOptions {
   minBlocks?: number;
   maxBlocks?: number;

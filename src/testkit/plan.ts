@@ -27,6 +27,7 @@ import { createCostModel } from '../fusion/cost.ts';
 import { checkPlan, planDram } from '../fusion/plan.ts';
 import type { CostModel } from '../fusion/types.ts';
 
+/** Options of `assertPlanValid`. */
 export interface PlanValidOptions {
   /** Re-check against the cost model on this model (the plan's model, after rewrites). */
   model?: Model;
@@ -36,6 +37,9 @@ export interface PlanValidOptions {
   tolerance?: number;
 }
 
+/** What `assertPlanValid` checked: the plan's pass, group counts, largest group, DRAM, and whether
+ * figures were recomputed.
+ */
 export interface PlanValidSummary {
   pass: string;
   groups: number;
@@ -124,6 +128,11 @@ function structural(s: Schedule, plan: ScheduledPlan, hw: Pick<Accelerator, 'buf
   }
 }
 
+/** Asserts that a schedule's final fusion plan is valid: every node in at most one group, groups
+ * connected, the group graph acyclic, every multi-op group within the buffer, DRAM total = sum of
+ * the groups; with `opts.model`, F_beta and F_D recomputed by the cost model and every op covered.
+ * Throws a DnnfuseError naming what broke; returns a summary.
+ */
 export function assertPlanValid(schedule: Schedule, hw?: Pick<Accelerator, 'bufferBytes' | 'elementType'>, opts: PlanValidOptions = {}): PlanValidSummary {
   const plan = finalPlan(schedule);
   if (!plan) throw fail('the schedule holds no fusion plan (no pass record of kind fusion-plan)');

@@ -9,6 +9,7 @@ import { Model } from '../ir/graph.ts';
 import { createSession, runSession, randomFeeds, compareOutputs, type Feeds, type OutputComparison, type GraphOptimizationLevel } from '../analysis/ort.ts';
 import { verificationFailed } from '../errors.ts';
 
+/** Options of `assertSameOutputs`. */
 export interface SameOutputsOptions {
   /** Max abs error relative to the output scale max|ref| (default 1e-4, the project's numerics bound). */
   tolerance?: number;

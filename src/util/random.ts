@@ -8,6 +8,7 @@ import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 
 type Generator = ReturnType<typeof xoroshiro128plus>;
 
+/** dnnfuse's seeded random number generator (xoroshiro128+): same seed, same stream. */
 export class Rng {
   private gen: Generator;
   constructor(seed: number) {

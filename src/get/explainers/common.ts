@@ -16,6 +16,9 @@ import type { LocalGraph } from '../features.ts';
 
 /** The explainers, listed once (CLI choices, pass options and the bench read this list). */
 export const EXPLAINER_KINDS = ['gnne', 'pg', 'rg', 'cuts'] as const;
+/** The GET explainers: 'gnne' (GNNExplainer), 'pg' (PGExplainer), 'rg' (RG-Explainer), 'cuts'
+ * (training-free single cut).
+ */
 export type ExplainerKind = (typeof EXPLAINER_KINDS)[number];
 
 export interface Explanation {
