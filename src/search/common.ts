@@ -286,9 +286,11 @@ export class SearchRun {
  * edit that lowers DRAM and keeps the plan valid — merge the two groups (with the convex closure
  * of their union, so the ops between them move in too), move one op into its neighbour's group
  * (again with the closure), or eject an op from its group — until a sweep finds nothing or
- * `maxEvals` candidate edits were scored, or the scored groups held `maxWork` ops in all (an edit
- * costs time in proportion to the groups it touches: on a 20k-op chain whose groups hold thousands
- * of ops, 20000 edits were quadratic). No randomness; ties broken by op ids.
+ * `maxEvals` candidate edits were scored, or the work reached `maxWork` (default: unbounded):
+ * scoring an edit costs the ops of the groups it touches, applying one costs the plan's length
+ * (acyclicity check, rebuild). On a 20k-op chain both made the descent quadratic (thousands of
+ * ops per group, 20k singleton groups per applied edit from layer-by-layer); greedyPlan caps it
+ * on large graphs. No randomness; ties broken by op ids.
  */
 export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000, maxWork = Infinity): Plan {
   const graph = cost.graph;
@@ -319,6 +321,7 @@ export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000, maxWo
       }
     }
     if (!(after < before - 1e-9)) return false;
+    work += plan.length; // the acyclicity check and the rebuild below cost O(plan)
     const next = replaceGroups(plan, touched, add);
     if (!executionOrder(graph, next)) return false;
     plan = canonicalPlan(next);
@@ -337,6 +340,7 @@ export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000, maxWo
     let after = 0;
     for (const c of parts) after += cost.dram(c);
     if (!(after < cost.dram(g) - 1e-9)) return false;
+    work += plan.length;
     const next = replaceGroups(plan, [gi], parts);
     if (!executionOrder(graph, next)) return false;
     plan = canonicalPlan(next);
