@@ -241,11 +241,13 @@ export class SearchRun {
     // A graph with E fusable edges has at most 2^E distinct plans (a plan is fixed by which of
     // those edges lie inside a group): generating far more than that finds nothing new, so the
     // budget is capped (`--budget 1e9` on a 2-node model ran without end, its history growing).
+
+    this.rectifier = opts.rectifier ?? randomSplit;
+    this.evals0 = (cost as { cacheSize?: number }).cacheSize ?? 0;
+    // (After evals0: the fusability pairs count as evaluated by the search, as before.)
     const e = fusabilityOf(cost).edges.length;
     this.distinctPlansBound = e <= 40 ? 2 ** e : Infinity;
     this.budget = Math.min(this.budgetRequested, Math.max(MIN_CAPPED_BUDGET, this.distinctPlansBound * 64));
-    this.rectifier = opts.rectifier ?? randomSplit;
-    this.evals0 = (cost as { cacheSize?: number }).cacheSize ?? 0;
   }
   get done(): boolean {
     return this.generated >= this.budget;
