@@ -105,7 +105,7 @@ interface Row {
   child?: number;
   /** Extra assertion after the run. */
   after?: (dir: string, r: { err: string; out: string }) => void;
-  /** Holds only after issue 17 (pass option schemas in the pass manager) is merged. */
+  /** Holds thanks to issue 17 (pass option schemas checked by the pass manager). */
   needsIssue17?: boolean;
 }
 
@@ -311,14 +311,14 @@ const rows: Row[] = [
     name: '--option constructor.keys=1 is refused (Object.keys stays intact)',
     setup: (dir) => ['compile', write(dir, 'm.onnx', smallModel()), '-o', join(dir, 'out'), '--option', 'constructor.keys=1', '--no-verify'],
     code: 2,
-    message: /'constructor' is not a pass name or option key/,
+    message: /'constructor' is not a pass name/,
     after: () => assert.equal(typeof Object.keys, 'function'),
   },
   {
     name: "--option 'plan.__proto__={\"search\":\"exact\"}' is refused",
     setup: (dir) => ['compile', write(dir, 'm.onnx', smallModel()), '-o', join(dir, 'out'), '--option', 'plan.__proto__={"search":"exact"}', '--no-verify'],
     code: 2,
-    message: /'__proto__' is not a pass name or option key/,
+    message: /'__proto__' is not an option name/,
   },
   {
     name: "--option 'plan.search={\"__proto__\":{}}' (a forbidden key inside the JSON value) is refused",
@@ -331,14 +331,14 @@ const rows: Row[] = [
     needsIssue17: true,
     setup: (dir) => ['compile', write(dir, 'm.onnx', smallModel()), '-o', join(dir, 'out'), '--option', 'nosuch.key=1', '--no-verify', '-q'],
     code: 2,
-    message: /nosuch/,
+    message: /pass 'nosuch'/,
   },
   {
     name: '--option plan.serach=exact (a misspelt key) is refused',
     needsIssue17: true,
     setup: (dir) => ['compile', write(dir, 'm.onnx', smallModel()), '-o', join(dir, 'out'), '--pipeline', 'plan', '--option', 'plan.serach=exact', '--no-verify', '-q'],
     code: 2,
-    message: /serach/,
+    message: /pass 'plan': unknown option 'serach'/,
   },
   // --- bounded reads ---------------------------------------------------------------------------
   {
@@ -479,13 +479,6 @@ for (const row of rows) {
         r = { code: c.status ?? -1, err: c.stderr, out: c.stdout };
       } else r = await cli(args);
       const errLines = r.err.split('\n').filter((l) => l && !/^dnnfuse: (\[|wrote|FAILED)/.test(l) && !/^\S+: .* groups, DRAM/.test(l));
-      if (row.needsIssue17 && r.code !== row.code) {
-        // Before issue 17 (pass option schemas in the pass manager) is merged this row cannot
-        // hold: reported as a todo with the reason, not hidden.
-        console.log(`# ${row.name}: exit ${r.code}; expected ${row.code} once issue 17's option schemas are merged`);
-        t.todo(`needs issue 17: exit ${r.code}`);
-        return;
-      }
       assert.equal(r.code, row.code, `exit code; stderr: ${r.err}`);
       assert.match(row.code === 0 && row.message.source !== '^$' ? r.err : row.code === 0 ? '' : errLines.join('\n'), row.message);
       if (row.code !== 0) assert.equal(errLines.filter((l) => l.startsWith('dnnfuse:') && !/nothing written/.test(l)).length <= 1, true, `one error line: ${r.err}`);

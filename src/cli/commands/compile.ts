@@ -47,7 +47,8 @@ export function parsePassOptions(specs: string[]): Record<string, Record<string,
   for (const s of specs) {
     const m = /^([a-z0-9_][a-z0-9_.:-]*?)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(s);
     if (!m) throw badInput(`--option ${s}: expected <pass>.<key>=<value>, e.g. --option plan.budget=2000`);
-    for (const part of [...m[1].split(/[.:]/), m[2]]) if (FORBIDDEN_KEYS.has(part)) throw badInput(`--option ${s}: '${part}' is not a pass name or option key (it would reach Object.prototype)`);
+    for (const part of m[1].split(/[.:]/)) if (FORBIDDEN_KEYS.has(part)) throw badInput(`--option ${s}: '${part}' is not a pass name`);
+    if (FORBIDDEN_KEYS.has(m[2])) throw badInput(`--option ${s}: '${m[2]}' is not an option name`);
     let v: unknown = m[3];
     try {
       v = JSON.parse(m[3]);
