@@ -116,7 +116,7 @@ export function applyShapeOverrides(model: Model, specs: string[]): void {
 export const MAX_DIM = 2 ** 31 - 1;
 
 export function parseShapeOverrides(specs: readonly string[] | undefined): Record<string, number[]> {
-  const res: Record<string, number[]> = Object.create(null);
+  const res: Record<string, number[]> = {};
   for (const spec of specs ?? []) {
     const eq = spec.lastIndexOf('=');
     const name = spec.slice(0, eq);
@@ -132,7 +132,8 @@ export function parseShapeOverrides(specs: readonly string[] | undefined): Recor
     if (big >= 0) throw badInput(`--shape '${spec}': dim #${big} (${parts[big]}) is larger than ${MAX_DIM}`);
     const elems = dims.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(elems)) throw badInput(`--shape '${spec}': ${dims.join('x')} holds more than 2^53 elements`);
-    res[name] = dims;
+    // Defined, not assigned: an input named __proto__ must not set the object's prototype.
+    Object.defineProperty(res, name, { value: dims, enumerable: true, writable: true, configurable: true });
   }
   return res;
 }
