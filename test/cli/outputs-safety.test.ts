@@ -139,7 +139,7 @@ if (!hasPass('test18-break-weights'))
     },
   });
 if (!hasPass('test18-failed-certificate'))
-  registerPass({ name: 'test18-failed-certificate', description: 'reports a certificate not granted', reads: ['graph'], writes: [], run: () => ({ changed: false, annotations: { allCertified: false, certificates: [] } }) });
+  registerPass({ name: 'test18-failed-certificate', description: 'reports a certificate not granted', reads: ['graph'], writes: [], run: () => ({ changed: false, annotations: { allCertified: false, certificates: [] }, status: 'failed', reason: 'not certified (test)' }) });
 
 const rows: Row[] = [
   // --- outputs onto the run's inputs -------------------------------------------------------
