@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 
-/** @returns {Promise<((argv: string[]) => Promise<number>) | undefined>} */
+/** @returns {Promise<{ main: (argv: string[]) => Promise<number>, reportStall: () => number } | undefined>} */
 async function fromSource() {
   if (process.env.DNNFUSE_DIST === '1' || !existsSync(source)) return undefined;
   let tsx;
@@ -19,13 +19,20 @@ async function fromSource() {
     return undefined; // a clone installed without devDependencies: use dist/
   }
   tsx.register();
-  return (await import(source.href)).main;
+  return import(source.href);
 }
 
-const main = (await fromSource()) ?? (existsSync(compiled) ? (await import(compiled.href)).main : undefined);
-if (!main) {
+const cli = (await fromSource()) ?? (existsSync(compiled) ? await import(compiled.href) : undefined);
+if (!cli) {
   process.stderr.write('dnnfuse: dist/ is missing: run `npm run build` (or `npm ci`, which builds it)\n');
   process.exitCode = 2;
 } else {
-  process.exitCode = await main(process.argv.slice(2));
+  // When the event loop empties while main() is pending (a pass whose promise never settles),
+  // node would exit 13 without a word: say which pass and exit 1.
+  let finished = false;
+  process.once('beforeExit', () => {
+    if (!finished) process.exit(cli.reportStall());
+  });
+  process.exitCode = await cli.main(process.argv.slice(2));
+  finished = true;
 }

@@ -61,7 +61,7 @@ export interface CompileResult {
   model: Model;
   schedule: Schedule;
   plan?: ScheduledPlan;
-  /** Analysis results that are failures (exit code 1 in the CLI; outputs are still written):
+  /** Analysis results that are failures (exit code 1 in the CLI, which then writes nothing):
    * a learnability certificate not granted, a plan the planner itself marks infeasible. */
   failures: string[];
 }

@@ -114,17 +114,28 @@ export function applyShapeOverrides(model: Model, specs: string[]): void {
 }
 
 /** Parses `name=1x3x224x224` specs (dims separated by x or ,). */
+/** Largest dim accepted from the command line (2^31 - 1). */
+export const MAX_DIM = 2 ** 31 - 1;
+
 export function parseShapeOverrides(specs: readonly string[] | undefined): Record<string, number[]> {
   const res: Record<string, number[]> = {};
   for (const spec of specs ?? []) {
     const eq = spec.lastIndexOf('=');
     const name = spec.slice(0, eq);
     const dimsText = spec.slice(eq + 1);
-    const dims = dimsText.split(/[x,]/).map((d) => Number(d.trim()));
+    const parts = dimsText.split(/[x,]/).map((d) => d.trim());
+    const dims = parts.map((d) => (/^[0-9]+$/.test(d) ? Number(d) : NaN));
     if (eq <= 0 || !dimsText || dims.some((d) => !Number.isInteger(d) || d < 0)) {
       throw badInput(`--shape '${spec}': expected NAME=DIMS with non-negative integer dims, e.g. input=1x3x224x224`);
     }
-    res[name] = dims;
+    // Digits past 2^31 - 1 would wrap when written to the model's int64 dims or overflow the
+    // element counts the cost models multiply: refused, naming the dim.
+    const big = parts.findIndex((d, i) => dims[i] > MAX_DIM || d.length > 10);
+    if (big >= 0) throw badInput(`--shape '${spec}': dim #${big} (${parts[big]}) is larger than ${MAX_DIM}`);
+    const elems = dims.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(elems)) throw badInput(`--shape '${spec}': ${dims.join('x')} holds more than 2^53 elements`);
+    // Defined, not assigned: an input named __proto__ must not set the object's prototype.
+    Object.defineProperty(res, name, { value: dims, enumerable: true, writable: true, configurable: true });
   }
   return res;
 }

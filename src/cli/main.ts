@@ -14,7 +14,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('Compiler passes for ONNX models: layer fusion, conv reparameterization, GNN learnability checks')
     .version(TOOL_VERSION)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors (unknown option, missing argument) get the `dnnfuse:` prefix like
+    // every other error; subcommands inherit this configuration.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`dnnfuse: ${s.replace(/^error: /, '')}`) });
   for (const register of commands) register(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -22,6 +24,20 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e);
   }
+}
+
+/** Passes (by name) started and not finished, most recent last: what a stalled run was doing. */
+export const activePasses: string[] = [];
+
+/**
+ * Called by bin/dnnfuse.mjs when the event loop empties while main() is still pending: a promise
+ * nobody can settle any more (a plugin pass returning a promise that never resolves). Node would
+ * exit with code 13 and no message; this prints one line naming the pass and returns exit 1.
+ */
+export function reportStall(): number {
+  const what = activePasses.length ? `pass '${activePasses[activePasses.length - 1]}' never finished: its promise can no longer settle (nothing left to wait for)` : 'the run stopped with work pending: a promise can no longer settle';
+  process.stderr.write(`dnnfuse: ${what}; nothing was written\n`);
+  return 1;
 }
 
 export function reportError(e: unknown): number {

@@ -34,6 +34,24 @@ export interface GroupEval {
   breakdown?: DramBreakdown;
 }
 
+/** Groups larger than this many ops are memoized in a bounded cache (see FusionCostModel). */
+const BIG_GROUP = 256;
+/** Op ids held by the bounded cache of big groups (about 8 bytes each with the key text). */
+const BIG_MEMO_IDS = 1 << 23;
+/** Groups of up to BIG_GROUP ops memoized at most (emptied when full; ~200 bytes each). */
+const MEMO_MAX = 1 << 21;
+
+function hashIds(g: Group): number {
+  let h = 0x811c9dc5 ^ g.length;
+  for (const id of g) h = Math.imul(h ^ id, 0x01000193);
+  return h >>> 0;
+}
+function sameIds(a: Group, b: Group): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export abstract class FusionCostModel implements CostModel {
   abstract readonly scheme: FusionScheme;
   readonly graph: OpGraph;
@@ -41,6 +59,16 @@ export abstract class FusionCostModel implements CostModel {
   readonly elementBytes: number;
   /** Memo of evaluated groups, by sorted ids joined with ','. */
   private memo = new Map<string, GroupEval>();
+  /** Groups of more than BIG_GROUP ops go to a second memo holding at most BIG_MEMO_IDS op ids in
+   * all, emptied when full: a key costs as much to build as the group to evaluate, so caching
+   * them buys little, and on a long chain (greedy growing groups of thousands of ops one op at a
+   * time) the unbounded memo held gigabytes of keys. */
+  private bigMemo = new Map<number, { g: Group; e: GroupEval }[]>();
+  private bigIds = 0;
+  /** Evaluations of big groups (each counted once per stay in bigMemo). */
+  private bigEvaluations = 0;
+  /** Entries dropped when the small-group memo reached MEMO_MAX. */
+  private evicted = 0;
   /** Stamp array for O(1) membership tests without allocating a Set per group. */
   protected stamp: Int32Array;
   protected stampGen = 0;
@@ -83,8 +111,10 @@ export abstract class FusionCostModel implements CostModel {
   /** The cached evaluation of a group (memory, validity, DRAM). */
   evaluate(group: Group): GroupEval {
     const g = this.sorted(group);
-    const k = FusionCostModel.key(g);
-    let e = this.memo.get(k);
+    const big = g.length > BIG_GROUP;
+    // Big groups: keyed by a 32-bit hash of the ids, the ids compared on a hit (no key text).
+    const k = big ? hashIds(g) : FusionCostModel.key(g);
+    let e = big ? this.bigMemo.get(k as number)?.find((x) => sameIds(x.g, g))?.e : this.memo.get(k as string);
     if (!e) {
       this.evaluations++;
       this.mark(g);
@@ -92,7 +122,18 @@ export abstract class FusionCostModel implements CostModel {
       this.mark(g); // fresh generation: computeMemory used the tensor stamps
       const dram = this.computeDram(g, false).total;
       e = { bytes, valid: g.length === 1 || bytes <= this.bufferBytes, dram };
-      this.memo.set(k, e);
+      if (big) {
+        this.bigEvaluations++;
+        if (this.bigIds + g.length > BIG_MEMO_IDS) (this.bigMemo.clear(), (this.bigIds = 0));
+        this.bigIds += g.length;
+        const list = this.bigMemo.get(k as number);
+        if (list) list.push({ g: [...g], e });
+        else this.bigMemo.set(k as number, [{ g: [...g], e }]);
+      } else {
+        // Bounded too: a search with a huge budget on a large graph meets ever new groups.
+        if (this.memo.size >= MEMO_MAX) (this.evicted += this.memo.size, this.memo.clear());
+        this.memo.set(k as string, e);
+      }
     }
     return e;
   }
@@ -130,7 +171,7 @@ export abstract class FusionCostModel implements CostModel {
   }
   /** Number of memoized groups. */
   get cacheSize(): number {
-    return this.memo.size;
+    return this.memo.size + this.evicted + this.bigEvaluations;
   }
 
   /** F_beta in bytes; pushes the breakdown into `items` when given. Called after mark(). */

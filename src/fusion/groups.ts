@@ -20,24 +20,34 @@ export function mergeSorted(a: readonly number[], b: readonly number[]): number[
 
 /** Weakly connected components of a set of ops (each sorted; ordered by first id). */
 export function components(graph: OpGraph, ids: readonly number[]): number[][] {
-  const inSet = new Set(ids);
-  const seen = new Set<number>();
+  // A per-graph stamp array marks membership and "seen" without a Set per call (Sets made the
+  // polish of a 20k-op chain spend most of its time here).
+  let st = stamps.get(graph);
+  if (!st || st.mark.length !== graph.ops.length) stamps.set(graph, (st = { mark: new Int32Array(graph.ops.length), gen: 0 }));
+  if (st.gen > 0x7ffffff0) (st.mark.fill(0), (st.gen = 0));
+  const IN = ++st.gen, SEEN = ++st.gen;
+  const mark = st.mark;
+  for (const v of ids) mark[v] = IN;
   const out: number[][] = [];
-  for (const s of [...ids].sort((a, b) => a - b)) {
-    if (seen.has(s)) continue;
+  let sorted = true;
+  for (let i = 1; i < ids.length && sorted; i++) if (ids[i - 1] > ids[i]) sorted = false;
+  for (const s of sorted ? ids : [...ids].sort((a, b) => a - b)) {
+    if (mark[s] !== IN) continue;
     const comp: number[] = [];
     const stack = [s];
-    seen.add(s);
+    mark[s] = SEEN;
     while (stack.length) {
       const v = stack.pop()!;
       comp.push(v);
-      for (const u of graph.succ[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
-      for (const u of graph.pred[v]) if (inSet.has(u) && !seen.has(u)) (seen.add(u), stack.push(u));
+      for (const u of graph.succ[v]) if (mark[u] === IN) (mark[u] = SEEN, stack.push(u));
+      for (const u of graph.pred[v]) if (mark[u] === IN) (mark[u] = SEEN, stack.push(u));
     }
     out.push(comp.sort((a, b) => a - b));
   }
   return out;
 }
+
+const stamps = new WeakMap<OpGraph, { mark: Int32Array; gen: number }>();
 
 /** True when the ops form exactly one weakly connected component. The empty set has no
  * component, so it is not connected: a fusion group is never empty, and a split that produced

@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import { createRequire } from 'node:module';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
+import { readInputText } from '../util/input.ts';
 import { badInput } from '../errors.ts';
 import type { Accelerator, ElementType } from './accelerator.ts';
 
@@ -111,7 +112,7 @@ export function acceleratorFromObject(obj: unknown, where: string): Accelerator 
 export function loadAcceleratorFile(path: string): Accelerator {
   const where = `hardware config ${basename(path)}`;
   if (!existsSync(path)) throw badInput(`${where}: file not found (${path})`);
-  const text = readFileSync(path, 'utf8');
+  const text = readInputText(path, 'hardware file', 16 << 20);
   let data: unknown;
   try {
     data = /\.ya?ml$/i.test(path) ? YAML.parse(text) : JSON.parse(text);
@@ -135,7 +136,7 @@ export interface HardwareOverrides {
 export function resolveAccelerator(spec: string | undefined, overrides: HardwareOverrides = {}): Accelerator {
   let acc: Accelerator;
   const s = spec ?? 'edge-512k';
-  if (PRESETS[s]) acc = { ...PRESETS[s] };
+  if (Object.hasOwn(PRESETS, s)) acc = { ...PRESETS[s] };
   else if (existsSync(s) || /\.(json|ya?ml)$/i.test(s)) acc = loadAcceleratorFile(s);
   else throw badInput(`--hw ${s}: neither a preset (${Object.keys(PRESETS).join(', ')}) nor a .json/.yaml file`);
   const patch: Record<string, unknown> = { ...acc };

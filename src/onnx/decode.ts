@@ -3,7 +3,8 @@
  * or lazy pointers into external-data files; everything the IR does not model is kept in the
  * objects' carry slots (see carry.ts) for a lossless write-back.
  */
-import { isAbsolute, normalize, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, normalize, relative, resolve, sep } from 'node:path';
 import { Graph, Model, Node, type Attribute, type Dim, type OpaqueGraph, type TensorType, type ValueInfo } from '../ir/graph.ts';
 import { Tensor, type TensorSource } from '../ir/tensor.ts';
 import { DataType, dtypeBits, dtypeBytes, dtypeName, isKnownDtype } from '../ir/dtype.ts';
@@ -368,7 +369,28 @@ export function resolveLocation(baseDir: string, location: string, what: string)
   if (isAbsolute(location) || norm === '..' || norm.startsWith(`..${sep}`) || norm.startsWith('../')) {
     throw badInput(`${what}: external data location '${location}' must be a relative path inside the model's folder`);
   }
-  return resolve(baseDir, norm);
+  const path = resolve(baseDir, norm);
+  // Resolved by real path too: a symbolic link (the file or a folder on the way) leading out of
+  // the model's folder is refused, or its target would be read and copied into outputs.
+  let real: string | undefined;
+  try {
+    real = realpathSync(path);
+  } catch {
+    /* absent: reported by checkExternalData */
+  }
+  if (real !== undefined) {
+    let base = baseDir;
+    try {
+      base = realpathSync(baseDir);
+    } catch {
+      /* keep */
+    }
+    const rel = relative(base, real);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      throw badInput(`${what}: external data location '${location}' is a symbolic link to ${real}, outside the model's folder ${base}; copy the data into the folder`);
+    }
+  }
+  return path;
 }
 
 export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor {

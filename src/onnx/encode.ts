@@ -115,7 +115,7 @@ const num = (what: string) => (x: any) => longToNumber(x, what);
 
 /** The encoded model as chunks; a FileRange chunk is raw_data still on disk (a lazily loaded
  * initializer, lazy.ts), to be copied from its file by the consumer (concatParts /
- * writePartsAtomic). */
+ * writeParts). */
 export function encodeModelChunks(model: Model, ctx: EncodeContext): Part[] {
   const c = new Chunks();
   const orig = model.carry instanceof MsgCarry ? model.carry.msg : undefined;

@@ -12,18 +12,19 @@
  *   initializers to a side file (`externalDataThreshold`), which it does on its own when the
  *   inline data would exceed protobuf's 2 GiB message limit.
  */
-import { closeSync, ftruncateSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, ftruncateSync, fstatSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Model } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { DnnfuseError, badInput, isDnnfuseError, unsupported } from '../errors.ts';
 import { msgOf } from './carry.ts';
 import type { Msg } from './schema.ts';
-import { assertNotInput } from '../util/fs.ts';
+import { OutputBatch, RunInputs, writeError } from '../util/output.ts';
+import { readInputFile } from '../util/input.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
 import { encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
 import { validateModel } from './validate.ts';
-import { LazyRawSource, concatParts, scanModelFile, writePartsAtomic } from './lazy.ts';
+import { LazyRawSource, concatParts, scanModelFile, writeParts } from './lazy.ts';
 
 export { validateModel };
 
@@ -53,16 +54,16 @@ function modelOf(msg: Msg, opts: DecodeOptions): Model {
 
 /** Reads and decodes a .onnx file; external data resolves relative to the file's folder. */
 export function loadModel(path: string): Model {
-  const lazy = loadLazily(path);
-  if (lazy) return lazy;
-  let bytes: Buffer;
+  // Only a regular file is scanned lazily; anything else goes to the bounded reader's errors.
+  let regular = false;
   try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_FS_FILE_TOO_LARGE' || code === 'ERR_STRING_TOO_LONG') throw badInput(`${path} is over 2 GiB, more than one protobuf message can hold: store the weights as external data`);
-    throw badInput(code === 'ENOENT' ? `model file not found: ${path}` : code === 'EISDIR' ? `${path} is a folder, not a model file` : `cannot read ${path}: ${code ?? String(e)}`);
+    regular = statSync(path).isFile();
+  } catch {
+    /* the reader names the error */
   }
+  const lazy = regular ? loadLazily(path) : undefined;
+  if (lazy) return lazy;
+  const bytes = readInputFile(path, 'model file');
   try {
     return decodeModel(bytes, { baseDir: dirname(resolve(path)) });
   } catch (e) {
@@ -161,36 +162,59 @@ const AUTO_THRESHOLD = 1024;
 
 /** Options of saving a model: input values to keep, external data threshold and location. */
 export interface SaveOptions {
-  /** Input files that must not be overwritten (the CLI passes its inputs). */
-  inputs?: string[];
+  /** Input files that must not be overwritten (the CLI passes its inputs); the model's own
+   * external data files are always added. */
+  inputs?: string[] | RunInputs;
   /** Initializers of at least this many bytes are written to an external data file. */
   externalDataThreshold?: number;
   /** External data file name, relative to the model's folder (default `<model file>.data`). */
   externalDataLocation?: string;
+  /** Stage the files in this batch instead of committing them (the caller commits the batch with
+   * its other outputs: compile's model + schedule are renamed into place together). */
+  batch?: OutputBatch;
 }
 
 /**
- * Writes the model to `path` atomically (temporary file + rename). External tensors whose
- * file is reachable from the output folder stay as they are; those that are not (saving to
- * another folder) and, with `externalDataThreshold`, every initializer at least that large go
- * to the side file. Refuses to overwrite an input or an external data file the model reads.
+ * Writes the model to `path` atomically (temporary file + rename; with its external data file,
+ * as one batch: both or neither). External tensors whose file is reachable from the output
+ * folder stay as they are; those that are not (saving to another folder) and, with
+ * `externalDataThreshold`, every initializer at least that large go to the side file. Refuses to
+ * overwrite an input, an external data file the model reads, a folder, link, FIFO or device.
  */
 export function saveModel(model: Model, path: string, opts: SaveOptions = {}): void {
   const out = resolve(path);
   const outDir = dirname(out);
-  assertNotInput(out, opts.inputs ?? []);
-  const location = opts.externalDataLocation ?? `${basename(out)}.data`;
-  const sidePath = resolve(outDir, location);
+  const inputs = new RunInputs();
+  if (opts.inputs instanceof RunInputs) inputs.items.push(...opts.inputs.items);
+  else for (const i of opts.inputs ?? []) inputs.add(i, 'input file');
   const readFrom = new Set<string>();
   for (const t of tensorsOf(model)) {
-    if (t.source.kind === 'external') readFrom.add(resolve(t.source.path));
-    // Saving over the file lazily loaded tensors still read from: read them first.
-    else if (t.source instanceof LazyRawSource && t.source.pending && t.source.range.file.path === out) void t.source.bytes;
+    if (t.source.kind !== 'external') continue;
+    const p = resolve(t.source.path);
+    if (!readFrom.has(p)) (readFrom.add(p), inputs.add(p, 'external data file'));
   }
+  // Saving over the file lazily loaded tensors still read from: read them first.
+  for (const t of tensorsOf(model)) if (t.source instanceof LazyRawSource && t.source.pending && t.source.range.file.path === out) void t.source.bytes;
+  const own = !opts.batch;
+  const batch = opts.batch ?? new OutputBatch(inputs);
+  try {
+    saveInto(model, out, outDir, opts, inputs, readFrom, batch);
+    if (own) batch.commit();
+  } catch (e) {
+    batch.abort();
+    throw e;
+  }
+}
+
+function saveInto(model: Model, out: string, outDir: string, opts: SaveOptions, inputs: RunInputs, readFrom: Set<string>, batch: OutputBatch): void {
+  const location = opts.externalDataLocation ?? `${basename(out)}.data`;
+  const sidePath = resolve(outDir, location);
   if (model.baseDir !== undefined && resolve(model.baseDir) !== outDir) {
     const stuck = opaqueExternalTensors(model);
     if (stuck.length) throw unsupported(`tensor '${stuck[0]}' inside a subgraph, function or sparse initializer uses external data relative to ${model.baseDir}; save the model into that folder`);
   }
+  // The target is checked (inputs, non-regular files) before anything is encoded.
+  const modelTmp = batch.stage(out, '-o');
   let threshold = opts.externalDataThreshold;
   if (threshold === undefined && inlineBytes(model) > INLINE_LIMIT) threshold = AUTO_THRESHOLD;
 
@@ -200,10 +224,10 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     threshold,
     sink: () => {
       if (!sink) {
-        assertNotInput(sidePath, opts.inputs ?? []);
         if (readFrom.has(sidePath) || sidePath === out) throw badInput(`refusing to write external data to ${sidePath}: the model still reads its data from that file; choose another output name`);
+        const tmp = batch.stage(sidePath, 'external data file');
         try {
-          sink = new SideFile(sidePath, location);
+          sink = new SideFile(tmp, location);
         } catch (e) {
           throw fsError(e, sidePath);
         }
@@ -216,13 +240,18 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     parts = encodeModelChunks(model, ctx);
     const total = parts.reduce((a, p) => a + p.length, 0);
     if (total >= 2 ** 31) throw badInput(`the model would be ${total} bytes, over protobuf's 2 GiB limit; save with externalDataThreshold`);
-    sink?.commit();
+    sink?.close();
   } catch (e) {
-    sink?.abort();
-    throw fsError(e, sink?.path ?? out);
+    sink?.close();
+    throw fsError(e, sink ? sidePath : out);
   }
   try {
-    writePartsAtomic(out, parts);
+    const fd = openSync(modelTmp, 'wx', 0o644);
+    try {
+      writeParts(fd, parts);
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     throw fsError(e, out);
   }
@@ -230,48 +259,37 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
 
 /** A file-system failure while writing, as a one-line bad-input error naming the path. */
 function fsError(e: unknown, path: string): unknown {
-  if (isDnnfuseError(e)) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (!code) return e;
-  const why = code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : code;
-  return badInput(`cannot write ${path}: ${why}`, e);
+  return writeError(e, path);
 }
 
 /**
- * An external data file written atomically: bytes go to a temporary file in the same folder
- * (streamed, so data larger than memory is fine), renamed into place on commit. Hand-written
- * rather than util/fs.ts writeFileAtomic because that one needs every chunk in memory at once.
+ * An external data file, streamed into the temporary file its batch staged (so data larger than
+ * memory is fine); the batch renames it into place with the model. Hand-written rather than an
+ * OutputBatch.write because that needs every chunk in memory at once.
  * Tensors of at least 1 MiB start at a 4096-byte boundary (page-aligned for mmap readers,
  * as onnx's own external-data writer does).
  */
 class SideFile implements ExternalSink {
-  private fd: number;
-  private tmp: string;
+  private fd: number | undefined;
   private pos = 0;
-  constructor(readonly path: string, readonly location: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-    this.fd = openSync(this.tmp, 'w');
+  constructor(readonly tmp: string, readonly location: string) {
+    this.fd = openSync(tmp, 'wx', 0o644);
   }
   append(bytes: Uint8Array): number {
     if (bytes.length >= 1 << 20 && this.pos % 4096) this.pos += 4096 - (this.pos % 4096);
     const offset = this.pos;
     let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
+    while (done < bytes.length) done += writeSync(this.fd!, bytes, done, bytes.length - done, offset + done);
     this.pos += bytes.length;
     return offset;
   }
-  commit(): void {
-    if (fstatSync(this.fd).size < this.pos) ftruncateSync(this.fd, this.pos);
-    closeSync(this.fd);
-    renameSync(this.tmp, this.path);
-  }
-  abort(): void {
+  close(): void {
+    if (this.fd === undefined) return;
     try {
+      if (fstatSync(this.fd).size < this.pos) ftruncateSync(this.fd, this.pos);
+    } finally {
       closeSync(this.fd);
-    } catch {
-      /* already closed */
+      this.fd = undefined;
     }
-    rmSync(this.tmp, { force: true });
   }
 }

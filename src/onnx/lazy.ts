@@ -22,8 +22,8 @@
  * them and fails with a one-line error if the file was replaced or modified since. saveModel
  * over the file a model still reads from materializes those tensors first.
  */
-import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync, writevSync, mkdirSync, type Stats } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync, writevSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { badInput } from '../errors.ts';
 
 /** A model file as it was when loaded (identity checked before every read). */
@@ -249,7 +249,8 @@ export interface Skeleton {
 export function scanModelFile(path: string): Skeleton | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // Non-blocking: a FIFO must not block here (its stat below sends it to the bounded reader).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
@@ -331,67 +332,53 @@ export function concatParts(parts: Part[]): Uint8Array {
 const COPY_CHUNK = 1 << 22;
 let scratch: Uint8Array | undefined;
 
-/** Writes parts to `path` atomically (temporary file + rename), copying ranges from their file
- * through one reused 4 MiB buffer (no allocation per tensor). */
-export function writePartsAtomic(path: string, parts: Part[]): void {
-  const dir = dirname(resolve(path));
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    let pos = 0;
-    const write = (b: Uint8Array) => {
-      let done = 0;
-      while (done < b.length) done += writeSync(fd!, b, done, b.length - done, pos + done);
-      pos += b.length;
-    };
-    let run: Uint8Array[] = [];
-    const flush = () => {
-      // Gathered writes of consecutive in-memory chunks; a short writev finishes one by one.
-      for (let i = 0; i < run.length; i += 512) {
-        const batch = run.slice(i, i + 512);
-        let n = writevSync(fd!, batch, pos);
-        for (const b of batch) {
-          if (n >= b.length) {
-            n -= b.length;
-            pos += b.length;
-          } else {
-            const rest = b.subarray(n);
-            pos += n;
-            n = 0;
-            write(rest);
-          }
+/** Writes parts at the start of an open file, copying ranges from their file through one reused
+ * 4 MiB buffer (no allocation per tensor). */
+export function writeParts(fd: number, parts: Part[]): void {
+  let pos = 0;
+  const write = (b: Uint8Array) => {
+    let done = 0;
+    while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
+    pos += b.length;
+  };
+  let run: Uint8Array[] = [];
+  const flush = () => {
+    // Gathered writes of consecutive in-memory chunks; a short writev finishes one by one.
+    for (let i = 0; i < run.length; i += 512) {
+      const batch = run.slice(i, i + 512);
+      let n = writevSync(fd, batch, pos);
+      for (const b of batch) {
+        if (n >= b.length) {
+          n -= b.length;
+          pos += b.length;
+        } else {
+          const rest = b.subarray(n);
+          pos += n;
+          n = 0;
+          write(rest);
         }
-      }
-      run = [];
-    };
-    for (const p of parts) {
-      if (!(p instanceof FileRange)) {
-        if (p.length) run.push(p);
-        continue;
-      }
-      flush();
-      const src = p.file.open('model');
-      try {
-        scratch ??= new Uint8Array(COPY_CHUNK);
-        for (let at = 0; at < p.length; at += COPY_CHUNK) {
-          const n = Math.min(COPY_CHUNK, p.length - at);
-          const view = scratch.subarray(0, n);
-          readFully(src, view, p.offset + at, 'model', p.file.path);
-          write(view);
-        }
-      } finally {
-        closeSync(src);
       }
     }
+    run = [];
+  };
+  for (const p of parts) {
+    if (!(p instanceof FileRange)) {
+      if (p.length) run.push(p);
+      continue;
+    }
     flush();
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
+    const src = p.file.open('model');
+    try {
+      scratch ??= new Uint8Array(COPY_CHUNK);
+      for (let at = 0; at < p.length; at += COPY_CHUNK) {
+        const n = Math.min(COPY_CHUNK, p.length - at);
+        const view = scratch.subarray(0, n);
+        readFully(src, view, p.offset + at, 'model', p.file.path);
+        write(view);
+      }
+    } finally {
+      closeSync(src);
+    }
   }
+  flush();
 }

@@ -12,6 +12,7 @@
 import type { Model } from '../ir/graph.ts';
 import { badInput } from '../errors.ts';
 import { msgOf } from './carry.ts';
+import { checkModelValues } from './check-model.ts';
 import type { Msg } from './schema.ts';
 
 export function validateModel(model: Model): void {
@@ -57,4 +58,5 @@ export function validateModel(model: Model): void {
     if (!producedBy.has(o.name)) throw badInput(`graph output '${o.name}' is not produced by any node, initializer or graph input`);
   }
   g.topoOrder(); // throws on a cycle, naming a node on it
+  checkModelValues(model); // dims, tensor lengths, dtypes, opset
 }

@@ -13,6 +13,7 @@
  * carries each pass's annotations verbatim (the plan pass's part is described by
  * schema/schedule.schema.json).
  */
+import { checkModelValues } from '../onnx/check-model.ts';
 import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -286,6 +287,7 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
   if (!Number.isInteger(ctx.seed)) throw badInput(`seed must be an integer, got ${ctx.seed}`);
   checkPipeline(passes, ctx);
   ctx.options = checkOptions(passes, partialCtx.options);
+  checkModelValues(model, { forPasses: true }); // in-memory models too: dims, tensor lengths, dtypes, opset
   const verify = opts.verifyAfterChange ?? true;
   const nodesBefore = model.graph.nodes.length;
   const records: PassRecord[] = [];

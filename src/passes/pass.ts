@@ -73,7 +73,7 @@ export interface PassResult<A = unknown> {
   /** What the pass writes into the schedule under its name (JSON-serializable). */
   annotations?: A;
   /** 'failed': an analysis result that is a failure (a certificate not granted, an infeasible
-   * plan); compile then exits 1 after writing its outputs. Default 'ok'. A limit reached
+   * plan); compile then exits 1 and writes nothing. Default 'ok'. A limit reached
    * (fixedPoint) is 'limit-reached'. */
   status?: PassStatus;
   /** One line saying why, for a status other than 'ok'. */

@@ -9,7 +9,8 @@
  *    name, each one batch of the model's single graph input.
  * Shapes must match the declared input shape (symbolic dims accept any size).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readInputFile } from '../util/input.ts';
 import { join, resolve } from 'node:path';
 import type { Model } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
@@ -20,7 +21,7 @@ import { randomFeeds, type Feeds, type HostTensor } from '../analysis/ort.ts';
 
 /** Reads a serialized TensorProto file as a host tensor (float32 for float types). */
 export function readTensorPb(path: string): { name: string; tensor: HostTensor } {
-  const bytes = new Uint8Array(readFileSync(path));
+  const bytes = new Uint8Array(readInputFile(path, 'calibration file'));
   let msg: Msg;
   try {
     const r = new protobuf.Reader(bytes);
@@ -39,7 +40,7 @@ export function readTensorPb(path: string): { name: string; tensor: HostTensor }
 
 /** Reads a .npy file (little-endian float32/float64, C order) as float32. */
 export function readNpy(path: string): HostTensor {
-  const b = readFileSync(path);
+  const b = readInputFile(path, 'calibration file');
   if (b.length < 10 || b[0] !== 0x93 || b.toString('latin1', 1, 6) !== 'NUMPY') throw badInput(`${path}: not a .npy file`);
   const major = b[6];
   const hlen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);

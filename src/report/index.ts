@@ -63,7 +63,8 @@ export function reportDataFromSchedule(s: Schedule, title?: string): ReportData 
   };
 }
 
-function findModel(s: Schedule, scheduleDir?: string): string | undefined {
+/** The source model a schedule names, found as the report finds it (an input of `report`). */
+export function findModel(s: Schedule, scheduleDir?: string): string | undefined {
   const p = s.model?.path;
   if (!p) return undefined;
   const cands = isAbsolute(p) ? [p] : [resolve(p), ...(scheduleDir ? [resolve(scheduleDir, p), resolve(dirname(scheduleDir), p)] : [])];

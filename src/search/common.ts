@@ -47,6 +47,8 @@ export interface SearchResult {
   history: number[];
   /** Local search: how many times it restarted from a fresh population. */
   restarts?: number;
+  /** Set when the requested budget exceeded 64x the graph's distinct plans and was capped. */
+  budgetCap?: { requested: number; used: number; distinctPlansBound: number };
 }
 
 const fusCache = new WeakMap<CostModel, Fusability>();
@@ -215,22 +217,40 @@ export class TopK {
   }
 }
 
+/** Budgets are never capped below this many plans (see SearchRun.budget). */
+export const MIN_CAPPED_BUDGET = 10000;
+const HIST_MAX = 1 << 14;
+
 /** Bookkeeping every search shares: budget, best plan, history, progress. */
 export class SearchRun {
   readonly rng: Rng;
+  /** Plans to generate: the requested budget, capped at 64x the number of distinct plans the
+   * graph has (at least MIN_CAPPED_BUDGET). */
   readonly budget: number;
+  readonly budgetRequested: number;
+  /** Upper bound on distinct plans (2^fusable edges; Infinity past 2^40). */
+  readonly distinctPlansBound: number;
   readonly rectifier: Rectifier;
   readonly stats: RectifyStats = { invalid: 0, rectified: 0 };
   generated = 0;
   best: { plan: Plan; dram: number } | undefined;
   private hist: number[] = [];
+  private histStride = 1;
   private t0 = performance.now();
   private evals0: number;
   constructor(readonly method: SearchMethod, readonly cost: CostModel, readonly opts: SearchOptions, defaultBudget: number) {
     this.rng = new Rng(opts.seed ?? 0);
-    this.budget = Math.max(1, Math.floor(opts.budget ?? defaultBudget));
+    this.budgetRequested = Math.max(1, Math.floor(opts.budget ?? defaultBudget));
+    // A graph with E fusable edges has at most 2^E distinct plans (a plan is fixed by which of
+    // those edges lie inside a group): generating far more than that finds nothing new, so the
+    // budget is capped (`--budget 1e9` on a 2-node model ran without end, its history growing).
+
     this.rectifier = opts.rectifier ?? randomSplit;
     this.evals0 = (cost as { cacheSize?: number }).cacheSize ?? 0;
+    // (After evals0: the fusability pairs count as evaluated by the search, as before.)
+    const e = fusabilityOf(cost).edges.length;
+    this.distinctPlansBound = e <= 40 ? 2 ** e : Infinity;
+    this.budget = Math.min(this.budgetRequested, Math.max(MIN_CAPPED_BUDGET, this.distinctPlansBound * 64));
   }
   get done(): boolean {
     return this.generated >= this.budget;
@@ -240,7 +260,13 @@ export class SearchRun {
     const d = planDram(this.cost, plan);
     this.generated++;
     if (!this.best || d < this.best.dram || (d === this.best.dram && planKey(plan) < planKey(this.best.plan))) this.best = { plan, dram: d };
-    this.hist.push(this.best.dram);
+    // The history keeps at most HIST_MAX points: past that, every other point is dropped and
+    // one point is kept per `histStride` plans (memory independent of the budget).
+    if (this.generated % this.histStride === 0 || this.generated === this.budget) this.hist.push(this.best.dram);
+    if (this.hist.length >= HIST_MAX) {
+      this.hist = this.hist.filter((_, i) => i % 2 === 1);
+      this.histStride *= 2;
+    }
     this.opts.onProgress?.(this.generated, this.budget, this.best.dram);
     return d;
   }
@@ -251,6 +277,7 @@ export class SearchRun {
       plan: canonicalPlan(this.best!.plan),
       dram: this.best!.dram,
       plansGenerated: this.generated,
+      ...(this.budget < this.budgetRequested ? { budgetCap: { requested: this.budgetRequested, used: this.budget, distinctPlansBound: this.distinctPlansBound } } : {}),
       groupsEvaluated: ((this.cost as { cacheSize?: number }).cacheSize ?? 0) - this.evals0,
       ms: performance.now() - this.t0,
       rectify: this.stats,
@@ -264,18 +291,25 @@ export class SearchRun {
  * edit that lowers DRAM and keeps the plan valid — merge the two groups (with the convex closure
  * of their union, so the ops between them move in too), move one op into its neighbour's group
  * (again with the closure), or eject an op from its group — until a sweep finds nothing or
- * `maxEvals` candidate edits were scored. No randomness; ties broken by op ids.
+ * `maxEvals` candidate edits were scored, or the work reached `maxWork` (default: unbounded):
+ * scoring an edit costs the ops of the groups it touches, applying one costs the plan's length
+ * (acyclicity check, rebuild). On a 20k-op chain both made the descent quadratic (thousands of
+ * ops per group, 20k singleton groups per applied edit from layer-by-layer); greedyPlan caps it
+ * on large graphs. No randomness; ties broken by op ids.
  */
-export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000): Plan {
+export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000, maxWork = Infinity): Plan {
   const graph = cost.graph;
   const n = graph.ops.length;
   const fus = fusabilityOf(cost);
   let plan = canonicalPlan(start);
   let a = assignmentOf(plan, n);
   let evals = 0;
+  let work = 0;
   /** Score the plan where group H replaces its ops' groups; returns the new plan if it is better. */
   const tryGroup = (H: number[]): boolean => {
     evals++;
+    work += H.length;
+    if (work > maxWork) evals = maxEvals;
     if (!cost.valid(H)) return false;
     const touched = [...new Set(H.map((id) => a[id]))].sort((x, y) => x - y);
     const inH = new Set(H);
@@ -292,6 +326,7 @@ export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000): Plan
       }
     }
     if (!(after < before - 1e-9)) return false;
+    work += plan.length; // the acyclicity check and the rebuild below cost O(plan)
     const next = replaceGroups(plan, touched, add);
     if (!executionOrder(graph, next)) return false;
     plan = canonicalPlan(next);
@@ -303,11 +338,14 @@ export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000): Plan
     const gi = a[x];
     const g = plan[gi];
     if (g.length < 2) return false;
+    work += g.length;
+    if (work > maxWork) evals = maxEvals;
     const rest = g.filter((id) => id !== x);
     const parts = [[x], ...components(graph, rest)];
     let after = 0;
     for (const c of parts) after += cost.dram(c);
     if (!(after < cost.dram(g) - 1e-9)) return false;
+    work += plan.length;
     const next = replaceGroups(plan, [gi], parts);
     if (!executionOrder(graph, next)) return false;
     plan = canonicalPlan(next);

@@ -36,53 +36,111 @@ export function greedyPlan(cost: CostModel, opts: { window?: WindowOptions | fal
   // part-way and re-merge in one step: SE blocks, channel shuffles; bench:fusion measures the
   // gap to the optimum). It never raises DRAM, so greedy stays at or
   // below the polished plan; a last polish picks up single-op edits the new groups enable.
-  const a = polishPlan(cost, greedyMergePlan(cost));
-  const b = polishPlan(cost, layerByLayer(cost.graph));
+  // Large graphs: the descents' work is capped at 50 ops per op (bounded time; see polishPlan).
+  const n = cost.graph.ops.length;
+  const work = n > LARGE_GRAPH ? 50 * n : undefined;
+  const a = polishPlan(cost, greedyMergePlan(cost), undefined, work);
+  const b = polishPlan(cost, layerByLayer(cost.graph), undefined, work);
   const start = planDram(cost, b) < planDram(cost, a) ? b : a;
   if (opts.window === false) return start;
   const w = reoptimizeWindows(cost, start, opts.window);
   if (planDram(cost, w) >= planDram(cost, start)) return start;
-  const p = polishPlan(cost, w);
+  const p = polishPlan(cost, w, undefined, work);
   return planDram(cost, p) < planDram(cost, w) ? p : w;
 }
 
-/** The pairwise greedy merge alone (no polish). */
+/** Graphs with more ops than this get the large-graph settings of the heuristics (greedy's tie
+ * order, the polish's work cap); every reference network is far below. */
+export const LARGE_GRAPH = 4096;
+
+/** The pairwise greedy merge alone (no polish). Candidate merges sit in a binary heap (largest
+ * gain first; ties: smaller op ids) with lazy deletion: an entry is stale once either of its
+ * groups merged (per-root version). Each group keeps the set of its neighbour groups, merged
+ * smaller-into-larger. (A full scan of the candidates per merge made a 20k-op chain quadratic.) */
 export function greedyMergePlan(cost: CostModel): Plan {
   const fus = fusabilityOf(cost);
   const up = new UnionPlan(cost);
-  const gains = new Map<string, { a: number; b: number; gain: number }>();
-  const pairKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+  const n = cost.graph.ops.length;
+  const version = new Int32Array(n);
+  type Cand = { a: number; b: number; gain: number; va: number; vb: number; size: number };
+  // Ties in gain go to the smaller op ids. On large graphs (more than LARGE_GRAPH ops: far
+  // beyond the reference networks, which keep the published tie order) equal gains go first to
+  // the smaller merged group: on a long chain of equal maps the id order grows one group an op
+  // at a time, re-evaluating it each time (quadratic), while size order merges pairwise, then
+  // pairs of pairs (n log n).
+  const bySize = n > LARGE_GRAPH;
+  const heap = new MinHeap<Cand>((x, y) => y.gain - x.gain || (bySize ? x.size - y.size : 0) || x.a - y.a || x.b - y.b);
   const consider = (a: number, b: number) => {
     if (a === b) return;
-    const key = pairKey(a, b);
-    if (gains.has(key)) return;
     const A = up.group(a), B = up.group(b);
     const U = mergeSorted(A, B);
     if (!cost.valid(U)) return;
     const gain = cost.dram(A) + cost.dram(B) - cost.dram(U);
-    if (gain > 0) gains.set(key, { a: Math.min(a, b), b: Math.max(a, b), gain });
+    const [x, y] = a < b ? [a, b] : [b, a];
+    if (gain > 0) heap.push({ a: x, b: y, gain, va: version[x], vb: version[y], size: U.length });
   };
+  // Neighbour groups (by root) of each group, through fusable edges.
+  const nbrs: Set<number>[] = fus.adj.map((l) => new Set(l));
   for (const [u, v] of fus.edges) consider(u, v);
   for (;;) {
-    let best: { a: number; b: number; gain: number } | undefined;
-    let bestKey = '';
-    for (const [k, c] of gains) {
-      if (!best || c.gain > best.gain || (c.gain === best.gain && (c.a < best.a || (c.a === best.a && c.b < best.b)))) {
-        best = c;
-        bestKey = k;
-      }
-    }
+    const best = heap.pop();
     if (!best) break;
-    gains.delete(bestKey);
-    if (up.wouldCycle(best.a, best.b)) continue;
-    const r = up.merge(best.a, best.b);
-    for (const [k, c] of [...gains]) if (c.a === best.a || c.b === best.a || c.a === best.b || c.b === best.b) gains.delete(k);
-    const nb = new Set<number>();
-    for (const v of up.group(r)) for (const u of fus.adj[v]) nb.add(up.find(u));
-    nb.delete(r);
-    for (const g of [...nb].sort((x, y) => x - y)) consider(r, g);
+    const { a, b } = best;
+    if (up.parent[a] !== a || up.parent[b] !== b || version[a] !== best.va || version[b] !== best.vb) continue;
+    if (up.wouldCycle(a, b)) continue;
+    const r = up.merge(a, b);
+    const s = r === a ? b : a;
+    version[r]++;
+    // Neighbours of r := nbrs(a) u nbrs(b) \ {a, b}; s's neighbours now point at r.
+    let big = nbrs[r], small = nbrs[s];
+    if (small.size > big.size) [big, small] = [small, big];
+    for (const g of small) big.add(g);
+    big.delete(a);
+    big.delete(b);
+    nbrs[r] = big;
+    nbrs[s] = new Set();
+    for (const g of big) {
+      const ng = nbrs[g];
+      if (ng.delete(s)) ng.add(r);
+    }
+    for (const g of [...big].sort((x, y) => x - y)) consider(r, g);
   }
   return canonicalPlan(up.toPlan());
+}
+
+/** A binary min-heap under `less` (negative: x first). */
+class MinHeap<T> {
+  private a: T[] = [];
+  constructor(private cmp: (x: T, y: T) => number) {}
+  push(x: T): void {
+    const a = this.a;
+    a.push(x);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (this.cmp(a[i], a[p]) >= 0) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop(): T | undefined {
+    const a = this.a;
+    if (!a.length) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < a.length && this.cmp(a[l], a[m]) < 0) m = l;
+        if (r < a.length && this.cmp(a[r], a[m]) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 export function searchGreedy(cost: CostModel, opts: SearchOptions = {}): SearchResult {

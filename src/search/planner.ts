@@ -67,7 +67,7 @@ export interface FusionPlanJson {
   scheme: FusionScheme;
   bufferBytes: number;
   elementBytes: number;
-  search: { method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number };
+  search: { method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; budgetCap?: { requested: number; used: number; distinctPlansBound: number }; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number };
   groups: FusionGroupJson[];
   unfusable: string[];
   totals: {
@@ -187,6 +187,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
       rectifier: opts.rectifierName ?? 'random-split',
       warmStart: !!opts.warmStart,
       plansGenerated: isExact ? 1 : s.plansGenerated,
+      ...(!isExact && s.budgetCap ? { budgetCap: s.budgetCap } : {}),
       groupsEvaluated: isExact ? 0 : s.groupsEvaluated,
       invalidGroups: isExact ? 0 : s.rectify.invalid,
       rectifiedGroups: isExact ? 0 : s.rectify.rectified,

@@ -8,12 +8,12 @@
  * summary on stdout. Exit codes: 0 success, 1 plan/verification failure, 2 bad input.
  */
 import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CompileOptions, CompileResult } from '../../compile.ts';
 import { badInput } from '../../errors.ts';
-import { writeFileAtomic } from '../../util/fs.ts';
+import { OutputBatch, RunInputs, checkOutputTarget, lockFolder } from '../../util/output.ts';
 // Heavy modules (passes, onnxruntime, the IO layer) load on use, so `dnnfuse --help` and the
 // other commands start fast.
 import { DEFAULT_PIPELINE } from '../../passes/default-pipeline.ts';
@@ -24,23 +24,40 @@ export const EXAMPLE_MODEL = fileURLToPath(new URL('../../../fixtures/example.on
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** Keys that reach Object.prototype (or a constructor) when used as property names. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Throws when a JSON value holds a forbidden key at any depth (Object.assign or a spread of
+ * such a value would set a prototype). */
+function checkJsonKeys(v: unknown, spec: string, depth = 0): void {
+  if (!v || typeof v !== 'object' || depth > 64) return;
+  for (const k of Object.keys(v)) {
+    if (FORBIDDEN_KEYS.has(k)) throw badInput(`--option ${spec}: the key '${k}' is not allowed (it would reach Object.prototype)`);
+    checkJsonKeys((v as Record<string, unknown>)[k], spec, depth + 1);
+  }
+}
+
 /** `plan.budget=2000` -> options.plan.budget = 2000 (values parsed as JSON when they are JSON).
- * Null-prototype objects; `__proto__`, `constructor` and `prototype` are refused as names. Which
- * passes and keys exist, and the values' types, the pass manager checks against each pass's
- * schema before anything runs. */
+ * The objects have no prototype and `__proto__`, `constructor`, `prototype` are refused as pass
+ * names, keys or keys inside JSON values: `--option constructor.keys=1` once replaced
+ * Object.keys, `--option 'plan.__proto__={...}'` silently changed the plan's defaults. Which
+ * passes and keys exist is checked by the pass manager against each pass's option schema. */
 export function parsePassOptions(specs: string[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = Object.create(null);
   for (const s of specs) {
-    const m = /^([a-z0-9][a-z0-9_.:-]*?)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(s);
+    const m = /^([a-z0-9_][a-z0-9_.:-]*?)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(s);
     if (!m) throw badInput(`--option ${s}: expected <pass>.<key>=<value>, e.g. --option plan.budget=2000`);
-    if (['__proto__', 'constructor', 'prototype'].includes(m[2])) throw badInput(`--option ${s}: '${m[2]}' is not an option name`);
+    for (const part of m[1].split(/[.:]/)) if (FORBIDDEN_KEYS.has(part)) throw badInput(`--option ${s}: '${part}' is not a pass name`);
+    if (FORBIDDEN_KEYS.has(m[2])) throw badInput(`--option ${s}: '${m[2]}' is not an option name`);
     let v: unknown = m[3];
     try {
       v = JSON.parse(m[3]);
     } catch {
       /* a plain string */
     }
-    (out[m[1]] ??= Object.create(null))[m[2]] = v;
+    checkJsonKeys(v, s);
+    const pass = (out[m[1]] ??= Object.create(null) as Record<string, unknown>);
+    pass[m[2]] = v;
   }
   return out;
 }
@@ -49,7 +66,9 @@ export function parsePassOptions(specs: string[]): Record<string, Record<string,
  * src/passes/registry.ts). A module exporting `passes` (an array) or `default` (a pass or an
  * array) has those registered too. */
 export async function loadPlugin(spec: string): Promise<void> {
-  const { registerPass, hasPass } = await import('../../passes/registry.ts');
+  const { registerPass, hasPass, getPass, listPasses } = await import('../../passes/registry.ts');
+  const before = new Set(listPasses().map((p) => p.name));
+  const listPluginPasses = (old: Set<string>) => listPasses().filter((p) => !old.has(p.name)).map((p) => getPass(p.name) as Pass);
   const path = resolve(spec);
   if (!existsSync(path)) throw badInput(`--plugin ${spec}: file not found`);
   let mod: Record<string, unknown>;
@@ -60,6 +79,20 @@ export async function loadPlugin(spec: string): Promise<void> {
   }
   const exported = [mod.passes, mod.default].flatMap((x) => (Array.isArray(x) ? x : x ? [x] : []));
   for (const p of exported as Pass[]) if (p && typeof p === 'object' && typeof p.run === 'function' && !hasPass(p.name)) registerPass(p);
+  // Track every plugin pass while it runs, so that a stalled run can name it (main.ts reportStall).
+  const { activePasses } = await import('../main.ts');
+  for (const p of listPluginPasses(before)) {
+    const run = p.run;
+    if (!Object.isExtensible(p) || !Object.getOwnPropertyDescriptor(p, 'run')?.writable) continue; // frozen: not tracked
+    p.run = async function (this: unknown, ...args: Parameters<Pass['run']>) {
+      activePasses.push(p.name);
+      try {
+        return await run.apply(this, args);
+      } finally {
+        activePasses.splice(activePasses.lastIndexOf(p.name), 1);
+      }
+    } as Pass['run'];
+  }
 }
 
 export function register(program: Command): void {
@@ -111,6 +144,15 @@ export function register(program: Command): void {
       if (!(atol >= 0)) throw badInput(`--atol ${o.atol}: expected a non-negative number`);
       const outDir = resolve(String(o.out));
       if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw badInput(`-o ${o.out}: exists and is not a folder`);
+      // The run's inputs (model, hardware file, plugins); the model's external data files are
+      // added once it is loaded. Outputs are checked now, before any work, and again on write.
+      const inputs = new RunInputs().add(modelPath, 'model file');
+      if (!/^[a-z0-9-]+$/.test(String(o.hw)) || existsSync(String(o.hw))) inputs.add(String(o.hw), 'hardware file');
+      for (const p of o.plugin as string[]) inputs.add(p, 'plugin');
+      const modelOut = join(outDir, 'model.onnx');
+      const scheduleOut = join(outDir, 'schedule.json');
+      checkOutputTarget(modelOut, inputs, '-o');
+      checkOutputTarget(scheduleOut, inputs, '-o');
       const opts: CompileOptions = {
         hw: String(o.hw),
         hwOverrides: { buffer: o.buffer as string | undefined, dtype: o.dtype as string | undefined },
@@ -133,14 +175,39 @@ export function register(program: Command): void {
       const { saveModel } = await import('../../onnx/io.ts');
       const { scheduleToJson } = await import('../../passes/manager.ts');
       const r: CompileResult = await compileModel(modelPath, opts);
-      const modelOut = join(outDir, 'model.onnx');
-      const scheduleOut = join(outDir, 'schedule.json');
-      saveModel(r.model, modelOut, { inputs: [modelPath] });
-      writeFileAtomic(scheduleOut, scheduleToJson(r.schedule));
+      inputs.addModel(modelPath, r.model);
       const show = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
-      log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
-      for (const f of r.failures) log(`FAILED: ${f}`);
-      if (r.failures.length) process.exitCode = 1;
+      // Failures print even under --quiet: they explain exit 1.
+      for (const f of r.failures) process.stderr.write(`dnnfuse: FAILED: ${f}\n`);
+      if (r.failures.length) {
+        // Outputs only when everything succeeded: a failed check leaves the folder as it was.
+        process.stderr.write(`dnnfuse: nothing written to ${show(outDir)} (a check failed)\n`);
+        process.exitCode = 1;
+      } else {
+        // One run at a time per output folder (lock file), and model.onnx (+ its external data)
+        // and schedule.json as one batch: both or neither, never mixed with another run's.
+        const created = !existsSync(outDir);
+        const release = lockFolder(outDir);
+        try {
+          const text = scheduleToJson(r.schedule);
+          OutputBatch.run(inputs, (b) => {
+            saveModel(r.model, modelOut, { inputs, batch: b });
+            b.write(scheduleOut, text);
+          });
+        } catch (e) {
+          release();
+          if (created) {
+            try {
+              rmdirSync(outDir); // only if still empty
+            } catch {
+              /* not empty or gone */
+            }
+          }
+          throw e;
+        }
+        release();
+        log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
+      }
       if (o.json) {
         const s = r.schedule;
         process.stdout.write(
@@ -149,7 +216,7 @@ export function register(program: Command): void {
               ok: r.failures.length === 0,
               failures: r.failures,
               model: s.model.path ?? s.model.name,
-              outputs: { model: modelOut, schedule: scheduleOut },
+              outputs: r.failures.length ? null : { model: modelOut, schedule: scheduleOut },
               hardware: s.hardware?.name ?? null,
               bufferBytes: s.hardware?.bufferBytes ?? null,
               scheme: s.scheme,

@@ -12,11 +12,11 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModel } from '../../onnx/io.ts';
 import { badInput } from '../../errors.ts';
-import { resolveAccelerator } from '../../hardware/load.ts';
+import { PRESETS, resolveAccelerator } from '../../hardware/load.ts';
 import { runPasses, scheduleToJson } from '../../passes/manager.ts';
 import { planPass } from '../../passes/plan-fusion.ts';
 import { SEARCH_METHODS } from '../../search/planner.ts';
-import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
+import { RunInputs, checkOutputTarget, writeOutput } from '../../util/output.ts';
 import { applyShapeOverrides } from '../../analysis/shapes.ts';
 import { GET_KINDS, type GetKind } from '../../get/rectifier.ts';
 
@@ -24,6 +24,12 @@ function posInt(name: string, v: string): number {
   const x = Number(v);
   if (!Number.isInteger(x) || x < 1) throw badInput(`--${name} ${v}: expected a positive integer`);
   return x;
+}
+
+/** The summary's note when the search capped its budget (SearchRun.budget). */
+function capNote(a: unknown): string {
+  const c = (a as { search?: { budgetCap?: { requested: number; used: number; distinctPlansBound: number } } }).search?.budgetCap;
+  return c ? `; budget capped at ${c.used} plans (asked ${c.requested}; the graph has at most ${c.distinctPlansBound} distinct plans)` : '';
 }
 
 export function register(program: Command): void {
@@ -46,7 +52,7 @@ export function register(program: Command): void {
     .option('--no-optimum', 'skip the exact optimum (and the gap)')
     .option('--time-limit <s>', 'time limit of the exact solver, seconds', '30')
     .option('--shape <name=dims...>', 'fix dynamic graph-input dims, e.g. input=1x3x224x224')
-    .option('-o, --out <file>', 'schedule JSON (default: stdout)')
+    .option('-o, --out <file>', 'schedule JSON (default, or -: stdout)')
     .option('--timings', 'record wall-clock times (the schedule is then not byte-identical across runs)')
     .option('--quiet', 'no progress bar or summary')
     .action(async (file: string, o) => {
@@ -58,9 +64,14 @@ export function register(program: Command): void {
       if (!(timeLimit > 0)) throw badInput(`--time-limit ${o.timeLimit}: expected a positive number of seconds`);
       if (!GET_KINDS.includes(o.get)) throw badInput(`--get ${o.get}: expected one of ${GET_KINDS.join(', ')}`);
       const getKind = o.get as GetKind;
-      if (o.out) assertNotInput(o.out, [file]);
+      const inputs = new RunInputs().add(file, 'model file');
+      if (!Object.hasOwn(PRESETS, o.hw as string)) inputs.add(o.hw, 'hardware file');
+      const toStdout = !o.out || o.out === '-';
+      if (!toStdout) checkOutputTarget(o.out, inputs);
       const hardware = resolveAccelerator(o.hw, { buffer: o.buffer, dtype: o.dtype, bandwidth: o.bandwidth, macs: o.macs });
       const model = loadModel(file);
+      inputs.addModel(file, model);
+      if (!toStdout) checkOutputTarget(o.out, inputs);
       applyShapeOverrides(model, o.shape ?? []);
       const budget = posInt('budget', o.budget);
       const showBar = !o.quiet && process.stderr.isTTY && ['random', 'local', 'nsga2'].includes(o.search);
@@ -85,13 +96,13 @@ export function register(program: Command): void {
         bar?.stop();
       }
       const text = scheduleToJson(res.schedule);
-      if (o.out) writeFileAtomic(o.out, text);
+      if (!toStdout) writeOutput(o.out, text, inputs);
       else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
       if (!o.quiet) {
         const a = res.schedule.passes[0].annotations as { totals: { groups: number; dramBytes: number; layerByLayerDramBytes: number; reduction: number; dramBytesFusable: number }; optimum: { dramBytes: number; gap: number; status: string; gapToBound: number } | null; get?: { invalidGroups: number; rectified: number; rectifyRate: number; splitTrees: unknown[] } };
         const t = a.totals;
         const opt = a.optimum ? `; optimum ${(a.optimum.dramBytes / 1e6).toFixed(3)} MB (${a.optimum.status}), gap ${(a.optimum.gap * 100).toFixed(2)}%, within ${(a.optimum.gapToBound * 100).toFixed(2)}% of the proven bound` : '';
-        process.stderr.write(`${file}: ${hardware.name} ${o.scheme.toUpperCase()} ${o.search}: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (fusable ops ${(t.dramBytesFusable / 1e6).toFixed(3)} MB) vs layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB (-${(t.reduction * 100).toFixed(1)}%)${opt}${getKind !== 'none' && a.get ? `; GET ${getKind}: ${a.get.invalidGroups} invalid groups, rectify rate ${(a.get.rectifyRate * 100).toFixed(1)}%, ${a.get.splitTrees.length} split trees` : ''}${o.out ? ` -> ${o.out}` : ''}\n`);
+        process.stderr.write(`${file}: ${hardware.name} ${o.scheme.toUpperCase()} ${o.search}: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (fusable ops ${(t.dramBytesFusable / 1e6).toFixed(3)} MB) vs layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB (-${(t.reduction * 100).toFixed(1)}%)${opt}${getKind !== 'none' && a.get ? `; GET ${getKind}: ${a.get.invalidGroups} invalid groups, rectify rate ${(a.get.rectifyRate * 100).toFixed(1)}%, ${a.get.splitTrees.length} split trees` : ''}${capNote(a)}${!toStdout ? ` -> ${o.out}` : ''}\n`);
       }
     });
 }

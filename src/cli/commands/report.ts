@@ -4,10 +4,10 @@
  * curve). Writes atomically; never overwrites the schedule.
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve, relative } from 'node:path';
 import { badInput } from '../../errors.ts';
-import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
+import { RunInputs, checkOutputTarget, writeOutput } from '../../util/output.ts';
+import { readInputText } from '../../util/input.ts';
 import { parseSchedule } from '../../passes/manager.ts';
 
 export function register(program: Command): void {
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .command('report')
     .description('Render a schedule.json as a self-contained HTML page (graph, fusion groups, memory, DRAM-vs-buffer curve)')
     .argument('[schedule]', 'schedule.json written by dnnfuse compile', 'out/schedule.json')
-    .option('-o, --out <file>', 'output HTML file', 'report.html')
+    .option('-o, --out <file>', 'output HTML file (- for stdout)', 'report.html')
     .option('--title <text>', 'page title')
     .option('--no-sweep', 'do not re-plan at other buffer sizes when the schedule has no sweep')
     .option('-q, --quiet', 'no progress on stderr')
@@ -26,16 +26,22 @@ export function register(program: Command): void {
       };
       let text: string;
       try {
-        text = readFileSync(schedulePath, 'utf8');
+        text = readInputText(schedulePath, 'schedule file', 1 << 30);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw badInput(code === 'ENOENT' ? `schedule file not found: ${schedulePath} (run dnnfuse compile first)` : `cannot read ${schedulePath}: ${code ?? String(e)}`);
+        if (e instanceof Error && /not found/.test(e.message)) throw badInput(`schedule file not found: ${schedulePath} (run dnnfuse compile first)`);
+        throw e;
       }
       const schedule = parseSchedule(text, schedulePath);
-      assertNotInput(o.out, [schedulePath]);
-      const { generateReport } = await import('../../report/index.ts'); // elkjs loads on use
+      const { generateReport, findModel } = await import('../../report/index.ts'); // elkjs loads on use
+      // Inputs: the schedule and the source model it names (the report re-plans it).
+      const inputs = new RunInputs().add(schedulePath, 'schedule file');
+      const source = findModel(schedule, dirname(resolve(schedulePath)));
+      if (source) inputs.add(source, 'model file (named by the schedule)');
+      const toStdout = o.out === '-';
+      if (!toStdout) checkOutputTarget(o.out, inputs);
       const html = await generateReport(schedule, { title: o.title, sweep: o.sweep, scheduleDir: dirname(resolve(schedulePath)), log });
-      writeFileAtomic(o.out, html);
+      writeOutput(o.out, html, inputs, { stdoutOk: true });
+      if (toStdout) return;
       const groups = (html.match(/class="fusion-group/g) ?? []).length;
       const rel = relative(process.cwd(), resolve(o.out));
       log(`wrote ${rel.startsWith('..') ? resolve(o.out) : rel} (${groups} fusion groups, ${(html.length / 1024).toFixed(0)} KiB)`);

@@ -9,10 +9,9 @@
  * tolerance x output scale. Bad input: one line on stderr, exit 2.
  */
 import type { Command } from 'commander';
-import { rmSync } from 'node:fs';
 import { loadModel, saveModel } from '../../onnx/io.ts';
 import { badInput, verificationFailed } from '../../errors.ts';
-import { assertNotInput } from '../../util/fs.ts';
+import { RunInputs, checkOutputTarget } from '../../util/output.ts';
 import { runPasses } from '../../passes/manager.ts';
 import { parsePipeline } from '../../passes/registry.ts';
 import { paramCount, type RewriteAnnotations, type RewriteRecord } from '../../reparam/graph-ops.ts';
@@ -83,7 +82,7 @@ Pass options (--option):
   expand-branches.scale=0.1                 extra-branch weight std relative to the conv's`)
     .action(async (input: string, o: Record<string, unknown>) => {
       const out = String(o.out);
-      assertNotInput(out, [input]);
+      checkOutputTarget(out, new RunInputs().add(input, 'model file'));
       const seed = Number(o.seed);
       if (!Number.isInteger(seed)) throw badInput(`--seed ${o.seed}: expected an integer`);
       const tolerance = Number(o.tolerance);
@@ -93,6 +92,8 @@ Pass options (--option):
       const passes = parsePipeline(String(o.passes));
       const options = parsePassOptions(o.option as string[]);
       const model = loadModel(input);
+      const inputs = new RunInputs().addModel(input, model);
+      checkOutputTarget(out, inputs); // also not one of its external data files
       const overrides = parseShapeOverrides(o.shape as string[]);
       for (const name of Object.keys(overrides)) if (!model.graph.inputs.some((i) => i.name === name)) throw badInput(`--shape ${name}=...: the model has no input named '${name}'`);
       // The rewrite may specialize to these shapes (border-correction bias maps are H x W), so
@@ -102,7 +103,6 @@ Pass options (--option):
       const nodesBefore = model.graph.nodes.length;
       const paramsBefore = paramCount(model.graph);
       const { schedule } = await runPasses(model, passes, { seed, options }, { modelPath: input });
-      saveModel(model, out, { inputs: [input] });
       const summary: RewriteSummary = {
         input, output: out,
         nodes: { before: nodesBefore, after: model.graph.nodes.length },
@@ -114,16 +114,18 @@ Pass options (--option):
         verification: null,
       };
       if (o.verify) {
+        // Checked before anything is written: a failure leaves -o as it was (a file the user
+        // already had there is kept, nothing new appears).
         const { checkEquivalence } = await import('../../analysis/ort.ts');
-        const c = await checkEquivalence(input, out, { feedsFrom: loadModel(input), runs, seed, tol: tolerance, overrides });
+        const c = await checkEquivalence(input, model, { feedsFrom: loadModel(input), runs, seed, tol: tolerance, overrides });
         summary.verification = { ok: c.ok, worstRelativeError: c.worst, tolerance, runs };
         if (!c.ok) {
-          rmSync(out, { force: true });
           process.stdout.write(o.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary, !!o.verbose));
           const bad = c.outputs.find((x) => !x.ok)!;
-          throw verificationFailed(`rewritten model differs from ${input} on output '${bad.name}' (max abs error ${bad.maxAbsError.toExponential(3)}, output scale ${bad.scale.toExponential(3)}); ${out} was not kept`);
+          throw verificationFailed(`rewritten model differs from ${input} on output '${bad.name}' (max abs error ${bad.maxAbsError.toExponential(3)}, output scale ${bad.scale.toExponential(3)}); ${out} was not written`);
         }
       }
+      saveModel(model, out, { inputs });
       process.stdout.write(o.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary, !!o.verbose));
     });
 }

@@ -12,13 +12,16 @@
 import type { Command } from 'commander';
 import { loadModel, saveModel } from '../../onnx/io.ts';
 import { badInput } from '../../errors.ts';
-import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
+import { OutputBatch, RunInputs, checkOutputTarget, realPathOf } from '../../util/output.ts';
+import { existsSync, statSync } from 'node:fs';
 import { applySgs, computeSgs, type SgsAnnotations } from '../../passes/sgs.ts';
 
 const CALIB_HELP = `calibration: 'random' (seeded normal inputs, --batches of them) or a folder holding either
 ONNX test-data sets (test_data_set_<n>/input_<i>.pb: serialized TensorProto per graph input; one
 set = one batch) or flat *.pb / *.npy files (float32/float64, C order), one batch each, for a
 single-input model. Shapes must match the model's declared input shape.`;
+
+const realTarget = (p: string) => realPathOf(p);
 
 const fmt = (rows: number[][]) => rows.map((r) => r.map((v) => v.toFixed(3).padStart(7)).join(' ')).join('\n    ');
 
@@ -45,16 +48,28 @@ export function register(program: Command): void {
       if (!(k > 1)) throw badInput(`--k ${o.k}: expected a number > 1`);
       if (o.trainingGraph && !o.out) throw badInput('--training-graph needs -o <file> to write the rewritten model');
       const out = o.out ? String(o.out) : undefined;
-      if (out) assertNotInput(out, [input]);
-      if (o.schedule) assertNotInput(String(o.schedule), [input]);
+      const schedulePath = o.schedule ? String(o.schedule) : undefined;
+      // Inputs: the model (+ its external data) and every calibration file.
+      const inputs = new RunInputs().add(input, 'model file');
+      const calib = String(o.calib);
+      if (calib !== 'random' && existsSync(calib) && statSync(calib).isDirectory()) inputs.addTree(calib, 'calibration file');
+      const check = () => {
+        if (out) checkOutputTarget(out, inputs, '-o');
+        if (schedulePath) checkOutputTarget(schedulePath, inputs, '--schedule');
+        if (out && schedulePath && realTarget(out) === realTarget(schedulePath)) throw badInput(`-o ${out} and --schedule ${schedulePath} name the same file; give two different paths`);
+      };
+      check();
       const model = loadModel(input);
+      inputs.addModel(input, model);
+      check();
       const a: SgsAnnotations = await computeSgs(model, { calib: String(o.calib), batches, seed, k }, (m) => process.stderr.write(`dnnfuse: ${m}\n`));
-      if (out) {
-        applySgs(model, a, { embed: true, trainingGraph: !!o.trainingGraph });
-        saveModel(model, out, { inputs: [input] });
-      }
       const json = JSON.stringify({ model: input, output: out ?? null, ...a }, null, 2) + '\n';
-      if (o.schedule) writeFileAtomic(String(o.schedule), json);
+      // The model and the annotations as one batch: both or neither.
+      if (out) applySgs(model, a, { embed: true, trainingGraph: !!o.trainingGraph });
+      OutputBatch.run(inputs, (b) => {
+        if (out) saveModel(model, out, { inputs, batch: b });
+        if (schedulePath) b.write(schedulePath, json, '--schedule');
+      });
       if (o.json) {
         process.stdout.write(json);
         return;
