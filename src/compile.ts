@@ -19,7 +19,7 @@ import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './pass
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
 import { runModel, compareOutputs, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
-import { badInput, verificationFailed } from './errors.ts';
+import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 
 export interface CompileOptions {
   /** Accelerator: preset name or config file (default 'edge-512k'), or an Accelerator. */
@@ -47,8 +47,9 @@ export interface CompileResult {
   model: Model;
   schedule: Schedule;
   plan?: ScheduledPlan;
-  /** Analysis results that are failures (exit code 1 in the CLI; outputs are still written):
-   * a learnability certificate not granted, a plan the planner itself marks infeasible. */
+  /** Analysis results that are failures: a learnability certificate not granted, a plan the
+   * planner itself marks infeasible. Empty in a returned result: when it is not, compile()
+   * rejects with CompileFailed (which carries the result) and the CLI writes nothing. */
   failures: string[];
 }
 
@@ -145,5 +146,22 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       log(`onnxruntime check: same outputs as the original (max relative error ${worst.toExponential(2)})`);
     } else log(`onnxruntime check skipped: ${schedule.verification.reason}`);
   } else schedule.verification = { checked: false, reason: 'disabled (--no-verify)' };
-  return { model, schedule, plan, failures: annotationFailures(schedule) };
+  const result: CompileResult = { model, schedule, plan, failures: annotationFailures(schedule) };
+  // The contract (README "dnnfuse compile"): any failure fails the whole job.
+  if (result.failures.length) throw new CompileFailed(result);
+  return result;
+}
+
+/**
+ * The one rule for a failed analysis (a learnability certificate not granted, a plan the planner
+ * marks infeasible), the same as for a failed onnxruntime check: the job fails. The CLI exits 1
+ * and writes nothing; `compile()` rejects with this error (exit code 1), which carries the
+ * result (rewritten model, schedule) for inspection.
+ */
+export class CompileFailed extends DnnfuseError {
+  readonly result: CompileResult;
+  constructor(result: CompileResult) {
+    super('verification', `FAILED: ${result.failures.join('; ')}`);
+    this.result = result;
+  }
 }
