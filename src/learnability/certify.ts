@@ -23,8 +23,8 @@ export interface CertifyOptions {
   viewDegree?: number;
   /** Template budget of the regime (per instruction). */
   maxTemplates?: number;
-  /** Template budget for training finite ensembles (default 64: flooding-size tables; larger
-   * tables are reported outside the ensemble budget). */
+  /** Template budget for training finite ensembles (default 1000: flooding and BFS tables of
+   * the shared models; larger tables are reported outside the ensemble budget). */
   maxEnsembleTemplates?: number;
   eps?: number;
   ensemble?: EnsembleOptions;
@@ -187,7 +187,7 @@ function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, ma
   let ensembleTrainMs: number | undefined;
   if (predictorKind === 'ntk') predictor = new NtkPredictor(instr.table, eps);
   else {
-    if (templates > (opts.maxEnsembleTemplates ?? 64)) return { ...outside(common, classicalMs, `${templates} templates are too many to train finite ensembles (budget ${opts.maxEnsembleTemplates ?? 64})`), ...common, regime: 'outside' };
+    if (templates > (opts.maxEnsembleTemplates ?? 1000)) return { ...outside(common, classicalMs, `${templates} templates are too many to train finite ensembles (budget ${opts.maxEnsembleTemplates ?? 1000})`), ...common, regime: 'outside' };
     // the cases the ensemble must get right: every distinct input met on this graph
     const cases = new Map<string, Case>();
     const tbl = new NtkPredictor(instr.table, eps); // any predictor: only the exact outputs are kept

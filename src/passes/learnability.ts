@@ -10,7 +10,7 @@
  * not an error; the CLI command turns it into exit code 1.
  *
  * Options (ctx.options.learnability): algorithms (array or comma list), predictor ('ntk' |
- * 'ensemble'), maxDegree ('auto' default, or a bound), viewDegree, maxTemplates, eps, weightBits, bits, hidden, epochs, lr, delta, cap,
+ * 'ensemble'), maxDegree ('auto' default, or a bound), viewDegree, maxTemplates, eps, weightBits, bits, hidden, epochs, precondition, init, lr, delta, cap,
  * start, cacheDir (null = no cache), overrides (input shapes), timing (keep wall-clock times).
  */
 import type { Pass, PassContext } from './pass.ts';
@@ -39,6 +39,8 @@ export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensem
   weightBits?: number;
   hidden?: number;
   epochs?: number;
+  precondition?: boolean;
+  init?: 'antisymmetric' | 'gaussian';
   lr?: number;
   delta?: number;
   cap?: number;
@@ -68,6 +70,8 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
   if (opts.predictor !== undefined && opts.predictor !== 'ntk' && opts.predictor !== 'ensemble') throw badInput(`learnability: predictor must be 'ntk' or 'ensemble', got '${String(opts.predictor)}'`);
   if (opts.maxDegree !== undefined && opts.maxDegree !== 'auto' && !(Number.isInteger(opts.maxDegree) && opts.maxDegree >= 1)) throw badInput(`learnability: max degree must be 'auto' or a positive integer, got ${opts.maxDegree}`);
   if (opts.viewDegree !== undefined && !(Number.isInteger(opts.viewDegree) && opts.viewDegree >= 3)) throw badInput(`learnability: view degree must be an integer >= 3, got ${opts.viewDegree}`);
+  if (opts.hidden !== undefined && !(Number.isInteger(opts.hidden) && opts.hidden >= 2 && (opts.hidden % 2 === 0 || opts.init === 'gaussian'))) throw badInput(`learnability: hidden must be an even integer >= 2 (antisymmetric init pairs the units), got ${opts.hidden}`);
+  if (opts.init !== undefined && opts.init !== 'antisymmetric' && opts.init !== 'gaussian') throw badInput(`learnability: init must be 'antisymmetric' or 'gaussian', got '${String(opts.init)}'`);
   if (opts.eps !== undefined && !(opts.eps > 0 && opts.eps < 1)) throw badInput(`learnability: eps must be in (0, 1), got ${opts.eps}`);
   const algorithms = parseAlgorithms(opts.algorithms);
   const info = modelLearnGraph(model, { weightBits, overrides: opts.overrides });
@@ -77,7 +81,7 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
   for (const a of algorithms) {
     const c = certify(g, a, {
       ...opts, seed, log,
-      ensemble: { hidden: opts.hidden, epochs: opts.epochs, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
+      ensemble: { hidden: opts.hidden, epochs: opts.epochs, precondition: opts.precondition, init: opts.init, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
     });
     if (!opts.timing) delete c.timing;
     log(`learnability: ${a}: ${c.certified ? 'certified' : `NOT certified (${c.reason})`}, ${c.rounds} rounds, ${c.agreement.percent.toFixed(2)}% agreement${c.setting ? `; ${c.setting.chosen} (${c.setting.why})` : ''}`);

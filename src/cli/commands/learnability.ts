@@ -51,9 +51,11 @@ export function register(program: Command): void {
     .option('--eps <x>', 'Heaviside threshold', '0.005')
     .option('--weight-bits <n>', 'Bellman-Ford edge weights: tensor sizes quantized to this many bits', '3')
     .option('--bits <n>', 'force the precision l (default: the smallest that holds the values)')
-    .option('--max-ensemble-templates <n>', 'ensemble: largest template table trained (default: flooding-size tables; training cost grows with templates x state bits)', '64')
-    .option('--hidden <n>', 'ensemble: hidden width', '64')
-    .option('--epochs <n>', 'ensemble: full-batch gradient steps', '400')
+    .option('--max-ensemble-templates <n>', 'ensemble: largest template table trained (training cost grows with templates x state bits x hidden width)', '1000')
+    .option('--hidden <n>', 'ensemble: hidden width (default: max(64, 4 x state bits))')
+    .option('--epochs <n>', 'ensemble: full-batch gradient steps (default 40 preconditioned, 400 plain)')
+    .option('--no-precondition', 'ensemble: plain gradient descent (step 1/lambda_max) instead of the preconditioned one')
+    .option('--init <kind>', 'ensemble: member initialization, antisymmetric (f = 0 at init, default) or gaussian')
     .option('--lr <x>', 'ensemble: learning rate (default 1/lambda_max of the template kernel)')
     .option('--delta <x>', 'ensemble: grow until case accuracy >= 1 - delta', '0.001')
     .option('--cap <n>', 'ensemble: largest ensemble', '1024')
@@ -82,8 +84,10 @@ export function register(program: Command): void {
         eps: num('eps', o.eps as string, false),
         weightBits: num('weight-bits', o.weightBits as string),
         bits: num('bits', o.bits as string | undefined),
-        hidden: num('hidden', o.hidden as string),
-        epochs: num('epochs', o.epochs as string),
+        hidden: num('hidden', o.hidden as string | undefined),
+        epochs: num('epochs', o.epochs as string | undefined),
+        precondition: o.precondition !== false,
+        init: o.init === undefined ? undefined : (String(o.init) as 'antisymmetric' | 'gaussian'),
         lr: num('lr', o.lr as string | undefined, false),
         delta: num('delta', o.delta as string, false),
         cap: num('cap', o.cap as string),
