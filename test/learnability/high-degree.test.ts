@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ALGORITHMS, build, certify, precision, settingTemplates, weightBits } from '../../src/learn/learnability/certify.ts';
-import { distance2Colouring, makeGraph, maxDegree } from '../../src/learn/learnability/graph.ts';
+import { boundedDegreeView, dfsReference, distance2Colouring, makeGraph, maxDegree } from '../../src/learn/learnability/graph.ts';
 import { nodeInits, runGnn } from '../../src/learn/learnability/gnn.ts';
 import { NtkPredictor, TablePredictor, ntkAlphaBeta } from '../../src/learn/learnability/predictors.ts';
 import { boundedGraph, denseNetGraph, hubGraph } from './helpers.ts';
@@ -100,4 +100,15 @@ test('a fixed --max-degree keeps the old contract: view above it, DFS outside', 
   assert.equal(c.regime, 'outside');
   assert.equal(c.setting?.mode, 'fixed');
   assert.ok(certify(g, 'dfs').certified);
+});
+
+test('why DFS is not run on the chain view: the walk re-enters a visited node\'s chain through a helper and changes the order', () => {
+  const g = makeGraph(7, [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [1, 6], [6, 4]], [0]);
+  const byId = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const order = (disc: Int32Array, n: number) => byId(n).filter((i) => disc[i] >= 0).sort((x, y) => disc[x] - disc[y]);
+  const original = order(dfsReference(g, 0, byId(g.n)).disc, g.n);
+  const v = boundedDegreeView(g, 3);
+  const onView = order(dfsReference(v.graph, 0, byId(v.graph.n)).disc, v.graph.n).filter((i) => i < g.n);
+  assert.deepEqual(original, [0, 1, 6, 4, 2, 3, 5]);
+  assert.deepEqual(onView, [0, 1, 6, 4, 5, 3, 2]);
 });
