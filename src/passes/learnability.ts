@@ -105,7 +105,8 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
   options: optionsSchema({
     algorithms: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     predictor: { enum: ['ntk', 'ensemble'] },
-    maxDegree: { type: 'integer' },
+    maxDegree: { anyOf: [{ const: 'auto' }, { type: 'integer' }] },
+    viewDegree: { type: 'integer' },
     maxTemplates: { type: 'integer' },
     maxEnsembleTemplates: { type: 'integer' },
     eps: { type: 'number' },
@@ -114,6 +115,8 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
     weightBits: { type: 'integer' },
     hidden: { type: 'integer' },
     epochs: { type: 'integer' },
+    precondition: { type: 'boolean' },
+    init: { enum: ['antisymmetric', 'gaussian'] },
     lr: { type: 'number' },
     delta: { type: 'number' },
     cap: { type: 'integer' },

@@ -8,10 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ALGORITHMS, build, certify, precision, settingTemplates, weightBits } from '../../src/learn/learnability/certify.ts';
-import { boundedDegreeView, dfsReference, distance2Colouring, makeGraph, maxDegree } from '../../src/learn/learnability/graph.ts';
-import { nodeInits, runGnn } from '../../src/learn/learnability/gnn.ts';
-import { NtkPredictor, TablePredictor, ntkAlphaBeta } from '../../src/learn/learnability/predictors.ts';
+import { ALGORITHMS, build, certify, precision, settingTemplates, weightBits } from '../../src/learnability/certify.ts';
+import { boundedDegreeView, dfsReference, distance2Colouring, makeGraph, maxDegree } from '../../src/learnability/graph.ts';
+import { nodeInits, runGnn } from '../../src/learnability/gnn.ts';
+import { NtkPredictor, TablePredictor, ntkAlphaBeta } from '../../src/learnability/predictors.ts';
 import { boundedGraph, denseNetGraph, hubGraph } from './helpers.ts';
 
 test('Bellman-Ford at degree 26 (a 24-layer dense block): the bare table loses its margin, the padded one is exact with margin >= eps', () => {
