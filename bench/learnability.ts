@@ -9,11 +9,18 @@
  *    (shufflenet_v2_x1_0, 785 nodes) and resnet152: wall and CPU time, rounds, node updates,
  *    event-driven vs dense (every node every round) execution, agreement; ratios against the
  *    classical run and against the dense GNN, measured in the same run.
- * 4. Every shared model, all four algorithms: certification and time.
+ * 4. Every model (shared models, DenseNet-121/169/201 exported by scripts/export-densenet.py
+ *    into .cache/models or $DNNFUSE_DENSENET_DIR), every algorithm, default settings: degree,
+ *    view or full degree, templates, NTK padding, margin, rounds, agreement, certified, time.
+ * 5. Finite MLP ensembles for flooding and BFS on every shared model: members beside the
+ *    theory bound, case accuracy, certified, CPU time.
  *
  * The classical time includes the DFS's slot colouring (its neighbour order).
- * Environment: DNNFUSE_BENCH_QUICK=1 skips part 4 and the dense runs.
+ * Environment: DNNFUSE_BENCH_QUICK=1 skips parts 4-5 and the dense runs; `--only models` or
+ * `--only ensembles` runs just part 4 or 5 (npm run bench:learnability -- --only models).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../src/util/random.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
@@ -24,6 +31,8 @@ import { NtkPredictor, theoryEnsembleBound } from '../src/learnability/predictor
 import { modelLearnGraph } from '../src/learnability/model.ts';
 
 const QUICK = process.env.DNNFUSE_BENCH_QUICK === '1';
+/** `--only models` / `--only ensembles`: just that part (sections 4 / 5). */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 function certifyReference(g: LearnGraph, algorithm: Algorithm): void {
   switch (algorithm) {
@@ -61,8 +70,8 @@ function timed<T>(f: () => T): { value: T; wallMs: number; cpuMs: number } {
 }
 
 // ---------------------------------------------------------------- 1. table sizes
-console.log('## 1. Template counts and state sizes (slots d = D^2 + 1)\n');
-{
+if (!ONLY) {
+  console.log('## 1. Template counts and state sizes (slots d = D^2 + 1)\n');
   const rows: (string | number)[][] = [];
   for (const algorithm of ALGORITHMS) {
     for (const D of [2, 3, 4, 8]) {
@@ -77,8 +86,8 @@ console.log('## 1. Template counts and state sizes (slots d = D^2 + 1)\n');
 }
 
 // ---------------------------------------------------------------- 2. finite ensembles
-console.log('## 2. Finite-width ensembles on flooding (hidden 64, 300 epochs, eps 5e-3, delta 1e-3, cap 1024, no cache)\n');
-{
+if (!ONLY) {
+  console.log('## 2. Finite-width ensembles on flooding (hidden 64, 300 epochs, eps 5e-3, delta 1e-3, cap 1024, no cache)\n');
   const rows: (string | number)[][] = [];
   const rng = new Rng(7);
   const cases: [string, LearnGraph][] = [];
@@ -111,7 +120,7 @@ console.log('## 2. Finite-width ensembles on flooding (hidden 64, 300 epochs, ep
 if (sharedModelsMissing()) {
   console.log(`## 3-4 skipped: ${sharedModelsMissing()}`);
 } else {
-  for (const name of ['shufflenet_v2_x1_0', 'resnet152']) {
+  for (const name of ONLY ? [] : ['shufflenet_v2_x1_0', 'resnet152']) {
     const { graph } = modelLearnGraph(loadModel(sharedModelPath(name)));
     console.log(`## 3. ${name}: ${graph.n} nodes, max degree ${maxDegree(graph)} — learned GNN (NTK predictor) vs classical\n`);
     const rows: (string | number)[][] = [];
@@ -140,28 +149,58 @@ if (sharedModelsMissing()) {
     table(['algorithm', 'cert', 'agree', 'l', 'slots', 'templates', 'rounds', 'updates', 'dense updates', 'gnn cpu ms', 'classical cpu ms', 'gnn/classical', 'dense cpu ms', 'dense/event', 'certify wall ms'], rows);
   }
 
-  // ---------------------------------------------------------------- 4. all shared models
-  if (!QUICK) {
-    console.log('## 4. Every shared model, all four algorithms (NTK predictor)\n');
-    const rows: (string | number)[][] = [];
-    let total = 0;
-    for (const m of sharedModels()) {
-      const { graph } = modelLearnGraph(loadModel(sharedModelPath(m.name)));
-      const row: (string | number)[] = [m.name, graph.n, maxDegree(graph)];
-      let wall = 0;
-      let ok = 0;
-      for (const a of ALGORITHMS as readonly Algorithm[]) {
-        const r = timed(() => certify(graph, a));
-        wall += r.wallMs;
-        if (r.value.certified) ok++;
-        row.push(`${r.value.certified ? 'ok' : 'NO'} ${r.cpuMs.toFixed(0)}ms`);
-      }
-      total += wall;
-      row.push(`${ok}/4`, wall.toFixed(0));
-      rows.push(row);
-    }
-    table(['model', 'nodes', 'D', 'flooding', 'bfs', 'dfs', 'bellman-ford', 'certified', 'wall ms'], rows);
-    console.log(`all models, all algorithms: ${(total / 1000).toFixed(1)} s wall\n`);
-    void precision;
+  // ---------------------------------------------------------------- 4. every model, every algorithm
+  if (!QUICK && (!ONLY || ONLY === 'models')) modelsTable();
+  if (!QUICK && (!ONLY || ONLY === 'ensembles')) ensemblesTable();
+}
+
+/** The shared models plus the DenseNet exports (scripts/export-densenet.py), by name and path. */
+function benchModels(): { name: string; path: string }[] {
+  const out = sharedModels().map((m) => ({ name: m.name, path: sharedModelPath(m.name) }));
+  const dir = process.env.DNNFUSE_DENSENET_DIR ?? join(process.cwd(), '.cache', 'models');
+  for (const n of ['densenet121', 'densenet169', 'densenet201']) {
+    const p = join(dir, `${n}.onnx`);
+    if (existsSync(p)) out.push({ name: n, path: p });
+    else console.log(`(${n} skipped: ${p} not found; export it with /usr/bin/python3 scripts/export-densenet.py)`);
   }
+  return out;
+}
+
+function modelsTable(): void {
+  console.log('## 4. Every model, every algorithm, default settings (NTK predictor, --max-degree auto)\n');
+  const rows: (string | number)[][] = [];
+  let certified = 0;
+  let total = 0;
+  for (const m of benchModels()) {
+    const { graph } = modelLearnGraph(loadModel(m.path));
+    for (const a of ALGORITHMS as readonly Algorithm[]) {
+      const r = timed(() => certify(graph, a));
+      const c = r.value;
+      total++;
+      if (c.certified) certified++;
+      rows.push([
+        m.name, a, maxDegree(graph), c.setting?.chosen === 'view' ? `view ${c.D}` : `full ${c.D}`, c.templates, c.padding, c.margin.toExponential(2), c.rounds,
+        `${c.agreement.percent.toFixed(1)}%`, c.certified ? 'yes' : 'NO', (r.cpuMs / 1000).toFixed(2), (r.wallMs / 1000).toFixed(2),
+      ]);
+    }
+  }
+  table(['model', 'algorithm', 'degree', 'view/full', 'templates', 'padding', 'margin', 'rounds', 'agreement', 'certified', 'cpu s', 'wall s'], rows);
+  console.log(`certified with the defaults: ${certified}/${total}\n`);
+}
+
+function ensemblesTable(): void {
+  console.log('## 5. Finite MLP ensembles (trained, averaged, thresholded at eps 5e-3, grown 8, 16, ... until every case met on the graph is exact; defaults: antisymmetric init, preconditioned GD 40 epochs, hidden max(64, 4 x state bits), no cache)\n');
+  const rows: (string | number)[][] = [];
+  for (const m of benchModels().filter((x) => !x.name.startsWith('densenet'))) {
+    const { graph } = modelLearnGraph(loadModel(m.path));
+    for (const a of ['flooding', 'bfs'] as const) {
+      const r = timed(() => certify(graph, a, { predictor: 'ensemble', seed: 0, ensemble: { cacheDir: null, cap: 2048 } }));
+      const c = r.value;
+      const hidden = Math.max(64, 2 * Math.ceil((4 * c.stateBits) / 2));
+      rows.push([m.name, a, c.D, c.templates, c.stateBits, hidden, String(c.ensembleSize), c.theoryEnsembleBound, `${((c.caseAccuracy ?? 0) * 100).toFixed(2)}%`, c.margin.toExponential(2), c.certified ? 'yes' : `NO (${c.reason})`, (r.cpuMs / 1000).toFixed(1)]);
+      console.log(rows[rows.length - 1].join('  '));
+    }
+  }
+  console.log();
+  table(['model', 'algorithm', 'D', 'templates', 'state bits', 'hidden', 'members', 'theory bound', 'case acc', 'margin', 'certified', 'cpu s'], rows);
 }

@@ -22,7 +22,7 @@ import { ort, runModel, randomFeeds, type Feeds, type HostTensor } from './analy
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage } from './fusion/coverage.ts';
-import { badInput, verificationFailed } from './errors.ts';
+import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 
 /** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
  * option's default.
@@ -61,8 +61,9 @@ export interface CompileResult {
   model: Model;
   schedule: Schedule;
   plan?: ScheduledPlan;
-  /** Analysis results that are failures (exit code 1 in the CLI, which then writes nothing):
-   * a learnability certificate not granted, a plan the planner itself marks infeasible. */
+  /** Analysis results that are failures: a learnability certificate not granted, a plan the
+   * planner itself marks infeasible. Empty in a returned result: when it is not, compile()
+   * rejects with CompileFailed (which carries the result) and the CLI writes nothing. */
   failures: string[];
 }
 
@@ -186,5 +187,22 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       log(`onnxruntime check: same outputs as the original (allclose rtol ${rtol}, atol ${atol}; max abs error ${worst.toExponential(2)}, min cosine ${cos.toFixed(7)})`);
     } else log(`onnxruntime check skipped: ${schedule.verification.reason}`);
   } else schedule.verification = { checked: false, reason: 'disabled (--no-verify)' };
-  return { model, schedule, plan, failures: annotationFailures(schedule) };
+  const result: CompileResult = { model, schedule, plan, failures: annotationFailures(schedule) };
+  // The contract (README "dnnfuse compile"): any failure fails the whole job.
+  if (result.failures.length) throw new CompileFailed(result);
+  return result;
+}
+
+/**
+ * The one rule for a failed analysis (a learnability certificate not granted, a plan the planner
+ * marks infeasible), the same as for a failed onnxruntime check: the job fails. The CLI exits 1
+ * and writes nothing; `compile()` rejects with this error (exit code 1), which carries the
+ * result (rewritten model, schedule) for inspection.
+ */
+export class CompileFailed extends DnnfuseError {
+  readonly result: CompileResult;
+  constructor(result: CompileResult) {
+    super('verification', `FAILED: ${result.failures.join('; ')}`);
+    this.result = result;
+  }
 }

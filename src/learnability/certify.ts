@@ -8,7 +8,7 @@ import { bellmanFordReference, bfsReference, boundedDegreeView, dfsReference, di
 import { bellmanFordInstruction, bfsInstruction, dfsInstruction, floodingInstruction } from './instructions.ts';
 import type { Instruction } from './templates.ts';
 import { nodeInits, runGnn, type GnnRunResult } from './gnn.ts';
-import { growEnsemble, NtkPredictor, theoryEnsembleBound, type Case, type EnsembleOptions, type Predictor } from './predictors.ts';
+import { growEnsemble, NtkPredictor, paddingFor, TablePredictor, theoryEnsembleBound, type Case, type EnsembleOptions, type Predictor } from './predictors.ts';
 
 /** The graph algorithms whose learnability the learnability pass certifies. */
 export const ALGORITHMS = ['flooding', 'bfs', 'dfs', 'bellman-ford'] as const;
@@ -19,13 +19,16 @@ export type Algorithm = (typeof ALGORITHMS)[number];
  * tolerance, ensemble settings, seed. */
 export interface CertifyOptions {
   predictor?: 'ntk' | 'ensemble';
-  /** Degree bound of the certified regime; higher-degree graphs use the bounded-degree view
-   * (flooding, Bellman-Ford) or are reported outside the regime (BFS, DFS). */
-  maxDegree?: number;
+  /** Degree bound: 'auto' (default: the cheapest of the graph itself and the bounded-degree
+   * view that certifies, see `certify`), or a number (above it: the bounded-degree view for
+   * flooding, BFS, Bellman-Ford; DFS outside the regime). */
+  maxDegree?: number | 'auto';
+  /** The view's degree bound considered by 'auto' (default 16). */
+  viewDegree?: number;
   /** Template budget of the regime (per instruction). */
   maxTemplates?: number;
-  /** Template budget for training finite ensembles (default 64: flooding-size tables; larger
-   * tables are reported outside the ensemble budget). */
+  /** Template budget for training finite ensembles (default 1000: flooding and BFS tables of
+   * the shared models; larger tables are reported outside the ensemble budget). */
   maxEnsembleTemplates?: number;
   eps?: number;
   ensemble?: EnsembleOptions;
@@ -69,7 +72,13 @@ export interface Certificate {
   tableMismatches: number;
   maxMatched: number;
   margin: number;
+  /** Inert zero-target training rows added to the template set (NTK predictor only; 0 when the
+   * bare table already has margin >= eps), and the training-set size n0 = templates + padding. */
+  padding: number;
+  n0: number;
   nodeUpdates: number;
+  /** Which setting produced this certificate and why (see `certify`). */
+  setting?: { mode: 'auto' | 'fixed'; chosen: 'full-degree' | 'view'; maxDegree: number; why: string };
   /** Wall-clock times (not deterministic: the pass drops them unless asked). */
   timing?: { gnnMs: number; classicalMs: number; ensembleTrainMs?: number };
 }
@@ -81,9 +90,58 @@ interface Outcome {
 
 const bitsFor = (maxValue: number) => Math.max(1, Math.ceil(Math.log2(maxValue + 2)));
 
-/** Runs `algorithm` on `g` and certifies (or not) the learned GNN execution. */
+/** The degree bound of the bounded-degree view that `maxDegree: 'auto'` considers. */
+export const VIEW_DEGREE = 16;
+
+/**
+ * Runs `algorithm` on `g` and certifies (or not) the learned GNN execution.
+ *
+ * `maxDegree: 'auto'` (the default) picks the setting: when the graph's degree is at most
+ * `viewDegree` (16) the GNN runs on the graph itself; above it, the candidates are the graph
+ * at its own degree and (flooding, BFS, Bellman-Ford) the bounded-degree view at `viewDegree`.
+ * They are tried cheapest first, the cost being the instruction's template count (the size of
+ * the learning problem: the training set, the ensemble-size bound and the per-round matching all
+ * grow with it), and the first that certifies is reported; `setting` says which and why. A
+ * number fixes the bound: above it, the view or (DFS) outside the regime.
+ */
 export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions = {}): Certificate {
-  const maxDeg = opts.maxDegree ?? 16;
+  const spec = opts.maxDegree ?? 'auto';
+  if (spec !== 'auto') {
+    const c = certifyAt(g, algorithm, opts, spec);
+    return { ...c, setting: { mode: 'fixed', chosen: c.regime === 'bounded-degree-view' ? 'view' : 'full-degree', maxDegree: spec, why: `--max-degree ${spec} given` } };
+  }
+  const viewDeg = opts.viewDegree ?? VIEW_DEGREE;
+  const D = maxDegree(g);
+  if (D <= viewDeg) {
+    const c = certifyAt(g, algorithm, opts, D);
+    return { ...c, setting: { mode: 'auto', chosen: 'full-degree', maxDegree: D, why: `max degree ${D} <= ${viewDeg}: the graph itself, no view needed` } };
+  }
+  type Cand = { chosen: 'full-degree' | 'view'; maxDegree: number; templates?: number; note?: string };
+  const cands: Cand[] = [];
+  for (const [chosen, bound] of [['full-degree', D], ['view', viewDeg]] as const) {
+    const est = settingTemplates(g, algorithm, bound, opts.bits);
+    cands.push(typeof est === 'string' ? { chosen, maxDegree: bound, note: est } : { chosen, maxDegree: bound, templates: est.templates });
+  }
+  const order = [...cands].sort((a, b) => (a.templates ?? Infinity) - (b.templates ?? Infinity) || (a.chosen === 'full-degree' ? -1 : 1));
+  const describe = (c: Cand) => `${c.chosen === 'view' ? `view at degree ${c.maxDegree}` : `full degree ${c.maxDegree}`}: ${c.templates !== undefined ? `${c.templates} templates` : c.note}`;
+  const tried: string[] = [];
+  let first: Certificate | undefined;
+  for (const c of order) {
+    if (c.templates === undefined) continue;
+    const cert = certifyAt(g, algorithm, opts, c.maxDegree);
+    first ??= cert;
+    tried.push(`${describe(c)} -> ${cert.certified ? 'certified' : `not certified (${cert.reason})`}`);
+    if (cert.certified) {
+      const other = order.filter((o) => o !== c).map(describe);
+      const why = tried.length > 1 ? `${tried.join('; ')}` : `cheapest setting that certifies (${describe(c)}${other.length ? `; the other: ${other.join('; ')}` : ''})`;
+      return { ...cert, setting: { mode: 'auto', chosen: c.chosen, maxDegree: c.maxDegree, why } };
+    }
+  }
+  const fallback = first ?? certifyAt(g, algorithm, opts, order[0].maxDegree);
+  return { ...fallback, setting: { mode: 'auto', chosen: order[0].chosen, maxDegree: order[0].maxDegree, why: `no setting certifies: ${tried.length ? tried.join('; ') : order.map(describe).join('; ')}` } };
+}
+
+function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, maxDeg: number): Certificate {
   const originalD = maxDegree(g);
   const predictorKind = opts.predictor ?? 'ntk';
   const eps = opts.eps ?? 5e-3;
@@ -98,32 +156,9 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   const classicalMs = performance.now() - tc;
 
   // the graph the GNN runs on
-  let run = g;
-  let owner: Int32Array | undefined;
-  let regime: Certificate['regime'] = 'inside';
-  let helpers: number | undefined;
-  // the instruction executed: BFS on a bounded-degree view runs as Bellman-Ford on the
-  // undirected view with weight 1 on original edges and 0 on the split chains, which keeps hop
-  // distances exact (the sequential BFS instruction would count chain hops)
-  let exec: Algorithm = algorithm;
-  if (originalD > maxDeg) {
-    if ((algorithm === 'flooding' || algorithm === 'bellman-ford' || algorithm === 'bfs') && maxDeg >= 3) {
-      let src = g;
-      if (algorithm === 'bfs') {
-        const edges: [number, number, number][] = [];
-        g.adj.forEach((a, v) => a.forEach((u) => edges.push([u, v, 1])));
-        src = makeGraph(g.n, edges, g.sources, g.names);
-        exec = 'bellman-ford';
-      }
-      const view = boundedDegreeView(src, maxDeg);
-      run = view.graph;
-      owner = view.owner;
-      helpers = view.helpers;
-      regime = 'bounded-degree-view';
-    } else {
-      return outside(base, classicalMs, maxDeg < 3 ? `max degree ${originalD} > ${maxDeg}; a bounded-degree view needs a bound >= 3` : `max degree ${originalD} > ${maxDeg}; the DFS order is not preserved by splitting high-degree nodes`);
-    }
-  }
+  const view = degreeView(g, algorithm, maxDeg);
+  if (typeof view === 'string') return outside(base, classicalMs, view);
+  const { run, owner, regime, helpers, exec } = view;
   const D = maxDegree(run);
   const { colour, colours } = distance2Colouring(run);
   const l = opts.bits ?? precision(run, exec, exec === algorithm ? ref : undefined);
@@ -157,7 +192,7 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
   let ensembleTrainMs: number | undefined;
   if (predictorKind === 'ntk') predictor = new NtkPredictor(instr.table, eps);
   else {
-    if (templates > (opts.maxEnsembleTemplates ?? 64)) return { ...outside(common, classicalMs, `${templates} templates are too many to train finite ensembles (budget ${opts.maxEnsembleTemplates ?? 64})`), ...common, regime: 'outside' };
+    if (templates > (opts.maxEnsembleTemplates ?? 1000)) return { ...outside(common, classicalMs, `${templates} templates are too many to train finite ensembles (budget ${opts.maxEnsembleTemplates ?? 1000})`), ...common, regime: 'outside' };
     // the cases the ensemble must get right: every distinct input met on this graph
     const cases = new Map<string, Case>();
     const tbl = new NtkPredictor(instr.table, eps); // any predictor: only the exact outputs are kept
@@ -171,10 +206,32 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
     caseAccuracy = grown.caseAccuracy;
     ensembleTrainMs = grown.trainMs;
   }
-  const res = runGnn(graph, instr, inits, predictor, { maxRounds, checkTable: true });
+  let res = runGnn(graph, instr, inits, predictor, { maxRounds, checkTable: true });
+  if (predictorKind === 'ntk' && (res.tableMismatches > 0 || !(predictor.minMargin >= eps))) {
+    // The closed form's on-value of a bit written by one matched template is
+    // alpha(m) + beta(m) N_b (m matched templates, N_b templates writing bit b, beta ~ -1/n0):
+    // with many matches (m ~ 150 at D = 26 for Bellman-Ford) and many writers (N_b = d + 1 for
+    // any0) the interference term wins and the bit drops below eps. Inert zero-target rows
+    // (padding) shrink beta; the padding is sized for the largest matched set of the EXACT
+    // execution (the states an exact run visits), with margin >= eps on every on-bit.
+    const m = runGnn(graph, instr, inits, new TablePredictor(instr.table), { maxRounds }).maxMatched;
+    let padding: number | undefined;
+    try {
+      padding = paddingFor(instr.table, Math.max(1, m), eps);
+    } catch {
+      // alpha(m) itself is below 2 eps (a threshold too high for m matched templates): no
+      // padding helps; the bare table's result stands
+    }
+    if (padding) {
+      instr.table.padding = padding;
+      log(`${algorithm}: NTK margin ${predictor.minMargin.toExponential(2)} < eps on the bare table (${res.tableMismatches} table mismatches, up to ${res.maxMatched} matched templates): ${padding} inert training rows added`);
+      predictor = new NtkPredictor(instr.table, eps);
+      res = runGnn(graph, instr, inits, predictor, { maxRounds, checkTable: true });
+    }
+  }
   const got = decode(graph, instr, res, col.colour, exec);
   const agreement = compare(g, algorithm, ref, got, owner);
-  const bound = theoryEnsembleBound(templates, res.rounds);
+  const bound = theoryEnsembleBound(instr.table.n0, res.rounds);
   // exact execution: terminated, no slot collision, every update equal to the instruction's
   // table, and the final results equal to the classical run on every node
   const certified = res.converged && res.collisions === 0 && res.tableMismatches === 0 && agreement.agree === agreement.nodes;
@@ -191,15 +248,64 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
     ...common, certified, regime, reason, rounds: res.rounds, converged: res.converged,
     ensembleSize: predictor.members === 0 ? 'infinite' : predictor.members, caseAccuracy,
     theoryEnsembleBound: bound.text, theoryEnsembleBoundLog10: bound.log10, agreement, collisions: res.collisions, tableMismatches: res.tableMismatches,
-    maxMatched: res.maxMatched, margin: predictor.minMargin, nodeUpdates: res.nodeUpdates, timing: { gnnMs: res.ms, classicalMs, ensembleTrainMs },
+    maxMatched: res.maxMatched, margin: predictor.minMargin, padding: instr.table.padding, n0: instr.table.n0, nodeUpdates: res.nodeUpdates, timing: { gnnMs: res.ms, classicalMs, ensembleTrainMs },
   };
+}
+
+
+interface RunGraph {
+  run: LearnGraph;
+  owner?: Int32Array;
+  regime: Certificate['regime'];
+  helpers?: number;
+  /** The instruction executed: BFS on a bounded-degree view runs as Bellman-Ford on the
+   * undirected view with weight 1 on original edges and 0 on the split chains, which keeps hop
+   * distances exact (the sequential BFS instruction would count chain hops). */
+  exec: Algorithm;
+}
+
+/** The graph the GNN runs on under a degree bound, or why there is none. */
+function degreeView(g: LearnGraph, algorithm: Algorithm, maxDeg: number): RunGraph | string {
+  const originalD = maxDegree(g);
+  if (originalD <= maxDeg) return { run: g, regime: 'inside', exec: algorithm };
+  if (algorithm === 'dfs') return `max degree ${originalD} > ${maxDeg}; the DFS order is not preserved by splitting high-degree nodes`;
+  if (maxDeg < 3) return `max degree ${originalD} > ${maxDeg}; a bounded-degree view needs a bound >= 3`;
+  let src = g;
+  let exec: Algorithm = algorithm;
+  if (algorithm === 'bfs') {
+    const edges: [number, number, number][] = [];
+    g.adj.forEach((a, v) => a.forEach((u) => edges.push([u, v, 1])));
+    src = makeGraph(g.n, edges, g.sources, g.names);
+    exec = 'bellman-ford';
+  }
+  const view = boundedDegreeView(src, maxDeg);
+  return { run: view.graph, owner: view.owner, helpers: view.helpers, regime: 'bounded-degree-view', exec };
+}
+
+/**
+ * The size of the learning problem under a degree bound, without running anything: the
+ * instruction's template count on the graph the GNN would run on (undefined: no such graph,
+ * or outside the slot budget). Used to order the candidate settings of `maxDegree: 'auto'`.
+ */
+export function settingTemplates(g: LearnGraph, algorithm: Algorithm, maxDeg: number, bits?: number): { templates: number; slots: number; D: number } | string {
+  const view = degreeView(g, algorithm, maxDeg);
+  if (typeof view === 'string') return view;
+  let graph = view.run;
+  if (algorithm === 'dfs' && graph.sources.length > 1) graph = withVirtualRoot(graph);
+  const { colours } = distance2Colouring(graph);
+  if (colours > 64) return `distance-2 colouring needs ${colours} slots (> 64)`;
+  const l = bits ?? precision(view.run, view.exec);
+  if (!(Number.isInteger(l) && l >= 1 && l <= 30)) return `precision ${l} bits outside 1..30`;
+  const D = maxDegree(graph);
+  const ins = build(view.exec, Math.max(D, 1), l, colours, g.sources.length, weightBits(graph));
+  return { templates: ins.table.count, slots: colours, D };
 }
 
 function outside(common: Partial<Certificate> & { algorithm: Algorithm; nodes: number; edges: number; originalD: number; predictor: 'ntk' | 'ensemble'; eps: number }, classicalMs: number, reason: string): Certificate {
   return {
     D: common.originalD, l: 0, slots: 0, slotBound: 0, stateBits: 0, templates: 0, maxLiterals: 0, ...common, certified: false, regime: 'outside', reason, rounds: 0, converged: false,
     ensembleSize: 0, theoryEnsembleBound: '-', theoryEnsembleBoundLog10: NaN, agreement: { nodes: common.nodes, agree: 0, percent: 0 }, collisions: 0, tableMismatches: 0,
-    maxMatched: 0, margin: NaN, nodeUpdates: 0, timing: { gnnMs: 0, classicalMs },
+    maxMatched: 0, margin: NaN, padding: 0, n0: 0, nodeUpdates: 0, timing: { gnnMs: 0, classicalMs },
   };
 }
 

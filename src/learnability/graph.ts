@@ -162,6 +162,20 @@ export interface DegreeView {
  * directions, so shortest directed distances and reachability are preserved exactly
  * (every view path maps to an original walk of the same weight and conversely).
  */
+/*
+ * Why DFS does not run on this view (it is certified at the graph's own degree instead):
+ * the DFS order is the order in which v tries its neighbours, and on the view v's neighbours
+ * sit on different chain nodes. When the walk leaves v towards an earlier neighbour u and u's
+ * subtree reaches a later neighbour w of v, the original DFS sees v visited from w and backs
+ * off; on the view, w's edge ends at a helper of v that is NOT visited (visited-ness is a
+ * per-node flag, and nothing tells the helpers that their owner was entered), so the walk enters
+ * v's chain from w and discovers v's remaining neighbours inside w's subtree, in chain order.
+ * Example (test/learnability/high-degree.test.ts): star 0 - {1..5} plus the path 1 - 6 - 4,
+ * degree bound 3: the original order is 0 1 6 4 2 3 5, the view's (original nodes) 0 1 6 4 5 3 2.
+ * An order-preserving view would need an instruction that knows chain links from real edges
+ * (flooding the owner's visited flag along its chain before the walk moves on); the plain DFS
+ * instruction on any split view cannot tell them apart.
+ */
 export function boundedDegreeView(g: LearnGraph, maxDeg: number): DegreeView {
   if (maxDeg < 3) throw new Error('a bounded-degree view needs max degree >= 3');
   const owner: number[] = Array.from({ length: g.n }, (_, i) => i);

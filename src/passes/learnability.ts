@@ -10,7 +10,7 @@
  * not an error; the CLI command turns it into exit code 1.
  *
  * Options (ctx.options.learnability): algorithms (array or comma list), predictor ('ntk' |
- * 'ensemble'), maxDegree, maxTemplates, eps, weightBits, bits, hidden, epochs, lr, delta, cap,
+ * 'ensemble'), maxDegree ('auto' default, or a bound), viewDegree, maxTemplates, eps, weightBits, bits, hidden, epochs, precondition, init, lr, delta, cap,
  * start, cacheDir (null = no cache), overrides (input shapes), timing (keep wall-clock times).
  */
 import type { Pass, PassContext } from './pass.ts';
@@ -41,6 +41,8 @@ export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensem
   weightBits?: number;
   hidden?: number;
   epochs?: number;
+  precondition?: boolean;
+  init?: 'antisymmetric' | 'gaussian';
   lr?: number;
   delta?: number;
   cap?: number;
@@ -68,7 +70,10 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
   const weightBits = opts.weightBits ?? 3;
   if (!(Number.isInteger(weightBits) && weightBits >= 1 && weightBits <= 16)) throw badInput(`learnability: weightBits must be 1..16, got ${weightBits}`);
   if (opts.predictor !== undefined && opts.predictor !== 'ntk' && opts.predictor !== 'ensemble') throw badInput(`learnability: predictor must be 'ntk' or 'ensemble', got '${String(opts.predictor)}'`);
-  if (opts.maxDegree !== undefined && !(Number.isInteger(opts.maxDegree) && opts.maxDegree >= 1)) throw badInput(`learnability: max degree must be a positive integer, got ${opts.maxDegree}`);
+  if (opts.maxDegree !== undefined && opts.maxDegree !== 'auto' && !(Number.isInteger(opts.maxDegree) && opts.maxDegree >= 1)) throw badInput(`learnability: max degree must be 'auto' or a positive integer, got ${opts.maxDegree}`);
+  if (opts.viewDegree !== undefined && !(Number.isInteger(opts.viewDegree) && opts.viewDegree >= 3)) throw badInput(`learnability: view degree must be an integer >= 3, got ${opts.viewDegree}`);
+  if (opts.hidden !== undefined && !(Number.isInteger(opts.hidden) && opts.hidden >= 2 && (opts.hidden % 2 === 0 || opts.init === 'gaussian'))) throw badInput(`learnability: hidden must be an even integer >= 2 (antisymmetric init pairs the units), got ${opts.hidden}`);
+  if (opts.init !== undefined && opts.init !== 'antisymmetric' && opts.init !== 'gaussian') throw badInput(`learnability: init must be 'antisymmetric' or 'gaussian', got '${String(opts.init)}'`);
   if (opts.eps !== undefined && !(opts.eps > 0 && opts.eps < 1)) throw badInput(`learnability: eps must be in (0, 1), got ${opts.eps}`);
   const algorithms = parseAlgorithms(opts.algorithms);
   const info = modelLearnGraph(model, { weightBits, overrides: opts.overrides });
@@ -78,10 +83,10 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
   for (const a of algorithms) {
     const c = certify(g, a, {
       ...opts, seed, log,
-      ensemble: { hidden: opts.hidden, epochs: opts.epochs, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
+      ensemble: { hidden: opts.hidden, epochs: opts.epochs, precondition: opts.precondition, init: opts.init, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
     });
     if (!opts.timing) delete c.timing;
-    log(`learnability: ${a}: ${c.certified ? 'certified' : `NOT certified (${c.reason})`}, ${c.rounds} rounds, ${c.agreement.percent.toFixed(2)}% agreement`);
+    log(`learnability: ${a}: ${c.certified ? 'certified' : `NOT certified (${c.reason})`}, ${c.rounds} rounds, ${c.agreement.percent.toFixed(2)}% agreement${c.setting ? `; ${c.setting.chosen} (${c.setting.why})` : ''}`);
     certificates.push(c);
   }
   return {
@@ -102,7 +107,8 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
   options: optionsSchema({
     algorithms: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     predictor: { enum: ['ntk', 'ensemble'] },
-    maxDegree: { type: 'integer' },
+    maxDegree: { anyOf: [{ const: 'auto' }, { type: 'integer' }] },
+    viewDegree: { type: 'integer' },
     maxTemplates: { type: 'integer' },
     maxEnsembleTemplates: { type: 'integer' },
     eps: { type: 'number' },
@@ -111,6 +117,8 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
     weightBits: { type: 'integer' },
     hidden: { type: 'integer' },
     epochs: { type: 'integer' },
+    precondition: { type: 'boolean' },
+    init: { enum: ['antisymmetric', 'gaussian'] },
     lr: { type: 'number' },
     delta: { type: 'number' },
     cap: { type: 'integer' },

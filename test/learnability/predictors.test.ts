@@ -127,3 +127,14 @@ test('theory ensemble-size bound m >= 8 n0 ln(2 n0 T 2^n0)', () => {
   assert.ok(Math.abs(b.value - 8 * 10 * Math.log(2 * 10 * 20 * 2 ** 10)) < 1e-6);
   assert.match(theoryEnsembleBound(1e14, 10).text, /^10\^/);
 });
+
+test('finite ensemble on a BFS table (defaults: antisymmetric init, preconditioned GD, hidden 4 x state bits): certified, members beside the theory bound', () => {
+  // a tree with max degree 3 and distances up to 4 (l = 3)
+  const g = makeGraph(9, [[0, 1], [0, 2], [1, 3], [1, 4], [2, 5], [5, 6], [6, 7], [3, 8]], [0]);
+  const c = certify(g, 'bfs', { predictor: 'ensemble', seed: 0, ensemble: { cacheDir: null, cap: 512 } });
+  assert.ok(c.certified, `${c.reason} (case accuracy ${c.caseAccuracy})`);
+  assert.equal(c.predictor, 'ensemble');
+  assert.ok(typeof c.ensembleSize === 'number' && c.ensembleSize <= 512);
+  assert.ok(c.stateBits >= 16, 'hidden width max(64, 4 x state bits) is even');
+  assert.ok(c.theoryEnsembleBoundLog10 > Math.log10(c.ensembleSize as number), 'the theory bound is far above the members needed');
+});

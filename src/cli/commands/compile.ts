@@ -1,7 +1,9 @@
 /**
  * `dnnfuse compile [model.onnx]`: load -> passes -> embed the fusion groups into the model ->
  * check the rewritten model against the original in onnxruntime -> write out/model.onnx and
- * out/schedule.json (both atomically, and only when everything succeeded).
+ * out/schedule.json (both atomically, and only when everything succeeded: a failed onnxruntime
+ * check, an infeasible plan or a learnability certificate not granted exits 1 and writes nothing,
+ * see compile.ts CompileFailed).
  *
  * With no model argument it compiles the bundled example (fixtures/example.onnx): the README's
  * main command. Progress goes to stderr (silent with --quiet); --json prints a machine-readable
@@ -177,37 +179,30 @@ export function register(program: Command): void {
       const r: CompileResult = await compileModel(modelPath, opts);
       inputs.addModel(modelPath, r.model);
       const show = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
-      // Failures print even under --quiet: they explain exit 1.
-      for (const f of r.failures) process.stderr.write(`dnnfuse: FAILED: ${f}\n`);
-      if (r.failures.length) {
-        // Outputs only when everything succeeded: a failed check leaves the folder as it was.
-        process.stderr.write(`dnnfuse: nothing written to ${show(outDir)} (a check failed)\n`);
-        process.exitCode = 1;
-      } else {
-        // One run at a time per output folder (lock file), and model.onnx (+ its external data)
-        // and schedule.json as one batch: both or neither, never mixed with another run's.
-        const created = !existsSync(outDir);
-        const release = lockFolder(outDir);
-        try {
-          const text = scheduleToJson(r.schedule);
-          OutputBatch.run(inputs, (b) => {
-            saveModel(r.model, modelOut, { inputs, batch: b });
-            b.write(scheduleOut, text);
-          });
-        } catch (e) {
-          release();
-          if (created) {
-            try {
-              rmdirSync(outDir); // only if still empty
-            } catch {
-              /* not empty or gone */
-            }
-          }
-          throw e;
-        }
+      // compileModel rejects on any failure (CompileFailed, exit 1): reaching here, all succeeded.
+      // One run at a time per output folder (lock file), and model.onnx (+ its external data)
+      // and schedule.json as one batch: both or neither, never mixed with another run's.
+      const created = !existsSync(outDir);
+      const release = lockFolder(outDir);
+      try {
+        const text = scheduleToJson(r.schedule);
+        OutputBatch.run(inputs, (b) => {
+          saveModel(r.model, modelOut, { inputs, batch: b });
+          b.write(scheduleOut, text);
+        });
+      } catch (e) {
         release();
-        log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
+        if (created) {
+          try {
+            rmdirSync(outDir); // only if still empty
+          } catch {
+            /* not empty or gone */
+          }
+        }
+        throw e;
       }
+      release();
+      log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
       if (o.json) {
         const s = r.schedule;
         process.stdout.write(

@@ -21,19 +21,20 @@ function num(name: string, v: string | undefined, integer = true): number | unde
 }
 
 export function formatTable(a: LearnabilityAnnotations): string {
-  const head = ['algorithm', 'certified', 'regime', 'D', 'l', 'slots', 'state', 'templates', 'rounds', 'predictor', 'members', 'bound', 'agreement', 'margin', 'gnn ms', 'classical ms'];
+  const head = ['algorithm', 'certified', 'regime', 'setting', 'D', 'l', 'slots', 'state', 'templates', 'rounds', 'predictor', 'members', 'bound', 'agreement', 'margin', 'gnn ms', 'classical ms'];
   const rows = a.certificates.map((c) => [
-    c.algorithm, c.certified ? 'yes' : 'NO', c.regime, String(c.D), String(c.l), String(c.slots), String(c.stateBits), String(c.templates), String(c.rounds),
+    c.algorithm, c.certified ? 'yes' : 'NO', c.regime, c.setting ? `${c.setting.mode}:${c.setting.chosen}` : '-', String(c.D), String(c.l), String(c.slots), String(c.stateBits), String(c.templates), String(c.rounds),
     c.predictor, String(c.ensembleSize), c.theoryEnsembleBound, `${c.agreement.percent.toFixed(2)}%`, Number.isFinite(c.margin) ? c.margin.toExponential(2) : '-',
     c.timing ? c.timing.gnnMs.toFixed(1) : '-', c.timing ? c.timing.classicalMs.toFixed(2) : '-',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i])).join('  ').trimEnd();
   const trained = a.certificates.filter((c) => c.timing?.ensembleTrainMs !== undefined).map((c) => `${c.algorithm}: ensemble of ${c.ensembleSize} trained/loaded in ${c.timing!.ensembleTrainMs!.toFixed(0)} ms, case accuracy ${((c.caseAccuracy ?? 0) * 100).toFixed(2)}%`);
+  const settings = a.certificates.filter((c) => c.setting?.mode === 'auto' && !/no view needed/.test(c.setting.why)).map((c) => `${c.algorithm}: ${c.setting!.chosen} because ${c.setting!.why}`);
   const notes = a.certificates.filter((c) => c.reason).map((c) => `${c.algorithm}: ${c.reason}${c.agreement.firstDisagreement ? ` (first: ${c.agreement.firstDisagreement})` : ''}`);
   return [
     `graph: ${a.graph.nodes} nodes, ${a.graph.edges} edges, max degree ${a.graph.maxDegree}, sources ${a.graph.sources.join(', ') || '(none)'}`,
-    line(head), ...rows.map(line), ...trained, ...notes,
+    line(head), ...rows.map(line), ...trained, ...settings, ...notes,
   ].join('\n');
 }
 
@@ -44,14 +45,17 @@ export function register(program: Command): void {
     .argument('<model>', 'ONNX model')
     .option('--algorithms <list>', 'comma list of flooding,bfs,dfs,bellman-ford', 'flooding,bfs,dfs,bellman-ford')
     .option('--predictor <kind>', 'ntk (closed-form infinite-width ensemble) or ensemble (trained finite MLPs)', 'ntk')
-    .option('--max-degree <n>', 'degree bound of the certified regime (higher degree: bounded-degree view or outside)', '16')
+    .option('--max-degree <n|auto>', 'auto: per algorithm the cheapest of the graph itself and its bounded-degree view that certifies; n: fixed bound (higher degree: bounded-degree view, DFS outside)', 'auto')
+    .option('--view-degree <n>', 'auto: degree bound of the bounded-degree view considered', '16')
     .option('--max-templates <n>', 'template budget per instruction', '500000')
     .option('--eps <x>', 'Heaviside threshold', '0.005')
     .option('--weight-bits <n>', 'Bellman-Ford edge weights: tensor sizes quantized to this many bits', '3')
     .option('--bits <n>', 'force the precision l (default: the smallest that holds the values)')
-    .option('--max-ensemble-templates <n>', 'ensemble: largest template table trained (default: flooding-size tables; training cost grows with templates x state bits)', '64')
-    .option('--hidden <n>', 'ensemble: hidden width', '64')
-    .option('--epochs <n>', 'ensemble: full-batch gradient steps', '400')
+    .option('--max-ensemble-templates <n>', 'ensemble: largest template table trained (training cost grows with templates x state bits x hidden width)', '1000')
+    .option('--hidden <n>', 'ensemble: hidden width (default: max(64, 4 x state bits))')
+    .option('--epochs <n>', 'ensemble: full-batch gradient steps (default 40 preconditioned, 400 plain)')
+    .option('--no-precondition', 'ensemble: plain gradient descent (step 1/lambda_max) instead of the preconditioned one')
+    .option('--init <kind>', 'ensemble: member initialization, antisymmetric (f = 0 at init, default) or gaussian')
     .option('--lr <x>', 'ensemble: learning rate (default 1/lambda_max of the template kernel)')
     .option('--delta <x>', 'ensemble: grow until case accuracy >= 1 - delta', '0.001')
     .option('--cap <n>', 'ensemble: largest ensemble', '1024')
@@ -73,14 +77,17 @@ export function register(program: Command): void {
       const res = runLearnability(model, {
         algorithms: String(o.algorithms),
         predictor,
-        maxDegree: num('max-degree', o.maxDegree as string),
+        maxDegree: o.maxDegree === 'auto' ? 'auto' : num('max-degree', o.maxDegree as string),
+        viewDegree: num('view-degree', o.viewDegree as string),
         maxTemplates: num('max-templates', o.maxTemplates as string),
         maxEnsembleTemplates: num('max-ensemble-templates', o.maxEnsembleTemplates as string),
         eps: num('eps', o.eps as string, false),
         weightBits: num('weight-bits', o.weightBits as string),
         bits: num('bits', o.bits as string | undefined),
-        hidden: num('hidden', o.hidden as string),
-        epochs: num('epochs', o.epochs as string),
+        hidden: num('hidden', o.hidden as string | undefined),
+        epochs: num('epochs', o.epochs as string | undefined),
+        precondition: o.precondition !== false,
+        init: o.init === undefined ? undefined : (String(o.init) as 'antisymmetric' | 'gaussian'),
         lr: num('lr', o.lr as string | undefined, false),
         delta: num('delta', o.delta as string, false),
         cap: num('cap', o.cap as string),
