@@ -238,3 +238,9 @@ export type { ReportEdge, ReportGroup, ReportMemoryItem, ReportNode, SweepPoint 
 export type { SearchMethod, SearchOptions } from './search/common.ts';
 export type { ExactOptions, ExactResult } from './search/exact.ts';
 export type { Rng } from './util/random.ts';
+// Outputs written as a unit and refused over the run's inputs (what the CLI uses; a compiler
+// writing a model and its schedule together can too: saveModel(..., { inputs, batch })).
+export { OutputBatch, RunInputs } from './util/output.ts';
+export type { InputEntry } from './util/output.ts';
+export type { FoldResult } from './fold/fold.ts';
+export type { MemberInit } from './learnability/predictors.ts';

@@ -28,7 +28,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { badInput, isDnnfuseError } from '../errors.ts';
 import { fileKind } from './input.ts';
 
-interface InputEntry {
+/** One input file of a run: the path as given, what it is (for messages), its real path, and its
+ * device and inode when it exists (outputs are compared with both). */
+export interface InputEntry {
   path: string;
   what: string;
   real: string;
