@@ -9,12 +9,16 @@
  *   floating-point constant inputs (integer constants such as Reshape's shape, Resize's sizes or
  *   Clip's bounds are parameters, not weights).
  * - Op ids follow the IR's topological order (stable: file order on ties).
+ * - Control-flow nodes (If, Loop, Scan) are opaque ops: their feature-map inputs include the
+ *   values their subgraphs read from the main graph, their weights are the float
+ *   initializers inside their subgraphs (for If, the heavier branch), and the cost models
+ *   never fuse them with another op (FusionOp.opaque).
  *
  * Shapes come from `shapeOf(value)`; by default the graph's declared types (graph inputs/outputs,
  * value_info). Run shape inference first (src/analysis/shapes.ts `inferShapes`, which fills
  * value_info) or pass `shapeOf` explicitly (ModelBuilder.shape in tests).
  */
-import type { Graph, Model, Node } from '../ir/graph.ts';
+import { CONTROL_FLOW_OPS, type Graph, type Model, type Node } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
@@ -106,7 +110,8 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   opNodes.forEach((n, id) => {
     const inputs: number[] = [];
     const weights: { name: string; elements: number }[] = [];
-    for (const raw of n.inputs) {
+    const opaque = CONTROL_FLOW_OPS.has(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
+    for (const raw of opaque ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
       if (!raw) continue;
       const v = root(raw);
       const ct = constType.get(v);
@@ -137,11 +142,42 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       macs: 0,
       weights,
     };
+    if (opaque) {
+      op.opaque = true;
+      const inner = subgraphWeights(n);
+      if (inner.elements) {
+        op.weights!.push(inner);
+        op.weightElements += inner.elements;
+      }
+    }
     op.macs = macsOf(n, op, tensors, graph, shapeOf);
     ops.push(op);
   });
   for (const op of ops) for (const t of op.inputs) tensors[t].consumers.push(op.id);
   return finalizeOpGraph(ops, tensors);
+}
+
+/** Float initializer elements inside a control-flow node's subgraphs (nested ones included):
+ * what running it reads at least once. An If runs one branch: the heavier one counts. */
+function subgraphWeights(n: Node): { name: string; elements: number } {
+  const inGraph = (g: Graph): number => {
+    let e = 0;
+    for (const t of g.initializers.values()) if (FLOAT_TYPES.has(t.dataType)) e += t.size;
+    for (const m of g.nodes) {
+      if (m.opType === 'Constant') {
+        const a = m.attributes[0];
+        if (a?.type === 'tensor' && FLOAT_TYPES.has(a.value.dataType)) e += a.value.size;
+      }
+      e += nodeWeights(m);
+    }
+    return e;
+  };
+  const nodeWeights = (m: Node): number => {
+    const subs = m.subgraphs().map(inGraph);
+    if (!subs.length) return 0;
+    return m.opType === 'If' ? Math.max(...subs) : subs.reduce((a, b) => a + b, 0);
+  };
+  return { name: `${n.name}.subgraphs`, elements: nodeWeights(n) };
 }
 
 function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]): number {

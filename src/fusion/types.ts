@@ -46,6 +46,9 @@ export interface FusionOp {
   /** (additive) The constant inputs behind weightElements, by IR name (a weight shared by
    * several ops appears under each; BRR re-fetches it per weight sub-group that uses it). */
   weights?: { name: string; elements: number }[];
+  /** (additive) An op the cost models cannot see inside (control flow: If/Loop/Scan run
+   * subgraphs): it is planned as a group of its own and never fused with another op. */
+  opaque?: boolean;
 }
 
 export interface OpGraph {

@@ -52,6 +52,8 @@ export interface FusionGroupJson {
   dram: { inputs: { tensor: string; bytes: number }[]; outputs: { tensor: string; bytes: number }[]; weightBytes: number; refetchBytes: number };
   macs: number;
   latency: { computeUs: number; dramUs: number; us: number; bound: 'compute' | 'dram' };
+  /** (additive) Set on the group of an opaque op (control flow): why it stands alone. */
+  opaque?: string;
 }
 
 export interface FusionPlanJson {
@@ -156,6 +158,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
       macs,
       latency: latency(macs, d.total),
     };
+    if (g.length === 1 && graph.ops[g[0]].opaque) out.opaque = `control flow (${graph.ops[g[0]].opType}): runs subgraphs the cost model does not see into; planned alone, never fused`;
     if (cost instanceof BrrCostModel) out.weightSubgroups = cost.subgroups(g).map((s) => ({ nodes: s.ops.map((v) => graph.ops[v].node), bytes: s.bytes }));
     return out;
   });
