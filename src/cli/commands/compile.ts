@@ -80,6 +80,7 @@ export function register(program: Command): void {
     .option('--node-metadata', 'embed the fusion groups as node metadata_props/doc_string instead of functions')
     .option('--no-embed', 'write the rewritten model without the fusion groups')
     .option('--no-verify', 'skip the onnxruntime check of the rewritten model against the original')
+    .option('--input-value <name=v>', 'fix an input of the onnxruntime check to a value, e.g. sr=16000 (repeatable; default: seeded random fitting its dtype and use)', collect, [])
     .option('--tolerance <x>', 'max output error relative to output scale in the check', '1e-4')
     .option('--reproducible', 'record 0 ms timings so that schedule.json is byte-identical across runs')
     .option('--plugin <module>', 'load a module that registers passes (registerPass) before the pipeline is resolved (repeatable)', collect, [])
@@ -119,6 +120,7 @@ export function register(program: Command): void {
         embed: o.embed === false ? 'none' : o.nodeMetadata ? 'node-metadata' : 'functions',
         verify: o.verify !== false,
         tolerance,
+        inputValues: o.inputValue as string[],
         omitTimings: !!o.reproducible,
         log,
         // The example's path as seen from the working folder (absolute when outside it).
