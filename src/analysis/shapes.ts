@@ -69,7 +69,7 @@ function declaredType(vi: ValueInfo | undefined): TensorType | undefined {
 
 /** The op types with a shape rule (default domain). */
 export function supportedOps(): string[] {
-  return Object.keys(RULES).sort();
+  return [...Object.keys(RULES), ...CONTROL_FLOW_OPS].sort();
 }
 
 /** onnxruntime contrib ops (domain com.microsoft) that its extended graph optimizations
@@ -91,7 +91,7 @@ function ruleFor(node: Node): Rule | undefined {
 }
 
 export function hasShapeRule(node: Node): boolean {
-  return ruleFor(node) !== undefined;
+  return ruleFor(node) !== undefined || ((node.domain === '' || node.domain === 'ai.onnx') && CONTROL_FLOW_OPS.has(node.opType));
 }
 
 /** Fixes graph-input dims from `--shape` overrides (the written model keeps them fixed): the one

@@ -33,6 +33,10 @@ const WINDOW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', '
 export interface OpGraphOptions {
   /** Static shape of a value; default: the graph's declared type (throws naming the value). */
   shapeOf?: (value: string) => number[];
+  /** Why a value's shape cannot be known before running the model (data-dependent), or
+   * undefined. An op with such a feature map is left out of planning, with that reason
+   * (OpGraph.unplanned), instead of failing the whole plan. Default: nothing is. */
+  dataDependent?: (value: string) => string | undefined;
 }
 
 /** Default shape lookup: declared types only (graph inputs/outputs, value_info, initializers). */
@@ -104,7 +108,27 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
 
   // Which outputs matter: consumed by some op, or graph outputs (or the first output).
   const consumed = new Set<string>();
-  for (const n of opNodes) for (const i of n.inputs) if (i) consumed.add(root(i));
+  for (const n of opNodes) for (const i of [...n.inputs, ...n.implicitInputs()]) if (i) consumed.add(root(i));
+
+  // Ops whose feature maps have data-dependent shapes are not planned (each with its reason).
+  const unplanned: { node: string; opType: string; reason: string }[] = [];
+  if (opts.dataDependent) {
+    const dd = opts.dataDependent;
+    const kept = opNodes.filter((n) => {
+      const vals = [...n.inputs, ...n.implicitInputs()].filter((i) => i && !constType.has(root(i))).map(root);
+      vals.push(...n.outputs.filter((o, k) => o && (k === 0 || consumed.has(o) || graphOutputs.has(o))));
+      for (const v of vals) {
+        const why = dd(v);
+        if (why) {
+          unplanned.push({ node: n.name, opType: n.opType, reason: `'${v}' has a data-dependent shape: ${why}` });
+          return false;
+        }
+      }
+      return true;
+    });
+    opNodes.length = 0;
+    opNodes.push(...kept);
+  }
 
   const ops: FusionOp[] = [];
   opNodes.forEach((n, id) => {
@@ -154,7 +178,9 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
     ops.push(op);
   });
   for (const op of ops) for (const t of op.inputs) tensors[t].consumers.push(op.id);
-  return finalizeOpGraph(ops, tensors);
+  const og = finalizeOpGraph(ops, tensors);
+  if (unplanned.length) og.unplanned = unplanned;
+  return og;
 }
 
 /** Float initializer elements inside a control-flow node's subgraphs (nested ones included):

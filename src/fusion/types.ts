@@ -54,6 +54,10 @@ export interface FusionOp {
 export interface OpGraph {
   ops: FusionOp[];
   tensors: FusionTensor[];
+  /** (additive) IR nodes left out of planning, each with why: an op whose feature maps have a
+   * data-dependent shape (NonZero, NonMaxSuppression and what follows them) cannot be costed;
+   * its inputs are written to DRAM and its static outputs read back like graph inputs. */
+  unplanned?: { node: string; opType: string; reason: string }[];
   /** Successor / predecessor op ids (deduplicated, sorted). */
   succ: number[][];
   pred: number[][];

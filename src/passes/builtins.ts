@@ -15,6 +15,7 @@ import { sgsPass } from './sgs.ts';
 import { learnabilityPass } from './learnability.ts';
 import { planPass } from './plan-fusion.ts';
 import { getPlanPass } from './get.ts';
+import { onEveryGraph } from './subgraphs.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -65,4 +66,5 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, getPlanPass as Pass, learnabilityPass as Pass];
+// Graph rewrites run in every graph, If/Loop/Scan subgraphs included (subgraphs.ts).
+export const builtinPasses: Pass[] = [onEveryGraph(dcePass) as Pass, verifyPass, shapesPass, onEveryGraph(foldBnPass) as Pass, onEveryGraph(collapseBranchesPass) as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, getPlanPass as Pass, learnabilityPass as Pass];

@@ -63,6 +63,8 @@ export interface FusionPlanJson {
   search: { method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number };
   groups: FusionGroupJson[];
   unfusable: string[];
+  /** (additive) Nodes left out of planning (data-dependent shapes), with why. */
+  unplanned?: { node: string; opType: string; reason: string }[];
   totals: {
     groups: number;
     ops: number;
@@ -188,6 +190,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
     },
     groups,
     unfusable: graph.ops.filter((op) => fus.unfusable[op.id]).map((op) => op.node),
+    ...(graph.unplanned?.length ? { unplanned: graph.unplanned } : {}),
     totals: {
       groups: plan.length,
       ops: graph.ops.length,
