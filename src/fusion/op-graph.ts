@@ -68,7 +68,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   };
   const opNodes: Node[] = [];
   for (const n of order) {
-    const ins = n.inputs.filter((i) => i !== '').map(root);
+    const ins = [...n.inputs, ...n.implicitInputs()].filter((i) => i !== '').map(root);
     if (n.opType === 'Constant' && n.domain === '') {
       const a = n.attributes[0];
       const dt = a?.type === 'tensor' ? a.value.dataType : a && (a.name === 'value_int' || a.name === 'value_ints') ? DataType.INT64 : DataType.FLOAT;
