@@ -63,9 +63,10 @@ export function ifModel(opts: { elseChannels?: number; cond?: boolean } = {}): M
 /**
  * Loop with a constant trip count 3 and no condition: carried `acc` [2,3] (acc + w, w an
  * intermediate of the main graph read from outer scope: shape preserved), carried `grow`
- * [1,3] (concatenated with itself: doubles every iteration) and a scan output acc*2 [2,3].
+ * [1,3] (concatenated with itself: doubles every iteration; left out with grow: false) and a
+ * scan output acc*2 [2,3].
  */
-export function loopModel(): Model {
+export function loopModel(opts: { grow?: boolean } = {}): Model {
   const g = new Graph({ name: 'loop_model' });
   g.inputs.push({ name: 'x', type: f32([2, 3]) }, { name: 'g0', type: f32([1, 3]) });
   g.setInitializer(Tensor.int64('M', [], [3]));
@@ -80,6 +81,19 @@ export function loopModel(): Model {
   body.outputs.push({ name: 'c_out', type: { elemType: DataType.BOOL } }, { name: 'acc_out', type: { elemType: DataType.FLOAT } }, { name: 'grow_out', type: { elemType: DataType.FLOAT } }, { name: 's', type: { elemType: DataType.FLOAT } });
   g.addNode(new Node({ name: 'the_loop', opType: 'Loop', inputs: ['M', '', 'x', 'g0'], outputs: ['acc', 'grow', 'scan'], attributes: [{ name: 'body', type: 'graph', value: body }] }));
   g.outputs.push({ name: 'acc', type: f32(undefined) }, { name: 'grow', type: f32(undefined) }, { name: 'scan', type: f32(undefined) });
+  if (opts.grow === false) {
+    // Without the growing value (every shape static).
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    loop.inputs = ['M', '', 'x'];
+    loop.outputs = ['acc', 'scan'];
+    body.inputs.splice(3, 1);
+    body.nodes = body.nodes.filter((n) => n.name !== 'b_grow');
+    body.outputs.splice(2, 1);
+    body.invalidate();
+    g.inputs.splice(1, 1);
+    g.outputs.splice(1, 1);
+    g.invalidate();
+  }
   return new Model({ graph: g, opsetImports: [{ domain: '', version: 13 }] });
 }
 
