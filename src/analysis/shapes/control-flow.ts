@@ -58,13 +58,14 @@ function ifRule(c: RuleCtx, infer: SubInfer): Out[] {
   const n = c.node.outputs.length;
   const cond = c.value(0);
   const taken = cond && cond.data.length === 1 && isNum(cond.data[0]) ? (cond.data[0] !== 0 ? thenG : elseG) : undefined;
+  // Both branches are inferred (each gets its value_info), even when one is known taken.
+  const a = infer(thenG, []);
+  const b = infer(elseG, []);
   if (taken) {
-    const r = infer(taken, []);
+    const r = taken === thenG ? a : b;
     checkCount(c, taken, 'branch', n, r.outputs.length);
     return r.outputs.map((o) => ({ type: o.type, value: o.value, why: o.reason }));
   }
-  const a = infer(thenG, []);
-  const b = infer(elseG, []);
   checkCount(c, thenG, 'then_branch', n, a.outputs.length);
   checkCount(c, elseG, 'else_branch', n, b.outputs.length);
   return a.outputs.map((x, k) => {
