@@ -12,7 +12,7 @@ import { getPass } from '../../src/passes/registry.ts';
 import { finalPlan, hardwarePresets } from '../../src/index.ts';
 import { planningGraph } from '../../src/passes/plan-fusion.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
-import { SEARCH_METHODS } from '../../src/fusion/schedule.ts';
+import { SEARCH_METHODS } from '../../src/search/planner.ts';
 import { ifModel, loopModel } from '../support/control-flow.ts';
 
 const hw = { ...hardwarePresets['npu-8m'] };
