@@ -19,7 +19,7 @@ import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './pass
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
 import { runModel, compareOutputs, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
-import { describeFills, parseInputValues } from './analysis/input-ranges.ts';
+import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 import { badInput, verificationFailed } from './errors.ts';
 
 export interface CompileOptions {
@@ -71,10 +71,10 @@ function resolvePipeline(p: CompileOptions['pipeline']): Pass[] {
 }
 
 /** Runs the rewritten model against the original on seeded random inputs. */
-async function verify(original: Uint8Array, rewritten: Model, tolerance: number, seed: number, values: Record<string, number> = {}): Promise<NonNullable<Schedule['verification']>> {
+async function verify(original: Uint8Array, rewritten: Model, tolerance: number, seed: number, values: Record<string, number> = {}, fills: Record<string, InputFill> = {}): Promise<NonNullable<Schedule['verification']>> {
   let feeds: Feeds;
   try {
-    feeds = randomFeeds(rewritten, seed, {}, values);
+    feeds = randomFeeds(rewritten, seed, {}, values, fills);
   } catch (e) {
     return { checked: false, reason: e instanceof Error ? e.message : String(e) };
   }
@@ -121,6 +121,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   for (const name of Object.keys(inputValues)) {
     if (!model.graph.isGraphInput(name)) throw badInput(`--input-value ${name}=...: the model has no graph input named '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ')})`);
   }
+  // Decided on the model as given: the rewrites may move what reveals an input's use into functions.
+  const fills = inputFills(model, inputValues);
   log(`${typeof input === 'string' ? opts.modelPathForSchedule ?? input : model.graph.name}: ${model.graph.nodes.length} nodes; ${hardware.name} (buffer ${hardware.bufferBytes} B, ${hardware.elementType}), ${scheme.toUpperCase()}, seed ${seed}; pipeline ${passes.map((p) => p.name).join(',')}`);
 
   const { schedule } = await runPasses(
@@ -146,8 +148,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   schedule.embedding = { mode: plan ? mode : 'none', ...(plan && mode === 'functions' ? { domain: FUSION_DOMAIN } : {}), ...embedded };
 
   if (opts.verify ?? true) {
-    for (const line of describeFills(model, inputValues)) log(`onnxruntime check input: ${line}`);
-    schedule.verification = await verify(original, model, opts.tolerance ?? 1e-4, seed, inputValues);
+    for (const line of describeFills(fills)) log(`onnxruntime check input: ${line}`);
+    schedule.verification = await verify(original, model, opts.tolerance ?? 1e-4, seed, inputValues, fills);
     if (schedule.verification.checked) {
       const worst = Math.max(0, ...(schedule.verification.outputs ?? []).map((o) => o.relative));
       log(`onnxruntime check: same outputs as the original (max relative error ${worst.toExponential(2)})`);

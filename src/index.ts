@@ -159,7 +159,7 @@ export { assertPlanValid, bruteForceOptimum } from './testkit/plan.ts';
 export type { PlanValidOptions, PlanValidSummary } from './testkit/plan.ts';
 export type { SameOutputsOptions } from './testkit/properties.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';
-export { inputFill, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
+export { inputFill, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 export { onEveryGraph, runOnEveryGraph, type EveryGraphAnnotations } from './passes/subgraphs.ts';
 
 // ---- report ----

@@ -112,14 +112,22 @@ export function parseInputValues(specs: readonly string[] | undefined): Record<s
   return res;
 }
 
-/** One line per non-float graph input: what the verification feeds it and why. */
-export function describeFills(model: Model, values: Record<string, number> = {}): string[] {
-  const res: string[] = [];
+/** What every graph input of `model` gets (read it before rewrites move nodes into functions). */
+export function inputFills(model: Model, values: Record<string, number> = {}): Record<string, InputFill> {
+  const res: Record<string, InputFill> = {};
   for (const i of model.graph.inputs) {
     if (model.graph.initializers.has(i.name)) continue;
-    const f = inputFill(model, i.name, i.type?.elemType ?? DataType.FLOAT, values[i.name]);
-    if (f.kind === 'const') res.push(`${i.name} = ${f.value} (${f.why})`);
-    else if (f.kind === 'uniform') res.push(`${i.name} in [${f.lo}, ${f.hi}] (${f.why})`);
+    res[i.name] = inputFill(model, i.name, i.type?.elemType ?? DataType.FLOAT, values[i.name]);
+  }
+  return res;
+}
+
+/** One line per non-float graph input: what the verification feeds it and why. */
+export function describeFills(fills: Record<string, InputFill>): string[] {
+  const res: string[] = [];
+  for (const [name, f] of Object.entries(fills)) {
+    if (f.kind === 'const') res.push(`${name} = ${f.value} (${f.why})`);
+    else if (f.kind === 'uniform') res.push(`${name} in [${f.lo}, ${f.hi}] (${f.why})`);
   }
   return res;
 }

@@ -12,7 +12,7 @@ import { Model } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { encodeModel } from '../onnx/io.ts';
 import { Rng } from '../util/random.ts';
-import { inputFill } from './input-ranges.ts';
+import { inputFill, type InputFill } from './input-ranges.ts';
 import { badInput, verificationFailed } from '../errors.ts';
 
 type Ort = typeof OrtNs;
@@ -124,8 +124,9 @@ export async function captureValues(model: Model, values: string[], feeds: Feeds
 /** Seeded random inputs for every graph input: floats standard normal; integer and bool
  * inputs a value or range fitting the dtype and what the model does with them (see
  * input-ranges.ts: e.g. Silero's int64 `sr` gets the 16000 it is compared with). Symbolic or
- * unknown dims take `overrides` or 1; `values` fixes an input's every element (`--input-value`). */
-export function randomFeeds(model: Model, seed = 0, overrides: Record<string, number[]> = {}, values: Record<string, number> = {}): Feeds {
+ * unknown dims take `overrides` or 1; `values` fixes an input's every element (`--input-value`);
+ * `fills` gives fills decided earlier (inputFills on the model before rewrites). */
+export function randomFeeds(model: Model, seed = 0, overrides: Record<string, number[]> = {}, values: Record<string, number> = {}, fills: Record<string, InputFill> = {}): Feeds {
   const rng = new Rng(seed);
   const feeds: Feeds = {};
   for (const name of Object.keys(values)) {
@@ -138,7 +139,7 @@ export function randomFeeds(model: Model, seed = 0, overrides: Record<string, nu
     const dims = overrides[i.name] ?? (i.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
     const n = dims.reduce((a, b) => a * b, 1);
     const et = i.type?.elemType ?? DataType.FLOAT;
-    const fill = inputFill(model, i.name, et, values[i.name]);
+    const fill = values[i.name] === undefined && fills[i.name] ? fills[i.name] : inputFill(model, i.name, et, values[i.name]);
     const draw = (): number => (fill.kind === 'const' ? fill.value : fill.kind === 'uniform' ? rng.int(fill.lo, fill.hi) : rng.normal());
     let data: TypedData;
     if (et === DataType.FLOAT) data = new Float32Array(n);
