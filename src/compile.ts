@@ -23,6 +23,7 @@ import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/c
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
+import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 
 /** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
  * option's default.
@@ -48,6 +49,8 @@ export interface CompileOptions {
   /** `--inputs` specs (name=path or path; .npy, TensorProto .pb, or a test_data_set folder)
    * fed to the check instead of seeded random inputs. */
   inputs?: string[];
+  /** `name=value` specs fixing an input's every element in the check (`--input-value sr=16000`). */
+  inputValues?: string[];
   omitTimings?: boolean;
   log?: (message: string) => void;
   /** Path recorded in the schedule (default: the path given). */
@@ -82,14 +85,15 @@ function resolvePipeline(p: CompileOptions['pipeline']): Pass[] {
   return p.flatMap((x) => (typeof x === 'string' ? parsePipeline(x) : [x]));
 }
 
-/** Runs the rewritten model against the original (seeded random or user-given inputs) and
- * compares every output with allclose (src/analysis/compare.ts). */
-async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds }): Promise<NonNullable<Schedule['verification']>> {
+/** Runs the rewritten model against the original (user-given inputs, or seeded random ones
+ * fitting each input's dtype and use) and compares every output with allclose
+ * (src/analysis/compare.ts). */
+async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill> }): Promise<NonNullable<Schedule['verification']>> {
   let feeds: Feeds;
   if (o.feeds) feeds = o.feeds;
   else {
     try {
-      feeds = randomFeeds(rewritten, o.seed);
+      feeds = randomFeeds(rewritten, o.seed, {}, o.values ?? {}, o.fills ?? {});
     } catch (e) {
       return { checked: false, reason: e instanceof Error ? e.message : String(e) };
     }
@@ -148,6 +152,12 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   applyShapeOverrides(model, opts.shapes ?? []);
   // User-given inputs are read and checked against the model before any pass runs.
   const userFeeds = opts.inputs?.length && (opts.verify ?? true) ? loadInputs(model, opts.inputs) : undefined;
+  const inputValues = parseInputValues(opts.inputValues);
+  for (const name of Object.keys(inputValues)) {
+    if (!model.graph.isGraphInput(name)) throw badInput(`--input-value ${name}=...: the model has no graph input named '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ')})`);
+  }
+  // Decided on the model as given: the rewrites may move what reveals an input's use into functions.
+  const fills = inputFills(model, inputValues);
   log(`${typeof input === 'string' ? opts.modelPathForSchedule ?? input : model.graph.name}: ${model.graph.nodes.length} nodes; ${hardware.name} (buffer ${hardware.bufferBytes} B, ${hardware.elementType}), ${scheme.toUpperCase()}, seed ${seed}; pipeline ${passes.map((p) => p.name).join(',')}`);
 
   const { schedule } = await runPasses(
@@ -179,7 +189,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
 
   if (opts.verify ?? true) {
     const rtol = opts.rtol ?? DEFAULT_RTOL, atol = opts.atol ?? DEFAULT_ATOL;
-    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds });
+    if (!userFeeds) for (const line of describeFills(fills)) log(`onnxruntime check input: ${line}`);
+    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills });
     if (schedule.verification.checked) {
       const outs = schedule.verification.outputs ?? [];
       const worst = Math.max(0, ...outs.map((o) => o.maxAbs));

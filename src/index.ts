@@ -169,6 +169,8 @@ export { assertPlanValid, bruteForceOptimum } from './testkit/plan.ts';
 export type { PlanValidOptions, PlanValidSummary } from './testkit/plan.ts';
 export type { SameOutputsOptions } from './testkit/properties.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';
+export { inputFill, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
+export { onEveryGraph, runOnEveryGraph, type EveryGraphAnnotations } from './passes/subgraphs.ts';
 
 // ---- report ----
 export { generateReport, renderReportData, reportDataFromSchedule } from './report/index.ts';
@@ -216,7 +218,6 @@ export type { PlanFusionOptions } from './search/planner.ts';
 export type { CostModel, FusionOp, FusionTensor, Group, MemoryItem, OpGraph, Rectifier } from './fusion/types.ts';
 export type { HardwareOverrides } from './hardware/load.ts';
 export type { DataTypeCode } from './ir/dtype.ts';
-export type { OpaqueGraph } from './ir/graph.ts';
 export type { TensorSource } from './ir/tensor.ts';
 export { EXPLAINER_KINDS } from './get/explainers/common.ts';
 export type { ExplainerKind } from './get/explainers/common.ts';
@@ -244,3 +245,4 @@ export { OutputBatch, RunInputs } from './util/output.ts';
 export type { InputEntry } from './util/output.ts';
 export type { FoldResult } from './fold/fold.ts';
 export type { MemberInit } from './learnability/predictors.ts';
+export type { SubgraphRecord } from './passes/subgraphs.ts';

@@ -15,6 +15,7 @@ import { DataType } from '../ir/dtype.ts';
 import { halfToFloat } from '../ir/tensor.ts';
 import { encodeModel } from '../onnx/io.ts';
 import { Rng } from '../util/random.ts';
+import { inputFill, type InputFill } from './input-ranges.ts';
 import { badInput, verificationFailed } from '../errors.ts';
 
 /** @internal */
@@ -44,6 +45,8 @@ export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array
 export interface HostTensor {
   dims: number[];
   data: TypedData;
+  /** Set for bool tensors (held as Uint8Array, which otherwise means uint8). */
+  bool?: boolean;
 }
 /** Model inputs by graph-input name. */
 export type Feeds = Record<string, HostTensor>;
@@ -63,11 +66,6 @@ export interface SessionOptions {
   /** Extra values (intermediate tensors) to return besides the graph outputs. */
   capture?: string[];
 }
-
-const ORT_TYPES: Record<number, string> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
-  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool',
-};
 
 /** Encodes `model` with `extra` values appended as graph outputs (the model is left as it was). */
 export function encodeWithOutputs(model: Model, extra: string[] = []): Uint8Array {
@@ -104,7 +102,7 @@ export async function createSession(model: Model | Uint8Array | string, opts: Se
 function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
   const res: Record<string, OrtNs.Tensor> = {};
   for (const [k, v] of Object.entries(feeds)) {
-    const type = v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : v.data instanceof Int32Array ? 'int32'
+    const type = v.bool ? 'bool' : v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : v.data instanceof Int32Array ? 'int32'
       : v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int8Array ? 'int8' : v.data instanceof Uint16Array ? 'float16' : 'uint8';
     res[k] = new o.Tensor(type as 'float32', v.data as Float32Array, v.dims);
   }
@@ -149,28 +147,40 @@ export async function captureValues(model: Model, values: string[], feeds: Feeds
   }
 }
 
-/** Seeded random inputs for every graph input (normal floats; zeros for integer inputs).
- * Symbolic or unknown dims take `overrides` or 1. */
-export function randomFeeds(model: Model, seed = 0, overrides: Record<string, number[]> = {}): Feeds {
+/** Seeded random inputs for every graph input: floats standard normal; integer and bool
+ * inputs a value or range fitting the dtype and what the model does with them (see
+ * input-ranges.ts: e.g. Silero's int64 `sr` gets the 16000 it is compared with). Symbolic or
+ * unknown dims take `overrides` or 1; `values` fixes an input's every element (`--input-value`);
+ * `fills` gives fills decided earlier (inputFills on the model before rewrites). */
+export function randomFeeds(model: Model, seed = 0, overrides: Record<string, number[]> = {}, values: Record<string, number> = {}, fills: Record<string, InputFill> = {}): Feeds {
   const rng = new Rng(seed);
   const feeds: Feeds = {};
+  for (const name of Object.keys(values)) {
+    if (!model.graph.inputs.some((i) => i.name === name && !model.graph.initializers.has(name))) {
+      throw badInput(`--input-value ${name}: the model has no graph input '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+    }
+  }
   for (const i of model.graph.inputs) {
     if (model.graph.initializers.has(i.name)) continue;
     const dims = overrides[i.name] ?? (i.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
     const n = dims.reduce((a, b) => a * b, 1);
     const et = i.type?.elemType ?? DataType.FLOAT;
-    if (et === DataType.FLOAT || et === DataType.DOUBLE) {
-      const data = et === DataType.FLOAT ? new Float32Array(n) : new Float64Array(n);
-      for (let k = 0; k < n; k++) data[k] = rng.normal();
-      feeds[i.name] = { dims, data };
-    } else if (et === DataType.FLOAT16) {
-      const data = new Uint16Array(n);
-      for (let k = 0; k < n; k++) data[k] = floatToHalf(rng.normal());
-      feeds[i.name] = { dims, data };
-    } else if (et === DataType.INT64) feeds[i.name] = { dims, data: new BigInt64Array(n) };
-    else if (et === DataType.INT32) feeds[i.name] = { dims, data: new Int32Array(n) };
-    else if (ORT_TYPES[et]) feeds[i.name] = { dims, data: new Uint8Array(n) };
+    const fill = values[i.name] === undefined && fills[i.name] ? fills[i.name] : inputFill(model, i.name, et, values[i.name]);
+    const draw = (): number => (fill.kind === 'const' ? fill.value : fill.kind === 'uniform' ? rng.int(fill.lo, fill.hi) : rng.normal());
+    let data: TypedData;
+    if (et === DataType.FLOAT) data = new Float32Array(n);
+    else if (et === DataType.DOUBLE) data = new Float64Array(n);
+    else if (et === DataType.FLOAT16) data = new Uint16Array(n);
+    else if (et === DataType.INT64) data = new BigInt64Array(n);
+    else if (et === DataType.INT32) data = new Int32Array(n);
+    else if (et === DataType.INT8) data = new Int8Array(n);
+    else if (et === DataType.UINT8 || et === DataType.BOOL) data = new Uint8Array(n);
     else throw badInput(`graph input '${i.name}' has an element type random feeds cannot fill (${et})`);
+    if (data instanceof BigInt64Array) for (let k = 0; k < n; k++) data[k] = BigInt(Math.trunc(draw()));
+    else if (et === DataType.BOOL) for (let k = 0; k < n; k++) data[k] = draw() ? 1 : 0;
+    else if (et === DataType.FLOAT16) for (let k = 0; k < n; k++) data[k] = floatToHalf(draw());
+    else for (let k = 0; k < n; k++) data[k] = draw();
+    feeds[i.name] = et === DataType.BOOL ? { dims, data, bool: true } : { dims, data };
   }
   return feeds;
 }

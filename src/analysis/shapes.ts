@@ -23,13 +23,14 @@
  * declare their original dims). The types a file declared in value_info are remembered
  * so a later run never mistakes an inferred entry for a declaration.
  */
-import { Graph, Model, type Dim, type Node, type TensorType, type ValueInfo } from '../ir/graph.ts';
+import { CONTROL_FLOW_OPS, Graph, Model, type Dim, type Node, type TensorType, type ValueInfo } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { badInput, internal, isDnnfuseError, unsupported } from '../errors.ts';
 import { isNum, nodeError, Unknown, type Out, type Rule, type RuleCtx, type Val } from './shapes/context.ts';
 import { elementwiseRules } from './shapes/elementwise.ts';
 import { nnRules } from './shapes/nn.ts';
 import { tensorRules, tensorVal } from './shapes/tensor.ts';
+import { controlFlowRule, type SubInfer, type SubResult } from './shapes/control-flow.ts';
 
 export type { Dim, TensorType } from '../ir/graph.ts';
 export type { Val, Rule, RuleCtx } from './shapes/context.ts';
@@ -70,7 +71,7 @@ function declaredType(vi: ValueInfo | undefined): TensorType | undefined {
 
 /** The op types with a shape rule (default domain). */
 export function supportedOps(): string[] {
-  return Object.keys(RULES).sort();
+  return [...Object.keys(RULES), ...CONTROL_FLOW_OPS].sort();
 }
 
 /** onnxruntime contrib ops (domain com.microsoft) that its extended graph optimizations
@@ -92,7 +93,7 @@ function ruleFor(node: Node): Rule | undefined {
 }
 
 export function hasShapeRule(node: Node): boolean {
-  return ruleFor(node) !== undefined;
+  return ruleFor(node) !== undefined || ((node.domain === '' || node.domain === 'ai.onnx') && CONTROL_FLOW_OPS.has(node.opType));
 }
 
 /** Fixes graph-input dims from `--shape` overrides (the written model keeps them fixed): the one
@@ -236,24 +237,25 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
   }
   for (const [name, t] of g.initializers) types.set(name, { elemType: t.dataType, shape: [...t.dims] });
 
+  const state = newState(g, types, reasons, values);
+  runGraph(model, g, state, hasOverrides, unsupportedNodes);
+  return { types, values, reasons, unsupported: unsupportedNodes };
+}
+
+/** Runs the rules over one graph's nodes (the main graph or a subgraph whose inputs and
+ * outer-scope values are already in `state`) and records the results in its value_info. */
+function runGraph(model: Model, g: Graph, state: RunState, hasOverrides: boolean, unsupported: Node[]): void {
   const outputDecl = new Map(g.outputs.map((o) => [o.name, o.type]));
   const declared = (name: string) => declaredType(g.valueInfo.get(name)) ?? outputDecl.get(name);
-  const noValue = new Set<string>();
-  const valueOf = (name: string): Val | undefined => {
-    const v = values.get(name);
-    if (v || noValue.has(name)) return v;
-    const t = g.initializers.get(name);
-    const tv = t ? tensorVal(t) : undefined;
-    if (tv) values.set(name, tv);
-    else noValue.add(name);
-    return tv;
-  };
-  const state: RunState = { types, values, reasons, noValue, initializers: g.initializers, valueOf };
+  const { types, values, reasons } = state;
+  const inputNames = new Set(g.inputs.map((i) => i.name));
+  const subInfer: SubInfer = (sub, inputTypes) => inferSubgraph(model, sub, inputTypes, state, hasOverrides);
   const opsetOf = (domain: string) => model.opset(domain) ?? (domain === '' || domain === 'ai.onnx' ? DEFAULT_OPSET : 1);
 
   for (const node of g.topoOrder()) {
     const ctx = new NodeCtx(node, opsetOf(node.domain), state);
-    const rule = ruleFor(node);
+    const cf = (node.domain === '' || node.domain === 'ai.onnx') && CONTROL_FLOW_OPS.has(node.opType);
+    const rule: Rule | undefined = cf ? (c) => controlFlowRule(c, subInfer) : ruleFor(node);
     let outs: Out[] | undefined;
     let why: string | undefined;
     if (rule) {
@@ -265,7 +267,7 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
         else throw internal(`shape rule for node '${node.name}' (${node.opType}) failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     } else {
-      unsupportedNodes.push(node);
+      unsupported.push(node);
       why = `node '${node.name}' (${node.domain ? node.domain + '.' : ''}${node.opType}) has no shape rule and the model declares no shape for its output`;
     }
 
@@ -282,7 +284,7 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
       if (res?.value && t?.shape && res.value.dims.length === t.shape.length) values.set(o, res.value);
       if (!t?.shape || !t.shape.every(isNum)) {
         const inherited = node.inputs.map((i) => (i ? reasons.get(i) : undefined)).find((r) => r);
-        reasons.set(o, why ?? inherited ?? `node '${node.name}' (${node.opType}) produces a data-dependent shape`);
+        reasons.set(o, res?.why ?? why ?? inherited ?? `node '${node.name}' (${node.opType}) produces a data-dependent shape`);
       }
     });
   }
@@ -312,7 +314,58 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
       o.type = { ...o.type, shape: o.type.shape.map((d, i) => (d === undefined ? t.shape![i] : d)) };
     }
   }
-  return { types, values, reasons, unsupported: unsupportedNodes };
+}
+
+function newState(g: Graph, types: Map<string, TensorType>, reasons: Map<string, string>, values = new Map<string, Val>()): RunState {
+  const noValue = new Set<string>();
+  const valueOf = (name: string): Val | undefined => {
+    const v = values.get(name);
+    if (v || noValue.has(name)) return v;
+    const t = g.initializers.get(name);
+    const tv = t ? tensorVal(t) : undefined;
+    if (tv) values.set(name, tv);
+    else noValue.add(name);
+    return tv;
+  };
+  return { types, values, reasons, noValue, initializers: g.initializers, valueOf };
+}
+
+/** Infers a subgraph (If branch, Loop/Scan body) given the types of its inputs (undefined:
+ * take its declaration) and the enclosing graph's state for the values it reads from outer
+ * scope. Returns what is known of its outputs. */
+function inferSubgraph(model: Model, sub: Graph, inputTypes: (TensorType | undefined)[], outer: RunState, hasOverrides: boolean): SubResult {
+  const types = new Map<string, TensorType>();
+  const reasons = new Map<string, string>();
+  const values = new Map<string, Val>();
+  for (const v of sub.outerReads()) {
+    const t = outer.types.get(v);
+    if (t) types.set(v, t);
+    const val = outer.valueOf(v);
+    if (val) values.set(v, val);
+    const r = outer.reasons.get(v);
+    if (r) reasons.set(v, r);
+  }
+  sub.inputs.forEach((inp, k) => {
+    if (sub.initializers.has(inp.name)) return;
+    const given = inputTypes[k];
+    const decl = inp.type;
+    let t: TensorType | undefined;
+    if (given && decl?.shape && given.shape && given.shape.length === decl.shape.length) {
+      // A declared number wins over an unknown; otherwise what flows in is what we know.
+      t = { elemType: given.elemType, shape: given.shape.map((d, i) => (d === undefined ? decl.shape![i] : d)) };
+    } else t = given?.shape ? given : given ? { elemType: given.elemType, shape: decl?.shape ? [...decl.shape] : undefined } : decl ? { elemType: decl.elemType, shape: decl.shape ? [...decl.shape] : undefined } : undefined;
+    if (t) types.set(inp.name, t);
+    if (!t?.shape || !t.shape.every(isNum)) reasons.set(inp.name, `input '${inp.name}' of subgraph '${sub.name}' has dims ${fmtDims(t?.shape)}`);
+  });
+  for (const [name, t] of sub.initializers) types.set(name, { elemType: t.dataType, shape: [...t.dims] });
+  const state = newState(sub, types, reasons, values);
+  runGraph(model, sub, state, hasOverrides, []);
+  return {
+    outputs: sub.outputs.map((o) => {
+      const t = types.get(o.name) ?? (o.type ? { elemType: o.type.elemType, shape: o.type.shape ? [...o.type.shape] : undefined } : undefined);
+      return { type: t, value: values.get(o.name), reason: reasons.get(o.name) };
+    }),
+  };
 }
 
 interface RunState {

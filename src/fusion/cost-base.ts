@@ -9,6 +9,8 @@
  *   consumer, or have a consumer outside the group; each is written once, whole.
  * - A single op is always valid: layer-by-layer execution is the accelerator's fallback
  *   (tiled as needed), as in the paper. `memory()` still reports its requirement.
+ * - An opaque op (control flow) is only valid alone: nothing is fused across it. Validity
+ *   stays monotone (a superset of an invalid group is invalid), which the exact search needs.
  * - Bytes = elements x elementBytes for maps and weights alike.
  */
 import type { CostModel, FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
@@ -121,7 +123,7 @@ export abstract class FusionCostModel implements CostModel {
       const bytes = this.computeMemory(g, undefined);
       this.mark(g); // fresh generation: computeMemory used the tensor stamps
       const dram = this.computeDram(g, false).total;
-      e = { bytes, valid: g.length === 1 || bytes <= this.bufferBytes, dram };
+      e = { bytes, valid: g.length === 1 || (bytes <= this.bufferBytes && !g.some((id) => this.graph.ops[id].opaque)), dram };
       if (big) {
         this.bigEvaluations++;
         if (this.bigIds + g.length > BIG_MEMO_IDS) (this.bigMemo.clear(), (this.bigIds = 0));

@@ -9,12 +9,16 @@
  *   floating-point constant inputs (integer constants such as Reshape's shape, Resize's sizes or
  *   Clip's bounds are parameters, not weights).
  * - Op ids follow the IR's topological order (stable: file order on ties).
+ * - Control-flow nodes (If, Loop, Scan) are opaque ops: their feature-map inputs include the
+ *   values their subgraphs read from the main graph, their weights are the float
+ *   initializers inside their subgraphs (for If, the heavier branch), and the cost models
+ *   never fuse them with another op (FusionOp.opaque).
  *
  * Shapes come from `shapeOf(value)`; by default the graph's declared types (graph inputs/outputs,
  * value_info). Run shape inference first (src/analysis/shapes.ts `inferShapes`, which fills
  * value_info) or pass `shapeOf` explicitly (ModelBuilder.shape in tests).
  */
-import type { Graph, Model, Node } from '../ir/graph.ts';
+import { CONTROL_FLOW_OPS, type Graph, type Model, type Node } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
@@ -29,6 +33,10 @@ const WINDOW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', '
 export interface OpGraphOptions {
   /** Static shape of a value; default: the graph's declared type (throws naming the value). */
   shapeOf?: (value: string) => number[];
+  /** Why a value's shape cannot be known before running the model (data-dependent), or
+   * undefined. An op with such a feature map is left out of planning, with that reason
+   * (OpGraph.unplanned), instead of failing the whole plan. Default: nothing is. */
+  dataDependent?: (value: string) => string | undefined;
 }
 
 /** Default shape lookup: declared types only (graph inputs/outputs, value_info, initializers). */
@@ -60,7 +68,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   };
   const opNodes: Node[] = [];
   for (const n of order) {
-    const ins = n.inputs.filter((i) => i !== '').map(root);
+    const ins = [...n.inputs, ...n.implicitInputs()].filter((i) => i !== '').map(root);
     if (n.opType === 'Constant' && n.domain === '') {
       const a = n.attributes[0];
       const dt = a?.type === 'tensor' ? a.value.dataType : a && (a.name === 'value_int' || a.name === 'value_ints') ? DataType.INT64 : DataType.FLOAT;
@@ -101,13 +109,34 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
 
   // Which outputs matter: consumed by some op, or graph outputs (or the first output).
   const consumed = new Set<string>();
-  for (const n of opNodes) for (const i of n.inputs) if (i) consumed.add(root(i));
+  for (const n of opNodes) for (const i of [...n.inputs, ...n.implicitInputs()]) if (i) consumed.add(root(i));
+
+  // Ops whose feature maps have data-dependent shapes are not planned (each with its reason).
+  const unplanned: { node: string; opType: string; reason: string }[] = [];
+  if (opts.dataDependent) {
+    const dd = opts.dataDependent;
+    const kept = opNodes.filter((n) => {
+      const vals = [...n.inputs, ...n.implicitInputs()].filter((i) => i && !constType.has(root(i))).map(root);
+      vals.push(...n.outputs.filter((o, k) => o && (k === 0 || consumed.has(o) || graphOutputs.has(o))));
+      for (const v of vals) {
+        const why = dd(v);
+        if (why) {
+          unplanned.push({ node: n.name, opType: n.opType, reason: `'${v}' has a data-dependent shape: ${why}` });
+          return false;
+        }
+      }
+      return true;
+    });
+    opNodes.length = 0;
+    opNodes.push(...kept);
+  }
 
   const ops: FusionOp[] = [];
   opNodes.forEach((n, id) => {
     const inputs: number[] = [];
     const weights: { name: string; elements: number }[] = [];
-    for (const raw of n.inputs) {
+    const opaque = CONTROL_FLOW_OPS.has(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
+    for (const raw of opaque ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
       if (!raw) continue;
       const v = root(raw);
       const ct = constType.get(v);
@@ -138,11 +167,44 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       macs: 0,
       weights,
     };
+    if (opaque) {
+      op.opaque = true;
+      const inner = subgraphWeights(n);
+      if (inner.elements) {
+        op.weights!.push(inner);
+        op.weightElements += inner.elements;
+      }
+    }
     op.macs = macsOf(n, op, tensors, graph, shapeOf);
     ops.push(op);
   });
   for (const op of ops) for (const t of op.inputs) tensors[t].consumers.push(op.id);
-  return finalizeOpGraph(ops, tensors);
+  const og = finalizeOpGraph(ops, tensors);
+  if (unplanned.length) og.unplanned = unplanned;
+  return og;
+}
+
+/** Float initializer elements inside a control-flow node's subgraphs (nested ones included):
+ * what running it reads at least once. An If runs one branch: the heavier one counts. */
+function subgraphWeights(n: Node): { name: string; elements: number } {
+  const inGraph = (g: Graph): number => {
+    let e = 0;
+    for (const t of g.initializers.values()) if (FLOAT_TYPES.has(t.dataType)) e += t.size;
+    for (const m of g.nodes) {
+      if (m.opType === 'Constant') {
+        const a = m.attributes[0];
+        if (a?.type === 'tensor' && FLOAT_TYPES.has(a.value.dataType)) e += a.value.size;
+      }
+      e += nodeWeights(m);
+    }
+    return e;
+  };
+  const nodeWeights = (m: Node): number => {
+    const subs = m.subgraphs().map(inGraph);
+    if (!subs.length) return 0;
+    return m.opType === 'If' ? Math.max(...subs) : subs.reduce((a, b) => a + b, 0);
+  };
+  return { name: `${n.name}.subgraphs`, elements: nodeWeights(n) };
 }
 
 function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]): number {

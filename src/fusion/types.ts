@@ -48,12 +48,19 @@ export interface FusionOp {
   /** (additive) The constant inputs behind weightElements, by IR name (a weight shared by
    * several ops appears under each; BRR re-fetches it per weight sub-group that uses it). */
   weights?: { name: string; elements: number }[];
+  /** (additive) An op the cost models cannot see inside (control flow: If/Loop/Scan run
+   * subgraphs): it is planned as a group of its own and never fused with another op. */
+  opaque?: boolean;
 }
 
 /** The fusion problem independent of ONNX: ops in topological order and the tensors between them. */
 export interface OpGraph {
   ops: FusionOp[];
   tensors: FusionTensor[];
+  /** (additive) IR nodes left out of planning, each with why: an op whose feature maps have a
+   * data-dependent shape (NonZero, NonMaxSuppression and what follows them) cannot be costed;
+   * its inputs are written to DRAM and its static outputs read back like graph inputs. */
+  unplanned?: { node: string; opType: string; reason: string }[];
   /** Successor / predecessor op ids (deduplicated, sorted). */
   succ: number[][];
   pred: number[][];

@@ -40,19 +40,17 @@ export type Attribute =
   | { name: string; type: 'int'; value: bigint; carry?: unknown }
   | { name: string; type: 'string'; value: Uint8Array; carry?: unknown }
   | { name: string; type: 'tensor'; value: Tensor; carry?: unknown }
-  | { name: string; type: 'graph'; value: OpaqueGraph; carry?: unknown }
+  | { name: string; type: 'graph'; value: Graph; carry?: unknown }
   | { name: string; type: 'floats'; value: number[]; carry?: unknown }
   | { name: string; type: 'ints'; value: bigint[]; carry?: unknown }
   | { name: string; type: 'strings'; value: Uint8Array[]; carry?: unknown }
   | { name: string; type: 'tensors'; value: Tensor[]; carry?: unknown }
-  | { name: string; type: 'graphs'; value: OpaqueGraph[]; carry?: unknown }
+  | { name: string; type: 'graphs'; value: Graph[]; carry?: unknown }
   /** Anything else (sparse tensors, type protos, ref_attr_name-only): kept verbatim. */
   | { name: string; type: 'opaque'; value: unknown; carry?: unknown };
 
-/** A subgraph (If/Loop/Scan body) kept as its decoded protobuf message, untouched. */
-export interface OpaqueGraph {
-  opaque: unknown;
-}
+/** Op types whose attributes hold subgraphs that run as part of the node (ONNX control flow). */
+export const CONTROL_FLOW_OPS: ReadonlySet<string> = new Set(['If', 'Loop', 'Scan']);
 
 /** A node of the IR: op type and domain, input and output value names, attributes. */
 export class Node {
@@ -121,6 +119,27 @@ export class Node {
     if (!a) return fallback;
     if (a.type !== 'string') throw badInput(`node '${this.name}' (${this.opType}): attribute '${name}' should be a string`);
     return new TextDecoder().decode(a.value);
+  }
+
+  /** The subgraphs held by this node's attributes (If branches, Loop/Scan bodies), in
+   * attribute order. Empty for ordinary nodes. */
+  subgraphs(): Graph[] {
+    const res: Graph[] = [];
+    for (const a of this.attributes) {
+      if (a.type === 'graph') res.push(a.value);
+      else if (a.type === 'graphs') res.push(...a.value);
+    }
+    return res;
+  }
+
+  /** Values of the enclosing graph that this node's subgraphs read by name (ONNX outer-scope
+   * references): data dependencies exactly like `inputs`, though not listed there. */
+  implicitInputs(): string[] {
+    const subs = this.subgraphs();
+    if (!subs.length) return [];
+    const res = new Set<string>();
+    for (const g of subs) for (const v of g.outerReads()) res.add(v);
+    return [...res];
   }
 
   /** Sets (replaces or adds) an attribute. */
@@ -195,7 +214,7 @@ export class Graph {
     const consumers = new Map<string, Node[]>();
     for (const n of this.nodes) {
       for (const o of n.outputs) if (o) producer.set(o, n);
-      for (const i of n.inputs) {
+      for (const i of n.subgraphs().length ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
         if (!i) continue;
         let l = consumers.get(i);
         if (!l) consumers.set(i, (l = []));
@@ -236,7 +255,7 @@ export class Graph {
     const succ = new Map<Node, Node[]>();
     for (const n of this.nodes) {
       const preds = new Set<Node>();
-      for (const i of n.inputs) {
+      for (const i of n.subgraphs().length ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
         const p = i ? this.producer(i) : undefined;
         if (p && p !== n) preds.add(p);
         if (p === n) throw badInput(`node '${n.name}' (${n.opType}) consumes its own output '${i}' (cycle)`);
@@ -303,7 +322,7 @@ export class Graph {
       const g = new MultiDirectedGraph({ allowSelfLoops: false });
       for (const n of this.nodes) g.addNode(n.name, { opType: n.opType });
       for (const n of this.nodes) {
-        for (const i of new Set(n.inputs)) {
+        for (const i of new Set([...n.inputs, ...n.implicitInputs()])) {
           const p = i ? this.producer(i) : undefined;
           if (p) g.addDirectedEdge(p.name, n.name, { value: i });
         }
@@ -337,11 +356,43 @@ export class Graph {
     this.invalidate();
   }
 
-  /** Every consumer of `from` (and the graph outputs) reads `to` instead. */
+  /** Every consumer of `from` (and the graph outputs) reads `to` instead, including the
+   * outer-scope reads of subgraphs (unless a subgraph defines a value of that name itself). */
   rewireConsumers(from: string, to: string): void {
-    for (const n of this.nodes) n.inputs = n.inputs.map((x) => (x === from ? to : x));
+    for (const n of this.nodes) {
+      n.inputs = n.inputs.map((x) => (x === from ? to : x));
+      for (const sub of n.subgraphs()) if (sub.outerReads().includes(from)) sub.rewireConsumers(from, to);
+    }
     for (const o of this.outputs) if (o.name === from) o.name = to;
     this.invalidate();
+  }
+
+  /** Values this graph (its nodes, nested subgraphs included, and its outputs) reads from an
+   * enclosing scope: read, but neither produced by one of its nodes nor one of its inputs or
+   * initializers. Empty for a model's main graph that is valid. Cached. */
+  outerReads(): string[] {
+    return this.analysis('ir.outer-reads', () => {
+      const local = new Set<string>([...this.inputs.map((v) => v.name), ...this.initializers.keys()]);
+      for (const n of this.nodes) for (const o of n.outputs) if (o) local.add(o);
+      const res = new Set<string>();
+      for (const n of this.nodes) {
+        for (const i of n.inputs) if (i && !local.has(i)) res.add(i);
+        for (const i of n.implicitInputs()) if (!local.has(i)) res.add(i);
+      }
+      for (const o of this.outputs) if (!local.has(o.name)) res.add(o.name);
+      return [...res];
+    });
+  }
+
+  /** This graph's subgraphs, recursively (depth-first, in node order), each with the node that
+   * holds it and the graph that node belongs to. */
+  *subgraphsDeep(): Generator<{ graph: Graph; node: Node; parent: Graph }> {
+    for (const n of this.nodes) {
+      for (const sub of n.subgraphs()) {
+        yield { graph: sub, node: n, parent: this };
+        yield* sub.subgraphsDeep();
+      }
+    }
   }
 
   setInitializer(t: Tensor): void {
@@ -357,13 +408,16 @@ export class Graph {
 
   /** A value name not used anywhere in the graph, derived from `base`. */
   freshName(base: string): string {
+    // Names inside subgraphs count too: ONNX forbids a subgraph value shadowing an outer one.
     const used = new Set<string>();
-    for (const n of this.nodes) {
-      used.add(n.name);
-      for (const v of [...n.inputs, ...n.outputs]) used.add(v);
+    for (const g of [this, ...[...this.subgraphsDeep()].map((s) => s.graph)]) {
+      for (const n of g.nodes) {
+        used.add(n.name);
+        for (const v of [...n.inputs, ...n.outputs]) used.add(v);
+      }
+      for (const k of g.initializers.keys()) used.add(k);
+      for (const v of [...g.inputs, ...g.outputs]) used.add(v.name);
     }
-    for (const k of this.initializers.keys()) used.add(k);
-    for (const v of [...this.inputs, ...this.outputs]) used.add(v.name);
     if (!used.has(base)) return base;
     for (let i = 1; ; i++) if (!used.has(`${base}_${i}`)) return `${base}_${i}`;
   }
@@ -382,11 +436,12 @@ export class Graph {
       if (p && !live.has(p)) {
         live.add(p);
         for (const i of p.inputs) if (i) need.push(i);
+        for (const i of p.implicitInputs()) need.push(i);
       }
     }
     const before = this.nodes.length;
     this.nodes = this.nodes.filter((n) => live.has(n));
-    const read = new Set(this.nodes.flatMap((n) => n.inputs));
+    const read = new Set(this.nodes.flatMap((n) => [...n.inputs, ...n.implicitInputs()]));
     for (const o of this.outputs) read.add(o.name);
     for (const name of [...this.initializers.keys()]) {
       if (!read.has(name)) {

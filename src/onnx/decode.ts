@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { isAbsolute, normalize, relative, resolve, sep } from 'node:path';
-import { Graph, Model, Node, type Attribute, type Dim, type OpaqueGraph, type TensorType, type ValueInfo } from '../ir/graph.ts';
+import { Graph, Model, Node, type Attribute, type Dim, type TensorType, type ValueInfo } from '../ir/graph.ts';
 import { Tensor, type TensorSource } from '../ir/tensor.ts';
 import { DataType, dtypeBits, dtypeBytes, dtypeName, isKnownDtype } from '../ir/dtype.ts';
 import { badInput, isDnnfuseError } from '../errors.ts';
@@ -276,12 +276,12 @@ function attributeFromMsg(a: Msg, ctx: DecodeContext, where: string): Attribute 
         if (!has(a, 't')) throw badInput(`${w}: type TENSOR but no tensor`);
         attr = { name, type: 'tensor', value: tensorFromMsg(a.t, ctx, w) };
         break;
-      case AttrType.GRAPH: attr = { name, type: 'graph', value: { opaque: a.g ?? {} } }; break;
+      case AttrType.GRAPH: attr = { name, type: 'graph', value: graphFromMsg(a.g ?? {}, ctx, `${w} (subgraph)`) }; break;
       case AttrType.FLOATS: attr = { name, type: 'floats', value: [...(a.floats ?? [])] }; break;
       case AttrType.INTS: attr = { name, type: 'ints', value: (a.ints ?? []).map(longToBigInt) }; break;
       case AttrType.STRINGS: attr = { name, type: 'strings', value: [...(a.strings ?? [])] }; break;
       case AttrType.TENSORS: attr = { name, type: 'tensors', value: (a.tensors ?? []).map((t: Msg) => tensorFromMsg(t, ctx, w)) }; break;
-      case AttrType.GRAPHS: attr = { name, type: 'graphs', value: (a.graphs ?? []).map((g: Msg): OpaqueGraph => ({ opaque: g })) }; break;
+      case AttrType.GRAPHS: attr = { name, type: 'graphs', value: (a.graphs ?? []).map((g: Msg, k: number) => graphFromMsg(g, ctx, `${w} (subgraph ${k})`)) }; break;
       default: attr = { name, type: 'opaque', value: a };
     }
   }

@@ -172,6 +172,20 @@ function encodeGraphChunks(graph: Graph, ctx: EncodeContext): Chunks {
   return c;
 }
 
+/** A subgraph (If/Loop/Scan body) as a GraphProto message, for protobufjs to encode inside
+ * its attribute: subgraphs are small next to the main graph, so no chunk splicing. */
+function graphMsg(graph: Graph, ctx: EncodeContext): Msg {
+  const orig = graph.carry instanceof MsgCarry ? graph.carry.msg : undefined;
+  const m = copyMsg(orig);
+  m.node = graph.nodes.map((n) => nodeMsg(n, ctx));
+  put(m, orig, 'name', graph.name, '');
+  m.initializer = [...graph.initializers.values()].map((t) => tensorMsg(t, ctx));
+  m.input = graph.inputs.map(valueInfoMsg);
+  m.output = graph.outputs.map(valueInfoMsg);
+  m.value_info = [...graph.valueInfo.values()].map(valueInfoMsg);
+  return m;
+}
+
 function nodeMsg(n: Node, ctx: EncodeContext): Msg {
   const carry = n.carry instanceof NodeCarry ? n.carry : undefined;
   const orig = carry?.msg;
@@ -211,7 +225,8 @@ function attributeMsg(a: Attribute, ctx: EncodeContext): Msg {
   }
   const orig = carry?.msg;
   const unchanged = carry && carry.snapshot.type === a.type && valueEq(carry.snapshot.value, a.value);
-  if (unchanged && a.type !== 'tensor' && a.type !== 'tensors') {
+  const rebuilt = a.type === 'tensor' || a.type === 'tensors' || a.type === 'graph' || a.type === 'graphs';
+  if (unchanged && !rebuilt) {
     if (a.name === (orig!.name ?? '')) return orig!;
     const m = copyMsg(orig);
     m.name = a.name;
@@ -220,10 +235,13 @@ function attributeMsg(a: Attribute, ctx: EncodeContext): Msg {
   const m = copyMsg(orig);
   put(m, orig, 'name', a.name, '');
   if (unchanged) {
-    // Tensor attributes: rebuilt through tensorMsg (the tensor may have changed inside, or
-    // its external data may need relocating); everything else stays as read.
+    // Tensor and graph attributes: rebuilt through tensorMsg / graphMsg (the tensor or
+    // subgraph may have changed inside, or external data may need relocating); unchanged
+    // parts are re-emitted from their original messages.
     if (a.type === 'tensor') m.t = tensorMsg(a.value, ctx);
     else if (a.type === 'tensors') m.tensors = a.value.map((t) => tensorMsg(t, ctx));
+    else if (a.type === 'graph') m.g = graphMsg(a.value, ctx);
+    else if (a.type === 'graphs') m.graphs = a.value.map((g) => graphMsg(g, ctx));
     return m;
   }
   for (const f of VALUE_FIELDS) delete m[f];
@@ -233,12 +251,12 @@ function attributeMsg(a: Attribute, ctx: EncodeContext): Msg {
     case 'int': m.i = bigIntToLong(a.value); break;
     case 'string': m.s = a.value; break;
     case 'tensor': m.t = tensorMsg(a.value, ctx); break;
-    case 'graph': m.g = a.value.opaque; break;
+    case 'graph': m.g = graphMsg(a.value, ctx); break;
     case 'floats': m.floats = a.value; break;
     case 'ints': m.ints = a.value.map(bigIntToLong); break;
     case 'strings': m.strings = a.value; break;
     case 'tensors': m.tensors = a.value.map((t) => tensorMsg(t, ctx)); break;
-    case 'graphs': m.graphs = a.value.map((g) => g.opaque); break;
+    case 'graphs': m.graphs = a.value.map((g) => graphMsg(g, ctx)); break;
   }
   return m;
 }

@@ -91,16 +91,18 @@ function loadLazily(path: string): Model | undefined {
 
 /** Every tensor of the model (initializers and node attribute tensors). */
 function* tensorsOf(model: Model): Generator<Tensor> {
-  yield* model.graph.initializers.values();
-  for (const n of model.graph.nodes) {
-    for (const a of n.attributes) {
-      if (a.type === 'tensor') yield a.value;
-      else if (a.type === 'tensors') yield* a.value;
+  for (const g of [model.graph, ...[...model.graph.subgraphsDeep()].map((s) => s.graph)]) {
+    yield* g.initializers.values();
+    for (const n of g.nodes) {
+      for (const a of n.attributes) {
+        if (a.type === 'tensor') yield a.value;
+        else if (a.type === 'tensors') yield* a.value;
+      }
     }
   }
 }
 
-/** Names of external-data tensors the IR keeps opaque (in subgraph attributes, model-local
+/** Names of external-data tensors the IR keeps opaque (in opaque attributes, model-local
  * functions, training info or sparse initializers): their locations cannot be rewritten. */
 function opaqueExternalTensors(model: Model): string[] {
   const found: string[] = [];
@@ -114,17 +116,13 @@ function opaqueExternalTensors(model: Model): string[] {
     if (m.data_location === 1 && Array.isArray(m.external_data)) found.push(String(m.name ?? ''));
     for (const k of Object.keys(m)) walk(m[k], depth + 1);
   };
-  for (const n of model.graph.nodes) {
-    for (const a of n.attributes) {
-      if (a.type === 'graph') walk(a.value.opaque, 0);
-      else if (a.type === 'graphs') for (const g of a.value) walk(g.opaque, 0);
-      else if (a.type === 'opaque') walk(a.value, 0);
-    }
+  for (const g of [model.graph, ...[...model.graph.subgraphsDeep()].map((s) => s.graph)]) {
+    for (const n of g.nodes) for (const a of n.attributes) if (a.type === 'opaque') walk(a.value, 0);
+    walk(msgOf(g.carry)?.sparse_initializer, 0);
   }
   walk(model.functions, 0);
   const mm = msgOf(model.carry);
   if (mm) walk(mm.training_info, 0);
-  walk(msgOf(model.graph.carry)?.sparse_initializer, 0);
   return found;
 }
 

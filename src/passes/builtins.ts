@@ -16,6 +16,7 @@ import { learnabilityPass } from './learnability.ts';
 import { planPass } from './plan-fusion.ts';
 import { getPlanPass } from './get.ts';
 import { foldConstantsPass } from './fold-constants.ts';
+import { onEveryGraph } from './subgraphs.ts';
 
 /** Dead-code elimination: drops nodes no graph output depends on and unused initializers. */
 export const dcePass: Pass<{ removedNodes: number }> = {
@@ -66,4 +67,6 @@ export const shapesPass: Pass<{ values: number; static: number; notStatic: { val
   },
 };
 
-export const builtinPasses: Pass[] = [dcePass, verifyPass, shapesPass, foldConstantsPass as Pass, foldBnPass as Pass, collapseBranchesPass as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, getPlanPass as Pass, learnabilityPass as Pass];
+// Graph rewrites run in every graph, If/Loop/Scan subgraphs included (subgraphs.ts); constant
+// folding runs on the main graph only (it leaves a graph holding subgraphs as it is).
+export const builtinPasses: Pass[] = [onEveryGraph(dcePass) as Pass, verifyPass, shapesPass, foldConstantsPass as Pass, onEveryGraph(foldBnPass) as Pass, onEveryGraph(collapseBranchesPass) as Pass, expandBranchesPass as Pass, sgsPass as Pass, planPass as Pass, getPlanPass as Pass, learnabilityPass as Pass];

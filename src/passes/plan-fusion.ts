@@ -20,8 +20,8 @@
 import type { OptionsSchema, Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
-import type { Rectifier } from '../fusion/types.ts';
-import { inferShapes, staticShape } from '../analysis/shapes.ts';
+import type { OpGraph, Rectifier } from '../fusion/types.ts';
+import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
 import type { SearchMethod } from '../search/common.ts';
@@ -111,6 +111,22 @@ export function resolvePlanOptions(o: PlanPassOptions = {}): Required<Omit<PlanP
   };
 }
 
+/** The op graph the plan and get passes plan: static shapes from shape inference; when every
+ * graph input is static, ops with data-dependent feature maps (detector post-processing after
+ * NonZero/NonMaxSuppression) are left out with their reason rather than failing the plan. A
+ * dynamic graph input still fails, naming the value and suggesting --shape: it is a value the
+ * user can give, not one nobody can know. */
+export function planningGraph(model: Model): OpGraph {
+  const a = analyzeShapes(model);
+  const g = model.graph;
+  const isStatic = (v: string) => !!a.types.get(v)?.shape?.every((d) => typeof d === 'number');
+  const inputsStatic = g.inputs.every((i) => g.initializers.has(i.name) || isStatic(i.name));
+  return buildOpGraph(model, {
+    shapeOf: (v) => staticShape(model, v),
+    dataDependent: inputsStatic ? (v) => (isStatic(v) ? undefined : a.reasons.get(v) ?? 'not static') : undefined,
+  });
+}
+
 /**
  * Plans `model` with resolved plan options: what the plan pass and the get preset both run.
  * `baseline` is an earlier plan of the same run (random split) to compare a GET plan with: its
@@ -119,8 +135,8 @@ export function resolvePlanOptions(o: PlanPassOptions = {}): Required<Omit<PlanP
 export async function runPlan(model: Model, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
   const o = resolvePlanOptions(options);
   const hardware = ctx.hardware ?? resolveAccelerator(undefined);
-  inferShapes(model);
-  const graph = buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
+  const graph = planningGraph(model);
+  if (graph.unplanned?.length) ctx.log(`plan: ${graph.unplanned.length} nodes not planned (data-dependent shapes), e.g. '${graph.unplanned[0].node}' (${graph.unplanned[0].opType}): ${graph.unplanned[0].reason}`);
   let rectifier: Rectifier | undefined;
   let rectifierName: string | undefined;
   let get: GetRectifier | undefined;

@@ -58,6 +58,8 @@ export interface FusionGroupJson {
   dram: { inputs: { tensor: string; bytes: number }[]; outputs: { tensor: string; bytes: number }[]; weightBytes: number; refetchBytes: number };
   macs: number;
   latency: { computeUs: number; dramUs: number; us: number; bound: 'compute' | 'dram' };
+  /** (additive) Set on the group of an opaque op (control flow): why it stands alone. */
+  opaque?: string;
 }
 
 /** The plan pass's annotations (schema/schedule.schema.json `$defs.fusionPlan`): groups in
@@ -70,6 +72,8 @@ export interface FusionPlanJson {
   search: { method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; budgetCap?: { requested: number; used: number; distinctPlansBound: number }; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number };
   groups: FusionGroupJson[];
   unfusable: string[];
+  /** (additive) Nodes left out of planning (data-dependent shapes), with why. */
+  unplanned?: { node: string; opType: string; reason: string }[];
   totals: {
     groups: number;
     ops: number;
@@ -165,6 +169,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
       macs,
       latency: latency(macs, d.total),
     };
+    if (g.length === 1 && graph.ops[g[0]].opaque) out.opaque = `control flow (${graph.ops[g[0]].opType}): runs subgraphs the cost model does not see into; planned alone, never fused`;
     if (cost instanceof BrrCostModel) out.weightSubgroups = cost.subgroups(g).map((s) => ({ nodes: s.ops.map((v) => graph.ops[v].node), bytes: s.bytes }));
     return out;
   });
@@ -195,6 +200,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
     },
     groups,
     unfusable: graph.ops.filter((op) => fus.unfusable[op.id]).map((op) => op.node),
+    ...(graph.unplanned?.length ? { unplanned: graph.unplanned } : {}),
     totals: {
       groups: plan.length,
       ops: graph.ops.length,

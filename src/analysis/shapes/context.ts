@@ -22,6 +22,8 @@ export interface Val {
 export interface Out {
   type?: TensorType;
   value?: Val;
+  /** Why the shape is not fully static, when the rule knows better than its inputs' reasons. */
+  why?: string;
 }
 
 /** Thrown by RuleCtx accessors when a rule needs something unknown (an input's shape, rank or

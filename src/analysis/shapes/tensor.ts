@@ -171,8 +171,37 @@ const transpose: Rule = (c) => {
   const xs = c.shape(0);
   const perm = c.node.attrInts('perm') ?? xs.map((_, i) => xs.length - 1 - i);
   if (perm.length !== xs.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) c.fail(`perm [${perm.join(',')}] is not a permutation of rank ${xs.length}`);
-  return [like(c, 0, perm.map((p) => xs[p]))];
+  const dims = perm.map((p) => xs[p]);
+  // Folded values of any rank (a pads matrix transposed in an exporter's shape arithmetic).
+  const v = c.value(0);
+  let value: Val | undefined;
+  if (v && dims.every(isNum)) {
+    const strides = stridesOf(v.dims);
+    value = { dims: dims as number[], data: mapIndex(dims as number[], (idx) => v.data[idx.reduce((o, x, k) => o + x * strides[perm[k]], 0)]) };
+  }
+  return [like(c, 0, dims, value)];
 };
+
+function stridesOf(dims: number[]): number[] {
+  const st = new Array(dims.length).fill(1);
+  for (let k = dims.length - 2; k >= 0; k--) st[k] = st[k + 1] * dims[k + 1];
+  return st;
+}
+
+/** Values of an output of `dims` (row-major), element at index vector idx = f(idx). */
+function mapIndex(dims: number[], f: (idx: number[]) => Dim): Dim[] {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data: Dim[] = new Array(n);
+  const idx = new Array(dims.length).fill(0);
+  for (let e = 0; e < n; e++) {
+    data[e] = f(idx);
+    for (let k = idx.length - 1; k >= 0; k--) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return data;
+}
 
 function axesFrom(c: RuleCtx, attrBefore: number, input: number): number[] | undefined | 'dynamic' {
   if (c.opset < attrBefore) return c.node.attrInts('axes');
@@ -363,7 +392,10 @@ const slice: Rule = (c) => {
   });
   const v = c.value(0);
   let value: Val | undefined;
-  if (v && r === 1 && isNum(dims[0])) value = { dims: [dims[0]], data: Array.from({ length: dims[0] }, (_, i) => v.data[from[0] + i * stepOf[0]]) };
+  if (v && dims.every(isNum)) {
+    const strides = stridesOf(v.dims);
+    value = { dims: dims as number[], data: mapIndex(dims as number[], (idx) => v.data[idx.reduce((o, x, k) => o + (from[k] + x * stepOf[k]) * strides[k], 0)]) };
+  }
   return [like(c, 0, dims, value)];
 };
 

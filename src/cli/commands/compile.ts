@@ -118,6 +118,7 @@ export function register(program: Command): void {
     .option('--rtol <x>', 'relative tolerance of the check: every element within |a-b| <= atol + rtol |b| (Polygraphy\'s default)', '1e-5')
     .option('--atol <x>', 'absolute tolerance of the check', '1e-5')
     .option('--inputs <name=file>', 'inputs for the check instead of seeded random ones: .npy or TensorProto .pb files, or a folder of input_<k>.pb (repeatable)', collect, [])
+    .option('--input-value <name=v>', 'fix an input of the onnxruntime check to a value, e.g. sr=16000 (repeatable; default: seeded random fitting its dtype and use)', collect, [])
     .option('--reproducible', 'record 0 ms timings so that schedule.json is byte-identical across runs')
     .option('--plugin <module>', 'load a module that registers passes (registerPass) before the pipeline is resolved (repeatable)', collect, [])
     .option('--list-passes', 'list the available passes and exit')
@@ -168,6 +169,7 @@ export function register(program: Command): void {
         rtol,
         atol,
         inputs: o.inputs as string[],
+        inputValues: o.inputValue as string[],
         omitTimings: !!o.reproducible,
         log,
         // The example's path as seen from the working folder (absolute when outside it).
