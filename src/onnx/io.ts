@@ -184,7 +184,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
   const outDir = dirname(out);
   const inputs = new RunInputs();
   if (opts.inputs instanceof RunInputs) inputs.items.push(...opts.inputs.items);
-  else for (const i of opts.inputs ?? []) inputs.add(i, 'input file');
+  else for (const i of opts.inputs ?? []) inputs.add(i, 'file');
   const readFrom = new Set<string>();
   for (const t of tensorsOf(model)) {
     if (t.source.kind !== 'external') continue;

@@ -19,6 +19,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | (strin
 function toInputs(inputs: string[] | RunInputs): RunInputs {
   if (inputs instanceof RunInputs) return inputs;
   const r = new RunInputs();
-  for (const i of inputs) r.add(i, 'input file');
+  for (const i of inputs) r.add(i, 'file');
   return r;
 }

@@ -478,7 +478,7 @@ for (const row of rows) {
         assert.equal(c.signal, null, `the child was killed after ${row.child} ms (hang)`);
         r = { code: c.status ?? -1, err: c.stderr, out: c.stdout };
       } else r = await cli(args);
-      const errLines = r.err.split('\n').filter((l) => l && !/^dnnfuse: (\[|wrote|FAILED)/.test(l) && !/^\S+: .* groups, DRAM/.test(l));
+      const errLines = r.err.split('\n').filter((l) => l && !/^dnnfuse: (\[|wrote)/.test(l) && !/^\S+: .* groups, DRAM/.test(l));
       assert.equal(r.code, row.code, `exit code; stderr: ${r.err}`);
       assert.match(row.code === 0 && row.message.source !== '^$' ? r.err : row.code === 0 ? '' : errLines.join('\n'), row.message);
       if (row.code !== 0) assert.equal(errLines.filter((l) => l.startsWith('dnnfuse:') && !/nothing written/.test(l)).length <= 1, true, `one error line: ${r.err}`);

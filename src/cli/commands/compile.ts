@@ -14,7 +14,7 @@ import { existsSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CompileOptions, CompileResult } from '../../compile.ts';
-import { badInput } from '../../errors.ts';
+import { badInput, isDnnfuseError, verificationFailed } from '../../errors.ts';
 import { OutputBatch, RunInputs, checkOutputTarget, lockFolder } from '../../util/output.ts';
 // Heavy modules (passes, onnxruntime, the IO layer) load on use, so `dnnfuse --help` and the
 // other commands start fast.
@@ -178,9 +178,16 @@ export function register(program: Command): void {
       const { compileModel } = await import('../../compile.ts');
       const { saveModel } = await import('../../onnx/io.ts');
       const { scheduleToJson } = await import('../../passes/manager.ts');
-      const r: CompileResult = await compileModel(modelPath, opts);
-      inputs.addModel(modelPath, r.model);
       const show = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+      let r: CompileResult;
+      try {
+        r = await compileModel(modelPath, opts);
+      } catch (e) {
+        // A failed check (onnxruntime, certificate, infeasible plan) writes nothing: say so on its one line.
+        if (isDnnfuseError(e) && e.kind === 'verification') throw verificationFailed(`${e.message}; nothing written to ${show(outDir)}`);
+        throw e;
+      }
+      inputs.addModel(modelPath, r.model);
       // compileModel rejects on any failure (CompileFailed, exit 1): reaching here, all succeeded.
       // One run at a time per output folder (lock file), and model.onnx (+ its external data)
       // and schedule.json as one batch: both or neither, never mixed with another run's.
