@@ -9,9 +9,8 @@ import { runPasses, scheduleGraph, scheduleToJson, type Schedule } from '../../s
 import { buildCnn } from '../../src/testkit/arbitraries.ts';
 import { generateReport, reportDataFromSchedule } from '../../src/report/index.ts';
 import { hasPass } from '../../src/passes/registry.ts';
+import { noChromium, withPage } from '../support/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const noChromium = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 /** A stand-in planner (runs of 3 ops in topological order) with figures and a sweep, so the
  * report is tested independently of the real planner. */
@@ -66,23 +65,7 @@ test('report of a schedule without a plan says so instead of failing', async () 
 });
 
 async function renderInChromium(file: string): Promise<{ groups: number; groupsAttr: string | null; bars: number; points: number; errors: string[]; requests: string[] }> {
-  const { chromium } = await import('playwright-core');
-  const userDir = mkdtempSync(join(tmpdir(), 'dnnfuse-chromium-'));
-  const ctx = await chromium.launchPersistentContext(userDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const page = await ctx.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`file://${file}`, { waitUntil: 'load' });
+  return withPage(file, async (page, { errors, requests }) => {
     const groups = await page.locator('#graph g.fusion-group').count();
     // the groups are drawn: each has a visible box with a non-zero size
     const sized = await page.$$eval('#graph g.fusion-group rect.group-box', (els) => els.filter((r) => (r as unknown as { getBBox(): { width: number } }).getBBox().width > 0).length);
@@ -98,10 +81,7 @@ async function renderInChromium(file: string): Promise<{ groups: number; groupsA
       errors,
       requests,
     };
-  } finally {
-    await ctx.close();
-    rmSync(userDir, { recursive: true, force: true });
-  }
+  });
 }
 
 test('report renders its fusion groups in headless Chromium without console errors', { skip: noChromium, timeout: 120_000 }, async () => {

@@ -1,13 +1,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweepCurves, sweepPage, smallestBufferFor } from '../../src/sweep/page.ts';
 import type { PointRow } from '../../src/sweep/point.ts';
+import { noChromium, withPage } from '../support/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const noChromium = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 const KIB = 1024;
 /** Synthetic rows: DRAM falls as 1/sqrt(buffer) down to a floor; BRR higher than LBDF. */
@@ -71,33 +70,22 @@ test('sweep page: one chart per model with LBDF and BRR panels, knees, the reduc
 });
 
 test('sweep page renders in headless Chromium: every chart drawn, no console error, no request', { skip: noChromium, timeout: 120_000 }, async () => {
-  const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-sweep-page-'));
-  const userDir = join(dir, 'profile');
   const file = join(dir, 'page.html');
   writeFileSync(file, await sweepPage(rows()));
-  const ctx = await chromium.launchPersistentContext(userDir, { executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   try {
-    const page = await ctx.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
+    await withPage(file, async (page, { errors, requests }) => {
+      assert.equal(await page.locator('figure.model-chart svg').count(), 2);
+      const sizes = await page.$$eval('figure.model-chart svg', (els) => els.map((e) => (e as unknown as { getBBox(): { width: number; height: number } }).getBBox()).map((b) => b.width * b.height));
+      assert.ok(sizes.every((s) => s > 10000), `charts have a size: ${sizes}`);
+      // four panels' curves per chart (2 schemes x 2 dtypes lines + layer-by-layer) are drawn paths
+      const lines = await page.$$eval('figure.model-chart path', (els) => els.filter((e) => (e.getAttribute('d') ?? '').length > 20).length);
+      assert.ok(lines >= 2 * 8, `${lines} drawn paths`);
+      assert.equal(await page.locator('table#reach tbody tr').count(), 8);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(requests.filter((u) => !u.startsWith('file://')), [], 'no network request');
     });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`file://${file}`, { waitUntil: 'load' });
-    assert.equal(await page.locator('figure.model-chart svg').count(), 2);
-    const sizes = await page.$$eval('figure.model-chart svg', (els) => els.map((e) => (e as unknown as { getBBox(): { width: number; height: number } }).getBBox()).map((b) => b.width * b.height));
-    assert.ok(sizes.every((s) => s > 10000), `charts have a size: ${sizes}`);
-    // four panels' curves per chart (2 schemes x 2 dtypes lines + layer-by-layer) are drawn paths
-    const lines = await page.$$eval('figure.model-chart path', (els) => els.filter((e) => (e.getAttribute('d') ?? '').length > 20).length);
-    assert.ok(lines >= 2 * 8, `${lines} drawn paths`);
-    assert.equal(await page.locator('table#reach tbody tr').count(), 8);
-    assert.deepEqual(errors, []);
-    assert.deepEqual(requests.filter((u) => !u.startsWith('file://')), [], 'no network request');
   } finally {
-    await ctx.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
