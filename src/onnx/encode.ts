@@ -22,7 +22,7 @@ import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, copyMsg, has, msgOf } from
 import { AttrType, bigIntToLong, dimFromMsg, int32FieldIsBits, isUnpackedFloat, longToBigInt, longToNumber, rawTag, typeFromMsg } from './decode.ts';
 import { GraphProtoType, ModelProto, TensorProtoType, type Msg } from './schema.ts';
 import type protobuf from 'protobufjs';
-import { FileRange, pendingRange, type Part } from './lazy.ts';
+import { FileRange, pendingRange, varintBytes as varint, type Part } from './lazy.ts';
 
 /** Where tensor data moves to when it is written as external data. */
 export interface ExternalSink {
@@ -61,16 +61,6 @@ class Chunks {
     for (const p of c.parts) this.parts.push(p);
     this.length += c.length;
   }
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
 }
 
 function header(field: number, len: number): Uint8Array {

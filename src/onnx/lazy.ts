@@ -189,7 +189,8 @@ function* fields(c: Cursor, start: number, end: number): Generator<Field> {
   }
 }
 
-function varintBytes(n: number): number[] {
+/** A protobuf varint's bytes (the skeleton writer here and encode.ts's message writer). */
+export function varintBytes(n: number): number[] {
   const out: number[] = [];
   while (n >= 0x80) {
     out.push((n % 0x80) | 0x80);
