@@ -15,9 +15,10 @@ import { resolveAccelerator, formatSize } from '../../hardware/load.ts';
 import type { ElementType } from '../../hardware/accelerator.ts';
 import type { FusionScheme } from '../../fusion/types.ts';
 import { gridSeries, parseBandwidths, parseBufferAxis, parseChoiceList, sweepModels, SWEEP_SEARCHES, type SweepSearch } from '../../sweep/grid.ts';
-import { SweepStore } from '../../sweep/store.ts';
-import { InlineExecutor, PoolExecutor, type Executor } from '../../sweep/executor.ts';
-import { runSweep, type SweepSummary } from '../../sweep/run.ts';
+// DuckDB's native binding, piscina and the planner are imported when a sweep runs, as the other
+// commands import their heavy modules: loading them here would slow every dnnfuse command's start.
+import type { Executor } from '../../sweep/executor.ts';
+import type { SweepSummary } from '../../sweep/run.ts';
 import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
 
 function int(name: string, v: string, min: number): number {
@@ -79,6 +80,9 @@ export function register(program: Command): void {
             options: { search: o.search as SweepSearch, optimum: !!o.optimum, seed: int('seed', o.seed, 0), budget: int('budget', o.budget, 1), timeLimit },
           }
         : undefined;
+      const { SweepStore } = await import('../../sweep/store.ts');
+      const { InlineExecutor, PoolExecutor } = await import('../../sweep/executor.ts');
+      const { runSweep } = await import('../../sweep/run.ts');
       const store = await SweepStore.open(o.db);
       let summary: SweepSummary | undefined;
       try {
