@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ModelBuilder } from '../../src/models/builder.ts';
-import { expandBranches } from '../../src/passes/expand-branches.ts';
+import { expandBranches } from '../../src/reparam/expand.ts';
 import { collapseBranches } from '../../src/passes/collapse-branches.ts';
 import { foldBnPass } from '../../src/passes/fold-bn.ts';
 import { makeContext } from '../../src/passes/pass.ts';
