@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ModelBuilder } from '../../src/models/builder.ts';
-import { computeSgs, applySgs } from '../../src/passes/sgs.ts';
+import { computeSgs, applySgs } from '../../src/reparam/sgs.ts';
 import { loadCalibration, readNpy } from '../../src/reparam/calib.ts';
 import { loadModel, saveModel } from '../../src/onnx/io.ts';
 import { assertSameOutputs, cloneViaOnnx } from './helpers.ts';

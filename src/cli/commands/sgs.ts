@@ -4,7 +4,7 @@
  *
  * Spatial gradient scaling: one kh x kw scaling matrix (mean 1, strictly positive) per conv
  * with a spatial kernel, estimated from the mutual information of the conv's input at each
- * kernel displacement over calibration batches run through onnxruntime (src/passes/sgs.ts).
+ * kernel displacement over calibration batches run through onnxruntime (src/reparam/sgs.ts).
  * Prints every matrix (or the annotations as JSON); with -o writes the model with the
  * matrices embedded (initializers `<conv>_sgs_scale` + metadata_props `dnnfuse.sgs`) and, with
  * --training-graph, each conv weight rewritten as W = sqrt(S) . V (same outputs).
@@ -14,7 +14,7 @@ import { loadModel, saveModel } from '../../onnx/io.ts';
 import { badInput } from '../../errors.ts';
 import { OutputBatch, RunInputs, checkOutputTarget, realPathOf } from '../../util/output.ts';
 import { existsSync, statSync } from 'node:fs';
-import { applySgs, computeSgs, type SgsAnnotations } from '../../passes/sgs.ts';
+import { applySgs, computeSgs, type SgsAnnotations } from '../../reparam/sgs.ts';
 
 const CALIB_HELP = `calibration: 'random' (seeded normal inputs, --batches of them) or a folder holding either
 ONNX test-data sets (test_data_set_<n>/input_<i>.pb: serialized TensorProto per graph input; one
