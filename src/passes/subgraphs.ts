@@ -12,10 +12,11 @@
  * dropped (their implicit inputs may have changed).
  *
  * The annotations are the main graph's, plus `subgraphs`: one entry per subgraph the pass
- * changed (path `node.attribute[/node.attribute...]`, its annotations).
+ * changed (path `node.attribute[/node.attribute...]`, its annotations). The status is the most
+ * serious of any run's (failed, then limit-reached), a subgraph's reason prefixed with its path.
  */
 import { Model, type Graph } from '../ir/graph.ts';
-import type { Pass, PassContext, PassResult } from './pass.ts';
+import type { Pass, PassContext, PassResult, PassStatus } from './pass.ts';
 
 /** What a rewrite pass did inside one If/Loop/Scan subgraph (its node, attribute and annotations). */
 export interface SubgraphRecord<A> {
@@ -62,17 +63,28 @@ export function modelView(model: Model, graph: Graph): Model {
 export async function runOnEveryGraph<A>(model: Model, run: (m: Model) => PassResult<A> | Promise<PassResult<A>>): Promise<PassResult<EveryGraphAnnotations<A>>> {
   const records: SubgraphRecord<A>[] = [];
   let changed = false;
+  // The most serious status of any run is the pass's (a limit reached inside a Loop body must
+  // not be lost), its reason prefixed with the subgraph's path.
+  let worst: Pick<PassResult, 'status' | 'reason'> = {};
+  const note = (r: PassResult<A>, path?: string) => {
+    if (!r.status || r.status === 'ok' || SEVERITY[r.status] <= SEVERITY[worst.status ?? 'ok']) return;
+    worst = { status: r.status, reason: path ? `in ${path}: ${r.reason ?? r.status}` : r.reason };
+  };
   for (const v of postOrder(model.graph, '', [])) {
     const r = await run(modelView(model, v.graph));
+    note(r, v.path);
     if (!r.changed) continue;
     changed = true;
     records.push({ path: v.path, annotations: r.annotations ?? null });
     for (const g of v.ancestors) g.invalidate();
   }
   const main = await run(model);
+  note(main);
   const annotations = { ...(main.annotations ?? {}), ...(records.length ? { subgraphs: records } : {}) } as EveryGraphAnnotations<A>;
-  return { changed: changed || main.changed, annotations };
+  return { changed: changed || main.changed, annotations, ...worst };
 }
+
+const SEVERITY: Record<PassStatus, number> = { ok: 0, 'limit-reached': 1, failed: 2 };
 
 /** The same pass, run on the main graph and on every subgraph. */
 export function onEveryGraph<A>(pass: Pass<A>): Pass<EveryGraphAnnotations<A>> {

@@ -226,7 +226,7 @@ export function register(program: Command): void {
               scheme: s.scheme,
               seed: s.seed,
               nodes: { before: s.model.nodesBefore, after: s.model.nodesAfter },
-              passes: s.passes.map((p) => ({ name: p.name, changed: p.changed, ms: p.ms })),
+              passes: s.passes.map((p) => ({ name: p.name, status: p.status, ...(p.reason !== undefined ? { reason: p.reason } : {}), changed: p.changed, ms: p.ms })),
               groups: r.plan?.groups.length ?? null,
               dramBytes: r.plan?.dramBytes ?? null,
               layerByLayerDramBytes: r.plan?.layerByLayerDramBytes ?? null,
