@@ -54,6 +54,7 @@ import type { CostModel, Group } from '../fusion/types.ts';
 import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf } from './common.ts';
 import { segmentsOf } from './segments.ts';
+import { segmentPath, solveSegmentPath, type SegmentPathResult } from './segment-dp.ts';
 
 /** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
  * candidate count and group size bounds. */
@@ -95,8 +96,9 @@ export interface ExactResult {
   scope: 'all' | 'bounded';
   maxGroupSize?: number;
   candidates: number;
-  /** How it was solved: a prefix DP on a chain, or HiGHS set partitioning (+ potentials rows). */
-  solver: 'chain-dp' | 'milp' | 'milp+acyclicity';
+  /** How it was solved: a prefix DP on a chain, the DP along a path of segments (segment-dp.ts),
+   * or HiGHS set partitioning (+ potentials rows); the last of these that a component needed. */
+  solver: 'chain-dp' | 'segment-dp' | 'milp' | 'milp+acyclicity';
   /** A lower bound valid for every plan (weights once + graph inputs + graph outputs). */
   trivialLowerBound: number;
   ms: number;
@@ -404,6 +406,20 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
         partialChainFamily = true;
       }
       continue;
+    }
+    // Segments along a path: the exact DP of segment-dp.ts (no MILP; the groups spanning cut
+    // ops are never enumerated), a proven component optimum whenever its work limits hold.
+    if (opts.decompose !== false && opts.maxGroupSize === undefined) {
+      const dp = segmentPathOptimum(cost, comp, cap);
+      if (dp) {
+        totalCands += dp.candidates;
+        if (solver === 'chain-dp') solver = 'segment-dp';
+        plan.push(...dp.plan);
+        boundSum += dp.dram;
+        allCands.push(...dp.plan, ...comp.map((v) => [v]));
+        partialChainFamily = true;
+        continue;
+      }
     }
     // Segments between cut ops first (exact; see solveBySegments): small families, and either
     // a proven component optimum or a lower bound the undecomposed solve below keeps.
@@ -869,6 +885,28 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
     }
   }
   return done(undefined, lb);
+}
+
+/** The component optimum by the segment-path DP (segment-dp.ts), when the component's segments
+ * form a path, every segment's family fits under `cap` and the DP's work limits hold; F_D must
+ * add up across cut ops (not BRR with shared weights, as for solveBySegments). */
+export function segmentPathOptimum(cost: CostModel, comp: number[], cap: number): (SegmentPathResult & { candidates: number }) | undefined {
+  if (cost.scheme === 'brr' && sharesWeights(cost, comp)) return undefined;
+  const { segments, cuts } = segmentsOf(cost.graph, comp);
+  if (!segmentPath(segments, cuts)) return undefined;
+  const n = cost.graph.ops.length;
+  const fams: Group[][] = [];
+  let candidates = 0;
+  for (const S of segments) {
+    const allowed = new Uint8Array(n);
+    for (const v of S) allowed[v] = 1;
+    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed);
+    if (!en.complete) return undefined;
+    fams.push(en.groups);
+    candidates += en.groups.length;
+  }
+  const r = solveSegmentPath(cost, segments, cuts, fams);
+  return r && { ...r, candidates };
 }
 
 /** Pieces (groups of different segments) connected through shared ops. */

@@ -1,0 +1,103 @@
+/** The segment-path DP (src/search/segment-dp.ts): against brute force on small random graphs,
+ * against the MILP on mid-size ones, every plan through the plan checker. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { randomCnn, smallCnns } from '../fusion/gen.ts';
+import { createCostModel } from '../../src/fusion/cost.ts';
+import { checkPlan, planDram } from '../../src/fusion/plan.ts';
+import { fusableComponents, segmentPathOptimum, solveExact } from '../../src/search/exact.ts';
+import { segmentPath } from '../../src/search/segment-dp.ts';
+import { segmentsOf } from '../../src/search/segments.ts';
+import { bruteForceOptimum } from '../../src/testkit/plan.ts';
+import type { CostModel } from '../../src/fusion/types.ts';
+
+const hw = (kib: number, elementType: 'int8' | 'fp32' = 'int8') => ({ bufferBytes: kib * 1024, elementType });
+
+/** The DP's plan of every component it solves, the other ops as singletons: a whole plan. */
+function dpPlan(cost: CostModel): { plan: number[][]; solved: number } | undefined {
+  const plan: number[][] = [];
+  let solved = 0;
+  for (const comp of fusableComponents(cost)) {
+    const r = comp.length > 1 ? segmentPathOptimum(cost, comp, 200_000) : undefined;
+    if (r) {
+      solved++;
+      plan.push(...r.plan.map((g) => [...g]));
+      assert.equal(r.dram, r.plan.reduce((a, g) => a + cost.dram(g), 0));
+      assert.deepEqual(r.plan.flat().sort((a, b) => a - b), comp, 'the DP plan covers its component once');
+    } else plan.push(...comp.map((v) => [v]));
+  }
+  return solved ? { plan, solved } : undefined;
+}
+
+test('segmentPath: a path of segments in order, entry/exit cut ops; a cut op held by three segments is no path', () => {
+  const p = segmentPath([[0, 1], [1, 2, 3], [3, 4]], new Map([[1, 2], [3, 2]]));
+  assert.deepEqual(p, { order: [0, 1, 2], entry: [-1, 1, 3], exit: [1, 3, -1] });
+  assert.equal(segmentPath([[0, 1], [1, 2], [1, 3]], new Map([[1, 3]])), undefined);
+  assert.equal(segmentPath([[0, 1]], new Map()), undefined);
+});
+
+test('segment-path DP = brute-force optimum on small random graphs (both schemes, int8/fp32, 4 buffers); plans pass checkPlan', () => {
+  const graphs = smallCnns(400, 60, 5);
+  let used = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: graphs.length - 1 }), fc.constantFrom('lbdf' as const, 'brr' as const), fc.constantFrom(0.125, 0.5, 2, 16), fc.constantFrom('int8' as const, 'fp32' as const), (i, scheme, kib, dtype) => {
+      const { seed, g } = graphs[i];
+      const cost = createCostModel(scheme, g, hw(kib, dtype));
+      const r = dpPlan(cost);
+      if (!r) return;
+      used++;
+      const opt = bruteForceOptimum(cost);
+      // Components never share a group: with every other component as singletons, the DP plan is
+      // feasible and no better than the optimum; where the DP solved every multi-op component it
+      // is the optimum.
+      assert.deepEqual(checkPlan(g, r.plan, cost), { ok: true }, `seed ${seed} ${scheme} ${kib} ${dtype}`);
+      assert.ok(planDram(cost, r.plan) >= opt);
+      const multi = fusableComponents(cost).filter((c) => c.length > 1).length;
+      if (r.solved === multi) assert.equal(planDram(cost, r.plan), opt, `seed ${seed} ${scheme} ${kib} KiB ${dtype}: DP plan is not optimal`);
+    }),
+    { numRuns: 150, seed: 15 },
+  );
+  assert.ok(used >= 60, `the DP solved only ${used} of 150 instances`);
+});
+
+test('solveExact with the DP = brute force (status optimal, solver segment-dp) on small random graphs', async () => {
+  let dp = 0;
+  for (const { seed, g } of smallCnns(300, 40, 6)) {
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      for (const kib of [0.25, 2]) {
+        const cost = createCostModel(scheme, g, hw(kib));
+        const r = await solveExact(cost, { timeLimit: 20 });
+        assert.deepEqual(checkPlan(g, r.plan, cost), { ok: true });
+        assert.equal(r.status, 'optimal');
+        assert.equal(r.dram, bruteForceOptimum(cost), `seed ${seed} ${scheme} ${kib} KiB`);
+        if (r.solver === 'segment-dp') dp++;
+      }
+    }
+  }
+  assert.ok(dp >= 20, `segment-dp used on only ${dp} instances`);
+});
+
+test('segment-path DP = the MILP optimum (no decomposition) on mid-size random graphs (20-60 ops)', async () => {
+  let compared = 0;
+  for (let seed = 0; seed < 24; seed++) {
+    const g = randomCnn(500 + seed, 8 + (seed % 10));
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, g, hw([1, 4, 16][seed % 3], seed % 4 === 3 ? 'fp32' : 'int8'));
+      const { segments, cuts } = segmentsOf(g, g.ops.map((_, i) => i));
+      void cuts;
+      if (segments.length < 2) continue;
+      const a = await solveExact(cost, { timeLimit: 30 });
+      const b = await solveExact(cost, { timeLimit: 30, decompose: false });
+      assert.deepEqual(checkPlan(g, a.plan, cost), { ok: true }, `seed ${seed} ${scheme}`);
+      assert.deepEqual(checkPlan(g, b.plan, cost), { ok: true }, `seed ${seed} ${scheme}`);
+      if (a.solver === 'segment-dp' && b.status === 'optimal') {
+        assert.equal(a.status, 'optimal');
+        assert.equal(a.dram, b.dram, `seed ${seed} ${scheme}: DP ${a.dram} vs MILP ${b.dram}`);
+        compared++;
+      }
+      assert.ok(a.bound <= b.dram && b.bound <= a.dram, `seed ${seed} ${scheme}: bounds cross plans`);
+    }
+  }
+  assert.ok(compared >= 12, `only ${compared} instances compared`);
+});
