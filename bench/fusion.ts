@@ -6,8 +6,10 @@
  *
  * The exact solver gets the best heuristic plan as its incumbent; "opt" = proven optimal (plan =
  * lower bound), "tl" = time limit, "≤L" = candidate family capped to groups of <= L ops.
+ * The summary gives the wall time per instance of the exact proof and of each heuristic (median,
+ * p90, max) and lists any instance whose proof ran past the time limit.
  * Options: --models a,b  --budget N (plans for random/local/nsga2, default 200)
- *          --time-limit S (exact solver per instance, default 5)  --dtypes int8,fp32
+ *          --time-limit S (exact solver per instance, default 30)  --dtypes int8,fp32
  *          --buffers 256,512,1024,2048,4096 (KiB)  --seed N  --json file
  *          --paper-budget N (published-setting section, default 2000)  --no-paper  --paper-only
  * "greedy" = pairwise greedy merge, then a deterministic descent polish (closure merges, op moves,
@@ -42,7 +44,7 @@ if (missing) {
 }
 const models = arg('models', sharedModels().map((m) => m.name).join(',')).split(',');
 const budget = Number(arg('budget', '200'));
-const timeLimit = Number(arg('time-limit', '5'));
+const timeLimit = Number(arg('time-limit', '30'));
 const dtypes = arg('dtypes', 'int8,fp32').split(',') as ElementType[];
 const buffers = arg('buffers', '256,512,1024,2048,4096').split(',').map(Number);
 const seed = Number(arg('seed', '1'));
@@ -101,6 +103,26 @@ console.log(`best heuristic: mean gap to the proven lower bound ${pct(mean((r) =
   const gaps = opt.map((r) => r.best / r.exact - 1);
   console.log(`best heuristic vs the proven optimum (${opt.length} instances): mean gap ${pct(gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length))}, max ${pct(Math.max(0, ...gaps))}, within 2%: ${gaps.filter((x) => x <= 0.02).length}/${opt.length}`);
   if (un.length) console.log(`not proven (${un.length}: ${[...new Set(un.map((r) => r.model))].join(', ')}): mean gap best heuristic -> bound ${pct(un.reduce((a, r) => a + 1 - r.bound / r.best, 0) / un.length)}, exact plan -> bound ${pct(un.reduce((a, r) => a + 1 - r.bound / r.exact, 0) / un.length)}`);
+}
+{
+  // Wall time per instance: the exact solver's proof beside the heuristics' searches.
+  const q = (xs: number[], f: number) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? v[Math.min(v.length - 1, Math.floor(f * v.length))] : 0;
+  };
+  const med = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : 0;
+  };
+  const line = (label: string, xs: number[]) => console.log(`${label.padEnd(22)}: median ${med(xs).toFixed(0)} ms, p90 ${q(xs, 0.9).toFixed(0)} ms, max ${Math.max(0, ...xs).toFixed(0)} ms`);
+  console.log(`wall time per instance (${n} instances; exact limit ${timeLimit} s):`);
+  line('exact (proof)', rows.map((r) => r.exactMs));
+  line('greedy', rows.map((r) => r.greedyMs));
+  line(`random (${budget} plans)`, rows.map((r) => r.randomMs));
+  line(`local (${budget} plans)`, rows.map((r) => r.localMs));
+  line(`nsga2 (${budget} plans)`, rows.map((r) => r.nsgaMs));
+  const over = rows.filter((r) => r.exactMs > timeLimit * 1000);
+  if (over.length) console.log(`exact over the ${timeLimit} s limit: ${over.map((r) => `${r.model} ${r.scheme} ${r.dtype} ${r.kib} KiB ${(r.exactMs / 1000).toFixed(1)} s`).join('; ')}`);
 }
 const r50 = rows.filter((r) => r.model === 'resnet50');
 if (r50.length) console.log(`resnet50 planning time: greedy max ${Math.max(...r50.map((r) => r.greedyMs)).toFixed(0)} ms, local search (${budget} plans) max ${Math.max(...r50.map((r) => r.localMs)).toFixed(0)} ms, random max ${Math.max(...r50.map((r) => r.randomMs)).toFixed(0)} ms`);

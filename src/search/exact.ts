@@ -8,6 +8,11 @@
  *     components, so each component is solved on its own and the plans are combined (if the
  *     combination has a cycle through several components, everything is re-solved at once with
  *     the acyclicity rows below). Chain components use a prefix DP (exact, no solver).
+ 0b. A component whose segments (segments.ts: blocks between cut ops) form a path is solved by
+     the DP of segment-dp.ts: open groups carried across each cut op, joined with the next
+     segment's pieces over its order ideals (exact; proof there). The groups that span several
+     segments — the product family that made GoogLeNet's Inception chain exceed 200,000 convex
+     groups — are never enumerated. Past its work limits (or off a path) the MILPs below run.
  *  1. Candidates: every connected, valid and CONVEX group of fusable ops
  *     (`enumerateConvexCandidates`; a non-convex group — one a DAG path leaves and re-enters —
  *     forces a cycle in the group graph of any plan holding it, so dropping those is exact; see

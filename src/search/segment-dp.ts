@@ -192,6 +192,19 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
     const mE = e >= 0 && lbdf ? mem([e]) : 0;
     const parts: Part[] = [];
     const argO: (State | undefined)[] = [];
+    // Monotonicity (validity is monotone under inclusion): a state valid with Q is valid with
+    // every Q' ⊂ Q, so Q's first valid state in the scan order comes no earlier than that of any
+    // entry piece Q minus one op. The family is listed by size, so those come first.
+    const firstValid = new Map<string, number>();
+    const scanStart = (G: Group) => {
+      let start = 0;
+      for (const w of G) {
+        if (w === e) continue;
+        const at = firstValid.get(G.filter((u) => u !== w).join(','));
+        if (at !== undefined && at > start) start = at;
+      }
+      return start;
+    };
     for (const G of families[path.order[k]]) {
       let mask = 0n, pm = 0n;
       for (const v of G) mask |= bit(v);
@@ -202,7 +215,9 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
       if (hasE && !hasX) {
         c = Infinity;
         const mQ = lbdf ? mem(G) : 0;
-        for (const O of sorted) {
+        let i = scanStart(G);
+        for (; i < sorted.length; i++) {
+          const O = sorted[i];
           if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
           if (++joins > maxJoins) return undefined;
           if (cost.valid(unionSorted(O.ops, G))) {
@@ -211,6 +226,7 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
             break;
           }
         }
+        firstValid.set(G.join(','), i);
       }
       parts.push({ ops: G, mask, pred: pm & ~mask, hasE, hasX, cost: c });
       argO.push(best);
@@ -307,7 +323,8 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
         continue;
       }
       const mT = lbdf ? mem(p.ops) : 0;
-      for (const O of sorted) {
+      for (let i = scanStart(p.ops); i < sorted.length; i++) {
+        const O = sorted[i];
         if (lbdf && O.mem + mT - mE > beta) continue;
         if (++joins > maxJoins) return undefined;
         const U = unionSorted(O.ops, p.ops);

@@ -20,6 +20,10 @@ function dpPlan(cost: CostModel): { plan: number[][]; solved: number } | undefin
   let solved = 0;
   for (const comp of fusableComponents(cost)) {
     const r = comp.length > 1 ? segmentPathOptimum(cost, comp, 200_000) : undefined;
+    // Far below its work limits, the DP never declines a component whose segments form a path
+    // (a decline would mean its re-check found an invalid group or a wrong DRAM).
+    const seg = segmentsOf(cost.graph, comp);
+    if (comp.length > 1 && segmentPath(seg.segments, seg.cuts)) assert.ok(r, `the DP declined a path of ${seg.segments.length} segments`);
     if (r) {
       solved++;
       plan.push(...r.plan.map((g) => [...g]));
@@ -87,6 +91,7 @@ test('segment-path DP = the MILP optimum (no decomposition) on mid-size random g
       const { segments, cuts } = segmentsOf(g, g.ops.map((_, i) => i));
       void cuts;
       if (segments.length < 2) continue;
+      dpPlan(cost); // asserts the DP solves every path-shaped component
       const a = await solveExact(cost, { timeLimit: 30 });
       const b = await solveExact(cost, { timeLimit: 30, decompose: false });
       assert.deepEqual(checkPlan(g, a.plan, cost), { ok: true }, `seed ${seed} ${scheme}`);
