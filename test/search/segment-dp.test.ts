@@ -11,6 +11,11 @@ import { segmentPath } from '../../src/search/segment-dp.ts';
 import { segmentsOf } from '../../src/search/segments.ts';
 import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 import type { CostModel } from '../../src/fusion/types.ts';
+import { loadModel } from '../../src/onnx/io.ts';
+import { inferShapes, staticShape } from '../../src/analysis/shapes.ts';
+import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
+import { buildOpGraph } from '../../src/fusion/op-graph.ts';
+import { greedyPlan } from '../../src/search/heuristics.ts';
 
 const hw = (kib: number, elementType: 'int8' | 'fp32' = 'int8') => ({ bufferBytes: kib * 1024, elementType });
 
@@ -105,4 +110,32 @@ test('segment-path DP = the MILP optimum (no decomposition) on mid-size random g
     }
   }
   assert.ok(compared >= 12, `only ${compared} instances compared`);
+});
+
+/** A shared torchvision model's op graph (the reference models of ../shared/models). */
+function sharedGraph(name: string) {
+  const model = loadModel(sharedModelPath(name));
+  inferShapes(model);
+  return buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
+}
+
+test('real models: the DP equals the MILP where both prove (squeezenet1_1, resnet18), and proves GoogLeNet (Inception chain, unproven by the MILP)', { skip: sharedModelsMissing() }, async () => {
+  for (const [name, scheme, dtype, kib] of [['squeezenet1_1', 'lbdf', 'int8', 256], ['squeezenet1_1', 'brr', 'int8', 1024], ['resnet18', 'lbdf', 'int8', 512], ['resnet18', 'brr', 'fp32', 2048]] as const) {
+    const g = sharedGraph(name);
+    const cost = createCostModel(scheme, g, hw(kib, dtype));
+    const a = await solveExact(cost, { timeLimit: 30 });
+    const b = await solveExact(cost, { timeLimit: 30, decompose: false });
+    assert.equal(a.status, 'optimal', `${name} ${scheme}`);
+    assert.equal(a.solver, 'segment-dp', `${name} ${scheme}`);
+    assert.deepEqual(checkPlan(g, a.plan, cost), { ok: true });
+    assert.equal(b.status, 'optimal', `${name} ${scheme}: the MILP proves this one too`);
+    assert.equal(a.dram, b.dram, `${name} ${scheme} ${dtype} ${kib} KiB: DP ${a.dram} vs MILP ${b.dram}`);
+  }
+  const g = sharedGraph('googlenet');
+  const cost = createCostModel('lbdf', g, hw(1024));
+  const r = await solveExact(cost, { timeLimit: 30, incumbent: greedyPlan(cost) });
+  assert.equal(r.status, 'optimal');
+  assert.equal(r.solver, 'segment-dp');
+  assert.deepEqual(checkPlan(g, r.plan, cost), { ok: true });
+  assert.ok(r.dram < planDram(cost, greedyPlan(cost)), 'GoogLeNet LBDF int8 1 MiB: the optimum cuts below greedy (bench:fusion: 7.613 vs 7.850 MB)');
 });
