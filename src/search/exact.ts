@@ -64,7 +64,8 @@ import { segmentPath, solveSegmentPath, type SegmentPathResult } from './segment
 /** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
  * candidate count and group size bounds. */
 export interface ExactOptions {
-  /** HiGHS wall-clock limit, seconds (default 60): a safety net only. Where it fires, the result
+  /** HiGHS wall-clock limit, seconds (default 60), also the segment-path DP's (counted from the
+   * start of the solve; past it the DP gives way to the MILPs): a safety net only. Where it fires, the result
    * depends on machine speed, so the run is not reproducible; the work limits below stop first
    * on the instances we plan, and they are deterministic. */
   timeLimit?: number;
@@ -415,7 +416,7 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
     // Segments along a path: the exact DP of segment-dp.ts (no MILP; the groups spanning cut
     // ops are never enumerated), a proven component optimum whenever its work limits hold.
     if (opts.decompose !== false && opts.maxGroupSize === undefined) {
-      const dp = segmentPathOptimum(cost, comp, cap);
+      const dp = segmentPathOptimum(cost, comp, cap, t0 + timeLimit * 1000);
       if (dp) {
         totalCands += dp.candidates;
         if (solver === 'chain-dp') solver = 'segment-dp';
@@ -895,7 +896,7 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
 /** The component optimum by the segment-path DP (segment-dp.ts), when the component's segments
  * form a path, every segment's family fits under `cap` and the DP's work limits hold; F_D must
  * add up across cut ops (not BRR with shared weights, as for solveBySegments). */
-export function segmentPathOptimum(cost: CostModel, comp: number[], cap: number): (SegmentPathResult & { candidates: number }) | undefined {
+export function segmentPathOptimum(cost: CostModel, comp: number[], cap: number, deadline = Infinity): (SegmentPathResult & { candidates: number }) | undefined {
   if (cost.scheme === 'brr' && sharesWeights(cost, comp)) return undefined;
   const { segments, cuts } = segmentsOf(cost.graph, comp);
   if (!segmentPath(segments, cuts)) return undefined;
@@ -910,7 +911,7 @@ export function segmentPathOptimum(cost: CostModel, comp: number[], cap: number)
     fams.push(en.groups);
     candidates += en.groups.length;
   }
-  const r = solveSegmentPath(cost, segments, cuts, fams);
+  const r = solveSegmentPath(cost, segments, cuts, fams, { deadline });
   return r && { ...r, candidates };
 }
 

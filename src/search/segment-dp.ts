@@ -69,6 +69,10 @@ export interface SegmentPathLimits {
   maxIdeals?: number;
   /** Joined groups evaluated by the cost model, in all (default 3000000). */
   maxJoins?: number;
+  /** A wall-clock safety net (performance.now() milliseconds): past it the DP declines. The work
+   * limits above stop first on the instances we plan; where this fires, the outcome depends on
+   * machine speed (as with HiGHS's time limit in exact.ts). */
+  deadline?: number;
 }
 
 /** The component's optimum found by the DP, with the work it took. */
@@ -170,6 +174,9 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
   const maxStates = limits.maxStates ?? 100_000;
   const maxIdeals = limits.maxIdeals ?? 100_000;
   const maxJoins = limits.maxJoins ?? 3_000_000;
+  const deadline = limits.deadline ?? Infinity;
+  // Counts joins and checks the clock every 256 of them.
+  const join = () => ++joins > maxJoins || ((joins & 255) === 0 && performance.now() > deadline);
   const { pred } = cost.graph;
   const beta = cost.bufferBytes;
   const mem = (g: Group) => (cost as { memoryBytes?: (g: Group) => number }).memoryBytes?.(g) ?? cost.memory(g).bytes;
@@ -219,7 +226,7 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
         for (; i < sorted.length; i++) {
           const O = sorted[i];
           if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
-          if (++joins > maxJoins) return undefined;
+          if (join()) return undefined;
           if (cost.valid(unionSorted(O.ops, G))) {
             c = cost.dram(G) - dE + O.key;
             best = O;
@@ -257,7 +264,7 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
           levels[s + parts[pi].ops.length].push(J);
         });
       }
-      if (seen.size > maxIdeals) return undefined;
+      if (seen.size > maxIdeals || performance.now() > deadline) return undefined;
     }
     idealsAll += seen.size;
     const g = new Map<bigint, { v: number; prev: bigint; part: number }>([[0n, { v: 0, prev: -1n, part: -1 }]]);
@@ -326,7 +333,7 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
       for (let i = scanStart(p.ops); i < sorted.length; i++) {
         const O = sorted[i];
         if (lbdf && O.mem + mT - mE > beta) continue;
-        if (++joins > maxJoins) return undefined;
+        if (join()) return undefined;
         const U = unionSorted(O.ops, p.ops);
         if (!cost.valid(U)) continue;
         const a = O.a + v;
