@@ -17,7 +17,10 @@
  *
  * The classical time includes the DFS's slot colouring (its neighbour order).
  * Environment: DNNFUSE_BENCH_QUICK=1 skips parts 4-5 and the dense runs; `--only models` or
- * `--only ensembles` runs just part 4 or 5 (npm run bench:learnability -- --only models).
+ * `--only ensembles` runs just part 4 or 5 (npm run bench:learnability -- --only models);
+ * `--models resnet50,vgg16` and `--algorithms bfs` restrict parts 4-5 to those models and
+ * algorithms (to run the tables in parts); `--pool N` trains ensemble members on N worker
+ * threads (part 5; CPU time then counts every thread of the process).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +28,8 @@ import { Rng } from '../src/util/random.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
 import { bellmanFordReference, bfsReference, dfsReference, distance2Colouring, floodReference, makeGraph, maxDegree, type LearnGraph } from '../src/learnability/graph.ts';
-import { ALGORITHMS, build, certify, precision, withVirtualRoot, type Algorithm } from '../src/learnability/certify.ts';
+import { ALGORITHMS, build, certify, certifyAsync, precision, withVirtualRoot, type Algorithm, type CertifyOptions } from '../src/learnability/certify.ts';
+import { EnsemblePool } from '../src/learnability/pool.ts';
 import { nodeInits, runGnn } from '../src/learnability/gnn.ts';
 import { NtkPredictor, theoryEnsembleBound } from '../src/learnability/predictors.ts';
 import { modelLearnGraph } from '../src/learnability/model.ts';
@@ -33,6 +37,13 @@ import { modelLearnGraph } from '../src/learnability/model.ts';
 const QUICK = process.env.DNNFUSE_BENCH_QUICK === '1';
 /** `--only models` / `--only ensembles`: just that part (sections 4 / 5). */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const argList = (flag: string): string[] | undefined => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1].split(',').filter(Boolean) : undefined);
+/** `--models a,b` / `--algorithms a,b`: restrict parts 4-5. */
+const MODELS = argList('--models');
+const ALGOS = argList('--algorithms');
+const POOL = process.argv.includes('--pool') ? Number(process.argv[process.argv.indexOf('--pool') + 1]) : undefined;
+const wanted = (name: string) => !MODELS || MODELS.includes(name);
+const wantedAlgo = (a: string) => !ALGOS || ALGOS.includes(a);
 
 function certifyReference(g: LearnGraph, algorithm: Algorithm): void {
   switch (algorithm) {
@@ -151,15 +162,16 @@ if (sharedModelsMissing()) {
 
   // ---------------------------------------------------------------- 4. every model, every algorithm
   if (!QUICK && (!ONLY || ONLY === 'models')) modelsTable();
-  if (!QUICK && (!ONLY || ONLY === 'ensembles')) ensemblesTable();
+  if (!QUICK && (!ONLY || ONLY === 'ensembles')) await ensemblesTable();
 }
 
 /** The shared models plus the DenseNet exports (scripts/export-densenet.py), by name and path. */
 function benchModels(): { name: string; path: string }[] {
-  const out = sharedModels().map((m) => ({ name: m.name, path: sharedModelPath(m.name) }));
+  const out = sharedModels().filter((m) => wanted(m.name)).map((m) => ({ name: m.name, path: sharedModelPath(m.name) }));
   const dir = process.env.DNNFUSE_DENSENET_DIR ?? join(process.cwd(), '.cache', 'models');
   for (const n of ['densenet121', 'densenet169', 'densenet201']) {
     const p = join(dir, `${n}.onnx`);
+    if (!wanted(n)) continue;
     if (existsSync(p)) out.push({ name: n, path: p });
     else console.log(`(${n} skipped: ${p} not found; export it with /usr/bin/python3 scripts/export-densenet.py)`);
   }
@@ -173,7 +185,7 @@ function modelsTable(): void {
   let total = 0;
   for (const m of benchModels()) {
     const { graph } = modelLearnGraph(loadModel(m.path));
-    for (const a of ALGORITHMS as readonly Algorithm[]) {
+    for (const a of (ALGORITHMS as readonly Algorithm[]).filter(wantedAlgo)) {
       const r = timed(() => certify(graph, a));
       const c = r.value;
       total++;
@@ -188,19 +200,26 @@ function modelsTable(): void {
   console.log(`certified with the defaults: ${certified}/${total}\n`);
 }
 
-function ensemblesTable(): void {
-  console.log('## 5. Finite MLP ensembles (trained, averaged, thresholded at eps 5e-3, grown 8, 16, ... until every case met on the graph is exact; defaults: antisymmetric init, preconditioned GD 40 epochs, hidden max(64, 4 x state bits), no cache)\n');
+async function ensemblesTable(): Promise<void> {
+  console.log(`## 5. Finite MLP ensembles (trained, averaged, thresholded at eps 5e-3, grown 8, 16, ... until every case met on the graph is exact; defaults: antisymmetric init, preconditioned GD 40 epochs, hidden max(64, 4 x state bits), no cache; members trained ${POOL ? `on a pool of ${POOL} threads` : 'in the main thread'}; cpu s = CPU time of the process, all threads)\n`);
   const rows: (string | number)[][] = [];
+  const pool = POOL ? new EnsemblePool(POOL) : undefined;
   for (const m of benchModels().filter((x) => !x.name.startsWith('densenet'))) {
     const { graph } = modelLearnGraph(loadModel(m.path));
-    for (const a of ['flooding', 'bfs'] as const) {
-      const r = timed(() => certify(graph, a, { predictor: 'ensemble', seed: 0, ensemble: { cacheDir: null, cap: 2048 } }));
+    for (const a of (['flooding', 'bfs'] as const).filter(wantedAlgo)) {
+      const opts: CertifyOptions = { predictor: 'ensemble', seed: 0, ensemble: { cacheDir: null, cap: 2048 } };
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const value = pool ? await certifyAsync(graph, a, opts, pool.train) : certify(graph, a, opts);
+      const cu = process.cpuUsage(c0);
+      const r = { value, wallMs: performance.now() - t0, cpuMs: (cu.user + cu.system) / 1000 };
       const c = r.value;
       const hidden = Math.max(64, 2 * Math.ceil((4 * c.stateBits) / 2));
-      rows.push([m.name, a, c.D, c.templates, c.stateBits, hidden, String(c.ensembleSize), c.theoryEnsembleBound, `${((c.caseAccuracy ?? 0) * 100).toFixed(2)}%`, c.margin.toExponential(2), c.certified ? 'yes' : `NO (${c.reason})`, (r.cpuMs / 1000).toFixed(1)]);
+      rows.push([m.name, a, c.D, c.templates, c.stateBits, hidden, String(c.ensembleSize), c.theoryEnsembleBound, `${((c.caseAccuracy ?? 0) * 100).toFixed(2)}%`, c.margin.toExponential(2), c.certified ? 'yes' : `NO (${c.reason})`, (r.cpuMs / 1000).toFixed(1), (r.wallMs / 1000).toFixed(1)]);
       console.log(rows[rows.length - 1].join('  '));
     }
   }
+  await pool?.close();
   console.log();
-  table(['model', 'algorithm', 'D', 'templates', 'state bits', 'hidden', 'members', 'theory bound', 'case acc', 'margin', 'certified', 'cpu s'], rows);
+  table(['model', 'algorithm', 'D', 'templates', 'state bits', 'hidden', 'members', 'theory bound', 'case acc', 'margin', 'certified', 'cpu s', 'wall s'], rows);
 }

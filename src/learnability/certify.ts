@@ -8,7 +8,8 @@ import { bellmanFordReference, bfsReference, boundedDegreeView, dfsReference, di
 import { bellmanFordInstruction, bfsInstruction, dfsInstruction, floodingInstruction } from './instructions.ts';
 import type { Instruction } from './templates.ts';
 import { nodeInits, runGnn, type GnnRunResult } from './gnn.ts';
-import { growEnsemble, NtkPredictor, paddingFor, TablePredictor, theoryEnsembleBound, type Case, type EnsembleOptions, type Predictor } from './predictors.ts';
+import { decodePorts, dfsPortsInstruction, portInits, portRoundCap, portView, type PortView } from './dfs-view.ts';
+import { growEnsembleSteps, NtkPredictor, trainInline, type TrainedMember, type TrainRequest, paddingFor, TablePredictor, theoryEnsembleBound, type Case, type EnsembleOptions, type Predictor } from './predictors.ts';
 
 /** The graph algorithms whose learnability the learnability pass certifies. */
 export const ALGORITHMS = ['flooding', 'bfs', 'dfs', 'bellman-ford'] as const;
@@ -21,7 +22,7 @@ export interface CertifyOptions {
   predictor?: 'ntk' | 'ensemble';
   /** Degree bound: 'auto' (default: the cheapest of the graph itself and the bounded-degree
    * view that certifies, see `certify`), or a number (above it: the bounded-degree view for
-   * flooding, BFS, Bellman-Ford; DFS outside the regime). */
+   * flooding, BFS, Bellman-Ford; the order-preserving port view for DFS). */
   maxDegree?: number | 'auto';
   /** The view's degree bound considered by 'auto' (default 16). */
   viewDegree?: number;
@@ -41,8 +42,9 @@ export interface CertifyOptions {
 /** The learnability verdict for one algorithm on one model graph: certified or not, and why. */
 export interface Certificate {
   algorithm: Algorithm;
-  /** The local instruction executed (differs from the algorithm only for BFS on a
-   * bounded-degree view, which runs the Bellman-Ford instruction with 0/1 weights). */
+  /** The local instruction executed (differs from the algorithm only on a bounded-degree view:
+   * BFS runs the Bellman-Ford instruction with 0/1 weights, DFS the `dfs-ports` instruction on
+   * the port view of dfs-view.ts). */
   instruction?: string;
   certified: boolean;
   regime: 'inside' | 'bounded-degree-view' | 'outside';
@@ -105,30 +107,51 @@ export const VIEW_DEGREE = 16;
  * number fixes the bound: above it, the view or (DFS) outside the regime.
  */
 export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions = {}): Certificate {
+  const steps = certifySteps(g, algorithm, opts);
+  let r = steps.next();
+  while (!r.done) r = steps.next(trainInline(r.value));
+  return r.value;
+}
+
+/**
+ * `certify` with the finite ensemble's members trained by `train` (e.g. a worker pool,
+ * pool.ts) instead of in this thread. Member i depends only on (table, setup, seed, i), so the
+ * certificate is the same as `certify`'s whatever `train` spreads the batches over.
+ */
+export async function certifyAsync(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, train: (r: TrainRequest) => Promise<TrainedMember[]>): Promise<Certificate> {
+  const steps = certifySteps(g, algorithm, opts);
+  let r = steps.next();
+  while (!r.done) r = steps.next(await train(r.value));
+  return r.value;
+}
+
+/** certify as a generator: yields the ensemble members it needs trained (predictor 'ensemble'). */
+function* certifySteps(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions): Generator<TrainRequest, Certificate, TrainedMember[]> {
   const spec = opts.maxDegree ?? 'auto';
   if (spec !== 'auto') {
-    const c = certifyAt(g, algorithm, opts, spec);
+    const c = yield* certifyAt(g, algorithm, opts, spec);
     return { ...c, setting: { mode: 'fixed', chosen: c.regime === 'bounded-degree-view' ? 'view' : 'full-degree', maxDegree: spec, why: `--max-degree ${spec} given` } };
   }
   const viewDeg = opts.viewDegree ?? VIEW_DEGREE;
   const D = maxDegree(g);
   if (D <= viewDeg) {
-    const c = certifyAt(g, algorithm, opts, D);
+    const c = yield* certifyAt(g, algorithm, opts, D);
     return { ...c, setting: { mode: 'auto', chosen: 'full-degree', maxDegree: D, why: `max degree ${D} <= ${viewDeg}: the graph itself, no view needed` } };
   }
-  type Cand = { chosen: 'full-degree' | 'view'; maxDegree: number; templates?: number; note?: string };
+  type Cand = { chosen: 'full-degree' | 'view'; maxDegree: number; templates?: number; note?: string; D?: number };
   const cands: Cand[] = [];
   for (const [chosen, bound] of [['full-degree', D], ['view', viewDeg]] as const) {
     const est = settingTemplates(g, algorithm, bound, opts.bits);
-    cands.push(typeof est === 'string' ? { chosen, maxDegree: bound, note: est } : { chosen, maxDegree: bound, templates: est.templates });
+    cands.push(typeof est === 'string' ? { chosen, maxDegree: bound, note: est } : { chosen, maxDegree: bound, templates: est.templates, D: est.D });
   }
   const order = [...cands].sort((a, b) => (a.templates ?? Infinity) - (b.templates ?? Infinity) || (a.chosen === 'full-degree' ? -1 : 1));
-  const describe = (c: Cand) => `${c.chosen === 'view' ? `view at degree ${c.maxDegree}` : `full degree ${c.maxDegree}`}: ${c.templates !== undefined ? `${c.templates} templates` : c.note}`;
+  const viewName = (c: Cand) => (algorithm === 'dfs' ? `order-preserving port view (degree ${c.D ?? 3})` : `view at degree ${c.maxDegree}`);
+  const describe = (c: Cand) => `${c.chosen === 'view' ? viewName(c) : `full degree ${c.maxDegree}`}: ${c.templates !== undefined ? `${c.templates} templates` : c.note}`;
   const tried: string[] = [];
   let first: Certificate | undefined;
   for (const c of order) {
     if (c.templates === undefined) continue;
-    const cert = certifyAt(g, algorithm, opts, c.maxDegree);
+    const cert = yield* certifyAt(g, algorithm, opts, c.maxDegree);
     first ??= cert;
     tried.push(`${describe(c)} -> ${cert.certified ? 'certified' : `not certified (${cert.reason})`}`);
     if (cert.certified) {
@@ -137,11 +160,11 @@ export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOption
       return { ...cert, setting: { mode: 'auto', chosen: c.chosen, maxDegree: c.maxDegree, why } };
     }
   }
-  const fallback = first ?? certifyAt(g, algorithm, opts, order[0].maxDegree);
+  const fallback = first ?? (yield* certifyAt(g, algorithm, opts, order[0].maxDegree));
   return { ...fallback, setting: { mode: 'auto', chosen: order[0].chosen, maxDegree: order[0].maxDegree, why: `no setting certifies: ${tried.length ? tried.join('; ') : order.map(describe).join('; ')}` } };
 }
 
-function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, maxDeg: number): Certificate {
+function* certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, maxDeg: number): Generator<TrainRequest, Certificate, TrainedMember[]> {
   const originalD = maxDegree(g);
   const predictorKind = opts.predictor ?? 'ntk';
   const eps = opts.eps ?? 5e-3;
@@ -161,14 +184,16 @@ function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, ma
   const { run, owner, regime, helpers, exec } = view;
   const D = maxDegree(run);
   const { colour, colours } = distance2Colouring(run);
-  const l = opts.bits ?? precision(run, exec, exec === algorithm ? ref : undefined);
+  // the port view's counter stamps original nodes: the original graph's precision
+  const l = opts.bits ?? (view.ports ? precision(g, 'dfs') : precision(run, exec, exec === algorithm ? ref : undefined));
   if (!(Number.isInteger(l) && l >= 1 && l <= 30)) return outside({ ...base, D }, classicalMs, `precision ${l} bits outside 1..30`);
   if (exec === 'bellman-ford' && weightBits(run) > l) return outside({ ...base, D }, classicalMs, `edge weights need ${weightBits(run)} bits > precision ${l}`);
   if (colours > 64) return outside({ ...base, D }, classicalMs, `distance-2 colouring needs ${colours} slots (> 64)`);
 
   let root = -1;
   let graph = run;
-  if (algorithm === 'dfs') {
+  if (view.ports) root = run.sources.length ? run.sources[0] : -1; // the virtual root is already in the view
+  else if (algorithm === 'dfs') {
     if (run.sources.length === 1) root = run.sources[0];
     else if (run.sources.length > 1) {
       // several sources: a virtual root adjacent to all of them (not reported)
@@ -178,7 +203,8 @@ function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, ma
   }
   const col = graph === run ? { colour, colours } : distance2Colouring(graph);
   const Dg = maxDegree(graph);
-  const instr = build(exec, Math.max(Dg, 1), l, col.colours, g.sources.length, weightBits(graph));
+  const pinit = view.ports ? portInits(view.ports, col.colour) : undefined;
+  const instr = pinit ? dfsPortsInstruction(Math.max(Dg, 1), l, col.colours, (v) => pinit[v]) : build(exec, Math.max(Dg, 1), l, col.colours, g.sources.length, weightBits(graph));
   const templates = instr.table.count;
   const common = {
     ...base, instruction: instr.name, D: Dg, helpers, l, slots: col.colours, slotBound: Dg * Dg + 1, stateBits: instr.schema.size, templates, maxLiterals: instr.table.maxLiterals,
@@ -186,7 +212,7 @@ function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, ma
   if (templates > (opts.maxTemplates ?? 500_000)) return { ...outside(common, classicalMs, `${templates} templates exceed the budget ${opts.maxTemplates ?? 500_000}`), ...common };
 
   const inits = nodeInits(graph, col.colour, root);
-  const maxRounds = roundCap(graph, exec, l, instr);
+  const maxRounds = view.ports ? portRoundCap(view.ports) : roundCap(graph, exec, l, instr);
   let predictor: Predictor;
   let caseAccuracy: number | undefined;
   let ensembleTrainMs: number | undefined;
@@ -201,7 +227,7 @@ function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, ma
       const outs = Array.from(instr.table.outBit.subarray(instr.table.outStart[j], instr.table.outStart[j + 1]));
       if (!cases.has(String(j))) cases.set(String(j), { matched: [j], expected: outs });
     }
-    const grown = growEnsemble(instr.table, { instruction: instr.name, D: instr.D, l, slots: col.colours }, [...cases.values()], { eps, seed: opts.seed ?? 0, log, ...opts.ensemble });
+    const grown = yield* growEnsembleSteps(instr.table, { instruction: instr.name, D: instr.D, l, slots: col.colours }, [...cases.values()], { eps, seed: opts.seed ?? 0, log, ...opts.ensemble });
     predictor = grown.predictor;
     caseAccuracy = grown.caseAccuracy;
     ensembleTrainMs = grown.trainMs;
@@ -229,7 +255,7 @@ function certifyAt(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions, ma
       res = runGnn(graph, instr, inits, predictor, { maxRounds, checkTable: true });
     }
   }
-  const got = decode(graph, instr, res, col.colour, exec);
+  const got = view.ports ? decodePorts(view.ports, g.n, instr, res.comp) : decode(graph, instr, res, col.colour, exec);
   const agreement = compare(g, algorithm, ref, got, owner);
   const bound = theoryEnsembleBound(instr.table.n0, res.rounds);
   // exact execution: terminated, no slot collision, every update equal to the instruction's
@@ -262,14 +288,21 @@ interface RunGraph {
    * undirected view with weight 1 on original edges and 0 on the split chains, which keeps hop
    * distances exact (the sequential BFS instruction would count chain hops). */
   exec: Algorithm;
+  /** DFS above the bound: the port view (dfs-view.ts), built on the graph with its virtual root. */
+  ports?: PortView;
 }
 
 /** The graph the GNN runs on under a degree bound, or why there is none. */
 function degreeView(g: LearnGraph, algorithm: Algorithm, maxDeg: number): RunGraph | string {
   const originalD = maxDegree(g);
   if (originalD <= maxDeg) return { run: g, regime: 'inside', exec: algorithm };
-  if (algorithm === 'dfs') return `max degree ${originalD} > ${maxDeg}; the DFS order is not preserved by splitting high-degree nodes`;
   if (maxDeg < 3) return `max degree ${originalD} > ${maxDeg}; a bounded-degree view needs a bound >= 3`;
+  if (algorithm === 'dfs') {
+    // the order-preserving port view (max degree 3), ports in the reference's rank order
+    const aug = g.sources.length > 1 ? withVirtualRoot(g) : g;
+    const pv = portView(aug, distance2Colouring(aug).colour);
+    return { run: pv.graph, owner: pv.owner, helpers: pv.helpers, regime: 'bounded-degree-view', exec: 'dfs', ports: pv };
+  }
   let src = g;
   let exec: Algorithm = algorithm;
   if (algorithm === 'bfs') {
@@ -291,13 +324,13 @@ export function settingTemplates(g: LearnGraph, algorithm: Algorithm, maxDeg: nu
   const view = degreeView(g, algorithm, maxDeg);
   if (typeof view === 'string') return view;
   let graph = view.run;
-  if (algorithm === 'dfs' && graph.sources.length > 1) graph = withVirtualRoot(graph);
+  if (algorithm === 'dfs' && !view.ports && graph.sources.length > 1) graph = withVirtualRoot(graph);
   const { colours } = distance2Colouring(graph);
   if (colours > 64) return `distance-2 colouring needs ${colours} slots (> 64)`;
-  const l = bits ?? precision(view.run, view.exec);
+  const l = bits ?? (view.ports ? precision(g, 'dfs') : precision(view.run, view.exec));
   if (!(Number.isInteger(l) && l >= 1 && l <= 30)) return `precision ${l} bits outside 1..30`;
   const D = maxDegree(graph);
-  const ins = build(view.exec, Math.max(D, 1), l, colours, g.sources.length, weightBits(graph));
+  const ins = view.ports ? dfsPortsInstruction(Math.max(D, 1), l, colours) : build(view.exec, Math.max(D, 1), l, colours, g.sources.length, weightBits(graph));
   return { templates: ins.table.count, slots: colours, D };
 }
 

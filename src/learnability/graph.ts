@@ -163,7 +163,7 @@ export interface DegreeView {
  * (every view path maps to an original walk of the same weight and conversely).
  */
 /*
- * Why DFS does not run on this view (it is certified at the graph's own degree instead):
+ * Why DFS does not run on this view (it runs on the order-preserving port view of dfs-view.ts):
  * the DFS order is the order in which v tries its neighbours, and on the view v's neighbours
  * sit on different chain nodes. When the walk leaves v towards an earlier neighbour u and u's
  * subtree reaches a later neighbour w of v, the original DFS sees v visited from w and backs
@@ -172,9 +172,9 @@ export interface DegreeView {
  * v's chain from w and discovers v's remaining neighbours inside w's subtree, in chain order.
  * Example (test/learnability/high-degree.test.ts): star 0 - {1..5} plus the path 1 - 6 - 4,
  * degree bound 3: the original order is 0 1 6 4 2 3 5, the view's (original nodes) 0 1 6 4 5 3 2.
- * An order-preserving view would need an instruction that knows chain links from real edges
- * (flooding the owner's visited flag along its chain before the walk moves on); the plain DFS
- * instruction on any split view cannot tell them apart.
+ * An order-preserving view needs an instruction that knows chain links from real edges
+ * (marking the owner's whole chain visited before the walk moves on); the plain DFS
+ * instruction on any split view cannot tell them apart. dfs-view.ts does exactly that.
  */
 export function boundedDegreeView(g: LearnGraph, maxDeg: number): DegreeView {
   if (maxDeg < 3) throw new Error('a bounded-degree view needs max degree >= 3');

@@ -72,7 +72,7 @@ export function floodingInstruction(D: number, l: number, d: number, messages: n
  * above copied. Exactly one pattern matches any value other than all-ones, so at most l
  * templates match. `guard` literals are prepended; results go to bits `y`.
  */
-function incrementTemplates(tb: TemplateBuilder, guard: Literal[], x: number[], y: number[]): void {
+export function incrementTemplates(tb: TemplateBuilder, guard: Literal[], x: number[], y: number[]): void {
   const l = x.length;
   for (let j = 0; j < l; j++) {
     const pat: Literal[] = [...guard];

@@ -194,8 +194,11 @@ export function preconditionedLr(n0: number, hidden: number, fraction = 0.5): nu
   return fraction / (layer1Scale(n0, hidden) * (1 - C));
 }
 
+/** What member training reads of a template table (a pool thread gets just this). */
+export type TrainingTable = Pick<TemplateTable, 'n0' | 'outputSize' | 'outStart' | 'outBit'>;
+
 /** Trains one member by full-batch gradient descent on 1/2 * sum of squared errors. */
-export function trainMember(t: TemplateTable, hidden: number, epochs: number, lr: number, rng: Rng, init: MemberInit = 'gaussian', precondition = false): { member: Member; loss: number } {
+export function trainMember(t: TrainingTable, hidden: number, epochs: number, lr: number, rng: Rng, init: MemberInit = 'gaussian', precondition = false): { member: Member; loss: number } {
   const n0 = t.n0; // templates + inert padding rows (zero targets)
   const k = t.outputSize;
   const H = hidden;
@@ -300,8 +303,9 @@ export function trainingSetup(t: TemplateTable, opts: EnsembleOptions): { hidden
   return { hidden, epochs, lr, init: opts.init ?? 'antisymmetric', precondition };
 }
 
-/** Member i's generator: independent of how many members were trained before. */
-function memberRng(seed: number, i: number): Rng {
+/** Member i's generator: independent of how many members were trained before (and of the
+ * thread or pool that trains it). */
+export function memberRng(seed: number, i: number): Rng {
   return new Rng((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) | 0);
 }
 
@@ -458,11 +462,58 @@ export interface GrowResult {
 }
 
 /**
+ * A batch of members to train: members from..to-1 of the ensemble with this setup and seed.
+ * Member i depends only on (table, setup, seed, i), so a batch may be trained in this thread
+ * or spread over any number of pool threads with the same result (trainRequest, pool.ts).
+ */
+export interface TrainRequest {
+  table: TrainingTable;
+  hidden: number;
+  epochs: number;
+  lr: number;
+  init: MemberInit;
+  precondition: boolean;
+  seed: number;
+  from: number;
+  to: number;
+}
+
+/** A trained member and its final training loss. */
+export interface TrainedMember {
+  member: Member;
+  loss: number;
+}
+
+/** Trains member i of a request in this thread. */
+export function trainRequested(r: Omit<TrainRequest, 'from' | 'to'>, i: number): TrainedMember {
+  return trainMember(r.table, r.hidden, r.epochs, r.lr, memberRng(r.seed, i), r.init, r.precondition);
+}
+
+/** Trains a whole request in this thread, member after member. */
+export function trainInline(r: TrainRequest): TrainedMember[] {
+  const out: TrainedMember[] = [];
+  for (let i = r.from; i < r.to; i++) out.push(trainRequested(r, i));
+  return out;
+}
+
+/** The ensemble-growth key fields given by the caller (the rest come from the training setup). */
+export type GrowKey = Omit<EnsembleKey, 'hidden' | 'epochs' | 'lr' | 'tableHash' | 'seed' | 'init' | 'precondition'>;
+
+/**
  * Grows an ensemble (start, 2*start, ... up to cap members) until the fraction of `cases`
  * (matched sets with their exact outputs) predicted exactly reaches 1 - delta. Members come
- * from (and newly trained ones go to) the cache.
+ * from (and newly trained ones go to) the cache. Trains in this thread; growEnsembleSteps
+ * lets a caller train the batches elsewhere (a worker pool).
  */
-export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' | 'epochs' | 'lr' | 'tableHash' | 'seed' | 'init' | 'precondition'>, cases: Case[], opts: EnsembleOptions = {}): GrowResult {
+export function growEnsemble(t: TemplateTable, key: GrowKey, cases: Case[], opts: EnsembleOptions = {}): GrowResult {
+  const steps = growEnsembleSteps(t, key, cases, opts);
+  let r = steps.next();
+  while (!r.done) r = steps.next(trainInline(r.value));
+  return r.value;
+}
+
+/** growEnsemble as a generator: yields each batch of members to train, resumes with them. */
+export function* growEnsembleSteps(t: TemplateTable, key: GrowKey, cases: Case[], opts: EnsembleOptions = {}): Generator<TrainRequest, GrowResult, TrainedMember[]> {
   const { hidden, epochs, lr, init, precondition } = trainingSetup(t, opts);
   const eps = opts.eps ?? 5e-3;
   const delta = opts.delta ?? 1e-3;
@@ -510,11 +561,12 @@ export function growEnsemble(t: TemplateTable, key: Omit<EnsembleKey, 'hidden' |
   let acc = 0;
   for (;;) {
     const t0 = performance.now();
-    while (members.length < Math.min(target, cap)) {
-      const i = members.length;
-      if (i < cachedMembers.length) addMember(cachedMembers[i]);
-      else {
-        const r = trainMember(t, hidden, epochs, lr, memberRng(seed, i), init, precondition);
+    const want = Math.min(target, cap);
+    while (members.length < want && members.length < cachedMembers.length) addMember(cachedMembers[members.length]);
+    if (members.length < want) {
+      const batch: TrainedMember[] = yield { table: t, hidden, epochs, lr, init, precondition, seed, from: members.length, to: want };
+      if (batch.length !== want - members.length) throw new Error(`ensemble training returned ${batch.length} members, ${want - members.length} requested`);
+      for (const r of batch) {
         finalLoss = Math.max(finalLoss, r.loss);
         addMember(r.member);
       }

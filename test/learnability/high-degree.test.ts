@@ -2,7 +2,7 @@
  * Certificates on high-degree graphs (issue 14): the NTK predictor's margin at a DenseNet
  * concat's fan-in (the bare template table loses it to the closed form's interference term
  * beta(m) N_b; inert padding rows restore it), DFS certified at the graph's own degree against
- * classical DFS on random high-degree graphs, and the default setting ('auto') choosing per
+ * classical DFS on random high-degree graphs (the port view: dfs-view.test.ts), and the default setting ('auto') choosing per
  * algorithm the cheapest of full degree and the bounded-degree view that certifies.
  */
 import { test } from 'node:test';
@@ -48,7 +48,7 @@ test('DFS at the graph\'s own degree = classical DFS (rank order, discovery stam
   fc.assert(
     fc.property(hubGraph(40, 30), (g) => {
       assert.ok(maxDegree(g) > 16);
-      const c = certify(g, 'dfs');
+      const c = certify(g, 'dfs', { maxDegree: maxDegree(g) });
       assert.ok(c.certified, `${c.reason} ${c.agreement.firstDisagreement ?? ''}`);
       assert.equal(c.agreement.percent, 100);
       assert.equal(c.setting?.chosen, 'full-degree');
@@ -59,12 +59,11 @@ test('DFS at the graph\'s own degree = classical DFS (rank order, discovery stam
   );
 });
 
-test('DFS on a DenseNet-shaped graph (degree 26) is certified at full degree', () => {
-  const c = certify(denseNetGraph([6, 24]), 'dfs');
+test('DFS on a DenseNet-shaped graph (degree 26) is certified at full degree (--max-degree 26)', () => {
+  const c = certify(denseNetGraph([6, 24]), 'dfs', { maxDegree: 26 });
   assert.ok(c.certified, c.reason);
   assert.equal(c.D, 26);
   assert.equal(c.regime, 'inside');
-  assert.match(c.setting?.why ?? '', /DFS order is not preserved/);
 });
 
 test("maxDegree 'auto': every algorithm certified, the chosen setting is the cheapest that certifies, and the report says why", () => {
@@ -79,7 +78,6 @@ test("maxDegree 'auto': every algorithm certified, the chosen setting is the che
           assert.equal(c.setting.chosen, 'full-degree');
           continue;
         }
-        if (algorithm === 'dfs') assert.equal(c.setting.chosen, 'full-degree');
         const full = settingTemplates(g, algorithm, D);
         const view = settingTemplates(g, algorithm, 4);
         const tFull = typeof full === 'string' ? Infinity : full.templates;
@@ -94,12 +92,15 @@ test("maxDegree 'auto': every algorithm certified, the chosen setting is the che
   );
 });
 
-test('a fixed --max-degree keeps the old contract: view above it, DFS outside', () => {
+test('a fixed --max-degree: the view above it, for DFS the order-preserving port view', () => {
   const g = makeGraph(12, Array.from({ length: 11 }, (_, i) => [0, i + 1] as [number, number]), [0]);
   const c = certify(g, 'dfs', { maxDegree: 4 });
-  assert.equal(c.regime, 'outside');
+  assert.equal(c.regime, 'bounded-degree-view');
+  assert.equal(c.instruction, 'dfs-ports');
+  assert.ok(c.certified, c.reason);
   assert.equal(c.setting?.mode, 'fixed');
   assert.ok(certify(g, 'dfs').certified);
+  assert.equal(certify(g, 'dfs', { maxDegree: 2 }).regime, 'outside');
 });
 
 test('why DFS is not run on the chain view: the walk re-enters a visited node\'s chain through a helper and changes the order', () => {

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .argument('<model>', 'ONNX model')
     .option('--algorithms <list>', 'comma list of flooding,bfs,dfs,bellman-ford', 'flooding,bfs,dfs,bellman-ford')
     .option('--predictor <kind>', 'ntk (closed-form infinite-width ensemble) or ensemble (trained finite MLPs)', 'ntk')
-    .option('--max-degree <n|auto>', 'auto: per algorithm the cheapest of the graph itself and its bounded-degree view that certifies; n: fixed bound (higher degree: bounded-degree view, DFS outside)', 'auto')
+    .option('--max-degree <n|auto>', 'auto: per algorithm the cheapest of the graph itself and its bounded-degree view that certifies; n: fixed bound (higher degree: the bounded-degree view; DFS: the order-preserving port view)', 'auto')
     .option('--view-degree <n>', 'auto: degree bound of the bounded-degree view considered', '16')
     .option('--max-templates <n>', 'template budget per instruction', '500000')
     .option('--eps <x>', 'Heaviside threshold', '0.005')
