@@ -194,10 +194,11 @@ function modelsTable(): void {
         m.name, a, maxDegree(graph), c.setting?.chosen === 'view' ? `view ${c.D}` : `full ${c.D}`, c.templates, c.padding, c.margin.toExponential(2), c.rounds,
         `${c.agreement.percent.toFixed(1)}%`, c.certified ? 'yes' : 'NO', (r.cpuMs / 1000).toFixed(2), (r.wallMs / 1000).toFixed(2),
       ]);
+      console.log(rows[rows.length - 1].join('  '));
     }
   }
   table(['model', 'algorithm', 'degree', 'view/full', 'templates', 'padding', 'margin', 'rounds', 'agreement', 'certified', 'cpu s', 'wall s'], rows);
-  console.log(`certified with the defaults: ${certified}/${total}\n`);
+  console.log(`certified with the defaults: ${certified}/${total}; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`);
 }
 
 async function ensemblesTable(): Promise<void> {
@@ -222,4 +223,5 @@ async function ensemblesTable(): Promise<void> {
   await pool?.close();
   console.log();
   table(['model', 'algorithm', 'D', 'templates', 'state bits', 'hidden', 'members', 'theory bound', 'case acc', 'margin', 'certified', 'cpu s', 'wall s'], rows);
+  console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (all threads)\n`);
 }
