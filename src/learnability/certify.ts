@@ -100,11 +100,12 @@ export const VIEW_DEGREE = 16;
  *
  * `maxDegree: 'auto'` (the default) picks the setting: when the graph's degree is at most
  * `viewDegree` (16) the GNN runs on the graph itself; above it, the candidates are the graph
- * at its own degree and (flooding, BFS, Bellman-Ford) the bounded-degree view at `viewDegree`.
+ * at its own degree and its bounded-degree view: the chain view at `viewDegree` (flooding, BFS,
+ * Bellman-Ford) or the order-preserving port view of max degree 3 (DFS, dfs-view.ts).
  * They are tried cheapest first, the cost being the instruction's template count (the size of
  * the learning problem: the training set, the ensemble-size bound and the per-round matching all
  * grow with it), and the first that certifies is reported; `setting` says which and why. A
- * number fixes the bound: above it, the view or (DFS) outside the regime.
+ * number fixes the bound: above it, the view (bounds below 3: outside the regime).
  */
 export function certify(g: LearnGraph, algorithm: Algorithm, opts: CertifyOptions = {}): Certificate {
   const steps = certifySteps(g, algorithm, opts);
