@@ -24,8 +24,8 @@
  * explainers: run it on the first n seeds only; its comparisons use none's same seeds);
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
  * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
- * --no-explore (answer a recurring group always with SPLIT's split), --plan-merge (split parts are
- * merged into neighbouring groups of the plan: GetOptions.planMerge); --recheck n (re-measure every
+ * --no-explore (answer a recurring group always with SPLIT's split), --no-plan-merge (split parts
+ * are not merged into neighbouring groups of the plan: GetOptions.planMerge); --recheck n (re-measure every
  * GET cell worse than none, and none, on n seeds; see recheckWorse). The
  * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
@@ -67,7 +67,7 @@ const recheck = Number(opt('recheck', '0'));
 const mergeBack = !flag('no-merge');
 const guard = !flag('no-guard');
 const explore = !flag('no-explore');
-const planMerge = flag('plan-merge');
+const planMerge = !flag('no-plan-merge');
 
 type Method = 'random' | 'local' | 'nsga2';
 const label: Record<Method, string> = { random: 'RS', local: 'LS', nsga2: 'NSGA-II' };

@@ -74,7 +74,7 @@ test("planMerge: searches use it with an explainer, never with 'none'; RS with G
     const none = makeRectifier('none');
     const noneRun = searchRandom(cost(), { seed, budget: 60, rectifier: none });
     assert.equal(none.stats.planMerges, 0);
-    const on = makeRectifier('cuts', { planMerge: true });
+    const on = makeRectifier('cuts');
     const onRun = searchRandom(cost(), { seed, budget: 60, rectifier: on });
     const off = makeRectifier('cuts', { planMerge: false });
     const offRun = searchRandom(cost(), { seed, budget: 60, rectifier: off });
