@@ -17,14 +17,15 @@
  * time, the gap to the optimum, and the published MB beside.
  *
  * Options: --quick (budgets / 10, 1 seed, fewer nets), --seeds n, --budget-scale x,
- * --nets a,b, --methods random,local,nsga2, --get none,gnne,pg,rg,cuts, --settings A,B,
+ * --nets a,b, --schemes lbdf,brr, --methods random,local,nsga2, --get none,gnne,pg,rg,cuts, --settings A,B,
  * --element fp32|int8, --exact-time s, --no-exact, --exact-from run.json (reuse the exact optima
  * of an earlier run's --json for the same element width), --json out.json (every per-seed figure),
  * --gnne-seeds n (GNNExplainer optimizes a mask per group and is ~30x slower than the other
  * explainers: run it on the first n seeds only; its comparisons use none's same seeds);
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
  * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
- * --no-explore (answer a recurring group always with SPLIT's split); --recheck n (re-measure every
+ * --no-explore (answer a recurring group always with SPLIT's split), --no-plan-merge (split parts
+ * are not merged into neighbouring groups of the plan: GetOptions.planMerge); --recheck n (re-measure every
  * GET cell worse than none, and none, on n seeds; see recheckWorse). The
  * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
@@ -56,6 +57,7 @@ const noExact = flag('no-exact');
 const kinds = opt('get', ['none', ...EXPLAINER_KINDS].join(',')).split(',') as GetKind[];
 const methodsFilter = opt('methods', 'random,local,nsga2').split(',');
 const settingsFilter = opt('settings', 'A,B').split(',');
+const schemesFilter = opt('schemes', 'lbdf,brr').split(',');
 const netsFilter = opt('nets', quick ? 'efficientnet_b0,mobilenet_v2,resnet18,squeezenet1_1' : '').split(',').filter(Boolean);
 const jsonOut = opt('json', '');
 const topK = Number(opt('topk', '8'));
@@ -65,6 +67,7 @@ const recheck = Number(opt('recheck', '0'));
 const mergeBack = !flag('no-merge');
 const guard = !flag('no-guard');
 const explore = !flag('no-explore');
+const planMerge = !flag('no-plan-merge');
 
 type Method = 'random' | 'local' | 'nsga2';
 const label: Record<Method, string> = { random: 'RS', local: 'LS', nsga2: 'NSGA-II' };
@@ -103,7 +106,14 @@ interface Cell {
   randomCheaper: number[];
   mergedBack: number[];
   explored: number[];
+  /** Per seed: explainer calls, of which answered by the structural cache; plan-level merges. */
+  explanations?: number[];
+  structuralHits?: number[];
+  planMerges?: number[];
   seconds: number[];
+  /** Process CPU seconds of each seed's search (the machine is shared: wall time moves with
+   * the load, CPU time much less; the time ratios use it). */
+  cpuSeconds?: number[];
   published?: number;
   publishedNone?: number;
   /** --recheck: fusable MB of GET and none on seeds 0..n-1 (cells worse than none on the first seeds). */
@@ -126,13 +136,15 @@ const MB = 1e6;
 /** One seeded search run (fresh cost model: no cache shared across runs). */
 function runOnce(graph: OpGraph, scheme: FusionScheme, bufferKb: number, budget: number, method: Method, kind: GetKind, seed: number) {
   const cm = createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
-  const rect = makeRectifier(kind, { gnne: { steps: 20, seed }, topK, mergeBack, guard, explore });
+  const rect = makeRectifier(kind, { gnne: { steps: 20, seed }, topK, mergeBack, guard, explore, planMerge });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const o = { seed, budget, rectifier: rect };
   const r: SearchResult = method === 'random' ? searchRandom(cm, o) : method === 'local' ? searchLocal(cm, o) : searchNsga2(cm, o);
   const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
   const split = dramSplit(cm, r.plan, fusabilityOf(cm));
-  return { seconds, dramMB: split.total / MB, fusableMB: split.fusable / MB, stats: rect.stats, rectifyRate: rect.rectifyRate(), explainerWins: rect.explainerWinRate() };
+  return { seconds, cpuSeconds: (cu.user + cu.system) / 1e6, dramMB: split.total / MB, fusableMB: split.fusable / MB, stats: rect.stats, rectifyRate: rect.rectifyRate(), explainerWins: rect.explainerWinRate() };
 }
 
 /**
@@ -166,6 +178,7 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
     if (netsFilter.length && !netsFilter.includes(net)) continue;
     const graph = sharedOpGraph(net, sharedModelsDir());
     for (const scheme of schemes) {
+      if (!schemesFilter.includes(scheme)) continue;
       const cost = () => createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
       const key = `${net}/${scheme}/${bufferKb}`;
       if (!noExact && !exact.has(key) && !exactFrom) {
@@ -185,6 +198,7 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
           for (let s = 0; s < (kind === 'gnne' ? gnneSeeds : seeds); s++) {
             const r = runOnce(graph, scheme, bufferKb, budget, method, kind, s);
             cell.seconds.push(r.seconds);
+            (cell.cpuSeconds ??= []).push(r.cpuSeconds);
             cell.dramMB.push(r.dramMB);
             cell.fusableMB.push(r.fusableMB);
             // NaN when the search met no invalid group (nothing to rectify); excluded from means
@@ -195,6 +209,9 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             cell.randomCheaper.push(r.stats.randomCheaper);
             cell.mergedBack.push(r.stats.mergedBack);
             cell.explored.push(r.stats.explored);
+            (cell.explanations ??= []).push(r.stats.explanations);
+            (cell.structuralHits ??= []).push(r.stats.structuralHits);
+            (cell.planMerges ??= []).push(r.stats.planMerges);
           }
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
@@ -229,16 +246,16 @@ function noneOf(c: Cell): Cell | undefined {
   return cells.find((x) => x.setting === c.setting && x.net === c.net && x.scheme === c.scheme && x.method === c.method && x.get === 'none');
 }
 
-const header = ['set', 'net', 'scheme', 'KB', 'plans', 'search', 'GET', 'total MB', 'fusable MB', 'sd fus', 'vs none fus', 'vs none tot', 'gap closed', 'worse seeds', 'rectify', 'expl wins', 'time s', 'gap opt', 'paper MB', 'paper vs none'];
-const widths = [3, 28, 6, 4, 5, 7, 4, 9, 10, 7, 11, 11, 10, 11, 7, 9, 7, 9, 8, 13];
+const header = ['set', 'net', 'scheme', 'KB', 'plans', 'search', 'GET', 'total MB', 'fusable MB', 'sd fus', 'vs none fus', 'vs none tot', 'gap closed', 'worse seeds', 'rectify', 'expl wins', 'time s', 'cpu s', 'x none', 'gap opt', 'paper MB', 'paper vs none'];
+const widths = [3, 28, 6, 4, 5, 7, 4, 9, 10, 7, 11, 11, 10, 11, 7, 9, 7, 6, 6, 9, 8, 13];
 const row = (xs: string[]) => xs.map((x, i) => x.padEnd(widths[i])).join(' ');
 const pct = (x: number, d = 1) => (Number.isFinite(x) ? `${f(100 * x, d)}%` : '-');
 
 const exactOf = (c: Cell) => exact.get(`${c.net}/${c.scheme}/${c.bufferKb}`);
 /** none's figures on the same seeds as the cell (a cell may run fewer seeds: --gnne-seeds). */
-const pairedNone = (c: Cell, which: 'fusableMB' | 'dramMB') => {
+const pairedNone = (c: Cell, which: 'fusableMB' | 'dramMB' | 'seconds' | 'cpuSeconds') => {
   const base = noneOf(c);
-  return base ? base[which].slice(0, c[which].length) : [];
+  return base ? (base[which] ?? []).slice(0, (c[which] ?? []).length) : [];
 };
 /** Relative change of the mean fusable (or total) MB vs 'none' on the same seeds (negative = GET better). */
 const relVsNone = (c: Cell, which: 'fusableMB' | 'dramMB' = 'fusableMB') => {
@@ -255,6 +272,13 @@ const gapClosed = (c: Cell) => {
   const n = mean(base);
   const room = n - ex.fusableMB;
   return room > 1e-3 * n ? (n - mean(c.fusableMB)) / room : NaN;
+};
+/** Item 1 of issue 15: a GET cell's search time over the same search's without GET (mean over
+ * the same seeds, measured in this run; NaN for 'none'). */
+const timeRatio = (c: Cell) => {
+  if (c.get === 'none') return NaN;
+  const which = c.cpuSeconds?.length && noneOf(c)?.cpuSeconds?.length ? 'cpuSeconds' : 'seconds';
+  return mean(c[which]!) / mean(pairedNone(c, which));
 };
 /** Seeds (paired by seed) where GET's fusable MB exceeds none's. */
 const worseCount = (get: number[], none: number[]) => get.filter((x, i) => x > none[i] * (1 + 1e-12)).length;
@@ -279,10 +303,16 @@ function printCell(c: Cell) {
       none ? '' : pct(relVsNone(c)), none ? '' : pct(relVsNone(c, 'dramMB')), none ? '' : pct(gapClosed(c), 0),
       none ? '' : `${worseSeeds(c)}/${c.fusableMB.length}`,
       none ? '' : pct(mean(c.rectifyRate), 0), none ? '' : pct(mean(c.explainerWins), 0),
-      f(mean(c.seconds), 1), gap, c.published !== undefined ? f(c.published) : '', pubRel,
+      f(mean(c.seconds), 1), f(mean(c.cpuSeconds ?? []), 1), none ? '' : `${f(timeRatio(c), 1)}x`, gap, c.published !== undefined ? f(c.published) : '', pubRel,
     ]),
   );
 }
+
+/** The cell where `fn` is largest, named. */
+const maxBy = (cs: Cell[], fn: (c: Cell) => number) => {
+  const c = cs.reduce((b, x) => (fn(x) > fn(b) ? x : b));
+  return `${c.setting} ${c.net} ${c.scheme} ${label[c.method]} +${c.get}`;
+};
 
 /** Exact optima and the summary per search x explainer (from `cells` / `exact`). */
 function printSummary(kinds: GetKind[]) {
@@ -308,7 +338,7 @@ function printSummary(kinds: GetKind[]) {
       const roomy = cs.filter((c) => Number.isFinite(gapClosed(c)));
       const pooled = roomy.reduce((s, c) => s + mean(pairedNone(c, 'fusableMB')) - mean(c.fusableMB), 0) / roomy.reduce((s, c) => s + mean(pairedNone(c, 'fusableMB')) - exactOf(c)!.fusableMB, 0);
       console.log(
-        `  ${label[m].padEnd(8)} +${k.padEnd(5)} fus ${pct(mean(ours))} (tot ${pct(mean(oursTot))}) over ${cs.length} cells | paper ${pub.length ? pct(mean(pub)) + ` (${pub.length} cells)` : '-'}; worse than none: ${worse.length} cells (${beyond.length} by more than the seed sd), ${worseS}/${seedPairs} seed pairs; gap closed mean ${pct(mean(gc), 0)} / pooled ${pct(pooled, 0)} (${roomy.length} cells with room); rectify ${pct(mean(cs.map((c) => mean(c.rectifyRate))), 0)}, explainer wins ${pct(mean(cs.map((c) => mean(c.explainerWins))), 0)}; time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s (none ${f(noneT, 1)} s)`,
+        `  ${label[m].padEnd(8)} +${k.padEnd(5)} fus ${pct(mean(ours))} (tot ${pct(mean(oursTot))}) over ${cs.length} cells | paper ${pub.length ? pct(mean(pub)) + ` (${pub.length} cells)` : '-'}; worse than none: ${worse.length} cells (${beyond.length} by more than the seed sd), ${worseS}/${seedPairs} seed pairs; gap closed mean ${pct(mean(gc), 0)} / pooled ${pct(pooled, 0)} (${roomy.length} cells with room); rectify ${pct(mean(cs.map((c) => mean(c.rectifyRate))), 0)}, explainer wins ${pct(mean(cs.map((c) => mean(c.explainerWins))), 0)}; time ${f(mean(cs.map((c) => mean(c.seconds))), 1)} s (none ${f(noneT, 1)} s), time / none max ${f(Math.max(...cs.map(timeRatio)), 2)}x (${maxBy(cs, timeRatio)})`,
       );
       // The published reduction is measured against the paper's own baseline. Ours can only
       // reduce by the room our baseline leaves above the proven optimum, (none - optimum) / none,
@@ -323,6 +353,11 @@ function printSummary(kinds: GetKind[]) {
       if (withPub.length) console.log(`      published reduction vs room: reachable (room >= published) in ${reachable.length}/${withPub.length} cells, met in ${met.length}${reachable.length > met.length ? ` (missed: ${reachable.filter((c) => !met.includes(c)).map((c) => `${c.net} ${c.scheme} ${pct(-relVsNone(c))} vs ${pct(pubRed(c))}, room ${pct(room(c))}`).join('; ')})` : ''}; the other ${withPub.length - reachable.length} have less room than the published reduction`);
       for (const c of worse) console.log(`      worse: ${c.setting} ${c.net} ${c.scheme}: ${f(mean(c.fusableMB))} vs none ${f(mean(pairedNone(c, 'fusableMB')))} fus MB (${pct(relVsNone(c), 2)}), per seed ${c.fusableMB.map((x) => f(x)).join('/')} vs ${pairedNone(c, 'fusableMB').map((x) => f(x)).join('/')}${c.recheck ? `; on ${c.recheck.seeds} seeds ${f(mean(c.recheck.get))} vs ${f(mean(c.recheck.none))} (${pct(recheckRel(c.recheck), 2)})` : ''}`);
     }
+  }
+  const gets = cells.filter((c) => c.get !== 'none' && noneOf(c));
+  if (gets.length) {
+    const over = gets.filter((c) => timeRatio(c) > 3);
+    console.log(`\nsearch CPU time with GET / the same search without GET (same seeds, this run): max ${f(Math.max(...gets.map(timeRatio)), 2)}x (${maxBy(gets, timeRatio)}); cells above 3x: ${over.length}/${gets.length}${over.length ? ` (${over.map((c) => `${c.net} ${c.scheme} ${label[c.method]} +${c.get} ${f(timeRatio(c), 1)}x`).join('; ')})` : ''}`);
   }
 }
 
@@ -375,7 +410,7 @@ async function main() {
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
   console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
-  console.log(`GNNExplainer: 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}.`);
+  console.log(`GNNExplainer: 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}.`);
   console.log(`DRAM "fus" = amongst fusable ops (the paper's figure), "tot" = all groups; vs none = relative change of the mean over seeds vs the same search without GET; gap closed = (none - GET) / (none - optimum), fusable MB; worse seeds = seeds where GET's fusable MB > none's (same seed).`);
   if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
   console.log(row(header));
@@ -388,7 +423,7 @@ async function main() {
   }
   printSummary(kinds);
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
 }
 
 await main();

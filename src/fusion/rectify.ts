@@ -32,6 +32,13 @@ export const randomSplit: Rectifier = (group: Group, cost: CostModel, rng: Rng):
   return out;
 };
 
+/** A rectifier with an optional plan-level step, called by `applyRectifier`: `settle` gets the
+ * rectified plan and the indices of the groups the rectification produced, and returns the plan
+ * to use (GET merges those parts into neighbouring groups where that is valid and cheaper). */
+export type PlanAwareRectifier = Rectifier & {
+  settle?(plan: Group[], produced: number[], cost: CostModel): Group[];
+};
+
 export interface RectifyStats {
   /** Invalid groups met. */
   invalid: number;
@@ -57,6 +64,8 @@ export function checkSplit(graph: OpGraph, cost: CostModel, group: Group, parts:
 
 /** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback). */
 export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats?: RectifyStats): Group[] {
+  const { settle } = rectifier as PlanAwareRectifier;
+  const produced: number[] = [];
   let out: Group[] | undefined;
   for (let i = 0; i < plan.length; i++) {
     const g = plan[i];
@@ -74,7 +83,8 @@ export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectif
       else if (stats) stats.rectified++;
     }
     if (rectifier === randomSplit && stats) stats.rectified++;
-    out.push(...parts);
+    for (const p of parts) produced.push(out.push(p) - 1);
   }
+  if (settle && out) return settle(out, produced, cost);
   return out ?? plan;
 }

@@ -11,7 +11,7 @@
  */
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
-import { batchTensors, graphInput, makeBatch, type BatchTensors, type KGnn } from '../kgnn.ts';
+import { batchTensors, makeBatch, type BatchTensors, type GraphInput, type KGnn } from '../kgnn.ts';
 import type { LocalGraph } from '../features.ts';
 
 /** The explainers, listed once (CLI choices, pass options and the bench read this list). */
@@ -36,11 +36,15 @@ export interface Explanation {
 export interface Explainer {
   kind: ExplainerKind;
   explain(group: Group, cost: CostModel): Explanation;
+  /** The explanation from the group's GNN input alone, when it is a pure function of it (the
+   * learned explainers: the k-GNN sees nothing else). `explain(group, cost)` equals
+   * `explainInput(graphInput(cost.graph, group, cost.bufferBytes, cost.elementBytes))`, which
+   * lets the rectifier reuse an explanation across groups of the same structure. */
+  explainInput?(input: GraphInput): Explanation;
 }
 
-/** Tensors of one group under the cost model's beta and element width. */
-export function groupTensors(group: Group, cost: CostModel): { t: BatchTensors; local: LocalGraph } {
-  const input = graphInput(cost.graph, group, cost.bufferBytes, cost.elementBytes);
+/** Tensors of one group's GNN input. */
+export function inputTensors(input: GraphInput): { t: BatchTensors; local: LocalGraph } {
   return { t: batchTensors(makeBatch([input])), local: input.local };
 }
 

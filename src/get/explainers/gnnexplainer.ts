@@ -17,7 +17,7 @@
  */
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
-import type { KGnn } from '../kgnn.ts';
+import type { GraphInput, KGnn } from '../kgnn.ts';
 import { batchTensors, disposeBatch, graphInput, makeBatch } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
 import { rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
@@ -41,7 +41,10 @@ export class GnnExplainer implements Explainer {
   ) {}
 
   explain(group: Group, cost: CostModel): Explanation {
-    const input = graphInput(cost.graph, group, cost.bufferBytes, cost.elementBytes);
+    return this.explainInput(graphInput(cost.graph, group, cost.bufferBytes, cost.elementBytes));
+  }
+
+  explainInput(input: GraphInput): Explanation {
     const local = input.local;
     // P(invalid) of the whole group from the predictor's plain (unmasked) forward
     const t = batchTensors(makeBatch([input]));

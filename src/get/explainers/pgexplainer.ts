@@ -13,7 +13,7 @@ import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
 import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
-import { groupTensors, maskEntropy, maskedLogits, rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
+import { inputTensors, maskEntropy, maskedLogits, rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
 
 export const PG_HIDDEN = 64;
 
@@ -60,7 +60,11 @@ export class PgExplainer implements Explainer {
   }
 
   explain(group: Group, cost: CostModel): Explanation {
-    const { t, local } = groupTensors(group, cost);
+    return this.explainInput(graphInput(cost.graph, group, cost.bufferBytes, cost.elementBytes));
+  }
+
+  explainInput(input: GraphInput): Explanation {
+    const { t, local } = inputTensors(input);
     try {
       const [pInvalid, scores] = tf.tidy(() => {
         const h = this.model.nodeEmbeddings(t);

@@ -18,9 +18,9 @@
  */
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
-import { HIDDEN, KGnn, batchTensors, disposeBatch, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
+import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
-import { groupTensors, sigmoid, type Explainer, type Explanation } from './common.ts';
+import { inputTensors, sigmoid, type Explainer, type Explanation } from './common.ts';
 import type { LocalGraph } from '../features.ts';
 
 export const RG_HIDDEN = 32;
@@ -153,7 +153,11 @@ export class RgExplainer implements Explainer {
   }
 
   explain(group: Group, cost: CostModel): Explanation {
-    const { t, local } = groupTensors(group, cost);
+    return this.explainInput(graphInput(cost.graph, group, cost.bufferBytes, cost.elementBytes));
+  }
+
+  explainInput(input: GraphInput): Explanation {
+    const { t, local } = inputTensors(input);
     try {
       const h = tf.tidy(() => this.model.nodeEmbeddings(t));
       const pInvalid = tf.tidy(() => sigmoid(this.model.head(h, t.pool, 1).dataSync()[0]));
