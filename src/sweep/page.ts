@@ -12,7 +12,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatSize } from '../hardware/load.ts';
-import type { PointRow } from './point.ts';
+import type { PointRow } from './row.ts';
 
 export interface PageOptions {
   /** Target reduction of DRAM traffic vs layer-by-layer for the table (default 0.5). */
