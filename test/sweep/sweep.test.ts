@@ -1,13 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SweepStore, rowWithoutTime } from '../../src/sweep/store.ts';
 import { InlineExecutor, PoolExecutor } from '../../src/sweep/executor.ts';
 import { runSweep } from '../../src/sweep/run.ts';
 import { pointKey, runPoint, type PointRow } from '../../src/sweep/point.ts';
-import { parseBufferAxis } from '../../src/sweep/grid.ts';
+import { fileStamp, parseBufferAxis, sweepModels } from '../../src/sweep/grid.ts';
 import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
 import { heavyIn, loadedBy } from '../support/modules.ts';
 
@@ -150,6 +150,40 @@ test('re-running a finished sweep computes nothing and loads no planner, ONNX re
   assert.deepEqual(heavyIn(r.modules), ['@duckdb/node-api'], 'DuckDB only');
   const ours = r.modules.filter((m) => /\/src\/(search|fusion|onnx|analysis|get|passes)\/|\/src\/sweep\/(point|planner|pool-task|queue|page)\.ts$/.test(m));
   assert.deepEqual(ours, [], 'none of the planner, the ONNX reader, the point runner');
+});
+
+test('model hashes: kept by file stamp, so an unchanged file is not hashed again and a changed one is', { timeout: 120_000 }, async () => {
+  // the cache answers for an unchanged stamp (a wrong hash proves it was not recomputed)
+  const stamp = fileStamp(models[1]);
+  const cache = { get: (p: string, s: string) => (p === models[1] && s === stamp ? 'cached' : undefined), set: () => undefined };
+  assert.equal(sweepModels([models[1]], cache)[0].hash, 'cached');
+  assert.equal(sweepModels([models[1]])[0].hash, sweepModels([models[1]], { get: () => undefined, set: () => undefined })[0].hash);
+  // from the CLI: a model rewritten in place gets a new hash, so its points are computed anew
+  const model = join(dir, 'edited.onnx');
+  copyFileSync(models[1], model);
+  const db = join(dir, 'hashes.duckdb');
+  const sweepIt = () => {
+    const r = spawnSync(process.execPath, [CLI, 'sweep', model, '--buffer', '64KiB', '--db', db, '--workers', '0', '--json', '--quiet'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { computed: number; reused: number };
+  };
+  const hashes = async () => {
+    const st = await SweepStore.open(db);
+    try {
+      return await st.query('SELECT path, hash FROM model_files');
+    } finally {
+      st.close();
+    }
+  };
+  assert.equal(sweepIt().computed, 1);
+  const before = await hashes();
+  assert.deepEqual(before, [{ path: model, hash: sweepModels([model])[0].hash }]);
+  const again = sweepIt();
+  assert.deepEqual([again.computed, again.reused], [0, 1]);
+  copyFileSync(models[0], model); // another model, same path
+  const edited = sweepIt();
+  assert.deepEqual([edited.computed, edited.reused], [1, 0]);
+  assert.deepEqual(await hashes(), [{ path: model, hash: sweepModels([models[0]])[0].hash }]);
 });
 
 test('on a terminal: a progress bar over the points to compute, the stored ones apart, with an ETA', { skip: noScript, timeout: 120_000 }, () => {
