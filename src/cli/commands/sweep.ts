@@ -8,7 +8,6 @@
  * models to sweep first).
  */
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { badInput, verificationFailed } from '../../errors.ts';
@@ -109,7 +108,8 @@ export function register(program: Command): void {
           // On a terminal, a bar over the points to compute (the stored ones are counted apart, so
           // that they do not make the ETA of a resumed sweep look short); elsewhere, a line a point.
           const tty = !o.quiet && process.stderr.isTTY;
-          const bar = tty ? new cliProgress.SingleBar({ stream: process.stderr, format: 'sweep {bar} {value}/{total} points computed | {stored} already stored | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20, fps: 5 }, cliProgress.Presets.shades_classic) : undefined;
+          const cliProgress = tty ? (await import('cli-progress')).default : undefined;
+          const bar = cliProgress ? new cliProgress.SingleBar({ stream: process.stderr, format: 'sweep {bar} {value}/{total} points computed | {stored} already stored | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20, fps: 5 }, cliProgress.Presets.shades_classic) : undefined;
           try {
             summary = await runSweep(series, store, exec, {
               onStart: ({ total, stored }) => {
