@@ -82,11 +82,18 @@ export function register(program: Command): void {
         : undefined;
       if (!axes && !o.sql && !o.export && !o.page) throw badInput('nothing to do: give models to sweep, or --sql, --export or --page to read the database');
       if (!axes && !existsSync(o.db)) throw badInput(`results database ${o.db} not found (no models given to sweep into it)`);
-      if (o.queue) (await import('../../sweep/queue.ts')).redisConnection(o.queue); // a bad URL: refused before the database is created
       const { SweepStore } = await import('../../sweep/store.ts');
       const { InlineExecutor, PoolExecutor } = await import('../../sweep/executor.ts');
       const { runSweep } = await import('../../sweep/run.ts');
-      const store = await SweepStore.open(o.db);
+      // Redis is reached before the database is opened: an unreachable queue leaves no file behind.
+      const queue = axes && o.queue ? await (await import('../../sweep/queue.ts')).QueueExecutor.open(o.queue) : undefined;
+      let store: Awaited<ReturnType<typeof SweepStore.open>>;
+      try {
+        store = await SweepStore.open(o.db);
+      } catch (e) {
+        await queue?.close();
+        throw e;
+      }
       let summary: SweepSummary | undefined;
       try {
         let grid: SweepGrid | undefined;
@@ -98,11 +105,7 @@ export function register(program: Command): void {
         }
         if (grid) {
           const series = gridSeries(grid);
-          let exec: Executor;
-          if (o.queue) {
-            const { QueueExecutor } = await import('../../sweep/queue.ts');
-            exec = await QueueExecutor.open(o.queue);
-          } else exec = workers === 0 ? new InlineExecutor() : new PoolExecutor(workers);
+          const exec: Executor = queue ?? (workers === 0 ? new InlineExecutor() : new PoolExecutor(workers));
           const total = series.reduce((a, s) => a + s.points.length, 0);
           if (!o.quiet) process.stderr.write(`sweep: ${grid.models.length} models x ${grid.buffers.length} buffers (${formatSize(grid.buffers[0])}..${formatSize(grid.buffers[grid.buffers.length - 1])}) x ${grid.schemes.join(',')} x ${grid.dtypes.join(',')} x ${grid.bandwidths.length} bandwidths = ${total} points, ${o.search}${o.optimum ? ' + optimum' : ''}, on ${o.queue ? `queue ${o.queue}` : exec.workers === 1 && workers === 0 ? 'this thread' : `${exec.workers} worker threads`} -> ${o.db}\n`);
           // On a terminal, a bar over the points to compute (the stored ones are counted apart, so
@@ -126,7 +129,7 @@ export function register(program: Command): void {
             });
           } finally {
             bar?.stop();
-            await exec.close();
+            if (exec !== queue) await exec.close();
           }
           if (!o.quiet) process.stderr.write(`sweep: ${summary.total} points, ${summary.computed} computed, ${summary.reused} already stored${summary.retries ? `, ${summary.retries} retried` : ''}${summary.errors ? `, ${summary.errors} errors` : ''} -> ${o.db}\n`);
         }
@@ -139,6 +142,7 @@ export function register(program: Command): void {
         if (o.sql) for (const r of await store.query(o.sql)) process.stdout.write(`${JSON.stringify(r)}\n`);
         if (o.json) process.stdout.write(`${JSON.stringify(summary ? { total: summary.total, computed: summary.computed, reused: summary.reused, errors: summary.errors, retries: summary.retries, db: o.db, ms: Math.round(performance.now() - t0), cpuS: cpuSeconds(), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) } : { db: o.db })}\n`);
       } finally {
+        await queue?.close();
         store.close();
       }
       if (summary?.errors) throw verificationFailed(`sweep: ${summary.errors} of ${summary.total} points failed (status 'error' in ${o.db}; query: SELECT model, error FROM points WHERE status = 'error')`);
