@@ -1,17 +1,24 @@
 /**
  * Sweep benchmark (`npm run bench:sweep`): `dnnfuse sweep` over the shared models x 8 buffer
- * sizes (64 KiB .. 8 MiB) x LBDF, BRR, int8, greedy + the exact optimum, three times as separate
- * CLI processes: on a pool of 1 worker thread, on a pool of one thread per core (fresh
- * databases both), then the re-run of the finished sweep (every point stored: nothing computed).
- * Prints the wall times, the pool's speed-up over 1 worker (target >= 1.8x on 2 cores), the
- * re-run time (target < 2 s, process start included) and each run's peak RSS; checks that both
- * databases hold the same rows bar timings.
+ * sizes (64 KiB .. 8 MiB) x LBDF, BRR, int8, greedy + the exact optimum, as separate CLI
+ * processes of the built package (dist/, what `npx dnnfuse` runs for a user; the bench builds it
+ * first): on a pool of 1 worker thread, on a pool of one thread per core (fresh databases both),
+ * then the re-run of the finished sweep (every point stored: nothing computed).
+ * Prints the wall times, the pool's speed-up over 1 worker (target >= 1.8x on 2 cores), each
+ * run's peak RSS (the process's, worker threads included), whether both databases hold the same
+ * rows bar timings, and start-up figures, each the median of --runs processes with process
+ * start included: the re-run (target < 2 s, measured from dist/: the user-facing figure), the
+ * same from the clone's sources through tsx (what a developer's `node bin/dnnfuse.mjs` runs:
+ * tsx transpiles, from its cache, every module loaded), `dnnfuse --version` and
+ * `dnnfuse compile --help` from both, against a bare `node -e 0` measured in the same run (the
+ * peer: what no CLI start can go below).
  * Options: --models a,b (default: every shared model)  --buffer 64KiB..8MiB  --workers N (pool
- * size, default: cores)  --keep DIR (keep the databases and write the page there)
+ * size, default: cores)  --runs N (start-up repetitions, default 5)  --no-build (dist/ is
+ * current)  --keep DIR (keep the databases and write the page there)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedModels, sharedModelsDir, sharedModelsMissing } from '../src/models/shared.ts';
 import { SweepStore, rowWithoutTime } from '../src/sweep/store.ts';
@@ -28,19 +35,54 @@ if (missing) {
 const names = arg('models', sharedModels().map((m) => m.name).join(',')).split(',');
 const buffer = arg('buffer', '64KiB..8MiB');
 const workers = Number(arg('workers', String(availableParallelism())));
+const runs = Number(arg('runs', '5'));
 const keep = arg('keep', '');
 const dir = keep || mkdtempSync(join(tmpdir(), 'dnnfuse-bench-sweep-'));
 mkdirSync(dir, { recursive: true });
 // The files as shipped (.onnx or .onnx.gz: the sweep reads both; hashing the compressed file is cheap)
-const models = names.map((n) => join(sharedModelsDir(), sharedModels().find((m) => m.name === n)!.file));
-const cli = join(import.meta.dirname, '..', 'bin', 'dnnfuse.mjs');
+const models = names.map((n) => {
+  const m = sharedModels().find((x) => x.name === n);
+  if (!m) throw new Error(`--models: no shared model '${n}' in ${sharedModelsDir()}`);
+  return join(sharedModelsDir(), m.file);
+});
+const ROOT = join(import.meta.dirname, '..');
+const cli = join(ROOT, 'bin', 'dnnfuse.mjs');
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-function sweep(db: string, w: number, extra: string[] = []) {
+if (!process.argv.includes('--no-build')) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'sweep', ...models, '--buffer', buffer, '--scheme', 'lbdf,brr', '--dtype', 'int8', '--optimum', '--db', db, '--workers', String(w), '--json', '--quiet', ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stderr}`);
+  console.log(`# dist/ built in ${((performance.now() - t0) / 1000).toFixed(1)} s (the runs below use it: DNNFUSE_DIST=1)`);
+}
+
+type From = 'dist' | 'src';
+const env = (from: From) => ({ ...process.env, DNNFUSE_DIST: from === 'dist' ? '1' : '0' });
+
+/** One CLI process; wall seconds with process start. */
+function dnnfuse(args: string[], from: From) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, env: env(from) });
   const s = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`sweep failed (${r.status}): ${r.stderr}`);
-  return { s, ...(JSON.parse(r.stdout) as { total: number; computed: number; reused: number; errors: number; peakRssMB: number; ms: number; cpuS: number }) };
+  if (r.status !== 0) throw new Error(`dnnfuse ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return { s, stdout: r.stdout };
+}
+
+type Summary = { total: number; computed: number; reused: number; errors: number; peakRssMB: number; ms: number; cpuS: number };
+function sweep(db: string, w: number, from: From, extra: string[] = []) {
+  const r = dnnfuse(['sweep', ...models, '--buffer', buffer, '--scheme', 'lbdf,brr', '--dtype', 'int8', '--optimum', '--db', db, '--workers', String(w), '--json', '--quiet', ...extra], from);
+  return { s: r.s, ...(JSON.parse(r.stdout) as Summary) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** Median wall seconds of `runs` processes (one unmeasured first run warms the file cache and tsx's). */
+function startup(f: () => number): { median: number; min: number } {
+  f();
+  const xs = Array.from({ length: runs }, f);
+  return { median: median(xs), min: Math.min(...xs) };
 }
 
 async function rows(db: string) {
@@ -52,15 +94,40 @@ async function rows(db: string) {
   }
 }
 
-console.log(`# bench:sweep — ${models.length} models x ${buffer} x LBDF,BRR x int8, greedy + optimum; ${availableParallelism()} cores; load average at start ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-const one = sweep(join(dir, 'one.duckdb'), 1);
+console.log(`# bench:sweep — ${models.length} models x ${buffer} x LBDF,BRR x int8, greedy + optimum; ${availableParallelism()} cores; load average at start ${load()}`);
+const one = sweep(join(dir, 'one.duckdb'), 1, 'dist');
 console.log(`1 worker:           ${one.s.toFixed(1)} s wall, ${one.cpuS.toFixed(1)} s CPU, ${one.computed} points computed (${one.errors} errors), peak RSS ${one.peakRssMB} MB`);
-const pool = sweep(join(dir, 'pool.duckdb'), workers, keep ? ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')] : []);
+const pool = sweep(join(dir, 'pool.duckdb'), workers, 'dist', keep ? ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')] : []);
 console.log(`pool of ${workers} workers:  ${pool.s.toFixed(1)} s wall, ${pool.cpuS.toFixed(1)} s CPU, ${pool.computed} points computed (${pool.errors} errors), peak RSS ${pool.peakRssMB} MB`);
-const again = sweep(join(dir, 'pool.duckdb'), workers);
-console.log(`re-run (finished):  ${again.s.toFixed(2)} s wall with process start (the sweep command itself: ${(again.ms / 1000).toFixed(2)} s), ${again.cpuS.toFixed(2)} s CPU, ${again.computed} computed, ${again.reused} stored, peak RSS ${again.peakRssMB} MB`);
 const same = (await rows(join(dir, 'one.duckdb'))) === (await rows(join(dir, 'pool.duckdb')));
-console.log(`speed-up pool/1 worker: ${(one.s / pool.s).toFixed(2)}x (target >= 1.8x); re-run ${again.s.toFixed(2)} s (target < 2 s); rows identical bar timings: ${same}`);
-console.log(`load average at end ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+
+const again: Record<From, Summary & { s: number }> = {} as never;
+const rerun = (from: From) =>
+  startup(() => {
+    const r = sweep(join(dir, 'pool.duckdb'), workers, from);
+    if (r.computed !== 0) throw new Error(`the re-run computed ${r.computed} points`);
+    again[from] = r;
+    return r.s;
+  });
+const peer = startup(() => {
+  const t0 = performance.now();
+  spawnSync(process.execPath, ['-e', '0']);
+  return (performance.now() - t0) / 1000;
+});
+const fig = (x: { median: number; min: number }) => `${x.median.toFixed(2)} s (min ${x.min.toFixed(2)})`;
+const ratio = (x: { median: number }) => `${(x.median / peer.median).toFixed(1)}x node`;
+const rerunDist = rerun('dist');
+const rerunSrc = rerun('src');
+console.log(`re-run (finished), median of ${runs} processes, process start included:`);
+console.log(`  from dist/ (users):   ${fig(rerunDist)}, ${ratio(rerunDist)}; the sweep command itself ${(again.dist.ms / 1000).toFixed(2)} s, ${again.dist.cpuS.toFixed(2)} s CPU, ${again.dist.reused} stored, 0 computed, peak RSS ${again.dist.peakRssMB} MB`);
+console.log(`  from src/ (tsx):      ${fig(rerunSrc)}, ${ratio(rerunSrc)}; the sweep command itself ${(again.src.ms / 1000).toFixed(2)} s, peak RSS ${again.src.peakRssMB} MB`);
+console.log(`start-up, median of ${runs}: node -e 0 ${fig(peer)} (the peer)`);
+for (const [label, args] of [['dnnfuse --version', ['--version']], ['dnnfuse compile --help', ['compile', '--help']]] as [string, string[]][]) {
+  const d = startup(() => dnnfuse(args, 'dist').s);
+  const s = startup(() => dnnfuse(args, 'src').s);
+  console.log(`  ${label.padEnd(24)} dist/ ${fig(d)} ${ratio(d)}; src/ (tsx) ${fig(s)} ${ratio(s)}`);
+}
+console.log(`speed-up pool/1 worker: ${(one.s / pool.s).toFixed(2)}x (target >= 1.8x); re-run from dist/ ${rerunDist.median.toFixed(2)} s (target < 2 s); rows identical bar timings: ${same}`);
+console.log(`load average at end ${load()}`);
 console.log(`parent peak RSS (this bench process): ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
 if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,14 @@
 /**
  * The `dnnfuse` command line. Each command lives in src/cli/commands/<name>.ts and exports
- * `register(program)`. Exit codes: 0 success, 1 plan/verification failure, 2 bad input.
+ * `register(program)`; only the module of the command that runs is imported (commands/index.ts).
+ * Exit codes: 0 success, 1 plan/verification failure, 2 bad input.
  * Errors print as one line on stderr (`dnnfuse: ...`), never a stack trace
  * (set DNNFUSE_DEBUG=1 to see one).
  */
 import { Command, CommanderError } from 'commander';
 import { isDnnfuseError } from '../errors.ts';
-import { commands } from './commands/index.ts';
-import { TOOL_VERSION } from '../passes/manager.ts';
+import { commandsFor } from './commands/index.ts';
+import { TOOL_VERSION } from '../util/version.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('dnnfuse')
@@ -17,8 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     // Commander's own errors (unknown option, missing argument) get the `dnnfuse:` prefix like
     // every other error; subcommands inherit this configuration.
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`dnnfuse: ${s.replace(/^error: /, '')}`) });
-  for (const register of commands) register(program);
   try {
+    // Only the command that runs is imported (with its dependencies): see commandsFor.
+    for (const { register } of await Promise.all(commandsFor(argv).map((c) => c.load()))) register(program);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {

@@ -7,14 +7,17 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createRequire } from 'node:module';
-import { Ajv, type ErrorObject } from 'ajv';
-import YAML from 'yaml';
+import type { Ajv, ErrorObject } from 'ajv';
 import { readInputText } from '../util/input.ts';
 import { badInput } from '../errors.ts';
 import type { Accelerator, ElementType } from './accelerator.ts';
 
 const require = createRequire(import.meta.url);
 const schema = require('../../schema/hardware.schema.json') as object;
+// ajv and yaml (about 140 modules) are required when a hardware file is read, not by every
+// command that names a preset: a start-up cost otherwise (both packages ship CommonJS).
+const ajv = () => require('ajv') as typeof import('ajv');
+const yaml = () => require('yaml') as typeof import('yaml');
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -56,7 +59,7 @@ export function formatSize(bytes: number): string {
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 function validate(data: unknown): ErrorObject[] {
-  validator ??= new Ajv({ allErrors: false, strict: false }).compile(schema);
+  validator ??= new (ajv().Ajv)({ allErrors: false, strict: false }).compile(schema);
   return validator(data) ? [] : (validator.errors ?? []);
 }
 
@@ -115,7 +118,7 @@ export function loadAcceleratorFile(path: string): Accelerator {
   const text = readInputText(path, 'hardware file', 16 << 20);
   let data: unknown;
   try {
-    data = /\.ya?ml$/i.test(path) ? YAML.parse(text) : JSON.parse(text);
+    data = /\.ya?ml$/i.test(path) ? yaml().parse(text) : JSON.parse(text);
   } catch (e) {
     throw badInput(`${where}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'} (${(e as Error).message.split('\n')[0]})`);
   }

@@ -21,7 +21,7 @@ import type { AnnotationKind, Pass, PassContext, PassOptions, PassResult, PassSt
 import type { FusionScheme } from '../fusion/types.ts';
 import { makeContext } from './pass.ts';
 import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
-import { createRequire } from 'node:module';
+import { TOOL_VERSION } from '../util/version.ts';
 
 /** Version of the schedule envelope. Bump the minor on additive changes, the major otherwise.
  * 2.0: every pass record carries `kind` and `status` (and `reason` when not ok); readers find
@@ -30,7 +30,7 @@ import { createRequire } from 'node:module';
 export const SCHEDULE_SCHEMA_VERSION = '2.0';
 export const TOOL_NAME = 'dnnfuse';
 /** dnnfuse's version (package.json's, from src/ and from dist/ alike), recorded in every schedule. */
-export const TOOL_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export { TOOL_VERSION };
 
 /** One pass's entry in a schedule: name, whether it changed the graph, time, node count after it,
  * and its annotations.

@@ -1,13 +1,15 @@
 /**
  * Executors run point tasks: in this thread, in a pool of worker threads (piscina), or on a
  * BullMQ queue served by `dnnfuse worker` processes (queue.ts). All of them call runPoint, so a
- * point's row does not depend on where it ran.
+ * point's row does not depend on where it ran. runPoint (the planner, the ONNX reader, the
+ * solver) and piscina are imported on the first task: re-running a finished sweep runs none and
+ * loads neither.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
-import { runPoint, type PointRow, type PointTask } from './point.ts';
+import type { Piscina } from 'piscina';
+import type { PointRow, PointTask } from './row.ts';
 
 export interface Executor {
   readonly name: string;
@@ -20,7 +22,8 @@ export interface Executor {
 export class InlineExecutor implements Executor {
   readonly name = 'inline';
   readonly workers = 1;
-  run(task: PointTask): Promise<PointRow> {
+  async run(task: PointTask): Promise<PointRow> {
+    const { runPoint } = await import('./point.ts');
     return runPoint(task);
   }
   async close(): Promise<void> {}
@@ -42,15 +45,15 @@ export class PoolExecutor implements Executor {
   readonly name = 'pool';
   readonly workers: number;
   // Started on the first task: re-running a finished sweep starts no thread.
-  private pool: Piscina | undefined;
+  private pool: Promise<Piscina> | undefined;
   constructor(workers = availableParallelism()) {
     this.workers = workers;
   }
-  run(task: PointTask): Promise<PointRow> {
-    this.pool ??= new Piscina({ filename: workerFile(), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
-    return this.pool.run(task) as Promise<PointRow>;
+  async run(task: PointTask): Promise<PointRow> {
+    this.pool ??= import('piscina').then(({ Piscina }) => new Piscina({ filename: workerFile(), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }));
+    return (await this.pool).run(task) as Promise<PointRow>;
   }
   async close(): Promise<void> {
-    await this.pool?.destroy();
+    if (this.pool) await (await this.pool).destroy();
   }
 }

@@ -5,7 +5,7 @@
  * order so that each point is seeded by the plan of the one before (the optimum at a larger
  * buffer is then never worse, see planner.ts).
  */
-import { existsSync, readdirSync, statSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { badInput } from '../errors.ts';
@@ -136,11 +136,38 @@ export function expandModelArgs(args: string[]): string[] {
   return [...new Set(out.map((p) => resolve(p)))].sort();
 }
 
+/** sha256 of a file's bytes (hex), read in 1 MiB chunks into one buffer: reading a whole model
+ * at once allocates its size and then costs as much in garbage collection as the hash itself. */
 export function hashFile(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
-export function sweepModels(args: string[]): SweepModel[] {
+/** What identifies a file's content without reading it, as git's index does: device, inode, size,
+ * and the modification and status-change times in nanoseconds (any write changes the ctime, which
+ * no tool can set back). */
+export function fileStamp(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
+}
+
+/** Hashes already computed, by path and file stamp (the sweep store keeps them: re-running a
+ * sweep does not read its models again). */
+export interface HashCache {
+  get(path: string, stamp: string): string | undefined;
+  set(path: string, stamp: string, hash: string): void;
+}
+
+/** The model files of the arguments (expandModelArgs), named by file name (`name~2` for a second
+ * file of the same name), with their hashes: from `cache` when a file's stamp is unchanged. */
+export function sweepModels(args: string[], cache?: HashCache): SweepModel[] {
   const paths = expandModelArgs(args);
   const names = new Map<string, number>();
   return paths.map((path) => {
@@ -148,7 +175,11 @@ export function sweepModels(args: string[]): SweepModel[] {
     const seen = names.get(name) ?? 0;
     names.set(name, seen + 1);
     if (seen) name = `${name}~${seen + 1}`;
-    return { name, path, hash: hashFile(path) };
+    if (!cache) return { name, path, hash: hashFile(path) };
+    const stamp = fileStamp(path);
+    let hash = cache.get(path, stamp);
+    if (!hash) cache.set(path, stamp, (hash = hashFile(path)));
+    return { name, path, hash };
   });
 }
 

@@ -12,7 +12,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatSize } from '../hardware/load.ts';
-import type { PointRow } from './point.ts';
+import type { PointRow } from './row.ts';
 
 export interface PageOptions {
   /** Target reduction of DRAM traffic vs layer-by-layer for the table (default 0.5). */
@@ -26,6 +26,8 @@ export interface CurvePoint {
   buffer: number;
   dram: number;
   lbl: number;
+  /** The proven lower bound (the largest proven at this or any larger size), when computed. */
+  bound: number | null;
 }
 
 export interface Curve {
@@ -52,10 +54,13 @@ export function sweepCurves(rows: PointRow[], kneeTolerance = 0.05): Curve[] {
   for (const rs of by.values()) {
     rs.sort((a, b) => a.buffer_bytes - b.buffer_bytes);
     let run = Infinity;
-    const points = rs.map((r) => {
+    const points: CurvePoint[] = rs.map((r) => {
       run = Math.min(run, r.optimum_bytes ?? r.dram_bytes!);
-      return { buffer: r.buffer_bytes, dram: run, lbl: r.lbl_bytes! };
+      return { buffer: r.buffer_bytes, dram: run, lbl: r.lbl_bytes!, bound: r.bound_bytes };
     });
+    // a bound proven at a larger buffer also holds at a smaller one (as the view points_monotone)
+    let high = -Infinity;
+    for (let i = points.length - 1; i >= 0; i--) if (points[i].bound !== null) points[i].bound = high = Math.max(high, points[i].bound!);
     const min = Math.min(...points.map((p) => p.dram));
     const knee = points.find((p) => p.dram <= min * (1 + kneeTolerance))!;
     out.push({ model: rs[0].model, scheme: rs[0].scheme, dtype: rs[0].dtype, bandwidth: rs[0].bandwidth, points, knee, min });
@@ -82,9 +87,19 @@ async function svgOf(spec: TopLevelSpec): Promise<string> {
 
 function modelSpec(model: string, curves: Curve[]): TopLevelSpec {
   const label = (c: Curve) => (curves.some((d) => d.bandwidth !== c.bandwidth) ? `${c.dtype} ${(c.bandwidth / 1e9).toFixed(1)} GB/s` : c.dtype);
-  const pts = curves.flatMap((c) => c.points.map((p) => ({ scheme: c.scheme.toUpperCase(), series: label(c), kib: p.buffer / 1024, mb: p.dram / 1e6, lbl: p.lbl / 1e6 })));
+  const pts = curves.flatMap((c) => c.points.map((p) => ({ scheme: c.scheme.toUpperCase(), series: label(c), kib: p.buffer / 1024, mb: p.dram / 1e6, lbl: p.lbl / 1e6, bound: p.bound === null ? null : p.bound / 1e6 })));
+  const gaps = pts.filter((p) => p.bound !== null && p.bound < p.mb * (1 - 1e-9));
   const knees = curves.map((c) => ({ scheme: c.scheme.toUpperCase(), series: label(c), kib: c.knee.buffer / 1024, mb: c.knee.dram / 1e6, text: `knee ${formatSize(c.knee.buffer)}` }));
-  const x = { field: 'kib', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'on-chip buffer (KiB, log)' };
+  // The x axis spans the swept sizes (no 'nice' decade padding) and labels them in KiB / MiB.
+  const kibs = [...new Set(pts.map((p) => p.kib))].sort((a, b) => a - b);
+  const ticks = kibs.length <= 10 ? kibs : kibs.filter((_, i) => i % Math.ceil(kibs.length / 10) === 0);
+  const x = {
+    field: 'kib',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const, base: 2, nice: false, domain: [kibs[0] / 1.25, kibs[kibs.length - 1] * 1.25] },
+    axis: { values: ticks, labelExpr: "datum.value >= 1024 ? format(datum.value / 1024, '~g') + ' MiB' : format(datum.value, '~g') + ' KiB'", labelAngle: ticks.length > 6 ? -40 : 0, labelOverlap: false, labelFontSize: 9, grid: true },
+    title: 'on-chip buffer (log)',
+  };
   const y = { field: 'mb', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'DRAM traffic (MB, log)' };
   const color = { field: 'series', type: 'nominal' as const, title: 'dtype' };
   const panel = (scheme: string) => ({
@@ -92,6 +107,8 @@ function modelSpec(model: string, curves: Curve[]): TopLevelSpec {
     width: 300,
     height: 200,
     layer: [
+      // where the optimum is not proven: the band between the proven bound and the best plan
+      ...(gaps.some((p) => p.scheme === scheme) ? [{ data: { values: gaps.filter((p) => p.scheme === scheme) }, mark: { type: 'errorbar' as const, ticks: true, thickness: 1.5 }, encoding: { x, y: { ...y, field: 'bound' }, y2: { field: 'mb' }, color } }] : []),
       { data: { values: pts.filter((p) => p.scheme === scheme) }, mark: { type: 'line' as const, strokeDash: [4, 3], opacity: 0.6 }, encoding: { x, y: { ...y, field: 'lbl' }, color, detail: color } },
       { data: { values: pts.filter((p) => p.scheme === scheme) }, mark: { type: 'line' as const, point: true }, encoding: { x, y, color } },
       { data: { values: knees.filter((p) => p.scheme === scheme) }, mark: { type: 'point' as const, shape: 'diamond', size: 140, filled: true, color: '#d62728' }, encoding: { x, y } },
@@ -135,7 +152,7 @@ td:first-child, th:first-child { text-align: left; } .note { color: #666; }
 </style></head>
 <body>
 <h1>${esc(title)}</h1>
-<p class="note">${total} points, ${models.length} model${models.length === 1 ? '' : 's'}${errors ? `, ${errors} failed points left out` : ''}. Curve: DRAM traffic of the ${withOpt ? 'proven-optimal (or best found, with its bound) plan' : 'search’s plan'} at each buffer size, monotone over ascending sizes; dashed: layer-by-layer. Red diamond: the knee, the smallest buffer within ${((o.kneeTolerance ?? 0.05) * 100).toFixed(0)}% of the curve’s minimum.</p>
+<p class="note">${total} points, ${models.length} model${models.length === 1 ? '' : 's'}${errors ? `, ${errors} failed points left out` : ''}. Curve: DRAM traffic of the ${withOpt ? 'optimal plan (or the best found, with a bar down to the proven lower bound where optimality is not proven)' : 'search’s plan'} at each buffer size, monotone over ascending sizes; dashed: layer-by-layer. Red diamond: the knee, the smallest buffer within ${((o.kneeTolerance ?? 0.05) * 100).toFixed(0)}% of the curve’s minimum.</p>
 <h2>Smallest buffer reaching a ${(reduction * 100).toFixed(0)}% reduction of DRAM traffic vs layer-by-layer</h2>
 <table id="reach"><thead><tr><th>model</th><th>scheme</th><th>dtype</th><th>GB/s</th><th>smallest buffer</th><th>DRAM there (MB)</th><th>knee</th><th>min DRAM (MB)</th><th>layer-by-layer (MB)</th></tr></thead>
 <tbody>

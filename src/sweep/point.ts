@@ -1,82 +1,25 @@
 /**
- * One sweep point: its key (what makes two points the same computation) and its row (what the
- * store keeps). `runPoint` is what every executor calls — in-process, a pool thread
- * (pool-worker.ts) or a cluster worker (queue.ts) — so a point's row is the same wherever it
- * runs, bar `time_ms`.
+ * Computes one sweep point's row (what the store keeps; the row, the task and the key — what
+ * makes two points the same computation — are defined in row.ts). `runPoint` is what every
+ * executor calls — in-process, a pool thread (pool-worker.mjs) or a cluster worker (queue.ts) —
+ * so a point's row is the same wherever it runs, bar `time_ms`.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeModel } from '../onnx/io.ts';
 import { isDnnfuseError } from '../errors.ts';
-import { TOOL_VERSION } from '../passes/manager.ts';
+import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
 import type { PointSpec } from './grid.ts';
+import { faultHook } from './fault.ts';
+import type { PointRow, PointTask } from './row.ts';
 
-/** A stored point: one row of the `points` table (store.ts), column for column. */
-export interface PointRow {
-  key: string;
-  model: string;
-  model_hash: string;
-  base: string;
-  hardware: string;
-  buffer_bytes: number;
-  dtype: string;
-  bandwidth: number;
-  macs: number;
-  scheme: string;
-  search: string;
-  optimum: boolean;
-  seed: number;
-  budget: number;
-  time_limit: number;
-  tool_version: string;
-  /** 'ok' (search only), 'optimal' / 'not-proven' (with the optimum), 'error'. */
-  status: string;
-  dram_bytes: number | null;
-  dram_fusable_bytes: number | null;
-  lbl_bytes: number | null;
-  lbl_fusable_bytes: number | null;
-  reduction: number | null;
-  groups: number | null;
-  max_memory_bytes: number | null;
-  latency_us: number | null;
-  seeded: boolean;
-  optimum_bytes: number | null;
-  bound_bytes: number | null;
-  optimum_scope: string | null;
-  optimum_groups: number | null;
-  /** The best plan, JSON groups of node names (seeds the next buffer size). */
-  plan: string | null;
-  error: string | null;
-  /** Wall time of the point, ms: the only field that differs between two runs. */
-  time_ms: number;
-}
-
-/** The computation a task carries: a point and its seed (the previous size's best plan). */
-export interface PointTask {
-  spec: PointSpec;
-  key: string;
-  seed?: string[][];
-}
-
-/** The point key: sha256 over the model's hash, the hardware figures, the scheme, the search
- * options and the tool version (not the names of the model or the hardware, which are labels). */
-export function pointKey(p: PointSpec): string {
-  const o = p.options;
-  const canon = {
-    tool: TOOL_VERSION,
-    model: p.model.hash,
-    hw: [p.hardware.bufferBytes, p.hardware.elementType, p.hardware.dramBytesPerSecond, p.hardware.macsPerSecond],
-    scheme: p.scheme,
-    search: o.search,
-    seed: o.seed,
-    budget: o.search === 'local' ? o.budget : null,
-    optimum: o.optimum ? { timeLimit: o.timeLimit } : false,
-  };
-  return createHash('sha256').update(JSON.stringify(canon)).digest('hex').slice(0, 32);
-}
+// The row, the task and the key live in row.ts (no planner import: a re-run of a finished sweep
+// computes keys and reads rows only); re-exported here, where they were first defined.
+export { pointKey, type PointRow, type PointTask } from './row.ts';
+export { faultHook } from './fault.ts';
 
 // A worker keeps the op graphs of the models it has seen (small: no weights), by file hash.
 const graphs = new Map<string, OpGraph>();
@@ -162,25 +105,3 @@ export async function runPoint(task: PointTask): Promise<PointRow> {
   row.time_ms = Math.round((performance.now() - t0) * 1000) / 1000;
   return row;
 }
-
-/** Fault injection for the resume and cluster tests (never set by users):
- * DNNFUSE_SWEEP_FAULT=<n>:<marker file> makes the n-th point a thread runs end that thread
- * (a pool thread dies); DNNFUSE_WORKER_FAULT the same for a `dnnfuse worker` process. Once: the
- * marker file records that it happened. */
-const faultCounts = new Map<string, number>();
-export function faultHook(variable: string): void {
-  const f = process.env[variable];
-  if (!f) return;
-  const [n, marker] = [Number(f.split(':')[0]), f.slice(f.indexOf(':') + 1)];
-  const count = (faultCounts.get(variable) ?? 0) + 1;
-  faultCounts.set(variable, count);
-  if (count !== n) return;
-  try {
-    // 'wx': exactly one process or thread wins the marker, even when several start together.
-    writeFileSync(marker, String(process.pid), { flag: 'wx' });
-  } catch {
-    return;
-  }
-  process.exit(70); // in a worker thread this ends the thread only
-}
-

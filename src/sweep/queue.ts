@@ -11,7 +11,8 @@
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { badInput } from '../errors.ts';
-import { faultHook, type PointRow, type PointTask } from './point.ts';
+import { faultHook } from './fault.ts';
+import type { PointRow, PointTask } from './row.ts';
 import { PoolExecutor, type Executor } from './executor.ts';
 
 export const QUEUE_NAME = 'dnnfuse-sweep';

@@ -6,7 +6,7 @@
  * run's. A task that fails without a row (a dead thread or worker) is retried.
  */
 import type { Series } from './grid.ts';
-import { pointKey, type PointRow } from './point.ts';
+import { pointKey, type PointRow } from './row.ts';
 import type { SweepStore } from './store.ts';
 import type { Executor } from './executor.ts';
 
@@ -28,11 +28,20 @@ export interface SweepSummary {
   keys: string[];
 }
 
-export async function runSweep(series: Series[], store: SweepStore, exec: Executor, opts: { onPoint?: (p: SweepProgress) => void; retries?: number } = {}): Promise<SweepSummary> {
+export interface SweepRunOptions {
+  /** Called once before any point, with the number of points and how many are already stored
+   * (a progress bar's ETA counts the points to compute only). */
+  onStart?: (p: { total: number; stored: number }) => void;
+  onPoint?: (p: SweepProgress) => void;
+  retries?: number;
+}
+
+export async function runSweep(series: Series[], store: SweepStore, exec: Executor, opts: SweepRunOptions = {}): Promise<SweepSummary> {
   const keyed = series.map((s) => s.points.map((p) => ({ spec: p, key: pointKey(p) })));
   const keys = keyed.flat().map((p) => p.key);
   const stored = await store.rowsByKey(keys);
   const total = keys.length;
+  opts.onStart?.({ total, stored: stored.size });
   let done = 0;
   let computed = 0;
   let reused = 0;

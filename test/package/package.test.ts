@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
+import { HEAVY, heavyIn, loadedBy } from '../support/modules.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURES = join(ROOT, 'test', 'package', 'consumer');
@@ -190,6 +191,13 @@ test('with onnxruntime-node: (a) npx dnnfuse compile, (d) tsc --noEmit, (e) node
   if (missing) console.log(`# (a) runs on the bundled example instead of squeezenet1_1: ${missing}`);
   const model = missing ? example() : sharedModelPath('squeezenet1_1');
   assert.equal(run('npx', ['dnnfuse', '--version'], consumer).stdout.trim(), pkg.version);
+  // the installed CLI starts without loading what its commands load on use (test/cli/startup.test.ts)
+  for (const args of [['--version'], ['compile', '--help'], ['sweep', '--help']]) {
+    const l = loadedBy(args, { cli: join(consumer, 'node_modules', 'dnnfuse', 'bin', 'dnnfuse.mjs'), cwd: consumer });
+    assert.equal(l.status, 0, l.stderr);
+    assert.ok(l.modules.some((m) => m.includes('/node_modules/dnnfuse/dist/cli/main.js')), `dnnfuse ${args.join(' ')} ran the installed dist/`);
+    assert.deepEqual(heavyIn(l.modules), [], `dnnfuse ${args.join(' ')} loads none of ${Object.keys(HEAVY).join(', ')}`);
+  }
   const out = join(work, 'out');
   const a = run('npx', ['dnnfuse', 'compile', model, '-o', out, '--hw', 'paper-256k', '--json', '--quiet'], consumer);
   assert.equal(a.status, 0, a.stderr);

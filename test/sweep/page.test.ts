@@ -54,6 +54,20 @@ test('curves: monotone DRAM, the knee is the smallest buffer within 5% of the mi
   assert.equal(sweepCurves(withErr).length, 8);
 });
 
+test('curves: a proven bound holds at every smaller buffer; the page draws a bar down to it where the optimum is not proven', async () => {
+  const r = rows().filter((x) => x.model === 'netA' && x.scheme === 'brr' && x.dtype === 'int8');
+  const at = (kib: number) => r.find((x) => x.buffer_bytes === kib * KIB)!;
+  at(256).status = 'not-proven';
+  at(256).bound_bytes = Math.round(at(256).optimum_bytes! * 0.7);
+  at(1024).bound_bytes = at(1024).optimum_bytes! + 1; // (impossible, but shows the running maximum)
+  const c = sweepCurves(r)[0];
+  assert.deepEqual(c.points.map((p) => p.bound! >= at(1024).bound_bytes!), [true, true, true, true, true, false, false, false]);
+  assert.equal(c.points[7].bound, at(8192).bound_bytes);
+  const html = await sweepPage(r);
+  assert.match(html, /errorbar/, 'an error bar is drawn');
+  assert.doesNotMatch(await sweepPage(rows()), /errorbar/, 'no bar when every point is proven');
+});
+
 test('sweep page: one chart per model with LBDF and BRR panels, knees, the reduction table; self-contained and deterministic', async () => {
   const html = await sweepPage(rows(), { reduction: 0.5 });
   assert.equal((html.match(/<figure class="model-chart"/g) ?? []).length, 2);
@@ -62,6 +76,8 @@ test('sweep page: one chart per model with LBDF and BRR panels, knees, the reduc
   assert.match(html, /<td class="buf">256 KiB<\/td>/);
   assert.match(html, />LBDF<\/text>[\s\S]*>BRR<\/text>/);
   assert.match(html, /knee 2 MiB/);
+  // the x axis: the swept sizes, labelled in KiB / MiB
+  for (const t of ['64 KiB', '128 KiB', '512 KiB', '1 MiB', '8 MiB']) assert.match(html, new RegExp(`>${t}</text>`), t);
   assert.doesNotMatch(html, /<script/i);
   assert.doesNotMatch(html, /\b(src|href)\s*=\s*["'](?!#)/i);
   assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org\/(2000\/svg|1999\/xlink))/);

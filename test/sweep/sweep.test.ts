@@ -1,14 +1,18 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SweepStore, rowWithoutTime } from '../../src/sweep/store.ts';
 import { InlineExecutor, PoolExecutor } from '../../src/sweep/executor.ts';
 import { runSweep } from '../../src/sweep/run.ts';
 import { pointKey, runPoint, type PointRow } from '../../src/sweep/point.ts';
-import { parseBufferAxis } from '../../src/sweep/grid.ts';
+import { fileStamp, parseBufferAxis, sweepModels } from '../../src/sweep/grid.ts';
 import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
+import { heavyIn, loadedBy } from '../support/modules.ts';
+
+const SCRIPT = '/usr/bin/script';
+const noScript = existsSync(SCRIPT) ? false : `script(1) not installed at ${SCRIPT} (util-linux: it gives the progress-bar test a terminal)`;
 
 const { dir, cleanup } = makeDir('sweep');
 test.after(cleanup);
@@ -136,6 +140,72 @@ test('dnnfuse sweep killed midway (SIGKILL of the parent) resumes: same rows, no
   assert.deepEqual(await dbRows(db), reference);
 });
 
+test('re-running a finished sweep computes nothing and loads no planner, ONNX reader, solver or thread pool', { timeout: 120_000 }, () => {
+  assert.ok(reference.length === N, 'needs the inline sweep');
+  const db = join(dir, 'killed.duckdb'); // complete after the resume above
+  const r = loadedBy([...cliArgs(models, db), '--workers', '2', '--json', '--quiet']);
+  assert.equal(r.status, 0, r.stderr);
+  const sum = JSON.parse(r.stdout);
+  assert.deepEqual([sum.computed, sum.reused], [0, N]);
+  assert.deepEqual(heavyIn(r.modules), ['@duckdb/node-api'], 'DuckDB only');
+  const ours = r.modules.filter((m) => /\/src\/(search|fusion|onnx|analysis|get|passes)\/|\/src\/sweep\/(point|planner|pool-task|queue|page)\.ts$/.test(m));
+  assert.deepEqual(ours, [], 'none of the planner, the ONNX reader, the point runner');
+});
+
+test('model hashes: kept by file stamp, so an unchanged file is not hashed again and a changed one is', { timeout: 120_000 }, async () => {
+  // the cache answers for an unchanged stamp (a wrong hash proves it was not recomputed)
+  const stamp = fileStamp(models[1]);
+  const cache = { get: (p: string, s: string) => (p === models[1] && s === stamp ? 'cached' : undefined), set: () => undefined };
+  assert.equal(sweepModels([models[1]], cache)[0].hash, 'cached');
+  assert.equal(sweepModels([models[1]])[0].hash, sweepModels([models[1]], { get: () => undefined, set: () => undefined })[0].hash);
+  // from the CLI: a model rewritten in place gets a new hash, so its points are computed anew
+  const model = join(dir, 'edited.onnx');
+  copyFileSync(models[1], model);
+  const db = join(dir, 'hashes.duckdb');
+  const sweepIt = () => {
+    const r = spawnSync(process.execPath, [CLI, 'sweep', model, '--buffer', '64KiB', '--db', db, '--workers', '0', '--json', '--quiet'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { computed: number; reused: number };
+  };
+  const hashes = async () => {
+    const st = await SweepStore.open(db);
+    try {
+      return await st.query('SELECT path, hash FROM model_files');
+    } finally {
+      st.close();
+    }
+  };
+  assert.equal(sweepIt().computed, 1);
+  const before = await hashes();
+  assert.deepEqual(before, [{ path: model, hash: sweepModels([model])[0].hash }]);
+  const again = sweepIt();
+  assert.deepEqual([again.computed, again.reused], [0, 1]);
+  copyFileSync(models[0], model); // another model, same path
+  const edited = sweepIt();
+  assert.deepEqual([edited.computed, edited.reused], [1, 0]);
+  assert.deepEqual(await hashes(), [{ path: model, hash: sweepModels([models[0]])[0].hash }]);
+});
+
+test('on a terminal: a progress bar over the points to compute, the stored ones apart, with an ETA', { skip: noScript, timeout: 120_000 }, () => {
+  const db = join(dir, 'tty.duckdb');
+  const sweepOn = (buffers: string) => {
+    const cmd = [process.execPath, CLI, 'sweep', ...models, '--buffer', buffers, '--scheme', 'lbdf', '--dtype', 'int8', '--db', db, '--workers', '0'].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    // script(1) runs the command on a pseudo-terminal: stderr is a TTY there
+    const r = spawnSync(SCRIPT, ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    return r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  };
+  const first = sweepOn('16KiB,64KiB');
+  assert.match(first, /sweep [\u2588\u2591]+ 4\/4 points computed \| 0 already stored \| ETA \d+s/);
+  assert.doesNotMatch(first, /^point \d+\//m, 'the bar replaces the point lines');
+  assert.match(first, /sweep: 4 points, 4 computed, 0 already stored/);
+  // two more sizes: the bar counts the 4 new points, the 4 stored ones apart
+  const second = sweepOn('16KiB,64KiB,256KiB,1MiB');
+  assert.match(second, /sweep [\u2588\u2591]+ 0\/4 points computed \| 4 already stored \| ETA/);
+  assert.match(second, /sweep [\u2588\u2591]+ 4\/4 points computed \| 4 already stored \| ETA \d+s/);
+  assert.match(second, /sweep: 8 points, 4 computed, 4 already stored/);
+});
+
 test('export to Parquet and CSV, SQL queries, the page, from the CLI', { timeout: 120_000 }, async () => {
   const pq = join(dir, 'out', 'points.parquet');
   const csv = join(dir, 'out', 'points.csv');
@@ -164,6 +234,9 @@ test('dnnfuse sweep: bad inputs exit 2 with one line and write nothing', () => {
     [['sweep', models[0], '--buffer', '8MiB..64KiB', '--db', db], /--buffer 8MiB\.\.64KiB: the upper end/],
     [['sweep', models[0], '--page', models[0], '--db', db], /refusing to overwrite the input file/],
     [['sweep', '--db', refDb, '--sql', 'SELECT nope FROM points'], /SQL: /],
+    [['sweep', '--db', db], /nothing to do: give models to sweep, or --sql/],
+    [['sweep', '--db', db, '--sql', 'SELECT 1'], /results database .*bad\.duckdb not found/],
+    [['sweep', models[0], '--db', db, '--queue', 'http://127.0.0.1:1'], /--queue http:\/\/127\.0\.0\.1:1: expected redis:\/\/host:port/],
   ] as [string[], RegExp][]) {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -8,13 +8,13 @@
  * models to sweep first).
  */
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
 import { badInput, verificationFailed } from '../../errors.ts';
 import { resolveAccelerator, formatSize } from '../../hardware/load.ts';
 import type { ElementType } from '../../hardware/accelerator.ts';
 import type { FusionScheme } from '../../fusion/types.ts';
-import { gridSeries, parseBandwidths, parseBufferAxis, parseChoiceList, sweepModels, SWEEP_SEARCHES, type SweepSearch } from '../../sweep/grid.ts';
+import { expandModelArgs, gridSeries, parseBandwidths, parseBufferAxis, parseChoiceList, sweepModels, SWEEP_SEARCHES, type SweepGrid, type SweepSearch } from '../../sweep/grid.ts';
 // DuckDB's native binding, piscina and the planner are imported when a sweep runs, as the other
 // commands import their heavy modules: loading them here would slow every dnnfuse command's start.
 import type { Executor } from '../../sweep/executor.ts';
@@ -69,9 +69,9 @@ export function register(program: Command): void {
       const workers = o.workers === undefined ? availableParallelism() : int('workers', o.workers, 0);
       for (const f of [...(o.export ?? []), ...(o.page ? [o.page] : [])]) assertNotInput(f, [...args, o.db]);
       for (const f of o.export ?? []) if (!/\.(parquet|csv)$/i.test(f)) throw badInput(`--export ${f}: expected a .parquet or .csv file name`);
-      const grid = args.length
+      if (args.length) expandModelArgs(args); // a missing model is refused before the database is created
+      const axes = args.length
         ? {
-            models: sweepModels(args),
             buffers: parseBufferAxis(o.buffer, o.steps === undefined ? undefined : int('steps', o.steps, 1)),
             schemes: parseChoiceList<FusionScheme>('scheme', o.scheme, ['lbdf', 'brr']),
             dtypes: o.dtype ? parseChoiceList<ElementType>('dtype', o.dtype, ['int8', 'fp16', 'fp32']) : [base.elementType],
@@ -80,28 +80,46 @@ export function register(program: Command): void {
             options: { search: o.search as SweepSearch, optimum: !!o.optimum, seed: int('seed', o.seed, 0), budget: int('budget', o.budget, 1), timeLimit },
           }
         : undefined;
+      if (!axes && !o.sql && !o.export && !o.page) throw badInput('nothing to do: give models to sweep, or --sql, --export or --page to read the database');
+      if (!axes && !existsSync(o.db)) throw badInput(`results database ${o.db} not found (no models given to sweep into it)`);
       const { SweepStore } = await import('../../sweep/store.ts');
       const { InlineExecutor, PoolExecutor } = await import('../../sweep/executor.ts');
       const { runSweep } = await import('../../sweep/run.ts');
-      const store = await SweepStore.open(o.db);
+      // Redis is reached before the database is opened: an unreachable queue leaves no file behind.
+      const queue = axes && o.queue ? await (await import('../../sweep/queue.ts')).QueueExecutor.open(o.queue) : undefined;
+      let store: Awaited<ReturnType<typeof SweepStore.open>>;
+      try {
+        store = await SweepStore.open(o.db);
+      } catch (e) {
+        await queue?.close();
+        throw e;
+      }
       let summary: SweepSummary | undefined;
       try {
+        let grid: SweepGrid | undefined;
+        if (axes) {
+          // The models' hashes (point keys hash them): an unchanged file's from the database.
+          const hashes = await store.hashCache();
+          grid = { ...axes, models: sweepModels(args, hashes) };
+          await hashes.save();
+        }
         if (grid) {
           const series = gridSeries(grid);
-          let exec: Executor;
-          if (o.queue) {
-            const { QueueExecutor } = await import('../../sweep/queue.ts');
-            exec = await QueueExecutor.open(o.queue);
-          } else exec = workers === 0 ? new InlineExecutor() : new PoolExecutor(workers);
+          const exec: Executor = queue ?? (workers === 0 ? new InlineExecutor() : new PoolExecutor(workers));
           const total = series.reduce((a, s) => a + s.points.length, 0);
           if (!o.quiet) process.stderr.write(`sweep: ${grid.models.length} models x ${grid.buffers.length} buffers (${formatSize(grid.buffers[0])}..${formatSize(grid.buffers[grid.buffers.length - 1])}) x ${grid.schemes.join(',')} x ${grid.dtypes.join(',')} x ${grid.bandwidths.length} bandwidths = ${total} points, ${o.search}${o.optimum ? ' + optimum' : ''}, on ${o.queue ? `queue ${o.queue}` : exec.workers === 1 && workers === 0 ? 'this thread' : `${exec.workers} worker threads`} -> ${o.db}\n`);
+          // On a terminal, a bar over the points to compute (the stored ones are counted apart, so
+          // that they do not make the ETA of a resumed sweep look short); elsewhere, a line a point.
           const tty = !o.quiet && process.stderr.isTTY;
-          const bar = tty ? new cliProgress.SingleBar({ stream: process.stderr, format: 'sweep {bar} {value}/{total} points | {computed} computed, {reused} stored | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : undefined;
-          bar?.start(total, 0, { computed: 0, reused: 0 });
+          const cliProgress = tty ? (await import('cli-progress')).default : undefined;
+          const bar = cliProgress ? new cliProgress.SingleBar({ stream: process.stderr, format: 'sweep {bar} {value}/{total} points computed | {stored} already stored | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20, fps: 5 }, cliProgress.Presets.shades_classic) : undefined;
           try {
             summary = await runSweep(series, store, exec, {
+              onStart: ({ total, stored }) => {
+                if (bar && total > stored) bar.start(total - stored, 0, { stored });
+              },
               onPoint: (p) => {
-                if (bar) bar.update(p.done, { computed: p.computed, reused: p.reused });
+                if (bar) bar.update(p.computed);
                 else if (!o.quiet && p.fresh) {
                   const r = p.row;
                   const mb = (x: number | null) => (x === null ? '-' : (x / 1e6).toFixed(3));
@@ -111,7 +129,7 @@ export function register(program: Command): void {
             });
           } finally {
             bar?.stop();
-            await exec.close();
+            if (exec !== queue) await exec.close();
           }
           if (!o.quiet) process.stderr.write(`sweep: ${summary.total} points, ${summary.computed} computed, ${summary.reused} already stored${summary.retries ? `, ${summary.retries} retried` : ''}${summary.errors ? `, ${summary.errors} errors` : ''} -> ${o.db}\n`);
         }
@@ -124,6 +142,7 @@ export function register(program: Command): void {
         if (o.sql) for (const r of await store.query(o.sql)) process.stdout.write(`${JSON.stringify(r)}\n`);
         if (o.json) process.stdout.write(`${JSON.stringify(summary ? { total: summary.total, computed: summary.computed, reused: summary.reused, errors: summary.errors, retries: summary.retries, db: o.db, ms: Math.round(performance.now() - t0), cpuS: cpuSeconds(), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) } : { db: o.db })}\n`);
       } finally {
+        await queue?.close();
         store.close();
       }
       if (summary?.errors) throw verificationFailed(`sweep: ${summary.errors} of ${summary.total} points failed (status 'error' in ${o.db}; query: SELECT model, error FROM points WHERE status = 'error')`);
