@@ -70,6 +70,26 @@ export class FileRange {
   }
 }
 
+/** Reads file ranges during one encode or save, opening (and checking) each model file once
+ * rather than once per tensor. */
+export class RangeReader {
+  private fds = new Map<LazyFile, number>();
+  constructor(readonly what: string) {}
+  /** Reads `r` into `into` (r.length bytes). */
+  read(r: FileRange, into: Uint8Array): void {
+    let fd = this.fds.get(r.file);
+    if (fd === undefined) {
+      fd = r.file.open(this.what);
+      this.fds.set(r.file, fd);
+    }
+    readFully(fd, into, r.offset, this.what, r.file.path);
+  }
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
 /** A plain Uint8Array over uninitialized memory (no zero fill: every byte is overwritten). */
 function newBytes(n: number): Uint8Array {
   const b = Buffer.allocUnsafeSlow(n);
@@ -322,10 +342,15 @@ export function concatParts(parts: Part[]): Uint8Array {
   for (const p of parts) n += p.length;
   const out = newBytes(n);
   let o = 0;
-  for (const p of parts) {
-    if (p instanceof FileRange) p.read('model', out.subarray(o, o + p.length));
-    else out.set(p, o);
-    o += p.length;
+  const reader = new RangeReader('model');
+  try {
+    for (const p of parts) {
+      if (p instanceof FileRange) reader.read(p, out.subarray(o, o + p.length));
+      else out.set(p, o);
+      o += p.length;
+    }
+  } finally {
+    reader.close();
   }
   return out;
 }
@@ -342,7 +367,7 @@ export function writeParts(fd: number, parts: Part[]): void {
     while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
     pos += b.length;
   };
-  let run: Uint8Array[] = [];
+  const run: Uint8Array[] = [];
   const flush = () => {
     // Gathered writes of consecutive in-memory chunks; a short writev finishes one by one.
     for (let i = 0; i < run.length; i += 512) {
@@ -360,26 +385,26 @@ export function writeParts(fd: number, parts: Part[]): void {
         }
       }
     }
-    run = [];
+    run.length = 0;
   };
-  for (const p of parts) {
-    if (!(p instanceof FileRange)) {
-      if (p.length) run.push(p);
-      continue;
-    }
-    flush();
-    const src = p.file.open('model');
-    try {
+  const reader = new RangeReader('model');
+  try {
+    for (const p of parts) {
+      if (!(p instanceof FileRange)) {
+        if (p.length) run.push(p);
+        continue;
+      }
+      flush();
       scratch ??= new Uint8Array(COPY_CHUNK);
       for (let at = 0; at < p.length; at += COPY_CHUNK) {
         const n = Math.min(COPY_CHUNK, p.length - at);
         const view = scratch.subarray(0, n);
-        readFully(src, view, p.offset + at, 'model', p.file.path);
+        reader.read(new FileRange(p.file, p.offset + at, n), view);
         write(view);
       }
-    } finally {
-      closeSync(src);
     }
+    flush();
+  } finally {
+    reader.close();
   }
-  flush();
 }
