@@ -132,84 +132,94 @@ export function pendingRange(source: unknown): FileRange | undefined {
 export const LAZY_MIN_FILE = 1 << 20;
 /** raw_data of at least this many bytes stays on disk. */
 export const LAZY_MIN_TENSOR = 1 << 16;
-const WINDOW = 1 << 14;
+/** Read-ahead of the field walk: small, as most windows start at a field header just before
+ * a large raw_data the walk then skips. */
+const WINDOW = 1 << 13;
 
 class GiveUp extends Error {}
 
-/** Positional reader over a file with one read-ahead window for the small fields. */
+/** One reused window buffer (a scan allocates nothing per window). */
+let windowBuf: Uint8Array | undefined;
+
+/** Positional reader over a file with one read-ahead window, for field headers only (the bytes
+ * the skeleton keeps are read once, straight into it, by `Out.build`). */
 class Cursor {
-  private win = new Uint8Array(0);
+  private win: Uint8Array;
   private winAt = 0;
-  constructor(private fd: number, readonly size: number) {}
-  private fill(at: number, n: number): void {
-    if (at >= this.winAt && at + n <= this.winAt + this.win.length) return;
-    const len = Math.min(Math.max(n, WINDOW), this.size - at);
-    if (len < n) throw new GiveUp();
-    const buf = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const r = readSync(this.fd, buf, done, len - done, at + done);
-      if (r === 0) throw new GiveUp();
-      done += r;
-    }
-    this.win = buf;
-    this.winAt = at;
+  private winLen = 0;
+  constructor(readonly fd: number, readonly size: number) {
+    this.win = windowBuf ??= newBytes(WINDOW);
   }
   byte(at: number): number {
-    this.fill(at, 1);
-    return this.win[at - this.winAt];
-  }
-  /** A varint at `at`: [value, next position]. Values beyond 2^53 give up. */
-  varint(at: number, end: number): [number, number] {
-    let v = 0, mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (at >= end) throw new GiveUp();
-      const b = this.byte(at++);
-      v += (b & 0x7f) * mul;
-      if (!(b & 0x80)) {
-        if (v > Number.MAX_SAFE_INTEGER) throw new GiveUp();
-        return [v, at];
+    let i = at - this.winAt;
+    if (i < 0 || i >= this.winLen) {
+      if (at >= this.size) throw new GiveUp();
+      const len = Math.min(WINDOW, this.size - at);
+      let done = 0;
+      while (done < len) {
+        const r = readSync(this.fd, this.win, done, len - done, at + done);
+        if (r === 0) throw new GiveUp();
+        done += r;
       }
-      mul *= 128;
+      this.winAt = at;
+      this.winLen = len;
+      i = 0;
     }
-    throw new GiveUp();
-  }
-  /** A copy of bytes [at, at + n). */
-  bytes(at: number, n: number): Uint8Array {
-    this.fill(at, n);
-    return this.win.slice(at - this.winAt, at - this.winAt + n);
+    return this.win[i];
   }
 }
 
-/** One field of a message region: [tag start, value start, end), number and wire type. */
+/** One field of a message region: [tag start, value start, end), number and wire type (the
+ * walk reuses one object). */
 interface Field { start: number; value: number; end: number; num: number; wire: number }
 
-function* fields(c: Cursor, start: number, end: number): Generator<Field> {
-  let at = start;
-  while (at < end) {
-    const [tag, p] = c.varint(at, end);
-    const num = Math.floor(tag / 8), wire = tag % 8;
-    if (num === 0) throw new GiveUp();
-    let value = p, stop: number;
-    switch (wire) {
-      case 0: stop = c.varint(p, end)[1]; break;
-      case 1: stop = p + 8; break;
-      case 5: stop = p + 4; break;
-      case 2: {
-        const [len, q] = c.varint(p, end);
-        value = q;
-        stop = q + len;
-        break;
-      }
-      default: throw new GiveUp(); // groups (3/4) and invalid wire types
+/** Reads a varint at `at` (before `end`) into f.value, returning the next position. Values beyond
+ * 2^53 give up. */
+function varintAt(c: Cursor, at: number, end: number, f: Field): number {
+  let v = 0, mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (at >= end) throw new GiveUp();
+    const b = c.byte(at++);
+    v += (b & 0x7f) * mul;
+    if (!(b & 0x80)) {
+      if (v > Number.MAX_SAFE_INTEGER) throw new GiveUp();
+      f.value = v;
+      return at;
     }
-    if (stop > end) throw new GiveUp();
-    yield { start: at, value, end: stop, num, wire };
-    at = stop;
+    mul *= 128;
   }
+  throw new GiveUp();
 }
 
-/** A protobuf varint's bytes (the skeleton writer here and encode.ts's message writer). */
+/** Reads the field starting at `at` (before `end`) into `f`. */
+function fieldAt(c: Cursor, at: number, end: number, f: Field): void {
+  f.start = at;
+  const p = varintAt(c, at, end, f);
+  const tag = f.value;
+  f.num = Math.floor(tag / 8);
+  f.wire = tag % 8;
+  if (f.num === 0) throw new GiveUp();
+  let value = p, stop: number;
+  switch (f.wire) {
+    case 0: stop = varintAt(c, p, end, f); break;
+    case 1: stop = p + 8; break;
+    case 5: stop = p + 4; break;
+    case 2: {
+      const q = varintAt(c, p, end, f);
+      value = q;
+      stop = q + f.value;
+      break;
+    }
+    default: throw new GiveUp(); // groups (3/4) and invalid wire types
+  }
+  if (stop > end) throw new GiveUp();
+  f.value = value;
+  f.end = stop;
+}
+
+const newField = (): Field => ({ start: 0, value: 0, end: 0, num: 0, wire: 0 });
+
+/** A protobuf varint's bytes (the skeleton writer here). */
 export function varintBytes(n: number): number[] {
   const out: number[] = [];
   while (n >= 0x80) {
@@ -220,42 +230,63 @@ export function varintBytes(n: number): number[] {
   return out;
 }
 
-/** Skeleton bytes of one message: parts plus their total length. */
+/** Skeleton of one message: new bytes (headers with recomputed lengths) and spans of the file
+ * kept as they are (read later, straight into the skeleton), plus the total length. */
 class Out {
-  parts: Uint8Array[] = [];
+  parts: (Uint8Array | number)[] = []; // a span is two numbers: start, end
   length = 0;
-  /** A run of file bytes [runAt, runEnd) not copied yet: consecutive fields are copied at once. */
+  /** A run of file bytes [runAt, runEnd) not recorded yet: consecutive fields become one span. */
   private runAt = 0;
   private runEnd = 0;
-  private c: Cursor | undefined;
   push(b: Uint8Array): void {
     this.flush();
     this.parts.push(b);
     this.length += b.length;
   }
-  span(c: Cursor, start: number, end: number): void {
+  span(start: number, end: number): void {
     if (this.runEnd !== start || this.runEnd === this.runAt) {
       this.flush();
       this.runAt = start;
-      this.c = c;
     }
     this.runEnd = end;
   }
   flush(): void {
     if (this.runEnd > this.runAt) {
-      const b = this.c!.bytes(this.runAt, this.runEnd - this.runAt);
-      this.parts.push(b);
-      this.length += b.length;
+      this.parts.push(this.runAt, this.runEnd);
+      this.length += this.runEnd - this.runAt;
     }
     this.runAt = this.runEnd = 0;
   }
   sub(num: number, inner: Out): void {
     inner.flush();
     this.push(Uint8Array.from([...varintBytes(num * 8 + 2), ...varintBytes(inner.length)]));
-    for (const p of inner.parts) {
-      this.parts.push(p);
-      this.length += p.length;
+    for (const p of inner.parts) this.parts.push(p);
+    this.length += inner.length;
+  }
+  /** The skeleton bytes: one allocation, each span read from the file into its place. */
+  build(c: Cursor): Uint8Array {
+    this.flush();
+    const out = newBytes(this.length);
+    let o = 0;
+    const parts = this.parts;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (typeof p !== 'number') {
+        out.set(p, o);
+        o += p.length;
+        continue;
+      }
+      const end = parts[++i] as number;
+      const view = out.subarray(o, o + end - p);
+      let done = 0;
+      while (done < view.length) {
+        const r = readSync(c.fd, view, done, view.length - done, p + done);
+        if (r === 0) throw new GiveUp();
+        done += r;
+      }
+      o += view.length;
     }
+    return out;
   }
 }
 
@@ -281,48 +312,44 @@ export function scanModelFile(path: string): Skeleton | undefined {
     const file = new LazyFile(resolve(path), st);
     const c = new Cursor(fd, st.size);
     const holes = new Map<number, FileRange>();
-    const copy = (o: Out, f: Field) => o.span(c, f.start, f.end);
     const model = new Out();
+    const f = newField(), g = newField(), t = newField();
     let graphs = 0;
-    for (const f of fields(c, 0, st.size)) {
+    for (let at = 0; at < st.size; at = f.end) {
+      fieldAt(c, at, st.size, f);
       if (f.num !== 7 || f.wire !== 2) {
-        copy(model, f);
+        model.span(f.start, f.end);
         continue;
       }
       if (++graphs > 1) return undefined; // merged sub-messages: let protobufjs handle them
       const graph = new Out();
       let init = 0;
-      for (const g of fields(c, f.value, f.end)) {
+      for (let ga = f.value; ga < f.end; ga = g.end) {
+        fieldAt(c, ga, f.end, g);
         if (g.num !== 5 || g.wire !== 2) {
-          copy(graph, g);
+          graph.span(g.start, g.end);
           continue;
         }
         const index = init++;
         if (g.end - g.value < LAZY_MIN_TENSOR) {
-          copy(graph, g);
+          graph.span(g.start, g.end);
           continue;
         }
         const tensor = new Out();
-        let raw: Field | undefined;
-        for (const t of fields(c, g.value, g.end)) {
-          if (t.num === 9 && t.wire === 2) raw = t; // bytes: the last occurrence wins
-          else copy(tensor, t);
+        let rawStart = -1, rawValue = 0, rawEnd = 0;
+        for (let ta = g.value; ta < g.end; ta = t.end) {
+          fieldAt(c, ta, g.end, t);
+          if (t.num === 9 && t.wire === 2) [rawStart, rawValue, rawEnd] = [t.start, t.value, t.end]; // bytes: the last occurrence wins
+          else tensor.span(t.start, t.end);
         }
-        if (raw && raw.end - raw.value >= LAZY_MIN_TENSOR) holes.set(index, new FileRange(file, raw.value, raw.end - raw.value));
-        else if (raw) copy(tensor, raw); // small: keep it (after the others; field order is not preserved by decoding anyway)
+        if (rawStart >= 0 && rawEnd - rawValue >= LAZY_MIN_TENSOR) holes.set(index, new FileRange(file, rawValue, rawEnd - rawValue));
+        else if (rawStart >= 0) tensor.span(rawStart, rawEnd); // small: keep it (after the others; field order is not preserved by decoding anyway)
         graph.sub(5, tensor);
       }
       model.sub(7, graph);
     }
     if (!holes.size) return undefined;
-    model.flush();
-    const bytes = new Uint8Array(model.length);
-    let o = 0;
-    for (const p of model.parts) {
-      bytes.set(p, o);
-      o += p.length;
-    }
-    return { bytes, holes };
+    return { bytes: model.build(c), holes };
   } catch (e) {
     if (e instanceof GiveUp) return undefined;
     throw e;
