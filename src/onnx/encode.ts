@@ -48,7 +48,9 @@ const SPLICE_BYTES = 4096;
 
 /** Sets `out[field]` to `value`, reusing the original encoding when the value is unchanged
  * and leaving the field absent when it was absent and is still the default. */
-function put(out: Msg, orig: Msg | undefined, field: string, value: unknown, dflt: unknown, decode: (x: any) => unknown = (x) => x): void {
+const identity = (x: unknown) => x;
+
+function put(out: Msg, orig: Msg | undefined, field: string, value: unknown, dflt: unknown, decode: (x: any) => unknown = identity): void {
   if (has(orig, field) && decode(orig![field]) === value) {
     out[field] = orig![field];
     return;
@@ -120,9 +122,32 @@ function graphMsg(graph: Graph, ctx: EncodeContext, main = false): Msg {
   return m;
 }
 
+/** An optional string field left as read: same value, or absent and still the default. */
+function sameString(orig: Msg, field: string, value: string): boolean {
+  return has(orig, field) ? orig[field] === value : value === '';
+}
+
+function sameStrings(a: readonly string[], b: readonly string[] | undefined): boolean {
+  const n = b?.length ?? 0;
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b![i]) return false;
+  return true;
+}
+
 function nodeMsg(n: Node, ctx: EncodeContext): Msg {
   const carry = n.carry instanceof NodeCarry ? n.carry : undefined;
   const orig = carry?.msg;
+  const attrs: Msg[] = new Array(n.attributes.length);
+  for (let i = 0; i < attrs.length; i++) attrs[i] = attributeMsg(n.attributes[i], ctx);
+  if (orig) {
+    // Unchanged: the message as read (no copy; wire.ts writes it as protobufjs would).
+    const oa: Msg[] | undefined = orig.attribute;
+    let same = sameStrings(n.inputs, orig.input) && sameStrings(n.outputs, orig.output) && (oa?.length ?? 0) === attrs.length &&
+      (carry!.synthName !== undefined && n.name === carry!.synthName ? true : carry!.synthName === undefined && sameString(orig, 'name', n.name)) &&
+      sameString(orig, 'op_type', n.opType) && sameString(orig, 'domain', n.domain);
+    for (let i = 0; same && i < attrs.length; i++) same = attrs[i] === oa![i];
+    if (same) return orig;
+  }
   const m = copyMsg(orig);
   m.input = n.inputs;
   m.output = n.outputs;
@@ -132,7 +157,7 @@ function nodeMsg(n: Node, ctx: EncodeContext): Msg {
   } else put(m, orig, 'name', n.name, '');
   put(m, orig, 'op_type', n.opType, '');
   put(m, orig, 'domain', n.domain, '');
-  m.attribute = n.attributes.map((a) => attributeMsg(a, ctx));
+  m.attribute = attrs;
   return m;
 }
 
@@ -208,12 +233,14 @@ function typeEq(a: TensorType | undefined, b: TensorType | undefined): boolean {
 
 function valueInfoMsg(v: ValueInfo): Msg {
   const orig = v.carry instanceof MsgCarry ? v.carry.msg : undefined;
+  const origType = typeFromMsg(orig?.type);
+  const typeSame = !!orig && typeEq(origType, v.type);
+  if (typeSame && sameString(orig!, 'name', v.name)) return orig!; // unchanged: as read
   const m = copyMsg(orig);
   put(m, orig, 'name', v.name, '');
-  const origType = typeFromMsg(orig?.type);
-  if (orig && typeEq(origType, v.type)) {
+  if (typeSame) {
     // unchanged (including non-tensor types, which the IR leaves undefined)
-    if (has(orig, 'type')) m.type = orig.type;
+    if (has(orig, 'type')) m.type = orig!.type;
     return m;
   }
   if (!v.type) {
@@ -260,10 +287,49 @@ function externalEntries(orig: Msg | undefined, location: string, offset: number
   return out;
 }
 
+function toExternal(m: Msg, orig: Msg | undefined, ctx: EncodeContext, bytes: Uint8Array): { msg: Msg } {
+  const sink = ctx.sink!();
+  const offset = sink.append(bytes);
+  for (const f of DATA_FIELDS) delete m[f];
+  m.external_data = externalEntries(orig, sink.location, offset, bytes.length);
+  m.data_location = 1;
+  return { msg: m };
+}
+
+function toRaw(m: Msg, bytes: Part): { msg: Msg } {
+  for (const f of DATA_FIELDS) delete m[f];
+  m.raw_data = bytes;
+  return { msg: m };
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** A raw_data tensor exactly as read (name, dims, data type, data and no other data field):
+ * its message is written as it is, with no copy (the common case of every initializer of an
+ * unchanged model). */
+function unchangedRaw(t: Tensor, carry: TensorCarry, ctx: EncodeContext, isInitializer: boolean): boolean {
+  const orig = carry.msg, s = t.source;
+  if (carry.field !== 'raw_data' || s !== carry.source || s.kind !== 'raw' || t.dataType !== carry.dataType) return false;
+  if (isInitializer && ctx.threshold !== undefined && ctx.sink && t.byteLength >= ctx.threshold) return false;
+  if ((pendingRange(s) ?? s.bytes) !== orig.raw_data) return false; // a lazy tensor read since: write the bytes read
+  if (!(has(orig, 'name') ? orig.name === t.name : t.name === '')) return false;
+  if (!(has(orig, 'data_type') ? orig.data_type === t.dataType : t.dataType === 0)) return false;
+  const od: any[] = orig.dims ?? [];
+  if (od.length !== t.dims.length) return false;
+  for (let i = 0; i < od.length; i++) if ((typeof od[i] === 'number' ? od[i] : longToNumber(od[i], 'dims')) !== t.dims[i]) return false;
+  for (const f of DATA_FIELDS) {
+    if (f === 'raw_data') continue;
+    const v = orig[f];
+    if (v != null && hasOwn.call(orig, f) && !(typeof v === 'object' && v.length === 0)) return false;
+  }
+  return true;
+}
+
 /** A tensor's message (raw_data may be a FileRange: wire.ts reads or splices it). */
 function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { msg: Msg } {
   const carry = t.carry instanceof TensorCarry ? t.carry : undefined;
   const orig = carry?.msg;
+  if (orig && unchangedRaw(t, carry!, ctx, isInitializer)) return { msg: orig };
   const m = copyMsg(orig);
   put(m, orig, 'name', t.name, '');
   const od: any[] = orig?.dims ?? [];
@@ -273,19 +339,8 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
   const unchanged = !!carry && s === carry.source && t.dataType === carry.dataType;
   const toSink = isInitializer && ctx.threshold !== undefined && !!ctx.sink && t.byteLength >= ctx.threshold;
 
-  const writeExternal = (bytes: Uint8Array) => {
-    const sink = ctx.sink!();
-    const offset = sink.append(bytes);
-    for (const f of DATA_FIELDS) delete m[f];
-    m.external_data = externalEntries(orig, sink.location, offset, bytes.length);
-    m.data_location = 1;
-    return { msg: m };
-  };
-  const writeRaw = (bytes: Part) => {
-    for (const f of DATA_FIELDS) delete m[f];
-    m.raw_data = bytes;
-    return { msg: m };
-  };
+  const writeExternal = (bytes: Uint8Array) => toExternal(m, orig, ctx, bytes);
+  const writeRaw = (bytes: Part) => toRaw(m, bytes);
 
   if (s.kind === 'external') {
     const loc = relative(ctx.baseDir, s.path);
