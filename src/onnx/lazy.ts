@@ -409,53 +409,100 @@ export function concatParts(parts: Part[]): Uint8Array {
   return out;
 }
 
-const COPY_CHUNK = 1 << 22;
-let scratch: Uint8Array | undefined;
+/** Largest arena a save gathers file ranges in before one gathered write (kept between saves). */
+const ARENA_MAX = 1 << 24;
+/** File ranges closer than this in their file are read with one pread (the bytes between are
+ * read needlessly: the small fields of a lazily loaded model, between its large tensors). */
+const READ_GAP = 1 << 16;
+let arena: Uint8Array | undefined;
 
-/** Writes parts at the start of an open file, copying ranges from their file through one reused
- * 4 MiB buffer (no allocation per tensor). */
+/** Writes a list of chunks at `pos` with gathered writes (at most 1024 per call; short writes
+ * finish chunk by chunk); returns the position after them. */
+function writeAllAt(fd: number, chunks: Uint8Array[], pos: number): number {
+  for (let i = 0; i < chunks.length; i += 1024) {
+    const batch = chunks.slice(i, i + 1024);
+    let n = writevSync(fd, batch, pos);
+    for (const b of batch) {
+      if (n >= b.length) {
+        n -= b.length;
+        pos += b.length;
+        continue;
+      }
+      let done = n;
+      n = 0;
+      while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
+      pos += b.length;
+    }
+  }
+  return pos;
+}
+
+/**
+ * Writes parts at the start of an open file. File ranges are gathered in one reused arena (up to
+ * 16 MiB): ranges close together in their file are read with one pread, and the arena's ranges
+ * with the in-memory chunks between them go out in one gathered write. A MobileNetV2 save is
+ * then 2 reads and 2 writes instead of one read and one write per tensor: on this VM a syscall
+ * costs tens of microseconds. Ranges larger than the arena are copied through it in chunks.
+ */
 export function writeParts(fd: number, parts: Part[]): void {
   let pos = 0;
-  const write = (b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
-    pos += b.length;
-  };
-  const run: Uint8Array[] = [];
+  const iov: Uint8Array[] = [];
+  let used = 0;
   const flush = () => {
-    // Gathered writes of consecutive in-memory chunks; a short writev finishes one by one.
-    for (let i = 0; i < run.length; i += 512) {
-      const batch = run.slice(i, i + 512);
-      let n = writevSync(fd, batch, pos);
-      for (const b of batch) {
-        if (n >= b.length) {
-          n -= b.length;
-          pos += b.length;
-        } else {
-          const rest = b.subarray(n);
-          pos += n;
-          n = 0;
-          write(rest);
-        }
-      }
-    }
-    run.length = 0;
+    pos = writeAllAt(fd, iov, pos);
+    iov.length = 0;
+    used = 0;
   };
   const reader = new RangeReader('model');
   try {
-    for (const p of parts) {
+    let i = 0;
+    while (i < parts.length) {
+      const p = parts[i];
       if (!(p instanceof FileRange)) {
-        if (p.length) run.push(p);
+        if (p.length) iov.push(p);
+        i++;
         continue;
       }
-      flush();
-      scratch ??= new Uint8Array(COPY_CHUNK);
-      for (let at = 0; at < p.length; at += COPY_CHUNK) {
-        const n = Math.min(COPY_CHUNK, p.length - at);
-        const view = scratch.subarray(0, n);
-        reader.read(new FileRange(p.file, p.offset + at, n), view);
-        write(view);
+      if (p.length > ARENA_MAX) {
+        flush();
+        arena ??= newBytes(ARENA_MAX);
+        for (let at = 0; at < p.length; at += ARENA_MAX) {
+          const n = Math.min(ARENA_MAX, p.length - at);
+          const view = arena.subarray(0, n);
+          reader.read(new FileRange(p.file, p.offset + at, n), view);
+          pos = writeAllAt(fd, [view], pos);
+        }
+        i++;
+        continue;
       }
+      // p and the next ranges of the same file that follow it closely, while they fit.
+      const start = p.offset;
+      let end = p.offset + p.length, last = i;
+      for (let k = i + 1; k < parts.length; k++) {
+        const q = parts[k];
+        if (!(q instanceof FileRange)) continue;
+        if (q.file !== p.file || q.offset < end || q.offset - end > READ_GAP || q.offset + q.length - start > ARENA_MAX - used) break;
+        end = q.offset + q.length;
+        last = k;
+      }
+      if (end - start > ARENA_MAX - used) {
+        flush(); // p fits in an empty arena
+        continue;
+      }
+      if (!arena || arena.length < used + end - start) {
+        // Grown to what is needed (a small model never holds 16 MiB); contents before `used`
+        // are still referenced by iov: flush first.
+        flush();
+        if (!arena || arena.length < end - start) arena = newBytes(Math.min(ARENA_MAX, Math.max(end - start, 2 * (arena?.length ?? 0), 1 << 20)));
+      }
+      reader.read(new FileRange(p.file, start, end - start), arena.subarray(used, used + end - start));
+      for (let k = i; k <= last; k++) {
+        const q = parts[k];
+        if (q instanceof FileRange) iov.push(arena.subarray(used + q.offset - start, used + q.offset - start + q.length));
+        else if (q.length) iov.push(q);
+      }
+      used += end - start;
+      i = last + 1;
     }
     flush();
   } finally {
