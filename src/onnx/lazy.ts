@@ -409,8 +409,10 @@ export function concatParts(parts: Part[]): Uint8Array {
   return out;
 }
 
-/** Largest arena a save gathers file ranges in before one gathered write (kept between saves). */
-const ARENA_MAX = 1 << 24;
+/** Largest arena a save gathers file ranges in before one gathered write (kept between saves).
+ * 4 MiB: a larger one saves a few syscalls per save but costs a fresh process (the CLI) a page
+ * fault per 4 KiB on its first save, which on this VM costs more (~20 us per fault). */
+const ARENA_MAX = 1 << 22;
 /** File ranges closer than this in their file are read with one pread (the bytes between are
  * read needlessly: the small fields of a lazily loaded model, between its large tensors). */
 const READ_GAP = 1 << 16;
@@ -439,9 +441,9 @@ function writeAllAt(fd: number, chunks: Uint8Array[], pos: number): number {
 
 /**
  * Writes parts at the start of an open file. File ranges are gathered in one reused arena (up to
- * 16 MiB): ranges close together in their file are read with one pread, and the arena's ranges
+ * 4 MiB): ranges close together in their file are read with one pread, and the arena's ranges
  * with the in-memory chunks between them go out in one gathered write. A MobileNetV2 save is
- * then 2 reads and 2 writes instead of one read and one write per tensor: on this VM a syscall
+ * then a few reads and gathered writes instead of one read and one write per tensor: on this VM a syscall
  * costs tens of microseconds. Ranges larger than the arena are copied through it in chunks.
  */
 export function writeParts(fd: number, parts: Part[]): void {
@@ -465,7 +467,7 @@ export function writeParts(fd: number, parts: Part[]): void {
       }
       if (p.length > ARENA_MAX) {
         flush();
-        arena ??= newBytes(ARENA_MAX);
+        if (!arena || arena.length < ARENA_MAX) arena = newBytes(ARENA_MAX);
         for (let at = 0; at < p.length; at += ARENA_MAX) {
           const n = Math.min(ARENA_MAX, p.length - at);
           const view = arena.subarray(0, n);
@@ -490,7 +492,7 @@ export function writeParts(fd: number, parts: Part[]): void {
         continue;
       }
       if (!arena || arena.length < used + end - start) {
-        // Grown to what is needed (a small model never holds 16 MiB); contents before `used`
+        // Grown to what is needed (a small model never holds 4 MiB); contents before `used`
         // are still referenced by iov: flush first.
         flush();
         if (!arena || arena.length < end - start) arena = newBytes(Math.min(ARENA_MAX, Math.max(end - start, 2 * (arena?.length ?? 0), 1 << 20)));

@@ -45,7 +45,7 @@ test('random lazily loaded models: save (with a tensor edited or not) writes exa
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-gather-'));
   fc.assert(
     fc.property(
-      fc.array(fc.oneof(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 16_384, max: 1_500_000 })), { minLength: 2, maxLength: 12 }),
+      fc.array(fc.oneof(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 16_384, max: 300_000 }), fc.integer({ min: 900_000, max: 1_200_000 })), { minLength: 2, maxLength: 8 }),
       fc.option(fc.nat(), { nil: undefined }),
       (sizes, edit) => {
         sizes = [...sizes, 300_000];
@@ -66,11 +66,11 @@ test('random lazily loaded models: save (with a tensor edited or not) writes exa
         else assert.equal(decodeModel(want).graph.initializers.get(`w${edit % sizes.length}`)!.toFloat32()[0], 1.5);
       },
     ),
-    { numRuns: 20, seed: 1515 },
+    { numRuns: 12, seed: 1515 },
   );
 });
 
-test('a tensor larger than the 16 MiB arena, and several arena fills, are written byte for byte', () => {
+test('a tensor larger than the 4 MiB arena, and several arena fills, are written byte for byte', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-gather-'));
   const path = join(dir, 'big.onnx');
   const bytes = ModelProto.encode(modelMsg([5_000_000, 100, 3_000_000, 3_000_000, 7, 2_500_000])).finish(); // 20 MB, 12 MB, 12 MB, 10 MB
