@@ -5,13 +5,11 @@
  * in its carry), with the fields the IR models taken from the IR. A field keeps its original
  * encoding (presence, Long value, typed-data field) while the IR value is unchanged.
  *
- * Fast: protobufjs 8's Writer grows one buffer and shifts every nested message to insert its
- * length prefix, which costs seconds on a 100 MB model (each large raw_data is moved once per
- * nesting level). So the three outer levels (ModelProto -> GraphProto -> TensorProto) are
- * spliced here by hand: each message is encoded by protobufjs in two halves around the big
- * field (fields are written in field-number order, unknown fields last, so the halves
- * concatenate to exactly what protobufjs / C++ protobuf would write), and large raw_data is
- * emitted as a view of the tensor's bytes, never copied until the final write.
+ * Fast: the message tree built here is written by wire.ts's two-pass writer (byte-identical to
+ * protobufjs, see there why not protobufjs's Writer) straight into one buffer at its final size;
+ * for a save, large raw_data stays out of that buffer and is handed back as its own part (a view
+ * of the tensor's bytes, or the FileRange of a lazily loaded tensor), never copied until the
+ * final write.
  */
 import { relative, resolve, isAbsolute, sep } from 'node:path';
 import type { Graph, Model, Node, Attribute, TensorType, ValueInfo, Dim } from '../ir/graph.ts';
@@ -20,9 +18,9 @@ import { DataType, dtypeBits } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, copyMsg, has, msgOf } from './carry.ts';
 import { AttrType, bigIntToLong, dimFromMsg, int32FieldIsBits, isUnpackedFloat, longToBigInt, longToNumber, rawTag, typeFromMsg } from './decode.ts';
-import { GraphProtoType, ModelProto, TensorProtoType, type Msg } from './schema.ts';
-import type protobuf from 'protobufjs';
-import { FileRange, pendingRange, varintBytes as varint, type Part } from './lazy.ts';
+import { ModelProto, type Msg } from './schema.ts';
+import { pendingRange, type Part } from './lazy.ts';
+import { encodeFlat, encodeParts } from './wire.ts';
 
 /** Where tensor data moves to when it is written as external data. */
 export interface ExternalSink {
@@ -42,52 +40,17 @@ export interface EncodeContext {
 }
 
 const DATA_FIELDS = ['float_data', 'int32_data', 'string_data', 'int64_data', 'raw_data', 'double_data', 'uint64_data', 'external_data', 'data_location'];
-/** raw_data of at least this size is spliced in as a view rather than encoded by protobufjs. */
+/** raw_data of at least this size is a part of its own in a save (written from where it is). */
 const SPLICE_BYTES = 4096;
-
-// ---------------------------------------------------------------------------------------
-// Chunk list
-
-class Chunks {
-  parts: Part[] = [];
-  length = 0;
-  push(b: Part): void {
-    if (b.length) {
-      this.parts.push(b);
-      this.length += b.length;
-    }
-  }
-  pushAll(c: Chunks): void {
-    for (const p of c.parts) this.parts.push(p);
-    this.length += c.length;
-  }
-}
-
-function header(field: number, len: number): Uint8Array {
-  return Uint8Array.from([...varint(field * 8 + 2), ...varint(len)]);
-}
-
-/** Fields of `m` with number < split (lo) and > split (hi, with the unknown fields). */
-function halves(type: protobuf.Type, m: Msg, split: number): [Msg, Msg] {
-  const lo: Msg = {}, hi: Msg = {};
-  for (const f of type.fieldsArray) {
-    if (f.id === split || !Object.prototype.hasOwnProperty.call(m, f.name)) continue;
-    (f.id < split ? lo : hi)[f.name] = m[f.name];
-  }
-  if (m.$unknowns) hi.$unknowns = m.$unknowns;
-  return [lo, hi];
-}
-
-function enc(type: protobuf.Type, m: Msg): Uint8Array {
-  return type.encode(m).finish();
-}
 
 // ---------------------------------------------------------------------------------------
 // Scalar fields with presence
 
 /** Sets `out[field]` to `value`, reusing the original encoding when the value is unchanged
  * and leaving the field absent when it was absent and is still the default. */
-function put(out: Msg, orig: Msg | undefined, field: string, value: unknown, dflt: unknown, decode: (x: any) => unknown = (x) => x): void {
+const identity = (x: unknown) => x;
+
+function put(out: Msg, orig: Msg | undefined, field: string, value: unknown, dflt: unknown, decode: (x: any) => unknown = identity): void {
   if (has(orig, field) && decode(orig![field]) === value) {
     out[field] = orig![field];
     return;
@@ -103,11 +66,19 @@ const num = (what: string) => (x: any) => longToNumber(x, what);
 
 // ---------------------------------------------------------------------------------------
 
-/** The encoded model as chunks; a FileRange chunk is raw_data still on disk (a lazily loaded
- * initializer, lazy.ts), to be copied from its file by the consumer (concatParts /
- * writeParts). */
+/** The encoded model as parts: the structure, and raw_data of at least 4 KiB as views of the
+ * tensors' bytes; a FileRange part is raw_data still on disk (a lazily loaded initializer,
+ * lazy.ts), to be copied from its file by the consumer (concatParts / writeParts). */
 export function encodeModelChunks(model: Model, ctx: EncodeContext): Part[] {
-  const c = new Chunks();
+  return encodeParts(ModelProto, modelMsg(model, ctx), SPLICE_BYTES);
+}
+
+/** The encoded model in one new array (lazily loaded raw_data read into it). */
+export function encodeModelBytes(model: Model, ctx: EncodeContext): Uint8Array {
+  return encodeFlat(ModelProto, modelMsg(model, ctx));
+}
+
+function modelMsg(model: Model, ctx: EncodeContext): Msg {
   const orig = model.carry instanceof MsgCarry ? model.carry.msg : undefined;
   const m = copyMsg(orig);
   put(m, orig, 'ir_version', model.irVersion, undefined, num('ir_version'));
@@ -123,13 +94,8 @@ export function encodeModelChunks(model: Model, ctx: EncodeContext): Part[] {
     (x, o) => { const r = copyMsg(o); r.key = x.key; r.value = x.value; return r; },
     (a, b) => a.key === b.key && a.value === b.value);
   m.functions = model.functions;
-  const [lo, hi] = halves(ModelProto, m, 7);
-  c.push(enc(ModelProto, lo));
-  const g = encodeGraphChunks(model.graph, ctx);
-  c.push(header(7, g.length));
-  c.pushAll(g);
-  c.push(enc(ModelProto, hi));
-  return c.parts;
+  m.graph = graphMsg(model.graph, ctx, true);
+  return m;
 }
 
 /** Rebuilds a repeated field of small messages, reusing an original entry when its IR view is
@@ -142,43 +108,46 @@ function reuseList<T>(orig: Msg[] | undefined, items: T[], view: (m: Msg) => T, 
   });
 }
 
-function encodeGraphChunks(graph: Graph, ctx: EncodeContext): Chunks {
+/** A GraphProto message; `main`: the model's graph, whose initializers may move to the
+ * external data file (`ctx.threshold`). */
+function graphMsg(graph: Graph, ctx: EncodeContext, main = false): Msg {
   const orig = graph.carry instanceof MsgCarry ? graph.carry.msg : undefined;
   const m = copyMsg(orig);
   m.node = graph.nodes.map((n) => nodeMsg(n, ctx));
   put(m, orig, 'name', graph.name, '');
-  m.input = graph.inputs.map(valueInfoMsg);
-  m.output = graph.outputs.map(valueInfoMsg);
-  m.value_info = [...graph.valueInfo.values()].map(valueInfoMsg);
-  const [lo, hi] = halves(GraphProtoType, m, 5);
-  const c = new Chunks();
-  c.push(enc(GraphProtoType, lo));
-  for (const t of graph.initializers.values()) {
-    const tc = encodeTensorChunks(t, ctx, true);
-    c.push(header(5, tc.length));
-    c.pushAll(tc);
-  }
-  c.push(enc(GraphProtoType, hi));
-  return c;
-}
-
-/** A subgraph (If/Loop/Scan body) as a GraphProto message, for protobufjs to encode inside
- * its attribute: subgraphs are small next to the main graph, so no chunk splicing. */
-function graphMsg(graph: Graph, ctx: EncodeContext): Msg {
-  const orig = graph.carry instanceof MsgCarry ? graph.carry.msg : undefined;
-  const m = copyMsg(orig);
-  m.node = graph.nodes.map((n) => nodeMsg(n, ctx));
-  put(m, orig, 'name', graph.name, '');
-  m.initializer = [...graph.initializers.values()].map((t) => tensorMsg(t, ctx));
+  m.initializer = [...graph.initializers.values()].map((t) => tensorMsg(t, ctx, main));
   m.input = graph.inputs.map(valueInfoMsg);
   m.output = graph.outputs.map(valueInfoMsg);
   m.value_info = [...graph.valueInfo.values()].map(valueInfoMsg);
   return m;
 }
 
+/** An optional string field left as read: same value, or absent and still the default. */
+function sameString(orig: Msg, field: string, value: string): boolean {
+  return has(orig, field) ? orig[field] === value : value === '';
+}
+
+function sameStrings(a: readonly string[], b: readonly string[] | undefined): boolean {
+  const n = b?.length ?? 0;
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b![i]) return false;
+  return true;
+}
+
 function nodeMsg(n: Node, ctx: EncodeContext): Msg {
   const carry = n.carry instanceof NodeCarry ? n.carry : undefined;
   const orig = carry?.msg;
+  const attrs: Msg[] = new Array(n.attributes.length);
+  for (let i = 0; i < attrs.length; i++) attrs[i] = attributeMsg(n.attributes[i], ctx);
+  if (orig) {
+    // Unchanged: the message as read (no copy; wire.ts writes it as protobufjs would).
+    const oa: Msg[] | undefined = orig.attribute;
+    let same = sameStrings(n.inputs, orig.input) && sameStrings(n.outputs, orig.output) && (oa?.length ?? 0) === attrs.length &&
+      (carry!.synthName !== undefined && n.name === carry!.synthName ? true : carry!.synthName === undefined && sameString(orig, 'name', n.name)) &&
+      sameString(orig, 'op_type', n.opType) && sameString(orig, 'domain', n.domain);
+    for (let i = 0; same && i < attrs.length; i++) same = attrs[i] === oa![i];
+    if (same) return orig;
+  }
   const m = copyMsg(orig);
   m.input = n.inputs;
   m.output = n.outputs;
@@ -188,7 +157,7 @@ function nodeMsg(n: Node, ctx: EncodeContext): Msg {
   } else put(m, orig, 'name', n.name, '');
   put(m, orig, 'op_type', n.opType, '');
   put(m, orig, 'domain', n.domain, '');
-  m.attribute = n.attributes.map((a) => attributeMsg(a, ctx));
+  m.attribute = attrs;
   return m;
 }
 
@@ -264,12 +233,14 @@ function typeEq(a: TensorType | undefined, b: TensorType | undefined): boolean {
 
 function valueInfoMsg(v: ValueInfo): Msg {
   const orig = v.carry instanceof MsgCarry ? v.carry.msg : undefined;
+  const origType = typeFromMsg(orig?.type);
+  const typeSame = !!orig && typeEq(origType, v.type);
+  if (typeSame && sameString(orig!, 'name', v.name)) return orig!; // unchanged: as read
   const m = copyMsg(orig);
   put(m, orig, 'name', v.name, '');
-  const origType = typeFromMsg(orig?.type);
-  if (orig && typeEq(origType, v.type)) {
+  if (typeSame) {
     // unchanged (including non-tensor types, which the IR leaves undefined)
-    if (has(orig, 'type')) m.type = orig.type;
+    if (has(orig, 'type')) m.type = orig!.type;
     return m;
   }
   if (!v.type) {
@@ -297,25 +268,8 @@ function valueInfoMsg(v: ValueInfo): Msg {
 // ---------------------------------------------------------------------------------------
 // Tensors
 
-function tensorMsg(t: Tensor, ctx: EncodeContext): Msg {
-  const { msg, splice } = tensorParts(t, ctx, false);
-  if (splice) msg.raw_data = splice instanceof FileRange ? t.bytes() : splice;
-  return msg;
-}
-
-function encodeTensorChunks(t: Tensor, ctx: EncodeContext, isInitializer: boolean): Chunks {
-  const { msg, splice } = tensorParts(t, ctx, isInitializer);
-  const c = new Chunks();
-  if (!splice) {
-    c.push(enc(TensorProtoType, msg));
-    return c;
-  }
-  const [lo, hi] = halves(TensorProtoType, msg, 9);
-  c.push(enc(TensorProtoType, lo));
-  c.push(header(9, splice.length));
-  c.push(splice);
-  c.push(enc(TensorProtoType, hi));
-  return c;
+function tensorMsg(t: Tensor, ctx: EncodeContext, isInitializer = false): Msg {
+  return tensorParts(t, ctx, isInitializer).msg;
 }
 
 function externalEntries(orig: Msg | undefined, location: string, offset: number, length: number): Msg[] {
@@ -333,10 +287,49 @@ function externalEntries(orig: Msg | undefined, location: string, offset: number
   return out;
 }
 
-/** A tensor's message; `splice` is large raw_data to emit as a view (not in `msg`). */
-function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { msg: Msg; splice?: Part } {
+function toExternal(m: Msg, orig: Msg | undefined, ctx: EncodeContext, bytes: Uint8Array): { msg: Msg } {
+  const sink = ctx.sink!();
+  const offset = sink.append(bytes);
+  for (const f of DATA_FIELDS) delete m[f];
+  m.external_data = externalEntries(orig, sink.location, offset, bytes.length);
+  m.data_location = 1;
+  return { msg: m };
+}
+
+function toRaw(m: Msg, bytes: Part): { msg: Msg } {
+  for (const f of DATA_FIELDS) delete m[f];
+  m.raw_data = bytes;
+  return { msg: m };
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** A raw_data tensor exactly as read (name, dims, data type, data and no other data field):
+ * its message is written as it is, with no copy (the common case of every initializer of an
+ * unchanged model). */
+function unchangedRaw(t: Tensor, carry: TensorCarry, ctx: EncodeContext, isInitializer: boolean): boolean {
+  const orig = carry.msg, s = t.source;
+  if (carry.field !== 'raw_data' || s !== carry.source || s.kind !== 'raw' || t.dataType !== carry.dataType) return false;
+  if (isInitializer && ctx.threshold !== undefined && ctx.sink && t.byteLength >= ctx.threshold) return false;
+  if ((pendingRange(s) ?? s.bytes) !== orig.raw_data) return false; // a lazy tensor read since: write the bytes read
+  if (!(has(orig, 'name') ? orig.name === t.name : t.name === '')) return false;
+  if (!(has(orig, 'data_type') ? orig.data_type === t.dataType : t.dataType === 0)) return false;
+  const od: any[] = orig.dims ?? [];
+  if (od.length !== t.dims.length) return false;
+  for (let i = 0; i < od.length; i++) if ((typeof od[i] === 'number' ? od[i] : longToNumber(od[i], 'dims')) !== t.dims[i]) return false;
+  for (const f of DATA_FIELDS) {
+    if (f === 'raw_data') continue;
+    const v = orig[f];
+    if (v != null && hasOwn.call(orig, f) && !(typeof v === 'object' && v.length === 0)) return false;
+  }
+  return true;
+}
+
+/** A tensor's message (raw_data may be a FileRange: wire.ts reads or splices it). */
+function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { msg: Msg } {
   const carry = t.carry instanceof TensorCarry ? t.carry : undefined;
   const orig = carry?.msg;
+  if (orig && unchangedRaw(t, carry!, ctx, isInitializer)) return { msg: orig };
   const m = copyMsg(orig);
   put(m, orig, 'name', t.name, '');
   const od: any[] = orig?.dims ?? [];
@@ -346,20 +339,8 @@ function tensorParts(t: Tensor, ctx: EncodeContext, isInitializer: boolean): { m
   const unchanged = !!carry && s === carry.source && t.dataType === carry.dataType;
   const toSink = isInitializer && ctx.threshold !== undefined && !!ctx.sink && t.byteLength >= ctx.threshold;
 
-  const writeExternal = (bytes: Uint8Array) => {
-    const sink = ctx.sink!();
-    const offset = sink.append(bytes);
-    for (const f of DATA_FIELDS) delete m[f];
-    m.external_data = externalEntries(orig, sink.location, offset, bytes.length);
-    m.data_location = 1;
-    return { msg: m };
-  };
-  const writeRaw = (bytes: Part) => {
-    for (const f of DATA_FIELDS) delete m[f];
-    if (bytes.length >= SPLICE_BYTES) return { msg: m, splice: bytes };
-    m.raw_data = bytes instanceof FileRange ? t.bytes() : bytes;
-    return { msg: m };
-  };
+  const writeExternal = (bytes: Uint8Array) => toExternal(m, orig, ctx, bytes);
+  const writeRaw = (bytes: Part) => toRaw(m, bytes);
 
   if (s.kind === 'external') {
     const loc = relative(ctx.baseDir, s.path);

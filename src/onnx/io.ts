@@ -22,9 +22,9 @@ import type { Msg } from './schema.ts';
 import { OutputBatch, RunInputs, writeError } from '../util/output.ts';
 import { readInputFile } from '../util/input.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
-import { encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
+import { encodeModelBytes, encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
 import { validateModel } from './validate.ts';
-import { LazyRawSource, concatParts, scanModelFile, writeParts } from './lazy.ts';
+import { LazyRawSource, scanModelFile, writeParts } from './lazy.ts';
 
 export { validateModel };
 
@@ -150,7 +150,7 @@ export function checkExternalData(model: Model): void {
 
 /** Encodes the model (external data stays external, relative to model.baseDir). */
 export function encodeModel(model: Model): Uint8Array {
-  return concatParts(encodeModelChunks(model, { baseDir: model.baseDir ?? process.cwd() }));
+  return encodeModelBytes(model, { baseDir: model.baseDir ?? process.cwd() });
 }
 
 /** Protobuf caps a message at 2 GiB; keep a margin for the graph structure. */

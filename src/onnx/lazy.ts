@@ -70,6 +70,26 @@ export class FileRange {
   }
 }
 
+/** Reads file ranges during one encode or save, opening (and checking) each model file once
+ * rather than once per tensor. */
+export class RangeReader {
+  private fds = new Map<LazyFile, number>();
+  constructor(readonly what: string) {}
+  /** Reads `r` into `into` (r.length bytes). */
+  read(r: FileRange, into: Uint8Array): void {
+    let fd = this.fds.get(r.file);
+    if (fd === undefined) {
+      fd = r.file.open(this.what);
+      this.fds.set(r.file, fd);
+    }
+    readFully(fd, into, r.offset, this.what, r.file.path);
+  }
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
 /** A plain Uint8Array over uninitialized memory (no zero fill: every byte is overwritten). */
 function newBytes(n: number): Uint8Array {
   const b = Buffer.allocUnsafeSlow(n);
@@ -112,84 +132,126 @@ export function pendingRange(source: unknown): FileRange | undefined {
 export const LAZY_MIN_FILE = 1 << 20;
 /** raw_data of at least this many bytes stays on disk. */
 export const LAZY_MIN_TENSOR = 1 << 16;
-const WINDOW = 1 << 14;
+/** Read-ahead of the field walk: the size of the largest initializer kept in the skeleton, so
+ * a run of small tensors and node headers is one read, and at most this much of a large
+ * raw_data is read needlessly (each window starts at a field header). On this VM a syscall
+ * costs tens of microseconds: 120 reads of 8 KiB took longer than 36 of 64 KiB. */
+const WINDOW = LAZY_MIN_TENSOR;
 
 class GiveUp extends Error {}
 
-/** Positional reader over a file with one read-ahead window for the small fields. */
+/** Positional reader over a file with read-ahead windows, for the field walk; the windows are
+ * kept (in file order, the walk only moves forward) so that `Out.build` copies the skeleton's
+ * bytes from them and reads from the file only what no window covered. */
 class Cursor {
-  private win = new Uint8Array(0);
+  private win: Uint8Array = new Uint8Array(0);
   private winAt = 0;
-  constructor(private fd: number, readonly size: number) {}
-  private fill(at: number, n: number): void {
-    if (at >= this.winAt && at + n <= this.winAt + this.win.length) return;
-    const len = Math.min(Math.max(n, WINDOW), this.size - at);
-    if (len < n) throw new GiveUp();
-    const buf = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const r = readSync(this.fd, buf, done, len - done, at + done);
-      if (r === 0) throw new GiveUp();
-      done += r;
-    }
-    this.win = buf;
-    this.winAt = at;
-  }
+  private winLen = 0;
+  /** Every window read: file offset and bytes, in increasing offsets, not overlapping. */
+  readonly windows: { at: number; bytes: Uint8Array }[] = [];
+  constructor(readonly fd: number, readonly size: number) {}
   byte(at: number): number {
-    this.fill(at, 1);
-    return this.win[at - this.winAt];
-  }
-  /** A varint at `at`: [value, next position]. Values beyond 2^53 give up. */
-  varint(at: number, end: number): [number, number] {
-    let v = 0, mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (at >= end) throw new GiveUp();
-      const b = this.byte(at++);
-      v += (b & 0x7f) * mul;
-      if (!(b & 0x80)) {
-        if (v > Number.MAX_SAFE_INTEGER) throw new GiveUp();
-        return [v, at];
+    let i = at - this.winAt;
+    if (i < 0 || i >= this.winLen) {
+      if (at >= this.size) throw new GiveUp();
+      const len = Math.min(WINDOW, this.size - at);
+      const win = newBytes(len);
+      let done = 0;
+      while (done < len) {
+        const r = readSync(this.fd, win, done, len - done, at + done);
+        if (r === 0) throw new GiveUp();
+        done += r;
       }
-      mul *= 128;
+      this.win = win;
+      this.winAt = at;
+      this.winLen = len;
+      this.windows.push({ at, bytes: win });
+      i = 0;
     }
-    throw new GiveUp();
+    return this.win[i];
   }
-  /** A copy of bytes [at, at + n). */
-  bytes(at: number, n: number): Uint8Array {
-    this.fill(at, n);
-    return this.win.slice(at - this.winAt, at - this.winAt + n);
+  /** Copies file bytes [from, from + into.length) into `into`: from the windows where they
+   * cover it, else read from the file. `hint`: index of the window to start looking from
+   * (calls come in file order); returns the hint for the next call. */
+  copy(from: number, into: Uint8Array, hint: number): number {
+    const ws = this.windows;
+    let o = 0;
+    while (o < into.length) {
+      const pos = from + o;
+      while (hint < ws.length && ws[hint].at + ws[hint].bytes.length <= pos) hint++;
+      const w = ws[hint];
+      if (w && w.at <= pos) {
+        const n = Math.min(into.length - o, w.at + w.bytes.length - pos);
+        into.set(w.bytes.subarray(pos - w.at, pos - w.at + n), o);
+        o += n;
+        continue;
+      }
+      // Not covered: read up to the next window (or the end of the range).
+      const stop = Math.min(into.length, w ? w.at - from : into.length);
+      const view = into.subarray(o, stop);
+      let done = 0;
+      while (done < view.length) {
+        const r = readSync(this.fd, view, done, view.length - done, pos + done);
+        if (r === 0) throw new GiveUp();
+        done += r;
+      }
+      o = stop;
+    }
+    return hint;
   }
 }
 
-/** One field of a message region: [tag start, value start, end), number and wire type. */
+/** One field of a message region: [tag start, value start, end), number and wire type (the
+ * walk reuses one object). */
 interface Field { start: number; value: number; end: number; num: number; wire: number }
 
-function* fields(c: Cursor, start: number, end: number): Generator<Field> {
-  let at = start;
-  while (at < end) {
-    const [tag, p] = c.varint(at, end);
-    const num = Math.floor(tag / 8), wire = tag % 8;
-    if (num === 0) throw new GiveUp();
-    let value = p, stop: number;
-    switch (wire) {
-      case 0: stop = c.varint(p, end)[1]; break;
-      case 1: stop = p + 8; break;
-      case 5: stop = p + 4; break;
-      case 2: {
-        const [len, q] = c.varint(p, end);
-        value = q;
-        stop = q + len;
-        break;
-      }
-      default: throw new GiveUp(); // groups (3/4) and invalid wire types
+/** Reads a varint at `at` (before `end`) into f.value, returning the next position. Values beyond
+ * 2^53 give up. */
+function varintAt(c: Cursor, at: number, end: number, f: Field): number {
+  let v = 0, mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (at >= end) throw new GiveUp();
+    const b = c.byte(at++);
+    v += (b & 0x7f) * mul;
+    if (!(b & 0x80)) {
+      if (v > Number.MAX_SAFE_INTEGER) throw new GiveUp();
+      f.value = v;
+      return at;
     }
-    if (stop > end) throw new GiveUp();
-    yield { start: at, value, end: stop, num, wire };
-    at = stop;
+    mul *= 128;
   }
+  throw new GiveUp();
 }
 
-/** A protobuf varint's bytes (the skeleton writer here and encode.ts's message writer). */
+/** Reads the field starting at `at` (before `end`) into `f`. */
+function fieldAt(c: Cursor, at: number, end: number, f: Field): void {
+  f.start = at;
+  const p = varintAt(c, at, end, f);
+  const tag = f.value;
+  f.num = Math.floor(tag / 8);
+  f.wire = tag % 8;
+  if (f.num === 0) throw new GiveUp();
+  let value = p, stop: number;
+  switch (f.wire) {
+    case 0: stop = varintAt(c, p, end, f); break;
+    case 1: stop = p + 8; break;
+    case 5: stop = p + 4; break;
+    case 2: {
+      const q = varintAt(c, p, end, f);
+      value = q;
+      stop = q + f.value;
+      break;
+    }
+    default: throw new GiveUp(); // groups (3/4) and invalid wire types
+  }
+  if (stop > end) throw new GiveUp();
+  f.value = value;
+  f.end = stop;
+}
+
+const newField = (): Field => ({ start: 0, value: 0, end: 0, num: 0, wire: 0 });
+
+/** A protobuf varint's bytes (the skeleton writer here). */
 export function varintBytes(n: number): number[] {
   const out: number[] = [];
   while (n >= 0x80) {
@@ -200,42 +262,58 @@ export function varintBytes(n: number): number[] {
   return out;
 }
 
-/** Skeleton bytes of one message: parts plus their total length. */
+/** Skeleton of one message: new bytes (headers with recomputed lengths) and spans of the file
+ * kept as they are (read later, straight into the skeleton), plus the total length. */
 class Out {
-  parts: Uint8Array[] = [];
+  parts: (Uint8Array | number)[] = []; // a span is two numbers: start, end
   length = 0;
-  /** A run of file bytes [runAt, runEnd) not copied yet: consecutive fields are copied at once. */
+  /** A run of file bytes [runAt, runEnd) not recorded yet: consecutive fields become one span. */
   private runAt = 0;
   private runEnd = 0;
-  private c: Cursor | undefined;
   push(b: Uint8Array): void {
     this.flush();
     this.parts.push(b);
     this.length += b.length;
   }
-  span(c: Cursor, start: number, end: number): void {
+  span(start: number, end: number): void {
     if (this.runEnd !== start || this.runEnd === this.runAt) {
       this.flush();
       this.runAt = start;
-      this.c = c;
     }
     this.runEnd = end;
   }
   flush(): void {
     if (this.runEnd > this.runAt) {
-      const b = this.c!.bytes(this.runAt, this.runEnd - this.runAt);
-      this.parts.push(b);
-      this.length += b.length;
+      this.parts.push(this.runAt, this.runEnd);
+      this.length += this.runEnd - this.runAt;
     }
     this.runAt = this.runEnd = 0;
   }
   sub(num: number, inner: Out): void {
     inner.flush();
     this.push(Uint8Array.from([...varintBytes(num * 8 + 2), ...varintBytes(inner.length)]));
-    for (const p of inner.parts) {
-      this.parts.push(p);
-      this.length += p.length;
+    for (const p of inner.parts) this.parts.push(p);
+    this.length += inner.length;
+  }
+  /** The skeleton bytes: one allocation, each span copied from the walk's windows or read
+   * from the file into its place. */
+  build(c: Cursor): Uint8Array {
+    this.flush();
+    const out = newBytes(this.length);
+    let o = 0, hint = 0;
+    const parts = this.parts;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (typeof p !== 'number') {
+        out.set(p, o);
+        o += p.length;
+        continue;
+      }
+      const end = parts[++i] as number;
+      hint = c.copy(p, out.subarray(o, o + end - p), hint);
+      o += end - p;
     }
+    return out;
   }
 }
 
@@ -261,48 +339,44 @@ export function scanModelFile(path: string): Skeleton | undefined {
     const file = new LazyFile(resolve(path), st);
     const c = new Cursor(fd, st.size);
     const holes = new Map<number, FileRange>();
-    const copy = (o: Out, f: Field) => o.span(c, f.start, f.end);
     const model = new Out();
+    const f = newField(), g = newField(), t = newField();
     let graphs = 0;
-    for (const f of fields(c, 0, st.size)) {
+    for (let at = 0; at < st.size; at = f.end) {
+      fieldAt(c, at, st.size, f);
       if (f.num !== 7 || f.wire !== 2) {
-        copy(model, f);
+        model.span(f.start, f.end);
         continue;
       }
       if (++graphs > 1) return undefined; // merged sub-messages: let protobufjs handle them
       const graph = new Out();
       let init = 0;
-      for (const g of fields(c, f.value, f.end)) {
+      for (let ga = f.value; ga < f.end; ga = g.end) {
+        fieldAt(c, ga, f.end, g);
         if (g.num !== 5 || g.wire !== 2) {
-          copy(graph, g);
+          graph.span(g.start, g.end);
           continue;
         }
         const index = init++;
         if (g.end - g.value < LAZY_MIN_TENSOR) {
-          copy(graph, g);
+          graph.span(g.start, g.end);
           continue;
         }
         const tensor = new Out();
-        let raw: Field | undefined;
-        for (const t of fields(c, g.value, g.end)) {
-          if (t.num === 9 && t.wire === 2) raw = t; // bytes: the last occurrence wins
-          else copy(tensor, t);
+        let rawStart = -1, rawValue = 0, rawEnd = 0;
+        for (let ta = g.value; ta < g.end; ta = t.end) {
+          fieldAt(c, ta, g.end, t);
+          if (t.num === 9 && t.wire === 2) [rawStart, rawValue, rawEnd] = [t.start, t.value, t.end]; // bytes: the last occurrence wins
+          else tensor.span(t.start, t.end);
         }
-        if (raw && raw.end - raw.value >= LAZY_MIN_TENSOR) holes.set(index, new FileRange(file, raw.value, raw.end - raw.value));
-        else if (raw) copy(tensor, raw); // small: keep it (after the others; field order is not preserved by decoding anyway)
+        if (rawStart >= 0 && rawEnd - rawValue >= LAZY_MIN_TENSOR) holes.set(index, new FileRange(file, rawValue, rawEnd - rawValue));
+        else if (rawStart >= 0) tensor.span(rawStart, rawEnd); // small: keep it (after the others; field order is not preserved by decoding anyway)
         graph.sub(5, tensor);
       }
       model.sub(7, graph);
     }
     if (!holes.size) return undefined;
-    model.flush();
-    const bytes = new Uint8Array(model.length);
-    let o = 0;
-    for (const p of model.parts) {
-      bytes.set(p, o);
-      o += p.length;
-    }
-    return { bytes, holes };
+    return { bytes: model.build(c), holes };
   } catch (e) {
     if (e instanceof GiveUp) return undefined;
     throw e;
@@ -322,64 +396,118 @@ export function concatParts(parts: Part[]): Uint8Array {
   for (const p of parts) n += p.length;
   const out = newBytes(n);
   let o = 0;
-  for (const p of parts) {
-    if (p instanceof FileRange) p.read('model', out.subarray(o, o + p.length));
-    else out.set(p, o);
-    o += p.length;
+  const reader = new RangeReader('model');
+  try {
+    for (const p of parts) {
+      if (p instanceof FileRange) reader.read(p, out.subarray(o, o + p.length));
+      else out.set(p, o);
+      o += p.length;
+    }
+  } finally {
+    reader.close();
   }
   return out;
 }
 
-const COPY_CHUNK = 1 << 22;
-let scratch: Uint8Array | undefined;
+/** Largest arena a save gathers file ranges in before one gathered write (kept between saves).
+ * 4 MiB: a larger one saves a few syscalls per save but costs a fresh process (the CLI) a page
+ * fault per 4 KiB on its first save, which on this VM costs more (~20 us per fault). */
+const ARENA_MAX = 1 << 22;
+/** File ranges closer than this in their file are read with one pread (the bytes between are
+ * read needlessly: the small fields of a lazily loaded model, between its large tensors). */
+const READ_GAP = 1 << 16;
+let arena: Uint8Array | undefined;
 
-/** Writes parts at the start of an open file, copying ranges from their file through one reused
- * 4 MiB buffer (no allocation per tensor). */
-export function writeParts(fd: number, parts: Part[]): void {
-  let pos = 0;
-  const write = (b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
-    pos += b.length;
-  };
-  let run: Uint8Array[] = [];
-  const flush = () => {
-    // Gathered writes of consecutive in-memory chunks; a short writev finishes one by one.
-    for (let i = 0; i < run.length; i += 512) {
-      const batch = run.slice(i, i + 512);
-      let n = writevSync(fd, batch, pos);
-      for (const b of batch) {
-        if (n >= b.length) {
-          n -= b.length;
-          pos += b.length;
-        } else {
-          const rest = b.subarray(n);
-          pos += n;
-          n = 0;
-          write(rest);
-        }
+/** Writes a list of chunks at `pos` with gathered writes (at most 1024 per call; short writes
+ * finish chunk by chunk); returns the position after them. */
+function writeAllAt(fd: number, chunks: Uint8Array[], pos: number): number {
+  for (let i = 0; i < chunks.length; i += 1024) {
+    const batch = chunks.slice(i, i + 1024);
+    let n = writevSync(fd, batch, pos);
+    for (const b of batch) {
+      if (n >= b.length) {
+        n -= b.length;
+        pos += b.length;
+        continue;
       }
-    }
-    run = [];
-  };
-  for (const p of parts) {
-    if (!(p instanceof FileRange)) {
-      if (p.length) run.push(p);
-      continue;
-    }
-    flush();
-    const src = p.file.open('model');
-    try {
-      scratch ??= new Uint8Array(COPY_CHUNK);
-      for (let at = 0; at < p.length; at += COPY_CHUNK) {
-        const n = Math.min(COPY_CHUNK, p.length - at);
-        const view = scratch.subarray(0, n);
-        readFully(src, view, p.offset + at, 'model', p.file.path);
-        write(view);
-      }
-    } finally {
-      closeSync(src);
+      let done = n;
+      n = 0;
+      while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
+      pos += b.length;
     }
   }
-  flush();
+  return pos;
+}
+
+/**
+ * Writes parts at the start of an open file. File ranges are gathered in one reused arena (up to
+ * 4 MiB): ranges close together in their file are read with one pread, and the arena's ranges
+ * with the in-memory chunks between them go out in one gathered write. A MobileNetV2 save is
+ * then a few reads and gathered writes instead of one read and one write per tensor: on this VM a syscall
+ * costs tens of microseconds. Ranges larger than the arena are copied through it in chunks.
+ */
+export function writeParts(fd: number, parts: Part[]): void {
+  let pos = 0;
+  const iov: Uint8Array[] = [];
+  let used = 0;
+  const flush = () => {
+    pos = writeAllAt(fd, iov, pos);
+    iov.length = 0;
+    used = 0;
+  };
+  const reader = new RangeReader('model');
+  try {
+    let i = 0;
+    while (i < parts.length) {
+      const p = parts[i];
+      if (!(p instanceof FileRange)) {
+        if (p.length) iov.push(p);
+        i++;
+        continue;
+      }
+      if (p.length > ARENA_MAX) {
+        flush();
+        if (!arena || arena.length < ARENA_MAX) arena = newBytes(ARENA_MAX);
+        for (let at = 0; at < p.length; at += ARENA_MAX) {
+          const n = Math.min(ARENA_MAX, p.length - at);
+          const view = arena.subarray(0, n);
+          reader.read(new FileRange(p.file, p.offset + at, n), view);
+          pos = writeAllAt(fd, [view], pos);
+        }
+        i++;
+        continue;
+      }
+      // p and the next ranges of the same file that follow it closely, while they fit.
+      const start = p.offset;
+      let end = p.offset + p.length, last = i;
+      for (let k = i + 1; k < parts.length; k++) {
+        const q = parts[k];
+        if (!(q instanceof FileRange)) continue;
+        if (q.file !== p.file || q.offset < end || q.offset - end > READ_GAP || q.offset + q.length - start > ARENA_MAX - used) break;
+        end = q.offset + q.length;
+        last = k;
+      }
+      if (end - start > ARENA_MAX - used) {
+        flush(); // p fits in an empty arena
+        continue;
+      }
+      if (!arena || arena.length < used + end - start) {
+        // Grown to what is needed (a small model never holds 4 MiB); contents before `used`
+        // are still referenced by iov: flush first.
+        flush();
+        if (!arena || arena.length < end - start) arena = newBytes(Math.min(ARENA_MAX, Math.max(end - start, 2 * (arena?.length ?? 0), 1 << 20)));
+      }
+      reader.read(new FileRange(p.file, start, end - start), arena.subarray(used, used + end - start));
+      for (let k = i; k <= last; k++) {
+        const q = parts[k];
+        if (q instanceof FileRange) iov.push(arena.subarray(used + q.offset - start, used + q.offset - start + q.length));
+        else if (q.length) iov.push(q);
+      }
+      used += end - start;
+      i = last + 1;
+    }
+    flush();
+  } finally {
+    reader.close();
+  }
 }
