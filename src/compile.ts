@@ -18,6 +18,7 @@ import type { FusionScheme } from './fusion/types.ts';
 import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './passes/manager.ts';
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
+import { planningSection } from './passes/plan-fusion.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
@@ -171,6 +172,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     },
   );
   schedule.graph = scheduleGraph(model);
+  const planning = planningSection(model, schedule);
+  if (planning) schedule.planning = planning;
 
   const plan = finalPlan(schedule);
   if (plan) {

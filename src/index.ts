@@ -59,7 +59,7 @@ export type { FusionScheme } from './fusion/types.ts';
 export { makeContext } from './passes/pass.ts';
 export { registerPass, unregisterPass, getPass, hasPass, listPasses, parsePipeline, DEFAULT_PIPELINE } from './passes/registry.ts';
 export { runPasses, fixedPoint, scheduleToJson, parseSchedule, annotationsOf, scheduleGraph, irViolation, SCHEDULE_SCHEMA_VERSION } from './passes/manager.ts';
-export type { Schedule, PassRecord, PipelineResult, RunOptions, ScheduleModelInfo, ScheduleGraph } from './passes/manager.ts';
+export type { Schedule, PassRecord, PipelineResult, RunOptions, ScheduleModelInfo, ScheduleGraph, SchedulePlanning } from './passes/manager.ts';
 export { finalPlan } from './passes/schedule-groups.ts';
 export type { ScheduledPlan, ScheduledGroup } from './passes/schedule-groups.ts';
 export { compileModel as compile, applyShapeOverrides, annotationFailures, CompileFailed } from './compile.ts';

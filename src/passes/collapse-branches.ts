@@ -8,7 +8,7 @@
 import type { Model } from '../ir/graph.ts';
 import type { Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
-import { iterateToFixedPointSync } from './manager.ts';
+import { iterateToFixedPointSync, limitStatus, type FixedPointRun } from './manager.ts';
 import { collapseSweep } from '../reparam/collapse.ts';
 import { RewriteLog, type RewriteAnnotations } from '../reparam/graph-ops.ts';
 
@@ -30,12 +30,16 @@ export interface CollapseOptions {
 /** The pass's work on a model without a pipeline context (tests, benches): sweeps to a fixed
  * point, removes dead code, returns the rewrite log with the sweep count. */
 export function collapseBranches(model: Model, opts: CollapseOptions = {}): RewriteAnnotations & { sweeps: number; fixedPointLimit?: number } {
+  return collapseRun(model, opts).annotations;
+}
+
+function collapseRun(model: Model, opts: CollapseOptions): { annotations: RewriteAnnotations & { sweeps: number; fixedPointLimit?: number }; run: FixedPointRun; max: number } {
   const log = new RewriteLog();
   const max = opts.maxSweeps ?? 10_000;
   // the manager's fixed-point loop; the sweep stays simple
   const run = iterateToFixedPointSync(() => collapseSweep(model, log, opts), max);
   if (run.changed) model.graph.eliminateDeadCode();
-  return { ...log.annotations(), sweeps: run.iterations, ...(run.limitReached ? { fixedPointLimit: max } : {}) };
+  return { annotations: { ...log.annotations(), sweeps: run.iterations, ...(run.limitReached ? { fixedPointLimit: max } : {}) }, run, max };
 }
 
 export const collapseBranchesPass: Pass<RewriteAnnotations> = {
@@ -47,8 +51,7 @@ export const collapseBranchesPass: Pass<RewriteAnnotations> = {
   options: optionsSchema({ borderCorrection: { type: 'boolean' }, allowGrowth: { type: 'boolean' }, maxSweeps: { type: 'integer', minimum: 1 } }),
   run(model: Model, ctx: PassContext) {
     const opts = ctx.options['collapse-branches'] ?? {};
-    const a = collapseBranches(model, opts);
-    const limit = a.fixedPointLimit !== undefined ? { status: 'limit-reached' as const, reason: `no fixed point after ${a.fixedPointLimit} sweeps (each merged something); stopped there` } : {};
-    return { changed: a.applied > 0, annotations: a, ...limit };
+    const { annotations: a, run, max } = collapseRun(model, opts);
+    return { changed: a.applied > 0, annotations: a, ...limitStatus('collapse-branches sweep', run, max) };
   },
 };

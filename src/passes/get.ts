@@ -15,7 +15,7 @@ import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { FusionPlanJson } from '../search/planner.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
-import { runPlan, PLAN_TIMINGS, type PlanAnnotations } from './plan-fusion.ts';
+import { runPlan, PLAN_TIMINGS, type PlanAnnotations, type PlanPassOptions } from './plan-fusion.ts';
 
 /** Options of the get pass (`--option get.key=value`): the explainer, how many blamed edges to
  * cut, where the GET weights are. */
@@ -34,6 +34,21 @@ declare module './pass.ts' {
 /** The get pass's annotations: the plan pass's shape, with its `get` section always present. */
 export type GetPassAnnotations = PlanAnnotations & { get: NonNullable<PlanAnnotations['get']> };
 
+/** The plan options the get preset runs with: the search settings `base` (the earlier plan
+ * pass's plan) recorded, no optimum of its own (base's is reused), GET's rectifier. */
+export function getPresetOptions(base: FusionPlanJson | undefined, o: GetPassOptions = {}): PlanPassOptions {
+  return {
+    search: base?.search.method ?? 'local',
+    budget: base?.search.budget,
+    k: base?.search.k,
+    warmStart: base?.search.warmStart ?? true,
+    optimum: false,
+    rectifier: `get-${o.explainer ?? 'pg'}`,
+    topK: o.topK,
+    weightsDir: o.weightsDir,
+  };
+}
+
 export const getPlanPass: Pass<GetPassAnnotations> = {
   name: 'get',
   description: "GET: re-run the plan's search with explainer-guided SPLIT of invalid groups instead of the random split (a preset of plan)",
@@ -46,21 +61,7 @@ export const getPlanPass: Pass<GetPassAnnotations> = {
     const o = ctx.options.get ?? {};
     const kind = o.explainer ?? 'pg';
     const base = ctx.annotations.plan as FusionPlanJson | undefined;
-    const { annotations } = await runPlan(
-      model,
-      ctx,
-      {
-        search: base?.search.method ?? 'local',
-        budget: base?.search.budget,
-        k: base?.search.k,
-        warmStart: base?.search.warmStart ?? true,
-        optimum: false,
-        rectifier: `get-${kind}`,
-        topK: o.topK,
-        weightsDir: o.weightsDir,
-      },
-      base,
-    );
+    const { annotations } = await runPlan(model, ctx, getPresetOptions(base, o), base);
     const a = annotations as GetPassAnnotations;
     const s = a.get;
     const baseline = s.baselineDramBytes;

@@ -18,7 +18,7 @@ import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { AnnotationKind, Pass, PassContext, PassOptions, PassResult, PassStatus, OptionsSchema } from './pass.ts';
-import type { FusionScheme } from '../fusion/types.ts';
+import type { FusionScheme, OpGraph } from '../fusion/types.ts';
 import { makeContext } from './pass.ts';
 import { badInput, internal, isDnnfuseError, verificationFailed } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
@@ -26,8 +26,10 @@ import { TOOL_VERSION } from '../util/version.ts';
 /** Version of the schedule envelope. Bump the minor on additive changes, the major otherwise.
  * 2.0: every pass record carries `kind` and `status` (and `reason` when not ok); readers find
  * the final plan, failures and timing fields by them (1.x schedules are read and upgraded by
- * parseSchedule). */
-export const SCHEDULE_SCHEMA_VERSION = '2.0';
+ * parseSchedule). 2.1 (additive): the optional `planning` section, the op graph the final plan
+ * was planned on (the report re-plans it for its DRAM-vs-buffer curve; a 2.0 schedule has none,
+ * and its report says so instead of drawing the curve). */
+export const SCHEDULE_SCHEMA_VERSION = '2.1';
 export const TOOL_NAME = 'dnnfuse';
 /** dnnfuse's version (package.json's, from src/ and from dist/ alike), recorded in every schedule. */
 export { TOOL_VERSION };
@@ -79,6 +81,11 @@ export interface Schedule {
   /** The operator graph after the passes (node name, op type; edges by value), written by
    * `dnnfuse compile` so that `dnnfuse report` needs nothing but the schedule. */
   graph?: ScheduleGraph;
+  /** (2.1) What the final fusion plan was planned on, written by `dnnfuse compile` and
+   * `dnnfuse plan` so that `dnnfuse report` re-plans it at other buffer sizes without the model
+   * or the pipeline. Absent when no plan or get pass planned, or when a rewrite ran after the
+   * final plan. */
+  planning?: SchedulePlanning;
   /** How the schedule was embedded into the rewritten model. */
   embedding?: { mode: 'functions' | 'node-metadata' | 'none'; domain?: string; functions: number; annotated: number; absorbed: number; skipped: { id: number; reason: string }[] };
   /** The onnxruntime check of the rewritten model against the original. */
@@ -96,6 +103,15 @@ export interface Schedule {
   };
   /** Every node of the rewritten graph in a fusion group, or listed here with why not. */
   coverage?: { nodes: number; covered: number; uncovered: { node: string; op: string; reason: string }[]; duplicated: string[]; unknown: string[] };
+}
+
+/** A schedule's `planning` section (2.1): the pass that made the final plan and the fusion op
+ * graph it planned (ops in topological order with shapes, weights and kernels; the tensors
+ * between them), as the planner takes it. */
+export interface SchedulePlanning {
+  /** 'plan' or 'get'. */
+  pass: string;
+  opGraph: OpGraph;
 }
 
 /** The operator graph recorded in a schedule (what `dnnfuse report` draws). */

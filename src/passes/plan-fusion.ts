@@ -28,6 +28,8 @@ import type { SearchMethod } from '../search/common.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
 import type { GetKind, GetRectifier, SplitTree } from '../get/rectifier.ts';
+import type { Schedule, SchedulePlanning } from './manager.ts';
+import { finalPlan } from './schedule-groups.ts';
 
 /** The rectifiers the plan pass can name: the published random split, or GET with an explainer. */
 export const PLAN_RECTIFIERS = ['random', ...EXPLAINER_KINDS.map((k) => `get-${k}` as const)] as const;
@@ -127,15 +129,31 @@ export function planningGraph(model: Model): OpGraph {
   });
 }
 
+/** The schedule's `planning` section: the op graph the final plan was planned on, when the
+ * final plan is the plan or get pass's and no pass rewrote the graph after it (then `model`, as
+ * the pipeline left it, is still the model planned); undefined otherwise. */
+export function planningSection(model: Model, schedule: Pick<Schedule, 'passes'>): SchedulePlanning | undefined {
+  const plan = finalPlan(schedule);
+  if (!plan || (plan.pass !== 'plan' && plan.pass !== 'get')) return undefined;
+  const at = schedule.passes.map((p) => p.name).lastIndexOf(plan.pass);
+  if (schedule.passes.slice(at + 1).some((p) => p.changed)) return undefined;
+  return { pass: plan.pass, opGraph: planningGraph(model) };
+}
+
 /**
  * Plans `model` with resolved plan options: what the plan pass and the get preset both run.
  * `baseline` is an earlier plan of the same run (random split) to compare a GET plan with: its
  * optimum is reused instead of being solved again.
  */
 export async function runPlan(model: Model, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
+  return runPlanOn(planningGraph(model), ctx, options, baseline);
+}
+
+/** runPlan on an op graph already built (planningGraph), e.g. the one a schedule records in
+ * its `planning` section: the report re-plans it at other buffer sizes with this. */
+export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
   const o = resolvePlanOptions(options);
   const hardware = ctx.hardware ?? resolveAccelerator(undefined);
-  const graph = planningGraph(model);
   if (graph.unplanned?.length) ctx.log(`plan: ${graph.unplanned.length} nodes not planned (data-dependent shapes), e.g. '${graph.unplanned[0].node}' (${graph.unplanned[0].opType}): ${graph.unplanned[0].reason}`);
   let rectifier: Rectifier | undefined;
   let rectifierName: string | undefined;

@@ -22,9 +22,7 @@
  */
 import { attr, Node, type Graph, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { DataType } from '../ir/dtype.ts';
-import { bnParams, constTensor, isOp, Refusal, type RewriteLog } from './graph-ops.ts';
-import { typeOfValue } from '../analysis/shapes.ts';
+import { bnParams, constFloatTensor, constTensor, isOp, Refusal, valueShape, type RewriteLog } from './graph-ops.ts';
 
 /** Replaces node input `slot` by a fresh float32 initializer holding `values`. */
 function setConst(graph: Graph, node: Node, slot: number, base: string, dims: number[], values: Float64Array | Float32Array): void {
@@ -33,13 +31,6 @@ function setConst(graph: Graph, node: Node, slot: number, base: string, dims: nu
   while (node.inputs.length <= slot) node.inputs.push('');
   node.inputs[slot] = name;
   graph.invalidate();
-}
-
-function floats(graph: Graph, value: string, what: string, node: Node): { t: Tensor; v: Float32Array } {
-  const t = constTensor(graph, value);
-  if (!t) throw new Refusal(`${what} '${value}' of '${node.name}' is not a constant`);
-  if (t.dataType !== DataType.FLOAT) throw new Refusal(`${what} '${value}' of '${node.name}' is not float32`);
-  return { t, v: t.toFloat32() };
 }
 
 /** The producer now writes the BN's output value (so graph outputs keep their names) and the
@@ -59,12 +50,12 @@ function singleConsumer(graph: Graph, value: string, who: Node): string | undefi
 function foldConvBn(model: Model, conv: Node, bn: Node): string {
   const g = model.graph;
   const { s, t } = bnParams(model, bn);
-  const { t: wT, v: W } = floats(g, conv.inputs[1], 'weight', conv);
+  const { t: wT, v: W } = constFloatTensor(g, conv.inputs[1], 'weight', conv);
   const group = conv.attrInt('group', 1);
   const transpose = conv.opType === 'ConvTranspose';
   const M = transpose ? wT.dims[1] * group : wT.dims[0];
   if (s.length !== M) throw new Refusal(`BN '${bn.name}' has ${s.length} channels, conv '${conv.name}' outputs ${M}`);
-  const b = conv.inputs[2] ? floats(g, conv.inputs[2], 'bias', conv).v : new Float32Array(M);
+  const b = conv.inputs[2] ? constFloatTensor(g, conv.inputs[2], 'bias', conv).v : new Float32Array(M);
   const W2 = new Float64Array(W.length);
   if (!transpose) {
     const per = W.length / M;
@@ -89,7 +80,7 @@ function foldBnConv(model: Model, bn: Node, conv: Node): string {
   const g = model.graph;
   if (conv.inputs[0] !== bn.outputs[0]) throw new Refusal(`BN '${bn.name}' feeds the weight of conv '${conv.name}'`);
   const { s, t } = bnParams(model, bn);
-  const { t: wT, v: W } = floats(g, conv.inputs[1], 'weight', conv);
+  const { t: wT, v: W } = constFloatTensor(g, conv.inputs[1], 'weight', conv);
   const group = conv.attrInt('group', 1);
   const [M, cg] = wT.dims;
   const C = cg * group;
@@ -103,7 +94,7 @@ function foldBnConv(model: Model, bn: Node, conv: Node): string {
   }
   const per = W.length / (M * cg);
   const mg = M / group;
-  const b = conv.inputs[2] ? floats(g, conv.inputs[2], 'bias', conv).v : new Float32Array(M);
+  const b = conv.inputs[2] ? constFloatTensor(g, conv.inputs[2], 'bias', conv).v : new Float32Array(M);
   const W2 = new Float64Array(W.length), b2 = new Float64Array(M);
   for (let m = 0; m < M; m++) {
     const q = Math.floor(m / mg);
@@ -125,15 +116,12 @@ function foldBnConv(model: Model, bn: Node, conv: Node): string {
   return `conv '${conv.name}' now reads '${bn.inputs[0]}' with BN '${bn.name}' folded in`;
 }
 
-function rank(model: Model, value: string): number | undefined {
-  const t = model.graph.typeOf(value) ?? (() => { try { return typeOfValue(model, value); } catch { return undefined; } })();
-  return t?.shape?.length;
-}
+const rank = (model: Model, value: string): number | undefined => valueShape(model, value)?.length;
 
 function foldGemmBn(model: Model, gemm: Node, bn: Node): string {
   const g = model.graph;
   const { s, t } = bnParams(model, bn);
-  const { t: bT, v: B } = floats(g, gemm.inputs[1], 'B', gemm);
+  const { t: bT, v: B } = constFloatTensor(g, gemm.inputs[1], 'B', gemm);
   if (bT.dims.length !== 2) throw new Refusal(`Gemm '${gemm.name}': B is not 2-D`);
   const transB = gemm.attrInt('transB', 0) === 1;
   const [K, F] = transB ? [bT.dims[1], bT.dims[0]] : bT.dims;
@@ -146,7 +134,7 @@ function foldGemmBn(model: Model, gemm: Node, bn: Node): string {
   const beta = gemm.attrFloat('beta', 1);
   const C2 = new Float64Array(F);
   if (gemm.inputs[2]) {
-    const { t: cT, v: C } = floats(g, gemm.inputs[2], 'C', gemm);
+    const { t: cT, v: C } = constFloatTensor(g, gemm.inputs[2], 'C', gemm);
     if (C.length === 1) C2.fill(C[0]);
     else if (C.length === F && (cT.dims.length === 1 || cT.dims[0] === 1)) C2.set(C);
     else throw new Refusal(`Gemm '${gemm.name}': C of shape [${cT.dims}] is not a per-feature bias`);
@@ -162,7 +150,7 @@ function foldGemmBn(model: Model, gemm: Node, bn: Node): string {
 function foldMatMulBn(model: Model, mm: Node, add: Node | undefined, bn: Node): string {
   const g = model.graph;
   const { s, t } = bnParams(model, bn);
-  const { t: bT, v: B } = floats(g, mm.inputs[1], 'B', mm);
+  const { t: bT, v: B } = constFloatTensor(g, mm.inputs[1], 'B', mm);
   if (bT.dims.length !== 2) throw new Refusal(`MatMul '${mm.name}': B is not 2-D`);
   const r = rank(model, mm.inputs[0]);
   if (r !== 2) throw new Refusal(`MatMul '${mm.name}': input rank is ${r ?? 'unknown'}; BN normalizes dim 1, which is the feature axis only for rank-2 outputs`);
@@ -171,7 +159,7 @@ function foldMatMulBn(model: Model, mm: Node, add: Node | undefined, bn: Node): 
   const c = new Float64Array(F);
   if (add) {
     const other = add.inputs[0] === mm.outputs[0] ? add.inputs[1] : add.inputs[0];
-    const { v } = floats(g, other, 'bias', add);
+    const { v } = constFloatTensor(g, other, 'bias', add);
     if (v.length === 1) c.fill(v[0]);
     else if (v.length === F) c.set(v);
     else throw new Refusal(`Add '${add.name}' is not a per-feature bias`);

@@ -4,7 +4,7 @@
  * into the kernel algebra of kernel.ts (with every precondition checked and a reason when it
  * does not hold), emitting a ConvSpec back as nodes, and the rewrite log the passes annotate.
  */
-import { attr, Node, type Graph, type Model } from '../ir/graph.ts';
+import { attr, Node, type Graph, type Model, type TensorType } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import { typeOfValue } from '../analysis/shapes.ts';
@@ -73,11 +73,29 @@ export function constTensor(graph: Graph, value: string): Tensor | undefined {
   return undefined;
 }
 
-export function constFloats(graph: Graph, value: string, what: string, node: Node): Float32Array {
+/** The float32 constant behind input `value` of `node` (`what` names it in the refusal): the
+ * tensor and its values; a Refusal when it is not a constant or not float32. */
+export function constFloatTensor(graph: Graph, value: string, what: string, node: Node): { t: Tensor; v: Float32Array } {
   const t = constTensor(graph, value);
   if (!t) throw new Refusal(`${what} '${value}' of node '${node.name}' is not a constant`);
   if (t.dataType !== DataType.FLOAT) throw new Refusal(`${what} '${value}' of node '${node.name}' is not float32 (only float32 weights are rewritten)`);
-  return t.toFloat32();
+  return { t, v: t.toFloat32() };
+}
+
+/** The values of constFloatTensor. */
+export function constFloats(graph: Graph, value: string, what: string, node: Node): Float32Array {
+  return constFloatTensor(graph, value, what, node).v;
+}
+
+/** The shape of a value: declared, else inferred; undefined when neither is known. */
+export function valueShape(model: Model, value: string): TensorType['shape'] | undefined {
+  const declared = model.graph.typeOf(value)?.shape;
+  if (declared) return declared;
+  try {
+    return typeOfValue(model, value)?.shape;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Spatial size [h, w] of a 4-D value, from declarations or shape inference; undefined if unknown. */
@@ -196,8 +214,7 @@ export function avgPoolAsConv(model: Model, node: Node, channels: number, extraP
 
 /** Channel count of a 4-D value (declared or inferred). */
 export function channelsOf(model: Model, value: string): number | undefined {
-  const shape = model.graph.typeOf(value)?.shape ?? (() => { try { return typeOfValue(model, value)?.shape; } catch { return undefined; } })();
-  const c = shape?.[1];
+  const c = valueShape(model, value)?.[1];
   return typeof c === 'number' ? c : undefined;
 }
 

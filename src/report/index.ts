@@ -1,34 +1,36 @@
 /**
  * `dnnfuse report`: schedule.json -> one self-contained HTML page.
  *
- * The schedule carries everything drawn: the graph (written by compile), the final plan's
- * groups with F_beta/F_D, the accelerator, and — when the planning pass recorded one — a
- * DRAM-vs-buffer-size sweep. When the plan has no sweep, the report recomputes it (unless
- * told not to) by re-running the schedule's own pipeline up to its planning pass at buffer
- * sizes from beta/8 to 8 beta on the source model named in the schedule; if that model is not
- * reachable, the page says so instead of drawing the curve.
+ * The schedule carries everything drawn: the graph (written by compile and plan), the final
+ * plan's groups with F_beta/F_D, the accelerator, and — when the planning pass recorded one — a
+ * DRAM-vs-buffer-size sweep. When the plan has no sweep, the report computes it (unless told
+ * not to) by re-planning the op graph recorded in the schedule's `planning` section at buffer
+ * sizes from beta/8 to 8 beta; the pass pipeline is never re-run and the source model never
+ * read. A schedule without that section (before version 2.1) gets a line saying why instead of
+ * the curve; one without a graph section (1.x) has its grouped ops drawn unconnected.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import type { Schedule } from '../passes/manager.ts';
-import { runPasses, scheduleGraph } from '../passes/manager.ts';
 import { finalPlan } from '../passes/schedule-groups.ts';
-import { getPass, hasPass } from '../passes/registry.ts';
-import { loadModel, encodeModel, decodeModel } from '../onnx/io.ts';
+import { makeContext } from '../passes/pass.ts';
+import type { PlanPassOptions } from '../passes/plan-fusion.ts';
+import type { FusionPlanJson } from '../search/planner.ts';
 import type { FusionScheme } from '../fusion/types.ts';
+import { EXPLAINER_KINDS } from '../get/explainers/common.ts';
 import type { ReportData, SweepPoint } from './data.ts';
 import { layoutGraph } from './layout.ts';
 import { renderHtml } from './html.ts';
 
 export type { ReportData } from './data.ts';
 
-/** Options of `generateReport`: title, where the schedule's model path is relative to, the
- * DRAM-vs-buffer sweep (on/off, factors), progress log. */
+/** Options of `generateReport`: title, the DRAM-vs-buffer sweep (on/off, factors), progress log. */
 export interface ReportOptions {
   title?: string;
-  /** Folder the schedule was read from (relative model paths resolve against it and cwd). */
+  /** Folder the schedule was read from. Ignored since schedule 2.1: the report reads nothing
+   * but the schedule (`findModel` takes the folder itself). */
   scheduleDir?: string;
-  /** Recompute the sweep when the schedule has none (default true). */
+  /** Re-plan the recorded op graph for the sweep when the schedule has no sweep (default true). */
   sweep?: boolean;
   /** Buffer multipliers of the recomputed sweep (default 1/8 .. 8, powers of two). */
   sweepFactors?: number[];
@@ -63,7 +65,8 @@ export function reportDataFromSchedule(s: Schedule, title?: string): ReportData 
   };
 }
 
-/** The source model a schedule names, found as the report finds it (an input of `report`). */
+/** The source model a schedule names, if it is there (the report does not read it; `dnnfuse
+ * report` refuses to write its page over it). */
 export function findModel(s: Schedule, scheduleDir?: string): string | undefined {
   const p = s.model?.path;
   if (!p) return undefined;
@@ -71,75 +74,47 @@ export function findModel(s: Schedule, scheduleDir?: string): string | undefined
   return cands.find((c) => existsSync(c));
 }
 
-/** Re-plans the source model at several buffer sizes with the schedule's own pipeline prefix. */
+/** Re-plans the op graph the schedule records (its `planning` section, schedule 2.1) at several
+ * buffer sizes with the final plan's own search settings, seed and cost model: the plan pass's
+ * search (no exact optimum: a figure per point is what the curve needs), then, for a final plan
+ * of the get pass, GET on top of it as that pass does. Neither the source model nor the pass
+ * pipeline is needed. A schedule without the section (2.0 and 1.x, or a rewrite after the plan)
+ * gets no curve, and the reason is what the page shows instead. */
 export async function recomputeSweep(s: Schedule, opts: ReportOptions = {}): Promise<{ points: SweepPoint[]; reason?: string }> {
   const plan = finalPlan(s);
   if (!plan) return { points: [], reason: 'no plan to sweep' };
   if (!s.hardware) return { points: [], reason: 'the schedule records no accelerator' };
-  const idx = s.passes.map((p) => p.name).lastIndexOf(plan.pass);
-  const names = s.passes.slice(0, idx + 1).map((p) => p.name);
-  const missing = names.filter((n) => !hasPass(n));
-  if (missing.length) return { points: [], reason: `pass${missing.length > 1 ? 'es' : ''} ${missing.join(', ')} not available to re-plan` };
-  const path = findModel(s, opts.scheduleDir);
-  if (!path) return { points: [], reason: `source model ${s.model?.path ?? '(unnamed)'} not found, cannot re-plan at other buffer sizes` };
-  const factors = opts.sweepFactors ?? [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8];
-  // Passes before the first one that reads the accelerator run once; the rest per size.
-  const split = Math.max(0, names.findIndex((n) => getPass(n).reads.includes('hardware')));
-  const base = loadModel(path);
-  for (const i of base.graph.inputs) {
-    const fixed = s.model.inputs.find((x) => x.name === i.name)?.shape;
-    if (fixed && fixed.every((d) => typeof d === 'number') && i.type) i.type = { ...i.type, shape: fixed as number[] };
+  if (!s.planning?.opGraph || s.planning.pass !== plan.pass) {
+    return { points: [], reason: `the schedule records no op graph to re-plan at other buffer sizes (schedules before version 2.1 have none; compile again to draw the curve)` };
   }
-  base.graph.invalidate();
+  const factors = opts.sweepFactors ?? [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8];
+  const { runPlanOn, PLAN_RECTIFIERS } = await import('../passes/plan-fusion.ts');
+  const { getPresetOptions } = await import('../passes/get.ts');
+  const raw = plan.raw as Partial<FusionPlanJson> & { get?: { explainer?: string } };
   const scheme = (s.scheme ?? 'lbdf') as FusionScheme;
-  await runPasses(base, names.slice(0, split).map(getPass), { hardware: s.hardware, scheme, seed: s.seed }, { verifyAfterChange: false });
-  const bytes = encodeModel(base);
-  // The same search as the schedule's plan, without the exact optimum (a figure per point is
-  // what the curve needs; the optimum's solver time would multiply by the number of points).
-  const planRaw = plan.raw as { search?: { method?: string; budget?: number; k?: number; warmStart?: boolean } };
-  const planOpts: Record<string, unknown> = { optimum: false };
-  if (planRaw.search?.method) planOpts.search = planRaw.search.method;
-  if (planRaw.search?.budget) planOpts.budget = planRaw.search.budget;
-  if (planRaw.search?.k) planOpts.k = planRaw.search.k;
-  if (planRaw.search?.warmStart !== undefined) planOpts.warmStart = planRaw.search.warmStart;
+  const rectifier = PLAN_RECTIFIERS.find((r) => r === raw.search?.rectifier);
+  const planOpts: PlanPassOptions = { optimum: false };
+  if (raw.search?.method) planOpts.search = raw.search.method;
+  if (raw.search?.budget) planOpts.budget = raw.search.budget;
+  if (raw.search?.k) planOpts.k = raw.search.k;
+  if (raw.search?.warmStart !== undefined) planOpts.warmStart = raw.search.warmStart;
+  if (plan.pass === 'plan' && rectifier) planOpts.rectifier = rectifier;
+  const explainer = EXPLAINER_KINDS.find((k) => k === raw.get?.explainer);
   const points: SweepPoint[] = [];
   for (const f of factors) {
     const bufferBytes = Math.max(1024, Math.round(s.hardware.bufferBytes * f));
-    const model = decodeModel(bytes);
     opts.log?.(`re-planning at buffer ${bufferBytes} B`);
-    const r = await runPasses(model, names.slice(split).map(getPass), { hardware: { ...s.hardware, bufferBytes }, scheme, seed: s.seed, options: { plan: planOpts } }, { verifyAfterChange: false });
-    const p = finalPlan(r.schedule);
-    if (p?.dramBytes !== undefined) points.push({ bufferBytes, dramBytes: p.dramBytes, layerByLayerDramBytes: p.layerByLayerDramBytes, groups: p.groups.length });
+    const ctx = makeContext({ hardware: { ...s.hardware, bufferBytes }, scheme, seed: s.seed });
+    let { annotations: a } = await runPlanOn(s.planning.opGraph, ctx, planOpts);
+    if (plan.pass === 'get') a = (await runPlanOn(s.planning.opGraph, ctx, getPresetOptions(a, { explainer }), a)).annotations;
+    const t = a.totals;
+    if (Number.isFinite(t?.dramBytes)) points.push({ bufferBytes, dramBytes: t.dramBytes, layerByLayerDramBytes: Number.isFinite(t.layerByLayerDramBytes) ? t.layerByLayerDramBytes : undefined, groups: a.groups.length });
   }
   return points.length >= 2 ? { points } : { points: [], reason: 'the planning pass reports no total DRAM figure' };
 }
 
-/** The graph section for a schedule written without one (e.g. by `dnnfuse plan`): the source
- * model, with the schedule's graph-changing passes before the plan re-run on it, so that node
- * names match the plan. Undefined when the model is not reachable or names do not match. */
-export async function reconstructGraph(s: Schedule, scheduleDir?: string): Promise<Schedule['graph']> {
-  const path = findModel(s, scheduleDir);
-  const plan = finalPlan(s);
-  if (!path || !plan) return undefined;
-  const idx = s.passes.map((p) => p.name).lastIndexOf(plan.pass);
-  const rewrites = s.passes.slice(0, idx).filter((p) => p.changed).map((p) => p.name);
-  if (rewrites.some((n) => !hasPass(n))) return undefined;
-  const model = loadModel(path);
-  if (rewrites.length) await runPasses(model, rewrites.map(getPass), { hardware: s.hardware ?? undefined, scheme: (s.scheme ?? undefined) as FusionScheme | undefined, seed: s.seed });
-  const g = scheduleGraph(model);
-  const names = new Set(g.nodes.map((n) => n.name));
-  return plan.groups.every((gr) => gr.nodes.every((n) => names.has(n))) ? g : undefined;
-}
-
 /** schedule -> HTML text. */
 export async function generateReport(s: Schedule, opts: ReportOptions = {}): Promise<string> {
-  if (!s.graph) {
-    const g = await reconstructGraph(s, opts.scheduleDir).catch(() => undefined);
-    if (g) {
-      s = { ...s, graph: g };
-      opts.log?.('the schedule has no graph section: drawn from the source model');
-    }
-  }
   const data = reportDataFromSchedule(s, opts.title);
   if (!data.sweep.length && data.groups.length && opts.sweep !== false) {
     const { points, reason } = await recomputeSweep(s, opts);

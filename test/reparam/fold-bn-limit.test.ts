@@ -78,3 +78,24 @@ test('compile --json reports fold-bn\'s limit-reached status (exit 0, stderr lin
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('collapse-branches reports its sweep limit the same way (maxSweeps 1: the one sweep allowed merged something, so no fixed point was seen)', async () => {
+  // Inner RepVGG block (3x3 + 1x1) read by a 1x1 conv that is one branch of an outer block
+  // beside a 3x3 (merged in one sweep: the outer sum comes after the inner one in topological order).
+  const b = new ModelBuilder({ seed: 5 });
+  const x = b.input('x', [1, 4, 8, 8]);
+  const inner = b.add(b.conv(x, { outChannels: 4, kernel: 3, pads: 1, bias: true }), b.conv(x, { outChannels: 4, kernel: 1, bias: true }));
+  b.output(b.add(b.conv(inner, { outChannels: 4, kernel: 1, bias: true }), b.conv(x, { outChannels: 4, kernel: 3, pads: 1, bias: true })));
+  const m = b.build();
+  const orig = cloneViaOnnx(m);
+  const { getPass } = await import('../../src/passes/registry.ts');
+  const limited = await runPasses(cloneViaOnnx(m), [getPass('collapse-branches')], { options: { 'collapse-branches': { maxSweeps: 1 } } });
+  const r = limited.schedule.passes[0];
+  assert.equal(r.status, 'limit-reached');
+  assert.match(r.reason ?? '', /no fixed point after 1 iterations of 'collapse-branches sweep'/);
+  assert.equal((r.annotations as { fixedPointLimit?: number }).fixedPointLimit, 1);
+  const full = await runPasses(m, [getPass('collapse-branches')]);
+  assert.equal(full.schedule.passes[0].status, 'ok');
+  assert.deepEqual(opCounts(m), { Conv: 1 });
+  await assertSameOutputs(orig, m);
+});

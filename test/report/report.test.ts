@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Pass } from '../../src/passes/pass.ts';
-import { runPasses, scheduleGraph, scheduleToJson, type Schedule } from '../../src/passes/manager.ts';
+import { runPasses, scheduleGraph, scheduleToJson, SCHEDULE_SCHEMA_VERSION, type Schedule } from '../../src/passes/manager.ts';
 import { buildCnn } from '../../src/testkit/arbitraries.ts';
-import { generateReport, reportDataFromSchedule } from '../../src/report/index.ts';
+import { generateReport, recomputeSweep, reportDataFromSchedule } from '../../src/report/index.ts';
+import { finalPlan } from '../../src/passes/schedule-groups.ts';
 import { hasPass } from '../../src/passes/registry.ts';
 import { noChromium, withPage } from '../support/chromium.ts';
 
@@ -150,14 +151,35 @@ test('dnnfuse report: bad inputs exit 2 with one line and no output', () => {
   }
 });
 
-test('a schedule without a graph section (as `dnnfuse plan` writes) is drawn from its source model', { skip: hasPass('plan') ? false : 'the plan pass is not in this build', timeout: 120_000 }, async () => {
-  const { loadModel } = await import('../../src/onnx/io.ts');
-  const { getPass } = await import('../../src/passes/registry.ts');
+test('a 2.1 schedule carries what the report draws: graph and op graph, re-planned without the model or the pipeline', { skip: hasPass('plan') ? false : 'the plan pass is not in this build', timeout: 120_000 }, async () => {
+  const { compileModel } = await import('../../src/compile.ts');
   const example = join(import.meta.dirname, '..', '..', 'fixtures', 'example.onnx');
-  const { schedule } = await runPasses(loadModel(example), [getPass('fold-bn'), getPass('plan')], { hardware: { name: 'hw', bufferBytes: 256 * 1024, elementType: 'int8', dramBytesPerSecond: 1e10, macsPerSecond: 1e12 }, scheme: 'lbdf', options: { plan: { budget: 50, optimum: false } } }, { modelPath: example });
-  assert.equal(schedule.graph, undefined);
-  const html = await generateReport(schedule, { sweep: false });
-  assert.doesNotMatch(html, /has no graph section/);
+  const hw = { name: 'hw', bufferBytes: 256 * 1024, elementType: 'int8' as const, dramBytesPerSecond: 1e10, macsPerSecond: 1e12 };
+  const { schedule } = await compileModel(example, { hw, pipeline: 'fold-bn,plan', passOptions: { plan: { budget: 50, optimum: false } }, verify: false, omitTimings: true });
+  assert.equal(schedule.schemaVersion, SCHEDULE_SCHEMA_VERSION);
+  assert.ok(schedule.graph && schedule.planning, 'graph and planning sections written');
+  assert.equal(schedule.planning.pass, 'plan');
+  // The source model is gone: the report needs nothing but the schedule.
+  const s: Schedule = JSON.parse(scheduleToJson({ ...schedule, model: { ...schedule.model, path: join(tmpdir(), 'no-such-dir', 'gone.onnx') } }));
+  const logged: string[] = [];
+  const { points } = await recomputeSweep(s, { log: (m) => logged.push(m) });
+  assert.equal(points.length, 7);
+  assert.equal(logged.length, 7);
+  // The point at the schedule's own buffer is the schedule's plan (same op graph, search, seed).
+  const at = points.find((p) => p.bufferBytes === hw.bufferBytes)!;
+  assert.equal(at.dramBytes, finalPlan(s)!.dramBytes);
+  assert.equal(at.groups, finalPlan(s)!.groups.length);
+  assert.ok(points[0].dramBytes >= points[6].dramBytes, 'a larger buffer moves no more DRAM');
+  const html = await generateReport(s);
+  assert.equal((html.match(/<circle class="pt"/g) ?? []).length, 7);
   assert.ok((html.match(/<path class="edge"/g) ?? []).length > 10, 'edges drawn');
-  assert.equal((html.match(/<g class="fusion-group/g) ?? []).length, reportDataFromSchedule(schedule).groups.length);
+  assert.equal((html.match(/<g class="fusion-group/g) ?? []).length, reportDataFromSchedule(s).groups.length);
+  // An older schedule (no planning section, no graph section): groups drawn unconnected, and
+  // the page says why there is no curve instead of re-running anything.
+  const { planning: _p, graph: _g, ...old } = s;
+  const oldHtml = await generateReport({ ...old, schemaVersion: '2.0' });
+  assert.match(oldHtml, /records no op graph to re-plan/);
+  assert.match(oldHtml, /has no graph section/);
+  assert.equal((oldHtml.match(/<circle class="pt"/g) ?? []).length, 0);
+  assert.equal((oldHtml.match(/<g class="fusion-group/g) ?? []).length, reportDataFromSchedule(s).groups.length);
 });

@@ -13,8 +13,8 @@ import cliProgress from 'cli-progress';
 import { loadModel } from '../../onnx/io.ts';
 import { badInput } from '../../errors.ts';
 import { PRESETS, resolveAccelerator } from '../../hardware/load.ts';
-import { runPasses, scheduleToJson } from '../../passes/manager.ts';
-import { planPass } from '../../passes/plan-fusion.ts';
+import { runPasses, scheduleGraph, scheduleToJson } from '../../passes/manager.ts';
+import { planningSection, planPass } from '../../passes/plan-fusion.ts';
 import { SEARCH_METHODS } from '../../search/planner.ts';
 import { RunInputs, checkOutputTarget, writeOutput } from '../../util/output.ts';
 import { applyShapeOverrides } from '../../analysis/shapes.ts';
@@ -95,6 +95,10 @@ export function register(program: Command): void {
       } finally {
         bar?.stop();
       }
+      // What the report draws and re-plans, as compile records it.
+      res.schedule.graph = scheduleGraph(model);
+      const planning = planningSection(model, res.schedule);
+      if (planning) res.schedule.planning = planning;
       const text = scheduleToJson(res.schedule);
       if (!toStdout) writeOutput(o.out, text, inputs);
       else process.stdout.write(text.endsWith('\n') ? text : text + '\n');

@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .argument('[schedule]', 'schedule.json written by dnnfuse compile', 'out/schedule.json')
     .option('-o, --out <file>', 'output HTML file (- for stdout)', 'report.html')
     .option('--title <text>', 'page title')
-    .option('--no-sweep', 'do not re-plan at other buffer sizes when the schedule has no sweep')
+    .option('--no-sweep', 'do not re-plan the recorded op graph at other buffer sizes when the schedule has no sweep')
     .option('-q, --quiet', 'no progress on stderr')
     .option('--json', 'print a machine-readable summary on stdout')
     .action(async (schedulePath: string, o: { out: string; title?: string; sweep: boolean; quiet?: boolean; json?: boolean }) => {
@@ -33,7 +33,7 @@ export function register(program: Command): void {
       }
       const schedule = parseSchedule(text, schedulePath);
       const { generateReport, findModel } = await import('../../report/index.ts'); // elkjs loads on use
-      // Inputs: the schedule and the source model it names (the report re-plans it).
+      // Inputs: the schedule, and the source model it names (not read; never written over).
       const inputs = new RunInputs().add(schedulePath, 'schedule file');
       const source = findModel(schedule, dirname(resolve(schedulePath)));
       if (source) inputs.add(source, 'model file (named by the schedule)');
