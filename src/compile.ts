@@ -4,9 +4,14 @@
  * node metadata), and check the rewritten model against the original in onnxruntime.
  * Nothing is written here; the CLI writes the two outputs once everything succeeded.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { join, resolve } from 'node:path';
 import type { Model } from './ir/graph.ts';
-import { loadModel, encodeModel } from './onnx/io.ts';
+import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
+import { LazyFile } from './onnx/lazy.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
 import { applyShapeOverrides } from './analysis/shapes.ts';
 
@@ -19,7 +24,7 @@ import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './pass
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
 import { planningSection } from './passes/plan-fusion.ts';
-import { ort, runModel, randomFeeds, type Feeds, type HostTensor } from './analysis/ort.ts';
+import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage } from './fusion/coverage.ts';
@@ -86,10 +91,69 @@ function resolvePipeline(p: CompileOptions['pipeline']): Pass[] {
   return p.flatMap((x) => (typeof x === 'string' ? parsePipeline(x) : [x]));
 }
 
+/** The original model of the check: its file, which onnxruntime reads itself (no copy of the
+ * model's bytes is held in this process while the passes run; the file must be the one loaded),
+ * or the encoded bytes of a model given in memory. */
+type OriginalModel = { path: string; stamp: string } | Uint8Array;
+
+const stampOf = (path: string) => LazyFile.stampOf(statSync(path));
+
+/** The original's file, refused when it changed on disk since it was loaded (the rewritten model
+ * was made from what was loaded, a different file would make the check meaningless). */
+function originalFile(original: OriginalModel): Uint8Array | string {
+  if (original instanceof Uint8Array) return original;
+  let now: string | undefined;
+  try {
+    now = stampOf(original.path);
+  } catch {
+    /* gone: named below */
+  }
+  if (now !== original.stamp) throw badInput(`${original.path}: the model file changed on disk while it was compiled; nothing was checked or written, run again`);
+  return original.path;
+}
+
+/** Runs the rewritten model in onnxruntime from a temporary file (written piecewise, see
+ * writeModelFile), so that its encoded bytes are never one array in this process while the
+ * session reads them; a model with external data, or a temporary folder that cannot be
+ * written, falls back to the encoded bytes. */
+async function runRewritten(model: Model, feeds: Feeds, so: SessionOptions): Promise<Record<string, HostTensor>> {
+  let dir: string | undefined;
+  try {
+    let file: string | undefined;
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'dnnfuse-check-'));
+      const f = join(dir, 'rewritten.onnx');
+      if (writeModelFile(model, f)) file = f;
+    } catch {
+      file = undefined;
+    }
+    return await runModel(file ?? encodeModel(model), feeds, so);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A full garbage collection now. onnxruntime's memory is native, invisible to V8's heuristics:
+ * what the passes left unreachable (HiGHS's and tfjs's wasm memory, hundreds of MB after a large
+ * MILP) would otherwise still be resident while the check's sessions allocate theirs. Node has
+ * no API for it without --expose-gc; the flag is set for a function made in a new context (the
+ * documented effect of v8.setFlagsFromString), then restored. */
+function collectGarbage(): void {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    setFlagsFromString('--no-expose-gc');
+    gc();
+  } catch {
+    /* not collecting is only a missed saving */
+  }
+}
+
 /** Runs the rewritten model against the original (user-given inputs, or seeded random ones
  * fitting each input's dtype and use) and compares every output with allclose
- * (src/analysis/compare.ts). */
-async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill> }): Promise<NonNullable<Schedule['verification']>> {
+ * (src/analysis/compare.ts). One session at a time: the original's is released before the
+ * rewritten model's is created. */
+async function verify(original: OriginalModel, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill> }): Promise<NonNullable<Schedule['verification']>> {
   let feeds: Feeds;
   if (o.feeds) feeds = o.feeds;
   else {
@@ -99,18 +163,22 @@ async function verify(original: Uint8Array, rewritten: Model, o: { rtol: number;
       return { checked: false, reason: e instanceof Error ? e.message : String(e) };
     }
   }
-  const so = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 } as const;
+  // No memory arena: each model runs once, and the arena would keep its rounded-up blocks (IS-Net
+  // at 1024x1024: 1070 -> 880 MiB peak for one session, bench:memory).
+  const so: SessionOptions = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, cpuMemArena: false };
   await ort(); // onnxruntime-node missing is an error of its own (exit 2), not an unrunnable model
+  const source = originalFile(original);
+  collectGarbage();
   let ref: Record<string, HostTensor>;
   try {
-    ref = await runModel(original, feeds, so);
+    ref = await runModel(source, feeds, so);
   } catch (e) {
     // An original onnxruntime cannot run (custom ops, unsupported opset) cannot be checked.
     return { checked: false, reason: `onnxruntime cannot run the original model (${(e instanceof Error ? e.message : String(e)).slice(0, 200)})` };
   }
   let got: Record<string, HostTensor>;
   try {
-    got = await runModel(encodeModel(rewritten), feeds, so);
+    got = await runRewritten(rewritten, feeds, so);
   } catch (e) {
     throw verificationFailed(`the rewritten model does not run in onnxruntime while the original does: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
   }
@@ -142,13 +210,20 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   const seed = opts.seed ?? 0;
 
   let model: Model;
-  let original: Uint8Array;
+  let original: OriginalModel;
   if (typeof input === 'string') {
+    // Stamped before the load: a file replaced during the load is caught by the check.
+    let stamp = '';
+    try {
+      stamp = stampOf(input);
+    } catch {
+      /* loadModel names the error */
+    }
     model = loadModel(input);
-    original = readFileSync(input);
+    original = { path: resolve(input), stamp };
   } else {
     model = input;
-    original = encodeModel(model);
+    original = (opts.verify ?? true) ? encodeModel(model) : new Uint8Array(0); // before the passes change it
   }
   applyShapeOverrides(model, opts.shapes ?? []);
   // User-given inputs are read and checked against the model before any pass runs.

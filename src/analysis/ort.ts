@@ -65,6 +65,9 @@ export interface SessionOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Extra values (intermediate tensors) to return besides the graph outputs. */
   capture?: string[];
+  /** onnxruntime's CPU memory arena (default true). For a model run once it only costs memory:
+   * the arena rounds allocations up and keeps them (compile's check turns it off). */
+  cpuMemArena?: boolean;
 }
 
 /** Encodes `model` with `extra` values appended as graph outputs (the model is left as it was). */
@@ -89,6 +92,7 @@ export async function createSession(model: Model | Uint8Array | string, opts: Se
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
     logSeverityLevel: opts.logSeverityLevel ?? 3,
+    ...(opts.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
   };
   try {
     if (typeof model === 'string') return await o.InferenceSession.create(model, so);

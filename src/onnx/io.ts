@@ -153,6 +153,25 @@ export function encodeModel(model: Model): Uint8Array {
   return encodeModelBytes(model, { baseDir: model.baseDir ?? process.cwd() });
 }
 
+/** Writes the model to a new file at `path` (created exclusively, mode 0600), for a reader that
+ * wants a file rather than bytes (compile's onnxruntime check): views and lazily loaded tensors
+ * are copied through one 4 MiB buffer, never assembled into one array as encodeModel does.
+ * Returns false, writing nothing, when the model reads external data (its locations are relative
+ * to the model's folder, not to `path`'s). Not atomic: for temporary files; use saveModel for
+ * outputs. */
+export function writeModelFile(model: Model, path: string): boolean {
+  for (const t of tensorsOf(model)) if (t.source.kind === 'external') return false;
+  if (opaqueExternalTensors(model).length) return false;
+  const parts = encodeModelChunks(model, { baseDir: dirname(resolve(path)) });
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeParts(fd, parts);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
 /** Protobuf caps a message at 2 GiB; keep a margin for the graph structure. */
 const INLINE_LIMIT = 2 ** 31 - 2 ** 26;
 /** Threshold used when the data must go external because of the 2 GiB limit. */

@@ -55,6 +55,8 @@
  */
 import * as highsModule from 'highs';
 import type { Highs } from 'highs';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { CostModel, Group } from '../fusion/types.ts';
 import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf } from './common.ts';
@@ -115,8 +117,20 @@ type HighsApi = Highs;
 // the default export as `.default`, while Node's ESM entry (highs.mjs) exports it directly.
 const loadHighs = ((highsModule as unknown as { default?: unknown }).default ?? highsModule) as () => Promise<Highs>;
 let highsPromise: Promise<HighsApi> | undefined;
+/** Node's global WebAssembly (the TypeScript libs of this project do not declare it). */
+const Wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; instantiate(module: object, imports: object): Promise<object> } }).WebAssembly;
+let wasmModule: Promise<object> | undefined;
 function highs(): Promise<HighsApi> {
-  highsPromise ??= loadHighs();
+  highsPromise ??= (async () => {
+    wasmModule ??= Wasm.compile(readFileSync(createRequire(import.meta.url).resolve('highs/runtime')));
+    const compiled = await wasmModule;
+    // Emscripten's hook: instantiate the module compiled once instead of compiling highs.wasm again.
+    const instantiateWasm = (imports: object, done: (instance: object) => void) => {
+      void Wasm.instantiate(compiled, imports).then(done);
+      return {};
+    };
+    return (loadHighs as unknown as (o: object) => Promise<HighsApi>)({ instantiateWasm });
+  })();
   return highsPromise;
 }
 
@@ -371,7 +385,22 @@ function isChainSet(cost: CostModel, ids: number[]): boolean {
  * whole problem is re-solved with the potential rows). Chains use the DP; other components use
  * HiGHS on their candidate family (complete when under the cap, else size-bounded).
  */
+/** Solvers running now; the HiGHS instance is dropped when the last one ends. */
+let highsUsers = 0;
+
 export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): Promise<ExactResult> {
+  highsUsers++;
+  try {
+    return await solveExactWith(cost, opts);
+  } finally {
+    // HiGHS's wasm memory only grows (a large MILP leaves hundreds of MB resident); a fresh
+    // instance per solve lets it be collected once the solve is over (the compiled module is
+    // kept: instantiating it again is cheap).
+    if (--highsUsers === 0) highsPromise = undefined;
+  }
+}
+
+async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<ExactResult> {
   const t0 = performance.now();
   const n = cost.graph.ops.length;
   const lb = trivialLowerBound(cost);

