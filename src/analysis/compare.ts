@@ -15,14 +15,20 @@
  */
 import type { HostTensor } from './ort.ts';
 
+/** Default relative tolerance of the allclose check (Polygraphy's). */
 export const DEFAULT_RTOL = 1e-5;
+/** Default absolute tolerance of the allclose check (Polygraphy's). */
 export const DEFAULT_ATOL = 1e-5;
 
+/** Tolerances of the allclose check: every element within |a-b| <= atol + rtol |b|. */
 export interface AllcloseOptions {
+  /** Relative tolerance (default DEFAULT_RTOL, 1e-5). */
   rtol?: number;
+  /** Absolute tolerance (default DEFAULT_ATOL, 1e-5). */
   atol?: number;
 }
 
+/** The allclose check of one output, with the figures a person reads to judge a miss. */
 export interface OutputCheck {
   output: string;
   ok: boolean;
@@ -41,6 +47,7 @@ export interface OutputCheck {
   reason?: string;
 }
 
+/** The allclose check of every output of a model against the reference (`ok` when all pass). */
 export interface CheckResult {
   ok: boolean;
   rtol: number;
