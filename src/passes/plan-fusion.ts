@@ -16,6 +16,8 @@
  * both come here. With a GET rectifier the annotations gain a `get` section: explainer,
  * rectifier statistics, rectify rate and the SPLIT trees behind the final plan's groups.
  * Services: onProgress (search progress), rectifier (a custom Rectifier function).
+ * The subgraphs of control-flow nodes (planned as opaque ops) are planned too, each on its own
+ * (src/search/subgraph-plans.ts), under their node's group.
  */
 import type { OptionsSchema, Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
@@ -24,6 +26,7 @@ import type { OpGraph, Rectifier } from '../fusion/types.ts';
 import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
+import { planSubgraphs } from '../search/subgraph-plans.ts';
 import type { SearchMethod } from '../search/common.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
@@ -167,6 +170,9 @@ export async function runPlan(model: Model, ctx: PassContext, options: PlanPassO
     onProgress: ctx.services.onProgress,
   });
   const json = result.json;
+  // The subgraphs of control-flow nodes (opaque here) get plans of their own, under their node's
+  // group; the exact solver's search is replaced by local search there (no MILP per subgraph).
+  await planSubgraphs(model, json, { hardware, scheme: json.scheme, search: o.search === 'exact' ? 'local' : o.search, seed: ctx.seed, budget: o.budget, k: o.k, warmStart: o.warmStart });
   if (baseline?.optimum) {
     const opt = baseline.optimum.dramBytes;
     json.optimum = { ...baseline.optimum, gap: opt > 0 ? (json.totals.dramBytes - opt) / opt : 0, gapToBound: json.totals.dramBytes > 0 ? (json.totals.dramBytes - baseline.optimum.boundBytes) / json.totals.dramBytes : 0 };
