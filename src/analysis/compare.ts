@@ -30,12 +30,17 @@ export interface AllcloseOptions {
 
 /** The allclose check of one output, with the figures a person reads to judge a miss. */
 export interface OutputCheck {
+  /** The output's name. */
   output: string;
+  /** Every element within the tolerances (and the shapes agree). */
   ok: boolean;
+  /** Elements compared. */
   elements: number;
   /** Elements with |a - b| > atol + rtol |b|. */
   mismatched: number;
+  /** Largest |a - b|. */
   maxAbs: number;
+  /** Mean |a - b|. */
   meanAbs: number;
   /** Cosine similarity of the two outputs as vectors (1 when both are all zero). */
   cosine: number;
@@ -49,9 +54,13 @@ export interface OutputCheck {
 
 /** The allclose check of every output of a model against the reference (`ok` when all pass). */
 export interface CheckResult {
+  /** Every output passes. */
   ok: boolean;
+  /** The relative tolerance used. */
   rtol: number;
+  /** The absolute tolerance used. */
   atol: number;
+  /** One check per reference output. */
   outputs: OutputCheck[];
 }
 
