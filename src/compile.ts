@@ -27,7 +27,7 @@ import { planningSection } from './passes/plan-fusion.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
-import { planCoverage } from './fusion/coverage.ts';
+import { planCoverage, subgraphCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 
@@ -252,7 +252,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
 
   const plan = finalPlan(schedule);
   if (plan) {
-    schedule.coverage = planCoverage(model, plan.groups);
+    schedule.coverage = planCoverage(model, plan.groups, Array.isArray(plan.raw.unplanned) ? (plan.raw.unplanned as { node: string; reason: string }[]) : []);
+    if ([...model.graph.subgraphsDeep()].length) schedule.coverage.subgraphs = subgraphCoverage(model, (plan.raw as { groups: Parameters<typeof subgraphCoverage>[1] }).groups);
     const u = schedule.coverage.uncovered;
     if (u.length) log(`${u.length} of ${schedule.coverage.nodes} nodes are in no fusion group (listed with the reason in the schedule's coverage section): ${u.slice(0, 5).map((x) => `${x.node} (${x.op})`).join(', ')}${u.length > 5 ? ', ...' : ''}`);
   }

@@ -169,6 +169,9 @@ export { assertPlanValid, bruteForceOptimum } from './testkit/plan.ts';
 export type { PlanValidOptions, PlanValidSummary } from './testkit/plan.ts';
 export type { SameOutputsOptions } from './testkit/properties.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';
+export type { EquivalenceOptions } from './analysis/ort.ts';
+export { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
+export type { AllcloseOptions, CheckResult, OutputCheck } from './analysis/compare.ts';
 export { inputFill, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 export { onEveryGraph, runOnEveryGraph, type EveryGraphAnnotations } from './passes/subgraphs.ts';
 
@@ -200,7 +203,7 @@ export function passAnnotations<K extends keyof BuiltinAnnotations>(schedule: im
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
 export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
 export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';
-export type { FusionPlanJson, FusionGroupJson } from './search/planner.ts';
+export type { FusionPlanJson, FusionGroupJson, SubgraphPlanJson } from './search/planner.ts';
 export type { PlanPassOptions } from './passes/plan-fusion.ts';
 export type { GetPassAnnotations } from './passes/get.ts';
 export type { Certificate } from './learnability/certify.ts';

@@ -15,21 +15,32 @@
  */
 import type { HostTensor } from './ort.ts';
 
+/** Default relative tolerance of the allclose check (Polygraphy's). */
 export const DEFAULT_RTOL = 1e-5;
+/** Default absolute tolerance of the allclose check (Polygraphy's). */
 export const DEFAULT_ATOL = 1e-5;
 
+/** Tolerances of the allclose check: every element within |a-b| <= atol + rtol |b|. */
 export interface AllcloseOptions {
+  /** Relative tolerance (default DEFAULT_RTOL, 1e-5). */
   rtol?: number;
+  /** Absolute tolerance (default DEFAULT_ATOL, 1e-5). */
   atol?: number;
 }
 
+/** The allclose check of one output, with the figures a person reads to judge a miss. */
 export interface OutputCheck {
+  /** The output's name. */
   output: string;
+  /** Every element within the tolerances (and the shapes agree). */
   ok: boolean;
+  /** Elements compared. */
   elements: number;
   /** Elements with |a - b| > atol + rtol |b|. */
   mismatched: number;
+  /** Largest |a - b|. */
   maxAbs: number;
+  /** Mean |a - b|. */
   meanAbs: number;
   /** Cosine similarity of the two outputs as vectors (1 when both are all zero). */
   cosine: number;
@@ -41,10 +52,15 @@ export interface OutputCheck {
   reason?: string;
 }
 
+/** The allclose check of every output of a model against the reference (`ok` when all pass). */
 export interface CheckResult {
+  /** Every output passes. */
   ok: boolean;
+  /** The relative tolerance used. */
   rtol: number;
+  /** The absolute tolerance used. */
   atol: number;
+  /** One check per reference output. */
   outputs: OutputCheck[];
 }
 

@@ -1,9 +1,10 @@
 /**
  * onnxruntime helpers shared by every pass that checks numerics against the reference
  * runtime: run an IR model (encoded in memory) on given inputs, capture intermediate values
- * (added as extra graph outputs for the run, then removed), compare outputs with the project's
- * criterion (max abs error <= tol x output scale, scale = max abs of the reference output),
- * seeded random feeds, and onnxruntime's own optimizer (saved model file).
+ * (added as extra graph outputs for the run, then removed), check two models against each other
+ * with the project's one criterion (allclose, src/analysis/compare.ts: every element within
+ * |a-b| <= atol + rtol |b|, Polygraphy's defaults), seeded random feeds, and onnxruntime's own
+ * optimizer (saved model file).
  *
  * onnxruntime-node is imported lazily so that modules using these helpers load without it.
  * What takes or returns its types is `@internal`: the package's declarations (built with
@@ -17,6 +18,7 @@ import { encodeModel } from '../onnx/io.ts';
 import { Rng } from '../util/random.ts';
 import { inputFill, type InputFill } from './input-ranges.ts';
 import { badInput, verificationFailed } from '../errors.ts';
+import { allclose, type AllcloseOptions, type CheckResult } from './compare.ts';
 
 /** @internal */
 type Ort = typeof OrtNs;
@@ -207,6 +209,8 @@ function floatToHalf(x: number): number {
 
 /** How one output of a candidate model differs from the reference: max abs error, the reference's
  * scale (max abs) and their ratio.
+ * @deprecated The scale-relative figure of `compareOutputs`; the project's criterion is
+ * `allclose` (`OutputCheck`).
  */
 export interface OutputComparison {
   name: string;
@@ -218,8 +222,9 @@ export interface OutputComparison {
   ok: boolean;
 }
 
-/** The comparison of every output of two runs (`compareOutputs`, `checkEquivalence`): `ok` when all
- * are within the tolerance.
+/** The comparison of every output of two runs by `compareOutputs`: `ok` when all are within the
+ * tolerance.
+ * @deprecated See `compareOutputs`.
  */
 export interface Comparison {
   ok: boolean;
@@ -229,7 +234,12 @@ export interface Comparison {
   worst: number;
 }
 
-/** Compares outputs by name: max abs error <= tol x max abs of the reference. */
+/** Compares outputs by name: max abs error <= tol x max abs of the reference.
+ * @deprecated A scale-relative check passes errors on elements far below an output's largest
+ * one and fails float rounding on outputs of tiny scale; use `allclose` (elementwise
+ * |a-b| <= atol + rtol |b|, what `compile`, `rewrite --verify`, `checkEquivalence` and
+ * `assertSameOutputs` use).
+ */
 export function compareOutputs(reference: Record<string, HostTensor>, candidate: Record<string, HostTensor>, tol = 1e-4): Comparison {
   const outputs: OutputComparison[] = [];
   for (const [name, ref] of Object.entries(reference)) {
@@ -252,17 +262,41 @@ export function compareOutputs(reference: Record<string, HostTensor>, candidate:
   return { ok: outputs.every((o) => o.ok), tolerance: tol, outputs, worst };
 }
 
-/** Runs two models on the same seeded random inputs (`runs` draws) and compares every output. */
-export async function checkEquivalence(reference: Model | Uint8Array | string, candidate: Model | Uint8Array | string, opts: { seed?: number; runs?: number; tol?: number; feedsFrom?: Model; overrides?: Record<string, number[]> } = {}): Promise<Comparison> {
+/** Options of `checkEquivalence`: the allclose tolerances, the seeded random inputs (draws, seed,
+ * the model they are drawn from, fixed dims). */
+export interface EquivalenceOptions extends AllcloseOptions {
+  /** Seed of the first draw (default 0); draw r uses seed + r. */
+  seed?: number;
+  /** Random input draws (default 1). */
+  runs?: number;
+  /** The IR model inputs are drawn from (default: whichever of the two is an IR model). */
+  feedsFrom?: Model;
+  /** Dims of dynamic graph inputs (default: 1 for every unknown dim). */
+  overrides?: Record<string, number[]>;
+}
+
+/** The one-line error for the removed scale-relative tolerance option (`tol` / `tolerance`). */
+export function toleranceReplaced(where: string): Error {
+  return badInput(`${where}: the scale-relative tolerance (max error x output scale) was replaced by allclose's rtol and atol (every element within |a-b| <= atol + rtol |b|; defaults 1e-5, 1e-5)`);
+}
+
+/** Runs two models on the same seeded random inputs (`runs` draws) and compares every output with
+ * `allclose` (rtol, atol; defaults Polygraphy's 1e-5, 1e-5). Returns the check of the first
+ * failing draw, else of the draw with the largest max abs error. */
+export async function checkEquivalence(reference: Model | Uint8Array | string, candidate: Model | Uint8Array | string, opts: EquivalenceOptions = {}): Promise<CheckResult> {
+  if ((opts as { tol?: unknown }).tol !== undefined) throw toleranceReplaced('checkEquivalence option `tol`');
   const feedModel = opts.feedsFrom ?? (reference instanceof Model ? reference : candidate instanceof Model ? candidate : undefined);
   if (!feedModel) throw badInput('checkEquivalence: give an IR model (or feedsFrom) to draw inputs from');
-  const [sa, sb] = [await createSession(reference), await createSession(candidate)];
+  const so = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 } as const;
+  const [sa, sb] = [await createSession(reference, so), await createSession(candidate, so)];
+  const maxAbs = (c: CheckResult) => Math.max(0, ...c.outputs.map((o) => o.maxAbs));
   try {
-    let all: Comparison | undefined;
+    let all: CheckResult | undefined;
     for (let r = 0; r < (opts.runs ?? 1); r++) {
       const feeds = randomFeeds(feedModel, (opts.seed ?? 0) + r, opts.overrides);
-      const c = compareOutputs(await runSession(sa, feeds), await runSession(sb, feeds), opts.tol);
-      if (!all || c.worst > all.worst) all = c;
+      const c = allclose(await runSession(sa, feeds), await runSession(sb, feeds), opts);
+      if (!c.ok) return c;
+      if (!all || maxAbs(c) > maxAbs(all)) all = c;
     }
     return all!;
   } finally {

@@ -59,6 +59,17 @@ export interface ShapeAnalysis {
 /** The default-domain opset we assume when a model imports none. */
 const DEFAULT_OPSET = 18;
 
+/** What the last inference of each subgraph (If branch, Loop/Scan body) found: its values'
+ * types (inputs, outer-scope reads, initializers, node outputs) and why a shape is not static. */
+const subgraphRuns = new WeakMap<Graph, { types: Map<string, TensorType>; reasons: Map<string, string> }>();
+
+/** Types and not-static reasons of a subgraph's values as the last shape inference of its model
+ * (`analyzeShapes` on the main graph) found them, or undefined when none reached it. A Loop body
+ * is the fixed point's last run: shapes that hold at every iteration. */
+export function subgraphShapes(sub: Graph): { types: ReadonlyMap<string, TensorType>; reasons: ReadonlyMap<string, string> } | undefined {
+  return subgraphRuns.get(sub);
+}
+
 /** Which graph each analysis was last run with (so staticShape(graph, name) can recompute). */
 const lastRun = new WeakMap<Graph, { model: Model; opts: InferOptions }>();
 /** ValueInfo entries written by inference -> the type the file declared before (if any). */
@@ -360,6 +371,7 @@ function inferSubgraph(model: Model, sub: Graph, inputTypes: (TensorType | undef
   for (const [name, t] of sub.initializers) types.set(name, { elemType: t.dataType, shape: [...t.dims] });
   const state = newState(sub, types, reasons, values);
   runGraph(model, sub, state, hasOverrides, []);
+  subgraphRuns.set(sub, { types, reasons });
   return {
     outputs: sub.outputs.map((o) => {
       const t = types.get(o.name) ?? (o.type ? { elemType: o.type.elemType, shape: o.type.shape ? [...o.type.shape] : undefined } : undefined);

@@ -5,7 +5,8 @@
  * A runtime executing the schedule must run the listed nodes itself; nothing is left out
  * silently.
  */
-import type { Model, Node } from '../ir/graph.ts';
+import type { Graph, Model, Node } from '../ir/graph.ts';
+import { graphConstants } from './op-graph.ts';
 
 export interface Coverage {
   nodes: number;
@@ -18,8 +19,7 @@ export interface Coverage {
   unknown: string[];
 }
 
-function reasonOf(model: Model, n: Node, isConst: (v: string) => boolean): string {
-  const g = model.graph;
+function reasonOf(g: Graph, n: Node, isConst: (v: string) => boolean): string {
   if (n.opType === 'Constant') return 'constant: its value is a weight or parameter of the ops that read it';
   if (n.opType === 'Shape' || n.opType === 'Size') return `shape query: a parameter of the ops that read it (not folded: the shape of '${n.inputs[0]}' is not static)`;
   if (n.opType === 'Identity' || n.opType === 'Dropout') return g.isGraphOutput(n.outputs[0]) ? 'alias of its input (kept: it names a graph output)' : 'alias of its input (no computation)';
@@ -29,9 +29,11 @@ function reasonOf(model: Model, n: Node, isConst: (v: string) => boolean): strin
   return 'not placed in any group by the planner';
 }
 
-/** Coverage of `groups` (node names per group) over `model`'s main graph. */
-export function planCoverage(model: Model, groups: { nodes: string[] }[]): Coverage {
+/** Coverage of `groups` (node names per group) over `model`'s main graph; `unplanned` are the
+ * nodes the planner left out with their reason (data-dependent shapes), reported as such. */
+export function planCoverage(model: Model, groups: { nodes: string[] }[], unplanned: { node: string; reason: string }[] = []): Coverage {
   const g = model.graph;
+  const leftOut = new Map(unplanned.map((u) => [u.node, u.reason]));
   const count = new Map<string, number>();
   for (const gr of groups) for (const name of gr.nodes) count.set(name, (count.get(name) ?? 0) + 1);
   const names = new Set(g.nodes.map((n) => n.name));
@@ -47,7 +49,7 @@ export function planCoverage(model: Model, groups: { nodes: string[] }[]): Cover
   for (const n of g.nodes) {
     const c = count.get(n.name) ?? 0;
     if (c >= 1) covered++;
-    else uncovered.push({ node: n.name, op: n.opType, reason: reasonOf(model, n, isConst) });
+    else uncovered.push({ node: n.name, op: n.opType, reason: leftOut.has(n.name) ? `not planned: ${leftOut.get(n.name)}` : reasonOf(g, n, isConst) });
   }
   return {
     nodes: g.nodes.length,
@@ -56,4 +58,56 @@ export function planCoverage(model: Model, groups: { nodes: string[] }[]): Cover
     duplicated: [...count.entries()].filter(([, c]) => c > 1).map(([k]) => k),
     unknown: [...count.keys()].filter((k) => !names.has(k)),
   };
+}
+
+/** Coverage of one subgraph (If branch, Loop/Scan body) by its own plan. */
+export interface SubgraphCoverage extends Coverage {
+  /** `If_25.else_branch`, nested `If_25.else_branch/If_651.then_branch`. */
+  path: string;
+}
+
+/** The subgraph plans of a plan's groups, as the plan pass records them (search/planner.ts). */
+interface GroupWithSubgraphs {
+  nodes: string[];
+  subgraphs?: { path: string; plan: { groups: GroupWithSubgraphs[]; unplanned?: { node: string; reason: string }[] } | null; reason?: string; unplanned?: { node: string; reason: string }[] }[];
+}
+
+/** Coverage of every subgraph of `model` (nested ones included) by the subgraph plans recorded
+ * under the control-flow groups of `groups` (the main plan): each subgraph node is in exactly one
+ * group of its subgraph's plan or listed with why (as in the main graph; a subgraph without a
+ * plan, or of a control-flow node that is not planned, gives that reason for its every node). */
+export function subgraphCoverage(model: Model, groups: GroupWithSubgraphs[]): SubgraphCoverage[] {
+  const out: SubgraphCoverage[] = [];
+  const walk = (g: Graph, gs: GroupWithSubgraphs[] | undefined, prefix: string, outer: ReadonlyMap<string, number>, why: string | undefined): void => {
+    const constants = graphConstants(g, outer);
+    const planned = new Map<string, GroupWithSubgraphs>();
+    for (const gr of gs ?? []) for (const n of gr.nodes) planned.set(n, gr);
+    for (const n of g.nodes) {
+      for (const a of n.attributes) {
+        const subs = a.type === 'graph' ? [{ attr: a.name, sub: a.value }] : a.type === 'graphs' ? a.value.map((sub, k) => ({ attr: `${a.name}[${k}]`, sub })) : [];
+        for (const { attr, sub } of subs) {
+          const path = `${prefix ? prefix + '/' : ''}${n.name}.${attr}`;
+          const rec = planned.get(n.name)?.subgraphs?.find((x) => x.path === path);
+          const reason = why ?? (rec ? (rec.plan ? undefined : `subgraph not planned: ${rec.reason ?? 'no plan'}`) : `its control-flow node '${n.name}' is in no group of the plan`);
+          const sgroups = rec?.plan?.groups ?? [];
+          const unplanned = rec?.plan?.unplanned ?? rec?.unplanned ?? [];
+          const subConst = graphConstants(sub, constants);
+          const count = new Map<string, number>();
+          for (const gr of sgroups) for (const name of gr.nodes) count.set(name, (count.get(name) ?? 0) + 1);
+          const leftOut = new Map(unplanned.map((u) => [u.node, u.reason]));
+          const names = new Set(sub.nodes.map((x) => x.name));
+          const uncovered: Coverage['uncovered'] = [];
+          let covered = 0;
+          for (const m of sub.nodes) {
+            if ((count.get(m.name) ?? 0) >= 1) covered++;
+            else uncovered.push({ node: m.name, op: m.opType, reason: leftOut.has(m.name) ? `not planned: ${leftOut.get(m.name)}` : reason && !subConst.has(m.outputs[0] ?? '') ? reason : reasonOf(sub, m, (v) => !v || subConst.has(v)) });
+          }
+          out.push({ path, nodes: sub.nodes.length, covered, uncovered, duplicated: [...count.entries()].filter(([, c]) => c > 1).map(([k]) => k), unknown: [...count.keys()].filter((k) => !names.has(k)) });
+          walk(sub, sgroups, path, constants, reason);
+        }
+      }
+    }
+  };
+  walk(model.graph, groups, '', new Map(), undefined);
+  return out;
 }

@@ -37,6 +37,33 @@ export interface OpGraphOptions {
    * undefined. An op with such a feature map is left out of planning, with that reason
    * (OpGraph.unplanned), instead of failing the whole plan. Default: nothing is. */
   dataDependent?: (value: string) => string | undefined;
+  /** Planning a subgraph (If branch, Loop/Scan body): the constant values of its enclosing
+   * graphs that it may read from outer scope (value -> dtype code, `graphConstants`). Float
+   * ones are weights of the ops that read them, as the subgraph's own initializers are. */
+  outerConstants?: ReadonlyMap<string, number>;
+}
+
+/** The values of `graph` the op graph treats as constants (value -> dtype code): initializers,
+ * Constant, Shape and Size outputs, and outputs of nodes whose inputs are all constant (the rules
+ * of `buildOpGraph`), given the constants of its enclosing graphs (`outer`, included in the
+ * result, so that a nested subgraph gets every constant it can read). */
+export function graphConstants(graph: Graph, outer: ReadonlyMap<string, number> = new Map()): Map<string, number> {
+  const c = new Map(outer);
+  for (const [name, t] of graph.initializers) c.set(name, t.dataType);
+  for (const n of graph.topoOrder()) {
+    const ins = [...n.inputs, ...n.implicitInputs()].filter((i) => i !== '');
+    if (n.opType === 'Constant' && n.domain === '') {
+      const a = n.attributes[0];
+      const dt = a?.type === 'tensor' ? a.value.dataType : a && (a.name === 'value_int' || a.name === 'value_ints') ? DataType.INT64 : DataType.FLOAT;
+      for (const o of n.outputs) if (o) c.set(o, dt);
+    } else if (SHAPE_OPS.has(n.opType)) {
+      for (const o of n.outputs) if (o) c.set(o, DataType.INT64);
+    } else if (ins.every((i) => c.has(i))) {
+      const dt = n.opType === 'DequantizeLinear' ? DataType.FLOAT : ins.length ? c.get(ins[0])! : DataType.FLOAT;
+      for (const o of n.outputs) if (o) c.set(o, n.opType === 'Cast' ? (n.attrInt('to') ?? dt) : dt);
+    }
+  }
+  return c;
 }
 
 /** Default shape lookup: declared types only (graph inputs/outputs, value_info, initializers). */
@@ -51,14 +78,15 @@ export function declaredShape(graph: Graph, value: string): number[] {
 
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
-/** Builds the OpGraph of a model (main graph). */
+/** Builds the OpGraph of a model (main graph), or of a subgraph given as a Graph (with
+ * `outerConstants`). */
 export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): OpGraph {
   const graph = 'graph' in model ? model.graph : model;
   const shapeOf = opts.shapeOf ?? ((v: string) => declaredShape(graph, v));
   const order = graph.topoOrder();
 
   // ---- constants and aliases ----
-  const constType = new Map<string, number>(); // const value -> dtype code
+  const constType = new Map<string, number>(opts.outerConstants ?? []); // const value -> dtype code
   for (const [name, t] of graph.initializers) constType.set(name, t.dataType);
   const alias = new Map<string, string>();
   const root = (v: string): string => {

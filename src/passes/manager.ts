@@ -102,7 +102,12 @@ export interface Schedule {
     outputs?: { output: string; ok: boolean; elements: number; mismatched: number; maxAbs: number; meanAbs: number; cosine: number; relative: number }[];
   };
   /** Every node of the rewritten graph in a fusion group, or listed here with why not. */
-  coverage?: { nodes: number; covered: number; uncovered: { node: string; op: string; reason: string }[]; duplicated: string[]; unknown: string[] };
+  coverage?: {
+    nodes: number; covered: number; uncovered: { node: string; op: string; reason: string }[]; duplicated: string[]; unknown: string[];
+    /** (additive) Every subgraph of the model (If branches, Loop/Scan bodies, nested ones), each
+     * node in one group of its subgraph's plan or listed with why. */
+    subgraphs?: { path: string; nodes: number; covered: number; uncovered: { node: string; op: string; reason: string }[]; duplicated: string[]; unknown: string[] }[];
+  };
 }
 
 /** A schedule's `planning` section (2.1): the pass that made the final plan and the fusion op

@@ -16,6 +16,8 @@
  * both come here. With a GET rectifier the annotations gain a `get` section: explainer,
  * rectifier statistics, rectify rate and the SPLIT trees behind the final plan's groups.
  * Services: onProgress (search progress), rectifier (a custom Rectifier function).
+ * The subgraphs of control-flow nodes (planned as opaque ops) are planned too, each on its own
+ * (src/search/subgraph-plans.ts), under their node's group.
  */
 import type { OptionsSchema, Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
@@ -24,6 +26,7 @@ import type { OpGraph, Rectifier } from '../fusion/types.ts';
 import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
+import { planSubgraphs } from '../search/subgraph-plans.ts';
 import type { SearchMethod } from '../search/common.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
@@ -146,7 +149,14 @@ export function planningSection(model: Model, schedule: Pick<Schedule, 'passes'>
  * optimum is reused instead of being solved again.
  */
 export async function runPlan(model: Model, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
-  return runPlanOn(planningGraph(model), ctx, options, baseline);
+  const r = await runPlanOn(planningGraph(model), ctx, options, baseline);
+  // The subgraphs of control-flow nodes (opaque here) get plans of their own, under their node's
+  // group (in place: the groups are shared with the returned annotations); the exact solver's
+  // search is replaced by local search there (no MILP per subgraph).
+  const o = resolvePlanOptions(options);
+  const json = r.annotations;
+  await planSubgraphs(model, json, { hardware: ctx.hardware ?? resolveAccelerator(undefined), scheme: json.scheme, search: o.search === 'exact' ? 'local' : o.search, seed: ctx.seed, budget: o.budget, k: o.k, warmStart: o.warmStart });
+  return r;
 }
 
 /** runPlan on an op graph already built (planningGraph), e.g. the one a schedule records in

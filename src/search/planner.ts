@@ -60,6 +60,30 @@ export interface FusionGroupJson {
   latency: { computeUs: number; dramUs: number; us: number; bound: 'compute' | 'dram' };
   /** (additive) Set on the group of an opaque op (control flow): why it stands alone. */
   opaque?: string;
+  /** (additive) On the group of a control-flow node: the plan of each of its subgraphs
+   * (src/search/subgraph-plans.ts), never fused with anything outside them. */
+  subgraphs?: SubgraphPlanJson[];
+}
+
+/** The fusion plan of one subgraph (If branch, Loop/Scan body) of a control-flow node, recorded
+ * under the node's group (schema: $defs.subgraphPlan).
+ */
+export interface SubgraphPlanJson {
+  /** The node's attribute holding it: then_branch, else_branch, body. */
+  attribute: string;
+  /** From the main graph: `If_25.else_branch`, nested `If_25.else_branch/If_651.then_branch`. */
+  path: string;
+  /** The subgraph's name in the file. */
+  graph: string;
+  /** Its node count (the schedule's coverage section accounts for each node). */
+  nodes: number;
+  /** Its fusion plan (groups of its own nodes; opaque groups of nested control flow carry their
+   * subgraphs' plans in turn; no exact optimum), or null with `reason`. */
+  plan: FusionPlanJson | null;
+  /** Why there is no plan. */
+  reason?: string;
+  /** With no plan: the nodes left out for data-dependent shapes, with why. */
+  unplanned?: { node: string; opType: string; reason: string }[];
 }
 
 /** The plan pass's annotations (schema/schedule.schema.json `$defs.fusionPlan`): groups in
@@ -169,7 +193,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
       macs,
       latency: latency(macs, d.total),
     };
-    if (g.length === 1 && graph.ops[g[0]].opaque) out.opaque = `control flow (${graph.ops[g[0]].opType}): runs subgraphs the cost model does not see into; planned alone, never fused`;
+    if (g.length === 1 && graph.ops[g[0]].opaque) out.opaque = `control flow (${graph.ops[g[0]].opType}): one op of this plan, planned alone, never fused with another; its static subgraphs are planned on their own (subgraphs)`;
     if (cost instanceof BrrCostModel) out.weightSubgroups = cost.subgroups(g).map((s) => ({ nodes: s.ops.map((v) => graph.ops[v].node), bytes: s.bytes }));
     return out;
   });

@@ -9,7 +9,7 @@
  *   optional peer dependency onnxruntime-node);
  * - `assertPlanValid`: the partition rules and buffer fit of a schedule's fusion plan;
  * - `ModelBuilder` for hand-made models, and the onnxruntime helpers `runModel`,
- *   `randomFeeds`, `compareOutputs`, `checkEquivalence`.
+ *   `randomFeeds`, `checkEquivalence`, `allclose` (the check `dnnfuse compile` makes).
  *
  * @example A regression test of your own pass:
  * ```ts
@@ -35,4 +35,7 @@ export type { PlanValidOptions, PlanValidSummary } from './plan.ts';
 export { ModelBuilder, randomInputs } from '../models/builder.ts';
 export type { ConvOptions, PoolOptions } from '../models/builder.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from '../analysis/ort.ts';
+export type { EquivalenceOptions } from '../analysis/ort.ts';
+export { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from '../analysis/compare.ts';
+export type { AllcloseOptions, CheckResult, OutputCheck } from '../analysis/compare.ts';
 export type { Feeds, HostTensor, TypedData, SessionOptions, GraphOptimizationLevel, Comparison, OutputComparison } from '../analysis/ort.ts';

@@ -1,43 +1,57 @@
 /**
- * The corpus (corpus/models.ts): real-world models nobody here wrote, each compiled by
- * `dnnfuse compile` with the default pipeline (in a child process, as a user runs it). Each must
- * exit 0, its schedule must place every node in exactly one fusion group (or list it with the
- * reason, for the op types its entry allows), onnxruntime must agree under the default allclose
- * check, and the file must be what its entry says (opset, ops of its family, fp16). The exact
- * optimum (a 30 s MILP per model, a figure of the report, not of correctness) is turned off here
- * to keep the suite's time; `npm run corpus` runs the full default and writes the README table.
+ * The corpus (corpus/models.ts, the one registry; models fetched and cached by corpus/fetch.ts):
+ * real-world models nobody here wrote, each compiled by `dnnfuse compile` with the default
+ * pipeline in a child process, as a user runs it, through the runner `npm run corpus` uses for
+ * the README table (corpus/run.ts). Each must exit 0, its schedule must place every node in
+ * exactly one fusion group or list it with a reason its entry allows, control-flow nodes stand
+ * alone in opaque groups, onnxruntime must agree under the default allclose check
+ * (`rowProblems`), and the file must be what its entry says (opset, ops of its family, fp16).
+ * The exact optimum (a MILP of up to 30 s per model, a figure of the report, not of
+ * correctness) is turned off here to keep the suite's time; `npm run corpus` runs the full
+ * default. Models marked `readmeOnly` are compiled by `npm run corpus` only (their stand-in,
+ * `suiteOnly`, runs here).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CORPUS, modelMissing, modelPath } from '../../corpus/models.ts';
-import { compileCorpusModel } from '../../corpus/run.ts';
+import { CORPUS } from '../../corpus/models.ts';
+import { modelMissing, modelPath } from '../../corpus/fetch.ts';
+import { compileCorpusModel, rowProblems } from '../../corpus/run.ts';
 import { loadModel, encodeModel } from '../../src/onnx/io.ts';
 import { DataType } from '../../src/ir/dtype.ts';
+import type { Graph } from '../../src/ir/graph.ts';
 import { modelStats } from '../../src/analysis/stats.ts';
 import { applyShapeOverrides } from '../../src/compile.ts';
 import { randomFeeds, runModel } from '../../src/analysis/ort.ts';
 import { allclose } from '../../src/analysis/compare.ts';
 
+const opsOf = (g: Graph, into = new Set<string>()): Set<string> => {
+  for (const n of g.nodes) {
+    into.add(n.opType);
+    for (const sub of n.subgraphs()) opsOf(sub, into);
+  }
+  return into;
+};
+
 for (const m of CORPUS) {
   const missing = modelMissing(m);
+  if (missing) console.log(`# corpus ${m.id}: skipped: ${missing}`);
   test(`corpus ${m.id}: the file is a member of its family (${m.family})`, { skip: missing ?? false }, () => {
     const model = loadModel(modelPath(m));
     if (m.expect.opset !== undefined) assert.equal(model.opset(''), m.expect.opset);
-    const ops = new Set(model.graph.nodes.map((n) => n.opType));
+    const ops = opsOf(model.graph);
     for (const op of m.expect.ops ?? []) assert.ok(ops.has(op), `${m.id} has no ${op} node`);
     if (m.expect.fp16) assert.ok(model.graph.inputs.every((i) => model.graph.initializers.has(i.name) || i.type?.elemType === DataType.FLOAT16), 'fp16 inputs');
   });
 
+  if (m.readmeOnly) {
+    console.log(`# corpus ${m.id}: compiled by npm run corpus only: ${m.readmeOnly}`);
+    continue;
+  }
   test(`corpus ${m.id}: dnnfuse compile (default pipeline) exits 0, covers every node, onnxruntime agrees`, { skip: missing ?? false, timeout: 600_000 }, () => {
     const r = compileCorpusModel(m, ['--option', 'plan.optimum=false']);
-    assert.equal(r.exitCode, 0, r.error);
-    assert.ok(r.groups! >= 1, 'a fusion plan');
-    assert.ok(r.nodesAfter! <= r.nodesBefore!, `nodes ${r.nodesBefore} -> ${r.nodesAfter}`);
-    const allowed = new Set(m.expect.outsideGroups ?? []);
-    assert.deepEqual(r.outsideOps!.filter((op) => !allowed.has(op)), [], `nodes outside every fusion group: ${r.outside}`);
-    assert.ok(r.verification, 'the onnxruntime check ran');
-    assert.equal(r.verification!.mismatched, 0);
-    console.log(`${m.id}: ${r.nodesBefore} -> ${r.nodesAfter} nodes, ${r.groups} groups, ${r.outside} outside, DRAM ${(r.dramBytes! / 1e6).toFixed(2)} / ${(r.layerByLayerDramBytes! / 1e6).toFixed(2)} MB, max abs ${r.verification!.maxAbs.toExponential(1)}, cosine ${r.verification!.cosine.toFixed(7)}, ${r.seconds!.toFixed(1)} s, ${r.peakMiB!.toFixed(0)} MiB`);
+    assert.deepEqual(rowProblems(m, r), [], `${m.id}`);
+    const v = r.verification!;
+    console.log(`# ${m.id}: ${r.nodesBefore} -> ${r.nodesAfter} nodes, ${r.groups} groups${r.opaqueGroups?.length ? ` (opaque: ${r.opaqueGroups.join(', ')})` : ''}${r.subgraphGroups ? `, ${r.subgraphGroups} inside subgraphs` : ''}, ${r.outside} outside, DRAM ${(r.dramBytes! / 1e6).toFixed(2)} / ${(r.layerByLayerDramBytes! / 1e6).toFixed(2)} MB, max abs ${v.maxAbs.toExponential(1)}, cosine ${v.cosine.toFixed(7)}, ${r.seconds!.toFixed(1)} s, ${r.peakMiB!.toFixed(0)} MiB`);
   });
 }
 

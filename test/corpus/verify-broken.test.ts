@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CORPUS, modelMissing, modelPath } from '../../corpus/models.ts';
+import { CORPUS } from '../../corpus/models.ts';
+import { modelMissing, modelPath } from '../../corpus/fetch.ts';
 import { loadModel, encodeModel } from '../../src/onnx/io.ts';
 import { applyShapeOverrides } from '../../src/compile.ts';
 import { foldConstants } from '../../src/fold/fold.ts';

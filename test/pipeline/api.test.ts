@@ -44,7 +44,7 @@ test('pass functions run through the manager and return { changed, annotations }
   // expand then collapse round-trips the numerics
   const e = await api.expandBranches(m, { seed: 1 });
   assert.equal(e.changed, true);
-  await api.assertSameOutputs(original, m, { tolerance: 1e-4 });
+  await api.assertSameOutputs(original, m, { rtol: 1e-4, atol: 1e-4 });
 });
 
 test('runPipeline takes names, comma lists and Pass objects mixed; passAnnotations is typed by name', async () => {

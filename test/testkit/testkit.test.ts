@@ -51,15 +51,19 @@ test('assertSameOutputs passes for equal models and names the output that differ
   const m = buildCnn({ seed: 5, inChannels: 2, size: 8, blocks: [{ kind: 'conv-bn-relu', out: 4, kernel: 3, stride: 1, bn: false }], head: true });
   const same = await assertSameOutputs(m, decodeModel(encodeModel(m)), { trials: 2 });
   assert.equal(same.length, 1);
-  assert.equal(same[0].maxAbsError, 0);
+  assert.equal(same[0].maxAbs, 0);
+  assert.equal(same[0].mismatched, 0);
   const broken = decodeModel(encodeModel(m));
   const [name, w] = [...broken.graph.initializers].find(([, t]) => t.dims.length === 2)!; // the Gemm weight
   const v = w.toFloat32();
   v[0] += 0.5;
   broken.graph.setInitializer(Tensor.float32(name, w.dims, v));
-  await assert.rejects(assertSameOutputs(m, broken), (e: unknown) => e instanceof DnnfuseError && e.exitCode === 1 && /output '.*' differs: max abs error/.test(e.message));
-  // a tiny perturbation within a loose tolerance is accepted
-  await assertSameOutputs(m, broken, { tolerance: 10 });
+  await assert.rejects(assertSameOutputs(m, broken), (e: unknown) => e instanceof DnnfuseError && e.exitCode === 1 && /^output '.*' differs: \d+ of \d+ elements outside \|a-b\| <= 0.00001 \+ 0.00001\|b\| \(max abs error/.test(e.message));
+  // the perturbation within loose allclose tolerances is accepted
+  const loose = await assertSameOutputs(m, broken, { rtol: 0, atol: 10 });
+  assert.ok(loose[0].maxAbs > 0 && loose[0].ok);
+  // the removed scale-relative option is refused with what replaced it (bad input, exit code 2)
+  await assert.rejects(assertSameOutputs(m, broken, { tolerance: 10 } as never), (e: unknown) => e instanceof DnnfuseError && e.exitCode === 2 && /tolerance.*replaced by allclose's rtol and atol/.test(e.message));
 });
 
 test('fold-bn, collapse-branches, dce keep the outputs of arbitrary CNNs (testkit property)', async () => {

@@ -5,10 +5,12 @@
  * registered pass) and writes the rewritten model atomically (never over the input). Prints a
  * summary: nodes and parameters before/after, and every rewrite applied or refused with its
  * reason. `--verify` runs the original and the written model in onnxruntime on seeded random
- * inputs and exits 1 (removing the output) if any output differs by more than
- * tolerance x output scale. Bad input: one line on stderr, exit 2.
+ * inputs and exits 1 (nothing written) unless every element of every output is within
+ * |a-b| <= atol + rtol |b| (`--rtol`, `--atol`; compile's allclose check and defaults). The
+ * old scale-relative `--tolerance` does not map onto them and is refused with a line saying so.
+ * Bad input: one line on stderr, exit 2.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadModel, saveModel } from '../../onnx/io.ts';
 import { badInput, verificationFailed } from '../../errors.ts';
 import { RunInputs, checkOutputTarget } from '../../util/output.ts';
@@ -17,6 +19,7 @@ import { parsePipeline } from '../../passes/registry.ts';
 import { paramCount, type RewriteAnnotations, type RewriteRecord } from '../../reparam/graph-ops.ts';
 import { parsePassOptions } from './compile.ts';
 import { analyzeShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
+import { DEFAULT_ATOL, DEFAULT_RTOL, describeMiss } from '../../analysis/compare.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -26,7 +29,15 @@ export interface RewriteSummary {
   nodes: { before: number; after: number };
   params: { before: number; after: number };
   passes: { name: string; changed: boolean; applied: number; refused: number; rewrites: RewriteRecord[]; annotations?: unknown }[];
-  verification: { ok: boolean; worstRelativeError: number; tolerance: number; runs: number } | null;
+  verification: {
+    ok: boolean;
+    criterion: 'allclose';
+    rtol: number;
+    atol: number;
+    runs: number;
+    /** Per output, the draw that failed first (else the one with the largest max abs error). */
+    outputs: { output: string; ok: boolean; elements: number; mismatched: number; maxAbs: number; meanAbs: number; cosine: number }[];
+  } | null;
 }
 
 function isRewriteAnnotations(a: unknown): a is RewriteAnnotations {
@@ -50,7 +61,12 @@ export function formatSummary(s: RewriteSummary, verbose: boolean): string {
     const hidden = p.rewrites.length - shown.length;
     if (hidden > 0) lines.push(`  ... ${hidden} more refusals (--verbose lists them)`);
   }
-  if (s.verification) lines.push(`verify: ${s.verification.ok ? 'outputs equal' : 'OUTPUTS DIFFER'} (worst error ${s.verification.worstRelativeError.toExponential(2)} x output scale, tolerance ${s.verification.tolerance})`);
+  const v = s.verification;
+  if (v) {
+    const maxAbs = Math.max(0, ...v.outputs.map((o) => o.maxAbs));
+    const cos = Math.min(1, ...v.outputs.map((o) => o.cosine));
+    lines.push(`verify: ${v.ok ? 'outputs equal' : 'OUTPUTS DIFFER'} (allclose rtol ${v.rtol}, atol ${v.atol}, ${v.runs} random draw${v.runs === 1 ? '' : 's'}; max abs error ${maxAbs.toExponential(2)}, min cosine ${cos.toFixed(7)})`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -66,7 +82,10 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed (expand-branches weights, verification inputs)', '0')
     .option('--verify', 'check the written model against the original in onnxruntime; exit 1 if outputs differ')
     .option('--runs <n>', 'random input draws for --verify', '2')
-    .option('--tolerance <x>', 'max output error relative to output scale for --verify', '1e-4')
+    .option('--rtol <x>', '--verify: relative tolerance, every element within |a-b| <= atol + rtol |b| (compile\'s check)', String(DEFAULT_RTOL))
+    .option('--atol <x>', '--verify: absolute tolerance', String(DEFAULT_ATOL))
+    // Removed: a scale-relative bound does not map onto allclose; refused with what replaced it.
+    .addOption(new Option('--tolerance <x>').hideHelp())
     .option('-v, --verbose', 'list every refusal')
     .option('--json', 'print the summary as JSON on stdout')
     .addHelpText('after', `
@@ -85,8 +104,10 @@ Pass options (--option):
       checkOutputTarget(out, new RunInputs().add(input, 'model file'));
       const seed = Number(o.seed);
       if (!Number.isInteger(seed)) throw badInput(`--seed ${o.seed}: expected an integer`);
-      const tolerance = Number(o.tolerance);
-      if (!(tolerance > 0)) throw badInput(`--tolerance ${o.tolerance}: expected a positive number`);
+      if (o.tolerance !== undefined) throw badInput('--tolerance was replaced by --rtol and --atol: --verify checks every element within |a-b| <= atol + rtol |b| (defaults 1e-5, 1e-5, as compile); a scale-relative tolerance does not map onto them');
+      const rtol = Number(o.rtol), atol = Number(o.atol);
+      if (!(rtol >= 0)) throw badInput(`--rtol ${o.rtol}: expected a non-negative number`);
+      if (!(atol >= 0)) throw badInput(`--atol ${o.atol}: expected a non-negative number`);
       const runs = Number(o.runs);
       if (!Number.isInteger(runs) || runs < 1) throw badInput(`--runs ${o.runs}: expected a positive integer`);
       const passes = parsePipeline(String(o.passes));
@@ -117,12 +138,15 @@ Pass options (--option):
         // Checked before anything is written: a failure leaves -o as it was (a file the user
         // already had there is kept, nothing new appears).
         const { checkEquivalence } = await import('../../analysis/ort.ts');
-        const c = await checkEquivalence(input, model, { feedsFrom: loadModel(input), runs, seed, tol: tolerance, overrides });
-        summary.verification = { ok: c.ok, worstRelativeError: c.worst, tolerance, runs };
+        const c = await checkEquivalence(input, model, { feedsFrom: loadModel(input), runs, seed, rtol, atol, overrides });
+        summary.verification = {
+          ok: c.ok, criterion: 'allclose', rtol, atol, runs,
+          outputs: c.outputs.map((x) => ({ output: x.output, ok: x.ok, elements: x.elements, mismatched: x.mismatched, maxAbs: x.maxAbs, meanAbs: x.meanAbs, cosine: x.cosine })),
+        };
         if (!c.ok) {
           process.stdout.write(o.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary, !!o.verbose));
           const bad = c.outputs.find((x) => !x.ok)!;
-          throw verificationFailed(`rewritten model differs from ${input} on output '${bad.name}' (max abs error ${bad.maxAbsError.toExponential(3)}, output scale ${bad.scale.toExponential(3)}); ${out} was not written`);
+          throw verificationFailed(`rewritten model differs from ${input} on output '${bad.output}': ${describeMiss(bad, rtol, atol)}; ${out} was not written`);
         }
       }
       saveModel(model, out, { inputs });

@@ -1,0 +1,98 @@
+/**
+ * Planning inside control flow: each static subgraph (If branch, Loop/Scan body, nested ones
+ * included) of a control-flow node the main plan holds as an opaque op gets a fusion plan of
+ * its own, recorded under that node's group (`FusionGroupJson.subgraphs`). Nothing is fused
+ * across the control-flow boundary: a subgraph's plan holds only its own nodes; what it reads
+ * from the enclosing graph comes in as feature maps from DRAM (or as weights, when it is a
+ * constant there) and its outputs go back to DRAM, as the node's outputs do in the main plan.
+ *
+ * Shapes come from the main graph's shape inference (`subgraphShapes`: each subgraph inferred
+ * with the types its node feeds it). A subgraph node whose feature maps are not static is left
+ * out of its plan with the reason (`unplanned`), never a failure; a subgraph with nothing left
+ * to plan, or one the planner cannot plan, records why instead of a plan.
+ *
+ * The search is the main plan's (method, seed, budget, k, warm start) with the random split as
+ * rectifier and no exact optimum (a MILP per subgraph would multiply the time of the pass; the
+ * gap is a figure of the main plan). Subgraph plans record no wall time (search.ms 0), so a
+ * schedule stays byte-identical for the same seed.
+ */
+import type { Graph, Model, Node } from '../ir/graph.ts';
+import { isDnnfuseError } from '../errors.ts';
+import { analyzeShapes, subgraphShapes } from '../analysis/shapes.ts';
+import { buildOpGraph, graphConstants } from '../fusion/op-graph.ts';
+import { planFusion, type FusionGroupJson, type FusionPlanJson, type PlanFusionOptions, type SubgraphPlanJson } from './planner.ts';
+
+type SubOptions = Omit<PlanFusionOptions, 'rectifier' | 'rectifierName' | 'optimum' | 'onProgress'>;
+
+function subgraphAttrs(n: Node): { attribute: string; graph: Graph }[] {
+  const res: { attribute: string; graph: Graph }[] = [];
+  for (const a of n.attributes) {
+    if (a.type === 'graph') res.push({ attribute: a.name, graph: a.value });
+    else if (a.type === 'graphs') a.value.forEach((g, k) => res.push({ attribute: `${a.name}[${k}]`, graph: g }));
+  }
+  return res;
+}
+
+const isStatic = (s: readonly unknown[] | undefined) => !!s && s.every((d) => typeof d === 'number' && d >= 0);
+
+/** Plans one subgraph; never throws for the subgraph's own reasons (they become `reason`). */
+async function planSubgraph(sub: Graph, path: string, attribute: string, outer: ReadonlyMap<string, number>, opts: SubOptions): Promise<SubgraphPlanJson> {
+  const base = { attribute, path, graph: sub.name, nodes: sub.nodes.length };
+  const shapes = subgraphShapes(sub);
+  if (!shapes) return { ...base, plan: null, reason: 'shape inference did not reach this subgraph' };
+  const constants = graphConstants(sub, outer);
+  let og;
+  try {
+    og = buildOpGraph(sub, {
+      outerConstants: outer,
+      shapeOf: (v) => {
+        const s = shapes.types.get(v)?.shape;
+        if (!isStatic(s)) throw new Error(`'${v}' is not static`);
+        return s as number[];
+      },
+      dataDependent: (v) => (isStatic(shapes.types.get(v)?.shape) ? undefined : shapes.reasons.get(v) ?? 'not static'),
+    });
+  } catch (e) {
+    return { ...base, plan: null, reason: `not planned: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+  }
+  if (!og.ops.length) {
+    const why = og.unplanned?.length ? `every op has a data-dependent feature map (e.g. '${og.unplanned[0].node}': ${og.unplanned[0].reason})` : 'no op to plan (constants, shape arithmetic and aliases only)';
+    return { ...base, plan: null, reason: why, ...(og.unplanned?.length ? { unplanned: og.unplanned } : {}) };
+  }
+  let json: FusionPlanJson;
+  try {
+    json = (await planFusion(og, { ...opts, optimum: false })).json;
+  } catch (e) {
+    if (!isDnnfuseError(e)) throw e;
+    return { ...base, plan: null, reason: `not planned: ${e.message}` };
+  }
+  json.search.ms = 0;
+  await attachSubgraphPlans(sub, json.groups, path, constants, opts);
+  return { ...base, plan: json };
+}
+
+/** Adds `subgraphs` (one plan per subgraph) to every opaque group of `groups` planned on `graph`. */
+async function attachSubgraphPlans(graph: Graph, groups: FusionGroupJson[], prefix: string, constants: ReadonlyMap<string, number>, opts: SubOptions): Promise<void> {
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  for (const g of groups) {
+    if (!g.opaque || g.nodes.length !== 1) continue;
+    const n = byName.get(g.nodes[0]);
+    if (!n) continue;
+    const subs: SubgraphPlanJson[] = [];
+    for (const { attribute, graph: sub } of subgraphAttrs(n)) {
+      subs.push(await planSubgraph(sub, `${prefix ? prefix + '/' : ''}${n.name}.${attribute}`, attribute, constants, opts));
+    }
+    if (subs.length) g.subgraphs = subs;
+  }
+}
+
+/** Plans the subgraphs of the control-flow nodes of `plan` (the main graph's plan of `model`),
+ * in place: each opaque group gets `subgraphs`. */
+export async function planSubgraphs(model: Model, plan: FusionPlanJson, opts: SubOptions): Promise<void> {
+  if (!plan.groups.some((g) => g.opaque)) return;
+  // Re-run on the whole model: a rewrite pass run on a subgraph alone (runOnEveryGraph) infers
+  // its nested subgraphs without the enclosing graph's types, and may have been the last to.
+  model.graph.invalidate();
+  analyzeShapes(model);
+  await attachSubgraphPlans(model.graph, plan.groups, '', graphConstants(model.graph), opts);
+}
