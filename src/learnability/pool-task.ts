@@ -1,4 +1,4 @@
-/** What an ensemble-pool thread runs for each task (loaded by pool-worker.mjs): one member. */
+/** What an ensemble-pool thread runs for each task (started by util/pool.ts's poolWorker): one member. */
 import { trainRequested, type TrainRequest } from './predictors.ts';
 
 export interface MemberTask {

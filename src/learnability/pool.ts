@@ -6,21 +6,12 @@
  * them) are identical bit for bit whatever the pool size (test/learnability/pool.test.ts).
  * Use with `certifyAsync(g, algorithm, opts, pool.train)`.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { poolWorker } from '../util/pool.ts';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { TrainedMember, TrainRequest } from './predictors.ts';
 import type { MemberTask } from './pool-task.ts';
 
-/** The pool thread's entry: the .mjs shim (from source), else the compiled task module. */
-function workerFile(): string {
-  for (const f of ['./pool-worker.mjs', './pool-task.js']) {
-    const p = fileURLToPath(new URL(f, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  throw new Error('ensemble pool: neither pool-worker.mjs nor pool-task.js found beside pool');
-}
 
 export class EnsemblePool {
   readonly workers: number;
@@ -31,7 +22,7 @@ export class EnsemblePool {
   }
   /** Trains members r.from .. r.to - 1 (bound: pass `pool.train` as a callback). */
   train = async (r: TrainRequest): Promise<TrainedMember[]> => {
-    this.pool ??= new Piscina({ filename: workerFile(), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
+    this.pool ??= new Piscina({ ...poolWorker(new URL('./pool-task', import.meta.url), 'ensemble pool'), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
     const t = r.table;
     // the table's training view only (plain arrays clone cheaply to the threads)
     const request: MemberTask['request'] = {

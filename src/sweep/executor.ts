@@ -5,8 +5,7 @@
  * solver) and piscina are imported on the first task: re-running a finished sweep runs none and
  * loads neither.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { poolWorker } from '../util/pool.ts';
 import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import type { PointRow, PointTask } from './row.ts';
@@ -29,15 +28,6 @@ export class InlineExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
-/** The pool thread's entry: the .mjs shim (from source or a build that copies it), else the
- * compiled task module itself. */
-function workerFile(): string {
-  for (const f of ['./pool-worker.mjs', './pool-task.js']) {
-    const p = fileURLToPath(new URL(f, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  throw new Error('sweep pool: neither pool-worker.mjs nor pool-task.js found beside executor');
-}
 
 /** A pool of worker threads, one per core by default (a dead thread is replaced by piscina; its
  * task fails and the sweep retries it). */
@@ -50,7 +40,7 @@ export class PoolExecutor implements Executor {
     this.workers = workers;
   }
   async run(task: PointTask): Promise<PointRow> {
-    this.pool ??= import('piscina').then(({ Piscina }) => new Piscina({ filename: workerFile(), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }));
+    this.pool ??= import('piscina').then(({ Piscina }) => new Piscina({ ...poolWorker(new URL('./pool-task', import.meta.url), 'sweep pool'), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }));
     return (await this.pool).run(task) as Promise<PointRow>;
   }
   async close(): Promise<void> {

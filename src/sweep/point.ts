@@ -1,7 +1,7 @@
 /**
  * Computes one sweep point's row (what the store keeps; the row, the task and the key — what
  * makes two points the same computation — are defined in row.ts). `runPoint` is what every
- * executor calls — in-process, a pool thread (pool-worker.mjs) or a cluster worker (queue.ts) —
+ * executor calls — in-process, a pool thread (util/pool.ts) or a cluster worker (queue.ts) —
  * so a point's row is the same wherever it runs, bar `time_ms`.
  */
 import { createHash } from 'node:crypto';
