@@ -40,6 +40,24 @@ export function redisConnection(url: string): RedisOptions {
   };
 }
 
+/** One connection attempt, no retries: an unreachable Redis is refused at once, in one line
+ * (the BullMQ clients below retry a lost connection, which is right once a sweep runs, but
+ * would keep a user with a wrong address waiting and print each failed attempt). */
+export async function reachRedis(url: string): Promise<void> {
+  const c = new Redis({ ...redisConnection(url), lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5_000 });
+  // connect() rejects with "Connection is closed."; the socket's own error says why
+  let cause: Error | undefined;
+  c.on('error', (e: Error) => (cause ??= e));
+  try {
+    await c.connect();
+    await c.ping();
+  } catch (e) {
+    throw badInput(`--queue ${url}: cannot reach Redis (${(cause ?? (e as Error)).message.split('\n')[0]})`);
+  } finally {
+    c.disconnect();
+  }
+}
+
 export class QueueExecutor implements Executor {
   readonly name = 'queue';
   readonly workers = 0;
@@ -50,11 +68,15 @@ export class QueueExecutor implements Executor {
   ) {}
 
   static async open(url: string): Promise<QueueExecutor> {
+    await reachRedis(url);
     const opts = redisConnection(url);
     const clients = [new Redis(opts), new Redis(opts)];
     for (const c of clients) c.on('error', () => undefined); // reported by waitUntilReady below
     const queue = new Queue(QUEUE_NAME, { connection: clients[0] });
     const events = new QueueEvents(QUEUE_NAME, { connection: clients[1] });
+    // Without listeners BullMQ prints every connection error's stack (queue-base.js emit).
+    queue.on('error', () => undefined);
+    events.on('error', () => undefined);
     try {
       await Promise.race([
         Promise.all([queue.waitUntilReady(), events.waitUntilReady()]),
@@ -92,6 +114,7 @@ export interface WorkerOptions {
  * threads (one per unit of concurrency), so that this thread's event loop stays free to renew
  * the job locks while a point computes. */
 export async function startQueueWorker(url: string, o: WorkerOptions = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
+  await reachRedis(url);
   const connection = new Redis(redisConnection(url));
   const lock = o.lockDuration ?? 30_000;
   const concurrency = o.concurrency ?? 1;
