@@ -22,6 +22,7 @@
  * published baseline (fresh random plans, random-split rectifier).
  */
 import { writeFileSync } from 'node:fs';
+import { benchArgs } from './args.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { inferShapes, staticShape } from '../src/analysis/shapes.ts';
 import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
@@ -33,21 +34,23 @@ import { checkPlan, dramSplit, planDram } from '../src/fusion/plan.ts';
 import { fusabilityOf } from '../src/search/common.ts';
 import type { ElementType } from '../src/hardware/accelerator.ts';
 
-const arg = (name: string, d: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : d;
-};
+const opt = benchArgs({
+  models: { type: 'string' }, budget: { type: 'string', default: '200' }, 'time-limit': { type: 'string', default: '30' },
+  dtypes: { type: 'string', default: 'int8,fp32' }, buffers: { type: 'string', default: '256,512,1024,2048,4096' },
+  seed: { type: 'string', default: '1' }, json: { type: 'string' }, 'paper-budget': { type: 'string', default: '2000' },
+  'no-paper': { type: 'boolean' }, 'paper-only': { type: 'boolean' },
+});
 const missing = sharedModelsMissing();
 if (missing) {
   console.log(`bench:fusion skipped: ${missing}`);
   process.exit(0);
 }
-const models = arg('models', sharedModels().map((m) => m.name).join(',')).split(',');
-const budget = Number(arg('budget', '200'));
-const timeLimit = Number(arg('time-limit', '30'));
-const dtypes = arg('dtypes', 'int8,fp32').split(',') as ElementType[];
-const buffers = arg('buffers', '256,512,1024,2048,4096').split(',').map(Number);
-const seed = Number(arg('seed', '1'));
+const models = (opt.models ?? sharedModels().map((m) => m.name).join(',')).split(',');
+const budget = Number(opt.budget);
+const timeLimit = Number(opt['time-limit']);
+const dtypes = opt.dtypes!.split(',') as ElementType[];
+const buffers = opt.buffers!.split(',').map(Number);
+const seed = Number(opt.seed);
 const MB = (b: number) => (b / 1e6).toFixed(3);
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
@@ -58,7 +61,7 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|--
 interface Row { model: string; scheme: string; dtype: string; kib: number; lbl: number; greedy: number; greedyMerge: number; random: number; local: number; nsga2: number; exact: number; bound: number; status: string; best: number; greedyMs: number; localMs: number; randomMs: number; nsgaMs: number; exactMs: number; }
 const rows: Row[] = [];
 const t0 = performance.now();
-for (const name of process.argv.includes('--paper-only') ? [] : models) {
+for (const name of opt['paper-only'] ? [] : models) {
   const model = loadModel(sharedModelPath(name));
   inferShapes(model);
   const g = buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
@@ -132,8 +135,8 @@ console.log(`total wall time ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 // search vs random search from random plans (no warm start), random-split rectifier; DRAM
 // "amongst fusable operations". Absolute MB depend on the paper's undisclosed cost model, so
 // compare the relative LS-vs-RS improvement.
-if (!process.argv.includes('--no-paper')) {
-  const paperBudget = Number(arg('paper-budget', '2000'));
+if (!opt['no-paper']) {
+  const paperBudget = Number(opt['paper-budget']);
   const paper: Record<string, Record<string, [number, number]>> = {
     // [RS, LS] MB from the paper's tables (128 KB, 2k plans)
     brr: { mobilenet_v2: [16.195, 15.101], vgg16: [29.274, 27.606], resnet50: [91.866, 83.685], resnet18: [28.525, 27.127], squeezenet1_1: [10.249, 8.202] },
@@ -145,7 +148,7 @@ if (!process.argv.includes('--no-paper')) {
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const scheme of ['brr', 'lbdf'] as const) {
     for (const name of Object.keys(paper[scheme])) {
-      if (!models.includes(name) && arg('models', '') !== '') continue;
+      if (!models.includes(name) && opt.models !== undefined) continue;
       const model = loadModel(sharedModelPath(name));
       inferShapes(model);
       const g = buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
@@ -160,5 +163,5 @@ if (!process.argv.includes('--no-paper')) {
     }
   }
 }
-const jsonOut = arg('json', '');
+const jsonOut = opt.json ?? '';
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(rows, null, 1));

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORPUS, ROOT, type CorpusModel } from './models.ts';
 import { fetchModel } from './fetch.ts';
+import { benchArgs } from '../bench/args.ts';
 
 export interface CorpusRow {
   id: string;
@@ -189,16 +190,17 @@ export function corpusTable(rows: (CorpusRow & { problems?: string[] })[]): stri
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const arg = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const only = arg('only')?.split(',');
+  const opt = benchArgs({ only: { type: 'string' }, hw: { type: 'string' }, option: { type: 'string', multiple: true }, suite: { type: 'boolean' }, json: { type: 'string' }, readme: { type: 'boolean' } });
+  const only = opt.only?.split(',');
+  const unknown = only?.filter((id) => !CORPUS.some((m) => m.id === id));
+  if (unknown?.length) {
+    process.stderr.write(`--only: no corpus model ${unknown.join(', ')} (corpus: ${CORPUS.map((m) => m.id).join(', ')})\n`);
+    process.exit(2);
+  }
   const extra: string[] = [];
-  if (arg('hw')) extra.push('--hw', arg('hw')!);
-  argv.forEach((a, i) => a === '--option' && extra.push('--option', argv[i + 1]));
-  const suite = argv.includes('--suite');
+  if (opt.hw) extra.push('--hw', opt.hw);
+  for (const o of opt.option ?? []) extra.push('--option', o);
+  const suite = opt.suite;
   const models = CORPUS.filter((m) => (only ? only.includes(m.id) : suite ? !m.readmeOnly : !m.suiteOnly));
   const rows: (CorpusRow & { problems: string[] })[] = [];
   for (const m of models) {
@@ -211,8 +213,8 @@ async function main(): Promise<void> {
   }
   const table = corpusTable(rows);
   process.stdout.write(table + '\n');
-  if (arg('json')) writeFileSync(arg('json')!, JSON.stringify(rows, null, 2) + '\n');
-  if (argv.includes('--readme')) {
+  if (opt.json) writeFileSync(opt.json, JSON.stringify(rows, null, 2) + '\n');
+  if (opt.readme) {
     const path = join(ROOT, 'README.md');
     const text = readFileSync(path, 'utf8');
     const [b, e] = ['<!-- corpus-table:begin -->', '<!-- corpus-table:end -->'];
