@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { loadModel } from '../src/onnx/io.ts';
 import { inferShapes } from '../src/analysis/shapes.ts';
 import { sharedModels, sharedModelPath, sharedModelsMissing } from '../src/models/shared.ts';
+import { benchArgs } from './args.ts';
 
 const missing = sharedModelsMissing();
 if (missing) {
@@ -26,7 +27,8 @@ for path in sys.argv[1:]:
         t0 = time.perf_counter(); shape_inference.infer_shapes(m); ts.append(time.perf_counter() - t0)
     ts.sort(); print(ts[2] * 1000)
 `;
-const names = sharedModels().map((m) => m.name).filter((n) => n !== 'vgg16' || process.argv.includes('--all'));
+const opt = benchArgs({ all: { type: 'boolean' } });
+const names = sharedModels().map((m) => m.name).filter((n) => n !== 'vgg16' || opt.all);
 const paths = names.map((n) => sharedModelPath(n));
 const pyTimes = existsSync('/usr/bin/python3')
   ? execFileSync('/usr/bin/python3', ['-c', PY, ...paths], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').map(Number)
