@@ -26,7 +26,7 @@ import type { OpGraph, Rectifier } from '../fusion/types.ts';
 import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
-import { planSubgraphs } from '../search/subgraph-plans.ts';
+import { planSubgraphs, subgraphTotals } from '../search/subgraph-plans.ts';
 import type { SearchMethod } from '../search/common.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
 import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
@@ -229,7 +229,10 @@ export const planPass: Pass<PlanAnnotations> = {
   async run(model: Model, ctx: PassContext) {
     const { annotations: a } = await runPlan(model, ctx, ctx.options.plan ?? {});
     const t = a.totals;
-    ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)`);
+    const sub = subgraphTotals(a.groups);
+    // A model whose work sits inside If/Loop bodies would otherwise log only its few top-level groups.
+    const inside = sub.subgraphs ? `; inside control flow: ${sub.planned} of ${sub.subgraphs} subgraphs planned, ${sub.groups} groups, DRAM ${(sub.dramBytes / 1e6).toFixed(3)} MB summed over the bodies, one run each` : '';
+    ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)${inside}`);
     return { changed: false, annotations: a };
   },
 };

@@ -96,3 +96,23 @@ export async function planSubgraphs(model: Model, plan: FusionPlanJson, opts: Su
   analyzeShapes(model);
   await attachSubgraphPlans(model.graph, plan.groups, '', graphConstants(model.graph), opts);
 }
+
+/** What the plans inside control flow hold, nested ones included: subgraphs, those with a plan,
+ * their groups and DRAM (a log line's figures; the schedule has the plans themselves). */
+export function subgraphTotals(groups: readonly FusionGroupJson[]): { subgraphs: number; planned: number; groups: number; dramBytes: number } {
+  const t = { subgraphs: 0, planned: 0, groups: 0, dramBytes: 0 };
+  const walk = (gs: readonly FusionGroupJson[]) => {
+    for (const g of gs) {
+      for (const s of g.subgraphs ?? []) {
+        t.subgraphs++;
+        if (!s.plan) continue;
+        t.planned++;
+        t.groups += s.plan.groups.length;
+        t.dramBytes += s.plan.totals.dramBytes;
+        walk(s.plan.groups);
+      }
+    }
+  };
+  walk(groups);
+  return t;
+}

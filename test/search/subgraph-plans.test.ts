@@ -54,6 +54,18 @@ test('an If: each branch gets a plan of its own nodes under the If group; the If
   assert.equal(g.subgraphs![0].plan!.groups.length, 1);
 });
 
+test("the plan pass's log line counts what it planned inside control flow", async () => {
+  const lines: string[] = [];
+  const { schedule } = await runPasses(ifModel(), [getPass('plan')], { hardware: hw, scheme: 'lbdf', seed: 1, log: (l: string) => lines.push(l), options: { plan: { search: 'local', budget: 50, optimum: false } } }, { omitTimings: true });
+  const plan = schedule.passes[0].annotations as FusionPlanJson;
+  const subs = plan.groups.flatMap((g) => g.subgraphs ?? []);
+  const groups = subs.reduce((a, s) => a + s.plan!.groups.length, 0);
+  const dram = subs.reduce((a, s) => a + s.plan!.totals.dramBytes, 0);
+  const line = lines.find((l) => l.startsWith('plan: '));
+  assert.ok(line, lines.join('\n'));
+  assert.ok(line.endsWith(`; inside control flow: 2 of 2 subgraphs planned, ${groups} groups, DRAM ${(dram / 1e6).toFixed(3)} MB summed over the bodies, one run each`), line);
+});
+
 test('a constant of the enclosing graph read by a branch is a weight there, not a feature map', async () => {
   const m = ifModel();
   const ifNode = m.graph.nodes.find((n) => n.name === 'the_if')!;
