@@ -24,6 +24,8 @@ import { runPasses, scheduleGraph, type Schedule, type PassRecord } from './pass
 import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
 import { planningSection } from './passes/plan-fusion.ts';
+import { subgraphGroups } from './search/subgraph-plans.ts';
+import type { FusionGroupJson } from './search/planner.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
@@ -261,8 +263,11 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   let embedded: EmbedResult = { functions: 0, annotated: 0, absorbed: 0, skipped: [] };
   if (plan && mode !== 'none') {
     const groups = plan.groups.map((g) => ({ id: g.id, nodes: g.nodes }));
-    embedded = mode === 'functions' ? outlineFusionGroups(model, groups, { scheme }) : annotateFusionGroups(model, groups, { scheme });
-    log(`embedded ${plan.groups.length} fusion groups from '${plan.pass}' as ${mode === 'functions' ? `${embedded.functions} local functions (domain ${FUSION_DOMAIN})` : 'node metadata'}`);
+    // the groups of the subgraphs' own plans (If/Loop/Scan bodies), embedded in those subgraphs
+    const subgraphs = Array.isArray(plan.raw.groups) ? subgraphGroups(plan.raw.groups as FusionGroupJson[]) : [];
+    embedded = mode === 'functions' ? outlineFusionGroups(model, groups, { scheme, subgraphs }) : annotateFusionGroups(model, groups, { scheme, subgraphs });
+    const inner = subgraphs.reduce((a, x) => a + x.groups.length, 0);
+    log(`embedded ${plan.groups.length} fusion groups from '${plan.pass}'${inner ? ` and ${inner} in ${subgraphs.length} subgraphs` : ''} as ${mode === 'functions' ? `${embedded.functions} local functions (domain ${FUSION_DOMAIN})` : 'node metadata'}`);
   } else if (!plan) log('no fusion plan in this pipeline: the model is written without fusion groups');
   schedule.embedding = { mode: plan ? mode : 'none', ...(plan && mode === 'functions' ? { domain: FUSION_DOMAIN } : {}), ...embedded };
 

@@ -157,7 +157,7 @@ export function verifyModel(model: Model, ctx: Partial<PassContext> = {}): Promi
 
 // ---- the schedule inside the ONNX model ----
 export { outlineFusionGroups, annotateFusionGroups, readFusionGroups, FUSION_DOMAIN, SCHEDULE_METADATA_KEY } from './onnx/functions.ts';
-export type { FusionGroupSpec, EmbedOptions, EmbedResult } from './onnx/functions.ts';
+export type { FusionGroupSpec, SubgraphGroupSpec, EmbedOptions, EmbedResult } from './onnx/functions.ts';
 
 // ---- building models, property testing ----
 export { ModelBuilder, randomInputs } from './models/builder.ts';

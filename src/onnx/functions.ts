@@ -20,6 +20,13 @@
  * has a subgraph attribute (If/Loop/Scan bodies may capture outer values implicitly) is left
  * un-outlined and annotated instead.
  *
+ * Inside control flow: the groups of each subgraph's own plan (`EmbedOptions.subgraphs`, by the
+ * subgraph's path from the main graph, `If_25.else_branch/If_651.then_branch`) are outlined in
+ * that subgraph the same way, as functions named after the path (`If_25_else_branch__group_3`).
+ * A value the group reads from an enclosing graph becomes a function input like any other, so
+ * the call node captures it where the group's nodes did; the control-flow nodes themselves stay
+ * where they are (they are groups with a subgraph attribute), which keeps every path valid.
+ *
  * Representation: Model.functions holds decoded FunctionProto messages (plain objects with
  * ONNX's snake_case field names, as src/onnx/decode.ts produces). The nodes inside are
  * produced by the IO layer's own encoder (encode a scratch model holding the nodes, decode
@@ -47,11 +54,22 @@ export interface FusionGroupSpec {
   nodes: string[];
 }
 
+/** The fusion groups of one subgraph (If branch, Loop/Scan body), planned on their own. */
+export interface SubgraphGroupSpec {
+  /** From the main graph: `If_25.else_branch`, nested `If_25.else_branch/If_651.then_branch`
+   * (node name, `.`, attribute, `[k]` for a graph list; as the schedule records it). */
+  path: string;
+  /** The subgraph plan's groups, of that subgraph's node names. */
+  groups: FusionGroupSpec[];
+}
+
 /** Options of embedding fusion groups in a model. */
 export interface EmbedOptions {
   scheme?: string | null;
   /** Outline groups of at least this many nodes (default 1: every group). */
   minNodes?: number;
+  /** The groups of subgraphs' own plans, embedded in those subgraphs (default: none). */
+  subgraphs?: SubgraphGroupSpec[];
 }
 
 /** What embedding did: functions created, nodes annotated, groups skipped (with why). */
@@ -62,19 +80,20 @@ export interface EmbedResult {
   annotated: number;
   /** Nodes outside groups absorbed into a group to keep the graph acyclic. */
   absorbed: number;
-  /** Groups skipped, with the reason. */
-  skipped: { id: number; reason: string }[];
+  /** Groups skipped, with the reason (and the subgraph's path for a group inside control flow). */
+  skipped: { id: number; reason: string; path?: string }[];
 }
 
 /** Validates group specs against the graph: known node names, no node in two groups. */
-function indexGroups(graph: Graph, groups: FusionGroupSpec[]): Map<string, number> {
+function indexGroups(graph: Graph, groups: FusionGroupSpec[], path = ''): Map<string, number> {
+  const of = path ? ` of subgraph ${path}` : '';
   const names = new Set(graph.nodes.map((n) => n.name));
   const groupOf = new Map<string, number>();
   for (const g of groups) {
     for (const n of g.nodes) {
-      if (!names.has(n)) throw verificationFailed(`fusion group ${g.id} names node '${n}', which is not in the graph (was the plan computed before a rewrite? put 'plan' after the rewriting passes)`);
+      if (!names.has(n)) throw verificationFailed(`fusion group ${g.id}${of} names node '${n}', which is not in the graph (was the plan computed before a rewrite? put 'plan' after the rewriting passes)`);
       const prev = groupOf.get(n);
-      if (prev !== undefined && prev !== g.id) throw verificationFailed(`node '${n}' is in fusion groups ${prev} and ${g.id}`);
+      if (prev !== undefined && prev !== g.id) throw verificationFailed(`node '${n}'${of} is in fusion groups ${prev} and ${g.id}`);
       groupOf.set(n, g.id);
     }
   }
@@ -128,8 +147,40 @@ function nodeMessages(model: Model, nodes: Node[]): Msg[] {
   return (parseModelProto(encodeModel(scratch)).graph?.node ?? []) as Msg[];
 }
 
-function scheduleMetadata(model: Model, groups: FusionGroupSpec[], mode: 'functions' | 'node-metadata', scheme?: string | null): void {
-  const summary = JSON.stringify({ version: META_VERSION, mode, scheme: scheme ?? null, groups: groups.map((g) => ({ id: g.id, nodes: g.nodes })) });
+/** Every subgraph of the model by its path, named the way the plan pass names them
+ * (search/subgraph-plans.ts). Walked rather than parsed: node names may hold '/' and '.'. */
+function subgraphsByPath(model: Model): Map<string, Graph> {
+  const out = new Map<string, Graph>();
+  const walk = (g: Graph, prefix: string) => {
+    for (const n of g.nodes) {
+      for (const a of n.attributes) {
+        const subs = a.type === 'graph' ? [{ attr: a.name, sub: a.value }] : a.type === 'graphs' ? a.value.map((sub, k) => ({ attr: `${a.name}[${k}]`, sub })) : [];
+        for (const { attr, sub } of subs) {
+          const path = `${prefix ? prefix + '/' : ''}${n.name}.${attr}`;
+          out.set(path, sub);
+          walk(sub, path);
+        }
+      }
+    }
+  };
+  walk(model.graph, '');
+  return out;
+}
+
+/** The subgraph of each spec; an unknown path is the plan's mistake, like an unknown node. */
+function resolveSubgraphs(model: Model, specs: SubgraphGroupSpec[] | undefined): { spec: SubgraphGroupSpec; graph: Graph }[] {
+  if (!specs?.length) return [];
+  const byPath = subgraphsByPath(model);
+  return specs.map((spec) => {
+    const graph = byPath.get(spec.path);
+    if (!graph) throw verificationFailed(`fusion groups are given for subgraph '${spec.path}', which is not in the model`);
+    return { spec, graph };
+  });
+}
+
+function scheduleMetadata(model: Model, groups: FusionGroupSpec[], mode: 'functions' | 'node-metadata', scheme?: string | null, subgraphs: SubgraphGroupSpec[] = []): void {
+  const spec = (gs: FusionGroupSpec[]) => gs.map((g) => ({ id: g.id, nodes: g.nodes }));
+  const summary = JSON.stringify({ version: META_VERSION, mode, scheme: scheme ?? null, groups: spec(groups), ...(subgraphs.length ? { subgraphs: subgraphs.map((x) => ({ path: x.path, groups: spec(x.groups) })) } : {}) });
   model.metadata = model.metadata.filter((e) => e.key !== SCHEDULE_METADATA_KEY);
   model.metadata.push({ key: SCHEDULE_METADATA_KEY, value: summary });
 }
@@ -149,20 +200,45 @@ function tagNode(n: Node, group: number, scheme?: string | null): void {
 
 /** `--node-metadata`: tags every grouped node in place. */
 export function annotateFusionGroups(model: Model, groups: FusionGroupSpec[], opts: EmbedOptions = {}): EmbedResult {
-  const groupOf = indexGroups(model.graph, groups);
-  for (const n of model.graph.nodes) {
-    const g = groupOf.get(n.name);
-    if (g !== undefined) tagNode(n, g, opts.scheme);
+  const subs = resolveSubgraphs(model, opts.subgraphs);
+  for (const { graph, spec } of [{ graph: model.graph, spec: { path: '', groups } }, ...subs]) {
+    const groupOf = indexGroups(graph, spec.groups, spec.path);
+    for (const n of graph.nodes) {
+      const g = groupOf.get(n.name);
+      if (g !== undefined) tagNode(n, g, opts.scheme);
+    }
   }
-  scheduleMetadata(model, groups, 'node-metadata', opts.scheme);
-  return { functions: 0, annotated: groups.length, absorbed: 0, skipped: [] };
+  scheduleMetadata(model, groups, 'node-metadata', opts.scheme, opts.subgraphs);
+  return { functions: 0, annotated: groups.length + subs.reduce((a, x) => a + x.spec.groups.length, 0), absorbed: 0, skipped: [] };
 }
 
-/** Outlines each group into a model-local function called from the main graph. In place. */
+/** Outlines each group into a model-local function called from the graph that held it (the main
+ * graph, and each subgraph of `opts.subgraphs`). In place. */
 export function outlineFusionGroups(model: Model, groups: FusionGroupSpec[], opts: EmbedOptions = {}): EmbedResult {
-  const graph = model.graph;
-  const groupOf = indexGroups(graph, groups);
-  const absorbed = absorbSandwiched(graph, groupOf);
+  // Resolve every path before anything moves (outlining keeps control-flow nodes, but a path
+  // must name the subgraph the plan was made on).
+  const subs = resolveSubgraphs(model, opts.subgraphs);
+  const result: EmbedResult = { functions: 0, annotated: 0, absorbed: 0, skipped: [] };
+  const usedFnNames = new Set((model.functions as Msg[]).filter((f) => f.domain === FUSION_DOMAIN).map((f) => String(f.name)));
+  const newFunctions: Msg[] = [];
+  outlineIn(model, model.graph, groups, opts, { prefix: '', usedFnNames, newFunctions, result });
+  for (const { spec, graph } of subs) outlineIn(model, graph, spec.groups, opts, { prefix: spec.path, usedFnNames, newFunctions, result });
+  if (newFunctions.length) {
+    model.functions = [...model.functions, ...newFunctions];
+    if (!model.opsetImports.some((o) => o.domain === FUSION_DOMAIN)) model.opsetImports = [...model.opsetImports, { domain: FUSION_DOMAIN, version: 1 }];
+    // Model-local functions need IR version 8 (ONNX 1.10).
+    if (model.irVersion < 8) model.irVersion = 8;
+  }
+  scheduleMetadata(model, groups, 'functions', opts.scheme, opts.subgraphs);
+  return result;
+}
+
+/** Outlines the groups of one graph (the main graph, or the subgraph at path `at.prefix`). */
+function outlineIn(model: Model, graph: Graph, groups: FusionGroupSpec[], opts: EmbedOptions, at: { prefix: string; usedFnNames: Set<string>; newFunctions: Msg[]; result: EmbedResult }): void {
+  const { prefix, usedFnNames, newFunctions, result } = at;
+  const where = prefix ? { path: prefix } : {};
+  const groupOf = indexGroups(graph, groups, prefix);
+  result.absorbed += absorbSandwiched(graph, groupOf);
   const members = new Map<number, Node[]>();
   for (const n of graph.topoOrder()) {
     const g = groupOf.get(n.name);
@@ -172,16 +248,14 @@ export function outlineFusionGroups(model: Model, groups: FusionGroupSpec[], opt
     l.push(n);
   }
   const outputsRead = new Set(graph.outputs.map((o) => o.name));
-  const result: EmbedResult = { functions: 0, annotated: 0, absorbed, skipped: [] };
-  const usedFnNames = new Set((model.functions as Msg[]).filter((f) => f.domain === FUSION_DOMAIN).map((f) => String(f.name)));
   const replacement = new Map<Node, Node | null>(); // first member -> call node; other members -> null
-  const newFunctions: Msg[] = [];
+  let outlined = 0;
   const minNodes = Math.max(1, opts.minNodes ?? 1);
   for (const g of [...members.keys()].sort((a, b) => a - b)) {
     const nodes = members.get(g)!;
     if (nodes.length < minNodes) continue;
     if (nodes.some((n) => n.attributes.some((a) => a.type === 'graph' || a.type === 'graphs'))) {
-      result.skipped.push({ id: g, reason: 'a node has a subgraph attribute (may capture outer values); annotated instead' });
+      result.skipped.push({ id: g, reason: 'a node has a subgraph attribute (may capture outer values); annotated instead', ...where });
       for (const n of nodes) tagNode(n, g, opts.scheme);
       result.annotated++;
       continue;
@@ -205,11 +279,12 @@ export function outlineFusionGroups(model: Model, groups: FusionGroupSpec[], opt
       }
     }
     if (!outputs.length) {
-      result.skipped.push({ id: g, reason: 'the group has no output read outside it (dead code?)' });
+      result.skipped.push({ id: g, reason: 'the group has no output read outside it (dead code?)', ...where });
       continue;
     }
-    let fname = `group_${g}`;
-    for (let k = 1; usedFnNames.has(fname); k++) fname = `group_${g}_${k}`;
+    const stem = `${prefix ? `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}__` : ''}group_${g}`;
+    let fname = stem;
+    for (let k = 1; usedFnNames.has(fname); k++) fname = `${stem}_${k}`;
     usedFnNames.add(fname);
     newFunctions.push({
       name: fname,
@@ -218,15 +293,16 @@ export function outlineFusionGroups(model: Model, groups: FusionGroupSpec[], opt
       output: outputs,
       node: nodeMessages(model, nodes),
       opset_import: model.opsetImports.filter((o) => o.domain !== FUSION_DOMAIN).map((o) => ({ domain: o.domain, version: o.version })),
-      doc_string: `dnnfuse fusion group ${g}: ${nodes.length} node(s)${opts.scheme ? `, scheme ${opts.scheme}` : ''}`,
+      doc_string: `dnnfuse fusion group ${g}${prefix ? ` of subgraph ${prefix}` : ''}: ${nodes.length} node(s)${opts.scheme ? `, scheme ${opts.scheme}` : ''}`,
     });
     const call = new Node({ name: graph.freshName(`dnnfuse_group_${g}`), opType: fname, domain: FUSION_DOMAIN, inputs, outputs });
     tagNode(call, g, opts.scheme);
     replacement.set(nodes[0], call);
     for (const n of nodes.slice(1)) replacement.set(n, null);
     result.functions++;
+    outlined++;
   }
-  if (result.functions) {
+  if (outlined) {
     const before = graph.nodes;
     graph.nodes = before.flatMap((n) => (replacement.has(n) ? (replacement.get(n) ? [replacement.get(n)!] : []) : [n]));
     graph.invalidate();
@@ -237,20 +313,14 @@ export function outlineFusionGroups(model: Model, groups: FusionGroupSpec[], opt
     } catch (e) {
       graph.nodes = before;
       graph.invalidate();
-      throw verificationFailed(`outlining fusion groups would create a cycle (${e instanceof Error ? e.message : e}); the plan's groups are not convex`);
+      throw verificationFailed(`outlining fusion groups${prefix ? ` of subgraph ${prefix}` : ''} would create a cycle (${e instanceof Error ? e.message : e}); the plan's groups are not convex`);
     }
     graph.nodes = [...order];
     graph.invalidate();
     // value_info of values now internal to a function no longer belongs to the main graph.
     const live = new Set<string>(graph.nodes.flatMap((n) => [...n.inputs, ...n.outputs]));
     for (const k of [...graph.valueInfo.keys()]) if (!live.has(k)) graph.valueInfo.delete(k);
-    model.functions = [...model.functions, ...newFunctions];
-    if (!model.opsetImports.some((o) => o.domain === FUSION_DOMAIN)) model.opsetImports = [...model.opsetImports, { domain: FUSION_DOMAIN, version: 1 }];
-    // Model-local functions need IR version 8 (ONNX 1.10).
-    if (model.irVersion < 8) model.irVersion = 8;
   }
-  scheduleMetadata(model, groups, 'functions', opts.scheme);
-  return result;
 }
 
 /** Reads the grouping back from a model written by dnnfuse: the schedule metadata when present,
@@ -265,7 +335,8 @@ export function readFusionGroups(model: Model): FusionGroupSpec[] {
       /* fall through to the structural forms */
     }
   }
-  const fns = (model.functions as Msg[]).filter((f) => f.domain === FUSION_DOMAIN);
+  // the main graph's functions (a subgraph's are named after its path: `..._else_branch__group_3`)
+  const fns = (model.functions as Msg[]).filter((f) => f.domain === FUSION_DOMAIN && /^group_\d+/.test(String(f.name)));
   if (fns.length) {
     return fns.map((f, i) => {
       const m = /^group_(\d+)/.exec(String(f.name));

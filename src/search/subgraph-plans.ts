@@ -116,3 +116,20 @@ export function subgraphTotals(groups: readonly FusionGroupJson[]): { subgraphs:
   walk(groups);
   return t;
 }
+
+/** The groups of every subgraph plan under `groups` (nested ones included), by subgraph path:
+ * what `compile` embeds inside control flow (onnx/functions.ts `EmbedOptions.subgraphs`). */
+export function subgraphGroups(groups: readonly FusionGroupJson[]): { path: string; groups: { id: number; nodes: string[] }[] }[] {
+  const out: { path: string; groups: { id: number; nodes: string[] }[] }[] = [];
+  const walk = (gs: readonly FusionGroupJson[]) => {
+    for (const g of gs) {
+      for (const s of g.subgraphs ?? []) {
+        if (!s.plan) continue;
+        out.push({ path: s.path, groups: s.plan.groups.map((x) => ({ id: x.id, nodes: x.nodes })) });
+        walk(s.plan.groups);
+      }
+    }
+  };
+  walk(groups);
+  return out;
+}

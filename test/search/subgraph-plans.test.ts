@@ -132,3 +132,49 @@ test('a Loop body with static carried shapes is planned; the same seed gives the
   assert.ok(s[0].plan, s[0].reason);
   assert.deepEqual(s[0].plan.groups.flatMap((x) => x.nodes).sort(), ['b_acc', 'b_scan']);
 });
+
+test('compile embeds the subgraph plans inside their subgraphs: one function per group, called where its nodes were; outer values become inputs; onnxruntime agrees', async () => {
+  for (const [name, m] of [['If', ifModel()], ['Loop', loopModel({ grow: false })]] as const) {
+    const r = await compileModel(m, { pipeline: 'plan', hw, passOptions: { plan: { search: 'greedy', optimum: false } } });
+    const plan = r.schedule.passes[0].annotations as FusionPlanJson;
+    const subs = plan.groups.flatMap((g) => g.subgraphs ?? []).filter((s) => s.plan);
+    assert.ok(subs.length >= 1, name);
+    const graphs = new Map<string, import('../../src/ir/graph.ts').Graph>();
+    for (const n of r.model.graph.nodes) for (const a of n.attributes) if (a.type === 'graph') graphs.set(`${n.name}.${a.name}`, a.value);
+    const fnNames = new Set((r.model.functions as { name: string }[]).map((f) => f.name));
+    let outlined = 0;
+    for (const s of subs) {
+      const g = graphs.get(s.path)!;
+      assert.ok(g, s.path);
+      for (const grp of s.plan!.groups) {
+        const fname = `${s.path.replace(/[^A-Za-z0-9_]/g, '_')}__group_${grp.id}`;
+        assert.ok(fnNames.has(fname), `${name}: no function ${fname} in ${[...fnNames].join(', ')}`);
+        const calls = g.nodes.filter((n) => n.domain === 'dnnfuse.fusion' && n.opType === fname);
+        assert.equal(calls.length, 1, `${name}: ${fname} is called once in ${s.path}`);
+        for (const node of grp.nodes) assert.ok(!g.nodes.some((n) => n.name === node), `${name}: ${node} moved into ${fname}`);
+        outlined++;
+      }
+    }
+    assert.equal(r.schedule.embedding!.functions, plan.groups.filter((g) => !g.subgraphs).length + outlined);
+    // the model's metadata carries the subgraph groups too
+    const meta = JSON.parse(r.model.metadata.find((e) => e.key === 'dnnfuse.schedule')!.value) as { subgraphs: { path: string; groups: { id: number; nodes: string[] }[] }[] };
+    assert.deepEqual(meta.subgraphs, subs.map((s) => ({ path: s.path, groups: s.plan!.groups.map((x) => ({ id: x.id, nodes: x.nodes })) })));
+    assert.equal(r.schedule.verification!.checked, true, name);
+    assert.ok(r.schedule.verification!.outputs!.every((o) => o.ok), `${name}: ${JSON.stringify(r.schedule.verification)}`);
+  }
+});
+
+test('--node-metadata tags the nodes inside subgraphs with their subgraph group', async () => {
+  const r = await compileModel(ifModel(), { pipeline: 'plan', hw, embed: 'node-metadata', passOptions: { plan: { search: 'greedy', optimum: false } } });
+  const plan = r.schedule.passes[0].annotations as FusionPlanJson;
+  const s = plan.groups.find((g) => g.subgraphs)!.subgraphs![0];
+  const thenG = r.model.graph.nodes.find((n) => n.name === 'the_if')!.subgraphs()[0];
+  for (const grp of s.plan!.groups) {
+    for (const name of grp.nodes) {
+      const n = thenG.nodes.find((x) => x.name === name)!;
+      const props = ((n.carry as { msg?: { metadata_props?: { key: string; value: string }[] } } | undefined)?.msg?.metadata_props ?? []);
+      assert.deepEqual(props.find((p) => p.key === 'dnnfuse.group')?.value, String(grp.id), name);
+    }
+  }
+  assert.ok(r.schedule.verification!.outputs!.every((o) => o.ok));
+});
