@@ -127,6 +127,21 @@ export const CORPUS: CorpusModel[] = [
     },
   },
   {
+    id: 'silero-vad-v5',
+    family: 'voice activity detector v5 (spox export): an If (8/16 kHz) whose branches hold an STFT conv, the encoder, shape guards (If on Shape(x)[2] == 1 around a Squeeze) and an LSTM cell; the 8 kHz branch cannot run at 512 samples',
+    source: { npm: '@ricky0123/vad-web', version: '0.0.31', path: 'dist/silero_vad_v5.onnx', sha256: '2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f' },
+    shapes: ['input=1x512', 'state=2x1x128'],
+    expect: {
+      opset: 16,
+      ops: ['If'],
+      controlFlow: ['If_0'],
+      // its two outputs are Identity nodes naming them (kept: a graph output's name)
+      outsideGroups: ['Identity'],
+      subgraphPlans: true,
+      log: /onnxruntime check input: sr = 16000 \(compared with the constant 16000 by node 'Equal_0'\)/,
+    },
+  },
+  {
     id: 'ssdlite320-coco',
     family: "detector: torchvision SSDlite320-MobileNetV3 (COCO's 91 classes, random weights), top-k and NonMaxSuppression inside an If, data-dependent outputs; opset 11",
     source: { script: MAKE, job: 'ssdlite320-coco.onnx', from: 'torchvision.models.detection.ssdlite320_mobilenet_v3_large (Debian python3-torchvision)' },

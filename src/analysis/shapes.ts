@@ -70,6 +70,13 @@ export function subgraphShapes(sub: Graph): { types: ReadonlyMap<string, TensorT
   return subgraphRuns.get(sub);
 }
 
+const subgraphFailures = new WeakMap<Graph, string>();
+/** Why the last inference of a subgraph failed, when it did and the model's inference went on
+ * (an If branch that cannot run on these shapes: see shapes/control-flow.ts). */
+export function subgraphFailure(sub: Graph): string | undefined {
+  return subgraphFailures.get(sub);
+}
+
 /** Which graph each analysis was last run with (so staticShape(graph, name) can recompute). */
 const lastRun = new WeakMap<Graph, { model: Model; opts: InferOptions }>();
 /** ValueInfo entries written by inference -> the type the file declared before (if any). */
@@ -370,7 +377,16 @@ function inferSubgraph(model: Model, sub: Graph, inputTypes: (TensorType | undef
   });
   for (const [name, t] of sub.initializers) types.set(name, { elemType: t.dataType, shape: [...t.dims] });
   const state = newState(sub, types, reasons, values);
-  runGraph(model, sub, state, hasOverrides, []);
+  try {
+    runGraph(model, sub, state, hasOverrides, []);
+  } catch (e) {
+    // The If rule may survive this (a branch not taken for these shapes): remember why.
+    subgraphRuns.delete(sub);
+    if (isDnnfuseError(e)) subgraphFailures.set(sub, e.message);
+    forgetInferred(sub);
+    throw e;
+  }
+  subgraphFailures.delete(sub);
   subgraphRuns.set(sub, { types, reasons });
   return {
     outputs: sub.outputs.map((o) => {
@@ -378,6 +394,19 @@ function inferSubgraph(model: Model, sub: Graph, inputTypes: (TensorType | undef
       return { type: t, value: values.get(o.name), reason: reasons.get(o.name) };
     }),
   };
+}
+
+/** Puts back what the file declared for the value_info entries inference wrote in `g` and its
+ * nested subgraphs: a subgraph that cannot run on these shapes keeps no shape-specific entries
+ * (onnxruntime checks every branch on load and would refuse the model for them). */
+function forgetInferred(g: Graph): void {
+  for (const [name, vi] of [...g.valueInfo]) {
+    if (!inferredEntries.has(vi)) continue;
+    const declared = inferredEntries.get(vi);
+    if (declared) g.valueInfo.set(name, { name, type: declared, carry: vi.carry });
+    else g.valueInfo.delete(name);
+  }
+  for (const n of g.nodes) for (const sub of n.subgraphs()) forgetInferred(sub);
 }
 
 interface RunState {

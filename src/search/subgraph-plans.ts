@@ -18,7 +18,7 @@
  */
 import type { Graph, Model, Node } from '../ir/graph.ts';
 import { isDnnfuseError } from '../errors.ts';
-import { analyzeShapes, subgraphShapes } from '../analysis/shapes.ts';
+import { analyzeShapes, subgraphFailure, subgraphShapes } from '../analysis/shapes.ts';
 import { buildOpGraph, graphConstants } from '../fusion/op-graph.ts';
 import { planFusion, type FusionGroupJson, type FusionPlanJson, type PlanFusionOptions, type SubgraphPlanJson } from './planner.ts';
 
@@ -39,7 +39,10 @@ const isStatic = (s: readonly unknown[] | undefined) => !!s && s.every((d) => ty
 async function planSubgraph(sub: Graph, path: string, attribute: string, outer: ReadonlyMap<string, number>, opts: SubOptions): Promise<SubgraphPlanJson> {
   const base = { attribute, path, graph: sub.name, nodes: sub.nodes.length };
   const shapes = subgraphShapes(sub);
-  if (!shapes) return { ...base, plan: null, reason: 'shape inference did not reach this subgraph' };
+  if (!shapes) {
+    const failure = subgraphFailure(sub);
+    return { ...base, plan: null, reason: failure ? `it cannot run at these input shapes: ${failure}` : 'shape inference did not reach this subgraph' };
+  }
   const constants = graphConstants(sub, outer);
   let og;
   try {

@@ -17,7 +17,8 @@ import { getPass } from '../../src/passes/registry.ts';
 import { hardwarePresets } from '../../src/index.ts';
 import { compileModel } from '../../src/compile.ts';
 import type { FusionPlanJson, SubgraphPlanJson } from '../../src/search/planner.ts';
-import { ifModel, loopModel } from '../support/control-flow.ts';
+import { ifModel, loopModel, shapeGuardModel } from '../support/control-flow.ts';
+import { applyShapeOverrides } from '../../src/analysis/shapes.ts';
 
 const require = createRequire(import.meta.url);
 const validate = new Ajv2020({ strict: false, allErrors: true }).compile(require('../../schema/schedule.schema.json'));
@@ -177,4 +178,14 @@ test('--node-metadata tags the nodes inside subgraphs with their subgraph group'
     }
   }
   assert.ok(r.schedule.verification!.outputs!.every((o) => o.ok));
+});
+
+test('an If branch that cannot run at the fixed input shapes is not planned, with the reason; the other branch is', async () => {
+  const m = shapeGuardModel({ guard: 'input' });
+  applyShapeOverrides(m, ['x=1x4x3']);
+  const { plan } = await planOf(m as unknown as ReturnType<typeof ifModel>);
+  const subs = plan.groups.find((g) => g.nodes.includes('guard'))!.subgraphs!;
+  assert.deepEqual(subs.map((s) => s.path), ['guard.then_branch', 'guard.else_branch']);
+  assert.equal(subs[0].plan, null);
+  assert.match(subs[0].reason!, /^it cannot run at these input shapes: node 't_squeeze' \(Squeeze\): cannot squeeze axis 2 of size 3/);
 });

@@ -8,12 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyzeShapes, staticShape } from '../../src/analysis/shapes.ts';
+import { analyzeShapes, applyShapeOverrides, staticShape, subgraphFailure } from '../../src/analysis/shapes.ts';
 import { runModel, randomFeeds } from '../../src/analysis/ort.ts';
 import { decodeModel, encodeModel, loadModel } from '../../src/onnx/io.ts';
 import { TensorProtoType, protobuf, type Msg } from '../../src/onnx/schema.ts';
 import type { Dim, Graph, Model } from '../../src/ir/graph.ts';
-import { ifModel, loopModel, scanModel } from '../support/control-flow.ts';
+import { ifModel, loopModel, scanModel, shapeGuardModel } from '../support/control-flow.ts';
 import { CORPUS } from '../../corpus/models.ts';
 import { fetchModel } from '../../corpus/fetch.ts';
 import { spawnSync } from 'node:child_process';
@@ -187,4 +187,36 @@ test('Silero VAD: every subgraph value python onnx infers gets the same dims fro
   }
   console.log(`# silero subgraph values: python onnx infers ${Object.keys(ref).length} (${refStatic} static), we agree on all, ${ourStatic} static`);
   assert.ok(ourStatic >= refStatic);
+});
+
+/** The guard model with x fixed to [1,4,n] (what `--shape x=1x4xn` does). */
+function guardAt(n: number, opts: Parameters<typeof shapeGuardModel>[0] = {}): Model {
+  const m = shapeGuardModel(opts);
+  applyShapeOverrides(m, [`x=1x4x${n}`]);
+  return m;
+}
+
+test('If: a branch that cannot run on these shapes (a shape guard) does not fail inference; the other branch decides, as onnxruntime runs it', async () => {
+  // constant guard (Shape(x)[2] == 1 at n = 3): the untaken squeeze cannot run
+  const m = guardAt(3);
+  const thenG = m.graph.nodes.find((n) => n.name === 'guard')!.subgraphs()[0];
+  assert.deepEqual(staticShape(m, 'out'), [1, 4, 3]);
+  assert.match(subgraphFailure(thenG) ?? '', /node 't_squeeze' \(Squeeze\): cannot squeeze axis 2 of size 3/);
+  assert.equal(thenG.valueInfo.size, 0, 'no shape-specific value_info in a branch that cannot run');
+  // onnxruntime on the model as exported (n symbolic), fed n = 3
+  const x = { dims: [1, 4, 3], data: new Float32Array(12) };
+  assert.deepEqual((await runModel(shapeGuardModel(), { x })).out.dims, [1, 4, 3]);
+  // at n = 1 the guard takes the squeeze: both branches infer, nothing recorded
+  const m1 = guardAt(1);
+  assert.deepEqual(staticShape(m1, 'out'), [1, 4]);
+  assert.equal(subgraphFailure(m1.graph.nodes.find((n) => n.name === 'guard')!.subgraphs()[0]), undefined);
+  assert.deepEqual((await runModel(shapeGuardModel(), { x: { dims: [1, 4, 1], data: new Float32Array(4) } })).out.dims, [1, 4]);
+  // a condition known only at run time: the branch that can run decides
+  assert.deepEqual(staticShape(guardAt(3, { guard: 'input' }), 'out'), [1, 4, 3]);
+  assert.deepEqual((await runModel(shapeGuardModel({ guard: 'input' }), { x, cond: { dims: [], data: Uint8Array.from([0]), bool: true } })).out.dims, [1, 4, 3]);
+});
+
+test('If: when neither branch can run on these shapes, inference fails naming the node', () => {
+  assert.throws(() => analyzeShapes(guardAt(3, { guard: 'input', elseSqueezeAxis: 1 })), /node 't_squeeze' \(Squeeze\): cannot squeeze axis 2 of size 3/);
+  assert.throws(() => analyzeShapes(guardAt(3, { elseSqueezeAxis: 1 })), /node 'e_squeeze' \(Squeeze\): cannot squeeze axis 1 of size 4/);
 });

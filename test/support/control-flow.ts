@@ -112,3 +112,45 @@ export function scanModel(): Model {
   g.outputs.push({ name: 'sum', type: f32(undefined) }, { name: 'Y', type: f32(undefined) });
   return new Model({ graph: g, opsetImports: [{ domain: '', version: 11 }] });
 }
+
+/**
+ * A shape guard as exporters write it (Silero VAD v5's decoder): x [1,4,n] (declared [1,4,'n'],
+ * as exported; fix n with applyShapeOverrides);
+ * If(cond) { then: Squeeze(x, axis 2) ; else: Identity(x) } -> out, where cond is
+ * `Shape(x)[2] == 1` (constant once n is static), or the bool graph input `cond` with
+ * `guard: 'input'`. At n != 1 the then branch cannot run. `elseSqueezeAxis` makes the else branch
+ * a Squeeze of that axis instead (neither branch can run when it is not of size 1).
+ */
+export function shapeGuardModel(opts: { guard?: 'shape' | 'input'; elseSqueezeAxis?: number } = {}): Model {
+  const g = new Graph({ name: 'guard_model' });
+  g.inputs.push({ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, 4, 'n'] } });
+  let cond = 'cond';
+  if (opts.guard === 'input') g.inputs.push({ name: 'cond', type: { elemType: DataType.BOOL, shape: [] } });
+  else {
+    g.setInitializer(Tensor.int64('two', [], [2]));
+    g.setInitializer(Tensor.int64('one', [], [1]));
+    g.addNode(new Node({ name: 'shape', opType: 'Shape', inputs: ['x'], outputs: ['sx'] }));
+    g.addNode(new Node({ name: 'dim2', opType: 'Gather', inputs: ['sx', 'two'], outputs: ['d2'], attributes: [attr.int('axis', 0)] }));
+    g.addNode(new Node({ name: 'is_one', opType: 'Equal', inputs: ['d2', 'one'], outputs: ['cond'] }));
+  }
+  const squeeze = (prefix: string, axis: number) => {
+    const b = new Graph({ name: `${prefix}graph` });
+    b.setInitializer(Tensor.int64(`${prefix}axes`, [1], [axis]));
+    b.addNode(new Node({ name: `${prefix}squeeze`, opType: 'Squeeze', inputs: ['x', `${prefix}axes`], outputs: [`${prefix}y`] }));
+    b.outputs = [{ name: `${prefix}y`, type: { elemType: DataType.FLOAT } }];
+    return b;
+  };
+  const thenG = squeeze('t_', 2);
+  let elseG: Graph;
+  if (opts.elseSqueezeAxis !== undefined) elseG = squeeze('e_', opts.elseSqueezeAxis);
+  else {
+    elseG = new Graph({ name: 'e_graph' });
+    elseG.addNode(new Node({ name: 'e_identity', opType: 'Identity', inputs: ['x'], outputs: ['e_y'] }));
+    elseG.outputs = [{ name: 'e_y', type: { elemType: DataType.FLOAT } }];
+  }
+  const ga = (name: string, value: Graph): Attribute => ({ name, type: 'graph', value });
+  g.addNode(new Node({ name: 'guard', opType: 'If', inputs: [cond], outputs: ['y'], attributes: [ga('then_branch', thenG), ga('else_branch', elseG)] }));
+  g.addNode(new Node({ name: 'post', opType: 'Relu', inputs: ['y'], outputs: ['out'] }));
+  g.outputs = [{ name: 'out', type: f32(undefined) }];
+  return new Model({ graph: g, irVersion: 8, opsetImports: [{ domain: '', version: 13 }] });
+}

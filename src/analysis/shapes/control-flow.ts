@@ -8,7 +8,11 @@
  * - If: both branches are inferred; when the condition is a compile-time constant the taken
  *   branch decides (types and folded values), else the outputs are the merge of the branches
  *   (a dim both agree on is kept, a differing dim becomes unknown, differing ranks give an
- *   unknown shape), as onnx's mergeShapesAndTypes.
+ *   unknown shape), as onnx's mergeShapesAndTypes. A branch whose inference fails on these
+ *   shapes (exporters guard shape-specific code with an If on a shape test, e.g. Silero VAD v5's
+ *   `if shape[2] == 1: squeeze(x, -1)`) cannot run on them: when the condition is constant and
+ *   that branch is not taken, or the other branch infers, the other branch decides and the
+ *   failure is only recorded (`subgraphFailure`); where onnx stops, onnxruntime runs the model.
  * - Loop: the body sees an int64 scalar iteration number, the condition and the loop-carried
  *   values. Where onnx drops the carried values' shapes, we keep those the body preserves: the
  *   body is inferred with the initial shapes, every dim that changes across one iteration is
@@ -22,6 +26,7 @@
 import type { Dim, Graph, TensorType } from '../../ir/graph.ts';
 import { DataType } from '../../ir/dtype.ts';
 import { dataDim, isNum, normAxis, type Out, type RuleCtx, type Val } from './context.ts';
+import { isDnnfuseError } from '../../errors.ts';
 
 export interface SubResult {
   outputs: { type?: TensorType; value?: Val; reason?: string }[];
@@ -59,13 +64,29 @@ function ifRule(c: RuleCtx, infer: SubInfer): Out[] {
   const cond = c.value(0);
   const taken = cond && cond.data.length === 1 && isNum(cond.data[0]) ? (cond.data[0] !== 0 ? thenG : elseG) : undefined;
   // Both branches are inferred (each gets its value_info), even when one is known taken.
-  const a = infer(thenG, []);
-  const b = infer(elseG, []);
-  if (taken) {
-    const r = taken === thenG ? a : b;
-    checkCount(c, taken, 'branch', n, r.outputs.length);
+  const tryInfer = (g: Graph): SubResult | { error: unknown } => {
+    try {
+      return infer(g, []);
+    } catch (e) {
+      if (isDnnfuseError(e)) return { error: e };
+      throw e;
+    }
+  };
+  const ra = tryInfer(thenG);
+  const rb = tryInfer(elseG);
+  const decide = (g: Graph, r: SubResult): Out[] => {
+    checkCount(c, g, 'branch', n, r.outputs.length);
     return r.outputs.map((o) => ({ type: o.type, value: o.value, why: o.reason }));
+  };
+  if (taken) {
+    const r = taken === thenG ? ra : rb;
+    if ('error' in r) throw r.error;
+    return decide(taken, r);
   }
+  if ('error' in ra && 'error' in rb) throw ra.error;
+  if ('error' in ra) return decide(elseG, rb as SubResult);
+  if ('error' in rb) return decide(thenG, ra);
+  const a = ra, b = rb;
   checkCount(c, thenG, 'then_branch', n, a.outputs.length);
   checkCount(c, elseG, 'else_branch', n, b.outputs.length);
   return a.outputs.map((x, k) => {

@@ -185,6 +185,7 @@ const layerNorm: Rule = (c) => {
 
 const rnn: Rule = (c) => {
   const xs = c.shape(0);
+  if (xs.length !== 3) c.fail(`input X must have rank 3, got [${xs.join(',')}]`);
   // hidden_size attribute, else from R [num_directions, k * hidden, hidden].
   const hs: Dim = c.node.attrInt('hidden_size') ?? c.maybeShape(2)?.[2];
   const nd = c.node.attrString('direction', 'forward') === 'bidirectional' ? 2 : 1;
