@@ -2,26 +2,14 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SweepStore } from '../../src/sweep/store.ts';
 import { PoolExecutor } from '../../src/sweep/executor.ts';
 import { runSweep } from '../../src/sweep/run.ts';
-import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
+import { CLI, cliArgs, dbRows, freePort, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
 
 const REDIS = '/usr/bin/redis-server';
 const noRedis = existsSync(REDIS) ? false : `redis-server not installed at ${REDIS} (apt-get install redis-server; .ci/run installs it)`;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** Spawns a process and resolves once its output matches `ready`. */
 function start(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; log: () => string }> {

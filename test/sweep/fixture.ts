@@ -1,6 +1,7 @@
 /** A small sweep shared by the sweep tests: the bundled example and a generated CNN, three
  * buffer sizes, LBDF and BRR, greedy + the exact optimum. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveModel } from '../../src/onnx/io.ts';
@@ -49,4 +50,17 @@ export async function dbRows(file: string): Promise<Omit<PointRow, 'time_ms'>[]>
 /** The CLI arguments of the same sweep. */
 export function cliArgs(models: string[], db: string): string[] {
   return ['sweep', ...models, '--buffer', BUFFERS, '--scheme', 'lbdf,brr', '--dtype', 'int8', '--optimum', '--db', db];
+}
+
+/** A loopback port free now (bound, then released): a Redis to start there, or one nothing
+ * listens on. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
 }

@@ -2,26 +2,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { CLI, EXAMPLE, makeDir } from './fixture.ts';
-
-/** A loopback port nothing listens on (bound, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+import { CLI, EXAMPLE, freePort, makeDir } from './fixture.ts';
 
 test('--queue with no Redis listening: sweep and worker refuse at once in one line, exit 2, write nothing', async () => {
   const { dir, cleanup } = makeDir('queue-refusal');
   try {
-    const url = `redis://127.0.0.1:${await closedPort()}`;
+    const url = `redis://127.0.0.1:${await freePort()}`;
     const db = join(dir, 'points.duckdb');
     for (const args of [
       ['sweep', EXAMPLE, '--buffer', '64KiB', '--db', db, '--queue', url],
