@@ -58,7 +58,7 @@ test('models loaded one after another keep their own bytes (windows reused betwe
         }
       },
     ),
-    { numRuns: 25, seed: 15 },
+    { numRuns: 10, seed: 15 },
   );
 });
 
