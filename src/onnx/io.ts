@@ -155,7 +155,7 @@ export function encodeModel(model: Model): Uint8Array {
 
 /** Writes the model to a new file at `path` (created exclusively, mode 0600), for a reader that
  * wants a file rather than bytes (compile's onnxruntime check): views and lazily loaded tensors
- * are copied through one 4 MiB buffer, never assembled into one array as encodeModel does.
+ * are copied through one 1 MiB buffer, never assembled into one array as encodeModel does.
  * Returns false, writing nothing, when the model reads external data (its locations are relative
  * to the model's folder, not to `path`'s). Not atomic: for temporary files; use saveModel for
  * outputs. */

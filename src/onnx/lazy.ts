@@ -140,6 +140,17 @@ const WINDOW = LAZY_MIN_TENSOR;
 
 class GiveUp extends Error {}
 
+/** Window buffers kept between scans, at most this many (4 MiB). A window is scratch: the
+ * skeleton copies what it needs out of them, and nothing a scan returns points into them. Kept
+ * because on this VM a fresh 64 KiB buffer costs 16 first-touch page faults (~30 us each):
+ * MobileNetV2's 30 windows were ~480 faults, ~10 ms of a ~25 ms load when a process loads
+ * model after model (bench:io setting 2), where python's allocator hands onnx.load memory its
+ * last model freed. */
+const POOL_MAX = 64;
+const windowPool: Uint8Array[] = [];
+/** Set while a scan uses the pool (scans are synchronous; this only guards against re-entry). */
+let poolBusy = false;
+
 /** Positional reader over a file with read-ahead windows, for the field walk; the windows are
  * kept (in file order, the walk only moves forward) so that `Out.build` copies the skeleton's
  * bytes from them and reads from the file only what no window covered. */
@@ -149,13 +160,21 @@ class Cursor {
   private winLen = 0;
   /** Every window read: file offset and bytes, in increasing offsets, not overlapping. */
   readonly windows: { at: number; bytes: Uint8Array }[] = [];
-  constructor(readonly fd: number, readonly size: number) {}
+  constructor(readonly fd: number, readonly size: number, private readonly pooled: boolean) {}
+  /** A buffer for the next window: from the pool while it has one (or may grow), else new. */
+  private buffer(len: number): Uint8Array {
+    if (!this.pooled) return newBytes(len);
+    const k = this.windows.length;
+    if (k >= POOL_MAX) return newBytes(len);
+    const b = (windowPool[k] ??= newBytes(WINDOW));
+    return b.subarray(0, len);
+  }
   byte(at: number): number {
     let i = at - this.winAt;
     if (i < 0 || i >= this.winLen) {
       if (at >= this.size) throw new GiveUp();
       const len = Math.min(WINDOW, this.size - at);
-      const win = newBytes(len);
+      const win = this.buffer(len);
       let done = 0;
       while (done < len) {
         const r = readSync(this.fd, win, done, len - done, at + done);
@@ -327,6 +346,7 @@ export interface Skeleton {
 /** Scans a model file; undefined when it is small or anything is unusual (read it whole). */
 export function scanModelFile(path: string): Skeleton | undefined {
   let fd: number;
+  let pooled = false;
   try {
     // Non-blocking: a FIFO must not block here (its stat below sends it to the bounded reader).
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -337,7 +357,9 @@ export function scanModelFile(path: string): Skeleton | undefined {
     const st = fstatSync(fd);
     if (!st.isFile() || st.size < LAZY_MIN_FILE || st.size >= 2 ** 31) return undefined;
     const file = new LazyFile(resolve(path), st);
-    const c = new Cursor(fd, st.size);
+    pooled = !poolBusy;
+    poolBusy = true;
+    const c = new Cursor(fd, st.size, pooled);
     const holes = new Map<number, FileRange>();
     const model = new Out();
     const f = newField(), g = newField(), t = newField();
@@ -381,6 +403,7 @@ export function scanModelFile(path: string): Skeleton | undefined {
     if (e instanceof GiveUp) return undefined;
     throw e;
   } finally {
+    if (pooled) poolBusy = false;
     closeSync(fd);
   }
 }
@@ -410,9 +433,12 @@ export function concatParts(parts: Part[]): Uint8Array {
 }
 
 /** Largest arena a save gathers file ranges in before one gathered write (kept between saves).
- * 4 MiB: a larger one saves a few syscalls per save but costs a fresh process (the CLI) a page
- * fault per 4 KiB on its first save, which on this VM costs more (~20 us per fault). */
-const ARENA_MAX = 1 << 22;
+ * 1 MiB: measured on MobileNetV2 (14 MB, one save in a fresh process, the CLI case), a 4 MiB
+ * arena, grown 1 -> 2 -> 4 MiB, took 2,300-2,900 first-touch page faults (~30 us each on this
+ * VM) against 620-830 for 1 MiB, 30-45 ms less per save; repeated saves in one process (arena
+ * warm) took the same time with either (16 ms CPU), the extra reads and writes costing less
+ * than the noise. */
+const ARENA_MAX = 1 << 20;
 /** File ranges closer than this in their file are read with one pread (the bytes between are
  * read needlessly: the small fields of a lazily loaded model, between its large tensors). */
 const READ_GAP = 1 << 16;
@@ -441,7 +467,7 @@ function writeAllAt(fd: number, chunks: Uint8Array[], pos: number): number {
 
 /**
  * Writes parts at the start of an open file. File ranges are gathered in one reused arena (up to
- * 4 MiB): ranges close together in their file are read with one pread, and the arena's ranges
+ * 1 MiB, ARENA_MAX): ranges close together in their file are read with one pread, and the arena's ranges
  * with the in-memory chunks between them go out in one gathered write. A MobileNetV2 save is
  * then a few reads and gathered writes instead of one read and one write per tensor: on this VM a syscall
  * costs tens of microseconds. Ranges larger than the arena are copied through it in chunks.
@@ -492,7 +518,7 @@ export function writeParts(fd: number, parts: Part[]): void {
         continue;
       }
       if (!arena || arena.length < used + end - start) {
-        // Grown to what is needed (a small model never holds 4 MiB); contents before `used`
+        // Grown to what is needed (at most ARENA_MAX); contents before `used`
         // are still referenced by iov: flush first.
         flush();
         if (!arena || arena.length < end - start) arena = newBytes(Math.min(ARENA_MAX, Math.max(end - start, 2 * (arena?.length ?? 0), 1 << 20)));

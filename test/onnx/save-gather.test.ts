@@ -70,7 +70,7 @@ test('random lazily loaded models: save (with a tensor edited or not) writes exa
   );
 });
 
-test('a tensor larger than the 4 MiB arena, and several arena fills, are written byte for byte', () => {
+test('a tensor larger than the 1 MiB arena, and several arena fills, are written byte for byte', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-gather-'));
   const path = join(dir, 'big.onnx');
   const bytes = ModelProto.encode(modelMsg([5_000_000, 100, 3_000_000, 3_000_000, 7, 2_500_000])).finish(); // 20 MB, 12 MB, 12 MB, 10 MB

@@ -1,0 +1,84 @@
+/** lazy.ts keeps the scanner's 64 KiB read windows between scans (fewer first-touch page faults
+ * when a process loads model after model). A window is scratch: nothing a scan returns may point
+ * into one. These tests load models one after another (and one with more windows than the pool
+ * keeps) and check every earlier model still decodes and encodes to its file's exact bytes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import fc from 'fast-check';
+import { encodeModel, loadModel } from '../../src/onnx/io.ts';
+import { LazyRawSource, scanModelFile } from '../../src/onnx/lazy.ts';
+import { DataType } from '../../src/ir/dtype.ts';
+import { ModelProto, type Msg } from '../../src/onnx/schema.ts';
+
+function bytesOf(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+/** Float initializers of the given element counts, small and large interleaved, each read by a node. */
+function modelBytes(sizes: number[], seed: number): Uint8Array {
+  const msg: Msg = {
+    ir_version: 8,
+    opset_import: [{ domain: '', version: 17 }],
+    graph: {
+      name: `g${seed}`,
+      node: sizes.map((_, i) => ({ op_type: 'Identity', name: `n${i}_${seed}`, input: [`w${i}`], output: [`y${i}`] })),
+      initializer: sizes.map((n, i) => ({ name: `w${i}`, data_type: DataType.FLOAT, dims: [n], raw_data: bytesOf(n * 4, seed * 1000 + i) })),
+      output: sizes.map((_, i) => ({ name: `y${i}` })),
+    },
+  };
+  return ModelProto.encode(msg).finish();
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+
+test('models loaded one after another keep their own bytes (windows reused between scans)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-scanpool-'));
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(fc.oneof(fc.integer({ min: 1, max: 12_000 }), fc.integer({ min: 17_000, max: 200_000 })), { minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 4 }),
+      (models) => {
+        const loaded = models.map((sizes, k) => {
+          const bytes = modelBytes([...sizes, 300_000], k + 1);
+          const path = join(dir, `m${k}.onnx`);
+          writeFileSync(path, bytes);
+          return { bytes, model: loadModel(path) };
+        });
+        for (const { bytes, model } of loaded) {
+          assert.ok([...model.graph.initializers.values()].some((t) => t.source instanceof LazyRawSource));
+          assert.ok(same(encodeModel(model), bytes), 'an earlier model changed when a later one was scanned');
+        }
+      },
+    ),
+    { numRuns: 10, seed: 15 },
+  );
+});
+
+test('a scan with more windows than the pool keeps (small tensors between large ones) stays exact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-scanpool-'));
+  // 90 large tensors, each followed by small ones: one window per large tensor at least (> 64 kept).
+  const sizes: number[] = [];
+  for (let i = 0; i < 90; i++) sizes.push(20_000, 3 + i);
+  const bytes = modelBytes(sizes, 7);
+  const path = join(dir, 'many.onnx');
+  writeFileSync(path, bytes);
+  const first = scanModelFile(path);
+  assert.ok(first && first.holes.size === 90, 'the large tensors stay on disk');
+  const skeleton = Uint8Array.from(first.bytes);
+  const model = loadModel(path);
+  const other = join(dir, 'other.onnx');
+  writeFileSync(other, modelBytes([30_000, 5, 40_000, 6, 300_000], 8));
+  loadModel(other);
+  scanModelFile(other);
+  assert.ok(same(first.bytes, skeleton), 'the skeleton of the first scan changed');
+  assert.ok(same(encodeModel(model), bytes));
+  assert.ok(same(readFileSync(path), bytes));
+});
