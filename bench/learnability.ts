@@ -13,7 +13,7 @@
  *    into .cache/models or $DNNFUSE_DENSENET_DIR), every algorithm, default settings: degree,
  *    view or full degree, templates, NTK padding, margin, rounds, agreement, certified, time.
  * 5. Finite MLP ensembles for flooding and BFS on every shared model: members beside the
- *    theory bound, case accuracy, certified, CPU time.
+ *    theory bound, case accuracy, certified, CPU time (budget: 10 min of CPU per cell).
  *
  * The classical time includes the DFS's slot colouring (its neighbour order).
  * Environment: DNNFUSE_BENCH_QUICK=1 skips parts 4-5 and the dense runs; `--only models` or
@@ -31,7 +31,7 @@ import { bellmanFordReference, bfsReference, dfsReference, distance2Colouring, f
 import { ALGORITHMS, build, certify, certifyAsync, precision, withVirtualRoot, type Algorithm, type CertifyOptions } from '../src/learnability/certify.ts';
 import { EnsemblePool } from '../src/learnability/pool.ts';
 import { nodeInits, runGnn } from '../src/learnability/gnn.ts';
-import { NtkPredictor, theoryEnsembleBound } from '../src/learnability/predictors.ts';
+import { defaultHidden, NtkPredictor, theoryEnsembleBound } from '../src/learnability/predictors.ts';
 import { modelLearnGraph } from '../src/learnability/model.ts';
 
 const QUICK = process.env.DNNFUSE_BENCH_QUICK === '1';
@@ -202,7 +202,7 @@ function modelsTable(): void {
 }
 
 async function ensemblesTable(): Promise<void> {
-  console.log(`## 5. Finite MLP ensembles (trained, averaged, thresholded at eps 5e-3, grown 8, 16, ... until every case met on the graph is exact; defaults: antisymmetric init, preconditioned GD 40 epochs, hidden max(64, 4 x state bits), no cache; members trained ${POOL ? `on a pool of ${POOL} threads` : 'in the main thread'}; cpu s = CPU time of the process, all threads)\n`);
+  console.log(`## 5. Finite MLP ensembles (trained, averaged, thresholded at eps 5e-3, from 8 members up to the first size at which every case met on the graph is exact; defaults: antisymmetric init, preconditioned GD of at most 40 epochs, each member stopping once it fits its table within eps / 5, hidden max(64, 8 x state bits), no cache; members trained ${POOL ? `on a pool of ${POOL} threads` : 'in the main thread'}; cpu s = CPU time of the process, all threads)\n`);
   const rows: (string | number)[][] = [];
   const pool = POOL ? new EnsemblePool(POOL) : undefined;
   for (const m of benchModels().filter((x) => !x.name.startsWith('densenet'))) {
@@ -215,7 +215,7 @@ async function ensemblesTable(): Promise<void> {
       const cu = process.cpuUsage(c0);
       const r = { value, wallMs: performance.now() - t0, cpuMs: (cu.user + cu.system) / 1000 };
       const c = r.value;
-      const hidden = Math.max(64, 2 * Math.ceil((4 * c.stateBits) / 2));
+      const hidden = defaultHidden(c.stateBits);
       rows.push([m.name, a, c.D, c.templates, c.stateBits, hidden, String(c.ensembleSize), c.theoryEnsembleBound, `${((c.caseAccuracy ?? 0) * 100).toFixed(2)}%`, c.margin.toExponential(2), c.certified ? 'yes' : `NO (${c.reason})`, (r.cpuMs / 1000).toFixed(1), (r.wallMs / 1000).toFixed(1)]);
       console.log(rows[rows.length - 1].join('  '));
     }

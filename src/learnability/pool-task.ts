@@ -6,7 +6,7 @@ export interface MemberTask {
   index: number;
 }
 
-export default function poolTask(task: MemberTask): { w1: Float64Array; w2: Float64Array; loss: number } {
+export default function poolTask(task: MemberTask): { w1: Float64Array; w2: Float64Array; loss: number; epochs: number } {
   const r = trainRequested(task.request, task.index);
-  return { w1: r.member.w1, w2: r.member.w2, loss: r.loss };
+  return { w1: r.member.w1, w2: r.member.w2, loss: r.loss, epochs: r.epochs };
 }

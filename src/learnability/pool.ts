@@ -27,12 +27,12 @@ export class EnsemblePool {
     // the table's training view only (plain arrays clone cheaply to the threads)
     const request: MemberTask['request'] = {
       table: { n0: t.n0, outputSize: t.outputSize, outStart: t.outStart, outBit: t.outBit },
-      hidden: r.hidden, epochs: r.epochs, lr: r.lr, init: r.init, precondition: r.precondition, seed: r.seed,
+      hidden: r.hidden, epochs: r.epochs, lr: r.lr, init: r.init, precondition: r.precondition, tol: r.tol, seed: r.seed,
     };
-    const jobs: Promise<{ w1: Float64Array; w2: Float64Array; loss: number }>[] = [];
+    const jobs: Promise<{ w1: Float64Array; w2: Float64Array; loss: number; epochs: number }>[] = [];
     for (let i = r.from; i < r.to; i++) jobs.push(this.pool.run({ request, index: i } satisfies MemberTask));
     const done = await Promise.all(jobs);
-    return done.map((d) => ({ member: { w1: d.w1, w2: d.w2 }, loss: d.loss }));
+    return done.map((d) => ({ member: { w1: d.w1, w2: d.w2 }, loss: d.loss, epochs: d.epochs }));
   };
   async close(): Promise<void> {
     await this.pool?.destroy();

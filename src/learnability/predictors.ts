@@ -12,8 +12,8 @@
  *   closed form f(x) = alpha(m) * sum_{j matched} Y_j + beta(m) * sum_j Y_j; thresholded at eps.
  * - `ensemble`: real finite-width MLPs n0 -> H -> k (ReLU, float64, W ~ N(0, 1/fan_in), no
  *   bias) trained by full-batch gradient descent on MSE over the one-hot template set (layer
- *   1's step scaled by H/n0, see layer1Scale); the members' outputs are averaged and
- *   thresholded at eps.
+ *   1's step scaled by H/n0, see layer1Scale), each until it reproduces its own table within
+ *   tol or an epoch cap; the members' outputs are averaged and thresholded at eps.
  *
  * Hand-written float64 loops (no tensor library): the training inputs are one-hot, so the
  * first layer's forward pass is a row lookup and its gradient is the hidden-layer error
@@ -143,14 +143,18 @@ export class NtkPredictor implements Predictor {
 /** Settings of the trained-ensemble predictor of the learnability certificates. */
 export interface EnsembleOptions {
   hidden?: number;
+  /** Epoch cap per member (a member stops earlier once it fits its table within `tol`). */
   epochs?: number;
+  /** Early stop of a member: largest |output - target| over its training rows (default eps / 5). */
+  tol?: number;
   /** Learning rate; default 1 / lambda_max of the width-H kernel of the template set. */
   lr?: number;
   eps?: number;
   delta?: number;
   /** Largest ensemble tried. */
   cap?: number;
-  /** First ensemble size; the ensemble doubles from here. */
+  /** Smallest ensemble; members are then added (in batches of max(start, members / 8)) and
+   * the cases checked after each one, until the first size that gets them right. */
   start?: number;
   seed?: number;
   /** Preconditioned gradient descent (default true; see trainMember). */
@@ -197,8 +201,14 @@ export function preconditionedLr(n0: number, hidden: number, fraction = 0.5): nu
 /** What member training reads of a template table (a pool thread gets just this). */
 export type TrainingTable = Pick<TemplateTable, 'n0' | 'outputSize' | 'outStart' | 'outBit'>;
 
-/** Trains one member by full-batch gradient descent on 1/2 * sum of squared errors. */
-export function trainMember(t: TrainingTable, hidden: number, epochs: number, lr: number, rng: Rng, init: MemberInit = 'gaussian', precondition = false): { member: Member; loss: number } {
+/**
+ * Trains one member by full-batch gradient descent on 1/2 * sum of squared errors, for at most
+ * `epochs` epochs; with tol > 0 it stops at the first epoch whose forward pass reproduces every
+ * training row within tol (|output - target| < tol on every bit: the member thresholded at
+ * eps > tol is its table). The test reads the member's own errors only, so the stopping epoch,
+ * like the member, depends on (table, setup, seed, i) alone: the same in any thread or pool.
+ */
+export function trainMember(t: TrainingTable, hidden: number, epochs: number, lr: number, rng: Rng, init: MemberInit = 'gaussian', precondition = false, tol = 0): { member: Member; loss: number; epochs: number } {
   const n0 = t.n0; // templates + inert padding rows (zero targets)
   const k = t.outputSize;
   const H = hidden;
@@ -239,9 +249,11 @@ export function trainMember(t: TrainingTable, hidden: number, epochs: number, lr
   // Updates stay in the span of the rows' gradients, so in the linearized regime the trained
   // function is the same kernel interpolant as plain gradient descent's.
   const gamma = precondition ? (n0 * C) / (1 - C + n0 * C) : 0;
-  for (let ep = 0; ep <= epochs; ep++) {
+  let ep = 0;
+  for (; ep <= epochs; ep++) {
     for (let i = 0; i < h.length; i++) h[i] = w1[i] > 0 ? w1[i] : 0;
     loss = 0;
+    let maxErr = 0;
     for (let j = 0; j < n0; j++) {
       const hr = j * H;
       const er = j * k;
@@ -252,9 +264,14 @@ export function trainMember(t: TrainingTable, hidden: number, epochs: number, lr
         const wr = r * k;
         for (let o = 0; o < k; o++) E[er + o] += hv * w2[wr + o];
       }
-      for (let o = 0; o < k; o++) loss += 0.5 * E[er + o] * E[er + o];
+      for (let o = 0; o < k; o++) {
+        const e = E[er + o];
+        loss += 0.5 * e * e;
+        if (e > maxErr) maxErr = e;
+        else if (-e > maxErr) maxErr = -e;
+      }
     }
-    if (ep === epochs) break;
+    if (ep === epochs || maxErr < tol) break;
     if (gamma) {
       // preconditioned error: remove gamma times the mean error over the training rows
       for (let o = 0; o < k; o++) {
@@ -285,22 +302,43 @@ export function trainMember(t: TrainingTable, hidden: number, epochs: number, lr
     }
     for (let i = 0; i < w2.length; i++) w2[i] -= lr * gW2[i];
   }
-  return { member: { w1, w2 }, loss };
+  return { member: { w1, w2 }, loss, epochs: Math.min(ep, epochs) };
 }
 
 /**
- * Training settings with their defaults: preconditioned gradient descent (40 epochs at 0.3 of
- * the flattened kernel's step; plain: 400 epochs at 1 / lambda_max), antisymmetric init, and
- * a hidden width of 64 or 4 x the output bits when larger (a member must interpolate n0 x k
- * targets with n0 H + H k weights: at H = 64 and k = 86, BFS tables stall at a training loss
- * of ~10 instead of reaching the kernel regime).
+ * Default hidden width: 8 x the output bits (even, at least 64).
+ *
+ * Why the outputs and not the templates: on one-hot rows, row j's layer-1 update moves its
+ * outputs along the output weights of its active units, so how fast a member fits row j is set
+ * by the k x k matrix sum over active units r of w2_r w2_r^T. With the antisymmetric init the
+ * two units of a pair share their input weights, so about H/4 independent vectors w2_r are
+ * active per row: a Wishart matrix of aspect ratio k / (H/4), whose smallest eigenvalue
+ * (1 - sqrt(4k/H))^2 vanishes at H = 4k. Measured on shufflenet_v2_x1_0's BFS table (268
+ * templates, k = 145): at H = 4k = 580 a member still misses its training rows by 3e-2..7e-2
+ * after 40 epochs, and the ensemble mean keeps a systematic error of 1.2e-2 > eps on them at
+ * 8 and 16 members alike (no ensemble size certifies); at H = 8k = 1160 a member fits every
+ * row within 1e-3 in 32-33 epochs. A larger step diverges at both widths (0.5 of the flattened
+ * kernel's step), so the width, not the epochs, is what makes members converge. Between members
+ * and width the cost is neutral: the spread of the members at multi-match inputs shrinks like
+ * 1/sqrt(H) while a member's cost grows like H.
  */
-export function trainingSetup(t: TemplateTable, opts: EnsembleOptions): { hidden: number; epochs: number; lr: number; init: MemberInit; precondition: boolean } {
+export function defaultHidden(outputs: number): number {
+  return Math.max(64, 2 * Math.ceil((8 * outputs) / 2));
+}
+
+/**
+ * Training settings with their defaults: preconditioned gradient descent (at most 40 epochs at
+ * 0.3 of the flattened kernel's step; plain: 400 epochs at 1 / lambda_max), each member
+ * stopping early once it reproduces its training rows within tol = eps / 5, antisymmetric
+ * init, and the hidden width of defaultHidden (8 x the output bits, at least 64).
+ */
+export function trainingSetup(t: Pick<TemplateTable, 'n0' | 'outputSize'>, opts: EnsembleOptions): { hidden: number; epochs: number; lr: number; init: MemberInit; precondition: boolean; tol: number } {
   const precondition = opts.precondition ?? true;
-  const hidden = opts.hidden ?? Math.max(64, 2 * Math.ceil((4 * t.outputSize) / 2));
+  const hidden = opts.hidden ?? defaultHidden(t.outputSize);
   const epochs = opts.epochs ?? (precondition ? 40 : 400);
   const lr = opts.lr ?? (precondition ? preconditionedLr(t.n0, hidden, 0.3) : defaultLr(t.n0, hidden));
-  return { hidden, epochs, lr, init: opts.init ?? 'antisymmetric', precondition };
+  const tol = opts.tol ?? (opts.eps ?? 5e-3) / 5;
+  return { hidden, epochs, lr, init: opts.init ?? 'antisymmetric', precondition, tol };
 }
 
 /** Member i's generator: independent of how many members were trained before (and of the
@@ -318,7 +356,7 @@ export function memberRng(seed: number, i: number): Rng {
  *   padding  zero bytes up to a multiple of 8
  *   members x (n0*hidden + hidden*outputs) float64 LE: W1 row-major (n0 x hidden), then W2
  *            row-major (hidden x outputs), member after member.
- * The key (file name) is derived from (instruction, D, l, slots, seed, hidden, epochs, lr,
+ * The key (file name) is derived from (instruction, D, l, slots, seed, hidden, epochs, tol, lr,
  * table hash); a file with more members than needed serves every smaller ensemble, since
  * member i depends only on (seed, i).
  */
@@ -333,12 +371,15 @@ export interface EnsembleKey {
   lr: number;
   init: MemberInit;
   precondition: boolean;
+  /** Early-stop tolerance of the members (0: every member trains `epochs` epochs). */
+  tol: number;
   tableHash: string;
 }
 
 export function ensembleCachePath(dir: string, key: EnsembleKey): string {
   const lr = key.lr.toPrecision(6).replace(/[^0-9a-z.e-]/gi, '');
-  return join(dir, `${key.instruction}-D${key.D}-l${key.l}-d${key.slots}-seed${key.seed}-H${key.hidden}-ep${key.epochs}-lr${lr}-${key.init}-${key.tableHash}.ens`);
+  const tol = key.tol.toPrecision(3).replace(/[^0-9a-z.e-]/gi, '');
+  return join(dir, `${key.instruction}-D${key.D}-l${key.l}-d${key.slots}-seed${key.seed}-H${key.hidden}-ep${key.epochs}-tol${tol}-lr${lr}-${key.init}-${key.tableHash}.ens`);
 }
 
 export function saveEnsemble(path: string, key: EnsembleKey, n0: number, outputs: number, members: Member[]): void {
@@ -473,20 +514,23 @@ export interface TrainRequest {
   lr: number;
   init: MemberInit;
   precondition: boolean;
+  /** Early-stop tolerance (see trainMember). */
+  tol: number;
   seed: number;
   from: number;
   to: number;
 }
 
-/** A trained member and its final training loss. */
+/** A trained member, its final training loss and the epochs it ran. */
 export interface TrainedMember {
   member: Member;
   loss: number;
+  epochs: number;
 }
 
 /** Trains member i of a request in this thread. */
 export function trainRequested(r: Omit<TrainRequest, 'from' | 'to'>, i: number): TrainedMember {
-  return trainMember(r.table, r.hidden, r.epochs, r.lr, memberRng(r.seed, i), r.init, r.precondition);
+  return trainMember(r.table, r.hidden, r.epochs, r.lr, memberRng(r.seed, i), r.init, r.precondition, r.tol);
 }
 
 /** Trains a whole request in this thread, member after member. */
@@ -497,13 +541,21 @@ export function trainInline(r: TrainRequest): TrainedMember[] {
 }
 
 /** The ensemble-growth key fields given by the caller (the rest come from the training setup). */
-export type GrowKey = Omit<EnsembleKey, 'hidden' | 'epochs' | 'lr' | 'tableHash' | 'seed' | 'init' | 'precondition'>;
+export type GrowKey = Omit<EnsembleKey, 'hidden' | 'epochs' | 'lr' | 'tableHash' | 'seed' | 'init' | 'precondition' | 'tol'>;
 
 /**
- * Grows an ensemble (start, 2*start, ... up to cap members) until the fraction of `cases`
- * (matched sets with their exact outputs) predicted exactly reaches 1 - delta. Members come
- * from (and newly trained ones go to) the cache. Trains in this thread; growEnsembleSteps
- * lets a caller train the batches elsewhere (a worker pool).
+ * Grows an ensemble until the fraction of `cases` (matched sets with their exact outputs)
+ * predicted exactly reaches 1 - delta, or cap members: the result is the FIRST size M >= start
+ * at which it does. Members are trained in batches (start, then max(start, ceil(M / 8)) more)
+ * and the cases re-checked after each member of a batch (adding a member's outputs to the
+ * running sums), so the ensemble stops within one member of where the cases are met instead
+ * of at the next power of two. Member i depends only on (table, setup, seed, i) and the
+ * members are checked in index order, so M and the ensemble do not depend on the batch sizes
+ * nor on the thread or pool that trains them; members trained beyond M are only cached. The
+ * stopping rule decides how many members to train, not what is certified: the certificate is
+ * the GNN run with this ensemble checked against the table and the classical algorithm.
+ * Members come from (and newly trained ones go to) the cache. Trains in this thread;
+ * growEnsembleSteps lets a caller train the batches elsewhere (a worker pool).
  */
 export function growEnsemble(t: TemplateTable, key: GrowKey, cases: Case[], opts: EnsembleOptions = {}): GrowResult {
   const steps = growEnsembleSteps(t, key, cases, opts);
@@ -514,12 +566,12 @@ export function growEnsemble(t: TemplateTable, key: GrowKey, cases: Case[], opts
 
 /** growEnsemble as a generator: yields each batch of members to train, resumes with them. */
 export function* growEnsembleSteps(t: TemplateTable, key: GrowKey, cases: Case[], opts: EnsembleOptions = {}): Generator<TrainRequest, GrowResult, TrainedMember[]> {
-  const { hidden, epochs, lr, init, precondition } = trainingSetup(t, opts);
+  const { hidden, epochs, lr, init, precondition, tol } = trainingSetup(t, opts);
   const eps = opts.eps ?? 5e-3;
   const delta = opts.delta ?? 1e-3;
   const cap = opts.cap ?? 1024;
   const seed = opts.seed ?? 0;
-  const fullKey: EnsembleKey = { ...key, seed, hidden, epochs, lr, init, precondition, tableHash: t.hash() };
+  const fullKey: EnsembleKey = { ...key, seed, hidden, epochs, lr, init, precondition, tol, tableHash: t.hash() };
   const cacheDir = opts.cacheDir === undefined ? join(process.cwd(), '.cache', 'dnnfuse', 'ensembles') : opts.cacheDir;
   const path = cacheDir ? ensembleCachePath(cacheDir, fullKey) : undefined;
   const cachedMembers = path ? loadEnsemble(path, fullKey, t.n0, t.outputSize) : [];
@@ -543,51 +595,65 @@ export function* growEnsembleSteps(t: TemplateTable, key: GrowKey, cases: Case[]
       }
     });
   };
-  const accuracy = () => {
+  const expected = cases.map((cs) => {
+    const on = new Uint8Array(k);
+    for (const o of cs.expected) on[o] = 1;
+    return on;
+  });
+  const accuracy = (n: number) => {
     let ok = 0;
-    const n = members.length;
-    cases.forEach((cs, ci) => {
-      const exp = new Set(cs.expected);
+    cases.forEach((_, ci) => {
+      const exp = expected[ci];
       let good = true;
-      for (let o = 0; o < k && good; o++) if ((sums[ci][o] / n > eps) !== exp.has(o)) good = false;
+      for (let o = 0; o < k && good; o++) if ((sums[ci][o] / n > eps) !== (exp[o] === 1)) good = false;
       if (good) ok++;
     });
     return cases.length ? ok / cases.length : 1;
   };
   const history: GrowResult['history'] = [];
-  let target = Math.max(1, opts.start ?? 8);
+  const start = Math.min(Math.max(1, opts.start ?? 8), cap);
+  // every member trained (or read from the cache), in index order; the ensemble is a prefix
+  const trained: Member[] = [];
   let trainMs = 0;
   let finalLoss = 0;
   let acc = 0;
-  for (;;) {
+  let done = false;
+  while (!done) {
     const t0 = performance.now();
-    const want = Math.min(target, cap);
-    while (members.length < want && members.length < cachedMembers.length) addMember(cachedMembers[members.length]);
-    if (members.length < want) {
-      const batch: TrainedMember[] = yield { table: t, hidden, epochs, lr, init, precondition, seed, from: members.length, to: want };
-      if (batch.length !== want - members.length) throw new Error(`ensemble training returned ${batch.length} members, ${want - members.length} requested`);
+    const want = Math.min(cap, trained.length === 0 ? start : trained.length + Math.max(start, Math.ceil(trained.length / 8)));
+    while (trained.length < want && trained.length < cachedMembers.length) trained.push(cachedMembers[trained.length]);
+    if (trained.length < want) {
+      const batch: TrainedMember[] = yield { table: t, hidden, epochs, lr, init, precondition, tol, seed, from: trained.length, to: want };
+      if (batch.length !== want - trained.length) throw new Error(`ensemble training returned ${batch.length} members, ${want - trained.length} requested`);
       for (const r of batch) {
         finalLoss = Math.max(finalLoss, r.loss);
-        addMember(r.member);
+        trained.push(r.member);
       }
     }
     const ms = performance.now() - t0;
     trainMs += ms;
-    acc = accuracy();
+    // add the batch member by member: the first size (>= start) that meets the cases stops
+    while (members.length < trained.length) {
+      addMember(trained[members.length]);
+      if (members.length < start) continue;
+      acc = accuracy(members.length);
+      if (acc >= 1 - delta || members.length >= cap) {
+        done = true;
+        break;
+      }
+    }
     history.push({ members: members.length, caseAccuracy: acc, trainMs: ms });
     opts.log?.(`ensemble ${key.instruction}: ${members.length} members, case accuracy ${(acc * 100).toFixed(3)}%`);
-    if (acc >= 1 - delta || members.length >= cap) break;
-    target *= 2;
   }
-  if (path && members.length > cachedMembers.length) saveEnsemble(path, fullKey, t.n0, t.outputSize, members);
+  if (path && trained.length > cachedMembers.length) saveEnsemble(path, fullKey, t.n0, t.outputSize, trained);
   return { predictor: new EnsemblePredictor(t, members, hidden, eps), members: members.length, caseAccuracy: acc, history, trainMs, finalLoss, cached: Math.min(cachedMembers.length, members.length) };
 }
 
 /** Builds a fixed-size ensemble (no growth), e.g. to show an under-sized ensemble fails. */
 export function fixedEnsemble(t: TemplateTable, members: number, opts: EnsembleOptions = {}): EnsemblePredictor {
-  const { hidden, epochs, lr, init, precondition } = trainingSetup(t, opts);
+  const { hidden, epochs, lr, init, precondition, tol } = trainingSetup(t, opts);
   const ms: Member[] = [];
-  for (let i = 0; i < members; i++) ms.push(trainMember(t, hidden, epochs, lr, memberRng(opts.seed ?? 0, i), init, precondition).member);
+  for (let i = 0; i < members; i++) ms.push(trainMember(t, hidden, epochs, lr, memberRng(opts.seed ?? 0, i), init, precondition, tol).member);
   return new EnsemblePredictor(t, ms, hidden, opts.eps ?? 5e-3);
 }
 

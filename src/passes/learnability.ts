@@ -41,6 +41,8 @@ export interface LearnabilityOptions extends Omit<CertifyOptions, 'log' | 'ensem
   weightBits?: number;
   hidden?: number;
   epochs?: number;
+  /** Early stop of an ensemble member: largest training error (default eps / 5). */
+  tol?: number;
   precondition?: boolean;
   init?: 'antisymmetric' | 'gaussian';
   lr?: number;
@@ -75,6 +77,7 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
   if (opts.hidden !== undefined && !(Number.isInteger(opts.hidden) && opts.hidden >= 2 && (opts.hidden % 2 === 0 || opts.init === 'gaussian'))) throw badInput(`learnability: hidden must be an even integer >= 2 (antisymmetric init pairs the units), got ${opts.hidden}`);
   if (opts.init !== undefined && opts.init !== 'antisymmetric' && opts.init !== 'gaussian') throw badInput(`learnability: init must be 'antisymmetric' or 'gaussian', got '${String(opts.init)}'`);
   if (opts.eps !== undefined && !(opts.eps > 0 && opts.eps < 1)) throw badInput(`learnability: eps must be in (0, 1), got ${opts.eps}`);
+  if (opts.tol !== undefined && !(opts.tol >= 0 && opts.tol < 1)) throw badInput(`learnability: tol must be in [0, 1), got ${opts.tol}`);
   const algorithms = parseAlgorithms(opts.algorithms);
   const info = modelLearnGraph(model, { weightBits, overrides: opts.overrides });
   const g = info.graph;
@@ -83,7 +86,7 @@ export function runLearnability(model: Model, opts: LearnabilityOptions, seed: n
   for (const a of algorithms) {
     const c = certify(g, a, {
       ...opts, seed, log,
-      ensemble: { hidden: opts.hidden, epochs: opts.epochs, precondition: opts.precondition, init: opts.init, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
+      ensemble: { hidden: opts.hidden, epochs: opts.epochs, tol: opts.tol, precondition: opts.precondition, init: opts.init, lr: opts.lr, delta: opts.delta, cap: opts.cap, start: opts.start, cacheDir: opts.cacheDir, seed },
     });
     if (!opts.timing) delete c.timing;
     log(`learnability: ${a}: ${c.certified ? 'certified' : `NOT certified (${c.reason})`}, ${c.rounds} rounds, ${c.agreement.percent.toFixed(2)}% agreement${c.setting ? `; ${c.setting.chosen} (${c.setting.why})` : ''}`);
@@ -117,6 +120,7 @@ export const learnabilityPass: Pass<LearnabilityAnnotations> = {
     weightBits: { type: 'integer' },
     hidden: { type: 'integer' },
     epochs: { type: 'integer' },
+    tol: { type: 'number' },
     precondition: { type: 'boolean' },
     init: { enum: ['antisymmetric', 'gaussian'] },
     lr: { type: 'number' },

@@ -10,13 +10,16 @@ import { floodingInstruction } from '../../src/learnability/instructions.ts';
 import { EnsemblePool } from '../../src/learnability/pool.ts';
 import { trainInline, trainingSetup, type TrainedMember } from '../../src/learnability/predictors.ts';
 
-const bytes = (ms: TrainedMember[]) => ms.map((m) => [Buffer.from(m.member.w1.buffer).toString('base64'), Buffer.from(m.member.w2.buffer).toString('base64'), m.loss]);
+const bytes = (ms: TrainedMember[]) => ms.map((m) => [Buffer.from(m.member.w1.buffer).toString('base64'), Buffer.from(m.member.w2.buffer).toString('base64'), m.loss, m.epochs]);
 
 test('pool of 1 and of 2 threads train the same members as this thread (same seed, same bytes)', async () => {
   const ins = floodingInstruction(3, 2, 7, [1, 2]);
   const setup = trainingSetup(ins.table, {});
   const req = { table: ins.table, ...setup, seed: 5, from: 3, to: 9 };
-  const inline = bytes(trainInline(req));
+  const trained = trainInline(req);
+  const inline = bytes(trained);
+  // members stop early (default tol): the stopping epoch is part of what must not depend on the pool
+  assert.ok(trained.some((m) => m.epochs < setup.epochs), `epochs run: ${trained.map((m) => m.epochs).join(',')}`);
   for (const workers of [1, 2]) {
     const pool = new EnsemblePool(workers);
     try {

@@ -91,7 +91,8 @@ test('finite ensemble: trained, grown and certified on flooding at small D, l; c
   assert.equal(buf.toString('ascii', 0, 8), 'DNNFENS1');
   const header = JSON.parse(buf.toString('utf8', 12, 12 + buf.readUInt32LE(8)));
   assert.equal(header.instruction, 'flooding');
-  assert.equal(header.members, c.ensembleSize);
+  // the cache keeps every member trained (the last batch may go past the first exact size)
+  assert.ok(header.members >= (c.ensembleSize as number), `${header.members} cached, ${c.ensembleSize} used`);
   const pre = 12 + buf.readUInt32LE(8);
   const payload = buf.length - (pre + ((8 - (pre % 8)) % 8));
   assert.equal(payload, header.members * (header.n0 * header.hidden + header.hidden * header.outputs) * 8);
@@ -128,13 +129,13 @@ test('theory ensemble-size bound m >= 8 n0 ln(2 n0 T 2^n0)', () => {
   assert.match(theoryEnsembleBound(1e14, 10).text, /^10\^/);
 });
 
-test('finite ensemble on a BFS table (defaults: antisymmetric init, preconditioned GD, hidden 4 x state bits): certified, members beside the theory bound', () => {
+test('finite ensemble on a BFS table (defaults: antisymmetric init, preconditioned GD with early stop, hidden 8 x state bits): certified, members beside the theory bound', () => {
   // a tree with max degree 3 and distances up to 4 (l = 3)
   const g = makeGraph(9, [[0, 1], [0, 2], [1, 3], [1, 4], [2, 5], [5, 6], [6, 7], [3, 8]], [0]);
   const c = certify(g, 'bfs', { predictor: 'ensemble', seed: 0, ensemble: { cacheDir: null, cap: 512 } });
   assert.ok(c.certified, `${c.reason} (case accuracy ${c.caseAccuracy})`);
   assert.equal(c.predictor, 'ensemble');
   assert.ok(typeof c.ensembleSize === 'number' && c.ensembleSize <= 512);
-  assert.ok(c.stateBits >= 16, 'hidden width max(64, 4 x state bits) is even');
+  assert.ok(c.stateBits >= 16, 'hidden width max(64, 8 x state bits) is even');
   assert.ok(c.theoryEnsembleBoundLog10 > Math.log10(c.ensembleSize as number), 'the theory bound is far above the members needed');
 });

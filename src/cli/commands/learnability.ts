@@ -52,12 +52,13 @@ export function register(program: Command): void {
     .option('--weight-bits <n>', 'Bellman-Ford edge weights: tensor sizes quantized to this many bits', '3')
     .option('--bits <n>', 'force the precision l (default: the smallest that holds the values)')
     .option('--max-ensemble-templates <n>', 'ensemble: largest template table trained (training cost grows with templates x state bits x hidden width)', '1000')
-    .option('--hidden <n>', 'ensemble: hidden width (default: max(64, 4 x state bits))')
-    .option('--epochs <n>', 'ensemble: full-batch gradient steps (default 40 preconditioned, 400 plain)')
+    .option('--hidden <n>', 'ensemble: hidden width (default: max(64, 8 x state bits))')
+    .option('--epochs <n>', 'ensemble: most full-batch gradient steps per member (default 40 preconditioned, 400 plain)')
+    .option('--tol <x>', 'ensemble: a member stops once every training output is within tol of its target (default eps / 5; 0: always --epochs)')
     .option('--no-precondition', 'ensemble: plain gradient descent (step 1/lambda_max) instead of the preconditioned one')
     .option('--init <kind>', 'ensemble: member initialization, antisymmetric (f = 0 at init, default) or gaussian')
     .option('--lr <x>', 'ensemble: learning rate (default 1/lambda_max of the template kernel)')
-    .option('--delta <x>', 'ensemble: grow until case accuracy >= 1 - delta', '0.001')
+    .option('--delta <x>', 'ensemble: stop at the first size whose case accuracy is >= 1 - delta', '0.001')
     .option('--cap <n>', 'ensemble: largest ensemble', '1024')
     .option('--cache-dir <dir>', 'ensemble cache folder', '.cache/dnnfuse/ensembles')
     .option('--no-cache', 'do not read or write the ensemble cache')
@@ -86,6 +87,7 @@ export function register(program: Command): void {
         bits: num('bits', o.bits as string | undefined),
         hidden: num('hidden', o.hidden as string | undefined),
         epochs: num('epochs', o.epochs as string | undefined),
+        tol: num('tol', o.tol as string | undefined, false),
         precondition: o.precondition !== false,
         init: o.init === undefined ? undefined : (String(o.init) as 'antisymmetric' | 'gaussian'),
         lr: num('lr', o.lr as string | undefined, false),
