@@ -37,6 +37,10 @@ export const randomSplit: Rectifier = (group: Group, cost: CostModel, rng: Rng):
  * to use (GET merges those parts into neighbouring groups where that is valid and cheaper). */
 export type PlanAwareRectifier = Rectifier & {
   settle?(plan: Group[], produced: number[], cost: CostModel): Group[];
+  /** The answer for a group of a plan that cannot matter to the search (search/prune.ts): cheap
+   * (no explanation), valid, and drawing from `rng` exactly as the full answer would, so the
+   * search's random stream does not move. Absent: the rectifier is never pruned. */
+  skip?(group: Group, cost: CostModel, rng: Rng): Group[];
 };
 
 export interface RectifyStats {
@@ -44,6 +48,9 @@ export interface RectifyStats {
   invalid: number;
   /** Of which the rectifier's own answer was used (the rest fell back to randomSplit). */
   rectified: number;
+  /** Plans whose rectification could not matter to the search, answered by the rectifier's
+   * cheap `skip` (search/prune.ts). */
+  pruned?: number;
 }
 
 /** Checks a rectifier's answer for `group`: partition, connected, valid, mutually acyclic. */
@@ -62,9 +69,13 @@ export function checkSplit(graph: OpGraph, cost: CostModel, group: Group, parts:
   return executionOrder(graph, parts) ? undefined : 'the parts form a cycle';
 }
 
-/** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback). */
-export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats?: RectifyStats): Group[] {
-  const { settle } = rectifier as PlanAwareRectifier;
+/** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback).
+ * `pruned`: the caller showed that no rectification of this plan can matter to it; a rectifier
+ * with a `skip` answers each group with it and the plan is not settled. */
+export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats?: RectifyStats, pruned = false): Group[] {
+  const skip = pruned ? (rectifier as PlanAwareRectifier).skip : undefined;
+  if (skip) rectifier = skip;
+  const settle = skip ? undefined : (rectifier as PlanAwareRectifier).settle;
   const produced: number[] = [];
   let out: Group[] | undefined;
   for (let i = 0; i < plan.length; i++) {
