@@ -69,13 +69,9 @@ export function checkSplit(graph: OpGraph, cost: CostModel, group: Group, parts:
   return executionOrder(graph, parts) ? undefined : 'the parts form a cycle';
 }
 
-/** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback).
- * `pruned`: the caller showed that no rectification of this plan can matter to it; a rectifier
- * with a `skip` answers each group with it and the plan is not settled. */
-export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats?: RectifyStats, pruned = false): Group[] {
-  const skip = pruned ? (rectifier as PlanAwareRectifier).skip : undefined;
-  if (skip) rectifier = skip;
-  const settle = skip ? undefined : (rectifier as PlanAwareRectifier).settle;
+/** Replaces every invalid group of `plan` by the rectifier's split (checked; randomSplit fallback). */
+export function applyRectifier(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats?: RectifyStats): Group[] {
+  const { settle } = rectifier as PlanAwareRectifier;
   const produced: number[] = [];
   let out: Group[] | undefined;
   for (let i = 0; i < plan.length; i++) {

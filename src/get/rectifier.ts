@@ -173,6 +173,10 @@ interface CostCaches {
   recurrences: Map<string, number>;
 }
 
+/** GNNExplainer's early stop under GET (GnnExplainerOptions.stableSteps): the mask's top edges
+ * unchanged for this many Adam steps. */
+export const GNNE_STABLE_STEPS = 2;
+
 const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
 
 /**
@@ -226,7 +230,7 @@ export class SplitRectifier {
     let e = this.opts.explainer ?? this.explainers.get(scheme);
     if (!e) {
       const models = this.kind === 'cuts' || this.kind === 'none' ? undefined : (this.opts.models ?? loadGetModels(scheme, this.opts.weightsDir));
-      e = makeExplainer(this.kind as ExplainerKind, models, { gnne: this.opts.gnne });
+      e = makeExplainer(this.kind as ExplainerKind, models, { gnne: { stableSteps: GNNE_STABLE_STEPS, ...this.opts.gnne } });
       this.explainers.set(scheme, e);
     }
     return e;

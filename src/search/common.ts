@@ -6,7 +6,7 @@
  */
 import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
 import { applyRectifier, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
-import { rectifiedDramLowerBound } from './prune.ts';
+import { rectifyLazily } from './prune.ts';
 import { components, convexClosure, mergeSorted } from '../fusion/groups.ts';
 import { assignmentOf, canonicalPlan, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
 import { Rng } from '../util/random.ts';
@@ -196,13 +196,8 @@ function replaceGroups(plan: Plan, remove: number[], add: Group[]): Plan {
  * search/prune.ts); when the plan's rectified-DRAM lower bound is above it, a rectifier with a
  * cheap `skip` answer is not asked for its full one (same random stream, so the same search). */
 export function repair(cost: CostModel, plan: Plan, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff?: number): Plan {
-  let pruned = false;
-  if (cutoff !== undefined && (rectifier as PlanAwareRectifier).skip && plan.some((g) => g.length > 1 && !cost.valid(g))) {
-    const lb = rectifiedDramLowerBound(cost, plan);
-    pruned = lb !== undefined && lb > cutoff;
-    if (pruned) stats.pruned = (stats.pruned ?? 0) + 1;
-  }
-  return canonicalPlan(applyRectifier(plan, cost, rectifier, rng, stats, pruned));
+  if (cutoff !== undefined && (rectifier as PlanAwareRectifier).skip) return canonicalPlan(rectifyLazily(plan, cost, rectifier, rng, stats, cutoff));
+  return canonicalPlan(applyRectifier(plan, cost, rectifier, rng, stats));
 }
 
 /** Top-K distinct plans by DRAM (ties: plan key), the population of local search / NSGA-II. */

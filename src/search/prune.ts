@@ -43,8 +43,10 @@
  * - NSGA-II keeps children by Pareto rank over (DRAM, peak buffer use); splitting lowers the peak
  *   arbitrarily, so no DRAM bound decides a child's fate: nothing is skipped there.
  */
-import type { CostModel, Group } from '../fusion/types.ts';
+import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
 import { LbdfCostModel } from '../fusion/lbdf.ts';
+import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
+import type { Rng } from '../util/random.ts';
 
 /** Rows of a map as LBDF counts them (NCHW: H; other ranks: 1). */
 const rowsOf = (shape: readonly number[]) => (shape.length === 4 ? Math.max(1, shape[2]) : 1);
@@ -94,7 +96,7 @@ export function prunable(cost: CostModel): cost is LbdfCostModel {
  * merge) can make of `plan`, or undefined when the cost model has no proven bound. A plan
  * without invalid groups returns its own DRAM.
  */
-export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[]): number | undefined {
+export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[], produced?: ReadonlySet<number>): number | undefined {
   if (!prunable(cost)) return undefined;
   const { ops, tensors, succ } = cost.graph;
   // (comp below numbers P~'s groups by a group index of P: a root of P~ or P's own index)
@@ -109,7 +111,7 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[])
     return x;
   };
   const beta = cost.bufferBytes;
-  if (!joinByPaths(cost, plan, owner, valid, parent, find, beta)) {
+  if (!joinByPaths(cost, plan, owner, valid, parent, find, beta, produced)) {
     // too many paths to follow: the pairwise rule (point 2 of the header), coarser but sound
     parent.forEach((_, i) => (parent[i] = i));
     const tried = new Set<number>(); // pairs of valid groups already tested (X * len + Y)
@@ -134,7 +136,7 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[])
   // group, so only the joined components that hold an invalid group merge; the others keep P's
   // groups (a group of Q inside them is one of P's valid groups, never touched).
   const hasInvalid = new Uint8Array(plan.length);
-  plan.forEach((_, i) => { if (!valid[i]) hasInvalid[find(i)] = 1; });
+  plan.forEach((_, i) => { if (!valid[i] || produced?.has(i)) hasInvalid[find(i)] = 1; });
   const comp = new Int32Array(n).fill(-1);
   for (let v = 0; v < n; v++) if (owner[v] >= 0) {
     const r = find(owner[v]);
@@ -175,7 +177,7 @@ const MAX_PATH_STATES = 20000;
  * Every group F touches is then in G's component. Returns false when the paths exceed
  * MAX_PATH_STATES (the caller then uses the pairwise rule).
  */
-function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array, valid: boolean[], parent: Int32Array, find: (x: number) => number, beta: number): boolean {
+function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array, valid: boolean[], parent: Int32Array, find: (x: number) => number, beta: number, produced?: ReadonlySet<number>): boolean {
   const { succ, pred } = cost.graph;
   /** Neighbouring groups of group i with the op of that group on the edge: [op, group]. */
   const nbrs = (i: number): [number, number][] => {
@@ -216,6 +218,14 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
     }
     return true;
   };
+  // parts already produced (lazy rectification, see rectifyLazily): whole valid groups that
+  // settle may merge on their own; a path starts from the whole part
+  for (const g of produced ?? []) {
+    onPath.add(g);
+    const ok = walk(g, [...plan[g]], g);
+    onPath.delete(g);
+    if (!ok) return false;
+  }
   for (let g = 0; g < plan.length; g++) {
     if (valid[g]) continue;
     for (const x of plan[g]) for (const list of [succ[x], pred[x]]) for (const y of list) {
@@ -236,4 +246,69 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
     }
   }
   return true;
+}
+
+/**
+ * applyRectifier for a plan the search keeps only if its DRAM is at most `cutoff`, explaining
+ * lazily: the invalid groups are answered one at a time, the largest first (its internal maps
+ * weigh most in the bound), and before each the bound is taken again on the plan with the groups
+ * answered so far replaced by their parts (parts settle may still merge: `produced`); once it
+ * exceeds `cutoff`, the remaining groups get the rectifier's cheap `skip` answer and the plan is
+ * not settled. Exact: the guard's random split of every invalid group is drawn first, in plan
+ * order, each from a clone of the stream at its turn (`rectify` and `skip` draw exactly that one
+ * split, so the stream ends where applyRectifier leaves it), and the rectifier's answers do not
+ * depend on the order in which groups are asked (its caches are pure functions of the group; the
+ * recurrence count is per group; SPLIT's memo is order-independent, split.ts). So a plan that is
+ * not pruned is exactly applyRectifier's, parts in the same order, settled the same way.
+ */
+export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number): Group[] {
+  const { skip, settle } = rectifier as PlanAwareRectifier;
+  const invalid: number[] = [];
+  plan.forEach((g, i) => { if (g.length > 1 && !cost.valid(g)) invalid.push(i); });
+  if (!invalid.length || !skip || !prunable(cost)) return applyRectifier0(plan, cost, rectifier, rng, stats);
+  const streams = new Map<number, Rng>();
+  for (const i of invalid) {
+    streams.set(i, rng.clone());
+    randomSplit([...plan[i]].sort((a, b) => a - b), cost, rng);
+  }
+  const answers = new Map<number, Group[]>();
+  const order = [...invalid].sort((a, b) => plan[b].length - plan[a].length || a - b);
+  stats.invalid += invalid.length;
+  for (let k = 0; ; k++) {
+    const cur: Group[] = [];
+    const produced: number[] = [];
+    for (let i = 0; i < plan.length; i++) {
+      const a = answers.get(i);
+      if (a) for (const p of a) produced.push(cur.push(p) - 1);
+      else cur.push(plan[i]);
+    }
+    if (k === order.length) {
+      stats.rectified += invalid.length;
+      return settle ? settle(cur, produced, cost) : cur;
+    }
+    const lb = rectifiedDramLowerBound(cost, cur, new Set(produced));
+    if (lb !== undefined && lb > cutoff) {
+      stats.pruned = (stats.pruned ?? 0) + 1;
+      stats.rectified += invalid.length;
+      const out: Group[] = [];
+      for (let i = 0; i < plan.length; i++) {
+        if (answers.has(i)) out.push(...answers.get(i)!);
+        else if (streams.has(i)) out.push(...skip(plan[i], cost, streams.get(i)!).map((p) => [...p].sort((a, b) => a - b)));
+        else out.push(plan[i]);
+      }
+      return out;
+    }
+    const i = order[k];
+    const g = plan[i];
+    let parts: Group[] = rectifier(g, cost, streams.get(i)!).map((p) => [...p].sort((a, b) => a - b));
+    // never expected with GET's guard (its answer is checked); applyRectifier draws this
+    // fallback at the group's turn, here after all the guard's draws
+    if (checkSplit(cost.graph, cost, g, parts)) parts = randomSplit(g, cost, rng);
+    answers.set(i, parts);
+  }
+}
+
+/** applyRectifier without pruning (the plan has no invalid group, or nothing to skip). */
+function applyRectifier0(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats): Group[] {
+  return applyRectifier(plan, cost, rectifier, rng, stats);
 }
