@@ -26,6 +26,13 @@
  *    and for every edge u -> v inside F between different groups X, Y of P it contains X' ∪ Y';
  *    hence m(X' ∪ Y') <= m(F) <= beta and X, Y are joined in P~. F is connected through such
  *    edges (and through edges inside one group of P), so all of F lies in one group of P~.
+ * 2'. Tighter, used first (joinByPaths): a group of Q spanning several groups of P holds a part of
+ *    an invalid group, and every valid group it touches lies on a path of groups inside it from
+ *    such a part, so joins follow paths whose whole union keeps m within beta (see there); and
+ *    components without an invalid group keep P's groups. Lazy rectification (rectifyLazily)
+ *    takes the bound on a plan where some invalid groups are already replaced by their parts:
+ *    those parts are valid, whole, and settle may merge them on their own, so they start paths
+ *    like invalid groups do (`produced`).
  * 3. LBDF's F_D is subadditive: F_D(A ∪ B) <= F_D(A) + F_D(B) for disjoint A, B (a tensor read
  *    by A ∪ B from outside is read by A or B from outside, once per group; a tensor written by
  *    A ∪ B has a consumer outside it, so outside its producer's part; weights are additive). So
