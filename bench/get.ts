@@ -25,7 +25,10 @@
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
  * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
  * --no-explore (answer a recurring group always with SPLIT's split), --no-plan-merge (split parts
- * are not merged into neighbouring groups of the plan: GetOptions.planMerge); --recheck n (re-measure every
+ * are not merged into neighbouring groups of the plan: GetOptions.planMerge), --no-prune (explain
+ * every invalid group, also in plans the search cannot keep: GetOptions.prune), --gnne-stable n
+ * (GNNExplainer's early stop after n stable steps; 0 = the full 20 steps; default
+ * GNNE_STABLE_STEPS); --recheck n (re-measure every
  * GET cell worse than none, and none, on n seeds; see recheckWorse). The
  * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
@@ -39,7 +42,7 @@ import type { FusionScheme, OpGraph } from '../src/fusion/types.ts';
 import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
-import { makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
+import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
 const args = process.argv.slice(2);
@@ -68,6 +71,8 @@ const mergeBack = !flag('no-merge');
 const guard = !flag('no-guard');
 const explore = !flag('no-explore');
 const planMerge = !flag('no-plan-merge');
+const prune = !flag('no-prune');
+const gnneStable = opt('gnne-stable', '');
 
 type Method = 'random' | 'local' | 'nsga2';
 const label: Record<Method, string> = { random: 'RS', local: 'LS', nsga2: 'NSGA-II' };
@@ -136,7 +141,7 @@ const MB = 1e6;
 /** One seeded search run (fresh cost model: no cache shared across runs). */
 function runOnce(graph: OpGraph, scheme: FusionScheme, bufferKb: number, budget: number, method: Method, kind: GetKind, seed: number) {
   const cm = createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
-  const rect = makeRectifier(kind, { gnne: { steps: 20, seed }, topK, mergeBack, guard, explore, planMerge });
+  const rect = makeRectifier(kind, { gnne: { steps: 20, seed, ...(gnneStable ? { stableSteps: Number(gnneStable) } : {}) }, topK, mergeBack, guard, explore, planMerge, prune });
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const o = { seed, budget, rectifier: rect };
@@ -410,7 +415,7 @@ async function main() {
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
   console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
-  console.log(`GNNExplainer: 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}.`);
+  console.log(`GNNExplainer: at most 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}; pruning of plans the search cannot keep ${prune ? 'on' : 'off'}; GNNExplainer early stop ${gnneStable === '' ? `after ${GNNE_STABLE_STEPS} stable steps (default)` : gnneStable === '0' ? 'off' : `after ${gnneStable} stable steps`}.`);
   console.log(`DRAM "fus" = amongst fusable ops (the paper's figure), "tot" = all groups; vs none = relative change of the mean over seeds vs the same search without GET; gap closed = (none - GET) / (none - optimum), fusable MB; worse seeds = seeds where GET's fusable MB > none's (same seed).`);
   if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
   console.log(row(header));
@@ -423,7 +428,7 @@ async function main() {
   }
   printSummary(kinds);
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, prune, gnneStable: gnneStable === '' ? GNNE_STABLE_STEPS : Number(gnneStable), exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
 }
 
 await main();

@@ -37,6 +37,10 @@ export const randomSplit: Rectifier = (group: Group, cost: CostModel, rng: Rng):
  * to use (GET merges those parts into neighbouring groups where that is valid and cheaper). */
 export type PlanAwareRectifier = Rectifier & {
   settle?(plan: Group[], produced: number[], cost: CostModel): Group[];
+  /** The answer for a group of a plan that cannot matter to the search (search/prune.ts): cheap
+   * (no explanation), valid, and drawing from `rng` exactly as the full answer would, so the
+   * search's random stream does not move. Absent: the rectifier is never pruned. */
+  skip?(group: Group, cost: CostModel, rng: Rng): Group[];
 };
 
 export interface RectifyStats {
@@ -44,6 +48,9 @@ export interface RectifyStats {
   invalid: number;
   /** Of which the rectifier's own answer was used (the rest fell back to randomSplit). */
   rectified: number;
+  /** Plans whose rectification could not matter to the search, answered by the rectifier's
+   * cheap `skip` (search/prune.ts). */
+  pruned?: number;
 }
 
 /** Checks a rectifier's answer for `group`: partition, connected, valid, mutually acyclic. */

@@ -96,6 +96,9 @@ export interface GetStats {
   explainMs: number;
   /** Explanations answered from another group of the same structure (see `structural`). */
   structuralHits: number;
+  /** Invalid groups answered without an explanation because their plan could not matter to the
+   * search (GetOptions.prune). */
+  pruned: number;
 }
 
 export interface GetOptions {
@@ -108,7 +111,8 @@ export interface GetOptions {
   /** A ready explainer (overrides kind's default; for tests and custom explainers). */
   explainer?: Explainer;
   gnne?: GnnExplainerOptions;
-  /** Max SPLIT calls per top-level group before falling back (bounds category-3 recursion). */
+  /** Max SPLIT calls per top-level group before falling back (bounds category-3 recursion;
+   * default SPLIT_BUDGET). */
   budget?: number;
   /** Keep at most this many split trees (oldest dropped). */
   maxTrees?: number;
@@ -130,6 +134,15 @@ export interface GetOptions {
   /** After a plan's invalid groups are split, merge the parts into neighbouring groups of the
    * plan where the union is valid and cheaper (merge-back.ts mergeIntoPlan; default true). */
   planMerge?: boolean;
+  /** Do not explain what cannot matter (default true): when a search shows that no
+   * rectification of a plan can change its outcome (search/prune.ts: a lower bound on the
+   * rectified DRAM above what random search / local search would keep), each invalid group gets
+   * `skip`'s answer: the random split, drawn from the search's stream exactly as the guard draws
+   * it, with the recurrence counted as the full answer counts it. The searches then generate the
+   * same plans and return the same result as without it (test/get/prune.test.ts); the statistics
+   * and the order in which split trees are recorded differ. Needs the guard (without it the full
+   * answer draws nothing from the stream); 'none' is never pruned. */
+  prune?: boolean;
 }
 
 export type GetRectifier = Rectifier & {
@@ -143,6 +156,9 @@ export type GetRectifier = Rectifier & {
   /** Called by applyRectifier with the rectified plan and the indices of the parts it produced
    * (see GetOptions.planMerge). */
   settle(plan: Group[], produced: number[], cost: CostModel): Group[];
+  /** The cheap answer for a plan that cannot matter (see GetOptions.prune); absent when pruning
+   * is off. */
+  skip?: Rectifier;
 };
 
 /** Everything the rectifier remembers about one cost model. */
@@ -158,6 +174,17 @@ interface CostCaches {
   recurrences: Map<string, number>;
 }
 
+/** SPLIT's default work budget per top-level group. Memo hits are charged the work they took
+ * (split.ts: that makes SPLIT's answers independent of the order groups come in, which pruning
+ * changes); before, a hit was free, so the old 200 allowed more work in practice. 1000 gives the
+ * earlier plans back (MobileNetV2 LBDF int8 128 KiB RS + pg, seed 1: 400 did not) at no measured
+ * cost in time. */
+export const SPLIT_BUDGET = 1000;
+
+/** GNNExplainer's early stop under GET (GnnExplainerOptions.stableSteps): the mask's top edges
+ * unchanged for this many Adam steps. */
+export const GNNE_STABLE_STEPS = 2;
+
 const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
 
 /**
@@ -166,7 +193,7 @@ const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
  * Trained models are loaded lazily per cost-model scheme from the shipped weights.
  */
 export class SplitRectifier {
-  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, explanations: 0, explainMs: 0, structuralHits: 0 };
+  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, explanations: 0, explainMs: 0, structuralHits: 0, pruned: 0 };
   readonly trees = new Map<string, SplitTree>();
   private readonly explainers = new Map<FusionScheme, Explainer>();
   private readonly caches = new WeakMap<CostModel, CostCaches>();
@@ -211,7 +238,7 @@ export class SplitRectifier {
     let e = this.opts.explainer ?? this.explainers.get(scheme);
     if (!e) {
       const models = this.kind === 'cuts' || this.kind === 'none' ? undefined : (this.opts.models ?? loadGetModels(scheme, this.opts.weightsDir));
-      e = makeExplainer(this.kind as ExplainerKind, models, { gnne: this.opts.gnne });
+      e = makeExplainer(this.kind as ExplainerKind, models, { gnne: { stableSteps: GNNE_STABLE_STEPS, ...this.opts.gnne } });
       this.explainers.set(scheme, e);
     }
     return e;
@@ -284,10 +311,13 @@ export class SplitRectifier {
   /** SPLIT's answer for a group, merged back (cached per group: SPLIT is a pure function of it). */
   private bestOf(g: number[], cost: CostModel, key: string): SplitResult {
     const c = this.cachesFor(cost);
-    const r = split(g, cost, c.env, { left: this.opts.budget ?? 200 });
+    const r = split(g, cost, c.env, { left: this.opts.budget ?? SPLIT_BUDGET });
     if (!this.useMerge) return r;
-    let m = c.merged.get(key);
-    if (!m) c.merged.set(key, (m = mergeBack(r.parts, cost)));
+    let m = r.partial ? undefined : c.merged.get(key);
+    if (!m) {
+      m = mergeBack(r.parts, cost);
+      if (!r.partial) c.merged.set(key, m);
+    }
     if (m.merges === 0) return r;
     return { parts: m.parts, dram: m.dram, explained: r.explained, tree: { group: g, outcome: 'merged-back', reason: `${m.merges} merge(s) of adjacent SPLIT parts (union valid, F_D ${fmt(r.dram)} -> ${fmt(m.dram)})`, rejected: r.tree, children: m.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } };
   }
@@ -304,8 +334,10 @@ export class SplitRectifier {
     const partsKey = (parts: number[][]) => parts.map((p) => groupKey([...p].sort((a, b) => a - b))).sort().join('|');
     const seen = new Set([partsKey(first.parts)]);
     const more: SplitResult[] = [];
+    let partial = first.partial === true;
     for (const x of c.env.explainedCuts(g)) {
-      const sides = [x.cut.a, x.cut.b].map((side) => split(side, cost, c.env, { left: this.opts.budget ?? 200 }));
+      const sides = [x.cut.a, x.cut.b].map((side) => split(side, cost, c.env, { left: this.opts.budget ?? SPLIT_BUDGET }));
+      if (sides.some((s) => s.partial)) partial = true;
       let parts = sides.flatMap((s) => s.parts);
       let dram = sides[0].dram + sides[1].dram;
       if (this.useMerge) {
@@ -326,8 +358,30 @@ export class SplitRectifier {
     }
     more.sort((a, b) => a.dram - b.dram);
     out = [first, ...more];
-    c.alternatives.set(key, out);
+    if (!partial) c.alternatives.set(key, out); // a budget-dependent answer is not kept (split.ts)
     return out;
+  }
+
+  /** Can `skip` stand in for `rectify` without moving the search's random stream? */
+  get prunable(): boolean {
+    return (this.opts.prune ?? true) && this.guard && this.kind !== 'none';
+  }
+
+  /**
+   * The answer for an invalid group of a plan the search cannot keep (GetOptions.prune): what
+   * `rectify` draws from `rng` (one random split, the guard's) and nothing else of it, and the
+   * recurrence counted as `rectify` counts it, so later answers are the ones they would be.
+   */
+  skip(group: Group, cost: CostModel, rng: Rng): Group[] {
+    const g = [...group].sort((a, b) => a - b);
+    if (g.length <= 1 || cost.valid(g)) return [g];
+    this.stats.pruned++; // not counted in `invalid`: the rates describe the groups explained
+    if (this.explore) {
+      const rc = this.cachesFor(cost).recurrences;
+      const key = groupKey(g);
+      rc.set(key, (rc.get(key) ?? 0) + 1);
+    }
+    return randomSplit(g, cost, rng);
   }
 
   /** The Rectifier contract (fusion/types.ts): valid groups splitting an invalid one. */
@@ -408,6 +462,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
   const r = new SplitRectifier(kind, opts);
   return Object.assign((group: Group, cost: CostModel, rng: Rng) => r.rectify(group, cost, rng), {
     kind,
+    ...(r.prunable ? { skip: (group: Group, cost: CostModel, rng: Rng) => r.skip(group, cost, rng) } : {}),
     settle: (plan: Group[], produced: number[], cost: CostModel) => r.settle(plan, produced, cost),
     stats: r.stats,
     trees: r.trees,

@@ -59,6 +59,11 @@ export interface SplitResult {
   tree: SplitTree;
   /** True when every split in the subtree used an explained cut. */
   explained: boolean;
+  /** SPLIT calls the result cost (the work budget it needs), memo hits included at their cost. */
+  work?: number;
+  /** The work budget ran out somewhere in the subtree: the result depends on the budget left,
+   * so it is not memoized. */
+  partial?: boolean;
 }
 
 /** One of a group's top-K explained edges as a two-way cut. */
@@ -86,8 +91,21 @@ export function split(group: number[], cost: CostModel, env: SplitEnv, work: { l
   const cache = env.memo;
   const key = groupKey(group);
   const hit = cache.get(key);
-  if (hit) return hit;
-  const done = (r: SplitResult) => (cache.set(key, r), r);
+  // A memo hit is charged the work its computation took, and used only when that fits in the
+  // budget left: then it is exactly what a fresh computation would return (that computation
+  // would not have run out). Otherwise the group is computed again under the budget left. So
+  // SPLIT's answer for a top-level group does not depend on which groups were split before
+  // (search/prune.ts skips rectifications, which changes that order).
+  if (hit && (hit.work ?? 0) <= work.left) {
+    work.left -= hit.work ?? 0;
+    return hit;
+  }
+  const left0 = work.left;
+  const done = (r: SplitResult) => {
+    r.work = left0 - work.left;
+    if (!r.partial) cache.set(key, r);
+    return r;
+  };
   if (cost.valid(group)) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'valid' }, explained: true });
   if (group.length <= 1) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'single-op', reason: 'a one-op group cannot be split' }, explained: true });
   work.left--;
@@ -95,7 +113,7 @@ export function split(group: number[], cost: CostModel, env: SplitEnv, work: { l
     const parts = randomSplit(group, cost, groupRng(group, env.seed)).map((p) => [...p].sort((a, b) => a - b));
     return { parts, dram: planDram(cost, parts), tree: { group, outcome: 'random-fallback', reason, children: parts.map((p) => ({ group: p, outcome: 'valid' as const })) }, explained: false };
   };
-  if (work.left < 0) return fallback('work budget exhausted'); // not cached: budget-dependent
+  if (work.left < 0) return { ...fallback('work budget exhausted'), partial: true }; // not cached: budget-dependent
   const ex = env.explain(group);
   const cuts = env.explainedCuts(group);
   if (cuts.length === 0) return done(fallback('no explained edge gives a connected two-way cut'));
@@ -159,18 +177,21 @@ export function split(group: number[], cost: CostModel, env: SplitEnv, work: { l
         children: [{ group: best.valid, outcome: 'valid' }, rest.tree],
       },
       explained: rest.explained,
+      ...(rest.partial ? { partial: true } : {}),
     });
   }
   let best: SplitResult | undefined;
+  let partial = false;
   for (const c of cat3) {
     const ra = split(c.cut.a, cost, env, work);
     const rb = split(c.cut.b, cost, env, work);
+    if (ra.partial || rb.partial) partial = true;
     const d = ra.dram + rb.dram;
     if (!best || d < best.dram) {
       best = { parts: [...ra.parts, ...rb.parts], dram: d, tree: { group, outcome: 'category-3', cut: cutInfo(c.cut), scores: scores(c), reason: `no part valid in any of ${cat3.length} cut(s); cheapest recursive combination`, children: [ra.tree, rb.tree] }, explained: ra.explained && rb.explained };
     }
   }
-  return done(best!);
+  return done(partial ? { ...best!, partial: true } : best!);
 }
 
 /** An Rng of its own per (sub)group for SPLIT's random fallbacks: FNV-1a of the op ids, xor seed. */

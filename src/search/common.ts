@@ -5,7 +5,8 @@
  * pair gives the same plan on every run.
  */
 import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
-import { applyRectifier, randomSplit, type RectifyStats } from '../fusion/rectify.ts';
+import { applyRectifier, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
+import { rectifyLazily } from './prune.ts';
 import { components, convexClosure, mergeSorted } from '../fusion/groups.ts';
 import { assignmentOf, canonicalPlan, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
 import { Rng } from '../util/random.ts';
@@ -191,8 +192,11 @@ function replaceGroups(plan: Plan, remove: number[], add: Group[]): Plan {
   return out;
 }
 
-/** Rectifies then canonicalizes. */
-export function repair(cost: CostModel, plan: Plan, rectifier: Rectifier, rng: Rng, stats: RectifyStats): Plan {
+/** Rectifies then canonicalizes. `cutoff`: the search keeps no plan whose DRAM exceeds it (see
+ * search/prune.ts); when the plan's rectified-DRAM lower bound is above it, a rectifier with a
+ * cheap `skip` answer is not asked for its full one (same random stream, so the same search). */
+export function repair(cost: CostModel, plan: Plan, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff?: number): Plan {
+  if (cutoff !== undefined && (rectifier as PlanAwareRectifier).skip) return canonicalPlan(rectifyLazily(plan, cost, rectifier, rng, stats, cutoff));
   return canonicalPlan(applyRectifier(plan, cost, rectifier, rng, stats));
 }
 

@@ -153,7 +153,10 @@ export function searchGreedy(cost: CostModel, opts: SearchOptions = {}): SearchR
 export function searchRandom(cost: CostModel, opts: SearchOptions = {}): SearchResult {
   const run = new SearchRun('random', cost, opts, 1000);
   for (const p of opts.initial ?? []) if (!run.done) run.record(repair(cost, p, run.rectifier, run.rng, run.stats));
-  while (!run.done) run.record(repair(cost, randomPlan(cost, run.rng), run.rectifier, run.rng, run.stats));
+  // Only the best plan matters: a plan whose rectified-DRAM bound exceeds the incumbent's DRAM
+  // can never replace it (ties go to the smaller key, so strictly), and its rectification is not
+  // explained (search/prune.ts; exact: same plans, same result).
+  while (!run.done) run.record(repair(cost, randomPlan(cost, run.rng), run.rectifier, run.rng, run.stats, run.best?.dram));
   return run.result();
 }
 
@@ -206,13 +209,26 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}): SearchRe
       if (++stale > 100) break; // nothing left to edit (e.g. no fusable edge)
       continue;
     }
-    const r = repair(cost, child, run.rectifier, run.rng, run.stats);
+    // The child matters only if the population takes it: once full, a child above the worst
+    // member's DRAM is rejected (and, being above the best, is no improvement either), so its
+    // rectification is not explained when its bound says so (search/prune.ts; exact). The
+    // initial and restart plans always enter (the population is not full then).
+    // Children are one edit from good plans, so the bound rarely beats the worst member
+    // (MobileNetV2 LBDF int8 128 KiB: never in 2000 plans): after PRUNE_TRIALS children with
+    // none pruned it is no longer taken (its cost, ~0.1 ms a child, would be all it does).
+    // Whether the bound is taken never changes the search (exact either way).
+    const tryPrune = run.generated < PRUNE_TRIALS || (run.stats.pruned ?? 0) > 0;
+    const cutoff = tryPrune && pop.items.length >= pop.k ? pop.items[pop.items.length - 1].dram : undefined;
+    const r = repair(cost, child, run.rectifier, run.rng, run.stats, cutoff);
     const d = run.record(r);
     if (d < (pop.best?.dram ?? Infinity)) lastImprovement = run.generated;
     pop.offer(r, d);
   }
   return { ...run.result(), restarts };
 }
+
+/** Local search stops taking the pruning bound after this many plans if it never pruned. */
+const PRUNE_TRIALS = 300;
 
 /** Objectives of NSGA-II: DRAM bytes and the largest on-chip requirement of any group. */
 function objectives(cost: CostModel, plan: Plan): [number, number] {
@@ -291,6 +307,8 @@ export function searchNsga2(cost: CostModel, opts: SearchOptions = {}): SearchRe
   const n = cost.graph.ops.length;
   const make = (plan: Plan): Individual => ({ plan, f: objectives(cost, plan), key: planKey(plan), rank: 0, crowd: 0 });
   let pop: Individual[] = [];
+  // No pruning here (search/prune.ts): a child's fate depends on its Pareto rank over DRAM and
+  // peak buffer use, and a split lowers the peak arbitrarily, so no DRAM bound decides it.
   const add = (p: Plan, into: Individual[]) => {
     const r = repair(cost, p, run.rectifier, run.rng, run.stats);
     run.record(r);

@@ -38,6 +38,12 @@ export class Rng {
     }
     return xs;
   }
+  /** A copy at the same point of the same stream (it draws what this one would draw next). */
+  clone(): Rng {
+    const r = Object.create(Rng.prototype) as Rng;
+    r.gen = this.gen.clone();
+    return r;
+  }
   /** An independent child generator (for per-member / per-restart streams). */
   fork(): Rng {
     return new Rng(this.int(-0x80000000, 0x7fffffff));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { syntheticNetwork } from '../../src/get/synthetic.ts';
-import { KGnn, batchTensors, disposeBatch, graphInput, makeBatch } from '../../src/get/kgnn.ts';
+import { KGnn, LAYERS, batchTensors, disposeBatch, graphInput, makeBatch } from '../../src/get/kgnn.ts';
 import { tf, initTf } from '../../src/get/tf.ts';
 import { GnnExplainer, loadGetModels } from '../../src/get/explainers/index.ts';
 import { MaskObjective } from '../../src/get/explainers/mask-objective.ts';
@@ -109,10 +109,15 @@ test('GNNExplainer ranks edges as the tf.train.adam + autodiff loop it replaces;
   const cost = stubCost(graph, 64 * 1024, 1);
   let compared = 0;
   for (const { name, model } of models()) {
+    let first = true;
     for (const group of groups(graph, 8, 4)) {
       const before = tf.memory().numTensors;
       const ours = new GnnExplainer(model, { steps: 10, seed: 2 }).explain(group, cost);
-      assert.equal(tf.memory().numTensors, before, 'explain() leaked tensors');
+      // the model's fused weights are built once, on its first explanation, and stay cached
+      // with it (mask-objective.ts constantsOf); every later explanation allocates nothing
+      if (first) assert.ok(tf.memory().numTensors - before <= 2 * LAYERS - 1, 'more than the cached constants');
+      else assert.equal(tf.memory().numTensors, before, 'explain() leaked tensors');
+      first = false;
       assert.deepEqual(new GnnExplainer(model, { steps: 10, seed: 2 }).explain(group, cost), ours);
       const ref = referenceExplain(model, group, cost, 10, 2);
       if (ref.edges.length === 0) continue;

@@ -1,0 +1,321 @@
+/**
+ * "Do not explain what cannot matter": a lower bound on the DRAM of whatever plan the
+ * rectification of a plan can produce, so that a search skips the explainer (GET) on a plan
+ * that cannot change its outcome. Hand-written: the bound is a property of dnnfuse's own LBDF
+ * cost model, no library knows it.
+ *
+ * The plan P (groups, some invalid) becomes Q: each invalid group G is replaced by valid parts
+ * (any partition of G: GET's split, the random split, a fallback), then GET's plan-level merge
+ * (rectifier.ts `settle`, merge-back.ts mergeIntoPlan) merges produced parts with neighbouring
+ * groups, repeatedly, while the union is valid. `settle` can undo cuts between P's groups, so
+ * "F_D of P as if its groups were valid" is NOT a bound (measured: MobileNetV2 LBDF int8 128 KiB,
+ * RS + cuts, 572 of 956 plans ended below it). The bound used here:
+ *
+ * 1. A memory floor m(F) <= F_beta(F) that is monotone in F (F ⊆ F' => m(F) <= m(F')): the
+ *    resident weights plus one line-buffer window per map a member consumes,
+ *    min(max over consumers c in F of (K_eff(c) - 1 + s(c)), H) rows (lbdf.ts: the weights are
+ *    resident; every consumed map holds at least that line buffer, a full map (global consumer)
+ *    holds all H rows, skip buffers only add). Weights grow with F; the set of consumed maps and
+ *    the max over consumers grow with F. So a valid group F of two or more ops (F_beta(F) <= beta)
+ *    has m(F) <= beta, and so has every subset of F (monotone).
+ * 2. Q refines the coarsening P~ of P obtained by joining, for every edge u -> v between two
+ *    groups X ∋ u, Y ∋ v of P, X and Y when m(X' ∪ Y') <= beta, where X' = X if X is valid (valid
+ *    groups are never split, and a settle merge takes whole groups) and X' = {u} if X is invalid
+ *    (some part of X contains u). Proof: a group F of Q is either inside one group of P or was
+ *    built by settle merges of whole groups of the split plan, so it is valid, weakly connected,
+ *    and for every edge u -> v inside F between different groups X, Y of P it contains X' ∪ Y';
+ *    hence m(X' ∪ Y') <= m(F) <= beta and X, Y are joined in P~. F is connected through such
+ *    edges (and through edges inside one group of P), so all of F lies in one group of P~.
+ * 2'. Tighter, used first (joinByPaths): a group of Q spanning several groups of P holds a part of
+ *    an invalid group, and every valid group it touches lies on a path of groups inside it from
+ *    such a part, so joins follow paths whose whole union keeps m within beta (see there); and
+ *    components without an invalid group keep P's groups. Lazy rectification (rectifyLazily)
+ *    takes the bound on a plan where some invalid groups are already replaced by their parts:
+ *    those parts are valid, whole, and settle may merge them on their own, so they start paths
+ *    like invalid groups do (`produced`).
+ * 3. LBDF's F_D is subadditive: F_D(A ∪ B) <= F_D(A) + F_D(B) for disjoint A, B (a tensor read
+ *    by A ∪ B from outside is read by A or B from outside, once per group; a tensor written by
+ *    A ∪ B has a consumer outside it, so outside its producer's part; weights are additive). So
+ *    DRAM(Q) >= DRAM(P~), computed "as if valid". Every figure is an integer number of bytes
+ *    below 2^53, so the sums are exact and the comparison needs no tolerance.
+ *
+ * BRR re-fetches shared weights per weight sub-group, so its F_D is not shown subadditive here:
+ * no bound (`undefined`), no pruning. Custom cost models likewise.
+ *
+ * What each search may skip, exactly (same plans generated, same result; see heuristics.ts):
+ * - random search keeps only the best plan: a plan whose bound exceeds the incumbent's DRAM can
+ *   never become the best (ties go to the smaller plan key, hence the strict comparison);
+ * - local search offers the child to its top-K population: once the population is full, a child
+ *   above the worst member's DRAM is rejected and is not a new best;
+ * - NSGA-II keeps children by Pareto rank over (DRAM, peak buffer use); splitting lowers the peak
+ *   arbitrarily, so no DRAM bound decides a child's fate: nothing is skipped there.
+ */
+import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
+import { LbdfCostModel } from '../fusion/lbdf.ts';
+import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
+import type { Rng } from '../util/random.ts';
+
+/** Rows of a map as LBDF counts them (NCHW: H; other ranks: 1). */
+const rowsOf = (shape: readonly number[]) => (shape.length === 4 ? Math.max(1, shape[2]) : 1);
+
+/** Per cost model: reusable scratch arrays. */
+const scratch = new WeakMap<CostModel, { mark: Int32Array; tmark: Int32Array; trows: Int32Array; gen: number }>();
+
+function scratchOf(cost: CostModel) {
+  let s = scratch.get(cost);
+  if (!s) scratch.set(cost, (s = { mark: new Int32Array(cost.graph.ops.length), tmark: new Int32Array(cost.graph.tensors.length), trows: new Int32Array(cost.graph.tensors.length), gen: 0 }));
+  if (s.gen > 0x7ffffff0) (s.mark.fill(0), s.tmark.fill(0), (s.gen = 0));
+  return s;
+}
+
+/** m(F): the monotone memory floor of point 1 of the header, in bytes (LBDF only). */
+export function lbdfMemoryFloor(cost: LbdfCostModel, group: Group): number {
+  const { ops, tensors } = cost.graph;
+  const b = cost.elementBytes;
+  const s = scratchOf(cost);
+  const gen = ++s.gen;
+  let bytes = 0;
+  for (const id of group) bytes += ops[id].weightElements * b;
+  for (const id of group) {
+    const r = cost.windowRows(id);
+    for (const t of ops[id].inputs) {
+      if (s.tmark[t] !== gen) (s.tmark[t] = gen), (s.trows[t] = r);
+      else if (r > s.trows[t]) s.trows[t] = r;
+    }
+  }
+  for (const id of group) for (const t of ops[id].inputs) {
+    if (s.tmark[t] !== gen) continue;
+    s.tmark[t] = 0; // counted
+    const T = tensors[t];
+    const H = rowsOf(T.shape);
+    bytes += Math.min(s.trows[t], H) * (T.elements / H) * b;
+  }
+  return bytes;
+}
+
+/** Does the bound apply to this cost model (LBDF, see the header)? */
+export function prunable(cost: CostModel): cost is LbdfCostModel {
+  return cost instanceof LbdfCostModel;
+}
+
+/**
+ * The lower bound of the header on the DRAM of any plan the rectification (with GET's plan-level
+ * merge) can make of `plan`, or undefined when the cost model has no proven bound. A plan
+ * without invalid groups returns its own DRAM.
+ */
+export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[], produced?: ReadonlySet<number>): number | undefined {
+  if (!prunable(cost)) return undefined;
+  const { ops, tensors, succ } = cost.graph;
+  // (comp below numbers P~'s groups by a group index of P: a root of P~ or P's own index)
+  const n = ops.length;
+  const owner = new Int32Array(n).fill(-1);
+  plan.forEach((g, i) => g.forEach((v) => (owner[v] = i)));
+  const valid = plan.map((g) => g.length <= 1 || cost.valid(g));
+  // union-find over P's groups (P~)
+  const parent = Int32Array.from(plan, (_, i) => i);
+  const find = (x: number): number => {
+    while (parent[x] !== x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  const beta = cost.bufferBytes;
+  if (!joinByPaths(cost, plan, owner, valid, parent, find, beta, produced)) {
+    // too many paths to follow: the pairwise rule (point 2 of the header), coarser but sound
+    parent.forEach((_, i) => (parent[i] = i));
+    const tried = new Set<number>(); // pairs of valid groups already tested (X * len + Y)
+    for (let u = 0; u < n; u++) for (const v of succ[u]) {
+      const X = owner[u], Y = owner[v];
+      if (X < 0 || Y < 0 || X === Y) continue;
+      const rx = find(X), ry = find(Y);
+      if (rx === ry) continue;
+      if (valid[X] && valid[Y]) {
+        const k = X * plan.length + Y;
+        if (tried.has(k)) continue;
+        tried.add(k);
+      }
+      const a = valid[X] ? plan[X] : [u];
+      const b = valid[Y] ? plan[Y] : [v];
+      if (lbdfMemoryFloor(cost, [...a, ...b]) <= beta) parent[rx] = ry;
+    }
+  }
+  // DRAM of P~ as if valid (lbdf.ts / cost-base.ts F_D summed over P~'s groups): weights once,
+  // each map read once per consuming group other than its producer's, written when it leaves.
+  // A group of Q spanning two or more groups of P was built by settle from a part of an invalid
+  // group, so only the joined components that hold an invalid group merge; the others keep P's
+  // groups (a group of Q inside them is one of P's valid groups, never touched).
+  const hasInvalid = new Uint8Array(plan.length);
+  plan.forEach((_, i) => { if (!valid[i] || produced?.has(i)) hasInvalid[find(i)] = 1; });
+  const comp = new Int32Array(n).fill(-1);
+  for (let v = 0; v < n; v++) if (owner[v] >= 0) {
+    const r = find(owner[v]);
+    comp[v] = hasInvalid[r] ? r : owner[v];
+  }
+  const b = cost.elementBytes;
+  let total = 0;
+  for (const op of ops) total += op.weightElements * b;
+  const seen: number[] = [];
+  for (const T of tensors) {
+    if (T.consumers.length === 0 && T.producer < 0) continue;
+    const gp = T.producer >= 0 ? comp[T.producer] : -2;
+    seen.length = 0;
+    let leaves = T.producer >= 0 && (T.graphOutput === true || T.consumers.length === 0);
+    for (const c of T.consumers) {
+      const gc = comp[c];
+      if (gc === gp) continue;
+      leaves = true;
+      if (!seen.includes(gc)) seen.push(gc);
+    }
+    total += seen.length * T.elements * b;
+    if (leaves && T.producer >= 0) total += T.elements * b;
+  }
+  return total;
+}
+
+/** Most path states joinByPaths follows per plan before it gives up (then the pairwise rule). */
+const MAX_PATH_STATES = 20000;
+
+/**
+ * The tighter join of P~ (header, point 2'): a group F of Q that spans several groups of P holds
+ * a part of an invalid group, and every valid group Z it touches is linked to one such part by a
+ * path of groups inside F: u (an op of an invalid group G, in F) - Y1 - ... - Z with Y1..Z valid
+ * (take the shortest path from any invalid group F touches). F holds each Yi whole, so
+ * m({u} ∪ Y1 ∪ ... ∪ Z) <= m(F) <= beta. So Z is joined to G when some such path has a floor within
+ * beta (followed exhaustively, simple paths from every op of every invalid group), and two groups
+ * are joined when one such path (or an edge, for two invalid groups: m({u, v}) <= beta) links them.
+ * Every group F touches is then in G's component. Returns false when the paths exceed
+ * MAX_PATH_STATES (the caller then uses the pairwise rule).
+ */
+function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array, valid: boolean[], parent: Int32Array, find: (x: number) => number, beta: number, produced?: ReadonlySet<number>): boolean {
+  const { succ, pred } = cost.graph;
+  /** Neighbouring groups of group i with the op of that group on the edge: [op, group]. */
+  const nbrs = (i: number): [number, number][] => {
+    const out: [number, number][] = [];
+    for (const x of plan[i]) for (const list of [succ[x], pred[x]]) for (const y of list) {
+      const j = owner[y];
+      if (j >= 0 && j !== i) out.push([y, j]);
+    }
+    return out;
+  };
+  const nb = new Map<number, [number, number][]>();
+  const nbOf = (i: number) => {
+    let l = nb.get(i);
+    if (!l) nb.set(i, (l = nbrs(i)));
+    return l;
+  };
+  const union = (a: number, b: number) => {
+    const ra = find(a), rb = find(b);
+    if (ra !== rb) parent[ra] = rb;
+  };
+  let states = 0;
+  const onPath = new Set<number>();
+  const walk = (g0: number, ops: number[], last: number): boolean => {
+    for (const [y, j] of nbOf(last)) {
+      if (onPath.has(j) || j === g0) continue;
+      if (!valid[j]) {
+        union(g0, j); // another invalid group: joined (coarser, sound)
+        continue;
+      }
+      if (++states > MAX_PATH_STATES) return false;
+      const next = [...ops, ...plan[j]];
+      if (lbdfMemoryFloor(cost, next) > beta) continue;
+      union(g0, j);
+      onPath.add(j);
+      const ok = walk(g0, next, j);
+      onPath.delete(j);
+      if (!ok) return false;
+    }
+    return true;
+  };
+  // parts already produced (lazy rectification, see rectifyLazily): whole valid groups that
+  // settle may merge on their own; a path starts from the whole part
+  for (const g of produced ?? []) {
+    onPath.add(g);
+    const ok = walk(g, [...plan[g]], g);
+    onPath.delete(g);
+    if (!ok) return false;
+  }
+  for (let g = 0; g < plan.length; g++) {
+    if (valid[g]) continue;
+    for (const x of plan[g]) for (const list of [succ[x], pred[x]]) for (const y of list) {
+      const j = owner[y];
+      if (j < 0 || j === g) continue;
+      if (!valid[j]) {
+        if (lbdfMemoryFloor(cost, [x, y]) <= beta) union(g, j);
+        continue;
+      }
+      if (++states > MAX_PATH_STATES) return false;
+      const ops = [x, ...plan[j]];
+      if (lbdfMemoryFloor(cost, ops) > beta) continue;
+      union(g, j);
+      onPath.add(j);
+      const ok = walk(g, ops, j);
+      onPath.delete(j);
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * applyRectifier for a plan the search keeps only if its DRAM is at most `cutoff`, explaining
+ * lazily: the invalid groups are answered one at a time, the largest first (its internal maps
+ * weigh most in the bound), and before each the bound is taken again on the plan with the groups
+ * answered so far replaced by their parts (parts settle may still merge: `produced`); once it
+ * exceeds `cutoff`, the remaining groups get the rectifier's cheap `skip` answer and the plan is
+ * not settled. Exact: the guard's random split of every invalid group is drawn first, in plan
+ * order, each from a clone of the stream at its turn (`rectify` and `skip` draw exactly that one
+ * split, so the stream ends where applyRectifier leaves it), and the rectifier's answers do not
+ * depend on the order in which groups are asked (its caches are pure functions of the group; the
+ * recurrence count is per group; SPLIT's memo is order-independent, split.ts). So a plan that is
+ * not pruned is exactly applyRectifier's, parts in the same order, settled the same way.
+ */
+export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number): Group[] {
+  const { skip, settle } = rectifier as PlanAwareRectifier;
+  const invalid: number[] = [];
+  plan.forEach((g, i) => { if (g.length > 1 && !cost.valid(g)) invalid.push(i); });
+  if (!invalid.length || !skip || !prunable(cost)) return applyRectifier0(plan, cost, rectifier, rng, stats);
+  const streams = new Map<number, Rng>();
+  for (const i of invalid) {
+    streams.set(i, rng.clone());
+    randomSplit([...plan[i]].sort((a, b) => a - b), cost, rng);
+  }
+  const answers = new Map<number, Group[]>();
+  const order = [...invalid].sort((a, b) => plan[b].length - plan[a].length || a - b);
+  stats.invalid += invalid.length;
+  for (let k = 0; ; k++) {
+    const cur: Group[] = [];
+    const produced: number[] = [];
+    for (let i = 0; i < plan.length; i++) {
+      const a = answers.get(i);
+      if (a) for (const p of a) produced.push(cur.push(p) - 1);
+      else cur.push(plan[i]);
+    }
+    if (k === order.length) {
+      stats.rectified += invalid.length;
+      return settle ? settle(cur, produced, cost) : cur;
+    }
+    const lb = rectifiedDramLowerBound(cost, cur, new Set(produced));
+    if (lb !== undefined && lb > cutoff) {
+      stats.pruned = (stats.pruned ?? 0) + 1;
+      stats.rectified += invalid.length;
+      const out: Group[] = [];
+      for (let i = 0; i < plan.length; i++) {
+        if (answers.has(i)) out.push(...answers.get(i)!);
+        else if (streams.has(i)) out.push(...skip(plan[i], cost, streams.get(i)!).map((p) => [...p].sort((a, b) => a - b)));
+        else out.push(plan[i]);
+      }
+      return out;
+    }
+    const i = order[k];
+    const g = plan[i];
+    let parts: Group[] = rectifier(g, cost, streams.get(i)!).map((p) => [...p].sort((a, b) => a - b));
+    // never expected with GET's guard (its answer is checked); applyRectifier draws this
+    // fallback at the group's turn, here after all the guard's draws
+    if (checkSplit(cost.graph, cost, g, parts)) parts = randomSplit(g, cost, rng);
+    answers.set(i, parts);
+  }
+}
+
+/** applyRectifier without pruning (the plan has no invalid group, or nothing to skip). */
+function applyRectifier0(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats): Group[] {
+  return applyRectifier(plan, cost, rectifier, rng, stats);
+}

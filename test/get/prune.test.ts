@@ -1,0 +1,115 @@
+/**
+ * "Do not explain what cannot matter" (search/prune.ts, GetOptions.prune): the lower bound on
+ * the DRAM of any rectification of a plan (GET's plan-level merge included) holds, and random
+ * search and local search with GET return the same plan, DRAM and history with and without
+ * pruning (the exactness the code claims), while explaining fewer groups.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { syntheticNetwork } from '../../src/get/synthetic.ts';
+import { makeRectifier } from '../../src/get/rectifier.ts';
+import { createCostModel } from '../../src/fusion/cost.ts';
+import { applyRectifier, randomSplit } from '../../src/fusion/rectify.ts';
+import { planDram } from '../../src/fusion/plan.ts';
+import { components } from '../../src/fusion/groups.ts';
+import { randomPlan } from '../../src/search/common.ts';
+import { lbdfMemoryFloor, rectifiedDramLowerBound } from '../../src/search/prune.ts';
+import { searchLocal, searchRandom } from '../../src/search/heuristics.ts';
+import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
+import { Rng } from '../../src/util/random.ts';
+
+const KB = 1024;
+const nets = [syntheticNetwork(3), syntheticNetwork(5), syntheticNetwork(7)];
+
+test('the memory floor is at most F_beta and monotone in the group (random connected groups)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(24, 64, 160), (ni, seed, kb) => {
+      const graph = nets[ni];
+      const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: 'int8' }) as LbdfCostModel;
+      const rng = new Rng(seed);
+      for (const g of randomPlan(cost, rng)) {
+        assert.ok(lbdfMemoryFloor(cost, g) <= cost.memory(g).bytes, `floor above F_beta on ${g}`);
+        const sub = components(graph, g.filter(() => rng.next() < 0.6));
+        for (const s of sub) assert.ok(lbdfMemoryFloor(cost, s) <= lbdfMemoryFloor(cost, g), 'not monotone');
+      }
+    }),
+    { numRuns: 120 },
+  );
+});
+
+test('the bound never exceeds the DRAM of the rectified plan (GET with plan merge, random split)', () => {
+  const rects = [makeRectifier('cuts'), makeRectifier('cuts', { planMerge: false }), makeRectifier('none')];
+  let binding = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(24, 64, 160), fc.integer({ min: 0, max: 2 }), (ni, seed, kb, ri) => {
+      const graph = nets[ni];
+      const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: ri === 2 ? 'fp32' : 'int8' });
+      const rng = new Rng(seed);
+      const plan = randomPlan(cost, rng);
+      const lb = rectifiedDramLowerBound(cost, plan)!;
+      const q = applyRectifier(plan, cost, rects[ri], rng);
+      const d = planDram(cost, q);
+      assert.ok(lb <= d, `bound ${lb} above the rectified plan's ${d}`);
+      if (plan.every((g) => g.length <= 1 || cost.valid(g))) assert.equal(lb, planDram(cost, plan), 'a valid plan: its own DRAM');
+      if (lb > 0.9 * d) binding++;
+    }),
+    { numRuns: 300 },
+  );
+  assert.ok(binding > 0, 'the bound is never close: it tests nothing');
+});
+
+test('BRR has no proven bound: undefined, nothing pruned', () => {
+  const cost = createCostModel('brr', nets[0], { bufferBytes: 24 * KB, elementType: 'int8' });
+  assert.equal(rectifiedDramLowerBound(cost, randomPlan(cost, new Rng(1))), undefined);
+});
+
+test('random and local search with GET: same plan, DRAM and history with and without pruning', () => {
+  let pruned = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 1e6 }),
+      fc.constantFrom(24, 64, 160),
+      fc.constantFrom('random', 'local'),
+      fc.constantFrom('int8', 'fp32'),
+      fc.boolean(),
+      (ni, seed, kb, method, element, planMerge) => {
+        const graph = nets[ni];
+        const run = (prune: boolean) => {
+          const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: element as 'int8' | 'fp32' });
+          const rect = makeRectifier('cuts', { prune, planMerge });
+          const opts = { seed, budget: 150, rectifier: rect, k: 5, restartAfter: 60 };
+          const r = method === 'random' ? searchRandom(cost, opts) : searchLocal(cost, opts);
+          return { r, stats: rect.stats };
+        };
+        const a = run(false), b = run(true);
+        assert.equal(a.stats.pruned, 0);
+        pruned += b.stats.pruned;
+        assert.deepEqual(b.r.plan, a.r.plan);
+        assert.equal(b.r.dram, a.r.dram);
+        assert.deepEqual(b.r.history, a.r.history);
+        assert.equal(b.r.plansGenerated, a.r.plansGenerated);
+        assert.ok(b.stats.explanations <= a.stats.explanations);
+      },
+    ),
+    { numRuns: 60 },
+  );
+  assert.ok(pruned > 0, 'nothing was ever pruned: the property tests nothing');
+});
+
+test('pruning without the guard is off (the full answer would draw nothing from the stream)', () => {
+  assert.equal(makeRectifier('cuts', { guard: false }).skip, undefined);
+  assert.equal(makeRectifier('none').skip, undefined);
+  assert.equal(makeRectifier('cuts', { prune: false }).skip, undefined);
+  assert.ok(makeRectifier('cuts').skip);
+  // the skip answer draws from the stream exactly what the guard draws: one random split
+  const cost = createCostModel('lbdf', nets[1], { bufferBytes: 24 * KB, elementType: 'int8' });
+  const big = nets[1].ops.map((o) => o.id).filter((id) => id < 12);
+  const g = components(nets[1], big)[0];
+  assert.ok(!cost.valid(g));
+  const r1 = new Rng(9), r2 = new Rng(9);
+  const parts = makeRectifier('cuts').skip!(g, cost, r1);
+  assert.deepEqual(parts, randomSplit([...g].sort((x, y) => x - y), cost, r2));
+  assert.equal(r1.next(), r2.next());
+});
