@@ -6,8 +6,6 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { join, resolve } from 'node:path';
 import type { Model } from './ir/graph.ts';
 import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
@@ -32,6 +30,8 @@ import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage, subgraphCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
+import { traceMemory } from './util/memtrace.ts';
+import { collectGarbage } from './util/gc.ts';
 
 /** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
  * option's default.
@@ -135,22 +135,6 @@ async function runRewritten(model: Model, feeds: Feeds, so: SessionOptions): Pro
   }
 }
 
-/** A full garbage collection now. onnxruntime's memory is native, invisible to V8's heuristics:
- * what the passes left unreachable (HiGHS's and tfjs's wasm memory, hundreds of MB after a large
- * MILP) would otherwise still be resident while the check's sessions allocate theirs. Node has
- * no API for it without --expose-gc; the flag is set for a function made in a new context (the
- * documented effect of v8.setFlagsFromString), then restored. */
-function collectGarbage(): void {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    setFlagsFromString('--no-expose-gc');
-    gc();
-  } catch {
-    /* not collecting is only a missed saving */
-  }
-}
-
 /** Runs the rewritten model against the original (user-given inputs, or seeded random ones
  * fitting each input's dtype and use) and compares every output with allclose
  * (src/analysis/compare.ts). One session at a time: the original's is released before the
@@ -171,9 +155,11 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
   await ort(); // onnxruntime-node missing is an error of its own (exit 2), not an unrunnable model
   const source = originalFile(original);
   collectGarbage();
+  traceMemory('check: before the first session');
   let ref: Record<string, HostTensor>;
   try {
     ref = await runModel(source, feeds, so);
+    traceMemory('check: original run');
   } catch (e) {
     // An original onnxruntime cannot run (custom ops, unsupported opset) cannot be checked.
     return { checked: false, reason: `onnxruntime cannot run the original model (${(e instanceof Error ? e.message : String(e)).slice(0, 200)})` };
@@ -181,6 +167,7 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
   let got: Record<string, HostTensor>;
   try {
     got = await runRewritten(rewritten, feeds, so);
+    traceMemory('check: rewritten run');
   } catch (e) {
     throw verificationFailed(`the rewritten model does not run in onnxruntime while the original does: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
   }
@@ -222,6 +209,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       /* loadModel names the error */
     }
     model = loadModel(input);
+    traceMemory('load');
     original = { path: resolve(input), stamp };
   } else {
     model = input;
@@ -245,7 +233,10 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     {
       omitTimings: opts.omitTimings,
       modelPath: opts.modelPathForSchedule ?? (typeof input === 'string' ? input : undefined),
-      onPassEnd: (r: PassRecord) => log(`  ${r.name}: ${r.changed ? 'changed the graph' : 'no change'} (${r.nodes} nodes, ${r.ms.toFixed(1)} ms)`),
+      onPassEnd: (r: PassRecord) => {
+        log(`  ${r.name}: ${r.changed ? 'changed the graph' : 'no change'} (${r.nodes} nodes, ${r.ms.toFixed(1)} ms)`);
+        traceMemory(`pass ${r.name}`);
+      },
     },
   );
   schedule.graph = scheduleGraph(model);
@@ -269,6 +260,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     const inner = subgraphs.reduce((a, x) => a + x.groups.length, 0);
     log(`embedded ${plan.groups.length} fusion groups from '${plan.pass}'${inner ? ` and ${inner} in ${subgraphs.length} subgraphs` : ''} as ${mode === 'functions' ? `${embedded.functions} local functions (domain ${FUSION_DOMAIN})` : 'node metadata'}`);
   } else if (!plan) log('no fusion plan in this pipeline: the model is written without fusion groups');
+  traceMemory('embed');
   schedule.embedding = { mode: plan ? mode : 'none', ...(plan && mode === 'functions' ? { domain: FUSION_DOMAIN } : {}), ...embedded };
 
   if (opts.verify ?? true) {

@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CompileOptions, CompileResult } from '../../compile.ts';
 import { badInput, isDnnfuseError, verificationFailed } from '../../errors.ts';
 import { OutputBatch, RunInputs, checkOutputTarget, lockFolder } from '../../util/output.ts';
+import { traceMemory } from '../../util/memtrace.ts';
 // Heavy modules (passes, onnxruntime, the IO layer) load on use, so `dnnfuse --help` and the
 // other commands start fast.
 import { DEFAULT_PIPELINE } from '../../passes/default-pipeline.ts';
@@ -175,6 +176,7 @@ export function register(program: Command): void {
         // The example's path as seen from the working folder (absolute when outside it).
         modelPathForSchedule: modelArg ? modelArg : relative(process.cwd(), EXAMPLE_MODEL).startsWith('..') ? EXAMPLE_MODEL : relative(process.cwd(), EXAMPLE_MODEL),
       };
+      traceMemory('start');
       const { compileModel } = await import('../../compile.ts');
       const { saveModel } = await import('../../onnx/io.ts');
       const { scheduleToJson } = await import('../../passes/manager.ts');
@@ -211,6 +213,7 @@ export function register(program: Command): void {
         throw e;
       }
       release();
+      traceMemory('write');
       log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
       if (o.json) {
         const s = r.schedule;
