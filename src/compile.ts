@@ -6,12 +6,11 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { join, resolve } from 'node:path';
 import type { Model } from './ir/graph.ts';
 import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
 import { LazyFile } from './onnx/lazy.ts';
+import { spillInitializers } from './onnx/spill.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
 import { applyShapeOverrides } from './analysis/shapes.ts';
 
@@ -32,6 +31,8 @@ import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage, subgraphCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
+import { traceMemory } from './util/memtrace.ts';
+import { collectGarbage } from './util/gc.ts';
 
 /** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
  * option's default.
@@ -63,6 +64,11 @@ export interface CompileOptions {
   log?: (message: string) => void;
   /** Path recorded in the schedule (default: the path given). */
   modelPathForSchedule?: string;
+  /** @internal A folder for the rewritten model's file of the check, kept after the call: the
+   * returned model's pass-made weights are read from it (onnx/spill.ts), so none is in memory
+   * while the check runs. The caller removes the folder after its last use of the model
+   * (`dnnfuse compile`: after writing its outputs). */
+  spillDir?: string;
 }
 
 /** What `compile` returns: the rewritten model (fusion groups embedded), its schedule, the final
@@ -114,48 +120,27 @@ function originalFile(original: OriginalModel): Uint8Array | string {
   return original.path;
 }
 
-/** Runs the rewritten model in onnxruntime from a temporary file (written piecewise, see
- * writeModelFile), so that its encoded bytes are never one array in this process while the
- * session reads them; a model with external data, or a temporary folder that cannot be
- * written, falls back to the encoded bytes. */
-async function runRewritten(model: Model, feeds: Feeds, so: SessionOptions): Promise<Record<string, HostTensor>> {
-  let dir: string | undefined;
+/** Writes the rewritten model for the check into `dir` (piecewise, see writeModelFile), so that
+ * its encoded bytes are never one array in this process while its session reads them; undefined
+ * for a model with external data or a folder that cannot be written (the check then runs the
+ * encoded bytes). With `spill`, the model's pass-made weights are then read from that file
+ * (onnx/spill.ts) and the IR holds none of them while the sessions run. */
+function stageRewritten(model: Model, dir: string, spill: boolean): string | undefined {
+  const file = join(dir, 'rewritten.onnx');
   try {
-    let file: string | undefined;
-    try {
-      dir = mkdtempSync(join(tmpdir(), 'dnnfuse-check-'));
-      const f = join(dir, 'rewritten.onnx');
-      if (writeModelFile(model, f)) file = f;
-    } catch {
-      file = undefined;
-    }
-    return await runModel(file ?? encodeModel(model), feeds, so);
-  } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A full garbage collection now. onnxruntime's memory is native, invisible to V8's heuristics:
- * what the passes left unreachable (HiGHS's and tfjs's wasm memory, hundreds of MB after a large
- * MILP) would otherwise still be resident while the check's sessions allocate theirs. Node has
- * no API for it without --expose-gc; the flag is set for a function made in a new context (the
- * documented effect of v8.setFlagsFromString), then restored. */
-function collectGarbage(): void {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    setFlagsFromString('--no-expose-gc');
-    gc();
+    if (!writeModelFile(model, file)) return undefined;
   } catch {
-    /* not collecting is only a missed saving */
+    return undefined;
   }
+  if (spill) spillInitializers(model, file);
+  return file;
 }
 
 /** Runs the rewritten model against the original (user-given inputs, or seeded random ones
  * fitting each input's dtype and use) and compares every output with allclose
  * (src/analysis/compare.ts). One session at a time: the original's is released before the
  * rewritten model's is created. */
-async function verify(original: OriginalModel, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill> }): Promise<NonNullable<Schedule['verification']>> {
+async function verify(original: OriginalModel, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill>; spillDir?: string }): Promise<NonNullable<Schedule['verification']>> {
   let feeds: Feeds;
   if (o.feeds) feeds = o.feeds;
   else {
@@ -170,19 +155,35 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
   const so: SessionOptions = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, cpuMemArena: false };
   await ort(); // onnxruntime-node missing is an error of its own (exit 2), not an unrunnable model
   const source = originalFile(original);
-  collectGarbage();
+  // The rewritten model's file is written before any session, and with a spill folder (the CLI's)
+  // its new weights are released into it: the IR then holds no weights while the sessions run.
+  let tmp: string | undefined;
   let ref: Record<string, HostTensor>;
-  try {
-    ref = await runModel(source, feeds, so);
-  } catch (e) {
-    // An original onnxruntime cannot run (custom ops, unsupported opset) cannot be checked.
-    return { checked: false, reason: `onnxruntime cannot run the original model (${(e instanceof Error ? e.message : String(e)).slice(0, 200)})` };
-  }
   let got: Record<string, HostTensor>;
   try {
-    got = await runRewritten(rewritten, feeds, so);
-  } catch (e) {
-    throw verificationFailed(`the rewritten model does not run in onnxruntime while the original does: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
+    let staged: string | undefined;
+    try {
+      staged = stageRewritten(rewritten, o.spillDir ?? (tmp = mkdtempSync(join(tmpdir(), 'dnnfuse-check-'))), o.spillDir !== undefined);
+    } catch {
+      staged = undefined;
+    }
+    collectGarbage();
+    traceMemory('check: before the first session');
+    try {
+      ref = await runModel(source, feeds, so);
+      traceMemory('check: original run');
+    } catch (e) {
+      // An original onnxruntime cannot run (custom ops, unsupported opset) cannot be checked.
+      return { checked: false, reason: `onnxruntime cannot run the original model (${(e instanceof Error ? e.message : String(e)).slice(0, 200)})` };
+    }
+    try {
+      got = await runModel(staged ?? encodeModel(rewritten), feeds, so);
+      traceMemory('check: rewritten run');
+    } catch (e) {
+      throw verificationFailed(`the rewritten model does not run in onnxruntime while the original does: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
+    }
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
   const c = allclose(ref, got, { rtol: o.rtol, atol: o.atol });
   const miss = c.outputs.find((d) => !d.ok);
@@ -222,6 +223,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       /* loadModel names the error */
     }
     model = loadModel(input);
+    traceMemory('load');
     original = { path: resolve(input), stamp };
   } else {
     model = input;
@@ -245,7 +247,10 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     {
       omitTimings: opts.omitTimings,
       modelPath: opts.modelPathForSchedule ?? (typeof input === 'string' ? input : undefined),
-      onPassEnd: (r: PassRecord) => log(`  ${r.name}: ${r.changed ? 'changed the graph' : 'no change'} (${r.nodes} nodes, ${r.ms.toFixed(1)} ms)`),
+      onPassEnd: (r: PassRecord) => {
+        log(`  ${r.name}: ${r.changed ? 'changed the graph' : 'no change'} (${r.nodes} nodes, ${r.ms.toFixed(1)} ms)`);
+        traceMemory(`pass ${r.name}`);
+      },
     },
   );
   schedule.graph = scheduleGraph(model);
@@ -269,12 +274,13 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     const inner = subgraphs.reduce((a, x) => a + x.groups.length, 0);
     log(`embedded ${plan.groups.length} fusion groups from '${plan.pass}'${inner ? ` and ${inner} in ${subgraphs.length} subgraphs` : ''} as ${mode === 'functions' ? `${embedded.functions} local functions (domain ${FUSION_DOMAIN})` : 'node metadata'}`);
   } else if (!plan) log('no fusion plan in this pipeline: the model is written without fusion groups');
+  traceMemory('embed');
   schedule.embedding = { mode: plan ? mode : 'none', ...(plan && mode === 'functions' ? { domain: FUSION_DOMAIN } : {}), ...embedded };
 
   if (opts.verify ?? true) {
     const rtol = opts.rtol ?? DEFAULT_RTOL, atol = opts.atol ?? DEFAULT_ATOL;
     if (!userFeeds) for (const line of describeFills(fills)) log(`onnxruntime check input: ${line}`);
-    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills });
+    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills, spillDir: opts.spillDir });
     if (schedule.verification.checked) {
       const outs = schedule.verification.outputs ?? [];
       const worst = Math.max(0, ...outs.map((o) => o.maxAbs));

@@ -27,6 +27,7 @@ import { DataType } from '../ir/dtype.ts';
 import { inferShapes, typeOfValue } from '../analysis/shapes.ts';
 import { ort, type HostTensor } from '../analysis/ort.ts';
 import { encodeModel } from '../onnx/io.ts';
+import { LazyRawSource } from '../onnx/lazy.ts';
 
 export interface FoldOptions {
   /** Largest folded result kept (bytes) when it is larger than the node's inputs (default 1 MiB). */
@@ -256,7 +257,8 @@ export function deduplicateInitializers(g: Graph): number {
     if (g.isGraphOutput(name) || g.inputs.some((i) => i.name === name)) continue;
     let bytes: Uint8Array;
     try {
-      bytes = t.bytes();
+      // Hashed, not kept: a lazily loaded initializer is read into scratch (onnx/lazy.ts).
+      bytes = t.source instanceof LazyRawSource ? t.source.transientBytes() : t.bytes();
     } catch {
       continue; // strings and exotic encodings: not merged
     }

@@ -118,7 +118,22 @@ export class LazyRawSource {
   get pending(): FileRange | undefined {
     return this.data ? undefined : this.range;
   }
+  /** The bytes for one immediate use, without keeping them: the kept bytes once read, else a
+   * read of the range into a scratch buffer shared by every source (valid until the next call;
+   * tensors over 16 MiB get an array of their own). Conversions (Tensor.toFloat32) and hashes
+   * (duplicate initializers) read every weight of a model once: kept, they held a second copy of
+   * the weights for the whole run (ResNet-50: 98 MiB from fold-constants on, bench:memory). */
+  transientBytes(): Uint8Array {
+    if (this.data) return this.data;
+    const n = this.range.length;
+    if (n > SCRATCH_MAX) return this.range.read(`tensor '${this.tensorName}'`);
+    if (scratch.length < n) scratch = newBytes(Math.max(n, Math.min(SCRATCH_MAX, scratch.length * 2)));
+    return this.range.read(`tensor '${this.tensorName}'`, scratch.subarray(0, n));
+  }
 }
+
+const SCRATCH_MAX = 16 << 20;
+let scratch: Uint8Array = new Uint8Array(0);
 
 /** The file range of a raw source not read yet (undefined for any other source). */
 export function pendingRange(source: unknown): FileRange | undefined {

@@ -24,10 +24,11 @@ import { attr, Node, type Graph, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { bnParams, constFloatTensor, constTensor, isOp, Refusal, valueShape, type RewriteLog } from './graph-ops.ts';
 
-/** Replaces node input `slot` by a fresh float32 initializer holding `values`. */
+/** Replaces node input `slot` by a fresh float32 initializer holding `values` (a Float32Array is
+ * taken as it is: the callers pass one they own, a weight rescaled in place). */
 function setConst(graph: Graph, node: Node, slot: number, base: string, dims: number[], values: Float64Array | Float32Array): void {
   const name = graph.freshName(base);
-  graph.setInitializer(Tensor.float32(name, dims, Float32Array.from(values)));
+  graph.setInitializer(Tensor.float32(name, dims, values instanceof Float32Array ? values : Float32Array.from(values)));
   while (node.inputs.length <= slot) node.inputs.push('');
   node.inputs[slot] = name;
   graph.invalidate();
@@ -56,7 +57,11 @@ function foldConvBn(model: Model, conv: Node, bn: Node): string {
   const M = transpose ? wT.dims[1] * group : wT.dims[0];
   if (s.length !== M) throw new Refusal(`BN '${bn.name}' has ${s.length} channels, conv '${conv.name}' outputs ${M}`);
   const b = conv.inputs[2] ? constFloatTensor(g, conv.inputs[2], 'bias', conv).v : new Float32Array(M);
-  const W2 = new Float64Array(W.length);
+  // W (a fresh array of toFloat32) is rescaled in place: each product is rounded to float32 on
+  // store, as Float32Array.from of a float64 copy rounded it, with no copy of the weight (the
+  // float64 one was twice its size, and every such transient left the heap fragmented:
+  // ResNet-50, bench:memory).
+  const W2 = W;
   if (!transpose) {
     const per = W.length / M;
     for (let m = 0; m < M; m++) for (let j = 0; j < per; j++) W2[m * per + j] = W[m * per + j] * s[m];
@@ -95,7 +100,7 @@ function foldBnConv(model: Model, bn: Node, conv: Node): string {
   const per = W.length / (M * cg);
   const mg = M / group;
   const b = conv.inputs[2] ? constFloatTensor(g, conv.inputs[2], 'bias', conv).v : new Float32Array(M);
-  const W2 = new Float64Array(W.length), b2 = new Float64Array(M);
+  const W2 = W, b2 = new Float64Array(M); // rescaled in place (see foldConvBn); w is read first
   for (let m = 0; m < M; m++) {
     const q = Math.floor(m / mg);
     let acc = b[m];

@@ -62,6 +62,7 @@ import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/pl
 import { fusabilityOf } from './common.ts';
 import { segmentsOf } from './segments.ts';
 import { segmentPath, solveSegmentPath, type SegmentPathResult } from './segment-dp.ts';
+import { collectGarbage } from '../util/gc.ts';
 
 /** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
  * candidate count and group size bounds. */
@@ -341,6 +342,11 @@ export function exactChain(cost: CostModel): Plan {
 export interface ExactOptionsFull extends ExactOptions {
   /** A known plan (e.g. the best heuristic's) given to HiGHS as its first incumbent. */
   incumbent?: Plan;
+  /** A size-bounded family is solved as an LP first, and the MILP runs only when that LP does not
+   * settle it (default true; false only to compare with the MILP alone, which gives the same plan). */
+  lpFirst?: boolean;
+  /** Families from this many columns go to HiGHS column-wise (default 20000; tests compare). */
+  columnWiseFrom?: number;
 }
 
 /** Connected components of the fusable-edge graph (ops of different components never share a
@@ -409,8 +415,8 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   const timeLimit = opts.timeLimit ?? 60;
   const work = { nodeLimit: opts.nodeLimit ?? 20_000, iterationLimit: opts.iterationLimit ?? 2_000_000 };
   const comps = fusableComponents(cost);
-  const whole = { ...work, timeLimit };
-  const perComponent = { ...work, timeLimit: timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length) };
+  const whole = { ...work, timeLimit, columnWiseFrom: opts.columnWiseFrom };
+  const perComponent = { ...whole, timeLimit: timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length) };
   const plan: Plan = [];
   let scope: 'all' | 'bounded' = 'all';
   let minBound = Infinity;
@@ -538,6 +544,30 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         plan.push(...r.plan);
         continue;
       }
+    } else if (opts.lpFirst !== false) {
+      // A size-bounded family with an incumbent covering the component gets the same LP first. On
+      // a large family HiGHS's MILP spends most of its time and memory in root processing (clique
+      // table, cuts, heuristics) even when the root LP is integral: PP-OCRv4 det at 640x640,
+      // 158,223 columns, 2.5 M nonzeros, took 14 s and ~450 MiB of wasm memory that only grows,
+      // the LP alone 1.9 s and ~120 MiB (bench:memory). An incumbent at the LP's rounded-up value
+      // is optimal over the family, and it is the MILP's answer too (HiGHS replaces a given
+      // solution only by a strictly better one); otherwise the MILP runs as before, since on a
+      // tie between other plans the LP's vertex need not be the MILP's. The bound kept for the
+      // unrestricted problem is the enumeration-free one, as below.
+      if (incCovered) {
+        const lp = await solveSetPartition(cost, comp, cands, false, perComponent, undefined, true);
+        // An integral LP optimum covering the component is exact (its DRAM is the family's
+        // optimum); otherwise the rounded-up LP value, with the slack of the solver's tolerance.
+        const lpPlan = lp.optimal && lp.x ? cands.filter((_, j) => lp.x![j] > 0.5) : [];
+        const integral = !!lp.x?.every((v) => v < 1e-7 || v > 1 - 1e-7) && lpPlan.reduce((a, g) => a + g.length, 0) === comp.length;
+        const optimum = integral ? lpPlan.reduce((a, g) => a + cost.dram(g), 0) : Math.ceil(lp.obj! * (1 - 1e-7) - 1e-6) * eb;
+        if (lp.optimal && incCost <= optimum) {
+          boundSum += clb;
+          status = 'not-proven';
+          plan.push(...incGroups);
+          continue;
+        }
+      }
     }
     const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
     if (!r.optimal) status = 'not-proven';
@@ -637,51 +667,76 @@ export interface SolveLimits {
   iterationLimit: number;
 }
 
-async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, limits: SolveLimits, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
+/** Families from this many columns are passed to HiGHS column-wise, after a full collection. */
+const LARGE_FAMILY = 20_000;
+
+async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, limits: SolveLimits & { columnWiseFrom?: number }, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
   const api = await highs();
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
   const n = ops.length;
   const nx = cands.length;
   const numCols = nx + (withPotentials ? n : 0);
+  // Large families (PP-OCRv4 det: 158,223 columns, 2.5 M nonzeros) are built column-wise in typed
+  // arrays, after a full collection of what the enumeration and the decompositions before it left:
+  // HiGHS's wasm memory only grows, and it grows while that garbage is still resident. Column-wise
+  // with each column's rows ascending is the matrix HiGHS makes of the row-wise one (same solve,
+  // same answer), without the row-wise copy on either side.
+  const columnWise = !withPotentials && nx >= (limits.columnWiseFrom ?? LARGE_FAMILY);
+  if (columnWise) collectGarbage();
   const rowStarts: number[] = [0];
   const idx: number[] = [];
   const val: number[] = [];
   const rowLower: number[] = [];
   const rowUpper: number[] = [];
-  const byOp: number[][] = Array.from({ length: n }, () => []);
-  cands.forEach((g, j) => {
-    for (const id of g) byOp[local.get(id)!].push(j);
-  });
-  for (let v = 0; v < n; v++) {
-    for (const j of byOp[v]) (idx.push(j), val.push(1));
-    rowStarts.push(idx.length);
-    rowLower.push(1);
-    rowUpper.push(1);
-  }
-  if (withPotentials) {
-    const { succ } = cost.graph;
-    for (const u of ops) {
-      for (const v of succ[u]) {
-        const lu = local.get(u)!, lv = local.get(v);
-        if (lv === undefined) continue;
-        const both = byOp[lu].length < byOp[lv].length ? byOp[lu].filter((j) => cands[j].includes(v)) : byOp[lv].filter((j) => cands[j].includes(u));
-        idx.push(nx + lv, nx + lu);
-        val.push(1, -1);
-        for (const j of both) (idx.push(j), val.push(1));
-        rowStarts.push(idx.length);
-        rowLower.push(1);
-        rowUpper.push(Infinity);
-        if (both.length) {
+  let matrix: { format: 'csr' | 'csc'; numRows: number; numCols: number; starts: Int32Array; indices: Int32Array; values: Float64Array };
+  if (columnWise) {
+    const starts = new Int32Array(numCols + 1);
+    for (let j = 0; j < nx; j++) starts[j + 1] = starts[j] + cands[j].length;
+    const indices = new Int32Array(starts[nx]);
+    for (let j = 0; j < nx; j++) {
+      const g = cands[j], at = starts[j];
+      for (let k = 0; k < g.length; k++) indices[at + k] = local.get(g[k])!;
+      indices.subarray(at, at + g.length).sort();
+    }
+    for (let v = 0; v < n; v++) (rowLower.push(1), rowUpper.push(1));
+    matrix = { format: 'csc', numRows: n, numCols, starts, indices, values: new Float64Array(indices.length).fill(1) };
+  } else {
+    const byOp: number[][] = Array.from({ length: n }, () => []);
+    cands.forEach((g, j) => {
+      for (const id of g) byOp[local.get(id)!].push(j);
+    });
+    for (let v = 0; v < n; v++) {
+      for (const j of byOp[v]) (idx.push(j), val.push(1));
+      rowStarts.push(idx.length);
+      rowLower.push(1);
+      rowUpper.push(1);
+    }
+    if (withPotentials) {
+      const { succ } = cost.graph;
+      for (const u of ops) {
+        for (const v of succ[u]) {
+          const lu = local.get(u)!, lv = local.get(v);
+          if (lv === undefined) continue;
+          const both = byOp[lu].length < byOp[lv].length ? byOp[lu].filter((j) => cands[j].includes(v)) : byOp[lv].filter((j) => cands[j].includes(u));
           idx.push(nx + lv, nx + lu);
           val.push(1, -1);
-          for (const j of both) (idx.push(j), val.push(n));
+          for (const j of both) (idx.push(j), val.push(1));
           rowStarts.push(idx.length);
-          rowLower.push(-Infinity);
-          rowUpper.push(n);
+          rowLower.push(1);
+          rowUpper.push(Infinity);
+          if (both.length) {
+            idx.push(nx + lv, nx + lu);
+            val.push(1, -1);
+            for (const j of both) (idx.push(j), val.push(n));
+            rowStarts.push(idx.length);
+            rowLower.push(-Infinity);
+            rowUpper.push(n);
+          }
         }
       }
     }
+    matrix = { format: 'csr', numRows: rowLower.length, numCols, starts: Int32Array.from(rowStarts), indices: Int32Array.from(idx), values: Float64Array.from(val) };
   }
   const numRows = rowLower.length;
   const colCost = new Float64Array(numCols);
@@ -698,7 +753,7 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     colUpper,
     rowLower: Float64Array.from(rowLower, (x) => (x === -Infinity ? -api.infinity : x)),
     rowUpper: Float64Array.from(rowUpper, (x) => (x === Infinity ? api.infinity : x)),
-    matrix: { format: 'csr', numRows, numCols, starts: Int32Array.from(rowStarts), indices: Int32Array.from(idx), values: Float64Array.from(val) },
+    matrix,
     integrality,
   } as Parameters<HighsApi['createModel']>[0]);
   try {

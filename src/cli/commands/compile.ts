@@ -10,12 +10,14 @@
  * summary on stdout. Exit codes: 0 success, 1 plan/verification failure, 2 bad input.
  */
 import type { Command } from 'commander';
-import { existsSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CompileOptions, CompileResult } from '../../compile.ts';
 import { badInput, isDnnfuseError, verificationFailed } from '../../errors.ts';
 import { OutputBatch, RunInputs, checkOutputTarget, lockFolder } from '../../util/output.ts';
+import { traceMemory } from '../../util/memtrace.ts';
 // Heavy modules (passes, onnxruntime, the IO layer) load on use, so `dnnfuse --help` and the
 // other commands start fast.
 import { DEFAULT_PIPELINE } from '../../passes/default-pipeline.ts';
@@ -175,69 +177,81 @@ export function register(program: Command): void {
         // The example's path as seen from the working folder (absolute when outside it).
         modelPathForSchedule: modelArg ? modelArg : relative(process.cwd(), EXAMPLE_MODEL).startsWith('..') ? EXAMPLE_MODEL : relative(process.cwd(), EXAMPLE_MODEL),
       };
+      traceMemory('start');
       const { compileModel } = await import('../../compile.ts');
       const { saveModel } = await import('../../onnx/io.ts');
       const { scheduleToJson } = await import('../../passes/manager.ts');
       const show = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
-      let r: CompileResult;
-      try {
-        r = await compileModel(modelPath, opts);
-      } catch (e) {
-        // A failed check (onnxruntime, certificate, infeasible plan) writes nothing: say so on its one line.
-        if (isDnnfuseError(e) && e.kind === 'verification') throw verificationFailed(`${e.message}; nothing written to ${show(outDir)}`);
-        throw e;
-      }
-      inputs.addModel(modelPath, r.model);
-      // compileModel rejects on any failure (CompileFailed, exit 1): reaching here, all succeeded.
-      // One run at a time per output folder (lock file), and model.onnx (+ its external data)
-      // and schedule.json as one batch: both or neither, never mixed with another run's.
-      const created = !existsSync(outDir);
-      const release = lockFolder(outDir);
-      try {
-        const text = scheduleToJson(r.schedule);
-        OutputBatch.run(inputs, (b) => {
-          saveModel(r.model, modelOut, { inputs, batch: b });
-          b.write(scheduleOut, text);
-        });
-      } catch (e) {
-        release();
-        if (created) {
-          try {
-            rmdirSync(outDir); // only if still empty
-          } catch {
-            /* not empty or gone */
-          }
+      const compileAndWrite = async (): Promise<void> => {
+        let r: CompileResult;
+        try {
+          r = await compileModel(modelPath, opts);
+        } catch (e) {
+          // A failed check (onnxruntime, certificate, infeasible plan) writes nothing: say so on its one line.
+          if (isDnnfuseError(e) && e.kind === 'verification') throw verificationFailed(`${e.message}; nothing written to ${show(outDir)}`);
+          throw e;
         }
-        throw e;
-      }
-      release();
-      log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
-      if (o.json) {
-        const s = r.schedule;
-        process.stdout.write(
-          JSON.stringify(
-            {
-              ok: r.failures.length === 0,
-              failures: r.failures,
-              model: s.model.path ?? s.model.name,
-              outputs: r.failures.length ? null : { model: modelOut, schedule: scheduleOut },
-              hardware: s.hardware?.name ?? null,
-              bufferBytes: s.hardware?.bufferBytes ?? null,
-              scheme: s.scheme,
-              seed: s.seed,
-              nodes: { before: s.model.nodesBefore, after: s.model.nodesAfter },
-              passes: s.passes.map((p) => ({ name: p.name, status: p.status, ...(p.reason !== undefined ? { reason: p.reason } : {}), changed: p.changed, ms: p.ms })),
-              groups: r.plan?.groups.length ?? null,
-              dramBytes: r.plan?.dramBytes ?? null,
-              layerByLayerDramBytes: r.plan?.layerByLayerDramBytes ?? null,
-              embedding: s.embedding ?? null,
-              verification: s.verification ?? null,
-              coverage: s.coverage ? { nodes: s.coverage.nodes, covered: s.coverage.covered, uncovered: s.coverage.uncovered.length } : null,
-            },
-            null,
-            2,
-          ) + '\n',
-        );
+        inputs.addModel(modelPath, r.model);
+        // compileModel rejects on any failure (CompileFailed, exit 1): reaching here, all succeeded.
+        // One run at a time per output folder (lock file), and model.onnx (+ its external data)
+        // and schedule.json as one batch: both or neither, never mixed with another run's.
+        const created = !existsSync(outDir);
+        const release = lockFolder(outDir);
+        try {
+          const text = scheduleToJson(r.schedule);
+          OutputBatch.run(inputs, (b) => {
+            saveModel(r.model, modelOut, { inputs, batch: b });
+            b.write(scheduleOut, text);
+          });
+        } catch (e) {
+          release();
+          if (created) {
+            try {
+              rmdirSync(outDir); // only if still empty
+            } catch {
+              /* not empty or gone */
+            }
+          }
+          throw e;
+        }
+        release();
+        traceMemory('write');
+        log(`wrote ${show(modelOut)} and ${show(scheduleOut)}`);
+        if (o.json) {
+          const s = r.schedule;
+          process.stdout.write(
+            JSON.stringify(
+              {
+                ok: r.failures.length === 0,
+                failures: r.failures,
+                model: s.model.path ?? s.model.name,
+                outputs: r.failures.length ? null : { model: modelOut, schedule: scheduleOut },
+                hardware: s.hardware?.name ?? null,
+                bufferBytes: s.hardware?.bufferBytes ?? null,
+                scheme: s.scheme,
+                seed: s.seed,
+                nodes: { before: s.model.nodesBefore, after: s.model.nodesAfter },
+                passes: s.passes.map((p) => ({ name: p.name, status: p.status, ...(p.reason !== undefined ? { reason: p.reason } : {}), changed: p.changed, ms: p.ms })),
+                groups: r.plan?.groups.length ?? null,
+                dramBytes: r.plan?.dramBytes ?? null,
+                layerByLayerDramBytes: r.plan?.layerByLayerDramBytes ?? null,
+                embedding: s.embedding ?? null,
+                verification: s.verification ?? null,
+                coverage: s.coverage ? { nodes: s.coverage.nodes, covered: s.coverage.covered, uncovered: s.coverage.uncovered.length } : null,
+              },
+              null,
+              2,
+            ) + '\n',
+          );
+        }
+      };
+      // The check's file of the rewritten model is kept until the outputs are written: the passes'
+      // new weights are read back from it, so the model holds none while the check runs.
+      if (opts.verify) opts.spillDir = mkdtempSync(join(tmpdir(), 'dnnfuse-compile-'));
+      try {
+        await compileAndWrite();
+      } finally {
+        if (opts.spillDir) rmSync(opts.spillDir, { recursive: true, force: true });
       }
     });
 }
