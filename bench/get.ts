@@ -33,6 +33,7 @@
  * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
  */
+import { benchArgs } from './args.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { sharedModelsDir, sharedModelsMissing } from '../src/models/shared.ts';
 import { sharedOpGraph } from '../src/get/train-get.ts';
@@ -45,12 +46,9 @@ import { solveExact } from '../src/search/exact.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
-const args = process.argv.slice(2);
-const flag = (n: string) => args.includes(`--${n}`);
-const opt = (n: string, d: string) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : d;
-};
+const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'quick': { type: 'boolean' } });
+const flag = (n: string) => parsed[n] === true;
+const opt = (n: string, d: string) => (parsed[n] as string | undefined) ?? d;
 const quick = flag('quick');
 const seeds = Number(opt('seeds', quick ? '1' : '3'));
 const scale = Number(opt('budget-scale', quick ? '0.04' : '1'));

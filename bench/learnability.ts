@@ -22,6 +22,7 @@
  * algorithms (to run the tables in parts); `--pool N` trains ensemble members on N worker
  * threads (part 5; CPU time then counts every thread of the process).
  */
+import { benchArgs } from './args.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/util/random.ts';
@@ -36,12 +37,13 @@ import { modelLearnGraph } from '../src/learnability/model.ts';
 
 const QUICK = process.env.DNNFUSE_BENCH_QUICK === '1';
 /** `--only models` / `--only ensembles`: just that part (sections 4 / 5). */
-const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const argList = (flag: string): string[] | undefined => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1].split(',').filter(Boolean) : undefined);
+const opt = benchArgs({ only: { type: 'string' }, models: { type: 'string' }, algorithms: { type: 'string' }, pool: { type: 'string' } });
+const ONLY = opt.only;
+const argList = (v: string | undefined): string[] | undefined => v?.split(',').filter(Boolean);
 /** `--models a,b` / `--algorithms a,b`: restrict parts 4-5. */
-const MODELS = argList('--models');
-const ALGOS = argList('--algorithms');
-const POOL = process.argv.includes('--pool') ? Number(process.argv[process.argv.indexOf('--pool') + 1]) : undefined;
+const MODELS = argList(opt.models);
+const ALGOS = argList(opt.algorithms);
+const POOL = opt.pool !== undefined ? Number(opt.pool) : undefined;
 const wanted = (name: string) => !MODELS || MODELS.includes(name);
 const wantedAlgo = (a: string) => !ALGOS || ALGOS.includes(a);
 

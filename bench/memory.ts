@@ -26,6 +26,7 @@
  *
  * Options: --only id,id   --json file (the rows)   --no-default (skip (a'))
  */
+import { benchArgs } from './args.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,14 +146,15 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean 
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const arg = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const only = arg('only')?.split(',');
-  const jsonOut = arg('json');
-  const ortDefault = !argv.includes('--no-default');
+  const opt = benchArgs({ only: { type: 'string' }, json: { type: 'string' }, 'no-default': { type: 'boolean' } });
+  const only = opt.only?.split(',');
+  const unknown = only?.filter((id) => !MODELS.some((m) => m.id === id));
+  if (unknown?.length) {
+    process.stderr.write(`--only: no bench:memory model ${unknown.join(', ')} (models: ${MODELS.map((m) => m.id).join(', ')})\n`);
+    process.exit(2);
+  }
+  const jsonOut = opt.json;
+  const ortDefault = !opt['no-default'];
   const runner = process.env.DNNFUSE_DIST === '1' ? 'dist/ (DNNFUSE_DIST=1)' : 'TypeScript sources through tsx (as in a clone)';
   console.log(`bench:memory: peak RSS per command, each in its own process; dnnfuse runs ${runner}; target (b)/(a) <= 1.5`);
   const all: Record<string, Measure[] | { skip: string }> = {};
