@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { deserialize, serialize } from 'node:v8';
 import { decodeModel } from '../onnx/io.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
-import { gunzipWhole } from '../util/gunzip.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
 import type { PointSpec } from './grid.ts';
 import { faultHook } from './fault.ts';
@@ -31,7 +31,7 @@ function loadGraph(p: PointSpec): OpGraph {
   let bytes: Buffer = readFileSync(p.model.path);
   const hash = createHash('sha256').update(bytes).digest('hex');
   if (hash !== p.model.hash) throw new Error(`${p.model.path} changed since the sweep started (sha256 ${hash.slice(0, 12)}, expected ${p.model.hash.slice(0, 12)})`);
-  if (p.model.path.endsWith('.gz')) bytes = gunzipWhole(bytes);
+  if (p.model.path.endsWith('.gz')) bytes = gunzipSync(bytes);
   const g = opGraphOf(decodeModel(bytes, { baseDir: dirname(p.model.path) }));
   graphs.set(p.model.hash, g);
   return g;
