@@ -85,6 +85,26 @@ function startup(f: () => number): { median: number; min: number } {
   return { median: median(xs), min: Math.min(...xs) };
 }
 
+/** The sum of the points' times and the longest series (a chain: its points run one after the
+ * other), from a sweep database: the makespan no schedule on W threads can beat is
+ * max(longest, work / W). */
+async function chainBound(db: string) {
+  const st = await SweepStore.open(db);
+  try {
+    const series = new Map<string, number>();
+    let work = 0;
+    for (const r of await st.rows()) {
+      const k = `${r.model} ${r.scheme} ${r.dtype} ${r.bandwidth}`;
+      series.set(k, (series.get(k) ?? 0) + r.time_ms);
+      work += r.time_ms;
+    }
+    const [which, longest] = [...series].sort((a, b) => b[1] - a[1])[0];
+    return { work, longest, which, chains: series.size };
+  } finally {
+    st.close();
+  }
+}
+
 async function rows(db: string) {
   const st = await SweepStore.open(db);
   try {
@@ -100,6 +120,8 @@ console.log(`1 worker:           ${one.s.toFixed(1)} s wall, ${one.cpuS.toFixed(
 const pool = sweep(join(dir, 'pool.duckdb'), workers, 'dist', keep ? ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')] : []);
 console.log(`pool of ${workers} workers:  ${pool.s.toFixed(1)} s wall, ${pool.cpuS.toFixed(1)} s CPU, ${pool.computed} points computed (${pool.errors} errors), peak RSS ${pool.peakRssMB} MB`);
 const same = (await rows(join(dir, 'one.duckdb'))) === (await rows(join(dir, 'pool.duckdb')));
+const bound = await chainBound(join(dir, 'one.duckdb'));
+console.log(`what bounds the pool (point times of the 1-worker run): work ${(bound.work / 1000).toFixed(1)} s in ${bound.chains} series, longest series ${(bound.longest / 1000).toFixed(1)} s (${bound.which}; a series runs in order, each point seeded by the one before), so ${workers} threads need at least ${(Math.max(bound.longest, bound.work / workers) / 1000).toFixed(1)} s: ideal speed-up ${(bound.work / Math.max(bound.longest, bound.work / workers)).toFixed(2)}x; CPU per wall second: 1 worker ${(one.cpuS / one.s).toFixed(2)}, pool ${(pool.cpuS / pool.s).toFixed(2)} (threads beyond the workers': GC, the parent, DuckDB)`);
 
 const again: Record<From, Summary & { s: number }> = {} as never;
 const rerun = (from: From) =>

@@ -9,6 +9,7 @@ import { poolWorker } from '../util/pool.ts';
 import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import type { PointRow, PointTask } from './row.ts';
+import type { SharedPointResult } from './point.ts';
 
 export interface Executor {
   readonly name: string;
@@ -30,18 +31,43 @@ export class InlineExecutor implements Executor {
 
 
 /** A pool of worker threads, one per core by default (a dead thread is replaced by piscina; its
- * task fails and the sweep retries it). */
+ * task fails and the sweep retries it). Each model is read and decoded by one thread only: the
+ * first task of a model goes out alone, its thread returns the op graph (serialized), and every
+ * later task of that model carries it (see runPointShared) — a thread no longer re-reads a model
+ * another thread has read. Tasks of a model being read wait for that graph (the slot goes to
+ * another series meanwhile); if its task fails without one, the next task reads the file. */
 export class PoolExecutor implements Executor {
   readonly name = 'pool';
   readonly workers: number;
   // Started on the first task: re-running a finished sweep starts no thread.
   private pool: Promise<Piscina> | undefined;
+  /** Op graphs by model hash, serialized by the thread that read the model. */
+  private readonly graphs = new Map<string, Uint8Array>();
+  /** Models whose first task is running: settles when it ends, with or without a graph. */
+  private readonly reading = new Map<string, Promise<void>>();
+  /** How many times a thread read and decoded a model file (once per model, bar retries). */
+  modelReads = 0;
   constructor(workers = availableParallelism()) {
     this.workers = workers;
   }
   async run(task: PointTask): Promise<PointRow> {
     this.pool ??= import('piscina').then(({ Piscina }) => new Piscina({ ...poolWorker(new URL('./pool-task', import.meta.url), 'sweep pool'), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }));
-    return (await this.pool).run(task) as Promise<PointRow>;
+    const hash = task.spec.model.hash;
+    for (let r = this.reading.get(hash); r && !this.graphs.has(hash); r = this.reading.get(hash)) await r;
+    const graph = this.graphs.get(hash);
+    let settle = () => {};
+    if (!graph) this.reading.set(hash, new Promise<void>((res) => (settle = res)));
+    try {
+      const out = (await (await this.pool).run({ task, graph })) as SharedPointResult;
+      if (out.graph) this.modelReads++;
+      if (out.graph && !this.graphs.has(hash)) this.graphs.set(hash, out.graph);
+      return out.row;
+    } finally {
+      if (!graph) {
+        this.reading.delete(hash);
+        settle();
+      }
+    }
   }
   async close(): Promise<void> {
     if (this.pool) await (await this.pool).destroy();

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { deserialize, serialize } from 'node:v8';
 import { decodeModel } from '../onnx/io.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
@@ -34,6 +35,36 @@ function loadGraph(p: PointSpec): OpGraph {
   const g = opGraphOf(decodeModel(bytes, { baseDir: dirname(p.model.path) }));
   graphs.set(p.model.hash, g);
   return g;
+}
+
+/** What a pool thread returns: the row, and the model's op graph serialized when this thread
+ * read and decoded the model for this point (the parent hands it to the other threads). */
+export interface SharedPointResult {
+  row: PointRow;
+  graph?: Uint8Array;
+}
+
+/**
+ * runPoint in a pool thread that shares op graphs with the others. Reading a model is most of a
+ * thread's fixed cost (inflating vgg16.onnx.gz alone allocates 528 MB of weights, several
+ * seconds of CPU, page faults and GC, for an op graph of 14 KiB), so each model is read once per
+ * sweep, not once per thread: `graph` is the op graph another thread built, serialized with
+ * node:v8 (the structured-clone format: the same object tree, no JSON rounding), used instead of
+ * the file; a thread that had to read the file returns its serialization. A graph is trusted as
+ * the file's: the thread that built it checked the file's hash.
+ */
+export async function runPointShared(task: PointTask, graph?: Uint8Array): Promise<SharedPointResult> {
+  const hash = task.spec.model.hash;
+  if (graph && !graphs.has(hash)) graphs.set(hash, deserialize(graph) as OpGraph);
+  const read = !graphs.has(hash);
+  const row = await runPoint(task);
+  const g = read ? graphs.get(hash) : undefined;
+  return g ? { row, graph: serialize(g) } : { row };
+}
+
+/** Forgets the op graphs this thread has built (tests: a thread that has read no model). */
+export function forgetGraphs(): void {
+  graphs.clear();
 }
 
 /** Computes a point. Errors of the input (a model that cannot be planned) become an `error` row;

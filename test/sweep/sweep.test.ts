@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SweepStore, rowWithoutTime } from '../../src/sweep/store.ts';
 import { InlineExecutor, PoolExecutor } from '../../src/sweep/executor.ts';
 import { runSweep } from '../../src/sweep/run.ts';
-import { pointKey, runPoint, type PointRow } from '../../src/sweep/point.ts';
+import { forgetGraphs, pointKey, runPoint, runPointShared, type PointRow } from '../../src/sweep/point.ts';
 import { fileStamp, parseBufferAxis, sweepModels } from '../../src/sweep/grid.ts';
 import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
 import { heavyIn, loadedBy } from '../support/modules.ts';
@@ -76,8 +76,10 @@ test('a sweep in this thread: one row a point, monotone optimum, bounds below it
 test('rows are byte-identical bar timings: in the pool, for a series run alone, for a point run alone', { timeout: 300_000 }, async () => {
   assert.ok(reference.length === N, 'needs the inline sweep');
   const poolDb = join(dir, 'pool.duckdb');
-  const sum = await sweepInto(poolDb, new PoolExecutor(2));
+  const pool = new PoolExecutor(2);
+  const sum = await sweepInto(poolDb, pool);
   assert.equal(sum.computed, N);
+  assert.equal(pool.modelReads, new Set(series.map((s) => s.points[0].model.hash)).size, 'each model read by one thread only');
   assert.deepEqual(await dbRows(poolDb), reference);
   // one series alone (a sweep of that one series), and its second point alone given its seed
   const aloneDb = join(dir, 'alone.duckdb');
@@ -97,6 +99,27 @@ test('rows are byte-identical bar timings: in the pool, for a series run alone, 
   // a finished sweep re-run computes nothing
   const again = await sweepInto(poolDb, new PoolExecutor(2));
   assert.deepEqual([again.computed, again.reused], [0, N]);
+});
+
+test('a point computed from the op graph another thread built: the same row, and the file is not read', { timeout: 300_000 }, async () => {
+  assert.ok(reference.length === N, 'needs the inline sweep');
+  const spec = series[1].points[2];
+  const prev = reference.find((r) => r.key === pointKey(series[1].points[1]))!;
+  const task = { spec, key: pointKey(spec), seed: JSON.parse(prev.plan!) as string[][] };
+  forgetGraphs();
+  const read = await runPointShared(task);
+  assert.ok(read.graph && read.graph.byteLength > 0, 'the thread that read the model returns its graph');
+  assert.equal((await runPointShared(task)).graph, undefined, 'a graph already built is not sent again');
+  forgetGraphs();
+  // the file is gone for this thread: only the handed graph can compute the point
+  const gone = { ...task, spec: { ...spec, model: { ...spec.model, path: join(dir, 'no-such-model.onnx') } } };
+  const handed = await runPointShared(gone, read.graph);
+  assert.equal(handed.graph, undefined);
+  const want = reference.find((r) => r.key === task.key);
+  assert.deepEqual(rowWithoutTime(read.row), want);
+  assert.deepEqual(rowWithoutTime(handed.row), want);
+  forgetGraphs();
+  await assert.rejects(runPointShared(gone), /no-such-model|ENOENT/);
 });
 
 test('a pool thread that dies mid-point: its point is retried, nothing lost or duplicated', { timeout: 300_000 }, async () => {
