@@ -343,7 +343,10 @@ export interface ExactOptionsFull extends ExactOptions {
   /** A known plan (e.g. the best heuristic's) given to HiGHS as its first incumbent. */
   incumbent?: Plan;
   /** A size-bounded family is solved as an LP first, and the MILP runs only when that LP does not
-   * settle it (default true; false only to compare with the MILP alone, which gives the same plan). */
+   * settle it: true always, false never (the same plan either way; tests compare), default from
+   * `LP_FIRST_FROM` columns, where HiGHS's MILP root processing costs time and memory; on smaller
+   * families the extra LP costs more than it saves (bench:sweep: 32.7 -> 41.4 s CPU for
+   * googlenet, resnet50 and mobilenet_v2 with the LP on every family). */
   lpFirst?: boolean;
   /** Families from this many columns go to HiGHS column-wise (default 20000; tests compare). */
   columnWiseFrom?: number;
@@ -544,7 +547,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         plan.push(...r.plan);
         continue;
       }
-    } else if (opts.lpFirst !== false) {
+    } else if (opts.lpFirst ?? cands.length >= LP_FIRST_FROM) {
       // A size-bounded family with an incumbent covering the component gets the same LP first. On
       // a large family HiGHS's MILP spends most of its time and memory in root processing (clique
       // table, cuts, heuristics) even when the root LP is integral: PP-OCRv4 det at 640x640,
@@ -669,6 +672,8 @@ export interface SolveLimits {
 
 /** Families from this many columns are passed to HiGHS column-wise, after a full collection. */
 const LARGE_FAMILY = 20_000;
+/** Size-bounded families from this many columns are settled by their LP first when it can. */
+const LP_FIRST_FROM = LARGE_FAMILY;
 
 async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, limits: SolveLimits & { columnWiseFrom?: number }, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
   const api = await highs();

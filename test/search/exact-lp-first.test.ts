@@ -24,8 +24,8 @@ test('LP first on size-bounded families and column-wise matrices: the same resul
       for (const limits of [{ maxCandidates: 40 }, { maxGroupSize: 3 }]) {
         const base = { timeLimit: 20, decompose: false, incumbent, ...limits };
         const milp = await solveExact(cost, { ...base, lpFirst: false, columnWiseFrom: Infinity });
-        const lp = await solveExact(cost, base);
-        const csc = await solveExact(cost, { ...base, columnWiseFrom: 0 });
+        const lp = await solveExact(cost, { ...base, lpFirst: true });
+        const csc = await solveExact(cost, { ...base, lpFirst: true, columnWiseFrom: 0 });
         const cscMilp = await solveExact(cost, { ...base, lpFirst: false, columnWiseFrom: 0 });
         const what = `seed ${seed} ${scheme} ${JSON.stringify(limits)}`;
         assert.ok(checkPlan(g, lp.plan, cost).ok, what);
