@@ -14,19 +14,9 @@ import { DataType } from '../../src/ir/dtype.ts';
 import { exoticModelMsg, encodeMsg, rawField } from './helpers.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
 import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
+import { bytesOf, sameBytes as same } from '../support/bytes.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'dnnfuse-lazy-'));
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 /** The exotic model (unknown fields at every level) plus float initializers of the given element
  * counts, some with unknown fields and a doc_string around their raw_data. */

@@ -13,18 +13,8 @@ import { Tensor } from '../../src/ir/tensor.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import { ModelProto, type Msg } from '../../src/onnx/schema.ts';
 import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
+import { bytesOf, sameBytes as same } from '../support/bytes.ts';
 
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 /** A model of float initializers of the given element counts (an Add chain reading them all). */
 function modelMsg(sizes: number[]): Msg {

@@ -12,16 +12,7 @@ import { encodeModel, loadModel } from '../../src/onnx/io.ts';
 import { LazyRawSource, scanModelFile } from '../../src/onnx/lazy.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import { ModelProto, type Msg } from '../../src/onnx/schema.ts';
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+import { bytesOf, sameBytes as same } from '../support/bytes.ts';
 
 /** Float initializers of the given element counts, small and large interleaved, each read by a node. */
 function modelBytes(sizes: number[], seed: number): Uint8Array {
@@ -38,7 +29,6 @@ function modelBytes(sizes: number[], seed: number): Uint8Array {
   return ModelProto.encode(msg).finish();
 }
 
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 
 test('models loaded one after another keep their own bytes (windows reused between scans)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-scanpool-'));
