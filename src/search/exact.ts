@@ -866,14 +866,8 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
   const eb = cost.elementBytes;
   const mem = (g: Group) => (cost as { memoryBytes?: (g: Group) => number }).memoryBytes?.(g) ?? cost.memory(g).bytes;
   // Every segment's complete family (convex connected valid groups inside the segment).
-  const fams: Group[][] = [];
-  for (const S of segments) {
-    const allowed = new Uint8Array(n);
-    for (const v of S) allowed[v] = 1;
-    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed);
-    if (!en.complete) return undefined;
-    fams.push(en.groups);
-  }
+  const fams = segmentFamilies(cost, segments, cap);
+  if (!fams) return undefined;
   // One joint set partitioning over segment-local copies of the ops (a cut op has one copy per
   // segment), coupled only by the LBDF memory rows (3).
   const cols: { seg: number; g: Group }[] = [];
@@ -989,17 +983,9 @@ export function segmentPathOptimum(cost: CostModel, comp: number[], cap: number,
   if (cost.scheme === 'brr' && sharesWeights(cost, comp)) return undefined;
   const { segments, cuts } = segmentsOf(cost.graph, comp);
   if (!segmentPath(segments, cuts)) return undefined;
-  const n = cost.graph.ops.length;
-  const fams: Group[][] = [];
-  let candidates = 0;
-  for (const S of segments) {
-    const allowed = new Uint8Array(n);
-    for (const v of S) allowed[v] = 1;
-    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed);
-    if (!en.complete) return undefined;
-    fams.push(en.groups);
-    candidates += en.groups.length;
-  }
+  const fams = segmentFamilies(cost, segments, cap);
+  if (!fams) return undefined;
+  const candidates = fams.reduce((a, f) => a + f.length, 0);
   const r = solveSegmentPath(cost, segments, cuts, fams, { deadline });
   return r && { ...r, candidates };
 }
@@ -1084,4 +1070,19 @@ async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef
   } finally {
     model.dispose();
   }
+}
+
+/** Each segment's complete family (every convex connected valid group inside it, up to `cap`
+ * ops), or undefined when one segment's enumeration is incomplete. */
+function segmentFamilies(cost: CostModel, segments: number[][], cap: number): Group[][] | undefined {
+  const n = cost.graph.ops.length;
+  const fams: Group[][] = [];
+  for (const S of segments) {
+    const allowed = new Uint8Array(n);
+    for (const v of S) allowed[v] = 1;
+    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed);
+    if (!en.complete) return undefined;
+    fams.push(en.groups);
+  }
+  return fams;
 }
