@@ -326,13 +326,25 @@ export function defaultHidden(outputs: number): number {
   return Math.max(64, 2 * Math.ceil((8 * outputs) / 2));
 }
 
+/** How every member of an ensemble is built and trained (trainingSetup); part of the cache key
+ * and of every training request. */
+export interface MemberSetup {
+  hidden: number;
+  epochs: number;
+  lr: number;
+  init: MemberInit;
+  precondition: boolean;
+  /** Early-stop tolerance of the members (0: every member trains `epochs` epochs; see trainMember). */
+  tol: number;
+}
+
 /**
  * Training settings with their defaults: preconditioned gradient descent (at most 40 epochs at
  * 0.3 of the flattened kernel's step; plain: 400 epochs at 1 / lambda_max), each member
  * stopping early once it reproduces its training rows within tol = eps / 5, antisymmetric
  * init, and the hidden width of defaultHidden (8 x the output bits, at least 64).
  */
-export function trainingSetup(t: Pick<TemplateTable, 'n0' | 'outputSize'>, opts: EnsembleOptions): { hidden: number; epochs: number; lr: number; init: MemberInit; precondition: boolean; tol: number } {
+export function trainingSetup(t: Pick<TemplateTable, 'n0' | 'outputSize'>, opts: EnsembleOptions): MemberSetup {
   const precondition = opts.precondition ?? true;
   const hidden = opts.hidden ?? defaultHidden(t.outputSize);
   const epochs = opts.epochs ?? (precondition ? 40 : 400);
@@ -360,19 +372,12 @@ export function memberRng(seed: number, i: number): Rng {
  * table hash); a file with more members than needed serves every smaller ensemble, since
  * member i depends only on (seed, i).
  */
-export interface EnsembleKey {
+export interface EnsembleKey extends MemberSetup {
   instruction: string;
   D: number;
   l: number;
   slots: number;
   seed: number;
-  hidden: number;
-  epochs: number;
-  lr: number;
-  init: MemberInit;
-  precondition: boolean;
-  /** Early-stop tolerance of the members (0: every member trains `epochs` epochs). */
-  tol: number;
   tableHash: string;
 }
 
@@ -507,15 +512,8 @@ export interface GrowResult {
  * Member i depends only on (table, setup, seed, i), so a batch may be trained in this thread
  * or spread over any number of pool threads with the same result (trainRequest, pool.ts).
  */
-export interface TrainRequest {
+export interface TrainRequest extends MemberSetup {
   table: TrainingTable;
-  hidden: number;
-  epochs: number;
-  lr: number;
-  init: MemberInit;
-  precondition: boolean;
-  /** Early-stop tolerance (see trainMember). */
-  tol: number;
   seed: number;
   from: number;
   to: number;
