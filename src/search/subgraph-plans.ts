@@ -100,23 +100,27 @@ export async function planSubgraphs(model: Model, plan: FusionPlanJson, opts: Su
   await attachSubgraphPlans(model.graph, plan.groups, '', graphConstants(model.graph), opts);
 }
 
+/** Calls `f` on every subgraph plan under `groups`, nested ones included, outer before inner. */
+function forEachSubgraphPlan(groups: readonly FusionGroupJson[], f: (s: SubgraphPlanJson) => void): void {
+  for (const g of groups) {
+    for (const s of g.subgraphs ?? []) {
+      f(s);
+      if (s.plan) forEachSubgraphPlan(s.plan.groups, f);
+    }
+  }
+}
+
 /** What the plans inside control flow hold, nested ones included: subgraphs, those with a plan,
  * their groups and DRAM (a log line's figures; the schedule has the plans themselves). */
 export function subgraphTotals(groups: readonly FusionGroupJson[]): { subgraphs: number; planned: number; groups: number; dramBytes: number } {
   const t = { subgraphs: 0, planned: 0, groups: 0, dramBytes: 0 };
-  const walk = (gs: readonly FusionGroupJson[]) => {
-    for (const g of gs) {
-      for (const s of g.subgraphs ?? []) {
-        t.subgraphs++;
-        if (!s.plan) continue;
-        t.planned++;
-        t.groups += s.plan.groups.length;
-        t.dramBytes += s.plan.totals.dramBytes;
-        walk(s.plan.groups);
-      }
-    }
-  };
-  walk(groups);
+  forEachSubgraphPlan(groups, (s) => {
+    t.subgraphs++;
+    if (!s.plan) return;
+    t.planned++;
+    t.groups += s.plan.groups.length;
+    t.dramBytes += s.plan.totals.dramBytes;
+  });
   return t;
 }
 
@@ -124,15 +128,8 @@ export function subgraphTotals(groups: readonly FusionGroupJson[]): { subgraphs:
  * what `compile` embeds inside control flow (onnx/functions.ts `EmbedOptions.subgraphs`). */
 export function subgraphGroups(groups: readonly FusionGroupJson[]): { path: string; groups: { id: number; nodes: string[] }[] }[] {
   const out: { path: string; groups: { id: number; nodes: string[] }[] }[] = [];
-  const walk = (gs: readonly FusionGroupJson[]) => {
-    for (const g of gs) {
-      for (const s of g.subgraphs ?? []) {
-        if (!s.plan) continue;
-        out.push({ path: s.path, groups: s.plan.groups.map((x) => ({ id: x.id, nodes: x.nodes })) });
-        walk(s.plan.groups);
-      }
-    }
-  };
-  walk(groups);
+  forEachSubgraphPlan(groups, (s) => {
+    if (s.plan) out.push({ path: s.path, groups: s.plan.groups.map((x) => ({ id: x.id, nodes: x.nodes })) });
+  });
   return out;
 }
