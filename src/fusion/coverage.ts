@@ -5,7 +5,7 @@
  * A runtime executing the schedule must run the listed nodes itself; nothing is left out
  * silently.
  */
-import type { Graph, Model, Node } from '../ir/graph.ts';
+import { subgraphPath, type Graph, type Model, type Node } from '../ir/graph.ts';
 import { graphConstants } from './op-graph.ts';
 
 export interface Coverage {
@@ -83,28 +83,25 @@ export function subgraphCoverage(model: Model, groups: GroupWithSubgraphs[]): Su
     const planned = new Map<string, GroupWithSubgraphs>();
     for (const gr of gs ?? []) for (const n of gr.nodes) planned.set(n, gr);
     for (const n of g.nodes) {
-      for (const a of n.attributes) {
-        const subs = a.type === 'graph' ? [{ attr: a.name, sub: a.value }] : a.type === 'graphs' ? a.value.map((sub, k) => ({ attr: `${a.name}[${k}]`, sub })) : [];
-        for (const { attr, sub } of subs) {
-          const path = `${prefix ? prefix + '/' : ''}${n.name}.${attr}`;
-          const rec = planned.get(n.name)?.subgraphs?.find((x) => x.path === path);
-          const reason = why ?? (rec ? (rec.plan ? undefined : `subgraph not planned: ${rec.reason ?? 'no plan'}`) : `its control-flow node '${n.name}' is in no group of the plan`);
-          const sgroups = rec?.plan?.groups ?? [];
-          const unplanned = rec?.plan?.unplanned ?? rec?.unplanned ?? [];
-          const subConst = graphConstants(sub, constants);
-          const count = new Map<string, number>();
-          for (const gr of sgroups) for (const name of gr.nodes) count.set(name, (count.get(name) ?? 0) + 1);
-          const leftOut = new Map(unplanned.map((u) => [u.node, u.reason]));
-          const names = new Set(sub.nodes.map((x) => x.name));
-          const uncovered: Coverage['uncovered'] = [];
-          let covered = 0;
-          for (const m of sub.nodes) {
-            if ((count.get(m.name) ?? 0) >= 1) covered++;
-            else uncovered.push({ node: m.name, op: m.opType, reason: leftOut.has(m.name) ? `not planned: ${leftOut.get(m.name)}` : reason && !subConst.has(m.outputs[0] ?? '') ? reason : reasonOf(sub, m, (v) => !v || subConst.has(v)) });
-          }
-          out.push({ path, nodes: sub.nodes.length, covered, uncovered, duplicated: [...count.entries()].filter(([, c]) => c > 1).map(([k]) => k), unknown: [...count.keys()].filter((k) => !names.has(k)) });
-          walk(sub, sgroups, path, constants, reason);
+      for (const { attribute, graph: sub } of n.namedSubgraphs()) {
+        const path = subgraphPath(prefix, n, attribute);
+        const rec = planned.get(n.name)?.subgraphs?.find((x) => x.path === path);
+        const reason = why ?? (rec ? (rec.plan ? undefined : `subgraph not planned: ${rec.reason ?? 'no plan'}`) : `its control-flow node '${n.name}' is in no group of the plan`);
+        const sgroups = rec?.plan?.groups ?? [];
+        const unplanned = rec?.plan?.unplanned ?? rec?.unplanned ?? [];
+        const subConst = graphConstants(sub, constants);
+        const count = new Map<string, number>();
+        for (const gr of sgroups) for (const name of gr.nodes) count.set(name, (count.get(name) ?? 0) + 1);
+        const leftOut = new Map(unplanned.map((u) => [u.node, u.reason]));
+        const names = new Set(sub.nodes.map((x) => x.name));
+        const uncovered: Coverage['uncovered'] = [];
+        let covered = 0;
+        for (const m of sub.nodes) {
+          if ((count.get(m.name) ?? 0) >= 1) covered++;
+          else uncovered.push({ node: m.name, op: m.opType, reason: leftOut.has(m.name) ? `not planned: ${leftOut.get(m.name)}` : reason && !subConst.has(m.outputs[0] ?? '') ? reason : reasonOf(sub, m, (v) => !v || subConst.has(v)) });
         }
+        out.push({ path, nodes: sub.nodes.length, covered, uncovered, duplicated: [...count.entries()].filter(([, c]) => c > 1).map(([k]) => k), unknown: [...count.keys()].filter((k) => !names.has(k)) });
+        walk(sub, sgroups, path, constants, reason);
       }
     }
   };

@@ -132,6 +132,18 @@ export class Node {
     return res;
   }
 
+  /** The subgraphs with the attribute holding each: `then_branch`, `body`, `branches[k]` for a
+   * graph list. The attribute names a subgraph in its path from the main graph (`subgraphPath`),
+   * as the plan, the schedule's coverage and the embedded groups name it. */
+  namedSubgraphs(): { attribute: string; graph: Graph }[] {
+    const res: { attribute: string; graph: Graph }[] = [];
+    for (const a of this.attributes) {
+      if (a.type === 'graph') res.push({ attribute: a.name, graph: a.value });
+      else if (a.type === 'graphs') a.value.forEach((graph, k) => res.push({ attribute: `${a.name}[${k}]`, graph }));
+    }
+    return res;
+  }
+
   /** Values of the enclosing graph that this node's subgraphs read by name (ONNX outer-scope
    * references): data dependencies exactly like `inputs`, though not listed there. */
   implicitInputs(): string[] {
@@ -500,4 +512,11 @@ export class Model {
     const d = domain === 'ai.onnx' ? '' : domain;
     return this.opsetImports.find((o) => (o.domain === 'ai.onnx' ? '' : o.domain) === d)?.version;
   }
+}
+
+/** A subgraph's path from the main graph: `If_25.else_branch`, nested
+ * `If_25.else_branch/If_651.then_branch` (`prefix` is the enclosing subgraph's path, '' at the
+ * main graph; `attribute` as `Node.namedSubgraphs` gives it). */
+export function subgraphPath(prefix: string, node: Node, attribute: string): string {
+  return `${prefix ? prefix + '/' : ''}${node.name}.${attribute}`;
 }

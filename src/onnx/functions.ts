@@ -32,7 +32,7 @@
  * produced by the IO layer's own encoder (encode a scratch model holding the nodes, decode
  * its NodeProtos) so attribute and tensor encoding has one implementation.
  */
-import { Graph, Model, Node } from '../ir/graph.ts';
+import { Graph, Model, Node, subgraphPath } from '../ir/graph.ts';
 import { encodeModel } from './io.ts';
 import type { Msg } from './schema.ts';
 import { parseModelProto } from './decode.ts';
@@ -153,13 +153,10 @@ function subgraphsByPath(model: Model): Map<string, Graph> {
   const out = new Map<string, Graph>();
   const walk = (g: Graph, prefix: string) => {
     for (const n of g.nodes) {
-      for (const a of n.attributes) {
-        const subs = a.type === 'graph' ? [{ attr: a.name, sub: a.value }] : a.type === 'graphs' ? a.value.map((sub, k) => ({ attr: `${a.name}[${k}]`, sub })) : [];
-        for (const { attr, sub } of subs) {
-          const path = `${prefix ? prefix + '/' : ''}${n.name}.${attr}`;
-          out.set(path, sub);
-          walk(sub, path);
-        }
+      for (const { attribute, graph: sub } of n.namedSubgraphs()) {
+        const path = subgraphPath(prefix, n, attribute);
+        out.set(path, sub);
+        walk(sub, path);
       }
     }
   };

@@ -16,22 +16,13 @@
  * gap is a figure of the main plan). Subgraph plans record no wall time (search.ms 0), so a
  * schedule stays byte-identical for the same seed.
  */
-import type { Graph, Model, Node } from '../ir/graph.ts';
+import { subgraphPath, type Graph, type Model } from '../ir/graph.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { analyzeShapes, subgraphFailure, subgraphShapes } from '../analysis/shapes.ts';
 import { buildOpGraph, graphConstants } from '../fusion/op-graph.ts';
 import { planFusion, type FusionGroupJson, type FusionPlanJson, type PlanFusionOptions, type SubgraphPlanJson } from './planner.ts';
 
 type SubOptions = Omit<PlanFusionOptions, 'rectifier' | 'rectifierName' | 'optimum' | 'onProgress'>;
-
-function subgraphAttrs(n: Node): { attribute: string; graph: Graph }[] {
-  const res: { attribute: string; graph: Graph }[] = [];
-  for (const a of n.attributes) {
-    if (a.type === 'graph') res.push({ attribute: a.name, graph: a.value });
-    else if (a.type === 'graphs') a.value.forEach((g, k) => res.push({ attribute: `${a.name}[${k}]`, graph: g }));
-  }
-  return res;
-}
 
 const isStatic = (s: readonly unknown[] | undefined) => !!s && s.every((d) => typeof d === 'number' && d >= 0);
 
@@ -82,8 +73,8 @@ async function attachSubgraphPlans(graph: Graph, groups: FusionGroupJson[], pref
     const n = byName.get(g.nodes[0]);
     if (!n) continue;
     const subs: SubgraphPlanJson[] = [];
-    for (const { attribute, graph: sub } of subgraphAttrs(n)) {
-      subs.push(await planSubgraph(sub, `${prefix ? prefix + '/' : ''}${n.name}.${attribute}`, attribute, constants, opts));
+    for (const { attribute, graph: sub } of n.namedSubgraphs()) {
+      subs.push(await planSubgraph(sub, subgraphPath(prefix, n, attribute), attribute, constants, opts));
     }
     if (subs.length) g.subgraphs = subs;
   }
