@@ -60,7 +60,6 @@ const NONDETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormal
 /** Kept in QDQ models: folding DequantizeLinear(int8 weight) would turn the quantized weight
  * back into a float one, which later rewrites (fold-bn) would then change off the int8 grid. */
 const QUANT = new Set(['DequantizeLinear', 'QuantizeLinear', 'DynamicQuantizeLinear']);
-const hasSubgraph = (n: Node) => n.attributes.some((a) => a.type === 'graph' || a.type === 'graphs');
 
 /** The tensor a Constant node holds, named `name`; undefined for sparse/string constants. */
 export function constantNodeTensor(n: Node, name: string): Tensor | undefined {
@@ -154,7 +153,7 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
     if (!isDefault(n) || kept.has(n) || n.opType === 'Constant') continue;
     const ins = n.inputs.filter((i) => i);
     if (!ins.length || !ins.every((i) => isConst(g, i) || constant.has(i))) continue;
-    const why = NONDETERMINISTIC.has(n.opType) ? 'random op' : QUANT.has(n.opType) ? 'quantized weight: a QDQ runtime reads the integer weight and its scale' : hasSubgraph(n) ? 'has a subgraph' : n.outputs.some((o) => g.isGraphOutput(o)) ? 'produces a graph output' : undefined;
+    const why = NONDETERMINISTIC.has(n.opType) ? 'random op' : QUANT.has(n.opType) ? 'quantized weight: a QDQ runtime reads the integer weight and its scale' : n.subgraphs().length ? 'has a subgraph' : n.outputs.some((o) => g.isGraphOutput(o)) ? 'produces a graph output' : undefined;
     if (why) {
       kept.set(n, why);
       continue;
@@ -168,10 +167,10 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
   const wanted = new Set<string>();
   for (const n of g.nodes) {
     if (pickedSet.has(n)) continue;
+    // A subgraph (If/Loop/Scan body) reads outer values by name: its implicit inputs count.
     for (const i of n.inputs) if (constant.has(i)) wanted.add(i);
+    for (const i of n.implicitInputs()) if (constant.has(i)) wanted.add(i);
   }
-  // Subgraphs (If/Loop/Scan bodies, opaque here) may read any outer value by name: keep all.
-  if (g.nodes.some(hasSubgraph)) for (const v of constant) wanted.add(v);
   if (!wanted.size) {
     g.removeNodes(picked); // nothing reads them
     return picked.length;
@@ -268,11 +267,10 @@ export function deduplicateInitializers(g: Graph): number {
       seen.set(key, name);
       continue;
     }
-    for (const n of g.nodes) n.inputs = n.inputs.map((x) => (x === name ? first : x));
+    g.rewireConsumers(name, first); // subgraphs' outer reads included
     g.initializers.delete(name);
     merged++;
   }
-  if (merged) g.invalidate();
   return merged;
 }
 
@@ -283,11 +281,10 @@ export async function foldConstants(model: Model, opts: FoldOptions = {}): Promi
   const nodesBefore = g.nodes.length;
   const r: FoldResult = { constants: 0, shapes: 0, evaluated: 0, aliases: 0, deduplicated: 0, rounds: 0, kept: [], nodesBefore, nodesAfter: 0 };
   const kept = new Map<Node, string>();
-  // Subgraph bodies are opaque and may read outer values by name: with one present, no value
-  // is renamed or dropped (aliases, duplicates and dead code stay).
-  const renames = !g.nodes.some(hasSubgraph);
+  // Subgraph bodies read outer values by name; renaming (rewireConsumers) and dead-code
+  // elimination follow those reads (Node.implicitInputs), so aliases and duplicates go there too.
   r.constants = constantsToInitializers(g);
-  if (renames) r.aliases = removeAliases(g);
+  r.aliases = removeAliases(g);
   for (let round = 0; round < 50; round++) {
     const s = foldShapes(model, opts.overrides);
     const e = await evaluateRound(model, maxBytes, kept);
@@ -296,11 +293,9 @@ export async function foldConstants(model: Model, opts: FoldOptions = {}): Promi
     r.evaluated += e;
     if (!s && !e) break;
   }
-  if (renames) {
-    r.aliases += removeAliases(g);
-    r.deduplicated = deduplicateInitializers(g);
-    g.eliminateDeadCode();
-  }
+  r.aliases += removeAliases(g);
+  r.deduplicated = deduplicateInitializers(g);
+  g.eliminateDeadCode();
   r.kept = [...kept.entries()].filter(([n]) => g.nodes.includes(n)).slice(0, 50).map(([n, reason]) => ({ node: n.name, op: n.opType, reason }));
   r.nodesAfter = g.nodes.length;
   return r;

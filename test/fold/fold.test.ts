@@ -172,3 +172,46 @@ test('fold-constants on ONNX conformance node tests: with every input constant, 
   assert.deepEqual(failures, []);
   assert.ok(checked >= 100, `only ${checked} conformance tests folded`);
 });
+
+test('fold-constants in a graph holding an If: constants, aliases and duplicates read by the branches fold too, their reads renamed; same outputs', async () => {
+  const f = (name: string, v: number[]) => Tensor.float32(name, [v.length], Float32Array.from(v));
+  const branch = (name: string, op: string, a: string, b: string) => new Graph({
+    name,
+    nodes: [new Node({ name: `${name}_op`, opType: op, inputs: [a, b], outputs: [`${name}_y`] })],
+    outputs: [{ name: `${name}_y`, type: { elemType: DataType.FLOAT } }],
+  });
+  const g = new Graph({
+    name: 'if-fold',
+    nodes: [
+      constNode('c_k', Tensor.int64('k', [3], [1, 2, 3])),
+      new Node({ name: 'cast', opType: 'Cast', inputs: ['k'], outputs: ['kf'], attributes: [attr.int('to', DataType.FLOAT)] }),
+      new Node({ name: 'alias_k', opType: 'Identity', inputs: ['kf'], outputs: ['ka'] }),
+      new Node({ name: 'alias_x', opType: 'Identity', inputs: ['x'], outputs: ['x2'] }),
+      new Node({ name: 'main_add', opType: 'Add', inputs: ['x2', 'd1'], outputs: ['z'] }),
+      new Node({ name: 'the_if', opType: 'If', inputs: ['cond'], outputs: ['y'], attributes: [
+        { name: 'then_branch', type: 'graph', value: branch('then', 'Add', 'x2', 'ka') },
+        { name: 'else_branch', type: 'graph', value: branch('else', 'Mul', 'x2', 'd2') },
+      ] }),
+    ],
+    initializers: [f('d1', [0.5, -1, 2]), f('d2', [0.5, -1, 2])],
+    inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [2, 3] } }, { name: 'cond', type: { elemType: DataType.BOOL, shape: [] } }],
+    outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }, { name: 'z', type: { elemType: DataType.FLOAT } }],
+  });
+  const original = new Model({ graph: g, opsetImports: [{ domain: '', version: 13 }] });
+  const m = decodeModel(encodeModel(original));
+  const r = await foldConstants(m);
+  assert.deepEqual(m.graph.nodes.map((n) => n.opType).sort(), ['Add', 'If']);
+  assert.equal(r.constants, 1);
+  assert.equal(r.aliases, 2);
+  assert.equal(r.deduplicated, 1);
+  assert.deepEqual([...m.graph.initializers.keys()].sort(), ['d1', 'kf']);
+  const [thenG, elseG] = m.graph.nodes.find((n) => n.opType === 'If')!.subgraphs();
+  assert.deepEqual(thenG.nodes[0].inputs, ['x', 'kf']);
+  assert.deepEqual(elseG.nodes[0].inputs, ['x', 'd1']);
+  const so = { graphOptimizationLevel: 'disabled' } as const;
+  for (const c of [true, false]) {
+    const feeds = { ...randomFeeds(original, 5), cond: { dims: [], data: Uint8Array.of(c ? 1 : 0), bool: true } };
+    const cmp = allclose(await runModel(encodeModel(original), feeds, so), await runModel(encodeModel(m), feeds, so), { rtol: 0, atol: 0 });
+    assert.ok(cmp.ok, `cond ${c}: ${JSON.stringify(cmp.outputs)}`);
+  }
+});
