@@ -12,7 +12,8 @@
  *    larger than their inputs: Expand/Tile/ConstantOfShape would bloat the file) are kept, and
  *    so are (De)QuantizeLinear: a QDQ model's integer weights stay integer.
  *    Rounds repeat until nothing changes (a folded Reshape shape can make a Shape static).
- * 4. Identity, and Dropout in inference (only output 0 read), are removed by rewiring.
+ * 4. Identity, and Dropout that drops nothing (only output 0 read; inference, or ratio 0), are
+ *    removed by rewiring.
  * 5. Identical initializers (same dtype, dims and bytes) are merged into the first one.
  *
  * onnxruntime rather than own kernels: shape subgraphs mix a dozen ops (Gather, Slice, Concat,
@@ -93,14 +94,29 @@ function constantsToInitializers(g: Graph): number {
   return dead.length;
 }
 
+/** The scalar value of constant `v` (an initializer that is not a graph input), else undefined. */
+function constScalar(g: Graph, v: string | undefined): number | undefined {
+  if (!v || !isConst(g, v)) return undefined;
+  const t = g.initializers.get(v)!;
+  return t.size === 1 ? t.toIntegers()[0] : undefined;
+}
+
+/** Dropout's output 0 is its input when the mask (output 1) is unread and the op does not drop:
+ * training_mode absent (opset >= 12 input 2; earlier versions have no training input) or a
+ * constant false, or the ratio (input 1) a constant 0 — torch exports `F.dropout(p=0.0)` in eval
+ * models as training_mode true with ratio 0 (torchvision's Swin attention). */
+function dropoutIsIdentity(g: Graph, n: Node): boolean {
+  const mask = n.outputs[1];
+  if (mask && (g.consumers(mask).length || g.isGraphOutput(mask))) return false;
+  return !n.inputs[2] || constScalar(g, n.inputs[2]) === 0 || constScalar(g, n.inputs[1]) === 0;
+}
+
 function removeAliases(g: Graph): number {
   let count = 0;
   for (const n of [...g.nodes]) {
     if (!isDefault(n)) continue;
     const identity = n.opType === 'Identity';
-    // Dropout in inference: output 0 is the input when the mask is unread and training_mode is
-    // absent (opset >= 12 input 2; earlier versions have no training input).
-    const dropout = n.opType === 'Dropout' && !(n.outputs[1] && (g.consumers(n.outputs[1]).length || g.isGraphOutput(n.outputs[1]))) && !n.inputs[2];
+    const dropout = n.opType === 'Dropout' && dropoutIsIdentity(g, n);
     if (!identity && !dropout) continue;
     const [src, out] = [n.inputs[0], n.outputs[0]];
     if (!src || !out || g.isGraphOutput(out) || g.isGraphInput(out)) continue;

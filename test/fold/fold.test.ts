@@ -215,3 +215,25 @@ test('fold-constants in a graph holding an If: constants, aliases and duplicates
     assert.ok(cmp.ok, `cond ${c}: ${JSON.stringify(cmp.outputs)}`);
   }
 });
+
+test('fold-constants: a Dropout that drops nothing (training_mode false, or ratio 0 as torch exports dropout(p=0)) is bypassed; one that drops is kept', async () => {
+  const scalar = (name: string, dt: number, byte: number[]) => new Tensor(name, dt, [], { kind: 'raw', bytes: Uint8Array.from(byte) });
+  const drop = (name: string, x: string, ratio: string, training: string) => new Node({ name, opType: 'Dropout', inputs: [x, ratio, training], outputs: [`${name}_y`, `${name}_mask`] });
+  const g = new Graph({
+    name: 'dropouts',
+    nodes: [
+      drop('ratio0_training', 'x', 'zero', 'yes'),
+      drop('eval', 'ratio0_training_y', 'half', 'no'),
+      drop('drops', 'eval_y', 'half', 'yes'),
+      new Node({ name: 'relu', opType: 'Relu', inputs: ['drops_y'], outputs: ['y'] }),
+    ],
+    initializers: [scalar('zero', DataType.FLOAT, [0, 0, 0, 0]), Tensor.float32('half', [], Float32Array.of(0.5)), scalar('yes', DataType.BOOL, [1]), scalar('no', DataType.BOOL, [0])],
+    inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [2, 3] } }],
+    outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+  });
+  const m = new Model({ graph: g, opsetImports: [{ domain: '', version: 13 }] });
+  const r = await foldConstants(m);
+  assert.equal(r.aliases, 2);
+  assert.deepEqual(m.graph.nodes.map((n) => n.name), ['drops', 'relu']);
+  assert.deepEqual(m.graph.nodes[0].inputs, ['x', 'half', 'yes']);
+});
