@@ -24,7 +24,7 @@ import { parsePipeline, defaultPipeline } from './passes/registry.ts';
 import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
 import { planningSection } from './passes/plan-fusion.ts';
 import { subgraphGroups } from './search/subgraph-plans.ts';
-import type { FusionGroupJson } from './search/planner.ts';
+import type { FusionPlanJson } from './search/planner.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
@@ -260,7 +260,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   const plan = finalPlan(schedule);
   if (plan) {
     schedule.coverage = planCoverage(model, plan.groups, Array.isArray(plan.raw.unplanned) ? (plan.raw.unplanned as { node: string; reason: string }[]) : []);
-    if ([...model.graph.subgraphsDeep()].length) schedule.coverage.subgraphs = subgraphCoverage(model, (plan.raw as { groups: Parameters<typeof subgraphCoverage>[1] }).groups);
+    if ([...model.graph.subgraphsDeep()].length) schedule.coverage.subgraphs = subgraphCoverage(model, plan.raw as unknown as FusionPlanJson);
     const u = schedule.coverage.uncovered;
     if (u.length) log(`${u.length} of ${schedule.coverage.nodes} nodes are in no fusion group (listed with the reason in the schedule's coverage section): ${u.slice(0, 5).map((x) => `${x.node} (${x.op})`).join(', ')}${u.length > 5 ? ', ...' : ''}`);
   }
@@ -269,7 +269,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   if (plan && mode !== 'none') {
     const groups = plan.groups.map((g) => ({ id: g.id, nodes: g.nodes }));
     // the groups of the subgraphs' own plans (If/Loop/Scan bodies), embedded in those subgraphs
-    const subgraphs = Array.isArray(plan.raw.groups) ? subgraphGroups(plan.raw.groups as FusionGroupJson[]) : [];
+    const subgraphs = Array.isArray(plan.raw.groups) ? subgraphGroups(plan.raw as unknown as FusionPlanJson) : [];
     embedded = mode === 'functions' ? outlineFusionGroups(model, groups, { scheme, subgraphs }) : annotateFusionGroups(model, groups, { scheme, subgraphs });
     const inner = subgraphs.reduce((a, x) => a + x.groups.length, 0);
     log(`embedded ${plan.groups.length} fusion groups from '${plan.pass}'${inner ? ` and ${inner} in ${subgraphs.length} subgraphs` : ''} as ${mode === 'functions' ? `${embedded.functions} local functions (domain ${FUSION_DOMAIN})` : 'node metadata'}`);

@@ -203,7 +203,7 @@ export function passAnnotations<K extends keyof BuiltinAnnotations>(schedule: im
 export type { RewriteAnnotations } from './reparam/graph-ops.ts';
 export type { LearnabilityAnnotations, LearnabilityOptions } from './passes/learnability.ts';
 export type { SgsAnnotations, SgsPassOptions } from './passes/sgs.ts';
-export type { FusionPlanJson, FusionGroupJson, SubgraphPlanJson } from './search/planner.ts';
+export type { FusionPlanJson, FusionGroupJson, SubgraphPlanJson, UnplannedNodeJson } from './search/planner.ts';
 export type { PlanPassOptions } from './passes/plan-fusion.ts';
 export type { GetPassAnnotations } from './passes/get.ts';
 export type { Certificate } from './learnability/certify.ts';

@@ -66,26 +66,29 @@ export interface SubgraphCoverage extends Coverage {
   path: string;
 }
 
-/** The subgraph plans of a plan's groups, as the plan pass records them (search/planner.ts). */
-interface GroupWithSubgraphs {
-  nodes: string[];
-  subgraphs?: { path: string; plan: { groups: GroupWithSubgraphs[]; unplanned?: { node: string; reason: string }[] } | null; reason?: string; unplanned?: { node: string; reason: string }[] }[];
+/** The subgraph plans of a plan, as the plan pass records them (search/planner.ts): under the
+ * groups of control-flow nodes and under the control-flow nodes it left out. */
+interface SubgraphPlanRecord { path: string; plan: PlanWithSubgraphs | null; reason?: string; unplanned?: { node: string; reason: string }[] }
+interface PlanWithSubgraphs {
+  groups: { nodes: string[]; subgraphs?: SubgraphPlanRecord[] }[];
+  unplanned?: { node: string; reason: string; subgraphs?: SubgraphPlanRecord[] }[];
 }
 
 /** Coverage of every subgraph of `model` (nested ones included) by the subgraph plans recorded
- * under the control-flow groups of `groups` (the main plan): each subgraph node is in exactly one
- * group of its subgraph's plan or listed with why (as in the main graph; a subgraph without a
- * plan, or of a control-flow node that is not planned, gives that reason for its every node). */
-export function subgraphCoverage(model: Model, groups: GroupWithSubgraphs[]): SubgraphCoverage[] {
+ * in `plan` (the main plan): each subgraph node is in exactly one group of its subgraph's plan
+ * or listed with why (as in the main graph; a subgraph without a plan, or of a control-flow node
+ * that is not planned, gives that reason for its every node). */
+export function subgraphCoverage(model: Model, plan: PlanWithSubgraphs): SubgraphCoverage[] {
   const out: SubgraphCoverage[] = [];
-  const walk = (g: Graph, gs: GroupWithSubgraphs[] | undefined, prefix: string, outer: ReadonlyMap<string, number>, why: string | undefined): void => {
+  const walk = (g: Graph, p: PlanWithSubgraphs | undefined, prefix: string, outer: ReadonlyMap<string, number>, why: string | undefined): void => {
     const constants = graphConstants(g, outer);
-    const planned = new Map<string, GroupWithSubgraphs>();
-    for (const gr of gs ?? []) for (const n of gr.nodes) planned.set(n, gr);
+    const records = new Map<string, SubgraphPlanRecord[] | undefined>();
+    for (const gr of p?.groups ?? []) for (const n of gr.nodes) records.set(n, gr.subgraphs);
+    for (const u of p?.unplanned ?? []) records.set(u.node, u.subgraphs);
     for (const n of g.nodes) {
       for (const { attribute, graph: sub } of n.namedSubgraphs()) {
         const path = subgraphPath(prefix, n, attribute);
-        const rec = planned.get(n.name)?.subgraphs?.find((x) => x.path === path);
+        const rec = records.get(n.name)?.find((x) => x.path === path);
         const reason = why ?? (rec ? (rec.plan ? undefined : `subgraph not planned: ${rec.reason ?? 'no plan'}`) : `its control-flow node '${n.name}' is in no group of the plan`);
         const sgroups = rec?.plan?.groups ?? [];
         const unplanned = rec?.plan?.unplanned ?? rec?.unplanned ?? [];
@@ -101,10 +104,10 @@ export function subgraphCoverage(model: Model, groups: GroupWithSubgraphs[]): Su
           else uncovered.push({ node: m.name, op: m.opType, reason: leftOut.has(m.name) ? `not planned: ${leftOut.get(m.name)}` : reason && !subConst.has(m.outputs[0] ?? '') ? reason : reasonOf(sub, m, (v) => !v || subConst.has(v)) });
         }
         out.push({ path, nodes: sub.nodes.length, covered, uncovered, duplicated: [...count.entries()].filter(([, c]) => c > 1).map(([k]) => k), unknown: [...count.keys()].filter((k) => !names.has(k)) });
-        walk(sub, sgroups, path, constants, reason);
+        walk(sub, rec?.plan ?? undefined, path, constants, reason);
       }
     }
   };
-  walk(model.graph, groups, '', new Map(), undefined);
+  walk(model.graph, plan, '', new Map(), undefined);
   return out;
 }

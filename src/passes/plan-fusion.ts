@@ -150,8 +150,8 @@ export function planningSection(model: Model, schedule: Pick<Schedule, 'passes'>
  */
 export async function runPlan(model: Model, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
   const r = await runPlanOn(planningGraph(model), ctx, options, baseline);
-  // The subgraphs of control-flow nodes (opaque here) get plans of their own, under their node's
-  // group (in place: the groups are shared with the returned annotations); the exact solver's
+  // The subgraphs of control-flow nodes (opaque here, or left out for data-dependent outputs) get
+  // plans of their own, under their node's group or `unplanned` entry (in place: the groups are shared with the returned annotations); the exact solver's
   // search is replaced by local search there (no MILP per subgraph).
   const o = resolvePlanOptions(options);
   const json = r.annotations;
@@ -229,7 +229,7 @@ export const planPass: Pass<PlanAnnotations> = {
   async run(model: Model, ctx: PassContext) {
     const { annotations: a } = await runPlan(model, ctx, ctx.options.plan ?? {});
     const t = a.totals;
-    const sub = subgraphTotals(a.groups);
+    const sub = subgraphTotals(a);
     // A model whose work sits inside If/Loop bodies would otherwise log only its few top-level groups.
     const inside = sub.subgraphs ? `; inside control flow: ${sub.planned} of ${sub.subgraphs} subgraphs planned, ${sub.groups} groups, DRAM ${(sub.dramBytes / 1e6).toFixed(3)} MB summed over the bodies, one run each` : '';
     ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)${inside}`);

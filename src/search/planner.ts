@@ -83,7 +83,18 @@ export interface SubgraphPlanJson {
   /** Why there is no plan. */
   reason?: string;
   /** With no plan: the nodes left out for data-dependent shapes, with why. */
-  unplanned?: { node: string; opType: string; reason: string }[];
+  unplanned?: UnplannedNodeJson[];
+}
+
+/** A node left out of planning (a feature map of it has a data-dependent shape), with why
+ * (schema `$defs.unplannedNode`). A control-flow node among them still carries the plans of its
+ * subgraphs: a Loop whose output sequence grows with a run-time trip count has a body of static
+ * shapes all the same. */
+export interface UnplannedNodeJson {
+  node: string;
+  opType: string;
+  reason: string;
+  subgraphs?: SubgraphPlanJson[];
 }
 
 /** The plan pass's annotations (schema/schedule.schema.json `$defs.fusionPlan`): groups in
@@ -97,7 +108,7 @@ export interface FusionPlanJson {
   groups: FusionGroupJson[];
   unfusable: string[];
   /** (additive) Nodes left out of planning (data-dependent shapes), with why. */
-  unplanned?: { node: string; opType: string; reason: string }[];
+  unplanned?: UnplannedNodeJson[];
   totals: {
     groups: number;
     ops: number;
@@ -224,7 +235,7 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
     },
     groups,
     unfusable: graph.ops.filter((op) => fus.unfusable[op.id]).map((op) => op.node),
-    ...(graph.unplanned?.length ? { unplanned: graph.unplanned } : {}),
+    ...(graph.unplanned?.length ? { unplanned: graph.unplanned.map((u) => ({ ...u })) } : {}),
     totals: {
       groups: plan.length,
       ops: graph.ops.length,

@@ -1,7 +1,9 @@
 /**
  * Planning inside control flow: each static subgraph (If branch, Loop/Scan body, nested ones
- * included) of a control-flow node the main plan holds as an opaque op gets a fusion plan of
- * its own, recorded under that node's group (`FusionGroupJson.subgraphs`). Nothing is fused
+ * included) of a control-flow node gets a fusion plan of its own, recorded under that node's
+ * group when the main plan holds the node as an opaque op (`FusionGroupJson.subgraphs`), or under
+ * its `unplanned` entry when the node's own outputs have data-dependent shapes (a greedy-decode
+ * Loop whose output sequence grows with a run-time trip count: its body runs on static shapes). Nothing is fused
  * across the control-flow boundary: a subgraph's plan holds only its own nodes; what it reads
  * from the enclosing graph comes in as feature maps from DRAM (or as weights, when it is a
  * constant there) and its outputs go back to DRAM, as the node's outputs do in the main plan.
@@ -20,7 +22,10 @@ import { subgraphPath, type Graph, type Model } from '../ir/graph.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { analyzeShapes, subgraphFailure, subgraphShapes } from '../analysis/shapes.ts';
 import { buildOpGraph, graphConstants } from '../fusion/op-graph.ts';
-import { planFusion, type FusionGroupJson, type FusionPlanJson, type PlanFusionOptions, type SubgraphPlanJson } from './planner.ts';
+import { planFusion, type FusionGroupJson, type FusionPlanJson, type PlanFusionOptions, type SubgraphPlanJson, type UnplannedNodeJson } from './planner.ts';
+
+/** The part of a plan that subgraph plans hang under: its groups and the nodes it left out. */
+type PlanLike = { groups: readonly FusionGroupJson[]; unplanned?: readonly UnplannedNodeJson[] };
 
 type SubOptions = Omit<PlanFusionOptions, 'rectifier' | 'rectifierName' | 'optimum' | 'onProgress'>;
 
@@ -61,51 +66,54 @@ async function planSubgraph(sub: Graph, path: string, attribute: string, outer: 
     return { ...base, plan: null, reason: `not planned: ${e.message}` };
   }
   json.search.ms = 0;
-  await attachSubgraphPlans(sub, json.groups, path, constants, opts);
+  await attachSubgraphPlans(sub, json, path, constants, opts);
   return { ...base, plan: json };
 }
 
-/** Adds `subgraphs` (one plan per subgraph) to every opaque group of `groups` planned on `graph`. */
-async function attachSubgraphPlans(graph: Graph, groups: FusionGroupJson[], prefix: string, constants: ReadonlyMap<string, number>, opts: SubOptions): Promise<void> {
-  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
-  for (const g of groups) {
-    if (!g.opaque || g.nodes.length !== 1) continue;
-    const n = byName.get(g.nodes[0]);
-    if (!n) continue;
+/** Adds `subgraphs` (one plan per subgraph) to every opaque group of `plan` (planned on `graph`)
+ * and to every control-flow node the plan left out, in graph order. */
+async function attachSubgraphPlans(graph: Graph, plan: { groups: FusionGroupJson[]; unplanned?: UnplannedNodeJson[] }, prefix: string, constants: ReadonlyMap<string, number>, opts: SubOptions): Promise<void> {
+  const holders = new Map<string, { subgraphs?: SubgraphPlanJson[] }>();
+  for (const g of plan.groups) if (g.opaque && g.nodes.length === 1) holders.set(g.nodes[0], g);
+  for (const u of plan.unplanned ?? []) holders.set(u.node, u);
+  for (const n of graph.nodes) {
+    const holder = holders.get(n.name);
+    if (!holder) continue;
     const subs: SubgraphPlanJson[] = [];
     for (const { attribute, graph: sub } of n.namedSubgraphs()) {
       subs.push(await planSubgraph(sub, subgraphPath(prefix, n, attribute), attribute, constants, opts));
     }
-    if (subs.length) g.subgraphs = subs;
+    if (subs.length) holder.subgraphs = subs;
   }
 }
 
 /** Plans the subgraphs of the control-flow nodes of `plan` (the main graph's plan of `model`),
  * in place: each opaque group gets `subgraphs`. */
 export async function planSubgraphs(model: Model, plan: FusionPlanJson, opts: SubOptions): Promise<void> {
-  if (!plan.groups.some((g) => g.opaque)) return;
+  if (![...model.graph.subgraphsDeep()].length) return;
   // Re-run on the whole model: a rewrite pass run on a subgraph alone (runOnEveryGraph) infers
   // its nested subgraphs without the enclosing graph's types, and may have been the last to.
   model.graph.invalidate();
   analyzeShapes(model);
-  await attachSubgraphPlans(model.graph, plan.groups, '', graphConstants(model.graph), opts);
+  await attachSubgraphPlans(model.graph, plan, '', graphConstants(model.graph), opts);
 }
 
-/** Calls `f` on every subgraph plan under `groups`, nested ones included, outer before inner. */
-function forEachSubgraphPlan(groups: readonly FusionGroupJson[], f: (s: SubgraphPlanJson) => void): void {
-  for (const g of groups) {
-    for (const s of g.subgraphs ?? []) {
+/** Calls `f` on every subgraph plan under `plan` (its groups' and its left-out nodes'), nested
+ * ones included, outer before inner. */
+function forEachSubgraphPlan(plan: PlanLike, f: (s: SubgraphPlanJson) => void): void {
+  for (const holder of [...plan.groups, ...(plan.unplanned ?? [])]) {
+    for (const s of holder.subgraphs ?? []) {
       f(s);
-      if (s.plan) forEachSubgraphPlan(s.plan.groups, f);
+      if (s.plan) forEachSubgraphPlan(s.plan, f);
     }
   }
 }
 
 /** What the plans inside control flow hold, nested ones included: subgraphs, those with a plan,
  * their groups and DRAM (a log line's figures; the schedule has the plans themselves). */
-export function subgraphTotals(groups: readonly FusionGroupJson[]): { subgraphs: number; planned: number; groups: number; dramBytes: number } {
+export function subgraphTotals(plan: PlanLike): { subgraphs: number; planned: number; groups: number; dramBytes: number } {
   const t = { subgraphs: 0, planned: 0, groups: 0, dramBytes: 0 };
-  forEachSubgraphPlan(groups, (s) => {
+  forEachSubgraphPlan(plan, (s) => {
     t.subgraphs++;
     if (!s.plan) return;
     t.planned++;
@@ -115,11 +123,11 @@ export function subgraphTotals(groups: readonly FusionGroupJson[]): { subgraphs:
   return t;
 }
 
-/** The groups of every subgraph plan under `groups` (nested ones included), by subgraph path:
+/** The groups of every subgraph plan under `plan` (nested ones included), by subgraph path:
  * what `compile` embeds inside control flow (onnx/functions.ts `EmbedOptions.subgraphs`). */
-export function subgraphGroups(groups: readonly FusionGroupJson[]): { path: string; groups: { id: number; nodes: string[] }[] }[] {
+export function subgraphGroups(plan: PlanLike): { path: string; groups: { id: number; nodes: string[] }[] }[] {
   const out: { path: string; groups: { id: number; nodes: string[] }[] }[] = [];
-  forEachSubgraphPlan(groups, (s) => {
+  forEachSubgraphPlan(plan, (s) => {
     if (s.plan) out.push({ path: s.path, groups: s.plan.groups.map((x) => ({ id: x.id, nodes: x.nodes })) });
   });
   return out;

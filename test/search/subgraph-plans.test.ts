@@ -110,17 +110,30 @@ test('subgraph nodes whose shapes are not static are left out with the reason, n
   assert.ok(r.schedule.verification!.outputs!.every((o) => o.ok));
 });
 
-test('a control-flow node left out of the main plan: its subgraph nodes are listed with that reason', async () => {
+test('a control-flow node left out of the main plan (data-dependent outputs) still gets plans of its subgraphs, under its unplanned entry; compile embeds them and onnxruntime agrees', async () => {
   const m = loopModel(); // the carried value that doubles every iteration: the Loop's outputs are not static
   const r = await compileModel(m, { pipeline: 'plan', hw, passOptions: { plan: { search: 'greedy', optimum: false } } });
+  assert.ok(validate(r.schedule), JSON.stringify(validate.errors?.slice(0, 3)));
   const plan = r.schedule.passes[0].annotations as FusionPlanJson;
-  assert.ok(plan.unplanned!.some((u) => u.node === 'the_loop'));
+  const loop = plan.unplanned!.find((u) => u.node === 'the_loop')!;
+  assert.ok(loop, 'the Loop is left out of the main plan');
+  assert.equal(loop.subgraphs?.length, 1);
+  const body = loop.subgraphs![0];
+  assert.ok(body.plan, body.reason);
+  // the body's static ops are planned; the doubling value's node is left out with why
+  assert.deepEqual(body.plan.groups.flatMap((x) => x.nodes).sort(), ['b_acc', 'b_scan']);
+  assert.deepEqual(body.plan.unplanned!.map((u) => u.node), ['b_grow']);
   const cov = r.schedule.coverage!.subgraphs!;
   assert.equal(cov.length, 1);
-  assert.equal(cov[0].covered, 0);
-  const ops = cov[0].uncovered.filter((u) => u.op !== 'Identity');
-  assert.ok(ops.length >= 2);
-  for (const u of ops) assert.match(u.reason, /its control-flow node 'the_loop' is in no group of the plan/);
+  assert.equal(cov[0].covered, 2);
+  assert.deepEqual(cov[0].uncovered.map((u) => u.node).sort(), ['b_cond', 'b_grow']);
+  assert.match(cov[0].uncovered.find((u) => u.node === 'b_grow')!.reason, /^not planned: .*data-dependent/);
+  // embedded inside the body; same outputs
+  const fname = `${body.path.replace(/[^A-Za-z0-9_]/g, '_')}__group_${body.plan.groups[0].id}`;
+  const g = r.model.graph.nodes.find((n) => n.name === 'the_loop')!.subgraphs()[0];
+  assert.ok(g.nodes.some((n) => n.domain === 'dnnfuse.fusion' && n.opType === fname), `${fname} called in the body`);
+  assert.equal(r.schedule.verification!.checked, true);
+  assert.ok(r.schedule.verification!.outputs!.every((o) => o.ok), JSON.stringify(r.schedule.verification));
 });
 
 test('a Loop body with static carried shapes is planned; the same seed gives the same schedule byte for byte', async () => {
