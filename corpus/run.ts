@@ -52,7 +52,10 @@ export interface CorpusRow {
   peakMiB?: number;
 }
 
-const sourceText = (m: CorpusModel) => ('npm' in m.source ? `npm ${m.source.npm}@${m.source.version} \`${m.source.path}\`` : `${m.source.script} ${m.source.job} (${m.source.from})`);
+const sourceText = (m: CorpusModel) => {
+  const s = m.source;
+  return 'resource' in s ? `npm ${s.npm}@${s.version} resource \`${s.resource}\` (${s.file})` : 'npm' in s ? `npm ${s.npm}@${s.version} \`${s.path}\`` : `${s.script} ${s.job} (${s.from})`;
+};
 
 interface SubPlan { path: string; plan: { groups: PlanGroup[] } | null }
 interface PlanGroup { nodes: string[]; opaque?: string; subgraphs?: SubPlan[] }
