@@ -17,8 +17,6 @@ import { fileURLToPath } from 'node:url';
 import { ModelBuilder } from '../src/models/builder.ts';
 import { saveModel } from '../src/onnx/io.ts';
 
-const BIN = fileURLToPath(new URL('../bin/dnnfuse.mjs', import.meta.url));
-
 function chain(ops: number) {
   const b = new ModelBuilder({ seed: 0 });
   let x = b.input('x', [1, 4, 8, 8]);

@@ -29,7 +29,7 @@ import { Rng } from '../src/util/random.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { sharedModelPath, sharedModels, sharedModelsMissing } from '../src/models/shared.ts';
 import { bellmanFordReference, bfsReference, dfsReference, distance2Colouring, floodReference, makeGraph, maxDegree, type LearnGraph } from '../src/learnability/graph.ts';
-import { ALGORITHMS, build, certify, certifyAsync, precision, withVirtualRoot, type Algorithm, type CertifyOptions } from '../src/learnability/certify.ts';
+import { ALGORITHMS, build, certify, certifyAsync, withVirtualRoot, type Algorithm, type CertifyOptions } from '../src/learnability/certify.ts';
 import { EnsemblePool } from '../src/learnability/pool.ts';
 import { nodeInits, runGnn } from '../src/learnability/gnn.ts';
 import { defaultHidden, NtkPredictor, theoryEnsembleBound } from '../src/learnability/predictors.ts';

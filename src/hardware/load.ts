@@ -4,7 +4,7 @@
  * Every user mistake is one line naming the file and field, e.g.
  * `hardware config x.json: bufferBytes must be > 0`.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject } from 'ajv';

@@ -28,7 +28,6 @@ test('convexClosure: U plus exactly the ops on paths between ops of U', () => {
     fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 10_000 }), (seed, pick) => {
       const g = randomCnn(seed, 5);
       const n = g.ops.length;
-      const cost = createCostModel('lbdf', g, hw(64));
       const rng = new Rng(pick);
       const U = [...new Set(Array.from({ length: rng.int(1, Math.min(4, n)) }, () => rng.int(0, n - 1)))].sort((x, y) => x - y);
       const H = convexClosure(g, U);

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { randomCnn, smallCnns } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
-import type { CostModel, OpGraph } from '../../src/fusion/types.ts';
+import type { OpGraph } from '../../src/fusion/types.ts';
 import { searchGreedy, searchLayerByLayer, searchLocal, searchNsga2, searchRandom, crossover } from '../../src/search/heuristics.ts';
 import { solveExact, exactChain, isChain, enumerateCandidates } from '../../src/search/exact.ts';
 import { opGraphFromSpec } from '../../src/fusion/op-graph.ts';

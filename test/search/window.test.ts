@@ -5,7 +5,7 @@ import { randomCnn, smallCnns } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { opGraphFromSpec, type OpSpec } from '../../src/fusion/op-graph.ts';
 import { checkPlan, executionOrder, layerByLayer, planDram, type Plan } from '../../src/fusion/plan.ts';
-import type { CostModel, OpGraph } from '../../src/fusion/types.ts';
+import type { OpGraph } from '../../src/fusion/types.ts';
 import { polishPlan, randomPlan, repair } from '../../src/search/common.ts';
 import { enumerateConvexCandidates, solveExact } from '../../src/search/exact.ts';
 import { greedyMergePlan, greedyPlan } from '../../src/search/heuristics.ts';
