@@ -29,8 +29,15 @@ export interface SweepOptions {
 export interface SweepModel {
   name: string;
   path: string;
-  /** sha256 of the file's bytes (hex). */
+  /** What identifies the model in point keys and rows (`model_hash`): sha256 of the file's bytes
+   * (hex), or, with `shapes`, sha256 over that and the shapes (a model planned at other input
+   * dims is another model). */
   hash: string;
+  /** With `shapes`: sha256 of the file's bytes, which a worker checks before planning. */
+  fileHash?: string;
+  /** `--shape name=dims` specs fixing dynamic graph inputs, sorted; each applies to the models
+   * that have a graph input of that name. */
+  shapes?: string[];
 }
 
 export interface PointSpec {
@@ -166,20 +173,26 @@ export interface HashCache {
 }
 
 /** The model files of the arguments (expandModelArgs), named by file name (`name~2` for a second
- * file of the same name), with their hashes: from `cache` when a file's stamp is unchanged. */
-export function sweepModels(args: string[], cache?: HashCache): SweepModel[] {
+ * file of the same name), with their hashes: from `cache` when a file's stamp is unchanged.
+ * `shapes` (`--shape name=dims`, checked by the caller) go with every model. */
+export function sweepModels(args: string[], cache?: HashCache, shapes: readonly string[] = []): SweepModel[] {
   const paths = expandModelArgs(args);
   const names = new Map<string, number>();
+  const specs = [...new Set(shapes)].sort();
   return paths.map((path) => {
     let name = basename(path).replace(MODEL_RE, '');
     const seen = names.get(name) ?? 0;
     names.set(name, seen + 1);
     if (seen) name = `${name}~${seen + 1}`;
-    if (!cache) return { name, path, hash: hashFile(path) };
-    const stamp = fileStamp(path);
-    let hash = cache.get(path, stamp);
-    if (!hash) cache.set(path, stamp, (hash = hashFile(path)));
-    return { name, path, hash };
+    let hash: string | undefined;
+    if (!cache) hash = hashFile(path);
+    else {
+      const stamp = fileStamp(path);
+      hash = cache.get(path, stamp);
+      if (!hash) cache.set(path, stamp, (hash = hashFile(path)));
+    }
+    if (!specs.length) return { name, path, hash };
+    return { name, path, hash: createHash('sha256').update(`${hash}\n${specs.join('\n')}`).digest('hex'), fileHash: hash, shapes: specs };
   });
 }
 

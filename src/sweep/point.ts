@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { deserialize, serialize } from 'node:v8';
 import { decodeModel } from '../onnx/io.ts';
+import { applyShapeOverrides } from '../analysis/shapes.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
@@ -30,9 +31,14 @@ function loadGraph(p: PointSpec): OpGraph {
   if (hit) return hit;
   let bytes: Buffer = readFileSync(p.model.path);
   const hash = createHash('sha256').update(bytes).digest('hex');
-  if (hash !== p.model.hash) throw new Error(`${p.model.path} changed since the sweep started (sha256 ${hash.slice(0, 12)}, expected ${p.model.hash.slice(0, 12)})`);
+  const expected = p.model.fileHash ?? p.model.hash;
+  if (hash !== expected) throw new Error(`${p.model.path} changed since the sweep started (sha256 ${hash.slice(0, 12)}, expected ${expected.slice(0, 12)})`);
   if (p.model.path.endsWith('.gz')) bytes = gunzipSync(bytes);
-  const g = opGraphOf(decodeModel(bytes, { baseDir: dirname(p.model.path) }));
+  const model = decodeModel(bytes, { baseDir: dirname(p.model.path) });
+  // --shape specs fix the inputs of that name this model has (others are another model's)
+  const inputs = new Set(model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name));
+  applyShapeOverrides(model, (p.model.shapes ?? []).filter((s) => inputs.has(s.slice(0, s.lastIndexOf('=')))));
+  const g = opGraphOf(model);
   graphs.set(p.model.hash, g);
   return g;
 }

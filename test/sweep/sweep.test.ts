@@ -10,6 +10,7 @@ import { forgetGraphs, pointKey, runPoint, runPointShared, type PointRow } from 
 import { fileStamp, parseBufferAxis, sweepModels } from '../../src/sweep/grid.ts';
 import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
 import { heavyIn, loadedBy } from '../support/modules.ts';
+import { loadModel, saveModel } from '../../src/onnx/io.ts';
 
 const SCRIPT = '/usr/bin/script';
 const noScript = existsSync(SCRIPT) ? false : `script(1) not installed at ${SCRIPT} (util-linux: it gives the progress-bar test a terminal)`;
@@ -246,6 +247,43 @@ test('export to Parquet and CSV, SQL queries, the page, from the CLI', { timeout
     store.close();
   }
   assert.match(readFileSync(page, 'utf8'), /<figure class="model-chart"/);
+});
+
+test("--shape fixes a dynamic input: the dynamic model's rows equal the static model's, bar its hash; without it each point is an error row naming the input", { timeout: 120_000 }, async () => {
+  const m = loadModel(models[1]);
+  const x = m.graph.inputs[0];
+  const dims = x.type!.shape!.map(Number);
+  x.type = { ...x.type!, shape: ['batch', ...dims.slice(1)] };
+  const dyn = join(dir, 'toy_dynamic.onnx');
+  saveModel(m, dyn);
+  const spec = `${x.name}=${dims.join('x')}`;
+  const run = (db: string, file: string, extra: string[] = []) => spawnSync(process.execPath, [CLI, 'sweep', file, '--buffer', '64KiB,256KiB', '--scheme', 'lbdf', '--dtype', 'int8', '--workers', '0', '--quiet', '--db', db, ...extra], { encoding: 'utf8' });
+  const none = run(join(dir, 'shape-none.duckdb'), dyn);
+  assert.equal(none.status, 1, none.stderr);
+  const errors = await dbRows(join(dir, 'shape-none.duckdb'));
+  assert.equal(errors.length, 2);
+  for (const r of errors) assert.match(r.error!, new RegExp(`graph input '${x.name}' has dynamic dims.*--shape ${x.name}=`));
+  // a --shape naming an input the model lacks is another model's: it changes nothing but the hash
+  const fixed = run(join(dir, 'shape-fixed.duckdb'), dyn, ['--shape', spec, '--shape', 'other_input=1x2']);
+  assert.equal(fixed.status, 0, fixed.stderr);
+  const stat = run(join(dir, 'shape-static.duckdb'), models[1]);
+  assert.equal(stat.status, 0, stat.stderr);
+  const strip = (r: Omit<PointRow, 'time_ms'>) => ({ ...r, key: '', model: '', model_hash: '' });
+  const [a, b] = [await dbRows(join(dir, 'shape-fixed.duckdb')), await dbRows(join(dir, 'shape-static.duckdb'))];
+  assert.equal(a.length, 2);
+  assert.deepEqual(a.map(strip).sort((p, q) => p.buffer_bytes - q.buffer_bytes), b.map(strip).sort((p, q) => p.buffer_bytes - q.buffer_bytes));
+  assert.ok(a.every((r) => r.status === 'ok' && r.model === 'toy_dynamic'));
+  // the shapes are part of the model's identity: another --shape, another model hash and key
+  const [k1] = sweepModels([dyn], undefined, ['other_input=1x2', spec]); // any order
+  const [k2] = sweepModels([dyn], undefined, [`${x.name}=2x${dims.slice(1).join('x')}`]);
+  const [k0] = sweepModels([dyn]);
+  assert.equal(k1.fileHash, k0.hash);
+  assert.notEqual(k1.hash, k2.hash);
+  assert.ok(a.every((r) => r.model_hash === k1.hash));
+  const bad = spawnSync(process.execPath, [CLI, 'sweep', dyn, '--shape', `${x.name}=1xbad`, '--db', join(dir, 'shape-bad.duckdb')], { encoding: 'utf8' });
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.equal(existsSync(join(dir, 'shape-bad.duckdb')), false);
 });
 
 test('dnnfuse sweep: bad inputs exit 2 with one line and write nothing', () => {

@@ -9,6 +9,7 @@
  * main command. Progress goes to stderr (silent with --quiet); --json prints a machine-readable
  * summary on stdout. Exit codes: 0 success, 1 plan/verification failure, 2 bad input.
  */
+import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import { existsSync, mkdtempSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,6 @@ import type { Pass } from '../../passes/pass.ts';
 /** The bundled example model (fixtures/example.onnx, made by fixtures/make-example.ts). */
 export const EXAMPLE_MODEL = fileURLToPath(new URL('../../../fixtures/example.onnx', import.meta.url));
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Keys that reach Object.prototype (or a constructor) when used as property names. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

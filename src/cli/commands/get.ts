@@ -7,6 +7,7 @@
  * `dnnfuse get eval`: measures the shipped (or --weights) predictor on the held-out networks.
  * `dnnfuse get explain model.onnx --group a,b,c`: explains one group and prints SPLIT's tree.
  */
+import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import { badInput } from '../../errors.ts';
 import { DEFAULT_TRAIN, heldOutSamples, trainGet, defaultCost, calibrateThreshold } from '../../get/train-get.ts';
@@ -123,7 +124,7 @@ export function register(program: Command): void {
     .option('--buffer-kb <n>', 'buffer size in KiB', '256')
     .option('--element <t>', 'int8, fp16 or fp32', 'fp32')
     .option('--get <kind>', 'gnne, pg, rg or cuts', 'gnne')
-    .option('--shape <name=dims>', 'fix a dynamic input shape, repeatable', (v: string, p: string[] = []) => [...p, v], [])
+    .option('--shape <name=dims>', 'fix a dynamic input shape, repeatable', collect, [])
     .option('--seed <n>', 'seed', '0')
     .action(async (file: string, o) => {
       await initTf();

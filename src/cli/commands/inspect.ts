@@ -23,6 +23,7 @@
  * Output is assembled completely before anything is written: on an error nothing reaches
  * stdout and stderr gets one line (`dnnfuse: ...`), exit code 2.
  */
+import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import { loadModel } from '../../onnx/io.ts';
 import { analyzeShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
@@ -32,7 +33,6 @@ import type { Dim, Model } from '../../ir/graph.ts';
 
 export const INSPECT_SCHEMA_VERSION = 1;
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export interface InspectOptions {
   shape?: string[];

@@ -4,6 +4,7 @@
  * the model's graph (agreement with the classical run, node by node). Prints a table (or JSON
  * with --json). Exit codes: 0 all certified, 1 some algorithm not certified, 2 bad input.
  */
+import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { badInput } from '../../errors.ts';
@@ -11,7 +12,6 @@ import { loadModel } from '../../onnx/io.ts';
 import { parseShapeOverrides } from '../../analysis/shapes.ts';
 import { runLearnability, type LearnabilityAnnotations } from '../../passes/learnability.ts';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function num(name: string, v: string | undefined, integer = true): number | undefined {
   if (v === undefined) return undefined;

@@ -8,6 +8,7 @@
  * single-cut control, or `none` (default) = the published random split. The schedule's plan
  * section then records the rectifier statistics, rectify rate and split trees (`get`).
  */
+import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModel } from '../../onnx/io.ts';
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .option('--no-warm-start', 'start local / nsga2 from random plans (the published setting) instead of the greedy plan')
     .option('--no-optimum', 'skip the exact optimum (and the gap)')
     .option('--time-limit <s>', 'time limit of the exact solver, seconds', '30')
-    .option('--shape <name=dims...>', 'fix dynamic graph-input dims, e.g. input=1x3x224x224')
+    .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
     .option('-o, --out <file>', 'schedule JSON (default, or -: stdout)')
     .option('--timings', 'record wall-clock times (the schedule is then not byte-identical across runs)')
     .option('--quiet', 'no progress bar or summary')

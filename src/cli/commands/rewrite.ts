@@ -10,6 +10,7 @@
  * old scale-relative `--tolerance` does not map onto them and is refused with a line saying so.
  * Bad input: one line on stderr, exit 2.
  */
+import { collect } from '../options.ts';
 import { Option, type Command } from 'commander';
 import { loadModel, saveModel } from '../../onnx/io.ts';
 import { badInput, verificationFailed } from '../../errors.ts';
@@ -21,7 +22,6 @@ import { parsePassOptions } from './compile.ts';
 import { analyzeShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { DEFAULT_ATOL, DEFAULT_RTOL, describeMiss } from '../../analysis/compare.ts';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export interface RewriteSummary {
   input: string;

@@ -7,6 +7,7 @@
  * `--export f.parquet|f.csv`, `--page f.html` and `--sql "..."` read the database (with or without
  * models to sweep first).
  */
+import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'number of log-spaced sizes in a --buffer range')
     .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf')
     .option('--dtype <list>', 'element types: int8, fp16, fp32 (default: the base accelerator\'s)')
+    .option('--shape <name=dims>', 'fix a dynamic input in every model with an input of that name, e.g. x=1x3x224x224 (repeatable)', collect, [])
     .option('--bandwidth <list>', 'DRAM bandwidths, e.g. 12.8GB,25.6GB (default: the base accelerator\'s)')
     .option('--search <method>', `search per point: ${SWEEP_SEARCHES.join(', ')}`, 'greedy')
     .option('--budget <n>', 'plans of the local search', '1000')
@@ -70,6 +72,8 @@ export function register(program: Command): void {
       for (const f of [...(o.export ?? []), ...(o.page ? [o.page] : [])]) assertNotInput(f, [...args, o.db]);
       for (const f of o.export ?? []) if (!/\.(parquet|csv)$/i.test(f)) throw badInput(`--export ${f}: expected a .parquet or .csv file name`);
       if (args.length) expandModelArgs(args); // a missing model is refused before the database is created
+      // so is a malformed --shape (shape inference's module only then: a re-run loads no ONNX code)
+      if (o.shape.length) (await import('../../analysis/shapes.ts')).parseShapeOverrides(o.shape);
       const axes = args.length
         ? {
             buffers: parseBufferAxis(o.buffer, o.steps === undefined ? undefined : int('steps', o.steps, 1)),
@@ -100,7 +104,7 @@ export function register(program: Command): void {
         if (axes) {
           // The models' hashes (point keys hash them): an unchanged file's from the database.
           const hashes = await store.hashCache();
-          grid = { ...axes, models: sweepModels(args, hashes) };
+          grid = { ...axes, models: sweepModels(args, hashes, o.shape) };
           await hashes.save();
         }
         if (grid) {
