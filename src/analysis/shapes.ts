@@ -215,7 +215,10 @@ function suggestion(g: Graph, a: ShapeAnalysis): string {
     if (g.initializers.has(i.name)) continue;
     const s = a.types.get(i.name)?.shape;
     if (s && s.every(isNum)) continue;
-    const eg = (s ?? [1, 3, 224, 224]).map((d, k) => (isNum(d) ? d : k === 0 ? 1 : 224)).join('x');
+    // An example only: 224 for the spatial dims of an image-like rank-4 input, 1 elsewhere
+    // (a batch, or a recurrent state's [2, ?, 128]).
+    const dims = s ?? [1, 3, 224, 224];
+    const eg = dims.map((d, k) => (isNum(d) ? d : dims.length === 4 && k >= 2 ? 224 : 1)).join('x');
     return `; pass --shape ${i.name}=DIMS (e.g. --shape ${i.name}=${eg})`;
   }
   return '';

@@ -59,6 +59,13 @@ test('staticShape: dynamic dims name the value, its producer and suggest --shape
     return true;
   });
   assert.throws(() => staticShape(m.graph, 'nope'), /no value named 'nope'/);
+  // the example fills unknown dims: 224 for an image's spatial dims, 1 elsewhere (a state's)
+  for (const [dims, eg] of [[['N', 3, 'H', 'W'], '1x3x224x224'], [[2, 'B', 128], '2x1x128']] as const) {
+    const g = new Graph({ name: 'g', nodes: [new Node({ name: 'relu', opType: 'Relu', inputs: ['x'], outputs: ['y'] })], inputs: [{ name: 'x', type: { elemType: F, shape: [...dims] } }], outputs: [{ name: 'y', type: { elemType: F } }] });
+    const mm = new Model({ graph: g, opsetImports: [{ domain: '', version: 13 }] });
+    inferShapes(mm);
+    assert.throws(() => staticShape(mm, 'y'), new RegExp(`e\\.g\\. --shape x=${eg}\\)`));
+  }
 });
 
 test('overrides: concrete dims everywhere; cached per override set; validated', () => {
