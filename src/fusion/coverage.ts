@@ -25,7 +25,7 @@ function reasonOf(g: Graph, n: Node, isConst: (v: string) => boolean): string {
   if (n.opType === 'Identity' || n.opType === 'Dropout') return g.isGraphOutput(n.outputs[0]) ? 'alias of its input (kept: it names a graph output)' : 'alias of its input (no computation)';
   if (n.opType === 'DequantizeLinear' && n.inputs.filter((i) => i).every(isConst)) return 'dequantizes a constant integer weight: a weight of the ops that read it';
   if (n.inputs.filter((i) => i).every(isConst)) return 'all inputs constant: a parameter computed once, not a layer';
-  if (n.attributes.some((a) => a.type === 'graph' || a.type === 'graphs')) return 'control flow: planned as no group';
+  if (n.subgraphs().length) return 'control flow: planned as no group';
   return 'not placed in any group by the planner';
 }
 

@@ -251,7 +251,7 @@ function outlineIn(model: Model, graph: Graph, groups: FusionGroupSpec[], opts: 
   for (const g of [...members.keys()].sort((a, b) => a - b)) {
     const nodes = members.get(g)!;
     if (nodes.length < minNodes) continue;
-    if (nodes.some((n) => n.attributes.some((a) => a.type === 'graph' || a.type === 'graphs'))) {
+    if (nodes.some((n) => n.subgraphs().length)) {
       result.skipped.push({ id: g, reason: 'a node has a subgraph attribute (may capture outer values); annotated instead', ...where });
       for (const n of nodes) tagNode(n, g, opts.scheme);
       result.annotated++;

@@ -15,7 +15,7 @@
  * changed (path `node.attribute[/node.attribute...]`, its annotations). The status is the most
  * serious of any run's (failed, then limit-reached), a subgraph's reason prefixed with its path.
  */
-import { Model, type Graph } from '../ir/graph.ts';
+import { Model, subgraphPath, type Graph } from '../ir/graph.ts';
 import type { Pass, PassContext, PassResult, PassStatus } from './pass.ts';
 
 /** What a rewrite pass did inside one If/Loop/Scan subgraph (its node, attribute and annotations). */
@@ -38,13 +38,10 @@ interface Visit {
 function postOrder(g: Graph, path: string, ancestors: Graph[]): Visit[] {
   const res: Visit[] = [];
   for (const n of g.nodes) {
-    for (const a of n.attributes) {
-      const subs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
-      subs.forEach((sub, k) => {
-        const p = `${path ? path + '/' : ''}${n.name}.${a.name}${a.type === 'graphs' ? `[${k}]` : ''}`;
-        res.push(...postOrder(sub, p, [...ancestors, g]));
-        res.push({ graph: sub, path: p, ancestors: [...ancestors, g] });
-      });
+    for (const { attribute, graph: sub } of n.namedSubgraphs()) {
+      const p = subgraphPath(path, n, attribute);
+      res.push(...postOrder(sub, p, [...ancestors, g]));
+      res.push({ graph: sub, path: p, ancestors: [...ancestors, g] });
     }
   }
   return res;
