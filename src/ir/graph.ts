@@ -162,6 +162,12 @@ export class Node {
   }
 }
 
+/** Whether a node holds a subgraph (`n.subgraphs().length > 0` without building the list). */
+function hasSubgraph(n: Node): boolean {
+  for (const a of n.attributes) if (a.type === 'graph' || (a.type === 'graphs' && a.value.length)) return true;
+  return false;
+}
+
 /** Attribute constructors for passes that create nodes. */
 export const attr = {
   int: (name: string, v: number): Attribute => ({ name, type: 'int', value: BigInt(v) }),
@@ -226,7 +232,7 @@ export class Graph {
     const consumers = new Map<string, Node[]>();
     for (const n of this.nodes) {
       for (const o of n.outputs) if (o) producer.set(o, n);
-      for (const i of n.subgraphs().length ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
+      for (const i of hasSubgraph(n) ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
         if (!i) continue;
         let l = consumers.get(i);
         if (!l) consumers.set(i, (l = []));
@@ -262,12 +268,16 @@ export class Graph {
   /** Nodes in a topological order (stable: ties keep file order). Throws on a cycle, naming a node on it. */
   topoOrder(): Node[] {
     if (this.topo) return this.topo;
-    const pos = new Map(this.nodes.map((n, i) => [n, i]));
+    // Runs at every load (validateModel): one Set reused for every node's predecessors and
+    // swaps without array destructuring keep it from allocating per node.
+    const pos = new Map<Node, number>();
+    for (let i = 0; i < this.nodes.length; i++) pos.set(this.nodes[i], i);
     const indeg = new Map<Node, number>();
     const succ = new Map<Node, Node[]>();
+    const preds = new Set<Node>();
     for (const n of this.nodes) {
-      const preds = new Set<Node>();
-      for (const i of n.subgraphs().length ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
+      preds.clear();
+      for (const i of hasSubgraph(n) ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
         const p = i ? this.producer(i) : undefined;
         if (p && p !== n) preds.add(p);
         if (p === n) throw badInput(`node '${n.name}' (${n.opType}) consumes its own output '${i}' (cycle)`);
@@ -281,13 +291,18 @@ export class Graph {
     }
     // Min-heap by file position keeps the order deterministic and close to the file's.
     const heap: Node[] = [];
+    const swap = (a: number, b: number) => {
+      const x = heap[a];
+      heap[a] = heap[b];
+      heap[b] = x;
+    };
     const push = (n: Node) => {
       heap.push(n);
       let i = heap.length - 1;
       while (i > 0) {
         const p = (i - 1) >> 1;
         if (pos.get(heap[p])! <= pos.get(heap[i])!) break;
-        [heap[p], heap[i]] = [heap[i], heap[p]];
+        swap(p, i);
         i = p;
       }
     };
@@ -303,7 +318,7 @@ export class Graph {
           if (l < heap.length && pos.get(heap[l])! < pos.get(heap[m])!) m = l;
           if (r < heap.length && pos.get(heap[r])! < pos.get(heap[m])!) m = r;
           if (m === i) break;
-          [heap[m], heap[i]] = [heap[i], heap[m]];
+          swap(m, i);
           i = m;
         }
       }

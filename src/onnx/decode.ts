@@ -129,6 +129,29 @@ class StrictReader extends protobuf.Reader {
       throw new Error(`a string field at byte ${start} is not valid UTF-8 (it could not be written back unchanged)`);
     }
   }
+
+  /** An int64 field as a plain number when it is a safe integer, else a Long as protobufjs
+   * returns. Why: dims, attribute ints and versions are small, and protobufjs (with `long`
+   * installed) makes a LongBits and a Long object per value, ~8% of the JS allocated by a
+   * MobileNetV2 load. Every reader of these fields (longToNumber, longToBigInt, the writer)
+   * takes both forms and the bytes written back are the same (test/onnx/int64-reader.test.ts).
+   * Values of 1 to 4 bytes (under 2^28) are read here; anything else, or a truncated buffer,
+   * goes through protobufjs's reader (same errors). */
+  override int64(): any {
+    const buf = this.buf, len = this.len;
+    let pos = this.pos, v = 0;
+    for (let i = 0; i < 4 && pos < len; i++) {
+      const b = buf[pos++];
+      v |= (b & 127) << (7 * i);
+      if (b < 128) {
+        this.pos = pos;
+        return v;
+      }
+    }
+    const long = super.int64() as unknown as LongLike;
+    const n = long.high * 4294967296 + (long.low >>> 0);
+    return Number.isSafeInteger(n) ? n : long;
+  }
 }
 
 /** Parses bytes as a ModelProto, keeping unknown fields. Any decoding failure is a
@@ -263,10 +286,14 @@ function inferAttrType(a: Msg): number {
   return AttrType.UNDEFINED;
 }
 
+/** How errors name an attribute (built only where used: this runs for every attribute). */
+function attrWhere(where: string, name: string): string {
+  return `${where} attribute '${name}'`;
+}
+
 function attributeFromMsg(a: Msg, ctx: DecodeContext, where: string): Attribute {
   const name: string = a.name ?? '';
   const type: number = has(a, 'type') ? a.type : inferAttrType(a);
-  const w = `${where} attribute '${name}'`;
   let attr: Attribute;
   if (a.ref_attr_name) attr = { name, type: 'opaque', value: a };
   else {
@@ -275,15 +302,15 @@ function attributeFromMsg(a: Msg, ctx: DecodeContext, where: string): Attribute 
       case AttrType.INT: attr = { name, type: 'int', value: longToBigInt(a.i) }; break;
       case AttrType.STRING: attr = { name, type: 'string', value: a.s ?? new Uint8Array(0) }; break;
       case AttrType.TENSOR:
-        if (!has(a, 't')) throw badInput(`${w}: type TENSOR but no tensor`);
-        attr = { name, type: 'tensor', value: tensorFromMsg(a.t, ctx, w) };
+        if (!has(a, 't')) throw badInput(`${attrWhere(where, name)}: type TENSOR but no tensor`);
+        attr = { name, type: 'tensor', value: tensorFromMsg(a.t, ctx, attrWhere(where, name)) };
         break;
-      case AttrType.GRAPH: attr = { name, type: 'graph', value: graphFromMsg(a.g ?? {}, ctx, `${w} (subgraph)`) }; break;
+      case AttrType.GRAPH: attr = { name, type: 'graph', value: graphFromMsg(a.g ?? {}, ctx, `${attrWhere(where, name)} (subgraph)`) }; break;
       case AttrType.FLOATS: attr = { name, type: 'floats', value: [...(a.floats ?? [])] }; break;
       case AttrType.INTS: attr = { name, type: 'ints', value: (a.ints ?? []).map(longToBigInt) }; break;
       case AttrType.STRINGS: attr = { name, type: 'strings', value: [...(a.strings ?? [])] }; break;
-      case AttrType.TENSORS: attr = { name, type: 'tensors', value: (a.tensors ?? []).map((t: Msg) => tensorFromMsg(t, ctx, w)) }; break;
-      case AttrType.GRAPHS: attr = { name, type: 'graphs', value: (a.graphs ?? []).map((g: Msg, k: number) => graphFromMsg(g, ctx, `${w} (subgraph ${k})`)) }; break;
+      case AttrType.TENSORS: attr = { name, type: 'tensors', value: (a.tensors ?? []).map((t: Msg) => tensorFromMsg(t, ctx, attrWhere(where, name))) }; break;
+      case AttrType.GRAPHS: attr = { name, type: 'graphs', value: (a.graphs ?? []).map((g: Msg, k: number) => graphFromMsg(g, ctx, `${attrWhere(where, name)} (subgraph ${k})`)) }; break;
       default: attr = { name, type: 'opaque', value: a };
     }
   }
@@ -396,33 +423,42 @@ export function resolveLocation(baseDir: string, location: string, what: string)
   return path;
 }
 
+function tensorLabel(where: string, name: string, dtype: number, dims: number[]): string {
+  return `${where} '${name}' (${dtypeName(dtype)} [${dims.join(',')}])`;
+}
+
 export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor {
   checkWireTypes(t, TENSOR_FIELDS, `${where} tensor '${t.name ?? ''}'`, true);
   const name: string = t.name ?? '';
   const dtype: number = t.data_type ?? 0;
-  const dims: number[] = (t.dims ?? []).map((d: LongLike | number) => {
-    const x = longToNumber(d, `${where} '${name}' dims`);
+  // Plain loops and no closures: this runs once per tensor of every load (a closure context
+  // and two callbacks per tensor were ~40% of what this function allocated).
+  const md: (LongLike | number)[] = t.dims ?? [];
+  const dims: number[] = new Array(md.length);
+  let size = 1;
+  for (let i = 0; i < md.length; i++) {
+    const d = md[i];
+    const x = typeof d === 'number' ? d : longToNumber(d, `${where} '${name}' dims`);
     if (x < 0) throw badInput(`${where} '${name}': negative dimension ${x} in dims`);
-    return x;
-  });
-  const size = dims.reduce((a, b) => a * b, 1);
+    dims[i] = x;
+    size *= x;
+  }
   const fixed = isKnownDtype(dtype) && dtype !== DataType.STRING && dtype !== DataType.UNDEFINED;
   const expectBytes = fixed ? dtypeBytes(dtype, size) : undefined;
-  const label = () => `${where} '${name}' (${dtypeName(dtype)} [${dims.join(',')}])`;
   let source: TensorSource;
   let field: DataField;
   if (t.data_location === 1) {
     source = parseExternal(t, name, ctx, where);
     field = 'external';
     if (source.kind === 'external' && source.length !== undefined && expectBytes !== undefined && source.length !== expectBytes) {
-      throw badInput(`${label()}: external data length ${source.length} bytes, the shape needs ${expectBytes}`);
+      throw badInput(`${tensorLabel(where, name, dtype, dims)}: external data length ${source.length} bytes, the shape needs ${expectBytes}`);
     }
   } else if (has(t, 'raw_data')) {
     // A FileRange: raw_data left on disk by loadModel's scanner (lazy.ts), read on first use.
     source = t.raw_data instanceof FileRange ? new LazyRawSource(t.raw_data, name) : { kind: 'raw', bytes: t.raw_data };
     field = 'raw_data';
     if (expectBytes !== undefined && t.raw_data.length !== expectBytes) {
-      throw badInput(`${label()}: raw_data has ${t.raw_data.length} bytes, the shape needs ${expectBytes}`);
+      throw badInput(`${tensorLabel(where, name, dtype, dims)}: raw_data has ${t.raw_data.length} bytes, the shape needs ${expectBytes}`);
     }
   } else {
     const f = typedFieldFor(dtype);
@@ -437,9 +473,9 @@ export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor
       const looseF = ((t.$unknowns ?? []) as Uint8Array[]).map(rawTag).filter(isUnpackedFloat);
       for (const other of ['float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data']) {
         const present = t[other]?.length || looseF.some((r) => (r.field === 4 ? 'float_data' : 'double_data') === other);
-        if (other !== f && present) throw badInput(`${label()}: data stored in ${other}, which does not match the element type`);
+        if (other !== f && present) throw badInput(`${tensorLabel(where, name, dtype, dims)}: data stored in ${other}, which does not match the element type`);
       }
-      if (vals.length !== expectCount) throw badInput(`${label()}: ${f} has ${vals.length} values, the shape needs ${expectCount}`);
+      if (vals.length !== expectCount) throw badInput(`${tensorLabel(where, name, dtype, dims)}: ${f} has ${vals.length} values, the shape needs ${expectCount}`);
     }
     switch (f) {
       case 'float_data': case 'double_data': source = { kind: 'values', values: vals as Float32Array | Float64Array }; break;

@@ -89,17 +89,27 @@ function loadLazily(path: string): Model | undefined {
   }
 }
 
-/** Every tensor of the model (initializers and node attribute tensors). */
-function* tensorsOf(model: Model): Generator<Tensor> {
-  for (const g of [model.graph, ...[...model.graph.subgraphsDeep()].map((s) => s.graph)]) {
-    yield* g.initializers.values();
+/** Every tensor of the model (initializers and node attribute tensors), in the order: main
+ * graph, then each subgraph (subgraphsDeep order); per graph, initializers then attribute
+ * tensors in node order. A plain array rather than a generator: it runs on every load
+ * (checkExternalData) and save, and a generator allocates an iterator result per tensor until
+ * it is optimized (MobileNetV2: ~6% of a load's allocations). */
+function tensorsOf(model: Model): Tensor[] {
+  const out: Tensor[] = [];
+  const visit = (g: Model['graph']) => {
+    for (const t of g.initializers.values()) out.push(t);
     for (const n of g.nodes) {
       for (const a of n.attributes) {
-        if (a.type === 'tensor') yield a.value;
-        else if (a.type === 'tensors') yield* a.value;
+        if (a.type === 'tensor') out.push(a.value);
+        else if (a.type === 'tensors') for (const t of a.value) out.push(t);
       }
     }
+  };
+  visit(model.graph);
+  if (model.graph.nodes.some((n) => n.attributes.some((a) => a.type === 'graph' || a.type === 'graphs'))) {
+    for (const s of model.graph.subgraphsDeep()) visit(s.graph);
   }
+  return out;
 }
 
 /** Names of external-data tensors the IR keeps opaque (in opaque attributes, model-local
