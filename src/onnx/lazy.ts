@@ -170,9 +170,10 @@ let poolBusy = false;
  * kept (in file order, the walk only moves forward) so that `Out.build` copies the skeleton's
  * bytes from them and reads from the file only what no window covered. */
 class Cursor {
-  private win: Uint8Array = new Uint8Array(0);
-  private winAt = 0;
-  private winLen = 0;
+  /** The current window (read by varintAt's fast path; written only by `byte`). */
+  win: Uint8Array = new Uint8Array(0);
+  winAt = 0;
+  winLen = 0;
   /** Every window read: file offset and bytes, in increasing offsets, not overlapping. */
   readonly windows: { at: number; bytes: Uint8Array }[] = [];
   constructor(readonly fd: number, readonly size: number, private readonly pooled: boolean) {}
@@ -242,6 +243,25 @@ interface Field { start: number; value: number; end: number; num: number; wire: 
 /** Reads a varint at `at` (before `end`) into f.value, returning the next position. Values beyond
  * 2^53 give up. */
 function varintAt(c: Cursor, at: number, end: number, f: Field): number {
+  // Fast path: all 10 bytes a varint may take are in the current window and before `end`
+  // (nearly every field header): read them from the window array instead of a `byte` call
+  // per byte. Same result as the loop below, which handles the window and region edges.
+  const i = at - c.winAt;
+  if (i >= 0 && i + 10 <= c.winLen && at + 10 <= end) {
+    const w = c.win;
+    let v = 0, mul = 1;
+    for (let k = 0; k < 10; k++) {
+      const b = w[i + k];
+      v += (b & 0x7f) * mul;
+      if (!(b & 0x80)) {
+        if (v > Number.MAX_SAFE_INTEGER) throw new GiveUp();
+        f.value = v;
+        return at + k + 1;
+      }
+      mul *= 128;
+    }
+    throw new GiveUp();
+  }
   let v = 0, mul = 1;
   for (let i = 0; i < 10; i++) {
     if (at >= end) throw new GiveUp();
