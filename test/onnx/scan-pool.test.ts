@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import fc from 'fast-check';
-import { encodeModel, loadModel } from '../../src/onnx/io.ts';
+import { encodeModel, loadModel, saveModel } from '../../src/onnx/io.ts';
 import { LazyRawSource, scanModelFile } from '../../src/onnx/lazy.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import { ModelProto, type Msg } from '../../src/onnx/schema.ts';
@@ -71,4 +71,37 @@ test('a scan with more windows than the pool keeps (small tensors between large 
   assert.ok(same(first.bytes, skeleton), 'the skeleton of the first scan changed');
   assert.ok(same(encodeModel(model), bytes));
   assert.ok(same(readFileSync(path), bytes));
+});
+
+test('saves (whose arena is the pool the scans read into) interleaved with loads: every file and model stays exact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-scanpool-'));
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(fc.oneof(fc.integer({ min: 1, max: 12_000 }), fc.integer({ min: 17_000, max: 400_000 })), { minLength: 1, maxLength: 10 }), { minLength: 2, maxLength: 4 }),
+      fc.array(fc.nat(), { minLength: 4, maxLength: 8 }),
+      (models, order) => {
+        const loaded = models.map((sizes, k) => {
+          const bytes = modelBytes([...sizes, 300_000], k + 20);
+          const path = join(dir, `s${k}.onnx`);
+          writeFileSync(path, bytes);
+          const model = loadModel(path);
+          // Save an earlier model between loads: its ranges go through the arena, then the next
+          // scan reads its windows into the same memory.
+          const earlier = order[k % order.length] % (k + 1);
+          saveModel(model, join(dir, `out${k}.onnx`));
+          return { bytes, model, path, earlier };
+        });
+        for (const [k, { earlier }] of loaded.entries()) {
+          const e = loaded[earlier];
+          saveModel(e.model, join(dir, `again${k}.onnx`));
+          assert.ok(same(readFileSync(join(dir, `again${k}.onnx`)), e.bytes), 'a save after other loads and saves differs');
+        }
+        for (const [k, { bytes, model }] of loaded.entries()) {
+          assert.ok(same(readFileSync(join(dir, `out${k}.onnx`)), bytes), 'a save interleaved with scans differs');
+          assert.ok(same(encodeModel(model), bytes), 'a model changed after saves and scans');
+        }
+      },
+    ),
+    { numRuns: 10, seed: 16 },
+  );
 });
