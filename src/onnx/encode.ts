@@ -69,8 +69,8 @@ const num = (what: string) => (x: any) => longToNumber(x, what);
 /** The encoded model as parts: the structure, and raw_data of at least 4 KiB as views of the
  * tensors' bytes; a FileRange part is raw_data still on disk (a lazily loaded initializer,
  * lazy.ts), to be copied from its file by the consumer (concatParts / writeParts). */
-export function encodeModelChunks(model: Model, ctx: EncodeContext): Part[] {
-  return encodeParts(ModelProto, modelMsg(model, ctx), SPLICE_BYTES);
+export function encodeModelChunks(model: Model, ctx: EncodeContext, alloc?: (n: number) => Uint8Array | undefined): Part[] {
+  return encodeParts(ModelProto, modelMsg(model, ctx), SPLICE_BYTES, alloc);
 }
 
 /** The encoded model in one new array (lazily loaded raw_data read into it). */

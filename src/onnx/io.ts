@@ -24,7 +24,7 @@ import { readInputFile } from '../util/input.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
 import { encodeModelBytes, encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
 import { validateModel } from './validate.ts';
-import { LazyRawSource, scanModelFile, writeParts } from './lazy.ts';
+import { LazyRawSource, POOL_STRUCTURE_OFFSET, holdPool, releasePool, scanModelFile, writeParts } from './lazy.ts';
 
 export { validateModel };
 
@@ -262,20 +262,32 @@ function saveInto(model: Model, out: string, outDir: string, opts: SaveOptions, 
       return sink;
     },
   };
+  // The structure is encoded into the window pool past the arena when it fits (scratch: the
+  // parts are written out below, before the pool is released), else into a new array.
+  const held = holdPool();
+  try {
+    saveParts(model, ctx, out, modelTmp, sidePath, () => sink, held);
+  } finally {
+    releasePool(held);
+  }
+}
+
+function saveParts(model: Model, ctx: EncodeContext, out: string, modelTmp: string, sidePath: string, sinkOf: () => SideFile | undefined, held: Uint8Array | undefined): void {
+  const alloc = held && ((n: number) => (n <= held.length - POOL_STRUCTURE_OFFSET ? held.subarray(POOL_STRUCTURE_OFFSET, POOL_STRUCTURE_OFFSET + n) : undefined));
   let parts: ReturnType<typeof encodeModelChunks>;
   try {
-    parts = encodeModelChunks(model, ctx);
+    parts = encodeModelChunks(model, ctx, alloc);
     const total = parts.reduce((a, p) => a + p.length, 0);
     if (total >= 2 ** 31) throw badInput(`the model would be ${total} bytes, over protobuf's 2 GiB limit; save with externalDataThreshold`);
-    sink?.close();
+    sinkOf()?.close();
   } catch (e) {
-    sink?.close();
-    throw fsError(e, sink ? sidePath : out);
+    sinkOf()?.close();
+    throw fsError(e, sinkOf() ? sidePath : out);
   }
   try {
     const fd = openSync(modelTmp, 'wx', 0o644);
     try {
-      writeParts(fd, parts);
+      writeParts(fd, parts, held);
     } finally {
       closeSync(fd);
     }

@@ -172,6 +172,22 @@ const poolBuffer = (): Uint8Array => (pool ??= newBytes(POOL_MAX * WINDOW));
  * re-entry). */
 let poolBusy = false;
 
+/** The pool for one save (undefined when something holds it): its first 1 MiB is writeParts'
+ * arena, the rest may hold the save's encoded structure (see saveModel), so that a save after a
+ * load writes through memory the load already touched. Release it with releasePool. */
+export function holdPool(): Uint8Array | undefined {
+  if (poolBusy) return undefined;
+  poolBusy = true;
+  return poolBuffer();
+}
+
+export function releasePool(held: Uint8Array | undefined): void {
+  if (held) poolBusy = false;
+}
+
+/** Bytes of the pool a save's structure may use (after the arena). */
+export const POOL_STRUCTURE_OFFSET = 1 << 20;
+
 /** Positional reader over a file with read-ahead windows, for the field walk; the windows are
  * kept (in file order, the walk only moves forward) so that `Out.build` copies the skeleton's
  * bytes from them and reads from the file only what no window covered. */
@@ -478,7 +494,7 @@ export function concatParts(parts: Part[]): Uint8Array {
  * VM) against 620-830 for 1 MiB, 30-45 ms less per save; repeated saves in one process (arena
  * warm) took the same time with either (16 ms CPU), the extra reads and writes costing less
  * than the noise. */
-const ARENA_MAX = 1 << 20;
+const ARENA_MAX = POOL_STRUCTURE_OFFSET;
 /** File ranges closer than this in their file are read with one pread (the bytes between are
  * read needlessly: the small fields of a lazily loaded model, between its large tensors). */
 const READ_GAP = 1 << 16;
@@ -511,7 +527,7 @@ function writeAllAt(fd: number, chunks: Uint8Array[], pos: number): number {
  * then a few reads and gathered writes instead of one read and one write per tensor: on this VM a syscall
  * costs tens of microseconds. Ranges larger than the arena are copied through it in chunks.
  */
-export function writeParts(fd: number, parts: Part[]): void {
+export function writeParts(fd: number, parts: Part[], arenaGiven?: Uint8Array): void {
   let pos = 0;
   const iov: Uint8Array[] = [];
   let used = 0;
@@ -525,6 +541,7 @@ export function writeParts(fd: number, parts: Part[]): void {
   let shared = false;
   let arenaBuf: Uint8Array | undefined;
   const arenaOf = (): Uint8Array => {
+    if (!arenaBuf && arenaGiven) arenaBuf = arenaGiven.subarray(0, ARENA_MAX);
     if (!arenaBuf) {
       shared = !poolBusy;
       poolBusy = true;

@@ -404,13 +404,14 @@ export function encodeFlat(type: protobuf.Type, m: Msg): Uint8Array {
 /**
  * Encodes `m` as `type` into parts: the message structure in one buffer, and every bytes field
  * of at least `spliceMin` bytes (and every FileRange) as its own part (the value itself, not a
- * copy). Concatenated, the parts are exactly `encodeFlat`'s bytes.
+ * copy). Concatenated, the parts are exactly `encodeFlat`'s bytes. `alloc`: where the structure
+ * buffer comes from (a caller's scratch; default a new array): the parts then point into it.
  */
-export function encodeParts(type: protobuf.Type, m: Msg, spliceMin: number): Part[] {
+export function encodeParts(type: protobuf.Type, m: Msg, spliceMin: number, alloc?: (n: number) => Uint8Array | undefined): Part[] {
   const d = describe(type);
   const S = new Sizes(Math.max(1, spliceMin));
   const total = measure(d, m, S);
-  const o = new Out(newBytes(total - S.spliced), S, undefined);
+  const o = new Out(alloc?.(total - S.spliced) ?? newBytes(total - S.spliced), S, undefined);
   o.message(d, m);
   if (o.pos !== total - S.spliced) throw new Error(`wire.ts: wrote ${o.pos} bytes, measured ${total - S.spliced}`);
   if (o.pos > o.from) o.parts.push(o.buf.subarray(o.from, o.pos));
