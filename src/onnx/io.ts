@@ -12,8 +12,8 @@
  *   initializers to a side file (`externalDataThreshold`), which it does on its own when the
  *   inline data would exceed protobuf's 2 GiB message limit.
  */
-import { closeSync, ftruncateSync, fstatSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { closeSync, ftruncateSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import type { Model } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { DnnfuseError, badInput, isDnnfuseError, unsupported } from '../errors.ts';
