@@ -53,7 +53,7 @@ export interface MaskLossResult {
  * the head, built once per model (they were rebuilt per group: a concat, a transpose and a
  * dozen reads back per explanation, ~9% of GNNExplainer's time under GET). The model's
  * variables do not change while it explains (a trained predictor); `trainGet` builds new models. */
-interface ModelConstants {
+export interface ModelConstants {
   wcat0: tf.Tensor2D;
   wcat: tf.Tensor2D[];
   wcatT: tf.Tensor2D[];
@@ -65,7 +65,7 @@ interface ModelConstants {
 }
 const constants = new WeakMap<KGnn, ModelConstants>();
 
-function constantsOf(model: KGnn): ModelConstants {
+export function constantsOf(model: KGnn): ModelConstants {
   let c = constants.get(model);
   if (c) return c;
   const data = (name: string): Float32Array => Float32Array.from(model.v(name).dataSync() as Float32Array);

@@ -20,7 +20,8 @@ import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
 import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
-import { inputTensors, sigmoid, type Explainer, type Explanation } from './common.ts';
+import { sigmoid, type Explainer, type Explanation } from './common.ts';
+import { GroupForward } from './group-forward.ts';
 import type { LocalGraph } from '../features.ts';
 
 export const RG_HIDDEN = 32;
@@ -120,7 +121,7 @@ export class RgExplainer implements Explainer {
   }
 
   /** One episode; `rng` undefined = greedy. */
-  private rollout(t: BatchTensors, local: LocalGraph, h: tf.Tensor2D, rng?: Rng): Episode {
+  private rollout(pOf: (members: number[]) => number, local: LocalGraph, h: tf.Tensor2D, rng?: Rng): Episode {
     const pick = (logits: Float32Array): number => {
       if (!rng) {
         let best = 0;
@@ -138,7 +139,7 @@ export class RgExplainer implements Explainer {
     const seed = pick(seedL);
     const members = [seed];
     const steps: Episode['steps'] = [];
-    let p = this.subgraphP(t, local, members);
+    let p = pOf(members);
     const cap = Math.min(this.maxSize, local.ops.length);
     while (p < 0.5 && members.length < cap) {
       const candidates = this.neighbours(local, members);
@@ -147,7 +148,7 @@ export class RgExplainer implements Explainer {
       const chosen = pick(gl);
       steps.push({ candidates, members: [...members], chosen });
       members.push(candidates[chosen]);
-      p = this.subgraphP(t, local, members);
+      p = pOf(members);
     }
     return { seed, steps, members: members.sort((a, b) => a - b), pInvalid: p };
   }
@@ -157,32 +158,37 @@ export class RgExplainer implements Explainer {
   }
 
   explainInput(input: GraphInput): Explanation {
-    const { t, local } = inputTensors(input);
+    const local = input.local;
+    // the predictor's forward on the group (group-forward.ts), and P(invalid | S) of each
+    // candidate explanation S as the forward on the subgraph S induces: the same function as
+    // subgraphP's masked forward on the whole group (see group-forward.ts), on |S| <= 8 nodes
+    const fw = new GroupForward(this.model, input);
+    const full = fw.full();
+    const pInvalid = sigmoid(full.logit);
+    const h = tf.tensor2d(full.h, [local.ops.length, HIDDEN]);
+    let ep: Episode;
     try {
-      const h = tf.tidy(() => this.model.nodeEmbeddings(t));
-      const pInvalid = tf.tidy(() => sigmoid(this.model.head(h, t.pool, 1).dataSync()[0]));
-      const ep = this.rollout(t, local, h);
-      h.dispose();
-      const inS = new Set(ep.members);
-      const inside: [number, number][] = [];
-      const boundary: [number, number][] = [];
-      for (let k = 0; k < local.src.length; k++) {
-        const a = inS.has(local.src[k]);
-        const b = inS.has(local.dst[k]);
-        const pair: [number, number] = [local.ops[local.src[k]], local.ops[local.dst[k]]];
-        if (a && b) inside.push(pair);
-        else if (a || b) boundary.push(pair);
-      }
-      return {
-        method: 'rg',
-        edges: [...inside, ...boundary],
-        scores: [...inside.map(() => 1), ...boundary.map(() => 0.5)],
-        pInvalid,
-        nodes: ep.members.map((m) => local.ops[m]),
-      };
+      ep = this.rollout((members) => sigmoid(fw.subgraphLogit(members)), local, h);
     } finally {
-      disposeBatch(t);
+      h.dispose();
     }
+    const inS = new Set(ep.members);
+    const inside: [number, number][] = [];
+    const boundary: [number, number][] = [];
+    for (let k = 0; k < local.src.length; k++) {
+      const a = inS.has(local.src[k]);
+      const b = inS.has(local.dst[k]);
+      const pair: [number, number] = [local.ops[local.src[k]], local.ops[local.dst[k]]];
+      if (a && b) inside.push(pair);
+      else if (a || b) boundary.push(pair);
+    }
+    return {
+      method: 'rg',
+      edges: [...inside, ...boundary],
+      scores: [...inside.map(() => 1), ...boundary.map(() => 0.5)],
+      pInvalid,
+      nodes: ep.members.map((m) => local.ops[m]),
+    };
   }
 
   /** REINFORCE over groups the predictor calls invalid. */
@@ -200,7 +206,7 @@ export class RgExplainer implements Explainer {
         const input = groups[gi].input;
         const t = batchTensors(makeBatch([input]));
         const h = tf.tidy(() => this.model.nodeEmbeddings(t));
-        const ep = this.rollout(t, input.local, h, rng);
+        const ep = this.rollout((members) => this.subgraphP(t, input.local, members), input.local, h, rng);
         const reward = ep.pInvalid - (this.sizePenalty * ep.members.length) / input.local.ops.length;
         const adv = seen === 0 ? 0 : reward - baseline;
         baseline = seen === 0 ? reward : 0.9 * baseline + 0.1 * reward;
