@@ -113,12 +113,12 @@ test('PGExplainer on the group forward: edge logits and ranking as the tfjs path
       assert.equal(tf.memory().numTensors, before, 'RG-Explainer leaked tensors');
       assert.deepEqual(rg.explainInput(input), a);
       assert.ok(a.nodes!.length >= 1 && a.nodes!.length <= Math.min(rg.maxSize, input.local.ops.length));
-      // the rollout on the tfjs path (masked forward on the whole group), as explainInput ran it
+      // the rollout on the tfjs path (masked forward on the whole group, tf policy), as explainInput ran it
       const t2 = batchTensors(makeBatch([input]));
       try {
-        const r = rg as unknown as { rollout(p: (m: number[]) => number, l: typeof input.local, h: tf.Tensor2D): { members: number[] }; subgraphP(t: typeof t2, l: typeof input.local, m: number[]): number };
+        const r = rg as unknown as { rollout(p: (m: number[]) => number, l: typeof input.local, policy: unknown): { members: number[] }; subgraphP(t: typeof t2, l: typeof input.local, m: number[]): number; tfPolicy(h: tf.Tensor2D): unknown };
         const h = tf.tidy(() => model.nodeEmbeddings(t2));
-        const old = r.rollout((m) => r.subgraphP(t2, input.local, m), input.local, h);
+        const old = r.rollout((m) => r.subgraphP(t2, input.local, m), input.local, r.tfPolicy(h));
         h.dispose();
         assert.deepEqual(a.nodes, old.members.map((m) => input.local.ops[m]), `${name}: RG-Explainer's explanation differs from the tfjs path's`);
       } finally {

@@ -133,12 +133,14 @@ export class GroupForward {
       const o = v * H;
       for (let j = 0; j < H; j++) g[j] += h[o + j];
     }
-    let logit = c.b2;
-    for (let k = 0; k < HEAD_HIDDEN; k++) {
-      let a = c.b1[k];
-      for (let j = 0; j < H; j++) a += g[j] * c.w1[j * HEAD_HIDDEN + k];
-      if (a > 0) logit += a * c.w2[k];
+    const a = Float64Array.from(c.b1);
+    for (let j = 0; j < H; j++) {
+      const x = g[j];
+      const o = j * HEAD_HIDDEN;
+      for (let k = 0; k < HEAD_HIDDEN; k++) a[k] += x * c.w1[o + k];
     }
+    let logit = c.b2;
+    for (let k = 0; k < HEAD_HIDDEN; k++) if (a[k] > 0) logit += a[k] * c.w2[k];
     return logit;
   }
 }
