@@ -49,6 +49,7 @@ export function components(graph: OpGraph, ids: readonly number[]): number[][] {
 
 const stamps = new WeakMap<OpGraph, { mark: Int32Array; gen: number }>();
 
+
 /** True when the ops form exactly one weakly connected component. The empty set has no
  * component, so it is not connected: a fusion group is never empty, and a split that produced
  * an empty part must fail every check that asks. */
@@ -133,57 +134,164 @@ export interface CutPartition {
  * candidate in that order). Undefined when no candidate qualifies or (i, j) is not a group edge.
  */
 export function cutPartition(graph: OpGraph, group: Group, edge: [number, number]): CutPartition | undefined {
+  // Every candidate is judged on local indices (the group sorted) with flag arrays, and the
+  // prefixes all at once: the components of every prefix and every suffix by one incremental
+  // union-find pass each, the crossing count of every prefix by a running sum. The candidates,
+  // their order and the tie rule are those of the header; only the winner's sides and cut edges
+  // are built. (Per-candidate Sets and an isConnected of both sides made a skip edge spanning k
+  // ops O(k n): GET's SPLIT and the 'cuts' explainer call this for every edge they try.) The
+  // helpers are module functions, not closures: under tsx (esbuild keepNames) every closure
+  // created costs a defineProperty call, which dominated this function.
   const [i, j] = edge;
-  const set = new Set(group);
-  if (!set.has(i) || !set.has(j) || !graph.succ[i].includes(j)) return undefined;
-  const crossing = (a: Set<number>): [number, number][] => {
-    const out: [number, number][] = [];
-    for (const v of a) for (const u of graph.succ[v]) if (set.has(u) && !a.has(u)) out.push([v, u]);
-    return out.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-  };
-  // bridge?
-  const seen = new Set<number>([i]);
-  const stack = [i];
-  while (stack.length) {
-    const v = stack.pop()!;
-    for (const u of graph.succ[v]) if (set.has(u) && !seen.has(u) && !(v === i && u === j)) (seen.add(u), stack.push(u));
-    for (const u of graph.pred[v]) if (set.has(u) && !seen.has(u) && !(v === j && u === i)) (seen.add(u), stack.push(u));
-  }
-  if (!seen.has(j)) {
-    const a = [...seen].sort((x, y) => x - y);
-    const b = group.filter((v) => !seen.has(v));
-    return { edge, a, b: [...b].sort((x, y) => x - y), cutEdges: [[i, j]], rule: 'bridge' };
-  }
-  const candidates: { a: Set<number>; rule: CutPartition['rule'] }[] = [];
+  const { succ } = graph;
+  let sorted: readonly number[] = group;
+  for (let k = 1; k < group.length; k++) if (group[k - 1] > group[k]) { sorted = [...group].sort((x, y) => x - y); break; }
+  const n = sorted.length;
+  const c = cutScratchOf(graph);
+  c.IN = ++c.gen;
+  c.sorted = sorted;
+  for (let k = 0; k < n; k++) (c.mark[sorted[k]] = c.IN), (c.loc[sorted[k]] = k);
+  if (c.mark[i] !== c.IN || c.mark[j] !== c.IN || !succ[i].includes(j)) return undefined;
+  const li = c.loc[i], lj = c.loc[j];
+  // bridge? (side flag 1 = a)
+  const seen = cutReach(graph, c, n, i, true, true, i, j);
+  if (!seen[lj]) return { edge, a: cutSide(c, seen, 1), b: cutSide(c, seen, 0), cutEdges: [[i, j]], rule: 'bridge' };
+  let best: Uint8Array | undefined, bestCount = 0, bestRule: CutPartition['rule'] = 'prefix';
   // ancestors of i (down-closed)
-  const anc = new Set<number>([i]);
-  stack.push(i);
-  while (stack.length) {
-    const v = stack.pop()!;
-    for (const u of graph.pred[v]) if (set.has(u) && !anc.has(u)) (anc.add(u), stack.push(u));
+  const anc = cutReach(graph, c, n, i, false, true, -1, -1);
+  if (!anc[lj] && anc[li] && cutConnected(graph, c, n, anc, 1) && cutConnected(graph, c, n, anc, 0)) {
+    (best = anc), (bestCount = cutCrossingCount(graph, c, n, anc)), (bestRule = 'ancestors');
   }
-  if (!anc.has(j)) candidates.push({ a: anc, rule: 'ancestors' });
   // complement of descendants of j
-  const desc = new Set<number>([j]);
-  stack.push(j);
+  const desc = cutReach(graph, c, n, j, true, false, -1, -1);
+  if (!desc[li]) {
+    for (let k = 0; k < n; k++) desc[k] ^= 1; // now a = not a descendant of j
+    if (!desc[lj] && cutConnected(graph, c, n, desc, 1) && cutConnected(graph, c, n, desc, 0)) {
+      const count = cutCrossingCount(graph, c, n, desc);
+      if (!best || count < bestCount) (best = desc), (bestCount = count), (bestRule = 'descendants');
+    }
+  }
+  // topological prefixes ending between i and j: sorted[0..p] for li <= p < lj (ids are
+  // topological, so an in-group edge runs from a lower to a higher local index)
+  let bestPrefix = -1;
+  if (li < lj) {
+    const prefixComps = cutComponentsPass(graph, c, n, true);
+    const suffixComps = cutComponentsPass(graph, c, n, false);
+    // crossing(sorted[0..p]) = in-group edges w -> u with loc w <= p < loc u: op k joining the
+    // prefix adds its edges to later ops and removes the edges into it from earlier ones
+    const into = new Int32Array(n);
+    const out = new Int32Array(n);
+    for (let k = 0; k < n; k++) for (const u of succ[sorted[k]]) if (c.mark[u] === c.IN && c.loc[u] > k) (into[c.loc[u]]++, out[k]++);
+    let crossing = 0;
+    for (let p = 0; p < lj; p++) {
+      crossing += out[p] - into[p];
+      if (p < li || prefixComps[p] !== 1 || suffixComps[p + 1] !== 1) continue;
+      if ((!best && bestPrefix < 0) || crossing < bestCount) (bestPrefix = p), (bestCount = crossing), (bestRule = 'prefix');
+    }
+  }
+  if (bestPrefix >= 0) {
+    best = new Uint8Array(n);
+    best.fill(1, 0, bestPrefix + 1);
+  }
+  if (!best) return undefined;
+  return { edge, a: cutSide(c, best, 1), b: cutSide(c, best, 0), cutEdges: cutCrossing(graph, c, n, best), rule: bestRule };
+}
+
+/** cutPartition's membership stamps (mark[v] === IN: v in the group) and local indices (loc[v]:
+ * v's index in the sorted group); its own, as it calls nothing that uses `stamps`. */
+interface CutScratch {
+  mark: Int32Array;
+  loc: Int32Array;
+  gen: number;
+  IN: number;
+  sorted: readonly number[];
+}
+const cutStamps = new WeakMap<OpGraph, CutScratch>();
+function cutScratchOf(graph: OpGraph): CutScratch {
+  let st = cutStamps.get(graph);
+  if (!st || st.mark.length !== graph.ops.length) cutStamps.set(graph, (st = { mark: new Int32Array(graph.ops.length), loc: new Int32Array(graph.ops.length), gen: 0, IN: 0, sorted: [] }));
+  if (st.gen > 0x7ffffff0) (st.mark.fill(0), (st.gen = 0));
+  return st;
+}
+
+/** Local flags of the ops reached from `from` over in-group edges (succ and/or pred), the edge
+ * skipI -> skipJ left out. */
+function cutReach(graph: OpGraph, c: CutScratch, n: number, from: number, useSucc: boolean, usePred: boolean, skipI: number, skipJ: number): Uint8Array {
+  const { succ, pred } = graph;
+  const { mark, loc, IN } = c;
+  const seen = new Uint8Array(n);
+  seen[loc[from]] = 1;
+  const stack = [from];
   while (stack.length) {
     const v = stack.pop()!;
-    for (const u of graph.succ[v]) if (set.has(u) && !desc.has(u)) (desc.add(u), stack.push(u));
+    if (useSucc) for (const u of succ[v]) if (mark[u] === IN && !seen[loc[u]] && !(v === skipI && u === skipJ)) (seen[loc[u]] = 1), stack.push(u);
+    if (usePred) for (const u of pred[v]) if (mark[u] === IN && !seen[loc[u]] && !(v === skipJ && u === skipI)) (seen[loc[u]] = 1), stack.push(u);
   }
-  if (!desc.has(i)) candidates.push({ a: new Set(group.filter((v) => !desc.has(v))), rule: 'descendants' });
-  // topological prefixes ending between i and j
-  const sorted = [...group].sort((x, y) => x - y);
-  for (let p = sorted.indexOf(i); p < sorted.length && sorted[p] < j; p++) {
-    candidates.push({ a: new Set(sorted.slice(0, p + 1)), rule: 'prefix' });
+  return seen;
+}
+
+/** The sorted ops whose flag is `want`. */
+function cutSide(c: CutScratch, flag: Uint8Array, want: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < flag.length; k++) if (flag[k] === want) out.push(c.sorted[k]);
+  return out;
+}
+
+/** Are the ops flagged `want` one weakly connected component (and not none)? */
+function cutConnected(graph: OpGraph, c: CutScratch, n: number, flag: Uint8Array, want: number): boolean {
+  const { succ, pred } = graph;
+  const { mark, loc, IN, sorted } = c;
+  let first = -1, size = 0;
+  for (let k = 0; k < n; k++) if (flag[k] === want) (size++, first < 0 && (first = k));
+  if (first < 0) return false;
+  const vis = new Uint8Array(n);
+  vis[first] = 1;
+  const stack = [sorted[first]];
+  let count = 1;
+  while (stack.length) {
+    const v = stack.pop()!;
+    for (const u of succ[v]) if (mark[u] === IN && !vis[loc[u]] && flag[loc[u]] === want) (vis[loc[u]] = 1), count++, stack.push(u);
+    for (const u of pred[v]) if (mark[u] === IN && !vis[loc[u]] && flag[loc[u]] === want) (vis[loc[u]] = 1), count++, stack.push(u);
   }
-  let best: CutPartition | undefined;
-  for (const c of candidates) {
-    if (c.a.size === 0 || c.a.size === group.length || !c.a.has(i) || c.a.has(j)) continue;
-    const a = [...c.a].sort((x, y) => x - y);
-    const b = sorted.filter((v) => !c.a.has(v));
-    if (!isConnected(graph, a) || !isConnected(graph, b)) continue;
-    const cutEdges = crossing(c.a);
-    if (!best || cutEdges.length < best.cutEdges.length) best = { edge, a, b, cutEdges, rule: c.rule };
+  return count === size;
+}
+
+/** In-group edges from the ops flagged 1 to the others (succ lists, duplicates counted). */
+function cutCrossingCount(graph: OpGraph, c: CutScratch, n: number, flag: Uint8Array): number {
+  let count = 0;
+  for (let k = 0; k < n; k++) if (flag[k]) for (const u of graph.succ[c.sorted[k]]) if (c.mark[u] === c.IN && !flag[c.loc[u]]) count++;
+  return count;
+}
+
+/** Those edges as pairs, sorted. */
+function cutCrossing(graph: OpGraph, c: CutScratch, n: number, flag: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let k = 0; k < n; k++) if (flag[k]) for (const u of graph.succ[c.sorted[k]]) if (c.mark[u] === c.IN && !flag[c.loc[u]]) out.push([c.sorted[k], u]);
+  return out.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+}
+
+/** Components of every prefix sorted[0..k] (forward) or suffix sorted[k..n-1] (backward, index
+ * n: 0), by adding ops one at a time to a union-find. */
+function cutComponentsPass(graph: OpGraph, c: CutScratch, n: number, forward: boolean): Int32Array {
+  const { succ, pred } = graph;
+  const { mark, loc, IN, sorted } = c;
+  const out = new Int32Array(n + 1);
+  const parent = new Int32Array(n);
+  let comps = 0;
+  for (let t = 0; t < n; t++) {
+    const k = forward ? t : n - 1 - t;
+    parent[k] = k;
+    comps++;
+    for (let side = 0; side < 2; side++) for (const u of side ? pred[sorted[k]] : succ[sorted[k]]) {
+      if (mark[u] !== IN) continue;
+      const m = loc[u];
+      if (forward ? m >= k : m <= k) continue; // not added yet
+      let ra = k, rb = m;
+      while (parent[ra] !== ra) ra = parent[ra] = parent[parent[ra]];
+      while (parent[rb] !== rb) rb = parent[rb] = parent[parent[rb]];
+      if (ra !== rb) (parent[ra] = rb), comps--;
+    }
+    out[k] = comps;
   }
-  return best;
+  return out;
 }

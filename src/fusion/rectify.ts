@@ -41,6 +41,9 @@ export type PlanAwareRectifier = Rectifier & {
    * (no explanation), valid, and drawing from `rng` exactly as the full answer would, so the
    * search's random stream does not move. Absent: the rectifier is never pruned. */
   skip?(group: Group, cost: CostModel, rng: Rng): Group[];
+  /** True when answering `group` now costs no new explanation (its answer is cached): lazy
+   * rectification (search/prune.ts) answers such groups first. Absent: none is. */
+  cheap?(group: Group, cost: CostModel): boolean;
 };
 
 export interface RectifyStats {

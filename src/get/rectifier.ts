@@ -159,6 +159,9 @@ export type GetRectifier = Rectifier & {
   /** The cheap answer for a plan that cannot matter (see GetOptions.prune); absent when pruning
    * is off. */
   skip?: Rectifier;
+  /** Would the answer for this group need no new explanation (see SplitRectifier.cheap)? Present
+   * with `skip`. */
+  cheap?(group: Group, cost: CostModel): boolean;
 };
 
 /** Everything the rectifier remembers about one cost model. */
@@ -387,6 +390,21 @@ export class SplitRectifier {
     return randomSplit(g, cost, rng);
   }
 
+  /**
+   * Would `rectify(group)` now compute no new explanation? True when the group's explanation is
+   * cached (then SPLIT's recursion below it was explained too) and, if the group recurs (its
+   * answer is then an alternative), its alternatives are cached. A hint for the order of lazy
+   * rectification (search/prune.ts: cached answers first, as they may prune the plan before any
+   * explanation); the answers never depend on it.
+   */
+  cheap(group: Group, cost: CostModel): boolean {
+    if (this.kind === 'none') return true;
+    const key = groupKey([...group].sort((a, b) => a - b));
+    const c = this.cachesFor(cost);
+    if (!c.explanations.has(key)) return false;
+    return !this.explore || !c.recurrences.get(key) || c.alternatives.has(key);
+  }
+
   /** The Rectifier contract (fusion/types.ts): valid groups splitting an invalid one. */
   rectify(group: Group, cost: CostModel, rng: Rng): Group[] {
     const stats = this.stats;
@@ -465,7 +483,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
   const r = new SplitRectifier(kind, opts);
   return Object.assign((group: Group, cost: CostModel, rng: Rng) => r.rectify(group, cost, rng), {
     kind,
-    ...(r.prunable ? { skip: (group: Group, cost: CostModel, rng: Rng) => r.skip(group, cost, rng) } : {}),
+    ...(r.prunable ? { skip: (group: Group, cost: CostModel, rng: Rng) => r.skip(group, cost, rng), cheap: (group: Group, cost: CostModel) => r.cheap(group, cost) } : {}),
     settle: (plan: Group[], produced: number[], cost: CostModel) => r.settle(plan, produced, cost),
     stats: r.stats,
     trees: r.trees,

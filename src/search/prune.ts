@@ -257,8 +257,9 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
 
 /**
  * applyRectifier for a plan the search keeps only if its DRAM is at most `cutoff`, explaining
- * lazily: the invalid groups are answered one at a time, the largest first (its internal maps
- * weigh most in the bound), and before each the bound is taken again on the plan with the groups
+ * lazily: the invalid groups are answered one at a time, those whose answer is cached first
+ * (the rectifier's `cheap`: free), then the largest first (its internal maps weigh most in the
+ * bound), and before each the bound is taken again on the plan with the groups
  * answered so far replaced by their parts (parts settle may still merge: `produced`); once it
  * exceeds `cutoff`, the remaining groups get the rectifier's cheap `skip` answer and the plan is
  * not settled. Exact: the guard's random split of every invalid group is drawn first, in plan
@@ -269,7 +270,7 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
  * not pruned is exactly applyRectifier's, parts in the same order, settled the same way.
  */
 export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number): Group[] {
-  const { skip, settle } = rectifier as PlanAwareRectifier;
+  const { skip, settle, cheap } = rectifier as PlanAwareRectifier;
   const invalid: number[] = [];
   plan.forEach((g, i) => { if (g.length > 1 && !cost.valid(g)) invalid.push(i); });
   if (!invalid.length || !skip || !prunable(cost)) return applyRectifier0(plan, cost, rectifier, rng, stats);
@@ -304,6 +305,12 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
         else out.push(plan[i]);
       }
       return out;
+    }
+    // next: the largest group whose answer is cached (free, and it may prune the plan before
+    // any explanation), else the largest (order[k..] is sorted largest first)
+    if (cheap) {
+      const at = order.findIndex((x, q) => q >= k && cheap(plan[x], cost));
+      if (at > k) order.splice(k, 0, order.splice(at, 1)[0]);
     }
     const i = order[k];
     const g = plan[i];

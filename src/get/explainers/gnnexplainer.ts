@@ -18,10 +18,11 @@
 import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
 import type { GraphInput, KGnn } from '../kgnn.ts';
-import { batchTensors, disposeBatch, graphInput, makeBatch } from '../kgnn.ts';
+import { graphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
 import { rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
 import { MaskObjective } from './mask-objective.ts';
+import { GroupForward } from './group-forward.ts';
 
 export interface GnnExplainerOptions {
   /** Adam steps (default 40; GET's benches use 20). */
@@ -58,15 +59,7 @@ export class GnnExplainer implements Explainer {
   explainInput(input: GraphInput): Explanation {
     const local = input.local;
     // P(invalid) of the whole group from the predictor's plain (unmasked) forward
-    const t = batchTensors(makeBatch([input]));
-    let pInvalid: number;
-    try {
-      const logit = tf.tidy(() => this.model.logits(t));
-      pInvalid = sigmoid(logit.dataSync()[0]);
-      logit.dispose();
-    } finally {
-      disposeBatch(t);
-    }
+    const pInvalid = sigmoid(new GroupForward(this.model, input).full().logit);
     const e = local.src.length;
     if (e === 0) return { method: 'gnne', edges: [], scores: [], pInvalid };
     const steps = this.o.steps ?? 40;

@@ -53,7 +53,7 @@ export interface MaskLossResult {
  * the head, built once per model (they were rebuilt per group: a concat, a transpose and a
  * dozen reads back per explanation, ~9% of GNNExplainer's time under GET). The model's
  * variables do not change while it explains (a trained predictor); `trainGet` builds new models. */
-interface ModelConstants {
+export interface ModelConstants {
   wcat0: tf.Tensor2D;
   wcat: tf.Tensor2D[];
   wcatT: tf.Tensor2D[];
@@ -65,7 +65,7 @@ interface ModelConstants {
 }
 const constants = new WeakMap<KGnn, ModelConstants>();
 
-function constantsOf(model: KGnn): ModelConstants {
+export function constantsOf(model: KGnn): ModelConstants {
   let c = constants.get(model);
   if (c) return c;
   const data = (name: string): Float32Array => Float32Array.from(model.v(name).dataSync() as Float32Array);
@@ -108,6 +108,14 @@ export class MaskObjective {
   private readonly z: Float32Array;
   private readonly g: Float32Array;
   private readonly grad: Float32Array;
+  // scratch of one evaluation, reused across Adam steps (same arithmetic as fresh arrays: each
+  // is zeroed where it was zero-initialized)
+  private readonly sumLog: Float64Array;
+  private readonly dg: Float64Array;
+  private readonly dnw: Float64Array;
+  private readonly dhTop: Float32Array;
+  private readonly dw: Float64Array;
+  private readonly dP: Float32Array;
 
   constructor(model: KGnn, input: GraphInput) {
     const { local, features } = input;
@@ -138,6 +146,12 @@ export class MaskObjective {
     this.z = new Float32Array(HEAD_HIDDEN);
     this.g = new Float32Array(H);
     this.grad = new Float32Array(this.e);
+    this.sumLog = new Float64Array(n);
+    this.dg = new Float64Array(H);
+    this.dnw = new Float64Array(n);
+    this.dhTop = new Float32Array(n * H);
+    this.dw = new Float64Array(this.e);
+    this.dP = new Float32Array(n * H3);
   }
 
   /** Releases the per-group state (the model's fused weights stay cached with the model). */
@@ -160,7 +174,8 @@ export class MaskObjective {
     const { n, e, src, dst, w, nw, ens } = this;
     for (let k = 0; k < e; k++) w[k] = sigmoid(m[k]);
     // soft-OR node weights: n_v = 1 - exp(sum_{e ~ v} log(1 + eps - w_e))
-    const s = new Float64Array(n);
+    const s = this.sumLog;
+    s.fill(0);
     for (let k = 0; k < e; k++) {
       const lw = Math.log(1 + EPS - w[k]);
       s[src[k]] += lw;
@@ -247,15 +262,16 @@ export class MaskObjective {
 
     // backward: head
     const dlogit = -1 / (1 + Math.exp(logit));
-    const dg = new Float64Array(H);
+    const dg = this.dg;
+    dg.fill(0);
     for (let k = 0; k < HEAD_HIDDEN; k++) {
       if (!(this.z[k] > 0)) continue;
       const da = dlogit * this.w2[k];
       for (let j = 0; j < H; j++) dg[j] += this.w1[j * HEAD_HIDDEN + k] * da;
     }
-    const dnw = new Float64Array(n);
+    const dnw = this.dnw;
     const hL = this.h[LAYERS];
-    let dh: Float32Array = new Float32Array(n * H);
+    let dh: Float32Array = this.dhTop; // every entry written below
     for (let v = 0; v < n; v++) {
       const o = v * H;
       let acc = 0;
@@ -265,17 +281,18 @@ export class MaskObjective {
       }
       dnw[v] = acc;
     }
-    const dw = new Float64Array(e);
-    const dP = new Float32Array(n * H3);
+    const dw = this.dw;
+    dw.fill(0);
+    const dP = this.dP;
     for (let l = LAYERS - 1; l >= 0; l--) {
       const pre = this.pre[l];
       const P = this.P[l];
-      dP.fill(0);
-      // dpre = dh ⊙ [pre > 0], stored as the W_self block of dP
+      // dpre = dh ⊙ [pre > 0], stored as the W_self block of dP; the W_in / W_out blocks zeroed
       for (let v = 0; v < n; v++) {
         const o = v * H;
         const po = v * H3;
         for (let j = 0; j < H; j++) dP[po + j] = pre[o + j] > 0 ? dh[o + j] : 0;
+        dP.fill(0, po + H, po + H3);
       }
       for (let k = 0; k < e; k++) {
         const wk = w[k];

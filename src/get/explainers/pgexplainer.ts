@@ -13,7 +13,8 @@ import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
 import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
-import { inputTensors, maskEntropy, maskedLogits, rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
+import { maskEntropy, maskedLogits, rankEdges, sigmoid, type Explainer, type Explanation } from './common.ts';
+import { GroupForward } from './group-forward.ts';
 
 export const PG_HIDDEN = 64;
 
@@ -64,19 +65,44 @@ export class PgExplainer implements Explainer {
   }
 
   explainInput(input: GraphInput): Explanation {
-    const { t, local } = inputTensors(input);
-    try {
-      const [pInvalid, scores] = tf.tidy(() => {
-        const h = this.model.nodeEmbeddings(t);
-        const p = sigmoid(this.model.head(h, t.pool, 1).dataSync()[0]);
-        if (t.e === 0) return [p, new Float32Array(0)] as const;
-        // rank by the logit: the sigmoid saturates to exactly 1 in float32 for confident edges
-        return [p, Float32Array.from(this.edgeLogits(t, h).dataSync() as Float32Array)] as const;
-      });
-      return { method: 'pg', ...rankEdges(local, scores), pInvalid };
-    } finally {
-      disposeBatch(t);
+    // the predictor's forward on the group alone (group-forward.ts: the same function as
+    // model.nodeEmbeddings / model.head on the group's BatchTensors, without the dense
+    // adjacency), then the edge MLP
+    const fw = new GroupForward(this.model, input);
+    const { h, logit } = fw.full();
+    const pInvalid = sigmoid(logit);
+    const { local } = input;
+    const e = local.src.length;
+    if (e === 0) return { method: 'pg', ...rankEdges(local, new Float32Array(0)), pInvalid };
+    // [h_src ; h_dst] per edge, x W1 on the tf backend; the rest (64 units) in plain loops
+    const x = new Float32Array(e * 2 * HIDDEN);
+    for (let k = 0; k < e; k++) {
+      x.set(h.subarray(local.src[k] * HIDDEN, (local.src[k] + 1) * HIDDEN), k * 2 * HIDDEN);
+      x.set(h.subarray(local.dst[k] * HIDDEN, (local.dst[k] + 1) * HIDDEN), k * 2 * HIDDEN + HIDDEN);
     }
+    const xt = tf.tensor2d(x, [e, 2 * HIDDEN]);
+    const zt = tf.matMul(xt, this.v('w1'));
+    const z = zt.dataSync() as Float32Array;
+    tf.dispose([xt, zt]);
+    const { b1, w2, b2 } = this.head();
+    // rank by the logit: the sigmoid saturates to exactly 1 in float32 for confident edges
+    const scores = new Float32Array(e);
+    for (let k = 0; k < e; k++) {
+      let s = b2;
+      for (let j = 0; j < PG_HIDDEN; j++) {
+        const a = z[k * PG_HIDDEN + j] + b1[j];
+        if (a > 0) s += a * w2[j];
+      }
+      scores[k] = s;
+    }
+    return { method: 'pg', ...rankEdges(local, scores), pInvalid };
+  }
+
+  /** The edge MLP's b1, w2, b2 as arrays, read once (dropped when training changes them). */
+  private headValues?: { b1: Float32Array; w2: Float32Array; b2: number };
+  private head(): { b1: Float32Array; w2: Float32Array; b2: number } {
+    this.headValues ??= { b1: Float32Array.from(this.v('b1').dataSync() as Float32Array), w2: Float32Array.from(this.v('w2').dataSync() as Float32Array), b2: this.v('b2').dataSync()[0] };
+    return this.headValues;
   }
 
   /** Trains the edge MLP on groups the predictor calls invalid (the predictor stays frozen). */
@@ -87,6 +113,7 @@ export class PgExplainer implements Explainer {
     const vars = [...this.vars.values()];
     const sizeCoeff = o.sizeCoeff ?? 0.05;
     const entropyCoeff = o.entropyCoeff ?? 0.1;
+    this.headValues = undefined;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       rng.shuffle(order);
       let total = 0;
@@ -116,6 +143,7 @@ export class PgExplainer implements Explainer {
       o.log?.(`PGExplainer epoch ${epoch + 1}/${o.epochs} loss ${(total / Math.max(1, n)).toFixed(4)}`);
     }
     opt.dispose();
+    this.headValues = undefined;
   }
 
   values(): Map<string, Float32Array> {

@@ -20,7 +20,8 @@ import { tf } from '../tf.ts';
 import type { CostModel, Group } from '../../fusion/types.ts';
 import { HIDDEN, KGnn, batchTensors, disposeBatch, graphInput, initParams, makeBatch, type BatchTensors, type GraphInput } from '../kgnn.ts';
 import { Rng } from '../../util/random.ts';
-import { inputTensors, sigmoid, type Explainer, type Explanation } from './common.ts';
+import { sigmoid, type Explainer, type Explanation } from './common.ts';
+import { GroupForward } from './group-forward.ts';
 import type { LocalGraph } from '../features.ts';
 
 export const RG_HIDDEN = 32;
@@ -42,6 +43,13 @@ export function rgShapes(): [string, number[]][] {
     ['g2', [RG_HIDDEN, 1]],
     ['gb2', [1]],
   ];
+}
+
+/** A rollout's policy: the seed scorer's logits over the group's ops, the growth policy's over
+ * candidates. */
+interface Policy {
+  seed(): Float32Array;
+  grow(candidates: number[], members: number[]): Float32Array;
 }
 
 interface Episode {
@@ -95,6 +103,56 @@ export class RgExplainer implements Explainer {
     });
   }
 
+  /** The policy on the tf backend (training: the same ops the loss differentiates). */
+  private tfPolicy(h: tf.Tensor2D): Policy {
+    return {
+      seed: () => tf.tidy(() => this.seedLogits(h).dataSync() as Float32Array),
+      grow: (candidates, members) => tf.tidy(() => this.growLogits(h, candidates, members).dataSync() as Float32Array),
+    };
+  }
+
+  /** The policy's weights as arrays, read once (dropped when training changes them). */
+  private weights?: Record<string, Float32Array>;
+
+  /** The same two MLPs (seedLogits, growLogits) on node embeddings h ([n * HIDDEN]) in plain
+   * loops: at inference a rollout asks for a few dozen logits at a time, where a chain of tf
+   * kernels (gather, tile, concat, matMul) costs far more than the arithmetic (~4k
+   * multiply-adds per logit). */
+  private plainPolicy(h: Float32Array, n: number): Policy {
+    this.weights ??= Object.fromEntries([...this.vars].map(([k, v]) => [k, Float32Array.from(v.dataSync() as Float32Array)]));
+    const w = this.weights;
+    const R = RG_HIDDEN;
+    /** w2 . ReLU(x W1 + b1) + b2 for x = [a ; b] (b optional: the seed scorer). */
+    // each hidden unit's sum runs over the inputs in order (a, then b); the loops are nested
+    // input-outer so that W1 is read row by row
+    const z = new Float64Array(R);
+    const mlp = (a: Float32Array, b: Float64Array | null, w1: Float32Array, b1: Float32Array, w2: Float32Array, b2: Float32Array): number => {
+      for (let r = 0; r < R; r++) z[r] = b1[r];
+      for (let j = 0; j < HIDDEN; j++) {
+        const x = a[j];
+        const o = j * R;
+        for (let r = 0; r < R; r++) z[r] += x * w1[o + r];
+      }
+      if (b) for (let j = 0; j < HIDDEN; j++) {
+        const x = b[j];
+        const o = (HIDDEN + j) * R;
+        for (let r = 0; r < R; r++) z[r] += x * w1[o + r];
+      }
+      let out = b2[0];
+      for (let r = 0; r < R; r++) if (z[r] > 0) out += z[r] * w2[r];
+      return out;
+    };
+    const row = (v: number) => h.subarray(v * HIDDEN, (v + 1) * HIDDEN);
+    return {
+      seed: () => Float32Array.from({ length: n }, (_, v) => mlp(row(v), null, w.s1, w.sb1, w.s2, w.sb2)),
+      grow: (candidates, members) => {
+        const hs = new Float64Array(HIDDEN);
+        for (const m of members) for (let j = 0; j < HIDDEN; j++) hs[j] += h[m * HIDDEN + j];
+        return Float32Array.from(candidates, (c) => mlp(row(c), hs, w.g1, w.gb1, w.g2, w.gb2));
+      },
+    };
+  }
+
   /** P(invalid) of the subgraph induced by `members` (masked evaluation). */
   private subgraphP(t: BatchTensors, local: LocalGraph, members: number[]): number {
     const inS = new Uint8Array(local.ops.length);
@@ -120,7 +178,7 @@ export class RgExplainer implements Explainer {
   }
 
   /** One episode; `rng` undefined = greedy. */
-  private rollout(t: BatchTensors, local: LocalGraph, h: tf.Tensor2D, rng?: Rng): Episode {
+  private rollout(pOf: (members: number[]) => number, local: LocalGraph, policy: Policy, rng?: Rng): Episode {
     const pick = (logits: Float32Array): number => {
       if (!rng) {
         let best = 0;
@@ -134,20 +192,20 @@ export class RgExplainer implements Explainer {
       for (let i = 0; i < p.length; i++) if ((u -= p[i]) <= 0) return i;
       return p.length - 1;
     };
-    const seedL = tf.tidy(() => this.seedLogits(h).dataSync() as Float32Array);
+    const seedL = policy.seed();
     const seed = pick(seedL);
     const members = [seed];
     const steps: Episode['steps'] = [];
-    let p = this.subgraphP(t, local, members);
+    let p = pOf(members);
     const cap = Math.min(this.maxSize, local.ops.length);
     while (p < 0.5 && members.length < cap) {
       const candidates = this.neighbours(local, members);
       if (candidates.length === 0) break;
-      const gl = tf.tidy(() => this.growLogits(h, candidates, members).dataSync() as Float32Array);
+      const gl = policy.grow(candidates, members);
       const chosen = pick(gl);
       steps.push({ candidates, members: [...members], chosen });
       members.push(candidates[chosen]);
-      p = this.subgraphP(t, local, members);
+      p = pOf(members);
     }
     return { seed, steps, members: members.sort((a, b) => a - b), pInvalid: p };
   }
@@ -157,32 +215,31 @@ export class RgExplainer implements Explainer {
   }
 
   explainInput(input: GraphInput): Explanation {
-    const { t, local } = inputTensors(input);
-    try {
-      const h = tf.tidy(() => this.model.nodeEmbeddings(t));
-      const pInvalid = tf.tidy(() => sigmoid(this.model.head(h, t.pool, 1).dataSync()[0]));
-      const ep = this.rollout(t, local, h);
-      h.dispose();
-      const inS = new Set(ep.members);
-      const inside: [number, number][] = [];
-      const boundary: [number, number][] = [];
-      for (let k = 0; k < local.src.length; k++) {
-        const a = inS.has(local.src[k]);
-        const b = inS.has(local.dst[k]);
-        const pair: [number, number] = [local.ops[local.src[k]], local.ops[local.dst[k]]];
-        if (a && b) inside.push(pair);
-        else if (a || b) boundary.push(pair);
-      }
-      return {
-        method: 'rg',
-        edges: [...inside, ...boundary],
-        scores: [...inside.map(() => 1), ...boundary.map(() => 0.5)],
-        pInvalid,
-        nodes: ep.members.map((m) => local.ops[m]),
-      };
-    } finally {
-      disposeBatch(t);
+    const local = input.local;
+    // the predictor's forward on the group (group-forward.ts), and P(invalid | S) of each
+    // candidate explanation S as the forward on the subgraph S induces: the same function as
+    // subgraphP's masked forward on the whole group (see group-forward.ts), on |S| <= 8 nodes
+    const fw = new GroupForward(this.model, input);
+    const full = fw.full();
+    const pInvalid = sigmoid(full.logit);
+    const ep = this.rollout((members) => sigmoid(fw.subgraphLogit(members)), local, this.plainPolicy(full.h, local.ops.length));
+    const inS = new Set(ep.members);
+    const inside: [number, number][] = [];
+    const boundary: [number, number][] = [];
+    for (let k = 0; k < local.src.length; k++) {
+      const a = inS.has(local.src[k]);
+      const b = inS.has(local.dst[k]);
+      const pair: [number, number] = [local.ops[local.src[k]], local.ops[local.dst[k]]];
+      if (a && b) inside.push(pair);
+      else if (a || b) boundary.push(pair);
     }
+    return {
+      method: 'rg',
+      edges: [...inside, ...boundary],
+      scores: [...inside.map(() => 1), ...boundary.map(() => 0.5)],
+      pInvalid,
+      nodes: ep.members.map((m) => local.ops[m]),
+    };
   }
 
   /** REINFORCE over groups the predictor calls invalid. */
@@ -193,6 +250,7 @@ export class RgExplainer implements Explainer {
     const vars = [...this.vars.values()];
     let baseline = 0;
     let seen = 0;
+    this.weights = undefined;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       rng.shuffle(order);
       let rewardSum = 0;
@@ -200,7 +258,7 @@ export class RgExplainer implements Explainer {
         const input = groups[gi].input;
         const t = batchTensors(makeBatch([input]));
         const h = tf.tidy(() => this.model.nodeEmbeddings(t));
-        const ep = this.rollout(t, input.local, h, rng);
+        const ep = this.rollout((members) => this.subgraphP(t, input.local, members), input.local, this.tfPolicy(h), rng);
         const reward = ep.pInvalid - (this.sizePenalty * ep.members.length) / input.local.ops.length;
         const adv = seen === 0 ? 0 : reward - baseline;
         baseline = seen === 0 ? reward : 0.9 * baseline + 0.1 * reward;
@@ -229,6 +287,7 @@ export class RgExplainer implements Explainer {
         h.dispose();
         disposeBatch(t);
       }
+      this.weights = undefined;
       o.log?.(`RG-Explainer epoch ${epoch + 1}/${o.epochs} mean reward ${(rewardSum / Math.max(1, order.length)).toFixed(4)}`);
     }
     opt.dispose();
