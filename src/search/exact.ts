@@ -138,6 +138,22 @@ function highs(): Promise<HighsApi> {
   return highsPromise;
 }
 
+/**
+ * Drops this module's compiled HiGHS wasm module (each solveExact already drops its instance
+ * when it ends); the next solve compiles it again (about 70 ms). The module's machine code, and
+ * the instance's wasm memory, which only grows (20 MiB at least, 300 MiB after a 158,223-column
+ * LP), go back to the system once collected, unlike malloc'd memory: `dnnfuse compile` drops
+ * them after each pass that used them, so that later passes and onnxruntime's check do not sit
+ * on them (ResNet-50 compile: peak RSS 350 -> 322 MiB, bench:memory). Returns whether there was
+ * one.
+ */
+export function releaseSolver(): boolean {
+  const had = highsPromise !== undefined || wasmModule !== undefined;
+  highsPromise = undefined;
+  wasmModule = undefined;
+  return had;
+}
+
 /** Every valid connected group of fusable ops (see header), or undefined past `cap`. */
 export function enumerateCandidates(cost: CostModel, cap: number, maxSize = Infinity, within?: number[]): Group[] | undefined {
   const fus = fusabilityOf(cost);
@@ -303,6 +319,10 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
     }
     level = next;
     size++;
+    // On a large family, collect each level's garbage (its key set, the rejected groups) before
+    // the next level adds its own: V8 would let it pile up to about the live heap again
+    // (PP-OCRv4 det: 158,571 candidates, peak RSS 308 -> see bench:memory).
+    if (out.length >= LARGE_FAMILY) collectGarbage();
   }
 }
 
@@ -397,6 +417,19 @@ function isChainSet(cost: CostModel, ids: number[]): boolean {
  * whole problem is re-solved with the potential rows). Chains use the DP; other components use
  * HiGHS on their candidate family (complete when under the cap, else size-bounded).
  */
+/** The incumbent's groups by first op: `find(g)` is the incumbent group with the same ids as
+ * `g` (both sorted), if any — what a lookup by `g.join(',')` in the incumbent's keys finds. */
+function incumbentIndex(groups: Group[]): { find: (g: Group) => Group | undefined } {
+  const byFirst = new Map<number, Group[]>();
+  for (const g of groups) {
+    const l = byFirst.get(g[0]);
+    if (l) l.push(g);
+    else byFirst.set(g[0], [g]);
+  }
+  const same = (a: Group, b: Group) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return { find: (g) => byFirst.get(g[0])?.find((h) => same(h, g)) };
+}
+
 /** Solvers running now; the HiGHS instance is dropped when the last one ends. */
 let highsUsers = 0;
 
@@ -489,6 +522,9 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp);
+    // A large enumeration leaves its per-level key sets and overflowing level as garbage.
+    if (en.groups.length >= LARGE_FAMILY) collectGarbage();
+    traceMemory(`exact: ${en.groups.length} candidates enumerated (${comp.length} ops)`);
     let cands = en.groups;
     let complete = opts.maxGroupSize === undefined;
     if (opts.maxGroupSize !== undefined) scope = 'bounded';
@@ -501,14 +537,21 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     }
     // The incumbent's groups inside this component join the family (so the answer is never worse
     // than the incumbent even when the family is size-bounded).
-    if (incAssign) {
+    // Compared by ids, not by key text: a key per candidate (158,223 on PP-OCRv4 det) was garbage
+    // at the solver's memory peak (bench:memory).
+    const inc = incAssign ? incumbentIndex([...incAssign.values()]) : undefined;
+    if (inc) {
       const inComp = new Set(comp);
-      const have = new Set(cands.map((g) => g.join(',')));
-      for (const g of incAssign.values()) if (g.length > 1 && inComp.has(g[0]) && !have.has(g.join(','))) cands.push(g);
+      const have = new Set<Group>();
+      for (const g of cands) {
+        const h = inc.find(g);
+        if (h) have.add(h);
+      }
+      for (const g of incAssign!.values()) if (g.length > 1 && inComp.has(g[0]) && !have.has(inc.find(g)!)) cands.push(g);
     }
     totalCands += cands.length;
     for (const g of cands) allCands.push(g);
-    const incumbent = incAssign ? cands.map((g) => (incAssign.has(g.join(',')) ? 1 : 0)) : undefined;
+    const incumbent = inc ? cands.map((g) => (inc.find(g) ? 1 : 0)) : undefined;
     const clb = Math.max(componentLowerBound(cost, comp), compLb);
     solver = 'milp';
     // The incumbent's groups inside this component and their DRAM (components never share a
