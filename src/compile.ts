@@ -33,6 +33,7 @@ import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 import { traceMemory } from './util/memtrace.ts';
 import { collectGarbage } from './util/gc.ts';
+import { releaseSolver } from './search/exact.ts';
 
 /** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
  * option's default.
@@ -249,6 +250,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       modelPath: opts.modelPathForSchedule ?? (typeof input === 'string' ? input : undefined),
       onPassEnd: (r: PassRecord) => {
         log(`  ${r.name}: ${r.changed ? 'changed the graph' : 'no change'} (${r.nodes} nodes, ${r.ms.toFixed(1)} ms)`);
+        if (releaseSolver()) collectGarbage(); // HiGHS's memory and code back to the system
         traceMemory(`pass ${r.name}`);
       },
     },

@@ -8,7 +8,7 @@ import { attr, Node, type Graph, type Model, type TensorType } from '../ir/graph
 import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import { typeOfValue } from '../analysis/shapes.ts';
-import { affineSpec, avgPoolSpec, bnScaleShift, makeSpec, type ConvSpec, type Pads, type Pair } from './kernel.ts';
+import { affineSpec, avgPoolSpec, bnScaleShift, lazySpec, type ConvSpec, type Pads, type Pair } from './kernel.ts';
 
 /** One rewrite applied or refused, for the schedule. */
 export interface RewriteRecord {
@@ -139,7 +139,7 @@ export function convSpec(model: Model, node: Node): ConvSpec {
   const wT = constTensor(g, node.inputs[1]);
   if (!wT) throw new Refusal(`conv '${node.name}': weight '${node.inputs[1]}' is not a constant`);
   if (wT.dims.length !== 4) throw new Refusal(`conv '${node.name}' is ${wT.dims.length - 2}-D; only 2-D convs are merged`);
-  const W = constFloats(g, node.inputs[1], 'weight', node);
+  if (wT.dataType !== DataType.FLOAT) throw new Refusal(`weight '${node.inputs[1]}' of node '${node.name}' is not float32 (only float32 weights are rewritten)`);
   const [M, cg, kh, kw] = wT.dims;
   const group = node.attrInt('group', 1);
   const b = node.inputs[2] ? constFloats(g, node.inputs[2], 'bias', node) : undefined;
@@ -148,7 +148,8 @@ export function convSpec(model: Model, node: Node): ConvSpec {
   const stride: Pair = [s[0], s[1]], dilation: Pair = [d[0], d[1]];
   const ks = node.attrInts('kernel_shape');
   if (ks && (ks[0] !== kh || ks[1] !== kw)) throw new Refusal(`conv '${node.name}': kernel_shape ${ks.join('x')} disagrees with its weight ${kh}x${kw}`);
-  return makeSpec({ M, C: cg * group, group, kh, kw, W, b, stride, dilation, pads: convPads(model, node, kh, kw, stride, dilation) });
+  // The weights are read when a merge or composition uses them (lazySpec), not for matching.
+  return lazySpec({ M, C: cg * group, group, kh, kw, b, stride, dilation, pads: convPads(model, node, kh, kw, stride, dilation) }, () => constFloats(g, node.inputs[1], 'weight', node));
 }
 
 /** Inference-mode BN parameters (s, t); refuses training mode and extra outputs. */

@@ -81,6 +81,39 @@ export function makeSpec(init: Omit<ConvSpec, 'W' | 'b'> & { W?: ArrayLike<numbe
   return { M, C, group, kh, kw, W, b, stride: [...init.stride], dilation: [...init.dilation], pads: [...init.pads], biasMap: init.biasMap };
 }
 
+/** A spec like makeSpec's whose weights `W` are read (`readW`, converted to float64) on first
+ * access and then kept: matching traces every conv of every branch, and most of them never
+ * merge (ResNet-50: every bottleneck's last conv), so reading them all up front only made
+ * garbage (float64 copies of the model's weights; glibc keeps freed memory resident).
+ * Spreading the spec (`{ ...spec }`) reads them. */
+export function lazySpec(init: Omit<ConvSpec, 'W' | 'b'> & { b?: ArrayLike<number> }, readW: () => ArrayLike<number>): ConvSpec {
+  const { M, C, group, kh, kw } = init;
+  if (C % group || M % group) throw new ReparamError(`channels ${C}->${M} not divisible by group ${group}`);
+  const n = M * (C / group) * kh * kw;
+  const b = new Float64Array(M);
+  if (init.b) b.set(init.b);
+  // Same keys in the same order as makeSpec's; W becomes an accessor in place.
+  const spec = { M, C, group, kh, kw, W: undefined as unknown as Float64Array, b, stride: [...init.stride], dilation: [...init.dilation], pads: [...init.pads], biasMap: init.biasMap } as ConvSpec;
+  let W: Float64Array | undefined;
+  Object.defineProperty(spec, 'W', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!W) {
+        const v = readW();
+        if (v.length !== n) throw new ReparamError(`weight has ${v.length} values, expected ${n}`);
+        W = new Float64Array(n);
+        W.set(v);
+      }
+      return W;
+    },
+    set: (v: Float64Array) => {
+      W = v;
+    },
+  });
+  return spec;
+}
+
 /** The identity map on C channels (depthwise 1x1, weight 1). */
 export function identitySpec(C: number): ConvSpec {
   return makeSpec({ M: C, C, group: C, kh: 1, kw: 1, W: new Float64Array(C).fill(1), stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0] });

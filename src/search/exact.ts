@@ -63,6 +63,7 @@ import { fusabilityOf } from './common.ts';
 import { segmentsOf } from './segments.ts';
 import { segmentPath, solveSegmentPath, type SegmentPathResult } from './segment-dp.ts';
 import { collectGarbage } from '../util/gc.ts';
+import { traceMemory } from '../util/memtrace.ts';
 
 /** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
  * candidate count and group size bounds. */
@@ -118,6 +119,8 @@ type HighsApi = Highs;
 // the default export as `.default`, while Node's ESM entry (highs.mjs) exports it directly.
 const loadHighs = ((highsModule as unknown as { default?: unknown }).default ?? highsModule) as () => Promise<Highs>;
 let highsPromise: Promise<HighsApi> | undefined;
+/** HiGHS's wasm memory in MiB, for DNNFUSE_TRACE_MEMORY's lines. */
+const mibOf = (api: HighsApi) => ((api as unknown as { memoryBytes: number }).memoryBytes / 1048576).toFixed(0);
 /** Node's global WebAssembly (the TypeScript libs of this project do not declare it). */
 const Wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; instantiate(module: object, imports: object): Promise<object> } }).WebAssembly;
 let wasmModule: Promise<object> | undefined;
@@ -133,6 +136,22 @@ function highs(): Promise<HighsApi> {
     return (loadHighs as unknown as (o: object) => Promise<HighsApi>)({ instantiateWasm });
   })();
   return highsPromise;
+}
+
+/**
+ * Drops this module's compiled HiGHS wasm module (each solveExact already drops its instance
+ * when it ends); the next solve compiles it again (about 70 ms). The module's machine code, and
+ * the instance's wasm memory, which only grows (20 MiB at least, 300 MiB after a 158,223-column
+ * LP), go back to the system once collected, unlike malloc'd memory: `dnnfuse compile` drops
+ * them after each pass that used them, so that later passes and onnxruntime's check do not sit
+ * on them (ResNet-50 compile: peak RSS 350 -> 322 MiB, bench:memory). Returns whether there was
+ * one.
+ */
+export function releaseSolver(): boolean {
+  const had = highsPromise !== undefined || wasmModule !== undefined;
+  highsPromise = undefined;
+  wasmModule = undefined;
+  return had;
 }
 
 /** Every valid connected group of fusable ops (see header), or undefined past `cap`. */
@@ -300,6 +319,10 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
     }
     level = next;
     size++;
+    // On a large family, collect each level's garbage (its key set, the rejected groups) before
+    // the next level adds its own: V8 would let it pile up to about the live heap again
+    // (PP-OCRv4 det: 158,571 candidates, peak RSS 308 -> see bench:memory).
+    if (out.length >= LARGE_FAMILY) collectGarbage();
   }
 }
 
@@ -394,6 +417,19 @@ function isChainSet(cost: CostModel, ids: number[]): boolean {
  * whole problem is re-solved with the potential rows). Chains use the DP; other components use
  * HiGHS on their candidate family (complete when under the cap, else size-bounded).
  */
+/** The incumbent's groups by first op: `find(g)` is the incumbent group with the same ids as
+ * `g` (both sorted), if any — what a lookup by `g.join(',')` in the incumbent's keys finds. */
+function incumbentIndex(groups: Group[]): { find: (g: Group) => Group | undefined } {
+  const byFirst = new Map<number, Group[]>();
+  for (const g of groups) {
+    const l = byFirst.get(g[0]);
+    if (l) l.push(g);
+    else byFirst.set(g[0], [g]);
+  }
+  const same = (a: Group, b: Group) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return { find: (g) => byFirst.get(g[0])?.find((h) => same(h, g)) };
+}
+
 /** Solvers running now; the HiGHS instance is dropped when the last one ends. */
 let highsUsers = 0;
 
@@ -486,6 +522,9 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp);
+    // A large enumeration leaves its per-level key sets and overflowing level as garbage.
+    if (en.groups.length >= LARGE_FAMILY) collectGarbage();
+    traceMemory(`exact: ${en.groups.length} candidates enumerated (${comp.length} ops)`);
     let cands = en.groups;
     let complete = opts.maxGroupSize === undefined;
     if (opts.maxGroupSize !== undefined) scope = 'bounded';
@@ -498,14 +537,21 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     }
     // The incumbent's groups inside this component join the family (so the answer is never worse
     // than the incumbent even when the family is size-bounded).
-    if (incAssign) {
+    // Compared by ids, not by key text: a key per candidate (158,223 on PP-OCRv4 det) was garbage
+    // at the solver's memory peak (bench:memory).
+    const inc = incAssign ? incumbentIndex([...incAssign.values()]) : undefined;
+    if (inc) {
       const inComp = new Set(comp);
-      const have = new Set(cands.map((g) => g.join(',')));
-      for (const g of incAssign.values()) if (g.length > 1 && inComp.has(g[0]) && !have.has(g.join(','))) cands.push(g);
+      const have = new Set<Group>();
+      for (const g of cands) {
+        const h = inc.find(g);
+        if (h) have.add(h);
+      }
+      for (const g of incAssign!.values()) if (g.length > 1 && inComp.has(g[0]) && !have.has(inc.find(g)!)) cands.push(g);
     }
     totalCands += cands.length;
     for (const g of cands) allCands.push(g);
-    const incumbent = incAssign ? cands.map((g) => (incAssign.has(g.join(',')) ? 1 : 0)) : undefined;
+    const incumbent = inc ? cands.map((g) => (inc.find(g) ? 1 : 0)) : undefined;
     const clb = Math.max(componentLowerBound(cost, comp), compLb);
     solver = 'milp';
     // The incumbent's groups inside this component and their DRAM (components never share a
@@ -558,7 +604,8 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       // tie between other plans the LP's vertex need not be the MILP's. The bound kept for the
       // unrestricted problem is the enumeration-free one, as below.
       if (incCovered) {
-        const lp = await solveSetPartition(cost, comp, cands, false, perComponent, undefined, true);
+        const lp = await solveLpByColumns(cost, comp, cands, incumbent!, perComponent);
+        traceMemory(`highs: LP by columns, ${lp.rounds} rounds, ${lp.columns} of ${cands.length} columns`);
         // An integral LP optimum covering the component is exact (its DRAM is the family's
         // optimum); otherwise the rounded-up LP value, with the slack of the solver's tolerance.
         const lpPlan = lp.optimal && lp.x ? cands.filter((_, j) => lp.x![j] > 0.5) : [];
@@ -675,7 +722,7 @@ const LARGE_FAMILY = 20_000;
 /** Size-bounded families from this many columns are settled by their LP first when it can. */
 const LP_FIRST_FROM = LARGE_FAMILY;
 
-async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, limits: SolveLimits & { columnWiseFrom?: number }, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number }> {
+async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[], withPotentials: boolean, limits: SolveLimits & { columnWiseFrom?: number }, incumbent: number[] | undefined, relax = false): Promise<{ plan: Plan; optimal: boolean; dual: number; x?: Float64Array; obj?: number; rowDual?: Float64Array }> {
   const api = await highs();
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
@@ -783,7 +830,9 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
         /* an incumbent outside the family is just not used */
       }
     }
+    traceMemory(`highs: ${relax ? 'LP' : 'MILP'} ${numCols} cols built, wasm ${mibOf(api)} MiB`);
     model.run();
+    traceMemory(`highs: solved, wasm ${mibOf(api)} MiB`);
     const status = model.getModelStatus();
     const x = model.getSolution().colValue;
     const plan: Plan = [];
@@ -795,13 +844,75 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
       const xs = Float64Array.from(x.slice(0, nx));
       for (let j = 0; j < nx; j++) obj += colCost[j] * xs[j];
       const ok = status === api.constants.modelStatus.optimal;
-      return { plan, optimal: ok, dual: ok ? obj : 0, x: xs, obj };
+      return { plan, optimal: ok, dual: ok ? obj : 0, x: xs, obj, rowDual: Float64Array.from(model.getSolution().rowDual) };
     }
     const dual = Number(model.info.get('mip_dual_bound'));
     if (!covered) return { plan: ops.map((v) => [v]), optimal: false, dual: Number.isFinite(dual) ? dual : 0 };
     return { plan, optimal: status === api.constants.modelStatus.optimal, dual: Number.isFinite(dual) ? dual : 0 };
   } finally {
     model.dispose();
+  }
+}
+
+/** The LP relaxation of the set partitioning of `ops` by `cands` handed to HiGHS whole (every
+ * column): the reference `solveLpByColumns` is tested against. */
+export async function solveLpWhole(cost: CostModel, ops: number[], cands: Group[], limits: SolveLimits): Promise<{ optimal: boolean; obj: number; x?: Float64Array }> {
+  const r = await solveSetPartition(cost, ops, cands, false, limits, undefined, true);
+  return { optimal: r.optimal, obj: r.obj ?? 0, x: r.x };
+}
+
+/** Columns priced into the restricted LP per round of `solveLpByColumns`, at most. */
+const PRICE_BATCH = 2000;
+
+/**
+ * The LP relaxation of the set partitioning of `ops` by `cands` (the LP-first step on a large
+ * size-bounded family) by column generation, instead of handing HiGHS every column: the
+ * restricted LP starts from the singletons and the incumbent's groups (`incumbent[j]` = 1), and
+ * each round adds the columns of most negative reduced cost c_j - sum of the row duals over the
+ * column's ops (priced here, in one pass over the family), until none is below -1e-7 (HiGHS's
+ * dual feasibility tolerance): the restricted LP's duals are then feasible for the whole LP, so
+ * its optimum is the whole LP's (weak duality), and its solution, zero outside the restricted
+ * columns, is an optimal solution of the whole LP. What the LP-first step reads of it — the
+ * optimum, and whether the solution is integral — is what the whole-family LP gave (the x of
+ * an LP with several optimal vertices may differ, which is why the complete-family LP, whose
+ * plan is used, is not solved this way).
+ *
+ * Why: PP-OCRv4 det at 640x640 (158,223 columns, 2.5 M nonzeros): HiGHS's wasm memory grew by
+ * ~220 MiB for the whole LP and stays resident; the restricted LPs hold a few thousand columns
+ * (bench:memory, issue 15 item 5). Deterministic (ties by column index).
+ */
+export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Group[], incumbent: number[], limits: SolveLimits): Promise<{ optimal: boolean; obj: number; x?: Float64Array; rounds: number; columns: number }> {
+  const eb = cost.elementBytes;
+  const local = new Map(ops.map((v, i) => [v, i]));
+  const nx = cands.length;
+  const colCost = new Float64Array(nx);
+  for (let j = 0; j < nx; j++) colCost[j] = cost.dram(cands[j]) / eb;
+  const inRmp = new Uint8Array(nx);
+  const rmp: number[] = [];
+  for (let j = 0; j < nx; j++) if (cands[j].length === 1 || incumbent[j] === 1) (inRmp[j] = 1, rmp.push(j));
+  const rc = new Float64Array(nx);
+  // What the enumeration left (string keys, discarded levels) is garbage by now: collect it
+  // before HiGHS's wasm memory, which only grows, takes its pages.
+  collectGarbage();
+  for (let round = 1; ; round++) {
+    const lp = await solveSetPartition(cost, ops, rmp.map((j) => cands[j]), false, limits, undefined, true);
+    if (!lp.optimal || !lp.x || !lp.rowDual) return { optimal: false, obj: lp.obj ?? 0, rounds: round, columns: rmp.length };
+    const y = lp.rowDual;
+    const priced: number[] = [];
+    for (let j = 0; j < nx; j++) {
+      if (inRmp[j]) continue;
+      let r = colCost[j];
+      for (const v of cands[j]) r -= y[local.get(v)!];
+      rc[j] = r;
+      if (r < -1e-7) priced.push(j);
+    }
+    if (!priced.length) {
+      const x = new Float64Array(nx);
+      rmp.forEach((j, k) => (x[j] = lp.x![k]));
+      return { optimal: true, obj: lp.obj!, x, rounds: round, columns: rmp.length };
+    }
+    priced.sort((a, b) => rc[a] - rc[b] || a - b);
+    for (const j of priced.slice(0, PRICE_BATCH)) (inRmp[j] = 1, rmp.push(j));
   }
 }
 
