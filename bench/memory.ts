@@ -36,16 +36,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, CORPUS } from '../corpus/models.ts';
-import { modelMissing, modelPath, npmChunkedResource } from '../corpus/fetch.ts';
+import { modelMissing, modelPath } from '../corpus/fetch.ts';
 import { sharedModelPath, sharedModelsMissing } from '../src/models/shared.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { applyShapeOverrides } from '../src/analysis/shapes.ts';
 import { inputFills } from '../src/analysis/input-ranges.ts';
 import { randomFeeds } from '../src/analysis/ort.ts';
 
-/** IS-Net (DIS), uint8 dynamic-quantized, as IMG.LY ships it for background removal: the
- * package's `/models/small` resource (isnet_quint8.onnx, 44,342,436 bytes). */
-export const ISNET_QUINT8 = { pkg: '@imgly/background-removal-data', version: '1.4.5', resource: '/models/small', file: 'isnet_quint8.onnx', sha256: '7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a' } as const;
 
 interface BenchModel {
   id: string;
@@ -65,10 +62,7 @@ const corpus = (id: string) => (): { path: string } | { skip: string } => {
 };
 
 const MODELS: BenchModel[] = [
-  { id: 'isnet-quint8', shapes: ['input=1x3x1024x1024'], locate: () => {
-    const r = npmChunkedResource(ISNET_QUINT8);
-    return 'missing' in r ? { skip: r.missing } : r;
-  } },
+  { id: 'isnet-quint8', shapes: ['input=1x3x1024x1024'], locate: corpus('isnet-quint8') },
   { id: 'resnet50', shapes: [], locate: shared('resnet50') },
   { id: 'deeplabv3_mobilenet_v3_large', shapes: [], locate: shared('deeplabv3_mobilenet_v3_large') },
   { id: 'ppocr-v4-det', shapes: ['x=1x3x640x640'], locate: corpus('ppocr-v4-det') },
@@ -206,5 +200,5 @@ async function main(): Promise<void> {
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(all, null, 2) + '\n');
 }
 
-// Run when executed (`npm run bench:memory`), not when imported for ISNET_QUINT8.
+// Run when executed (`npm run bench:memory`), not when imported.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
