@@ -208,7 +208,7 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
   let states = 0;
   const onPath = new Set<number>();
   const walk = (g0: number, ops: number[], last: number): boolean => {
-    for (const [y, j] of nbOf(last)) {
+    for (const [, j] of nbOf(last)) {
       if (onPath.has(j) || j === g0) continue;
       if (!valid[j]) {
         union(g0, j); // another invalid group: joined (coarser, sound)
