@@ -32,6 +32,15 @@
  *   gap to the optimum in local search and NSGA-II than in random search (bench:get, int8,
  *   3 seeds, pooled gap closed, off -> on: LS+pg 50 -> 67% on mobilenet_v2 LBDF 128 KiB,
  *   efficientnet_b0 LBDF 256 KiB 1000 plans LS+pg 95 -> 98%, NSGA-II+pg 87 -> 93%).
+ * - best refinement (`refine`, refine.ts refineSplit): SPLIT's (merged-back) answer is the first
+ *   valid split its greedy cut tree reaches; it is replaced by the group's least-DRAM partition
+ *   into valid connected groups (window.ts's DP over the group alone) when that is cheaper. Its
+ *   cuts are the DP's, so such a group does not count as explained (rectify rate).
+ * - window re-grouping (`windowMerge`, refine.ts mergeWindowsAround, after planMerge): each window
+ *   of consecutive groups around the produced parts is re-grouped optimally, the parts' ops free,
+ *   the searched plan's valid groups whole (what prune.ts's bound allows). Why: on MobileNetV2
+ *   LBDF int8 128 KiB local search + pg ended 0.4% above the optimum because a part's cut had to
+ *   move together with a merge, which neither merge-back nor one random edit per child does.
  * Explanations are cached by group and, for the learned explainers, by the group's structure
  * (`structural`: equal GNN inputs, equal explanation, restated on the group's own op ids; exact,
  * test/get/structural-cache.test.ts).
@@ -60,6 +69,7 @@ import { createHash } from 'node:crypto';
 import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
 import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type SplitResult, type SplitTree } from './split.ts';
 import { mergeBack, mergeIntoPlan } from './merge-back.ts';
+import { mergeWindowsAround, refineSplit, type RefineLimits, type Refinement } from './refine.ts';
 
 export type { SplitTree } from './split.ts';
 export { mergeBack, mergeIntoPlan } from './merge-back.ts';
@@ -91,6 +101,11 @@ export interface GetStats {
   explored: number;
   /** Merges of split parts into neighbouring groups of the plan (planMerge). */
   planMerges: number;
+  /** Groups whose split was replaced by a strictly cheaper best refinement (GetOptions.refine);
+   * cached answers count on every use. */
+  refined: number;
+  /** Windows around produced parts re-grouped by the exact plan-level merge (windowMerge). */
+  windowMerges: number;
   /** Explainer calls and their total time. */
   explanations: number;
   explainMs: number;
@@ -134,6 +149,16 @@ export interface GetOptions {
   /** After a plan's invalid groups are split, merge the parts into neighbouring groups of the
    * plan where the union is valid and cheaper (merge-back.ts mergeIntoPlan; default true). */
   planMerge?: boolean;
+  /** Replace SPLIT's (merged-back) answer by the group's best valid refinement when that is
+   * cheaper: the least-DRAM acyclic partition of the group's ops into valid connected groups
+   * (refine.ts, the window DP of search/window.ts; default true). */
+  refine?: boolean;
+  /** After planMerge, re-group each window of consecutive groups around the produced parts
+   * optimally, keeping the searched plan's groups and the produced parts whole (refine.ts
+   * mergeWindowsAround; default true; needs planMerge). */
+  windowMerge?: boolean;
+  /** Limits of `refine` and `windowMerge` (deterministic counts). */
+  refineLimits?: RefineLimits;
   /** Do not explain what cannot matter (default true): when a search shows that no
    * rectification of a plan can change its outcome (search/prune.ts: a lower bound on the
    * rectified DRAM above what random search / local search would keep), each invalid group gets
@@ -174,6 +199,8 @@ interface CostCaches {
   env: SplitEnv;
   merged: Map<string, { parts: number[][]; dram: number; merges: number }>;
   alternatives: Map<string, SplitResult[]>;
+  /** refine.ts's answers by group (null: none, keep SPLIT's). */
+  refined: Map<string, Refinement | null>;
   recurrences: Map<string, number>;
 }
 
@@ -199,7 +226,7 @@ const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
  * Trained models are loaded lazily per cost-model scheme from the shipped weights.
  */
 export class SplitRectifier {
-  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, explanations: 0, explainMs: 0, structuralHits: 0, pruned: 0 };
+  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, refined: 0, windowMerges: 0, explanations: 0, explainMs: 0, structuralHits: 0, pruned: 0 };
   readonly trees = new Map<string, SplitTree>();
   private readonly explainers = new Map<FusionScheme, Explainer>();
   private readonly caches = new WeakMap<CostModel, CostCaches>();
@@ -211,6 +238,8 @@ export class SplitRectifier {
   private readonly seed: number;
   private readonly structural: boolean;
   private readonly planMerge: boolean;
+  private readonly refine: boolean;
+  private readonly windowMerge: boolean;
 
   constructor(readonly kind: GetKind, private readonly opts: GetOptions = {}) {
     this.maxTrees = opts.maxTrees ?? 10000;
@@ -221,6 +250,8 @@ export class SplitRectifier {
     this.seed = opts.seed ?? 0;
     this.structural = opts.structural ?? true;
     this.planMerge = opts.planMerge ?? true;
+    this.refine = opts.refine ?? true;
+    this.windowMerge = opts.windowMerge ?? true;
   }
 
   /** The plan-level step after a plan's invalid groups were split (see GetOptions.planMerge);
@@ -229,7 +260,15 @@ export class SplitRectifier {
     if (this.kind === 'none' || !this.planMerge || produced.length === 0) return plan;
     const r = mergeIntoPlan(plan, produced, cost);
     this.stats.planMerges += r.merges;
-    return r.merges ? r.plan : plan;
+    let out = r.merges ? r.plan : plan;
+    if (this.windowMerge) {
+      const ops = new Set<number>();
+      for (const i of produced) for (const v of plan[i]) ops.add(v);
+      const w = mergeWindowsAround(out, plan, ops, cost, this.opts.refineLimits);
+      this.stats.windowMerges += w.improved;
+      if (w.improved) out = w.plan;
+    }
+    return out;
   }
 
   rectifyRate(): number {
@@ -260,7 +299,7 @@ export class SplitRectifier {
         memo: new Map(),
         seed: this.seed,
       };
-      c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), recurrences: new Map() };
+      c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), refined: new Map(), recurrences: new Map() };
       this.caches.set(cost, c);
     }
     return c;
@@ -318,14 +357,33 @@ export class SplitRectifier {
   private bestOf(g: number[], cost: CostModel, key: string): SplitResult {
     const c = this.cachesFor(cost);
     const r = split(g, cost, c.env, { left: this.opts.budget ?? SPLIT_BUDGET });
-    if (!this.useMerge) return r;
-    let m = r.partial ? undefined : c.merged.get(key);
-    if (!m) {
-      m = mergeBack(r.parts, cost);
-      if (!r.partial) c.merged.set(key, m);
+    let out = r;
+    if (this.useMerge) {
+      let m = r.partial ? undefined : c.merged.get(key);
+      if (!m) {
+        m = mergeBack(r.parts, cost);
+        if (!r.partial) c.merged.set(key, m);
+      }
+      if (m.merges > 0) out = { parts: m.parts, dram: m.dram, explained: r.explained, tree: { group: g, outcome: 'merged-back', reason: `${m.merges} merge(s) of adjacent SPLIT parts (union valid, F_D ${fmt(r.dram)} -> ${fmt(m.dram)})`, rejected: r.tree, children: m.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } };
     }
-    if (m.merges === 0) return r;
-    return { parts: m.parts, dram: m.dram, explained: r.explained, tree: { group: g, outcome: 'merged-back', reason: `${m.merges} merge(s) of adjacent SPLIT parts (union valid, F_D ${fmt(r.dram)} -> ${fmt(m.dram)})`, rejected: r.tree, children: m.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } };
+    return this.refined(g, cost, key, out, r.partial === true);
+  }
+
+  /** `res` replaced by the group's best refinement when that is strictly cheaper (refine.ts;
+   * GetOptions.refine). Its cuts are the DP's, not the explainer's: `explained` is false, so the
+   * rectify rate does not credit the explainer for them. Cached per group (a pure function of
+   * the group and SPLIT's answer; a budget-dependent answer is not kept). */
+  private refined(g: number[], cost: CostModel, key: string, res: SplitResult, partial: boolean): SplitResult {
+    if (!this.refine) return res;
+    const c = this.cachesFor(cost);
+    let f = partial ? undefined : c.refined.get(key);
+    if (f === undefined) {
+      f = refineSplit(res.parts, cost, this.opts.refineLimits) ?? null;
+      if (!partial) c.refined.set(key, f);
+    }
+    if (!f || !f.improved) return res;
+    this.stats.refined++;
+    return { parts: f.parts, dram: f.dram, explained: false, ...(res.partial ? { partial: true } : {}), tree: { group: g, outcome: 'merged-back', reason: `best valid refinement of the group (window DP over ${f.exact ? 'every' : 'a size-bounded family of'} valid connected part(s): F_D ${fmt(res.dram)} -> ${fmt(f.dram)})`, rejected: res.tree, children: f.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } };
   }
 
   /**

@@ -6,8 +6,8 @@
  *
  * The plan P (groups, some invalid) becomes Q: each invalid group G is replaced by valid parts
  * (any partition of G: GET's split, the random split, a fallback), then GET's plan-level merge
- * (rectifier.ts `settle`, merge-back.ts mergeIntoPlan) merges produced parts with neighbouring
- * groups, repeatedly, while the union is valid. `settle` can undo cuts between P's groups, so
+ * (rectifier.ts `settle`: merge-back.ts mergeIntoPlan, refine.ts mergeWindowsAround) merges
+ * produced parts with neighbouring groups while the union is valid, and may re-cut the parts. `settle` can undo cuts between P's groups, so
  * "F_D of P as if its groups were valid" is NOT a bound (measured: MobileNetV2 LBDF int8 128 KiB,
  * RS + cuts, 572 of 956 plans ended below it). The bound used here:
  *
@@ -31,8 +31,8 @@
  *    such a part, so joins follow paths whose whole union keeps m within beta (see there); and
  *    components without an invalid group keep P's groups. Lazy rectification (rectifyLazily)
  *    takes the bound on a plan where some invalid groups are already replaced by their parts:
- *    those parts are valid, whole, and settle may merge them on their own, so they start paths
- *    like invalid groups do (`produced`).
+ *    settle may merge those parts and cut them again (rectifier.ts windowMerge re-partitions the
+ *    produced parts' ops), so they count as pieces of invalid groups, X' = {u} (`produced`).
  * 3. LBDF's F_D is subadditive: F_D(A ∪ B) <= F_D(A) + F_D(B) for disjoint A, B (a tensor read
  *    by A ∪ B from outside is read by A or B from outside, once per group; a tensor written by
  *    A ∪ B has a consumer outside it, so outside its producer's part; weights are additive). So
@@ -127,13 +127,13 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
       if (X < 0 || Y < 0 || X === Y) continue;
       const rx = find(X), ry = find(Y);
       if (rx === ry) continue;
-      if (valid[X] && valid[Y]) {
+      if (valid[X] && valid[Y] && !produced?.has(X) && !produced?.has(Y)) {
         const k = X * plan.length + Y;
         if (tried.has(k)) continue;
         tried.add(k);
       }
-      const a = valid[X] ? plan[X] : [u];
-      const b = valid[Y] ? plan[Y] : [v];
+      const a = valid[X] && !produced?.has(X) ? plan[X] : [u];
+      const b = valid[Y] && !produced?.has(Y) ? plan[Y] : [v];
       if (lbdfMemoryFloor(cost, [...a, ...b]) <= beta) parent[rx] = ry;
     }
   }
@@ -205,12 +205,16 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
     const ra = find(a), rb = find(b);
     if (ra !== rb) parent[ra] = rb;
   };
+  // Parts already produced (lazy rectification, see rectifyLazily) are pieces of invalid groups:
+  // settle may merge them and re-cut them (rectifier.ts windowMerge), so they join like invalid
+  // groups, from single ops.
+  const loose = (j: number) => !valid[j] || produced?.has(j) === true;
   let states = 0;
   const onPath = new Set<number>();
   const walk = (g0: number, ops: number[], last: number): boolean => {
     for (const [, j] of nbOf(last)) {
       if (onPath.has(j) || j === g0) continue;
-      if (!valid[j]) {
+      if (loose(j)) {
         union(g0, j); // another invalid group: joined (coarser, sound)
         continue;
       }
@@ -225,20 +229,12 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
     }
     return true;
   };
-  // parts already produced (lazy rectification, see rectifyLazily): whole valid groups that
-  // settle may merge on their own; a path starts from the whole part
-  for (const g of produced ?? []) {
-    onPath.add(g);
-    const ok = walk(g, [...plan[g]], g);
-    onPath.delete(g);
-    if (!ok) return false;
-  }
   for (let g = 0; g < plan.length; g++) {
-    if (valid[g]) continue;
+    if (!loose(g)) continue;
     for (const x of plan[g]) for (const list of [succ[x], pred[x]]) for (const y of list) {
       const j = owner[y];
       if (j < 0 || j === g) continue;
-      if (!valid[j]) {
+      if (loose(j)) {
         if (lbdfMemoryFloor(cost, [x, y]) <= beta) union(g, j);
         continue;
       }

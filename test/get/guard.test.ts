@@ -115,7 +115,7 @@ test('random-cheaper: the random split is returned, recorded in the tree, and no
   const group = [0, 1, 2, 3, 4, 5];
   let sawRandom = false;
   for (let seed = 0; seed < 30 && !sawRandom; seed++) {
-    const rect = makeRectifier('cuts', { explainer: edgesFirst, topK: 1, mergeBack: false });
+    const rect = makeRectifier('cuts', { explainer: edgesFirst, topK: 1, mergeBack: false, refine: false });
     const parts = checkOne(rect, g, cost, group, seed);
     if (rect.stats.randomCheaper === 1) {
       sawRandom = true;
@@ -135,7 +135,7 @@ test('random-cheaper: the random split is returned, recorded in the tree, and no
 test('guard off (ablation): the explainer split is returned even when the random one is cheaper', () => {
   const g = chain([100, 100, 100, 100, 100, 100]);
   const cost = stubCost(g, 350);
-  const rect = makeRectifier('cuts', { explainer: edgesFirst, topK: 1, mergeBack: false, guard: false });
+  const rect = makeRectifier('cuts', { explainer: edgesFirst, topK: 1, mergeBack: false, guard: false, refine: false });
   const parts = rect([0, 1, 2, 3, 4, 5], cost, new Rng(0));
   // peels {0}, {1}, {2} (category 2) then {3, 4, 5} (category 1)
   assert.deepEqual(sorted(parts), [[0], [1], [2], [3, 4, 5]]);

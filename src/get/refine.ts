@@ -1,0 +1,246 @@
+/**
+ * GET's exact refinement (beyond the paper; see rectifier.ts, `GetOptions.refine`): SPLIT answers
+ * an invalid group with the FIRST valid split its greedy cut tree reaches, and merge-back only
+ * rejoins whole parts, so a cut placed one op away from where the optimum places it stays there.
+ * This step replaces that split by the BEST valid refinement of the group: the least-DRAM
+ * partition of the group's ops into valid, connected, mutually acyclic groups, by the window
+ * dynamic program of search/window.ts with the group as a one-group window.
+ *
+ * Why it is safe (window.ts's header, (a)-(d), with i = j): the invalid group is one group of an
+ * acyclic plan, so it is a run of one group of the plan's execution order; any acyclic partition
+ * of it into valid connected groups leaves the plan acyclic, and F_D adds up over groups. The
+ * SPLIT answer is itself such a partition (checkSplit), so the DP's optimum is never worse than
+ * it. When the group's family of valid convex connected parts is larger than the candidate cap,
+ * the DP runs over the complete size levels plus SPLIT's own parts (still never worse; `exact`
+ * false); groups of more than `maxOps` ops, or a DP over its work limit, keep SPLIT's answer.
+ * Deterministic: the DP's order and tie-breaks depend only on op ids and the parts; no rng.
+ *
+ * Why the window DP and not a new solver: it already enumerates the valid convex connected parts
+ * of a set of ops and solves the acyclic partition exactly; the group is exactly such a set.
+ */
+import type { CostModel, Group } from '../fusion/types.ts';
+import { solveFamily, solveWindow, type Cand } from '../search/window.ts';
+import { executionOrder, planKey } from '../fusion/plan.ts';
+
+/** Limits of the refinement (deterministic: counts, never time). */
+export interface RefineLimits {
+  /** Groups with more ops keep SPLIT's answer (default 48, the window default; at most 53). */
+  maxOps?: number;
+  /** Candidate parts enumerated per group (default 1500). */
+  maxCandidates?: number;
+  /** Candidate checks in the DP (default 1e6). */
+  maxWork?: number;
+}
+
+/** The refinement of one group: its best partition found, and whether that beat `parts`. */
+export interface Refinement {
+  parts: number[][];
+  dram: number;
+  /** Strictly cheaper than the given parts. */
+  improved: boolean;
+  /** The DP ran over every valid convex connected part of the group (a proven optimum). */
+  exact: boolean;
+}
+
+/**
+ * The least-DRAM acyclic partition of the union of `parts` (a valid split of one group of an
+ * acyclic plan: parts valid, connected, mutually acyclic) into valid connected groups, or
+ * undefined when the group is over `maxOps` ops or the DP over its work limit (keep `parts`).
+ */
+export function refineSplit(parts: readonly (readonly number[])[], cost: CostModel, limits: RefineLimits = {}): Refinement | undefined {
+  if (parts.length === 0) return undefined;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  if (n > Math.min(53, limits.maxOps ?? 48)) return undefined;
+  const r = solveWindow(cost, parts as Group[], { maxCandidates: limits.maxCandidates, maxWork: limits.maxWork });
+  if (!r) return undefined;
+  const out = r.parts.map((p) => [...p].sort((a, b) => a - b));
+  return { parts: out, dram: r.dram, improved: r.improved, exact: r.exact };
+}
+
+/**
+ * Plan-level exact re-grouping (beyond the paper; rectifier.ts `settle`, after merge-back.ts
+ * mergeIntoPlan): mergeIntoPlan joins a produced part with a neighbouring group greedily, one
+ * pair at a time, and never moves a cut inside the produced parts, so it stops where a better
+ * grouping needs a part's cut moved together with a merge (MobileNetV2 LBDF int8 128 KiB, local
+ * search + pg, seed 1: five groups over ops 100-119 where the optimum has four, cut elsewhere).
+ * Here each window of consecutive groups of the execution order around a group holding
+ * produced ops (at most `maxOps` ops, default 32) is re-grouped optimally by window.ts's DP over
+ * the candidates that keep every group of the searched plan that was valid (`units` not holding
+ * produced ops) whole; the produced parts' ops, which come from the invalid groups, may be
+ * re-partitioned freely; a candidate that spans two or more units holds a produced op.
+ *
+ * Why valid groups stay whole: search/prune.ts's lower bound on a rectified plan's DRAM, which
+ * pruning relies on to leave the searches unchanged, assumes it (its point 2: a group of the
+ * rectified plan spanning several groups of the searched plan holds a part of an invalid group
+ * and every valid one of them whole; parts are treated as pieces of invalid groups, so they
+ * may be cut again). It also keeps the step local to what the rectification changed.
+ * Safe and never worse: window.ts's proof (any acyclic partition of a window of consecutive
+ * groups into valid connected groups keeps the plan acyclic; the window's current groups are
+ * such a partition and pass the filter). Deterministic (no rng; fixed orders).
+ */
+export function mergeWindowsAround(plan: readonly (readonly number[])[], units: readonly (readonly number[])[], produced: ReadonlySet<number>, cost: CostModel, limits: { maxOps?: number; maxCandidates?: number; maxWork?: number } = {}): { plan: number[][]; improved: number } {
+  const maxOps = Math.min(53, limits.maxOps ?? 32);
+  const n = cost.graph.ops.length;
+  const unitOf = new Int32Array(n).fill(-1);
+  units.forEach((u, i) => u.forEach((v) => (unitOf[v] = i)));
+  const freeUnit = units.map((u) => u.length > 0 && produced.has(u[0]));
+  let cur: number[][] = plan.map((g) => [...g].sort((a, b) => a - b));
+  let improved = 0;
+  const isActive = (g: readonly number[]) => g.some((v) => produced.has(v));
+  const tried = new Set<string>();
+  for (let guard = 0; guard < 4 * cur.length + 4; guard++) {
+    const order = executionOrder(cost.graph, cur);
+    if (!order) break;
+    let changed = false;
+    for (let p = 0; p < order.length; p++) {
+      const g = cur[order[p]];
+      if (!isActive(g)) continue;
+      // grow a window of consecutive groups around position p, alternately after and before
+      let s = p, e = p, size = g.length;
+      for (let grew = true; grew; ) {
+        grew = false;
+        if (e + 1 < order.length && size + cur[order[e + 1]].length <= maxOps) (size += cur[order[++e]].length, (grew = true));
+        if (s > 0 && size + cur[order[s - 1]].length <= maxOps) (size += cur[order[--s]].length, (grew = true));
+      }
+      if (e === s) continue;
+      const groups = order.slice(s, e + 1).map((i) => cur[i]);
+      // the answer depends on the window's groups and which of their ops are free: cached per
+      // cost model (searches meet the same windows again and again)
+      const key = planKey(groups) + '/' + groups.map((q) => q.filter((v) => freeUnit[unitOf[v]]).join(',')).join('|');
+      if (tried.has(key)) continue;
+      tried.add(key);
+      let memo = windowMemo.get(cost);
+      if (!memo) windowMemo.set(cost, (memo = new Map()));
+      let r = memo.get(key);
+      if (r === undefined) {
+        r = solveUnits(cost, groups, unitOf, freeUnit, limits) ?? null;
+        if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!);
+        memo.set(key, r);
+      }
+      if (!r) continue;
+      const inWin = new Set(order.slice(s, e + 1));
+      cur = [...cur.filter((_, i) => !inWin.has(i)), ...r.map((q) => [...q])];
+      improved++;
+      changed = true;
+      break; // the order changed: start again
+    }
+    if (!changed) break;
+  }
+  return { plan: cur, improved };
+}
+
+/** Candidates per window of mergeWindowsAround (and 4x that many node sets tested): it runs on
+ * every rectified plan, so it is kept well below window.ts's 1500. */
+const WINDOW_CANDIDATES = 300;
+
+/** Window answers kept per cost model (oldest dropped past MEMO_MAX). */
+const windowMemo = new WeakMap<CostModel, Map<string, number[][] | null>>();
+const MEMO_MAX = 50000;
+
+/** The window's best re-grouping under the unit rule of mergeWindowsAround, or undefined when
+ * nothing is strictly cheaper (or the DP is over its limits). The candidates are enumerated over
+ * nodes, not ops: a whole valid unit is one node, a free op is one node (window.ts's op-level
+ * family would enumerate, then drop, every part that cuts a valid unit: 5x the time on a
+ * 213-op synthetic network). Connected sets of nodes are grown level by level from every node,
+ * kept when valid; a set of two or more nodes without a free op is neither kept nor grown (every
+ * allowed set holds a free node, from which it can be grown one adjacent node at a time). The
+ * window's own groups are always candidates, so the answer is never worse than them; a non-convex
+ * candidate is harmless (the DP can never place it: its ops' outside predecessors would need it
+ * first). Growth stops at `maxCandidates` candidates or 4x that many node sets tested. */
+function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32Array, freeUnit: boolean[], limits: { maxCandidates?: number; maxWork?: number }): number[][] | undefined {
+  const maxCandidates = limits.maxCandidates ?? WINDOW_CANDIDATES;
+  const { succ, pred } = cost.graph;
+  // local op order: the groups in execution order, each sorted (topological, as window.ts)
+  const ops: number[] = [];
+  for (const g of groups) ops.push(...g);
+  const m = ops.length;
+  const local = new Map<number, number>();
+  ops.forEach((v, i) => local.set(v, i));
+  const bitLo = (i: number) => (i < 32 ? 2 ** i : 0);
+  const bitHi = (i: number) => (i < 32 ? 0 : 2 ** (i - 32));
+  const predLo: number[] = [], predHi: number[] = [];
+  for (const v of ops) {
+    let l = 0, h = 0;
+    for (const u of pred[v]) {
+      const i = local.get(u);
+      if (i !== undefined) (l += bitLo(i), h += bitHi(i));
+    }
+    predLo.push(l);
+    predHi.push(h);
+  }
+  // nodes: whole valid units, single free ops
+  const nodeOf = new Map<number, number>();
+  const nodes: number[][] = [];
+  const free: boolean[] = [];
+  const unitNode = new Map<number, number>();
+  for (const v of ops) {
+    const u = unitOf[v];
+    if (freeUnit[u]) (nodeOf.set(v, nodes.length), nodes.push([v]), free.push(true));
+    else {
+      let k = unitNode.get(u);
+      if (k === undefined) (unitNode.set(u, (k = nodes.length)), nodes.push([]), free.push(false));
+      nodes[k].push(v);
+      nodeOf.set(v, k);
+    }
+  }
+  const adj = nodes.map((ns, k) => {
+    const out = new Set<number>();
+    for (const v of ns) for (const list of [succ[v], pred[v]]) for (const u of list) {
+      const j = nodeOf.get(u);
+      if (j !== undefined && j !== k) out.add(j);
+    }
+    return [...out].sort((x, y) => x - y);
+  });
+  const cands: Cand[] = [];
+  const have = new Set<string>();
+  const add = (g: number[]) => {
+    let lo = 0, hi = 0, plo = 0, phi = 0;
+    for (const v of g) {
+      const i = local.get(v)!;
+      lo += bitLo(i);
+      hi += bitHi(i);
+      plo = (plo | predLo[i]) >>> 0;
+      phi = (phi | predHi[i]) >>> 0;
+    }
+    cands.push({ ops: g, lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram: cost.dram(g) });
+  };
+  for (const g of groups) (have.add(g.join(',')), add(g));
+  type Set_ = { nodes: number[]; ops: number[]; free: boolean };
+  let level: Set_[] = [];
+  const seen = new Set<string>();
+  for (let k = 0; k < nodes.length; k++) {
+    const g = [...nodes[k]].sort((a, b) => a - b);
+    seen.add(String(k));
+    if (!cost.valid(g) && g.length > 1) continue;
+    level.push({ nodes: [k], ops: g, free: free[k] });
+  }
+  grow: while (level.length) {
+    const next: Set_[] = [];
+    for (const S of level) {
+      const key = S.ops.join(',');
+      if (!have.has(key)) {
+        if (cands.length >= maxCandidates) break grow;
+        have.add(key);
+        add(S.ops);
+      }
+      if (S.nodes.length > 1 && !S.free) continue;
+      const inS = new Set(S.nodes);
+      for (const k of S.nodes) for (const j of adj[k]) {
+        if (inS.has(j)) continue;
+        if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
+        const ns = [...S.nodes, j].sort((x, y) => x - y);
+        const nk = ns.join(',');
+        if (seen.has(nk)) continue;
+        if (seen.size >= 4 * maxCandidates) break grow; // work cap: sets tested
+        seen.add(nk);
+        const g = [...S.ops, ...nodes[j]].sort((a, b) => a - b);
+        if (cost.valid(g)) next.push({ nodes: ns, ops: g, free: S.free || free[j] });
+      }
+    }
+    level = next;
+  }
+  const r = solveFamily(cost, { groups, ops, predLo, predHi, cands, complete: false }, limits.maxWork ?? 1000000);
+  if (!r || !r.improved) return undefined;
+  return r.parts.map((q) => [...q].sort((a, b) => a - b));
+}
