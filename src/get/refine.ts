@@ -154,7 +154,6 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   // local op order: the groups in execution order, each sorted (topological, as window.ts)
   const ops: number[] = [];
   for (const g of groups) ops.push(...g);
-  const m = ops.length;
   const local = new Map<number, number>();
   ops.forEach((v, i) => local.set(v, i));
   const bitLo = (i: number) => (i < 32 ? 2 ** i : 0);
