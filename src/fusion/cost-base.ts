@@ -36,22 +36,16 @@ export interface GroupEval {
   breakdown?: DramBreakdown;
 }
 
-/** Groups larger than this many ops are memoized in a bounded cache (see FusionCostModel). */
-const BIG_GROUP = 256;
-/** Op ids held by the bounded cache of big groups (about 8 bytes each with the key text). */
-const BIG_MEMO_IDS = 1 << 23;
-/** Groups of up to BIG_GROUP ops memoized at most (emptied when full; ~200 bytes each). */
+/** Op ids the memo holds at most (4 bytes each in its id arena), emptied when full. */
+const MEMO_IDS = 1 << 23;
+/** Groups memoized at most (emptied when full; 29 bytes each in the columns). */
 const MEMO_MAX = 1 << 21;
 
 function hashIds(g: Group): number {
   let h = 0x811c9dc5 ^ g.length;
   for (const id of g) h = Math.imul(h ^ id, 0x01000193);
-  return h >>> 0;
-}
-function sameIds(a: Group, b: Group): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  // 30 bits: a small integer, which a Map keeps without boxing
+  return (h ^ (h >>> 30)) & 0x3fffffff;
 }
 
 export abstract class FusionCostModel implements CostModel {
@@ -59,17 +53,21 @@ export abstract class FusionCostModel implements CostModel {
   readonly graph: OpGraph;
   readonly bufferBytes: number;
   readonly elementBytes: number;
-  /** Memo of evaluated groups, by sorted ids joined with ','. */
-  private memo = new Map<string, GroupEval>();
-  /** Groups of more than BIG_GROUP ops go to a second memo holding at most BIG_MEMO_IDS op ids in
-   * all, emptied when full: a key costs as much to build as the group to evaluate, so caching
-   * them buys little, and on a long chain (greedy growing groups of thousands of ops one op at a
-   * time) the unbounded memo held gigabytes of keys. */
-  private bigMemo = new Map<number, { g: Group; e: GroupEval }[]>();
-  private bigIds = 0;
-  /** Evaluations of big groups (each counted once per stay in bigMemo). */
-  private bigEvaluations = 0;
-  /** Entries dropped when the small-group memo reached MEMO_MAX. */
+  /** Memo of evaluated groups, by a 30-bit hash of the sorted ids (ids compared on a hit), held in
+   * typed columns: `memo` maps a hash to its chain's first entry, entry i's ids are
+   * arena[off[i] .. off[i]+len[i]), its results bytes[i], dram[i], valid[i]. It was a
+   * Map<string, GroupEval> keyed by the ids joined with ',': a key string built on every lookup,
+   * hit or miss, and an object per group that survived every scavenge until the point's end. In a
+   * sweep's worker (segment DP, windowed enumeration) key building and the scavenges copying the
+   * memo took a quarter of the thread's time. No library offers such a table over int arrays. */
+  private memo = new Map<number, number>();
+  private arena = new Int32Array(1024);
+  private arenaUsed = 0;
+  private cols = { off: new Int32Array(256), len: new Int32Array(256), next: new Int32Array(256), bytes: new Float64Array(256), dram: new Float64Array(256), valid: new Uint8Array(256) };
+  private entries = 0;
+  /** The lazily filled breakdowns (memory(), dramBreakdown()) by entry. */
+  private details = new Map<number, { items?: MemoryItem[]; breakdown?: DramBreakdown }>();
+  /** Entries dropped when the memo reached MEMO_MAX groups or MEMO_IDS ids. */
   private evicted = 0;
   /** Stamp array for O(1) membership tests without allocating a Set per group. */
   protected stamp: Int32Array;
@@ -112,68 +110,117 @@ export abstract class FusionCostModel implements CostModel {
 
   /** The cached evaluation of a group (memory, validity, DRAM). */
   evaluate(group: Group): GroupEval {
-    const g = this.sorted(group);
-    const big = g.length > BIG_GROUP;
-    // Big groups: keyed by a 32-bit hash of the ids, the ids compared on a hit (no key text).
-    const k = big ? hashIds(g) : FusionCostModel.key(g);
-    let e = big ? this.bigMemo.get(k as number)?.find((x) => sameIds(x.g, g))?.e : this.memo.get(k as string);
-    if (!e) {
-      this.evaluations++;
-      this.mark(g);
-      const bytes = this.computeMemory(g, undefined);
-      this.mark(g); // fresh generation: computeMemory used the tensor stamps
-      const dram = this.computeDram(g, false).total;
-      e = { bytes, valid: g.length === 1 || (bytes <= this.bufferBytes && !g.some((id) => this.graph.ops[id].opaque)), dram };
-      if (big) {
-        this.bigEvaluations++;
-        if (this.bigIds + g.length > BIG_MEMO_IDS) (this.bigMemo.clear(), (this.bigIds = 0));
-        this.bigIds += g.length;
-        const list = this.bigMemo.get(k as number);
-        if (list) list.push({ g: [...g], e });
-        else this.bigMemo.set(k as number, [{ g: [...g], e }]);
-      } else {
-        // Bounded too: a search with a huge budget on a large graph meets ever new groups.
-        if (this.memo.size >= MEMO_MAX) (this.evicted += this.memo.size, this.memo.clear());
-        this.memo.set(k as string, e);
-      }
+    const i = this.entry(this.sorted(group));
+    const c = this.cols; // after entry(), which may grow the columns
+    const d = this.details.get(i);
+    return { bytes: c.bytes[i], valid: c.valid[i] === 1, dram: c.dram[i], items: d?.items, breakdown: d?.breakdown };
+  }
+
+  /** The memo entry of a sorted group, evaluated and added when missing. */
+  private entry(g: Group): number {
+    const k = hashIds(g);
+    const first = this.memo.get(k) ?? -1;
+    const { off, len, next } = this.cols;
+    const arena = this.arena;
+    for (let x = first; x >= 0; x = next[x]) {
+      if (len[x] !== g.length) continue;
+      const o = off[x];
+      let i = 0;
+      while (i < g.length && arena[o + i] === g[i]) i++;
+      if (i === g.length) return x;
     }
-    return e;
+    this.evaluations++;
+    this.mark(g);
+    const bytes = this.computeMemory(g, undefined);
+    this.mark(g); // fresh generation: computeMemory used the tensor stamps
+    const dram = this.computeDram(g, false).total;
+    const valid = g.length === 1 || (bytes <= this.bufferBytes && !g.some((id) => this.graph.ops[id].opaque));
+    return this.remember(k, first, g, bytes, dram, valid);
+  }
+
+  /** Adds a group to the memo, returns its entry (bounded: a search with a huge budget on a large
+   * graph meets ever new groups, and greedy growing a long chain one op at a time meets groups of
+   * thousands of ops: emptied when full). */
+  private remember(k: number, first: number, g: Group, bytes: number, dram: number, valid: boolean): number {
+    if (this.entries >= MEMO_MAX || this.arenaUsed + g.length > MEMO_IDS) {
+      this.evicted += this.entries;
+      this.entries = 0;
+      this.arenaUsed = 0;
+      this.memo.clear();
+      this.details.clear();
+      first = -1;
+    }
+    if (this.arenaUsed + g.length > this.arena.length) {
+      let n = this.arena.length * 2;
+      while (n < this.arenaUsed + g.length) n *= 2;
+      const a = new Int32Array(n);
+      a.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = a;
+    }
+    const i = this.entries++;
+    let c = this.cols;
+    if (i >= c.off.length) {
+      const grow = <T extends Int32Array | Float64Array | Uint8Array>(x: T): T => {
+        const y = new (x.constructor as new (n: number) => T)(x.length * 2);
+        y.set(x);
+        return y;
+      };
+      c = this.cols = { off: grow(c.off), len: grow(c.len), next: grow(c.next), bytes: grow(c.bytes), dram: grow(c.dram), valid: grow(c.valid) };
+    }
+    const o = this.arenaUsed;
+    for (let j = 0; j < g.length; j++) this.arena[o + j] = g[j];
+    this.arenaUsed += g.length;
+    c.off[i] = o;
+    c.len[i] = g.length;
+    c.next[i] = first;
+    c.bytes[i] = bytes;
+    c.dram[i] = dram;
+    c.valid[i] = valid ? 1 : 0;
+    this.memo.set(k, i);
+    return i;
   }
 
   memory(group: Group): { bytes: number; items: MemoryItem[] } {
-    const e = this.evaluate(group);
-    if (!e.items) {
-      const g = this.sorted(group);
+    const g = this.sorted(group);
+    const i = this.entry(g);
+    let d = this.details.get(i);
+    if (!d) this.details.set(i, (d = {}));
+    if (!d.items) {
       this.mark(g);
       const items: MemoryItem[] = [];
       this.computeMemory(g, items);
-      e.items = items;
+      d.items = items;
     }
-    return { bytes: e.bytes, items: e.items };
+    return { bytes: this.cols.bytes[i], items: d.items };
   }
   /** F_beta bytes only (no breakdown). */
   memoryBytes(group: Group): number {
-    return this.evaluate(group).bytes;
+    const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
+    return this.cols.bytes[i];
   }
   valid(group: Group): boolean {
-    return this.evaluate(group).valid;
+    const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
+    return this.cols.valid[i] === 1;
   }
   dram(group: Group): number {
-    return this.evaluate(group).dram;
+    const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
+    return this.cols.dram[i];
   }
   /** DRAM traffic itemized (inputs read, outputs written, weights incl. re-fetch). */
   dramBreakdown(group: Group): DramBreakdown {
-    const e = this.evaluate(group);
-    if (!e.breakdown) {
-      const g = this.sorted(group);
+    const g = this.sorted(group);
+    const i = this.entry(g);
+    let d = this.details.get(i);
+    if (!d) this.details.set(i, (d = {}));
+    if (!d.breakdown) {
       this.mark(g);
-      e.breakdown = this.computeDram(g, true);
+      d.breakdown = this.computeDram(g, true);
     }
-    return e.breakdown;
+    return d.breakdown;
   }
   /** Number of memoized groups. */
   get cacheSize(): number {
-    return this.memo.size + this.evicted + this.bigEvaluations;
+    return this.entries + this.evicted;
   }
 
   /** F_beta in bytes; pushes the breakdown into `items` when given. Called after mark(). */

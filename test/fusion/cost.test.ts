@@ -129,3 +129,32 @@ test('graph outputs are written even when consumed inside the group', () => {
   const m = new LbdfCostModel(finalizeOpGraph(g.ops, g.tensors), 1e6, 1);
   assert.equal(m.dram([0, 1, 2]), 672 + 256);
 });
+
+test('the memo answers as a fresh cost model does, across many groups (its columns grow at 256 entries, then doubling) and repeated queries', async () => {
+  const { randomCnn } = await import('./gen.ts');
+  const { Rng } = await import('../../src/util/random.ts');
+  for (const scheme of ['lbdf', 'brr'] as const) {
+    for (let seed = 0; seed < 4; seed++) {
+      const g = randomCnn(seed, 10);
+      const hw = { bufferBytes: 1024, elementType: 'int8' as const };
+      const cost = createCostModel(scheme, g, hw);
+      const rng = new Rng(seed);
+      const seen: number[][] = [];
+      for (let q = 0; q < 1000; q++) {
+        const n = 1 + Math.floor(rng.next() * g.ops.length);
+        const grp = q % 4 === 3 && seen.length ? seen[Math.floor(rng.next() * seen.length)] : [...new Set(Array.from({ length: n }, () => Math.floor(rng.next() * g.ops.length)))];
+        seen.push(grp);
+        const fresh = createCostModel(scheme, g, hw);
+        // each accessor first, on a group the memo may not hold yet
+        const a = [cost.valid(grp), cost.dram(grp), cost.memoryBytes(grp), cost.memory(grp).bytes, cost.dramBreakdown(grp).total];
+        const b = [fresh.valid(grp), fresh.dram(grp), fresh.memoryBytes(grp), fresh.memory(grp).bytes, fresh.dramBreakdown(grp).total];
+        assert.deepEqual(a, b, `${scheme} seed ${seed} query ${q} group ${grp}`);
+        const c = createCostModel(scheme, g, hw);
+        assert.equal(c.dram(grp), b[1]);
+        const d = createCostModel(scheme, g, hw);
+        assert.equal(d.memoryBytes(grp), b[2]);
+      }
+      assert.ok((cost as unknown as { cacheSize: number }).cacheSize > 300, "the memo grew past its first column growth");
+    }
+  }
+});
