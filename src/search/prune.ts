@@ -211,6 +211,18 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
   const loose = (j: number) => !valid[j] || produced?.has(j) === true;
   let states = 0;
   const onPath = new Set<number>();
+  // The path from g0 through `ops` extended by the valid group j, when its floor fits: joined,
+  // then walked on. False when the state budget ran out.
+  const extend = (g0: number, ops: number[], j: number): boolean => {
+    if (++states > MAX_PATH_STATES) return false;
+    const next = [...ops, ...plan[j]];
+    if (lbdfMemoryFloor(cost, next) > beta) return true;
+    union(g0, j);
+    onPath.add(j);
+    const ok = walk(g0, next, j);
+    onPath.delete(j);
+    return ok;
+  };
   const walk = (g0: number, ops: number[], last: number): boolean => {
     for (const [, j] of nbOf(last)) {
       if (onPath.has(j) || j === g0) continue;
@@ -218,14 +230,7 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
         union(g0, j); // another invalid group: joined (coarser, sound)
         continue;
       }
-      if (++states > MAX_PATH_STATES) return false;
-      const next = [...ops, ...plan[j]];
-      if (lbdfMemoryFloor(cost, next) > beta) continue;
-      union(g0, j);
-      onPath.add(j);
-      const ok = walk(g0, next, j);
-      onPath.delete(j);
-      if (!ok) return false;
+      if (!extend(g0, ops, j)) return false;
     }
     return true;
   };
@@ -238,14 +243,7 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
         if (lbdfMemoryFloor(cost, [x, y]) <= beta) union(g, j);
         continue;
       }
-      if (++states > MAX_PATH_STATES) return false;
-      const ops = [x, ...plan[j]];
-      if (lbdfMemoryFloor(cost, ops) > beta) continue;
-      union(g, j);
-      onPath.add(j);
-      const ok = walk(g, ops, j);
-      onPath.delete(j);
-      if (!ok) return false;
+      if (!extend(g, [x], j)) return false;
     }
   }
   return true;
