@@ -1,12 +1,13 @@
 /**
  * Planning inside control flow: each static subgraph (If branch, Loop/Scan body, nested ones
  * included) of a control-flow node gets a fusion plan of its own, recorded under that node's
- * group when the main plan holds the node as an opaque op (`FusionGroupJson.subgraphs`), or under
- * its `unplanned` entry when the node's own outputs have data-dependent shapes (a greedy-decode
- * Loop whose output sequence grows with a run-time trip count: its body runs on static shapes). Nothing is fused
- * across the control-flow boundary: a subgraph's plan holds only its own nodes; what it reads
- * from the enclosing graph comes in as feature maps from DRAM (or as weights, when it is a
- * constant there) and its outputs go back to DRAM, as the node's outputs do in the main plan.
+ * group when the main plan holds the node as an opaque op (`FusionGroupJson.subgraphs`), or
+ * under its `unplanned` entry when the node's own outputs have data-dependent shapes (a
+ * greedy-decode Loop whose output sequence grows with a run-time trip count: its body runs on
+ * static shapes). Nothing is fused across the control-flow boundary: a subgraph's plan holds
+ * only its own nodes; what it reads from the enclosing graph comes in as feature maps from DRAM
+ * (or as weights, when it is a constant there) and its outputs go back to DRAM, as the node's
+ * outputs do in the main plan.
  *
  * Shapes come from the main graph's shape inference (`subgraphShapes`: each subgraph inferred
  * with the types its node feeds it). A subgraph node whose feature maps are not static is left
@@ -88,9 +89,9 @@ async function attachSubgraphPlans(graph: Graph, plan: { groups: FusionGroupJson
 }
 
 /** Plans the subgraphs of the control-flow nodes of `plan` (the main graph's plan of `model`),
- * in place: each opaque group gets `subgraphs`. */
+ * in place: each opaque group, and each control-flow node the plan left out, gets `subgraphs`. */
 export async function planSubgraphs(model: Model, plan: FusionPlanJson, opts: SubOptions): Promise<void> {
-  if (![...model.graph.subgraphsDeep()].length) return;
+  if (!model.graph.nodes.some((n) => n.subgraphs().length)) return;
   // Re-run on the whole model: a rewrite pass run on a subgraph alone (runOnEveryGraph) infers
   // its nested subgraphs without the enclosing graph's types, and may have been the last to.
   model.graph.invalidate();
