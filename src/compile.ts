@@ -260,9 +260,11 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   if (planning) schedule.planning = planning;
 
   const plan = finalPlan(schedule);
-  if (plan) {
-    schedule.coverage = planCoverage(model, plan.groups, Array.isArray(plan.raw.unplanned) ? (plan.raw.unplanned as { node: string; reason: string }[]) : []);
-    if ([...model.graph.subgraphsDeep()].length) schedule.coverage.subgraphs = subgraphCoverage(model, plan.raw as unknown as FusionPlanJson);
+  // The final plan pass's annotations: a fusion plan (schema $defs.fusionPlan).
+  const raw = plan?.raw as unknown as FusionPlanJson | undefined;
+  if (plan && raw) {
+    schedule.coverage = planCoverage(model, plan.groups, raw.unplanned ?? []);
+    if (model.graph.nodes.some((n) => n.subgraphs().length)) schedule.coverage.subgraphs = subgraphCoverage(model, raw);
     const u = schedule.coverage.uncovered;
     if (u.length) log(`${u.length} of ${schedule.coverage.nodes} nodes are in no fusion group (listed with the reason in the schedule's coverage section): ${u.slice(0, 5).map((x) => `${x.node} (${x.op})`).join(', ')}${u.length > 5 ? ', ...' : ''}`);
   }
@@ -271,7 +273,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   if (plan && mode !== 'none') {
     const groups = plan.groups.map((g) => ({ id: g.id, nodes: g.nodes }));
     // the groups of the subgraphs' own plans (If/Loop/Scan bodies), embedded in those subgraphs
-    const subgraphs = Array.isArray(plan.raw.groups) ? subgraphGroups(plan.raw as unknown as FusionPlanJson) : [];
+    const subgraphs = raw && Array.isArray(raw.groups) ? subgraphGroups(raw) : [];
     embedded = mode === 'functions' ? outlineFusionGroups(model, groups, { scheme, subgraphs }) : annotateFusionGroups(model, groups, { scheme, subgraphs });
     const inner = subgraphs.reduce((a, x) => a + x.groups.length, 0);
     log(`embedded ${plan.groups.length} fusion groups from '${plan.pass}'${inner ? ` and ${inner} in ${subgraphs.length} subgraphs` : ''} as ${mode === 'functions' ? `${embedded.functions} local functions (domain ${FUSION_DOMAIN})` : 'node metadata'}`);

@@ -136,11 +136,14 @@ export function applyShapeOverrides(model: Model, specs: string[]): void {
 /** Largest dim accepted from the command line (2^31 - 1). */
 export const MAX_DIM = 2 ** 31 - 1;
 
+/** The graph input a `--shape` spec names: what precedes its last `=` (input names may hold `=`). */
+export const shapeSpecName = (spec: string): string => spec.slice(0, spec.lastIndexOf('='));
+
 export function parseShapeOverrides(specs: readonly string[] | undefined): Record<string, number[]> {
   const res: Record<string, number[]> = {};
   for (const spec of specs ?? []) {
     const eq = spec.lastIndexOf('=');
-    const name = spec.slice(0, eq);
+    const name = shapeSpecName(spec);
     const dimsText = spec.slice(eq + 1);
     const parts = dimsText.split(/[x,]/).map((d) => d.trim());
     const dims = parts.map((d) => (/^[0-9]+$/.test(d) ? Number(d) : NaN));

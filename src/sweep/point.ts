@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { deserialize, serialize } from 'node:v8';
 import { decodeModel } from '../onnx/io.ts';
-import { applyShapeOverrides } from '../analysis/shapes.ts';
+import { applyShapeOverrides, shapeSpecName } from '../analysis/shapes.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
@@ -37,7 +37,7 @@ function loadGraph(p: PointSpec): OpGraph {
   const model = decodeModel(bytes, { baseDir: dirname(p.model.path) });
   // --shape specs fix the inputs of that name this model has (others are another model's)
   const inputs = new Set(model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name));
-  applyShapeOverrides(model, (p.model.shapes ?? []).filter((s) => inputs.has(s.slice(0, s.lastIndexOf('=')))));
+  applyShapeOverrides(model, (p.model.shapes ?? []).filter((s) => inputs.has(shapeSpecName(s))));
   const g = opGraphOf(model);
   graphs.set(p.model.hash, g);
   return g;
