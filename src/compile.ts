@@ -12,9 +12,9 @@ import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
 import { LazyFile } from './onnx/lazy.ts';
 import { spillInitializers } from './onnx/spill.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
-import { applyShapeOverrides } from './analysis/shapes.ts';
+import { applyDimOverrides, applyShapeOverrides } from './analysis/shapes.ts';
 
-export { applyShapeOverrides };
+export { applyDimOverrides, applyShapeOverrides };
 import { resolveAccelerator, type HardwareOverrides } from './hardware/load.ts';
 import type { Accelerator } from './hardware/accelerator.ts';
 import type { Pass } from './passes/pass.ts';
@@ -48,6 +48,8 @@ export interface CompileOptions {
   seed?: number;
   /** `name=1x3x224x224` specs fixing dynamic graph-input dims. */
   shapes?: string[];
+  /** `name=N` specs fixing every graph input's dim named `name` (an ONNX dim_param), before `shapes`. */
+  dims?: string[];
   passOptions?: Record<string, Record<string, unknown>>;
   /** How the final fusion plan is carried by the model (default 'functions'). */
   embed?: 'functions' | 'node-metadata' | 'none';
@@ -230,6 +232,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     model = input;
     original = (opts.verify ?? true) ? encodeModel(model) : new Uint8Array(0); // before the passes change it
   }
+  applyDimOverrides(model, opts.dims ?? []);
   applyShapeOverrides(model, opts.shapes ?? []);
   // User-given inputs are read and checked against the model before any pass runs.
   const userFeeds = opts.inputs?.length && (opts.verify ?? true) ? loadInputs(model, opts.inputs) : undefined;

@@ -62,7 +62,7 @@ export { runPasses, fixedPoint, scheduleToJson, parseSchedule, annotationsOf, sc
 export type { Schedule, PassRecord, PipelineResult, RunOptions, ScheduleModelInfo, ScheduleGraph, SchedulePlanning } from './passes/manager.ts';
 export { finalPlan } from './passes/schedule-groups.ts';
 export type { ScheduledPlan, ScheduledGroup } from './passes/schedule-groups.ts';
-export { compileModel as compile, applyShapeOverrides, annotationFailures, CompileFailed } from './compile.ts';
+export { compileModel as compile, applyDimOverrides, applyShapeOverrides, annotationFailures, CompileFailed } from './compile.ts';
 export type { CompileOptions, CompileResult } from './compile.ts';
 
 /**

@@ -125,11 +125,60 @@ export function applyShapeOverrides(model: Model, specs: string[]): void {
     const old = inp.type?.shape;
     if (old && old.length !== dims.length) throw badInput(`--shape ${name}: ${dims.length} dims given, the input has rank ${old.length}`);
     old?.forEach((d, k) => {
-      if (typeof d === 'number' && d !== dims[k]) throw badInput(`--shape ${name}: dim ${k} is fixed to ${d} in the model, not ${dims[k]}`);
+      if (typeof d === 'number' && d !== dims[k]) throw badInput(`--shape ${name}: dim ${k} is fixed to ${d} ${dimSetBy.get(model)?.has(`${name}:${k}`) ? 'by --dim' : 'in the model'}, not ${dims[k]}`);
     });
     inp.type = { elemType: inp.type?.elemType ?? DataType.FLOAT, shape: dims };
   }
   model.graph.invalidate();
+}
+
+/** The input dims each model had fixed by --dim (`input:axis`), for applyShapeOverrides' errors. */
+const dimSetBy = new WeakMap<Model, Set<string>>();
+
+/** Fixes named (symbolic) dims of the graph's inputs and outputs from `--dim name=N` specs, the
+ * way onnxruntime's free-dimension overrides do: every dim spelled `name` (an ONNX dim_param)
+ * becomes N, in every input at once. A transformer exported with a KV cache has a `past_key_values`
+ * input per layer and direction, all `[batch, heads, past, head_dim]`: `--dim batch=1 --dim past=6`
+ * fixes them together, where `--shape` would need one spec per input. Run before `--shape`
+ * (applyShapeOverrides), which then checks its dims against these. A name no input uses is an
+ * error naming the named dims the model has. */
+export function applyDimOverrides(model: Model, specs: readonly string[]): void {
+  if (!specs.length) return;
+  const dims = parseDimOverrides(specs);
+  const inputs = model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name));
+  const named = new Set(inputs.flatMap((i) => (i.type?.shape ?? []).filter((d): d is string => typeof d === 'string')));
+  for (const name of dims.keys()) {
+    if (!named.has(name)) {
+      const have = [...named];
+      throw badInput(`--dim ${name}=...: no graph input has a dim named '${name}' (${have.length ? `named dims: ${have.join(', ')}` : 'the inputs have no named dims; use --shape'})`);
+    }
+  }
+  const set = dimSetBy.get(model) ?? new Set<string>();
+  dimSetBy.set(model, set);
+  for (const v of [...inputs, ...model.graph.outputs]) {
+    const shape = v.type?.shape;
+    if (!shape?.some((d) => typeof d === 'string' && dims.has(d))) continue;
+    shape.forEach((d, k) => typeof d === 'string' && dims.has(d) && set.add(`${v.name}:${k}`));
+    v.type = { ...v.type!, shape: shape.map((d) => (typeof d === 'string' ? dims.get(d) ?? d : d)) };
+  }
+  model.graph.invalidate();
+}
+
+/** Parses `name=N` specs of `--dim` (N a non-negative integer at most 2^31 - 1). */
+export function parseDimOverrides(specs: readonly string[]): Map<string, number> {
+  const res = new Map<string, number>();
+  for (const spec of specs) {
+    const eq = spec.lastIndexOf('=');
+    const name = spec.slice(0, eq);
+    const text = spec.slice(eq + 1).trim();
+    if (eq <= 0 || !/^[0-9]{1,10}$/.test(text) || Number(text) > MAX_DIM) {
+      throw badInput(`--dim '${spec}': expected NAME=N with N a non-negative integer up to ${MAX_DIM}, e.g. batch=1`);
+    }
+    const n = Number(text);
+    if (res.has(name) && res.get(name) !== n) throw badInput(`--dim ${name}: given twice, as ${res.get(name)} and ${n}`);
+    res.set(name, n);
+  }
+  return res;
 }
 
 /** Parses `name=1x3x224x224` specs (dims separated by x or ,). */
@@ -222,7 +271,10 @@ function suggestion(g: Graph, a: ShapeAnalysis): string {
     // (a batch, or a recurrent state's [2, ?, 128]).
     const dims = s ?? [1, 3, 224, 224];
     const eg = dims.map((d, k) => (isNum(d) ? d : dims.length === 4 && k >= 2 ? 224 : 1)).join('x');
-    return `; pass --shape ${i.name}=DIMS (e.g. --shape ${i.name}=${eg})`;
+    // Named dims shared by several inputs (a KV cache's batch and past length): one --dim each.
+    const named = [...new Set(g.inputs.filter((j) => !g.initializers.has(j.name)).flatMap((j) => (a.types.get(j.name)?.shape ?? []).filter((d): d is string => typeof d === 'string')))];
+    const byName = named.length ? ` or every input's named dims at once with --dim (e.g. ${named.map((d) => `--dim ${d}=1`).join(' ')})` : '';
+    return `; pass --shape ${i.name}=DIMS (e.g. --shape ${i.name}=${eg})${byName}`;
   }
   return '';
 }

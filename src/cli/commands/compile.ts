@@ -112,6 +112,7 @@ export function register(program: Command): void {
     .option('-o, --out <dir>', 'output folder', 'out')
     .option('--seed <n>', 'seed of every search and training run', '0')
     .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME (an ONNX dim_param, e.g. batch=1 or past=6) at once (repeatable)', collect, [])
     .option('--option <pass.key=value>', 'per-pass option, e.g. plan.budget=2000 (repeatable)', collect, [])
     .option('--functions', 'embed each fusion group as an ONNX model-local function (default)')
     .option('--node-metadata', 'embed the fusion groups as node metadata_props/doc_string instead of functions')
@@ -165,6 +166,7 @@ export function register(program: Command): void {
         pipeline: o.pipeline as string | undefined,
         seed,
         shapes: o.shape as string[],
+        dims: o.dim as string[],
         passOptions: parsePassOptions(o.option as string[]),
         embed: o.embed === false ? 'none' : o.nodeMetadata ? 'node-metadata' : 'functions',
         verify: o.verify !== false,

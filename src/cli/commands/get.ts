@@ -18,7 +18,7 @@ import { evaluate } from '../../get/train.ts';
 import { initTf } from '../../get/tf.ts';
 import type { FusionScheme } from '../../fusion/types.ts';
 import { loadModel } from '../../onnx/io.ts';
-import { inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
+import { applyDimOverrides, inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { buildOpGraph } from '../../fusion/op-graph.ts';
 import { makeRectifier, type GetKind } from '../../get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../../get/explainers/common.ts';
@@ -125,10 +125,12 @@ export function register(program: Command): void {
     .option('--element <t>', 'int8, fp16 or fp32', 'fp32')
     .option('--get <kind>', 'gnne, pg, rg or cuts', 'gnne')
     .option('--shape <name=dims>', 'fix a dynamic input shape, repeatable', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME (an ONNX dim_param, e.g. batch=1 or past=6) at once (repeatable)', collect, [])
     .option('--seed <n>', 'seed', '0')
     .action(async (file: string, o) => {
       await initTf();
       const model = loadModel(file);
+      applyDimOverrides(model, o.dim ?? []);
       inferShapes(model, { overrides: parseShapeOverrides(o.shape) });
       const graph = buildOpGraph(model);
       const group = String(o.group).split(',').map((s) => int('group', s.trim()));

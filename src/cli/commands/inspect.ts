@@ -26,7 +26,7 @@
 import { collect } from '../options.ts';
 import type { Command } from 'commander';
 import { loadModel } from '../../onnx/io.ts';
-import { analyzeShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
+import { analyzeShapes, applyDimOverrides, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { modelStats, type ModelStats } from '../../analysis/stats.ts';
 import { dtypeName } from '../../ir/dtype.ts';
 import type { Dim, Model } from '../../ir/graph.ts';
@@ -36,6 +36,7 @@ export const INSPECT_SCHEMA_VERSION = 1;
 
 export interface InspectOptions {
   shape?: string[];
+  dim?: string[];
   json?: boolean;
   nodes?: boolean;
   initializers?: boolean;
@@ -148,12 +149,14 @@ export function register(program: Command): void {
     .description('show ops, parameters, MACs and every tensor\'s shape and bytes')
     .argument('<model>', 'ONNX model file')
     .option('--shape <name=dims>', 'set a graph input\'s dims, e.g. --shape input=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME (an ONNX dim_param, e.g. batch=1 or past=6) at once (repeatable)', collect, [])
     .option('--json', 'print a JSON document (schema dnnfuse.inspect, version 1) instead of tables')
     .option('--nodes', 'also list every node with its parameters, MACs and output bytes')
     .option('--initializers', 'also list initializers in the tensor table')
     .action((modelPath: string, opts: InspectOptions) => {
       const overrides = parseShapeOverrides(opts.shape);
       const model = loadModel(modelPath);
+      applyDimOverrides(model, opts.dim ?? []);
       const text = opts.json ? JSON.stringify(inspectJson(model, modelPath, overrides), null, 2) + '\n' : inspectText(model, modelPath, overrides, opts);
       // `dnnfuse inspect m.onnx | head`: a closed pipe ends the output quietly, not with a trace.
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {

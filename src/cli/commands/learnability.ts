@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { badInput } from '../../errors.ts';
 import { loadModel } from '../../onnx/io.ts';
-import { parseShapeOverrides } from '../../analysis/shapes.ts';
+import { applyDimOverrides, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { runLearnability, type LearnabilityAnnotations } from '../../passes/learnability.ts';
 
 
@@ -63,6 +63,7 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'ensemble cache folder', '.cache/dnnfuse/ensembles')
     .option('--no-cache', 'do not read or write the ensemble cache')
     .option('--shape <name=dims>', 'fix a dynamic input shape (for Bellman-Ford weights), repeatable', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME (an ONNX dim_param, e.g. batch=1 or past=6) at once (repeatable)', collect, [])
     .option('--seed <n>', 'seed of every training run', '0')
     .option('--json', 'print the certificates as JSON on stdout (deterministic: no timings unless --timing)')
     .option('--timing', 'include wall-clock times in the JSON')
@@ -70,6 +71,7 @@ export function register(program: Command): void {
     .action((modelPath: string, o: Record<string, string | boolean | string[] | undefined>) => {
       if (!existsSync(modelPath)) throw badInput(`model file not found: ${modelPath}`);
       const model = loadModel(modelPath);
+      applyDimOverrides(model, (o.dim as string[] | undefined) ?? []);
       const log = (m: string) => {
         if (!o.quiet) process.stderr.write(`dnnfuse: ${m}\n`);
       };

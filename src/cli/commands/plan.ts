@@ -18,7 +18,7 @@ import { runPasses, scheduleGraph, scheduleToJson } from '../../passes/manager.t
 import { planningSection, planPass } from '../../passes/plan-fusion.ts';
 import { SEARCH_METHODS } from '../../search/planner.ts';
 import { RunInputs, checkOutputTarget, writeOutput } from '../../util/output.ts';
-import { applyShapeOverrides } from '../../analysis/shapes.ts';
+import { applyDimOverrides, applyShapeOverrides } from '../../analysis/shapes.ts';
 import { GET_KINDS, type GetKind } from '../../get/rectifier.ts';
 
 function posInt(name: string, v: string): number {
@@ -53,6 +53,7 @@ export function register(program: Command): void {
     .option('--no-optimum', 'skip the exact optimum (and the gap)')
     .option('--time-limit <s>', 'time limit of the exact solver, seconds', '30')
     .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME (an ONNX dim_param, e.g. batch=1 or past=6) at once (repeatable)', collect, [])
     .option('-o, --out <file>', 'schedule JSON (default, or -: stdout)')
     .option('--timings', 'record wall-clock times (the schedule is then not byte-identical across runs)')
     .option('--quiet', 'no progress bar or summary')
@@ -73,6 +74,7 @@ export function register(program: Command): void {
       const model = loadModel(file);
       inputs.addModel(file, model);
       if (!toStdout) checkOutputTarget(o.out, inputs);
+      applyDimOverrides(model, o.dim ?? []);
       applyShapeOverrides(model, o.shape ?? []);
       const budget = posInt('budget', o.budget);
       const showBar = !o.quiet && process.stderr.isTTY && ['random', 'local', 'nsga2'].includes(o.search);
