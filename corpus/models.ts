@@ -30,6 +30,8 @@ export interface CorpusModel {
   source: Source;
   /** `--shape` specs fixing its dynamic inputs. */
   shapes: string[];
+  /** `--dim` specs fixing its named dims (every input's `batch`, `past`, ...) at once. */
+  dims?: string[];
   expect: {
     /** Default-domain opset of the file. */
     opset?: number;
@@ -173,5 +175,18 @@ export const CORPUS: CorpusModel[] = [
     source: { script: MAKE, job: 'swin-t.onnx', from: 'torchvision.models.swin_t (Debian python3-torchvision)' },
     shapes: [],
     expect: { opset: 17, ops: ['LayerNormalization', 'Softmax', 'MatMul', 'ScatterND', 'Dropout'] },
+  },
+  {
+    id: 'gpt-kv',
+    family: 'text generator: GPT-2-style decoder with a KV cache (input_ids, attention_mask, past_key_values per layer; every size a named dim), causal and padding masks built in the graph, tanh-GELU, LM head tied to the embedding; random weights; opset 17',
+    source: { script: MAKE, job: 'gpt-kv.onnx', from: 'a GPT-2-style torch module in corpus/make-models.py (Debian python3-torch)' },
+    shapes: [],
+    dims: ['batch=1', 'seq=4', 'past=6', 'total=10'],
+    expect: {
+      opset: 17,
+      ops: ['LayerNormalization', 'Softmax', 'Tanh', 'Range', 'Where', 'Concat'],
+      // The check feeds token ids the embedding can index and an all-ones mask.
+      log: /onnxruntime check input: input_ids in \[0, 511\] \(indices into 'wte.weight'/,
+    },
   },
 ];

@@ -68,7 +68,7 @@ export function compileCorpusModel(m: CorpusModel, extra: string[] = []): Corpus
   if ('missing' in got) return { ...row, missing: got.missing };
   const out = mkdtempSync(join(tmpdir(), `dnnfuse-corpus-${m.id}-`));
   try {
-    const args = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bin', 'dnnfuse.mjs'), 'compile', got.path, '-o', out, '--json', ...m.shapes.flatMap((s) => ['--shape', s]), ...extra];
+    const args = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bin', 'dnnfuse.mjs'), 'compile', got.path, '-o', out, '--json', ...m.shapes.flatMap((s) => ['--shape', s]), ...(m.dims ?? []).flatMap((d) => ['--dim', d]), ...extra];
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
     row.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
