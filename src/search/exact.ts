@@ -373,6 +373,10 @@ export interface ExactOptionsFull extends ExactOptions {
   lpFirst?: boolean;
   /** Families from this many columns go to HiGHS column-wise (default 20000; tests compare). */
   columnWiseFrom?: number;
+  /** Segment families (solveBySegments) from this many columns whose LP leaves a gap run their
+   * no-good MILP rounds only after the undecomposed LP failed to prove the incumbent (default
+   * 20000; the same optimum either way, tests compare with 0). */
+  deferRoundsFrom?: number;
 }
 
 /** Connected components of the fusable-edge graph (ops of different components never share a
@@ -504,8 +508,24 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     // Segments between cut ops first (exact; see solveBySegments): small families, and either
     // a proven component optimum or a lower bound the undecomposed solve below keeps.
     let compLb = 0;
-    if (opts.decompose !== false && opts.maxGroupSize === undefined) {
+    // A large segment family whose LP left a gap: its no-good MILP rounds (HiGHS's root
+    // processing over tens of thousands of columns) wait until the undecomposed LP below has had
+    // its chance to prove the incumbent (see solveBySegments' `deferFrom`).
+    let deferred = false;
+    const segmentRounds = async (): Promise<Plan | undefined> => {
+      if (!deferred) return undefined;
+      deferred = false;
       const dec = await solveBySegments(cost, comp, cap, perComponent, incAssign);
+      if (!dec) return undefined;
+      compLb = Math.max(compLb, dec.lb);
+      if (!dec.plan) return undefined;
+      boundSum += dec.lb;
+      allCands.push(...dec.plan, ...comp.map((v) => [v]));
+      partialChainFamily = true;
+      return dec.plan;
+    };
+    if (opts.decompose !== false && opts.maxGroupSize === undefined) {
+      const dec = await solveBySegments(cost, comp, cap, perComponent, incAssign, opts.deferRoundsFrom ?? LP_FIRST_FROM);
       if (dec) {
         totalCands += dec.candidates;
         solver = 'milp';
@@ -518,6 +538,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
           continue;
         }
         compLb = dec.lb;
+        deferred = dec.deferred === true;
       }
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
@@ -587,13 +608,26 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
           plan.push(...incGroups);
           continue;
         }
+        const byRounds = await segmentRounds();
+        if (byRounds) {
+          plan.push(...byRounds);
+          continue;
+        }
         const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
         if (!r.optimal) status = 'not-proven';
         boundSum += r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, lpBound, clb);
         plan.push(...r.plan);
         continue;
       }
-    } else if (opts.lpFirst ?? cands.length >= LP_FIRST_FROM) {
+    } else if (deferred) {
+      // The family overflowed its cap: the segment rounds are the only proof left.
+      const byRounds = await segmentRounds();
+      if (byRounds) {
+        plan.push(...byRounds);
+        continue;
+      }
+    }
+    if (!complete && (opts.lpFirst ?? cands.length >= LP_FIRST_FROM)) {
       // A size-bounded family with an incumbent covering the component gets the same LP first. On
       // a large family HiGHS's MILP spends most of its time and memory in root processing (clique
       // table, cuts, heuristics) even when the root LP is integral: PP-OCRv4 det at 640x640,
@@ -612,18 +646,24 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         const integral = !!lp.x?.every((v) => v < 1e-7 || v > 1 - 1e-7) && lpPlan.reduce((a, g) => a + g.length, 0) === comp.length;
         const optimum = integral ? lpPlan.reduce((a, g) => a + cost.dram(g), 0) : Math.ceil(lp.obj! * (1 - 1e-7) - 1e-6) * eb;
         if (lp.optimal && incCost <= optimum) {
-          boundSum += clb;
+          boundSum += Math.max(clb, compLb);
           status = 'not-proven';
           plan.push(...incGroups);
           continue;
         }
       }
     }
+    const byRounds = await segmentRounds();
+    if (byRounds) {
+      plan.push(...byRounds);
+      continue;
+    }
     const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
     if (!r.optimal) status = 'not-proven';
     // Lower bound for this component: its optimum / dual bound when the family was complete;
-    // otherwise only the enumeration-free bound is valid for the unrestricted problem.
-    boundSum += complete ? (r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, clb)) : clb;
+    // otherwise only the enumeration-free bound is valid for the unrestricted problem (or the
+    // segment rounds' bound when they ran).
+    boundSum += complete ? (r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, clb, compLb)) : Math.max(clb, compLb);
     if (!complete) status = 'not-proven';
     plan.push(...r.plan);
   }
@@ -969,7 +1009,7 @@ export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Gr
  * on a limit its dual bound is the component's bound and no plan is claimed (the undecomposed
  * solve then runs with that bound).
  */
-export async function solveBySegments(cost: CostModel, comp: number[], cap: number, limits: SolveLimits, incAssign: Map<string, Group> | undefined): Promise<{ plan?: Plan; lb: number; candidates: number } | undefined> {
+export async function solveBySegments(cost: CostModel, comp: number[], cap: number, limits: SolveLimits, incAssign: Map<string, Group> | undefined, deferFrom = Infinity): Promise<{ plan?: Plan; lb: number; candidates: number; deferred?: boolean } | undefined> {
   if (cost.scheme === 'brr' && sharesWeights(cost, comp)) return undefined;
   const { segments, cuts } = segmentsOf(cost.graph, comp);
   if (segments.length < 2) return undefined;
@@ -1028,6 +1068,13 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
   let lb = lp.optimal ? Math.ceil(lp.obj * (1 - 1e-7) - 1e-6) * eb - correction : 0;
   const done = (plan: Plan | undefined, bound: number) => ({ plan, lb: bound, candidates: cols.length });
   if (incCost <= lb) return done(incGroups, incCost);
+  // A family of `deferFrom` columns or more (solveExact: LP_FIRST_FROM) stops here with the LP's bound
+  // (`deferred`): each no-good round is a MILP over every column, and HiGHS's root processing on
+  // such a family costs tens of seconds and hundreds of MiB, while the undecomposed family's LP is
+  // tighter (no copies at the cut ops) and often proves the incumbent at once (a 4-layer GPT-2
+  // decoder: 74,843 segment columns, round 1 stopped on the time limit; the undecomposed LP over
+  // 176,021 columns met the incumbent). solveExact runs the rounds when that LP does not prove it.
+  if (cols.length >= deferFrom) return { ...done(undefined, lb), deferred: true };
   // (4) Lazy rows: solve, join; a joined group that is invalid yields a no-good on a minimal
   // connected set of its pieces, and the joint problem is solved again (at most 60 rounds and
   // the time limit; the bound stays valid at every round).

@@ -105,3 +105,33 @@ test('solveExact with and without the decomposition: the same proven optimum (ra
   }
   assert.ok(compared >= 15, `only ${compared} instances proven both ways`);
 });
+
+test('deferred segment rounds (deferRoundsFrom): the same proven optimum and status as rounds first; deferral happens', async () => {
+  let deferredSeen = 0;
+  let compared = 0;
+  for (let seed = 0; seed < 14; seed++) {
+    const g = randomCnn(200 + seed, 8 + (seed % 6));
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, g, hw(seed % 2 ? 2 : 8));
+      for (const comp of fusableComponents(cost)) {
+        if (comp.length < 2) continue;
+        const d = await solveBySegments(cost, comp, 20_000, limits, undefined, 0);
+        if (d?.deferred) {
+          deferredSeen++;
+          assert.equal(d.plan, undefined);
+        }
+      }
+      const a = await solveExact(cost, { timeLimit: 20 });
+      const b = await solveExact(cost, { timeLimit: 20, deferRoundsFrom: 0 });
+      assert.deepEqual(checkPlan(g, b.plan, cost), { ok: true });
+      assert.equal(b.status, a.status, `seed ${seed} ${scheme}`);
+      if (a.status === 'optimal') {
+        assert.equal(b.dram, a.dram, `seed ${seed} ${scheme}`);
+        compared++;
+      }
+      assert.ok(a.bound <= b.dram && b.bound <= a.dram, `seed ${seed} ${scheme}: bounds cross plans`);
+    }
+  }
+  assert.ok(deferredSeen >= 3, `only ${deferredSeen} components deferred`);
+  assert.ok(compared >= 15, `only ${compared} instances proven both ways`);
+});
