@@ -38,6 +38,9 @@ export interface SweepModel {
   /** `--shape name=dims` specs fixing dynamic graph inputs, sorted; each applies to the models
    * that have a graph input of that name. */
   shapes?: string[];
+  /** `--dim name=N` specs fixing named input dims, sorted; each applies to the models whose
+   * inputs have a dim of that name (applied before `shapes`). */
+  dims?: string[];
 }
 
 export interface PointSpec {
@@ -174,11 +177,15 @@ export interface HashCache {
 
 /** The model files of the arguments (expandModelArgs), named by file name (`name~2` for a second
  * file of the same name), with their hashes: from `cache` when a file's stamp is unchanged.
- * `shapes` (`--shape name=dims`, checked by the caller) go with every model. */
-export function sweepModels(args: string[], cache?: HashCache, shapes: readonly string[] = []): SweepModel[] {
+ * `shapes` (`--shape name=dims`) and `dims` (`--dim name=N`), checked by the caller, go with
+ * every model and are part of its identity. */
+export function sweepModels(args: string[], cache?: HashCache, shapes: readonly string[] = [], dims: readonly string[] = []): SweepModel[] {
   const paths = expandModelArgs(args);
   const names = new Map<string, number>();
   const specs = [...new Set(shapes)].sort();
+  const dimSpecs = [...new Set(dims)].sort();
+  // Without --dim, the identity text is what it was before --dim existed (databases stay valid).
+  const identity = specs.join('\n') + (dimSpecs.length ? `\n--dim\n${dimSpecs.join('\n')}` : '');
   return paths.map((path) => {
     let name = basename(path).replace(MODEL_RE, '');
     const seen = names.get(name) ?? 0;
@@ -191,8 +198,11 @@ export function sweepModels(args: string[], cache?: HashCache, shapes: readonly 
       hash = cache.get(path, stamp);
       if (!hash) cache.set(path, stamp, (hash = hashFile(path)));
     }
-    if (!specs.length) return { name, path, hash };
-    return { name, path, hash: createHash('sha256').update(`${hash}\n${specs.join('\n')}`).digest('hex'), fileHash: hash, shapes: specs };
+    if (!specs.length && !dimSpecs.length) return { name, path, hash };
+    return {
+      name, path, hash: createHash('sha256').update(`${hash}\n${identity}`).digest('hex'), fileHash: hash,
+      ...(specs.length ? { shapes: specs } : {}), ...(dimSpecs.length ? { dims: dimSpecs } : {}),
+    };
   });
 }
 

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { deserialize, serialize } from 'node:v8';
 import { decodeModel } from '../onnx/io.ts';
-import { applyShapeOverrides, shapeSpecName } from '../analysis/shapes.ts';
+import { applyDimOverrides, applyShapeOverrides, shapeSpecName } from '../analysis/shapes.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
@@ -35,7 +35,10 @@ function loadGraph(p: PointSpec): OpGraph {
   if (hash !== expected) throw new Error(`${p.model.path} changed since the sweep started (sha256 ${hash.slice(0, 12)}, expected ${expected.slice(0, 12)})`);
   if (p.model.path.endsWith('.gz')) bytes = gunzipSync(bytes);
   const model = decodeModel(bytes, { baseDir: dirname(p.model.path) });
-  // --shape specs fix the inputs of that name this model has (others are another model's)
+  // --dim specs fix the named dims this model's inputs have, then --shape specs the inputs of
+  // that name it has (others are another model's)
+  const named = new Set(model.graph.inputs.flatMap((i) => (i.type?.shape ?? []).filter((d) => typeof d === 'string')));
+  applyDimOverrides(model, (p.model.dims ?? []).filter((s) => named.has(shapeSpecName(s))));
   const inputs = new Set(model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name));
   applyShapeOverrides(model, (p.model.shapes ?? []).filter((s) => inputs.has(shapeSpecName(s))));
   const g = opGraphOf(model);

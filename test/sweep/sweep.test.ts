@@ -249,7 +249,7 @@ test('export to Parquet and CSV, SQL queries, the page, from the CLI', { timeout
   assert.match(readFileSync(page, 'utf8'), /<figure class="model-chart"/);
 });
 
-test("--shape fixes a dynamic input: the dynamic model's rows equal the static model's, bar its hash; without it each point is an error row naming the input", { timeout: 120_000 }, async () => {
+test("--shape (or --dim) fixes a dynamic input: the dynamic model's rows equal the static model's, bar its hash; without it each point is an error row naming the input", { timeout: 120_000 }, async () => {
   const m = loadModel(models[1]);
   const x = m.graph.inputs[0];
   const dims = x.type!.shape!.map(Number);
@@ -273,6 +273,13 @@ test("--shape fixes a dynamic input: the dynamic model's rows equal the static m
   assert.equal(a.length, 2);
   assert.deepEqual(a.map(strip).sort((p, q) => p.buffer_bytes - q.buffer_bytes), b.map(strip).sort((p, q) => p.buffer_bytes - q.buffer_bytes));
   assert.ok(a.every((r) => r.status === 'ok' && r.model === 'toy_dynamic'));
+  // --dim fixes the named dim the same way (a --dim no input of this model has is another model's)
+  const viaDim = run(join(dir, 'shape-dim.duckdb'), dyn, ['--dim', `batch=${dims[0]}`, '--dim', 'past=7']);
+  assert.equal(viaDim.status, 0, viaDim.stderr);
+  const c = await dbRows(join(dir, 'shape-dim.duckdb'));
+  assert.deepEqual(c.map(strip).sort((p, q) => p.buffer_bytes - q.buffer_bytes), b.map(strip).sort((p, q) => p.buffer_bytes - q.buffer_bytes));
+  const [kd] = sweepModels([dyn], undefined, [], [`batch=${dims[0]}`, 'past=7']);
+  assert.ok(c.every((r) => r.model_hash === kd.hash) && kd.hash !== a[0].model_hash);
   // the shapes are part of the model's identity: another --shape, another model hash and key
   const [k1] = sweepModels([dyn], undefined, ['other_input=1x2', spec]); // any order
   const [k2] = sweepModels([dyn], undefined, [`${x.name}=2x${dims.slice(1).join('x')}`]);

@@ -45,6 +45,7 @@ export function register(program: Command): void {
     .option('--scheme <list>', 'lbdf, brr or lbdf,brr', 'lbdf')
     .option('--dtype <list>', 'element types: int8, fp16, fp32 (default: the base accelerator\'s)')
     .option('--shape <name=dims>', 'fix a dynamic input in every model with an input of that name, e.g. x=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME in every model that has one, e.g. batch=1 (repeatable)', collect, [])
     .option('--bandwidth <list>', 'DRAM bandwidths, e.g. 12.8GB,25.6GB (default: the base accelerator\'s)')
     .option('--search <method>', `search per point: ${SWEEP_SEARCHES.join(', ')}`, 'greedy')
     .option('--budget <n>', 'plans of the local search', '1000')
@@ -74,6 +75,7 @@ export function register(program: Command): void {
       if (args.length) expandModelArgs(args); // a missing model is refused before the database is created
       // so is a malformed --shape (shape inference's module only then: a re-run loads no ONNX code)
       if (o.shape.length) (await import('../../analysis/shapes.ts')).parseShapeOverrides(o.shape);
+      if (o.dim.length) (await import('../../analysis/shapes.ts')).parseDimOverrides(o.dim);
       const axes = args.length
         ? {
             buffers: parseBufferAxis(o.buffer, o.steps === undefined ? undefined : int('steps', o.steps, 1)),
@@ -104,7 +106,7 @@ export function register(program: Command): void {
         if (axes) {
           // The models' hashes (point keys hash them): an unchanged file's from the database.
           const hashes = await store.hashCache();
-          grid = { ...axes, models: sweepModels(args, hashes, o.shape) };
+          grid = { ...axes, models: sweepModels(args, hashes, o.shape, o.dim) };
           await hashes.save();
         }
         if (grid) {
