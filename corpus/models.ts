@@ -170,6 +170,13 @@ export const CORPUS: CorpusModel[] = [
     expect: { opset: 15, ops: ['DynamicQuantizeLinear', 'ConvInteger', 'Resize'] },
   },
   {
+    id: 'isnet-fp16',
+    family: 'the same IS-Net in float16 as IMG.LY ships it (every weight and conv float16 between a Cast of the float32 input and Casts of the outputs); onnxruntime rounds its float16 values where the graph says, so the check takes float16 tolerances',
+    source: { npm: '@imgly/background-removal-data', version: '1.4.5', resource: '/models/medium', file: 'isnet_fp16.onnx', sha256: 'b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb' },
+    shapes: [],
+    expect: { opset: 15, ops: ['Cast', 'Conv', 'Resize'], log: /the model computes in float16 \(.*\): default tolerances rtol 0\.001, atol 0\.001/ },
+  },
+  {
     id: 'swin-t',
     family: 'vision transformer: torchvision Swin-T (shifted-window attention, masks built by ScatterND, relative position bias, Dropout(p=0) exported in training mode; random weights); opset 17',
     source: { script: MAKE, job: 'swin-t.onnx', from: 'torchvision.models.swin_t (Debian python3-torchvision)' },

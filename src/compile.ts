@@ -26,7 +26,7 @@ import { planningSection } from './passes/plan-fusion.ts';
 import { subgraphGroups } from './search/subgraph-plans.ts';
 import type { FusionPlanJson } from './search/planner.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
-import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
+import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL, HALF_ATOL, HALF_RTOL, halfPrecisionReason } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage, subgraphCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
@@ -55,7 +55,8 @@ export interface CompileOptions {
   embed?: 'functions' | 'node-metadata' | 'none';
   /** Check the rewritten model against the original in onnxruntime (default true). */
   verify?: boolean;
-  /** allclose criterion of the check, |a-b| <= atol + rtol |b| (defaults 1e-5, 1e-5: Polygraphy's). */
+  /** allclose criterion of the check, |a-b| <= atol + rtol |b| (defaults 1e-5, 1e-5: Polygraphy's;
+   * 1e-3, 1e-3 for a model that computes in float16 or bfloat16: HALF_RTOL). */
   rtol?: number;
   atol?: number;
   /** `--inputs` specs (name=path or path; .npy, TensorProto .pb, or a test_data_set folder)
@@ -234,6 +235,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   }
   applyDimOverrides(model, opts.dims ?? []);
   applyShapeOverrides(model, opts.shapes ?? []);
+  // Decided on the model as given: a float16 model gets float16's tolerances by default.
+  const half = halfPrecisionReason(model);
   // User-given inputs are read and checked against the model before any pass runs.
   const userFeeds = opts.inputs?.length && (opts.verify ?? true) ? loadInputs(model, opts.inputs) : undefined;
   const inputValues = parseInputValues(opts.inputValues);
@@ -285,7 +288,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   schedule.embedding = { mode: plan ? mode : 'none', ...(plan && mode === 'functions' ? { domain: FUSION_DOMAIN } : {}), ...embedded };
 
   if (opts.verify ?? true) {
-    const rtol = opts.rtol ?? DEFAULT_RTOL, atol = opts.atol ?? DEFAULT_ATOL;
+    const rtol = opts.rtol ?? (half ? HALF_RTOL : DEFAULT_RTOL), atol = opts.atol ?? (half ? HALF_ATOL : DEFAULT_ATOL);
+    if (half && (opts.rtol === undefined || opts.atol === undefined)) log(`onnxruntime check: the model computes in float16 (${half}): default tolerances rtol ${HALF_RTOL}, atol ${HALF_ATOL}, float16's epsilon (onnxruntime's float16 rounding on CPU follows the graph's structure)`);
     if (!userFeeds) for (const line of describeFills(fills)) log(`onnxruntime check input: ${line}`);
     schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills, spillDir: opts.spillDir });
     if (schedule.verification.checked) {

@@ -170,7 +170,7 @@ export type { PlanValidOptions, PlanValidSummary } from './testkit/plan.ts';
 export type { SameOutputsOptions } from './testkit/properties.ts';
 export { runModel, randomFeeds, compareOutputs, checkEquivalence } from './analysis/ort.ts';
 export type { EquivalenceOptions } from './analysis/ort.ts';
-export { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from './analysis/compare.ts';
+export { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL, HALF_RTOL, HALF_ATOL, halfPrecisionReason } from './analysis/compare.ts';
 export type { AllcloseOptions, CheckResult, OutputCheck } from './analysis/compare.ts';
 export { inputFill, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 export { onEveryGraph, runOnEveryGraph, type EveryGraphAnnotations } from './passes/subgraphs.ts';

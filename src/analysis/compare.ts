@@ -14,11 +14,41 @@
  * own default atol 1e-8 is too tight for float32 and 1e-4 would hide a 7% error there.
  */
 import type { HostTensor } from './ort.ts';
+import type { Model } from '../ir/graph.ts';
+import { DataType } from '../ir/dtype.ts';
 
 /** Default relative tolerance of the allclose check (Polygraphy's). */
 export const DEFAULT_RTOL = 1e-5;
 /** Default absolute tolerance of the allclose check (Polygraphy's). */
 export const DEFAULT_ATOL = 1e-5;
+
+/**
+ * Default tolerances of the check for a model that computes in float16 or bfloat16 (float16's
+ * epsilon, 2^-10 ~ 1e-3). onnxruntime's CPU runs most float16 ops in float32 between Casts it
+ * inserts, and drops Cast pairs where nothing else reads the float16 value, so where a value is
+ * rounded to float16 depends on the graph's structure: IMG.LY's float16 IS-Net differs from
+ * itself by 2.9e-3 (2 M of 4 M elements beyond 1e-5) between onnxruntime's optimization levels
+ * 'disabled' and 'all', and by 1.95e-3 after fold-constants removed its Shape nodes, which had
+ * read float16 values. A float32 tolerance would fail every such model on rounding alone.
+ */
+export const HALF_RTOL = 1e-3;
+/** Absolute tolerance paired with HALF_RTOL. */
+export const HALF_ATOL = 1e-3;
+
+/** Why a model counts as computing in half precision (its first float16/bfloat16 weight, Cast
+ * or input, for the log), or undefined. */
+export function halfPrecisionReason(model: Model): string | undefined {
+  const half = (t: number | undefined) => t === DataType.FLOAT16 || t === DataType.BFLOAT16;
+  const g = model.graph;
+  for (const t of g.initializers.values()) if (half(t.dataType)) return `weight '${t.name}' is ${t.dataType === DataType.FLOAT16 ? 'float16' : 'bfloat16'}`;
+  for (const i of g.inputs) if (half(i.type?.elemType)) return `input '${i.name}' is float16`;
+  for (const n of g.nodes) {
+    if (n.opType === 'Cast' && half(n.attrInt('to'))) return `node '${n.name}' casts to float16`;
+    const v = n.opType === 'Constant' ? n.attr('value') : undefined;
+    if (v?.type === 'tensor' && half(v.value.dataType)) return `constant '${n.outputs[0]}' is float16`;
+  }
+  return undefined;
+}
 
 /** Tolerances of the allclose check: every element within |a-b| <= atol + rtol |b|. */
 export interface AllcloseOptions {

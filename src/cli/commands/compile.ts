@@ -118,8 +118,8 @@ export function register(program: Command): void {
     .option('--node-metadata', 'embed the fusion groups as node metadata_props/doc_string instead of functions')
     .option('--no-embed', 'write the rewritten model without the fusion groups')
     .option('--no-verify', 'skip the onnxruntime check of the rewritten model against the original')
-    .option('--rtol <x>', 'relative tolerance of the check: every element within |a-b| <= atol + rtol |b| (Polygraphy\'s default)', '1e-5')
-    .option('--atol <x>', 'absolute tolerance of the check', '1e-5')
+    .option('--rtol <x>', 'relative tolerance of the check: every element within |a-b| <= atol + rtol |b| (default 1e-5, Polygraphy\'s; 1e-3 for a model computing in float16)')
+    .option('--atol <x>', 'absolute tolerance of the check (default 1e-5; 1e-3 for a model computing in float16)')
     .option('--inputs <name=file>', 'inputs for the check instead of seeded random ones: .npy or TensorProto .pb files, or a folder of input_<k>.pb (repeatable)', collect, [])
     .option('--input-value <name=v>', 'fix an input of the onnxruntime check to a value, e.g. sr=16000 (repeatable; default: seeded random fitting its dtype and use)', collect, [])
     .option('--reproducible', 'record 0 ms timings so that schedule.json is byte-identical across runs')
@@ -145,9 +145,9 @@ export function register(program: Command): void {
       if (!modelArg && !existsSync(EXAMPLE_MODEL)) throw badInput(`the bundled example ${EXAMPLE_MODEL} is missing; give a model file (or run: node --import tsx fixtures/make-example.ts)`);
       const seed = Number(o.seed);
       if (!Number.isInteger(seed)) throw badInput(`--seed ${o.seed}: expected an integer`);
-      const rtol = Number(o.rtol), atol = Number(o.atol);
-      if (!(rtol >= 0)) throw badInput(`--rtol ${o.rtol}: expected a non-negative number`);
-      if (!(atol >= 0)) throw badInput(`--atol ${o.atol}: expected a non-negative number`);
+      const rtol = o.rtol === undefined ? undefined : Number(o.rtol), atol = o.atol === undefined ? undefined : Number(o.atol);
+      if (rtol !== undefined && !(rtol >= 0)) throw badInput(`--rtol ${o.rtol}: expected a non-negative number`);
+      if (atol !== undefined && !(atol >= 0)) throw badInput(`--atol ${o.atol}: expected a non-negative number`);
       const outDir = resolve(String(o.out));
       if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw badInput(`-o ${o.out}: exists and is not a folder`);
       // The run's inputs (model, hardware file, plugins); the model's external data files are
