@@ -27,8 +27,32 @@
  * - encode: dnnfuse encodeModel(model) -> one new Uint8Array vs model.SerializeToString()
  * - save:   dnnfuse saveModel(model, path) (atomic; tensor views written in place)
  *           vs onnx.save(model, path)
+ * - sequence: the four steps together, python's `del m` included: each step's row leaves out
+ *           what its runtime frees after it (CPython frees the encoded bytes and, at `del m`, the
+ *           model's tensors between timed steps, untimed; V8 frees at a GC, inside whichever
+ *           step is running then), so this row is the like-with-like total of an iteration.
  *
- * Environment: DNNFUSE_BENCH_RUNS (default 5).
+ * Like with like (checked in issue 15's item 4):
+ * - Same sequence on both sides (load -> infer -> encode -> save, the same files, the same
+ *   model order, one process for both models in (2)); each side's infer leaves its model
+ *   unchanged (python's infer_shapes returns a new model, dropped; ours returns a Map), so both
+ *   encode rows write the file's 14.2 / 102.5 MB.
+ * - The state before encode differs, and each side's row keeps it as its users get it: python's
+ *   model holds every tensor in memory (onnx.load read them; that is its load row), ours reads
+ *   them back from the file (our load left them there); python's encode writes into memory its
+ *   own infer_shapes just freed (that call serializes and re-parses the whole model, and CPython
+ *   frees on the spot), ours into fresh pages (the caller owns the result; V8 frees a dropped
+ *   buffer at its next GC, and glibc maps every block over 32 MiB fresh). The control table
+ *   shows how much of python's encode figure that is: the same runs without the infer step
+ *   (load -> encode -> save), both sides. It is information, not a target row.
+ * - (2) first runs DNNFUSE_BENCH_WARMUP untimed iterations of the sequence on both sides
+ *   (default 2; 0 gives the figures of earlier sessions): (2) is the long-lived process, (1)
+ *   the first call. Before this, (2)'s median of 5 included V8's JIT warm-up and young
+ *   generation growth on our side, and python's allocator warm-up (its ResNet-50 encode takes
+ *   25,022 page faults in the first two iterations, 0 after).
+ *
+ * Environment: DNNFUSE_BENCH_RUNS (default 5), DNNFUSE_BENCH_WARMUP (default 2; setting (2) and
+ * its control only).
  */
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,11 +64,14 @@ import { sharedModelPath, sharedModelsMissing } from '../src/models/shared.ts';
 import type { Model } from '../src/ir/graph.ts';
 
 const RUNS = Number(process.env.DNNFUSE_BENCH_RUNS ?? 5);
+const WARMUP = Number(process.env.DNNFUSE_BENCH_WARMUP ?? 2);
+/** The measured sequence, and the control's (no infer step: see the header). */
+type Mode = 'full' | 'noinfer';
 const PYTHON = '/usr/bin/python3';
 
 const PY = `
 import json, sys, time, resource, onnx, onnx.shape_inference
-runs = int(sys.argv[1]); out = sys.argv[2]; res = {}
+runs = int(sys.argv[1]); warmup = int(sys.argv[2]); mode = sys.argv[3]; out = sys.argv[4]; res = {}
 def usage():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return (r.ru_utime + r.ru_stime) * 1000, r.ru_minflt
@@ -52,20 +79,25 @@ def timed(t, step, f):
     c, p = usage(); a = time.perf_counter(); v = f(); w = (time.perf_counter() - a) * 1000; c2, p2 = usage()
     t[step].append(w); t[step + ':cpu'].append(c2 - c); t[step + ':flt'].append(p2 - p)
     return v
-for path in sys.argv[3:]:
-    t = {k: [] for s in ('load', 'infer', 'encode', 'save') for k in (s, s + ':cpu', s + ':flt')}
-    for _ in range(runs):
+for path in sys.argv[5:]:
+    steps = ('load', 'infer', 'encode', 'save') if mode == 'full' else ('load', 'encode', 'save')
+    keep = res[path] = {k: [] for s in steps for k in (s, s + ':cpu', s + ':flt')}
+    keep.update({k: [] for k in ('sequence', 'sequence:cpu', 'sequence:flt')})
+    for r in range(warmup + runs):
+        t = keep if r >= warmup else {k: [] for k in keep}
+        c0, p0 = usage(); a0 = time.perf_counter()
         m = timed(t, 'load', lambda: onnx.load(path))
-        timed(t, 'infer', lambda: onnx.shape_inference.infer_shapes(m))
+        if mode == 'full': timed(t, 'infer', lambda: onnx.shape_inference.infer_shapes(m))
         timed(t, 'encode', lambda: m.SerializeToString())
         timed(t, 'save', lambda: onnx.save(m, out))
         del m
-    res[path] = t
+        c1, p1 = usage()
+        t['sequence'].append((time.perf_counter() - a0) * 1000); t['sequence:cpu'].append(c1 - c0); t['sequence:flt'].append(p1 - p0)
 print(json.dumps({'onnx': onnx.__version__, 'results': res}))
 `;
 
 type Times = Record<string, number[]>;
-const STEPS = ['load', 'infer', 'encode', 'save'];
+const STEPS = ['load', 'infer', 'encode', 'save', 'sequence'];
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,31 +130,36 @@ function timed<T>(t: Times, step: string, f: () => T): T {
   return v;
 }
 
-/** dnnfuse side: `runs` iterations of load -> infer -> encode -> save in this process. */
-async function dnnfuseTimes(path: string, out: string, runs: number): Promise<Times> {
+/** dnnfuse side: `warmup` untimed then `runs` timed iterations of load -> infer -> encode ->
+ * save in this process (no infer step in the control mode). */
+async function dnnfuseTimes(path: string, out: string, runs: number, warmup = 0, mode: Mode = 'full'): Promise<Times> {
   const infer = await loadInfer();
-  const t: Times = {};
-  for (let r = 0; r < runs; r++) {
-    const model = timed(t, 'load', () => loadModel(path));
-    if (typeof infer === 'function') {
-      model.graph.invalidate();
-      timed(t, 'infer', () => infer(model));
-    }
-    timed(t, 'encode', () => encodeModel(model));
-    timed(t, 'save', () => saveModel(model, out, { inputs: [path] }));
+  const keep: Times = {};
+  for (let r = 0; r < warmup + runs; r++) {
+    const t: Times = r >= warmup ? keep : {};
+    timed(t, 'sequence', () => {
+      const model = timed(t, 'load', () => loadModel(path));
+      if (typeof infer === 'function' && mode === 'full') {
+        model.graph.invalidate();
+        timed(t, 'infer', () => infer(model));
+      }
+      timed(t, 'encode', () => encodeModel(model));
+      timed(t, 'save', () => saveModel(model, out, { inputs: [path] }));
+    });
   }
-  return t;
+  return keep;
 }
 
-function runPython(script: string, runs: number, out: string, paths: string[]): { times?: Record<string, Times>; version: string; error?: string } {
-  const py = spawnSync(PYTHON, [script, String(runs), out, ...paths], { encoding: 'utf8', maxBuffer: 1 << 24 });
+function runPython(script: string, runs: number, out: string, paths: string[], warmup = 0, mode: Mode = 'full'): { times?: Record<string, Times>; version: string; error?: string } {
+  const py = spawnSync(PYTHON, [script, String(runs), String(warmup), mode, out, ...paths], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (py.status !== 0) return { version: '', error: py.stderr.trim().split('\n').pop() };
   const j = JSON.parse(py.stdout.trim().split('\n').pop()!);
   return { times: j.results, version: j.onnx };
 }
 
-function runNodeChild(path: string, out: string): Times {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', path, out], { encoding: 'utf8', maxBuffer: 1 << 24 });
+/** One dnnfuse child process: `runs` iterations after `warmup` on each path (setting (1): 1, 0). */
+function runNodeChild(paths: string[], out: string, runs = 1, warmup = 0, mode: Mode = 'full'): Record<string, Times> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(runs), String(warmup), mode, out, ...paths], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`dnnfuse child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -131,13 +168,13 @@ const push = (into: Times, from: Times) => {
   for (const k of Object.keys(from)) (into[k] ??= []).push(...from[k]);
 };
 
-function table(title: string, models: { name: string; path: string }[], d: Record<string, Times>, p: Record<string, Times> | undefined, inferNote?: string): void {
+function table(title: string, models: { name: string; path: string }[], d: Record<string, Times>, p: Record<string, Times> | undefined, steps: string[], inferNote?: string): void {
   const rows: string[][] = [['model', 'MB', 'step', 'dnnfuse ms', 'python onnx ms', 'ratio', 'cpu ms d/p', 'cpu ratio', 'faults d/p']];
   const med = (x: Record<string, Times> | undefined, path: string, k: string) => (x?.[path]?.[k]?.length ? median(x[path][k]) : undefined);
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? `${(a / b).toFixed(2)}x` : '-');
   for (const m of models) {
     const mb = (statSync(m.path).size / 1e6).toFixed(1);
-    for (const step of STEPS) {
+    for (const step of steps) {
       const dv = med(d, m.path, step), pv = med(p, m.path, step);
       const dc = med(d, m.path, `${step}:cpu`), pc = med(p, m.path, `${step}:cpu`);
       const df = med(d, m.path, `${step}:flt`), pf = med(p, m.path, `${step}:flt`);
@@ -156,7 +193,10 @@ function table(title: string, models: { name: string; path: string }[], d: Recor
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
-    console.log(JSON.stringify(await dnnfuseTimes(process.argv[3], process.argv[4], 1)));
+    const [runs, warmup, mode, out, ...paths] = process.argv.slice(3);
+    const res: Record<string, Times> = {};
+    for (const p of paths) res[p] = await dnnfuseTimes(p, out, Number(runs), Number(warmup), mode as Mode);
+    console.log(JSON.stringify(res));
     return;
   }
   const skip = sharedModelsMissing();
@@ -177,31 +217,42 @@ async function main(): Promise<void> {
 
   // (1) A fresh process per run, as a CLI invocation loads once: alternating dnnfuse and
   //     python children on the same files (warm page cache for both).
-  const dFresh: Record<string, Times> = {}, pFresh: Record<string, Times> = {};
   let pyError: string | undefined;
-  for (const m of models) {
-    dFresh[m.path] = {};
-    pFresh[m.path] = {};
-    for (let r = 0; r < RUNS; r++) {
-      push(dFresh[m.path], runNodeChild(m.path, join(dir, 'dnnfuse.onnx')));
-      const py = runPython(pyScript, 1, join(dir, 'py.onnx'), [m.path]);
-      if (py.times) {
-        push(pFresh[m.path], py.times[m.path]);
-        version = py.version;
-      } else pyError = py.error;
+  const fresh = (mode: Mode) => {
+    const d: Record<string, Times> = {}, p: Record<string, Times> = {};
+    for (const m of models) {
+      d[m.path] = {};
+      p[m.path] = {};
+      for (let r = 0; r < RUNS; r++) {
+        push(d[m.path], runNodeChild([m.path], join(dir, 'dnnfuse.onnx'), 1, 0, mode)[m.path]);
+        const py = runPython(pyScript, 1, join(dir, 'py.onnx'), [m.path], 0, mode);
+        if (py.times) {
+          push(p[m.path], py.times[m.path]);
+          version = py.version;
+        } else pyError = py.error;
+      }
     }
-  }
-  // (2) Repeated in one long-lived process (python's allocator then recycles freed memory,
-  //     V8 maps fresh pages for every large buffer: page faults dominate on slow-fault VMs).
+    return { d, p };
+  };
+  const fresh1 = fresh('full');
+  // (2) Repeated in one long-lived process, after WARMUP untimed iterations on both sides.
   const dSame: Record<string, Times> = {};
-  for (const m of models) dSame[m.path] = await dnnfuseTimes(m.path, join(dir, 'dnnfuse.onnx'), RUNS);
-  const pSame = runPython(pyScript, RUNS, join(dir, 'py.onnx'), models.map((m) => m.path));
+  for (const m of models) dSame[m.path] = await dnnfuseTimes(m.path, join(dir, 'dnnfuse.onnx'), RUNS, WARMUP);
+  const pSame = runPython(pyScript, RUNS, join(dir, 'py.onnx'), models.map((m) => m.path), WARMUP);
+  // Control: the same without the infer step, (1) and (2) (a child process for our side's (2)).
+  const freshC = fresh('noinfer');
+  const dSameC = runNodeChild(models.map((m) => m.path), join(dir, 'dnnfuse.onnx'), RUNS, WARMUP, 'noinfer');
+  const pSameC = runPython(pyScript, RUNS, join(dir, 'py.onnx'), models.map((m) => m.path), WARMUP, 'noinfer');
   rmSync(dir, { recursive: true, force: true });
 
-  console.log(`bench:io — medians of ${RUNS} runs; ratio = dnnfuse / python onnx ${version || '(unavailable)'} (< 1: dnnfuse faster)`);
+  console.log(`bench:io — medians of ${RUNS} runs (setting (2): after ${WARMUP} untimed, both sides); ratio = dnnfuse / python onnx ${version || '(unavailable)'} (< 1: dnnfuse faster)`);
   if (pyError) console.log(`python onnx unavailable (${PYTHON}): ${pyError}`);
-  table('(1) one load/infer/encode/save per fresh process (the CLI case):', models, dFresh, pyError ? undefined : pFresh, inferNote);
-  table('(2) repeated in one process:', models, dSame, pSame.times, inferNote);
+  table('(1) one load/infer/encode/save per fresh process (the CLI case):', models, fresh1.d, pyError ? undefined : fresh1.p, STEPS, inferNote);
+  table('(2) repeated in one process:', models, dSame, pSame.times, STEPS, inferNote);
+  console.log('control (not target rows): load -> encode -> save with no infer step, so that python\'s encode does not write into');
+  console.log('  the memory its infer_shapes just freed (both sides run the same shorter sequence):');
+  table('(1c) per fresh process:', models, freshC.d, pyError ? undefined : freshC.p, ['encode']);
+  table('(2c) repeated in one process:', models, dSameC, pSameC.times, ['encode']);
 }
 
 await main();
