@@ -19,7 +19,7 @@
  * of a set of ops and solves the acyclic partition exactly; the group is exactly such a set.
  */
 import type { CostModel, Group } from '../fusion/types.ts';
-import { solveFamily, solveWindow, type Cand } from '../search/window.ts';
+import { extendFamily, solveFamily, solveWindow, type Cand, type WindowFamily } from '../search/window.ts';
 import { executionOrder, planKey } from '../fusion/plan.ts';
 
 /** Limits of the refinement (deterministic: counts, never time). */
@@ -57,6 +57,34 @@ export function refineSplit(parts: readonly (readonly number[])[], cost: CostMod
   const out = r.parts.map((p) => [...p].sort((a, b) => a - b));
   return { parts: out, dram: r.dram, improved: r.improved, exact: r.exact };
 }
+
+/**
+ * The proven optimum of one invalid group, computed from the group alone (GetOptions.refineFirst,
+ * rectifier.ts): the least-DRAM acyclic partition of its ops into valid, connected, convex parts,
+ * by the same window DP as refineSplit but over the group as it is, with no split given. Defined
+ * only when the DP is exact: the group has at most `maxOps` ops and its family of valid convex
+ * connected parts is complete under `maxCandidates` (else undefined: the group needs SPLIT, and
+ * refineSplit then refines SPLIT's answer as before). Why this exists: when refineSplit is exact,
+ * its DRAM is this optimum whatever SPLIT answered, so the explainer's split only decided which
+ * of several equally cheap partitions was returned; answering with this one instead (a pure
+ * function of the group: local order = sorted op ids, ties keep the first part found, all
+ * singletons when no multi-op part helps) gives the same DRAM per group without explaining it.
+ * Not the paper's method: no explainer is involved, and the rectifier counts such groups apart.
+ */
+export function optimalSplit(group: readonly number[], cost: CostModel, limits: RefineLimits = {}): Refinement | undefined {
+  if (group.length < 2 || group.length > Math.min(53, limits.maxOps ?? 48)) return undefined;
+  const g = [...group].sort((a, b) => a - b);
+  const fam = extendFamily(cost, EMPTY_FAMILY, g, limits.maxCandidates ?? 1500, false);
+  if (!fam.complete) return undefined;
+  // The invalid group itself is no candidate (invalid); compared against all singletons (always a
+  // feasible answer: one-op groups need no validity), so `improved` false means they are optimal.
+  const singles = g.map((v) => [v]);
+  const r = solveFamily(cost, { ...fam, groups: singles }, limits.maxWork ?? 1000000);
+  if (!r) return undefined;
+  return { parts: r.parts.map((p) => [...p].sort((a, b) => a - b)), dram: r.dram, improved: true, exact: true };
+}
+
+const EMPTY_FAMILY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: [], cands: [], complete: true };
 
 /**
  * Plan-level exact re-grouping (beyond the paper; rectifier.ts `settle`, after merge-back.ts
@@ -243,3 +271,4 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   if (!r || !r.improved) return undefined;
   return r.parts.map((q) => [...q].sort((a, b) => a - b));
 }
+

@@ -37,8 +37,9 @@ import type { Explanation } from './explainers/index.ts';
  */
 export interface SplitTree {
   group: number[];
-  /** 'valid' | 'single-op' leaves, or how the group was split. */
-  outcome: 'valid' | 'single-op' | 'category-1' | 'category-2' | 'category-3' | 'random-fallback' | 'merged-back';
+  /** 'valid' | 'single-op' leaves, or how the group was split ('optimal': the group's proven
+   * least-DRAM partition, no explainer involved; rectifier.ts GetOptions.refineFirst). */
+  outcome: 'valid' | 'single-op' | 'category-1' | 'category-2' | 'category-3' | 'random-fallback' | 'merged-back' | 'optimal';
   /** Why a top-level group used the random split: the explainer's split cost more
    * ('random-cheaper') or failed the split check ('split-invalid'). */
   fallback?: 'random-cheaper' | 'split-invalid';
