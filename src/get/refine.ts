@@ -233,14 +233,19 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
     cands.push({ ops: g, lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram: cost.dram(g) });
   };
   for (const g of groups) (have.add(g.join(',')), add(g));
-  type Set_ = { nodes: number[]; ops: number[]; free: boolean };
+  // Node sets carry their membership as two 32-bit halves (nodes <= maxOps <= 53), keyed by the
+  // exact number hi * 2^32 + lo: no key string or sort per set tested (the same sets are tested
+  // in the same order as with sorted-list keys, so the candidates and the answer are unchanged).
+  type Set_ = { nodes: number[]; ops: number[]; free: boolean; lo: number; hi: number };
+  const nkey = (lo: number, hi: number) => hi * 4294967296 + (lo >>> 0);
   let level: Set_[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   for (let k = 0; k < nodes.length; k++) {
     const g = [...nodes[k]].sort((a, b) => a - b);
-    seen.add(String(k));
+    const lo = k < 32 ? (1 << k) >>> 0 : 0, hi = k < 32 ? 0 : (1 << (k - 32)) >>> 0;
+    seen.add(nkey(lo, hi));
     if (!cost.valid(g) && g.length > 1) continue;
-    level.push({ nodes: [k], ops: g, free: free[k] });
+    level.push({ nodes: [k], ops: g, free: free[k], lo, hi });
   }
   grow: while (level.length) {
     const next: Set_[] = [];
@@ -252,17 +257,23 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
         add(S.ops);
       }
       if (S.nodes.length > 1 && !S.free) continue;
-      const inS = new Set(S.nodes);
       for (const k of S.nodes) for (const j of adj[k]) {
-        if (inS.has(j)) continue;
+        const jlo = j < 32 ? (1 << j) >>> 0 : 0, jhi = j < 32 ? 0 : (1 << (j - 32)) >>> 0;
+        if ((S.lo & jlo) !== 0 || (S.hi & jhi) !== 0) continue; // j in S
         if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
-        const ns = [...S.nodes, j].sort((x, y) => x - y);
-        const nk = ns.join(',');
+        const lo = (S.lo | jlo) >>> 0, hi = (S.hi | jhi) >>> 0;
+        const nk = nkey(lo, hi);
         if (seen.has(nk)) continue;
         if (seen.size >= 4 * maxCandidates) break grow; // work cap: sets tested
         seen.add(nk);
-        const g = [...S.ops, ...nodes[j]].sort((a, b) => a - b);
-        if (cost.valid(g)) next.push({ nodes: ns, ops: g, free: S.free || free[j] });
+        const g = mergeSorted(S.ops, nodes[j]);
+        if (cost.valid(g)) {
+          const ns = S.nodes.slice();
+          let at = ns.length;
+          while (at > 0 && ns[at - 1] > j) at--;
+          ns.splice(at, 0, j);
+          next.push({ nodes: ns, ops: g, free: S.free || free[j], lo, hi });
+        }
       }
     }
     level = next;
@@ -272,3 +283,14 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   return r.parts.map((q) => [...q].sort((a, b) => a - b));
 }
 
+/** The sorted union of a sorted list and a disjoint list (a unit's ops, sorted or not). */
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 1) {
+    const out = a.slice();
+    let k = out.length;
+    while (k > 0 && out[k - 1] > b[0]) k--;
+    out.splice(k, 0, b[0]);
+    return out;
+  }
+  return [...a, ...b].sort((x, y) => x - y);
+}
