@@ -50,6 +50,8 @@
  *   statistics say so plainly: `exact` counts groups answered this way (neither rectified nor
  *   explained), `explanations` the explainer calls that remain. A recurring group's exploration
  *   alternatives (`explore`) still come from explained cuts, so a recurrence may explain it.
+ *   Opt-in `refineDeep` does the same for the sub-groups SPLIT recurses into (fewer explanations,
+ *   different answers for large groups, so not the default).
  * Explanations are cached by group and, for the learned explainers, by the group's structure
  * (`structural`: equal GNN inputs, equal explanation, restated on the group's own op ids; exact,
  * test/get/structural-cache.test.ts).
@@ -176,6 +178,12 @@ export interface GetOptions {
    * (a pure function of the group) is returned instead of SPLIT's. `bench/get.ts
    * --no-refine-first` gives the explained path back. */
   refineFirst?: boolean;
+  /** Also inside SPLIT's recursion (and the sides of exploration's alternative cuts): a sub-group
+   * whose optimum refine.ts optimalSplit proves is answered with it instead of being explained
+   * and cut further (default false; needs `refineFirst`). Not exact against the default: SPLIT's
+   * answer for a large group changes (never more DRAM for the same cuts: each sub-answer is the
+   * sub-group's optimum), so searches can take other paths. `bench/get.ts --refine-deep`. */
+  refineDeep?: boolean;
   /** Limits of `refine` and `windowMerge` (deterministic counts). */
   refineLimits?: RefineLimits;
   /** Do not explain what cannot matter (default true): when a search shows that no
@@ -262,6 +270,7 @@ export class SplitRectifier {
   private readonly refine: boolean;
   private readonly windowMerge: boolean;
   private readonly refineFirst: boolean;
+  private readonly refineDeep: boolean;
 
   constructor(readonly kind: GetKind, private readonly opts: GetOptions = {}) {
     this.maxTrees = opts.maxTrees ?? 10000;
@@ -275,6 +284,7 @@ export class SplitRectifier {
     this.refine = opts.refine ?? true;
     this.windowMerge = opts.windowMerge ?? true;
     this.refineFirst = this.refine && (opts.refineFirst ?? true);
+    this.refineDeep = this.refineFirst && (opts.refineDeep ?? false);
   }
 
   /** The plan-level step after a plan's invalid groups were split (see GetOptions.planMerge);
@@ -321,6 +331,7 @@ export class SplitRectifier {
         explainedCuts: (group) => this.explainedCuts(group, cost, explanations),
         memo: new Map(),
         seed: this.seed,
+        ...(this.refineDeep ? { solved: (group: number[]) => this.optimalOf(group, cost, groupKey(group)) } : {}),
       };
       c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), optimal: new Map(), refined: new Map(), recurrences: new Map() };
       this.caches.set(cost, c);

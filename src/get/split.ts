@@ -82,6 +82,10 @@ export interface SplitEnv {
   explainedCuts(group: number[]): ExplainedCut[];
   memo: Map<string, SplitResult>;
   seed: number;
+  /** A (sub)group's answer that needs no explanation, when the owner has one (rectifier.ts
+   * GetOptions.refineDeep: the group's proven optimum); SPLIT then returns it for that
+   * (sub)group instead of cutting it along explained edges. */
+  solved?(group: number[]): SplitResult | undefined;
 }
 
 /** The cut as the split tree records it. */
@@ -109,6 +113,8 @@ export function split(group: number[], cost: CostModel, env: SplitEnv, work: { l
   };
   if (cost.valid(group)) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'valid' }, explained: true });
   if (group.length <= 1) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'single-op', reason: 'a one-op group cannot be split' }, explained: true });
+  const solved = env.solved?.(group);
+  if (solved) return done({ ...solved });
   work.left--;
   const fallback = (reason: string): SplitResult => {
     const parts = randomSplit(group, cost, groupRng(group, env.seed)).map((p) => [...p].sort((a, b) => a - b));

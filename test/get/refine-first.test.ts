@@ -134,3 +134,26 @@ test('random and local search: with every invalid group answered by its optimum,
   );
   assert.ok(runs > 0, 'every run explained something: the property tests nothing');
 });
+
+test('refineDeep (opt-in): SPLIT takes the proven optimum of its sub-groups; valid answers, fewer explanations, deterministic', () => {
+  let fewer = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(24, 64), (ni, seed, kb) => {
+      const graph = nets[ni];
+      const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: 'int8' });
+      // small caps, so that whole groups go through SPLIT and only their sub-groups have a proven optimum
+      const limits = { maxOps: 12 };
+      for (const g of invalidGroups(cost, new Rng(seed))) {
+        const deep = makeRectifier('cuts', { refineDeep: true, refineLimits: limits }), flat = makeRectifier('cuts', { refineLimits: limits });
+        const a = deep(g, cost, new Rng(seed));
+        flat(g, cost, new Rng(seed));
+        assert.equal(checkSplit(graph, cost, g, a), undefined, 'a valid split');
+        assert.deepEqual(makeRectifier('cuts', { refineDeep: true, refineLimits: limits })(g, cost, new Rng(seed)), a, 'deterministic');
+        assert.ok(deep.stats.explanations <= flat.stats.explanations, 'explained more');
+        if (deep.stats.explanations < flat.stats.explanations) fewer++;
+      }
+    }),
+    { numRuns: 30 },
+  );
+  assert.ok(fewer > 0, 'never fewer explanations: the option does nothing here');
+});
