@@ -50,8 +50,9 @@
  *   statistics say so plainly: `exact` counts groups answered this way (neither rectified nor
  *   explained), `explanations` the explainer calls that remain. A recurring group's exploration
  *   alternatives (`explore`) still come from explained cuts, so a recurrence may explain it.
- *   Opt-in `refineDeep` does the same for the sub-groups SPLIT recurses into (fewer explanations,
- *   different answers for large groups, so not the default).
+ *   Opt-in `refineDeep` does the same for the sub-groups SPLIT recurses into and answers a
+ *   recurring group with a proven optimum always with it (no exploration): the explainer runs only
+ *   on what the DP cannot solve (different answers, so not the default).
  * Explanations are cached by group and, for the learned explainers, by the group's structure
  * (`structural`: equal GNN inputs, equal explanation, restated on the group's own op ids; exact,
  * test/get/structural-cache.test.ts).
@@ -182,7 +183,9 @@ export interface GetOptions {
    * whose optimum refine.ts optimalSplit proves is answered with it instead of being explained
    * and cut further (default false; needs `refineFirst`). Not exact against the default: SPLIT's
    * answer for a large group changes (never more DRAM for the same cuts: each sub-answer is the
-   * sub-group's optimum), so searches can take other paths. `bench/get.ts --refine-deep`. */
+   * sub-group's optimum), so searches can take other paths. A recurring group with a proven
+   * optimum is then not explored either (always the optimum): the explainer runs only on groups
+   * the DP cannot solve. `bench/get.ts --refine-deep`. */
   refineDeep?: boolean;
   /** Limits of `refine` and `windowMerge` (deterministic counts). */
   refineLimits?: RefineLimits;
@@ -513,6 +516,7 @@ export class SplitRectifier {
     const key = groupKey([...group].sort((a, b) => a - b));
     const c = this.cachesFor(cost);
     if (!c.explanations.has(key) && !c.optimal.get(key)) return false;
+    if (this.refineDeep && c.optimal.get(key)) return true; // never explored (see rectify)
     return !this.explore || !c.recurrences.get(key) || c.alternatives.has(key);
   }
 
@@ -533,7 +537,9 @@ export class SplitRectifier {
       const rc = this.cachesFor(cost).recurrences;
       const n = rc.get(key) ?? 0;
       rc.set(key, n + 1);
-      if (n > 0) {
+      // refineDeep: a group with a proven optimum is answered with it on every recurrence too
+      // (its alternatives would need the explanation that refineDeep exists to avoid)
+      if (n > 0 && !(this.refineDeep && first.tree.outcome === 'optimal')) {
         const a = this.alternativesOf(g, cost, key, first);
         cand = a[n % a.length];
       }
