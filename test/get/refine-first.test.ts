@@ -130,7 +130,7 @@ test('random and local search: with every invalid group answered by its optimum,
       assert.deepEqual(b.r.history, a.r.history);
       assert.equal(a.stats.exact, a.stats.invalid);
     }),
-    { numRuns: 30 },
+    { numRuns: 15 },
   );
   assert.ok(runs > 0, 'every run explained something: the property tests nothing');
 });
