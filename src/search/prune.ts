@@ -284,15 +284,11 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
       if (a) for (const p of a) produced.push(cur.push(p) - 1);
       else cur.push(plan[i]);
     }
-    // Taken once more when every group is answered: settle (plan merge and the exact window
-    // re-grouping, most of GET's cost outside the explainer) is skipped on a plan the bound
-    // already rejects. Exact for the same reason as before each group: settle never lowers DRAM
-    // below the bound, so the search rejects the plan either way.
-    const lb = rectifiedDramLowerBound(cost, cur, new Set(produced));
-    if (k === order.length && !(lb !== undefined && lb > cutoff)) {
+    if (k === order.length) {
       stats.rectified += invalid.length;
       return settle ? settle(cur, produced, cost) : cur;
     }
+    const lb = rectifiedDramLowerBound(cost, cur, new Set(produced));
     if (lb !== undefined && lb > cutoff) {
       stats.pruned = (stats.pruned ?? 0) + 1;
       stats.rectified += invalid.length;
