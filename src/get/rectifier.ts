@@ -41,6 +41,18 @@
  *   the searched plan's valid groups whole (what prune.ts's bound allows). Why: on MobileNetV2
  *   LBDF int8 128 KiB local search + pg ended 0.4% above the optimum because a part's cut had to
  *   move together with a merge, which neither merge-back nor one random edit per child does.
+ * - optimum first (`refineFirst`, refine.ts optimalSplit): before SPLIT runs, a group small enough
+ *   for the window DP to enumerate every valid convex connected part of it is answered with its
+ *   proven least-DRAM partition, and the explainer is NOT run for it (nor for its sub-groups).
+ *   For such a group `refine` would have returned that DRAM anyway, so SPLIT's split only chose
+ *   between equally cheap partitions; the explanation was computed and thrown away. Only groups
+ *   the DP cannot answer exactly (over 48 ops, or over the candidate cap) are explained. The
+ *   statistics say so plainly: `exact` counts groups answered this way (neither rectified nor
+ *   explained), `explanations` the explainer calls that remain. A recurring group's exploration
+ *   alternatives (`explore`) still come from explained cuts, so a recurrence may explain it.
+ *   Opt-in `refineDeep` does the same for the sub-groups SPLIT recurses into and answers a
+ *   recurring group with a proven optimum always with it (no exploration): the explainer runs only
+ *   on what the DP cannot solve (different answers, so not the default).
  * Explanations are cached by group and, for the learned explainers, by the group's structure
  * (`structural`: equal GNN inputs, equal explanation, restated on the group's own op ids; exact,
  * test/get/structural-cache.test.ts).
@@ -69,7 +81,7 @@ import { createHash } from 'node:crypto';
 import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
 import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type SplitResult, type SplitTree } from './split.ts';
 import { mergeBack, mergeIntoPlan } from './merge-back.ts';
-import { mergeWindowsAround, refineSplit, type RefineLimits, type Refinement } from './refine.ts';
+import { mergeWindowsAround, optimalSplit, refineSplit, type RefineLimits, type Refinement } from './refine.ts';
 
 export type { SplitTree } from './split.ts';
 export { mergeBack, mergeIntoPlan } from './merge-back.ts';
@@ -106,6 +118,9 @@ export interface GetStats {
   refined: number;
   /** Windows around produced parts re-grouped by the exact plan-level merge (windowMerge). */
   windowMerges: number;
+  /** Invalid groups answered with their proven optimum without an explanation (refineFirst);
+   * every use counts. Counted in `fallback` too: the explainer did not split them. */
+  exact: number;
   /** Explainer calls and their total time. */
   explanations: number;
   explainMs: number;
@@ -157,6 +172,21 @@ export interface GetOptions {
    * optimally, keeping the searched plan's groups and the produced parts whole (refine.ts
    * mergeWindowsAround; default true; needs planMerge). */
   windowMerge?: boolean;
+  /** Answer a group whose valid convex connected parts the window DP enumerates completely with
+   * its proven least-DRAM partition (refine.ts optimalSplit), before and instead of SPLIT, so
+   * the explainer never runs on it (default true; needs `refine`). Same DRAM per group as
+   * SPLIT + `refine`, which is exact there too; among equally cheap partitions the DP's own
+   * (a pure function of the group) is returned instead of SPLIT's. `bench/get.ts
+   * --no-refine-first` gives the explained path back. */
+  refineFirst?: boolean;
+  /** Also inside SPLIT's recursion (and the sides of exploration's alternative cuts): a sub-group
+   * whose optimum refine.ts optimalSplit proves is answered with it instead of being explained
+   * and cut further (default false; needs `refineFirst`). Not exact against the default: SPLIT's
+   * answer for a large group changes (never more DRAM for the same cuts: each sub-answer is the
+   * sub-group's optimum), so searches can take other paths. A recurring group with a proven
+   * optimum is then not explored either (always the optimum): the explainer runs only on groups
+   * the DP cannot solve. `bench/get.ts --refine-deep`. */
+  refineDeep?: boolean;
   /** Limits of `refine` and `windowMerge` (deterministic counts). */
   refineLimits?: RefineLimits;
   /** Do not explain what cannot matter (default true): when a search shows that no
@@ -199,6 +229,8 @@ interface CostCaches {
   env: SplitEnv;
   merged: Map<string, { parts: number[][]; dram: number; merges: number }>;
   alternatives: Map<string, SplitResult[]>;
+  /** refine.ts optimalSplit's answers by group (null: not exact, SPLIT's path). */
+  optimal: Map<string, SplitResult | null>;
   /** refine.ts's answers by group (null: none, keep SPLIT's). */
   refined: Map<string, Refinement | null>;
   recurrences: Map<string, number>;
@@ -226,7 +258,7 @@ const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
  * Trained models are loaded lazily per cost-model scheme from the shipped weights.
  */
 export class SplitRectifier {
-  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, refined: 0, windowMerges: 0, explanations: 0, explainMs: 0, structuralHits: 0, pruned: 0 };
+  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, refined: 0, windowMerges: 0, exact: 0, explanations: 0, explainMs: 0, structuralHits: 0, pruned: 0 };
   readonly trees = new Map<string, SplitTree>();
   private readonly explainers = new Map<FusionScheme, Explainer>();
   private readonly caches = new WeakMap<CostModel, CostCaches>();
@@ -240,6 +272,8 @@ export class SplitRectifier {
   private readonly planMerge: boolean;
   private readonly refine: boolean;
   private readonly windowMerge: boolean;
+  private readonly refineFirst: boolean;
+  private readonly refineDeep: boolean;
 
   constructor(readonly kind: GetKind, private readonly opts: GetOptions = {}) {
     this.maxTrees = opts.maxTrees ?? 10000;
@@ -252,6 +286,8 @@ export class SplitRectifier {
     this.planMerge = opts.planMerge ?? true;
     this.refine = opts.refine ?? true;
     this.windowMerge = opts.windowMerge ?? true;
+    this.refineFirst = this.refine && (opts.refineFirst ?? true);
+    this.refineDeep = this.refineFirst && (opts.refineDeep ?? false);
   }
 
   /** The plan-level step after a plan's invalid groups were split (see GetOptions.planMerge);
@@ -298,8 +334,9 @@ export class SplitRectifier {
         explainedCuts: (group) => this.explainedCuts(group, cost, explanations),
         memo: new Map(),
         seed: this.seed,
+        ...(this.refineDeep ? { solved: (group: number[]) => this.optimalOf(group, cost, groupKey(group)) } : {}),
       };
-      c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), refined: new Map(), recurrences: new Map() };
+      c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), optimal: new Map(), refined: new Map(), recurrences: new Map() };
       this.caches.set(cost, c);
     }
     return c;
@@ -353,9 +390,12 @@ export class SplitRectifier {
     this.trees.set(key, tree);
   }
 
-  /** SPLIT's answer for a group, merged back (cached per group: SPLIT is a pure function of it). */
+  /** SPLIT's answer for a group, merged back (cached per group: SPLIT is a pure function of it);
+   * with refineFirst, the group's proven optimum instead when the DP has one (no explanation). */
   private bestOf(g: number[], cost: CostModel, key: string): SplitResult {
     const c = this.cachesFor(cost);
+    const o = this.optimalOf(g, cost, key);
+    if (o) return o;
     const r = split(g, cost, c.env, { left: this.opts.budget ?? SPLIT_BUDGET });
     let out = r;
     if (this.useMerge) {
@@ -367,6 +407,22 @@ export class SplitRectifier {
       if (m.merges > 0) out = { parts: m.parts, dram: m.dram, explained: r.explained, tree: { group: g, outcome: 'merged-back', reason: `${m.merges} merge(s) of adjacent SPLIT parts (union valid, F_D ${fmt(r.dram)} -> ${fmt(m.dram)})`, rejected: r.tree, children: m.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } };
     }
     return this.refined(g, cost, key, out, r.partial === true);
+  }
+
+  /** The group's proven least-DRAM partition when refineFirst is on and the window DP enumerates
+   * every valid convex connected part of it (refine.ts optimalSplit), else undefined. Cached per
+   * group (a pure function of it). `explained` is false: the rectify rate does not credit the
+   * explainer, which never ran. */
+  private optimalOf(g: number[], cost: CostModel, key: string): SplitResult | undefined {
+    if (!this.refineFirst) return undefined;
+    const c = this.cachesFor(cost);
+    let o = c.optimal.get(key);
+    if (o === undefined) {
+      const r = optimalSplit(g, cost, this.opts.refineLimits);
+      o = r ? { parts: r.parts, dram: r.dram, explained: false, tree: { group: g, outcome: 'optimal', reason: `proven least-DRAM partition into valid connected part(s) (window DP over every valid convex connected part of the group, F_D ${fmt(r.dram)}); no explanation needed`, children: r.parts.map((p) => ({ group: p, outcome: 'valid' as const })) } } : null;
+      c.optimal.set(key, o);
+    }
+    return o ?? undefined;
   }
 
   /** `res` replaced by the group's best refinement when that is strictly cheaper (refine.ts;
@@ -459,7 +515,8 @@ export class SplitRectifier {
     if (this.kind === 'none') return true;
     const key = groupKey([...group].sort((a, b) => a - b));
     const c = this.cachesFor(cost);
-    if (!c.explanations.has(key)) return false;
+    if (!c.explanations.has(key) && !c.optimal.get(key)) return false;
+    if (this.refineDeep && c.optimal.get(key)) return true; // never explored (see rectify)
     return !this.explore || !c.recurrences.get(key) || c.alternatives.has(key);
   }
 
@@ -480,7 +537,9 @@ export class SplitRectifier {
       const rc = this.cachesFor(cost).recurrences;
       const n = rc.get(key) ?? 0;
       rc.set(key, n + 1);
-      if (n > 0) {
+      // refineDeep: a group with a proven optimum is answered with it on every recurrence too
+      // (its alternatives would need the explanation that refineDeep exists to avoid)
+      if (n > 0 && !(this.refineDeep && first.tree.outcome === 'optimal')) {
         const a = this.alternativesOf(g, cost, key, first);
         cand = a[n % a.length];
       }
@@ -506,6 +565,7 @@ export class SplitRectifier {
     }
     if (cand !== first) stats.explored++;
     if (cand.tree.outcome === 'merged-back') stats.mergedBack++;
+    if (cand.tree.outcome === 'optimal') stats.exact++;
     stats.splitKept++;
     if (cand.explained) stats.rectified++;
     else stats.fallback++;

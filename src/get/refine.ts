@@ -19,7 +19,7 @@
  * of a set of ops and solves the acyclic partition exactly; the group is exactly such a set.
  */
 import type { CostModel, Group } from '../fusion/types.ts';
-import { solveFamily, solveWindow, type Cand } from '../search/window.ts';
+import { extendFamily, solveFamily, solveWindow, type Cand, type WindowFamily } from '../search/window.ts';
 import { executionOrder, planKey } from '../fusion/plan.ts';
 
 /** Limits of the refinement (deterministic: counts, never time). */
@@ -57,6 +57,34 @@ export function refineSplit(parts: readonly (readonly number[])[], cost: CostMod
   const out = r.parts.map((p) => [...p].sort((a, b) => a - b));
   return { parts: out, dram: r.dram, improved: r.improved, exact: r.exact };
 }
+
+/**
+ * The proven optimum of one invalid group, computed from the group alone (GetOptions.refineFirst,
+ * rectifier.ts): the least-DRAM acyclic partition of its ops into valid, connected, convex parts,
+ * by the same window DP as refineSplit but over the group as it is, with no split given. Defined
+ * only when the DP is exact: the group has at most `maxOps` ops and its family of valid convex
+ * connected parts is complete under `maxCandidates` (else undefined: the group needs SPLIT, and
+ * refineSplit then refines SPLIT's answer as before). Why this exists: when refineSplit is exact,
+ * its DRAM is this optimum whatever SPLIT answered, so the explainer's split only decided which
+ * of several equally cheap partitions was returned; answering with this one instead (a pure
+ * function of the group: local order = sorted op ids, ties keep the first part found, all
+ * singletons when no multi-op part helps) gives the same DRAM per group without explaining it.
+ * Not the paper's method: no explainer is involved, and the rectifier counts such groups apart.
+ */
+export function optimalSplit(group: readonly number[], cost: CostModel, limits: RefineLimits = {}): Refinement | undefined {
+  if (group.length < 2 || group.length > Math.min(53, limits.maxOps ?? 48)) return undefined;
+  const g = [...group].sort((a, b) => a - b);
+  const fam = extendFamily(cost, EMPTY_FAMILY, g, limits.maxCandidates ?? 1500, false);
+  if (!fam.complete) return undefined;
+  // The invalid group itself is no candidate (invalid); compared against all singletons (always a
+  // feasible answer: one-op groups need no validity), so `improved` false means they are optimal.
+  const singles = g.map((v) => [v]);
+  const r = solveFamily(cost, { ...fam, groups: singles }, limits.maxWork ?? 1000000);
+  if (!r) return undefined;
+  return { parts: r.parts.map((p) => [...p].sort((a, b) => a - b)), dram: r.dram, improved: true, exact: true };
+}
+
+const EMPTY_FAMILY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: [], cands: [], complete: true };
 
 /**
  * Plan-level exact re-grouping (beyond the paper; rectifier.ts `settle`, after merge-back.ts
@@ -205,14 +233,19 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
     cands.push({ ops: g, lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram: cost.dram(g) });
   };
   for (const g of groups) (have.add(g.join(',')), add(g));
-  type Set_ = { nodes: number[]; ops: number[]; free: boolean };
+  // Node sets carry their membership as two 32-bit halves (nodes <= maxOps <= 53), keyed by the
+  // exact number hi * 2^32 + lo: no key string or sort per set tested (the same sets are tested
+  // in the same order as with sorted-list keys, so the candidates and the answer are unchanged).
+  type Set_ = { nodes: number[]; ops: number[]; free: boolean; lo: number; hi: number };
+  const nkey = (lo: number, hi: number) => hi * 4294967296 + (lo >>> 0);
   let level: Set_[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   for (let k = 0; k < nodes.length; k++) {
     const g = [...nodes[k]].sort((a, b) => a - b);
-    seen.add(String(k));
+    const lo = k < 32 ? (1 << k) >>> 0 : 0, hi = k < 32 ? 0 : (1 << (k - 32)) >>> 0;
+    seen.add(nkey(lo, hi));
     if (!cost.valid(g) && g.length > 1) continue;
-    level.push({ nodes: [k], ops: g, free: free[k] });
+    level.push({ nodes: [k], ops: g, free: free[k], lo, hi });
   }
   grow: while (level.length) {
     const next: Set_[] = [];
@@ -224,17 +257,23 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
         add(S.ops);
       }
       if (S.nodes.length > 1 && !S.free) continue;
-      const inS = new Set(S.nodes);
       for (const k of S.nodes) for (const j of adj[k]) {
-        if (inS.has(j)) continue;
+        const jlo = j < 32 ? (1 << j) >>> 0 : 0, jhi = j < 32 ? 0 : (1 << (j - 32)) >>> 0;
+        if ((S.lo & jlo) !== 0 || (S.hi & jhi) !== 0) continue; // j in S
         if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
-        const ns = [...S.nodes, j].sort((x, y) => x - y);
-        const nk = ns.join(',');
+        const lo = (S.lo | jlo) >>> 0, hi = (S.hi | jhi) >>> 0;
+        const nk = nkey(lo, hi);
         if (seen.has(nk)) continue;
         if (seen.size >= 4 * maxCandidates) break grow; // work cap: sets tested
         seen.add(nk);
-        const g = [...S.ops, ...nodes[j]].sort((a, b) => a - b);
-        if (cost.valid(g)) next.push({ nodes: ns, ops: g, free: S.free || free[j] });
+        const g = mergeSorted(S.ops, nodes[j]);
+        if (cost.valid(g)) {
+          const ns = S.nodes.slice();
+          let at = ns.length;
+          while (at > 0 && ns[at - 1] > j) at--;
+          ns.splice(at, 0, j);
+          next.push({ nodes: ns, ops: g, free: S.free || free[j], lo, hi });
+        }
       }
     }
     level = next;
@@ -242,4 +281,16 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   const r = solveFamily(cost, { groups, ops, predLo, predHi, cands, complete: false }, limits.maxWork ?? 1000000);
   if (!r || !r.improved) return undefined;
   return r.parts.map((q) => [...q].sort((a, b) => a - b));
+}
+
+/** The sorted union of a sorted list and a disjoint list (a unit's ops, sorted or not). */
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 1) {
+    const out = a.slice();
+    let k = out.length;
+    while (k > 0 && out[k - 1] > b[0]) k--;
+    out.splice(k, 0, b[0]);
+    return out;
+  }
+  return [...a, ...b].sort((x, y) => x - y);
 }

@@ -37,8 +37,9 @@ import type { Explanation } from './explainers/index.ts';
  */
 export interface SplitTree {
   group: number[];
-  /** 'valid' | 'single-op' leaves, or how the group was split. */
-  outcome: 'valid' | 'single-op' | 'category-1' | 'category-2' | 'category-3' | 'random-fallback' | 'merged-back';
+  /** 'valid' | 'single-op' leaves, or how the group was split ('optimal': the group's proven
+   * least-DRAM partition, no explainer involved; rectifier.ts GetOptions.refineFirst). */
+  outcome: 'valid' | 'single-op' | 'category-1' | 'category-2' | 'category-3' | 'random-fallback' | 'merged-back' | 'optimal';
   /** Why a top-level group used the random split: the explainer's split cost more
    * ('random-cheaper') or failed the split check ('split-invalid'). */
   fallback?: 'random-cheaper' | 'split-invalid';
@@ -81,6 +82,10 @@ export interface SplitEnv {
   explainedCuts(group: number[]): ExplainedCut[];
   memo: Map<string, SplitResult>;
   seed: number;
+  /** A (sub)group's answer that needs no explanation, when the owner has one (rectifier.ts
+   * GetOptions.refineDeep: the group's proven optimum); SPLIT then returns it for that
+   * (sub)group instead of cutting it along explained edges. */
+  solved?(group: number[]): SplitResult | undefined;
 }
 
 /** The cut as the split tree records it. */
@@ -108,6 +113,8 @@ export function split(group: number[], cost: CostModel, env: SplitEnv, work: { l
   };
   if (cost.valid(group)) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'valid' }, explained: true });
   if (group.length <= 1) return done({ parts: [group], dram: cost.dram(group), tree: { group, outcome: 'single-op', reason: 'a one-op group cannot be split' }, explained: true });
+  const solved = env.solved?.(group);
+  if (solved) return done({ ...solved });
   work.left--;
   const fallback = (reason: string): SplitResult => {
     const parts = randomSplit(group, cost, groupRng(group, env.seed)).map((p) => [...p].sort((a, b) => a - b));

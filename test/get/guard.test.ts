@@ -145,7 +145,7 @@ test('guard off (ablation): the explainer split is returned even when the random
 test('merge-back rejoins over-cut parts: valid, cheaper, and the tree says so', () => {
   const g = chain([100, 100, 100, 100, 100, 100]);
   const cost = stubCost(g, 350);
-  const rect = makeRectifier('cuts', { explainer: edgesFirst, topK: 1, guard: false });
+  const rect = makeRectifier('cuts', { refineFirst: false, explainer: edgesFirst, topK: 1, guard: false });
   const parts = rect([0, 1, 2, 3, 4, 5], cost, new Rng(0));
   assert.deepEqual(sorted(parts).sort((p, q) => p[0] - q[0]), [[0, 1, 2], [3, 4, 5]]);
   assert.equal(checkSplit(g, cost, [0, 1, 2, 3, 4, 5], sorted(parts)), undefined);

@@ -18,7 +18,7 @@ const middleFirst = rankFromMiddle('middle');
 test('category 1: both parts valid is preferred, least F_D among such cuts', () => {
   const g = chain([400, 400, 400, 400]);
   const cost = stubCost(g, 1000);
-  const r = makeRectifier('cuts');
+  const r = makeRectifier('cuts', { refineFirst: false });
   const parts = r([0, 1, 2, 3], cost, new Rng(1));
   assert.deepEqual(parts, [[0, 1], [2, 3]]);
   const tree = r.trees.get('0,1,2,3')!;
@@ -31,13 +31,13 @@ test('category 1: both parts valid is preferred, least F_D among such cuts', () 
 test('category 2: keeps the valid part with most ops and recurses on the invalid one', () => {
   const g = chain([100, 600, 600]);
   const cost = stubCost(g, 1000);
-  const r = makeRectifier('cuts', { topK: 2 });
+  const r = makeRectifier('cuts', { refineFirst: false, topK: 2 });
   const parts = r([0, 1, 2], cost, new Rng(1));
   // cut 0|1,2: {0} valid, {1,2} invalid; cut 0,1|2: {0,1} valid (700), {2} valid -> category 1 wins
   assert.deepEqual(parts, [[0, 1], [2]]);
   assert.equal(r.trees.get('0,1,2')!.outcome, 'category-1');
   const g2 = chain([600, 600, 600]);
-  const r2 = makeRectifier('cuts');
+  const r2 = makeRectifier('cuts', { refineFirst: false });
   const parts2 = r2([0, 1, 2], stubCost(g2, 1000), new Rng(1));
   const t2 = r2.trees.get('0,1,2')!;
   assert.equal(t2.outcome, 'category-2');
@@ -48,7 +48,7 @@ test('category 2: keeps the valid part with most ops and recurses on the invalid
 test('category 3: recurses on both parts of every cut and returns the cheapest combination', () => {
   const g = chain([600, 600, 600, 600]);
   const cost = stubCost(g, 1000);
-  const r = makeRectifier('cuts', { topK: 1, explainer: middleFirst });
+  const r = makeRectifier('cuts', { refineFirst: false, topK: 1, explainer: middleFirst });
   const parts = r([0, 1, 2, 3], cost, new Rng(1));
   const t = r.trees.get('0,1,2,3')!;
   assert.equal(t.outcome, 'category-3');
@@ -59,7 +59,7 @@ test('category 3: recurses on both parts of every cut and returns the cheapest c
 
 test('a one-op group cannot be split (returned as is)', () => {
   const g = chain([5000, 10]);
-  const r = makeRectifier('cuts');
+  const r = makeRectifier('cuts', { refineFirst: false });
   assert.deepEqual(r([0], stubCost(g, 1000), new Rng(1)), [[0]]);
 });
 
