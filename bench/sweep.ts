@@ -12,12 +12,14 @@
  * tsx transpiles, from its cache, every module loaded), `dnnfuse --version` and
  * `dnnfuse compile --help` from both, against a bare `node -e 0` measured in the same run (the
  * peer: what no CLI start can go below).
+ * With each of the two runs, its CPU by thread (parent main thread, pool threads, V8's compiler and
+ * GC helper threads with libuv's and DuckDB's): what the pool's speed-up loses to beyond the points.
  * Options: --models a,b (default: every shared model)  --buffer 64KiB..8MiB  --workers N (pool
  * size, default: cores)  --runs N (start-up repetitions, default 5)  --no-build (dist/ is
  * current)  --keep DIR (keep the databases and write the page there)
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedModels, sharedModelsDir, sharedModelsMissing } from '../src/models/shared.ts';
@@ -74,6 +76,54 @@ function sweep(db: string, w: number, from: From, extra: string[] = []) {
   return { s: r.s, ...(JSON.parse(r.stdout) as Summary) };
 }
 
+/** CPU seconds per thread of a running process, from /proc/<pid>/task/<tid>/stat (Linux; utime +
+ * stime in clock ticks of 1/100 s), the last value seen of each thread. */
+function threadCpu(pid: number, into: Map<number, number>): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      into.set(Number(tid), (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      /* the thread ended between the listing and the read */
+    }
+  }
+}
+
+/** A pool sweep as `sweep` runs it, polling its threads' CPU every 200 ms: where the CPU beyond
+ * the points goes. Node names none of its threads, so they are told apart by role: the process's
+ * main thread (tid = pid: the parent, DuckDB's statements run from it), the `w` busiest other
+ * threads (the pool's threads: the points), and the rest (V8's compiler and GC helper threads,
+ * libuv's pool running DuckDB's work, DuckDB's own threads). */
+async function sweepThreads(db: string, w: number, from: From) {
+  const args = [cli, 'sweep', ...models, '--buffer', buffer, '--scheme', 'lbdf,brr', '--dtype', 'int8', '--optimum', '--db', db, '--workers', String(w), '--json', '--quiet'];
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { env: env(from), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const cpu = new Map<number, number>();
+  const timer = setInterval(() => threadCpu(child.pid!, cpu), 200);
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  clearInterval(timer);
+  const s = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`dnnfuse sweep failed (${code}): ${err}`);
+  const main = cpu.get(child.pid!) ?? 0;
+  const others = [...cpu].filter(([t]) => t !== child.pid).map(([, c]) => c).sort((a, b) => b - a);
+  const pool = others.slice(0, w);
+  const rest = others.slice(w).reduce((a, b) => a + b, 0);
+  return { s, ...(JSON.parse(out) as Summary), threads: { main, pool, rest } };
+}
+type Threads = Awaited<ReturnType<typeof sweepThreads>>['threads'];
+const threadLine = (t: Threads) => `parent main thread ${t.main.toFixed(1)} s, pool threads ${t.pool.map((x) => x.toFixed(1)).join(' + ')} s, other threads (V8 compiler/GC helpers, libuv/DuckDB) ${t.rest.toFixed(1)} s`;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -115,10 +165,13 @@ async function rows(db: string) {
 }
 
 console.log(`# bench:sweep — ${models.length} models x ${buffer} x LBDF,BRR x int8, greedy + optimum; ${availableParallelism()} cores; load average at start ${load()}`);
-const one = sweep(join(dir, 'one.duckdb'), 1, 'dist');
+const one = await sweepThreads(join(dir, 'one.duckdb'), 1, 'dist');
 console.log(`1 worker:           ${one.s.toFixed(1)} s wall, ${one.cpuS.toFixed(1)} s CPU, ${one.computed} points computed (${one.errors} errors), peak RSS ${one.peakRssMB} MB`);
-const pool = sweep(join(dir, 'pool.duckdb'), workers, 'dist', keep ? ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')] : []);
+console.log(`  CPU by thread: ${threadLine(one.threads)}`);
+const pool = await sweepThreads(join(dir, 'pool.duckdb'), workers, 'dist');
 console.log(`pool of ${workers} workers:  ${pool.s.toFixed(1)} s wall, ${pool.cpuS.toFixed(1)} s CPU, ${pool.computed} points computed (${pool.errors} errors), peak RSS ${pool.peakRssMB} MB`);
+console.log(`  CPU by thread: ${threadLine(pool.threads)}`);
+if (keep) sweep(join(dir, 'pool.duckdb'), workers, 'dist', ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')]);
 const same = (await rows(join(dir, 'one.duckdb'))) === (await rows(join(dir, 'pool.duckdb')));
 const bound = await chainBound(join(dir, 'one.duckdb'));
 console.log(`what bounds the pool (point times of the 1-worker run): work ${(bound.work / 1000).toFixed(1)} s in ${bound.chains} series, longest series ${(bound.longest / 1000).toFixed(1)} s (${bound.which}; a series runs in order, each point seeded by the one before), so ${workers} threads need at least ${(Math.max(bound.longest, bound.work / workers) / 1000).toFixed(1)} s: ideal speed-up ${(bound.work / Math.max(bound.longest, bound.work / workers)).toFixed(2)}x; CPU per wall second: 1 worker ${(one.cpuS / one.s).toFixed(2)}, pool ${(pool.cpuS / pool.s).toFixed(2)} (threads beyond the workers': GC, the parent, DuckDB)`);

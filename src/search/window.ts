@@ -234,17 +234,23 @@ export function extendFamily(cost: CostModel, fam: WindowFamily, group: Group, m
     }
     level = next;
   }
-  if (!complete && addOwn) {
-    // Keep the window's own groups reachable, so a truncated family is never worse than now.
-    const have = new Set(cands.map((c) => maskKey(c.lo, c.hi)));
-    for (const g of groups) {
-      const loc = g.map((v) => local.get(v)!).sort((x, y) => x - y);
-      let lo = 0, hi = 0;
-      for (const i of loc) (lo += bitLo(i), hi += bitHi(i));
-      if (!have.has(maskKey(lo, hi))) (have.add(maskKey(lo, hi)), cands.push(make({ loc, glob: [...g].sort((x, y) => x - y), lo, hi })));
-    }
-  }
+  if (!complete && addOwn) addOwnGroups(groups, local, cands, make);
   return { groups, ops, predLo, predHi, cands, complete };
+}
+
+/** Keeps a truncated family's window groups reachable (so it is never worse than the window):
+ * adds each group absent from `cands`. A function of its own, not a block of extendFamily: this
+ * rare path's arrays deoptimized extendFamily's optimized code ("wrong map" at the sort below)
+ * each time it ran, and each re-optimization of that large function costs V8 ~0.1-0.4 s of
+ * compiler CPU (24 deopts on 3 shared models x 8 sizes x LBDF,BRR with the optimum). */
+function addOwnGroups(groups: readonly Group[], local: Map<number, number>, cands: Cand[], make: (e: { loc: number[]; glob: number[]; lo: number; hi: number }) => Cand): void {
+  const have = new Set(cands.map((c) => maskKey(c.lo, c.hi)));
+  for (const g of groups) {
+    const loc = g.map((v) => local.get(v)!).sort((x, y) => x - y);
+    let lo = 0, hi = 0;
+    for (const i of loc) (lo += bitLo(i), hi += bitHi(i));
+    if (!have.has(maskKey(lo, hi))) (have.add(maskKey(lo, hi)), cands.push(make({ loc, glob: [...g].sort((x, y) => x - y), lo, hi })));
+  }
 }
 
 /** The groups of a window in a topological order of their group graph (ties: smallest first op

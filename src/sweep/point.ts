@@ -16,6 +16,7 @@ import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
 import type { PointSpec } from './grid.ts';
 import { faultHook } from './fault.ts';
+import { sameShapes } from '../util/same-shapes.ts';
 import type { PointRow, PointTask } from './row.ts';
 
 // The row, the task and the key live in row.ts (no planner import: a re-run of a finished sweep
@@ -41,7 +42,9 @@ function loadGraph(p: PointSpec): OpGraph {
   applyDimOverrides(model, (p.model.dims ?? []).filter((s) => named.has(shapeSpecName(s))));
   const inputs = new Set(model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name));
   applyShapeOverrides(model, (p.model.shapes ?? []).filter((s) => inputs.has(shapeSpecName(s))));
-  const g = opGraphOf(model);
+  // Copied through sameShapes as a graph from another thread is (runPointShared): both kinds
+  // then have the same hidden classes and the planner's optimized code sees one map per object.
+  const g = sameShapes(opGraphOf(model));
   graphs.set(p.model.hash, g);
   return g;
 }
@@ -64,11 +67,16 @@ export interface SharedPointResult {
  */
 export async function runPointShared(task: PointTask, graph?: Uint8Array): Promise<SharedPointResult> {
   const hash = task.spec.model.hash;
-  if (graph && !graphs.has(hash)) graphs.set(hash, deserialize(graph) as OpGraph);
+  if (graph && !graphs.has(hash)) graphs.set(hash, sameShapes(deserialize(graph) as OpGraph));
   const read = !graphs.has(hash);
   const row = await runPoint(task);
   const g = read ? graphs.get(hash) : undefined;
   return g ? { row, graph: serialize(g) } : { row };
+}
+
+/** The op graph this thread holds for a model hash (tests). */
+export function heldGraph(hash: string): OpGraph | undefined {
+  return graphs.get(hash);
 }
 
 /** Forgets the op graphs this thread has built (tests: a thread that has read no model). */
