@@ -185,8 +185,9 @@ export function searchRandom(cost: CostModel, opts: SearchOptions = {}): SearchR
  * group valid never reached GET's plan-level step, so a split half or a moved op's remainder
  * stayed where one random edit put it (efficientnet_b0 LBDF int8 256 KiB, 1000 plans, LS + pg:
  * seed 2 ended at 9.262 fusable MB, the optimum 9.233; with this step all 3 seeds reach it).
- * Children the population rejects (and pruned ones) are not settled. */
-export function searchLocal(cost: CostModel, opts: SearchOptions = {}): SearchResult {
+ * Children the population rejects (and pruned ones) are not settled. `observe` sees the
+ * population after each child (tests). */
+export function searchLocal(cost: CostModel, opts: SearchOptions = {}, observe?: (pop: readonly Plan[]) => void): SearchResult {
   const run = new SearchRun('local', cost, opts, 1000);
   const pop = new TopK(opts.k ?? 10);
   const patience = opts.restartAfter ?? Math.max(200, Math.floor(run.budget / 10));
@@ -254,6 +255,7 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}): SearchRe
         }
       }
     }
+    observe?.(pop.items.map((x) => x.plan));
   }
   return { ...run.result(), restarts };
 }
