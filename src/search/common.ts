@@ -274,6 +274,12 @@ export class SearchRun {
     this.opts.onProgress?.(this.generated, this.budget, this.best.dram);
     return d;
   }
+  /** Offers a plan derived from one already recorded (e.g. NSGA-II's settled survivors) as the
+   * best, without counting it as generated. */
+  improve(plan: Plan): void {
+    const d = planDram(this.cost, plan);
+    if (!this.best || d < this.best.dram || (d === this.best.dram && planKey(plan) < planKey(this.best.plan))) this.best = { plan, dram: d };
+  }
   result(): SearchResult {
     const step = Math.max(1, Math.ceil(this.hist.length / 200));
     return {
