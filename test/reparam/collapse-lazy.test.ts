@@ -6,7 +6,7 @@ import { ModelBuilder } from '../../src/models/builder.ts';
 import { Tensor } from '../../src/ir/tensor.ts';
 import type { Model } from '../../src/ir/graph.ts';
 import { collapseBranches } from '../../src/passes/collapse-branches.ts';
-import { assertSameOutputs, cloneViaOnnx } from './helpers.ts';
+import { assertSameOutputs, cloneViaOnnx, repvggBlock } from './helpers.ts';
 
 /** Counts toFloat32() reads per initializer name while `f` runs. */
 function countReads(m: Model, f: () => void): Map<string, number> {
@@ -41,11 +41,7 @@ test('collapse: residual blocks (conv branch + identity from elsewhere) read no 
 });
 
 test('collapse: a merge still reads the weights it merges, with the same result', async () => {
-  const b = new ModelBuilder({ seed: 9 });
-  const x = b.input('x', [1, 8, 12, 12]);
-  const y = b.add(b.add(b.batchNorm(b.conv(x, { outChannels: 8, kernel: 3, pads: 1 })), b.batchNorm(b.conv(x, { outChannels: 8, kernel: 1 }))), b.batchNorm(x));
-  b.output(b.relu(y));
-  const m = b.build();
+  const m = repvggBlock();
   const orig = cloneViaOnnx(m);
   const convWeights = m.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.inputs[1]);
   let a!: ReturnType<typeof collapseBranches>;

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { attr } from '../../src/ir/graph.ts';
 import { collapseBranches } from '../../src/passes/collapse-branches.ts';
-import { assertSameOutputs, cloneViaOnnx, opCounts } from './helpers.ts';
+import { assertSameOutputs, cloneViaOnnx, opCounts, repvggBlock } from './helpers.ts';
 
 type Kind = 'kxk' | 'one' | 'h' | 'v' | 'identity' | 'avg' | 'seq' | 'seq2';
 interface Block {
@@ -85,12 +85,7 @@ test('collapse: generated multi-branch blocks collapse to one conv with the same
 });
 
 test('collapse: RepVGG block (3x3+BN, 1x1+BN, identity BN) -> one 3x3 conv', async () => {
-  const p: Block = { seed: 9, C: 8, M: 8, group: 1, stride: 1, H: 12, W: 12, k: 3, kinds: ['kxk', 'identity'], bn: true, bias: false, useSum: false };
-  const b = new ModelBuilder({ seed: 9 });
-  const x = b.input('x', [1, 8, 12, 12]);
-  const y = b.add(b.add(b.batchNorm(b.conv(x, { outChannels: 8, kernel: 3, pads: 1 })), b.batchNorm(b.conv(x, { outChannels: 8, kernel: 1 }))), b.batchNorm(x));
-  b.output(b.relu(y));
-  const m = b.build();
+  const m = repvggBlock();
   const orig = cloneViaOnnx(m);
   const a = collapseBranches(m);
   assert.equal(a.applied, 1);
@@ -98,7 +93,6 @@ test('collapse: RepVGG block (3x3+BN, 1x1+BN, identity BN) -> one 3x3 conv', asy
   const w = m.graph.initializers.get(m.graph.nodes[0].inputs[1])!;
   assert.deepEqual(w.dims, [8, 8, 3, 3]);
   await assertSameOutputs(orig, m);
-  void p;
 });
 
 test('collapse: border correction can be turned off (DBB sequential branch then refused)', async () => {

@@ -1,11 +1,21 @@
 /** Shared helpers of the reparam tests: cloning through ONNX bytes and onnxruntime checks. */
 import assert from 'node:assert/strict';
 import type { Model } from '../../src/ir/graph.ts';
+import { ModelBuilder } from '../../src/models/builder.ts';
 import { decodeModel, encodeModel } from '../../src/onnx/io.ts';
 import { checkEquivalence } from '../../src/analysis/ort.ts';
 import { describeMiss } from '../../src/analysis/compare.ts';
 
 /** A deep copy made by writing and re-reading ONNX (also checks the rewritten model encodes). */
+/** A RepVGG block in training form: relu(BN(conv3x3(x)) + BN(conv1x1(x)) + BN(x)), x [1, 8, 12, 12]. */
+export function repvggBlock(seed = 9): Model {
+  const b = new ModelBuilder({ seed });
+  const x = b.input('x', [1, 8, 12, 12]);
+  const y = b.add(b.add(b.batchNorm(b.conv(x, { outChannels: 8, kernel: 3, pads: 1 })), b.batchNorm(b.conv(x, { outChannels: 8, kernel: 1 }))), b.batchNorm(x));
+  b.output(b.relu(y));
+  return b.build();
+}
+
 export function cloneViaOnnx(m: Model): Model {
   return decodeModel(encodeModel(m));
 }
