@@ -146,7 +146,7 @@ export function applyDimOverrides(model: Model, specs: readonly string[]): void 
   if (!specs.length) return;
   const dims = parseDimOverrides(specs);
   const inputs = model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name));
-  const named = new Set(inputs.flatMap((i) => (i.type?.shape ?? []).filter((d): d is string => typeof d === 'string')));
+  const named = inputDimNames(model);
   for (const name of dims.keys()) {
     if (!named.has(name)) {
       const have = [...named];
@@ -162,6 +162,12 @@ export function applyDimOverrides(model: Model, specs: readonly string[]): void 
     v.type = { ...v.type!, shape: shape.map((d) => (typeof d === 'string' ? dims.get(d) ?? d : d)) };
   }
   model.graph.invalidate();
+}
+
+/** The named dims (ONNX dim_params) of the graph's inputs, initializers aside. */
+export function inputDimNames(model: Model): Set<string> {
+  const g = model.graph;
+  return new Set(g.inputs.filter((i) => !g.initializers.has(i.name)).flatMap((i) => (i.type?.shape ?? []).filter((d): d is string => typeof d === 'string')));
 }
 
 /** Parses `name=N` specs of `--dim` (N a non-negative integer at most 2^31 - 1). */

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { deserialize, serialize } from 'node:v8';
 import { decodeModel } from '../onnx/io.ts';
-import { applyDimOverrides, applyShapeOverrides, shapeSpecName } from '../analysis/shapes.ts';
+import { applyDimOverrides, applyShapeOverrides, inputDimNames, shapeSpecName } from '../analysis/shapes.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
@@ -38,7 +38,7 @@ function loadGraph(p: PointSpec): OpGraph {
   const model = decodeModel(bytes, { baseDir: dirname(p.model.path) });
   // --dim specs fix the named dims this model's inputs have, then --shape specs the inputs of
   // that name it has (others are another model's)
-  const named = new Set(model.graph.inputs.flatMap((i) => (i.type?.shape ?? []).filter((d) => typeof d === 'string')));
+  const named = inputDimNames(model);
   applyDimOverrides(model, (p.model.dims ?? []).filter((s) => named.has(shapeSpecName(s))));
   const inputs = new Set(model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name));
   applyShapeOverrides(model, (p.model.shapes ?? []).filter((s) => inputs.has(shapeSpecName(s))));

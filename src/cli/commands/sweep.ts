@@ -73,9 +73,12 @@ export function register(program: Command): void {
       for (const f of [...(o.export ?? []), ...(o.page ? [o.page] : [])]) assertNotInput(f, [...args, o.db]);
       for (const f of o.export ?? []) if (!/\.(parquet|csv)$/i.test(f)) throw badInput(`--export ${f}: expected a .parquet or .csv file name`);
       if (args.length) expandModelArgs(args); // a missing model is refused before the database is created
-      // so is a malformed --shape (shape inference's module only then: a re-run loads no ONNX code)
-      if (o.shape.length) (await import('../../analysis/shapes.ts')).parseShapeOverrides(o.shape);
-      if (o.dim.length) (await import('../../analysis/shapes.ts')).parseDimOverrides(o.dim);
+      // so is a malformed --shape or --dim (shape inference's module only then: a re-run loads no ONNX code)
+      if (o.shape.length || o.dim.length) {
+        const { parseShapeOverrides, parseDimOverrides } = await import('../../analysis/shapes.ts');
+        parseShapeOverrides(o.shape);
+        parseDimOverrides(o.dim);
+      }
       const axes = args.length
         ? {
             buffers: parseBufferAxis(o.buffer, o.steps === undefined ? undefined : int('steps', o.steps, 1)),
