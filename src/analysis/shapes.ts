@@ -28,7 +28,7 @@ import { DataType } from '../ir/dtype.ts';
 import { badInput, internal, isDnnfuseError, unsupported } from '../errors.ts';
 import { isNum, nodeError, Unknown, type Out, type Rule, type RuleCtx, type Val } from './shapes/context.ts';
 import { elementwiseRules } from './shapes/elementwise.ts';
-import { nnRules } from './shapes/nn.ts';
+import { contribNnRules, nnRules } from './shapes/nn.ts';
 import { tensorRules, tensorVal } from './shapes/tensor.ts';
 import { controlFlowRule, type SubInfer, type SubResult } from './shapes/control-flow.ts';
 
@@ -101,7 +101,12 @@ export const MS_RULES: Readonly<Record<string, Rule>> = {
   FastGelu: RULES.Relu,
   BiasGelu: RULES.Add,
   QuickGelu: RULES.Relu,
-  SkipLayerNormalization: (c) => [RULES.Relu(c)[0]],
+  // outputs: the normalized sum, mean and inv_std_var (training only; not modelled), the sum.
+  SkipLayerNormalization: (c) => {
+    const [y] = RULES.Relu(c);
+    return [y, {}, {}, y];
+  },
+  ...contribNnRules,
 };
 
 function ruleFor(node: Node): Rule | undefined {
@@ -376,7 +381,9 @@ function runGraph(model: Model, g: Graph, state: RunState, hasOverrides: boolean
   for (const node of g.nodes) {
     for (const o of node.outputs) {
       const t = types.get(o);
-      if (!o || !t || graphIO.has(o)) continue;
+      // A shape whose element type is unknown (a rule's input came from an op without a rule)
+      // stays in the analysis: a TypeProto with elem_type 0 is invalid, onnxruntime rejects it.
+      if (!o || !t || graphIO.has(o) || t.elemType === DataType.UNDEFINED) continue;
       const old = g.valueInfo.get(o);
       const vi: ValueInfo = { name: o, type: { elemType: t.elemType, shape: t.shape ? [...t.shape] : undefined }, carry: old?.carry };
       inferredEntries.set(vi, declaredType(old));

@@ -24,6 +24,7 @@ import type { Dim, Model, Node, TensorType } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { dtypeBytes, dtypeName } from '../ir/dtype.ts';
 import { analyzeShapes, type InferOptions } from './shapes.ts';
+import { geometryOpType, matmulInnerDim } from './contrib.ts';
 
 /** One tensor's figures in `ModelStats`: dtype, shape, elements and bytes (undefined when not
  * static).
@@ -80,7 +81,7 @@ const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 export function nodeMacs(node: Node, types: Map<string, TensorType>): number | undefined {
   const shape = (i: number) => (node.inputs[i] ? types.get(node.inputs[i])?.shape : undefined);
   const outShape = types.get(node.outputs[0])?.shape;
-  switch (node.opType) {
+  switch (geometryOpType(node)) {
     case 'Conv':
     case 'ConvInteger':
     case 'QLinearConv': {
@@ -104,7 +105,7 @@ export function nodeMacs(node: Node, types: Map<string, TensorType>): number | u
     case 'QLinearMatMul': {
       const a = shape(0);
       if (!numeric(a) || !numeric(outShape) || a.length === 0) return undefined;
-      return prod(outShape) * a[a.length - 1];
+      return prod(outShape) * matmulInnerDim(node, a);
     }
     default:
       return 0;

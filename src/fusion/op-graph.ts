@@ -22,6 +22,7 @@ import { CONTROL_FLOW_OPS, type Graph, type Model, type Node } from '../ir/graph
 import { DataType } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
+import { geometryOpType, matmulInnerDim } from '../analysis/contrib.ts';
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 const ALIAS_OPS = new Set(['Identity', 'Dropout']);
@@ -139,7 +140,8 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   const consumed = new Set<string>();
   for (const n of opNodes) for (const i of [...n.inputs, ...n.implicitInputs()]) if (i) consumed.add(root(i));
 
-  // Ops whose feature maps have data-dependent shapes are not planned (each with its reason).
+  // Ops whose feature maps have no static shape (data-dependent, or from an op without a shape
+  // rule) are not planned, each with its reason.
   const unplanned: { node: string; opType: string; reason: string }[] = [];
   if (opts.dataDependent) {
     const dd = opts.dataDependent;
@@ -149,7 +151,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       for (const v of vals) {
         const why = dd(v);
         if (why) {
-          unplanned.push({ node: n.name, opType: n.opType, reason: `'${v}' has a data-dependent shape: ${why}` });
+          unplanned.push({ node: n.name, opType: n.opType, reason: `'${v}' has no static shape: ${why}` });
           return false;
         }
       }
@@ -256,16 +258,17 @@ function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]
  * Rank-3 (1-D) windows are [1, k]. Element-wise and other ops are 1x1 stride 1. */
 function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
   const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [1, xs[0]] : [xs[xs.length - 2], xs[xs.length - 1]]);
-  if (!WINDOW_OPS.has(n.opType)) return { kernel: [1, 1], stride: [1, 1], dilation: [1, 1] };
+  const op = geometryOpType(n);
+  if (!WINDOW_OPS.has(op)) return { kernel: [1, 1], stride: [1, 1], dilation: [1, 1] };
   let k = n.attrInts('kernel_shape');
-  if (!k && (n.opType === 'Conv' || n.opType === 'ConvTranspose')) {
+  if (!k && (op === 'Conv' || op === 'ConvTranspose')) {
     const w = n.inputs[1];
     const dims = w ? (graph.initializers.get(w)?.dims ?? (() => { try { return shapeOf(w); } catch { return undefined; } })()) : undefined;
     if (dims && dims.length > 2) k = dims.slice(2);
   }
   // A ConvTranspose upsamples: its window slides over its *output*; dnnfuse treats it as a
   // KxK window with stride 1 on the input rows (the row scale comes from the shapes).
-  const stride = n.opType === 'ConvTranspose' ? [1, 1] : n.attrInts('strides');
+  const stride = op === 'ConvTranspose' ? [1, 1] : n.attrInts('strides');
   return { kernel: two(k, 1), stride: two(stride, 1), dilation: two(n.attrInts('dilations'), 1) };
 }
 
@@ -302,23 +305,24 @@ function macsOf(n: Node, op: FusionOp, tensors: FusionTensor[], graph: Graph, sh
       return undefined;
     }
   };
-  if (n.opType === 'Conv') {
+  const opType = geometryOpType(n);
+  if (opType === 'Conv') {
     const w = wDims(1);
     if (w && w.length >= 3) return out * product(w.slice(1));
   }
-  if (n.opType === 'ConvTranspose') {
+  if (opType === 'ConvTranspose') {
     const w = wDims(1);
     if (w && w.length >= 3 && inT) return inT.elements * product(w.slice(1));
   }
-  if (n.opType === 'Gemm' || n.opType === 'MatMul') {
-    const a = n.opType === 'Gemm' && n.attrInt('transA', 0) ? 0 : 1;
+  if (opType === 'Gemm' || opType === 'MatMul') {
+    const a = opType === 'Gemm' && n.attrInt('transA', 0) ? 0 : 1;
     const aShape = inT?.shape ?? wDims(0);
     if (aShape && aShape.length >= 1) {
-      const k = n.opType === 'Gemm' ? (a ? aShape[aShape.length - 1] : aShape[0]) : aShape[aShape.length - 1];
+      const k = opType === 'Gemm' ? (a ? aShape[aShape.length - 1] : aShape[0]) : matmulInnerDim(n, aShape);
       return out * k;
     }
   }
-  if (WINDOW_OPS.has(n.opType)) return out * op.kernel[0] * op.kernel[1];
+  if (WINDOW_OPS.has(opType)) return out * op.kernel[0] * op.kernel[1];
   return out;
 }
 

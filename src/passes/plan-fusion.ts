@@ -164,7 +164,7 @@ export async function runPlan(model: Model, ctx: PassContext, options: PlanPassO
 export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanPassOptions, baseline?: FusionPlanJson): Promise<{ annotations: PlanAnnotations; result: PlanFusionResult }> {
   const o = resolvePlanOptions(options);
   const hardware = ctx.hardware ?? resolveAccelerator(undefined);
-  if (graph.unplanned?.length) ctx.log(`plan: ${graph.unplanned.length} nodes not planned (data-dependent shapes), e.g. '${graph.unplanned[0].node}' (${graph.unplanned[0].opType}): ${graph.unplanned[0].reason}`);
+  if (graph.unplanned?.length) ctx.log(`plan: ${graph.unplanned.length} nodes not planned (no static shape), e.g. '${graph.unplanned[0].node}' (${graph.unplanned[0].opType}): ${graph.unplanned[0].reason}`);
   let rectifier: Rectifier | undefined;
   let rectifierName: string | undefined;
   let get: GetRectifier | undefined;

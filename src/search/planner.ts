@@ -82,11 +82,11 @@ export interface SubgraphPlanJson {
   plan: FusionPlanJson | null;
   /** Why there is no plan. */
   reason?: string;
-  /** With no plan: the nodes left out for data-dependent shapes, with why. */
+  /** With no plan: the nodes left out for shapes that are not static (data-dependent, or no shape rule), with why. */
   unplanned?: UnplannedNodeJson[];
 }
 
-/** A node left out of planning (a feature map of it has a data-dependent shape), with why
+/** A node left out of planning (a feature map of it has no static shape: data-dependent, or from an op without a shape rule), with why
  * (schema `$defs.unplannedNode`). A control-flow node among them still carries the plans of its
  * subgraphs: a Loop whose output sequence grows with a run-time trip count has a body of static
  * shapes all the same. */
@@ -107,7 +107,7 @@ export interface FusionPlanJson {
   search: { method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; budgetCap?: { requested: number; used: number; distinctPlansBound: number }; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number };
   groups: FusionGroupJson[];
   unfusable: string[];
-  /** (additive) Nodes left out of planning (data-dependent shapes), with why. */
+  /** (additive) Nodes left out of planning (shapes not static), with why. */
   unplanned?: UnplannedNodeJson[];
   totals: {
     groups: number;

@@ -56,7 +56,7 @@ async function planSubgraph(sub: Graph, path: string, attribute: string, outer: 
     return { ...base, plan: null, reason: `not planned: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
   }
   if (!og.ops.length) {
-    const why = og.unplanned?.length ? `every op has a data-dependent feature map (e.g. '${og.unplanned[0].node}': ${og.unplanned[0].reason})` : 'no op to plan (constants, shape arithmetic and aliases only)';
+    const why = og.unplanned?.length ? `no op has a static feature map (e.g. '${og.unplanned[0].node}': ${og.unplanned[0].reason})` : 'no op to plan (constants, shape arithmetic and aliases only)';
     return { ...base, plan: null, reason: why, ...(og.unplanned?.length ? { unplanned: og.unplanned } : {}) };
   }
   let json: FusionPlanJson;

@@ -97,7 +97,7 @@ test('subgraph nodes whose shapes are not static are left out with the reason, n
   const plan = r.schedule.passes[0].annotations as FusionPlanJson;
   const s = plan.groups.find((x) => x.nodes.includes('the_if'))!.subgraphs![0] as SubgraphPlanJson;
   assert.deepEqual(s.plan!.unplanned!.map((u) => u.node), ['t_nz', 't_nz_t']);
-  assert.match(s.plan!.unplanned![0].reason, /'t_idx' has a data-dependent shape: .*NonZero/);
+  assert.match(s.plan!.unplanned![0].reason, /'t_idx' has no static shape: .*NonZero/);
   assert.ok(s.plan!.groups.length >= 1, 'the static part is planned');
   const cov = r.schedule.coverage!.subgraphs!;
   assert.deepEqual(cov.map((c) => c.path), ['the_if.then_branch', 'the_if.else_branch']);
@@ -105,7 +105,7 @@ test('subgraph nodes whose shapes are not static are left out with the reason, n
     assert.deepEqual([c.duplicated, c.unknown], [[], []]);
     assert.equal(c.covered + c.uncovered.length, c.nodes);
   }
-  assert.deepEqual(cov[0].uncovered.map((u) => [u.node, /^not planned: 't_idx' has a data-dependent shape/.test(u.reason)]), [['t_nz', true], ['t_nz_t', true]]);
+  assert.deepEqual(cov[0].uncovered.map((u) => [u.node, /^not planned: 't_idx' has no static shape/.test(u.reason)]), [['t_nz', true], ['t_nz_t', true]]);
   assert.equal(r.schedule.verification!.checked, true);
   assert.ok(r.schedule.verification!.outputs!.every((o) => o.ok));
 });
@@ -127,7 +127,7 @@ test('a control-flow node left out of the main plan (data-dependent outputs) sti
   assert.equal(cov.length, 1);
   assert.equal(cov[0].covered, 2);
   assert.deepEqual(cov[0].uncovered.map((u) => u.node).sort(), ['b_cond', 'b_grow']);
-  assert.match(cov[0].uncovered.find((u) => u.node === 'b_grow')!.reason, /^not planned: .*data-dependent/);
+  assert.match(cov[0].uncovered.find((u) => u.node === 'b_grow')!.reason, /^not planned: 'grow_in' has no static shape/);
   // embedded inside the body; same outputs
   const fname = `${body.path.replace(/[^A-Za-z0-9_]/g, '_')}__group_${body.plan.groups[0].id}`;
   const g = r.model.graph.nodes.find((n) => n.name === 'the_loop')!.subgraphs()[0];

@@ -156,6 +156,19 @@ function matmulShape(c: RuleCtx, a0: Dim[], b0: Dim[]): Dim[] {
 }
 
 const matmul: Rule = (c) => [like(c, 0, matmulShape(c, c.shape(0), c.shape(1)))];
+/** onnxruntime's FusedMatMul (com.microsoft): alpha * op(A) op(B). Per operand, transBatch moves
+ * the first dim next to the last ([1..R-2, 0, R-1], rank >= 3), then trans swaps the last two. */
+const fusedMatmul: Rule = (c) => {
+  const op = (i: number, tb: string, t: string): Dim[] => {
+    let s = c.shape(i);
+    if (c.node.attrInt(tb, 0)) {
+      if (s.length < 3) c.fail(`${tb} needs an operand of rank 3 or more, input ${i} has rank ${s.length}`);
+      s = [...s.slice(1, -1), s[0], s[s.length - 1]];
+    }
+    return c.node.attrInt(t, 0) && s.length >= 2 ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s;
+  };
+  return [like(c, 0, matmulShape(c, op(0, 'transBatchA', 'transA'), op(1, 'transBatchB', 'transB')))];
+};
 const matmulInteger: Rule = (c) => [out(DataType.INT32, matmulShape(c, c.shape(0), c.shape(1)))];
 const qlinearMatmul: Rule = (c) => [out(c.type(7)?.elemType ?? c.elem(0), matmulShape(c, c.shape(0), c.shape(3)))];
 
@@ -350,6 +363,9 @@ const einsum: Rule = (c) => {
   }
   return [like(c, 0, shape)];
 };
+
+/** Rules of onnxruntime contrib ops (domain com.microsoft) that have no default-domain twin. */
+export const contribNnRules: Record<string, Rule> = { FusedMatMul: fusedMatmul };
 
 export const nnRules: Record<string, Rule> = {
   Conv: conv,
