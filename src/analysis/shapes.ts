@@ -28,7 +28,8 @@ import { DataType } from '../ir/dtype.ts';
 import { badInput, internal, isDnnfuseError, unsupported } from '../errors.ts';
 import { isNum, nodeError, Unknown, type Out, type Rule, type RuleCtx, type Val } from './shapes/context.ts';
 import { elementwiseRules } from './shapes/elementwise.ts';
-import { contribNnRules, nnRules } from './shapes/nn.ts';
+import { nnRules } from './shapes/nn.ts';
+import { contribRules } from './shapes/contrib.ts';
 import { tensorRules, tensorVal } from './shapes/tensor.ts';
 import { controlFlowRule, type SubInfer, type SubResult } from './shapes/control-flow.ts';
 
@@ -92,22 +93,8 @@ export function supportedOps(): string[] {
   return [...Object.keys(RULES), ...CONTROL_FLOW_OPS].sort();
 }
 
-/** onnxruntime contrib ops (domain com.microsoft) that its extended graph optimizations
- * produce from standard ops; their shapes are those of the op they fuse. */
-export const MS_RULES: Readonly<Record<string, Rule>> = {
-  FusedConv: RULES.Conv,
-  FusedGemm: RULES.Gemm,
-  Gelu: RULES.Relu,
-  FastGelu: RULES.Relu,
-  BiasGelu: RULES.Add,
-  QuickGelu: RULES.Relu,
-  // outputs: the normalized sum, mean and inv_std_var (training only; not modelled), the sum.
-  SkipLayerNormalization: (c) => {
-    const [y] = RULES.Relu(c);
-    return [y, {}, {}, y];
-  },
-  ...contribNnRules,
-};
+/** Rules of onnxruntime's contrib ops (domain com.microsoft): src/analysis/shapes/contrib.ts. */
+export const MS_RULES: Readonly<Record<string, Rule>> = contribRules;
 
 function ruleFor(node: Node): Rule | undefined {
   if (node.domain === '' || node.domain === 'ai.onnx') return Object.hasOwn(RULES, node.opType) ? RULES[node.opType] : undefined;

@@ -22,7 +22,7 @@ import { CONTROL_FLOW_OPS, type Graph, type Model, type Node } from '../ir/graph
 import { DataType } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
-import { geometryOpType, matmulInnerDim } from '../analysis/contrib.ts';
+import { geometryOpType, matmulInnerDim, packedWeightElements } from '../analysis/contrib.ts';
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 const ALIAS_OPS = new Set(['Identity', 'Dropout']);
@@ -171,7 +171,9 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       const v = root(raw);
       const ct = constType.get(v);
       if (ct !== undefined) {
+        const packed = FLOAT_TYPES.has(ct) ? undefined : packedWeightElements(n, raw);
         if (FLOAT_TYPES.has(ct)) weights.push({ name: v, elements: constElements(graph, v, shapeOf) });
+        else if (packed !== undefined) weights.push({ name: v, elements: packed });
         continue;
       }
       const t = tensorOf(v, -1);

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { analyzeShapes, inferShapes } from '../../src/analysis/shapes.ts';
 import { modelStats, nodeMacs } from '../../src/analysis/stats.ts';
-import { randomFeeds, runModel } from '../../src/analysis/ort.ts';
+import { randomFeeds, runModel, type Feeds } from '../../src/analysis/ort.ts';
 import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { decodeModel, encodeModel, loadModel } from '../../src/onnx/io.ts';
-import { Graph, Model, Node } from '../../src/ir/graph.ts';
+import { Graph, Model, Node, type Attribute } from '../../src/ir/graph.ts';
 import { Tensor } from '../../src/ir/tensor.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import { CORPUS } from '../../corpus/models.ts';
@@ -55,6 +55,84 @@ test('FusedMatMul: the inferred shape is the one onnxruntime produces, for every
     }),
     { numRuns: 24, seed: 7 },
   );
+});
+
+/** One com.microsoft node; inputs given a `value` become initializers. */
+interface Spec { name: string; dtype: number; shape: number[]; value?: ArrayLike<number> }
+function contribModel(opType: string, inputs: (Spec | null)[], attrs: Attribute[], outputs: number, domain = 'com.microsoft'): Model {
+  const inits: Tensor[] = [];
+  const graphInputs: { name: string; type: { elemType: number; shape: number[] } }[] = [];
+  for (const s of inputs) {
+    if (!s) continue;
+    if (!s.value) graphInputs.push({ name: s.name, type: { elemType: s.dtype, shape: s.shape } });
+    else if (s.dtype === DataType.FLOAT) inits.push(Tensor.float32(s.name, s.shape, Float32Array.from(s.value)));
+    else if (s.dtype === DataType.INT64) inits.push(Tensor.int64(s.name, s.shape, s.value));
+    else inits.push(new Tensor(s.name, s.dtype, s.shape, { kind: 'values', values: s.dtype === DataType.INT32 ? Int32Array.from(s.value) : Uint8Array.from(s.value) }));
+  }
+  const outs = Array.from({ length: outputs }, (_, k) => `y${k}`);
+  const node = new Node({ name: 'n', opType, domain, inputs: inputs.map((s) => s?.name ?? ''), outputs: outs, attributes: attrs });
+  const graph = new Graph({ name: 'g', nodes: [node], inputs: graphInputs, outputs: outs.map((name) => ({ name })), initializers: inits });
+  return new Model({ graph, opsetImports: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }] });
+}
+
+/** Every output dim inferred as a number equals onnxruntime's; returns how many outputs had a
+ * full static shape inferred. */
+async function agreesWithOrt(model: Model, feeds = randomFeeds(model, 3)): Promise<number> {
+  const got = await runModel(encodeModel(model), feeds);
+  const types = inferShapes(model);
+  let full = 0;
+  for (const o of model.graph.outputs) {
+    const mine = types.get(o.name)?.shape;
+    if (!mine) continue;
+    const ref = [...got[o.name].dims];
+    assert.equal(mine.length, ref.length, `${model.graph.nodes[0].opType} output '${o.name}': inferred ${JSON.stringify(mine)}, onnxruntime [${ref}]`);
+    mine.forEach((d, i) => typeof d === 'number' && assert.equal(d, ref[i], `${model.graph.nodes[0].opType} output '${o.name}' dim ${i}: inferred ${JSON.stringify(mine)}, onnxruntime [${ref}]`));
+    if (mine.every((d) => typeof d === 'number')) full++;
+  }
+  return full;
+}
+
+const f32 = (name: string, ...shape: number[]): Spec => ({ name, dtype: DataType.FLOAT, shape });
+const w32 = (name: string, ...shape: number[]): Spec => ({ name, dtype: DataType.FLOAT, shape, value: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 37) % 11) / 11 - 0.5) });
+
+test('MatMulNBits (2-8 bit weights in blocks): [..., K] x B gives [..., N] as in onnxruntime; planned as a MatMul with K x N weight elements', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }), fc.constantFrom(16, 32), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), async (lead, block, kBlocks, n) => {
+      const k = block * kBlocks, bits = 4, blob = (block * bits) / 8;
+      const model = contribModel('MatMulNBits', [f32('a', ...lead, k), { name: 'b', dtype: DataType.UINT8, shape: [n, kBlocks, blob], value: Array.from({ length: n * kBlocks * blob }, (_, i) => (i * 29) % 256) }, w32('scales', n * kBlocks)], [int('K', k), int('N', n), int('bits', bits), int('block_size', block)], 1);
+      assert.equal(await agreesWithOrt(model), 1);
+      const types = inferShapes(model);
+      assert.equal(nodeMacs(model.graph.nodes[0], types), lead.reduce((x, y) => x * y, 1) * n * k);
+      const g = buildOpGraph(model, { shapeOf: (v) => types.get(v)!.shape as number[] });
+      assert.equal(g.ops[0].weightElements, k * n + n * kBlocks, 'B as K x N elements, plus the scales');
+    }),
+    { numRuns: 12, seed: 3 },
+  );
+});
+
+test('transformer contrib ops (attention, embeddings, RMS and skip norms, rotary, GELUs): the shapes onnxruntime produces', async () => {
+  const [B, S, H, N] = [2, 5, 16, 4];
+  const cases: [Model, number, Feeds?][] = [
+    [contribModel('SkipLayerNormalization', [f32('x', B, S, H), f32('skip', B, S, H), w32('gamma', H), w32('beta', H)], [], 4), 2],
+    [contribModel('SkipSimplifiedLayerNormalization', [f32('x', B, S, H), f32('skip', B, S, H), w32('gamma', H)], [], 4), 2],
+    [contribModel('BiasGelu', [f32('x', B, S, H), w32('bias', H)], [], 1), 1],
+    [contribModel('FastGelu', [f32('x', B, S, H), w32('bias', H)], [], 1), 1],
+    [contribModel('QuickGelu', [f32('x', B, S, H)], [{ name: 'alpha', type: 'float', value: 1.702 }], 1), 1],
+    [contribModel('Attention', [f32('x', B, S, H), w32('w', H, 3 * H), w32('bias', 3 * H)], [int('num_heads', N)], 1), 1],
+    [contribModel('MultiHeadAttention', [f32('q', B, S, H), f32('k', B, 7, H), f32('v', B, 7, 2 * H)], [int('num_heads', N)], 1), 1],
+    [contribModel('EmbedLayerNormalization', [{ name: 'ids', dtype: DataType.INT32, shape: [B, S] }, null, w32('word', 11, H), w32('pos', 8, H), null, w32('gamma', H), w32('beta', H)], [], 3), 3, { ids: { dims: [B, S], data: Int32Array.from({ length: B * S }, (_, i) => i % 11) } }],
+    [contribModel('SimplifiedLayerNormalization', [f32('x', B, S, H), w32('gamma', H)], [int('axis', -1)], 2, ''), 2],
+    [
+      contribModel('GroupQueryAttention', [f32('q', 1, S, 2 * H), f32('k', 1, S, H), f32('v', 1, S, H), f32('pk', 1, 2, 3, 8), f32('pv', 1, 2, 3, 8), { name: 'seqlens', dtype: DataType.INT32, shape: [1] }, { name: 'total', dtype: DataType.INT32, shape: [1] }], [int('num_heads', N), int('kv_num_heads', 2)], 3),
+      1,
+      { seqlens: { dims: [1], data: Int32Array.from([S + 2]) }, total: { dims: [1], data: Int32Array.from([S + 3]) } },
+    ],
+    [contribModel('RotaryEmbedding', [f32('x', B, S, H), { name: 'pos', dtype: DataType.INT64, shape: [B, S] }, w32('cos', 8, 2), w32('sin', 8, 2)], [int('num_heads', N)], 1), 1, { pos: { dims: [B, S], data: BigInt64Array.from({ length: B * S }, (_, i) => BigInt(i % S)) } }],
+  ];
+  for (const [model, full, fixed] of cases) {
+    const feeds = { ...randomFeeds(model, 3), ...(fixed ?? {}) };
+    assert.equal(await agreesWithOrt(model, feeds), full, `${model.graph.nodes[0].opType}: outputs with a static shape inferred`);
+  }
 });
 
 test('a shape known with its element type unknown (after an op without a rule) stays in the analysis, never in value_info', () => {

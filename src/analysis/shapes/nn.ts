@@ -142,7 +142,7 @@ const gemm: Rule = (c) => {
   return [like(c, 0, [m, n])];
 };
 
-function matmulShape(c: RuleCtx, a0: Dim[], b0: Dim[]): Dim[] {
+export function matmulShape(c: RuleCtx, a0: Dim[], b0: Dim[]): Dim[] {
   if (a0.length === 0 || b0.length === 0) c.fail(`MatMul inputs must not be scalars`);
   const a = a0.length === 1 ? [1, a0[0]] : a0;
   const b = b0.length === 1 ? [b0[0], 1] : b0;
@@ -156,19 +156,6 @@ function matmulShape(c: RuleCtx, a0: Dim[], b0: Dim[]): Dim[] {
 }
 
 const matmul: Rule = (c) => [like(c, 0, matmulShape(c, c.shape(0), c.shape(1)))];
-/** onnxruntime's FusedMatMul (com.microsoft): alpha * op(A) op(B). Per operand, transBatch moves
- * the first dim next to the last ([1..R-2, 0, R-1], rank >= 3), then trans swaps the last two. */
-const fusedMatmul: Rule = (c) => {
-  const op = (i: number, tb: string, t: string): Dim[] => {
-    let s = c.shape(i);
-    if (c.node.attrInt(tb, 0)) {
-      if (s.length < 3) c.fail(`${tb} needs an operand of rank 3 or more, input ${i} has rank ${s.length}`);
-      s = [...s.slice(1, -1), s[0], s[s.length - 1]];
-    }
-    return c.node.attrInt(t, 0) && s.length >= 2 ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s;
-  };
-  return [like(c, 0, matmulShape(c, op(0, 'transBatchA', 'transA'), op(1, 'transBatchB', 'transB')))];
-};
 const matmulInteger: Rule = (c) => [out(DataType.INT32, matmulShape(c, c.shape(0), c.shape(1)))];
 const qlinearMatmul: Rule = (c) => [out(c.type(7)?.elemType ?? c.elem(0), matmulShape(c, c.shape(0), c.shape(3)))];
 
@@ -364,9 +351,6 @@ const einsum: Rule = (c) => {
   return [like(c, 0, shape)];
 };
 
-/** Rules of onnxruntime contrib ops (domain com.microsoft) that have no default-domain twin. */
-export const contribNnRules: Record<string, Rule> = { FusedMatMul: fusedMatmul };
-
 export const nnRules: Record<string, Rule> = {
   Conv: conv,
   ConvInteger: convInteger,
@@ -385,6 +369,8 @@ export const nnRules: Record<string, Rule> = {
   QLinearMatMul: qlinearMatmul,
   BatchNormalization: batchNorm,
   LayerNormalization: layerNorm,
+  // onnxruntime's RMS norm, registered in the default domain (ONNX's own is RMSNormalization)
+  SimplifiedLayerNormalization: layerNorm,
   GroupNormalization: (c) => [like(c, 0, c.maybeShape(0))],
   RNN: rnn,
   GRU: rnn,
