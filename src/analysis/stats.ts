@@ -24,7 +24,7 @@ import type { Dim, Model, Node, TensorType } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { dtypeBytes, dtypeName } from '../ir/dtype.ts';
 import { analyzeShapes, type InferOptions } from './shapes.ts';
-import { geometryOpType, matmulInnerDim } from './contrib.ts';
+import { geometryOpType, matmulInnerDim } from './contrib-geometry.ts';
 
 /** One tensor's figures in `ModelStats`: dtype, shape, elements and bytes (undefined when not
  * static).

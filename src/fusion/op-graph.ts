@@ -22,7 +22,7 @@ import { CONTROL_FLOW_OPS, type Graph, type Model, type Node } from '../ir/graph
 import { DataType } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
-import { geometryOpType, matmulInnerDim, packedWeightElements } from '../analysis/contrib.ts';
+import { geometryOpType, matmulInnerDim, packedWeightElements } from '../analysis/contrib-geometry.ts';
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 const ALIAS_OPS = new Set(['Identity', 'Dropout']);
