@@ -127,6 +127,11 @@ test('transformer contrib ops (attention, embeddings, RMS and skip norms, rotary
       1,
       { seqlens: { dims: [1], data: Int32Array.from([S + 2]) }, total: { dims: [1], data: Int32Array.from([S + 3]) } },
     ],
+    [
+      contribModel('GatherBlockQuantized', [{ name: 'table', dtype: DataType.UINT8, shape: [11, 16], value: Array.from({ length: 176 }, (_, i) => (i * 13) % 256) }, { name: 'ids', dtype: DataType.INT64, shape: [B, S] }, w32('scales', 11, 1)], [int('block_size', 32), int('gather_axis', 0), int('quantize_axis', 1)], 1),
+      1,
+      { ids: { dims: [B, S], data: BigInt64Array.from({ length: B * S }, (_, i) => BigInt(i % 11)) } },
+    ],
     [contribModel('RotaryEmbedding', [f32('x', B, S, H), { name: 'pos', dtype: DataType.INT64, shape: [B, S] }, w32('cos', 8, 2), w32('sin', 8, 2)], [int('num_heads', N)], 1), 1, { pos: { dims: [B, S], data: BigInt64Array.from({ length: B * S }, (_, i) => BigInt(i % S)) } }],
   ];
   for (const [model, full, fixed] of cases) {

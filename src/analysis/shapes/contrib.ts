@@ -4,7 +4,8 @@
  *   FusedMatMul, Gelu, FastGelu, BiasGelu, QuickGelu, SkipLayerNormalization, BiasAdd);
  * - what its transformer optimizer and quantizers write into exported transformers and LLMs
  *   (Attention, MultiHeadAttention, GroupQueryAttention, EmbedLayerNormalization,
- *   SkipSimplifiedLayerNormalization, RotaryEmbedding, MatMulNBits for 2-8 bit weights).
+ *   SkipSimplifiedLayerNormalization, RotaryEmbedding, MatMulNBits for 2-8 bit weights,
+ *   GatherBlockQuantized for quantized embedding tables).
  * Each follows onnxruntime's own shape inference for the outputs inference needs (checked
  * against the shapes onnxruntime produces, test/shapes/contrib.test.ts); outputs it only fills
  * for training (SkipLayerNormalization's mean and inv_std_var) stay unknown, and a dim that
@@ -114,11 +115,26 @@ const embedLayerNorm: Rule = (c) => {
   return [y, out(DataType.INT32, [ids[0]]), y];
 };
 
+/** Gather from a table quantized in blocks (LLM embeddings at 4 bits): indices' shape with the
+ * gathered axis of data replaced, the quantized axis of packed uint8 data x 8 / bits; the
+ * element type of the scales. */
+const gatherBlockQuantized: Rule = (c) => {
+  const data = c.shape(0), idx = c.shape(1);
+  const r = data.length;
+  const axis = c.node.attrInt('gather_axis', 0), qAxis = c.node.attrInt('quantize_axis', r - 1);
+  const ga = axis < 0 ? axis + r : axis, qa = qAxis < 0 ? qAxis + r : qAxis;
+  if (ga < 0 || ga >= r || qa < 0 || qa >= r) c.fail(`gather_axis ${axis} / quantize_axis ${qAxis} out of range for rank ${r}`);
+  const bits = c.node.attrInt('bits', 4);
+  const unpacked = data.map((d, i) => (i === qa && c.elem(0) === DataType.UINT8 ? mul(d, 8 / bits) : d));
+  return [out(c.elem(2), [...unpacked.slice(0, ga), ...idx, ...unpacked.slice(ga + 1)])];
+};
+
 export const contribRules: Readonly<Record<string, Rule>> = {
   FusedConv: nnRules.Conv,
   FusedGemm: nnRules.Gemm,
   FusedMatMul: fusedMatmul,
   MatMulNBits: matmulNBits,
+  GatherBlockQuantized: gatherBlockQuantized,
   Gelu: sameAsInput,
   FastGelu: sameAsInput,
   QuickGelu: sameAsInput,
