@@ -115,6 +115,9 @@ export interface BoundOptions {
   /** Points 4 and 5 of the header on top of P~ (default true; false: the bound of points 1-3
    * alone, for tests and measurements). */
   tight?: boolean;
+  /** The caller only asks whether the bound exceeds this: the set packing stops as soon as it
+   * does (the value returned is then still a lower bound, above `above`, not the full bound). */
+  above?: number;
 }
 
 /**
@@ -218,7 +221,7 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
     if (tight && !leaves && seen.length === 0 && T.producer >= 0 && hasInvalid[gp]) packT.push(t);
     if (leaves && T.producer >= 0) total += T.elements * b;
   }
-  if (packT.length) total += packSets(cost, plan, owner, loose, packT, beta);
+  if (packT.length && !(total > (opts.above ?? Infinity))) total += packSets(cost, plan, owner, loose, packT, beta, (opts.above ?? Infinity) - total);
   return total;
 }
 
@@ -234,7 +237,7 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
  * the greedy here grows each tree from its smallest node, each time by the neighbour that
  * raises the floor most (heavy soonest: small trees leave maps for others). Deterministic.
  */
-function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array, loose: (i: number) => boolean, packT: number[], beta: number): number {
+function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array, loose: (i: number) => boolean, packT: number[], beta: number, enough: number): number {
   const { tensors } = cost.graph;
   const G = plan.length;
   const b = cost.elementBytes;
@@ -255,31 +258,74 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
       if (y !== x) (link(x, y, e), link(y, x, e));
     }
   });
+  // the floor of a growing set, kept incrementally: weights, and per consumed map the most rows
+  // a member's window needs (the same sum as lbdfMemoryFloor, one node at a time)
+  const { ops } = cost.graph;
+  const profile = new Map<number, { w: number; maps: [number, number][] }>();
+  const profileOf = (x: number) => {
+    let p = profile.get(x);
+    if (!p) {
+      let w = 0;
+      const rows = new Map<number, number>();
+      for (const id of members(x)) {
+        w += ops[id].weightElements * b;
+        const r = cost.windowRows(id);
+        for (const t of ops[id].inputs) if (r > (rows.get(t) ?? -1)) rows.set(t, r);
+      }
+      profile.set(x, (p = { w, maps: [...rows] }));
+    }
+    return p;
+  };
+  const rowBytes = (t: number) => (tensors[t].elements / rowsOf(tensors[t].shape)) * b;
+  const lines = (t: number, r: number) => Math.min(r, rowsOf(tensors[t].shape)) * rowBytes(t);
+  const held = new Map<number, number>(); // map -> rows held by the set
+  const gain = (x: number) => {
+    const p = profileOf(x);
+    let d = p.w;
+    for (const [t, r] of p.maps) {
+      const h = held.get(t);
+      if (h === undefined) d += lines(t, r);
+      else if (r > h) d += lines(t, r) - lines(t, h);
+    }
+    return d;
+  };
+  const take = (x: number) => {
+    for (const [t, r] of profileOf(x).maps) if (r > (held.get(t) ?? -1)) held.set(t, r);
+  };
   const used = new Uint8Array(packT.length);
   let extra = 0;
-  for (const s of [...adj.keys()].sort((x, y) => x - y)) {
+  const starts = [...adj.keys()].sort((x, y) => x - y);
+  // cost levels, most expensive first: trees are first built from expensive maps only (a tree
+  // adds its cheapest map), then cheaper maps may join
+  const levels = [...new Set(extraOf.map((x) => 2 ** Math.floor(Math.log2(x))))].sort((x, y) => y - x);
+  for (const theta of levels) for (const s of starts) {
     for (;;) {
+      if (!adj.get(s)!.some(([, e]) => !used[e] && extraOf[e] >= theta)) break;
       const inSet = new Set<number>([s]);
-      let ops: number[] = [...members(s)];
+      held.clear();
+      take(s);
+      let floor = profileOf(s).w + [...held].reduce((acc, [t, r]) => acc + lines(t, r), 0);
       const edges: number[] = [];
       let heavy = false;
       while (!heavy) {
-        let best = -1, bestF = -1, bestE = -1;
-        for (const y of inSet) for (const [x, e] of adj.get(y) ?? []) {
-          if (used[e] || inSet.has(x)) continue;
-          const f = lbdfMemoryFloor(cost, [...ops, ...members(x)]);
-          if (f > bestF) (best = x, bestF = f, bestE = e);
+        let best = -1, bestG = -1, bestE = -1;
+        for (const y of inSet) for (const [x, e] of adj.get(y)!) {
+          if (used[e] || inSet.has(x) || extraOf[e] < theta) continue;
+          const g = gain(x);
+          if (g > bestG) (best = x, bestG = g, bestE = e);
         }
         if (best < 0) break;
         inSet.add(best);
         edges.push(bestE);
-        ops = [...ops, ...members(best)];
-        heavy = bestF > beta;
+        take(best);
+        floor += bestG;
+        heavy = floor > beta;
       }
       if (!heavy) break;
       let m = Infinity;
       for (const e of edges) (used[e] = 1), (m = Math.min(m, extraOf[e]));
       extra += m;
+      if (extra > enough) return extra;
     }
   }
   return extra;
@@ -392,7 +438,6 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
   const answers = new Map<number, Group[]>();
   const order = [...invalid].sort((a, b) => plan[b].length - plan[a].length || a - b);
   stats.invalid += invalid.length;
-  let lb0 = -1;
   for (let k = 0; ; k++) {
     const cur: Group[] = [];
     const produced: number[] = [];
@@ -403,12 +448,9 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
     }
     if (k === order.length) {
       stats.rectified += invalid.length;
-      const outp = settle ? settle(cur, produced, cost) : cur;
-      if (process.env.PRUNE_LOG) { const { planDram } = (globalThis as any).__pd; console.error('PL', lb0, cutoff, planDram(cost, outp), invalid.length); }
-      return outp;
+      return settle ? settle(cur, produced, cost) : cur;
     }
-    const lb = rectifiedDramLowerBound(cost, cur, new Set(produced));
-    if (k === 0) lb0 = lb ?? -1;
+    const lb = rectifiedDramLowerBound(cost, cur, new Set(produced), { above: cutoff });
     if (lb !== undefined && lb > cutoff) {
       stats.pruned = (stats.pruned ?? 0) + 1;
       stats.rectified += invalid.length;
