@@ -298,9 +298,13 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
   // cost levels, most expensive first: trees are first built from expensive maps only (a tree
   // adds its cheapest map), then cheaper maps may join
   const levels = [...new Set(extraOf.map((x) => 2 ** Math.floor(Math.log2(x))))].sort((x, y) => y - x);
-  for (const theta of levels) for (const s of starts) {
-    for (;;) {
-      if (!adj.get(s)!.some(([, e]) => !used[e] && extraOf[e] >= theta)) break;
+  const dead = new Set<number>();
+  for (const theta of levels) {
+    // a growth that ends without exceeding beta took every node reachable over unused maps of
+    // this level: no subset of them exceeds it either (monotone floor), so none starts a tree
+    dead.clear();
+    for (const s of starts) for (;;) {
+      if (dead.has(s) || !adj.get(s)!.some(([, e]) => !used[e] && extraOf[e] >= theta)) break;
       const inSet = new Set<number>([s]);
       held.clear();
       take(s);
@@ -321,7 +325,10 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
         floor += bestG;
         heavy = floor > beta;
       }
-      if (!heavy) break;
+      if (!heavy) {
+        for (const x of inSet) dead.add(x);
+        break;
+      }
       let m = Infinity;
       for (const e of edges) (used[e] = 1), (m = Math.min(m, extraOf[e]));
       extra += m;
