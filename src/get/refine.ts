@@ -220,7 +220,7 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
     return [...out].sort((x, y) => x - y);
   });
   const cands: Cand[] = [];
-  const have = new Set<string>();
+  const have = new Set<number>(); // node sets already candidates (nkey)
   const add = (g: number[]) => {
     let lo = 0, hi = 0, plo = 0, phi = 0;
     for (const v of g) {
@@ -232,7 +232,7 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
     }
     cands.push({ ops: g, lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram: cost.dram(g) });
   };
-  for (const g of groups) (have.add(g.join(',')), add(g));
+  for (const g of groups) add(g);
   // Node sets carry their membership as two 32-bit halves (nodes <= maxOps <= 53), keyed by the
   // exact number hi * 2^32 + lo: no key string or sort per set tested (the same sets are tested
   // in the same order as with sorted-list keys, so the candidates and the answer are unchanged).
@@ -240,6 +240,18 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   const nkey = (lo: number, hi: number) => hi * 4294967296 + (lo >>> 0);
   let level: Set_[] = [];
   const seen = new Set<number>();
+  // the window's groups are unions of nodes (units are never cut, free ops are nodes): a grown
+  // set equal to one of them is already a candidate. Keyed by node set, as the grown sets are.
+  for (const g of groups) {
+    let lo = 0, hi = 0, size = 0;
+    for (const v of g) {
+      const k = nodeOf.get(v)!;
+      if (k < 32) lo = (lo | (1 << k)) >>> 0;
+      else hi = (hi | (1 << (k - 32))) >>> 0;
+    }
+    for (let k = 0; k < nodes.length; k++) if (k < 32 ? (lo >>> k) & 1 : (hi >>> (k - 32)) & 1) size += nodes[k].length;
+    if (size === g.length) have.add(nkey(lo, hi)); // (a group that is no union of nodes equals no grown set)
+  }
   for (let k = 0; k < nodes.length; k++) {
     const g = [...nodes[k]].sort((a, b) => a - b);
     const lo = k < 32 ? (1 << k) >>> 0 : 0, hi = k < 32 ? 0 : (1 << (k - 32)) >>> 0;
@@ -250,7 +262,7 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   grow: while (level.length) {
     const next: Set_[] = [];
     for (const S of level) {
-      const key = S.ops.join(',');
+      const key = nkey(S.lo, S.hi);
       if (!have.has(key)) {
         if (cands.length >= maxCandidates) break grow;
         have.add(key);
