@@ -54,7 +54,7 @@ test('the tight bound: at least the loose one, binding, and below every settled 
       cases++;
       if (tight > loose) tighter++;
     }),
-    { numRuns: 300 },
+    { numRuns: 120 },
   );
   assert.ok(tighter > 0, `points 4-5 never tightened the bound in ${cases} plans: the property tests nothing`);
 });
