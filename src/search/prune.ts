@@ -48,8 +48,8 @@
  * 5. Set packing (packSets): a component of P~ is counted as one group, but Q may need to cut it
  *    many times; each tree of maps whose nodes' floor exceeds beta must have one map cut, and
  *    trees with distinct maps add up. On MobileNetV2 LBDF int8 128 KiB (RS + cuts, seed 0) P~
- *    joins all 124 ops into one component and points 1-3 left the bound about 28% below the
- *    settled DRAM; with 4-5 about 15%, and 177 instead of 277 plans are settled (same result).
+ *    joins 124 of the 152 ops into one component and points 1-3 left the bound about 28% below the
+ *    settled DRAM; with 4-5 about 13%, and 144 instead of 277 plans are settled (same result).
  *
  * BRR re-fetches shared weights per weight sub-group, so its F_D is not shown subadditive here:
  * no bound (`undefined`), no pruning. Custom cost models likewise.
