@@ -57,6 +57,7 @@ import * as highsModule from 'highs';
 import type { Highs } from 'highs';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { CostModel, Group } from '../fusion/types.ts';
 import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf } from './common.ts';
@@ -124,8 +125,26 @@ const mibOf = (api: HighsApi) => ((api as unknown as { memoryBytes: number }).me
 /** Node's global WebAssembly (the TypeScript libs of this project do not declare it). */
 const Wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; instantiate(module: object, imports: object): Promise<object> } }).WebAssembly;
 let wasmModule: Promise<object> | undefined;
+/**
+ * HiGHS's wasm is compiled by V8's baseline compiler (Liftoff) only, without tier-up to TurboFan.
+ * V8 otherwise optimises the solver's hot functions as they run, and the optimising compiler's
+ * memory and code stay resident: PP-OCRv4 det's `compile --no-verify` peaked at 326 MiB RSS
+ * with tier-up and 280 MiB without, for the same CPU time (14.5 vs 14.7 s user; issue 15 item 5,
+ * bench:memory). Set from code because no API selects the tier of one module; the flag is read when
+ * a module is compiled, and the only wasm dnnfuse runs is HiGHS. `DNNFUSE_WASM_TIERUP=1` keeps
+ * V8's default (for measuring).
+ */
+function baselineWasmOnly(): void {
+  if (process.env.DNNFUSE_WASM_TIERUP === '1') return;
+  try {
+    setFlagsFromString('--liftoff-only');
+  } catch {
+    /* an engine without the flag: tier-up costs memory, not results */
+  }
+}
 function highs(): Promise<HighsApi> {
   highsPromise ??= (async () => {
+    if (!wasmModule) baselineWasmOnly();
     wasmModule ??= Wasm.compile(readFileSync(createRequire(import.meta.url).resolve('highs/runtime')));
     const compiled = await wasmModule;
     // Emscripten's hook: instantiate the module compiled once instead of compiling highs.wasm again.
