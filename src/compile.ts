@@ -26,13 +26,14 @@ import { planningSection } from './passes/plan-fusion.ts';
 import { subgraphGroups } from './search/subgraph-plans.ts';
 import type { FusionPlanJson } from './search/planner.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
+import { parkOutputs, unparkOutputs } from './analysis/park.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL, HALF_ATOL, HALF_RTOL, halfPrecisionReason } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage, subgraphCoverage } from './fusion/coverage.ts';
 import { badInput, verificationFailed, DnnfuseError } from './errors.ts';
 import { describeFills, inputFills, parseInputValues, type InputFill } from './analysis/input-ranges.ts';
 import { traceMemory } from './util/memtrace.ts';
-import { collectGarbage } from './util/gc.ts';
+import { collectGarbage, settleGarbage } from './util/gc.ts';
 import { releaseSolver } from './search/exact.ts';
 
 /** Options of `compile` (the `dnnfuse compile` job without writing files); every field has the CLI
@@ -166,12 +167,14 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
   let got: Record<string, HostTensor>;
   try {
     let staged: string | undefined;
+    let dir: string | undefined;
     try {
-      staged = stageRewritten(rewritten, o.spillDir ?? (tmp = mkdtempSync(join(tmpdir(), 'dnnfuse-check-'))), o.spillDir !== undefined);
+      dir = o.spillDir ?? (tmp = mkdtempSync(join(tmpdir(), 'dnnfuse-check-')));
+      staged = stageRewritten(rewritten, dir, o.spillDir !== undefined);
     } catch {
       staged = undefined;
     }
-    collectGarbage();
+    await settleGarbage();
     traceMemory('check: before the first session');
     try {
       ref = await runModel(source, feeds, so);
@@ -180,12 +183,20 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
       // An original onnxruntime cannot run (custom ops, unsupported opset) cannot be checked.
       return { checked: false, reason: `onnxruntime cannot run the original model (${(e instanceof Error ? e.message : String(e)).slice(0, 200)})` };
     }
+    // The original's outputs wait in files while the rewritten model's session runs (src/analysis/park.ts).
+    const parked = dir === undefined ? undefined : parkOutputs(ref, dir);
+    if (parked) {
+      ref = {};
+      await settleGarbage(); // their memory is native: nothing else would free it before the next session allocates
+      traceMemory('check: outputs parked');
+    }
     try {
       got = await runModel(staged ?? encodeModel(rewritten), feeds, so);
       traceMemory('check: rewritten run');
     } catch (e) {
       throw verificationFailed(`the rewritten model does not run in onnxruntime while the original does: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
     }
+    if (parked) ref = unparkOutputs(parked);
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }

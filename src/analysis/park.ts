@@ -1,0 +1,60 @@
+/**
+ * Output tensors parked in files while another onnxruntime session runs (issue 15, item 5).
+ * `dnnfuse compile`'s check runs the original model, then the rewritten one; the original's
+ * outputs were held in memory during the second session, on top of that session's own memory
+ * (torchvision's DeepLabV3 at 520x520: two 21x520x520 float outputs, 43 MiB, peak RSS
+ * 326 -> see bench:memory). Parked, they are read back only once the second session is
+ * released. Raw bytes in the platform's order, one file per output, read into a fresh typed array
+ * of the same type: the values compared are the values onnxruntime returned, bit for bit.
+ */
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostTensor, TypedData } from './ort.ts';
+
+/** Outputs written to files by parkOutputs, to be read back by unparkOutputs. */
+export interface ParkedOutputs {
+  entries: { name: string; file: string; dims: number[]; bool?: boolean; length: number; make: (n: number) => TypedData }[];
+}
+
+/** Writes each output's bytes to a file in `dir`; undefined (nothing left behind) when a write
+ * fails, in which case the caller keeps the outputs in memory. */
+export function parkOutputs(outputs: Record<string, HostTensor>, dir: string): ParkedOutputs | undefined {
+  const entries: ParkedOutputs['entries'] = [];
+  try {
+    let k = 0;
+    for (const [name, t] of Object.entries(outputs)) {
+      const file = join(dir, `parked-output-${k++}.bin`);
+      const d = t.data;
+      const C = d.constructor as new (n: number) => TypedData;
+      entries.push({ name, file, dims: t.dims, ...(t.bool ? { bool: true } : {}), length: d.length, make: (n) => new C(n) });
+      writeFileSync(file, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    }
+  } catch {
+    for (const e of entries) rmSync(e.file, { force: true });
+    return undefined;
+  }
+  return { entries };
+}
+
+/** Reads parked outputs back (and removes their files). */
+export function unparkOutputs(parked: ParkedOutputs): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const e of parked.entries) {
+    const data = e.make(e.length);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const fd = openSync(e.file, 'r');
+    try {
+      let at = 0;
+      while (at < bytes.length) {
+        const n = readSync(fd, bytes, at, bytes.length - at, at);
+        if (n <= 0) throw new Error(`${e.file}: short read of a parked output`);
+        at += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(e.file, { force: true });
+    out[e.name] = { dims: e.dims, data, ...(e.bool ? { bool: true } : {}) };
+  }
+  return out;
+}
