@@ -2,8 +2,8 @@
  * Output tensors parked in files while another onnxruntime session runs (issue 15, item 5).
  * `dnnfuse compile`'s check runs the original model, then the rewritten one; the original's
  * outputs were held in memory during the second session, on top of that session's own memory
- * (torchvision's DeepLabV3 at 520x520: two 21x520x520 float outputs, 43 MiB, peak RSS
- * 326 -> see bench:memory). Parked, they are read back only once the second session is
+ * (torchvision's DeepLabV3 at 520x520: one 1x21x520x520 float output, 21 MiB; compile's peak RSS
+ * 320-326 -> 298 MiB in the trace). Parked, they are read back only once the second session is
  * released. Raw bytes in the platform's order, one file per output, read into a fresh typed array
  * of the same type: the values compared are the values onnxruntime returned, bit for bit.
  */
