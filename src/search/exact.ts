@@ -130,22 +130,30 @@ let wasmModule: Promise<object> | undefined;
  * V8 otherwise optimises the solver's hot functions as they run, and the optimising compiler's
  * memory and code stay resident: PP-OCRv4 det's `compile --no-verify` peaked at 326 MiB RSS
  * with tier-up and 280 MiB without, for the same CPU time (14.5 vs 14.7 s user; issue 15 item 5,
- * bench:memory). Set from code because no API selects the tier of one module; the flag is read when
- * a module is compiled, and the only wasm dnnfuse runs is HiGHS. `DNNFUSE_WASM_TIERUP=1` keeps
- * V8's default (for measuring).
+ * bench:memory). Set from code because no API selects the tier of one module: the flag is set
+ * just before HiGHS's module compiles and restored once it is compiled (the module keeps its
+ * tiering: `plan` on PP-OCRv4 det peaked at 331-347 MiB with the flag left on, 333-337 MiB
+ * restored, 361-369 MiB with tier-up), so a host process that calls dnnfuse as a library keeps
+ * V8's default for its own wasm. `DNNFUSE_WASM_TIERUP=1` keeps V8's default (for measuring).
+ * Returns whether the flag must be restored (not when the process was started with it).
  */
-function baselineWasmOnly(): void {
-  if (process.env.DNNFUSE_WASM_TIERUP === '1') return;
+function baselineWasmOnly(): boolean {
+  if (process.env.DNNFUSE_WASM_TIERUP === '1') return false;
+  if ([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--liftoff-only')) return false;
   try {
     setFlagsFromString('--liftoff-only');
+    return true;
   } catch {
-    /* an engine without the flag: tier-up costs memory, not results */
+    return false; // an engine without the flag: tier-up costs memory, not results
   }
 }
 function highs(): Promise<HighsApi> {
   highsPromise ??= (async () => {
-    if (!wasmModule) baselineWasmOnly();
-    wasmModule ??= Wasm.compile(readFileSync(createRequire(import.meta.url).resolve('highs/runtime')));
+    if (!wasmModule) {
+      const restore = baselineWasmOnly();
+      wasmModule = Wasm.compile(readFileSync(createRequire(import.meta.url).resolve('highs/runtime')));
+      if (restore) void wasmModule.finally(() => setFlagsFromString('--no-liftoff-only'));
+    }
     const compiled = await wasmModule;
     // Emscripten's hook: instantiate the module compiled once instead of compiling highs.wasm again.
     const instantiateWasm = (imports: object, done: (instance: object) => void) => {
