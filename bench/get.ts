@@ -32,7 +32,10 @@
  * sub-groups inside SPLIT: GetOptions.refineDeep; changes answers), --no-prune (explain
  * every invalid group, also in plans the search cannot keep: GetOptions.prune), --gnne-stable n
  * (GNNExplainer's early stop after n stable steps; 0 = the full 20 steps; default
- * GNNE_STABLE_STEPS); --recheck n (re-measure every
+ * GNNE_STABLE_STEPS); --warmup n (plans per untimed warm-up run, default 10% of the budget, at
+ * least 20; 0 = none: before a net/scheme's first timed seed, every (search, explainer) pair runs
+ * once on that budget with a seed no timed run uses, so V8's JIT warm-up is charged to no cell and
+ * 'x none' compares warm code with warm code); --recheck n (re-measure every
  * GET cell worse than none, and none, on n seeds; see recheckWorse). The
  * settings used are printed first. --report a.json,b.json re-prints the table and summaries from
  * earlier --json outputs, merged (e.g. the 3-seed run and a --get none,gnne run).
@@ -50,7 +53,7 @@ import { solveExact } from '../src/search/exact.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
-const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'quick': { type: 'boolean' } });
+const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
 const flag = (n: string) => parsed[n] === true;
 const opt = (n: string, d: string) => (parsed[n] as string | undefined) ?? d;
 const quick = flag('quick');
@@ -148,6 +151,10 @@ interface ExactRecord {
   seconds: number;
 }
 
+const warmupOpt = opt('warmup', '');
+/** Plans per untimed warm-up run for a cell budget (--warmup; 0 = no warm-up). */
+const warmBudget = (budget: number) => (warmupOpt === '' ? Math.max(20, Math.round(budget / 10)) : Number(warmupOpt));
+const WARMUP_SEED = 1_000_003;
 const cells: Cell[] = [];
 const exact = new Map<string, ExactRecord>();
 const MB = 1e6;
@@ -211,6 +218,9 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
           exact.set(key, { dramMB: NaN, fusableMB: NaN, boundMB: NaN, status: `failed: ${String(e).slice(0, 60)}`, seconds: (performance.now() - t0) / 1000 });
         }
       }
+      // Untimed warm-up of every (search, explainer) pair (see --warmup): no cell pays V8's JIT
+      // warm-up, whichever runs first. Seed WARMUP_SEED is never a timed seed.
+      if (warmBudget(budget) > 0) for (const method of methods) for (const kind of kinds) runOnce(graph, scheme, bufferKb, warmBudget(budget), method, kind, WARMUP_SEED);
       for (const method of methods) {
         for (const kind of kinds) {
           const cell: Cell = { setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], explainerWins: [], invalid: [], splitCheaper: [], randomCheaper: [], mergedBack: [], explored: [], seconds: [] };
@@ -441,7 +451,7 @@ async function main() {
   }
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
-  console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
+  console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, untimed warm-up per (search, explainer) pair ${warmBudget(bB) > 0 ? `${warmBudget(bA)} (A) / ${warmBudget(bB)} (B) plans, seed ${WARMUP_SEED}` : 'off'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
   console.log(`GNNExplainer: at most 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}; best refinement of each split group ${refine ? 'on' : 'off'}; proven optimum first, no explanation, where the window DP is exact ${refine && refineFirst ? (refineDeep ? 'on, also inside SPLIT (--refine-deep)' : 'on') : 'off'}; exact window merge around split parts ${windowMerge ? 'on' : 'off'}; pruning of plans the search cannot keep ${prune ? 'on' : 'off'}; GNNExplainer early stop ${gnneStable === '' ? `after ${GNNE_STABLE_STEPS} stable steps (default)` : gnneStable === '0' ? 'off' : `after ${gnneStable} stable steps`}.`);
   console.log(`DRAM "fus" = amongst fusable ops (the paper's figure), "tot" = all groups; vs none = relative change of the mean over seeds vs the same search without GET; gap closed = (none - GET) / (none - optimum), fusable MB; worse seeds = seeds where GET's fusable MB > none's (same seed).`);
   if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
@@ -455,7 +465,7 @@ async function main() {
   }
   printSummary(kinds);
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, refine, refineFirst, refineDeep, windowMerge, prune, gnneStable: gnneStable === '' ? GNNE_STABLE_STEPS : Number(gnneStable), exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, refine, refineFirst, refineDeep, windowMerge, prune, gnneStable: gnneStable === '' ? GNNE_STABLE_STEPS : Number(gnneStable), warmup: warmBudget(bB), exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
 }
 
 await main();
