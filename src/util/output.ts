@@ -178,15 +178,26 @@ export class OutputBatch {
 
   /** Checks `path` and returns a fresh temporary path beside it for the caller to write. */
   stage(path: string, flag = '-o'): string {
-    checkOutputTarget(path, this.inputs, flag);
+    const lst = checkOutputTarget(path, this.inputs, flag);
     const real = this.staged.length ? realPathOf(path) : '';
     const other = this.staged.find((s) => realPathOf(s.path) === real);
     if (other) throw badInput(`${flag} ${path} and ${other.flag} ${other.path} name the same file; give two different paths`);
     const dir = dirname(resolve(path));
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw writeError(e, path);
+    // A file there: its folder exists. Else one mkdir (EEXIST: the folder is there; a file of
+    // that name fails the temporary's open, named by writeError); the recursive form (a mkdir
+    // and a stat) only when that fails otherwise. Syscalls cost 70-95 us on issue 15's VM.
+    if (!lst) {
+      try {
+        mkdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+          try {
+            mkdirSync(dir, { recursive: true });
+          } catch (e2) {
+            throw writeError(e2, path);
+          }
+        }
+      }
     }
     const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
     this.staged.push({ tmp, path: resolve(path), flag });

@@ -51,3 +51,16 @@ test('commit replaces an existing file, and restores it when a later rename fail
   assert.equal(readFileSync(join(d, 'a.txt'), 'utf8'), 'new a', 'the replaced file is restored');
   assert.deepEqual(readdirSync(d).sort(), ['a.txt'], 'no temporary or backup left, no b.txt');
 });
+
+test('stage creates missing folders (nested), writes into an existing one, and names a file in the way', () => {
+  const d = fresh();
+  OutputBatch.run(undefined, (b) => b.write(join(d, 'x', 'y', 'a.txt'), 'a'));
+  assert.equal(readFileSync(join(d, 'x', 'y', 'a.txt'), 'utf8'), 'a');
+  OutputBatch.run(undefined, (b) => b.write(join(d, 'x', 'b.txt'), 'b'));
+  OutputBatch.run(undefined, (b) => b.write(join(d, 'x', 'b.txt'), 'b2')); // existing target: no mkdir
+  assert.equal(readFileSync(join(d, 'x', 'b.txt'), 'utf8'), 'b2');
+  writeFileSync(join(d, 'file'), 'f');
+  assert.throws(() => OutputBatch.run(undefined, (b) => b.write(join(d, 'file', 'c.txt'), 'c')), (e: unknown) => isDnnfuseError(e) && e.exitCode === 2 && /c\.txt.*not a folder/.test(e.message));
+  assert.throws(() => OutputBatch.run(undefined, (b) => b.write(join(d, 'file', 'sub', 'c.txt'), 'c')), (e: unknown) => isDnnfuseError(e) && e.exitCode === 2 && /c\.txt/.test(e.message));
+  assert.deepEqual(readdirSync(d).sort(), ['file', 'x']);
+});
