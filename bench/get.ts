@@ -30,7 +30,8 @@
  * GetOptions.windowMerge), --no-refine-first (explain every invalid group, also those whose
  * proven optimum the window DP gives: GetOptions.refineFirst), --refine-deep (that optimum also for
  * sub-groups inside SPLIT: GetOptions.refineDeep; changes answers), --no-prune (explain
- * every invalid group, also in plans the search cannot keep: GetOptions.prune), --gnne-stable n
+ * every invalid group, also in plans the search cannot keep: GetOptions.prune), --no-finish (the
+ * search's result is not re-grouped window by window at the end: GetOptions.finish), --gnne-stable n
  * (GNNExplainer's early stop after n stable steps; 0 = the full 20 steps; default
  * GNNE_STABLE_STEPS); --warmup n (plans per untimed warm-up run, default 10% of the budget, at
  * least 20; 0 = none: before a net/scheme's first timed seed, every (search, explainer) pair runs
@@ -53,7 +54,7 @@ import { solveExact } from '../src/search/exact.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
-const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
+const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
 const flag = (n: string) => parsed[n] === true;
 const opt = (n: string, d: string) => (parsed[n] as string | undefined) ?? d;
 const quick = flag('quick');
@@ -81,6 +82,7 @@ const windowMerge = !flag('no-window-merge');
 const refineFirst = !flag('no-refine-first');
 const refineDeep = flag('refine-deep');
 const prune = !flag('no-prune');
+const finish = !flag('no-finish');
 const gnneStable = opt('gnne-stable', '');
 
 type Method = 'random' | 'local' | 'nsga2';
@@ -132,6 +134,8 @@ interface Cell {
    * (GetOptions.refineFirst; every use counts), and invalid groups of pruned plans (skipped). */
   exactAnswers?: number[];
   pruned?: number[];
+  /** Per seed: DRAM MB the final window re-grouping saved (GetOptions.finish; 0 = none). */
+  finishSavedMB?: number[];
   seconds: number[];
   /** Process CPU seconds of each seed's search (the machine is shared: wall time moves with
    * the load, CPU time much less; the time ratios use it). */
@@ -162,7 +166,7 @@ const MB = 1e6;
 /** One seeded search run (fresh cost model: no cache shared across runs). */
 function runOnce(graph: OpGraph, scheme: FusionScheme, bufferKb: number, budget: number, method: Method, kind: GetKind, seed: number) {
   const cm = createCostModel(scheme, graph, { bufferBytes: bufferKb * 1024, elementType: element });
-  const rect = makeRectifier(kind, { gnne: { steps: 20, seed, ...(gnneStable ? { stableSteps: Number(gnneStable) } : {}) }, topK, mergeBack, guard, explore, planMerge, refine, refineFirst, refineDeep, windowMerge, prune });
+  const rect = makeRectifier(kind, { gnne: { steps: 20, seed, ...(gnneStable ? { stableSteps: Number(gnneStable) } : {}) }, topK, mergeBack, guard, explore, planMerge, refine, refineFirst, refineDeep, windowMerge, prune, finish });
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const o = { seed, budget, rectifier: rect };
@@ -245,6 +249,7 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             (cell.windowMerges ??= []).push(r.stats.windowMerges);
             (cell.exactAnswers ??= []).push(r.stats.exact);
             (cell.pruned ??= []).push(r.stats.pruned);
+            (cell.finishSavedMB ??= []).push(r.stats.finishSaved / MB);
           }
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
@@ -395,9 +400,9 @@ function printSummary(kinds: GetKind[]) {
     // proven optimum (no explanation: GetOptions.refineFirst), or goes through SPLIT, which
     // calls the explainer (recursion and exploration included; structural hits are calls
     // answered from the cache); groups of pruned plans get the random split, unexplained.
-    console.log('\nper cell and seed: invalid groups answered (rectified) | of which proven optimum, not explained | explainer calls (structural cache hits) | groups of pruned plans (not explained) | fusable MB | CPU s:');
+    console.log('\nper cell and seed: invalid groups answered (rectified) | of which proven optimum, not explained | explainer calls (structural cache hits) | groups of pruned plans (not explained) | fusable MB | CPU s | MB the final re-grouping saved:');
     for (const c of gets) {
-      const per = c.fusableMB.map((x, i) => `seed ${i}: ${c.invalid[i] ?? '-'} | ${c.exactAnswers?.[i] ?? '-'} | ${c.explanations?.[i] ?? '-'} (${c.structuralHits?.[i] ?? '-'}) | ${c.pruned?.[i] ?? '-'} | ${f(x)} | ${f(c.cpuSeconds?.[i] ?? NaN, 2)}`);
+      const per = c.fusableMB.map((x, i) => `seed ${i}: ${c.invalid[i] ?? '-'} | ${c.exactAnswers?.[i] ?? '-'} | ${c.explanations?.[i] ?? '-'} (${c.structuralHits?.[i] ?? '-'}) | ${c.pruned?.[i] ?? '-'} | ${f(x)} | ${f(c.cpuSeconds?.[i] ?? NaN, 2)} | ${f(c.finishSavedMB?.[i] ?? NaN, 4)}`);
       console.log(`  ${c.net} ${c.scheme} ${label[c.method]} +${c.get}: ${per.join('; ')}`);
     }
   }
@@ -452,7 +457,7 @@ async function main() {
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
   console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, untimed warm-up per (search, explainer) pair ${warmBudget(bB) > 0 ? `${warmBudget(bA)} (A) / ${warmBudget(bB)} (B) plans, seed ${WARMUP_SEED}` : 'off'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
-  console.log(`GNNExplainer: at most 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}; best refinement of each split group ${refine ? 'on' : 'off'}; proven optimum first, no explanation, where the window DP is exact ${refine && refineFirst ? (refineDeep ? 'on, also inside SPLIT (--refine-deep)' : 'on') : 'off'}; exact window merge around split parts ${windowMerge ? 'on' : 'off'}; pruning of plans the search cannot keep ${prune ? 'on' : 'off'}; GNNExplainer early stop ${gnneStable === '' ? `after ${GNNE_STABLE_STEPS} stable steps (default)` : gnneStable === '0' ? 'off' : `after ${gnneStable} stable steps`}.`);
+  console.log(`GNNExplainer: at most 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}; best refinement of each split group ${refine ? 'on' : 'off'}; proven optimum first, no explanation, where the window DP is exact ${refine && refineFirst ? (refineDeep ? 'on, also inside SPLIT (--refine-deep)' : 'on') : 'off'}; exact window merge around split parts ${windowMerge ? 'on' : 'off'}; pruning of plans the search cannot keep ${prune ? 'on' : 'off'}; final window re-grouping of the result ${finish ? 'on' : 'off'}; GNNExplainer early stop ${gnneStable === '' ? `after ${GNNE_STABLE_STEPS} stable steps (default)` : gnneStable === '0' ? 'off' : `after ${gnneStable} stable steps`}.`);
   console.log(`DRAM "fus" = amongst fusable ops (the paper's figure), "tot" = all groups; vs none = relative change of the mean over seeds vs the same search without GET; gap closed = (none - GET) / (none - optimum), fusable MB; worse seeds = seeds where GET's fusable MB > none's (same seed).`);
   if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
   console.log(row(header));
@@ -465,7 +470,7 @@ async function main() {
   }
   printSummary(kinds);
   console.log(`\ntotal ${f((performance.now() - t0) / 1000, 0)} s`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, refine, refineFirst, refineDeep, windowMerge, prune, gnneStable: gnneStable === '' ? GNNE_STABLE_STEPS : Number(gnneStable), warmup: warmBudget(bB), exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ settings: { seeds, element, bA, bB, kinds, quick, topK, mergeBack, guard, explore, planMerge, refine, refineFirst, refineDeep, windowMerge, prune, finish, warmup: warmBudget(bB), gnneStable: gnneStable === '' ? GNNE_STABLE_STEPS : Number(gnneStable), exactTime: noExact ? null : exactTime }, cells: cells.map((c) => ({ ...c, vsNoneFusable: relVsNone(c), vsNoneTotal: relVsNone(c, 'dramMB'), gapClosed: gapClosed(c), worseSeeds: worseSeeds(c) })), exact: Object.fromEntries(exact) }, null, 1));
 }
 
 await main();

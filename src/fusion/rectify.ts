@@ -44,6 +44,11 @@ export type PlanAwareRectifier = Rectifier & {
   /** True when answering `group` now costs no new explanation (its answer is cached): lazy
    * rectification (search/prune.ts) answers such groups first. Absent: none is. */
   cheap?(group: Group, cost: CostModel): boolean;
+  /** A plan-level step on the search's result (GET: exact re-grouping of windows of consecutive
+   * groups over the whole plan, rectifier.ts `finish`): returns a valid plan of at most the same
+   * DRAM, draws no random numbers. The searches call it once, on the best plan, after their
+   * budget is spent (SearchRun.finish). Absent: the result is left as it is. */
+  finish?(plan: Group[], cost: CostModel): Group[];
 };
 
 export interface RectifyStats {

@@ -280,6 +280,17 @@ export class SearchRun {
     const d = planDram(this.cost, plan);
     if (!this.best || d < this.best.dram || (d === this.best.dram && planKey(plan) < planKey(this.best.plan))) this.best = { plan, dram: d };
   }
+  /** Hands the best plan to the rectifier's plan-level `finish` step (PlanAwareRectifier; GET's
+   * exact window re-grouping) once, after the budget is spent, and keeps its answer when that is
+   * strictly cheaper. Never raises DRAM, draws no random numbers, changes nothing the search did before
+   * (the plans generated, the history), and is not counted as a generated plan. */
+  finish(): void {
+    const finish = (this.rectifier as PlanAwareRectifier).finish;
+    if (!finish || !this.best) return;
+    const p = canonicalPlan(finish(this.best.plan.map((g) => [...g]), this.cost));
+    const d = planDram(this.cost, p);
+    if (d < this.best.dram) this.best = { plan: p, dram: d };
+  }
   result(): SearchResult {
     const step = Math.max(1, Math.ceil(this.hist.length / 200));
     return {

@@ -158,6 +158,7 @@ export function searchRandom(cost: CostModel, opts: SearchOptions = {}): SearchR
   // can never replace it (ties go to the smaller key, so strictly), and its rectification is not
   // explained (search/prune.ts; exact: same plans, same result).
   while (!run.done) run.record(repair(cost, randomPlan(cost, run.rng), run.rectifier, run.rng, run.stats, run.best?.dram));
+  run.finish();
   return run.result();
 }
 
@@ -257,6 +258,7 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}, observe?:
     }
     observe?.(pop.items.map((x) => x.plan));
   }
+  run.finish();
   return { ...run.result(), restarts };
 }
 
@@ -431,5 +433,6 @@ export function searchNsga2(cost: CostModel, opts: SearchOptions = {}, observe?:
     nondominatedSort(pop);
     observe?.(pop.map((x) => x.plan));
   }
+  run.finish();
   return run.result();
 }

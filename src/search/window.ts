@@ -91,7 +91,8 @@ export interface WindowStats {
   passes: number;
 }
 
-const MAX_KEY_BITS = 53;
+/** The most ops a window can have (the DP's state key is a safe-integer bitmask). */
+export const MAX_KEY_BITS = 53;
 
 /** Defaults, chosen on bench:fusion (see the header). */
 export const DEFAULTS = { maxOps: 48, maxCandidates: 1500, maxWork: 1000000, maxPasses: 6 };
