@@ -31,7 +31,9 @@
  * proven optimum the window DP gives: GetOptions.refineFirst), --refine-deep (that optimum also for
  * sub-groups inside SPLIT: GetOptions.refineDeep; changes answers), --no-prune (explain
  * every invalid group, also in plans the search cannot keep: GetOptions.prune), --no-finish (the
- * search's result is not re-grouped window by window at the end: GetOptions.finish), --gnne-stable n
+ * search's result is not re-grouped window by window at the end: GetOptions.finish; with it on,
+ * 'none' cells also print, untimed, their result after that same re-grouping: the control line
+ * "none + the same final window re-grouping" under each search x explainer), --gnne-stable n
  * (GNNExplainer's early stop after n stable steps; 0 = the full 20 steps; default
  * GNNE_STABLE_STEPS); --warmup n (plans per untimed warm-up run, default 10% of the budget, at
  * least 20; 0 = none: before a net/scheme's first timed seed, every (search, explainer) pair runs
@@ -51,6 +53,7 @@ import type { FusionScheme, OpGraph } from '../src/fusion/types.ts';
 import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
+import { MAX_KEY_BITS, reoptimizeWindows } from '../src/search/window.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
@@ -136,6 +139,9 @@ interface Cell {
   pruned?: number[];
   /** Per seed: DRAM MB the final window re-grouping saved (GetOptions.finish; 0 = none). */
   finishSavedMB?: number[];
+  /** 'none' cells, per seed: fusable MB of none's result after the same final window re-grouping
+   * (the control: what that step does with no explanation at all). */
+  noneWindowedMB?: number[];
   seconds: number[];
   /** Process CPU seconds of each seed's search (the machine is shared: wall time moves with
    * the load, CPU time much less; the time ratios use it). */
@@ -174,7 +180,10 @@ function runOnce(graph: OpGraph, scheme: FusionScheme, bufferKb: number, budget:
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
   const split = dramSplit(cm, r.plan, fusabilityOf(cm));
-  return { seconds, cpuSeconds: (cu.user + cu.system) / 1e6, dramMB: split.total / MB, fusableMB: split.fusable / MB, stats: rect.stats, rectifyRate: rect.rectifyRate(), explainerWins: rect.explainerWinRate() };
+  // Control, untimed: none's result through the same final window re-grouping GET's finish runs
+  // (two sweeps, 48 then 53 ops), to show what that step does without any explanation.
+  const windowed = kind === 'none' && finish ? dramSplit(cm, reoptimizeWindows(cm, reoptimizeWindows(cm, r.plan), { maxOps: MAX_KEY_BITS }), fusabilityOf(cm)).fusable / MB : undefined;
+  return { seconds, cpuSeconds: (cu.user + cu.system) / 1e6, dramMB: split.total / MB, fusableMB: split.fusable / MB, windowedFusableMB: windowed, stats: rect.stats, rectifyRate: rect.rectifyRate(), explainerWins: rect.explainerWinRate() };
 }
 
 /**
@@ -250,6 +259,7 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             (cell.exactAnswers ??= []).push(r.stats.exact);
             (cell.pruned ??= []).push(r.stats.pruned);
             (cell.finishSavedMB ??= []).push(r.stats.finishSaved / MB);
+            if (r.windowedFusableMB !== undefined) (cell.noneWindowedMB ??= []).push(r.windowedFusableMB);
           }
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
@@ -383,6 +393,13 @@ function printSummary(kinds: GetKind[]) {
       // so the target is read per cell: where that room is at least the published reduction,
       // did GET reach it; where it is not, no method can, and gap closed says how much of the
       // room GET took.
+      // The control: none's own results through the same final window re-grouping, over the same
+      // cells. Where it closes as much of the gap, the window DP, not the explanations, closes it.
+      const ctl = roomy.filter((c) => noneOf(c)?.noneWindowedMB?.length);
+      if (ctl.length) {
+        const pooledCtl = ctl.reduce((s, c) => s + mean(pairedNone(c, 'fusableMB')) - mean(noneOf(c)!.noneWindowedMB!.slice(0, c.fusableMB.length)), 0) / ctl.reduce((s, c) => s + mean(pairedNone(c, 'fusableMB')) - exactOf(c)!.fusableMB, 0);
+        console.log(`      control: none + the same final window re-grouping (no explanation) closes ${pct(pooledCtl, 0)} pooled of the same ${ctl.length} cells' gap`);
+      }
       const withPub = cs.filter((c) => c.published !== undefined && c.publishedNone && exactOf(c) && Number.isFinite(exactOf(c)!.fusableMB));
       const room = (c: Cell) => (mean(pairedNone(c, 'fusableMB')) - exactOf(c)!.fusableMB) / mean(pairedNone(c, 'fusableMB'));
       const pubRed = (c: Cell) => (c.publishedNone! - c.published!) / c.publishedNone!;
