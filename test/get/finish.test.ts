@@ -15,30 +15,18 @@ import { cnnModel } from '../../src/testkit/arbitraries.ts';
 import { inferShapes } from '../../src/analysis/shapes.ts';
 import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
-import { canonicalPlan, executionOrder, planDram, planKey, type Plan } from '../../src/fusion/plan.ts';
-import type { CostModel, Group, OpGraph } from '../../src/fusion/types.ts';
+import { canonicalPlan, planDram, planKey } from '../../src/fusion/plan.ts';
+import type { OpGraph } from '../../src/fusion/types.ts';
 import { makeRectifier, type GetKind } from '../../src/get/rectifier.ts';
 import { syntheticNetwork } from '../../src/get/synthetic.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../../src/search/heuristics.ts';
 import { MAX_KEY_BITS, reoptimizeWindows } from '../../src/search/window.ts';
 import { sharedModelsDir, sharedModelsMissing } from '../../src/models/shared.ts';
 import { sharedOpGraph } from '../../src/get/train-get.ts';
+import { assertValidPlan } from './plan-checks.ts';
 
 const KB = 1024;
 const SEARCHES = { random: searchRandom, local: searchLocal, nsga2: searchNsga2 } as const;
-
-function assertValidPlan(cost: CostModel, plan: readonly Group[], what: string) {
-  const seen = new Uint8Array(cost.graph.ops.length);
-  for (const g of plan) {
-    for (const v of g) {
-      assert.equal(seen[v], 0, `${what}: op ${v} in two groups`);
-      seen[v] = 1;
-    }
-    if (g.length > 1) assert.ok(cost.valid([...g].sort((a, b) => a - b)), `${what}: invalid group ${g.join(',')}`);
-  }
-  assert.ok(seen.every((x) => x === 1), `${what}: an op is in no group`);
-  assert.ok(executionOrder(cost.graph, plan as Plan), `${what}: the group graph has a cycle`);
-}
 
 function run(graph: OpGraph, kb: number, seed: number, search: keyof typeof SEARCHES, kind: GetKind, finish: boolean, budget = 150) {
   const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: 'int8' });

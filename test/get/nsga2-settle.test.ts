@@ -13,28 +13,15 @@ import { cnnModel } from '../../src/testkit/arbitraries.ts';
 import { inferShapes } from '../../src/analysis/shapes.ts';
 import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
-import { executionOrder, planDram, planKey, type Plan } from '../../src/fusion/plan.ts';
+import { planDram, planKey, type Plan } from '../../src/fusion/plan.ts';
 import type { CostModel, Group, OpGraph } from '../../src/fusion/types.ts';
 import type { Rng } from '../../src/util/random.ts';
 import { makeRectifier, type GetKind } from '../../src/get/rectifier.ts';
 import { syntheticNetwork } from '../../src/get/synthetic.ts';
 import { searchLocal, searchNsga2 } from '../../src/search/heuristics.ts';
+import { assertValidPlan } from './plan-checks.ts';
 
 const KB = 1024;
-
-/** A plan is valid: every op exactly once, every group of two or more ops valid, acyclic. */
-function assertValidPlan(cost: CostModel, plan: readonly Group[], what: string) {
-  const seen = new Uint8Array(cost.graph.ops.length);
-  for (const g of plan) {
-    for (const v of g) {
-      assert.equal(seen[v], 0, `${what}: op ${v} in two groups`);
-      seen[v] = 1;
-    }
-    if (g.length > 1) assert.ok(cost.valid([...g].sort((a, b) => a - b)), `${what}: invalid group ${g.join(',')}`);
-  }
-  assert.ok(seen.every((x) => x === 1), `${what}: an op is in no group`);
-  assert.ok(executionOrder(cost.graph, plan as Plan), `${what}: the group graph has a cycle`);
-}
 
 /** Runs NSGA-II (or local search) with GET `kind`, recording every population and the survivors' settles (a
  * settle call with no invalid group met since the last one: applyRectifier calls settle only
