@@ -12,8 +12,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { cnnModel } from '../../src/testkit/arbitraries.ts';
-import { inferShapes } from '../../src/analysis/shapes.ts';
-import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { canonicalPlan, planDram, planKey } from '../../src/fusion/plan.ts';
 import type { OpGraph } from '../../src/fusion/types.ts';
@@ -23,7 +21,7 @@ import { searchLocal, searchNsga2, searchRandom } from '../../src/search/heurist
 import { MAX_KEY_BITS, reoptimizeWindows } from '../../src/search/window.ts';
 import { sharedModelsDir, sharedModelsMissing } from '../../src/models/shared.ts';
 import { sharedOpGraph } from '../../src/get/train-get.ts';
-import { assertValidPlan } from './plan-checks.ts';
+import { assertValidPlan, graphOf } from './plan-checks.ts';
 
 const KB = 1024;
 const SEARCHES = { random: searchRandom, local: searchLocal, nsga2: searchNsga2 } as const;
@@ -52,11 +50,6 @@ function check(graph: OpGraph, kb: number, seed: number, search: keyof typeof SE
   assert.equal(on.rect.stats.finished, on.res.dram < off.res.dram ? 1 : 0, 'GetStats.finished counts the lowered results');
   return on.res.dram < off.res.dram;
 }
-
-const graphOf = (m: Parameters<typeof inferShapes>[0]) => {
-  inferShapes(m);
-  return buildOpGraph(m);
-};
 
 test('GET finish: the search is unchanged, the result valid, never worse, the window re-grouping of the best plan, deterministic (property)', () => {
   let lowered = 0;

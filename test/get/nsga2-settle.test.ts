@@ -10,8 +10,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { cnnModel } from '../../src/testkit/arbitraries.ts';
-import { inferShapes } from '../../src/analysis/shapes.ts';
-import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { planDram, planKey, type Plan } from '../../src/fusion/plan.ts';
 import type { CostModel, Group, OpGraph } from '../../src/fusion/types.ts';
@@ -19,7 +17,7 @@ import type { Rng } from '../../src/util/random.ts';
 import { makeRectifier, type GetKind } from '../../src/get/rectifier.ts';
 import { syntheticNetwork } from '../../src/get/synthetic.ts';
 import { searchLocal, searchNsga2 } from '../../src/search/heuristics.ts';
-import { assertValidPlan } from './plan-checks.ts';
+import { assertValidPlan, graphOf } from './plan-checks.ts';
 
 const KB = 1024;
 
@@ -57,11 +55,6 @@ function assertWrittenBack(a: ReturnType<typeof run>): number {
   }
   return n;
 }
-
-const graphOf = (m: Parameters<typeof inferShapes>[0]) => {
-  inferShapes(m);
-  return buildOpGraph(m);
-};
 
 test('NSGA-II + GET (Lamarckian settle of survivors): valid populations, deterministic, never worse than the best individual kept (property)', () => {
   let written = 0;

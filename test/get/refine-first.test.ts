@@ -17,21 +17,14 @@ import { optimalSplit, refineSplit } from '../../src/get/refine.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkSplit, randomSplit } from '../../src/fusion/rectify.ts';
 import { planDram } from '../../src/fusion/plan.ts';
-import { randomPlan } from '../../src/search/common.ts';
 import { searchLocal, searchRandom } from '../../src/search/heuristics.ts';
 import type { Explainer } from '../../src/get/explainers/index.ts';
 import type { CostModel, Group } from '../../src/fusion/types.ts';
 import { Rng } from '../../src/util/random.ts';
+import { invalidGroups } from './plan-checks.ts';
 
 const KB = 1024;
 const nets = [syntheticNetwork(3), syntheticNetwork(5), syntheticNetwork(7)];
-
-/** Invalid groups of random plans, sorted. */
-function invalidGroups(cost: CostModel, rng: Rng): number[][] {
-  return randomPlan(cost, rng)
-    .map((g) => [...g].sort((a, b) => a - b))
-    .filter((g) => g.length > 1 && !cost.valid(g));
-}
 
 test('optimalSplit: a valid split, a pure function of the group, the DRAM of the exact refinement of any split', () => {
   let exact = 0, below = 0;

@@ -16,6 +16,7 @@ import { executionOrder, planDram, planKey } from '../../src/fusion/plan.ts';
 import { randomPlan } from '../../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../../src/search/heuristics.ts';
 import { Rng } from '../../src/util/random.ts';
+import { invalidGroups } from './plan-checks.ts';
 
 const KB = 1024;
 const nets = [syntheticNetwork(5), syntheticNetwork(7), syntheticNetwork(9)];
@@ -27,9 +28,7 @@ test('refineSplit: a valid split of the group, never more DRAM than the split it
       const graph = nets[ni];
       const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: el as 'int8' | 'fp32' });
       const rng = new Rng(seed);
-      for (const g0 of randomPlan(cost, rng)) {
-        const g = [...g0].sort((a, b) => a - b);
-        if (g.length <= 1 || cost.valid(g)) continue;
+      for (const g of invalidGroups(cost, rng)) {
         const parts = randomSplit(g, cost, rng).map((p) => [...p].sort((a, b) => a - b));
         const r = refineSplit(parts, cost);
         if (!r) continue;
