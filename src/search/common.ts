@@ -263,22 +263,26 @@ export class SearchRun {
   record(plan: Plan): number {
     const d = planDram(this.cost, plan);
     this.generated++;
-    if (!this.best || d < this.best.dram || (d === this.best.dram && planKey(plan) < planKey(this.best.plan))) this.best = { plan, dram: d };
+    const best = this.offerBest(plan, d);
     // The history keeps at most HIST_MAX points: past that, every other point is dropped and
     // one point is kept per `histStride` plans (memory independent of the budget).
-    if (this.generated % this.histStride === 0 || this.generated === this.budget) this.hist.push(this.best.dram);
+    if (this.generated % this.histStride === 0 || this.generated === this.budget) this.hist.push(best.dram);
     if (this.hist.length >= HIST_MAX) {
       this.hist = this.hist.filter((_, i) => i % 2 === 1);
       this.histStride *= 2;
     }
-    this.opts.onProgress?.(this.generated, this.budget, this.best.dram);
+    this.opts.onProgress?.(this.generated, this.budget, best.dram);
     return d;
   }
   /** Offers a plan derived from one already recorded (e.g. NSGA-II's settled survivors) as the
    * best, without counting it as generated. */
   improve(plan: Plan): void {
-    const d = planDram(this.cost, plan);
+    this.offerBest(plan, planDram(this.cost, plan));
+  }
+  /** Keeps the best plan so far (least DRAM, ties to the smaller plan key) and returns it. */
+  private offerBest(plan: Plan, d: number): { plan: Plan; dram: number } {
     if (!this.best || d < this.best.dram || (d === this.best.dram && planKey(plan) < planKey(this.best.plan))) this.best = { plan, dram: d };
+    return this.best;
   }
   /** Hands the best plan to the rectifier's plan-level `finish` step (PlanAwareRectifier; GET's
    * exact window re-grouping) once, after the budget is spent, and keeps its answer when that is

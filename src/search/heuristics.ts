@@ -238,11 +238,7 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}, observe?:
     if (d < (pop.best?.dram ?? Infinity)) lastImprovement = run.generated;
     if (pop.offer(r, d) && settle) {
       // Lamarckian settle of a child the population took (see the doc comment)
-      const old = new Set(parent.map((g) => g.join(',')));
-      const fresh: number[] = [];
-      r.forEach((g, i) => {
-        if (!old.has(g.join(','))) fresh.push(i);
-      });
+      const fresh = freshGroups(r, [parent]);
       if (fresh.length) {
         const sp = canonicalPlan(settle(r, fresh, cost));
         const key = planKey(sp);
@@ -286,6 +282,18 @@ export function crossover(cost: CostModel, a: Plan, b: Plan, cut: number): Plan 
     if (right.length) out.push(...components(cost.graph, right));
   }
   return out;
+}
+
+/** Indices (in `plan`) of the groups no parent has: what an edit or a crossover made, which a
+ * plan-aware rectifier settles (Lamarckian write-back in searchLocal and searchNsga2). */
+function freshGroups(plan: Plan, parents: readonly Plan[]): number[] {
+  const old = new Set<string>();
+  for (const q of parents) for (const g of q) old.add(g.join(','));
+  const fresh: number[] = [];
+  plan.forEach((g, i) => {
+    if (!old.has(g.join(','))) fresh.push(i);
+  });
+  return fresh;
 }
 
 interface Individual {
@@ -367,12 +375,7 @@ export function searchNsga2(cost: CostModel, opts: SearchOptions = {}, observe?:
     run.record(r);
     const ind = make(r);
     if (settle && parents) {
-      const old = new Set<string>();
-      for (const q of parents) for (const g of q.plan) old.add(g.join(','));
-      const fresh: number[] = [];
-      r.forEach((g, i) => {
-        if (!old.has(g.join(','))) fresh.push(i);
-      });
+      const fresh = freshGroups(r, parents.map((q) => q.plan));
       if (fresh.length) ind.fresh = fresh;
     }
     if (!into.some((x) => x.key === ind.key) && !pop.some((x) => x.key === ind.key)) into.push(ind);
