@@ -53,7 +53,7 @@ import type { FusionScheme, OpGraph } from '../src/fusion/types.ts';
 import { fusabilityOf, type SearchResult } from '../src/search/common.ts';
 import { searchLocal, searchNsga2, searchRandom } from '../src/search/heuristics.ts';
 import { solveExact } from '../src/search/exact.ts';
-import { MAX_KEY_BITS, reoptimizeWindows } from '../src/search/window.ts';
+import { reoptimizeWindowsWide } from '../src/search/window.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
@@ -182,7 +182,7 @@ function runOnce(graph: OpGraph, scheme: FusionScheme, bufferKb: number, budget:
   const split = dramSplit(cm, r.plan, fusabilityOf(cm));
   // Control, untimed: none's result through the same final window re-grouping GET's finish runs
   // (two sweeps, 48 then 53 ops), to show what that step does without any explanation.
-  const windowed = kind === 'none' && finish ? dramSplit(cm, reoptimizeWindows(cm, reoptimizeWindows(cm, r.plan), { maxOps: MAX_KEY_BITS }), fusabilityOf(cm)).fusable / MB : undefined;
+  const windowed = kind === 'none' && finish ? dramSplit(cm, reoptimizeWindowsWide(cm, r.plan), fusabilityOf(cm)).fusable / MB : undefined;
   return { seconds, cpuSeconds: (cu.user + cu.system) / 1e6, dramMB: split.total / MB, fusableMB: split.fusable / MB, windowedFusableMB: windowed, stats: rect.stats, rectifyRate: rect.rectifyRate(), explainerWins: rect.explainerWinRate() };
 }
 

@@ -54,7 +54,7 @@
  *   recurring group with a proven optimum always with it (no exploration): the explainer runs only
  *   on what the DP cannot solve (different answers, so not the default).
  * - final re-grouping (`finish`): the search's best plan, once its budget is spent, is re-grouped
- *   exactly window by window over the whole plan (search/window.ts reoptimizeWindows), also where
+ *   exactly window by window over the whole plan (search/window.ts reoptimizeWindowsWide), also where
  *   no rectification produced a part; see GetOptions.finish.
  * Explanations are cached by group and, for the learned explainers, by the group's structure
  * (`structural`: equal GNN inputs, equal explanation, restated on the group's own op ids; exact,
@@ -85,7 +85,7 @@ import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
 import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type SplitResult, type SplitTree } from './split.ts';
 import { mergeBack, mergeIntoPlan } from './merge-back.ts';
 import { mergeWindowsAround, optimalSplit, refineSplit, type RefineLimits, type Refinement } from './refine.ts';
-import { MAX_KEY_BITS, reoptimizeWindows } from '../search/window.ts';
+import { reoptimizeWindowsWide } from '../search/window.ts';
 
 export type { SplitTree } from './split.ts';
 export { mergeBack, mergeIntoPlan } from './merge-back.ts';
@@ -208,7 +208,7 @@ export interface GetOptions {
   prune?: boolean;
   /** Re-group the search's result exactly, window by window over the whole plan (default true):
    * the searches hand their best plan to `finish` once, after the budget is spent
-   * (SearchRun.finish), which runs search/window.ts's reoptimizeWindows on it (runs of
+   * (SearchRun.finish), which runs search/window.ts's reoptimizeWindowsWide on it (runs of
    * consecutive groups of the execution order re-partitioned optimally; windows of up to 48 ops,
    * then of up to 53 from that result).
    * The windowMerge step does this only around the parts one rectification produced; a plan
@@ -344,12 +344,7 @@ export class SplitRectifier {
   finish(plan: Group[], cost: CostModel): Group[] {
     if (!this.finishes) return plan;
     const before = planDram(cost, plan);
-    // Two sweeps: the default windows (48 ops), then the widest the DP takes (53 ops) from
-    // there, so the answer is never worse than the first alone. Why the second: on
-    // efficientnet_b0 LBDF int8 256 KiB (1000 plans, LS + cuts, seed 0) the search ended at 9.247
-    // fusable MB with its gap in a run of SE blocks that no 48-op window covers; 53-op windows
-    // reach the optimum, 9.233.
-    const out = reoptimizeWindows(cost, reoptimizeWindows(cost, plan), { maxOps: MAX_KEY_BITS });
+    const out = reoptimizeWindowsWide(cost, plan); // two sweeps: 48-op windows, then 53 (window.ts)
     const after = planDram(cost, out);
     if (after >= before) return plan;
     this.stats.finished++;

@@ -19,7 +19,8 @@
  * of a set of ops and solves the acyclic partition exactly; the group is exactly such a set.
  */
 import type { CostModel, Group } from '../fusion/types.ts';
-import { extendFamily, solveFamily, solveWindow, type Cand, type WindowFamily } from '../search/window.ts';
+import { mergeSorted } from '../fusion/groups.ts';
+import { bitHi, bitLo, EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
 import { executionOrder, planKey } from '../fusion/plan.ts';
 
 /** Limits of the refinement (deterministic: counts, never time). */
@@ -51,7 +52,7 @@ export function refineSplit(parts: readonly (readonly number[])[], cost: CostMod
   if (parts.length === 0) return undefined;
   let n = 0;
   for (const p of parts) n += p.length;
-  if (n > Math.min(53, limits.maxOps ?? 48)) return undefined;
+  if (n > Math.min(MAX_KEY_BITS, limits.maxOps ?? 48)) return undefined;
   const r = solveWindow(cost, parts as Group[], { maxCandidates: limits.maxCandidates, maxWork: limits.maxWork });
   if (!r) return undefined;
   const out = r.parts.map((p) => [...p].sort((a, b) => a - b));
@@ -72,7 +73,7 @@ export function refineSplit(parts: readonly (readonly number[])[], cost: CostMod
  * Not the paper's method: no explainer is involved, and the rectifier counts such groups apart.
  */
 export function optimalSplit(group: readonly number[], cost: CostModel, limits: RefineLimits = {}): Refinement | undefined {
-  if (group.length < 2 || group.length > Math.min(53, limits.maxOps ?? 48)) return undefined;
+  if (group.length < 2 || group.length > Math.min(MAX_KEY_BITS, limits.maxOps ?? 48)) return undefined;
   const g = [...group].sort((a, b) => a - b);
   const fam = extendFamily(cost, EMPTY_FAMILY, g, limits.maxCandidates ?? 1500, false);
   if (!fam.complete) return undefined;
@@ -83,8 +84,6 @@ export function optimalSplit(group: readonly number[], cost: CostModel, limits: 
   if (!r) return undefined;
   return { parts: r.parts.map((p) => [...p].sort((a, b) => a - b)), dram: r.dram, improved: true, exact: true };
 }
-
-const EMPTY_FAMILY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: [], cands: [], complete: true };
 
 /**
  * Plan-level exact re-grouping (beyond the paper; rectifier.ts `settle`, after merge-back.ts
@@ -108,7 +107,7 @@ const EMPTY_FAMILY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: []
  * such a partition and pass the filter). Deterministic (no rng; fixed orders).
  */
 export function mergeWindowsAround(plan: readonly (readonly number[])[], units: readonly (readonly number[])[], produced: ReadonlySet<number>, cost: CostModel, limits: { maxOps?: number; maxCandidates?: number; maxWork?: number } = {}): { plan: number[][]; improved: number } {
-  const maxOps = Math.min(53, limits.maxOps ?? 32);
+  const maxOps = Math.min(MAX_KEY_BITS, limits.maxOps ?? 32);
   const n = cost.graph.ops.length;
   const unitOf = new Int32Array(n).fill(-1);
   units.forEach((u, i) => u.forEach((v) => (unitOf[v] = i)));
@@ -184,8 +183,6 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   for (const g of groups) ops.push(...g);
   const local = new Map<number, number>();
   ops.forEach((v, i) => local.set(v, i));
-  const bitLo = (i: number) => (i < 32 ? 2 ** i : 0);
-  const bitHi = (i: number) => (i < 32 ? 0 : 2 ** (i - 32));
   const predLo: number[] = [], predHi: number[] = [];
   for (const v of ops) {
     let l = 0, h = 0;
@@ -211,6 +208,7 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
       nodeOf.set(v, k);
     }
   }
+  for (const ns of nodes) ns.sort((a, b) => a - b); // a unit may span groups: its ops in id order
   const adj = nodes.map((ns, k) => {
     const out = new Set<number>();
     for (const v of ns) for (const list of [succ[v], pred[v]]) for (const u of list) {
@@ -253,7 +251,7 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
     if (size === g.length) have.add(nkey(lo, hi)); // (a group that is no union of nodes equals no grown set)
   }
   for (let k = 0; k < nodes.length; k++) {
-    const g = [...nodes[k]].sort((a, b) => a - b);
+    const g = nodes[k].slice();
     const lo = k < 32 ? (1 << k) >>> 0 : 0, hi = k < 32 ? 0 : (1 << (k - 32)) >>> 0;
     seen.add(nkey(lo, hi));
     if (!cost.valid(g) && g.length > 1) continue;
@@ -293,16 +291,4 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   const r = solveFamily(cost, { groups, ops, predLo, predHi, cands, complete: false }, limits.maxWork ?? 1000000);
   if (!r || !r.improved) return undefined;
   return r.parts.map((q) => [...q].sort((a, b) => a - b));
-}
-
-/** The sorted union of a sorted list and a disjoint list (a unit's ops, sorted or not). */
-function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  if (b.length === 1) {
-    const out = a.slice();
-    let k = out.length;
-    while (k > 0 && out[k - 1] > b[0]) k--;
-    out.splice(k, 0, b[0]);
-    return out;
-  }
-  return [...a, ...b].sort((x, y) => x - y);
 }

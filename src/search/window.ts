@@ -127,9 +127,11 @@ export interface WindowFamily {
 }
 
 const maskKey = (lo: number, hi: number) => hi * 4294967296 + lo;
-const bitLo = (i: number) => (i < 32 ? 2 ** i : 0);
-const bitHi = (i: number) => (i < 32 ? 0 : 2 ** (i - 32));
-const EMPTY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: [], cands: [], complete: true };
+/** Local op i's bit in a mask's low word (ops 0..31) and high word (ops 32..52). */
+export const bitLo = (i: number) => (i < 32 ? 2 ** i : 0);
+export const bitHi = (i: number) => (i < 32 ? 0 : 2 ** (i - 32));
+/** The family of an empty window (extendFamily's starting point). */
+export const EMPTY_FAMILY: WindowFamily = { groups: [], ops: [], predLo: [], predHi: [], cands: [], complete: true };
 
 /**
  * The family of `fam`'s window plus `group` (the group right after it in the execution order).
@@ -266,7 +268,7 @@ function windowOrder(cost: CostModel, groups: readonly Group[]): Group[] {
  * order first), see extendFamily. */
 export function enumerateWindow(cost: CostModel, groupsIn: readonly Group[], maxCandidates: number): WindowFamily {
   const groups = windowOrder(cost, groupsIn);
-  let fam = EMPTY;
+  let fam = EMPTY_FAMILY;
   for (const g of groups) {
     fam = extendFamily(cost, fam, g, maxCandidates);
     if (!fam.complete) {
@@ -284,7 +286,7 @@ function truncatedFamily(cost: CostModel, groups: readonly Group[], maxCandidate
   // One "group" holding every op grows all parts from all singletons, level by level; the result
   // is then re-indexed in window order so the DP sees the usual local order.
   const all = groups.flat();
-  const f = extendFamily(cost, EMPTY, all, maxCandidates, false);
+  const f = extendFamily(cost, EMPTY_FAMILY, all, maxCandidates, false);
   const ops: number[] = [];
   for (const g of groups) ops.push(...[...g].sort((x, y) => x - y));
   return reindex(cost, f.cands, groups, ops, f.complete, true);
@@ -433,6 +435,15 @@ export function solveWindow(cost: CostModel, groups: readonly Group[], opts: { m
   return r && { ...r, exact: fam.complete, candidates: fam.cands.length };
 }
 
+/** reoptimizeWindows twice: the default windows, then the widest the DP takes (MAX_KEY_BITS
+ * ops) from that result, so the answer is never worse than the first sweep alone. Why the second
+ * (GET's final re-grouping, rectifier.ts `finish`): on efficientnet_b0 LBDF int8 256 KiB (1000
+ * plans, LS + cuts, seed 0) a search ended at 9.247 fusable MB with its gap in a run of SE
+ * blocks that no 48-op window covers; 53-op windows reach the optimum, 9.233. */
+export function reoptimizeWindowsWide(cost: CostModel, start: Plan): Plan {
+  return reoptimizeWindows(cost, reoptimizeWindows(cost, start), { maxOps: MAX_KEY_BITS });
+}
+
 /**
  * Slides windows over the execution order and replaces each window's groups by its optimal
  * re-partition when that lowers DRAM (see the header). From every start position s the window
@@ -482,7 +493,7 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
         if (size > maxOps) continue; // two groups already over the op limit: no window here
         // Built in execution order (not via enumerateWindow's own ordering), so that the first
         // group of the family is group s when it is carried to s + 1.
-        fam = extendFamily(cost, extendFamily(cost, EMPTY, grp(s), maxCandidates), grp(e), maxCandidates);
+        fam = extendFamily(cost, extendFamily(cost, EMPTY_FAMILY, grp(s), maxCandidates), grp(e), maxCandidates);
         if (!fam.complete) fam = truncatedFamily(cost, [grp(s), grp(e)], maxCandidates);
       }
       // Grow while the next group fits in ops and candidates.
