@@ -8,7 +8,8 @@
  */
 import type { Node } from '../ir/graph.ts';
 
-const FUSED_BASE: Readonly<Record<string, string>> = { FusedConv: 'Conv', FusedGemm: 'Gemm', FusedMatMul: 'MatMul', MatMulNBits: 'MatMul' };
+/** The default-domain op each fused contrib op computes (by op type, domain com.microsoft). */
+export const FUSED_BASE: Readonly<Record<string, string>> = { FusedConv: 'Conv', FusedGemm: 'Gemm', FusedMatMul: 'MatMul', MatMulNBits: 'MatMul' };
 
 /** The default-domain op whose geometry `node` has: its own op type, or for onnxruntime's fused
  * contrib ops the op they fuse. */
@@ -16,12 +17,24 @@ export function geometryOpType(node: Node): string {
   return node.domain === 'com.microsoft' && Object.hasOwn(FUSED_BASE, node.opType) ? FUSED_BASE[node.opType] : node.opType;
 }
 
-/** Inner (reduced) dim of a MatMul or FusedMatMul whose first operand has shape `a` (rank >= 1):
- * FusedMatMul's transBatchA moves dim 0 next to the last, then transA swaps the last two. */
+/** A FusedMatMul operand (input 0: A, 1: B) as it enters the product: transBatch moves dim 0
+ * next to the last ([1..R-2, 0, R-1]), then trans swaps the last two. Undefined when transBatch
+ * meets an operand of rank below 3 (onnxruntime refuses it). */
+export function fusedMatmulOperand<D>(node: Node, input: 0 | 1, shape: readonly D[]): D[] | undefined {
+  const [tb, t] = input === 0 ? ['transBatchA', 'transA'] : ['transBatchB', 'transB'];
+  let s = [...shape];
+  if (node.attrInt(tb, 0)) {
+    if (s.length < 3) return undefined;
+    s = [...s.slice(1, -1), s[0], s[s.length - 1]];
+  }
+  return node.attrInt(t, 0) && s.length >= 2 ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s;
+}
+
+/** Inner (reduced) dim of a MatMul-like node whose first operand has shape `a` (rank >= 1): its
+ * last dim, after FusedMatMul's transposes of A. */
 export function matmulInnerDim(node: Node, a: number[]): number {
-  if (node.opType !== 'FusedMatMul' || a.length < 2) return a[a.length - 1];
-  if (!node.attrInt('transA', 0)) return a[a.length - 1];
-  return node.attrInt('transBatchA', 0) && a.length >= 3 ? a[0] : a[a.length - 2];
+  const op = node.domain === 'com.microsoft' && node.opType === 'FusedMatMul' ? (fusedMatmulOperand(node, 0, a) ?? a) : a;
+  return op[op.length - 1];
 }
 
 /** Logical elements of a weight an op stores packed in an integer tensor (MatMulNBits' B: K x N

@@ -25,6 +25,7 @@
  * activations. Any change here invalidates shipped weights: bump FEATURE_VERSION.
  */
 import type { Group, OpGraph } from '../fusion/types.ts';
+import { FUSED_BASE } from '../analysis/contrib-geometry.ts';
 
 export const FEATURE_VERSION = 1;
 
@@ -47,10 +48,6 @@ export const OP_TYPES = [
   'ReduceMean',
   'Other',
 ] as const;
-
-/** onnxruntime's fused contrib ops (an optimized model's FusedConv = Conv + activation) take the
- * one-hot of the op they fuse. */
-const FUSED_AS: Readonly<Record<string, string>> = { FusedConv: 'Conv', FusedGemm: 'Gemm' };
 
 const RATIO_CLIP = 32;
 export const FEATURE_DIM = OP_TYPES.length + 24;
@@ -119,7 +116,8 @@ export function groupFeatures(
   for (let i = 0; i < n; i++) {
     const op = graph.ops[local.ops[i]];
     const f = out.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM);
-    let t = OP_TYPES.indexOf((FUSED_AS[op.opType] ?? op.opType) as (typeof OP_TYPES)[number]);
+    // onnxruntime's fused contrib ops (FusedConv = Conv + activation) take the op they fuse
+    let t = OP_TYPES.indexOf((FUSED_BASE[op.opType] ?? op.opType) as (typeof OP_TYPES)[number]);
     if (t < 0) t = OP_TYPES.length - 1;
     f[t] = 1;
     const b = OP_TYPES.length;

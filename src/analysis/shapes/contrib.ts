@@ -16,6 +16,7 @@ import type { Dim } from '../../ir/graph.ts';
 import { isNum, like, out, Unknown, type Out, type Rule, type RuleCtx } from './context.ts';
 import { elementwiseRules, sameAsInput } from './elementwise.ts';
 import { matmulShape, nnRules } from './nn.ts';
+import { fusedMatmulOperand } from '../contrib-geometry.ts';
 
 const mul = (a: Dim, b: Dim): Dim => (isNum(a) && isNum(b) ? a * b : undefined);
 const div = (c: RuleCtx, a: Dim, b: number, what: string): Dim => {
@@ -29,18 +30,10 @@ const needAttr = (c: RuleCtx, name: string): number => {
   return v;
 };
 
-/** alpha * op(A) op(B): per operand, transBatch moves the first dim next to the last
- * ([1..R-2, 0, R-1], rank >= 3), then trans swaps the last two. */
+/** alpha * op(A) op(B), op = contrib-geometry.ts fusedMatmulOperand (transposes, batch transposes). */
 const fusedMatmul: Rule = (c) => {
-  const op = (i: number, tb: string, t: string): Dim[] => {
-    let s = c.shape(i);
-    if (c.node.attrInt(tb, 0)) {
-      if (s.length < 3) c.fail(`${tb} needs an operand of rank 3 or more, input ${i} has rank ${s.length}`);
-      s = [...s.slice(1, -1), s[0], s[s.length - 1]];
-    }
-    return c.node.attrInt(t, 0) && s.length >= 2 ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s;
-  };
-  return [like(c, 0, matmulShape(c, op(0, 'transBatchA', 'transA'), op(1, 'transBatchB', 'transB')))];
+  const op = (i: 0 | 1): Dim[] => fusedMatmulOperand(c.node, i, c.shape(i)) ?? c.fail(`${i ? 'transBatchB' : 'transBatchA'} needs an operand of rank 3 or more, input ${i} has rank ${c.rank(i)}`);
+  return [like(c, 0, matmulShape(c, op(0), op(1)))];
 };
 
 /** A [..., K] times B quantized to `bits` in blocks along K: Y [..., N] (attributes K and N). */
