@@ -15,6 +15,7 @@ import { Model } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { halfToFloat } from '../ir/tensor.ts';
 import { encodeModel } from '../onnx/io.ts';
+import { nonTensorKind } from '../onnx/decode.ts';
 import { Rng } from '../util/random.ts';
 import { inputFill, type InputFill } from './input-ranges.ts';
 import { badInput, verificationFailed } from '../errors.ts';
@@ -168,6 +169,8 @@ export function randomFeeds(model: Model, seed = 0, overrides: Record<string, nu
   }
   for (const i of model.graph.inputs) {
     if (model.graph.initializers.has(i.name)) continue;
+    const kind = nonTensorKind(i);
+    if (kind) throw badInput(`graph input '${i.name}' is ${kind}: onnxruntime-node feeds tensors only`);
     const dims = overrides[i.name] ?? (i.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
     const n = dims.reduce((a, b) => a * b, 1);
     const et = i.type?.elemType ?? DataType.FLOAT;

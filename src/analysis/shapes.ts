@@ -26,6 +26,7 @@
 import { CONTROL_FLOW_OPS, Graph, Model, type Dim, type Node, type TensorType, type ValueInfo } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
 import { badInput, internal, isDnnfuseError, unsupported } from '../errors.ts';
+import { nonTensorKind } from '../onnx/decode.ts';
 import { isNum, nodeError, Unknown, type Out, type Rule, type RuleCtx, type Val } from './shapes/context.ts';
 import { elementwiseRules } from './shapes/elementwise.ts';
 import { nnRules } from './shapes/nn.ts';
@@ -114,6 +115,8 @@ export function applyShapeOverrides(model: Model, specs: string[]): void {
   for (const [name, dims] of Object.entries(overrides)) {
     const inp = model.graph.inputs.find((i) => i.name === name && !model.graph.initializers.has(name));
     if (!inp) throw badInput(`--shape ${name}=...: the model has no graph input named '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ')})`);
+    const kind = nonTensorKind(inp);
+    if (kind) throw badInput(`--shape ${name}=...: input '${name}' is ${kind}, not a tensor`);
     const old = inp.type?.shape;
     if (old && old.length !== dims.length) throw badInput(`--shape ${name}: ${dims.length} dims given, the input has rank ${old.length}`);
     old?.forEach((d, k) => {
@@ -262,7 +265,7 @@ export function staticShape(graphOrModel: Graph | Model, name: string): number[]
 /** `; pass --shape in=1x3x224x224` for the first graph input with non-static dims. */
 function suggestion(g: Graph, a: ShapeAnalysis): string {
   for (const i of g.inputs) {
-    if (g.initializers.has(i.name)) continue;
+    if (g.initializers.has(i.name) || nonTensorKind(i)) continue;
     const s = a.types.get(i.name)?.shape;
     if (s && s.every(isNum)) continue;
     // An example only: 224 for the spatial dims of an image-like rank-4 input, 1 elsewhere
@@ -300,6 +303,13 @@ function run(model: Model, opts: InferOptions): ShapeAnalysis {
     if (g.initializers.has(inp.name)) continue;
     const decl = inp.type;
     const ov = overrides[inp.name];
+    const kind = nonTensorKind(inp);
+    if (kind) {
+      // A sequence, map or optional input: no tensor shape to give; its consumers are not planned.
+      if (ov) throw badInput(`--shape ${inp.name}=...: input '${inp.name}' is ${kind}, not a tensor`);
+      reasons.set(inp.name, `graph input '${inp.name}' is ${kind}, not a tensor`);
+      continue;
+    }
     if (ov) {
       if (decl?.shape && decl.shape.length !== ov.length) throw badInput(`--shape ${inp.name}=${ov.join('x')}: input '${inp.name}' has rank ${decl.shape.length} ${fmtDims(decl.shape)}, got ${ov.length} dims`);
       // Fixed dims may be overridden too (e.g. another resolution); only the rank must agree.

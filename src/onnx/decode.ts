@@ -9,7 +9,7 @@ import { Graph, Model, Node, type Attribute, type Dim, type TensorType, type Val
 import { Tensor, type TensorSource } from '../ir/tensor.ts';
 import { DataType, dtypeBits, dtypeBytes, dtypeName, isKnownDtype } from '../ir/dtype.ts';
 import { badInput, isDnnfuseError } from '../errors.ts';
-import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, has, type DataField } from './carry.ts';
+import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, has, msgOf, type DataField } from './carry.ts';
 import { ModelProto, knownFieldNumbers, protobuf, type LongLike, type Msg } from './schema.ts';
 import { FileRange, LazyRawSource } from './lazy.ts';
 
@@ -335,6 +335,20 @@ export function typeFromMsg(tp: Msg | undefined): TensorType | undefined {
   if (!tp || !has(tp, 'tensor_type')) return undefined;
   const tt = tp.tensor_type as Msg;
   return { elemType: tt.elem_type ?? 0, shape: has(tt, 'shape') ? (tt.shape.dim ?? []).map(dimFromMsg) : undefined };
+}
+
+/** What a value declared without a tensor type is ('a sequence', 'a map', 'an optional', 'a sparse
+ * tensor'), read from the declaration the reader kept; undefined for tensors and for values the
+ * reader did not declare. For messages that name a value the user cannot give a shape to. */
+export function nonTensorKind(v: ValueInfo): string | undefined {
+  if (v.type) return undefined;
+  const tp = (msgOf(v.carry) as Msg | undefined)?.type as Msg | undefined;
+  if (!tp) return 'a value of no declared type';
+  if (has(tp, 'sequence_type')) return 'a sequence';
+  if (has(tp, 'map_type')) return 'a map';
+  if (has(tp, 'optional_type')) return 'an optional';
+  if (has(tp, 'sparse_tensor_type')) return 'a sparse tensor';
+  return 'a value of no tensor type';
 }
 
 function valueInfoFromMsg(v: Msg): ValueInfo {

@@ -24,6 +24,7 @@ import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { OpGraph, Rectifier } from '../fusion/types.ts';
 import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
+import { nonTensorKind } from '../onnx/decode.ts';
 import { buildOpGraph } from '../fusion/op-graph.ts';
 import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
 import { planSubgraphs, subgraphTotals } from '../search/subgraph-plans.ts';
@@ -125,7 +126,8 @@ export function planningGraph(model: Model): OpGraph {
   const a = analyzeShapes(model);
   const g = model.graph;
   const isStatic = (v: string) => !!a.types.get(v)?.shape?.every((d) => typeof d === 'number');
-  const inputsStatic = g.inputs.every((i) => g.initializers.has(i.name) || isStatic(i.name));
+  // A sequence, map or optional input has no shape to give: its consumers are left out instead.
+  const inputsStatic = g.inputs.every((i) => g.initializers.has(i.name) || isStatic(i.name) || nonTensorKind(i));
   return buildOpGraph(model, {
     shapeOf: (v) => staticShape(model, v),
     dataDependent: inputsStatic ? (v) => (isStatic(v) ? undefined : a.reasons.get(v) ?? 'not static') : undefined,
