@@ -127,10 +127,12 @@ export function planningGraph(model: Model): OpGraph {
   const g = model.graph;
   const isStatic = (v: string) => !!a.types.get(v)?.shape?.every((d) => typeof d === 'number');
   // A sequence, map or optional input has no shape to give: its consumers are left out instead.
-  const inputsStatic = g.inputs.every((i) => g.initializers.has(i.name) || isStatic(i.name) || nonTensorKind(i));
+  const dynamic = g.inputs.find((i) => !g.initializers.has(i.name) && !isStatic(i.name) && !nonTensorKind(i));
+  const nonTensor = new Set(g.inputs.filter((i) => nonTensorKind(i)).map((i) => i.name));
   return buildOpGraph(model, {
-    shapeOf: (v) => staticShape(model, v),
-    dataDependent: inputsStatic ? (v) => (isStatic(v) ? undefined : a.reasons.get(v) ?? 'not static') : undefined,
+    // Planning a sequence's consumer fails on the dynamic tensor input (the --shape to give).
+    shapeOf: (v) => staticShape(model, dynamic && nonTensor.has(v) ? dynamic.name : v),
+    dataDependent: !dynamic ? (v) => (isStatic(v) ? undefined : a.reasons.get(v) ?? 'not static') : undefined,
   });
 }
 

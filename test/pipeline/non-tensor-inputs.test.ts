@@ -19,6 +19,7 @@ const NODE = '/usr/share/libonnx-testdata/data/node';
 const skip = existsSync(NODE) ? false : `${NODE} not found (apt-get install libonnx-testdata; .ci/run does it)`;
 const SEQ = join(NODE, 'test_sequence_insert_at_back', 'model.onnx');
 const OPT = join(NODE, 'test_optional_get_element_sequence', 'model.onnx');
+const MIXED = join(NODE, 'test_sequence_map_add_1_sequence_1_tensor', 'model.onnx');
 
 test('non-tensor graph inputs are named by kind; a tensor input is not', { skip }, () => {
   const seq = loadModel(SEQ);
@@ -48,4 +49,14 @@ test('--shape on a sequence input is a one-line error, exit 2, nothing written',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a sequence input beside a dynamic tensor input: the error names the tensor input and the --shape to give', { skip, timeout: 60_000 }, () => {
+  const bin = join(ROOT, 'bin', 'dnnfuse.mjs');
+  const r = spawnSync(process.execPath, [bin, 'plan', MIXED], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr.trim(), /^dnnfuse: shape of value 'x1' is not static \[N\]: graph input 'x1' has dynamic dims \[N\]; pass --shape x1=DIMS/);
+  const ok = spawnSync(process.execPath, [bin, 'plan', MIXED, '--shape', 'x1=4'], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(JSON.stringify(JSON.parse(ok.stdout).passes[0].annotations.unplanned), /graph input 'x0' is a sequence, not a tensor/);
 });
