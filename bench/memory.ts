@@ -41,7 +41,7 @@ import { sharedModelPath, sharedModelsMissing } from '../src/models/shared.ts';
 import { loadModel } from '../src/onnx/io.ts';
 import { applyShapeOverrides } from '../src/analysis/shapes.ts';
 import { inputFills } from '../src/analysis/input-ranges.ts';
-import { randomFeeds } from '../src/analysis/ort.ts';
+import { randomFeeds, type TypedData } from '../src/analysis/ort.ts';
 
 
 interface BenchModel {
@@ -88,8 +88,9 @@ function writeFeeds(path: string, shapes: string[], dir: string): void {
   let k = 0;
   for (const [name, t] of Object.entries(feeds)) {
     const file = `input_${k++}.bin`;
-    writeFileSync(join(dir, file), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    manifest[name] = { dims: t.dims, type: t.bool ? 'bool' : DTYPE_NAME[t.data.constructor.name], file };
+    const d = t.data as TypedData; // random feeds are numeric
+    writeFileSync(join(dir, file), new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    manifest[name] = { dims: t.dims, type: t.bool ? 'bool' : DTYPE_NAME[d.constructor.name], file };
   }
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
 }

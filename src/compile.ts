@@ -27,6 +27,7 @@ import { subgraphGroups } from './search/subgraph-plans.ts';
 import type { FusionPlanJson } from './search/planner.ts';
 import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
 import { parkOutputs, unparkOutputs } from './analysis/park.ts';
+import { unseededRandomOutput } from './analysis/random-ops.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL, HALF_ATOL, HALF_RTOL, halfPrecisionReason } from './analysis/compare.ts';
 import { loadInputs } from './analysis/inputs.ts';
 import { planCoverage, subgraphCoverage } from './fusion/coverage.ts';
@@ -145,7 +146,8 @@ function stageRewritten(model: Model, dir: string, spill: boolean): string | und
  * fitting each input's dtype and use) and compares every output with allclose
  * (src/analysis/compare.ts). One session at a time: the original's is released before the
  * rewritten model's is created. */
-async function verify(original: OriginalModel, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill>; spillDir?: string }): Promise<NonNullable<Schedule['verification']>> {
+async function verify(original: OriginalModel, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill>; spillDir?: string; random?: { output: string; node: string; opType: string } }): Promise<NonNullable<Schedule['verification']>> {
+  if (o.random) return { checked: false, reason: `output '${o.random.output}' depends on node '${o.random.node}' (${o.random.opType}), which draws new random numbers in every run (no seed attribute): two runs cannot be compared` };
   let feeds: Feeds;
   if (o.feeds) feeds = o.feeds;
   else {
@@ -181,7 +183,10 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
       traceMemory('check: original run');
     } catch (e) {
       // An original onnxruntime cannot run (custom ops, unsupported opset) cannot be checked.
-      return { checked: false, reason: `onnxruntime cannot run the original model (${(e instanceof Error ? e.message : String(e)).slice(0, 200)})` };
+      const msg = (e instanceof Error ? e.message : String(e)).slice(0, 200);
+      // A run (not load) failure on random inputs is often the inputs' fault: indices out of range, a shape tensor.
+      const hint = !o.feeds && msg.startsWith('onnxruntime failed to run') ? '; the inputs were seeded random values: give real ones with --inputs' : '';
+      return { checked: false, reason: `onnxruntime cannot run the original model (${msg})${hint}` };
     }
     // The original's outputs wait in files while the rewritten model's session runs (src/analysis/park.ts).
     const parked = dir === undefined ? undefined : parkOutputs(ref, dir);
@@ -256,6 +261,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   }
   // Decided on the model as given: the rewrites may move what reveals an input's use into functions.
   const fills = inputFills(model, inputValues);
+  // Before the rewrites too: they move nodes into fusion functions.
+  const random = unseededRandomOutput(model.graph);
   log(`${typeof input === 'string' ? opts.modelPathForSchedule ?? input : model.graph.name}: ${model.graph.nodes.length} nodes; ${hardware.name} (buffer ${hardware.bufferBytes} B, ${hardware.elementType}), ${scheme.toUpperCase()}, seed ${seed}; pipeline ${passes.map((p) => p.name).join(',')}`);
 
   const { schedule } = await runPasses(
@@ -302,7 +309,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     const rtol = opts.rtol ?? (half ? HALF_RTOL : DEFAULT_RTOL), atol = opts.atol ?? (half ? HALF_ATOL : DEFAULT_ATOL);
     if (half && (opts.rtol === undefined || opts.atol === undefined)) log(`onnxruntime check: the model computes in float16 (${half}): default tolerances rtol ${HALF_RTOL}, atol ${HALF_ATOL}, float16's epsilon (onnxruntime's float16 rounding on CPU follows the graph's structure)`);
     if (!userFeeds) for (const line of describeFills(fills)) log(`onnxruntime check input: ${line}`);
-    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills, spillDir: opts.spillDir });
+    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills, spillDir: opts.spillDir, random: random && { output: random.output, node: random.node.name, opType: random.node.opType } });
     if (schedule.verification.checked) {
       const outs = schedule.verification.outputs ?? [];
       const worst = Math.max(0, ...outs.map((o) => o.maxAbs));

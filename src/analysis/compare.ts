@@ -105,6 +105,14 @@ export function allclose(reference: Record<string, HostTensor>, candidate: Recor
     const bad = (reason: string): OutputCheck => ({ output: name, ok: false, elements: n, mismatched: n, maxAbs: Infinity, meanAbs: Infinity, cosine: 0, relative: Infinity, reason });
     if (!got) { outputs.push(bad('missing in the rewritten model')); continue; }
     if (got.dims.join('x') !== ref.dims.join('x') || got.data.length !== n) { outputs.push(bad(`shape [${got.dims.join(',')}], expected [${ref.dims.join(',')}]`)); continue; }
+    if (Array.isArray(ref.data) || Array.isArray(got.data)) {
+      // Strings: equal or not (read as numbers, '1e-3' and '0.001' would be equal).
+      let mismatched = 0, first = -1;
+      for (let i = 0; i < n; i++) if (ref.data[i] !== got.data[i] && (mismatched++, first < 0)) first = i;
+      if (mismatched) outputs.push({ ...bad(`${mismatched} of ${n} strings differ; first at index ${first}: ${JSON.stringify(String(got.data[first])).slice(0, 60)} vs ${JSON.stringify(String(ref.data[first])).slice(0, 60)}`), mismatched });
+      else outputs.push({ output: name, ok: true, elements: n, mismatched: 0, maxAbs: 0, meanAbs: 0, cosine: 1, relative: 0 });
+      continue;
+    }
     let mismatched = 0, maxAbs = 0, sumAbs = 0, dot = 0, na = 0, nb = 0, scale = 0, worstExcess = -Infinity, worst = -1;
     for (let i = 0; i < n; i++) {
       const b = Number(ref.data[i]), a = Number(got.data[i]);

@@ -10,7 +10,8 @@
  * 1. a value the user gave (`--input-value name=v`);
  * 2. compared for equality (Equal) with a constant: that constant (the branch the exporter
  *    traced);
- * 3. used as Gather/GatherElements indices into a constant table: uniform over that axis;
+ * 3. used as Gather/GatherElements indices into a constant table (or a graph input whose dim
+ *    there is fixed): uniform over that axis;
  * 4. its name: a sample rate (`sr`, `sample_rate`, `sampling_rate`, `fs`) 16000 Hz, an
  *    attention/padding mask all ones (bool: true), token type / segment ids zeros;
  * 5. else uniform over a range fitting the dtype: int8 [-128, 127], uint8 [0, 255], bool
@@ -59,16 +60,17 @@ function constNumber(g: Graph, value: string): number | undefined {
   return undefined;
 }
 
-/** Size of a constant table's axis, when `value` is a constant of known dims. */
-function constDim(g: Graph, value: string, axis: number): number | undefined {
-  const dims = g.initializers.get(value)?.dims ?? (() => {
+/** Size of a table's axis, when `value` is a constant of known dims or a graph input whose dim
+ * there is fixed. */
+function tableDim(g: Graph, value: string, axis: number): number | undefined {
+  const dims: readonly (number | string | undefined)[] | undefined = g.initializers.get(value)?.dims ?? (() => {
     const p = g.producer(value);
     const a = p?.opType === 'Constant' ? p.attributes[0] : undefined;
-    return a?.type === 'tensor' ? a.value.dims : undefined;
+    return a?.type === 'tensor' ? a.value.dims : g.inputs.find((i) => i.name === value)?.type?.shape;
   })();
   if (!dims || !dims.length) return undefined;
-  const ax = axis < 0 ? axis + dims.length : axis;
-  return dims[ax];
+  const d = dims[axis < 0 ? axis + dims.length : axis];
+  return typeof d === 'number' ? d : undefined;
 }
 
 export function inputFill(model: Model, name: string, elemType: number, given?: number): InputFill {
@@ -85,7 +87,7 @@ export function inputFill(model: Model, name: string, elemType: number, given?: 
   }
   for (const { node, slot } of used) {
     if ((node.opType === 'Gather' || node.opType === 'GatherElements') && slot === 1) {
-      const n = constDim(g, node.inputs[0], node.attrInt('axis', 0));
+      const n = tableDim(g, node.inputs[0], node.attrInt('axis', 0));
       if (n && n > 0) return { kind: 'uniform', lo: 0, hi: n - 1, why: `indices into '${node.inputs[0]}' (axis size ${n}) of node '${node.name}'` };
     }
   }

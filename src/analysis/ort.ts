@@ -18,7 +18,7 @@ import { encodeModel } from '../onnx/io.ts';
 import { nonTensorKind } from '../onnx/decode.ts';
 import { Rng } from '../util/random.ts';
 import { inputFill, type InputFill } from './input-ranges.ts';
-import { badInput, verificationFailed } from '../errors.ts';
+import { badInput, unsupported, verificationFailed } from '../errors.ts';
 import { allclose, type AllcloseOptions, type CheckResult } from './compare.ts';
 
 /** @internal */
@@ -44,10 +44,11 @@ export async function ort(): Promise<Ort> {
 
 /** The typed arrays a HostTensor holds (float32/64, int32/64, uint8, int8; Uint16Array holds float16 bit patterns). */
 export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
-/** A tensor in host memory, as fed to and read from onnxruntime: row-major `data` of shape `dims`. */
+/** A tensor in host memory, as fed to and read from onnxruntime: row-major `data` of shape `dims`
+ * (a string tensor's values are a `string[]`). */
 export interface HostTensor {
   dims: number[];
-  data: TypedData;
+  data: TypedData | string[];
   /** Set for bool tensors (held as Uint8Array, which otherwise means uint8). */
   bool?: boolean;
 }
@@ -109,6 +110,10 @@ export async function createSession(model: Model | Uint8Array | string, opts: Se
 function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
   const res: Record<string, OrtNs.Tensor> = {};
   for (const [k, v] of Object.entries(feeds)) {
+    if (Array.isArray(v.data)) {
+      res[k] = new o.Tensor('string', v.data, v.dims);
+      continue;
+    }
     const type = v.bool ? 'bool' : v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : v.data instanceof Int32Array ? 'int32'
       : v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int8Array ? 'int8' : v.data instanceof Uint16Array ? 'float16' : 'uint8';
     res[k] = new o.Tensor(type as 'float32', v.data as Float32Array, v.dims);
@@ -119,16 +124,21 @@ function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
 /** @internal Runs a session; returns every requested output (default: all) as host tensors. */
 export async function runSession(session: OrtNs.InferenceSession, feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>> {
   const o = await ort();
+  const fetch = outputs ?? session.outputNames;
+  // onnxruntime-node 1.30 crashes the process (SIGSEGV) fetching a sequence, map or optional
+  // output (ONNX's test_if_opt): refused here, with the output's name.
+  const nonTensor = session.outputMetadata.find((m) => !m.isTensor && fetch.includes(m.name));
+  if (nonTensor) throw unsupported(`graph output '${nonTensor.name}' is not a tensor (a sequence, map or optional): onnxruntime-node cannot return it`);
   let res: OrtNs.InferenceSession.OnnxValueMapType;
   try {
-    res = await session.run(toOrtFeeds(o, feeds), outputs ?? session.outputNames);
+    res = await session.run(toOrtFeeds(o, feeds), fetch);
   } catch (e) {
     throw verificationFailed(`onnxruntime failed to run the model: ${String((e as Error).message ?? e).split('\n')[0]}`);
   }
   const out: Record<string, HostTensor> = {};
   for (const [k, t] of Object.entries(res)) {
     // float16 outputs are compared as the float32 values they hold.
-    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as TypedData);
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.type === 'string' ? [...(t.data as string[])] : (t.data as TypedData);
     out[k] = { dims: [...t.dims], data };
   }
   return out;

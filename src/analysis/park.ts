@@ -13,7 +13,9 @@ import type { HostTensor, TypedData } from './ort.ts';
 
 /** Outputs written to files by parkOutputs, to be read back by unparkOutputs. */
 export interface ParkedOutputs {
-  entries: { name: string; file: string; dims: number[]; bool?: boolean; length: number; make: (n: number) => TypedData }[];
+  /** In the outputs' order; a string output stays in memory as `kept` (no byte image to park;
+   * string outputs are rare and small). */
+  entries: ({ name: string; file: string; dims: number[]; bool?: boolean; length: number; make: (n: number) => TypedData } | { name: string; kept: HostTensor })[];
 }
 
 /** Writes each output's bytes to a file in `dir`; undefined (nothing left behind) when a write
@@ -23,14 +25,18 @@ export function parkOutputs(outputs: Record<string, HostTensor>, dir: string): P
   try {
     let k = 0;
     for (const [name, t] of Object.entries(outputs)) {
-      const file = join(dir, `parked-output-${k++}.bin`);
       const d = t.data;
+      if (Array.isArray(d)) {
+        entries.push({ name, kept: t });
+        continue;
+      }
+      const file = join(dir, `parked-output-${k++}.bin`);
       const C = d.constructor as new (n: number) => TypedData;
       entries.push({ name, file, dims: t.dims, ...(t.bool ? { bool: true } : {}), length: d.length, make: (n) => new C(n) });
       writeFileSync(file, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
     }
   } catch {
-    for (const e of entries) rmSync(e.file, { force: true });
+    for (const e of entries) if ('file' in e) rmSync(e.file, { force: true });
     return undefined;
   }
   return { entries };
@@ -40,6 +46,10 @@ export function parkOutputs(outputs: Record<string, HostTensor>, dir: string): P
 export function unparkOutputs(parked: ParkedOutputs): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   for (const e of parked.entries) {
+    if ('kept' in e) {
+      out[e.name] = e.kept;
+      continue;
+    }
     const data = e.make(e.length);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const fd = openSync(e.file, 'r');

@@ -26,7 +26,7 @@ import { Graph, Model, Node, type Attribute } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import { inferShapes, typeOfValue } from '../analysis/shapes.ts';
-import { ort, type HostTensor } from '../analysis/ort.ts';
+import { ort, type TypedData } from '../analysis/ort.ts';
 import { encodeModel } from '../onnx/io.ts';
 import { LazyRawSource } from '../onnx/lazy.ts';
 
@@ -204,7 +204,7 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
     }),
     baseDir: model.baseDir,
   });
-  let res: Record<string, HostTensor & { type?: string }>;
+  let res: Awaited<ReturnType<typeof runFold>>;
   try {
     res = await runFold(sub);
   } catch (e) {
@@ -239,7 +239,7 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
     if (keepValues.has(v) || stay.has(g.producer(v)!)) continue;
     const r = res[v];
     const bytes = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength).slice();
-    g.initializers.set(v, new Tensor(v, ORT_DTYPE[r.type!], [...r.dims], { kind: 'raw', bytes }));
+    g.initializers.set(v, new Tensor(v, ORT_DTYPE[r.type], [...r.dims], { kind: 'raw', bytes }));
     g.valueInfo.delete(v);
   }
   // Values read by staying nodes but computed by removed nodes must be materialized as well.
@@ -250,13 +250,14 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
 }
 
 /** Runs a model with no inputs in onnxruntime; results keep onnxruntime's dtype name. */
-async function runFold(sub: Model): Promise<Record<string, HostTensor & { type?: string }>> {
+async function runFold(sub: Model): Promise<Record<string, { dims: number[]; data: TypedData; type: string }>> {
   const o = await ort();
   const s = await o.InferenceSession.create(encodeModel(sub), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3, intraOpNumThreads: 1 });
   try {
     const out = await s.run({});
-    const res: Record<string, HostTensor & { type?: string }> = {};
-    for (const [k, t] of Object.entries(out)) res[k] = { dims: [...t.dims], data: t.data as HostTensor['data'], type: t.type };
+    const res: Record<string, { dims: number[]; data: TypedData; type: string }> = {};
+    // A string result is not folded (no initializer of it is made): left out, its producer stays.
+    for (const [k, t] of Object.entries(out)) if (t.type !== 'string') res[k] = { dims: [...t.dims], data: t.data as TypedData, type: t.type };
     return res;
   } finally {
     await s.release();

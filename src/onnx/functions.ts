@@ -32,7 +32,7 @@
  * produced by the IO layer's own encoder (encode a scratch model holding the nodes, decode
  * its NodeProtos) so attribute and tensor encoding has one implementation.
  */
-import { Graph, Model, Node, subgraphPath } from '../ir/graph.ts';
+import { Graph, Model, Node, attr, subgraphPath, type Attribute } from '../ir/graph.ts';
 import { encodeModel } from './io.ts';
 import type { Msg } from './schema.ts';
 import { parseModelProto } from './decode.ts';
@@ -141,8 +141,21 @@ function absorbSandwiched(graph: Graph, groupOf: Map<string, number>): number {
   return absorbed;
 }
 
+/** Defaults written out for nodes moved into a function. onnxruntime 1.30 cannot load a model-local
+ * function holding a MeanVarianceNormalization without `axes`: ONNX expands MVN's function body
+ * there, whose Constant takes `axes` by attribute reference, and the reference to a defaulted
+ * attribute resolves to nothing ("[ShapeInferenceError] (op_type:Constant)"; ONNX's test_mvn).
+ * With the default spelled out the node means the same and loads. */
+const FUNCTION_BODY_DEFAULTS: Record<string, Attribute> = {
+  MeanVarianceNormalization: attr.ints('axes', [0, 2, 3]),
+};
+
 /** NodeProto messages for IR nodes, through the IO layer's encoder. */
 function nodeMessages(model: Model, nodes: Node[]): Msg[] {
+  for (const n of nodes) {
+    const d = (n.domain === '' || n.domain === 'ai.onnx') && Object.hasOwn(FUNCTION_BODY_DEFAULTS, n.opType) ? FUNCTION_BODY_DEFAULTS[n.opType] : undefined;
+    if (d && !n.attr(d.name)) n.setAttr(d);
+  }
   const scratch = new Model({ graph: new Graph({ name: 'scratch', nodes }), irVersion: model.irVersion, opsetImports: model.opsetImports, baseDir: model.baseDir });
   return (parseModelProto(encodeModel(scratch)).graph?.node ?? []) as Msg[];
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { parkOutputs, unparkOutputs } from '../../src/analysis/park.ts';
 import type { HostTensor } from '../../src/analysis/ort.ts';
 
-const bytesOf = (d: HostTensor['data']) => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+const bytesOf = (d: HostTensor['data']) => (Array.isArray(d) ? Buffer.from(JSON.stringify(d)) : Buffer.from(d.buffer, d.byteOffset, d.byteLength));
 
 test('parkOutputs / unparkOutputs: the same tensors, bit for bit, and the files removed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-park-'));
@@ -25,6 +25,8 @@ test('parkOutputs / unparkOutputs: the same tensors, bit for bit, and the files 
       fc.uint16Array({ maxLength: 100 }).map((a) => ({ dims: [a.length], data: a }) as HostTensor),
       // a view into a larger buffer, as onnxruntime may return
       fc.float32Array({ minLength: 4, maxLength: 40 }).map((a) => ({ dims: [a.length - 2], data: a.subarray(1, a.length - 1) }) as HostTensor),
+      // a string output (kept in memory, in its place among the others)
+      fc.array(fc.string(), { maxLength: 20 }).map((a) => ({ dims: [a.length], data: a }) as HostTensor),
     );
     fc.assert(fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), tensor, { maxKeys: 4 }), (outs) => {
       const parked = parkOutputs(outs, dir);
