@@ -126,6 +126,7 @@ export function allclose(reference: Record<string, HostTensor>, candidate: Recor
       if (excess > worstExcess) { worstExcess = excess; worst = i; }
       if (d > maxAbs) maxAbs = d;
       sumAbs += d;
+      if (!Number.isFinite(a) || !Number.isFinite(b)) continue; // equal infinities: no cosine term (Inf/Inf)
       dot += a * b; na += a * a; nb += b * b;
       scale = Math.max(scale, Math.abs(b));
     }

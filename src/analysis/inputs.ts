@@ -15,7 +15,7 @@ import type { Model } from '../ir/graph.ts';
 import { DataType, dtypeName } from '../ir/dtype.ts';
 import { badInput } from '../errors.ts';
 import { TensorProtoType, type Msg } from '../onnx/schema.ts';
-import { tensorFromMsg } from '../onnx/decode.ts';
+import { nonTensorKind, tensorFromMsg } from '../onnx/decode.ts';
 import type { Feeds, HostTensor, TypedData } from './ort.ts';
 
 const NPY_DTYPES: Record<string, { make: (buf: ArrayBuffer, off: number, n: number) => TypedData; size: number }> = {
@@ -26,6 +26,7 @@ const NPY_DTYPES: Record<string, { make: (buf: ArrayBuffer, off: number, n: numb
   u1: { make: (b, o, n) => new Uint8Array(b, o, n), size: 1 },
   i1: { make: (b, o, n) => new Int8Array(b, o, n), size: 1 },
   b1: { make: (b, o, n) => new Uint8Array(b, o, n), size: 1 },
+  f2: { make: (b, o, n) => new Uint16Array(b, o, n), size: 2 }, // float16 bits, as HostTensor holds them
 };
 
 /** Parses a .npy file into a host tensor (little-endian, C order). */
@@ -45,14 +46,14 @@ export function readNpy(path: string): HostTensor {
   const endian = descr[0];
   const code = descr.slice(1);
   const t = NPY_DTYPES[code];
-  if (!t || endian === '>') throw badInput(`${path}: dtype '${descr}' is not supported (little-endian f4, f8, i4, i8, u1, i1, b1)`);
+  if (!t || endian === '>') throw badInput(`${path}: dtype '${descr}' is not supported (little-endian f2, f4, f8, i4, i8, u1, i1, b1)`);
   const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s).map(Number);
   const n = dims.reduce((a, b) => a * b, 1);
   const off = hstart + hlen;
   if (buf.length - off < n * t.size) throw badInput(`${path}: truncated: ${n} elements of ${descr} need ${n * t.size} bytes, ${buf.length - off} present`);
   const copy = new Uint8Array(n * t.size);
   copy.set(buf.subarray(off, off + n * t.size));
-  return { dims, data: t.make(copy.buffer, 0, n) };
+  return { dims, data: t.make(copy.buffer, 0, n), ...(code === 'b1' ? { bool: true } : {}) };
 }
 
 /** Parses a TensorProto .pb file; returns its name (may be '') and the tensor. */
@@ -65,6 +66,10 @@ export function readTensorPb(path: string): { name: string; tensor: HostTensor }
     throw badInput(`${path}: not a TensorProto (${e instanceof Error ? e.message : String(e)})`);
   }
   const t = tensorFromMsg(msg, { baseDir: resolve(dirname(path)) }, path);
+  if (t.dataType === DataType.STRING) {
+    const s = t.source;
+    return { name: t.name, tensor: { dims: [...t.dims], data: s.kind === 'values' ? (s.values as unknown[]).map(String) : [] } };
+  }
   const n = t.size;
   const raw = t.bytes();
   const copy = new Uint8Array(raw.byteLength);
@@ -77,9 +82,10 @@ export function readTensorPb(path: string): { name: string; tensor: HostTensor }
     case DataType.INT64: data = new BigInt64Array(copy.buffer, 0, n); break;
     case DataType.INT8: data = new Int8Array(copy.buffer, 0, n); break;
     case DataType.UINT8: case DataType.BOOL: data = copy; break;
-    default: throw badInput(`${path}: tensor '${t.name}' has dtype ${dtypeName(t.dataType)}, which --inputs does not feed (float, double, int32, int64, int8, uint8, bool)`);
+    case DataType.FLOAT16: data = new Uint16Array(copy.buffer, 0, n); break;
+    default: throw badInput(`${path}: tensor '${t.name}' has dtype ${dtypeName(t.dataType)}, which --inputs does not feed (float, float16, double, int32, int64, int8, uint8, bool, string)`);
   }
-  return { name: t.name, tensor: { dims: [...t.dims], data } };
+  return { name: t.name, tensor: { dims: [...t.dims], data, ...(t.dataType === DataType.BOOL ? { bool: true } : {}) } };
 }
 
 function expand(spec: string): string[] {
@@ -99,6 +105,10 @@ function expand(spec: string): string[] {
 export function loadInputs(model: Model, specs: string[]): Feeds {
   const g = model.graph;
   const inputs = g.inputs.filter((i) => !g.initializers.has(i.name));
+  for (const i of inputs) {
+    const kind = nonTensorKind(i);
+    if (kind) throw badInput(`--inputs: graph input '${i.name}' is ${kind}: onnxruntime-node feeds tensors only`);
+  }
   const feeds: Feeds = {};
   let next = 0;
   const place = (name: string | undefined, t: HostTensor, path: string) => {
@@ -115,7 +125,8 @@ export function loadInputs(model: Model, specs: string[]): Feeds {
     if (shape && (shape.length !== t.dims.length || shape.some((d, k) => typeof d === 'number' && d !== t.dims[k]))) {
       throw badInput(`--inputs ${path}: '${target}' has shape [${t.dims.join(',')}], the model declares [${shape.map((d) => d ?? '?').join(',')}]`);
     }
-    feeds[target] = t;
+    // A bool input given as uint8 bytes (a .npy of u1) is fed as bool, which onnxruntime requires.
+    feeds[target] = decl.type?.elemType === DataType.BOOL && t.data instanceof Uint8Array ? { ...t, bool: true } : t;
   };
   for (const spec of specs) {
     const eq = spec.indexOf('=');

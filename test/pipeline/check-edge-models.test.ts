@@ -66,3 +66,19 @@ test('check inputs: indices into a graph input of fixed dims stay in range; a ru
   const given = await compileModel(model('test_expand_dim_changed'), { inputs: [join(NODE, 'test_expand_dim_changed', 'test_data_set_0')] });
   assert.equal(given.schedule.verification?.checked, true);
 });
+
+test('--inputs feeds bool, float16 and string .pb tensors as onnxruntime expects; a sequence input is a one-line refusal', { skip, timeout: 120_000 }, async () => {
+  // bool inputs were fed as uint8 (onnxruntime: "expected tensor(bool)"), float16 and strings refused
+  for (const name of ['test_and2d', 'test_where_example', 'test_cast_FLOAT16_to_FLOAT', 'test_strnormalizer_nostopwords_nochangecase']) {
+    const r = await compileModel(model(name), { inputs: [join(NODE, name, 'test_data_set_0')] });
+    assert.equal(r.schedule.verification?.checked, true, `${name}: ${r.schedule.verification?.reason}`);
+    assert.equal(r.schedule.verification?.inputs, 'files');
+  }
+  await assert.rejects(compileModel(model('test_identity_sequence'), { inputs: [join(NODE, 'test_identity_sequence', 'test_data_set_0')] }), /^DnnfuseError: --inputs: graph input 'x' is a sequence: onnxruntime-node feeds tensors only$/);
+});
+
+test('allclose: equal infinities are equal and leave the cosine defined', () => {
+  const r = allclose({ y: { dims: [3], data: new Float32Array([Infinity, 1, -Infinity]) } }, { y: { dims: [3], data: new Float32Array([Infinity, 1, -Infinity]) } });
+  assert.equal(r.ok, true);
+  assert.equal(r.outputs[0].cosine, 1);
+});
