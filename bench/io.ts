@@ -34,9 +34,11 @@
  *
  * Like with like (checked in issue 15's item 4):
  * - Same sequence on both sides (load -> infer -> encode -> save, the same files, the same
- *   model order, one process for both models in (2)); each side's infer leaves its model
- *   unchanged (python's infer_shapes returns a new model, dropped; ours returns a Map), so both
- *   encode rows write the file's 14.2 / 102.5 MB.
+ *   model order, one process for both models in (2)); each side's model leaves its infer step
+ *   as loaded (python's infer_shapes returns a new model, dropped; ours fills graph.valueInfo,
+ *   which the script puts back untimed: until issue 15's item-4 session of 2026-12-04 it did
+ *   not, and our encode and save rows wrote the inferred value_info too, 0.13% / 0.01% more
+ *   bytes), so both encode rows write the file's 14.2 / 102.5 MB.
  * - The state before encode differs, and each side's row keeps it as its users get it: python's
  *   model holds every tensor in memory (onnx.load read them; that is its load row), ours reads
  *   them back from the file (our load left them there); python's encode writes into memory its
@@ -50,6 +52,17 @@
  *   the first call. Before this, (2)'s median of 5 included V8's JIT warm-up and young
  *   generation growth on our side, and python's allocator warm-up (its ResNet-50 encode takes
  *   25,022 page faults in the first two iterations, 0 after).
+ *
+ * What the encode rows measure (issue 15, measured with strace and getrusage around one call):
+ * python's SerializeToString makes no syscall and no page fault once its allocator holds freed
+ * memory of the size (in (1) after infer_shapes, in (2) from the third iteration on: 0 faults
+ * for both models). Ours makes one mmap or brk and takes a first-touch fault per 4 KiB of the
+ * output (MobileNetV2 ~3,480, ResNet-50 ~25,100 in most calls): V8 frees a dropped ArrayBuffer
+ * only after a GC, on a worker thread (strace: the previous output's munmap comes from a worker
+ * after the next encode's mmap), and glibc maps every block over 32 MiB fresh and unmaps it on
+ * free. On the PVM guest this was measured on, a first-touch fault costs ~12 us of CPU (64 MiB
+ * touched page by page: 212 ms; the same with MAP_POPULATE: 14 ms), so those rows follow the
+ * fault counts, which no JS code can avoid for a new caller-owned buffer.
  *
  * Environment: DNNFUSE_BENCH_RUNS (default 5), DNNFUSE_BENCH_WARMUP (default 2; setting (2) and
  * its control only).
@@ -141,7 +154,13 @@ async function dnnfuseTimes(path: string, out: string, runs: number, warmup = 0,
       const model = timed(t, 'load', () => loadModel(path));
       if (typeof infer === 'function' && mode === 'full') {
         model.graph.invalidate();
+        // inferShapes fills graph.valueInfo (python's infer_shapes returns a new model instead,
+        // which the script drops): put the model back as loaded, untimed, so that both sides
+        // encode and save the file's bytes (else ours wrote 17,837 / 11,892 bytes more: the
+        // inferred value_info, 221 / 174 messages built for each encode and save).
+        const before = new Map(model.graph.valueInfo);
         timed(t, 'infer', () => infer(model));
+        model.graph.valueInfo = before;
       }
       timed(t, 'encode', () => encodeModel(model));
       timed(t, 'save', () => saveModel(model, out, { inputs: [path] }));

@@ -90,6 +90,45 @@ export class RangeReader {
   }
 }
 
+/** A file range and the offset in an output buffer its bytes go to. */
+export interface RangeAt {
+  range: FileRange;
+  at: number;
+}
+
+/**
+ * Reads each range into `buf` at its offset, after everything else of `buf` is written. Ranges
+ * in output order whose file offsets keep the same distance to their output offsets (the layout
+ * of an unchanged lazily loaded model: its initializers' raw_data with the small fields between)
+ * are read with one pread over the whole run, and the bytes between them, already written, are
+ * put back after it. MobileNetV2: 22 preads per encode become 1, ResNet-50: 52 become 1; on
+ * issue 15's VM a syscall costs 15-50 us. Gaps over READ_GAP end a run (bytes read needlessly).
+ */
+export function readRangesInto(buf: Uint8Array, list: RangeAt[], reader: RangeReader): void {
+  let i = 0;
+  while (i < list.length) {
+    const first = list[i];
+    const delta = first.at - first.range.offset;
+    let j = i;
+    while (j + 1 < list.length) {
+      const prev = list[j], next = list[j + 1];
+      const gap = next.range.offset - (prev.range.offset + prev.range.length);
+      if (next.range.file !== first.range.file || next.at - next.range.offset !== delta || gap < 0 || gap > READ_GAP) break;
+      j++;
+    }
+    const start = first.at, end = list[j].at + list[j].range.length;
+    if (j === i) reader.read(first.range, buf.subarray(start, end));
+    else {
+      // The bytes between the ranges (structure written by the encoder) are kept aside.
+      const gaps: Uint8Array[] = [];
+      for (let k = i; k < j; k++) gaps.push(buf.slice(list[k].at + list[k].range.length, list[k + 1].at));
+      reader.read(new FileRange(first.range.file, first.range.offset, end - start), buf.subarray(start, end));
+      for (let k = i; k < j; k++) buf.set(gaps[k - i], list[k].at + list[k].range.length);
+    }
+    i = j + 1;
+  }
+}
+
 /** A plain Uint8Array over uninitialized memory (no zero fill: every byte is overwritten). */
 function newBytes(n: number): Uint8Array {
   const b = Buffer.allocUnsafeSlow(n);

@@ -23,7 +23,7 @@
  * tests compare this writer with protobufjs on random and conformance models.
  */
 import { protobuf, type Msg } from './schema.ts';
-import { FileRange, RangeReader, type Part } from './lazy.ts';
+import { FileRange, RangeReader, readRangesInto, type Part, type RangeAt } from './lazy.ts';
 
 const enum Kind { Int32, Uint32, Int64, Bool, Float, Double, String, Bytes, Message }
 
@@ -243,11 +243,14 @@ class Out {
   /** Start of the buffer region not yet handed out as a part. */
   from = 0;
   parts: Part[] = [];
+  /** FileRange values of a flat encode and where they go: read after the structure is written,
+   * runs of them with one pread each (readRangesInto). */
+  ranges: RangeAt[] = [];
   f32 = new Float32Array(1);
   f64 = new Float64Array(1);
   f32b = new Uint8Array(this.f32.buffer);
   f64b = new Uint8Array(this.f64.buffer);
-  constructor(readonly buf: Uint8Array, readonly S: Sizes, readonly reader: RangeReader | undefined) {}
+  constructor(readonly buf: Uint8Array, readonly S: Sizes) {}
 
   varint32(v: number): void {
     const buf = this.buf;
@@ -334,7 +337,7 @@ class Out {
       this.from = this.pos;
       return;
     }
-    if (b instanceof FileRange) this.reader!.read(b, this.buf.subarray(this.pos, this.pos + len));
+    if (b instanceof FileRange) this.ranges.push({ range: b, at: this.pos });
     else this.buf.set(b, this.pos);
     this.pos += len;
   }
@@ -392,9 +395,10 @@ export function encodeFlat(type: protobuf.Type, m: Msg): Uint8Array {
   const total = measure(d, m, S);
   const reader = new RangeReader('model');
   try {
-    const o = new Out(newBytes(total), S, reader);
+    const o = new Out(newBytes(total), S);
     o.message(d, m);
     if (o.pos !== total) throw new Error(`wire.ts: wrote ${o.pos} bytes, measured ${total}`);
+    readRangesInto(o.buf, o.ranges, reader);
     return o.buf;
   } finally {
     reader.close();
@@ -411,7 +415,7 @@ export function encodeParts(type: protobuf.Type, m: Msg, spliceMin: number, allo
   const d = describe(type);
   const S = new Sizes(Math.max(1, spliceMin));
   const total = measure(d, m, S);
-  const o = new Out(alloc?.(total - S.spliced) ?? newBytes(total - S.spliced), S, undefined);
+  const o = new Out(alloc?.(total - S.spliced) ?? newBytes(total - S.spliced), S);
   o.message(d, m);
   if (o.pos !== total - S.spliced) throw new Error(`wire.ts: wrote ${o.pos} bytes, measured ${total - S.spliced}`);
   if (o.pos > o.from) o.parts.push(o.buf.subarray(o.from, o.pos));
