@@ -28,8 +28,8 @@
  * are not merged into neighbouring groups of the plan: GetOptions.planMerge), --no-refine (SPLIT's
  * answer is not replaced by the group's best valid refinement: GetOptions.refine), --no-window-merge (no exact re-grouping of the windows around split parts:
  * GetOptions.windowMerge), --no-refine-first (explain every invalid group, also those whose
- * proven optimum the window DP gives: GetOptions.refineFirst), --refine-deep (that optimum also for
- * sub-groups inside SPLIT: GetOptions.refineDeep; changes answers), --no-prune (explain
+ * proven optimum the window DP gives: GetOptions.refineFirst), --no-refine-deep (that optimum not
+ * for the sub-groups inside SPLIT: GetOptions.refineDeep off; changes answers), --no-prune (explain
  * every invalid group, also in plans the search cannot keep: GetOptions.prune), --no-finish (the
  * search's result is not re-grouped window by window at the end: GetOptions.finish; with it on,
  * 'none' cells also print, untimed, their result after that same re-grouping: the control line
@@ -57,7 +57,7 @@ import { reoptimizeWindowsWide } from '../src/search/window.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
-const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
+const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'no-refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
 const flag = (n: string) => parsed[n] === true;
 const opt = (n: string, d: string) => (parsed[n] as string | undefined) ?? d;
 const quick = flag('quick');
@@ -83,7 +83,7 @@ const planMerge = !flag('no-plan-merge');
 const refine = !flag('no-refine');
 const windowMerge = !flag('no-window-merge');
 const refineFirst = !flag('no-refine-first');
-const refineDeep = flag('refine-deep');
+const refineDeep = !flag('no-refine-deep');
 const prune = !flag('no-prune');
 const finish = !flag('no-finish');
 const gnneStable = opt('gnne-stable', '');
@@ -474,7 +474,7 @@ async function main() {
   const bA = Math.max(10, Math.round(5000 * scale));
   const bB = Math.max(10, Math.round(2000 * scale));
   console.log(`GET bench: seeds=${seeds}, element=${element}, budgets A=${bA} B=${bB} plans (published: 5000 / 2000), explainers=${kinds.join(',')}${kinds.includes('gnne') && gnneSeeds < seeds ? ` (gnne on the first ${gnneSeeds} seed(s) only)` : ''}, methods=${methodsFilter.join(',')}, exact time limit ${noExact ? 'off' : exactTime + ' s'}, untimed warm-up per (search, explainer) pair ${warmBudget(bB) > 0 ? `${warmBudget(bA)} (A) / ${warmBudget(bB)} (B) plans, seed ${WARMUP_SEED}` : 'off'}, tfjs backend ${backend}${quick ? ' [--quick: reduced]' : ''}`);
-  console.log(`GNNExplainer: at most 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}; best refinement of each split group ${refine ? 'on' : 'off'}; proven optimum first, no explanation, where the window DP is exact ${refine && refineFirst ? (refineDeep ? 'on, also inside SPLIT (--refine-deep)' : 'on') : 'off'}; exact window merge around split parts ${windowMerge ? 'on' : 'off'}; pruning of plans the search cannot keep ${prune ? 'on' : 'off'}; final window re-grouping of the result ${finish ? 'on' : 'off'}; GNNExplainer early stop ${gnneStable === '' ? `after ${GNNE_STABLE_STEPS} stable steps (default)` : gnneStable === '0' ? 'off' : `after ${gnneStable} stable steps`}.`);
+  console.log(`GNNExplainer: at most 20 Adam steps per group in this bench; SPLIT tries the top ${topK} explained edges per group; merge-back ${mergeBack ? 'on' : 'off'}; guard (cheaper random split wins) ${guard ? 'on' : 'off'}; exploration on recurring groups ${explore ? 'on' : 'off'}; split parts merged into neighbouring plan groups ${planMerge ? 'on' : 'off'}; best refinement of each split group ${refine ? 'on' : 'off'}; proven optimum first, no explanation, where the window DP is exact ${refine && refineFirst ? (refineDeep ? 'on, also inside SPLIT' : 'on, not inside SPLIT (--no-refine-deep)') : 'off'}; exact window merge around split parts ${windowMerge ? 'on' : 'off'}; pruning of plans the search cannot keep ${prune ? 'on' : 'off'}; final window re-grouping of the result ${finish ? 'on' : 'off'}; GNNExplainer early stop ${gnneStable === '' ? `after ${GNNE_STABLE_STEPS} stable steps (default)` : gnneStable === '0' ? 'off' : `after ${gnneStable} stable steps`}.`);
   console.log(`DRAM "fus" = amongst fusable ops (the paper's figure), "tot" = all groups; vs none = relative change of the mean over seeds vs the same search without GET; gap closed = (none - GET) / (none - optimum), fusable MB; worse seeds = seeds where GET's fusable MB > none's (same seed).`);
   if (netsFilter.length) console.log(`networks: ${netsFilter.join(', ')}`);
   console.log(row(header));

@@ -50,9 +50,10 @@
  *   statistics say so plainly: `exact` counts groups answered this way (neither rectified nor
  *   explained), `explanations` the explainer calls that remain. A recurring group's exploration
  *   alternatives (`explore`) still come from explained cuts, so a recurrence may explain it.
- *   Opt-in `refineDeep` does the same for the sub-groups SPLIT recurses into and answers a
- *   recurring group with a proven optimum always with it (no exploration): the explainer runs only
- *   on what the DP cannot solve (different answers, so not the default).
+ *   `refineDeep` (on by default) does the same for the sub-groups SPLIT recurses into and answers
+ *   a recurring group with a proven optimum always with it (no exploration): the explainer runs
+ *   only on what the DP cannot solve (different answers than without it; see GetOptions.refineDeep
+ *   for the per-seed figures that made it the default).
  * - final re-grouping (`finish`): the search's best plan, once its budget is spent, is re-grouped
  *   exactly window by window over the whole plan (search/window.ts reoptimizeWindowsWide), also where
  *   no rectification produced a part; see GetOptions.finish.
@@ -189,11 +190,15 @@ export interface GetOptions {
   refineFirst?: boolean;
   /** Also inside SPLIT's recursion (and the sides of exploration's alternative cuts): a sub-group
    * whose optimum refine.ts optimalSplit proves is answered with it instead of being explained
-   * and cut further (default false; needs `refineFirst`). Not exact against the default: SPLIT's
-   * answer for a large group changes (never more DRAM for the same cuts: each sub-answer is the
-   * sub-group's optimum), so searches can take other paths. A recurring group with a proven
-   * optimum is then not explored either (always the optimum): the explainer runs only on groups
-   * the DP cannot solve. `bench/get.ts --refine-deep`. */
+   * and cut further (default true; needs `refineFirst`). Not exact against `refineDeep: false`:
+   * SPLIT's answer for a large group changes (never more DRAM for the same cuts: each sub-answer
+   * is the sub-group's optimum), so searches can take other paths. A recurring group with a
+   * proven optimum is then not explored either (always the optimum): the explainer runs only on
+   * groups the DP cannot solve. Opt-in until the final re-grouping (`finish`) existed: it made one
+   * EfficientNet-B0 seed worse in LS + cuts and in NSGA-II + cuts (9.247 -> 9.262, 9.233 -> 9.278
+   * fusable MB). With `finish` (default) every seed measured is as good with it as without it,
+   * and the explainer runs 3-5x less often; see CHANGELOG for the cells and figures.
+   * `bench/get.ts --no-refine-deep` turns it off. */
   refineDeep?: boolean;
   /** Limits of `refine` and `windowMerge` (deterministic counts). */
   refineLimits?: RefineLimits;
@@ -314,7 +319,7 @@ export class SplitRectifier {
     this.refine = opts.refine ?? true;
     this.windowMerge = opts.windowMerge ?? true;
     this.refineFirst = this.refine && (opts.refineFirst ?? true);
-    this.refineDeep = this.refineFirst && (opts.refineDeep ?? false);
+    this.refineDeep = this.refineFirst && (opts.refineDeep ?? true);
   }
 
   /** The plan-level step after a plan's invalid groups were split (see GetOptions.planMerge);

@@ -58,7 +58,9 @@ test('plan --get pg: valid schedule with split trees, byte-identical for a seed'
   assert.equal(get.explainer, 'pg');
   assert.ok(get.invalidGroups > 0, 'the search met invalid groups');
   assert.equal(get.rectified + get.fallback, get.invalidGroups);
-  assert.ok(get.rectifyRate > 0 && get.rectifyRate <= 1);
+  // 0 is possible: with refineDeep (default) every group of this small net, and every sub-group
+  // SPLIT recurses into, has a proven optimum, so the explainer's cuts are used nowhere
+  assert.ok(get.rectifyRate >= 0 && get.rectifyRate <= 1);
   assert.ok(get.splitTrees.length > 0, 'split trees recorded');
   // Every recorded tree's leaves are groups of the final plan (ops in topological numbering).
   const sizes = new Set(plan.groups.map((g: { nodes: string[] }) => g.nodes.length));
