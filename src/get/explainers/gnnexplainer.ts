@@ -32,7 +32,7 @@ export interface GnnExplainerOptions {
   entropyCoeff?: number;
   init?: number;
   seed?: number;
-  /** Early stop (default 0: off; GET's rectifier uses 3): stop once the set of the `stableTop`
+  /** Early stop (default 0: off; GET's rectifier uses GNNE_STABLE_STEPS, rectifier.ts): stop once the set of the `stableTop`
    * highest-ranked edges has stayed the same for this many consecutive steps (after at least
    * `minSteps`). SPLIT tries the top-ranked edges as cuts and picks among them by validity and
    * DRAM, so once that set is stable more steps rarely change the split; the bench's per-seed
