@@ -222,8 +222,8 @@ export type { CostModel, FusionOp, FusionTensor, Group, MemoryItem, OpGraph, Rec
 export type { HardwareOverrides } from './hardware/load.ts';
 export type { DataTypeCode } from './ir/dtype.ts';
 export type { TensorSource } from './ir/tensor.ts';
-export { EXPLAINER_KINDS } from './get/explainers/common.ts';
-export type { ExplainerKind } from './get/explainers/common.ts';
+export { EXPLAINER_KINDS } from './get/explainers/kinds.ts';
+export type { ExplainerKind } from './get/explainers/kinds.ts';
 export type { CutPartition } from './fusion/groups.ts';
 export { ALGORITHMS } from './learnability/certify.ts';
 export type { Algorithm, CertifyOptions } from './learnability/certify.ts';

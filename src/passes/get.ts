@@ -14,7 +14,7 @@ import type { Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { FusionPlanJson } from '../search/planner.ts';
-import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
+import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/kinds.ts';
 import { runPlan, PLAN_TIMINGS, type PlanAnnotations, type PlanPassOptions } from './plan-fusion.ts';
 
 /** Options of the get pass (`--option get.key=value`): the explainer, how many blamed edges to

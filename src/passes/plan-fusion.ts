@@ -30,7 +30,7 @@ import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult 
 import { planSubgraphs, subgraphTotals } from '../search/subgraph-plans.ts';
 import type { SearchMethod } from '../search/common.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
-import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/common.ts';
+import { EXPLAINER_KINDS, type ExplainerKind } from '../get/explainers/kinds.ts';
 import type { GetKind, GetRectifier, SplitTree } from '../get/rectifier.ts';
 import type { Schedule, SchedulePlanning } from './manager.ts';
 import { finalPlan } from './schedule-groups.ts';

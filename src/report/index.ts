@@ -17,7 +17,7 @@ import { makeContext } from '../passes/pass.ts';
 import type { PlanPassOptions } from '../passes/plan-fusion.ts';
 import type { FusionPlanJson } from '../search/planner.ts';
 import type { FusionScheme } from '../fusion/types.ts';
-import { EXPLAINER_KINDS } from '../get/explainers/common.ts';
+import { EXPLAINER_KINDS } from '../get/explainers/kinds.ts';
 import type { ReportData, SweepPoint } from './data.ts';
 import { layoutGraph } from './layout.ts';
 import { renderHtml } from './html.ts';

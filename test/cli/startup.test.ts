@@ -69,3 +69,16 @@ test('dnnfuse --help lists every command (it loads them all: their options are i
 });
 
 // From dist/ (what users run): test/package/package.test.ts checks the installed package the same way.
+
+// tfjs (about 27 MiB resident, bench:memory) loads with the first learned explainer, not with the
+// plan pass: the explainer names live in get/explainers/kinds.ts, which imports nothing.
+test('dnnfuse compile loads tfjs only for a learned explainer (a plan does not, get with pg does)', { timeout: 240_000 }, () => {
+  const model = join(ROOT, 'fixtures', 'example.onnx');
+  const plan = loadedBy(['compile', model, '--pipeline', 'fold-bn,plan', '--no-verify', '-o', join(dir, 'plan'), '--quiet']);
+  assert.equal(plan.status, 0, plan.stderr);
+  assert.ok(plan.modules.some((m) => /\/src\/passes\/plan-fusion\.ts$/.test(m)), 'the plan pass recorded');
+  assert.deepEqual(heavyIn(plan.modules).filter((h) => h === 'tfjs'), [], 'a plan without GET loads no tfjs');
+  const pg = loadedBy(['compile', model, '--pipeline', 'plan,get', '--no-verify', '-o', join(dir, 'pg'), '--quiet']);
+  assert.equal(pg.status, 0, pg.stderr);
+  assert.ok(heavyIn(pg.modules).includes('tfjs'), 'the pre-trained PGExplainer runs on tfjs');
+});

@@ -21,7 +21,7 @@ import { loadModel } from '../../onnx/io.ts';
 import { applyDimOverrides, inferShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
 import { buildOpGraph } from '../../fusion/op-graph.ts';
 import { makeRectifier, type GetKind } from '../../get/rectifier.ts';
-import { EXPLAINER_KINDS } from '../../get/explainers/common.ts';
+import { EXPLAINER_KINDS } from '../../get/explainers/kinds.ts';
 import { Rng } from '../../util/random.ts';
 import { isConnected } from '../../fusion/groups.ts';
 

@@ -14,12 +14,8 @@ import type { CostModel, Group } from '../../fusion/types.ts';
 import { batchTensors, makeBatch, type BatchTensors, type GraphInput, type KGnn } from '../kgnn.ts';
 import type { LocalGraph } from '../features.ts';
 
-/** The explainers, listed once (CLI choices, pass options and the bench read this list). */
-export const EXPLAINER_KINDS = ['gnne', 'pg', 'rg', 'cuts'] as const;
-/** The GET explainers: 'gnne' (GNNExplainer), 'pg' (PGExplainer), 'rg' (RG-Explainer), 'cuts'
- * (training-free single cut).
- */
-export type ExplainerKind = (typeof EXPLAINER_KINDS)[number];
+import type { ExplainerKind } from './kinds.ts';
+export { EXPLAINER_KINDS, type ExplainerKind } from './kinds.ts';
 
 export interface Explanation {
   method: ExplainerKind;
