@@ -158,8 +158,10 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
     }
   }
   // No memory arena: each model runs once, and the arena would keep its rounded-up blocks (IS-Net
-  // at 1024x1024: 1070 -> 880 MiB peak for one session, bench:memory).
-  const so: SessionOptions = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, cpuMemArena: false };
+  // at 1024x1024: 1070 -> 880 MiB peak for one session, bench:memory). No memory pattern either:
+  // without the arena it adds memory for a single run (PP-OCRv4 det 640x640: 181 -> 153 MiB for
+  // one session; ResNet-50, DeepLabV3 and IS-Net the same either way).
+  const so: SessionOptions = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, cpuMemArena: false, memPattern: false };
   await ort(); // onnxruntime-node missing is an error of its own (exit 2), not an unrunnable model
   const source = originalFile(original);
   // The rewritten model's file is written before any session, and with a spill folder (the CLI's)
@@ -176,7 +178,7 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
     } catch {
       staged = undefined;
     }
-    await settleGarbage();
+    await settleGarbage(6); // the plan pass's HiGHS memory goes with the fifth round (util/gc.ts)
     traceMemory('check: before the first session');
     try {
       ref = await runModel(source, feeds, so);
@@ -192,7 +194,7 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
     const parked = dir === undefined ? undefined : parkOutputs(ref, dir);
     if (parked) {
       ref = {};
-      await settleGarbage(); // their memory is native: nothing else would free it before the next session allocates
+      await settleGarbage(6); // their memory is native: nothing else would free it before the next session allocates
       traceMemory('check: outputs parked');
     }
     try {

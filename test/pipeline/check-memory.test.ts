@@ -58,3 +58,12 @@ test('runModel without the memory arena gives the same outputs as with it', asyn
   assert.deepEqual(Object.keys(b), Object.keys(a));
   for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data);
 });
+
+test('runModel without the memory pattern (as compile checks) gives the same outputs, bit for bit', async () => {
+  const m = smallConvModel(7);
+  const feeds = randomFeeds(m, 2);
+  const a = await runModel(m, feeds, { graphOptimizationLevel: 'disabled', cpuMemArena: false });
+  const b = await runModel(m, feeds, { graphOptimizationLevel: 'disabled', cpuMemArena: false, memPattern: false });
+  assert.deepEqual(Object.keys(b), Object.keys(a));
+  for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data);
+});
