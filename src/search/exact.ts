@@ -948,7 +948,7 @@ const PRICE_BATCH = 2000;
  * ~220 MiB for the whole LP and stays resident; the restricted LPs hold a few thousand columns
  * (bench:memory, issue 15 item 5). Deterministic (ties by column index).
  */
-export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Group[], incumbent: number[], limits: SolveLimits): Promise<{ optimal: boolean; obj: number; x?: Float64Array; rounds: number; columns: number }> {
+export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Group[], incumbent: number[], limits: SolveLimits & { columnWiseFrom?: number }): Promise<{ optimal: boolean; obj: number; x?: Float64Array; rounds: number; columns: number }> {
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
   const nx = cands.length;
@@ -961,8 +961,16 @@ export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Gr
   // What the enumeration left (string keys, discarded levels) is garbage by now: collect it
   // before HiGHS's wasm memory, which only grows, takes its pages.
   collectGarbage();
+  // Each restricted LP is built column-wise (typed arrays) after a full collection, as a large
+  // family is (solveSetPartition): the rounds' row-wise copies (JS arrays per op, the index and
+  // value lists) and HiGHS's input arrays were garbage V8 left resident while the candidates and
+  // the cost model's memo stay live. PP-OCRv4 det 640x640, `--pipeline plan`: peak RSS 271 -> 228
+  // MiB, same schedule byte for byte (the column-wise matrix is the one HiGHS makes of the
+  // row-wise one), one collection per round (31 rounds, about 1 s of CPU; bench:memory).
+  // `columnWiseFrom` given (solveExact's option, the tests') keeps its meaning.
+  const rmpLimits = { ...limits, columnWiseFrom: limits.columnWiseFrom ?? 0 };
   for (let round = 1; ; round++) {
-    const lp = await solveSetPartition(cost, ops, rmp.map((j) => cands[j]), false, limits, undefined, true);
+    const lp = await solveSetPartition(cost, ops, rmp.map((j) => cands[j]), false, rmpLimits, undefined, true);
     if (!lp.optimal || !lp.x || !lp.rowDual) return { optimal: false, obj: lp.obj ?? 0, rounds: round, columns: rmp.length };
     const y = lp.rowDual;
     const priced: number[] = [];
