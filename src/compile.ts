@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Model } from './ir/graph.ts';
 import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
-import { LazyFile } from './onnx/lazy.ts';
+import { LazyFile, releaseScratch } from './onnx/lazy.ts';
 import { spillInitializers } from './onnx/spill.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
 import { applyDimOverrides, applyShapeOverrides } from './analysis/shapes.ts';
@@ -178,6 +178,7 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
     } catch {
       staged = undefined;
     }
+    releaseScratch(); // the weight readers' scratch buffer (onnx/lazy.ts): no pass reads weights any more
     await settleGarbage(6); // the plan pass's HiGHS memory goes with the fifth round (util/gc.ts)
     traceMemory('check: before the first session');
     try {

@@ -174,6 +174,13 @@ export class LazyRawSource {
 const SCRATCH_MAX = 16 << 20;
 let scratch: Uint8Array = new Uint8Array(0);
 
+/** Drops the scratch buffer of transientBytes (up to 16 MiB; ResNet-50: its largest weight,
+ * 9 MiB), for a caller about to need the memory elsewhere: compile's onnxruntime check, when no
+ * pass reads a weight any more (bench:memory, issue 15 item 5). The next use allocates it again. */
+export function releaseScratch(): void {
+  scratch = new Uint8Array(0);
+}
+
 /** The file range of a raw source not read yet (undefined for any other source). */
 export function pendingRange(source: unknown): FileRange | undefined {
   return source instanceof LazyRawSource ? source.pending : undefined;
