@@ -14,18 +14,25 @@ import { smallConvModel } from '../onnx/helpers.ts';
 import type { Pass } from '../../src/passes/pass.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'dnnfuse-check-mem-'));
-const checkFiles = () => readdirSync(tmpdir()).filter((f) => f.startsWith('dnnfuse-check-')).filter((f) => !f.startsWith('dnnfuse-check-mem-'));
 
 test('compile checks a model file against the rewritten model and leaves no temporary file', async () => {
   const dir = tmp();
   const p = join(dir, 'm.onnx');
   saveModel(smallConvModel(4), p);
-  const before = new Set(checkFiles());
-  const r = await compileModel(p, { pipeline: 'fold-constants,fold-bn,plan', seed: 0 });
-  const v = r.schedule.verification!;
-  assert.equal(v.checked, true, JSON.stringify(v));
-  assert.ok(v.outputs!.every((o) => o.ok && o.mismatched === 0));
-  assert.deepEqual(checkFiles().filter((f) => !before.has(f)), [], 'the temporary folder of the check is removed');
+  // A private temporary folder: test files run in parallel, and other compiles' check folders
+  // would be seen in the shared one.
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = mkdtempSync(join(dir, 'tmp-'));
+  try {
+    const r = await compileModel(p, { pipeline: 'fold-constants,fold-bn,plan', seed: 0 });
+    const v = r.schedule.verification!;
+    assert.equal(v.checked, true, JSON.stringify(v));
+    assert.ok(v.outputs!.every((o) => o.ok && o.mismatched === 0));
+    assert.deepEqual(readdirSync(process.env.TMPDIR), [], 'the temporary folder of the check is removed');
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
 });
 
 test('a model file changed on disk during the compile is refused by the check (one line, exit code 2)', async () => {
