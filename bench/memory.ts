@@ -96,6 +96,8 @@ function writeFeeds(path: string, shapes: string[], dir: string): void {
 }
 
 function runChild(what: string, args: string[], shown: string, parse: (stdout: string, stderr: string) => number | undefined, env: NodeJS.ProcessEnv = process.env): Measure {
+  // onnxruntime's telemetry off for the peer too, as dnnfuse runs it (src/analysis/ort.ts).
+  env = { ORT_DISABLE_TELEMETRY: '1', ...env };
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, env });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

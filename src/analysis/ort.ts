@@ -26,9 +26,13 @@ type Ort = typeof OrtNs;
 let ortModule: Ort | undefined;
 /** @internal onnxruntime-node, loaded on first use. It is an optional peer dependency of the npm package
  * (its install script downloads CUDA libraries on linux/x64 under npm <= 10), so a missing one
- * is a one-line error naming how to install it. */
+ * is a one-line error naming how to install it. Its telemetry is off unless the environment says
+ * otherwise: onnxruntime 1.30's Linux and macOS builds start Microsoft's 1DS events SDK, which
+ * leaves `.ses` and one `mat-debug-<pid>.log` per process in the temporary folder (3,201 of them
+ * on this project's machine) and tries HTTPS uploads; `ORT_DISABLE_TELEMETRY=0` keeps it on. */
 export async function ort(): Promise<Ort> {
   if (!ortModule) {
+    process.env.ORT_DISABLE_TELEMETRY ??= '1'; // read when onnxruntime's environment is created
     try {
       ortModule = (await import('onnxruntime-node')) as Ort;
     } catch (e) {
