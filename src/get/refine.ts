@@ -20,7 +20,7 @@
  */
 import type { CostModel, Group } from '../fusion/types.ts';
 import { mergeSorted } from '../fusion/groups.ts';
-import { bitHi, bitLo, EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
+import { EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
 import { executionOrder, planKey } from '../fusion/plan.ts';
 
 /** Limits of the refinement (deterministic: counts, never time). */
@@ -174,115 +174,151 @@ const MEMO_MAX = 50000;
  * allowed set holds a free node, from which it can be grown one adjacent node at a time). The
  * window's own groups are always candidates, so the answer is never worse than them; a non-convex
  * candidate is harmless (the DP can never place it: its ops' outside predecessors would need it
- * first). Growth stops at `maxCandidates` candidates or 4x that many node sets tested. */
-function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32Array, freeUnit: boolean[], limits: { maxCandidates?: number; maxWork?: number }): number[][] | undefined {
+ * first). Growth stops at `maxCandidates` candidates or 4x that many node sets tested.
+ *
+ * Speed (it is most of the Lamarckian settle's time in local search and NSGA-II): a node set
+ * carries its op-level masks (ops and their in-window predecessors, two 32-bit halves each, the
+ * sums of its nodes' disjoint masks), so a candidate's masks cost nothing; its nodes are the bits
+ * of its node mask, visited in ascending order (the order of the sorted node list they replace);
+ * ops map to local indices and nodes through per-graph stamped arrays instead of Maps. Same sets
+ * tested in the same order, same candidates in the same order, same answer
+ * (test/get/solve-units.test.ts compares it with the previous implementation).
+ */
+export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32Array, freeUnit: readonly boolean[], limits: { maxCandidates?: number; maxWork?: number }): number[][] | undefined {
   const maxCandidates = limits.maxCandidates ?? WINDOW_CANDIDATES;
   const { succ, pred } = cost.graph;
+  const sc = scratchOf(cost);
+  const gen = ++sc.gen;
+  const { stamp, local, nodeAt } = sc;
   // local op order: the groups in execution order, each sorted (topological, as window.ts)
   const ops: number[] = [];
-  for (const g of groups) ops.push(...g);
-  const local = new Map<number, number>();
-  ops.forEach((v, i) => local.set(v, i));
-  const predLo: number[] = [], predHi: number[] = [];
-  for (const v of ops) {
+  for (const g of groups) for (const v of g) (stamp[v] = gen, (local[v] = ops.length), ops.push(v));
+  const m = ops.length;
+  const predLo: number[] = new Array(m), predHi: number[] = new Array(m);
+  for (let i = 0; i < m; i++) {
     let l = 0, h = 0;
-    for (const u of pred[v]) {
-      const i = local.get(u);
-      if (i !== undefined) (l += bitLo(i), h += bitHi(i));
+    for (const u of pred[ops[i]]) if (stamp[u] === gen) {
+      const x = local[u];
+      if (x < 32) l += 2 ** x;
+      else h += 2 ** (x - 32);
     }
-    predLo.push(l);
-    predHi.push(h);
+    predLo[i] = l;
+    predHi[i] = h;
   }
-  // nodes: whole valid units, single free ops
-  const nodeOf = new Map<number, number>();
+  // nodes: whole valid units, single free ops (numbered in the order of their first op)
   const nodes: number[][] = [];
   const free: boolean[] = [];
   const unitNode = new Map<number, number>();
   for (const v of ops) {
     const u = unitOf[v];
-    if (freeUnit[u]) (nodeOf.set(v, nodes.length), nodes.push([v]), free.push(true));
+    if (freeUnit[u]) (nodeAt[v] = nodes.length, nodes.push([v]), free.push(true));
     else {
       let k = unitNode.get(u);
       if (k === undefined) (unitNode.set(u, (k = nodes.length)), nodes.push([]), free.push(false));
       nodes[k].push(v);
-      nodeOf.set(v, k);
+      nodeAt[v] = k;
     }
   }
-  for (const ns of nodes) ns.sort((a, b) => a - b); // a unit may span groups: its ops in id order
-  const adj = nodes.map((ns, k) => {
-    const out = new Set<number>();
-    for (const v of ns) for (const list of [succ[v], pred[v]]) for (const u of list) {
-      const j = nodeOf.get(u);
-      if (j !== undefined && j !== k) out.add(j);
+  const nn = nodes.length;
+  // per node: op-level masks (ops; in-window predecessors), unsigned halves
+  const nLo = new Array<number>(nn).fill(0), nHi = new Array<number>(nn).fill(0);
+  const nPlo = new Array<number>(nn).fill(0), nPhi = new Array<number>(nn).fill(0);
+  for (let k = 0; k < nn; k++) {
+    const ns = nodes[k];
+    ns.sort((a, b) => a - b); // a unit may span groups: its ops in id order
+    let lo = 0, hi = 0, plo = 0, phi = 0;
+    for (const v of ns) {
+      const i = local[v];
+      if (i < 32) lo += 2 ** i;
+      else hi += 2 ** (i - 32);
+      plo = (plo | predLo[i]) >>> 0;
+      phi = (phi | predHi[i]) >>> 0;
     }
-    return [...out].sort((x, y) => x - y);
-  });
+    nLo[k] = lo;
+    nHi[k] = hi;
+    nPlo[k] = plo;
+    nPhi[k] = phi;
+  }
+  const adj: number[][] = new Array(nn);
+  const nbr = new Uint8Array(nn);
+  for (let k = 0; k < nn; k++) {
+    const out: number[] = [];
+    for (const v of nodes[k]) {
+      for (const u of succ[v]) if (stamp[u] === gen) { const j = nodeAt[u]; if (j !== k && !nbr[j]) (nbr[j] = 1, out.push(j)); }
+      for (const u of pred[v]) if (stamp[u] === gen) { const j = nodeAt[u]; if (j !== k && !nbr[j]) (nbr[j] = 1, out.push(j)); }
+    }
+    for (const j of out) nbr[j] = 0;
+    adj[k] = out.sort((x, y) => x - y);
+  }
   const cands: Cand[] = [];
   const have = new Set<number>(); // node sets already candidates (nkey)
-  const add = (g: number[]) => {
+  // the window's own groups, by their ops (a group need not be a union of nodes)
+  for (const g of groups) {
     let lo = 0, hi = 0, plo = 0, phi = 0;
     for (const v of g) {
-      const i = local.get(v)!;
-      lo += bitLo(i);
-      hi += bitHi(i);
+      const i = local[v];
+      if (i < 32) lo += 2 ** i;
+      else hi += 2 ** (i - 32);
       plo = (plo | predLo[i]) >>> 0;
       phi = (phi | predHi[i]) >>> 0;
     }
     cands.push({ ops: g, lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram: cost.dram(g) });
-  };
-  for (const g of groups) add(g);
+  }
   // Node sets carry their membership as two 32-bit halves (nodes <= maxOps <= 53), keyed by the
-  // exact number hi * 2^32 + lo: no key string or sort per set tested (the same sets are tested
-  // in the same order as with sorted-list keys, so the candidates and the answer are unchanged).
-  type Set_ = { nodes: number[]; ops: number[]; free: boolean; lo: number; hi: number };
+  // exact number hi * 2^32 + lo.
   const nkey = (lo: number, hi: number) => hi * 4294967296 + (lo >>> 0);
-  let level: Set_[] = [];
-  const seen = new Set<number>();
   // the window's groups are unions of nodes (units are never cut, free ops are nodes): a grown
   // set equal to one of them is already a candidate. Keyed by node set, as the grown sets are.
   for (const g of groups) {
     let lo = 0, hi = 0, size = 0;
     for (const v of g) {
-      const k = nodeOf.get(v)!;
+      const k = nodeAt[v];
       if (k < 32) lo = (lo | (1 << k)) >>> 0;
       else hi = (hi | (1 << (k - 32))) >>> 0;
     }
-    for (let k = 0; k < nodes.length; k++) if (k < 32 ? (lo >>> k) & 1 : (hi >>> (k - 32)) & 1) size += nodes[k].length;
+    for (let k = 0; k < nn; k++) if (k < 32 ? (lo >>> k) & 1 : (hi >>> (k - 32)) & 1) size += nodes[k].length;
     if (size === g.length) have.add(nkey(lo, hi)); // (a group that is no union of nodes equals no grown set)
   }
-  for (let k = 0; k < nodes.length; k++) {
+  // a node set: its ops (sorted), whether it holds a free node, its node mask (lo, hi) and its
+  // op-level masks (olo, ohi; predecessors plo, phi, not yet minus its own ops)
+  interface NodeSet { ops: number[]; free: boolean; lo: number; hi: number; olo: number; ohi: number; plo: number; phi: number }
+  let level: NodeSet[] = [];
+  const seen = new Set<number>();
+  for (let k = 0; k < nn; k++) {
     const g = nodes[k].slice();
     const lo = k < 32 ? (1 << k) >>> 0 : 0, hi = k < 32 ? 0 : (1 << (k - 32)) >>> 0;
     seen.add(nkey(lo, hi));
     if (!cost.valid(g) && g.length > 1) continue;
-    level.push({ nodes: [k], ops: g, free: free[k], lo, hi });
+    level.push({ ops: g, free: free[k], lo, hi, olo: nLo[k], ohi: nHi[k], plo: nPlo[k], phi: nPhi[k] });
   }
+  const cap = 4 * maxCandidates;
   grow: while (level.length) {
-    const next: Set_[] = [];
+    const next: NodeSet[] = [];
     for (const S of level) {
       const key = nkey(S.lo, S.hi);
       if (!have.has(key)) {
         if (cands.length >= maxCandidates) break grow;
         have.add(key);
-        add(S.ops);
+        cands.push({ ops: S.ops, lo: S.olo, hi: S.ohi, plo: (S.plo & ~S.olo) >>> 0, phi: (S.phi & ~S.ohi) >>> 0, dram: cost.dram(S.ops) });
       }
-      if (S.nodes.length > 1 && !S.free) continue;
-      for (const k of S.nodes) for (const j of adj[k]) {
-        const jlo = j < 32 ? (1 << j) >>> 0 : 0, jhi = j < 32 ? 0 : (1 << (j - 32)) >>> 0;
-        if ((S.lo & jlo) !== 0 || (S.hi & jhi) !== 0) continue; // j in S
-        if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
-        const lo = (S.lo | jlo) >>> 0, hi = (S.hi | jhi) >>> 0;
-        const nk = nkey(lo, hi);
-        if (seen.has(nk)) continue;
-        if (seen.size >= 4 * maxCandidates) break grow; // work cap: sets tested
-        seen.add(nk);
-        const g = mergeSorted(S.ops, nodes[j]);
-        if (cost.valid(g)) {
-          const ns = S.nodes.slice();
-          let at = ns.length;
-          while (at > 0 && ns[at - 1] > j) at--;
-          ns.splice(at, 0, j);
-          next.push({ nodes: ns, ops: g, free: S.free || free[j], lo, hi });
+      // a set of two or more nodes without a free node is not grown (one node: lo or hi has one bit)
+      if (!S.free && ((S.lo & (S.lo - 1)) !== 0 || (S.hi & (S.hi - 1)) !== 0 || (S.lo !== 0 && S.hi !== 0))) continue;
+      // the set's nodes in ascending order: the bits of lo, then of hi
+      for (let half = 0; half < 2; half++) {
+        for (let x = (half === 0 ? S.lo : S.hi) | 0; x !== 0; x &= x - 1) {
+          const k = 31 - Math.clz32(x & -x) + 32 * half;
+          for (const j of adj[k]) {
+            const jlo = j < 32 ? (1 << j) >>> 0 : 0, jhi = j < 32 ? 0 : (1 << (j - 32)) >>> 0;
+            if ((S.lo & jlo) !== 0 || (S.hi & jhi) !== 0) continue; // j in S
+            if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
+            const lo = (S.lo | jlo) >>> 0, hi = (S.hi | jhi) >>> 0;
+            const nk = nkey(lo, hi);
+            if (seen.has(nk)) continue;
+            if (seen.size >= cap) break grow; // work cap: sets tested
+            seen.add(nk);
+            const g = mergeSorted(S.ops, nodes[j]);
+            if (cost.valid(g)) next.push({ ops: g, free: S.free || free[j], lo, hi, olo: S.olo + nLo[j], ohi: S.ohi + nHi[j], plo: (S.plo | nPlo[j]) >>> 0, phi: (S.phi | nPhi[j]) >>> 0 });
+          }
         }
       }
     }
@@ -291,4 +327,15 @@ function solveUnits(cost: CostModel, groups: readonly number[][], unitOf: Int32A
   const r = solveFamily(cost, { groups, ops, predLo, predHi, cands, complete: false }, limits.maxWork ?? 1000000);
   if (!r || !r.improved) return undefined;
   return r.parts.map((q) => [...q].sort((a, b) => a - b));
+}
+
+/** Per graph: stamped scratch arrays of solveUnits (op -> local index, op -> node). */
+const scratches = new WeakMap<CostModel, { stamp: Int32Array; local: Int32Array; nodeAt: Int32Array; gen: number }>();
+
+function scratchOf(cost: CostModel) {
+  let s = scratches.get(cost);
+  const n = cost.graph.ops.length;
+  if (!s) scratches.set(cost, (s = { stamp: new Int32Array(n), local: new Int32Array(n), nodeAt: new Int32Array(n), gen: 0 }));
+  if (s.gen > 0x7ffffff0) (s.stamp.fill(0), (s.gen = 0));
+  return s;
 }
