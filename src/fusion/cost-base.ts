@@ -206,6 +206,12 @@ export abstract class FusionCostModel implements CostModel {
     const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
     return this.cols.dram[i];
   }
+  /** F_D of a valid group, -1 for an invalid one: valid() and dram() in one memo lookup (GET's
+   * window enumeration asks both of every part it grows). */
+  validDram(group: Group): number {
+    const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
+    return this.cols.valid[i] === 1 ? this.cols.dram[i] : -1;
+  }
   /** DRAM traffic itemized (inputs read, outputs written, weights incl. re-fetch). */
   dramBreakdown(group: Group): DramBreakdown {
     const g = this.sorted(group);

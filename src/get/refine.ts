@@ -239,19 +239,21 @@ export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf:
     nPlo[k] = plo;
     nPhi[k] = phi;
   }
-  const adj: number[][] = new Array(nn);
-  const nbr = new Uint8Array(nn);
+  // neighbours of each node as a node mask (halves), from the ops' edges inside the window
+  const adjLo = new Array<number>(nn).fill(0), adjHi = new Array<number>(nn).fill(0);
   for (let k = 0; k < nn; k++) {
-    const out: number[] = [];
-    for (const v of nodes[k]) {
-      for (const u of succ[v]) if (stamp[u] === gen) { const j = nodeAt[u]; if (j !== k && !nbr[j]) (nbr[j] = 1, out.push(j)); }
-      for (const u of pred[v]) if (stamp[u] === gen) { const j = nodeAt[u]; if (j !== k && !nbr[j]) (nbr[j] = 1, out.push(j)); }
+    let lo = 0, hi = 0;
+    for (const v of nodes[k]) for (let e = 0; e < 2; e++) for (const u of e === 0 ? succ[v] : pred[v]) if (stamp[u] === gen) {
+      const j = nodeAt[u];
+      if (j === k) continue;
+      if (j < 32) lo |= 1 << j;
+      else hi |= 1 << (j - 32);
     }
-    for (const j of out) nbr[j] = 0;
-    adj[k] = out.sort((x, y) => x - y);
+    adjLo[k] = lo;
+    adjHi[k] = hi;
   }
   const cands: Cand[] = [];
-  const have = new Set<number>(); // node sets already candidates (nkey)
+  const have = sc.have.reset(); // node sets already candidates
   // the window's own groups, by their ops (a group need not be a union of nodes)
   for (const g of groups) {
     let lo = 0, hi = 0, plo = 0, phi = 0;
@@ -264,60 +266,67 @@ export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf:
     }
     cands.push({ ops: g, lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram: cost.dram(g) });
   }
-  // Node sets carry their membership as two 32-bit halves (nodes <= maxOps <= 53), keyed by the
-  // exact number hi * 2^32 + lo.
-  const nkey = (lo: number, hi: number) => hi * 4294967296 + (lo >>> 0);
   // the window's groups are unions of nodes (units are never cut, free ops are nodes): a grown
   // set equal to one of them is already a candidate. Keyed by node set, as the grown sets are.
   for (const g of groups) {
     let lo = 0, hi = 0, size = 0;
     for (const v of g) {
       const k = nodeAt[v];
-      if (k < 32) lo = (lo | (1 << k)) >>> 0;
-      else hi = (hi | (1 << (k - 32))) >>> 0;
+      if (k < 32) lo |= 1 << k;
+      else hi |= 1 << (k - 32);
     }
     for (let k = 0; k < nn; k++) if (k < 32 ? (lo >>> k) & 1 : (hi >>> (k - 32)) & 1) size += nodes[k].length;
-    if (size === g.length) have.add(nkey(lo, hi)); // (a group that is no union of nodes equals no grown set)
+    if (size === g.length) have.add(lo, hi); // (a group that is no union of nodes equals no grown set)
   }
-  // a node set: its ops (sorted), whether it holds a free node, its node mask (lo, hi) and its
-  // op-level masks (olo, ohi; predecessors plo, phi, not yet minus its own ops)
-  interface NodeSet { ops: number[]; free: boolean; lo: number; hi: number; olo: number; ohi: number; plo: number; phi: number }
+  // F_D of a valid set, -1 for an invalid one (one memo lookup where the cost model offers it)
+  const fused = cost as CostModel & { validDram?(g: number[]): number };
+  const validDram = fused.validDram ? (g: number[]) => fused.validDram!(g) : (g: number[]) => (cost.valid(g) ? cost.dram(g) : -1);
+  // a node set: its ops (sorted), whether it holds a free node, its node mask (lo, hi: int32
+  // halves), its op-level masks (olo, ohi; predecessors plo, phi, not yet minus its own ops) and
+  // its F_D
   let level: NodeSet[] = [];
-  const seen = new Set<number>();
+  const seen = sc.seen.reset();
   for (let k = 0; k < nn; k++) {
     const g = nodes[k].slice();
-    const lo = k < 32 ? (1 << k) >>> 0 : 0, hi = k < 32 ? 0 : (1 << (k - 32)) >>> 0;
-    seen.add(nkey(lo, hi));
-    if (!cost.valid(g) && g.length > 1) continue;
-    level.push({ ops: g, free: free[k], lo, hi, olo: nLo[k], ohi: nHi[k], plo: nPlo[k], phi: nPhi[k] });
+    const lo = k < 32 ? 1 << k : 0, hi = k < 32 ? 0 : 1 << (k - 32);
+    seen.add(lo, hi);
+    const d = validDram(g);
+    if (d < 0 && g.length > 1) continue;
+    level.push({ ops: g, free: free[k], lo, hi, olo: nLo[k], ohi: nHi[k], plo: nPlo[k], phi: nPhi[k], dram: d < 0 ? cost.dram(g) : d });
   }
   const cap = 4 * maxCandidates;
   grow: while (level.length) {
     const next: NodeSet[] = [];
     for (const S of level) {
-      const key = nkey(S.lo, S.hi);
-      if (!have.has(key)) {
+      if (!have.has(S.lo, S.hi)) {
         if (cands.length >= maxCandidates) break grow;
-        have.add(key);
-        cands.push({ ops: S.ops, lo: S.olo, hi: S.ohi, plo: (S.plo & ~S.olo) >>> 0, phi: (S.phi & ~S.ohi) >>> 0, dram: cost.dram(S.ops) });
+        have.add(S.lo, S.hi);
+        cands.push({ ops: S.ops, lo: S.olo, hi: S.ohi, plo: (S.plo & ~S.olo) >>> 0, phi: (S.phi & ~S.ohi) >>> 0, dram: S.dram });
       }
-      // a set of two or more nodes without a free node is not grown (one node: lo or hi has one bit)
-      if (!S.free && ((S.lo & (S.lo - 1)) !== 0 || (S.hi & (S.hi - 1)) !== 0 || (S.lo !== 0 && S.hi !== 0))) continue;
-      // the set's nodes in ascending order: the bits of lo, then of hi
+      // a set of two or more nodes holds a free node (a non-free node is only ever joined by a
+      // free one), so every set is grown
+      // The sets S ∪ {j} in the order of the node lists they replace: S's nodes k ascending, each
+      // one's neighbours j ascending, each j at its first appearance (a later one is seen).
+      let doneLo = S.lo, doneHi = S.hi; // j in S, or j already tried from S
       for (let half = 0; half < 2; half++) {
-        for (let x = (half === 0 ? S.lo : S.hi) | 0; x !== 0; x &= x - 1) {
+        for (let x = half === 0 ? S.lo : S.hi; x !== 0; x &= x - 1) {
           const k = 31 - Math.clz32(x & -x) + 32 * half;
-          for (const j of adj[k]) {
-            const jlo = j < 32 ? (1 << j) >>> 0 : 0, jhi = j < 32 ? 0 : (1 << (j - 32)) >>> 0;
-            if ((S.lo & jlo) !== 0 || (S.hi & jhi) !== 0) continue; // j in S
-            if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
-            const lo = (S.lo | jlo) >>> 0, hi = (S.hi | jhi) >>> 0;
-            const nk = nkey(lo, hi);
-            if (seen.has(nk)) continue;
-            if (seen.size >= cap) break grow; // work cap: sets tested
-            seen.add(nk);
-            const g = mergeSorted(S.ops, nodes[j]);
-            if (cost.valid(g)) next.push({ ops: g, free: S.free || free[j], lo, hi, olo: S.olo + nLo[j], ohi: S.ohi + nHi[j], plo: (S.plo | nPlo[j]) >>> 0, phi: (S.phi | nPhi[j]) >>> 0 });
+          const mlo = adjLo[k] & ~doneLo, mhi = adjHi[k] & ~doneHi;
+          doneLo |= mlo;
+          doneHi |= mhi;
+          for (let h2 = 0; h2 < 2; h2++) {
+            for (let y = h2 === 0 ? mlo : mhi; y !== 0; y &= y - 1) {
+              const bit = y & -y;
+              const j = 31 - Math.clz32(bit) + 32 * h2;
+              if (!S.free && !free[j]) continue; // two valid units without a free op: not allowed
+              const lo = h2 === 0 ? S.lo | bit : S.lo, hi = h2 === 0 ? S.hi : S.hi | bit;
+              if (seen.has(lo, hi)) continue;
+              if (seen.size >= cap) break grow; // work cap: sets tested
+              seen.add(lo, hi);
+              const g = mergeSorted(S.ops, nodes[j]);
+              const d = validDram(g);
+              if (d >= 0) next.push({ ops: g, free: S.free || free[j], lo, hi, olo: S.olo + nLo[j], ohi: S.ohi + nHi[j], plo: (S.plo | nPlo[j]) >>> 0, phi: (S.phi | nPhi[j]) >>> 0, dram: d });
+            }
           }
         }
       }
@@ -329,13 +338,59 @@ export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf:
   return r.parts.map((q) => [...q].sort((a, b) => a - b));
 }
 
-/** Per graph: stamped scratch arrays of solveUnits (op -> local index, op -> node). */
-const scratches = new WeakMap<CostModel, { stamp: Int32Array; local: Int32Array; nodeAt: Int32Array; gen: number }>();
+/** A node set of solveUnits' enumeration (see there). */
+interface NodeSet { ops: number[]; free: boolean; lo: number; hi: number; olo: number; ohi: number; plo: number; phi: number; dram: number }
+
+/** A set of node masks (two int32 halves; node sets of solveUnits), open addressing over typed
+ * arrays, emptied in O(1) by a generation stamp: a JS Set of 53-bit numbers hashed each key
+ * (no library offers a set over int pairs). Grows when half full. */
+class MaskSet {
+  private lo = new Int32Array(1024);
+  private hi = new Int32Array(1024);
+  private stamp = new Int32Array(1024);
+  private gen = 0;
+  size = 0;
+  reset(): this {
+    if (++this.gen > 0x7ffffff0) (this.stamp.fill(0), (this.gen = 1));
+    this.size = 0;
+    return this;
+  }
+  private slot(lo: number, hi: number): number {
+    const mask = this.lo.length - 1;
+    let i = (Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> 16) & mask;
+    while (this.stamp[i] === this.gen && (this.lo[i] !== lo || this.hi[i] !== hi)) i = (i + 1) & mask;
+    return i;
+  }
+  has(lo: number, hi: number): boolean {
+    return this.stamp[this.slot(lo, hi)] === this.gen;
+  }
+  add(lo: number, hi: number): void {
+    const i = this.slot(lo, hi);
+    if (this.stamp[i] === this.gen) return;
+    this.stamp[i] = this.gen;
+    this.lo[i] = lo;
+    this.hi[i] = hi;
+    if (++this.size * 2 > this.lo.length) this.grow();
+  }
+  private grow(): void {
+    const { lo, hi, stamp, gen } = this;
+    const n = lo.length * 2;
+    (this.lo = new Int32Array(n)), (this.hi = new Int32Array(n)), (this.stamp = new Int32Array(n));
+    this.gen = 1;
+    for (let i = 0; i < lo.length; i++) if (stamp[i] === gen) {
+      const j = this.slot(lo[i], hi[i]);
+      (this.stamp[j] = 1), (this.lo[j] = lo[i]), (this.hi[j] = hi[i]);
+    }
+  }
+}
+
+/** Per graph: stamped scratch arrays of solveUnits (op -> local index, op -> node) and its sets. */
+const scratches = new WeakMap<CostModel, { stamp: Int32Array; local: Int32Array; nodeAt: Int32Array; gen: number; seen: MaskSet; have: MaskSet }>();
 
 function scratchOf(cost: CostModel) {
   let s = scratches.get(cost);
   const n = cost.graph.ops.length;
-  if (!s) scratches.set(cost, (s = { stamp: new Int32Array(n), local: new Int32Array(n), nodeAt: new Int32Array(n), gen: 0 }));
+  if (!s) scratches.set(cost, (s = { stamp: new Int32Array(n), local: new Int32Array(n), nodeAt: new Int32Array(n), gen: 0, seen: new MaskSet(), have: new MaskSet() }));
   if (s.gen > 0x7ffffff0) (s.stamp.fill(0), (s.gen = 0));
   return s;
 }

@@ -7,7 +7,8 @@
  * consecutive groups of valid plans of the testkit's generated CNNs, GET's synthetic networks and
  * a shared reference model; the units (groups of the plan kept whole) are the window's groups or
  * a finer partition of them, each free (produced) or not at random, and the candidate cap is
- * small or the default, so both the capped and the complete enumerations are compared.
+ * small or the default, so both the capped and the complete enumerations are compared; LBDF and
+ * BRR, and a cost model with only the interface's methods (no one-lookup validDram).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,13 +73,15 @@ test('solveUnits gives the reference implementation answer on every window (test
   const synth = [syntheticNetwork(3), syntheticNetwork(5)];
   let improved = 0, compared = 0;
   fc.assert(
-    fc.property(fc.oneof(cnnModel({ minBlocks: 3, maxBlocks: 8, maxChannels: 16 }).map((m) => graphOf(m)), fc.constantFrom(...synth)), fc.constantFrom(2, 8, 24, 64), fc.constantFrom('int8', 'fp32'), fc.integer({ min: 0, max: 1e6 }), (graph: OpGraph, kb, element, seed) => {
-      const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: element as 'int8' | 'fp32' });
+    fc.property(fc.oneof(cnnModel({ minBlocks: 3, maxBlocks: 8, maxChannels: 16 }).map((m) => graphOf(m)), fc.constantFrom(...synth)), fc.constantFrom(2, 8, 24, 64), fc.constantFrom('int8', 'fp32'), fc.constantFrom('lbdf', 'brr'), fc.boolean(), fc.integer({ min: 0, max: 1e6 }), (graph: OpGraph, kb, element, scheme, plain, seed) => {
+      const full = createCostModel(scheme as 'lbdf' | 'brr', graph, { bufferBytes: kb * KB, elementType: element as 'int8' | 'fp32' });
+      // plain: a cost model with the interface's methods only (no validDram), as a custom one
+      const cost: CostModel = plain ? { scheme: full.scheme, graph, bufferBytes: full.bufferBytes, elementBytes: full.elementBytes, memory: (g) => full.memory(g), valid: (g) => full.valid(g), dram: (g) => full.dram(g) } : full;
       const r = compareOnPlan(cost, new Rng(seed), 12);
       improved += r.improved;
       compared += r.compared;
     }),
-    { numRuns: 60 },
+    { numRuns: 80 },
   );
   assert.ok(compared > 200, `too few windows compared (${compared})`);
   assert.ok(improved > 0, 'no window had a cheaper re-grouping: the answers were never compared');
