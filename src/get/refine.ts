@@ -21,7 +21,7 @@
 import type { CostModel, Group } from '../fusion/types.ts';
 import { mergeSorted } from '../fusion/groups.ts';
 import { EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
-import { executionOrder, planKey } from '../fusion/plan.ts';
+import { executionOrder } from '../fusion/plan.ts';
 
 /** Limits of the refinement (deterministic: counts, never time). */
 export interface RefineLimits {
@@ -116,6 +116,12 @@ export function mergeWindowsAround(plan: readonly (readonly number[])[], units: 
   let improved = 0;
   const isActive = (g: readonly number[]) => g.some((v) => produced.has(v));
   const tried = new Set<string>();
+  const text = new Map<readonly number[], { ops: string; free: string }>();
+  const textOf = (q: readonly number[]) => {
+    let t = text.get(q);
+    if (!t) text.set(q, (t = { ops: q.join(','), free: q.filter((v) => freeUnit[unitOf[v]]).join(',') }));
+    return t;
+  };
   for (let guard = 0; guard < 4 * cur.length + 4; guard++) {
     const order = executionOrder(cost.graph, cur);
     if (!order) break;
@@ -134,7 +140,9 @@ export function mergeWindowsAround(plan: readonly (readonly number[])[], units: 
       const groups = order.slice(s, e + 1).map((i) => cur[i]);
       // the answer depends on the window's groups and which of their ops are free: cached per
       // cost model (searches meet the same windows again and again)
-      const key = planKey(groups) + '/' + groups.map((q) => q.filter((v) => freeUnit[unitOf[v]]).join(',')).join('|');
+      // (planKey(groups) + '/' + each group's free ops, with each group's two strings built once
+      // per call: the groups of `cur` are sorted, so planKey only orders them by first op)
+      const key = groups.slice().sort(byFirst).map((q) => textOf(q).ops).join('|') + '/' + groups.map((q) => textOf(q).free).join('|');
       if (tried.has(key)) continue;
       tried.add(key);
       let memo = windowMemo.get(cost);
@@ -156,6 +164,8 @@ export function mergeWindowsAround(plan: readonly (readonly number[])[], units: 
   }
   return { plan: cur, improved };
 }
+
+const byFirst = (a: readonly number[], b: readonly number[]) => a[0] - b[0];
 
 /** Candidates per window of mergeWindowsAround (and 4x that many node sets tested): it runs on
  * every rectified plan, so it is kept well below window.ts's 1500. */
