@@ -14,11 +14,14 @@ const byNumber = (a: number, b: number) => a - b;
 
 /** Merge of two sorted id lists (duplicates kept). */
 export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(a.length + b.length);
-  let i = 0, j = 0, k = 0;
-  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
-  while (i < a.length) out[k++] = a[i++];
-  while (j < b.length) out[k++] = b[j++];
+  // Filled by push, not `new Array(n)`: a preallocated array is HOLEY, the groups made elsewhere
+  // are PACKED, and the cost model's optimized code (which every group reaches) deoptimized
+  // ("wrong map") on the second kind and was compiled again.
+  const out: number[] = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) out.push(a[i] < b[j] ? a[i++] : b[j++]);
+  while (i < a.length) out.push(a[i++]);
+  while (j < b.length) out.push(b[j++]);
   return out;
 }
 

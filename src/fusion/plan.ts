@@ -14,8 +14,8 @@ export type PlanCheck = { ok: true } | { ok: false; reason: string };
 
 /** Canonical form: each group sorted, groups ordered by first op id. */
 export function canonicalPlan(plan: readonly (readonly number[])[]): Plan {
-  const out: Plan = new Array(plan.length);
-  for (let i = 0; i < plan.length; i++) out[i] = [...plan[i]].sort(byNumber);
+  const out: Plan = [];
+  for (let i = 0; i < plan.length; i++) out.push([...plan[i]].sort(byNumber));
   return out.sort(byFirstOp);
 }
 // Module-level comparators rather than arrows in each call: a closure's optimized code is dropped

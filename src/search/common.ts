@@ -422,8 +422,8 @@ class Polish {
 
 /** The group index of each op of H (loops, not array callbacks: see Polish). */
 function groupsOf(H: readonly number[], a: Int32Array): number[] {
-  const out = new Array<number>(H.length);
-  for (let i = 0; i < H.length; i++) out[i] = a[H[i]];
+  const out: number[] = [];
+  for (let i = 0; i < H.length; i++) out.push(a[H[i]]);
   return out;
 }
 function without(g: readonly number[], drop: Set<number>): number[] {

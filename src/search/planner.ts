@@ -191,12 +191,12 @@ function groupJson(cost: FusionCostModel, hw: Accelerator, g: Group, id: number)
   const mem = cost.memory(g);
   const d = cost.dramBreakdown(g);
   let macs = 0;
-  const nodes: string[] = new Array(g.length), opTypes: string[] = new Array(g.length);
+  const nodes: string[] = [], opTypes: string[] = [];
   for (let i = 0; i < g.length; i++) {
     const op = graph.ops[g[i]];
     macs += op.macs;
-    nodes[i] = op.node;
-    opTypes[i] = op.opType;
+    nodes.push(op.node);
+    opTypes.push(op.opType);
   }
   const out: FusionGroupJson = {
     id,
@@ -221,8 +221,8 @@ export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusi
   const hw = opts.hardware;
   const order = executionOrder(graph, plan)!;
   const fus = fusabilityOf(cost);
-  const groups: FusionGroupJson[] = new Array(order.length);
-  for (let id = 0; id < order.length; id++) groups[id] = groupJson(cost, hw, plan[order[id]], id);
+  const groups: FusionGroupJson[] = [];
+  for (let id = 0; id < order.length; id++) groups.push(groupJson(cost, hw, plan[order[id]], id));
   const lbl = layerByLayer(graph);
   const split = dramSplit(cost, plan, fus);
   const lsplit = dramSplit(cost, lbl, fus);

@@ -187,11 +187,11 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
     const e = path.entry[k], x = path.exit[k];
     const local = new Map<number, number>();
     for (let i = 0; i < S.length; i++) local.set(S[i], i);
-    const predMask: bigint[] = new Array(S.length);
+    const predMask: bigint[] = [];
     for (let i = 0; i < S.length; i++) {
       let acc = 0n;
       for (const u of pred[S[i]]) if (local.has(u)) acc |= bitOf(local, u);
-      predMask[i] = acc;
+      predMask.push(acc);
     }
     const full = (1n << BigInt(S.length)) - 1n;
     // Entry costs from the states at e, scanned in increasing A(O) + F_D(O).
@@ -201,13 +201,13 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
     const { parts, argO, firstValid } = seg;
     // Pieces by local index of their first (lowest-id, hence topologically minimal) op: a piece
     // that can be added at ideal I starts at an op whose predecessors are all in I.
-    const byFirst: number[][] = new Array(S.length);
-    for (let i = 0; i < S.length; i++) byFirst[i] = [];
+    const byFirst: number[][] = [];
+    for (let i = 0; i < S.length; i++) byFirst.push([]);
     for (let i = 0; i < parts.length; i++) byFirst[local.get(parts[i].ops[0])!].push(i);
     const adds = new Addable(S.length, predMask, byFirst, parts);
     // Order ideals reachable by adding pieces, by size.
-    const levels: bigint[][] = new Array(S.length + 1);
-    for (let i = 0; i <= S.length; i++) levels[i] = [];
+    const levels: bigint[][] = [];
+    for (let i = 0; i <= S.length; i++) levels.push([]);
     const seen = new Set<bigint>([0n]);
     levels[0].push(0n);
     for (let s = 0; s < S.length; s++) {

@@ -24,8 +24,8 @@ export interface Segments {
 export function segmentsOf(graph: OpGraph, comp: number[]): Segments {
   const n = graph.ops.length;
   const N = n + graph.tensors.length;
-  const adj: number[][] = new Array(N);
-  for (let v = 0; v < N; v++) adj[v] = [];
+  const adj: number[][] = [];
+  for (let v = 0; v < N; v++) adj.push([]);
   for (let id = 0; id < n; id++) {
     const op = graph.ops[id];
     for (const t of op.inputs) link(adj, id, n + t);

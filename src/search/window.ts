@@ -200,14 +200,14 @@ interface Entry {
 
 /** The local indices (in `local`) of the ops of each list `lists[v]`, v in `ops`. */
 function localLists(ops: readonly number[], lists: readonly (readonly number[])[], local: Map<number, number>): number[][] {
-  const out: number[][] = new Array(ops.length);
+  const out: number[][] = [];
   for (let i = 0; i < ops.length; i++) {
     const l: number[] = [];
     for (const u of lists[ops[i]]) {
       const j = local.get(u);
       if (j !== undefined) l.push(j);
     }
-    out[i] = l;
+    out.push(l);
   }
   return out;
 }
