@@ -134,8 +134,16 @@ export abstract class FusionCostModel implements CostModel {
     const bytes = this.computeMemory(g, undefined);
     this.mark(g); // fresh generation: computeMemory used the tensor stamps
     const dram = this.computeDram(g, false).total;
-    const valid = g.length === 1 || (bytes <= this.bufferBytes && !g.some((id) => this.graph.ops[id].opaque));
+    const valid = g.length === 1 || (bytes <= this.bufferBytes && !this.hasOpaque(g));
     return this.remember(k, first, g, bytes, dram, valid);
+  }
+
+  /** True when the group holds an opaque op (a loop, not an arrow per call: a closure's optimized
+   * code is dropped by a major GC once its call returns, and the next is compiled again). */
+  private hasOpaque(g: Group): boolean {
+    const ops = this.graph.ops;
+    for (const id of g) if (ops[id].opaque) return true;
+    return false;
   }
 
   /** Adds a group to the memo, returns its entry (bounded: a search with a huge budget on a large

@@ -8,13 +8,20 @@ import type { Group, OpGraph } from './types.ts';
 
 export const groupKey = (g: Group): string => g.join(',');
 
+/** Numeric order, one function for every sort here: an arrow written in a call is a new closure
+ * per call, whose optimized code a major GC drops once the call returns. */
+const byNumber = (a: number, b: number) => a - b;
+
 /** Merge of two sorted id lists (duplicates kept). */
 export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(a.length + b.length);
-  let i = 0, j = 0, k = 0;
-  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
-  while (i < a.length) out[k++] = a[i++];
-  while (j < b.length) out[k++] = b[j++];
+  // Filled by push, not `new Array(n)`: a preallocated array is HOLEY, the groups made elsewhere
+  // are PACKED, and the cost model's optimized code (which every group reaches) deoptimized
+  // ("wrong map") on the second kind and was compiled again.
+  const out: number[] = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) out.push(a[i] < b[j] ? a[i++] : b[j++]);
+  while (i < a.length) out.push(a[i++]);
+  while (j < b.length) out.push(b[j++]);
   return out;
 }
 
@@ -31,7 +38,7 @@ export function components(graph: OpGraph, ids: readonly number[]): number[][] {
   const out: number[][] = [];
   let sorted = true;
   for (let i = 1; i < ids.length && sorted; i++) if (ids[i - 1] > ids[i]) sorted = false;
-  for (const s of sorted ? ids : [...ids].sort((a, b) => a - b)) {
+  for (const s of sorted ? ids : [...ids].sort(byNumber)) {
     if (mark[s] !== IN) continue;
     const comp: number[] = [];
     const stack = [s];
@@ -42,7 +49,7 @@ export function components(graph: OpGraph, ids: readonly number[]): number[][] {
       for (const u of graph.succ[v]) if (mark[u] === IN) (mark[u] = SEEN, stack.push(u));
       for (const u of graph.pred[v]) if (mark[u] === IN) (mark[u] = SEEN, stack.push(u));
     }
-    out.push(comp.sort((a, b) => a - b));
+    out.push(comp.sort(byNumber));
   }
   return out;
 }
@@ -68,7 +75,7 @@ export function convexClosure(graph: OpGraph, members: Iterable<number>): number
   let U = Array.isArray(members) ? (members as number[]) : [...members];
   let sorted = true;
   for (let i = 1; i < U.length && sorted; i++) sorted = U[i - 1] < U[i];
-  if (!sorted) U = [...new Set(U)].sort((a, b) => a - b);
+  if (!sorted) U = [...new Set(U)].sort(byNumber);
   if (U.length < 2) return [...U];
   const { succ, pred } = graph;
   const lo = U[0], hi = U[U.length - 1];
@@ -89,7 +96,7 @@ export function convexClosure(graph: OpGraph, members: Iterable<number>): number
       if (mark[u] & 2) extra.push(u);
     }
   }
-  return extra.length ? mergeSorted(U, extra.sort((x, y) => x - y)) : [...U];
+  return extra.length ? mergeSorted(U, extra.sort(byNumber)) : [...U];
 }
 
 /** Data-flow edges (op-id pairs, src < dst) inside a group, sorted. */
@@ -145,7 +152,7 @@ export function cutPartition(graph: OpGraph, group: Group, edge: [number, number
   const [i, j] = edge;
   const { succ } = graph;
   let sorted: readonly number[] = group;
-  for (let k = 1; k < group.length; k++) if (group[k - 1] > group[k]) { sorted = [...group].sort((x, y) => x - y); break; }
+  for (let k = 1; k < group.length; k++) if (group[k - 1] > group[k]) { sorted = [...group].sort(byNumber); break; }
   const n = sorted.length;
   const c = cutScratchOf(graph);
   c.IN = ++c.gen;

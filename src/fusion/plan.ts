@@ -14,8 +14,14 @@ export type PlanCheck = { ok: true } | { ok: false; reason: string };
 
 /** Canonical form: each group sorted, groups ordered by first op id. */
 export function canonicalPlan(plan: readonly (readonly number[])[]): Plan {
-  return plan.map((g) => [...g].sort((a, b) => a - b)).sort((a, b) => a[0] - b[0]);
+  const out: Plan = [];
+  for (let i = 0; i < plan.length; i++) out.push([...plan[i]].sort(byNumber));
+  return out.sort(byFirstOp);
 }
+// Module-level comparators rather than arrows in each call: a closure's optimized code is dropped
+// by a major GC once its call returns, and the next call's arrow is compiled again.
+const byNumber = (a: number, b: number) => a - b;
+const byFirstOp = (a: Group, b: Group) => a[0] - b[0];
 
 /** Stable text key of a plan (for deduplication). */
 export function planKey(plan: Plan): string {

@@ -4,7 +4,7 @@
  * All randomness comes from the seeded Rng; every tie is broken by op ids, so a (seed, budget)
  * pair gives the same plan on every run.
  */
-import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
+import type { CostModel, Group, OpGraph, Rectifier } from '../fusion/types.ts';
 import { applyRectifier, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import { rectifyLazily } from './prune.ts';
 import { components, convexClosure, mergeSorted } from '../fusion/groups.ts';
@@ -323,26 +323,68 @@ export class SearchRun {
  * on large graphs. No randomness; ties broken by op ids.
  */
 export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000, maxWork = Infinity): Plan {
-  const graph = cost.graph;
-  const n = graph.ops.length;
-  const fus = fusabilityOf(cost);
-  let plan = canonicalPlan(start);
-  let a = assignmentOf(plan, n);
-  let evals = 0;
-  let work = 0;
-  /** Score the plan where group H replaces its ops' groups; returns the new plan if it is better. */
-  const tryGroup = (H: number[]): boolean => {
-    evals++;
-    work += H.length;
-    if (work > maxWork) evals = maxEvals;
+  return new Polish(cost, start, maxEvals, maxWork).run();
+}
+
+const byId = (x: number, y: number) => x - y;
+
+/** polishPlan's state and edits. A class, not closures inside polishPlan: a closure's optimized
+ * code is held weakly by its feedback vector, so once a call's closures die a major GC drops it
+ * and the next call's closures are compiled by TurboFan again (tryGroup was compiled 26 times in
+ * one sweep, 1.8 s of compiler time); methods live as long as the class. */
+class Polish {
+  private readonly graph: OpGraph;
+  private readonly n: number;
+  private plan: Plan;
+  private a: Int32Array;
+  private evals = 0;
+  private work = 0;
+  constructor(private readonly cost: CostModel, start: Plan, private readonly maxEvals: number, private readonly maxWork: number) {
+    this.graph = cost.graph;
+    this.n = this.graph.ops.length;
+    this.plan = canonicalPlan(start);
+    this.a = assignmentOf(this.plan, this.n);
+  }
+  run(): Plan {
+    const { graph, maxEvals, n } = this;
+    const fus = fusabilityOf(this.cost);
+    for (let improved = true; improved && this.evals < maxEvals; ) {
+      improved = false;
+      for (const [u, v] of fus.edges) {
+        if (this.evals >= maxEvals) break;
+        const { a, plan } = this;
+        if (a[u] === a[v]) continue;
+        if (this.tryGroup(convexClosure(graph, mergeSorted(plan[a[u]], plan[a[v]])))) { improved = true; continue; }
+        if (this.tryGroup(convexClosure(graph, mergeSorted(plan[a[v]], [u])))) { improved = true; continue; }
+        if (this.tryGroup(convexClosure(graph, mergeSorted(plan[a[u]], [v])))) { improved = true; continue; }
+        // Boundary shifts: a suffix of u's group (ops >= t) joins v's group, or a prefix of v's
+        // group (ops <= t) joins u's group — moves a group boundary by several ops at once.
+        if (u < v) {
+          const A = plan[a[u]], B = plan[a[v]];
+          let done = false;
+          for (let i = 1; i < A.length && !done && this.evals < maxEvals; i++) if (A[i] <= u && this.tryGroup(convexClosure(graph, mergeSorted(B, A.slice(i))))) done = true;
+          for (let i = B.length - 1; i > 0 && !done && this.evals < maxEvals; i--) if (B[i - 1] >= v && this.tryGroup(convexClosure(graph, mergeSorted(A, B.slice(0, i))))) done = true;
+          if (done) improved = true;
+        }
+      }
+      for (let x = 0; x < n && this.evals < maxEvals; x++) if (this.tryEject(x)) improved = true;
+    }
+    return this.plan;
+  }
+  /** Score the plan where group H replaces its ops' groups; applies it if it is better. */
+  private tryGroup(H: number[]): boolean {
+    const { cost, graph, plan, a } = this;
+    this.evals++;
+    this.work += H.length;
+    if (this.work > this.maxWork) this.evals = this.maxEvals;
     if (!cost.valid(H)) return false;
-    const touched = [...new Set(H.map((id) => a[id]))].sort((x, y) => x - y);
+    const touched = [...new Set(groupsOf(H, a))].sort(byId);
     const inH = new Set(H);
     let before = 0, after = cost.dram(H);
     const add: Group[] = [H];
     for (const gi of touched) {
       before += cost.dram(plan[gi]);
-      const rest = plan[gi].filter((id) => !inH.has(id));
+      const rest = without(plan[gi], inH);
       if (!rest.length) continue;
       for (const c of components(graph, rest)) {
         if (!cost.valid(c)) return false;
@@ -351,51 +393,46 @@ export function polishPlan(cost: CostModel, start: Plan, maxEvals = 20000, maxWo
       }
     }
     if (!(after < before - 1e-9)) return false;
-    work += plan.length; // the acyclicity check and the rebuild below cost O(plan)
-    const next = replaceGroups(plan, touched, add);
-    if (!executionOrder(graph, next)) return false;
-    plan = canonicalPlan(next);
-    a = assignmentOf(plan, n);
-    return true;
-  };
-  const tryEject = (x: number): boolean => {
-    evals++;
+    this.work += plan.length; // the acyclicity check and the rebuild below cost O(plan)
+    return this.apply(replaceGroups(plan, touched, add));
+  }
+  private tryEject(x: number): boolean {
+    const { cost, graph, plan, a } = this;
+    this.evals++;
     const gi = a[x];
     const g = plan[gi];
     if (g.length < 2) return false;
-    work += g.length;
-    if (work > maxWork) evals = maxEvals;
-    const rest = g.filter((id) => id !== x);
+    this.work += g.length;
+    if (this.work > this.maxWork) this.evals = this.maxEvals;
+    const rest = withoutOne(g, x);
     const parts = [[x], ...components(graph, rest)];
     let after = 0;
     for (const c of parts) after += cost.dram(c);
     if (!(after < cost.dram(g) - 1e-9)) return false;
-    work += plan.length;
-    const next = replaceGroups(plan, [gi], parts);
-    if (!executionOrder(graph, next)) return false;
-    plan = canonicalPlan(next);
-    a = assignmentOf(plan, n);
-    return true;
-  };
-  for (let improved = true; improved && evals < maxEvals; ) {
-    improved = false;
-    for (const [u, v] of fus.edges) {
-      if (evals >= maxEvals) break;
-      if (a[u] === a[v]) continue;
-      if (tryGroup(convexClosure(graph, mergeSorted(plan[a[u]], plan[a[v]])))) { improved = true; continue; }
-      if (tryGroup(convexClosure(graph, mergeSorted(plan[a[v]], [u])))) { improved = true; continue; }
-      if (tryGroup(convexClosure(graph, mergeSorted(plan[a[u]], [v])))) { improved = true; continue; }
-      // Boundary shifts: a suffix of u's group (ops >= t) joins v's group, or a prefix of v's
-      // group (ops <= t) joins u's group — moves a group boundary by several ops at once.
-      if (u < v) {
-        const A = plan[a[u]], B = plan[a[v]];
-        let done = false;
-        for (let i = 1; i < A.length && !done && evals < maxEvals; i++) if (A[i] <= u && tryGroup(convexClosure(graph, mergeSorted(B, A.slice(i))))) done = true;
-        for (let i = B.length - 1; i > 0 && !done && evals < maxEvals; i--) if (B[i - 1] >= v && tryGroup(convexClosure(graph, mergeSorted(A, B.slice(0, i))))) done = true;
-        if (done) improved = true;
-      }
-    }
-    for (let x = 0; x < n && evals < maxEvals; x++) if (tryEject(x)) improved = true;
+    this.work += plan.length;
+    return this.apply(replaceGroups(plan, [gi], parts));
   }
-  return plan;
+  private apply(next: Plan): boolean {
+    if (!executionOrder(this.graph, next)) return false;
+    this.plan = canonicalPlan(next);
+    this.a = assignmentOf(this.plan, this.n);
+    return true;
+  }
+}
+
+/** The group index of each op of H (loops, not array callbacks: see Polish). */
+function groupsOf(H: readonly number[], a: Int32Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < H.length; i++) out.push(a[H[i]]);
+  return out;
+}
+function without(g: readonly number[], drop: Set<number>): number[] {
+  const out: number[] = [];
+  for (const id of g) if (!drop.has(id)) out.push(id);
+  return out;
+}
+function withoutOne(g: readonly number[], x: number): number[] {
+  const out: number[] = [];
+  for (const id of g) if (id !== x) out.push(id);
+  return out;
 }

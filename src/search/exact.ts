@@ -303,11 +303,6 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
   const tried = new Int32Array(n).fill(-1);
   let level: Group[] = (within ?? Array.from({ length: n }, (_, i) => i)).map((v) => [v]);
   let stamp = 0;
-  const meets = (b: Uint32Array) => {
-    for (let k = 0; k < words; k++) if (b[k] & inS[k]) return true;
-    return false;
-  };
-  const has = (x: number) => (inS[x >>> 5] & (1 << (x & 31))) !== 0;
   let size = 1;
   for (;;) {
     if (out.length + level.length > cap) return { groups: out, complete: false, maxSize: size - 1 };
@@ -322,12 +317,12 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
       stamp++;
       for (const m of S) {
         for (const w of fus.adj[m]) {
-          if (has(w) || tried[w] === stamp || (allowed && !allowed[w])) continue;
+          if (hasBit(inS, w) || tried[w] === stamp || (allowed && !allowed[w])) continue;
           tried[w] = stamp;
           // S is convex; S + w is not iff a path runs w -> (outside) -> S or S -> (outside) -> w.
           let convex = true;
-          for (const x of succ[w]) if (!has(x) && meets(desc[x])) { convex = false; break; }
-          if (convex) for (const x of pred[w]) if (!has(x) && meets(anc[x])) { convex = false; break; }
+          for (const x of succ[w]) if (!hasBit(inS, x) && meets(desc[x], inS, words)) { convex = false; break; }
+          if (convex) for (const x of pred[w]) if (!hasBit(inS, x) && meets(anc[x], inS, words)) { convex = false; break; }
           if (!convex) continue;
           // S + w sorted, in an array of exactly |S| + 1 elements: concat allocates the length it
           // needs, where pushing into [] reserves 17 elements and 41 from the 18th (PP-OCRv4 det:
@@ -355,6 +350,16 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
     // (PP-OCRv4 det: 158,571 candidates, peak RSS 308 -> see bench:memory).
     if (out.length >= LARGE_FAMILY) collectGarbage();
   }
+}
+
+// enumerateConvexLevels' bit tests: module functions, not closures inside it (a closure's
+// optimized code is dropped by a major GC once its call returns, and compiled again next call).
+function meets(b: Uint32Array, inS: Uint32Array, words: number): boolean {
+  for (let k = 0; k < words; k++) if (b[k] & inS[k]) return true;
+  return false;
+}
+function hasBit(inS: Uint32Array, x: number): boolean {
+  return (inS[x >>> 5] & (1 << (x & 31))) !== 0;
 }
 
 /** Lower bound on any plan: every weight read once, graph inputs read, graph outputs written. */

@@ -63,26 +63,16 @@ export function greedyMergePlan(cost: CostModel): Plan {
   const up = new UnionPlan(cost);
   const n = cost.graph.ops.length;
   const version = new Int32Array(n);
-  type Cand = { a: number; b: number; gain: number; va: number; vb: number; size: number };
   // Ties in gain go to the smaller op ids. On large graphs (more than LARGE_GRAPH ops: far
   // beyond the reference networks, which keep the published tie order) equal gains go first to
   // the smaller merged group: on a long chain of equal maps the id order grows one group an op
   // at a time, re-evaluating it each time (quadratic), while size order merges pairwise, then
   // pairs of pairs (n log n).
   const bySize = n > LARGE_GRAPH;
-  const heap = new MinHeap<Cand>((x, y) => y.gain - x.gain || (bySize ? x.size - y.size : 0) || x.a - y.a || x.b - y.b);
-  const consider = (a: number, b: number) => {
-    if (a === b) return;
-    const A = up.group(a), B = up.group(b);
-    const U = mergeSorted(A, B);
-    if (!cost.valid(U)) return;
-    const gain = cost.dram(A) + cost.dram(B) - cost.dram(U);
-    const [x, y] = a < b ? [a, b] : [b, a];
-    if (gain > 0) heap.push({ a: x, b: y, gain, va: version[x], vb: version[y], size: U.length });
-  };
+  const heap = new MinHeap<MergeCand>(bySize ? byGainSize : byGain);
   // Neighbour groups (by root) of each group, through fusable edges.
   const nbrs: Set<number>[] = fus.adj.map((l) => new Set(l));
-  for (const [u, v] of fus.edges) consider(u, v);
+  for (const [u, v] of fus.edges) considerMerge(cost, up, heap, version, u, v);
   for (;;) {
     const best = heap.pop();
     if (!best) break;
@@ -104,9 +94,27 @@ export function greedyMergePlan(cost: CostModel): Plan {
       const ng = nbrs[g];
       if (ng.delete(s)) ng.add(r);
     }
-    for (const g of [...big].sort((x, y) => x - y)) consider(r, g);
+    for (const g of [...big].sort(byNumber)) considerMerge(cost, up, heap, version, r, g);
   }
   return canonicalPlan(up.toPlan());
+}
+
+type MergeCand = { a: number; b: number; gain: number; va: number; vb: number; size: number };
+const byNumber = (x: number, y: number) => x - y;
+const byGain = (x: MergeCand, y: MergeCand) => y.gain - x.gain || x.a - y.a || x.b - y.b;
+const byGainSize = (x: MergeCand, y: MergeCand) => y.gain - x.gain || x.size - y.size || x.a - y.a || x.b - y.b;
+
+/** greedyMergePlan's step: queues the merge of the groups of roots a and b when it is valid and
+ * saves DRAM. A function, not a closure inside greedyMergePlan: a closure's optimized code is
+ * dropped by a major GC once its call returns, and the next call's closure is compiled again. */
+function considerMerge(cost: CostModel, up: UnionPlan, heap: MinHeap<MergeCand>, version: Int32Array, a: number, b: number): void {
+  if (a === b) return;
+  const A = up.group(a), B = up.group(b);
+  const U = mergeSorted(A, B);
+  if (!cost.valid(U)) return;
+  const gain = cost.dram(A) + cost.dram(B) - cost.dram(U);
+  const x = a < b ? a : b, y = a < b ? b : a;
+  if (gain > 0) heap.push({ a: x, b: y, gain, va: version[x], vb: version[y], size: U.length });
 }
 
 /** A binary min-heap under `less` (negative: x first). */

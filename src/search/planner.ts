@@ -9,7 +9,7 @@
  * zeroes wall-clock fields (ms, *Ms, seconds), leaves them alone).
  */
 import type { Accelerator } from '../hardware/accelerator.ts';
-import type { FusionScheme, MemoryItem, OpGraph, Rectifier } from '../fusion/types.ts';
+import type { FusionScheme, Group, MemoryItem, OpGraph, Rectifier } from '../fusion/types.ts';
 import { createCostModel, BrrCostModel, type FusionCostModel } from '../fusion/cost.ts';
 import { checkPlan, dramSplit, executionOrder, layerByLayer, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf, type SearchMethod, type SearchOptions, type SearchResult } from './common.ts';
@@ -176,43 +176,59 @@ export async function planFusion(graph: OpGraph, opts: PlanFusionOptions): Promi
   return { cost, plan, search, optimum, json };
 }
 
+/** A group's latency from its MACs and DRAM bytes on `hw`. */
+function latencyOf(hw: Accelerator, macs: number, dram: number): FusionGroupJson['latency'] {
+  const computeUs = (macs / hw.macsPerSecond) * 1e6;
+  const dramUs = (dram / hw.dramBytesPerSecond) * 1e6;
+  return { computeUs: round(computeUs), dramUs: round(dramUs), us: round(Math.max(computeUs, dramUs)), bound: computeUs >= dramUs ? ('compute' as const) : ('dram' as const) };
+}
+
+/** One group of fusionPlanJson (its execution-order index `id`). Module functions, not closures
+ * inside fusionPlanJson: a closure's optimized code is dropped by a major GC once its call
+ * returns, and a sweep calls fusionPlanJson once per point. */
+function groupJson(cost: FusionCostModel, hw: Accelerator, g: Group, id: number): FusionGroupJson {
+  const graph = cost.graph;
+  const mem = cost.memory(g);
+  const d = cost.dramBreakdown(g);
+  let macs = 0;
+  const nodes: string[] = [], opTypes: string[] = [];
+  for (let i = 0; i < g.length; i++) {
+    const op = graph.ops[g[i]];
+    macs += op.macs;
+    nodes.push(op.node);
+    opTypes.push(op.opType);
+  }
+  const out: FusionGroupJson = {
+    id,
+    nodes,
+    opTypes,
+    valid: cost.valid(g),
+    memoryBytes: mem.bytes,
+    memory: { bytes: mem.bytes, items: mem.items },
+    dramBytes: d.total,
+    dram: { inputs: d.inputs, outputs: d.outputs, weightBytes: d.weights, refetchBytes: d.refetch },
+    macs,
+    latency: latencyOf(hw, macs, d.total),
+  };
+  if (g.length === 1 && graph.ops[g[0]].opaque) out.opaque = `control flow (${graph.ops[g[0]].opType}): one op of this plan, planned alone, never fused with another; its static subgraphs are planned on their own (subgraphs)`;
+  if (cost instanceof BrrCostModel) out.weightSubgroups = cost.subgroups(g).map((s) => ({ nodes: s.ops.map((v) => graph.ops[v].node), bytes: s.bytes }));
+  return out;
+}
+
 /** The schedule's fusion part for a plan. */
 export function fusionPlanJson(cost: FusionCostModel, plan: Plan, opts: PlanFusionOptions, search: SearchResult | ExactResult, optimum?: ExactResult): FusionPlanJson {
   const graph = cost.graph;
   const hw = opts.hardware;
   const order = executionOrder(graph, plan)!;
   const fus = fusabilityOf(cost);
-  const latency = (macs: number, dram: number) => {
-    const computeUs = (macs / hw.macsPerSecond) * 1e6;
-    const dramUs = (dram / hw.dramBytesPerSecond) * 1e6;
-    return { computeUs: round(computeUs), dramUs: round(dramUs), us: round(Math.max(computeUs, dramUs)), bound: computeUs >= dramUs ? ('compute' as const) : ('dram' as const) };
-  };
-  const groups: FusionGroupJson[] = order.map((gi, id) => {
-    const g = plan[gi];
-    const mem = cost.memory(g);
-    const d = cost.dramBreakdown(g);
-    const macs = g.reduce((a, v) => a + graph.ops[v].macs, 0);
-    const out: FusionGroupJson = {
-      id,
-      nodes: g.map((v) => graph.ops[v].node),
-      opTypes: g.map((v) => graph.ops[v].opType),
-      valid: cost.valid(g),
-      memoryBytes: mem.bytes,
-      memory: { bytes: mem.bytes, items: mem.items },
-      dramBytes: d.total,
-      dram: { inputs: d.inputs, outputs: d.outputs, weightBytes: d.weights, refetchBytes: d.refetch },
-      macs,
-      latency: latency(macs, d.total),
-    };
-    if (g.length === 1 && graph.ops[g[0]].opaque) out.opaque = `control flow (${graph.ops[g[0]].opType}): one op of this plan, planned alone, never fused with another; its static subgraphs are planned on their own (subgraphs)`;
-    if (cost instanceof BrrCostModel) out.weightSubgroups = cost.subgroups(g).map((s) => ({ nodes: s.ops.map((v) => graph.ops[v].node), bytes: s.bytes }));
-    return out;
-  });
+  const groups: FusionGroupJson[] = [];
+  for (let id = 0; id < order.length; id++) groups.push(groupJson(cost, hw, plan[order[id]], id));
   const lbl = layerByLayer(graph);
   const split = dramSplit(cost, plan, fus);
   const lsplit = dramSplit(cost, lbl, fus);
   const totalMacs = graph.ops.reduce((a, op) => a + op.macs, 0);
-  const lblLatency = lbl.reduce((a, g) => a + latency(graph.ops[g[0]].macs, cost.dram(g)).us, 0);
+  let lblLatency = 0;
+  for (const g of lbl) lblLatency += latencyOf(hw, graph.ops[g[0]].macs, cost.dram(g)).us;
   const isExact = search.method === 'exact';
   const s = search as SearchResult;
   return {

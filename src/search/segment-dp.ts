@@ -173,15 +173,11 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
   if (!path) return undefined;
   const maxStates = limits.maxStates ?? 100_000;
   const maxIdeals = limits.maxIdeals ?? 100_000;
-  const maxJoins = limits.maxJoins ?? 3_000_000;
-  const deadline = limits.deadline ?? Infinity;
-  // Counts joins and checks the clock every 256 of them.
-  const join = () => ++joins > maxJoins || ((joins & 255) === 0 && performance.now() > deadline);
+  const budget = new JoinBudget(limits.maxJoins ?? 3_000_000, limits.deadline ?? Infinity);
+  const deadline = budget.deadline;
   const { pred } = cost.graph;
-  const beta = cost.bufferBytes;
-  const mem = (g: Group) => (cost as { memoryBytes?: (g: Group) => number }).memoryBytes?.(g) ?? cost.memory(g).bytes;
   const lbdf = cost.scheme === 'lbdf';
-  let joins = 0, idealsAll = 0, statesMax = 0;
+  let idealsAll = 0, statesMax = 0;
   const ctxs: SegCtx[] = [];
   let states: State[] = [];
   let total = Infinity;
@@ -189,192 +185,62 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
   for (let k = 0; k < path.order.length; k++) {
     const S = segments[path.order[k]];
     const e = path.entry[k], x = path.exit[k];
-    const local = new Map(S.map((v, i) => [v, i]));
-    const bit = (v: number) => 1n << BigInt(local.get(v)!);
-    const predMask = S.map((v) => pred[v].reduce((acc, u) => (local.has(u) ? acc | bit(u) : acc), 0n));
+    const local = new Map<number, number>();
+    for (let i = 0; i < S.length; i++) local.set(S[i], i);
+    const predMask: bigint[] = [];
+    for (let i = 0; i < S.length; i++) {
+      let acc = 0n;
+      for (const u of pred[S[i]]) if (local.has(u)) acc |= bitOf(local, u);
+      predMask.push(acc);
+    }
     const full = (1n << BigInt(S.length)) - 1n;
     // Entry costs from the states at e, scanned in increasing A(O) + F_D(O).
-    const sorted = states.slice().sort((p, q) => p.key - q.key || (p.ops.length - q.ops.length));
-    const dE = e >= 0 ? cost.dram([e]) : 0;
-    const mE = e >= 0 && lbdf ? mem([e]) : 0;
-    const parts: Part[] = [];
-    const argO: (State | undefined)[] = [];
-    // Monotonicity (validity is monotone under inclusion): a state valid with Q is valid with
-    // every Q' ⊂ Q, so Q's first valid state in the scan order comes no earlier than that of any
-    // entry piece Q minus one op. The family is listed by size, so those come first.
-    const firstValid = new Map<string, number>();
-    const scanStart = (G: Group) => {
-      let start = 0;
-      for (const w of G) {
-        if (w === e) continue;
-        const at = firstValid.get(G.filter((u) => u !== w).join(','));
-        if (at !== undefined && at > start) start = at;
-      }
-      return start;
-    };
-    for (const G of families[path.order[k]]) {
-      let mask = 0n, pm = 0n;
-      for (const v of G) mask |= bit(v);
-      for (const v of G) pm |= predMask[local.get(v)!];
-      const hasE = e >= 0 && G.includes(e), hasX = x >= 0 && G.includes(x);
-      let c = cost.dram(G);
-      let best: State | undefined;
-      if (hasE && !hasX) {
-        c = Infinity;
-        const mQ = lbdf ? mem(G) : 0;
-        let i = scanStart(G);
-        for (; i < sorted.length; i++) {
-          const O = sorted[i];
-          if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
-          if (join()) return undefined;
-          if (cost.valid(unionSorted(O.ops, G))) {
-            c = cost.dram(G) - dE + O.key;
-            best = O;
-            break;
-          }
-        }
-        firstValid.set(G.join(','), i);
-      }
-      parts.push({ ops: G, mask, pred: pm & ~mask, hasE, hasX, cost: c });
-      argO.push(best);
-    }
+    const sorted = states.slice().sort(byKeyThenSize);
+    const seg = segmentParts(cost, families[path.order[k]], local, predMask, e, x, sorted, lbdf, budget);
+    if (!seg) return undefined;
+    const { parts, argO, firstValid } = seg;
     // Pieces by local index of their first (lowest-id, hence topologically minimal) op: a piece
     // that can be added at ideal I starts at an op whose predecessors are all in I.
-    const byFirst: number[][] = S.map(() => []);
-    parts.forEach((p, i) => byFirst[local.get(p.ops[0])!].push(i));
+    const byFirst: number[][] = [];
+    for (let i = 0; i < S.length; i++) byFirst.push([]);
+    for (let i = 0; i < parts.length; i++) byFirst[local.get(parts[i].ops[0])!].push(i);
+    const adds = new Addable(S.length, predMask, byFirst, parts);
     // Order ideals reachable by adding pieces, by size.
-    const levels: bigint[][] = Array.from({ length: S.length + 1 }, () => []);
+    const levels: bigint[][] = [];
+    for (let i = 0; i <= S.length; i++) levels.push([]);
     const seen = new Set<bigint>([0n]);
     levels[0].push(0n);
-    const addable = (I: bigint, visit: (pi: number, J: bigint) => void) => {
-      for (let i = 0; i < S.length; i++) {
-        const b = 1n << BigInt(i);
-        if (I & b || (predMask[i] & ~I) !== 0n) continue;
-        for (const pi of byFirst[i]) {
-          const p = parts[pi];
-          if ((p.mask & I) === 0n && (p.pred & ~I) === 0n) visit(pi, I | p.mask);
-        }
-      }
-    };
     for (let s = 0; s < S.length; s++) {
       for (const I of levels[s]) {
-        addable(I, (pi, J) => {
-          if (seen.has(J)) return;
+        const n = adds.at(I);
+        for (let t = 0; t < n; t++) {
+          const J = adds.J[t];
+          if (seen.has(J)) continue;
           seen.add(J);
-          levels[s + parts[pi].ops.length].push(J);
-        });
+          levels[s + parts[adds.pi[t]].ops.length].push(J);
+        }
       }
       if (seen.size > maxIdeals || performance.now() > deadline) return undefined;
     }
     idealsAll += seen.size;
-    const g = new Map<bigint, { v: number; prev: bigint; part: number }>([[0n, { v: 0, prev: -1n, part: -1 }]]);
-    for (let s = 0; s < S.length; s++) {
-      for (const I of levels[s]) {
-        const gi = g.get(I);
-        if (!gi) continue;
-        addable(I, (pi, J) => {
-          const p = parts[pi];
-          if (p.hasX || p.cost === Infinity) return;
-          const v = gi.v + p.cost;
-          const cur = g.get(J);
-          if (!cur || v < cur.v) g.set(J, { v, prev: I, part: pi });
-        });
-      }
-    }
-    const h = new Map<bigint, { v: number; next: bigint; part: number }>([[full, { v: 0, next: -1n, part: -1 }]]);
-    for (let s = S.length - 1; s >= 0; s--) {
-      for (const I of levels[s]) {
-        let best: { v: number; next: bigint; part: number } | undefined;
-        addable(I, (pi, J) => {
-          const p = parts[pi];
-          if (p.hasX || p.cost === Infinity) return;
-          const hj = h.get(J);
-          if (!hj) return;
-          const v = p.cost + hj.v;
-          if (!best || v < best.v) best = { v, next: J, part: pi };
-        });
-        if (best) h.set(I, best);
-      }
-    }
+    const g = forwardCosts(S.length, levels, parts, adds);
+    const h = backwardCosts(S.length, levels, parts, adds, full);
     ctxs.push({ parts, full, g, h, argO });
     if (x < 0) {
       total = g.get(full)?.v ?? Infinity;
       break;
     }
-    // Exit and through pieces: the best ideal to add each at.
-    const at = new Map<number, { v: number; I: bigint }>();
-    for (let s = 0; s < S.length; s++) {
-      for (const I of levels[s]) {
-        const gi = g.get(I);
-        if (!gi) continue;
-        addable(I, (pi, J) => {
-          if (!parts[pi].hasX) return;
-          const hj = h.get(J);
-          if (!hj) return;
-          const v = gi.v + hj.v;
-          const cur = at.get(pi);
-          if (!cur || v < cur.v) at.set(pi, { v, I });
-        });
-      }
-    }
-    const next = new Map<string, State>();
-    const put = (st: State) => {
-      const key = st.ops.join(',');
-      const cur = next.get(key);
-      if (!cur || st.a < cur.a) next.set(key, st);
-    };
-    for (const [pi, { v, I }] of [...at].sort((p, q) => p[0] - q[0])) {
-      const p = parts[pi];
-      if (!p.hasE) {
-        put({ ops: [...p.ops], a: v, key: v + cost.dram(p.ops), mem: lbdf ? mem(p.ops) : 0, seg: k, I, part: pi });
-        continue;
-      }
-      const mT = lbdf ? mem(p.ops) : 0;
-      for (let i = scanStart(p.ops); i < sorted.length; i++) {
-        const O = sorted[i];
-        if (lbdf && O.mem + mT - mE > beta) continue;
-        if (join()) return undefined;
-        const U = unionSorted(O.ops, p.ops);
-        if (!cost.valid(U)) continue;
-        const a = O.a + v;
-        put({ ops: U, a, key: a + cost.dram(U), mem: lbdf ? mem(U) : 0, seg: k, I, part: pi, prev: O });
-      }
-    }
-    states = [...next.values()];
+    const at = exitCosts(S.length, levels, parts, adds, g, h);
+    const next = nextStates(cost, at, parts, sorted, firstValid, e, k, lbdf, budget);
+    if (!next) return undefined;
+    states = next;
     statesMax = Math.max(statesMax, states.length);
     if (states.length > maxStates || states.length === 0) return undefined;
   }
   if (total === Infinity) return undefined;
 
   // Rebuild the plan from the back-pointers.
-  const out: Group[] = [];
-  const emitPart = (k: number, pi: number) => {
-    const ctx = ctxs[k];
-    const p = ctx.parts[pi];
-    if (p.hasE) {
-      const O = ctx.argO[pi]!;
-      out.push(unionSorted(O.ops, p.ops));
-      expandState(O);
-    } else out.push(p.ops);
-  };
-  const expand = (k: number, I: bigint, pi: number) => {
-    const ctx = ctxs[k];
-    for (let cur = I; cur !== 0n; ) {
-      const b = ctx.g.get(cur)!;
-      emitPart(k, b.part);
-      cur = b.prev;
-    }
-    for (let cur = pi >= 0 ? I | ctx.parts[pi].mask : I; cur !== ctx.full; ) {
-      const b = ctx.h.get(cur)!;
-      emitPart(k, b.part);
-      cur = b.next;
-    }
-  };
-  const expandState = (O: State) => {
-    expand(O.seg, O.I, O.part);
-    if (O.prev) expandState(O.prev);
-  };
-  expand(ctxs.length - 1, ctxs[ctxs.length - 1].full, -1);
+  const out = new Rebuild(ctxs).all();
   // Re-check: every group valid, DRAM equal to the DP value (else decline: a fact above failed).
   let d = 0;
   for (const G of out) {
@@ -382,5 +248,248 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
     d += cost.dram(G);
   }
   if (d !== total) return undefined;
-  return { plan: out, dram: d, states: statesMax, ideals: idealsAll, joins };
+  return { plan: out, dram: d, states: statesMax, ideals: idealsAll, joins: budget.joins };
+}
+
+// The steps of solveSegmentPath are module-level functions and classes, not closures inside it:
+// a closure's optimized code is held weakly by its feedback vector, so once the call returns a
+// major GC drops it and the next call's closures are compiled by TurboFan again (in one sweep
+// `addable` was compiled 26 times, `expandState` 9 times at ~0.08 s each), and the one large
+// function was recompiled as a whole after each deopt in any of its parts.
+
+/** Counts joins against the limit, and checks the clock every 256 of them. */
+class JoinBudget {
+  joins = 0;
+  constructor(readonly maxJoins: number, readonly deadline: number) {}
+  /** Counts one join; true when a limit is passed. */
+  join(): boolean {
+    return ++this.joins > this.maxJoins || ((this.joins & 255) === 0 && performance.now() > this.deadline);
+  }
+}
+
+const byKeyThenSize = (p: State, q: State) => p.key - q.key || p.ops.length - q.ops.length;
+const byFirstNumber = (p: [number, unknown], q: [number, unknown]) => p[0] - q[0];
+
+function memOf(cost: CostModel, g: Group): number {
+  return (cost as { memoryBytes?: (g: Group) => number }).memoryBytes?.(g) ?? cost.memory(g).bytes;
+}
+
+function bitOf(local: Map<number, number>, v: number): bigint {
+  return 1n << BigInt(local.get(v)!);
+}
+
+/** Q's first state to scan (see segmentParts): the latest first-valid state of Q minus one op. */
+function scanStart(G: Group, e: number, firstValid: Map<string, number>): number {
+  let start = 0;
+  for (const w of G) {
+    if (w === e) continue;
+    const at = firstValid.get(withoutOp(G, w).join(','));
+    if (at !== undefined && at > start) start = at;
+  }
+  return start;
+}
+
+function withoutOp(G: Group, w: number): number[] {
+  const out: number[] = [];
+  for (const u of G) if (u !== w) out.push(u);
+  return out;
+}
+
+/** The pieces of one segment (its family), entry pieces with their cost C(Q) and best state;
+ * undefined when the join limit is reached. */
+function segmentParts(cost: CostModel, family: Group[], local: Map<number, number>, predMask: bigint[], e: number, x: number, sorted: State[], lbdf: boolean, budget: JoinBudget): { parts: Part[]; argO: (State | undefined)[]; firstValid: Map<string, number> } | undefined {
+  const beta = cost.bufferBytes;
+  const dE = e >= 0 ? cost.dram([e]) : 0;
+  const mE = e >= 0 && lbdf ? memOf(cost, [e]) : 0;
+  const parts: Part[] = [];
+  const argO: (State | undefined)[] = [];
+  // Monotonicity (validity is monotone under inclusion): a state valid with Q is valid with
+  // every Q' ⊂ Q, so Q's first valid state in the scan order comes no earlier than that of any
+  // entry piece Q minus one op. The family is listed by size, so those come first.
+  const firstValid = new Map<string, number>();
+  for (const G of family) {
+    let mask = 0n, pm = 0n;
+    for (const v of G) mask |= bitOf(local, v);
+    for (const v of G) pm |= predMask[local.get(v)!];
+    const hasE = e >= 0 && G.includes(e), hasX = x >= 0 && G.includes(x);
+    let c = cost.dram(G);
+    let best: State | undefined;
+    if (hasE && !hasX) {
+      c = Infinity;
+      const mQ = lbdf ? memOf(cost, G) : 0;
+      let i = scanStart(G, e, firstValid);
+      for (; i < sorted.length; i++) {
+        const O = sorted[i];
+        if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
+        if (budget.join()) return undefined;
+        if (cost.valid(unionSorted(O.ops, G))) {
+          c = cost.dram(G) - dE + O.key;
+          best = O;
+          break;
+        }
+      }
+      firstValid.set(G.join(','), i);
+    }
+    parts.push({ ops: G, mask, pred: pm & ~mask, hasE, hasX, cost: c });
+    argO.push(best);
+  }
+  return { parts, argO, firstValid };
+}
+
+/** The pieces that can be added at an ideal I, with the ideal each gives (I | piece), in the
+ * scan order: by first op, then family order. `at(I)` fills `pi` and `J` and returns how many. */
+class Addable {
+  readonly pi: number[] = [];
+  readonly J: bigint[] = [];
+  constructor(private readonly size: number, private readonly predMask: bigint[], private readonly byFirst: number[][], private readonly parts: Part[]) {}
+  at(I: bigint): number {
+    let n = 0;
+    const { predMask, byFirst, parts } = this;
+    for (let i = 0; i < this.size; i++) {
+      const b = 1n << BigInt(i);
+      if (I & b || (predMask[i] & ~I) !== 0n) continue;
+      for (const pi of byFirst[i]) {
+        const p = parts[pi];
+        if ((p.mask & I) === 0n && (p.pred & ~I) === 0n) {
+          this.pi[n] = pi;
+          this.J[n] = I | p.mask;
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+}
+
+/** g(I): the least cost to cover I with entry and closed pieces (see the header). */
+function forwardCosts(size: number, levels: bigint[][], parts: Part[], adds: Addable): Map<bigint, { v: number; prev: bigint; part: number }> {
+  const g = new Map<bigint, { v: number; prev: bigint; part: number }>([[0n, { v: 0, prev: -1n, part: -1 }]]);
+  for (let s = 0; s < size; s++) {
+    for (const I of levels[s]) {
+      const gi = g.get(I);
+      if (!gi) continue;
+      const n = adds.at(I);
+      for (let t = 0; t < n; t++) {
+        const pi = adds.pi[t], J = adds.J[t];
+        const p = parts[pi];
+        if (p.hasX || p.cost === Infinity) continue;
+        const v = gi.v + p.cost;
+        const cur = g.get(J);
+        if (!cur || v < cur.v) g.set(J, { v, prev: I, part: pi });
+      }
+    }
+  }
+  return g;
+}
+
+/** h(J): the least cost to complete J to the segment with entry and closed pieces. */
+function backwardCosts(size: number, levels: bigint[][], parts: Part[], adds: Addable, full: bigint): Map<bigint, { v: number; next: bigint; part: number }> {
+  const h = new Map<bigint, { v: number; next: bigint; part: number }>([[full, { v: 0, next: -1n, part: -1 }]]);
+  for (let s = size - 1; s >= 0; s--) {
+    for (const I of levels[s]) {
+      let best: { v: number; next: bigint; part: number } | undefined;
+      const n = adds.at(I);
+      for (let t = 0; t < n; t++) {
+        const pi = adds.pi[t], J = adds.J[t];
+        const p = parts[pi];
+        if (p.hasX || p.cost === Infinity) continue;
+        const hj = h.get(J);
+        if (!hj) continue;
+        const v = p.cost + hj.v;
+        if (!best || v < best.v) best = { v, next: J, part: pi };
+      }
+      if (best) h.set(I, best);
+    }
+  }
+  return h;
+}
+
+/** Exit and through pieces: the best ideal to add each at. */
+function exitCosts(size: number, levels: bigint[][], parts: Part[], adds: Addable, g: Map<bigint, { v: number }>, h: Map<bigint, { v: number }>): Map<number, { v: number; I: bigint }> {
+  const at = new Map<number, { v: number; I: bigint }>();
+  for (let s = 0; s < size; s++) {
+    for (const I of levels[s]) {
+      const gi = g.get(I);
+      if (!gi) continue;
+      const n = adds.at(I);
+      for (let t = 0; t < n; t++) {
+        const pi = adds.pi[t], J = adds.J[t];
+        if (!parts[pi].hasX) continue;
+        const hj = h.get(J);
+        if (!hj) continue;
+        const v = gi.v + hj.v;
+        const cur = at.get(pi);
+        if (!cur || v < cur.v) at.set(pi, { v, I });
+      }
+    }
+  }
+  return at;
+}
+
+/** The open-group states at the segment's exit cut op (undefined: the join limit). */
+function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, parts: Part[], sorted: State[], firstValid: Map<string, number>, e: number, k: number, lbdf: boolean, budget: JoinBudget): State[] | undefined {
+  const beta = cost.bufferBytes;
+  const mE = e >= 0 && lbdf ? memOf(cost, [e]) : 0;
+  const next = new Map<string, State>();
+  for (const [pi, { v, I }] of [...at].sort(byFirstNumber)) {
+    const p = parts[pi];
+    if (!p.hasE) {
+      putState(next, { ops: [...p.ops], a: v, key: v + cost.dram(p.ops), mem: lbdf ? memOf(cost, p.ops) : 0, seg: k, I, part: pi });
+      continue;
+    }
+    const mT = lbdf ? memOf(cost, p.ops) : 0;
+    for (let i = scanStart(p.ops, e, firstValid); i < sorted.length; i++) {
+      const O = sorted[i];
+      if (lbdf && O.mem + mT - mE > beta) continue;
+      if (budget.join()) return undefined;
+      const U = unionSorted(O.ops, p.ops);
+      if (!cost.valid(U)) continue;
+      const a = O.a + v;
+      putState(next, { ops: U, a, key: a + cost.dram(U), mem: lbdf ? memOf(cost, U) : 0, seg: k, I, part: pi, prev: O });
+    }
+  }
+  return [...next.values()];
+}
+
+function putState(next: Map<string, State>, st: State): void {
+  const key = st.ops.join(',');
+  const cur = next.get(key);
+  if (!cur || st.a < cur.a) next.set(key, st);
+}
+
+/** The plan from the DP's back-pointers. */
+class Rebuild {
+  readonly out: Group[] = [];
+  constructor(private readonly ctxs: SegCtx[]) {}
+  all(): Group[] {
+    const last = this.ctxs.length - 1;
+    this.expand(last, this.ctxs[last].full, -1);
+    return this.out;
+  }
+  private emitPart(k: number, pi: number): void {
+    const ctx = this.ctxs[k];
+    const p = ctx.parts[pi];
+    if (p.hasE) {
+      const O = ctx.argO[pi]!;
+      this.out.push(unionSorted(O.ops, p.ops));
+      this.expandState(O);
+    } else this.out.push(p.ops);
+  }
+  private expand(k: number, I: bigint, pi: number): void {
+    const ctx = this.ctxs[k];
+    for (let cur = I; cur !== 0n; ) {
+      const b = ctx.g.get(cur)!;
+      this.emitPart(k, b.part);
+      cur = b.prev;
+    }
+    for (let cur = pi >= 0 ? I | ctx.parts[pi].mask : I; cur !== ctx.full; ) {
+      const b = ctx.h.get(cur)!;
+      this.emitPart(k, b.part);
+      cur = b.next;
+    }
+  }
+  private expandState(O: State): void {
+    this.expand(O.seg, O.I, O.part);
+    if (O.prev) this.expandState(O.prev);
+  }
 }

@@ -24,18 +24,13 @@ export interface Segments {
 export function segmentsOf(graph: OpGraph, comp: number[]): Segments {
   const n = graph.ops.length;
   const N = n + graph.tensors.length;
-  const adj: number[][] = Array.from({ length: N }, () => []);
-  const link = (op: number, t: number) => {
-    const v = n + t;
-    if (!adj[op].includes(v)) {
-      adj[op].push(v);
-      adj[v].push(op);
-    }
-  };
-  graph.ops.forEach((op, id) => {
-    for (const t of op.inputs) link(id, t);
-    for (const t of op.outputs) link(id, t);
-  });
+  const adj: number[][] = [];
+  for (let v = 0; v < N; v++) adj.push([]);
+  for (let id = 0; id < n; id++) {
+    const op = graph.ops[id];
+    for (const t of op.inputs) link(adj, id, n + t);
+    for (const t of op.outputs) link(adj, id, n + t);
+  }
 
   // Biconnected blocks (iterative Tarjan with an edge stack); each block as a vertex list.
   const disc = new Int32Array(N).fill(-1);
@@ -43,16 +38,6 @@ export function segmentsOf(graph: OpGraph, comp: number[]): Segments {
   const blocks: number[][] = [];
   let time = 0;
   const eu: number[] = [], ev: number[] = [];
-  const popBlock = (u: number, w: number) => {
-    const vs = new Set<number>();
-    for (;;) {
-      const a = eu.pop()!, b = ev.pop()!;
-      vs.add(a);
-      vs.add(b);
-      if (a === u && b === w) break;
-    }
-    blocks.push([...vs]);
-  };
   for (let r = 0; r < N; r++) {
     if (disc[r] >= 0 || adj[r].length === 0) continue;
     const stack: [number, number, number][] = [[r, -1, 0]]; // vertex, parent, next neighbour index
@@ -77,27 +62,26 @@ export function segmentsOf(graph: OpGraph, comp: number[]): Segments {
       stack.pop();
       if (parent >= 0) {
         if (low[v] < low[parent]) low[parent] = low[v];
-        if (low[v] >= disc[parent]) popBlock(parent, v);
+        if (low[v] >= disc[parent]) blocks.push(popBlock(eu, ev, parent, v));
       }
     }
   }
 
   // Merge blocks sharing a tensor vertex.
   const up = blocks.map((_, i) => i);
-  const find = (x: number): number => (up[x] === x ? x : (up[x] = find(up[x])));
   const firstBlockOf = new Int32Array(N).fill(-1);
   blocks.forEach((b, i) => {
     for (const v of b) {
       if (v < n) continue;
       if (firstBlockOf[v] < 0) firstBlockOf[v] = i;
-      else up[find(i)] = find(firstBlockOf[v]);
+      else up[find(up, i)] = find(up, firstBlockOf[v]);
     }
   });
   const inComp = new Uint8Array(n);
   for (const v of comp) inComp[v] = 1;
   const byRoot = new Map<number, Set<number>>();
   blocks.forEach((b, i) => {
-    const root = find(i);
+    const root = find(up, i);
     let s = byRoot.get(root);
     if (!s) byRoot.set(root, (s = new Set()));
     for (const v of b) if (v < n && inComp[v]) s.add(v);
@@ -108,4 +92,32 @@ export function segmentsOf(graph: OpGraph, comp: number[]): Segments {
   for (const s of segments) for (const v of s) count.set(v, (count.get(v) ?? 0) + 1);
   const cuts = new Map([...count].filter(([, k]) => k >= 2));
   return { segments, cuts };
+}
+
+// segmentsOf's helpers are module functions, not closures inside it: a closure's optimized code
+// is dropped by a major GC once its call returns, and the next call's closure is compiled again.
+
+/** Joins op `op` and tensor vertex `v` once. */
+function link(adj: number[][], op: number, v: number): void {
+  if (!adj[op].includes(v)) {
+    adj[op].push(v);
+    adj[v].push(op);
+  }
+}
+
+/** Pops the edges of the block closed by edge (u, w): its vertex list. */
+function popBlock(eu: number[], ev: number[], u: number, w: number): number[] {
+  const vs = new Set<number>();
+  for (;;) {
+    const a = eu.pop()!, b = ev.pop()!;
+    vs.add(a);
+    vs.add(b);
+    if (a === u && b === w) break;
+  }
+  return [...vs];
+}
+
+/** Union-find root with path compression. */
+function find(up: number[], x: number): number {
+  return up[x] === x ? x : (up[x] = find(up, up[x]));
 }

@@ -148,18 +148,17 @@ export const EMPTY_FAMILY: WindowFamily = { groups: [], ops: [], predLo: [], pre
  */
 export function extendFamily(cost: CostModel, fam: WindowFamily, group: Group, maxCandidates: number, addOwn = true): WindowFamily {
   const groups = [...fam.groups, group];
-  const ops = [...fam.ops, ...[...group].sort((x, y) => x - y)];
+  const ops = [...fam.ops, ...[...group].sort(byId)];
   const m = ops.length;
   if (m > MAX_KEY_BITS) throw new Error(`extendFamily: ${m} ops > ${MAX_KEY_BITS}`);
   const m0 = fam.ops.length;
   const local = new Map<number, number>();
-  ops.forEach((v, i) => local.set(v, i));
+  for (let i = 0; i < m; i++) local.set(ops[i], i);
   const { succ, pred } = cost.graph;
   const fus = fusabilityOf(cost);
-  const within = (l: readonly number[]) => l.map((u) => local.get(u) ?? -1).filter((i) => i >= 0);
-  const adj = ops.map((v) => within(fus.adj[v]));
-  const lsucc = ops.map((v) => within(succ[v]));
-  const lpred = ops.map((v) => within(pred[v]));
+  const adj = localLists(ops, fus.adj, local);
+  const lsucc = localLists(ops, succ, local);
+  const lpred = localLists(ops, pred, local);
   const predLo = fam.predLo.slice(), predHi = fam.predHi.slice();
   for (let i = m0; i < m; i++) {
     let l = 0, h = 0;
@@ -167,78 +166,146 @@ export function extendFamily(cost: CostModel, fam: WindowFamily, group: Group, m
     predLo.push(l);
     predHi.push(h);
   }
-  // desc[i] / anc[i] include i; the local order is topological, so one pass each.
-  const descLo = new Array<number>(m).fill(0), descHi = new Array<number>(m).fill(0);
-  const ancLo = new Array<number>(m).fill(0), ancHi = new Array<number>(m).fill(0);
-  for (let i = m - 1; i >= 0; i--) {
-    let l = bitLo(i), h = bitHi(i);
-    for (const s of lsucc[i]) (l = (l | descLo[s]) >>> 0, h = (h | descHi[s]) >>> 0);
-    descLo[i] = l;
-    descHi[i] = h;
-  }
-  for (let i = 0; i < m; i++) {
-    let l = bitLo(i), h = bitHi(i);
-    for (const p of lpred[i]) (l = (l | ancLo[p]) >>> 0, h = (h | ancHi[p]) >>> 0);
-    ancLo[i] = l;
-    ancHi[i] = h;
-  }
-  interface Entry { loc: number[]; glob: number[]; lo: number; hi: number }
+  const grow = new FamilyGrowth(cost, ops, adj, lsucc, lpred, predLo, predHi);
   const cands: Cand[] = fam.cands.slice(); // old parts: masks and preds unchanged (no edge back)
-  const seen = new Set<number>(); // new sets already tested (sizes differ per level: one set)
-  const make = (e: Entry): Cand => {
-    let plo = 0, phi = 0;
-    for (const i of e.loc) (plo = (plo | predLo[i]) >>> 0, phi = (phi | predHi[i]) >>> 0);
-    return { ops: e.glob, lo: e.lo, hi: e.hi, plo: (plo & ~e.lo) >>> 0, phi: (phi & ~e.hi) >>> 0, dram: cost.dram(e.glob) };
-  };
   let level: Entry[] = [];
   for (let i = m0; i < m; i++) level.push({ loc: [i], glob: [ops[i]], lo: bitLo(i), hi: bitHi(i) });
   let complete = fam.complete;
-  grow: while (level.length) {
+  while (level.length) {
     if (cands.length + level.length > maxCandidates) {
       complete = false;
       break;
     }
-    for (const e of level) cands.push(make(e));
-    const next: Entry[] = [];
-    for (const S of level) {
-      const slo = S.lo, shi = S.hi;
-      for (const x of S.loc) for (const w of adj[x]) {
-        const bl = bitLo(w), bh = bitHi(w);
-        if (((slo & bl) | (shi & bh)) !== 0) continue; // w already in S
-        const tlo = slo + bl, thi = shi + bh; // disjoint bits: the sum is the union
-        const key = maskKey(tlo, thi);
-        if (seen.has(key)) continue;
-        seen.add(key); // convexity and validity depend on the set alone: test it once
-        // S is convex; S + w is not iff a path runs w -> (outside S) -> S or S -> (outside S) -> w.
-        let convex = true;
-        for (const y of lsucc[w]) {
-          if (((slo & bitLo(y)) | (shi & bitHi(y))) === 0 && ((descLo[y] & slo) | (descHi[y] & shi)) !== 0) { convex = false; break; }
-        }
-        if (convex) for (const y of lpred[w]) {
-          if (((slo & bitLo(y)) | (shi & bitHi(y))) === 0 && ((ancLo[y] & slo) | (ancHi[y] & shi)) !== 0) { convex = false; break; }
-        }
-        if (!convex) continue;
-        // Insert w keeping both lists sorted (local order and global ids agree inside a group,
-        // not across groups, so each list is sorted on its own key).
-        const loc = S.loc.slice();
-        let k = loc.length;
-        while (k > 0 && loc[k - 1] > w) k--;
-        loc.splice(k, 0, w);
-        const glob = S.glob.slice();
-        let j = glob.length;
-        while (j > 0 && glob[j - 1] > ops[w]) j--;
-        glob.splice(j, 0, ops[w]);
-        if (cost.valid(glob)) next.push({ loc, glob, lo: tlo, hi: thi });
-      }
-      if (cands.length + next.length > maxCandidates) {
-        complete = false;
-        break grow;
-      }
+    for (const e of level) cands.push(grow.make(e));
+    const next = grow.nextLevel(level, cands.length, maxCandidates);
+    if (!next) {
+      complete = false;
+      break;
     }
     level = next;
   }
-  if (!complete && addOwn) addOwnGroups(groups, local, cands, make);
+  if (!complete && addOwn) addOwnGroups(groups, local, cands, grow);
   return { groups, ops, predLo, predHi, cands, complete };
+}
+
+const byId = (x: number, y: number) => x - y;
+
+/** A set of local ops being grown: local indices and global ids (each sorted), local mask. */
+interface Entry {
+  loc: number[];
+  glob: number[];
+  lo: number;
+  hi: number;
+}
+
+/** The local indices (in `local`) of the ops of each list `lists[v]`, v in `ops`. */
+function localLists(ops: readonly number[], lists: readonly (readonly number[])[], local: Map<number, number>): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const l: number[] = [];
+    for (const u of lists[ops[i]]) {
+      const j = local.get(u);
+      if (j !== undefined) l.push(j);
+    }
+    out.push(l);
+  }
+  return out;
+}
+
+/**
+ * extendFamily's level-by-level growth. Methods of a class, not closures inside extendFamily, and
+ * apart from it: each is a small TurboFan job with its own type feedback (extendFamily as one
+ * function was compiled 6 times per sweep at ~0.35 s each after deopts in one part or another),
+ * and a closure's optimized code is dropped by a major GC once its call returns (see IdealDp).
+ * Reachability masks are int32 typed arrays: the values of bits 30 and 31 are no small integers
+ * (31-bit under pointer compression), and in a plain array they deoptimized the code ("not a Smi").
+ */
+class FamilyGrowth {
+  /** desc[i] / anc[i] include i; the local order is topological, so one pass each. */
+  private readonly descLo: Int32Array;
+  private readonly descHi: Int32Array;
+  private readonly ancLo: Int32Array;
+  private readonly ancHi: Int32Array;
+  /** New sets already tested (sizes differ per level: one set). */
+  private readonly seen = new Set<number>();
+  constructor(
+    private readonly cost: CostModel,
+    private readonly ops: readonly number[],
+    private readonly adj: readonly number[][],
+    private readonly lsucc: readonly number[][],
+    private readonly lpred: readonly number[][],
+    private readonly predLo: readonly number[],
+    private readonly predHi: readonly number[],
+  ) {
+    const m = ops.length;
+    const descLo = (this.descLo = new Int32Array(m)), descHi = (this.descHi = new Int32Array(m));
+    const ancLo = (this.ancLo = new Int32Array(m)), ancHi = (this.ancHi = new Int32Array(m));
+    for (let i = m - 1; i >= 0; i--) {
+      let l = bitLo(i) | 0, h = bitHi(i) | 0;
+      for (const s of lsucc[i]) (l |= descLo[s], h |= descHi[s]);
+      descLo[i] = l;
+      descHi[i] = h;
+    }
+    for (let i = 0; i < m; i++) {
+      let l = bitLo(i) | 0, h = bitHi(i) | 0;
+      for (const p of lpred[i]) (l |= ancLo[p], h |= ancHi[p]);
+      ancLo[i] = l;
+      ancHi[i] = h;
+    }
+  }
+  make(e: Entry): Cand {
+    const { predLo, predHi } = this;
+    let plo = 0, phi = 0;
+    for (const i of e.loc) (plo = (plo | predLo[i]) >>> 0, phi = (phi | predHi[i]) >>> 0);
+    return { ops: e.glob, lo: e.lo, hi: e.hi, plo: (plo & ~e.lo) >>> 0, phi: (phi & ~e.hi) >>> 0, dram: this.cost.dram(e.glob) };
+  }
+  /** The valid convex sets one op larger than those of `level` (each new set tested once), or
+   * undefined as soon as `have` candidates plus them pass `maxCandidates`. */
+  nextLevel(level: readonly Entry[], have: number, maxCandidates: number): Entry[] | undefined {
+    const next: Entry[] = [];
+    for (const S of level) {
+      for (const x of S.loc) for (const w of this.adj[x]) this.tryAdd(S, w, next);
+      if (have + next.length > maxCandidates) return undefined;
+    }
+    return next;
+  }
+  /** S + w, when w is new, S + w was not tested yet, and it is convex and valid. */
+  private tryAdd(S: Entry, w: number, next: Entry[]): void {
+    const slo = S.lo, shi = S.hi;
+    const bl = bitLo(w), bh = bitHi(w);
+    if (((slo & bl) | (shi & bh)) !== 0) return; // w already in S
+    const tlo = slo + bl, thi = shi + bh; // disjoint bits: the sum is the union
+    const key = maskKey(tlo, thi);
+    if (this.seen.has(key)) return;
+    this.seen.add(key); // convexity and validity depend on the set alone: test it once
+    if (!this.convexWith(w, slo, shi)) return;
+    // Insert w keeping both lists sorted (local order and global ids agree inside a group,
+    // not across groups, so each list is sorted on its own key).
+    const gw = this.ops[w];
+    const loc = insertSorted(S.loc, w);
+    const glob = insertSorted(S.glob, gw);
+    if (this.cost.valid(glob)) next.push({ loc, glob, lo: tlo, hi: thi });
+  }
+  /** S is convex; S + w is not iff a path runs w -> (outside S) -> S or S -> (outside S) -> w. */
+  private convexWith(w: number, slo: number, shi: number): boolean {
+    const { descLo, descHi, ancLo, ancHi } = this;
+    for (const y of this.lsucc[w]) {
+      if (((slo & bitLo(y)) | (shi & bitHi(y))) === 0 && ((descLo[y] & slo) | (descHi[y] & shi)) !== 0) return false;
+    }
+    for (const y of this.lpred[w]) {
+      if (((slo & bitLo(y)) | (shi & bitHi(y))) === 0 && ((ancLo[y] & slo) | (ancHi[y] & shi)) !== 0) return false;
+    }
+    return true;
+  }
+}
+
+/** A copy of the sorted list `l` with `x` inserted in order. */
+function insertSorted(l: readonly number[], x: number): number[] {
+  const out = l.slice();
+  let k = out.length;
+  while (k > 0 && out[k - 1] > x) k--;
+  out.splice(k, 0, x);
+  return out;
 }
 
 /** Keeps a truncated family's window groups reachable (so it is never worse than the window):
@@ -246,20 +313,20 @@ export function extendFamily(cost: CostModel, fam: WindowFamily, group: Group, m
  * rare path's arrays deoptimized extendFamily's optimized code ("wrong map" at the sort below)
  * each time it ran, and each re-optimization of that large function costs V8 ~0.1-0.4 s of
  * compiler CPU (24 deopts on 3 shared models x 8 sizes x LBDF,BRR with the optimum). */
-function addOwnGroups(groups: readonly Group[], local: Map<number, number>, cands: Cand[], make: (e: { loc: number[]; glob: number[]; lo: number; hi: number }) => Cand): void {
+function addOwnGroups(groups: readonly Group[], local: Map<number, number>, cands: Cand[], grow: FamilyGrowth): void {
   const have = new Set(cands.map((c) => maskKey(c.lo, c.hi)));
   for (const g of groups) {
-    const loc = g.map((v) => local.get(v)!).sort((x, y) => x - y);
+    const loc = g.map((v) => local.get(v)!).sort(byId);
     let lo = 0, hi = 0;
     for (const i of loc) (lo += bitLo(i), hi += bitHi(i));
-    if (!have.has(maskKey(lo, hi))) (have.add(maskKey(lo, hi)), cands.push(make({ loc, glob: [...g].sort((x, y) => x - y), lo, hi })));
+    if (!have.has(maskKey(lo, hi))) (have.add(maskKey(lo, hi)), cands.push(grow.make({ loc, glob: [...g].sort(byId), lo, hi })));
   }
 }
 
 /** The groups of a window in a topological order of their group graph (ties: smallest first op
  * id, as `executionOrder`, which orders partial plans too); throws when they form a cycle. */
 function windowOrder(cost: CostModel, groups: readonly Group[]): Group[] {
-  const order = executionOrder(cost.graph, groups.map((g) => [...g].sort((x, y) => x - y)));
+  const order = executionOrder(cost.graph, groups.map((g) => [...g].sort(byId)));
   if (!order) throw new Error('window groups form a cycle');
   return order.map((i) => groups[i]);
 }
@@ -288,7 +355,7 @@ function truncatedFamily(cost: CostModel, groups: readonly Group[], maxCandidate
   const all = groups.flat();
   const f = extendFamily(cost, EMPTY_FAMILY, all, maxCandidates, false);
   const ops: number[] = [];
-  for (const g of groups) ops.push(...[...g].sort((x, y) => x - y));
+  for (const g of groups) ops.push(...[...g].sort(byId));
   return reindex(cost, f.cands, groups, ops, f.complete, true);
 }
 
@@ -296,7 +363,7 @@ function truncatedFamily(cost: CostModel, groups: readonly Group[], maxCandidate
 function reindex(cost: CostModel, parts: readonly Cand[], groups: readonly Group[], ops: number[], complete: boolean, addOwn: boolean): WindowFamily {
   const m = ops.length;
   const local = new Map<number, number>();
-  ops.forEach((v, i) => local.set(v, i));
+  for (let i = 0; i < m; i++) local.set(ops[i], i);
   const predLo: number[] = [], predHi: number[] = [];
   for (let i = 0; i < m; i++) {
     let l = 0, h = 0;
@@ -309,23 +376,26 @@ function reindex(cost: CostModel, parts: readonly Cand[], groups: readonly Group
   }
   const cands: Cand[] = [];
   const have = new Set<number>();
-  const add = (g: readonly number[], dram: number) => {
-    let lo = 0, hi = 0, plo = 0, phi = 0;
-    for (const v of g) {
-      const i = local.get(v);
-      if (i === undefined) return;
-      lo += bitLo(i);
-      hi += bitHi(i);
-      plo = (plo | predLo[i]) >>> 0;
-      phi = (phi | predHi[i]) >>> 0;
-    }
-    if (have.has(maskKey(lo, hi))) return;
-    have.add(maskKey(lo, hi));
-    cands.push({ ops: g as number[], lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram });
-  };
-  for (const c of parts) add(c.ops, c.dram);
-  if (addOwn) for (const g of groups) add([...g].sort((x, y) => x - y), cost.dram(g));
+  for (const c of parts) addPart(c.ops, c.dram, local, predLo, predHi, have, cands);
+  if (addOwn) for (const g of groups) addPart([...g].sort(byId), cost.dram(g), local, predLo, predHi, have, cands);
   return { groups, ops, predLo, predHi, cands, complete };
+}
+
+/** reindex's step: the part `g` (global ids) with its local masks, unless an op is outside the
+ * window or the set is there already. */
+function addPart(g: readonly number[], dram: number, local: Map<number, number>, predLo: readonly number[], predHi: readonly number[], have: Set<number>, cands: Cand[]): void {
+  let lo = 0, hi = 0, plo = 0, phi = 0;
+  for (const v of g) {
+    const i = local.get(v);
+    if (i === undefined) return;
+    lo += bitLo(i);
+    hi += bitHi(i);
+    plo = (plo | predLo[i]) >>> 0;
+    phi = (phi | predHi[i]) >>> 0;
+  }
+  if (have.has(maskKey(lo, hi))) return;
+  have.add(maskKey(lo, hi));
+  cands.push({ ops: g as number[], lo, hi, plo: (plo & ~lo) >>> 0, phi: (phi & ~hi) >>> 0, dram });
 }
 
 /**
@@ -351,76 +421,109 @@ export function solveFamily(cost: CostModel, fam: WindowFamily, maxWork: number)
   const m = ops.length;
   // Parts grouped by their lowest local op (the op a part starts at: it must be minimal among the
   // uncovered), in family order within a group; masks in flat typed arrays for the hot loop.
-  const low = (c: Cand) => (c.lo ? 31 - Math.clz32(c.lo & -c.lo) : 63 - Math.clz32(c.hi & -c.hi));
   const start = new Int32Array(m + 1);
-  for (const c of cands) start[low(c) + 1]++;
+  for (const c of cands) start[lowestOp(c) + 1]++;
   for (let u = 0; u < m; u++) start[u + 1] += start[u];
   const fill = start.slice(0, m);
   const n = cands.length;
   const cLo = new Int32Array(n), cHi = new Int32Array(n), cPlo = new Int32Array(n), cPhi = new Int32Array(n);
   const cDram = new Float64Array(n);
   const cIdx = new Int32Array(n);
-  cands.forEach((c, i) => {
-    const k = fill[low(c)]++;
+  for (let i = 0; i < n; i++) {
+    const c = cands[i];
+    const k = fill[lowestOp(c)]++;
     cLo[k] = c.lo | 0;
     cHi[k] = c.hi | 0;
     cPlo[k] = c.plo | 0;
     cPhi[k] = c.phi | 0;
     cDram[k] = c.dram;
     cIdx[k] = i;
-  });
-  const pLo = Int32Array.from(predLo, (x) => x | 0), pHi = Int32Array.from(predHi, (x) => x | 0);
+  }
+  const pLo = new Int32Array(m), pHi = new Int32Array(m);
+  for (let i = 0; i < m; i++) (pLo[i] = predLo[i] | 0, pHi[i] = predHi[i] | 0);
   // Covered sets as int32 pairs; the memo key is the unsigned 53-bit number.
   const fullLo = m >= 32 ? -1 : ((1 << m) >>> 0) - 1;
   const fullHi = m > 32 ? (2 ** (m - 32) - 1) | 0 : 0;
-  const keyOf = (lo: number, hi: number) => (hi >>> 0) * 4294967296 + (lo >>> 0);
-  // memo: covered set -> least cost to cover the rest; choice: the part that achieves it. Every
-  // state is expanded once (no pruning, so memo values are exact).
-  const memo = new Map<number, number>();
-  const choice = new Map<number, number>();
-  let work = 0;
-  let out = false;
-  const best = (lo: number, hi: number): number => {
-    if (lo === fullLo && hi === fullHi) return 0;
-    const key = keyOf(lo, hi);
-    const known = memo.get(key);
-    if (known !== undefined) return known;
-    let b = Infinity;
-    let arg = -1;
-    for (let u = 0; u < m && !out; u++) {
-      if ((u < 32 ? (lo >>> u) & 1 : (hi >>> (u - 32)) & 1) === 1) continue;
-      if (((pLo[u] & ~lo) | (pHi[u] & ~hi)) !== 0) continue;
-      const end = start[u + 1];
-      if (work + end - start[u] > maxWork) {
-        out = true;
-        break;
-      }
-      work += end - start[u];
-      for (let k = start[u]; k < end; k++) {
-        if (((cLo[k] & lo) | (cHi[k] & hi)) !== 0) continue;
-        if (((cPlo[k] & ~lo) | (cPhi[k] & ~hi)) !== 0) continue;
-        const v = cDram[k] + best(lo | cLo[k], hi | cHi[k]);
-        if (v < b) (b = v, arg = k);
-      }
-    }
-    if (out) return Infinity;
-    memo.set(key, b);
-    if (arg >= 0) choice.set(key, arg);
-    return b;
-  };
+  const dp = new IdealDp(m, start, cLo, cHi, cPlo, cPhi, cDram, pLo, pHi, fullLo | 0, fullHi, maxWork);
   let before = 0;
   for (const g of groups) before += cost.dram(g);
-  const total = best(0, 0);
-  if (out) return undefined;
+  const total = dp.best(0, 0);
+  if (dp.out) return undefined;
   if (!(total < before - 1e-9 * Math.max(1, before))) return { parts: groups.map((g) => [...g]), dram: before, improved: false };
   const parts: Group[] = [];
-  for (let lo = 0, hi = 0; !(lo === fullLo && hi === fullHi); ) {
-    const k = choice.get(keyOf(lo, hi))!;
+  for (let lo = 0, hi = 0; !(lo === dp.fullLo && hi === fullHi); ) {
+    const k = dp.choice.get(idealKey(lo, hi))!;
     parts.push(cands[cIdx[k]].ops);
     lo |= cLo[k];
     hi |= cHi[k];
   }
   return { parts, dram: total, improved: true };
+}
+
+/** The local index of a part's lowest op. */
+function lowestOp(c: Cand): number {
+  return c.lo ? 31 - Math.clz32(c.lo & -c.lo) : 63 - Math.clz32(c.hi & -c.hi);
+}
+
+/** A covered set's memo key: the unsigned 53-bit number of its two int32 words. */
+function idealKey(lo: number, hi: number): number {
+  return (hi >>> 0) * 4294967296 + (lo >>> 0);
+}
+
+/** solveFamily's DP over ideals (see the header). A class with a method rather than a closure
+ * inside solveFamily: a closure's optimized code is held weakly by its feedback vector, so after
+ * the call's closures die a major GC drops it and the next call's closure is compiled again
+ * (`best` was compiled 31 times in one sweep); a method's code lives with the class. */
+class IdealDp {
+  /** memo: covered set -> least cost to cover the rest; choice: the part that achieves it. Every
+   * state is expanded once (no pruning, so memo values are exact). */
+  readonly memo = new Map<number, number>();
+  readonly choice = new Map<number, number>();
+  work = 0;
+  out = false;
+  constructor(
+    private readonly m: number,
+    private readonly start: Int32Array,
+    private readonly cLo: Int32Array,
+    private readonly cHi: Int32Array,
+    private readonly cPlo: Int32Array,
+    private readonly cPhi: Int32Array,
+    private readonly cDram: Float64Array,
+    private readonly pLo: Int32Array,
+    private readonly pHi: Int32Array,
+    readonly fullLo: number,
+    readonly fullHi: number,
+    private readonly maxWork: number,
+  ) {}
+  best(lo: number, hi: number): number {
+    if (lo === this.fullLo && hi === this.fullHi) return 0;
+    const key = idealKey(lo, hi);
+    const known = this.memo.get(key);
+    if (known !== undefined) return known;
+    const { m, start, cLo, cHi, cPlo, cPhi, cDram, pLo, pHi } = this;
+    let b = Infinity;
+    let arg = -1;
+    for (let u = 0; u < m && !this.out; u++) {
+      if ((u < 32 ? (lo >>> u) & 1 : (hi >>> (u - 32)) & 1) === 1) continue;
+      if (((pLo[u] & ~lo) | (pHi[u] & ~hi)) !== 0) continue;
+      const end = start[u + 1];
+      if (this.work + end - start[u] > this.maxWork) {
+        this.out = true;
+        break;
+      }
+      this.work += end - start[u];
+      for (let k = start[u]; k < end; k++) {
+        if (((cLo[k] & lo) | (cHi[k] & hi)) !== 0) continue;
+        if (((cPlo[k] & ~lo) | (cPhi[k] & ~hi)) !== 0) continue;
+        const v = cDram[k] + this.best(lo | cLo[k], hi | cHi[k]);
+        if (v < b) (b = v, arg = k);
+      }
+    }
+    if (this.out) return Infinity;
+    this.memo.set(key, b);
+    if (arg >= 0) this.choice.set(key, arg);
+    return b;
+  }
 }
 
 /**
@@ -469,7 +572,6 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
     let improvedPass = false;
     let order = executionOrder(cost.graph, plan);
     if (!order) throw new Error('reoptimizeWindows: the start plan has a cycle');
-    const grp = (i: number) => plan[order![i]];
     let fam: WindowFamily | undefined; // family of [s .. e] (complete), carried to s + 1
     // Parts found by the last failed attempt to append group e + 1 that touch none of the groups
     // dropped since: all are parts of [s .. e + 1] too, so while they alone pass the cap the
@@ -480,28 +582,28 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
     for (let s = 0; s + 1 < order.length; s++) {
       if (fam && e > s) {
         fam = dropFirstGroup(cost, fam);
-        size -= grp(s - 1).length;
+        size -= plan[order[s - 1]].length;
         if (failed) {
-          const gone = new Set(grp(s - 1));
+          const gone = new Set(plan[order[s - 1]]);
           failed.parts = failed.parts.filter((c) => !c.ops.some((v) => gone.has(v)));
         }
       } else {
         e = s + 1;
-        size = grp(s).length + grp(e).length;
+        size = plan[order[s]].length + plan[order[e]].length;
         fam = undefined;
         failed = undefined;
         if (size > maxOps) continue; // two groups already over the op limit: no window here
         // Built in execution order (not via enumerateWindow's own ordering), so that the first
         // group of the family is group s when it is carried to s + 1.
-        fam = extendFamily(cost, extendFamily(cost, EMPTY_FAMILY, grp(s), maxCandidates), grp(e), maxCandidates);
-        if (!fam.complete) fam = truncatedFamily(cost, [grp(s), grp(e)], maxCandidates);
+        fam = extendFamily(cost, extendFamily(cost, EMPTY_FAMILY, plan[order[s]], maxCandidates), plan[order[e]], maxCandidates);
+        if (!fam.complete) fam = truncatedFamily(cost, [plan[order[s]], plan[order[e]]], maxCandidates);
       }
       // Grow while the next group fits in ops and candidates.
-      while (fam.complete && e + 1 < order.length && size + grp(e + 1).length <= maxOps) {
+      while (fam.complete && e + 1 < order.length && size + plan[order[e + 1]].length <= maxOps) {
         if (failed?.e === e + 1 && failed.parts.length > maxCandidates) break;
-        const key = planKey([...fam.groups, grp(e + 1)]);
+        const key = planKey([...fam.groups, plan[order[e + 1]]]);
         if (over.has(key)) break;
-        const next = extendFamily(cost, fam, grp(e + 1), maxCandidates);
+        const next = extendFamily(cost, fam, plan[order[e + 1]], maxCandidates);
         if (!next.complete) {
           over.add(key);
           failed = { e: e + 1, parts: next.cands };
@@ -509,7 +611,7 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
         }
         fam = next;
         failed = undefined;
-        size += grp(++e).length;
+        size += plan[order[++e]].length;
       }
       const key = planKey(fam.groups as Group[]);
       if (done.has(key)) continue;
