@@ -13,24 +13,11 @@ import fc from 'fast-check';
 import { decodeModel, encodeModel, loadModel } from '../../src/onnx/io.ts';
 import { LazyRawSource, LAZY_MIN_TENSOR } from '../../src/onnx/lazy.ts';
 import type { Model } from '../../src/ir/graph.ts';
-import { DataType } from '../../src/ir/dtype.ts';
-import { ModelProto, type Msg } from '../../src/onnx/schema.ts';
+import { ModelProto } from '../../src/onnx/schema.ts';
 import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
-import { bytesOf, sameBytes as same } from '../support/bytes.ts';
+import { rawInitializersModel, sameBytes as same } from '../support/bytes.ts';
 
-/** Float initializers of the given element counts, each read by an Identity node. */
-function modelMsg(sizes: number[]): Msg {
-  return {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'g',
-      node: sizes.map((_, i) => ({ op_type: 'Identity', name: `n${i}`, input: [`w${i}`], output: [`y${i}`] })),
-      initializer: sizes.map((n, i) => ({ name: `w${i}`, data_type: DataType.FLOAT, dims: [n], raw_data: bytesOf(n * 4, i + 3), doc_string: i % 3 ? undefined : `t${i}` })),
-      output: sizes.map((_, i) => ({ name: `y${i}` })),
-    },
-  };
-}
+const modelMsg = (sizes: number[]) => rawInitializersModel(sizes, 3, (i) => (i % 3 ? undefined : `t${i}`));
 
 type Edit = { kind: 'tensor' | 'node'; index: number; name: string };
 

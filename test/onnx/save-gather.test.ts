@@ -11,25 +11,12 @@ import { decodeModel, encodeModel, loadModel, saveModel } from '../../src/onnx/i
 import { LazyRawSource } from '../../src/onnx/lazy.ts';
 import { Tensor } from '../../src/ir/tensor.ts';
 import { DataType } from '../../src/ir/dtype.ts';
-import { ModelProto, type Msg } from '../../src/onnx/schema.ts';
+import { ModelProto } from '../../src/onnx/schema.ts';
 import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
-import { bytesOf, sameBytes as same } from '../support/bytes.ts';
+import { rawInitializersModel, sameBytes as same } from '../support/bytes.ts';
 
 
-/** A model of float initializers of the given element counts (an Add chain reading them all). */
-function modelMsg(sizes: number[]): Msg {
-  const inits = sizes.map((n, i) => ({ name: `w${i}`, data_type: DataType.FLOAT, dims: [n], raw_data: bytesOf(n * 4, i + 1), doc_string: i % 2 ? `t${i}` : undefined }));
-  return {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'g',
-      node: sizes.map((_, i) => ({ op_type: 'Identity', name: `n${i}`, input: [`w${i}`], output: [`y${i}`] })),
-      initializer: inits,
-      output: sizes.map((_, i) => ({ name: `y${i}` })),
-    },
-  };
-}
+const modelMsg = (sizes: number[]) => rawInitializersModel(sizes, 1, (i) => (i % 2 ? `t${i}` : undefined));
 
 test('random lazily loaded models: save (with a tensor edited or not) writes exactly the encoding', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-gather-'));
