@@ -15,8 +15,8 @@ import type { Model } from '../ir/graph.ts';
 import { DataType, dtypeName } from '../ir/dtype.ts';
 import { badInput } from '../errors.ts';
 import { TensorProtoType, type Msg } from '../onnx/schema.ts';
-import { nonTensorKind, tensorFromMsg } from '../onnx/decode.ts';
-import type { Feeds, HostTensor, TypedData } from './ort.ts';
+import { tensorFromMsg } from '../onnx/decode.ts';
+import { nonTensorInputReason, type Feeds, type HostTensor, type TypedData } from './ort.ts';
 
 const NPY_DTYPES: Record<string, { make: (buf: ArrayBuffer, off: number, n: number) => TypedData; size: number }> = {
   f4: { make: (b, o, n) => new Float32Array(b, o, n), size: 4 },
@@ -105,10 +105,8 @@ function expand(spec: string): string[] {
 export function loadInputs(model: Model, specs: string[]): Feeds {
   const g = model.graph;
   const inputs = g.inputs.filter((i) => !g.initializers.has(i.name));
-  for (const i of inputs) {
-    const kind = nonTensorKind(i);
-    if (kind) throw badInput(`--inputs: graph input '${i.name}' is ${kind}: onnxruntime-node feeds tensors only`);
-  }
+  const nonTensor = nonTensorInputReason(model);
+  if (nonTensor) throw badInput(`--inputs: ${nonTensor}`);
   const feeds: Feeds = {};
   let next = 0;
   const place = (name: string | undefined, t: HostTensor, path: string) => {

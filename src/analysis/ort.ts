@@ -174,6 +174,16 @@ export async function captureValues(model: Model, values: string[], feeds: Feeds
   }
 }
 
+/** Why onnxruntime-node cannot run `model` on host tensors: its first graph input that is a
+ * sequence, map or optional; undefined when every input is a tensor (random feeds and --inputs). */
+export function nonTensorInputReason(model: Model): string | undefined {
+  for (const i of model.graph.inputs) {
+    const kind = model.graph.initializers.has(i.name) ? undefined : nonTensorKind(i);
+    if (kind) return `graph input '${i.name}' is ${kind}: onnxruntime-node feeds tensors only`;
+  }
+  return undefined;
+}
+
 /** Seeded random inputs for every graph input: floats standard normal; integer and bool
  * inputs a value or range fitting the dtype and what the model does with them (see
  * input-ranges.ts: e.g. Silero's int64 `sr` gets the 16000 it is compared with). Symbolic or
@@ -187,10 +197,10 @@ export function randomFeeds(model: Model, seed = 0, overrides: Record<string, nu
       throw badInput(`--input-value ${name}: the model has no graph input '${name}' (inputs: ${model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
     }
   }
+  const nonTensor = nonTensorInputReason(model);
+  if (nonTensor) throw badInput(nonTensor);
   for (const i of model.graph.inputs) {
     if (model.graph.initializers.has(i.name)) continue;
-    const kind = nonTensorKind(i);
-    if (kind) throw badInput(`graph input '${i.name}' is ${kind}: onnxruntime-node feeds tensors only`);
     const dims = overrides[i.name] ?? (i.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
     const n = dims.reduce((a, b) => a * b, 1);
     const et = i.type?.elemType ?? DataType.FLOAT;

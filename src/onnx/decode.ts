@@ -338,12 +338,14 @@ export function typeFromMsg(tp: Msg | undefined): TensorType | undefined {
 }
 
 /** What a value declared without a tensor type is ('a sequence', 'a map', 'an optional', 'a sparse
- * tensor'), read from the declaration the reader kept; undefined for tensors and for values the
- * reader did not declare. For messages that name a value the user cannot give a shape to. */
+ * tensor'), read from the declaration the reader kept; undefined for tensors and for values
+ * declared with no type at all (built in memory, or a TypeProto-less declaration: a tensor of
+ * unknown shape, which --shape can type). For messages that name a value the user cannot give a
+ * shape to. */
 export function nonTensorKind(v: ValueInfo): string | undefined {
   if (v.type) return undefined;
   const tp = (msgOf(v.carry) as Msg | undefined)?.type as Msg | undefined;
-  if (!tp) return 'a value of no declared type';
+  if (!tp) return undefined;
   if (has(tp, 'sequence_type')) return 'a sequence';
   if (has(tp, 'map_type')) return 'a map';
   if (has(tp, 'optional_type')) return 'an optional';
