@@ -214,7 +214,7 @@ export type { Certificate } from './learnability/certify.ts';
 // exported itself (`ae-forgotten-export`), and the API check (`npm run api:check`, run by
 // test/package/package.test.ts) fails on one. ALGORITHMS, EXPLAINER_KINDS and PLAN_RECTIFIERS
 // are the constants `Algorithm`, `ExplainerKind` and `PlanRectifier` derive from.
-export type { Comparison, Feeds, GraphOptimizationLevel, HostTensor, OutputComparison, SessionOptions, TypedData } from './analysis/ort.ts';
+export type { Comparison, Feeds, GraphOptimizationLevel, HostTensor, HostTensorType, OutputComparison, SessionOptions, TypedData } from './analysis/ort.ts';
 export type { Val } from './analysis/shapes/context.ts';
 export type { Plan } from './fusion/plan.ts';
 export type { PlanFusionOptions } from './search/planner.ts';

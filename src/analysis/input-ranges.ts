@@ -118,7 +118,7 @@ export function parseInputValues(specs: readonly string[] | undefined): Record<s
 export function inputFills(model: Model, values: Record<string, number> = {}): Record<string, InputFill> {
   const res: Record<string, InputFill> = {};
   for (const i of model.graph.inputs) {
-    if (model.graph.initializers.has(i.name)) continue;
+    if (model.graph.initializers.has(i.name) || i.type?.elemType === DataType.STRING) continue; // no random strings
     res[i.name] = inputFill(model, i.name, i.type?.elemType ?? DataType.FLOAT, values[i.name]);
   }
   return res;

@@ -16,17 +16,12 @@ import { DataType, dtypeName } from '../ir/dtype.ts';
 import { badInput } from '../errors.ts';
 import { TensorProtoType, type Msg } from '../onnx/schema.ts';
 import { tensorFromMsg } from '../onnx/decode.ts';
-import { nonTensorInputReason, type Feeds, type HostTensor, type TypedData } from './ort.ts';
+import { FEED_CLASS, FEED_TYPES, hostTensor, hostTensorType, nonTensorInputReason, type Feeds, type HostTensor, type HostTensorType, type TypedData } from './ort.ts';
 
-const NPY_DTYPES: Record<string, { make: (buf: ArrayBuffer, off: number, n: number) => TypedData; size: number }> = {
-  f4: { make: (b, o, n) => new Float32Array(b, o, n), size: 4 },
-  f8: { make: (b, o, n) => new Float64Array(b, o, n), size: 8 },
-  i4: { make: (b, o, n) => new Int32Array(b, o, n), size: 4 },
-  i8: { make: (b, o, n) => new BigInt64Array(b, o, n), size: 8 },
-  u1: { make: (b, o, n) => new Uint8Array(b, o, n), size: 1 },
-  i1: { make: (b, o, n) => new Int8Array(b, o, n), size: 1 },
-  b1: { make: (b, o, n) => new Uint8Array(b, o, n), size: 1 },
-  f2: { make: (b, o, n) => new Uint16Array(b, o, n), size: 2 }, // float16 bits, as HostTensor holds them
+/** .npy dtype codes (after the byte-order character) and the host tensor type each holds. */
+const NPY_DTYPES: Record<string, Exclude<HostTensorType, 'string'>> = {
+  f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16',
+  i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64', b1: 'bool',
 };
 
 /** Parses a .npy file into a host tensor (little-endian, C order). */
@@ -45,15 +40,17 @@ export function readNpy(path: string): HostTensor {
   if (fortran === 'True') throw badInput(`${path}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   const endian = descr[0];
   const code = descr.slice(1);
-  const t = NPY_DTYPES[code];
-  if (!t || endian === '>') throw badInput(`${path}: dtype '${descr}' is not supported (little-endian f2, f4, f8, i4, i8, u1, i1, b1)`);
+  const type = NPY_DTYPES[code];
+  if (!type || endian === '>') throw badInput(`${path}: dtype '${descr}' is not supported (little-endian ${Object.keys(NPY_DTYPES).join(', ')})`);
+  const C = FEED_CLASS[type] as unknown as { new (b: ArrayBuffer, o: number, n: number): TypedData; BYTES_PER_ELEMENT: number };
+  const size = C.BYTES_PER_ELEMENT;
   const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s).map(Number);
   const n = dims.reduce((a, b) => a * b, 1);
   const off = hstart + hlen;
-  if (buf.length - off < n * t.size) throw badInput(`${path}: truncated: ${n} elements of ${descr} need ${n * t.size} bytes, ${buf.length - off} present`);
-  const copy = new Uint8Array(n * t.size);
-  copy.set(buf.subarray(off, off + n * t.size));
-  return { dims, data: t.make(copy.buffer, 0, n), ...(code === 'b1' ? { bool: true } : {}) };
+  if (buf.length - off < n * size) throw badInput(`${path}: truncated: ${n} elements of ${descr} need ${n * size} bytes, ${buf.length - off} present`);
+  const copy = new Uint8Array(n * size);
+  copy.set(buf.subarray(off, off + n * size));
+  return hostTensor(dims, new C(copy.buffer, 0, n), type);
 }
 
 /** Parses a TensorProto .pb file; returns its name (may be '') and the tensor. */
@@ -70,22 +67,13 @@ export function readTensorPb(path: string): { name: string; tensor: HostTensor }
     const s = t.source;
     return { name: t.name, tensor: { dims: [...t.dims], data: s.kind === 'values' ? (s.values as unknown[]).map(String) : [] } };
   }
-  const n = t.size;
+  const type = FEED_TYPES.get(t.dataType);
+  if (!type) throw badInput(`${path}: tensor '${t.name}' has dtype ${dtypeName(t.dataType)}, which onnxruntime-node cannot feed (${[...FEED_TYPES.keys()].map(dtypeName).join(', ')}, string)`);
   const raw = t.bytes();
   const copy = new Uint8Array(raw.byteLength);
   copy.set(raw);
-  let data: TypedData;
-  switch (t.dataType) {
-    case DataType.FLOAT: data = new Float32Array(copy.buffer, 0, n); break;
-    case DataType.DOUBLE: data = new Float64Array(copy.buffer, 0, n); break;
-    case DataType.INT32: data = new Int32Array(copy.buffer, 0, n); break;
-    case DataType.INT64: data = new BigInt64Array(copy.buffer, 0, n); break;
-    case DataType.INT8: data = new Int8Array(copy.buffer, 0, n); break;
-    case DataType.UINT8: case DataType.BOOL: data = copy; break;
-    case DataType.FLOAT16: data = new Uint16Array(copy.buffer, 0, n); break;
-    default: throw badInput(`${path}: tensor '${t.name}' has dtype ${dtypeName(t.dataType)}, which --inputs does not feed (float, float16, double, int32, int64, int8, uint8, bool, string)`);
-  }
-  return { name: t.name, tensor: { dims: [...t.dims], data, ...(t.dataType === DataType.BOOL ? { bool: true } : {}) } };
+  const C = FEED_CLASS[type] as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedData;
+  return { name: t.name, tensor: hostTensor([...t.dims], new C(copy.buffer, 0, t.size), type) };
 }
 
 function expand(spec: string): string[] {
@@ -123,8 +111,13 @@ export function loadInputs(model: Model, specs: string[]): Feeds {
     if (shape && (shape.length !== t.dims.length || shape.some((d, k) => typeof d === 'number' && d !== t.dims[k]))) {
       throw badInput(`--inputs ${path}: '${target}' has shape [${t.dims.join(',')}], the model declares [${shape.map((d) => d ?? '?').join(',')}]`);
     }
-    // A bool input given as uint8 bytes (a .npy of u1) is fed as bool, which onnxruntime requires.
-    feeds[target] = decl.type?.elemType === DataType.BOOL && t.data instanceof Uint8Array ? { ...t, bool: true } : t;
+    // A bool input given as uint8 bytes (a .npy of u1) is fed as bool, which onnxruntime requires;
+    // likewise a uint16 input given as a Uint16Array read as float16 bits is fed as uint16.
+    const declared = decl.type?.elemType ? FEED_TYPES.get(decl.type.elemType) : undefined;
+    let type = hostTensorType(t, `--inputs ${path}`);
+    if ((declared === 'bool' && type === 'uint8') || (declared === 'uint16' && type === 'float16')) type = declared;
+    if (declared && type !== declared) throw badInput(`--inputs ${path}: '${target}' holds ${type}, the model declares ${declared}`);
+    feeds[target] = hostTensor(t.dims, t.data, type);
   };
   for (const spec of specs) {
     const eq = spec.indexOf('=');

@@ -12,7 +12,7 @@
  */
 import type * as OrtNs from 'onnxruntime-node';
 import { Model } from '../ir/graph.ts';
-import { DataType } from '../ir/dtype.ts';
+import { DataType, dtypeName } from '../ir/dtype.ts';
 import { halfToFloat } from '../ir/tensor.ts';
 import { encodeModel } from '../onnx/io.ts';
 import { nonTensorKind } from '../onnx/decode.ts';
@@ -46,16 +46,49 @@ export async function ort(): Promise<Ort> {
   return ortModule;
 }
 
-/** The typed arrays a HostTensor holds (float32/64, int32/64, uint8, int8; Uint16Array holds float16 bit patterns). */
-export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
+/** Element types a HostTensor can hold (onnxruntime-node's names; bfloat16 has no typed array
+ * and onnxruntime-node no tensor type for it). */
+export type HostTensorType = 'float32' | 'float64' | 'float16' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
+/** The typed arrays a HostTensor holds: one per element type, except that a Uint8Array also holds
+ * bools and a Uint16Array also holds float16 bit patterns (`HostTensor.type` tells them apart). */
+export type TypedData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 /** A tensor in host memory, as fed to and read from onnxruntime: row-major `data` of shape `dims`
  * (a string tensor's values are a `string[]`). */
 export interface HostTensor {
   dims: number[];
   data: TypedData | string[];
-  /** Set for bool tensors (held as Uint8Array, which otherwise means uint8). */
+  /** The element type, where `data`'s class leaves it open: 'bool' for a Uint8Array of bools
+   * (uint8 without it) and 'uint16' for a Uint16Array of integers (float16 bit patterns without
+   * it). Given for another class, it must name that class's type. */
+  type?: HostTensorType;
+  /** Set for bool tensors (held as Uint8Array, which otherwise means uint8).
+   * @deprecated Use `type: 'bool'`. */
   bool?: boolean;
 }
+
+const TYPE_OF_CLASS: [new (n: number) => TypedData, HostTensorType][] = [
+  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Int16Array, 'int16'],
+  [Uint16Array, 'float16'], [Int32Array, 'int32'], [Uint32Array, 'uint32'], [BigInt64Array, 'int64'], [BigUint64Array, 'uint64'],
+];
+
+/** The element type of a host tensor (its `type`, else the one its data's class holds); a
+ * one-line error when `type` does not fit the data (`what` names the tensor). */
+export function hostTensorType(t: HostTensor, what = 'tensor'): HostTensorType {
+  if (Array.isArray(t.data)) return 'string';
+  const cls = TYPE_OF_CLASS.find(([C]) => t.data instanceof C)?.[1];
+  if (!cls) throw badInput(`${what}: data is a ${(t.data as object)?.constructor?.name ?? typeof t.data}, not a typed array dnnfuse feeds`);
+  const given = t.type ?? (t.bool ? 'bool' : undefined);
+  if (!given || given === cls) return cls;
+  if ((given === 'bool' && cls === 'uint8') || (given === 'uint16' && cls === 'float16')) return given;
+  throw badInput(`${what}: type '${given}' does not fit its data, a ${t.data.constructor.name} (${cls})`);
+}
+
+/** The HostTensor of `data` with element type `type` (tagged only where the class leaves it open;
+ * a bool one also with the deprecated `bool` flag, which readers of earlier versions check). */
+export function hostTensor(dims: number[], data: TypedData | string[], type: HostTensorType): HostTensor {
+  return type === 'bool' ? { dims, data, type, bool: true } : type === 'uint16' ? { dims, data, type } : { dims, data };
+}
+
 /** Model inputs by graph-input name. */
 export type Feeds = Record<string, HostTensor>;
 
@@ -68,8 +101,9 @@ export interface SessionOptions {
   /** Where onnxruntime writes its optimized model (the ORT baseline of the benches). */
   optimizedModelFilePath?: string;
   intraOpNumThreads?: number;
-  /** onnxruntime log level: 0 verbose .. 4 fatal (default 3: errors only; its warnings about
-   * unused initializers, e.g. embedded annotations, are noise to our users). */
+  /** onnxruntime log level: 0 verbose .. 4 fatal (default 4: its warnings about unused
+   * initializers, e.g. embedded annotations, are noise to our users, and an error it logs is
+   * also the message of the exception dnnfuse reports in one line). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Extra values (intermediate tensors) to return besides the graph outputs. */
   capture?: string[];
@@ -97,6 +131,15 @@ export function encodeWithOutputs(model: Model, extra: string[] = []): Uint8Arra
   }
 }
 
+/** The first line of an onnxruntime error without the C++ source location and failed assertion
+ * that precede its own words ("/onnxruntime_src/...gru.h:56 onnxruntime::DeepCpuGruOp::
+ * DeepCpuGruOp(const onnxruntime::OpKernelInfo&) layout_ == 0 was false. Batchwise recurrent
+ * operations (layout == 1) are not supported." keeps the last sentence). */
+export function ortMessage(e: unknown): string {
+  const line = String((e as Error)?.message ?? e).split('\n')[0];
+  return line.replace(/\/onnxruntime_src\/\S+:\d+ [^(]*\([^)]*\)(?: \[[^\]]*\])?\s*(?:.*? was false\.\s*)?/, '').trim();
+}
+
 /** @internal An onnxruntime session for a model (IR, encoded bytes or a file path). */
 export async function createSession(model: Model | Uint8Array | string, opts: SessionOptions = {}): Promise<OrtNs.InferenceSession> {
   const o = await ort();
@@ -104,7 +147,7 @@ export async function createSession(model: Model | Uint8Array | string, opts: Se
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
-    logSeverityLevel: opts.logSeverityLevel ?? 3,
+    logSeverityLevel: opts.logSeverityLevel ?? 4,
     ...(opts.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
     ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
   };
@@ -113,21 +156,13 @@ export async function createSession(model: Model | Uint8Array | string, opts: Se
     const bytes = model instanceof Model ? encodeWithOutputs(model, opts.capture) : model;
     return await o.InferenceSession.create(bytes, so);
   } catch (e) {
-    throw badInput(`onnxruntime cannot load the model: ${String((e as Error).message ?? e).split('\n')[0]}`);
+    throw badInput(`onnxruntime cannot load the model: ${ortMessage(e)}`);
   }
 }
 
 function toOrtFeeds(o: Ort, feeds: Feeds): Record<string, OrtNs.Tensor> {
   const res: Record<string, OrtNs.Tensor> = {};
-  for (const [k, v] of Object.entries(feeds)) {
-    if (Array.isArray(v.data)) {
-      res[k] = new o.Tensor('string', v.data, v.dims);
-      continue;
-    }
-    const type = v.bool ? 'bool' : v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : v.data instanceof Int32Array ? 'int32'
-      : v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Int8Array ? 'int8' : v.data instanceof Uint16Array ? 'float16' : 'uint8';
-    res[k] = new o.Tensor(type as 'float32', v.data as Float32Array, v.dims);
-  }
+  for (const [k, v] of Object.entries(feeds)) res[k] = new o.Tensor(hostTensorType(v, `input '${k}'`) as 'float32', v.data as Float32Array, v.dims);
   return res;
 }
 
@@ -143,13 +178,13 @@ export async function runSession(session: OrtNs.InferenceSession, feeds: Feeds, 
   try {
     res = await session.run(toOrtFeeds(o, feeds), fetch);
   } catch (e) {
-    throw verificationFailed(`onnxruntime failed to run the model: ${String((e as Error).message ?? e).split('\n')[0]}`);
+    throw verificationFailed(`onnxruntime failed to run the model: ${ortMessage(e)}`);
   }
   const out: Record<string, HostTensor> = {};
   for (const [k, t] of Object.entries(res)) {
     // float16 outputs are compared as the float32 values they hold.
-    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.type === 'string' ? [...(t.data as string[])] : (t.data as TypedData);
-    out[k] = { dims: [...t.dims], data };
+    if (t.type === 'float16') out[k] = { dims: [...t.dims], data: Float32Array.from(t.data as Uint16Array, halfToFloat) };
+    else out[k] = hostTensor([...t.dims], t.type === 'string' ? [...(t.data as string[])] : (t.data as TypedData), t.type as HostTensorType);
   }
   return out;
 }
@@ -184,6 +219,18 @@ export function nonTensorInputReason(model: Model): string | undefined {
   return undefined;
 }
 
+/** The host tensor type of each ONNX element type onnxruntime-node feeds. */
+export const FEED_TYPES = new Map<number, Exclude<HostTensorType, 'string'>>([
+  [DataType.FLOAT, 'float32'], [DataType.DOUBLE, 'float64'], [DataType.FLOAT16, 'float16'], [DataType.INT8, 'int8'], [DataType.UINT8, 'uint8'],
+  [DataType.INT16, 'int16'], [DataType.UINT16, 'uint16'], [DataType.INT32, 'int32'], [DataType.UINT32, 'uint32'], [DataType.INT64, 'int64'],
+  [DataType.UINT64, 'uint64'], [DataType.BOOL, 'bool'],
+]);
+/** The typed array class holding each host tensor type. */
+export const FEED_CLASS: Record<Exclude<HostTensorType, 'string'>, new (n: number) => TypedData> = {
+  float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
+  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+};
+
 /** Seeded random inputs for every graph input: floats standard normal; integer and bool
  * inputs a value or range fitting the dtype and what the model does with them (see
  * input-ranges.ts: e.g. Silero's int64 `sr` gets the 16000 it is compared with). Symbolic or
@@ -206,20 +253,15 @@ export function randomFeeds(model: Model, seed = 0, overrides: Record<string, nu
     const et = i.type?.elemType ?? DataType.FLOAT;
     const fill = values[i.name] === undefined && fills[i.name] ? fills[i.name] : inputFill(model, i.name, et, values[i.name]);
     const draw = (): number => (fill.kind === 'const' ? fill.value : fill.kind === 'uniform' ? rng.int(fill.lo, fill.hi) : rng.normal());
-    let data: TypedData;
-    if (et === DataType.FLOAT) data = new Float32Array(n);
-    else if (et === DataType.DOUBLE) data = new Float64Array(n);
-    else if (et === DataType.FLOAT16) data = new Uint16Array(n);
-    else if (et === DataType.INT64) data = new BigInt64Array(n);
-    else if (et === DataType.INT32) data = new Int32Array(n);
-    else if (et === DataType.INT8) data = new Int8Array(n);
-    else if (et === DataType.UINT8 || et === DataType.BOOL) data = new Uint8Array(n);
-    else throw badInput(`graph input '${i.name}' has an element type random feeds cannot fill (${et})`);
-    if (data instanceof BigInt64Array) for (let k = 0; k < n; k++) data[k] = BigInt(Math.trunc(draw()));
-    else if (et === DataType.BOOL) for (let k = 0; k < n; k++) data[k] = draw() ? 1 : 0;
-    else if (et === DataType.FLOAT16) for (let k = 0; k < n; k++) data[k] = floatToHalf(draw());
+    const type = FEED_TYPES.get(et);
+    if (et === DataType.STRING) throw badInput(`graph input '${i.name}' is a string tensor: random inputs cannot be drawn for it; give them with --inputs`);
+    if (!type) throw badInput(`graph input '${i.name}' is ${dtypeName(et)}, which onnxruntime-node cannot feed (no such tensor type in its JavaScript API)`);
+    const data = new (FEED_CLASS[type])(n);
+    if (data instanceof BigInt64Array || data instanceof BigUint64Array) for (let k = 0; k < n; k++) data[k] = BigInt(Math.trunc(draw()));
+    else if (type === 'bool') for (let k = 0; k < n; k++) data[k] = draw() ? 1 : 0;
+    else if (type === 'float16') for (let k = 0; k < n; k++) data[k] = floatToHalf(draw());
     else for (let k = 0; k < n; k++) data[k] = draw();
-    feeds[i.name] = et === DataType.BOOL ? { dims, data, bool: true } : { dims, data };
+    feeds[i.name] = hostTensor(dims, data, type);
   }
   return feeds;
 }

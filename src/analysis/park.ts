@@ -9,13 +9,13 @@
  */
 import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HostTensor, TypedData } from './ort.ts';
+import { hostTensor, hostTensorType, type HostTensor, type HostTensorType, type TypedData } from './ort.ts';
 
 /** Outputs written to files by parkOutputs, to be read back by unparkOutputs. */
 export interface ParkedOutputs {
   /** In the outputs' order; a string output stays in memory as `kept` (no byte image to park;
    * string outputs are rare and small). */
-  entries: ({ name: string; file: string; dims: number[]; bool?: boolean; length: number; make: (n: number) => TypedData } | { name: string; kept: HostTensor })[];
+  entries: ({ name: string; file: string; dims: number[]; type: HostTensorType; length: number; make: (n: number) => TypedData } | { name: string; kept: HostTensor })[];
 }
 
 /** Writes each output's bytes to a file in `dir`; undefined (nothing left behind) when a write
@@ -32,7 +32,7 @@ export function parkOutputs(outputs: Record<string, HostTensor>, dir: string): P
       }
       const file = join(dir, `parked-output-${k++}.bin`);
       const C = d.constructor as new (n: number) => TypedData;
-      entries.push({ name, file, dims: t.dims, ...(t.bool ? { bool: true } : {}), length: d.length, make: (n) => new C(n) });
+      entries.push({ name, file, dims: t.dims, type: hostTensorType(t, `output '${name}'`), length: d.length, make: (n) => new C(n) });
       writeFileSync(file, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
     }
   } catch {
@@ -64,7 +64,7 @@ export function unparkOutputs(parked: ParkedOutputs): Record<string, HostTensor>
       closeSync(fd);
     }
     rmSync(e.file, { force: true });
-    out[e.name] = { dims: e.dims, data, ...(e.bool ? { bool: true } : {}) };
+    out[e.name] = hostTensor(e.dims, data, e.type);
   }
   return out;
 }

@@ -26,7 +26,7 @@ import { Graph, Model, Node, type Attribute } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { DataType } from '../ir/dtype.ts';
 import { inferShapes, typeOfValue } from '../analysis/shapes.ts';
-import { ort, type TypedData } from '../analysis/ort.ts';
+import { ort, ortMessage, type TypedData } from '../analysis/ort.ts';
 import { encodeModel } from '../onnx/io.ts';
 import { LazyRawSource } from '../onnx/lazy.ts';
 
@@ -209,7 +209,7 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
     res = await runFold(sub);
   } catch (e) {
     // onnxruntime refused the subgraph as a whole: keep these nodes (named), fold nothing more.
-    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 160);
+    const msg = ortMessage(e).slice(0, 160);
     for (const n of picked) kept.set(n, `onnxruntime could not evaluate it: ${msg}`);
     return 0;
   }
@@ -252,7 +252,7 @@ async function evaluateRound(model: Model, maxBytes: number, kept: Map<Node, str
 /** Runs a model with no inputs in onnxruntime; results keep onnxruntime's dtype name. */
 async function runFold(sub: Model): Promise<Record<string, { dims: number[]; data: TypedData; type: string }>> {
   const o = await ort();
-  const s = await o.InferenceSession.create(encodeModel(sub), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3, intraOpNumThreads: 1 });
+  const s = await o.InferenceSession.create(encodeModel(sub), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4, intraOpNumThreads: 1 });
   try {
     const out = await s.run({});
     const res: Record<string, { dims: number[]; data: TypedData; type: string }> = {};

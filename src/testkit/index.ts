@@ -38,4 +38,4 @@ export { runModel, randomFeeds, compareOutputs, checkEquivalence } from '../anal
 export type { EquivalenceOptions } from '../analysis/ort.ts';
 export { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL } from '../analysis/compare.ts';
 export type { AllcloseOptions, CheckResult, OutputCheck } from '../analysis/compare.ts';
-export type { Feeds, HostTensor, TypedData, SessionOptions, GraphOptimizationLevel, Comparison, OutputComparison } from '../analysis/ort.ts';
+export type { Feeds, HostTensor, HostTensorType, TypedData, SessionOptions, GraphOptimizationLevel, Comparison, OutputComparison } from '../analysis/ort.ts';
