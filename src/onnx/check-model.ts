@@ -18,14 +18,13 @@ export const MAX_OPSET = 23;
 
 const FLOATS = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 
-function checkDims(dims: readonly Dim[] | undefined, what: string, opts: { zeroOk: boolean }): void {
+function checkDims(dims: readonly Dim[] | undefined, what: string): void {
   if (!dims) return;
   let elems = 1;
   dims.forEach((d, i) => {
     if (typeof d !== 'number') return; // symbolic / unknown
     if (!Number.isSafeInteger(d)) throw badInput(`${what}: dim #${i} is ${d}, not an integer that fits in 53 bits`);
     if (d < 0) throw badInput(`${what}: dim #${i} is ${d}; dims must be >= 0 (use a symbolic dim or --shape for a dynamic one)`);
-    if (d === 0 && !opts.zeroOk) throw badInput(`${what}: dim #${i} is 0 (an empty tensor); give a size >= 1`);
     elems *= d;
   });
   if (!Number.isSafeInteger(elems)) throw badInput(`${what}: dims [${dims.join(',')}] hold more than 2^53 elements`);
@@ -33,7 +32,7 @@ function checkDims(dims: readonly Dim[] | undefined, what: string, opts: { zeroO
 
 function checkTensor(t: Tensor, what: string): void {
   if (!Array.isArray(t.dims)) throw badInput(`${what}: dims missing`);
-  checkDims(t.dims, what, { zeroOk: true });
+  checkDims(t.dims, what);
   if (t.dataType === DataType.UNDEFINED) return; // no data_type: nothing to measure (kept as read)
   if (!isKnownDtype(t.dataType)) throw badInput(`${what}: unknown data type ${t.dataType}`);
   const n = t.size;
@@ -53,10 +52,10 @@ function checkTensor(t: Tensor, what: string): void {
   }
 }
 
-/** Throws a one-line bad-input error on the first bad dim, tensor length, dtype or opset.
- * `forPasses`: also refuse empty graph inputs (a 0 dim: valid ONNX, which the loader keeps, but
- * nothing the cost models and rewrites can work on); the pass manager sets it. */
-export function checkModelValues(model: Model, opts: { forPasses?: boolean } = {}): void {
+/** Throws a one-line bad-input error on the first bad dim, tensor length, dtype or opset. An
+ * empty graph input (a 0 dim) is valid: an LLM's key/value cache before the first token, a
+ * batch of none; the passes plan it like any other (its tensors hold no bytes). */
+export function checkModelValues(model: Model): void {
   const g = model.graph;
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   if (opset && (!Number.isInteger(opset.version) || opset.version < 1 || opset.version > MAX_OPSET)) {
@@ -65,13 +64,13 @@ export function checkModelValues(model: Model, opts: { forPasses?: boolean } = {
   const typeOf = new Map<string, ValueInfo>();
   for (const v of g.inputs) {
     if (g.initializers.has(v.name)) continue;
-    checkDims(v.type?.shape, `graph input '${v.name}'`, { zeroOk: !opts.forPasses });
+    checkDims(v.type?.shape, `graph input '${v.name}'`);
     if (v.type && v.type.elemType !== DataType.UNDEFINED && !isKnownDtype(v.type.elemType)) throw badInput(`graph input '${v.name}': unknown data type ${v.type.elemType}`);
     typeOf.set(v.name, v);
   }
-  for (const v of g.outputs) checkDims(v.type?.shape, `graph output '${v.name}'`, { zeroOk: true });
+  for (const v of g.outputs) checkDims(v.type?.shape, `graph output '${v.name}'`);
   for (const v of g.valueInfo.values()) {
-    checkDims(v.type?.shape, `value_info '${v.name}'`, { zeroOk: true });
+    checkDims(v.type?.shape, `value_info '${v.name}'`);
     typeOf.set(v.name, v);
   }
   for (const [name, t] of g.initializers) checkTensor(t, `initializer '${name}'`);
@@ -106,4 +105,6 @@ function checkConv(model: Model, n: Model['graph']['nodes'][number], typeOf: Map
     const c = X[1];
     if (typeof c === 'number' && W.dims[1] * group !== c) throw badInput(`node '${n.name}' (Conv) input '${x}' has ${c} channels, weight '${w}' expects ${W.dims[1] * group} (${W.dims[1]} x group ${group})`);
   }
+  const empty = X?.findIndex((d, k) => k >= 2 && d === 0) ?? -1;
+  if (X && empty >= 0) throw badInput(`node '${n.name}' (Conv) input X '${x}' has dims [${X.join(',')}]: spatial dim #${empty} is 0 (onnxruntime runs no Conv on an empty image)`);
 }

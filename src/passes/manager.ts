@@ -308,7 +308,7 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
   if (!Number.isInteger(ctx.seed)) throw badInput(`seed must be an integer, got ${ctx.seed}`);
   checkPipeline(passes, ctx);
   ctx.options = checkOptions(passes, partialCtx.options);
-  checkModelValues(model, { forPasses: true }); // in-memory models too: dims, tensor lengths, dtypes, opset
+  checkModelValues(model); // in-memory models too: dims, tensor lengths, dtypes, opset
   const verify = opts.verifyAfterChange ?? true;
   const nodesBefore = model.graph.nodes.length;
   const records: PassRecord[] = [];
