@@ -1,7 +1,7 @@
 /**
  * Locates the reference models of `../shared/models` (present on the developers' machines
  * and in CI, absent from a user's clone) and decompresses the `.onnx.gz` ones into a cache
- * folder once. Tests that need them skip with `sharedModelsMissing()` as the printed reason.
+ * folder once ($DNNFUSE_SHARED_CACHE, else dnnfuse-shared-models in the temporary folder). Tests that need them skip with `sharedModelsMissing()` as the printed reason.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, renameSync, readdirSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
@@ -26,7 +26,7 @@ export function sharedModelPath(name: string, dir = sharedModelsDir()): string {
   if (existsSync(plain)) return plain;
   const gz = `${plain}.gz`;
   if (!existsSync(gz)) throw new Error(`shared model ${name} not found in ${dir}`);
-  const cacheDir = join(tmpdir(), 'dnnfuse-shared-models');
+  const cacheDir = process.env.DNNFUSE_SHARED_CACHE ?? join(tmpdir(), 'dnnfuse-shared-models');
   mkdirSync(cacheDir, { recursive: true });
   const out = join(cacheDir, `${base.replace(/\//g, '__')}.onnx`);
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(gz).mtimeMs) {
