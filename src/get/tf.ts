@@ -38,6 +38,23 @@ tf.env().set('PROD', true);
 
 let ready: Promise<string> | undefined;
 
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+const PROCESS_EVENTS: ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+// process.listeners / removeListener typed loosely: their overloads do not take a union of events.
+const emitter = process as unknown as { listeners(e: string): unknown[]; removeListener(e: string, l: unknown): void };
+const processListeners = () => new Map(PROCESS_EVENTS.map((e) => [e, new Set(emitter.listeners(e))]));
+
+/** Removes the process-wide 'uncaughtException' / 'unhandledRejection' listeners added since
+ * `before`. tfjs-backend-wasm's Emscripten module adds two that only rethrow (its code exits
+ * through an ExitStatus exception, which tfjs never throws); with them, any uncaught error of the
+ * program that loaded dnnfuse, its own or its user's, exited with code 7 instead of 1 and printed
+ * a 38 KB minified line of tfjs-backend-wasm.js before the error. */
+function removeListenersSince(before: Map<ProcessEvent, Set<unknown>>): void {
+  for (const e of PROCESS_EVENTS) {
+    for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l);
+  }
+}
+
 /** Selects the WASM backend (fallback: CPU); resolves to the backend name. */
 export function initTf(): Promise<string> {
   ready ??= (async () => {
@@ -45,6 +62,7 @@ export function initTf(): Promise<string> {
       await tf.setBackend('cpu');
       return 'cpu';
     }
+    const before = processListeners();
     try {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       const require = createRequire(import.meta.url);
@@ -53,6 +71,8 @@ export function initTf(): Promise<string> {
       if (await tf.setBackend('wasm')) return 'wasm';
     } catch {
       // fall through to CPU
+    } finally {
+      removeListenersSince(before);
     }
     await tf.setBackend('cpu');
     return 'cpu';
