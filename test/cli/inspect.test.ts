@@ -91,6 +91,13 @@ test('inspect --shape resolves a symbolic batch; without it shapes stay symbolic
   assert.match(sym.unknown[0].reason, /graph input 'image' has dynamic dims/);
   const text = cli(path).stdout;
   assert.match(text, /hint +input 'image' has dynamic dims: pass --shape image=1x3x16x16/);
+  // Two named dims (a batch and an image size): the hint names one --dim each.
+  m.graph.inputs[0].type = { elemType: 1, shape: ['batch', 3, 'size', 'size'] };
+  const named = join(dir, 'named.onnx');
+  writeFileSync(named, encodeModel(m));
+  assert.match(cli(named).stdout, /hint +inputs have named dynamic dims: pass --dim batch=N --dim size=N \(N = your sizes\)/);
+  const fixed = JSON.parse(cli(named, '--json', '--dim', 'batch=4', '--dim', 'size=16').stdout);
+  assert.equal(fixed.totals.macs, 4 * (CONV_MACS + GEMM_MACS));
   assert.match(text, /\[batchx8x8x8\] +\?/);
   const r = cli(path, '--json', '--shape', 'image=4x3x16x16');
   assert.equal(r.code, 0, r.stderr);

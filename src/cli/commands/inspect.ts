@@ -125,7 +125,10 @@ export function inspectText(model: Model, path: string, overrides: Record<string
   out.push(`MACs      ${int(t.macs)} (${humanCount(t.macs)}MAC${t.macsComplete ? '' : ', lower bound: some shapes unknown; fix dynamic inputs with --shape'})`);
   out.push(`activations ${humanBytes(t.activationBytes)} in total, largest ${humanBytes(t.maxActivationBytes)}${t.unknownShapes ? `; ${t.unknownShapes} with unknown shape` : ''}`);
   const dyn = j.inputs.find((i) => !i.shape || i.shape.some((d) => typeof d !== 'number'));
-  if (dyn) out.push(`hint      input '${dyn.name}' has dynamic dims: pass --shape ${dyn.name}=${(dyn.shape ?? [1, 3, 224, 224]).map((d, k) => (typeof d === 'number' ? d : k === 0 ? 1 : 'D')).join('x')} (D = your size) for static shapes`);
+  // Named dims shared by several inputs (a KV cache's batch, seq, past): one --dim each fixes all.
+  const named = [...new Set(j.inputs.flatMap((i) => (i.shape ?? []).filter((d): d is string => typeof d === 'string')))];
+  if (dyn && named.length > 1) out.push(`hint      inputs have named dynamic dims: pass ${named.map((d) => `--dim ${d}=N`).join(' ')} (N = your sizes) for static shapes`);
+  else if (dyn) out.push(`hint      input '${dyn.name}' has dynamic dims: pass --shape ${dyn.name}=${(dyn.shape ?? [1, 3, 224, 224]).map((d, k) => (typeof d === 'number' ? d : k === 0 ? 1 : 'D')).join('x')} (D = your size) for static shapes`);
   out.push('', 'ops');
   out.push(table(['op', 'count', 'params', 'MACs'], j.ops.map((o) => [o.op, String(o.count), int(o.params), o.macs === null ? '?' : int(o.macs)]), [false, true, true, true]));
   if (opts.nodes) {
