@@ -76,7 +76,9 @@ export function readTensorPb(path: string): { name: string; tensor: HostTensor }
   return { name: t.name, tensor: hostTensor([...t.dims], new C(copy.buffer, 0, t.size), type) };
 }
 
-function expand(spec: string): string[] {
+/** The files of an --inputs spec: itself, or a folder's input_<k>.pb in order (none is an error
+ * unless the model has no inputs: ONNX's test_constant has an empty test_data_set_0). */
+function expand(spec: string, modelHasInputs: boolean): string[] {
   let st;
   try {
     st = statSync(spec);
@@ -85,7 +87,7 @@ function expand(spec: string): string[] {
   }
   if (!st.isDirectory()) return [spec];
   const files = readdirSync(spec).filter((f) => /^input_\d+\.pb$/.test(f)).sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
-  if (!files.length) throw badInput(`--inputs: folder '${spec}' holds no input_<k>.pb file`);
+  if (!files.length && modelHasInputs) throw badInput(`--inputs: folder '${spec}' holds no input_<k>.pb file`);
   return files.map((f) => join(spec, f));
 }
 
@@ -123,7 +125,7 @@ export function loadInputs(model: Model, specs: string[]): Feeds {
     const eq = spec.indexOf('=');
     const named = eq > 0 && !spec.slice(0, eq).includes('/') ? spec.slice(0, eq) : undefined;
     const path = named ? spec.slice(eq + 1) : spec;
-    for (const file of expand(path)) {
+    for (const file of expand(path, inputs.length > 0)) {
       if (file.endsWith('.npy')) place(named, readNpy(file), file);
       else if (file.endsWith('.pb')) {
         const { name, tensor } = readTensorPb(file);

@@ -106,3 +106,10 @@ test('--inputs: wrong shape, unknown name, missing input, wrong format are one-l
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--inputs: the empty test_data_set folder of a model without inputs (ONNX test_constant) is its inputs; an empty folder for a model with inputs is an error', { skip: skipTd, timeout: 120_000 }, async () => {
+  const node = '/usr/share/libonnx-testdata/data/node/test_constant';
+  const r = await compileModel(join(node, 'model.onnx'), { inputs: [join(node, 'test_data_set_0')] });
+  assert.equal(r.schedule.verification?.checked, true, r.schedule.verification?.reason);
+  await assert.rejects(compileModel(join(TD, 'model.onnx'), { inputs: [join(node, 'test_data_set_0')] }), (e) => isDnnfuseError(e) && /holds no input_<k>\.pb file/.test(e.message));
+});
