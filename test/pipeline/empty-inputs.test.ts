@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileModel } from '../../src/compile.ts';
-import { decodeModel } from '../../src/onnx/io.ts';
-import { ModelProto } from '../../src/onnx/schema.ts';
+import { modelOf, valueInfo } from '../support/proto.ts';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import { isDnnfuseError } from '../../src/errors.ts';
@@ -21,26 +20,19 @@ const skipTd = existsSync(NODE) ? false : `${NODE} not found (apt-get install li
 /** One attention head group with a key/value cache: K = Concat(past_k, k), V = Concat(past_v, v)
  * on the sequence axis, O = Softmax(q K^T) V; present K and V are outputs, as LLM exports have. */
 function kvAttention() {
-  const f = { elem_type: DataType.FLOAT };
-  const t = (name: string, dims: (number | string)[]) => ({ name, type: { tensor_type: { ...f, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } } });
-  const msg = {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'kv',
-      node: [
-        { op_type: 'Concat', name: 'cat_k', input: ['past_k', 'k'], output: ['K'], attribute: [{ name: 'axis', type: 2, i: 2 }] },
-        { op_type: 'Concat', name: 'cat_v', input: ['past_v', 'v'], output: ['V'], attribute: [{ name: 'axis', type: 2, i: 2 }] },
-        { op_type: 'Transpose', name: 'kt', input: ['K'], output: ['Kt'], attribute: [{ name: 'perm', type: 7, ints: [0, 1, 3, 2] }] },
-        { op_type: 'MatMul', name: 'qk', input: ['q', 'Kt'], output: ['S'] },
-        { op_type: 'Softmax', name: 'softmax', input: ['S'], output: ['P'], attribute: [{ name: 'axis', type: 2, i: -1 }] },
-        { op_type: 'MatMul', name: 'pv', input: ['P', 'V'], output: ['O'] },
-      ],
-      input: [t('q', [1, 2, 'seq', 8]), t('k', [1, 2, 'seq', 8]), t('v', [1, 2, 'seq', 8]), t('past_k', [1, 2, 'past', 8]), t('past_v', [1, 2, 'past', 8])],
-      output: [t('O', [1, 2, 'seq', 8]), t('K', [1, 2, 'total', 8]), t('V', [1, 2, 'total', 8])],
-    },
-  };
-  return decodeModel(ModelProto.encode(ModelProto.fromObject(msg)).finish());
+  const t = (name: string, dims: (number | string)[]) => valueInfo(name, DataType.FLOAT, dims);
+  return modelOf({
+    node: [
+      { op_type: 'Concat', name: 'cat_k', input: ['past_k', 'k'], output: ['K'], attribute: [{ name: 'axis', type: 2, i: 2 }] },
+      { op_type: 'Concat', name: 'cat_v', input: ['past_v', 'v'], output: ['V'], attribute: [{ name: 'axis', type: 2, i: 2 }] },
+      { op_type: 'Transpose', name: 'kt', input: ['K'], output: ['Kt'], attribute: [{ name: 'perm', type: 7, ints: [0, 1, 3, 2] }] },
+      { op_type: 'MatMul', name: 'qk', input: ['q', 'Kt'], output: ['S'] },
+      { op_type: 'Softmax', name: 'softmax', input: ['S'], output: ['P'], attribute: [{ name: 'axis', type: 2, i: -1 }] },
+      { op_type: 'MatMul', name: 'pv', input: ['P', 'V'], output: ['O'] },
+    ],
+    input: [t('q', [1, 2, 'seq', 8]), t('k', [1, 2, 'seq', 8]), t('v', [1, 2, 'seq', 8]), t('past_k', [1, 2, 'past', 8]), t('past_v', [1, 2, 'past', 8])],
+    output: [t('O', [1, 2, 'seq', 8]), t('K', [1, 2, 'total', 8]), t('V', [1, 2, 'total', 8])],
+  });
 }
 
 function convNet(shape: number[]) {

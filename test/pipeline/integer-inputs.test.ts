@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileModel } from '../../src/compile.ts';
-import { decodeModel, encodeModel } from '../../src/onnx/io.ts';
-import { ModelProto } from '../../src/onnx/schema.ts';
+import { encodeModel } from '../../src/onnx/io.ts';
+import { modelOf, valueInfo } from '../support/proto.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import { hostTensorType, randomFeeds, runModel, type HostTensor } from '../../src/analysis/ort.ts';
 import { loadInputs, readNpy } from '../../src/analysis/inputs.ts';
@@ -23,24 +23,15 @@ const skipTd = existsSync(NODE) ? false : `${NODE} not found (apt-get install li
 
 /** x (of `et`, [2,3]) -> Cast to float -> Relu -> y, and x -> Identity -> z (its own type back). */
 function castModel(et: number) {
-  const msg = {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'g',
-      node: [
-        { op_type: 'Cast', name: 'cast', input: ['x'], output: ['f'], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
-        { op_type: 'Relu', name: 'relu', input: ['f'], output: ['y'] },
-        { op_type: 'Identity', name: 'id', input: ['x'], output: ['z'] },
-      ],
-      input: [{ name: 'x', type: { tensor_type: { elem_type: et, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }],
-      output: [
-        { name: 'y', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } },
-        { name: 'z', type: { tensor_type: { elem_type: et, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } },
-      ],
-    },
-  };
-  return decodeModel(ModelProto.encode(ModelProto.fromObject(msg)).finish());
+  return modelOf({
+    node: [
+      { op_type: 'Cast', name: 'cast', input: ['x'], output: ['f'], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
+      { op_type: 'Relu', name: 'relu', input: ['f'], output: ['y'] },
+      { op_type: 'Identity', name: 'id', input: ['x'], output: ['z'] },
+    ],
+    input: [valueInfo('x', et, [2, 3])],
+    output: [valueInfo('y', DataType.FLOAT, [2, 3]), valueInfo('z', et, [2, 3])],
+  });
 }
 
 /** A .npy file (format 1.0). */
