@@ -9,6 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
+// As dnnfuse does (src/analysis/ort.ts): onnxruntime 1.30's telemetry off, read when its
+// environment is created by the first session (it leaves mat-debug-<pid>.log files in /tmp).
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 const [model, dir, level = 'disabled', threads = '1', arena = 'arena'] = process.argv.slice(2);
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 const ARRAYS = { float32: Float32Array, float64: Float64Array, float16: Uint16Array, int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array };

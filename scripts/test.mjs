@@ -37,7 +37,9 @@ const runTmp = mkdtempSync(join(realTmp, 'dnnfuse-test-run-'));
 const tsxCache = `tsx-${process.geteuid ? process.geteuid() : userInfo().username}`;
 mkdirSync(join(realTmp, tsxCache), { recursive: true });
 symlinkSync(join(realTmp, tsxCache), join(runTmp, tsxCache));
-const env = { ...process.env, TMPDIR: runTmp, DNNFUSE_SHARED_CACHE: process.env.DNNFUSE_SHARED_CACHE ?? join(realTmp, 'dnnfuse-shared-models') };
+// onnxruntime's telemetry off in every test process, as dnnfuse sets it for itself: tests that
+// import onnxruntime-node directly (the shape oracles) left mat-debug-<pid>.log files.
+const env = { ORT_DISABLE_TELEMETRY: '1', ...process.env, TMPDIR: runTmp, DNNFUSE_SHARED_CACHE: process.env.DNNFUSE_SHARED_CACHE ?? join(realTmp, 'dnnfuse-shared-models') };
 const args = process.argv.slice(2);
 const options = args.filter((a) => a.startsWith('-'));
 const chosen = args.filter((a) => !a.startsWith('-'));
