@@ -14,23 +14,11 @@ import { readNpy, readTensorPb, loadInputs } from '../../src/analysis/inputs.ts'
 import { compileModel } from '../../src/compile.ts';
 import { loadModel } from '../../src/onnx/io.ts';
 import { isDnnfuseError } from '../../src/errors.ts';
+import { npy } from '../support/npy.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TD = '/usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d';
 const skipTd = existsSync(TD) ? false : `${TD} not found (apt-get install libonnx-testdata; .ci/run does it)`;
-
-/** A .npy file (format 1.0) as numpy writes it. */
-function npy(descr: string, shape: number[], data: ArrayBufferView): Buffer {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  header += ' '.repeat(pad % 64) + '\n';
-  const h = Buffer.alloc(10);
-  h.write('\x93NUMPY', 0, 'latin1');
-  h[6] = 1;
-  h[7] = 0;
-  h.writeUInt16LE(header.length, 8);
-  return Buffer.concat([h, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
-}
 
 test('readNpy reads float32, float64, int64 and bool arrays; rejects Fortran order and big-endian', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-npy-'));

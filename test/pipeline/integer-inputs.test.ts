@@ -17,6 +17,7 @@ import { DataType } from '../../src/ir/dtype.ts';
 import { hostTensorType, randomFeeds, runModel, type HostTensor } from '../../src/analysis/ort.ts';
 import { loadInputs, readNpy } from '../../src/analysis/inputs.ts';
 import { isDnnfuseError } from '../../src/errors.ts';
+import { npy } from '../support/npy.ts';
 
 const NODE = '/usr/share/libonnx-testdata/data/node';
 const skipTd = existsSync(NODE) ? false : `${NODE} not found (apt-get install libonnx-testdata; .ci/run does it)`;
@@ -32,17 +33,6 @@ function castModel(et: number) {
     input: [valueInfo('x', et, [2, 3])],
     output: [valueInfo('y', DataType.FLOAT, [2, 3]), valueInfo('z', et, [2, 3])],
   });
-}
-
-/** A .npy file (format 1.0). */
-function npy(descr: string, shape: number[], data: ArrayBufferView): Buffer {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-  const h = Buffer.alloc(10);
-  h.write('\x93NUMPY', 0, 'latin1');
-  h[6] = 1;
-  h.writeUInt16LE(header.length, 8);
-  return Buffer.concat([h, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
 
 const CASES = [
