@@ -8,10 +8,10 @@
  * folder, which is removed when the run ends, whatever its outcome; what the tests left in it is
  * printed first (by folder prefix), so a test that forgets to clean up is visible.
  *
- * The decompressed shared models (src/models/shared.ts) stay in the real temporary folder
- * (DNNFUSE_SHARED_CACHE), so a run does not decompress 1 GB again, and so does tsx's cache. Extra arguments: options go
- * to the test runner (`npm test -- --test-name-pattern=lazy`), files replace the whole suite
- * (`npm test -- test/onnx/io.test.ts`).
+ * The decompressed shared models (src/models/shared.ts, DNNFUSE_SHARED_CACHE) and tsx's cache
+ * stay in the real temporary folder, so a run does not decompress 1 GB or transpile every module
+ * again. Extra arguments: options go to the test runner (`npm test -- --test-name-pattern=lazy`),
+ * files replace the whole suite (`npm test -- test/onnx/io.test.ts`).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';

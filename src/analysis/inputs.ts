@@ -16,10 +16,10 @@ import { DataType, dtypeName } from '../ir/dtype.ts';
 import { badInput } from '../errors.ts';
 import { TensorProtoType, type Msg } from '../onnx/schema.ts';
 import { tensorFromMsg } from '../onnx/decode.ts';
-import { FEED_CLASS, FEED_TYPES, hostTensor, hostTensorType, nonTensorInputReason, type Feeds, type HostTensor, type HostTensorType, type TypedData } from './ort.ts';
+import { FEED_CLASS, FEED_TYPES, hostTensor, hostTensorFromBytes, hostTensorType, nonTensorInputReason, type Feeds, type FeedType, type HostTensor } from './ort.ts';
 
 /** .npy dtype codes (after the byte-order character) and the host tensor type each holds. */
-const NPY_DTYPES: Record<string, Exclude<HostTensorType, 'string'>> = {
+const NPY_DTYPES: Record<string, FeedType> = {
   f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16',
   i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64', b1: 'bool',
 };
@@ -42,15 +42,12 @@ export function readNpy(path: string): HostTensor {
   const code = descr.slice(1);
   const type = NPY_DTYPES[code];
   if (!type || endian === '>') throw badInput(`${path}: dtype '${descr}' is not supported (little-endian ${Object.keys(NPY_DTYPES).join(', ')})`);
-  const C = FEED_CLASS[type] as unknown as { new (b: ArrayBuffer, o: number, n: number): TypedData; BYTES_PER_ELEMENT: number };
-  const size = C.BYTES_PER_ELEMENT;
+  const size = FEED_CLASS[type].BYTES_PER_ELEMENT;
   const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s).map(Number);
   const n = dims.reduce((a, b) => a * b, 1);
   const off = hstart + hlen;
   if (buf.length - off < n * size) throw badInput(`${path}: truncated: ${n} elements of ${descr} need ${n * size} bytes, ${buf.length - off} present`);
-  const copy = new Uint8Array(n * size);
-  copy.set(buf.subarray(off, off + n * size));
-  return hostTensor(dims, new C(copy.buffer, 0, n), type);
+  return hostTensorFromBytes(dims, buf.subarray(off, off + n * size), type);
 }
 
 /** Parses a TensorProto .pb file; returns its name (may be '') and the tensor. */
@@ -69,11 +66,7 @@ export function readTensorPb(path: string): { name: string; tensor: HostTensor }
   }
   const type = FEED_TYPES.get(t.dataType);
   if (!type) throw badInput(`${path}: tensor '${t.name}' has dtype ${dtypeName(t.dataType)}, which onnxruntime-node cannot feed (${[...FEED_TYPES.keys()].map(dtypeName).join(', ')}, string)`);
-  const raw = t.bytes();
-  const copy = new Uint8Array(raw.byteLength);
-  copy.set(raw);
-  const C = FEED_CLASS[type] as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedData;
-  return { name: t.name, tensor: hostTensor([...t.dims], new C(copy.buffer, 0, t.size), type) };
+  return { name: t.name, tensor: hostTensorFromBytes([...t.dims], t.bytes(), type) };
 }
 
 /** The files of an --inputs spec: itself, or a folder's input_<k>.pb in order (none is an error
@@ -117,7 +110,8 @@ export function loadInputs(model: Model, specs: string[]): Feeds {
     // likewise a uint16 input given as a Uint16Array read as float16 bits is fed as uint16.
     const declared = decl.type?.elemType ? FEED_TYPES.get(decl.type.elemType) : undefined;
     let type = hostTensorType(t, `--inputs ${path}`);
-    if ((declared === 'bool' && type === 'uint8') || (declared === 'uint16' && type === 'float16')) type = declared;
+    // Untagged data of the declared type's class is read as that type.
+    if (declared && !t.type && !t.bool && !Array.isArray(t.data) && t.data instanceof FEED_CLASS[declared]) type = declared;
     if (declared && type !== declared) throw badInput(`--inputs ${path}: '${target}' holds ${type}, the model declares ${declared}`);
     feeds[target] = hostTensor(t.dims, t.data, type);
   };

@@ -66,27 +66,46 @@ export interface HostTensor {
   bool?: boolean;
 }
 
-const TYPE_OF_CLASS: [new (n: number) => TypedData, HostTensorType][] = [
-  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Int16Array, 'int16'],
-  [Uint16Array, 'float16'], [Int32Array, 'int32'], [Uint32Array, 'uint32'], [BigInt64Array, 'int64'], [BigUint64Array, 'uint64'],
-];
+/** The element types onnxruntime-node feeds from a typed array. */
+export type FeedType = Exclude<HostTensorType, 'string'>;
+type TypedClass = { new (n: number): TypedData; new (buffer: ArrayBuffer, offset: number, length: number): TypedData; readonly BYTES_PER_ELEMENT: number };
+/** The typed array class holding each host tensor type. */
+export const FEED_CLASS: Record<FeedType, TypedClass> = {
+  float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
+  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+};
+/** The type a class holds when no `type` says otherwise: FEED_CLASS's first type of each class
+ * (a Uint16Array float16 bits, a Uint8Array uint8). */
+const DEFAULT_TYPE = new Map<TypedClass, FeedType>();
+for (const [type, C] of Object.entries(FEED_CLASS) as [FeedType, TypedClass][]) if (!DEFAULT_TYPE.has(C)) DEFAULT_TYPE.set(C, type);
 
 /** The element type of a host tensor (its `type`, else the one its data's class holds); a
  * one-line error when `type` does not fit the data (`what` names the tensor). */
 export function hostTensorType(t: HostTensor, what = 'tensor'): HostTensorType {
   if (Array.isArray(t.data)) return 'string';
-  const cls = TYPE_OF_CLASS.find(([C]) => t.data instanceof C)?.[1];
-  if (!cls) throw badInput(`${what}: data is a ${(t.data as object)?.constructor?.name ?? typeof t.data}, not a typed array dnnfuse feeds`);
+  const C = [...DEFAULT_TYPE.keys()].find((K) => t.data instanceof K);
+  if (!C) throw badInput(`${what}: data is a ${(t.data as object)?.constructor?.name ?? typeof t.data}, not a typed array dnnfuse feeds`);
   const given = t.type ?? (t.bool ? 'bool' : undefined);
-  if (!given || given === cls) return cls;
-  if ((given === 'bool' && cls === 'uint8') || (given === 'uint16' && cls === 'float16')) return given;
-  throw badInput(`${what}: type '${given}' does not fit its data, a ${t.data.constructor.name} (${cls})`);
+  if (!given) return DEFAULT_TYPE.get(C)!;
+  if (given !== 'string' && FEED_CLASS[given] === C) return given;
+  throw badInput(`${what}: type '${given}' does not fit its data, a ${t.data.constructor.name} (${DEFAULT_TYPE.get(C)})`);
 }
 
-/** The HostTensor of `data` with element type `type` (tagged only where the class leaves it open;
- * a bool one also with the deprecated `bool` flag, which readers of earlier versions check). */
+/** The HostTensor of `data` with element type `type`, tagged only where its class holds another
+ * type by default; a bool one also with the deprecated `bool` flag, which readers of earlier
+ * versions check. */
 export function hostTensor(dims: number[], data: TypedData | string[], type: HostTensorType): HostTensor {
-  return type === 'bool' ? { dims, data, type, bool: true } : type === 'uint16' ? { dims, data, type } : { dims, data };
+  if (type === 'string' || DEFAULT_TYPE.get(FEED_CLASS[type]) === type) return { dims, data };
+  return type === 'bool' ? { dims, data, type, bool: true } : { dims, data, type };
+}
+
+/** A host tensor of `type` holding a copy of `bytes`, its elements in the platform's (little-endian)
+ * order: the copy owns an aligned buffer of its own, whatever the offset of `bytes` in a file. */
+export function hostTensorFromBytes(dims: number[], bytes: Uint8Array, type: FeedType): HostTensor {
+  const C = FEED_CLASS[type];
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return hostTensor(dims, new C(copy.buffer, 0, bytes.byteLength / C.BYTES_PER_ELEMENT), type);
 }
 
 /** Model inputs by graph-input name. */
@@ -220,16 +239,11 @@ export function nonTensorInputReason(model: Model): string | undefined {
 }
 
 /** The host tensor type of each ONNX element type onnxruntime-node feeds. */
-export const FEED_TYPES = new Map<number, Exclude<HostTensorType, 'string'>>([
+export const FEED_TYPES = new Map<number, FeedType>([
   [DataType.FLOAT, 'float32'], [DataType.DOUBLE, 'float64'], [DataType.FLOAT16, 'float16'], [DataType.INT8, 'int8'], [DataType.UINT8, 'uint8'],
   [DataType.INT16, 'int16'], [DataType.UINT16, 'uint16'], [DataType.INT32, 'int32'], [DataType.UINT32, 'uint32'], [DataType.INT64, 'int64'],
   [DataType.UINT64, 'uint64'], [DataType.BOOL, 'bool'],
 ]);
-/** The typed array class holding each host tensor type. */
-export const FEED_CLASS: Record<Exclude<HostTensorType, 'string'>, new (n: number) => TypedData> = {
-  float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
-  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
-};
 
 /** Seeded random inputs for every graph input: floats standard normal; integer and bool
  * inputs a value or range fitting the dtype and what the model does with them (see

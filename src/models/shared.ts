@@ -1,7 +1,8 @@
 /**
  * Locates the reference models of `../shared/models` (present on the developers' machines
  * and in CI, absent from a user's clone) and decompresses the `.onnx.gz` ones into a cache
- * folder once ($DNNFUSE_SHARED_CACHE, else dnnfuse-shared-models in the temporary folder). Tests that need them skip with `sharedModelsMissing()` as the printed reason.
+ * folder once ($DNNFUSE_SHARED_CACHE, else dnnfuse-shared-models in the temporary folder).
+ * Tests that need them skip with `sharedModelsMissing()` as the printed reason.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, renameSync, readdirSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';

@@ -105,6 +105,6 @@ function checkConv(model: Model, n: Model['graph']['nodes'][number], typeOf: Map
     const c = X[1];
     if (typeof c === 'number' && W.dims[1] * group !== c) throw badInput(`node '${n.name}' (Conv) input '${x}' has ${c} channels, weight '${w}' expects ${W.dims[1] * group} (${W.dims[1]} x group ${group})`);
   }
-  const empty = X?.findIndex((d, k) => k >= 2 && d === 0) ?? -1;
-  if (X && empty >= 0) throw badInput(`node '${n.name}' (Conv) input X '${x}' has dims [${X.join(',')}]: spatial dim #${empty} is 0 (onnxruntime runs no Conv on an empty image)`);
+  const empty = X ? X.findIndex((d, k) => k >= 2 && d === 0) : -1;
+  if (empty >= 0) throw badInput(`node '${n.name}' (Conv) input X '${x}' has dims [${X!.join(',')}]: spatial dim #${empty} is 0 (onnxruntime runs no Conv on an empty image)`);
 }
