@@ -79,12 +79,18 @@ export function convexClosure(graph: OpGraph, members: Iterable<number>): number
   if (U.length < 2) return [...U];
   const { succ, pred } = graph;
   const lo = U[0], hi = U[U.length - 1];
-  const mark = new Uint8Array(graph.ops.length); // 1 in U, 2 below-reachable, 4 above-reachable
+  // 1 in U, 2 below-reachable, 4 above-reachable; all zero between calls (what is set is
+  // cleared before returning). A per-graph array, not one per call: the searches close hundreds
+  // of thousands of groups per sweep point, and each Uint8Array of more than 64 ops was a
+  // malloc'd backing store that V8's ArrayBuffer sweeper frees on a helper thread.
+  let mark = closureMarks.get(graph);
+  if (!mark || mark.length !== graph.ops.length) closureMarks.set(graph, (mark = new Uint8Array(graph.ops.length)));
   for (const u of U) mark[u] = 1;
+  const touched: number[] = [];
   let stack = [...U];
   while (stack.length) {
     const v = stack.pop()!;
-    for (const u of succ[v]) if (u < hi && !(mark[u] & 3)) (mark[u] |= 2, stack.push(u));
+    for (const u of succ[v]) if (u < hi && !(mark[u] & 3)) (mark[u] |= 2, stack.push(u), touched.push(u));
   }
   const extra: number[] = [];
   stack = [...U];
@@ -93,11 +99,16 @@ export function convexClosure(graph: OpGraph, members: Iterable<number>): number
     for (const u of pred[v]) if (u > lo && !(mark[u] & 5)) {
       mark[u] |= 4;
       stack.push(u);
+      touched.push(u);
       if (mark[u] & 2) extra.push(u);
     }
   }
+  for (const u of U) mark[u] = 0;
+  for (const u of touched) mark[u] = 0;
   return extra.length ? mergeSorted(U, extra.sort(byNumber)) : [...U];
 }
+
+const closureMarks = new WeakMap<OpGraph, Uint8Array>();
 
 /** Data-flow edges (op-id pairs, src < dst) inside a group, sorted. */
 export function groupEdges(graph: OpGraph, group: Group): [number, number][] {
