@@ -38,13 +38,13 @@ export interface GroupEval {
 
 /** Op ids the memo holds at most (4 bytes each in its id arena), emptied when full. */
 const MEMO_IDS = 1 << 23;
-/** Groups memoized at most (emptied when full; 29 bytes each in the columns). */
+/** Groups memoized at most (emptied when full; 33 bytes each in the columns, 4 to 8 in the buckets). */
 const MEMO_MAX = 1 << 21;
 
 function hashIds(g: Group): number {
   let h = 0x811c9dc5 ^ g.length;
   for (const id of g) h = Math.imul(h ^ id, 0x01000193);
-  // 30 bits: a small integer, which a Map keeps without boxing
+  // 30 bits: a small integer (no heap number), masked to a bucket index by the memo
   return (h ^ (h >>> 30)) & 0x3fffffff;
 }
 
@@ -54,16 +54,19 @@ export abstract class FusionCostModel implements CostModel {
   readonly bufferBytes: number;
   readonly elementBytes: number;
   /** Memo of evaluated groups, by a 30-bit hash of the sorted ids (ids compared on a hit), held in
-   * typed columns: `memo` maps a hash to its chain's first entry, entry i's ids are
+   * typed columns: `heads` maps a hash bucket to its chain's first entry, entry i's ids are
    * arena[off[i] .. off[i]+len[i]), its results bytes[i], dram[i], valid[i]. It was a
    * Map<string, GroupEval> keyed by the ids joined with ',': a key string built on every lookup,
    * hit or miss, and an object per group that survived every scavenge until the point's end. In a
    * sweep's worker (segment DP, windowed enumeration) key building and the scavenges copying the
-   * memo took a quarter of the thread's time. No library offers such a table over int arrays. */
-  private memo = new Map<number, number>();
+   * memo took a quarter of the thread's time. No library offers such a table over int arrays.
+   * The buckets are an Int32Array indexed by the hash's low bits (-1: empty; kept under 3/4
+   * full), not a Map<number, number>: a Map of a million entries rehashed into ever larger
+   * tables as it grew, arrays V8 allocates zero-filled in fresh pages. */
+  private heads = new Int32Array(1024).fill(-1);
   private arena = new Int32Array(1024);
   private arenaUsed = 0;
-  private cols = { off: new Int32Array(256), len: new Int32Array(256), next: new Int32Array(256), bytes: new Float64Array(256), dram: new Float64Array(256), valid: new Uint8Array(256) };
+  private cols = { off: new Int32Array(256), len: new Int32Array(256), next: new Int32Array(256), hash: new Int32Array(256), bytes: new Float64Array(256), dram: new Float64Array(256), valid: new Uint8Array(256) };
   private entries = 0;
   /** The lazily filled breakdowns (memory(), dramBreakdown()) by entry. */
   private details = new Map<number, { items?: MemoryItem[]; breakdown?: DramBreakdown }>();
@@ -119,11 +122,11 @@ export abstract class FusionCostModel implements CostModel {
   /** The memo entry of a sorted group, evaluated and added when missing. */
   private entry(g: Group): number {
     const k = hashIds(g);
-    const first = this.memo.get(k) ?? -1;
-    const { off, len, next } = this.cols;
+    const first = this.heads[k & (this.heads.length - 1)];
+    const { off, len, next, hash } = this.cols;
     const arena = this.arena;
     for (let x = first; x >= 0; x = next[x]) {
-      if (len[x] !== g.length) continue;
+      if (hash[x] !== k || len[x] !== g.length) continue;
       const o = off[x];
       let i = 0;
       while (i < g.length && arena[o + i] === g[i]) i++;
@@ -135,7 +138,7 @@ export abstract class FusionCostModel implements CostModel {
     this.mark(g); // fresh generation: computeMemory used the tensor stamps
     const dram = this.computeDram(g, false).total;
     const valid = g.length === 1 || (bytes <= this.bufferBytes && !this.hasOpaque(g));
-    return this.remember(k, first, g, bytes, dram, valid);
+    return this.remember(k, g, bytes, dram, valid);
   }
 
   /** True when the group holds an opaque op (a loop, not an arrow per call: a closure's optimized
@@ -149,14 +152,13 @@ export abstract class FusionCostModel implements CostModel {
   /** Adds a group to the memo, returns its entry (bounded: a search with a huge budget on a large
    * graph meets ever new groups, and greedy growing a long chain one op at a time meets groups of
    * thousands of ops: emptied when full). */
-  private remember(k: number, first: number, g: Group, bytes: number, dram: number, valid: boolean): number {
+  private remember(k: number, g: Group, bytes: number, dram: number, valid: boolean): number {
     if (this.entries >= MEMO_MAX || this.arenaUsed + g.length > MEMO_IDS) {
       this.evicted += this.entries;
       this.entries = 0;
       this.arenaUsed = 0;
-      this.memo.clear();
+      this.heads.fill(-1);
       this.details.clear();
-      first = -1;
     }
     if (this.arenaUsed + g.length > this.arena.length) {
       let n = this.arena.length * 2;
@@ -173,18 +175,32 @@ export abstract class FusionCostModel implements CostModel {
         y.set(x);
         return y;
       };
-      c = this.cols = { off: grow(c.off), len: grow(c.len), next: grow(c.next), bytes: grow(c.bytes), dram: grow(c.dram), valid: grow(c.valid) };
+      c = this.cols = { off: grow(c.off), len: grow(c.len), next: grow(c.next), hash: grow(c.hash), bytes: grow(c.bytes), dram: grow(c.dram), valid: grow(c.valid) };
     }
+    if (4 * (i + 1) > 3 * this.heads.length) {
+      // Twice the buckets; every entry re-linked into its bucket (chain order does not matter:
+      // a lookup compares ids).
+      const heads = new Int32Array(this.heads.length * 2).fill(-1);
+      const mask = heads.length - 1;
+      for (let x = 0; x < i; x++) {
+        const b = c.hash[x] & mask;
+        c.next[x] = heads[b];
+        heads[b] = x;
+      }
+      this.heads = heads;
+    }
+    const bucket = k & (this.heads.length - 1);
     const o = this.arenaUsed;
     for (let j = 0; j < g.length; j++) this.arena[o + j] = g[j];
     this.arenaUsed += g.length;
     c.off[i] = o;
     c.len[i] = g.length;
-    c.next[i] = first;
+    c.next[i] = this.heads[bucket];
+    c.hash[i] = k;
     c.bytes[i] = bytes;
     c.dram[i] = dram;
     c.valid[i] = valid ? 1 : 0;
-    this.memo.set(k, i);
+    this.heads[bucket] = i;
     return i;
   }
 

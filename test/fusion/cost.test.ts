@@ -6,6 +6,8 @@ import { opGraphFromSpec, finalizeOpGraph } from '../../src/fusion/op-graph.ts';
 import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
 import { BrrCostModel } from '../../src/fusion/brr.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
+import { randomCnn } from './gen.ts';
+import { Rng } from '../../src/util/random.ts';
 
 // x[1,4,8,8] -> A conv3x3 s1 (144 weights) -> a -> B relu -> b -> C conv1x1 (16 weights) -> c
 const chain = () =>
@@ -121,6 +123,33 @@ test('memoization: one evaluation per distinct group, unsorted input accepted', 
   m.memory([0, 1, 2]);
   assert.equal(m.evaluations, 1);
   assert.equal(m.dram([2, 1, 0]), 672);
+});
+
+test('memoization over thousands of groups (the buckets grow and re-link): every answer as a fresh model gives it, one evaluation each', () => {
+  const g = randomCnn(11, 40); // 128 ops
+  const n = g.ops.length;
+  const rng = new Rng(5);
+  const groups: number[][] = [];
+  const seen = new Set<string>();
+  for (let tries = 0; groups.length < 3000 && tries < 100_000; tries++) {
+    const start = rng.int(0, n - 1);
+    const G = [...new Set(Array.from({ length: rng.int(1, 6) }, () => Math.min(n - 1, start + rng.int(0, 8))))].sort((a, b) => a - b);
+    if (!seen.has(G.join())) (seen.add(G.join()), groups.push(G));
+  }
+  for (const scheme of ['lbdf', 'brr'] as const) {
+    const hw = { bufferBytes: 4096, elementType: 'int8' as const };
+    const m = createCostModel(scheme, g, hw);
+    const first = groups.map((G) => m.dram(G));
+    assert.equal(groups.length, 3000);
+    assert.equal(m.evaluations, groups.length);
+    const again = [...groups.keys()].reverse().map((i) => [i, m.validDram([...groups[i]].reverse()), m.memoryBytes(groups[i])] as const);
+    assert.equal(m.evaluations, groups.length, 'a group seen before is not evaluated again');
+    for (const [i, vd, bytes] of again) {
+      const fresh = createCostModel(scheme, g, hw);
+      assert.equal(vd, fresh.valid(groups[i]) ? first[i] : -1, `${scheme} group ${groups[i]}`);
+      assert.equal(bytes, fresh.memoryBytes(groups[i]), `${scheme} group ${groups[i]}`);
+    }
+  }
 });
 
 test('graph outputs are written even when consumed inside the group', () => {
