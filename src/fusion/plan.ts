@@ -41,36 +41,53 @@ export function assignmentOf(plan: Plan, n: number): Int32Array {
  * sorted by id), or undefined when the group graph has a cycle. The plan may be partial: only
  * edges between its groups count. */
 export function executionOrder(graph: OpGraph, plan: Plan): number[] | undefined {
-  const a = assignmentOf(plan, graph.ops.length);
-  const succ: Set<number>[] = plan.map(() => new Set());
-  const indeg = new Int32Array(plan.length);
-  // Edges are read from the groups' own ops, so a partial plan (e.g. the parts of one split group,
-  // or a window of groups) is ordered too: ops outside every group are ignored.
-  plan.forEach((g, gv) => {
-    for (const v of g) for (const u of graph.succ[v]) {
-      const gu = a[u];
-      if (gu >= 0 && gu !== gv && !succ[gv].has(gu)) {
-        succ[gv].add(gu);
-        indeg[gu]++;
+  // op -> group in a per-graph array, -1 outside this call (what is set is reset before it
+  // returns), and the group graph in flat arrays: the searches order plans by the hundred
+  // thousand, and a new Int32Array of the ops (a malloc'd backing store, freed by V8's
+  // ArrayBuffer sweeper on a helper thread) and a Set per group each time was most of this.
+  let a = groupOfScratch.get(graph);
+  if (!a || a.length !== graph.ops.length) groupOfScratch.set(graph, (a = new Int32Array(graph.ops.length).fill(-1)));
+  const m = plan.length;
+  for (let i = 0; i < m; i++) for (const id of plan[i]) a[id] = i;
+  try {
+    // Edges are read from the groups' own ops, so a partial plan (e.g. the parts of one split
+    // group, or a window of groups) is ordered too: ops outside every group are ignored.
+    const start: number[] = [0];
+    const target: number[] = [];
+    const last: number[] = [];
+    const indeg: number[] = [];
+    for (let i = 0; i < m; i++) (last.push(-1), indeg.push(0));
+    for (let gv = 0; gv < m; gv++) {
+      for (const v of plan[gv]) for (const u of graph.succ[v]) {
+        const gu = a[u];
+        if (gu >= 0 && gu !== gv && last[gu] !== gv) {
+          last[gu] = gv;
+          target.push(gu);
+          indeg[gu]++;
+        }
       }
+      start.push(target.length);
     }
-  });
-  // Min-heap on first op id would be ideal; plans are small enough for a sorted ready list.
-  const first = plan.map((g) => g[0]);
-  const ready: number[] = [];
-  for (let i = 0; i < plan.length; i++) if (indeg[i] === 0) ready.push(i);
-  const order: number[] = [];
-  while (ready.length) {
-    let bi = 0;
-    for (let k = 1; k < ready.length; k++) if (first[ready[k]] < first[ready[bi]]) bi = k;
-    const g = ready[bi];
-    ready[bi] = ready[ready.length - 1];
-    ready.pop();
-    order.push(g);
-    for (const h of succ[g]) if (--indeg[h] === 0) ready.push(h);
+    // Min-heap on first op id would be ideal; plans are small enough for a sorted ready list.
+    const ready: number[] = [];
+    for (let i = 0; i < m; i++) if (indeg[i] === 0) ready.push(i);
+    const order: number[] = [];
+    while (ready.length) {
+      let bi = 0;
+      for (let k = 1; k < ready.length; k++) if (plan[ready[k]][0] < plan[ready[bi]][0]) bi = k;
+      const g = ready[bi];
+      ready[bi] = ready[ready.length - 1];
+      ready.pop();
+      order.push(g);
+      for (let e = start[g]; e < start[g + 1]; e++) if (--indeg[target[e]] === 0) ready.push(target[e]);
+    }
+    return order.length === m ? order : undefined;
+  } finally {
+    for (let i = 0; i < m; i++) for (const id of plan[i]) a[id] = -1;
   }
-  return order.length === plan.length ? order : undefined;
 }
+
+const groupOfScratch = new WeakMap<OpGraph, Int32Array>();
 
 /** Structural check (cover, connectivity, acyclicity); with `cost`, also group validity. */
 export function checkPlan(graph: OpGraph, plan: Plan, cost?: CostModel): PlanCheck {

@@ -8,6 +8,8 @@ import { checkPlan, executionOrder, fusability, layerByLayer, planDram, dramSpli
 import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
 import { randomSplit, applyRectifier, checkSplit } from '../../src/fusion/rectify.ts';
 import { Rng } from '../../src/util/random.ts';
+import fc from 'fast-check';
+import { randomCnn } from './gen.ts';
 
 function resnetBlockModel() {
   const b = new ModelBuilder({ seed: 1 });
@@ -142,4 +144,52 @@ test('randomSplit: valid, connected, mutually acyclic parts; deterministic per s
   const out = applyRectifier([all], m, () => [[0, 4], [1, 2, 3]], new Rng(0), stats);
   assert.deepEqual(stats, { invalid: 1, rectified: 0 });
   assert.deepEqual(checkPlan(g, out, m), { ok: true });
+});
+
+test('executionOrder = the group DAG ordered by Kahn with ties by first op (reference), on partial and cyclic plans, many per graph', () => {
+  const reference = (graph: ReturnType<typeof randomCnn>, plan: number[][]): number[] | undefined => {
+    const of = new Map<number, number>();
+    plan.forEach((g, i) => g.forEach((v) => of.set(v, i)));
+    const succ = plan.map(() => new Set<number>());
+    const indeg = plan.map(() => 0);
+    plan.forEach((g, i) => g.forEach((v) => graph.succ[v].forEach((u) => {
+      const j = of.get(u);
+      if (j !== undefined && j !== i && !succ[i].has(j)) (succ[i].add(j), indeg[j]++);
+    })));
+    const order: number[] = [];
+    const ready = plan.map((_, i) => i).filter((i) => indeg[i] === 0);
+    while (ready.length) {
+      ready.sort((x, y) => plan[x][0] - plan[y][0]);
+      const g = ready.shift()!;
+      order.push(g);
+      for (const h of succ[g]) if (--indeg[h] === 0) ready.push(h);
+    }
+    return order.length === plan.length ? order : undefined;
+  };
+  let cyclic = 0;
+  let acyclic = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 100_000 }), (seed) => {
+      const graph = randomCnn(seed, 5);
+      const n = graph.ops.length;
+      const rng = new Rng(seed);
+      for (let k = 0; k < 8; k++) {
+        // random groups of ops (not necessarily connected or convex: cycles happen), over a
+        // random subset of the ops (a partial plan)
+        const ids = [...Array(n).keys()].filter(() => rng.next() < 0.8);
+        const groups = new Map<number, number[]>();
+        for (const v of ids) {
+          const gi = rng.int(0, Math.max(1, Math.floor(ids.length / 3)));
+          groups.set(gi, [...(groups.get(gi) ?? []), v]);
+        }
+        const plan = [...groups.values()];
+        const want = reference(graph, plan);
+        if (want) acyclic++;
+        else cyclic++;
+        assert.deepEqual(executionOrder(graph, plan), want);
+      }
+    }),
+    { numRuns: 60 },
+  );
+  assert.ok(cyclic > 0 && acyclic > 0, `both kinds of plan met (${cyclic} cyclic, ${acyclic} acyclic)`);
 });
