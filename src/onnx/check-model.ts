@@ -10,7 +10,7 @@ import type { Model, Dim, ValueInfo } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { DataType, dtypeBytes, dtypeName, isKnownDtype } from '../ir/dtype.ts';
 import { badInput } from '../errors.ts';
-import { pendingRange } from './lazy.ts';
+import { unreadLength } from './lazy.ts';
 
 /** Highest default-domain opset accepted (onnxruntime-node 1.30 implements up to 23; a model
  * declaring more is from a newer toolchain and its ops may mean something else). */
@@ -40,7 +40,7 @@ function checkTensor(t: Tensor, what: string): void {
   if (s.kind === 'raw') {
     const want = dtypeBytes(t.dataType, n);
     // A lazily loaded tensor is measured by its file range, without reading it.
-    const got = pendingRange(s)?.length ?? s.bytes.length;
+    const got = unreadLength(s) ?? s.bytes.length;
     if (got !== want) throw badInput(`${what}: ${got} bytes of data for dims [${t.dims.join(',')}] of ${dtypeName(t.dataType)} (${want} bytes expected)`);
   } else if (s.kind === 'values') {
     const len = s.values.length;

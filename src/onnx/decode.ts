@@ -11,7 +11,7 @@ import { DataType, dtypeBits, dtypeBytes, dtypeName, isKnownDtype } from '../ir/
 import { badInput, isDnnfuseError } from '../errors.ts';
 import { AttrCarry, MsgCarry, NodeCarry, TensorCarry, has, msgOf, type DataField } from './carry.ts';
 import { ModelProto, knownFieldNumbers, protobuf, type LongLike, type Msg } from './schema.ts';
-import { FileRange, LazyRawSource } from './lazy.ts';
+import { FileRange, InflatedRange, LazyRawSource } from './lazy.ts';
 
 // ---------------------------------------------------------------------------------------
 // 64-bit integers: protobufjs returns `Long` objects (or plain numbers when small enough).
@@ -470,8 +470,9 @@ export function tensorFromMsg(t: Msg, ctx: DecodeContext, where: string): Tensor
       throw badInput(`${tensorLabel(where, name, dtype, dims)}: external data length ${source.length} bytes, the shape needs ${expectBytes}`);
     }
   } else if (has(t, 'raw_data')) {
-    // A FileRange: raw_data left on disk by loadModel's scanner (lazy.ts), read on first use.
-    source = t.raw_data instanceof FileRange ? new LazyRawSource(t.raw_data, name) : { kind: 'raw', bytes: t.raw_data };
+    // A FileRange: raw_data left on disk by loadModel's scanner (lazy.ts), read on first use;
+    // an InflatedRange: the same inside a gzip-compressed file (loadModelGz, lazy-gz.ts).
+    source = t.raw_data instanceof FileRange || t.raw_data instanceof InflatedRange ? new LazyRawSource(t.raw_data, name) : { kind: 'raw', bytes: t.raw_data };
     field = 'raw_data';
     if (expectBytes !== undefined && t.raw_data.length !== expectBytes) {
       throw badInput(`${tensorLabel(where, name, dtype, dims)}: raw_data has ${t.raw_data.length} bytes, the shape needs ${expectBytes}`);

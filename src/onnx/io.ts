@@ -12,7 +12,8 @@
  *   initializers to a side file (`externalDataThreshold`), which it does on its own when the
  *   inline data would exceed protobuf's 2 GiB message limit.
  */
-import { closeSync, ftruncateSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, fstatSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { basename, dirname, resolve } from 'node:path';
 import type { Model } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
@@ -20,11 +21,12 @@ import { DnnfuseError, badInput, isDnnfuseError, unsupported } from '../errors.t
 import { msgOf } from './carry.ts';
 import type { Msg } from './schema.ts';
 import { OutputBatch, RunInputs, writeError } from '../util/output.ts';
-import { readInputFile } from '../util/input.ts';
+import { fileKind, readError, readInputFile } from '../util/input.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
 import { encodeModelBytes, encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
 import { validateModel } from './validate.ts';
-import { LazyRawSource, POOL_STRUCTURE_OFFSET, holdPool, releasePool, scanModelFile, writeParts } from './lazy.ts';
+import { GiveUp, InflatedRange, LazyFile, LazyRawSource, POOL_STRUCTURE_OFFSET, holdPool, releasePool, scanModelFile, writeParts } from './lazy.ts';
+import { scanModelStream, type StreamSkeleton } from './lazy-gz.ts';
 
 export { validateModel };
 
@@ -72,6 +74,65 @@ export function loadModel(path: string): Model {
     }
     throw e;
   }
+}
+
+/**
+ * Reads a gzip-compressed .onnx file (`.onnx.gz`) for its structure: the file is inflated as a
+ * stream and the raw_data of large initializers is not kept (lazy-gz.ts); those tensors read
+ * their bytes, if a pass asks, by inflating the file again (InflatedRange). For what needs the
+ * graph and not the weights (`dnnfuse sweep` builds op graphs): memory stays at the structure's
+ * size. A file the stream walk cannot follow is read and inflated whole (same errors as
+ * loadModel, the file named).
+ */
+export async function loadModelGz(path: string): Promise<Model> {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw readError(e, path, 'model file');
+  }
+  if (!st.isFile()) throw badInput(`model file ${path} is ${fileKind(st)}, not a regular file`);
+  const file = new LazyFile(resolve(path), st);
+  const baseDir = dirname(resolve(path));
+  const source = createReadStream(path, { highWaterMark: 1 << 16 });
+  const inflated = source.pipe(createGunzip({ chunkSize: 1 << 16 }));
+  source.on('error', (e) => inflated.destroy(e));
+  let sk: StreamSkeleton | undefined;
+  try {
+    sk = await scanModelStream(inflated);
+  } catch (e) {
+    if (!(e instanceof GiveUp) && !isZlibOrReadError(e)) throw e;
+  } finally {
+    source.destroy();
+    inflated.destroy();
+  }
+  if (sk && LazyFile.stampOf(statSync(path)) === LazyFile.stampOf(st)) {
+    const msg = parseModelProto(sk.bytes);
+    const inits = (msg.graph?.initializer ?? []) as Msg[];
+    for (const [i, h] of sk.holes) inits[i].raw_data = new InflatedRange(file, h.offset, h.length);
+    try {
+      return modelOf(msg, { baseDir });
+    } catch (e) {
+      throw isDnnfuseError(e) && !e.message.includes(path) ? new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e }) : e;
+    }
+  }
+  const bytes = readInputFile(path, 'model file');
+  let raw: Uint8Array;
+  try {
+    raw = gunzipSync(bytes);
+  } catch (e) {
+    throw badInput(`model file ${path}: cannot inflate it (${(e as Error).message})`);
+  }
+  try {
+    return decodeModel(raw, { baseDir });
+  } catch (e) {
+    throw isDnnfuseError(e) && !e.message.includes(path) ? new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e }) : e;
+  }
+}
+
+/** An error of the stream itself (a read or zlib failure): the whole-file path names it. */
+function isZlibOrReadError(e: unknown): boolean {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && !isDnnfuseError(e);
 }
 
 /** Large initializers left on disk and read on first use (lazy.ts); undefined when the file is
@@ -221,7 +282,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     if (!readFrom.has(p)) (readFrom.add(p), inputs.add(p, 'external data file'));
   }
   // Saving over the file lazily loaded tensors still read from: read them first.
-  for (const t of tensorsOf(model)) if (t.source instanceof LazyRawSource && t.source.pending && t.source.range.file.path === out) void t.source.bytes;
+  for (const t of tensorsOf(model)) if (t.source instanceof LazyRawSource && !t.source.isRead && t.source.range.file.path === out) void t.source.bytes;
   const own = !opts.batch;
   const batch = opts.batch ?? new OutputBatch(inputs);
   try {

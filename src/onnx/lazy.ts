@@ -24,7 +24,8 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync, writevSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
-import { badInput } from '../errors.ts';
+import { gunzipSync } from 'node:zlib';
+import { badInput, isDnnfuseError } from '../errors.ts';
 
 /** A model file as it was when loaded (identity checked before every read). */
 export class LazyFile {
@@ -53,8 +54,16 @@ export class LazyFile {
   }
 }
 
+/** Bytes of a tensor not read yet: where they are and how to read them. */
+export interface RawRange {
+  readonly file: LazyFile;
+  readonly length: number;
+  /** Reads the bytes into `into` (length bytes), or a new array. */
+  read(what: string, into?: Uint8Array): Uint8Array;
+}
+
 /** Bytes of a model file not read yet (a TensorProto's raw_data). */
-export class FileRange {
+export class FileRange implements RawRange {
   constructor(readonly file: LazyFile, readonly offset: number, readonly length: number) {}
 
   /** Reads the range into `into` (length bytes), or a new array. */
@@ -66,6 +75,36 @@ export class FileRange {
     } finally {
       closeSync(fd);
     }
+    return out;
+  }
+}
+
+/**
+ * Bytes of a tensor inside a gzip-compressed model file (loadModelGz, lazy-gz.ts): `offset` and
+ * `length` are in the inflated stream. A structure-only load (a sweep builds op graphs, which
+ * need no weights) reads none; when a pass does ask, the file is inflated again and the range
+ * copied out: slow (the whole file per tensor) but correct, and never on the planner's path.
+ */
+export class InflatedRange implements RawRange {
+  constructor(readonly file: LazyFile, readonly offset: number, readonly length: number) {}
+
+  read(what: string, into?: Uint8Array): Uint8Array {
+    const fd = this.file.open(what);
+    let inflated: Uint8Array;
+    try {
+      const size = fstatSync(fd).size;
+      const raw = newBytes(size);
+      readFully(fd, raw, 0, what, this.file.path);
+      inflated = gunzipSync(raw);
+    } catch (e) {
+      if (isDnnfuseError(e)) throw e;
+      throw badInput(`${what}: cannot inflate the model file ${this.file.path}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      closeSync(fd);
+    }
+    if (this.offset + this.length > inflated.length) throw badInput(`${what}: the model file ${this.file.path} ended early`);
+    const out = into ?? newBytes(this.length);
+    out.set(inflated.subarray(this.offset, this.offset + this.length));
     return out;
   }
 }
@@ -149,13 +188,19 @@ function readFully(fd: number, out: Uint8Array, offset: number, what: string, pa
 export class LazyRawSource {
   readonly kind = 'raw' as const;
   private data: Uint8Array | undefined;
-  constructor(readonly range: FileRange, readonly tensorName: string) {}
+  constructor(readonly range: RawRange, readonly tensorName: string) {}
   get bytes(): Uint8Array {
     return (this.data ??= this.range.read(`tensor '${this.tensorName}'`));
   }
-  /** The range while the bytes have not been read, else undefined. */
+  /** The file range while the bytes have not been read, else undefined. Only a FileRange is
+   * pending: encode and save copy its bytes straight from the file; any other range (an
+   * InflatedRange) is read through `bytes` like a loaded tensor. */
   get pending(): FileRange | undefined {
-    return this.data ? undefined : this.range;
+    return this.data || !(this.range instanceof FileRange) ? undefined : this.range;
+  }
+  /** Whether the bytes were read (and are kept). */
+  get isRead(): boolean {
+    return this.data !== undefined;
   }
   /** The bytes for one immediate use, without keeping them: the kept bytes once read, else a
    * read of the range into a scratch buffer shared by every source (valid until the next call;
@@ -181,6 +226,12 @@ export function releaseScratch(): void {
   scratch = new Uint8Array(0);
 }
 
+/** The byte length of a lazy raw source not read yet, measured without reading it (undefined
+ * for any other source). */
+export function unreadLength(source: unknown): number | undefined {
+  return source instanceof LazyRawSource && !source.isRead ? source.range.length : undefined;
+}
+
 /** The file range of a raw source not read yet (undefined for any other source). */
 export function pendingRange(source: unknown): FileRange | undefined {
   return source instanceof LazyRawSource ? source.pending : undefined;
@@ -199,7 +250,8 @@ export const LAZY_MIN_TENSOR = 1 << 16;
  * costs tens of microseconds: 120 reads of 8 KiB took longer than 36 of 64 KiB. */
 const WINDOW = LAZY_MIN_TENSOR;
 
-class GiveUp extends Error {}
+/** The scanners' signal that a file is unusual: read it whole instead (same errors). */
+export class GiveUp extends Error {}
 
 /** Window buffers kept between scans, at most this many (4 MiB). A window is scratch: the
  * skeleton copies what it needs out of them, and nothing a scan returns points into them. Kept
@@ -385,7 +437,7 @@ export function varintBytes(n: number): number[] {
 
 /** Skeleton of one message: new bytes (headers with recomputed lengths) and spans of the file
  * kept as they are (read later, straight into the skeleton), plus the total length. */
-class Out {
+export class Out {
   parts: (Uint8Array | number)[] = []; // a span is two numbers: start, end
   length = 0;
   /** A run of file bytes [runAt, runEnd) not recorded yet: consecutive fields become one span. */
@@ -417,8 +469,8 @@ class Out {
     this.length += inner.length;
   }
   /** The skeleton bytes: one allocation, each span copied from the walk's windows or read
-   * from the file into its place. */
-  build(c: Cursor): Uint8Array {
+   * from the file into its place (`c` may be absent when only bytes were pushed). */
+  build(c?: Cursor): Uint8Array {
     this.flush();
     const out = newBytes(this.length);
     let o = 0, hint = 0;
@@ -431,7 +483,7 @@ class Out {
         continue;
       }
       const end = parts[++i] as number;
-      hint = c.copy(p, out.subarray(o, o + end - p), hint);
+      hint = c!.copy(p, out.subarray(o, o + end - p), hint);
       o += end - p;
     }
     return out;

@@ -4,17 +4,13 @@
  * executor calls — in-process, a pool thread (util/pool.ts) or a cluster worker (queue.ts) —
  * so a point's row is the same wherever it runs, bar `time_ms`.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { deserialize, serialize } from 'node:v8';
-import { decodeModel } from '../onnx/io.ts';
+import { loadModel, loadModelGz } from '../onnx/io.ts';
 import { applyDimOverrides, applyShapeOverrides, inputDimNames, shapeSpecName } from '../analysis/shapes.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
 import { opGraphOf, planPoint, type OpGraph } from './planner.ts';
-import type { PointSpec } from './grid.ts';
+import { fileStamp, hashFile, type PointSpec } from './grid.ts';
 import { faultHook } from './fault.ts';
 import { sameShapes } from '../util/same-shapes.ts';
 import type { PointRow, PointTask } from './row.ts';
@@ -27,15 +23,20 @@ export { faultHook } from './fault.ts';
 // A worker keeps the op graphs of the models it has seen (small: no weights), by file hash.
 const graphs = new Map<string, OpGraph>();
 
-function loadGraph(p: PointSpec): OpGraph {
+async function loadGraph(p: PointSpec): Promise<OpGraph> {
   const hit = graphs.get(p.model.hash);
   if (hit) return hit;
-  let bytes: Buffer = readFileSync(p.model.path);
-  const hash = createHash('sha256').update(bytes).digest('hex');
+  const path = p.model.path;
+  // Hashed in chunks, then read for its structure only (no weights: an op graph needs shapes):
+  // a .onnx lazily (onnx/lazy.ts), a .onnx.gz inflated as a stream (onnx/lazy-gz.ts). The
+  // stamp taken before the hash must hold after the read: both then saw the same bytes.
+  const stamp = fileStamp(path);
+  const hash = hashFile(path);
   const expected = p.model.fileHash ?? p.model.hash;
-  if (hash !== expected) throw new Error(`${p.model.path} changed since the sweep started (sha256 ${hash.slice(0, 12)}, expected ${expected.slice(0, 12)})`);
-  if (p.model.path.endsWith('.gz')) bytes = gunzipSync(bytes);
-  const model = decodeModel(bytes, { baseDir: dirname(p.model.path) });
+  const changed = (why: string) => new Error(`${path} changed since the sweep started (${why})`);
+  if (hash !== expected) throw changed(`sha256 ${hash.slice(0, 12)}, expected ${expected.slice(0, 12)}`);
+  const model = path.endsWith('.gz') ? await loadModelGz(path) : loadModel(path);
+  if (fileStamp(path) !== stamp) throw changed('written while it was read');
   // --dim specs fix the named dims this model's inputs have, then --shape specs the inputs of
   // that name it has (others are another model's)
   const named = inputDimNames(model);
@@ -128,7 +129,7 @@ export async function runPoint(task: PointTask): Promise<PointRow> {
   };
   faultHook('DNNFUSE_SWEEP_FAULT');
   try {
-    const r = await planPoint(loadGraph(p), hw, p.scheme, o, task.seed);
+    const r = await planPoint(await loadGraph(p), hw, p.scheme, o, task.seed);
     Object.assign(row, {
       status: r.optimum ? r.optimum.status : 'ok',
       dram_bytes: r.dramBytes,

@@ -3,6 +3,7 @@
 import { ModelProto, TensorProtoType, type Msg } from '../../src/onnx/schema.ts';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import type { Model } from '../../src/ir/graph.ts';
+import { bytesOf } from '../support/bytes.ts';
 
 /** Raw bytes of one protobuf field (for `$unknowns`): varint / length-delimited / fixed32. */
 export function rawField(field: number, value: number | Uint8Array | string, wire?: 0 | 2 | 5): Uint8Array {
@@ -135,4 +136,20 @@ export function smallConvModel(seed = 1): Model {
   x = b.gemm(x, 10);
   b.output(x);
   return b.build('small_conv');
+}
+
+/** The exotic model (unknown fields at every level) plus float initializers of the given element
+ * counts, some with unknown fields and a doc_string around their raw_data. */
+export function bigModelMsg(sizes: number[], extras = true): Msg {
+  const m = exoticModelMsg();
+  const inits = m.graph.initializer as Msg[];
+  sizes.forEach((n, i) => {
+    const t: Msg = { name: `big${i}`, data_type: 1, dims: [n], raw_data: bytesOf(n * 4, i + 1) };
+    if (extras && i % 2 === 0) {
+      t.doc_string = `tensor ${i}`;
+      t.$unknowns = [rawField(900 + i, 'after-raw'), rawField(901, i)];
+    }
+    inits.push(t);
+  });
+  return m;
 }

@@ -11,28 +11,12 @@ import { LazyRawSource, LAZY_MIN_FILE, LAZY_MIN_TENSOR, scanModelFile } from '..
 import { DnnfuseError } from '../../src/errors.ts';
 import { Tensor } from '../../src/ir/tensor.ts';
 import { DataType } from '../../src/ir/dtype.ts';
-import { exoticModelMsg, encodeMsg, rawField } from './helpers.ts';
+import { bigModelMsg, encodeMsg } from './helpers.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
 import { sharedModelPath, sharedModelsMissing } from '../../src/models/shared.ts';
-import { bytesOf, sameBytes as same } from '../support/bytes.ts';
+import { sameBytes as same } from '../support/bytes.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'dnnfuse-lazy-'));
-
-/** The exotic model (unknown fields at every level) plus float initializers of the given element
- * counts, some with unknown fields and a doc_string around their raw_data. */
-function bigModelMsg(sizes: number[], extras = true): Msg {
-  const m = exoticModelMsg();
-  const inits = m.graph.initializer as Msg[];
-  sizes.forEach((n, i) => {
-    const t: Msg = { name: `big${i}`, data_type: 1, dims: [n], raw_data: bytesOf(n * 4, i + 1) };
-    if (extras && i % 2 === 0) {
-      t.doc_string = `tensor ${i}`;
-      t.$unknowns = [rawField(900 + i, 'after-raw'), rawField(901, i)];
-    }
-    inits.push(t);
-  });
-  return m;
-}
 
 function writeModel(msg: Msg): { dir: string; path: string; bytes: Uint8Array } {
   const dir = tmp();
