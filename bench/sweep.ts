@@ -14,7 +14,8 @@
  * peer: what no CLI start can go below).
  * With each of the two runs, its CPU by thread (parent main thread, pool threads, V8's compiler and
  * GC helper threads with libuv's and DuckDB's): what the pool's speed-up loses to beyond the points.
- * Options: --models a,b (default: every shared model)  --kernel N (the peer kernel's iterations)  --buffer 64KiB..8MiB  --workers N (pool
+ * Options: --models a,b (default: every shared model)  --pairs N (1-worker/pool pairs, default 3: the
+ * speed-up is the median of their ratios)  --kernel N (the peer kernel's iterations)  --buffer 64KiB..8MiB  --workers N (pool
  * size, default: cores)  --runs N (start-up repetitions, default 5)  --no-build (dist/ is
  * current)  --keep DIR (keep the databases and write the page there)
  */
@@ -39,6 +40,7 @@ const names = arg('models', sharedModels().map((m) => m.name).join(',')).split('
 const buffer = arg('buffer', '64KiB..8MiB');
 const workers = Number(arg('workers', String(availableParallelism())));
 const runs = Number(arg('runs', '5'));
+const pairCount = Math.max(1, Number(arg('pairs', '3')));
 const keep = arg('keep', '');
 const dir = keep || mkdtempSync(join(tmpdir(), 'dnnfuse-bench-sweep-'));
 mkdirSync(dir, { recursive: true });
@@ -166,14 +168,27 @@ async function rows(db: string) {
 }
 
 console.log(`# bench:sweep — ${models.length} models x ${buffer} x LBDF,BRR x int8, greedy + optimum; ${availableParallelism()} cores; load average at start ${load()}`);
-const one = await sweepThreads(join(dir, 'one.duckdb'), 1, 'dist');
-console.log(`1 worker:           ${one.s.toFixed(1)} s wall, ${one.cpuS.toFixed(1)} s CPU, ${one.computed} points computed (${one.errors} errors), peak RSS ${one.peakRssMB} MB`);
-console.log(`  CPU by thread: ${threadLine(one.threads)}`);
-const pool = await sweepThreads(join(dir, 'pool.duckdb'), workers, 'dist');
-console.log(`pool of ${workers} workers:  ${pool.s.toFixed(1)} s wall, ${pool.cpuS.toFixed(1)} s CPU, ${pool.computed} points computed (${pool.errors} errors), peak RSS ${pool.peakRssMB} MB`);
-console.log(`  CPU by thread: ${threadLine(pool.threads)}`);
+// Pairs of runs, 1 worker then the pool, each on fresh databases: this machine's speed drifts
+// by 20-40% from minute to minute (the peer kernel below: 0.70 s in one run, 1.00 s in another),
+// so one pair's ratio moves with it; the speed-up is the median of the pairs' ratios.
+const pairs: { one: Awaited<ReturnType<typeof sweepThreads>>; pool: Awaited<ReturnType<typeof sweepThreads>> }[] = [];
+for (let k = 0; k < pairCount; k++) {
+  const tag = k ? `-${k + 1}` : '';
+  const one = await sweepThreads(join(dir, `one${tag}.duckdb`), 1, 'dist');
+  const pool = await sweepThreads(join(dir, `pool${tag}.duckdb`), workers, 'dist');
+  pairs.push({ one, pool });
+  const head = pairCount > 1 ? `pair ${k + 1}/${pairCount}: ` : '';
+  console.log(`${head}1 worker:           ${one.s.toFixed(1)} s wall, ${one.cpuS.toFixed(1)} s CPU, ${one.computed} points computed (${one.errors} errors), peak RSS ${one.peakRssMB} MB`);
+  console.log(`  CPU by thread: ${threadLine(one.threads)}`);
+  console.log(`${head}pool of ${workers} workers:  ${pool.s.toFixed(1)} s wall, ${pool.cpuS.toFixed(1)} s CPU, ${pool.computed} points computed (${pool.errors} errors), peak RSS ${pool.peakRssMB} MB; this pair ${(one.s / pool.s).toFixed(2)}x`);
+  console.log(`  CPU by thread: ${threadLine(pool.threads)}`);
+}
+const { one, pool } = pairs[0];
+const speedups = pairs.map((p) => p.one.s / p.pool.s);
 if (keep) sweep(join(dir, 'pool.duckdb'), workers, 'dist', ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')]);
-const same = (await rows(join(dir, 'one.duckdb'))) === (await rows(join(dir, 'pool.duckdb')));
+const reference = await rows(join(dir, 'one.duckdb'));
+let same = true;
+for (let k = 0; k < pairCount; k++) for (const f of [`one${k ? `-${k + 1}` : ''}`, `pool${k ? `-${k + 1}` : ''}`]) same &&= (await rows(join(dir, `${f}.duckdb`))) === reference;
 const bound = await chainBound(join(dir, 'one.duckdb'));
 console.log(`what bounds the pool (point times of the 1-worker run): work ${(bound.work / 1000).toFixed(1)} s in ${bound.chains} series, longest series ${(bound.longest / 1000).toFixed(1)} s (${bound.which}; a series runs in order, each point seeded by the one before), so ${workers} threads need at least ${(Math.max(bound.longest, bound.work / workers) / 1000).toFixed(1)} s: ideal speed-up ${(bound.work / Math.max(bound.longest, bound.work / workers)).toFixed(2)}x; CPU per wall second: 1 worker ${(one.cpuS / one.s).toFixed(2)}, pool ${(pool.cpuS / pool.s).toFixed(2)} (threads beyond the workers': GC, the parent, DuckDB)`);
 
@@ -231,7 +246,7 @@ async function threadScaling(n: number): Promise<{ one: number; all: number; rat
 }
 const peerScaling = await threadScaling(Number(arg('kernel', '60000000')));
 console.log(`peer: a CPU-bound JS kernel in 1 thread ${peerScaling.one.toFixed(2)} s (${peerScaling.cpuOne.toFixed(2)} s CPU), ${workers} copies in ${workers} threads at once ${peerScaling.all.toFixed(2)} s (${peerScaling.cpuAll.toFixed(2)} s CPU each): this machine gives ${workers} threads ${peerScaling.ratio.toFixed(2)}x by wall, ${((workers * peerScaling.cpuOne) / peerScaling.cpuAll).toFixed(2)}x by CPU per copy (ceilings of the pool's speed-up)`);
-console.log(`speed-up pool/1 worker: ${(one.s / pool.s).toFixed(2)}x (target >= 1.8x; peer ${peerScaling.ratio.toFixed(2)}x); re-run from dist/ ${rerunDist.median.toFixed(2)} s (target < 2 s); rows identical bar timings: ${same}`);
+console.log(`speed-up pool/1 worker: ${median(speedups).toFixed(2)}x${pairCount > 1 ? ` (median of ${pairCount} pairs: ${speedups.map((x) => x.toFixed(2)).join(', ')})` : ''} (target >= 1.8x; peer ${peerScaling.ratio.toFixed(2)}x); re-run from dist/ ${rerunDist.median.toFixed(2)} s (target < 2 s); rows identical bar timings: ${same}`);
 console.log(`load average at end ${load()}`);
 console.log(`parent peak RSS (this bench process): ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
 if (!keep) rmSync(dir, { recursive: true, force: true });
