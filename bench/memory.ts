@@ -26,7 +26,10 @@
  * torchvision models (resnet50, deeplabv3_mobilenet_v3_large) and the PP-OCRv4 detector of the
  * corpus at 640x640. A model that is not available is listed with the reason.
  *
- * Options: --only id,id   --json file (the rows)   --no-default (skip (a'))   --no-build (dist/ is
+ * Each command runs --runs times (default 3) and its median peak is the figure (every run's peak
+ * beside it): one run of the same compile ranged over 30%.
+ *
+ * Options: --runs n   --only id,id   --json file (the rows)   --no-default (skip (a'))   --no-build (dist/ is
  * current)   --tsx (also (b) from src/ through tsx)
  */
 import { benchArgs } from './args.ts';
@@ -75,6 +78,8 @@ interface Measure {
   peakMiB?: number;
   seconds: number;
   error?: string;
+  /** Every run's peak, when the command ran more than once (--runs). */
+  peaks?: number[];
 }
 
 const DTYPE_NAME: Record<string, string> = { Float32Array: 'float32', Float64Array: 'float64', Uint16Array: 'float16', BigInt64Array: 'int64', Int32Array: 'int32', Int8Array: 'int8', Uint8Array: 'uint8' };
@@ -107,12 +112,29 @@ function runChild(what: string, args: string[], shown: string, parse: (stdout: s
   return m;
 }
 
+/** `runs` runs of one command: the median peak and wall time, every peak kept; the first failure
+ * is returned as it is. The peak of the same compile moves by up to 30% between runs (PP-OCRv4
+ * det: 237-314 MiB; whether HiGHS's wasm memory is collected before the check's first session,
+ * and onnxruntime's own peak, differ from run to run), so one run cannot tell a change from the
+ * noise. */
+function repeated(runs: number, run: () => Measure): Measure {
+  const all: Measure[] = [];
+  for (let k = 0; k < runs; k++) {
+    const m = run();
+    if (m.exitCode !== 0 || m.peakMiB === undefined) return m;
+    all.push(m);
+  }
+  const mid = <T>(xs: T[], key: (x: T) => number) => [...xs].sort((a, b) => key(a) - key(b))[xs.length >> 1];
+  const m = mid(all, (x) => x.peakMiB!);
+  return { ...m, seconds: mid(all, (x) => x.seconds).seconds, ...(runs > 1 ? { peaks: all.map((x) => x.peakMiB!) } : {}) };
+}
+
 const rssLine = (_: string, err: string) => {
   const m = /corpus-peak-rss-kib (\d+)/.exec(err);
   return m ? Number(m[1]) : undefined;
 };
 
-function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean; tsx: boolean }): Measure[] {
+function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean; tsx: boolean; runs: number }): Measure[] {
   const work = mkdtempSync(join(tmpdir(), `dnnfuse-bench-memory-${bm.id}-`));
   try {
     const feedsDir = join(work, 'feeds');
@@ -127,15 +149,16 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean;
         return undefined;
       }
     };
-    rows.push(runChild('(a) ort', [ortOnce, path, feedsDir, 'disabled', '1'], 'node bench/ort-once.mjs <model> <feeds> disabled 1', ortParse));
-    rows.push(runChild("(a'') ort-no-arena", [ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', ortParse));
-    if (opts.ortDefault) rows.push(runChild("(a') ort-default", [ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', ortParse));
+    const n = opts.runs;
+    rows.push(repeated(n, () => runChild('(a) ort', [ortOnce, path, feedsDir, 'disabled', '1'], 'node bench/ort-once.mjs <model> <feeds> disabled 1', ortParse)));
+    rows.push(repeated(n, () => runChild("(a'') ort-no-arena", [ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', ortParse)));
+    if (opts.ortDefault) rows.push(repeated(n, () => runChild("(a') ort-default", [ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', ortParse)));
     const shapeArgs = bm.shapes.flatMap((s) => ['--shape', s]);
     const cli = (what: string, extra: string[], from: 'dist' | 'src' = 'dist') => {
       const out = join(work, what.replace(/\W+/g, '_'));
       const args = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bin', 'dnnfuse.mjs'), 'compile', path, '-o', out, '--quiet', ...shapeArgs, ...extra];
       const env = { ...process.env, DNNFUSE_DIST: from === 'dist' ? '1' : '0' };
-      return runChild(what, args, `${from === 'dist' ? 'DNNFUSE_DIST=1 ' : ''}dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine, env);
+      return repeated(n, () => runChild(what, args, `${from === 'dist' ? 'DNNFUSE_DIST=1 ' : ''}dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine, env));
     };
     rows.push(cli('(b) compile', []));
     if (opts.tsx) rows.push(cli('(b-tsx) compile from src/', [], 'src'));
@@ -148,7 +171,7 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean;
 }
 
 async function main(): Promise<void> {
-  const opt = benchArgs({ only: { type: 'string' }, json: { type: 'string' }, 'no-default': { type: 'boolean' }, 'no-build': { type: 'boolean' }, tsx: { type: 'boolean' } });
+  const opt = benchArgs({ runs: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' }, 'no-default': { type: 'boolean' }, 'no-build': { type: 'boolean' }, tsx: { type: 'boolean' } });
   const only = opt.only?.split(',');
   const unknown = only?.filter((id) => !MODELS.some((m) => m.id === id));
   if (unknown?.length) {
@@ -156,6 +179,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const jsonOut = opt.json;
+  const runs = Math.max(1, Number(opt.runs ?? 3));
   const ortDefault = !opt['no-default'];
   if (!opt['no-build']) {
     const t0 = performance.now();
@@ -177,15 +201,15 @@ async function main(): Promise<void> {
       continue;
     }
     process.stderr.write(`bench:memory: ${bm.id} ...\n`);
-    const rows = measureModel(bm, loc.path, { ortDefault, tsx: !!opt.tsx });
+    const rows = measureModel(bm, loc.path, { ortDefault, tsx: !!opt.tsx, runs });
     all[bm.id] = rows;
     const peer = rows[0].peakMiB;
     console.log(`\n${bm.id} ${bm.shapes.join(' ')}`.trimEnd());
-    console.log('| command | peak RSS MiB | / (a) | wall s | exit |');
+    console.log(`| command | peak RSS MiB${runs > 1 ? ` (median of ${runs}; every run)` : ''} | / (a) | wall s | exit |`);
     console.log('|---|---:|---:|---:|---|');
     for (const r of rows) {
       const ratio = r.peakMiB !== undefined && peer ? (r.peakMiB / peer).toFixed(2) : '–';
-      console.log(`| ${r.what}: \`${r.command}\` | ${r.peakMiB?.toFixed(0) ?? '–'} | ${ratio} | ${r.seconds.toFixed(1)} | ${r.exitCode === 0 ? '0' : `${r.exitCode}: ${r.error}`} |`);
+      console.log(`| ${r.what}: \`${r.command}\` | ${r.peakMiB?.toFixed(0) ?? '–'}${r.peaks ? ` (${r.peaks.map((x) => x.toFixed(0)).join(', ')})` : ''} | ${ratio} | ${r.seconds.toFixed(1)} | ${r.exitCode === 0 ? '0' : `${r.exitCode}: ${r.error}`} |`);
     }
     const b = rows.find((r) => r.what === '(b) compile')!;
     if (b.exitCode !== 0 || !peer || b.peakMiB === undefined) {
