@@ -873,7 +873,7 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
   for (let k = nx; k < numCols; k++) colUpper[k] = n - 1;
   const integrality = new Int32Array(numCols);
   if (!relax) integrality.fill(1, 0, nx);
-  const model = api.createModel({
+  const lp = {
     numCols,
     numRows,
     colCost,
@@ -883,48 +883,71 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     rowUpper: Float64Array.from(rowUpper, (x) => (x === Infinity ? api.infinity : x)),
     matrix,
     integrality,
-  } as Parameters<HighsApi['createModel']>[0]);
+  } as HighsLp;
+  // The LP relaxation gets at least 10 s (it is cheap, and its bound is what certifies most
+  // instances); presolve off: on these set-partitioning models it cost more than it saved, and
+  // HiGHS does not check its time limit inside presolve.
+  const start = incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0 ? Float64Array.from(incumbent) : undefined;
+  const r = await runHighs(api, lp, relax, limits, start, `${relax ? 'LP' : 'MILP'} ${numCols} cols`);
+  const x = r.colValue;
+  const plan: Plan = [];
+  for (let j = 0; j < nx; j++) if (x[j] > 0.5) plan.push(cands[j]);
+  const covered = plan.reduce((a, g) => a + g.length, 0) === n;
+  if (relax) {
+    // LP relaxation: x may be fractional; `plan` holds the columns at 1 only when integral.
+    let obj = 0;
+    const xs = Float64Array.from(x.slice(0, nx));
+    for (let j = 0; j < nx; j++) obj += colCost[j] * xs[j];
+    return { plan, optimal: r.optimal, dual: r.optimal ? obj : 0, x: xs, obj, rowDual: r.rowDual };
+  }
+  const dual = r.mipDual;
+  if (!covered) return { plan: ops.map((v) => [v]), optimal: false, dual: Number.isFinite(dual) ? dual : 0 };
+  return { plan, optimal: r.optimal, dual: Number.isFinite(dual) ? dual : 0 };
+}
+
+type HighsLp = Parameters<HighsApi['createModel']>[0];
+
+/**
+ * One HiGHS solve: the model is built, run and disposed here, and only plain data leaves
+ * (status, solution, duals). Why a function of its own: a HiGHS instance defines its classes
+ * (PersistentModel, its option store) afresh, so each instance's model objects have hidden
+ * classes of their own, and TurboFan code that touched one keeps that hidden class in its
+ * deoptimization data, hence its constructor, hence the instance's closure and its wasm memory.
+ * With the calls inside solveSetPartition (optimized: it builds the matrices), PP-OCRv4 det's
+ * `compile` kept the plan pass's HiGHS memory (~25 MiB of external memory) through the check in
+ * 6 runs of 14 (heap snapshot: solveSetPartition's code -> deopt data -> the map of
+ * PersistentModel -> its constructor -> context -> wasmMemory), and its peak RSS moved with it
+ * (bench:memory, issue 15 item 5). Async although nothing in it waits: TurboFan does not inline
+ * an async function, and a plain one was inlined into solveSetPartition, which kept the same
+ * path (measured: HiGHS's memory kept in 5 runs of 6). `start`: an incumbent (ignored when HiGHS
+ * refuses it).
+ */
+async function runHighs(api: HighsApi, lp: HighsLp, relax: boolean, limits: SolveLimits, start: Float64Array | undefined, what: string): Promise<{ optimal: boolean; colValue: Float64Array; rowDual?: Float64Array; mipDual: number }> {
+  const model = api.createModel(lp);
   try {
-    // The LP relaxation gets at least 10 s (it is cheap, and its bound is what certifies most
-    // instances); presolve off: on these set-partitioning models it cost more than it saved, and
-    // HiGHS does not check its time limit inside presolve.
-    const { timeLimit, nodeLimit, iterationLimit } = limits;
     model.options.set({
       output_flag: false,
-      time_limit: relax ? Math.max(10, timeLimit) : Math.max(1, timeLimit),
-      mip_max_nodes: nodeLimit,
-      simplex_iteration_limit: iterationLimit,
+      time_limit: relax ? Math.max(10, limits.timeLimit) : Math.max(1, limits.timeLimit),
+      mip_max_nodes: limits.nodeLimit,
+      simplex_iteration_limit: limits.iterationLimit,
       mip_rel_gap: 0,
       mip_abs_gap: 0.5,
       random_seed: 0,
       presolve: 'off',
     });
-    if (incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0) {
+    if (start) {
       try {
-        model.setSolution({ colValue: Float64Array.from(incumbent) } as Parameters<typeof model.setSolution>[0]);
+        model.setSolution({ colValue: start } as Parameters<typeof model.setSolution>[0]);
       } catch {
-        /* an incumbent outside the family is just not used */
+        /* an incumbent outside the family (or infeasible for the model) is just not used */
       }
     }
-    traceMemory(`highs: ${relax ? 'LP' : 'MILP'} ${numCols} cols built, wasm ${mibOf(api)} MiB`);
+    traceMemory(`highs: ${what} built, wasm ${mibOf(api)} MiB`);
     model.run();
     traceMemory(`highs: solved, wasm ${mibOf(api)} MiB`);
-    const status = model.getModelStatus();
-    const x = model.getSolution().colValue;
-    const plan: Plan = [];
-    for (let j = 0; j < nx; j++) if (x[j] > 0.5) plan.push(cands[j]);
-    const covered = plan.reduce((a, g) => a + g.length, 0) === n;
-    if (relax) {
-      // LP relaxation: x may be fractional; `plan` holds the columns at 1 only when integral.
-      let obj = 0;
-      const xs = Float64Array.from(x.slice(0, nx));
-      for (let j = 0; j < nx; j++) obj += colCost[j] * xs[j];
-      const ok = status === api.constants.modelStatus.optimal;
-      return { plan, optimal: ok, dual: ok ? obj : 0, x: xs, obj, rowDual: Float64Array.from(model.getSolution().rowDual) };
-    }
-    const dual = Number(model.info.get('mip_dual_bound'));
-    if (!covered) return { plan: ops.map((v) => [v]), optimal: false, dual: Number.isFinite(dual) ? dual : 0 };
-    return { plan, optimal: status === api.constants.modelStatus.optimal, dual: Number.isFinite(dual) ? dual : 0 };
+    const optimal = model.getModelStatus() === api.constants.modelStatus.optimal;
+    const sol = model.getSolution();
+    return { optimal, colValue: Float64Array.from(sol.colValue), ...(relax ? { rowDual: Float64Array.from(sol.rowDual) } : {}), mipDual: relax ? NaN : Number(model.info.get('mip_dual_bound')) };
   } finally {
     model.dispose();
   }
@@ -1236,42 +1259,23 @@ async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef
   const numRows = lo.length;
   const integrality = new Int32Array(numCols);
   if (!relax) integrality.fill(1);
-  const model = api.createModel({
+  const lp = {
     numCols, numRows, colCost,
     colLower: new Float64Array(numCols), colUpper: new Float64Array(numCols).fill(1),
     rowLower: Float64Array.from(lo), rowUpper: Float64Array.from(hi),
     matrix: { format: 'csr', numRows, numCols, starts: Int32Array.from(starts), indices: Int32Array.from(idx), values: Float64Array.from(val) },
     integrality,
-  } as Parameters<HighsApi['createModel']>[0]);
-  try {
-    model.options.set({
-      output_flag: false,
-      time_limit: relax ? Math.max(10, limits.timeLimit) : Math.max(1, limits.timeLimit),
-      mip_max_nodes: limits.nodeLimit,
-      simplex_iteration_limit: limits.iterationLimit,
-      mip_rel_gap: 0,
-      mip_abs_gap: 0.5,
-      random_seed: 0,
-      presolve: 'off',
-    });
-    if (incumbent && !relax && incumbent.some((v) => v > 0)) {
-      try {
-        model.setSolution({ colValue: incumbent } as Parameters<typeof model.setSolution>[0]);
-      } catch {
-        /* not feasible for the joint model: just not used */
-      }
-    }
-    model.run();
-    const ok = model.getModelStatus() === api.constants.modelStatus.optimal;
-    const x = Float64Array.from(model.getSolution().colValue.slice(0, numCols));
-    let obj = 0;
-    for (let j = 0; j < numCols; j++) obj += colCost[j] * x[j];
-    if (relax) return { optimal: ok, obj, dual: ok ? obj : 0, x };
-    const dual = Number(model.info.get('mip_dual_bound'));
-    return { optimal: ok, obj, dual: Number.isFinite(dual) ? dual : 0, x };
-  } finally {
-    model.dispose();
-  }
+  } as HighsLp;
+  // (not feasible for the joint model: runHighs does not use it)
+  const start = incumbent && !relax && incumbent.some((v) => v > 0) ? incumbent : undefined;
+  const r = await runHighs(api, lp, relax, limits, start, `${relax ? 'LP' : 'MILP'} ${numCols} cols (segment path)`);
+  const ok = r.optimal;
+  const x = Float64Array.from(r.colValue.subarray(0, numCols));
+  let obj = 0;
+  for (let j = 0; j < numCols; j++) obj += colCost[j] * x[j];
+  if (relax) return { optimal: ok, obj, dual: ok ? obj : 0, x };
+  const dual = r.mipDual;
+  return { optimal: ok, obj, dual: Number.isFinite(dual) ? dual : 0, x };
 }
 
 /** Each segment's complete family (every convex connected valid group inside it, up to `cap`
