@@ -172,10 +172,11 @@ console.log(`# bench:sweep — ${models.length} models x ${buffer} x LBDF,BRR x 
 // by 20-40% from minute to minute (the peer kernel below: 0.70 s in one run, 1.00 s in another),
 // so one pair's ratio moves with it; the speed-up is the median of the pairs' ratios.
 const pairs: { one: Awaited<ReturnType<typeof sweepThreads>>; pool: Awaited<ReturnType<typeof sweepThreads>> }[] = [];
+/** The database of pair k's run (the first pair's keep their names: --keep, the re-run). */
+const dbOf = (run: 'one' | 'pool', k: number) => join(dir, `${run}${k ? `-${k + 1}` : ''}.duckdb`);
 for (let k = 0; k < pairCount; k++) {
-  const tag = k ? `-${k + 1}` : '';
-  const one = await sweepThreads(join(dir, `one${tag}.duckdb`), 1, 'dist');
-  const pool = await sweepThreads(join(dir, `pool${tag}.duckdb`), workers, 'dist');
+  const one = await sweepThreads(dbOf('one', k), 1, 'dist');
+  const pool = await sweepThreads(dbOf('pool', k), workers, 'dist');
   pairs.push({ one, pool });
   const head = pairCount > 1 ? `pair ${k + 1}/${pairCount}: ` : '';
   console.log(`${head}1 worker:           ${one.s.toFixed(1)} s wall, ${one.cpuS.toFixed(1)} s CPU, ${one.computed} points computed (${one.errors} errors), peak RSS ${one.peakRssMB} MB`);
@@ -186,9 +187,9 @@ for (let k = 0; k < pairCount; k++) {
 const { one, pool } = pairs[0];
 const speedups = pairs.map((p) => p.one.s / p.pool.s);
 if (keep) sweep(join(dir, 'pool.duckdb'), workers, 'dist', ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')]);
-const reference = await rows(join(dir, 'one.duckdb'));
+const reference = await rows(dbOf('one', 0));
 let same = true;
-for (let k = 0; k < pairCount; k++) for (const f of [`one${k ? `-${k + 1}` : ''}`, `pool${k ? `-${k + 1}` : ''}`]) same &&= (await rows(join(dir, `${f}.duckdb`))) === reference;
+for (let k = 0; k < pairCount; k++) for (const run of ['one', 'pool'] as const) same &&= (await rows(dbOf(run, k))) === reference;
 const bound = await chainBound(join(dir, 'one.duckdb'));
 console.log(`what bounds the pool (point times of the 1-worker run): work ${(bound.work / 1000).toFixed(1)} s in ${bound.chains} series, longest series ${(bound.longest / 1000).toFixed(1)} s (${bound.which}; a series runs in order, each point seeded by the one before), so ${workers} threads need at least ${(Math.max(bound.longest, bound.work / workers) / 1000).toFixed(1)} s: ideal speed-up ${(bound.work / Math.max(bound.longest, bound.work / workers)).toFixed(2)}x; CPU per wall second: 1 worker ${(one.cpuS / one.s).toFixed(2)}, pool ${(pool.cpuS / pool.s).toFixed(2)} (threads beyond the workers': GC, the parent, DuckDB)`);
 

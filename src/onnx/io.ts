@@ -21,12 +21,12 @@ import { DnnfuseError, badInput, isDnnfuseError, unsupported } from '../errors.t
 import { msgOf } from './carry.ts';
 import type { Msg } from './schema.ts';
 import { OutputBatch, RunInputs, writeError } from '../util/output.ts';
-import { fileKind, readError, readInputFile } from '../util/input.ts';
+import { readInputFile } from '../util/input.ts';
 import { modelFromMsg, parseModelProto } from './decode.ts';
 import { encodeModelBytes, encodeModelChunks, inlineBytes, type EncodeContext, type ExternalSink } from './encode.ts';
 import { validateModel } from './validate.ts';
-import { GiveUp, InflatedRange, LazyFile, LazyRawSource, POOL_STRUCTURE_OFFSET, holdPool, releasePool, scanModelFile, writeParts } from './lazy.ts';
-import { scanModelStream, type StreamSkeleton } from './lazy-gz.ts';
+import { InflatedRange, LazyFile, LazyRawSource, POOL_STRUCTURE_OFFSET, holdPool, releasePool, scanModelFile, writeParts } from './lazy.ts';
+import { scanModelStream } from './lazy-gz.ts';
 
 export { validateModel };
 
@@ -69,11 +69,13 @@ export function loadModel(path: string): Model {
   try {
     return decodeModel(bytes, { baseDir: dirname(resolve(path)) });
   } catch (e) {
-    if (isDnnfuseError(e) && !e.message.includes(path)) {
-      throw new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e });
-    }
-    throw e;
+    throw namingFile(e, path);
   }
+}
+
+/** A bad-input error of a model's content, its message prefixed with the file's path. */
+function namingFile(e: unknown, path: string): unknown {
+  return isDnnfuseError(e) && !e.message.includes(path) ? new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e }) : e;
 }
 
 /**
@@ -85,37 +87,16 @@ export function loadModel(path: string): Model {
  * loadModel, the file named).
  */
 export async function loadModelGz(path: string): Promise<Model> {
-  let st: Stats;
+  // As loadModel: only a regular file is read as a stream; anything else, and any failure on
+  // that path, goes to the whole-file read, which names the error.
+  let st: Stats | undefined;
   try {
     st = statSync(path);
-  } catch (e) {
-    throw readError(e, path, 'model file');
+  } catch {
+    /* the reader names the error */
   }
-  if (!st.isFile()) throw badInput(`model file ${path} is ${fileKind(st)}, not a regular file`);
-  const file = new LazyFile(resolve(path), st);
-  const baseDir = dirname(resolve(path));
-  const source = createReadStream(path, { highWaterMark: 1 << 16 });
-  const inflated = source.pipe(createGunzip({ chunkSize: 1 << 16 }));
-  source.on('error', (e) => inflated.destroy(e));
-  let sk: StreamSkeleton | undefined;
-  try {
-    sk = await scanModelStream(inflated);
-  } catch (e) {
-    if (!(e instanceof GiveUp) && !isZlibOrReadError(e)) throw e;
-  } finally {
-    source.destroy();
-    inflated.destroy();
-  }
-  if (sk && LazyFile.stampOf(statSync(path)) === LazyFile.stampOf(st)) {
-    const msg = parseModelProto(sk.bytes);
-    const inits = (msg.graph?.initializer ?? []) as Msg[];
-    for (const [i, h] of sk.holes) inits[i].raw_data = new InflatedRange(file, h.offset, h.length);
-    try {
-      return modelOf(msg, { baseDir });
-    } catch (e) {
-      throw isDnnfuseError(e) && !e.message.includes(path) ? new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e }) : e;
-    }
-  }
+  const lazy = st?.isFile() ? await loadGzLazily(path, st) : undefined;
+  if (lazy) return lazy;
   const bytes = readInputFile(path, 'model file');
   let raw: Uint8Array;
   try {
@@ -124,15 +105,33 @@ export async function loadModelGz(path: string): Promise<Model> {
     throw badInput(`model file ${path}: cannot inflate it (${(e as Error).message})`);
   }
   try {
-    return decodeModel(raw, { baseDir });
+    return decodeModel(raw, { baseDir: dirname(resolve(path)) });
   } catch (e) {
-    throw isDnnfuseError(e) && !e.message.includes(path) ? new DnnfuseError(e.kind, `${path}: ${e.message}`, { cause: e }) : e;
+    throw namingFile(e, path);
   }
 }
 
-/** An error of the stream itself (a read or zlib failure): the whole-file path names it. */
-function isZlibOrReadError(e: unknown): boolean {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && !isDnnfuseError(e);
+/** The stream path of loadModelGz (lazy-gz.ts); undefined when the walk gives up, the stream
+ * fails, the file changed meanwhile, or the model is invalid (the whole-file read then gives
+ * the error), as loadLazily. */
+async function loadGzLazily(path: string, st: Stats): Promise<Model | undefined> {
+  const source = createReadStream(path, { highWaterMark: 1 << 16 });
+  const inflated = source.pipe(createGunzip({ chunkSize: 1 << 16 }));
+  source.on('error', (e) => inflated.destroy(e));
+  try {
+    const sk = await scanModelStream(inflated);
+    if (LazyFile.stampOf(statSync(path)) !== LazyFile.stampOf(st)) return undefined;
+    const file = new LazyFile(resolve(path), st);
+    const msg = parseModelProto(sk.bytes);
+    const inits = (msg.graph?.initializer ?? []) as Msg[];
+    for (const [i, h] of sk.holes) inits[i].raw_data = new InflatedRange(file, h.offset, h.length);
+    return modelOf(msg, { baseDir: dirname(resolve(path)) });
+  } catch {
+    return undefined;
+  } finally {
+    source.destroy();
+    inflated.destroy();
+  }
 }
 
 /** Large initializers left on disk and read on first use (lazy.ts); undefined when the file is

@@ -884,9 +884,6 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
     matrix,
     integrality,
   } as HighsLp;
-  // The LP relaxation gets at least 10 s (it is cheap, and its bound is what certifies most
-  // instances); presolve off: on these set-partitioning models it cost more than it saved, and
-  // HiGHS does not check its time limit inside presolve.
   const start = incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0 ? Float64Array.from(incumbent) : undefined;
   const r = await runHighs(api, lp, relax, limits, start, `${relax ? 'LP' : 'MILP'} ${numCols} cols`);
   const x = r.colValue;
@@ -896,7 +893,7 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
   if (relax) {
     // LP relaxation: x may be fractional; `plan` holds the columns at 1 only when integral.
     let obj = 0;
-    const xs = Float64Array.from(x.slice(0, nx));
+    const xs = x.slice(0, nx);
     for (let j = 0; j < nx; j++) obj += colCost[j] * xs[j];
     return { plan, optimal: r.optimal, dual: r.optimal ? obj : 0, x: xs, obj, rowDual: r.rowDual };
   }
@@ -925,6 +922,9 @@ type HighsLp = Parameters<HighsApi['createModel']>[0];
 async function runHighs(api: HighsApi, lp: HighsLp, relax: boolean, limits: SolveLimits, start: Float64Array | undefined, what: string): Promise<{ optimal: boolean; colValue: Float64Array; rowDual?: Float64Array; mipDual: number }> {
   const model = api.createModel(lp);
   try {
+    // The LP relaxation gets at least 10 s (it is cheap, and its bound is what certifies most
+    // instances); presolve off: on these set-partitioning models it cost more than it saved, and
+    // HiGHS does not check its time limit inside presolve.
     model.options.set({
       output_flag: false,
       time_limit: relax ? Math.max(10, limits.timeLimit) : Math.max(1, limits.timeLimit),
@@ -939,7 +939,7 @@ async function runHighs(api: HighsApi, lp: HighsLp, relax: boolean, limits: Solv
       try {
         model.setSolution({ colValue: start } as Parameters<typeof model.setSolution>[0]);
       } catch {
-        /* an incumbent outside the family (or infeasible for the model) is just not used */
+        /* an incumbent outside the family, or infeasible for a joint model, is just not used */
       }
     }
     traceMemory(`highs: ${what} built, wasm ${mibOf(api)} MiB`);
@@ -1266,11 +1266,10 @@ async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef
     matrix: { format: 'csr', numRows, numCols, starts: Int32Array.from(starts), indices: Int32Array.from(idx), values: Float64Array.from(val) },
     integrality,
   } as HighsLp;
-  // (not feasible for the joint model: runHighs does not use it)
   const start = incumbent && !relax && incumbent.some((v) => v > 0) ? incumbent : undefined;
   const r = await runHighs(api, lp, relax, limits, start, `${relax ? 'LP' : 'MILP'} ${numCols} cols (segment path)`);
   const ok = r.optimal;
-  const x = Float64Array.from(r.colValue.subarray(0, numCols));
+  const x = r.colValue.subarray(0, numCols); // runHighs's own copy
   let obj = 0;
   for (let j = 0; j < numCols; j++) obj += colCost[j] * x[j];
   if (relax) return { optimal: ok, obj, dual: ok ? obj : 0, x };
