@@ -12,7 +12,8 @@ import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
 import { LazyFile, releaseScratch } from './onnx/lazy.ts';
 import { spillInitializers } from './onnx/spill.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
-import { applyDimOverrides, applyShapeOverrides } from './analysis/shapes.ts';
+import { applyDimOverrides, applyShapeOverrides, inferShapes } from './analysis/shapes.ts';
+import { dtypeBytes, isKnownDtype } from './ir/dtype.ts';
 
 export { applyDimOverrides, applyShapeOverrides };
 import { resolveAccelerator, type HardwareOverrides } from './hardware/load.ts';
@@ -142,11 +143,50 @@ function stageRewritten(model: Model, dir: string, spill: boolean): string | und
   return file;
 }
 
+/** glibc's largest dynamic mmap threshold on 64-bit Linux (DEFAULT_MMAP_THRESHOLD_MAX): a
+ * block of this size or more is always a mapping of its own, returned to the system when freed. */
+const MMAP_THRESHOLD_MAX = 32 << 20;
+
+/**
+ * Whether the check's sessions use onnxruntime's CPU memory arena: when most of the bytes of the
+ * model's intermediate tensors are in tensors under 32 MiB. Without the arena every tensor is a
+ * malloc. glibc maps a block above its mmap threshold on its own, but the threshold rises to the
+ * size of any mapped block freed (up to 32 MiB), and by the check a compile has freed many (weights
+ * read, models encoded), so smaller tensors come from the heap, which the compile has left
+ * fragmented: onnxruntime's run then added 60-160 MiB to the same process where a fresh one adds
+ * ~30 (PP-OCRv4 det 640x640, largest tensor 12.5 MiB; with MALLOC_MMAP_THRESHOLD_=131072 fixing
+ * the threshold, +20-30 MiB). The arena takes a few large mapped regions instead: compile peaks at
+ * 247 MiB instead of 290 (bench:memory, median of 3). It rounds its regions up to powers of two,
+ * which costs most where large tensors dominate: IS-Net at 1024x1024 (2.6 GiB of 4.3 in tensors
+ * of 32 MiB or more, up to 128 MiB), 1184 MiB with it, 988 without. A model whose tensor sizes are
+ * not all known (a symbolic dim, a value inference cannot size) runs without it. @internal (exported for its tests)
+ */
+export function checkArena(model: Model): boolean {
+  let types;
+  try {
+    types = inferShapes(model);
+  } catch {
+    return false;
+  }
+  let small = 0, large = 0;
+  for (const n of model.graph.nodes) {
+    for (const o of n.outputs) {
+      const t = o ? types.get(o) : undefined;
+      if (!o) continue;
+      if (!t?.shape || !isKnownDtype(t.elemType) || !t.shape.every((d) => typeof d === 'number')) return false;
+      const bytes = dtypeBytes(t.elemType, (t.shape as number[]).reduce((a, d) => a * d, 1));
+      if (bytes >= MMAP_THRESHOLD_MAX) large += bytes;
+      else small += bytes;
+    }
+  }
+  return small > large;
+}
+
 /** Runs the rewritten model against the original (user-given inputs, or seeded random ones
  * fitting each input's dtype and use) and compares every output with allclose
  * (src/analysis/compare.ts). One session at a time: the original's is released before the
  * rewritten model's is created. */
-async function verify(original: OriginalModel, rewritten: Model, o: { rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill>; spillDir?: string; random?: { output: string; node: string; opType: string } }): Promise<NonNullable<Schedule['verification']>> {
+async function verify(original: OriginalModel, rewritten: Model, o: { arena: boolean; rtol: number; atol: number; seed: number; feeds?: Feeds; values?: Record<string, number>; fills?: Record<string, InputFill>; spillDir?: string; random?: { output: string; node: string; opType: string } }): Promise<NonNullable<Schedule['verification']>> {
   if (o.random) return { checked: false, reason: `output '${o.random.output}' depends on node '${o.random.node}' (${o.random.opType}), which draws new random numbers in every run (no seed attribute): two runs cannot be compared` };
   let feeds: Feeds;
   if (o.feeds) feeds = o.feeds;
@@ -157,11 +197,10 @@ async function verify(original: OriginalModel, rewritten: Model, o: { rtol: numb
       return { checked: false, reason: e instanceof Error ? e.message : String(e) };
     }
   }
-  // No memory arena: each model runs once, and the arena would keep its rounded-up blocks (IS-Net
-  // at 1024x1024: 1070 -> 880 MiB peak for one session, bench:memory). No memory pattern either:
-  // without the arena it adds memory for a single run (PP-OCRv4 det 640x640: 181 -> 153 MiB for
-  // one session; ResNet-50, DeepLabV3 and IS-Net the same either way).
-  const so: SessionOptions = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, cpuMemArena: false, memPattern: false };
+  // Memory arena or not: see checkArena. No memory pattern: for a model run once it only adds
+  // memory (PP-OCRv4 det 640x640: 181 -> 153 MiB for one session without the arena; ResNet-50,
+  // DeepLabV3 and IS-Net the same either way).
+  const so: SessionOptions = { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, cpuMemArena: o.arena, memPattern: false };
   await ort(); // onnxruntime-node missing is an error of its own (exit 2), not an unrunnable model
   const source = originalFile(original);
   // The rewritten model's file is written before any session, and with a spill folder (the CLI's)
@@ -295,6 +334,8 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     const u = schedule.coverage.uncovered;
     if (u.length) log(`${u.length} of ${schedule.coverage.nodes} nodes are in no fusion group (listed with the reason in the schedule's coverage section): ${u.slice(0, 5).map((x) => `${x.node} (${x.op})`).join(', ')}${u.length > 5 ? ', ...' : ''}`);
   }
+  // Decided on the model before its groups move into functions (their tensors' shapes are the graph's).
+  const arena = (opts.verify ?? true) && checkArena(model);
   const mode = opts.embed ?? 'functions';
   let embedded: EmbedResult = { functions: 0, annotated: 0, absorbed: 0, skipped: [] };
   if (plan && mode !== 'none') {
@@ -312,7 +353,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
     const rtol = opts.rtol ?? (half ? HALF_RTOL : DEFAULT_RTOL), atol = opts.atol ?? (half ? HALF_ATOL : DEFAULT_ATOL);
     if (half && (opts.rtol === undefined || opts.atol === undefined)) log(`onnxruntime check: the model computes in float16 (${half}): default tolerances rtol ${HALF_RTOL}, atol ${HALF_ATOL}, float16's epsilon (onnxruntime's float16 rounding on CPU follows the graph's structure)`);
     if (!userFeeds) for (const line of describeFills(fills)) log(`onnxruntime check input: ${line}`);
-    schedule.verification = await verify(original, model, { rtol, atol, seed, feeds: userFeeds, values: inputValues, fills, spillDir: opts.spillDir, random: random && { output: random.output, node: random.node.name, opType: random.node.opType } });
+    schedule.verification = await verify(original, model, { arena, rtol, atol, seed, feeds: userFeeds, values: inputValues, fills, spillDir: opts.spillDir, random: random && { output: random.output, node: random.node.name, opType: random.node.opType } });
     if (schedule.verification.checked) {
       const outs = schedule.verification.outputs ?? [];
       const worst = Math.max(0, ...outs.map((o) => o.maxAbs));

@@ -126,8 +126,9 @@ export interface SessionOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Extra values (intermediate tensors) to return besides the graph outputs. */
   capture?: string[];
-  /** onnxruntime's CPU memory arena (default true). For a model run once it only costs memory:
-   * the arena rounds allocations up and keeps them (compile's check turns it off). */
+  /** onnxruntime's CPU memory arena (default true). It rounds its regions up to powers of two
+   * and keeps them; without it every tensor is a malloc of its own. compile's check decides per
+   * model (checkArena in src/compile.ts). */
   cpuMemArena?: boolean;
   /** onnxruntime's memory pattern (default true): it plans the intermediate tensors of a run
    * into blocks reused by the next runs. For a model run once without the arena it only adds

@@ -1,14 +1,16 @@
 /** compile's onnxruntime check as it runs since issue 15 item 5 (bench:memory): the original is
  * read by onnxruntime from its file (refused when the file changed since it was loaded), the
- * rewritten model from a temporary file that is removed afterwards, sessions without a memory
- * arena; same verdicts and figures as before. */
+ * rewritten model from a temporary file that is removed afterwards, sessions with onnxruntime's
+ * memory arena only where tensors under 32 MiB hold most of the bytes (checkArena); same verdicts
+ * and figures as before. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { saveModel } from '../../src/onnx/io.ts';
-import { compileModel } from '../../src/compile.ts';
+import { checkArena, compileModel } from '../../src/compile.ts';
+import { ModelBuilder } from '../../src/models/builder.ts';
 import { randomFeeds, runModel } from '../../src/analysis/ort.ts';
 import { smallConvModel } from '../onnx/helpers.ts';
 import type { Pass } from '../../src/passes/pass.ts';
@@ -73,4 +75,23 @@ test('runModel without the memory pattern (as compile checks) gives the same out
   const b = await runModel(m, feeds, { graphOptimizationLevel: 'disabled', cpuMemArena: false, memPattern: false });
   assert.deepEqual(Object.keys(b), Object.keys(a));
   for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data);
+});
+
+test('checkArena: the arena where tensors under 32 MiB hold most intermediate bytes, not where larger ones do or shapes are unknown', () => {
+  assert.equal(checkArena(smallConvModel(2)), true);
+  const big = (side: number, dynamic = false) => {
+    const b = new ModelBuilder({ seed: 1 });
+    let x = b.input('x', [1, 1, side, side]);
+    x = b.relu(b.relu(x));
+    x = b.globalAveragePool(x);
+    b.output(x);
+    const m = b.build('big');
+    if (dynamic) m.graph.inputs[0].type!.shape![2] = 'height';
+    return m;
+  };
+  // two 64 MiB float tensors and a 4-byte one
+  assert.equal(checkArena(big(4096)), false);
+  // two 16 MiB ones
+  assert.equal(checkArena(big(2048)), true);
+  assert.equal(checkArena(big(2048, true)), false, 'no static shape: no arena');
 });
