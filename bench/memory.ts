@@ -9,8 +9,10 @@
  *                compile's check (graph optimizations disabled, 1 intra-op thread) — the peer;
  *   (a') ort-default  the same with onnxruntime's default options (all optimizations, default
  *                threads), for reference;
- *   (a'') ort-no-arena  (a) without onnxruntime's CPU memory arena, as compile's check runs its
- *                sessions: the stricter peer, its ratio is printed too;
+ *   (a'') ort-no-arena  (a) without onnxruntime's CPU memory arena, as compile's check runs the
+ *                sessions of a model whose large tensors (32 MiB or more) hold most of its
+ *                intermediate bytes (checkArena in src/compile.ts; IS-Net here), for reference:
+ *                its ratio is printed too;
  *   (b) compile  `dnnfuse compile` with the default pipeline (onnxruntime check included);
  *   (c) no-verify  the same with `--no-verify`;
  *   (d) plan     `dnnfuse compile --pipeline plan --no-verify --no-embed` (load + plan only).
