@@ -14,6 +14,8 @@
  *                intermediate bytes (checkArena in src/compile.ts; IS-Net here), for reference:
  *                its ratio is printed too;
  *   (b) compile  `dnnfuse compile` with the default pipeline (onnxruntime check included);
+ *   (b') the same with MALLOC_MMAP_THRESHOLD_=131072 in its environment (on Linux; the README's
+ *                "Memory" setting: glibc's mmap threshold fixed), for reference;
  *   (c) no-verify  the same with `--no-verify`;
  *   (d) plan     `dnnfuse compile --pipeline plan --no-verify --no-embed` (load + plan only).
  *
@@ -136,7 +138,7 @@ const rssLine = (_: string, err: string) => {
   return m ? Number(m[1]) : undefined;
 };
 
-function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean; tsx: boolean; runs: number }): Measure[] {
+function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean; tsx: boolean; runs: number; glibc: boolean }): Measure[] {
   const work = mkdtempSync(join(tmpdir(), `dnnfuse-bench-memory-${bm.id}-`));
   try {
     const feedsDir = join(work, 'feeds');
@@ -156,13 +158,16 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean;
     rows.push(repeated(n, () => runChild("(a'') ort-no-arena", [ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', ortParse)));
     if (opts.ortDefault) rows.push(repeated(n, () => runChild("(a') ort-default", [ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', ortParse)));
     const shapeArgs = bm.shapes.flatMap((s) => ['--shape', s]);
-    const cli = (what: string, extra: string[], from: 'dist' | 'src' = 'dist') => {
+    const cli = (what: string, extra: string[], from: 'dist' | 'src' = 'dist', more: Record<string, string> = {}) => {
       const out = join(work, what.replace(/\W+/g, '_'));
       const args = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bin', 'dnnfuse.mjs'), 'compile', path, '-o', out, '--quiet', ...shapeArgs, ...extra];
-      const env = { ...process.env, DNNFUSE_DIST: from === 'dist' ? '1' : '0' };
-      return repeated(n, () => runChild(what, args, `${from === 'dist' ? 'DNNFUSE_DIST=1 ' : ''}dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine, env));
+      const env = { ...process.env, DNNFUSE_DIST: from === 'dist' ? '1' : '0', ...more };
+      const shown = Object.entries(more).map(([k, v]) => `${k}=${v} `).join('');
+      return repeated(n, () => runChild(what, args, `${shown}${from === 'dist' ? 'DNNFUSE_DIST=1 ' : ''}dnnfuse compile <model> ${[...shapeArgs, ...extra].join(' ')}`.trim(), rssLine, env));
     };
     rows.push(cli('(b) compile', []));
+    // The README's glibc setting ("Memory"), for reference; not the target's row.
+    if (opts.glibc) rows.push(cli("(b') compile, glibc threshold fixed", [], 'dist', { MALLOC_MMAP_THRESHOLD_: '131072' }));
     if (opts.tsx) rows.push(cli('(b-tsx) compile from src/', [], 'src'));
     rows.push(cli('(c) no-verify', ['--no-verify']));
     rows.push(cli('(d) plan', ['--pipeline', 'plan', '--no-verify', '--no-embed']));
@@ -203,7 +208,7 @@ async function main(): Promise<void> {
       continue;
     }
     process.stderr.write(`bench:memory: ${bm.id} ...\n`);
-    const rows = measureModel(bm, loc.path, { ortDefault, tsx: !!opt.tsx, runs });
+    const rows = measureModel(bm, loc.path, { ortDefault, tsx: !!opt.tsx, runs, glibc: process.platform === 'linux' });
     all[bm.id] = rows;
     const peer = rows[0].peakMiB;
     console.log(`\n${bm.id} ${bm.shapes.join(' ')}`.trimEnd());

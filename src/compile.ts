@@ -147,6 +147,13 @@ function stageRewritten(model: Model, dir: string, spill: boolean): string | und
  * block of this size or more is always a mapping of its own, returned to the system when freed. */
 const MMAP_THRESHOLD_MAX = 32 << 20;
 
+/** The size from which glibc maps a block on its own in this process: the fixed threshold the
+ * environment sets (MALLOC_MMAP_THRESHOLD_, which also stops it rising), else the most it rises to. */
+function mappedFrom(env: NodeJS.ProcessEnv = process.env): number {
+  const fixed = Number(env.MALLOC_MMAP_THRESHOLD_);
+  return env.MALLOC_MMAP_THRESHOLD_ !== undefined && Number.isInteger(fixed) && fixed >= 0 ? Math.min(fixed, MMAP_THRESHOLD_MAX) : MMAP_THRESHOLD_MAX;
+}
+
 /**
  * Whether the check's sessions use onnxruntime's CPU memory arena: when most of the bytes of the
  * model's intermediate tensors are in tensors under 32 MiB. Without the arena every tensor is a
@@ -159,9 +166,13 @@ const MMAP_THRESHOLD_MAX = 32 << 20;
  * 247 MiB instead of 290 (bench:memory, median of 3). It rounds its regions up to powers of two,
  * which costs most where large tensors dominate: IS-Net at 1024x1024 (2.6 GiB of 4.3 in tensors
  * of 32 MiB or more, up to 128 MiB), 1184 MiB with it, 988 without. A model whose tensor sizes are
- * not all known (a symbolic dim, a value inference cannot size) runs without it. @internal (exported for its tests)
+ * not all known (a symbolic dim, a value inference cannot size) runs without it. With
+ * MALLOC_MMAP_THRESHOLD_ set (README, "Memory"), tensors from that size on count as large: at
+ * 131072, nearly all of them, so no arena, and PP-OCRv4 det's compile peaks at ~200 MiB.
+ * @internal (exported for its tests)
  */
-export function checkArena(model: Model): boolean {
+export function checkArena(model: Model, env: NodeJS.ProcessEnv = process.env): boolean {
+  const mapped = mappedFrom(env);
   let types;
   try {
     types = inferShapes(model);
@@ -175,7 +186,7 @@ export function checkArena(model: Model): boolean {
       if (!o) continue;
       if (!t?.shape || !isKnownDtype(t.elemType) || !t.shape.every((d) => typeof d === 'number')) return false;
       const bytes = dtypeBytes(t.elemType, (t.shape as number[]).reduce((a, d) => a * d, 1));
-      if (bytes >= MMAP_THRESHOLD_MAX) large += bytes;
+      if (bytes >= mapped) large += bytes;
       else small += bytes;
     }
   }

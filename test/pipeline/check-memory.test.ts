@@ -94,4 +94,8 @@ test('checkArena: the arena where tensors under 32 MiB hold most intermediate by
   // two 16 MiB ones
   assert.equal(checkArena(big(2048)), true);
   assert.equal(checkArena(big(2048, true)), false, 'no static shape: no arena');
+  // glibc's threshold fixed by the environment: tensors from that size on are mapped whole
+  assert.equal(checkArena(big(2048), { MALLOC_MMAP_THRESHOLD_: '131072' }), false);
+  assert.equal(checkArena(smallConvModel(2), { MALLOC_MMAP_THRESHOLD_: '131072' }), true, 'its 8 KiB tensors stay under it');
+  assert.equal(checkArena(big(2048), { MALLOC_MMAP_THRESHOLD_: 'lots' }), true, 'not a number: ignored');
 });
