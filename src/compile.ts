@@ -13,6 +13,7 @@ import { LazyFile, releaseScratch } from './onnx/lazy.ts';
 import { spillInitializers } from './onnx/spill.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
 import { applyDimOverrides, applyShapeOverrides, inferShapes } from './analysis/shapes.ts';
+import { prod } from './analysis/shapes/context.ts';
 import { dtypeBytes, isKnownDtype } from './ir/dtype.ts';
 
 export { applyDimOverrides, applyShapeOverrides };
@@ -184,8 +185,9 @@ export function checkArena(model: Model, env: NodeJS.ProcessEnv = process.env): 
     for (const o of n.outputs) {
       if (!o) continue;
       const t = types.get(o);
-      if (!t?.shape || !isKnownDtype(t.elemType) || !t.shape.every((d) => typeof d === 'number')) return false;
-      const bytes = dtypeBytes(t.elemType, (t.shape as number[]).reduce((a, d) => a * d, 1));
+      const count = t?.shape && isKnownDtype(t.elemType) ? prod(t.shape) : undefined;
+      if (!t || count === undefined) return false;
+      const bytes = dtypeBytes(t.elemType, count);
       if (bytes >= mapped) large += bytes;
       else small += bytes;
     }
