@@ -186,17 +186,17 @@ for (let k = 0; k < pairCount; k++) {
 }
 const { one, pool } = pairs[0];
 const speedups = pairs.map((p) => p.one.s / p.pool.s);
-if (keep) sweep(join(dir, 'pool.duckdb'), workers, 'dist', ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')]);
+if (keep) sweep(dbOf('pool', 0), workers, 'dist', ['--page', join(dir, 'page.html'), '--export', join(dir, 'points.parquet')]);
 const reference = await rows(dbOf('one', 0));
 let same = true;
 for (let k = 0; k < pairCount; k++) for (const run of ['one', 'pool'] as const) same &&= (await rows(dbOf(run, k))) === reference;
-const bound = await chainBound(join(dir, 'one.duckdb'));
+const bound = await chainBound(dbOf('one', 0));
 console.log(`what bounds the pool (point times of the 1-worker run): work ${(bound.work / 1000).toFixed(1)} s in ${bound.chains} series, longest series ${(bound.longest / 1000).toFixed(1)} s (${bound.which}; a series runs in order, each point seeded by the one before), so ${workers} threads need at least ${(Math.max(bound.longest, bound.work / workers) / 1000).toFixed(1)} s: ideal speed-up ${(bound.work / Math.max(bound.longest, bound.work / workers)).toFixed(2)}x; CPU per wall second: 1 worker ${(one.cpuS / one.s).toFixed(2)}, pool ${(pool.cpuS / pool.s).toFixed(2)} (threads beyond the workers': GC, the parent, DuckDB)`);
 
 const again: Record<From, Summary & { s: number }> = {} as never;
 const rerun = (from: From) =>
   startup(() => {
-    const r = sweep(join(dir, 'pool.duckdb'), workers, from);
+    const r = sweep(dbOf('pool', 0), workers, from);
     if (r.computed !== 0) throw new Error(`the re-run computed ${r.computed} points`);
     again[from] = r;
     return r.s;
