@@ -14,6 +14,7 @@
  * - Bytes = elements x elementBytes for maps and weights alike.
  */
 import type { CostModel, FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
+import { hashIds } from './ids-map.ts';
 
 export interface DramBreakdown {
   inputs: { tensor: string; bytes: number }[];
@@ -40,13 +41,6 @@ export interface GroupEval {
 const MEMO_IDS = 1 << 23;
 /** Groups memoized at most (emptied when full; 33 bytes each in the columns, 4 to 8 in the buckets). */
 const MEMO_MAX = 1 << 21;
-
-function hashIds(g: Group): number {
-  let h = 0x811c9dc5 ^ g.length;
-  for (const id of g) h = Math.imul(h ^ id, 0x01000193);
-  // 30 bits: a small integer (no heap number), masked to a bucket index by the memo
-  return (h ^ (h >>> 30)) & 0x3fffffff;
-}
 
 export abstract class FusionCostModel implements CostModel {
   abstract readonly scheme: FusionScheme;
@@ -121,7 +115,7 @@ export abstract class FusionCostModel implements CostModel {
 
   /** The memo entry of a sorted group, evaluated and added when missing. */
   private entry(g: Group): number {
-    const k = hashIds(g);
+    const k = hashIds(g); // 30 bits, masked to a bucket index below
     const first = this.heads[k & (this.heads.length - 1)];
     const { off, len, next, hash } = this.cols;
     const arena = this.arena;
@@ -230,6 +224,22 @@ export abstract class FusionCostModel implements CostModel {
     const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
     return this.cols.dram[i];
   }
+  /** valid() of the union of two sorted id lists, built in a scratch array the memo copies from
+   * (the segment DP joins states with pieces by the million and keeps the few valid ones: a new
+   * array per join was a seventh of a sweep's allocation). */
+  validUnion(a: readonly number[], b: readonly number[]): boolean {
+    const u = this.unionScratch;
+    let n = 0, i = 0, j = 0;
+    while (i < a.length || j < b.length) {
+      if (j >= b.length || (i < a.length && a[i] < b[j])) u[n++] = a[i++];
+      else if (i >= a.length || b[j] < a[i]) u[n++] = b[j++];
+      else (u[n++] = a[i++], j++);
+    }
+    u.length = n;
+    const x = this.entry(u); // first: a new entry may grow the columns
+    return this.cols.valid[x] === 1;
+  }
+  private readonly unionScratch: number[] = [];
   /** F_D of a valid group, -1 for an invalid one: valid() and dram() in one memo lookup (GET's
    * window enumeration asks both of every part it grows). */
   validDram(group: Group): number {

@@ -229,7 +229,16 @@ export function enumerateCandidates(cost: CostModel, cap: number, maxSize = Infi
 
 /** Descendant (`desc`) and ancestor (`anc`) bitsets of every op (each includes the op itself),
  * as Uint32Array words, for convexity tests. */
-export function reachability(cost: CostModel): { desc: Uint32Array[]; anc: Uint32Array[]; words: number } {
+export interface Reachability {
+  desc: Uint32Array[];
+  anc: Uint32Array[];
+  words: number;
+}
+
+/** The graph's reachability (n^2 / 4 bytes for n ops). A solve computes it once and hands it to
+ * each enumeration: computed per segment, it was an eighth of a sweep's allocation (GoogLeNet
+ * has dozens of segments, each enumeration rebuilt the whole graph's bitsets). */
+export function reachability(cost: CostModel): Reachability {
   const { succ, pred, ops } = cost.graph;
   const n = ops.length;
   const words = (n + 31) >>> 5;
@@ -293,11 +302,11 @@ export function enumerateConvexCandidates(cost: CostModel, cap: number, maxSize 
  * returned), else `maxSize` = the largest L whose groups of <= L ops are all returned (one pass
  * instead of a binary search over L).
  */
-export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = Infinity, within?: number[], allowed?: Uint8Array): { groups: Group[]; complete: boolean; maxSize: number } {
+export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = Infinity, within?: number[], allowed?: Uint8Array, reach: Reachability = reachability(cost)): { groups: Group[]; complete: boolean; maxSize: number } {
   const fus = fusabilityOf(cost);
   const { succ, pred } = cost.graph;
   const n = cost.graph.ops.length;
-  const { desc, anc, words } = reachability(cost);
+  const { desc, anc, words } = reach;
   const out: Group[] = [];
   const inS = new Uint32Array(words);
   const tried = new Int32Array(n).fill(-1);
@@ -506,6 +515,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   const allCands: Group[] = [];
   let partialChainFamily = false;
   const incAssign = opts.incumbent ? new Map(opts.incumbent.map((g) => [g.join(','), g])) : undefined;
+  let reach: Reachability | undefined; // for the components' enumerations, once
   for (const comp of comps) {
     if (comp.length === 1) {
       plan.push(comp);
@@ -578,7 +588,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       }
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
-    const en = enumerateConvexLevels(cost, cap, maxSize, comp);
+    const en = enumerateConvexLevels(cost, cap, maxSize, comp, undefined, (reach ??= reachability(cost)));
     // A large enumeration leaves its per-level key sets and overflowing level as garbage.
     if (en.groups.length >= LARGE_FAMILY) collectGarbage();
     traceMemory(`exact: ${en.groups.length} candidates enumerated (${comp.length} ops)`);
@@ -588,7 +598,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     if (!en.complete) {
       scope = 'bounded';
       complete = false;
-      if (en.maxSize < 1) cands = enumerateConvexLevels(cost, Infinity, 1, comp).groups; // singletons
+      if (en.maxSize < 1) cands = enumerateConvexLevels(cost, Infinity, 1, comp, undefined, reach).groups; // singletons
       maxSize = Math.max(1, en.maxSize);
       minBound = Math.min(minBound, maxSize);
     }
@@ -1282,10 +1292,11 @@ async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef
 function segmentFamilies(cost: CostModel, segments: number[][], cap: number): Group[][] | undefined {
   const n = cost.graph.ops.length;
   const fams: Group[][] = [];
+  const reach = reachability(cost);
   for (const S of segments) {
     const allowed = new Uint8Array(n);
     for (const v of S) allowed[v] = 1;
-    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed);
+    const en = enumerateConvexLevels(cost, cap, Infinity, S, allowed, reach);
     if (!en.complete) return undefined;
     fams.push(en.groups);
   }

@@ -60,6 +60,7 @@
  */
 import type { CostModel, Group } from '../fusion/types.ts';
 import type { Plan } from '../fusion/plan.ts';
+import { IdsMap } from '../fusion/ids-map.ts';
 
 /** Work limits of the segment-path DP (deterministic; past one the DP declines). */
 export interface SegmentPathLimits {
@@ -270,6 +271,13 @@ class JoinBudget {
 const byKeyThenSize = (p: State, q: State) => p.key - q.key || p.ops.length - q.ops.length;
 const byFirstNumber = (p: [number, unknown], q: [number, unknown]) => p[0] - q[0];
 
+/** valid(a ∪ b) for two sorted id lists: the cost model's own validUnion when it has one (no
+ * array per join), else through the union. */
+function validUnion(cost: CostModel, a: readonly number[], b: readonly number[]): boolean {
+  const own = (cost as { validUnion?: (a: readonly number[], b: readonly number[]) => boolean }).validUnion;
+  return own ? own.call(cost, a, b) : cost.valid(unionSorted(a, b));
+}
+
 function memOf(cost: CostModel, g: Group): number {
   return (cost as { memoryBytes?: (g: Group) => number }).memoryBytes?.(g) ?? cost.memory(g).bytes;
 }
@@ -279,25 +287,19 @@ function bitOf(local: Map<number, number>, v: number): bigint {
 }
 
 /** Q's first state to scan (see segmentParts): the latest first-valid state of Q minus one op. */
-function scanStart(G: Group, e: number, firstValid: Map<string, number>): number {
+function scanStart(G: Group, e: number, firstValid: IdsMap<number>): number {
   let start = 0;
   for (const w of G) {
     if (w === e) continue;
-    const at = firstValid.get(withoutOp(G, w).join(','));
+    const at = firstValid.getWithout(G, w);
     if (at !== undefined && at > start) start = at;
   }
   return start;
 }
 
-function withoutOp(G: Group, w: number): number[] {
-  const out: number[] = [];
-  for (const u of G) if (u !== w) out.push(u);
-  return out;
-}
-
 /** The pieces of one segment (its family), entry pieces with their cost C(Q) and best state;
  * undefined when the join limit is reached. */
-function segmentParts(cost: CostModel, family: Group[], local: Map<number, number>, predMask: bigint[], e: number, x: number, sorted: State[], lbdf: boolean, budget: JoinBudget): { parts: Part[]; argO: (State | undefined)[]; firstValid: Map<string, number> } | undefined {
+function segmentParts(cost: CostModel, family: Group[], local: Map<number, number>, predMask: bigint[], e: number, x: number, sorted: State[], lbdf: boolean, budget: JoinBudget): { parts: Part[]; argO: (State | undefined)[]; firstValid: IdsMap<number> } | undefined {
   const beta = cost.bufferBytes;
   const dE = e >= 0 ? cost.dram([e]) : 0;
   const mE = e >= 0 && lbdf ? memOf(cost, [e]) : 0;
@@ -306,7 +308,7 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
   // Monotonicity (validity is monotone under inclusion): a state valid with Q is valid with
   // every Q' ⊂ Q, so Q's first valid state in the scan order comes no earlier than that of any
   // entry piece Q minus one op. The family is listed by size, so those come first.
-  const firstValid = new Map<string, number>();
+  const firstValid = new IdsMap<number>();
   for (const G of family) {
     let mask = 0n, pm = 0n;
     for (const v of G) mask |= bitOf(local, v);
@@ -322,13 +324,13 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
         const O = sorted[i];
         if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
         if (budget.join()) return undefined;
-        if (cost.valid(unionSorted(O.ops, G))) {
+        if (validUnion(cost, O.ops, G)) {
           c = cost.dram(G) - dE + O.key;
           best = O;
           break;
         }
       }
-      firstValid.set(G.join(','), i);
+      firstValid.set(G, i);
     }
     parts.push({ ops: G, mask, pred: pm & ~mask, hasE, hasX, cost: c });
     argO.push(best);
@@ -427,10 +429,10 @@ function exitCosts(size: number, levels: bigint[][], parts: Part[], adds: Addabl
 }
 
 /** The open-group states at the segment's exit cut op (undefined: the join limit). */
-function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, parts: Part[], sorted: State[], firstValid: Map<string, number>, e: number, k: number, lbdf: boolean, budget: JoinBudget): State[] | undefined {
+function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, parts: Part[], sorted: State[], firstValid: IdsMap<number>, e: number, k: number, lbdf: boolean, budget: JoinBudget): State[] | undefined {
   const beta = cost.bufferBytes;
   const mE = e >= 0 && lbdf ? memOf(cost, [e]) : 0;
-  const next = new Map<string, State>();
+  const next = new IdsMap<State>();
   for (const [pi, { v, I }] of [...at].sort(byFirstNumber)) {
     const p = parts[pi];
     if (!p.hasE) {
@@ -442,8 +444,8 @@ function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, 
       const O = sorted[i];
       if (lbdf && O.mem + mT - mE > beta) continue;
       if (budget.join()) return undefined;
+      if (!validUnion(cost, O.ops, p.ops)) continue;
       const U = unionSorted(O.ops, p.ops);
-      if (!cost.valid(U)) continue;
       const a = O.a + v;
       putState(next, { ops: U, a, key: a + cost.dram(U), mem: lbdf ? memOf(cost, U) : 0, seg: k, I, part: pi, prev: O });
     }
@@ -451,10 +453,10 @@ function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, 
   return [...next.values()];
 }
 
-function putState(next: Map<string, State>, st: State): void {
-  const key = st.ops.join(',');
-  const cur = next.get(key);
-  if (!cur || st.a < cur.a) next.set(key, st);
+/** Keeps the cheaper of two states with the same ops (the first one's place in the order). */
+function putState(next: IdsMap<State>, st: State): void {
+  const cur = next.get(st.ops);
+  if (!cur || st.a < cur.a) next.set(st.ops, st);
 }
 
 /** The plan from the DP's back-pointers. */

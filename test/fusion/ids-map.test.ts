@@ -1,0 +1,89 @@
+/**
+ * IdsMap (src/fusion/ids-map.ts) against a Map keyed by the ids joined with ',' (what it
+ * replaced in the segment DP): the same values and the same insertion order under any sequence
+ * of sets, lookups and one-id-less lookups, colliding hashes included; and the cost models'
+ * validUnion against valid() of the union it stands for.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { IdsMap, hashIds } from '../../src/fusion/ids-map.ts';
+import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
+import { BrrCostModel } from '../../src/fusion/brr.ts';
+import { randomCnn } from './gen.ts';
+
+const sortedIds = fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 8 }).map((a) => a.sort((x, y) => x - y));
+
+/** Two different id lists with the same 30-bit hash (found by a search over random triples). */
+function collidingPair(): [number[], number[]] {
+  const pair: [number[], number[]] = [[1602, 2565, 2996], [1416, 1817, 2806]];
+  assert.equal(hashIds(pair[0]), hashIds(pair[1]), 'hashIds changed: find a new colliding pair');
+  return pair;
+}
+
+test('IdsMap: the same values in the same order as a Map keyed by the joined ids', () => {
+  const [c1, c2] = collidingPair();
+  const keys = fc.oneof(sortedIds, fc.constant(c1), fc.constant(c2));
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), ids: keys, v: fc.integer() }),
+    fc.record({ kind: fc.constant('get' as const), ids: keys }),
+    fc.record({ kind: fc.constant('without' as const), ids: keys, at: fc.nat() }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const m = new IdsMap<number>();
+      const ref = new Map<string, number>();
+      for (const o of ops) {
+        if (o.kind === 'set') {
+          m.set(o.ids, o.v);
+          ref.set(o.ids.join(','), o.v);
+        } else if (o.kind === 'get') {
+          assert.equal(m.get(o.ids), ref.get(o.ids.join(',')));
+        } else if (o.ids.length > 0) {
+          const w = o.ids[o.at % o.ids.length];
+          assert.equal(m.getWithout(o.ids, w), ref.get(o.ids.filter((x) => x !== w).join(',')));
+        }
+      }
+      assert.equal(m.size, ref.size);
+      assert.deepEqual([...m.values()], [...ref.values()]);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('IdsMap: two lists with the same hash are two keys', () => {
+  const [c1, c2] = collidingPair();
+  assert.equal(hashIds(c1), hashIds(c2));
+  const m = new IdsMap<string>();
+  m.set(c1, 'first');
+  m.set(c2, 'second');
+  assert.equal(m.get(c1), 'first');
+  assert.equal(m.get(c2), 'second');
+  assert.equal(m.getWithout([...c1, 1000].sort((a, b) => a - b), 1000), 'first');
+  assert.equal(m.size, 2);
+});
+
+test('validUnion is valid() of the union, for both cost models', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 64 }), fc.array(fc.nat(), { minLength: 2, maxLength: 20 }), (seed, kib, picks) => {
+      const g = randomCnn(seed, 3);
+      const n = g.ops.length;
+      const half = picks.length >> 1;
+      const a = [...new Set(picks.slice(0, half).map((p) => p % n))].sort((x, y) => x - y);
+      const b = [...new Set(picks.slice(half).map((p) => p % n))].sort((x, y) => x - y);
+      const union = [...new Set([...a, ...b])].sort((x, y) => x - y);
+      for (const make of [() => new LbdfCostModel(g, kib * 1024, 1), () => new BrrCostModel(g, kib * 1024, 1)]) {
+        // separate models: validUnion's answer must not come from valid()'s memo entry
+        const fresh = make();
+        const m = make();
+        assert.equal(m.validUnion(a, b), fresh.valid(union));
+        // the memo entry it leaves is the union's, not a view of the scratch array reused since
+        const [b1, a1] = [b.slice(0, 1), a.slice(-1)];
+        assert.equal(m.validUnion(b1, a1), fresh.valid([...new Set([...b1, ...a1])].sort((x, y) => x - y)), 'a shorter union after a longer one');
+        assert.equal(m.valid(union), fresh.valid(union));
+        assert.equal(m.dram(union), fresh.dram(union));
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
