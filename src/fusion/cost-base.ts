@@ -26,6 +26,13 @@ export interface DramBreakdown {
   total: number;
 }
 
+/** A group's F_beta bytes, F_D and validity (evaluateUnion's answer). */
+export interface GroupFigures {
+  bytes: number;
+  dram: number;
+  valid: boolean;
+}
+
 export interface GroupEval {
   /** F_beta bytes. */
   bytes: number;
@@ -115,25 +122,38 @@ export abstract class FusionCostModel implements CostModel {
 
   /** The memo entry of a sorted group, evaluated and added when missing. */
   private entry(g: Group): number {
-    const k = hashIds(g); // 30 bits, masked to a bucket index below
-    const first = this.heads[k & (this.heads.length - 1)];
+    const k = hashIds(g); // 30 bits, masked to a bucket index in find()
+    const x = this.find(g, k);
+    if (x >= 0) return x;
+    const e = this.compute(g, this.computed);
+    return this.remember(k, g, e.bytes, e.dram, e.valid);
+  }
+
+  /** The memo entry of a sorted group whose hash is k, or -1. */
+  private find(g: readonly number[], k: number): number {
     const { off, len, next, hash } = this.cols;
     const arena = this.arena;
-    for (let x = first; x >= 0; x = next[x]) {
+    for (let x = this.heads[k & (this.heads.length - 1)]; x >= 0; x = next[x]) {
       if (hash[x] !== k || len[x] !== g.length) continue;
       const o = off[x];
       let i = 0;
       while (i < g.length && arena[o + i] === g[i]) i++;
       if (i === g.length) return x;
     }
+    return -1;
+  }
+
+  /** Evaluates a sorted group (no memo) into `out`. */
+  private compute(g: Group, out: GroupFigures): GroupFigures {
     this.evaluations++;
     this.mark(g);
-    const bytes = this.computeMemory(g, undefined);
+    out.bytes = this.computeMemory(g, undefined);
     this.mark(g); // fresh generation: computeMemory used the tensor stamps
-    const dram = this.computeDram(g, false).total;
-    const valid = g.length === 1 || (bytes <= this.bufferBytes && !this.hasOpaque(g));
-    return this.remember(k, g, bytes, dram, valid);
+    out.dram = this.computeDram(g, false).total;
+    out.valid = g.length === 1 || (out.bytes <= this.bufferBytes && !this.hasOpaque(g));
+    return out;
   }
+  private readonly computed: GroupFigures = { bytes: 0, dram: 0, valid: false };
 
   /** True when the group holds an opaque op (a loop, not an arrow per call: a closure's optimized
    * code is dropped by a major GC once its call returns, and the next is compiled again). */
@@ -224,10 +244,15 @@ export abstract class FusionCostModel implements CostModel {
     const i = this.entry(this.sorted(group)); // first: a new entry may grow the columns
     return this.cols.dram[i];
   }
-  /** valid() of the union of two sorted id lists, built in a scratch array the memo copies from
-   * (the segment DP joins states with pieces by the million and keeps the few valid ones: a new
-   * array per join was a seventh of a sweep's allocation). */
-  validUnion(a: readonly number[], b: readonly number[]): boolean {
+  /**
+   * valid(), dram() and memoryBytes() of the union of two sorted id lists, into `out`, WITHOUT
+   * adding the union to the memo (a memo entry answers it when there is one). For the segment
+   * DP, which joins states with pieces by the million, almost all of them valid and none asked
+   * again: an array per join and a memo entry per union (its ids copied into the memo's arena,
+   * which grew to 32 MB afresh for every point of a sweep and evicted what the search had
+   * memoized) were a sixth of a sweep's CPU.
+   */
+  evaluateUnion(a: readonly number[], b: readonly number[], out: GroupFigures): boolean {
     const u = this.unionScratch;
     let n = 0, i = 0, j = 0;
     while (i < a.length || j < b.length) {
@@ -236,8 +261,13 @@ export abstract class FusionCostModel implements CostModel {
       else (u[n++] = a[i++], j++);
     }
     u.length = n;
-    const x = this.entry(u); // first: a new entry may grow the columns
-    return this.cols.valid[x] === 1;
+    const x = this.find(u, hashIds(u));
+    if (x < 0) return this.compute(u, out).valid;
+    const c = this.cols;
+    out.bytes = c.bytes[x];
+    out.dram = c.dram[x];
+    out.valid = c.valid[x] === 1;
+    return out.valid;
   }
   private readonly unionScratch: number[] = [];
   /** F_D of a valid group, -1 for an invalid one: valid() and dram() in one memo lookup (GET's

@@ -61,6 +61,7 @@
 import type { CostModel, Group } from '../fusion/types.ts';
 import type { Plan } from '../fusion/plan.ts';
 import { IdsMap } from '../fusion/ids-map.ts';
+import type { GroupFigures } from '../fusion/cost-base.ts';
 
 /** Work limits of the segment-path DP (deterministic; past one the DP declines). */
 export interface SegmentPathLimits {
@@ -271,11 +272,16 @@ class JoinBudget {
 const byKeyThenSize = (p: State, q: State) => p.key - q.key || p.ops.length - q.ops.length;
 const byFirstNumber = (p: [number, unknown], q: [number, unknown]) => p[0] - q[0];
 
-/** valid(a ∪ b) for two sorted id lists: the cost model's own validUnion when it has one (no
- * array per join), else through the union. */
-function validUnion(cost: CostModel, a: readonly number[], b: readonly number[]): boolean {
-  const own = (cost as { validUnion?: (a: readonly number[], b: readonly number[]) => boolean }).validUnion;
-  return own ? own.call(cost, a, b) : cost.valid(unionSorted(a, b));
+/** valid(a ∪ b) for two sorted id lists, with its F_D and F_beta bytes in `out` (read only
+ * when valid): the cost model's own evaluateUnion when it has one (no array, no memo entry per
+ * join), else through the union. */
+function evaluateUnion(cost: CostModel, a: readonly number[], b: readonly number[], out: GroupFigures): boolean {
+  const own = (cost as { evaluateUnion?: (a: readonly number[], b: readonly number[], out: GroupFigures) => boolean }).evaluateUnion;
+  if (own) return own.call(cost, a, b, out);
+  const u = unionSorted(a, b);
+  out.valid = cost.valid(u);
+  if (out.valid) (out.dram = cost.dram(u), (out.bytes = memOf(cost, u)));
+  return out.valid;
 }
 
 function memOf(cost: CostModel, g: Group): number {
@@ -309,6 +315,7 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
   // every Q' ⊂ Q, so Q's first valid state in the scan order comes no earlier than that of any
   // entry piece Q minus one op. The family is listed by size, so those come first.
   const firstValid = new IdsMap<number>();
+  const figures: GroupFigures = { bytes: 0, dram: 0, valid: false };
   for (const G of family) {
     let mask = 0n, pm = 0n;
     for (const v of G) mask |= bitOf(local, v);
@@ -324,7 +331,7 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
         const O = sorted[i];
         if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
         if (budget.join()) return undefined;
-        if (validUnion(cost, O.ops, G)) {
+        if (evaluateUnion(cost, O.ops, G, figures)) {
           c = cost.dram(G) - dE + O.key;
           best = O;
           break;
@@ -433,6 +440,7 @@ function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, 
   const beta = cost.bufferBytes;
   const mE = e >= 0 && lbdf ? memOf(cost, [e]) : 0;
   const next = new IdsMap<State>();
+  const figures: GroupFigures = { bytes: 0, dram: 0, valid: false };
   for (const [pi, { v, I }] of [...at].sort(byFirstNumber)) {
     const p = parts[pi];
     if (!p.hasE) {
@@ -444,10 +452,9 @@ function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, 
       const O = sorted[i];
       if (lbdf && O.mem + mT - mE > beta) continue;
       if (budget.join()) return undefined;
-      if (!validUnion(cost, O.ops, p.ops)) continue;
-      const U = unionSorted(O.ops, p.ops);
+      if (!evaluateUnion(cost, O.ops, p.ops, figures)) continue;
       const a = O.a + v;
-      putState(next, { ops: U, a, key: a + cost.dram(U), mem: lbdf ? memOf(cost, U) : 0, seg: k, I, part: pi, prev: O });
+      putState(next, { ops: unionSorted(O.ops, p.ops), a, key: a + figures.dram, mem: lbdf ? figures.bytes : 0, seg: k, I, part: pi, prev: O });
     }
   }
   return [...next.values()];

@@ -2,7 +2,7 @@
  * IdsMap (src/fusion/ids-map.ts) against a Map keyed by the ids joined with ',' (what it
  * replaced in the segment DP): the same values and the same insertion order under any sequence
  * of sets, lookups and one-id-less lookups, colliding hashes included; and the cost models'
- * validUnion against valid() of the union it stands for.
+ * evaluateUnion against valid(), dram() and memoryBytes() of the union it stands for.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { IdsMap, hashIds } from '../../src/fusion/ids-map.ts';
 import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
 import { BrrCostModel } from '../../src/fusion/brr.ts';
+import type { GroupFigures } from '../../src/fusion/cost-base.ts';
 import { randomCnn } from './gen.ts';
 
 const sortedIds = fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 8 }).map((a) => a.sort((x, y) => x - y));
@@ -63,7 +64,7 @@ test('IdsMap: two lists with the same hash are two keys', () => {
   assert.equal(m.size, 2);
 });
 
-test('validUnion is valid() of the union, for both cost models', () => {
+test('evaluateUnion gives the figures of the union and leaves the memo as it was', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 64 }), fc.array(fc.nat(), { minLength: 2, maxLength: 20 }), (seed, kib, picks) => {
       const g = randomCnn(seed, 3);
@@ -71,17 +72,26 @@ test('validUnion is valid() of the union, for both cost models', () => {
       const half = picks.length >> 1;
       const a = [...new Set(picks.slice(0, half).map((p) => p % n))].sort((x, y) => x - y);
       const b = [...new Set(picks.slice(half).map((p) => p % n))].sort((x, y) => x - y);
-      const union = [...new Set([...a, ...b])].sort((x, y) => x - y);
+      const union = (x: number[], y: number[]) => [...new Set([...x, ...y])].sort((p, q) => p - q);
       for (const make of [() => new LbdfCostModel(g, kib * 1024, 1), () => new BrrCostModel(g, kib * 1024, 1)]) {
-        // separate models: validUnion's answer must not come from valid()'s memo entry
         const fresh = make();
         const m = make();
-        assert.equal(m.validUnion(a, b), fresh.valid(union));
-        // the memo entry it leaves is the union's, not a view of the scratch array reused since
+        const out: GroupFigures = { bytes: -1, dram: -1, valid: false };
+        const figures = (u: number[]) => ({ bytes: fresh.memoryBytes(u), dram: fresh.dram(u), valid: fresh.valid(u) });
+        assert.equal(m.evaluateUnion(a, b, out), fresh.valid(union(a, b)));
+        assert.deepEqual(out, figures(union(a, b)));
+        // a shorter union after a longer one (the scratch array is cut to length)
         const [b1, a1] = [b.slice(0, 1), a.slice(-1)];
-        assert.equal(m.validUnion(b1, a1), fresh.valid([...new Set([...b1, ...a1])].sort((x, y) => x - y)), 'a shorter union after a longer one');
-        assert.equal(m.valid(union), fresh.valid(union));
-        assert.equal(m.dram(union), fresh.dram(union));
+        assert.equal(m.evaluateUnion(b1, a1, out), fresh.valid(union(b1, a1)));
+        assert.deepEqual(out, figures(union(b1, a1)));
+        // nothing was memoized: each union is evaluated again when asked
+        const before = m.evaluations;
+        m.valid(union(a, b));
+        assert.equal(m.evaluations, before + 1);
+        // and one the memo holds is answered from it
+        m.evaluateUnion(a, b, out);
+        assert.equal(m.evaluations, before + 1);
+        assert.deepEqual(out, figures(union(a, b)));
       }
     }),
     { numRuns: 200 },
