@@ -143,13 +143,13 @@ export abstract class FusionCostModel implements CostModel {
     return -1;
   }
 
-  /** Evaluates a sorted group (no memo) into `out`. */
-  private compute(g: Group, out: GroupFigures): GroupFigures {
+  /** Evaluates a sorted group (no memo) into `out`; without `withDram`, out.dram is NaN. */
+  private compute(g: Group, out: GroupFigures, withDram = true): GroupFigures {
     this.evaluations++;
     this.mark(g);
     out.bytes = this.computeMemory(g, undefined);
     this.mark(g); // fresh generation: computeMemory used the tensor stamps
-    out.dram = this.computeDram(g, false).total;
+    out.dram = withDram ? this.computeDram(g, false).total : NaN;
     out.valid = g.length === 1 || (out.bytes <= this.bufferBytes && !this.hasOpaque(g));
     return out;
   }
@@ -246,13 +246,14 @@ export abstract class FusionCostModel implements CostModel {
   }
   /**
    * valid(), dram() and memoryBytes() of the union of two sorted id lists, into `out`, WITHOUT
-   * adding the union to the memo (a memo entry answers it when there is one). For the segment
+   * adding the union to the memo (a memo entry answers it when there is one). Without
+   * `withDram`, F_D is not computed (NaN) unless the memo has it: the segment DP derives it. For the segment
    * DP, which joins states with pieces by the million, almost all of them valid and none asked
    * again: an array per join and a memo entry per union (its ids copied into the memo's arena,
    * which grew to 32 MB afresh for every point of a sweep and evicted what the search had
    * memoized) were a sixth of a sweep's CPU.
    */
-  evaluateUnion(a: readonly number[], b: readonly number[], out: GroupFigures): boolean {
+  evaluateUnion(a: readonly number[], b: readonly number[], out: GroupFigures, withDram = true): boolean {
     const u = this.unionScratch;
     let n = 0, i = 0, j = 0;
     while (i < a.length || j < b.length) {
@@ -262,7 +263,7 @@ export abstract class FusionCostModel implements CostModel {
     }
     u.length = n;
     const x = this.find(u, hashIds(u));
-    if (x < 0) return this.compute(u, out).valid;
+    if (x < 0) return this.compute(u, out, withDram).valid;
     const c = this.cols;
     out.bytes = c.bytes[x];
     out.dram = c.dram[x];

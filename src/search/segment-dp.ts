@@ -272,15 +272,15 @@ class JoinBudget {
 const byKeyThenSize = (p: State, q: State) => p.key - q.key || p.ops.length - q.ops.length;
 const byFirstNumber = (p: [number, unknown], q: [number, unknown]) => p[0] - q[0];
 
-/** valid(a ∪ b) for two sorted id lists, with its F_D and F_beta bytes in `out` (read only
- * when valid): the cost model's own evaluateUnion when it has one (no array, no memo entry per
- * join), else through the union. */
-function evaluateUnion(cost: CostModel, a: readonly number[], b: readonly number[], out: GroupFigures): boolean {
-  const own = (cost as { evaluateUnion?: (a: readonly number[], b: readonly number[], out: GroupFigures) => boolean }).evaluateUnion;
-  if (own) return own.call(cost, a, b, out);
+/** valid(a ∪ b) for two sorted id lists, with its F_beta bytes in `out` (read only when valid;
+ * out.dram is not filled: the DP derives F_D by (1)): the cost model's own evaluateUnion when it
+ * has one (no array, no memo entry, no F_D computed per join), else through the union. */
+function fitsUnion(cost: CostModel, a: readonly number[], b: readonly number[], out: GroupFigures): boolean {
+  const own = (cost as { evaluateUnion?: (a: readonly number[], b: readonly number[], out: GroupFigures, withDram: boolean) => boolean }).evaluateUnion;
+  if (own) return own.call(cost, a, b, out, false);
   const u = unionSorted(a, b);
   out.valid = cost.valid(u);
-  if (out.valid) (out.dram = cost.dram(u), (out.bytes = memOf(cost, u)));
+  if (out.valid) out.bytes = memOf(cost, u);
   return out.valid;
 }
 
@@ -331,7 +331,7 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
         const O = sorted[i];
         if (lbdf && O.mem + mQ - mE > beta) continue; // (4): cannot be valid
         if (budget.join()) return undefined;
-        if (evaluateUnion(cost, O.ops, G, figures)) {
+        if (fitsUnion(cost, O.ops, G, figures)) {
           c = cost.dram(G) - dE + O.key;
           best = O;
           break;
@@ -439,6 +439,7 @@ function exitCosts(size: number, levels: bigint[][], parts: Part[], adds: Addabl
 function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, parts: Part[], sorted: State[], firstValid: IdsMap<number>, e: number, k: number, lbdf: boolean, budget: JoinBudget): State[] | undefined {
   const beta = cost.bufferBytes;
   const mE = e >= 0 && lbdf ? memOf(cost, [e]) : 0;
+  const dE = e >= 0 ? cost.dram([e]) : 0;
   const next = new IdsMap<State>();
   const figures: GroupFigures = { bytes: 0, dram: 0, valid: false };
   for (const [pi, { v, I }] of [...at].sort(byFirstNumber)) {
@@ -448,13 +449,16 @@ function nextStates(cost: CostModel, at: Map<number, { v: number; I: bigint }>, 
       continue;
     }
     const mT = lbdf ? memOf(cost, p.ops) : 0;
+    const dT = cost.dram(p.ops);
     for (let i = scanStart(p.ops, e, firstValid); i < sorted.length; i++) {
       const O = sorted[i];
       if (lbdf && O.mem + mT - mE > beta) continue;
       if (budget.join()) return undefined;
-      if (!evaluateUnion(cost, O.ops, p.ops, figures)) continue;
+      if (!fitsUnion(cost, O.ops, p.ops, figures)) continue;
       const a = O.a + v;
-      putState(next, { ops: unionSorted(O.ops, p.ops), a, key: a + figures.dram, mem: lbdf ? figures.bytes : 0, seg: k, I, part: pi, prev: O });
+      // F_D(O u T) = F_D(O) + F_D(T) - F_D({e}) by (1), with F_D(O) = O.key - O.a: exact, F_D
+      // being whole (or dyadic) byte counts; a union's own F_D is half of a join's evaluation.
+      putState(next, { ops: unionSorted(O.ops, p.ops), a, key: a + (O.key - O.a) + dT - dE, mem: lbdf ? figures.bytes : 0, seg: k, I, part: pi, prev: O });
     }
   }
   return [...next.values()];

@@ -92,6 +92,11 @@ test('evaluateUnion gives the figures of the union and leaves the memo as it was
         m.evaluateUnion(a, b, out);
         assert.equal(m.evaluations, before + 1);
         assert.deepEqual(out, figures(union(a, b)));
+        // without F_D: validity and F_beta alone from a model that has not seen the union
+        const m2 = make();
+        assert.equal(m2.evaluateUnion(a, b, out, false), fresh.valid(union(a, b)));
+        assert.deepEqual({ ...out, dram: 0 }, { ...figures(union(a, b)), dram: 0 });
+        assert.ok(Number.isNaN(out.dram));
       }
     }),
     { numRuns: 200 },
