@@ -49,6 +49,9 @@ export function components(graph: OpGraph, ids: readonly number[]): number[][] {
       for (const u of graph.succ[v]) if (mark[u] === IN) (mark[u] = SEEN, stack.push(u));
       for (const u of graph.pred[v]) if (mark[u] === IN) (mark[u] = SEEN, stack.push(u));
     }
+    // One component holding every id (the usual answer: a local search asks this of each op's
+    // group less that op): the ids themselves when sorted, not a sort of the search's order.
+    if (sorted && comp.length === ids.length) return [ids.slice()];
     out.push(comp.sort(byNumber));
   }
   return out;

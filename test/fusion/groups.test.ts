@@ -56,3 +56,24 @@ test('mergeSorted keeps order and duplicates', () => {
   assert.deepEqual(mergeSorted([1, 4, 6], [2, 4, 9]), [1, 2, 4, 4, 6, 9]);
   assert.deepEqual(mergeSorted([], [3]), [3]);
 });
+
+test('components: the weakly connected parts, each sorted, by smallest id; a copy, never the input', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 10_000 }), fc.array(fc.nat(), { maxLength: 12 }), fc.boolean(), (seed, picks, sortIn) => {
+      const cnn = randomCnn(seed, 2);
+      const ids = [...new Set(picks.map((p) => p % cnn.ops.length))];
+      if (sortIn) ids.sort((a, b) => a - b);
+      // reference: union-find over the edges inside the set
+      const parent = new Map(ids.map((v) => [v, v]));
+      const find = (v: number): number => (parent.get(v) === v ? v : find(parent.get(v)!));
+      for (const v of ids) for (const u of cnn.succ[v]) if (parent.has(u)) parent.set(find(u), find(v));
+      const parts = new Map<number, number[]>();
+      for (const v of ids) parts.set(find(v), [...(parts.get(find(v)) ?? []), v]);
+      const want = [...parts.values()].map((p) => p.sort((a, b) => a - b)).sort((p, q) => p[0] - q[0]);
+      const got = components(cnn, ids);
+      assert.deepEqual(got, want);
+      for (const c of got) assert.notEqual(c, ids, 'a part is never the caller array');
+    }),
+    { numRuns: 300 },
+  );
+});
