@@ -350,16 +350,20 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
 class Addable {
   readonly pi: number[] = [];
   readonly J: bigint[] = [];
-  constructor(private readonly size: number, private readonly predMask: bigint[], private readonly byFirst: number[][], private readonly parts: Part[]) {}
+  /** 1n << i for each local index (a BigInt is a heap object: made once, not per call). */
+  private readonly bit: bigint[] = [];
+  constructor(private readonly size: number, private readonly predMask: bigint[], private readonly byFirst: number[][], private readonly parts: Part[]) {
+    for (let i = 0; i < size; i++) this.bit.push(1n << BigInt(i));
+  }
   at(I: bigint): number {
     let n = 0;
-    const { predMask, byFirst, parts } = this;
+    const { predMask, byFirst, parts, bit } = this;
+    const notI = ~I;
     for (let i = 0; i < this.size; i++) {
-      const b = 1n << BigInt(i);
-      if (I & b || (predMask[i] & ~I) !== 0n) continue;
+      if ((I & bit[i]) !== 0n || (predMask[i] & notI) !== 0n) continue;
       for (const pi of byFirst[i]) {
         const p = parts[pi];
-        if ((p.mask & I) === 0n && (p.pred & ~I) === 0n) {
+        if ((p.mask & I) === 0n && (p.pred & notI) === 0n) {
           this.pi[n] = pi;
           this.J[n] = I | p.mask;
           n++;
