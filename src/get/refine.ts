@@ -20,7 +20,7 @@
  */
 import type { CostModel, Group } from '../fusion/types.ts';
 import { mergeSorted } from '../fusion/groups.ts';
-import { EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
+import { bitHi, bitLo, EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
 import { executionOrder } from '../fusion/plan.ts';
 
 /** Limits of the refinement (deterministic: counts, never time). */
@@ -209,8 +209,8 @@ export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf:
     let l = 0, h = 0;
     for (const u of pred[ops[i]]) if (stamp[u] === gen) {
       const x = local[u];
-      if (x < 32) l += 2 ** x;
-      else h += 2 ** (x - 32);
+      l += bitLo(x);
+      h += bitHi(x);
     }
     predLo[i] = l;
     predHi[i] = h;
@@ -239,8 +239,8 @@ export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf:
     let lo = 0, hi = 0, plo = 0, phi = 0;
     for (const v of ns) {
       const i = local[v];
-      if (i < 32) lo += 2 ** i;
-      else hi += 2 ** (i - 32);
+      lo += bitLo(i);
+      hi += bitHi(i);
       plo = (plo | predLo[i]) >>> 0;
       phi = (phi | predHi[i]) >>> 0;
     }
@@ -269,8 +269,8 @@ export function solveUnits(cost: CostModel, groups: readonly number[][], unitOf:
     let lo = 0, hi = 0, plo = 0, phi = 0;
     for (const v of g) {
       const i = local[v];
-      if (i < 32) lo += 2 ** i;
-      else hi += 2 ** (i - 32);
+      lo += bitLo(i);
+      hi += bitHi(i);
       plo = (plo | predLo[i]) >>> 0;
       phi = (phi | predHi[i]) >>> 0;
     }
