@@ -15,6 +15,7 @@
  */
 import type { CostModel, FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
 import { hashIds } from './ids-map.ts';
+import { unionSorted } from './groups.ts';
 
 export interface DramBreakdown {
   inputs: { tensor: string; bytes: number }[];
@@ -255,14 +256,7 @@ export abstract class FusionCostModel implements CostModel {
    * 0.3 s since), and evicted what the search had memoized.
    */
   evaluateUnion(a: readonly number[], b: readonly number[], out: GroupFigures, withDram = true): boolean {
-    const u = this.unionScratch;
-    let n = 0, i = 0, j = 0;
-    while (i < a.length || j < b.length) {
-      if (j >= b.length || (i < a.length && a[i] < b[j])) u[n++] = a[i++];
-      else if (i >= a.length || b[j] < a[i]) u[n++] = b[j++];
-      else (u[n++] = a[i++], j++);
-    }
-    u.length = n;
+    const u = unionSorted(a, b, this.unionScratch);
     const x = this.find(u, hashIds(u));
     if (x < 0) return this.compute(u, out, withDram).valid;
     const c = this.cols;

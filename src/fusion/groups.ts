@@ -25,6 +25,20 @@ export function mergeSorted(a: readonly number[], b: readonly number[]): number[
   return out;
 }
 
+/** Sorted union of two sorted id lists (shared ids once), written into `out` (default: a new
+ * array) and returned. By index, then cut to length: a caller's scratch array keeps its storage
+ * (the segment DP's joins, through the cost model's evaluateUnion, use one). */
+export function unionSorted(a: readonly number[], b: readonly number[], out: number[] = []): number[] {
+  let n = 0, i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i] < b[j])) out[n++] = a[i++];
+    else if (i >= a.length || b[j] < a[i]) out[n++] = b[j++];
+    else (out[n++] = a[i++], j++);
+  }
+  out.length = n;
+  return out;
+}
+
 /** Weakly connected components of a set of ops (each sorted; ordered by first id). */
 export function components(graph: OpGraph, ids: readonly number[]): number[][] {
   // A per-graph stamp array marks membership and "seen" without a Set per call (Sets made the

@@ -61,6 +61,7 @@
 import type { CostModel, Group } from '../fusion/types.ts';
 import type { Plan } from '../fusion/plan.ts';
 import { IdsMap } from '../fusion/ids-map.ts';
+import { unionSorted } from '../fusion/groups.ts';
 import type { GroupFigures } from '../fusion/cost-base.ts';
 
 /** Work limits of the segment-path DP (deterministic; past one the DP declines). */
@@ -120,17 +121,6 @@ interface SegCtx {
   argO: (State | undefined)[];
 }
 
-/** Sorted union of two sorted id lists (shared ids once). */
-function unionSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out: number[] = [];
-  let i = 0, j = 0;
-  while (i < a.length || j < b.length) {
-    if (j >= b.length || (i < a.length && a[i] < b[j])) out.push(a[i++]);
-    else if (i >= a.length || b[j] < a[i]) out.push(b[j++]);
-    else (out.push(a[i++]), j++);
-  }
-  return out;
-}
 
 /** Segments in path order with their entry/exit cut ops, or undefined when not a path. */
 export function segmentPath(segments: number[][], cuts: Map<number, number>): { order: number[]; entry: number[]; exit: number[] } | undefined {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { OpGraph } from '../../src/fusion/types.ts';
-import { components, convexClosure, isConnected, mergeSorted } from '../../src/fusion/groups.ts';
+import { components, convexClosure, isConnected, mergeSorted, unionSorted } from '../../src/fusion/groups.ts';
 import { randomCnn } from './gen.ts';
 
 /** An op graph from edges only (the algorithms read ops.length, succ and pred). */
@@ -73,6 +73,21 @@ test('components: the weakly connected parts, each sorted, by smallest id; a cop
       const got = components(cnn, ids);
       assert.deepEqual(got, want);
       for (const c of got) assert.notEqual(c, ids, 'a part is never the caller array');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('unionSorted: the sorted union, shared ids once; into a reused array, cut to its length', () => {
+  const sortedSet = fc.uniqueArray(fc.integer({ min: 0, max: 50 }), { maxLength: 12 }).map((a) => a.sort((x, y) => x - y));
+  const scratch: number[] = [];
+  fc.assert(
+    fc.property(sortedSet, sortedSet, (a, b) => {
+      const want = [...new Set([...a, ...b])].sort((x, y) => x - y);
+      assert.deepEqual(unionSorted(a, b), want);
+      const into = unionSorted(a, b, scratch);
+      assert.equal(into, scratch, 'the array given is the one filled');
+      assert.deepEqual([...into], want);
     }),
     { numRuns: 300 },
   );
