@@ -333,17 +333,16 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
           for (const x of succ[w]) if (!hasBit(inS, x) && meets(desc[x], inS, words)) { convex = false; break; }
           if (convex) for (const x of pred[w]) if (!hasBit(inS, x) && meets(anc[x], inS, words)) { convex = false; break; }
           if (!convex) continue;
-          // S + w sorted, in an array of exactly |S| + 1 elements: concat allocates the length it
-          // needs, where pushing into [] reserves 17 elements and 41 from the 18th (PP-OCRv4 det:
-          // 158,571 groups of up to 18 ops, 45,109 of 18: about 11 MB less heap at the exact
-          // solver's peak, the same groups in the same order).
-          const T = S.concat(w);
+          // S + w sorted, by toSpliced: an array of exactly |S| + 1 elements (pushing into []
+          // reserves 17 elements and 41 from the 18th: PP-OCRv4 det has 158,571 groups of up to
+          // 18 ops, about 11 MB less heap at the exact solver's peak) whose elements stay small
+          // integers. S.concat(w) allocated the same length but gave V8's generic HOLEY_ELEMENTS
+          // kind: every cost-model function then met a second array map besides the searches'
+          // PACKED_SMI groups, deoptimized ("wrong map") and was compiled again, once per
+          // isolate of a sweep's pool, and read each id as a tagged value.
           let at = S.length;
-          while (at > 0 && T[at - 1] > w) {
-            T[at] = T[at - 1];
-            at--;
-          }
-          T[at] = w;
+          while (at > 0 && S[at - 1] > w) at--;
+          const T = S.toSpliced(at, 0, w);
           const key = T.join(',');
           if (seen.has(key)) continue;
           seen.add(key);

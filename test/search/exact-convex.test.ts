@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
 import assert from 'node:assert/strict';
 import { randomCnn } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
@@ -65,5 +66,19 @@ test('exact with an incumbent: optimal status only with plan = bound, never wors
       if (ex.status === 'optimal' && plain.status === 'optimal') assert.equal(ex.dram, plain.dram, `seed ${seed} ${scheme}`);
       if (ex.status === 'optimal') assert.equal(ex.bound, ex.dram);
     }
+  }
+});
+
+test('convex groups are packed small-integer arrays, like the searches\' groups (one array map for the cost model\'s optimized code)', () => {
+  // V8 natives, enabled before the probe is compiled: the elements kind is what the cost model's
+  // code is specialized on; S.concat(w) gave the generic HOLEY_ELEMENTS kind.
+  setFlagsFromString('--allow-natives-syntax');
+  const packedSmi = new Function('a', 'return %HasSmiElements(a) && !%HasHoleyElements(a)') as (a: unknown) => boolean;
+  assert.equal(packedSmi([1, 2].concat(3)), false, 'the probe tells a concat result apart');
+  for (let seed = 0; seed < 5; seed++) {
+    const cost = createCostModel('lbdf', randomCnn(seed, 4), { bufferBytes: 64 * 1024, elementType: 'int8' });
+    const groups = enumerateConvexCandidates(cost, 200_000)!;
+    assert.ok(groups.some((g) => g.length > 1), `seed ${seed}: multi-op groups`);
+    for (const g of groups) assert.ok(packedSmi(g), `seed ${seed}: group ${g.join(',')} is not PACKED_SMI`);
   }
 });
