@@ -27,7 +27,7 @@ import { finalPlan, type ScheduledPlan } from './passes/schedule-groups.ts';
 import { planningSection } from './passes/plan-fusion.ts';
 import { subgraphGroups } from './search/subgraph-plans.ts';
 import type { FusionPlanJson } from './search/planner.ts';
-import { ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
+import { assertOrtResolvable, ort, runModel, randomFeeds, type Feeds, type HostTensor, type SessionOptions } from './analysis/ort.ts';
 import { parkOutputs, unparkOutputs } from './analysis/park.ts';
 import { unseededRandomOutput } from './analysis/random-ops.ts';
 import { allclose, describeMiss, DEFAULT_RTOL, DEFAULT_ATOL, HALF_ATOL, HALF_RTOL, halfPrecisionReason } from './analysis/compare.ts';
@@ -286,6 +286,7 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
   const hardware = typeof opts.hw === 'object' ? opts.hw : resolveAccelerator(opts.hw, opts.hwOverrides ?? {});
   const passes = resolvePipeline(opts.pipeline);
   const seed = opts.seed ?? 0;
+  if (opts.verify ?? true) assertOrtResolvable();
 
   let model: Model;
   let original: OriginalModel;

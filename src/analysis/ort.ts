@@ -37,13 +37,27 @@ export async function ort(): Promise<Ort> {
       ortModule = (await import('onnxruntime-node')) as Ort;
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      if (err.code === 'ERR_MODULE_NOT_FOUND' && /'onnxruntime-node'/.test(err.message ?? '')) {
-        throw badInput("onnxruntime-node is not installed; it runs dnnfuse's numerical checks (compile's verification, assertSameOutputs, runModel): `npm install onnxruntime-node` (with ONNXRUNTIME_NODE_INSTALL=skip under npm <= 10, see dnnfuse's README), or skip the check (--no-verify)");
-      }
+      if (err.code === 'ERR_MODULE_NOT_FOUND' && /'onnxruntime-node'/.test(err.message ?? '')) throw ortMissing();
       throw e;
     }
   }
   return ortModule;
+}
+
+const ortMissing = () =>
+  badInput("onnxruntime-node is not installed; it runs dnnfuse's numerical checks (compile's verification, assertSameOutputs, runModel): `npm install onnxruntime-node` (with ONNXRUNTIME_NODE_INSTALL=skip under npm <= 10, see dnnfuse's README), or skip the check (--no-verify)");
+
+/** @internal Throws ort()'s one-line error at once when onnxruntime-node cannot be found, without
+ * loading it (its native library and memory stay out until the check runs): compile calls this
+ * before its passes, so a missing runtime is said in milliseconds, not after minutes of passes
+ * whose work the check would then throw away. */
+export function assertOrtResolvable(): void {
+  if (ortModule) return;
+  try {
+    import.meta.resolve('onnxruntime-node');
+  } catch {
+    throw ortMissing();
+  }
 }
 
 /** Element types a HostTensor can hold (onnxruntime-node's names; bfloat16 has no typed array
