@@ -25,7 +25,7 @@ import { allclose, type AllcloseOptions, type CheckResult } from './compare.ts';
 type Ort = typeof OrtNs;
 let ortModule: Ort | undefined;
 /** @internal onnxruntime-node, loaded on first use. It is an optional peer dependency of the npm package
- * (its install script downloads CUDA libraries on linux/x64 under npm <= 10), so a missing one
+ * (its install script downloads CUDA libraries on linux/x64), so a missing one
  * is a one-line error naming how to install it. Its telemetry is off unless the environment says
  * otherwise: onnxruntime 1.30's Linux and macOS builds start Microsoft's 1DS events SDK, which
  * leaves `.ses` and one `mat-debug-<pid>.log` per process in the temporary folder (3,201 of them
@@ -45,7 +45,7 @@ export async function ort(): Promise<Ort> {
 }
 
 const ortMissing = () =>
-  badInput("onnxruntime-node is not installed; it runs dnnfuse's numerical checks (compile's verification, assertSameOutputs, runModel): `npm install onnxruntime-node` (with ONNXRUNTIME_NODE_INSTALL=skip under npm <= 10, see dnnfuse's README), or skip the check (--no-verify)");
+  badInput("onnxruntime-node is not installed; it runs dnnfuse's numerical checks (compile's verification, assertSameOutputs, runModel): `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node` (the variable skips its install script's NuGet download; see dnnfuse's README), or skip the check (--no-verify)");
 
 /** @internal Throws ort()'s one-line error at once when onnxruntime-node cannot be found, without
  * loading it (its native library and memory stay out until the check runs): compile calls this
