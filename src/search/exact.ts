@@ -313,6 +313,7 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
   let level: Group[] = (within ?? Array.from({ length: n }, (_, i) => i)).map((v) => [v]);
   let stamp = 0;
   let size = 1;
+  let sinceGc = 0; // node sets tried since the last collection
   for (;;) {
     if (out.length + level.length > cap) return { groups: out, complete: false, maxSize: size - 1 };
     for (const g of level) out.push(g);
@@ -353,12 +354,21 @@ export function enumerateConvexLevels(cost: CostModel, cap: number, maxSizeIn = 
     }
     level = next;
     size++;
-    // On a large family, collect each level's garbage (its key set, the rejected groups) before
-    // the next level adds its own: V8 would let it pile up to about the live heap again
-    // (PP-OCRv4 det: 158,571 candidates, peak RSS 308 -> see bench:memory).
-    if (out.length >= LARGE_FAMILY) collectGarbage();
+    // On a large family, collect the levels' garbage (their key sets, the rejected groups) before
+    // more piles up: V8 would let it grow to about the live heap again (PP-OCRv4 det: 158,571
+    // candidates, peak RSS 308 -> see bench:memory). Once per LEVEL_GARBAGE groups tried, not
+    // once per level: a deep family of small levels (ppocr-cls-qdq BRR 1 MiB: 51,681 groups in
+    // 321 levels of ~160) ran a full collection of a 100 MB heap per level, 6 s of a 7 s solve.
+    sinceGc += seen.size;
+    if (out.length >= LARGE_FAMILY && sinceGc >= LEVEL_GARBAGE) {
+      collectGarbage();
+      sinceGc = 0;
+    }
   }
 }
+
+/** Node sets tried by enumerateConvexLevels between two collections of a large family's garbage. */
+const LEVEL_GARBAGE = 10_000;
 
 // enumerateConvexLevels' bit tests: module functions, not closures inside it (a closure's
 // optimized code is dropped by a major GC once its call returns, and compiled again next call).
@@ -584,6 +594,25 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         }
         compLb = dec.lb;
         deferred = dec.deferred === true;
+      }
+    }
+    // The incumbent meets the enumeration-free bound: optimal for this component, with neither
+    // the enumeration nor a solve. (The same test after the enumeration, below, needs nothing of
+    // the family when the incumbent covers the component; here it also holds where the family
+    // would overflow `cap`. ppocr-cls-qdq BRR 1 MiB: one group, 51,681 groups enumerated to
+    // find that out.)
+    if (incAssign && opts.maxGroupSize === undefined) {
+      const inComp = new Set(comp);
+      const own = [...incAssign.values()].filter((g) => inComp.has(g[0]));
+      const covers = own.reduce((a, g) => a + g.length, 0) === comp.length && own.every((g) => g.length === 1 || cost.valid(g));
+      const ownCost = covers ? own.reduce((a, g) => a + cost.dram(g), 0) : Infinity;
+      if (ownCost <= Math.max(componentLowerBound(cost, comp), compLb)) {
+        solver = 'milp'; // as the same proof after the enumeration reports it (the schema has no name for a proof by the bound)
+        boundSum += ownCost;
+        plan.push(...own);
+        allCands.push(...own, ...comp.map((v) => [v]));
+        partialChainFamily = true;
+        continue;
       }
     }
     let maxSize = opts.maxGroupSize ?? Infinity;

@@ -82,3 +82,30 @@ test('convex groups are packed small-integer arrays, like the searches\' groups 
     for (const g of groups) assert.ok(packedSmi(g), `seed ${seed}: group ${g.join(',')} is not PACKED_SMI`);
   }
 });
+
+test('an incumbent that meets the component bounds is the optimum without an enumeration, also where the family overflows maxCandidates; never where it is not optimal', async () => {
+  let shortcut = 0;
+  let declined = 0;
+  for (let seed = 0; seed < 12; seed++) {
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      for (const kib of [8, 16, 64]) {
+        const cost = createCostModel(scheme, randomCnn(700 + seed, 6), { bufferBytes: kib * 1024, elementType: 'int8' });
+        const incumbent = greedyPlan(cost);
+        const full = await solveExact(cost, { timeLimit: 20, decompose: false });
+        const r = await solveExact(cost, { timeLimit: 20, decompose: false, incumbent, maxCandidates: 60 });
+        const at = `seed ${seed} ${scheme} ${kib} KiB`;
+        assert.ok(checkPlan(cost.graph, r.plan, cost).ok, at);
+        if (r.candidates === 0) {
+          // nothing enumerated: the incumbent itself, proven by the bound
+          shortcut++;
+          assert.equal(r.status, 'optimal', at);
+          assert.equal(r.dram, planDram(cost, incumbent), at);
+        } else declined++;
+        if (full.status === 'optimal' && r.status === 'optimal') assert.equal(r.dram, full.dram, `${at}: a proven optimum equals the full solve's`);
+        if (r.status === 'optimal' && full.status === 'optimal') assert.equal(r.bound, full.bound, at);
+      }
+    }
+  }
+  assert.ok(shortcut >= 10, `only ${shortcut} incumbents proven by the bound`);
+  assert.ok(declined >= 1, 'an incumbent that does not meet the bounds goes on to the enumeration');
+});
