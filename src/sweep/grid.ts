@@ -1,13 +1,14 @@
 /**
- * The sweep's design space: models (files, folders, simple globs) x buffer sizes (a log grid
+ * The sweep's design space: models (files, folders, globs) x buffer sizes (a log grid
  * `64KiB..8MiB` or a list) x schemes x dtypes x bandwidths, on a base accelerator. A *series* is
  * one model x scheme x dtype x bandwidth over every buffer size, ascending: its points run in that
  * order so that each point is seeded by the plan of the one before (the optimum at a larger
  * buffer is then never worse, see planner.ts).
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 import { badInput } from '../errors.ts';
 import { parseSize, formatSize } from '../hardware/load.ts';
 import type { Accelerator, ElementType } from '../hardware/accelerator.ts';
@@ -118,30 +119,28 @@ export function parseBandwidths(spec: string): number[] {
 }
 
 const MODEL_RE = /\.onnx(\.gz)?$/;
-function globRe(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
-}
 
-/** Model arguments -> model files: a file, a folder (its .onnx / .onnx.gz files), or a glob in
- * the last path component (`models/*.onnx`; the shell usually expands globs first). Sorted by
- * path, duplicates dropped. Hand-written: one wildcard level is all a model list needs, and
- * Node 20 has no fs.glob. */
+/** Model arguments -> model files: a file, a folder (its .onnx / .onnx.gz files, not its
+ * subfolders'), or a glob (`models/*.onnx`, `zoo/**\/*.onnx.gz`, `{a,b}/*.onnx`: tinyglobby, the
+ * shell's syntax, for shells that do not expand `**` or when the pattern is quoted). A path that
+ * exists is taken as it is, even with glob characters in its name. Sorted by path, duplicates
+ * dropped. */
 export function expandModelArgs(args: string[]): string[] {
   const out: string[] = [];
   for (const a of args) {
-    if (/[*?]/.test(basename(a))) {
-      const dir = dirname(a);
-      if (!existsSync(dir)) throw badInput(`model glob ${a}: folder ${dir} not found`);
-      const re = globRe(basename(a));
-      const hits = readdirSync(dir).filter((f) => re.test(f) && MODEL_RE.test(f)).map((f) => join(dir, f));
-      if (!hits.length) throw badInput(`model glob ${a}: no .onnx file matches`);
-      out.push(...hits);
-    } else if (!existsSync(a)) throw badInput(`model file not found: ${a}`);
-    else if (statSync(a).isDirectory()) {
+    if (existsSync(a)) {
+      if (!statSync(a).isDirectory()) {
+        out.push(a);
+        continue;
+      }
       const hits = readdirSync(a).filter((f) => MODEL_RE.test(f)).map((f) => join(a, f));
-      if (!hits.length) throw badInput(`model folder ${a}: no .onnx or .onnx.gz file in it`);
+      if (!hits.length) throw badInput(`model folder ${a}: no .onnx or .onnx.gz file in it (subfolders are not searched: give '${join(a, '**', '*.onnx*')}')`);
       out.push(...hits);
-    } else out.push(a);
+    } else if (isDynamicPattern(a)) {
+      const hits = globSync(a, { absolute: true, onlyFiles: true, expandDirectories: false }).filter((f) => MODEL_RE.test(f));
+      if (!hits.length) throw badInput(`model glob ${a}: no .onnx or .onnx.gz file matches`);
+      out.push(...hits);
+    } else throw badInput(`model file not found: ${a}`);
   }
   return [...new Set(out.map((p) => resolve(p)))].sort();
 }

@@ -38,7 +38,7 @@ export function register(program: Command): void {
   program
     .command('sweep')
     .description('Sweep models x buffer sizes x schemes x dtypes (x bandwidths) through the fusion planner into a DuckDB database')
-    .argument('[models...]', 'ONNX models: files (.onnx, .onnx.gz), folders or globs; none = only read the database (--sql, --export, --page)')
+    .argument('[models...]', "ONNX models: files (.onnx, .onnx.gz), folders (their own models) or globs ('zoo/**/*.onnx', quoted: any depth); none = only read the database (--sql, --export, --page)")
     .option('--hw <preset|file>', 'base accelerator the axes override', 'edge-512k')
     .option('--buffer <sizes>', 'buffer sizes: a log range 64KiB..8MiB (powers of two, or --steps sizes) or a list 64KiB,1MiB', '64KiB..8MiB')
     .option('--steps <n>', 'number of log-spaced sizes in a --buffer range')
