@@ -23,6 +23,8 @@ import { DataType } from '../ir/dtype.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
 import { geometryOpType, matmulInnerDim, packedWeightElements } from '../analysis/contrib-geometry.ts';
+import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
+import { nonTensorKind } from '../onnx/decode.ts';
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 const ALIAS_OPS = new Set(['Identity', 'Dropout']);
@@ -407,4 +409,23 @@ export function opGraphFromSpec(shapes: Record<string, number[]>, specs: OpSpec[
   });
   for (const o of graphOutputs) tensors[t(o)].graphOutput = true;
   return finalizeOpGraph(ops, tensors);
+}
+
+/** The op graph the planner plans (the plan and get passes, `dnnfuse sweep`, the report's
+ * re-plans): static shapes from shape inference; when every graph input is static, ops with data-dependent feature maps (detector post-processing after
+ * NonZero/NonMaxSuppression) are left out with their reason rather than failing the plan. A
+ * dynamic graph input still fails, naming the value and suggesting --shape: it is a value the
+ * user can give, not one nobody can know. */
+export function planningGraph(model: Model): OpGraph {
+  const a = analyzeShapes(model);
+  const g = model.graph;
+  const isStatic = (v: string) => !!a.types.get(v)?.shape?.every((d) => typeof d === 'number');
+  // A sequence, map or optional input has no shape to give: its consumers are left out instead.
+  const dynamic = g.inputs.find((i) => !g.initializers.has(i.name) && !isStatic(i.name) && !nonTensorKind(i));
+  const nonTensor = new Set(g.inputs.filter((i) => nonTensorKind(i)).map((i) => i.name));
+  return buildOpGraph(model, {
+    // Planning a sequence's consumer fails on the dynamic tensor input (the --shape to give).
+    shapeOf: (v) => staticShape(model, dynamic && nonTensor.has(v) ? dynamic.name : v),
+    dataDependent: !dynamic ? (v) => (isStatic(v) ? undefined : a.reasons.get(v) ?? 'not static') : undefined,
+  });
 }

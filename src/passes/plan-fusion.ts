@@ -23,9 +23,7 @@ import type { OptionsSchema, Pass, PassContext } from './pass.ts';
 import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { OpGraph, Rectifier } from '../fusion/types.ts';
-import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
-import { nonTensorKind } from '../onnx/decode.ts';
-import { buildOpGraph } from '../fusion/op-graph.ts';
+import { planningGraph } from '../fusion/op-graph.ts';
 import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
 import { planSubgraphs, subgraphTotals } from '../search/subgraph-plans.ts';
 import type { SearchMethod } from '../search/common.ts';
@@ -115,25 +113,6 @@ export function resolvePlanOptions(o: PlanPassOptions = {}): Required<Omit<PlanP
     topK: o.topK,
     weightsDir: o.weightsDir,
   };
-}
-
-/** The op graph the plan and get passes plan: static shapes from shape inference; when every
- * graph input is static, ops with data-dependent feature maps (detector post-processing after
- * NonZero/NonMaxSuppression) are left out with their reason rather than failing the plan. A
- * dynamic graph input still fails, naming the value and suggesting --shape: it is a value the
- * user can give, not one nobody can know. */
-export function planningGraph(model: Model): OpGraph {
-  const a = analyzeShapes(model);
-  const g = model.graph;
-  const isStatic = (v: string) => !!a.types.get(v)?.shape?.every((d) => typeof d === 'number');
-  // A sequence, map or optional input has no shape to give: its consumers are left out instead.
-  const dynamic = g.inputs.find((i) => !g.initializers.has(i.name) && !isStatic(i.name) && !nonTensorKind(i));
-  const nonTensor = new Set(g.inputs.filter((i) => nonTensorKind(i)).map((i) => i.name));
-  return buildOpGraph(model, {
-    // Planning a sequence's consumer fails on the dynamic tensor input (the --shape to give).
-    shapeOf: (v) => staticShape(model, dynamic && nonTensor.has(v) ? dynamic.name : v),
-    dataDependent: !dynamic ? (v) => (isStatic(v) ? undefined : a.reasons.get(v) ?? 'not static') : undefined,
-  });
 }
 
 /** The schedule's `planning` section: the op graph the final plan was planned on, when the

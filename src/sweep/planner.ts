@@ -16,8 +16,7 @@
 import type { Model } from '../ir/graph.ts';
 import type { Accelerator } from '../hardware/accelerator.ts';
 import type { FusionScheme, OpGraph } from '../fusion/types.ts';
-import { inferShapes, staticShape } from '../analysis/shapes.ts';
-import { buildOpGraph } from '../fusion/op-graph.ts';
+import { planningGraph } from '../fusion/op-graph.ts';
 import { checkPlan, canonicalPlan, planDram, type Plan } from '../fusion/plan.ts';
 import { planFusion, fusionPlanJson, type PlanFusionOptions } from '../search/planner.ts';
 import { solveExact } from '../search/exact.ts';
@@ -25,10 +24,10 @@ import type { SweepOptions } from './grid.ts';
 
 export type { OpGraph, Plan };
 
-/** The fusion op graph of a model, as `dnnfuse plan` builds it (shape inference first). */
+/** The fusion op graph of a model, as `dnnfuse plan` builds it (planningGraph: ops with
+ * data-dependent shapes, a detector's post-processing, are left out with their reason). */
 export function opGraphOf(model: Model): OpGraph {
-  inferShapes(model);
-  return buildOpGraph(model, { shapeOf: (v) => staticShape(model, v) });
+  return planningGraph(model);
 }
 
 export interface PointPlan {

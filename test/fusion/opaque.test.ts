@@ -10,7 +10,7 @@ import { Node } from '../../src/ir/graph.ts';
 import { runPasses } from '../../src/passes/manager.ts';
 import { getPass } from '../../src/passes/registry.ts';
 import { finalPlan, hardwarePresets } from '../../src/index.ts';
-import { planningGraph } from '../../src/passes/plan-fusion.ts';
+import { planningGraph } from '../../src/fusion/op-graph.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { SEARCH_METHODS } from '../../src/search/planner.ts';
 import { ifModel, loopModel } from '../support/control-flow.ts';

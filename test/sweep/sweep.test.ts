@@ -11,6 +11,10 @@ import { fileStamp, parseBufferAxis, sweepModels } from '../../src/sweep/grid.ts
 import { CLI, cliArgs, dbRows, makeDir, sweepModelsIn, testSeries } from './fixture.ts';
 import { heavyIn, loadedBy } from '../support/modules.ts';
 import { loadModel, saveModel } from '../../src/onnx/io.ts';
+import { Node } from '../../src/ir/graph.ts';
+import { runPasses } from '../../src/passes/manager.ts';
+import { getPass } from '../../src/passes/registry.ts';
+import { ifModel } from '../support/control-flow.ts';
 
 const SCRIPT = '/usr/bin/script';
 const noScript = existsSync(SCRIPT) ? false : `script(1) not installed at ${SCRIPT} (util-linux: it gives the progress-bar test a terminal)`;
@@ -291,6 +295,25 @@ test("--shape (or --dim) fixes a dynamic input: the dynamic model's rows equal t
   assert.equal(bad.status, 2, bad.stderr);
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   assert.equal(existsSync(join(dir, 'shape-bad.duckdb')), false);
+});
+
+test("a detector's data-dependent tail (ops after a NonZero) is left out of a point's plan as dnnfuse plan leaves it out, not an error row", { timeout: 120_000 }, async () => {
+  const m = ifModel();
+  m.graph.addNode(new Node({ name: 'nz', opType: 'NonZero', inputs: ['out'], outputs: ['idx'] }));
+  m.graph.addNode(new Node({ name: 'nz_t', opType: 'Transpose', inputs: ['idx'], outputs: ['idx_t'] }));
+  m.graph.outputs.push({ name: 'idx_t', type: { elemType: 7 } });
+  const file = join(dir, 'detector_tail.onnx');
+  saveModel(m, file);
+  const [spec] = testSeries([file], false)[0].points;
+  const row = await runPoint({ spec, key: pointKey(spec) });
+  assert.equal(row.error, null);
+  assert.equal(row.status, 'ok');
+  // the same op graph and DRAM as the plan pass's (greedy, no optimum)
+  const planned = loadModel(file);
+  const { schedule } = await runPasses(planned, [getPass('plan')], { hardware: spec.hardware, scheme: spec.scheme, seed: 0, options: { plan: { search: 'greedy', optimum: false } } });
+  const plan = schedule.passes[0].annotations as { totals: { dramBytes: number }; unplanned?: { node: string }[] };
+  assert.deepEqual(plan.unplanned?.map((u) => u.node).sort(), ['nz', 'nz_t']);
+  assert.equal(row.dram_bytes, plan.totals.dramBytes);
 });
 
 test('dnnfuse sweep: bad inputs exit 2 with one line and write nothing', () => {
