@@ -28,8 +28,9 @@ import { TOOL_VERSION } from '../util/version.ts';
  * the final plan, failures and timing fields by them (1.x schedules are read and upgraded by
  * parseSchedule). 2.1 (additive): the optional `planning` section, the op graph the final plan
  * was planned on (the report re-plans it for its DRAM-vs-buffer curve; a 2.0 schedule has none,
- * and its report says so instead of drawing the curve). */
-export const SCHEDULE_SCHEMA_VERSION = '2.1';
+ * and its report says so instead of drawing the curve). 2.2 (additive): the optimum's `solver` may be
+ * `bound` (the search's plan met every component's lower bound). */
+export const SCHEDULE_SCHEMA_VERSION = '2.2';
 export const TOOL_NAME = 'dnnfuse';
 /** dnnfuse's version (package.json's, from src/ and from dist/ alike), recorded in every schedule. */
 export { TOOL_VERSION };

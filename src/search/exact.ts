@@ -107,9 +107,11 @@ export interface ExactResult {
   scope: 'all' | 'bounded';
   maxGroupSize?: number;
   candidates: number;
-  /** How it was solved: a prefix DP on a chain, the DP along a path of segments (segment-dp.ts),
-   * or HiGHS set partitioning (+ potentials rows); the last of these that a component needed. */
-  solver: 'chain-dp' | 'segment-dp' | 'milp' | 'milp+acyclicity';
+  /** How it was solved: a prefix DP on a chain, the incumbent meeting the enumeration-free lower
+   * bound (`bound`: no DP, enumeration or solve), the DP along a path of segments (segment-dp.ts),
+   * or HiGHS set partitioning (+ potentials rows); the most elaborate of these, in that order, that
+   * a component needed. */
+  solver: 'chain-dp' | 'bound' | 'segment-dp' | 'milp' | 'milp+acyclicity';
   /** A lower bound valid for every plan (weights once + graph inputs + graph outputs). */
   trivialLowerBound: number;
   ms: number;
@@ -525,6 +527,22 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   let partialChainFamily = false;
   const incAssign = opts.incumbent ? new Map(opts.incumbent.map((g) => [g.join(','), g])) : undefined;
   let reach: Reachability | undefined; // for the components' enumerations, once
+  /** The incumbent's groups inside a component (components never share a group) and their DRAM,
+   * when they cover it with valid groups. */
+  const incumbentWithin = (comp: number[]): { groups: Group[]; cost: number } | undefined => {
+    if (!incAssign || opts.maxGroupSize !== undefined) return undefined;
+    const inComp = new Set(comp);
+    const groups = [...incAssign.values()].filter((g) => inComp.has(g[0]));
+    if (groups.reduce((a, g) => a + g.length, 0) !== comp.length || !groups.every((g) => g.length === 1 || cost.valid(g))) return undefined;
+    return { groups, cost: groups.reduce((a, g) => a + cost.dram(g), 0) };
+  };
+  const acceptOwn = (comp: number[], own: { groups: Group[]; cost: number }) => {
+    solver = elaborate(solver, 'bound');
+    boundSum += own.cost;
+    plan.push(...own.groups);
+    allCands.push(...own.groups, ...comp.map((v) => [v]));
+    partialChainFamily = true;
+  };
   for (const comp of comps) {
     if (comp.length === 1) {
       plan.push(comp);
@@ -546,13 +564,22 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       }
       continue;
     }
+    // The incumbent meets the enumeration-free bound: optimal for this component, with no DP,
+    // enumeration or solve (ppocr-cls-qdq BRR 1 MiB: a one-group plan, proven after 51,681 groups
+    // were enumerated; gpt-kv BRR 1 MiB: after a segment LP of 93,031 columns, 233 MiB of HiGHS).
+    const own = incumbentWithin(comp);
+    const ownLb = own ? componentLowerBound(cost, comp) : Infinity;
+    if (own && own.cost <= ownLb) {
+      acceptOwn(comp, own);
+      continue;
+    }
     // Segments along a path: the exact DP of segment-dp.ts (no MILP; the groups spanning cut
     // ops are never enumerated), a proven component optimum whenever its work limits hold.
     if (opts.decompose !== false && opts.maxGroupSize === undefined) {
       const dp = segmentPathOptimum(cost, comp, cap, t0 + timeLimit * 1000);
       if (dp) {
         totalCands += dp.candidates;
-        if (solver === 'chain-dp') solver = 'segment-dp';
+        solver = elaborate(solver, 'segment-dp');
         plan.push(...dp.plan);
         boundSum += dp.dram;
         allCands.push(...dp.plan, ...comp.map((v) => [v]));
@@ -596,24 +623,10 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         deferred = dec.deferred === true;
       }
     }
-    // The incumbent meets the enumeration-free bound: optimal for this component, with neither
-    // the enumeration nor a solve. (The same test after the enumeration, below, needs nothing of
-    // the family when the incumbent covers the component; here it also holds where the family
-    // would overflow `cap`. ppocr-cls-qdq BRR 1 MiB: one group, 51,681 groups enumerated to
-    // find that out.)
-    if (incAssign && opts.maxGroupSize === undefined) {
-      const inComp = new Set(comp);
-      const own = [...incAssign.values()].filter((g) => inComp.has(g[0]));
-      const covers = own.reduce((a, g) => a + g.length, 0) === comp.length && own.every((g) => g.length === 1 || cost.valid(g));
-      const ownCost = covers ? own.reduce((a, g) => a + cost.dram(g), 0) : Infinity;
-      if (ownCost <= Math.max(componentLowerBound(cost, comp), compLb)) {
-        solver = 'milp'; // as the same proof after the enumeration reports it (the schema has no name for a proof by the bound)
-        boundSum += ownCost;
-        plan.push(...own);
-        allCands.push(...own, ...comp.map((v) => [v]));
-        partialChainFamily = true;
-        continue;
-      }
+    // The segment rounds' bound may be what the incumbent meets (see the test at the loop's top).
+    if (own && compLb > ownLb && own.cost <= compLb) {
+      acceptOwn(comp, own);
+      continue;
     }
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp, undefined, (reach ??= reachability(cost)));
@@ -832,6 +845,11 @@ export interface SolveLimits {
 }
 
 /** Families from this many columns are passed to HiGHS column-wise, after a full collection. */
+/** ExactResult.solver's values, least elaborate first: a result names the most elaborate method
+ * one of its components needed. */
+const SOLVERS: readonly ExactResult['solver'][] = ['chain-dp', 'bound', 'segment-dp', 'milp', 'milp+acyclicity'];
+const elaborate = (a: ExactResult['solver'], b: ExactResult['solver']) => (SOLVERS.indexOf(a) >= SOLVERS.indexOf(b) ? a : b);
+
 const LARGE_FAMILY = 20_000;
 /** Size-bounded families from this many columns are settled by their LP first when it can. */
 const LP_FIRST_FROM = LARGE_FAMILY;

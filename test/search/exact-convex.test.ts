@@ -99,6 +99,7 @@ test('an incumbent that meets the component bounds is the optimum without an enu
           // nothing enumerated: the incumbent itself, proven by the bound
           shortcut++;
           assert.equal(r.status, 'optimal', at);
+          assert.equal(r.solver, 'bound', at);
           assert.equal(r.dram, planDram(cost, incumbent), at);
         } else declined++;
         if (full.status === 'optimal' && r.status === 'optimal') assert.equal(r.dram, full.dram, `${at}: a proven optimum equals the full solve's`);

@@ -102,3 +102,18 @@ test('plan pass in a pipeline: annotations = the fusion part; graph unchanged', 
   assert.ok(validate(schedule), JSON.stringify(validate.errors?.slice(0, 3)));
   await assert.rejects(runPasses(model, [planPass], { hardware: PRESETS['edge-512k'], seed: 1, options: { plan: { search: 'bogus' as 'local' } } }), /pass 'plan': option 'search' must be one of lbl, greedy, random, local, nsga2, exact, got "bogus"/);
 });
+
+test("dnnfuse plan: an optimum proven by the component bounds says solver 'bound', and the schema takes it", async () => {
+  const model = smallNet();
+  const out = join(dir, 'bound.json');
+  // 64 MiB holds the whole network: the search's one group meets the lower bound
+  const r = await cli(['plan', model, '--hw', 'paper-128k', '--buffer', '64MiB', '--scheme', 'brr', '--search', 'greedy', '-o', out, '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(readFileSync(out, 'utf8'));
+  const plan = s.passes.find((p: { name: string }) => p.name === 'plan').annotations;
+  assert.equal(plan.optimum.status, 'optimal');
+  assert.equal(plan.optimum.solver, 'bound');
+  assert.equal(plan.optimum.candidates, 0);
+  assert.equal(plan.optimum.dramBytes, plan.totals.dramBytes);
+  assert.ok(validate(s), JSON.stringify(validate.errors?.slice(0, 3)));
+});
