@@ -514,8 +514,13 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   const timeLimit = opts.timeLimit ?? 60;
   const work = { nodeLimit: opts.nodeLimit ?? 20_000, iterationLimit: opts.iterationLimit ?? 2_000_000 };
   const comps = fusableComponents(cost);
-  const whole = { ...work, timeLimit, columnWiseFrom: opts.columnWiseFrom };
-  const perComponent = { ...whole, timeLimit: timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length) };
+  // One time limit for the whole solve: every HiGHS call gets what is left of it (a component at
+  // most its share), and a component reached after it keeps the incumbent's groups, not proven.
+  // (Each call had the whole limit: gpt-kv LBDF int8 1 MiB took 62 s under --time-limit 30.)
+  const deadline = t0 + timeLimit * 1000;
+  const left = () => Math.max(0, (deadline - performance.now()) / 1000);
+  const whole = () => ({ ...work, timeLimit: left(), columnWiseFrom: opts.columnWiseFrom });
+  const perComponent = () => ({ ...whole(), timeLimit: Math.min(left(), timeLimit / Math.max(1, comps.length > 8 ? 8 : comps.length)) });
   const plan: Plan = [];
   let scope: 'all' | 'bounded' = 'all';
   let minBound = Infinity;
@@ -542,6 +547,18 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     plan.push(...own.groups);
     allCands.push(...own.groups, ...comp.map((v) => [v]));
     partialChainFamily = true;
+  };
+  /** Past the time limit: the component keeps the incumbent's groups (its ops alone without
+   * one), with its enumeration-free bound (or `proven`, a bound found before); true when it did. */
+  const outOfTime = (comp: number[], proven = 0): boolean => {
+    if (performance.now() < deadline) return false;
+    const kept = incumbentWithin(comp)?.groups ?? comp.map((v) => [v]);
+    status = 'not-proven';
+    boundSum += Math.max(componentLowerBound(cost, comp), proven);
+    plan.push(...kept);
+    allCands.push(...kept, ...comp.map((v) => [v]));
+    partialChainFamily = true;
+    return true;
   };
   for (const comp of comps) {
     if (comp.length === 1) {
@@ -573,10 +590,11 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       acceptOwn(comp, own);
       continue;
     }
+    if (outOfTime(comp)) continue;
     // Segments along a path: the exact DP of segment-dp.ts (no MILP; the groups spanning cut
     // ops are never enumerated), a proven component optimum whenever its work limits hold.
     if (opts.decompose !== false && opts.maxGroupSize === undefined) {
-      const dp = segmentPathOptimum(cost, comp, cap, t0 + timeLimit * 1000);
+      const dp = segmentPathOptimum(cost, comp, cap, deadline);
       if (dp) {
         totalCands += dp.candidates;
         solver = elaborate(solver, 'segment-dp');
@@ -597,7 +615,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     const segmentRounds = async (): Promise<Plan | undefined> => {
       if (!deferred) return undefined;
       deferred = false;
-      const dec = await solveBySegments(cost, comp, cap, perComponent, incAssign);
+      const dec = await solveBySegments(cost, comp, cap, perComponent(), incAssign);
       if (!dec) return undefined;
       compLb = Math.max(compLb, dec.lb);
       if (!dec.plan) return undefined;
@@ -607,7 +625,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       return dec.plan;
     };
     if (opts.decompose !== false && opts.maxGroupSize === undefined) {
-      const dec = await solveBySegments(cost, comp, cap, perComponent, incAssign, opts.deferRoundsFrom ?? LP_FIRST_FROM);
+      const dec = await solveBySegments(cost, comp, cap, perComponent(), incAssign, opts.deferRoundsFrom ?? LP_FIRST_FROM);
       if (dec) {
         totalCands += dec.candidates;
         solver = 'milp';
@@ -628,6 +646,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       acceptOwn(comp, own);
       continue;
     }
+    if (outOfTime(comp, compLb)) continue;
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp, undefined, (reach ??= reachability(cost)));
     // A large enumeration leaves its per-level key sets and overflowing level as garbage.
@@ -677,7 +696,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       // LP relaxation first (fast, and a valid bound even if the MILP stops on its time limit):
       // over the complete convex family it relaxes the component's problem. An integral LP
       // optimum is the component optimum; an incumbent at the rounded-up LP value is optimal.
-      const lp = await solveSetPartition(cost, comp, cands, false, whole, undefined, true);
+      const lp = await solveSetPartition(cost, comp, cands, false, whole(), undefined, true);
       if (lp.optimal && lp.x) {
         // Costs are integral (elements), so the optimum is >= ceil(LP value); the slack absorbs
         // the solver's feasibility tolerance.
@@ -700,7 +719,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
           plan.push(...byRounds);
           continue;
         }
-        const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
+        const r = await solveSetPartition(cost, comp, cands, false, perComponent(), incumbent);
         if (!r.optimal) status = 'not-proven';
         boundSum += r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, lpBound, clb);
         plan.push(...r.plan);
@@ -725,7 +744,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       // tie between other plans the LP's vertex need not be the MILP's. The bound kept for the
       // unrestricted problem is the enumeration-free one, as below.
       if (incCovered) {
-        const lp = await solveLpByColumns(cost, comp, cands, incumbent!, perComponent);
+        const lp = await solveLpByColumns(cost, comp, cands, incumbent!, perComponent());
         traceMemory(`highs: LP by columns, ${lp.rounds} rounds, ${lp.columns} of ${cands.length} columns`);
         // An integral LP optimum covering the component is exact (its DRAM is the family's
         // optimum); otherwise the rounded-up LP value, with the slack of the solver's tolerance.
@@ -745,7 +764,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       plan.push(...byRounds);
       continue;
     }
-    const r = await solveSetPartition(cost, comp, cands, false, perComponent, incumbent);
+    const r = await solveSetPartition(cost, comp, cands, false, perComponent(), incumbent);
     if (!r.optimal) status = 'not-proven';
     // Lower bound for this component: its optimum / dual bound when the family was complete;
     // otherwise only the enumeration-free bound is valid for the unrestricted problem (or the
@@ -760,7 +779,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     solver = 'milp+acyclicity';
     if (partialChainFamily) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
-    const r = await solveSetPartition(cost, all, allCands, true, whole, undefined);
+    const r = await solveSetPartition(cost, all, allCands, true, whole(), undefined);
     // the per-component bound stays valid (acyclicity only adds constraints)
     final = canonicalPlan(r.plan);
     if (!r.optimal) status = 'not-proven';

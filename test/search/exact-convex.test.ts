@@ -110,3 +110,26 @@ test('an incumbent that meets the component bounds is the optimum without an enu
   assert.ok(shortcut >= 10, `only ${shortcut} incumbents proven by the bound`);
   assert.ok(declined >= 1, 'an incumbent that does not meet the bounds goes on to the enumeration');
 });
+
+test('one time limit for the whole solve: past it, a component keeps the incumbent (or its ops alone), with a valid bound and no enumeration', async () => {
+  let cut = 0;
+  for (let seed = 0; seed < 8; seed++) {
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, randomCnn(900 + seed, 6), { bufferBytes: 4 * 1024, elementType: 'int8' });
+      const at = `seed ${seed} ${scheme}`;
+      const incumbent = greedyPlan(cost);
+      const full = await solveExact(cost, { timeLimit: 20 });
+      for (const inc of [incumbent, undefined]) {
+        const r = await solveExact(cost, { timeLimit: 0, incumbent: inc });
+        assert.ok(checkPlan(cost.graph, r.plan, cost).ok, at);
+        assert.ok(r.bound <= full.dram + 1e-9 && r.bound <= r.dram + 1e-9, `${at}: the bound is a bound`);
+        if (inc) assert.ok(r.dram <= planDram(cost, inc), `${at}: never worse than the incumbent`);
+        if (r.status === 'not-proven') {
+          cut++;
+          assert.equal(r.candidates, 0, `${at}: nothing enumerated after the time limit`);
+        } else assert.equal(r.dram, full.dram, at);
+      }
+    }
+  }
+  assert.ok(cut >= 4, `only ${cut} solves stopped by the time limit`);
+});
