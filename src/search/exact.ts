@@ -686,12 +686,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     const incGroups = incumbent ? cands.filter((_, j) => incumbent[j] === 1) : [];
     const incCovered = incGroups.reduce((a, g) => a + g.length, 0) === comp.length;
     const incCost = incCovered ? incGroups.reduce((a, g) => a + cost.dram(g), 0) : Infinity;
-    if (complete && incCost <= clb) {
-      // The incumbent meets the enumeration-free bound: optimal for this component, no solve.
-      boundSum += incCost;
-      plan.push(...incGroups);
-      continue;
-    }
+    // (An incumbent meeting the enumeration-free bound was accepted before the enumeration.)
     if (complete) {
       // LP relaxation first (fast, and a valid bound even if the MILP stops on its time limit):
       // over the complete convex family it relaxes the component's problem. An integral LP
