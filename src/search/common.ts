@@ -378,6 +378,10 @@ class Polish {
     this.work += H.length;
     if (this.work > this.maxWork) this.evals = this.maxEvals;
     if (!cost.valid(H)) return false;
+    // A boundary shift's suffix (prefix) of a group need not be connected to the edge's op
+    // inside it: H is then two groups in one (ssdlite320-coco LBDF int8 4 MiB: a parallel
+    // branch's ops moved in with it, and checkPlan rejected greedy's plan).
+    if (components(graph, H).length > 1) return false;
     const touched = [...new Set(groupsOf(H, a))].sort(byId);
     const inH = new Set(H);
     let before = 0, after = cost.dram(H);

@@ -65,3 +65,24 @@ test('polishPlan: valid plan, never more DRAM than its start, deterministic (ran
   );
   assert.ok(improved > 0, 'polish never improved any start plan');
 });
+
+test("polishPlan never makes a disconnected group: a boundary shift's part of a group may hold a parallel branch (SSDlite's heads)", async (t) => {
+  const { CORPUS } = await import('../../corpus/models.ts');
+  const { fetchModel } = await import('../../corpus/fetch.ts');
+  const got = fetchModel(CORPUS.find((m) => m.id === 'ssdlite320-coco')!);
+  if ('missing' in got) {
+    console.log(`# skipped: ${got.missing}`);
+    return void t.skip(got.missing);
+  }
+  const { loadModel } = await import('../../src/onnx/io.ts');
+  const { planningGraph } = await import('../../src/fusion/op-graph.ts');
+  const g = planningGraph(loadModel(got.path));
+  // LBDF int8 4 MiB: polishing greedy's merge moved a suffix of a group with it, two groups in one
+  const cost = createCostModel('lbdf', g, hw(4096));
+  for (const s of [greedyMergePlan(cost), layerByLayer(g)]) {
+    const p = polishPlan(cost, s);
+    assert.deepEqual(checkPlan(g, p, cost), { ok: true });
+    assert.ok(planDram(cost, p) <= planDram(cost, s));
+  }
+  assert.deepEqual(checkPlan(g, greedyPlan(cost), cost), { ok: true });
+});
