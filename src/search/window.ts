@@ -567,7 +567,7 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
   const maxPasses = opts.maxPasses ?? DEFAULTS.maxPasses;
   const st: WindowStats = stats ?? { solved: 0, truncated: 0, skipped: 0, improved: 0, passes: 0 };
   let plan = canonicalPlan(start);
-  const done = new Set<string>(); // windows (by their groups) whose groups are optimal
+  const done = new Set<string>(); // windows (by their groups) whose groups are optimal, or whose DP ran out of work
   const over = new Set<string>(); // windows (by their groups) whose family passes the cap
   for (let pass = 0; pass < maxPasses; pass++) {
     st.passes++;
@@ -619,7 +619,9 @@ export function reoptimizeWindows(cost: CostModel, start: Plan, opts: WindowOpti
       if (done.has(key)) continue;
       const r = solveFamily(cost, fam, maxWork);
       if (!r) {
+        // The DP ran out of work: the same window would again (same family, same limit).
         st.skipped++;
+        done.add(key);
         continue;
       }
       if (fam.complete) st.solved++;
