@@ -412,10 +412,11 @@ export function opGraphFromSpec(shapes: Record<string, number[]>, specs: OpSpec[
 }
 
 /** The op graph the planner plans (the plan and get passes, `dnnfuse sweep`, the report's
- * re-plans): static shapes from shape inference; when every graph input is static, ops with data-dependent feature maps (detector post-processing after
- * NonZero/NonMaxSuppression) are left out with their reason rather than failing the plan. A
- * dynamic graph input still fails, naming the value and suggesting --shape: it is a value the
- * user can give, not one nobody can know. */
+ * re-plans): static shapes from shape inference; when every graph input is static, ops with
+ * data-dependent feature maps (detector post-processing after NonZero/NonMaxSuppression) are
+ * left out with their reason rather than failing the plan. A dynamic graph input still fails,
+ * naming the value and suggesting --shape: it is a value the user can give, not one nobody can
+ * know. */
 export function planningGraph(model: Model): OpGraph {
   const a = analyzeShapes(model);
   const g = model.graph;

@@ -535,30 +535,19 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   /** The incumbent's groups inside a component (components never share a group) and their DRAM,
    * when they cover it with valid groups. */
   const incumbentWithin = (comp: number[]): { groups: Group[]; cost: number } | undefined => {
-    if (!incAssign || opts.maxGroupSize !== undefined) return undefined;
+    if (!incAssign) return undefined;
     const inComp = new Set(comp);
     const groups = [...incAssign.values()].filter((g) => inComp.has(g[0]));
     if (groups.reduce((a, g) => a + g.length, 0) !== comp.length || !groups.every((g) => g.length === 1 || cost.valid(g))) return undefined;
     return { groups, cost: groups.reduce((a, g) => a + cost.dram(g), 0) };
   };
-  const acceptOwn = (comp: number[], own: { groups: Group[]; cost: number }) => {
-    solver = elaborate(solver, 'bound');
-    boundSum += own.cost;
-    plan.push(...own.groups);
-    allCands.push(...own.groups, ...comp.map((v) => [v]));
+  /** A component's groups decided without its family: they and its singletons are all a global
+   * acyclicity re-solve gets of it; `bound` is its lower bound. */
+  const settle = (comp: number[], groups: Group[], bound: number) => {
+    plan.push(...groups);
+    boundSum += bound;
+    allCands.push(...groups, ...comp.map((v) => [v]));
     partialChainFamily = true;
-  };
-  /** Past the time limit: the component keeps the incumbent's groups (its ops alone without
-   * one), with its enumeration-free bound (or `proven`, a bound found before); true when it did. */
-  const outOfTime = (comp: number[], proven = 0): boolean => {
-    if (performance.now() < deadline) return false;
-    const kept = incumbentWithin(comp)?.groups ?? comp.map((v) => [v]);
-    status = 'not-proven';
-    boundSum += Math.max(componentLowerBound(cost, comp), proven);
-    plan.push(...kept);
-    allCands.push(...kept, ...comp.map((v) => [v]));
-    partialChainFamily = true;
-    return true;
   };
   for (const comp of comps) {
     if (comp.length === 1) {
@@ -585,12 +574,21 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     // enumeration or solve (ppocr-cls-qdq BRR 1 MiB: a one-group plan, proven after 51,681 groups
     // were enumerated; gpt-kv BRR 1 MiB: after a segment LP of 93,031 columns, 233 MiB of HiGHS).
     const own = incumbentWithin(comp);
-    const ownLb = own ? componentLowerBound(cost, comp) : Infinity;
-    if (own && own.cost <= ownLb) {
-      acceptOwn(comp, own);
+    const compBound = componentLowerBound(cost, comp);
+    if (own && opts.maxGroupSize === undefined && own.cost <= compBound) {
+      solver = elaborate(solver, 'bound');
+      settle(comp, own.groups, own.cost);
       continue;
     }
-    if (outOfTime(comp)) continue;
+    // Past the time limit: the component keeps the incumbent's groups (its ops alone without
+    // one), not proven, with the best bound known of it.
+    const outOfTime = (proven: number): boolean => {
+      if (performance.now() < deadline) return false;
+      status = 'not-proven';
+      settle(comp, own?.groups ?? comp.map((v) => [v]), Math.max(compBound, proven));
+      return true;
+    };
+    if (outOfTime(0)) continue;
     // Segments along a path: the exact DP of segment-dp.ts (no MILP; the groups spanning cut
     // ops are never enumerated), a proven component optimum whenever its work limits hold.
     if (opts.decompose !== false && opts.maxGroupSize === undefined) {
@@ -598,10 +596,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       if (dp) {
         totalCands += dp.candidates;
         solver = elaborate(solver, 'segment-dp');
-        plan.push(...dp.plan);
-        boundSum += dp.dram;
-        allCands.push(...dp.plan, ...comp.map((v) => [v]));
-        partialChainFamily = true;
+        settle(comp, dp.plan, dp.dram);
         continue;
       }
     }
@@ -612,17 +607,16 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     // processing over tens of thousands of columns) wait until the undecomposed LP below has had
     // its chance to prove the incumbent (see solveBySegments' `deferFrom`).
     let deferred = false;
-    const segmentRounds = async (): Promise<Plan | undefined> => {
-      if (!deferred) return undefined;
+    /** True when the deferred rounds decided the component (settled). */
+    const segmentRounds = async (): Promise<boolean> => {
+      if (!deferred) return false;
       deferred = false;
       const dec = await solveBySegments(cost, comp, cap, perComponent(), incAssign);
-      if (!dec) return undefined;
+      if (!dec) return false;
       compLb = Math.max(compLb, dec.lb);
-      if (!dec.plan) return undefined;
-      boundSum += dec.lb;
-      allCands.push(...dec.plan, ...comp.map((v) => [v]));
-      partialChainFamily = true;
-      return dec.plan;
+      if (!dec.plan) return false;
+      settle(comp, dec.plan, dec.lb);
+      return true;
     };
     if (opts.decompose !== false && opts.maxGroupSize === undefined) {
       const dec = await solveBySegments(cost, comp, cap, perComponent(), incAssign, opts.deferRoundsFrom ?? LP_FIRST_FROM);
@@ -630,11 +624,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         totalCands += dec.candidates;
         solver = 'milp';
         if (dec.plan) {
-          plan.push(...dec.plan);
-          boundSum += dec.lb;
-          // only these groups (and singletons) reach a global acyclicity re-solve
-          allCands.push(...dec.plan, ...comp.map((v) => [v]));
-          partialChainFamily = true;
+          settle(comp, dec.plan, dec.lb);
           continue;
         }
         compLb = dec.lb;
@@ -642,11 +632,12 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       }
     }
     // The segment rounds' bound may be what the incumbent meets (see the test at the loop's top).
-    if (own && compLb > ownLb && own.cost <= compLb) {
-      acceptOwn(comp, own);
+    if (own && opts.maxGroupSize === undefined && compLb > compBound && own.cost <= compLb) {
+      solver = elaborate(solver, 'bound');
+      settle(comp, own.groups, own.cost);
       continue;
     }
-    if (outOfTime(comp, compLb)) continue;
+    if (outOfTime(compLb)) continue;
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp, undefined, (reach ??= reachability(cost)));
     // A large enumeration leaves its per-level key sets and overflowing level as garbage.
@@ -679,14 +670,13 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     totalCands += cands.length;
     for (const g of cands) allCands.push(g);
     const incumbent = inc ? cands.map((g) => (inc.find(g) ? 1 : 0)) : undefined;
-    const clb = Math.max(componentLowerBound(cost, comp), compLb);
+    const clb = Math.max(compBound, compLb);
     solver = 'milp';
-    // The incumbent's groups inside this component and their DRAM (components never share a
-    // group, so the incumbent restricted to the component partitions it).
-    const incGroups = incumbent ? cands.filter((_, j) => incumbent[j] === 1) : [];
-    const incCovered = incGroups.reduce((a, g) => a + g.length, 0) === comp.length;
-    const incCost = incCovered ? incGroups.reduce((a, g) => a + cost.dram(g), 0) : Infinity;
-    // (An incumbent meeting the enumeration-free bound was accepted before the enumeration.)
+    // The incumbent's groups inside this component and their DRAM (an incumbent meeting the
+    // enumeration-free bound was accepted before the enumeration).
+    const incGroups = own?.groups ?? [];
+    const incCovered = own !== undefined;
+    const incCost = own?.cost ?? Infinity;
     if (complete) {
       // LP relaxation first (fast, and a valid bound even if the MILP stops on its time limit):
       // over the complete convex family it relaxes the component's problem. An integral LP
@@ -709,11 +699,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
           plan.push(...incGroups);
           continue;
         }
-        const byRounds = await segmentRounds();
-        if (byRounds) {
-          plan.push(...byRounds);
-          continue;
-        }
+        if (await segmentRounds()) continue;
         const r = await solveSetPartition(cost, comp, cands, false, perComponent(), incumbent);
         if (!r.optimal) status = 'not-proven';
         boundSum += r.optimal ? r.plan.reduce((a, g) => a + cost.dram(g), 0) : Math.max(r.dual * eb, lpBound, clb);
@@ -722,11 +708,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       }
     } else if (deferred) {
       // The family overflowed its cap: the segment rounds are the only proof left.
-      const byRounds = await segmentRounds();
-      if (byRounds) {
-        plan.push(...byRounds);
-        continue;
-      }
+      if (await segmentRounds()) continue;
     }
     if (!complete && (opts.lpFirst ?? cands.length >= LP_FIRST_FROM)) {
       // A size-bounded family with an incumbent covering the component gets the same LP first. On
@@ -754,11 +736,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         }
       }
     }
-    const byRounds = await segmentRounds();
-    if (byRounds) {
-      plan.push(...byRounds);
-      continue;
-    }
+    if (await segmentRounds()) continue;
     const r = await solveSetPartition(cost, comp, cands, false, perComponent(), incumbent);
     if (!r.optimal) status = 'not-proven';
     // Lower bound for this component: its optimum / dual bound when the family was complete;
@@ -858,12 +836,12 @@ export interface SolveLimits {
   iterationLimit: number;
 }
 
-/** Families from this many columns are passed to HiGHS column-wise, after a full collection. */
 /** ExactResult.solver's values, least elaborate first: a result names the most elaborate method
  * one of its components needed. */
 const SOLVERS: readonly ExactResult['solver'][] = ['chain-dp', 'bound', 'segment-dp', 'milp', 'milp+acyclicity'];
 const elaborate = (a: ExactResult['solver'], b: ExactResult['solver']) => (SOLVERS.indexOf(a) >= SOLVERS.indexOf(b) ? a : b);
 
+/** Families from this many columns are passed to HiGHS column-wise, after a full collection. */
 const LARGE_FAMILY = 20_000;
 /** Size-bounded families from this many columns are settled by their LP first when it can. */
 const LP_FIRST_FROM = LARGE_FAMILY;

@@ -121,7 +121,6 @@ interface SegCtx {
   argO: (State | undefined)[];
 }
 
-
 /** Segments in path order with their entry/exit cut ops, or undefined when not a path. */
 export function segmentPath(segments: number[][], cuts: Map<number, number>): { order: number[]; entry: number[]; exit: number[] } | undefined {
   const m = segments.length;
