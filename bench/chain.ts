@@ -33,7 +33,7 @@ try {
     const path = join(dir, `chain${n}.onnx`);
     saveModel(chain(n), path);
     // The child reports its own resource usage (peak RSS, CPU) after the plan.
-    const script = `import { register } from 'tsx/esm/api'; register(); const { main } = await import(${JSON.stringify(new URL('../src/cli/main.ts', import.meta.url).href)}); const code = await main(${JSON.stringify(['plan', path, '--search', 'greedy', '--no-optimum', '-o', join(dir, `s${n}.json`)])}); const u = process.resourceUsage(); process.stderr.write('\\nUSAGE ' + JSON.stringify({ code, cpu: (u.userCPUTime + u.systemCPUTime) / 1e6, rss: u.maxRSS / 1024 }) + '\\n');`;
+    const script = `import { register } from 'tsx/esm/api'; register(); const { main } = await import(${JSON.stringify(new URL('../src/cli/main.ts', import.meta.url).href)}); const code = await main(${JSON.stringify(['plan', path, '--search', 'greedy', '--no-optimum', '-o', join(dir, `s${n}.json`)])}); const { peakRssBytes } = await import(${JSON.stringify(new URL('../src/util/peak-rss.ts', import.meta.url).href)}); const u = process.resourceUsage(); process.stderr.write('\\nUSAGE ' + JSON.stringify({ code, cpu: (u.userCPUTime + u.systemCPUTime) / 1e6, rss: peakRssBytes() / 1048576 }) + '\\n');`;
     const t0 = performance.now();
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
     const wall = (performance.now() - t0) / 1000;

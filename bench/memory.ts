@@ -1,7 +1,9 @@
 /**
  * `npm run bench:memory`: peak resident memory of `dnnfuse compile` against onnxruntime itself,
  * measured in the same run on the same model and inputs (issue 15, item 5). Per model, each in a
- * child process of its own (peak RSS = the child's `process.resourceUsage().maxRSS`):
+ * child process of its own (peak RSS = the child's own high-water mark, /proc/self/status VmHWM:
+ * not getrusage's maxRSS, which each child inherited from this process at fork, so that every row
+ * read at least this bench's size until 2026-12-05; src/util/peak-rss.ts):
  *
  *   (a) ort      one onnxruntime-node session on the original model file, run once on the same
  *                inputs compile's check uses (seed 0, same fills), released (bench/ort-once.mjs:

@@ -30,4 +30,7 @@ const out = await session.run(feeds);
 const outputs = Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dims.join('x')]));
 await session.release();
 const ms = performance.now() - t0;
-process.stdout.write(JSON.stringify({ peakKiB: process.resourceUsage().maxRSS, outputs, ms }) + '\n');
+// Its own peak (VmHWM), not getrusage's maxRSS, which it inherits from the bench at fork
+// (src/util/peak-rss.ts; plain JavaScript here, as the rest of this file).
+const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+process.stdout.write(JSON.stringify({ peakKiB: hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS, outputs, ms }) + '\n');

@@ -5,6 +5,7 @@
  * (used/total), external and ArrayBuffer memory (`process.memoryUsage()`). The peak column rising between two
  * lines names the phase that set it. Nothing is printed, and nothing costs, without the variable.
  */
+import { peakRssBytes } from './peak-rss.ts';
 
 const enabled = (): boolean => process.env.DNNFUSE_TRACE_MEMORY === '1';
 const mib = (bytes: number) => (bytes / 1048576).toFixed(0);
@@ -13,6 +14,6 @@ const mib = (bytes: number) => (bytes / 1048576).toFixed(0);
 export function traceMemory(label: string): void {
   if (!enabled()) return;
   const m = process.memoryUsage();
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const peak = peakRssBytes();
   process.stderr.write(`dnnfuse-memory: ${label.padEnd(34)} rss ${mib(m.rss).padStart(5)} peak ${mib(peak).padStart(5)} heap ${mib(m.heapUsed).padStart(4)}/${mib(m.heapTotal).padStart(4)} external ${mib(m.external).padStart(5)} arrayBuffers ${mib(m.arrayBuffers).padStart(5)} MiB\n`);
 }

@@ -21,6 +21,7 @@ import { expandModelArgs, gridSeries, parseBandwidths, parseBufferAxis, parseCho
 import type { Executor } from '../../sweep/executor.ts';
 import type { SweepSummary } from '../../sweep/run.ts';
 import { assertNotInput, writeFileAtomic } from '../../util/fs.ts';
+import { peakRssBytes } from '../../util/peak-rss.ts';
 
 function int(name: string, v: string, min: number): number {
   const x = Number(v);
@@ -149,7 +150,7 @@ export function register(program: Command): void {
           writeFileAtomic(o.page, await sweepPage(rows, { reduction }));
         }
         if (o.sql) for (const r of await store.query(o.sql)) process.stdout.write(`${JSON.stringify(r)}\n`);
-        if (o.json) process.stdout.write(`${JSON.stringify(summary ? { total: summary.total, computed: summary.computed, reused: summary.reused, errors: summary.errors, retries: summary.retries, db: o.db, ms: Math.round(performance.now() - t0), cpuS: cpuSeconds(), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) } : { db: o.db })}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify(summary ? { total: summary.total, computed: summary.computed, reused: summary.reused, errors: summary.errors, retries: summary.retries, db: o.db, ms: Math.round(performance.now() - t0), cpuS: cpuSeconds(), peakRssMB: Math.round(peakRssBytes() / 1048576) } : { db: o.db })}\n`);
       } finally {
         await queue?.close();
         store.close();
