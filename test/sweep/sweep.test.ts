@@ -48,10 +48,21 @@ test('buffer axis: log ranges, steps, lists', () => {
 });
 
 test('a sweep in this thread: one row a point, monotone optimum, bounds below it, seeded by the smaller size', { timeout: 300_000 }, async () => {
+  const t0 = performance.now();
   const sum = await sweepInto(refDb, new InlineExecutor());
+  const wall = performance.now() - t0;
   assert.equal(sum.total, N);
   assert.equal(sum.computed, N);
   assert.equal(sum.errors, 0);
+  // One point at a time: the points' times add up to no more than the sweep's wall time.
+  const times = (await SweepStore.open(refDb).then(async (st) => {
+    try {
+      return (await st.rows()).map((r) => r.time_ms);
+    } finally {
+      st.close();
+    }
+  })).reduce((a, b) => a + b, 0);
+  assert.ok(times <= wall, `points' time_ms add up to ${times.toFixed(0)} ms in a sweep of ${wall.toFixed(0)} ms: they overlapped`);
   reference = await dbRows(refDb);
   assert.equal(reference.length, N);
   assert.equal(new Set(reference.map((r) => r.key)).size, N);
