@@ -149,9 +149,10 @@ export interface PipelineResult {
 /** Options of a pipeline run beyond the pass context: per-pass callbacks, timings omitted
  * (reproducible schedules), IR checks after each change, the model path recorded. */
 export interface RunOptions {
-  /** Called around each pass (progress bars, verbose logs). */
+  /** Called around each pass (progress bars, verbose logs); a promise onPassEnd returns is awaited
+   * before the next pass starts (compile gives memory back there). */
   onPassStart?: (pass: Pass, index: number, total: number) => void;
-  onPassEnd?: (record: PassRecord, index: number, total: number) => void;
+  onPassEnd?: (record: PassRecord, index: number, total: number) => void | Promise<void>;
   /** Record ms = 0 so that the schedule is byte-identical across runs with the same seed. */
   omitTimings?: boolean;
   /** Check the IR invariants after every pass that reports a change (default true). */
@@ -340,7 +341,7 @@ export async function runPasses(model: Model, passes: Pass[], partialCtx: Partia
     if (status !== 'ok') ctx.log(`${pass.name}: ${status}${result.reason ? `: ${result.reason}` : ''}`);
     const record: PassRecord = { name: pass.name, kind: pass.kind ?? 'custom', status, ...(result.reason !== undefined && status !== 'ok' ? { reason: result.reason } : {}), changed: result.changed, ms: opts.omitTimings ? 0 : Math.round(ms * 1000) / 1000, nodes: model.graph.nodes.length, annotations };
     records.push(record);
-    opts.onPassEnd?.(record, i, passes.length);
+    await opts.onPassEnd?.(record, i, passes.length);
   }
   const schedule: Schedule = {
     schemaVersion: SCHEDULE_SCHEMA_VERSION,

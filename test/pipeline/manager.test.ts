@@ -43,6 +43,17 @@ test('manager runs passes in order and records changed, ms, nodes and annotation
   assert.deepEqual(schedule.model.inputs, [{ name: 'x', shape: [1, 3, 8, 8] }]);
 });
 
+test('a promise onPassEnd returns is awaited before the next pass starts', async () => {
+  const log: string[] = [];
+  await runPasses(chain(), [recorder('a', log), recorder('b', log)], {}, {
+    onPassEnd: async (r) => {
+      await new Promise((res) => setTimeout(res, 5));
+      log.push(`end ${r.name}`);
+    },
+  });
+  assert.deepEqual(log, ['a', 'end a', 'b', 'end b']);
+});
+
 test('manager refuses a pipeline whose reads are unmet, before running anything', async () => {
   const log: string[] = [];
   const needsHw = recorder('needs-hw', log, { reads: ['hardware'] });
