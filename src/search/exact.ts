@@ -605,7 +605,8 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     let compLb = 0;
     // A large segment family whose LP left a gap: its no-good MILP rounds (HiGHS's root
     // processing over tens of thousands of columns) wait until the undecomposed LP below has had
-    // its chance to prove the incumbent (see solveBySegments' `deferFrom`).
+    // its chance to prove the incumbent (see solveBySegments' `deferFrom`), and are not run when
+    // the component's family overflowed its cap (below).
     let deferred = false;
     /** True when the deferred rounds decided the component (settled). */
     const segmentRounds = async (): Promise<boolean> => {
@@ -707,8 +708,13 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         continue;
       }
     } else if (deferred) {
-      // The family overflowed its cap: the segment rounds are the only proof left.
-      if (await segmentRounds()) continue;
+      // The family overflowed its cap, so the deferred rounds would be the only proof left: no-good
+      // MILPs over the segment family's 20,000 columns or more. They are not run. HiGHS's root
+      // processing on such a MILP neither stops at the time limit nor frees its memory: gpt-kv
+      // (corpus) LBDF int8 1 MiB spent 28 of its 49 s there and grew HiGHS to 2 GB, for no
+      // proof and the same bound (the segment LP's, kept in compLb). They proved no component in
+      // bench:fusion, the shared models' sweep (448 points) or the corpus sweep (120 points).
+      deferred = false;
     }
     if (!complete && (opts.lpFirst ?? cands.length >= LP_FIRST_FROM)) {
       // A size-bounded family with an incumbent covering the component gets the same LP first. On
