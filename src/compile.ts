@@ -336,9 +336,9 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       onPassEnd: async (r: PassRecord) => {
         log(`  ${r.name}: ${r.changed ? 'changed the graph' : 'no change'} (${r.nodes} nodes, ${r.ms.toFixed(1)} ms)`);
         if (releaseSolver()) collectGarbage(); // HiGHS's memory and code back to the system
-        // A pass that grew the young generation to its maximum (the plan pass's enumeration) gives
-        // it back before the next pass stands on it (PP-OCRv4 det: 200 -> 105 MiB resident after
-        // the plan pass, and the compile's peak 222 -> ~217 MiB; bench:memory).
+        // A pass that grew the young generation (the plan pass's enumeration) gives it back
+        // before the next pass stands on it (PP-OCRv4 det: 200 -> ~105 MiB resident after the
+        // plan pass).
         if (youngGenerationBytes() >= REDUCE_YOUNG_BYTES) await reduceHeap();
         traceMemory(`pass ${r.name}`);
       },

@@ -149,9 +149,10 @@ export interface PipelineResult {
 /** Options of a pipeline run beyond the pass context: per-pass callbacks, timings omitted
  * (reproducible schedules), IR checks after each change, the model path recorded. */
 export interface RunOptions {
-  /** Called around each pass (progress bars, verbose logs); a promise onPassEnd returns is awaited
-   * before the next pass starts (compile gives memory back there). */
+  /** Called before each pass (progress bars, verbose logs). */
   onPassStart?: (pass: Pass, index: number, total: number) => void;
+  /** Called after each pass; a promise it returns is awaited before the next pass starts
+   * (compile gives memory back there). */
   onPassEnd?: (record: PassRecord, index: number, total: number) => void | Promise<void>;
   /** Record ms = 0 so that the schedule is byte-identical across runs with the same seed. */
   omitTimings?: boolean;
