@@ -28,8 +28,8 @@ export interface Executor {
 
 /** Runs points one at a time in the calling thread. runSweep starts every series at once and
  * a point awaits (a .onnx.gz inflating, HiGHS), so the points are queued here: interleaved, each
- * point's `time_ms` counted the others' work (first points of the corpus sweep: 89 s each, for
- * points that take 2 s alone) and every model's graph was loaded at once. */
+ * point's `time_ms` counted the others' work (the first points of the corpus sweep's models all
+ * read 89 s) and every model's graph was loaded at once. */
 export class InlineExecutor implements Executor {
   readonly name = 'inline';
   readonly workers = 1;
