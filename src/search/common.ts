@@ -7,7 +7,7 @@
 import type { CostModel, Group, OpGraph, Rectifier } from '../fusion/types.ts';
 import { applyRectifier, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import { rectifyLazily } from './prune.ts';
-import { components, convexClosure, mergeSorted } from '../fusion/groups.ts';
+import { components, convexClosure, isConnected, mergeSorted } from '../fusion/groups.ts';
 import { assignmentOf, canonicalPlan, executionOrder, fusability, planDram, planKey, type Fusability, type Plan } from '../fusion/plan.ts';
 import { Rng } from '../util/random.ts';
 
@@ -381,7 +381,7 @@ class Polish {
     // A boundary shift's suffix (prefix) of a group need not be connected to the edge's op
     // inside it: H is then two groups in one (ssdlite320-coco LBDF int8 4 MiB: a parallel
     // branch's ops moved in with it, and checkPlan rejected greedy's plan).
-    if (components(graph, H).length > 1) return false;
+    if (!isConnected(graph, H)) return false;
     const touched = [...new Set(groupsOf(H, a))].sort(byId);
     const inH = new Set(H);
     let before = 0, after = cost.dram(H);

@@ -570,16 +570,19 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       }
       continue;
     }
-    // The incumbent meets the enumeration-free bound: optimal for this component, with no DP,
-    // enumeration or solve (ppocr-cls-qdq BRR 1 MiB: a one-group plan, proven after 51,681 groups
-    // were enumerated; gpt-kv BRR 1 MiB: after a segment LP of 93,031 columns, 233 MiB of HiGHS).
+    // The incumbent meets a lower bound of the component: optimal for it, with no DP, enumeration
+    // or solve. The enumeration-free bound is tried first (ppocr-cls-qdq BRR 1 MiB: a one-group
+    // plan, proven after 51,681 groups were enumerated; gpt-kv BRR 1 MiB: after a segment LP of
+    // 93,031 columns, 233 MiB of HiGHS), the segment rounds' bound below.
     const own = incumbentWithin(comp);
     const compBound = componentLowerBound(cost, comp);
-    if (own && opts.maxGroupSize === undefined && own.cost <= compBound) {
+    const meets = (bound: number): boolean => {
+      if (!own || opts.maxGroupSize !== undefined || own.cost > bound) return false;
       solver = elaborate(solver, 'bound');
       settle(comp, own.groups, own.cost);
-      continue;
-    }
+      return true;
+    };
+    if (meets(compBound)) continue;
     // Past the time limit: the component keeps the incumbent's groups (its ops alone without
     // one), not proven, with the best bound known of it.
     const outOfTime = (proven: number): boolean => {
@@ -632,12 +635,8 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
         deferred = dec.deferred === true;
       }
     }
-    // The segment rounds' bound may be what the incumbent meets (see the test at the loop's top).
-    if (own && opts.maxGroupSize === undefined && compLb > compBound && own.cost <= compLb) {
-      solver = elaborate(solver, 'bound');
-      settle(comp, own.groups, own.cost);
-      continue;
-    }
+    // The segment rounds' bound may be what the incumbent meets (above it only if compLb is).
+    if (meets(compLb)) continue;
     if (outOfTime(compLb)) continue;
     let maxSize = opts.maxGroupSize ?? Infinity;
     const en = enumerateConvexLevels(cost, cap, maxSize, comp, undefined, (reach ??= reachability(cost)));
