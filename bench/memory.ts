@@ -149,18 +149,12 @@ function measureModel(bm: BenchModel, path: string, opts: { ortDefault: boolean;
     mkdirSync(feedsDir);
     writeFeeds(path, bm.shapes, feedsDir);
     const rows: Measure[] = [];
-    const ortOnce = join(ROOT, 'bench', 'ort-once.mjs');
-    const ortParse = (out: string) => {
-      try {
-        return JSON.parse(out.trim().split('\n').pop() ?? '').peakKiB as number;
-      } catch {
-        return undefined;
-      }
-    };
+    // The peer is measured as the compile rows are: the same preload prints its peak on exit.
+    const ortOnce = ['--import', join(ROOT, 'corpus', 'peak-rss.mjs'), join(ROOT, 'bench', 'ort-once.mjs')];
     const n = opts.runs;
-    rows.push(repeated(n, () => runChild('(a) ort', [ortOnce, path, feedsDir, 'disabled', '1'], 'node bench/ort-once.mjs <model> <feeds> disabled 1', ortParse)));
-    rows.push(repeated(n, () => runChild("(a'') ort-no-arena", [ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', ortParse)));
-    if (opts.ortDefault) rows.push(repeated(n, () => runChild("(a') ort-default", [ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', ortParse)));
+    rows.push(repeated(n, () => runChild('(a) ort', [...ortOnce, path, feedsDir, 'disabled', '1'], 'node bench/ort-once.mjs <model> <feeds> disabled 1', rssLine)));
+    rows.push(repeated(n, () => runChild("(a'') ort-no-arena", [...ortOnce, path, feedsDir, 'disabled', '1', 'no-arena'], 'node bench/ort-once.mjs <model> <feeds> disabled 1 no-arena', rssLine)));
+    if (opts.ortDefault) rows.push(repeated(n, () => runChild("(a') ort-default", [...ortOnce, path, feedsDir, 'all', '0'], 'node bench/ort-once.mjs <model> <feeds> all', rssLine)));
     const shapeArgs = bm.shapes.flatMap((s) => ['--shape', s]);
     const cli = (what: string, extra: string[], from: 'dist' | 'src' = 'dist', more: Record<string, string> = {}) => {
       const out = join(work, what.replace(/\W+/g, '_'));

@@ -2,9 +2,10 @@
 // run once on the inputs in a feeds folder (manifest.json + one raw file per input, written by
 // the bench with the same seeded inputs dnnfuse compile's check draws), then released. Plain
 // JavaScript without tsx, importing nothing but onnxruntime-node, so that its peak RSS is the
-// runtime's own. Prints one JSON line on stdout: { peakKiB, outputs, ms }.
+// runtime's own. Prints one JSON line on stdout: { outputs, ms }. Its peak RSS comes from the
+// preload the bench gives every command it measures (`--import corpus/peak-rss.mjs`).
 //
-// Usage: node bench/ort-once.mjs model.onnx feeds-dir [disabled|basic|extended|all] [threads] [arena|no-arena]
+// Usage: node --import corpus/peak-rss.mjs bench/ort-once.mjs model.onnx feeds-dir [disabled|basic|extended|all] [threads] [arena|no-arena]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -30,7 +31,4 @@ const out = await session.run(feeds);
 const outputs = Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dims.join('x')]));
 await session.release();
 const ms = performance.now() - t0;
-// Its own peak (VmHWM), not getrusage's maxRSS, which it inherits from the bench at fork
-// (src/util/peak-rss.ts; plain JavaScript here, as the rest of this file).
-const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-process.stdout.write(JSON.stringify({ peakKiB: hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS, outputs, ms }) + '\n');
+process.stdout.write(JSON.stringify({ outputs, ms }) + '\n');

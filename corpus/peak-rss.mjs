@@ -1,6 +1,7 @@
 // Preloaded by corpus/run.ts and bench/memory.ts (`node --import ./corpus/peak-rss.mjs
-// bin/dnnfuse.mjs ...`): prints the process's peak resident set size on exit, for the corpus
-// table's memory column and the bench's rows. Its own peak (/proc/self/status VmHWM), not
+// bin/dnnfuse.mjs ...`, and the bench's onnxruntime peer bench/ort-once.mjs): prints the
+// process's peak resident set size on exit, for the corpus table's memory column and every row
+// of the bench. Its own peak (/proc/self/status VmHWM), not
 // getrusage's maxRSS, which a child inherits from its parent at fork (src/util/peak-rss.ts;
 // plain JavaScript here, loaded before anything else).
 import { readFileSync } from 'node:fs';
