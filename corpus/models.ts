@@ -214,4 +214,18 @@ export const CORPUS: CorpusModel[] = [
       log: /onnxruntime check input: input_ids in \[0, 511\] \(indices into 'wte.weight'/,
     },
   },
+  {
+    id: 'vocoder-1d',
+    family: 'neural vocoder: a HiFi-GAN-style generator (Conv1d stem, three ConvTranspose1d x2 upsamplings each followed by a residual stack of dilated Conv1d with LeakyReLU, Tanh output) on an 80-band mel spectrogram of 200 frames; random weights; opset 17: 1-D maps that LBDF streams along time',
+    source: { script: MAKE, job: 'vocoder-1d.onnx', from: 'a HiFi-GAN-style torch module in corpus/make-models.py (Debian python3-torch)' },
+    shapes: [],
+    expect: { opset: 17, ops: ['Conv', 'ConvTranspose', 'LeakyRelu', 'Tanh'] },
+  },
+  {
+    id: 'r3d-18',
+    family: 'video classifier: torchvision R3D-18 (Conv3d residual network, BatchNorm folded by the export) on an 8-frame 112x112 clip; random weights; opset 17: 3-D maps that LBDF streams along H',
+    source: { script: MAKE, job: 'r3d-18.onnx', from: 'torchvision.models.video.r3d_18 (Debian python3-torchvision)' },
+    shapes: [],
+    expect: { opset: 17, ops: ['Conv', 'Relu', 'GlobalAveragePool', 'Gemm'] },
+  },
 ];

@@ -13,7 +13,7 @@
  *   stays monotone (a superset of an invalid group is invalid), which the exact search needs.
  * - Bytes = elements x elementBytes for maps and weights alike.
  */
-import type { CostModel, FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
+import type { CostModel, FusionScheme, FusionTensor, Group, MemoryItem, OpGraph } from './types.ts';
 import { hashIds } from './ids-map.ts';
 import { unionSorted } from './groups.ts';
 
@@ -326,16 +326,22 @@ export abstract class FusionCostModel implements CostModel {
     return { inputs, outputs, weights: w.bytes, refetch: w.refetch, total };
   }
 
-  /** Rows of a map (NCHW: H; other ranks: 1, i.e. a "row" is the whole tensor). */
+  /** Rows of a map (mapRows: NCHW H, a streamed 1-D or 3-D map's row axis, else 1). */
   protected rowsOf(t: number): number {
-    const s = this.graph.tensors[t].shape;
-    return s.length === 4 ? Math.max(1, s[2]) : 1;
+    return mapRows(this.graph.tensors[t]);
   }
-  /** Bytes of one row: W x C x bytes (whole tensor when rank != 4). */
+  /** Bytes of one row: the map's bytes / its rows (NCHW: W x C x bytes). */
   protected rowBytes(t: number): number {
     const T = this.graph.tensors[t];
     return (T.elements / this.rowsOf(t)) * this.elementBytes;
   }
+}
+
+/** Rows LBDF streams a map in: `rows` when the op graph set it (1-D and 3-D maps), H for a
+ * rank-4 map (NCHW), else 1 (a "row" is the whole tensor). */
+export function mapRows(t: FusionTensor): number {
+  if (t.rows !== undefined) return Math.max(1, t.rows);
+  return t.shape.length === 4 ? Math.max(1, t.shape[2]) : 1;
 }
 
 /** Creates the cost model of a scheme (see lbdf.ts / brr.ts). */

@@ -20,6 +20,9 @@
  *  - full map: a map consumed by a global op in G (global pooling, spatial reductions/softmax) is
  *    held whole (H rows), since nothing downstream of the global op can proceed before its last
  *    row (this replaces its line and skip buffers).
+ * Rows: a map's H when it is NCHW; L for a 1-D (NCL) and H for a 3-D (NCDHW) map that the op
+ * graph marks as streamed (FusionTensor.rows: a 1-D or 3-D conv or pool shows its layout); any
+ * other map is one row, i.e. held whole. A row is the map's bytes / its rows (NCHW: W x C).
  * F_D(G) = group inputs read + group outputs written + weights read once (cost-base.ts).
  * Group outputs need no buffer of their own (finished rows leave at once) — a simplification.
  */

@@ -213,6 +213,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
     ops.push(op);
   });
   for (const op of ops) for (const t of op.inputs) tensors[t].consumers.push(op.id);
+  markStreamedMaps(opNodes, ops, tensors);
   const og = finalizeOpGraph(ops, tensors);
   if (unplanned.length) og.unplanned = unplanned;
   return og;
@@ -259,9 +260,11 @@ function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]
 }
 
 /** Sliding-window geometry: kernel (from kernel_shape or the weight dims), strides, dilations.
- * Rank-3 (1-D) windows are [1, k]. Element-wise and other ops are 1x1 stride 1. */
+ * The first of the two is the row axis: a 1-D window is [k, 1] (its map streams along L, see
+ * markStreamedMaps), a 3-D one [kH, kW] (NCDHW streams along H). Element-wise and other ops
+ * are 1x1 stride 1. */
 function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
-  const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [1, xs[0]] : [xs[xs.length - 2], xs[xs.length - 1]]);
+  const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [xs[0], 1] : [xs[xs.length - 2], xs[xs.length - 1]]);
   const op = geometryOpType(n);
   if (!WINDOW_OPS.has(op)) return { kernel: [1, 1], stride: [1, 1], dilation: [1, 1] };
   let k = n.attrInts('kernel_shape');
@@ -274,6 +277,78 @@ function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { ke
   // KxK window with stride 1 on the input rows (the row scale comes from the shapes).
   const stride = op === 'ConvTranspose' ? [1, 1] : n.attrInts('strides');
   return { kernel: two(k, 1), stride: two(stride, 1), dilation: two(n.attrInts('dilations'), 1) };
+}
+
+/** Ops through which a 1-D (NCL) or 3-D (NCDHW) map keeps its layout and is consumed row by
+ * row along its row axis: element-wise ops (unary, broadcasting binary, normalization by
+ * per-channel constants, casts and quantization), padding and resizing (row counts change, the
+ * row axis stays). Concat and Split qualify along the channel axis only (markStreamedMaps). A
+ * hand-written list, not shapes/elementwise.ts's: that one also lists ops that mix rows
+ * (InstanceNormalization, CumSum, Softmax, Scatter*), which must not stream. */
+const ROW_LOCAL_OPS = new Set([
+  'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Selu', 'Celu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softplus', 'Softsign',
+  'Gelu', 'Mish', 'Erf', 'Exp', 'Log', 'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Sin', 'Cos', 'Clip', 'ThresholdedRelu', 'Shrink',
+  'Floor', 'Ceil', 'Round', 'Sign', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where',
+  'BatchNormalization', 'Cast', 'QuantizeLinear', 'DequantizeLinear', 'Pad', 'Resize', 'Upsample',
+]);
+
+/**
+ * Which 1-D and 3-D maps LBDF may stream (FusionTensor.rows). A rank-4 map is NCHW and streams
+ * along H whatever consumes it (the cost model's long-standing rule). Rank 3 and 5 are not that
+ * clear: [batch, sequence, hidden] in a transformer is rank 3 and a MatMul needs all of it, so
+ * such maps stay one row (the whole map) unless the graph shows their layout. Here the rank-3
+ * (rank-5) maps linked through row-local ops (ROW_LOCAL_OPS, channel Concat/Split) form
+ * components; a component streams when one of its maps is read or written by a 1-D (3-D) conv
+ * or pool, which fixes the layout to NCL (NCDHW), and every consumer of each of its maps is a
+ * window op, a row-local op, or a global op (which the cost model holds whole). Its maps then
+ * get `rows`: L for NCL, H for NCDHW (the axis of the window's first geometry dim).
+ */
+function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tensors: FusionTensor[]): void {
+  const parent = tensors.map((_, i) => i);
+  const find = (x: number): number => {
+    while (parent[x] !== x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  const rankOf = (t: number) => tensors[t].shape.length;
+  const streamRank = (r: number) => r === 3 || r === 5;
+  const isWindow = (i: number) => WINDOW_OPS.has(geometryOpType(nodes[i]));
+  const rowLocal = (i: number): boolean => {
+    const n = nodes[i];
+    if (n.domain !== '' && n.domain !== 'ai.onnx') return false;
+    if (ROW_LOCAL_OPS.has(n.opType)) return true;
+    if (n.opType === 'Concat' || n.opType === 'Split') {
+      const r = ops[i].inputs.length ? rankOf(ops[i].inputs[0]) : 0;
+      const axis = n.attrInt('axis', n.opType === 'Split' ? 0 : 1);
+      return r > 0 && ((axis % r) + r) % r === 1;
+    }
+    return false;
+  };
+  const seeded = new Set<number>();
+  const local: boolean[] = ops.map((_, i) => rowLocal(i));
+  ops.forEach((op, i) => {
+    const maps = [...op.inputs, ...op.outputs];
+    if (isWindow(i)) {
+      // the window's data input fixes the layout of its input and output maps of that rank
+      const r = op.inputs.length ? rankOf(op.inputs[0]) : 0;
+      if (streamRank(r)) for (const t of maps) if (rankOf(t) === r) seeded.add(t);
+    } else if (local[i]) {
+      const same = maps.filter((t) => streamRank(rankOf(t)));
+      for (const t of same) if (rankOf(t) === rankOf(same[0])) parent[find(t)] = find(same[0]);
+    }
+  });
+  const spoiled = new Set<number>();
+  const hasSeed = new Set<number>();
+  tensors.forEach((t, i) => {
+    if (!streamRank(t.shape.length)) return;
+    const root = find(i);
+    if (seeded.has(i)) hasSeed.add(root);
+    for (const c of t.consumers) if (!isWindow(c) && !local[c] && !ops[c].global) spoiled.add(root);
+  });
+  tensors.forEach((t, i) => {
+    const r = t.shape.length;
+    if (!streamRank(r) || !hasSeed.has(find(i)) || spoiled.has(find(i))) return;
+    t.rows = Math.max(1, t.shape[r === 3 ? 2 : 3]);
+  });
 }
 
 /** Ops that must see their whole input map before producing any output row. */

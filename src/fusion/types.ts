@@ -22,6 +22,11 @@ export interface FusionTensor {
   consumers: number[];
   /** (additive) True when the tensor is a graph output: written to DRAM even if consumed inside a group. */
   graphOutput?: boolean;
+  /** (additive) Rows LBDF streams the map in, when its rank is not 4: the extent of its row axis
+   * (the op graph builder sets it on 1-D maps, NCL: L, and 3-D maps, NCDHW: H, that a 1-D or
+   * 3-D conv or pool reads or writes and that only row-local ops consume). Absent: H for a
+   * rank-4 map (NCHW), 1 otherwise (the whole map is one row). See `mapRows`. */
+  rows?: number;
 }
 
 /** One op of the fusion problem: its IR node, tensors read and written, MACs. */
@@ -37,7 +42,9 @@ export interface FusionOp {
   outputs: number[];
   /** Elements of constant inputs (weights, biases, BN parameters). */
   weightElements: number;
-  /** Sliding-window geometry for convs/pools ([kh, kw], [sh, sw], dilations); 1x1/1 otherwise. */
+  /** Sliding-window geometry for convs/pools ([kh, kw], [sh, sw], dilations; a 1-D window is
+   * [k, 1]: its one spatial axis is the row axis; a 3-D one gives its last two axes); 1x1/1
+   * otherwise. */
   kernel: [number, number];
   stride: [number, number];
   dilation: [number, number];

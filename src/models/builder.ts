@@ -135,6 +135,29 @@ export class ModelBuilder {
     ], o.name);
   }
 
+  /** A 1-D (NCL) or 3-D (NCDHW) conv, by the input's rank: the same kernel, stride and
+   * dilation on every spatial axis; 'same' pads d (k - 1) / 2 on each side (odd kernels). */
+  convNd(x: string, o: { outChannels: number; kernel?: number; stride?: number; dilation?: number; pads?: number | 'same'; group?: number; bias?: boolean; name?: string }): string {
+    const [n, c, ...spatial] = this.shape(x);
+    if (spatial.length !== 1 && spatial.length !== 3) throw new Error(`ModelBuilder.convNd: input of rank ${spatial.length + 2}, expected 3 (NCL) or 5 (NCDHW)`);
+    const k = o.kernel ?? 3, st = o.stride ?? 1, d = o.dilation ?? 1, g = o.group ?? 1;
+    const p = o.pads === 'same' ? (d * (k - 1)) >> 1 : o.pads ?? 0;
+    const r = spatial.length;
+    const fanIn = (c / g) * k ** r;
+    const wName = this.initializer('W', [o.outChannels, c / g, ...spatial.map(() => k)], (rng) => rng.normal() * Math.sqrt(2 / fanIn));
+    const inputs = [x, wName];
+    if (o.bias) inputs.push(this.initializer('B', [o.outChannels], (rng) => rng.normal() * 0.1));
+    const out = spatial.map((h) => Math.floor((h + 2 * p - d * (k - 1) - 1) / st) + 1);
+    const each = (v: number) => spatial.map(() => v);
+    return this.node('Conv', inputs, [n, o.outChannels, ...out], [
+      attr.ints('kernel_shape', each(k)),
+      attr.ints('strides', each(st)),
+      attr.ints('pads', [...each(p), ...each(p)]),
+      attr.ints('dilations', each(d)),
+      attr.int('group', g),
+    ], o.name);
+  }
+
   /** Inference-mode BatchNormalization with randomized statistics (as the shared models). */
   batchNorm(x: string, o: { epsilon?: number; gammaZero?: boolean; name?: string } = {}): string {
     const c = this.shape(x)[1];

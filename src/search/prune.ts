@@ -64,11 +64,10 @@
  */
 import type { CostModel, Group, Rectifier } from '../fusion/types.ts';
 import { LbdfCostModel } from '../fusion/lbdf.ts';
+import { mapRows } from '../fusion/cost-base.ts';
 import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import type { Rng } from '../util/random.ts';
 
-/** Rows of a map as LBDF counts them (NCHW: H; other ranks: 1). */
-const rowsOf = (shape: readonly number[]) => (shape.length === 4 ? Math.max(1, shape[2]) : 1);
 
 /** Per cost model: reusable scratch arrays. */
 const scratch = new WeakMap<CostModel, { mark: Int32Array; tmark: Int32Array; trows: Int32Array; gen: number }>();
@@ -99,7 +98,7 @@ export function lbdfMemoryFloor(cost: LbdfCostModel, group: Group): number {
     if (s.tmark[t] !== gen) continue;
     s.tmark[t] = 0; // counted
     const T = tensors[t];
-    const H = rowsOf(T.shape);
+    const H = mapRows(T);
     bytes += Math.min(s.trows[t], H) * (T.elements / H) * b;
   }
   return bytes;
@@ -276,8 +275,8 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
     }
     return p;
   };
-  const rowBytes = (t: number) => (tensors[t].elements / rowsOf(tensors[t].shape)) * b;
-  const lines = (t: number, r: number) => Math.min(r, rowsOf(tensors[t].shape)) * rowBytes(t);
+  const rowBytes = (t: number) => (tensors[t].elements / mapRows(tensors[t])) * b;
+  const lines = (t: number, r: number) => Math.min(r, mapRows(tensors[t])) * rowBytes(t);
   const held = new Map<number, number>(); // map -> rows held by the set
   const gain = (x: number) => {
     const p = profileOf(x);

@@ -1,0 +1,64 @@
+/** 1-D (NCL) and 3-D (NCDHW) maps stream row by row under LBDF when the graph shows their layout
+ * (op-graph.ts markStreamedMaps); rank-3 maps of a transformer, or any a row-mixing op reads,
+ * stay whole. Figures by hand, 1 byte per element. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ModelBuilder } from '../../src/models/builder.ts';
+import { buildOpGraph } from '../../src/fusion/op-graph.ts';
+import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
+import { mapRows } from '../../src/fusion/cost-base.ts';
+import { lbdfMemoryFloor } from '../../src/search/prune.ts';
+import type { Model } from '../../src/ir/graph.ts';
+import type { OpGraph } from '../../src/fusion/types.ts';
+
+const graphOf = (b: ModelBuilder, m: Model): OpGraph => buildOpGraph(m, { shapeOf: (v) => b.shape(v) });
+const rowsByName = (g: OpGraph) => Object.fromEntries(g.tensors.map((t) => [t.name, mapRows(t)]));
+
+test('a Conv1d stack streams along L: (K-1+s)-row line buffers of C bytes, not whole maps', () => {
+  const b = new ModelBuilder({ seed: 1 });
+  const x = b.input('x', [1, 8, 64]);
+  const a = b.convNd(x, { outChannels: 16, kernel: 3, pads: 'same', name: 'c1' });
+  const r = b.relu(a, 'r');
+  const y = b.output(b.convNd(r, { outChannels: 16, kernel: 5, stride: 2, pads: 'same', name: 'c2' }));
+  const m = b.build();
+  const g = graphOf(b, m);
+  assert.deepEqual(rowsByName(g), { x: 64, [a]: 64, [r]: 64, [y]: 32 });
+  assert.deepEqual(g.ops[0].kernel, [3, 1], 'a 1-D window is [k, 1]: L is the row axis');
+  const cost = new LbdfCostModel(g, 1 << 20, 1);
+  const mem = cost.memory([0, 1, 2]);
+  // weights 16*8*3 + 16*16*5 = 1664; x: 3 rows x 8 = 24; a: relu 1 row x 16; r: 5 - 1 + 2 = 6 rows x 16 = 96
+  assert.deepEqual(mem.items.map((i) => [i.kind, i.bytes]), [['weights', 384], ['weights', 1280], ['line-buffer', 24], ['line-buffer', 16], ['line-buffer', 96]]);
+  assert.equal(mem.bytes, 1664 + 24 + 16 + 96);
+  // the search's pruning bound reads the same rows: never above the cost model's figure
+  assert.equal(lbdfMemoryFloor(cost, [0, 1, 2]), mem.bytes);
+});
+
+test('a Conv3d streams along H: a row is C x D x W', () => {
+  const b = new ModelBuilder({ seed: 2 });
+  const x = b.input('x', [1, 4, 6, 10, 12]);
+  const a = b.convNd(x, { outChannels: 8, kernel: 3, pads: 'same', name: 'c' });
+  const r = b.output(b.relu(a, 'r'));
+  const g = graphOf(b, b.build());
+  assert.deepEqual(rowsByName(g), { x: 10, [a]: 10, [r]: 10 });
+  const mem = new LbdfCostModel(g, 1 << 20, 1).memory([0, 1]);
+  // weights 8*4*27 = 864; x: 3 rows x (4*6*12 = 288) = 864; a: 1 row x (8*6*12) = 576
+  assert.equal(mem.bytes, 864 + 864 + 576);
+});
+
+test('rank-3 maps stay whole where the layout is not shown or a row-mixing op reads them', () => {
+  // a transformer's [batch, sequence, hidden]: no 1-D window anywhere
+  const t = new ModelBuilder({ seed: 3 });
+  const h = t.input('h', [1, 16, 32]);
+  const s = t.output(t.relu(t.sigmoid(h, 's'), 'r'));
+  const gt = graphOf(t, t.build());
+  assert.deepEqual(rowsByName(gt), { h: 1, [gt.tensors[1].name]: 1, [s]: 1 });
+  // a Conv1d whose output a Flatten reads: that map (and the Relu linked to it) stay whole, the
+  // conv's input still streams
+  const b = new ModelBuilder({ seed: 4 });
+  const x = b.input('x', [1, 4, 20]);
+  const a = b.convNd(x, { outChannels: 4, kernel: 3, pads: 'same' });
+  const r = b.relu(a);
+  const f = b.output(b.flatten(r));
+  const g = graphOf(b, b.build());
+  assert.deepEqual(rowsByName(g), { x: 20, [a]: 1, [r]: 1, [f]: 1 });
+});
