@@ -311,7 +311,8 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
   };
   const rankOf = (t: number) => tensors[t].shape.length;
   const streamRank = (r: number) => r === 3 || r === 5;
-  const isWindow = (i: number) => WINDOW_OPS.has(geometryOpType(nodes[i]));
+  // channels-first windows only: a layout domain's Conv (com.ms.internal.nhwc) reads NLC
+  const isWindow = (i: number) => ['', 'ai.onnx', 'com.microsoft'].includes(nodes[i].domain) && WINDOW_OPS.has(geometryOpType(nodes[i]));
   const rowLocal = (i: number): boolean => {
     const n = nodes[i];
     if (n.domain !== '' && n.domain !== 'ai.onnx') return false;

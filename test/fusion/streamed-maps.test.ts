@@ -3,6 +3,7 @@
  * stay whole. Figures by hand, 1 byte per element. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
@@ -61,4 +62,36 @@ test('rank-3 maps stay whole where the layout is not shown or a row-mixing op re
   const f = b.output(b.flatten(r));
   const g = graphOf(b, b.build());
   assert.deepEqual(rowsByName(g), { x: 20, [a]: 1, [r]: 1, [f]: 1 });
+});
+
+test('property: streaming a 1-D or 3-D map never needs more buffer than holding it whole, and the pruning floor stays below', () => {
+  const arb = fc.record({
+    seed: fc.integer({ min: 0, max: 1_000_000 }),
+    threeD: fc.boolean(),
+    layers: fc.array(fc.record({ kernel: fc.constantFrom(1, 3, 5), stride: fc.constantFrom(1, 2), dilation: fc.constantFrom(1, 2), residual: fc.boolean() }), { minLength: 1, maxLength: 5 }),
+  });
+  fc.assert(
+    fc.property(arb, ({ seed, threeD, layers }) => {
+      const b = new ModelBuilder({ seed });
+      let x = b.input('x', threeD ? [1, 2, 4, 12, 12] : [1, 4, 40]);
+      for (const l of layers) {
+        const y = b.relu(b.convNd(x, { outChannels: b.shape(x)[1], kernel: l.kernel, stride: l.stride, dilation: l.dilation, pads: 'same' }));
+        x = l.residual && l.stride === 1 ? b.add(x, y) : y;
+      }
+      b.output(x);
+      const g = graphOf(b, b.build());
+      assert.ok(g.tensors.every((t) => t.rows !== undefined), 'a conv stack streams every map');
+      const whole: OpGraph = { ...g, tensors: g.tensors.map(({ rows: _, ...t }) => t) };
+      const streamed = new LbdfCostModel(g, 1 << 30, 1);
+      const held = new LbdfCostModel(whole, 1 << 30, 1);
+      const all = g.ops.map((o) => o.id);
+      for (let i = 0; i < all.length; i++) {
+        const group = all.slice(i);
+        const m = streamed.memory(group).bytes;
+        assert.ok(m <= held.memory(group).bytes);
+        assert.ok(lbdfMemoryFloor(streamed, group) <= m);
+      }
+    }),
+    { numRuns: 60, seed: 7 },
+  );
 });
