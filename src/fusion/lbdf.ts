@@ -96,7 +96,7 @@ export class LbdfCostModel extends FusionCostModel {
         const line = rows * rowB;
         if (items) {
           const c = ops[by];
-          const why = c.kernel[0] === 1 && c.stride[0] === 1 ? `element-wise consumer ${c.node}` : `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window of ${c.node}: K-1+s`;
+          const why = c.kernel[0] === 1 && c.stride[0] === 1 ? `element-wise consumer ${c.node}` : c.dilation[0] > 1 ? `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window dilated by ${c.dilation[0]} of ${c.node}: K_eff-1+s, K_eff = d(K-1)+1` : `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window of ${c.node}: K-1+s`;
           items.push({ tensor: T.name, kind: 'line-buffer', bytes: line, detail: `${rows} of ${H} rows (${why})` });
         }
         bytes += line;

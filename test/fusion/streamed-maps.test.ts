@@ -95,3 +95,12 @@ test('property: streaming a 1-D or 3-D map never needs more buffer than holding 
     { numRuns: 60, seed: 7 },
   );
 });
+
+test('a dilated window says so: its rows are K_eff - 1 + s', () => {
+  const b = new ModelBuilder({ seed: 5 });
+  const x = b.input('x', [1, 2, 30]);
+  b.output(b.relu(b.convNd(x, { outChannels: 2, kernel: 3, dilation: 2, pads: 'same', name: 'c' })));
+  const item = new LbdfCostModel(graphOf(b, b.build()), 1 << 20, 1).memory([0, 1]).items.find((i) => i.tensor === 'x')!;
+  assert.equal(item.bytes, 5 * 2); // K_eff = 2 (3 - 1) + 1 = 5 rows of 2 channels
+  assert.match(item.detail, /^5 of 30 rows \(3x1\/s1 window dilated by 2 of c: K_eff-1\+s/);
+});
