@@ -19,7 +19,9 @@
  *    branch, e.g. squeeze-excitation, has an infinite look-ahead: the whole map);
  *  - full map: a map consumed by a global op in G (global pooling, spatial reductions/softmax) is
  *    held whole (H rows), since nothing downstream of the global op can proceed before its last
- *    row (this replaces its line and skip buffers).
+ *    row (this replaces its line and skip buffers); so is a map that a matrix product in G reads
+ *    as its B operand (FusionOp.whole: attention's K^T and V), since every output row reads all
+ *    of it, and on a branch it is an infinite look-ahead.
  * Rows: a map's H when it is NCHW; L for a 1-D (NCL) and H for a 3-D (NCDHW) map that the op
  * graph marks as streamed (FusionTensor.rows: a 1-D or 3-D conv or pool shows its layout); any
  * other map is one row, i.e. held whole. A row is the map's bytes / its rows (NCHW: W x C).
@@ -79,7 +81,7 @@ export class LbdfCostModel extends FusionCostModel {
         for (const c of T.consumers) {
           if (!this.inG(c)) continue;
           inside++;
-          if (ops[c].global) global = true;
+          if (ops[c].global || ops[c].whole?.includes(t)) global = true;
           const r = this.windowRows(c);
           if (r > rows) {
             rows = r;
@@ -88,7 +90,7 @@ export class LbdfCostModel extends FusionCostModel {
         }
         if (global) {
           const full = T.elements * b;
-          items?.push({ tensor: T.name, kind: 'full-map', bytes: full, detail: `${H} rows (whole map): consumed by a global op in the group` });
+          items?.push({ tensor: T.name, kind: 'full-map', bytes: full, detail: `${H} rows (whole map): ${T.consumers.some((c) => this.inG(c) && ops[c].global) ? 'consumed by a global op in the group' : 'the B operand of a matrix product in the group (every output row reads all of it)'}` });
           bytes += full;
           continue;
         }
@@ -154,7 +156,7 @@ export class LbdfCostModel extends FusionCostModel {
         if (this.leadStamp[x] !== gen) continue;
         reached++;
         const mx = this.leadMax[x], mn = this.leadMin[x];
-        const la = la0 === 0 ? 0 : la0 * (Ht / this.rowsOf(x));
+        const la = op.whole?.includes(x) ? Infinity : la0 === 0 ? 0 : la0 * (Ht / this.rowsOf(x));
         if (mx + la > hi) hi = mx + la;
         if (mn + la < lo) lo = mn + la;
         if (mx > inHi) inHi = mx;

@@ -168,7 +168,11 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
     const inputs: number[] = [];
     const weights: { name: string; elements: number }[] = [];
     const opaque = CONTROL_FLOW_OPS.has(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
-    for (const raw of opaque ? [...n.inputs, ...n.implicitInputs()] : n.inputs) {
+    const wholeAt = opaque ? -1 : wholeOperand(n);
+    let whole: number[] | undefined;
+    const raws = opaque ? [...n.inputs, ...n.implicitInputs()] : n.inputs;
+    for (let k = 0; k < raws.length; k++) {
+      const raw = raws[k];
       if (!raw) continue;
       const v = root(raw);
       const ct = constType.get(v);
@@ -180,6 +184,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       }
       const t = tensorOf(v, -1);
       if (!inputs.includes(t)) inputs.push(t);
+      if (k === wholeAt) (whole ??= []).push(t);
     }
     const outputs: number[] = [];
     n.outputs.forEach((o, k) => {
@@ -201,6 +206,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       macs: 0,
       weights,
     };
+    if (whole) op.whole = whole;
     if (opaque) {
       op.opaque = true;
       const inner = subgraphWeights(n);
@@ -350,6 +356,16 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
     if (!streamRank(r) || !hasSeed.has(find(i)) || spoiled.has(find(i))) return;
     t.rows = Math.max(1, t.shape[r === 3 ? 2 : 3]);
   });
+}
+
+/** The input of a matrix product that every output row reads whole: B of A x B (MatMul, Gemm,
+ * their integer, quantized and onnxruntime-fused forms). When it is a feature map, not a
+ * weight (attention's K^T and V), LBDF holds it whole (FusionOp.whole). -1: none. */
+function wholeOperand(n: Node): number {
+  const op = geometryOpType(n);
+  if (op === 'MatMul' || op === 'Gemm' || op === 'MatMulInteger') return 1;
+  if (op === 'QLinearMatMul') return 3;
+  return -1;
 }
 
 /** Ops that must see their whole input map before producing any output row. */

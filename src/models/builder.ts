@@ -245,6 +245,25 @@ export class ModelBuilder {
     return this.node('Pad', [x, p], [n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]], [attr.string('mode', 'constant')], name);
   }
 
+  /** Transpose by `perm`. */
+  transpose(x: string, perm: number[], name?: string): string {
+    const s = this.shape(x);
+    return this.node('Transpose', [x], perm.map((p) => s[p]), [attr.ints('perm', perm)], name);
+  }
+
+  /** MatMul of two values of rank >= 2 whose leading (batch) dims broadcast; `b` may be a new
+   * weight: give its [K, N] dims instead of a value name. */
+  matmul(a: string, b: string | [number, number], name?: string): string {
+    const bName = typeof b === 'string' ? b : this.initializer('mm_W', b, (r) => r.normal() * Math.sqrt(1 / b[0]));
+    const sa = this.shape(a), sb = this.shape(bName);
+    const [m, k] = sa.slice(-2), [k2, n] = sb.slice(-2);
+    if (k !== k2) throw new Error(`ModelBuilder.matmul: inner dims ${k} and ${k2} differ`);
+    const ba = sa.slice(0, -2), bb = sb.slice(0, -2);
+    const r = Math.max(ba.length, bb.length);
+    const batch = [...Array(r).keys()].map((i) => Math.max(ba[ba.length - r + i] ?? 1, bb[bb.length - r + i] ?? 1));
+    return this.node('MatMul', [a, bName], [...batch, m, n], [], name);
+  }
+
   flatten(x: string, name?: string): string {
     const s = this.shape(x);
     return this.node('Flatten', [x], [s[0], s.slice(1).reduce((a, b) => a * b, 1)], [attr.int('axis', 1)], name);

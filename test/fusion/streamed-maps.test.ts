@@ -104,3 +104,30 @@ test('a dilated window says so: its rows are K_eff - 1 + s', () => {
   assert.equal(item.bytes, 5 * 2); // K_eff = 2 (3 - 1) + 1 = 5 rows of 2 channels
   assert.match(item.detail, /^5 of 30 rows \(3x1\/s1 window dilated by 2 of c: K_eff-1\+s/);
 });
+
+test("attention: a matrix product's B operand that is a feature map (K^T, V) is held whole; its A operand and weights stream", () => {
+  // x [1, 2 heads, 8 rows, 4] -> q = x W (weight) ; kT = Transpose(x) ; s = q kT [1,2,8,8] ; o = s x [1,2,8,4]
+  const b = new ModelBuilder({ seed: 6 });
+  const x = b.input('x', [1, 2, 8, 4]);
+  const q = b.matmul(x, [4, 4], 'q');
+  const kT = b.transpose(x, [0, 1, 3, 2], 'kT');
+  const s = b.matmul(q, kT, 's');
+  const o = b.output(b.matmul(s, x, 'o'));
+  const m = b.build();
+  const g = graphOf(b, m);
+  const id = (name: string) => g.tensors.findIndex((t) => t.name === name);
+  const opOf = (node: string) => g.ops.find((op) => op.node === node)!;
+  assert.equal(opOf('q').whole, undefined, 'a weight B operand is no feature map');
+  assert.deepEqual(opOf('s').whole, [id(kT)]);
+  assert.deepEqual(opOf('o').whole, [id(x)]);
+  const cost = new LbdfCostModel(g, 1 << 20, 1);
+  const items = (group: number[]) => Object.fromEntries(cost.memory(group).items.map((i) => [`${i.kind} ${i.tensor}`, i.bytes]));
+  // {kT, s}: kT [1,2,4,8] is whole (64), q streams (1 row of 2x4 = 8)
+  assert.deepEqual(items([opOf('kT').id, opOf('s').id]), { [`line-buffer ${x}`]: 8, [`line-buffer ${q}`]: 8, [`full-map ${kT}`]: 64 });
+  // the whole group: x feeds a row-wise path (q) and a whole-map path (kT, and o's B): held whole
+  const all = items(g.ops.map((op) => op.id));
+  assert.equal(all[`full-map ${x}`], 64);
+  assert.equal(all[`full-map ${kT}`], 64);
+  assert.equal(all[`line-buffer ${s}`], 16, 's streams into o as its A operand: 1 row of 2 x 8');
+  assert.ok(!(`line-buffer ${o}` in all));
+});
