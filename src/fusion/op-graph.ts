@@ -383,8 +383,27 @@ function isGlobal(n: Node, inShape: number[]): boolean {
     const axis = n.attrInt('axis', -1);
     return r >= 3 && ((axis % r) + r) % r >= 2;
   }
+  const r = inShape.length;
+  if (r < 3) return false;
+  // Reductions and softmax above count any axis from 2 on (conservative: a reduction over W
+  // alone is row-local). The ops below are held to the row axis exactly (2; a 3-D map's H is 3):
+  // a normalization over the last axis of a rank-4 map (channels-last LayerNorm) is row-local.
+  const rowAxis = r === 5 ? 3 : 2;
+  const norm = (a: number) => ((a % r) + r) % r;
+  // statistics over every spatial axis: the first output row needs the last input row
+  if (n.opType === 'InstanceNormalization' || n.opType === 'GroupNormalization') return true;
+  if (n.opType === 'MeanVarianceNormalization') return (n.attrInts('axes') ?? [0, 2, 3]).some((a) => norm(a) >= 2);
+  // statistics over the axes from `axis` to the last
+  if (LAYER_NORMS.has(n.opType)) return norm(n.attrInt('axis', -1)) <= rowAxis;
+  // a Transpose that moves the row axis: an output row gathers from every input row
+  if (n.opType === 'Transpose') {
+    const perm = n.attrInts('perm') ?? [...Array(r).keys()].reverse();
+    return perm[rowAxis] !== rowAxis;
+  }
   return false;
 }
+
+const LAYER_NORMS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
 /** Multiply-accumulates (convs, matmuls) or output elements (everything else). */
 function macsOf(n: Node, op: FusionOp, tensors: FusionTensor[], graph: Graph, shapeOf: (v: string) => number[]): number {

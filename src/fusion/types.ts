@@ -49,7 +49,8 @@ export interface FusionOp {
   stride: [number, number];
   dilation: [number, number];
   /** True for ops that need their whole input map before producing output (global pooling,
-   * reductions over H/W, Flatten/Gemm on maps, Softmax over spatial axes). */
+   * reductions and Softmax over spatial axes, Instance/Group normalization, a LayerNorm whose
+   * axes include the row axis, a Transpose that moves the row axis). */
   global: boolean;
   macs: number;
   /** (additive) The constant inputs behind weightElements, by IR name (a weight shared by

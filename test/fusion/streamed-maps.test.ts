@@ -9,7 +9,9 @@ import { buildOpGraph } from '../../src/fusion/op-graph.ts';
 import { LbdfCostModel } from '../../src/fusion/lbdf.ts';
 import { mapRows } from '../../src/fusion/cost-base.ts';
 import { lbdfMemoryFloor } from '../../src/search/prune.ts';
-import type { Model } from '../../src/ir/graph.ts';
+import { Graph, Model, Node, attr, type Attribute } from '../../src/ir/graph.ts';
+import { Tensor } from '../../src/ir/tensor.ts';
+import { DataType } from '../../src/ir/dtype.ts';
 import type { OpGraph } from '../../src/fusion/types.ts';
 
 const graphOf = (b: ModelBuilder, m: Model): OpGraph => buildOpGraph(m, { shapeOf: (v) => b.shape(v) });
@@ -122,12 +124,38 @@ test("attention: a matrix product's B operand that is a feature map (K^T, V) is 
   assert.deepEqual(opOf('o').whole, [id(x)]);
   const cost = new LbdfCostModel(g, 1 << 20, 1);
   const items = (group: number[]) => Object.fromEntries(cost.memory(group).items.map((i) => [`${i.kind} ${i.tensor}`, i.bytes]));
-  // {kT, s}: kT [1,2,4,8] is whole (64), q streams (1 row of 2x4 = 8)
-  assert.deepEqual(items([opOf('kT').id, opOf('s').id]), { [`line-buffer ${x}`]: 8, [`line-buffer ${q}`]: 8, [`full-map ${kT}`]: 64 });
+  // {kT, s}: kT [1,2,4,8] is whole (64), q streams (1 row of 2x4 = 8); x is whole too: the
+  // Transpose moves its row axis (an output row of kT reads every row of x)
+  assert.equal(opOf('kT').global, true);
+  assert.deepEqual(items([opOf('kT').id, opOf('s').id]), { [`full-map ${x}`]: 64, [`line-buffer ${q}`]: 8, [`full-map ${kT}`]: 64 });
+  assert.deepEqual(items([opOf('q').id, opOf('s').id]), { 'weights q': 16, [`line-buffer ${x}`]: 8, [`line-buffer ${q}`]: 8, [`full-map ${kT}`]: 64 });
   // the whole group: x feeds a row-wise path (q) and a whole-map path (kT, and o's B): held whole
   const all = items(g.ops.map((op) => op.id));
   assert.equal(all[`full-map ${x}`], 64);
   assert.equal(all[`full-map ${kT}`], 64);
   assert.equal(all[`line-buffer ${s}`], 16, 's streams into o as its A operand: 1 row of 2 x 8');
   assert.ok(!(`line-buffer ${o}` in all));
+});
+
+test('normalizations over the row axis and Transposes that move it are global; over the last axis of a rank-4 map they are row-local', () => {
+  const one = (opType: string, attributes: Attribute[], inputs: string[] = ['x'], shape = [1, 4, 6, 8]) => {
+    const g = new Graph({
+      nodes: [new Node({ name: 'n', opType, inputs, outputs: ['y'], attributes })],
+      inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape } }],
+      outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+      initializers: inputs.slice(1).map((w) => Tensor.float32(w, [shape[1]], new Float32Array(shape[1]).fill(1))),
+    });
+    const perm = attributes.find((a) => a.name === 'perm');
+    const out = perm?.type === 'ints' ? perm.value.map((p) => shape[Number(p)]) : shape;
+    const og = buildOpGraph(new Model({ graph: g }), { shapeOf: (v) => (v === 'y' ? out : shape) });
+    return og.ops[0].global;
+  };
+  assert.equal(one('InstanceNormalization', [], ['x', 's', 'b']), true);
+  assert.equal(one('LayerNormalization', [], ['x', 's']), false, 'over the last axis: within a row');
+  assert.equal(one('LayerNormalization', [attr.int('axis', 1)], ['x', 's']), true);
+  assert.equal(one('MeanVarianceNormalization', []), true);
+  assert.equal(one('MeanVarianceNormalization', [attr.ints('axes', [1])]), false);
+  assert.equal(one('Transpose', [attr.ints('perm', [0, 1, 3, 2])]), true);
+  assert.equal(one('Transpose', [attr.ints('perm', [0, 2, 1, 3])]), true);
+  assert.equal(one('Transpose', [attr.ints('perm', [1, 0, 2, 3])]), false, 'H stays the row axis');
 });
