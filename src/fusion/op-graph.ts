@@ -202,7 +202,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       kernel: geo.kernel,
       stride: geo.stride,
       dilation: geo.dilation,
-      global: isGlobal(n, inputs.length ? tensors[inputs[0]].shape : []),
+      global: isGlobal(n, inputs.length ? tensors[inputs[0]].shape : [], outputs.length ? tensors[outputs[0]].shape : []),
       macs: 0,
       weights,
     };
@@ -369,7 +369,7 @@ function wholeOperand(n: Node): number {
 }
 
 /** Ops that must see their whole input map before producing any output row. */
-function isGlobal(n: Node, inShape: number[]): boolean {
+function isGlobal(n: Node, inShape: number[], outShape: number[]): boolean {
   if (GLOBAL_OPS.has(n.opType)) return true;
   if (REDUCE_OPS.has(n.opType)) {
     if (inShape.length < 3) return false;
@@ -399,6 +399,17 @@ function isGlobal(n: Node, inShape: number[]): boolean {
   if (n.opType === 'Transpose') {
     const perm = n.attrInts('perm') ?? [...Array(r).keys()].reverse();
     return perm[rowAxis] !== rowAxis;
+  }
+  // a Reshape of an NCHW map (into rank 3 or more) is row-local when its leading dims hold the
+  // N x C planes whole and its row axis is the first dim of the re-cut plane ([N, C, H*W],
+  // ShuffleNet's [N, g, C/g, H, W]): output rows then follow input rows. Otherwise an output
+  // row takes elements of many input rows ([N, C*H, W], channels split across rows).
+  if (n.opType === 'Reshape' && r === 4 && outShape.length >= 3) {
+    const planes = inShape[0] * inShape[1];
+    let p = 1;
+    let k = 0;
+    while (k < outShape.length && p < planes) p *= outShape[k++];
+    return !(p === planes && k === (outShape.length === 5 ? 3 : 2));
   }
   return false;
 }

@@ -138,7 +138,7 @@ test("attention: a matrix product's B operand that is a feature map (K^T, V) is 
 });
 
 test('normalizations over the row axis and Transposes that move it are global; over the last axis of a rank-4 map they are row-local', () => {
-  const one = (opType: string, attributes: Attribute[], inputs: string[] = ['x'], shape = [1, 4, 6, 8]) => {
+  const one = (opType: string, attributes: Attribute[], inputs: string[] = ['x'], shape = [1, 4, 6, 8], outShape?: number[]) => {
     const g = new Graph({
       nodes: [new Node({ name: 'n', opType, inputs, outputs: ['y'], attributes })],
       inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape } }],
@@ -146,7 +146,7 @@ test('normalizations over the row axis and Transposes that move it are global; o
       initializers: inputs.slice(1).map((w) => Tensor.float32(w, [shape[1]], new Float32Array(shape[1]).fill(1))),
     });
     const perm = attributes.find((a) => a.name === 'perm');
-    const out = perm?.type === 'ints' ? perm.value.map((p) => shape[Number(p)]) : shape;
+    const out = outShape ?? (perm?.type === 'ints' ? perm.value.map((p) => shape[Number(p)]) : shape);
     const og = buildOpGraph(new Model({ graph: g }), { shapeOf: (v) => (v === 'y' ? out : shape) });
     return og.ops[0].global;
   };
@@ -158,4 +158,11 @@ test('normalizations over the row axis and Transposes that move it are global; o
   assert.equal(one('Transpose', [attr.ints('perm', [0, 1, 3, 2])]), true);
   assert.equal(one('Transpose', [attr.ints('perm', [0, 2, 1, 3])]), true);
   assert.equal(one('Transpose', [attr.ints('perm', [1, 0, 2, 3])]), false, 'H stays the row axis');
+  const reshape = (to: number[]) => one('Reshape', [], ['x', 'to'], [1, 4, 6, 8], to);
+  assert.equal(reshape([1, 4, 12, 4]), false, 'each (n, c) plane re-cut row-major: rows follow');
+  assert.equal(reshape([1, 4, 48]), false);
+  assert.equal(reshape([1, 8, 3, 8]), true, 'channels split across rows');
+  assert.equal(reshape([1, 192]), false, 'a rank-2 result is one row: held whole by its consumers');
+  assert.equal(reshape([1, 2, 2, 6, 8]), false, "ShuffleNet's channel split");
+  assert.equal(reshape([1, 4, 2, 3, 8]), true, 'the row axis (3) is not the first plane dim');
 });
