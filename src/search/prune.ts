@@ -68,7 +68,6 @@ import { mapRows } from '../fusion/cost-base.ts';
 import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import type { Rng } from '../util/random.ts';
 
-
 /** Per cost model: reusable scratch arrays. */
 const scratch = new WeakMap<CostModel, { mark: Int32Array; tmark: Int32Array; trows: Int32Array; gen: number }>();
 
