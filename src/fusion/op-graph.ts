@@ -168,7 +168,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
     const inputs: number[] = [];
     const weights: { name: string; elements: number }[] = [];
     const opaque = CONTROL_FLOW_OPS.has(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
-    const wholeAt = opaque ? -1 : wholeOperand(n);
+    const wholeAt = opaque ? [] : wholeOperands(n);
     let whole: number[] | undefined;
     const raws = opaque ? [...n.inputs, ...n.implicitInputs()] : n.inputs;
     for (let k = 0; k < raws.length; k++) {
@@ -184,7 +184,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       }
       const t = tensorOf(v, -1);
       if (!inputs.includes(t)) inputs.push(t);
-      if (k === wholeAt) (whole ??= []).push(t);
+      if (wholeAt.includes(k) && !whole?.includes(t)) (whole ??= []).push(t);
     }
     const outputs: number[] = [];
     n.outputs.forEach((o, k) => {
@@ -358,14 +358,16 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
   });
 }
 
-/** The input of a matrix product that every output row reads whole: B of A x B (MatMul, Gemm,
- * their integer, quantized and onnxruntime-fused forms). When it is a feature map, not a
- * weight (attention's K^T and V), LBDF holds it whole (FusionOp.whole). -1: none. */
-function wholeOperand(n: Node): number {
+/** The inputs that every output row reads whole: B of A x B (MatMul, Gemm, their integer,
+ * quantized and onnxruntime-fused forms), the key and value of onnxruntime's attention ops.
+ * When such an input is a feature map, not a weight (attention's K^T and V), LBDF holds it
+ * whole (FusionOp.whole). */
+function wholeOperands(n: Node): number[] {
   const op = geometryOpType(n);
-  if (op === 'MatMul' || op === 'Gemm' || op === 'MatMulInteger') return 1;
-  if (op === 'QLinearMatMul') return 3;
-  return -1;
+  if (op === 'MatMul' || op === 'Gemm' || op === 'MatMulInteger') return [1];
+  if (op === 'QLinearMatMul') return [3];
+  if (n.domain === 'com.microsoft' && (op === 'MultiHeadAttention' || op === 'GroupQueryAttention')) return [1, 2];
+  return [];
 }
 
 /** Ops that must see their whole input map before producing any output row. */
@@ -392,6 +394,9 @@ function isGlobal(n: Node, inShape: number[], outShape: number[]): boolean {
   const norm = (a: number) => ((a % r) + r) % r;
   // statistics over every spatial axis: the first output row needs the last input row
   if (n.opType === 'InstanceNormalization' || n.opType === 'GroupNormalization') return true;
+  // onnxruntime's packed attention: every query row attends to keys and values made from every
+  // row of its one input
+  if (n.domain === 'com.microsoft' && n.opType === 'Attention') return true;
   if (n.opType === 'MeanVarianceNormalization') return (n.attrInts('axes') ?? [0, 2, 3]).some((a) => norm(a) >= 2);
   // statistics over the axes from `axis` to the last
   if (LAYER_NORMS.has(n.opType)) return norm(n.attrInt('axis', -1)) <= rowAxis;

@@ -166,3 +166,15 @@ test('normalizations over the row axis and Transposes that move it are global; o
   assert.equal(reshape([1, 2, 2, 6, 8]), false, "ShuffleNet's channel split");
   assert.equal(reshape([1, 4, 2, 3, 8]), true, 'the row axis (3) is not the first plane dim');
 });
+
+test("onnxruntime's attention ops: MultiHeadAttention holds its key and value whole, packed Attention is global", () => {
+  const vi = (name: string) => ({ name, type: { elemType: DataType.FLOAT, shape: [1, 8, 16] } });
+  const build = (node: Node, inputs: string[]) =>
+    buildOpGraph(new Model({ graph: new Graph({ nodes: [node], inputs: inputs.map(vi), outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }] }) }), { shapeOf: () => [1, 8, 16] });
+  const mha = build(new Node({ name: 'mha', opType: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v'], outputs: ['y'], attributes: [attr.int('num_heads', 2)] }), ['q', 'k', 'v']);
+  const id = (g: OpGraph, name: string) => g.tensors.findIndex((t) => t.name === name);
+  assert.deepEqual(mha.ops[0].whole, [id(mha, 'k'), id(mha, 'v')]);
+  assert.equal(mha.ops[0].global, false);
+  const att = build(new Node({ name: 'att', opType: 'Attention', domain: 'com.microsoft', inputs: ['x'], outputs: ['y'], attributes: [attr.int('num_heads', 2)] }), ['x']);
+  assert.equal(att.ops[0].global, true);
+});
