@@ -318,7 +318,7 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
   const rankOf = (t: number) => tensors[t].shape.length;
   const streamRank = (r: number) => r === 3 || r === 5;
   // channels-first windows only: a layout domain's Conv (com.ms.internal.nhwc) reads NLC
-  const isWindow = (i: number) => ['', 'ai.onnx', 'com.microsoft'].includes(nodes[i].domain) && WINDOW_OPS.has(geometryOpType(nodes[i]));
+  const windowOp: boolean[] = nodes.map((n) => ['', 'ai.onnx', 'com.microsoft'].includes(n.domain) && WINDOW_OPS.has(geometryOpType(n)));
   const rowLocal = (i: number): boolean => {
     const n = nodes[i];
     if (n.domain !== '' && n.domain !== 'ai.onnx') return false;
@@ -326,7 +326,7 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
     if (n.opType === 'Concat' || n.opType === 'Split') {
       const r = ops[i].inputs.length ? rankOf(ops[i].inputs[0]) : 0;
       const axis = n.attrInt('axis', n.opType === 'Split' ? 0 : 1);
-      return r > 0 && ((axis % r) + r) % r === 1;
+      return r > 0 && normAxis(axis, r) === 1;
     }
     return false;
   };
@@ -334,7 +334,7 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
   const local: boolean[] = ops.map((_, i) => rowLocal(i));
   ops.forEach((op, i) => {
     const maps = [...op.inputs, ...op.outputs];
-    if (isWindow(i)) {
+    if (windowOp[i]) {
       // the window's data input fixes the layout of its input and output maps of that rank
       const r = op.inputs.length ? rankOf(op.inputs[0]) : 0;
       if (streamRank(r)) for (const t of maps) if (rankOf(t) === r) seeded.add(t);
@@ -349,12 +349,12 @@ function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[], tens
     if (!streamRank(t.shape.length)) return;
     const root = find(i);
     if (seeded.has(i)) hasSeed.add(root);
-    for (const c of t.consumers) if (!isWindow(c) && !local[c] && !ops[c].global) spoiled.add(root);
+    for (const c of t.consumers) if (!windowOp[c] && !local[c] && !ops[c].global) spoiled.add(root);
   });
   tensors.forEach((t, i) => {
     const r = t.shape.length;
     if (!streamRank(r) || !hasSeed.has(find(i)) || spoiled.has(find(i))) return;
-    t.rows = Math.max(1, t.shape[r === 3 ? 2 : 3]);
+    t.rows = Math.max(1, t.shape[rowAxis(r)]);
   });
 }
 
@@ -378,32 +378,31 @@ function isGlobal(n: Node, inShape: number[], outShape: number[]): boolean {
     const axes = n.attrInts('axes');
     if (!axes) return true; // opset 18 moves axes to an input; absent attr = reduce all (or via input): conservative
     const r = inShape.length;
-    return axes.some((a) => ((a % r) + r) % r >= 2);
+    return axes.some((a) => normAxis(a, r) >= 2);
   }
   if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
     const r = inShape.length;
     const axis = n.attrInt('axis', -1);
-    return r >= 3 && ((axis % r) + r) % r >= 2;
+    return r >= 3 && normAxis(axis, r) >= 2;
   }
   const r = inShape.length;
   if (r < 3) return false;
   // Reductions and softmax above count any axis from 2 on (conservative: a reduction over W
   // alone is row-local). The ops below are held to the row axis exactly (2; a 3-D map's H is 3):
   // a normalization over the last axis of a rank-4 map (channels-last LayerNorm) is row-local.
-  const rowAxis = r === 5 ? 3 : 2;
-  const norm = (a: number) => ((a % r) + r) % r;
+  const row = rowAxis(r);
   // statistics over every spatial axis: the first output row needs the last input row
   if (n.opType === 'InstanceNormalization' || n.opType === 'GroupNormalization') return true;
   // onnxruntime's packed attention: every query row attends to keys and values made from every
   // row of its one input
   if (n.domain === 'com.microsoft' && n.opType === 'Attention') return true;
-  if (n.opType === 'MeanVarianceNormalization') return (n.attrInts('axes') ?? [0, 2, 3]).some((a) => norm(a) >= 2);
+  if (n.opType === 'MeanVarianceNormalization') return (n.attrInts('axes') ?? [0, 2, 3]).some((a) => normAxis(a, r) >= 2);
   // statistics over the axes from `axis` to the last
-  if (LAYER_NORMS.has(n.opType)) return norm(n.attrInt('axis', -1)) <= rowAxis;
+  if (LAYER_NORMS.has(n.opType)) return normAxis(n.attrInt('axis', -1), r) <= row;
   // a Transpose that moves the row axis: an output row gathers from every input row
   if (n.opType === 'Transpose') {
     const perm = n.attrInts('perm') ?? [...Array(r).keys()].reverse();
-    return perm[rowAxis] !== rowAxis;
+    return perm[row] !== row;
   }
   // a Reshape of an NCHW map (into rank 3 or more) is row-local when its leading dims hold the
   // N x C planes whole and its row axis is the first dim of the re-cut plane ([N, C, H*W],
@@ -414,10 +413,16 @@ function isGlobal(n: Node, inShape: number[], outShape: number[]): boolean {
     let p = 1;
     let k = 0;
     while (k < outShape.length && p < planes) p *= outShape[k++];
-    return !(p === planes && k === (outShape.length === 5 ? 3 : 2));
+    return !(p === planes && k === rowAxis(outShape.length));
   }
   return false;
 }
+
+/** An axis attribute (negative counts from the end) as an index into a rank-r shape. */
+const normAxis = (a: number, r: number) => ((a % r) + r) % r;
+
+/** The row axis LBDF streams a map of this rank along: H of NCHW (2) and of NCDHW (3), L of NCL (2). */
+const rowAxis = (rank: number) => (rank === 5 ? 3 : 2);
 
 const LAYER_NORMS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
