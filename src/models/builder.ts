@@ -34,6 +34,9 @@ export interface PoolOptions {
   name?: string;
 }
 
+/** A conv's output length along one axis (ONNX Conv, no auto_pad). */
+const convOut = (len: number, pads: number, k: number, stride: number, dilation: number) => Math.floor((len + pads - dilation * (k - 1) - 1) / stride) + 1;
+
 const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 
@@ -124,8 +127,8 @@ export class ModelBuilder {
     const wName = this.initializer('W', [o.outChannels, c / g, kh, kw], (r) => r.normal() * std);
     const inputs = [x, wName];
     if (o.bias) inputs.push(this.initializer('B', [o.outChannels], (r) => r.normal() * 0.1));
-    const oh = Math.floor((h + pads[0] + pads[2] - dh * (kh - 1) - 1) / sh) + 1;
-    const ow = Math.floor((w + pads[1] + pads[3] - dw * (kw - 1) - 1) / sw) + 1;
+    const oh = convOut(h, pads[0] + pads[2], kh, sh, dh);
+    const ow = convOut(w, pads[1] + pads[3], kw, sw, dw);
     return this.node('Conv', inputs, [n, o.outChannels, oh, ow], [
       attr.ints('kernel_shape', [kh, kw]),
       attr.ints('strides', [sh, sw]),
@@ -147,7 +150,7 @@ export class ModelBuilder {
     const wName = this.initializer('W', [o.outChannels, c / g, ...spatial.map(() => k)], (rng) => rng.normal() * Math.sqrt(2 / fanIn));
     const inputs = [x, wName];
     if (o.bias) inputs.push(this.initializer('B', [o.outChannels], (rng) => rng.normal() * 0.1));
-    const out = spatial.map((h) => Math.floor((h + 2 * p - d * (k - 1) - 1) / st) + 1);
+    const out = spatial.map((h) => convOut(h, 2 * p, k, st, d));
     const each = (v: number) => spatial.map(() => v);
     return this.node('Conv', inputs, [n, o.outChannels, ...out], [
       attr.ints('kernel_shape', each(k)),
