@@ -202,7 +202,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       kernel: geo.kernel,
       stride: geo.stride,
       dilation: geo.dilation,
-      global: isGlobal(n, inputs.length ? tensors[inputs[0]].shape : [], outputs.length ? tensors[outputs[0]].shape : []),
+      global: isGlobal(n, graph, inputs.length ? tensors[inputs[0]].shape : [], outputs.length ? tensors[outputs[0]].shape : []),
       macs: 0,
       weights,
     };
@@ -272,6 +272,11 @@ function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]
 function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
   const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [xs[0], 1] : [xs[xs.length - 2], xs[xs.length - 1]]);
   const op = geometryOpType(n);
+  // an output row of SpaceToDepth is a b x b block of b input rows: a b x b window, stride b
+  if (op === 'SpaceToDepth') {
+    const b = n.attrInt('blocksize', 1);
+    return { kernel: [b, b], stride: [b, b], dilation: [1, 1] };
+  }
   if (!WINDOW_OPS.has(op)) return { kernel: [1, 1], stride: [1, 1], dilation: [1, 1] };
   let k = n.attrInts('kernel_shape');
   if (!k && (op === 'Conv' || op === 'ConvTranspose')) {
@@ -371,7 +376,7 @@ function wholeOperands(n: Node): number[] {
 }
 
 /** Ops that must see their whole input map before producing any output row. */
-function isGlobal(n: Node, inShape: number[], outShape: number[]): boolean {
+function isGlobal(n: Node, graph: Graph, inShape: number[], outShape: number[]): boolean {
   if (GLOBAL_OPS.has(n.opType)) return true;
   if (REDUCE_OPS.has(n.opType)) {
     if (inShape.length < 3) return false;
@@ -415,7 +420,68 @@ function isGlobal(n: Node, inShape: number[], outShape: number[]): boolean {
     while (k < outShape.length && p < planes) p *= outShape[k++];
     return !(p === planes && k === rowAxis(outShape.length));
   }
-  return false;
+  return movesRows(n, graph, r, row);
+}
+
+/** Domains whose ops the rules here know (a layout domain's ops are the default domain's). */
+const KNOWN_DOMAINS = new Set(['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft', 'com.ms.internal.nhwc']);
+
+/**
+ * Data movement across the row axis of a rank-r (>= 3) map, which LBDF must hold whole: an output
+ * row that may take any input row (Gather, Scatter*, GatherND and ScatterND, whose index tuples
+ * may address rows, a Slice walking the rows backwards, Tile repeating them, TopK or ArgMax over
+ * them, a reverse CumSum, sampling ops, Einsum, which may contract or move the row axis), or a
+ * Concat along it (its second input's rows wait for the first input's last row). An op of a
+ * domain the rules do not know may do any of these. Row-local, as before: the same ops along
+ * another axis, a Slice or Split with positive steps along the row axis (a row offset between
+ * the parts is not modelled as a lag), a forward CumSum (one running row).
+ */
+function movesRows(n: Node, graph: Graph, r: number, row: number): boolean {
+  if (!KNOWN_DOMAINS.has(n.domain)) return true;
+  if (n.domain !== '' && n.domain !== 'ai.onnx') return n.domain === 'com.microsoft' && n.opType === 'GridSample';
+  const at = (a: number) => normAxis(a, r) === row;
+  switch (n.opType) {
+    case 'Concat':
+      return at(n.attrInt('axis', 1));
+    case 'Gather': case 'GatherElements': case 'Scatter': case 'ScatterElements':
+      return at(n.attrInt('axis', 0));
+    case 'ArgMax': case 'ArgMin':
+      return at(n.attrInt('axis', 0));
+    case 'TopK':
+      return at(n.attrInt('axis', -1));
+    case 'GatherND': case 'ScatterND': case 'Einsum': case 'GridSample': case 'RoiAlign': case 'MaxRoiPool': case 'Col2Im': case 'DeformConv': case 'Unique':
+      return true;
+    case 'CumSum': {
+      const axis = constInts(graph, n.inputs[1]);
+      return !axis || (at(axis[0]) && n.attrInt('reverse', 0) !== 0);
+    }
+    case 'Tile': {
+      const repeats = constInts(graph, n.inputs[1]);
+      return !repeats || (repeats[row] ?? 1) > 1;
+    }
+    case 'Slice': {
+      if (n.inputs.length < 5 || !n.inputs[4]) return false; // no steps (or opset < 10): all 1
+      const steps = constInts(graph, n.inputs[4]);
+      const axes = n.inputs[3] ? constInts(graph, n.inputs[3]) : steps?.map((_, i) => i);
+      if (!steps || !axes) return true;
+      return axes.some((a, i) => at(a) && steps[i] < 0);
+    }
+    default:
+      return false;
+  }
+}
+
+/** The values of an integer constant (an initializer or a Constant node's output), or undefined
+ * when `v` is absent or computed. */
+function constInts(graph: Graph, v: string | undefined): number[] | undefined {
+  if (!v) return undefined;
+  const init = graph.initializers.get(v);
+  if (init) return init.toIntegers();
+  const a = graph.producer(v)?.opType === 'Constant' ? graph.producer(v)!.attributes[0] : undefined;
+  if (a?.type === 'tensor') return a.value.toIntegers();
+  if (a?.type === 'ints') return a.value.map(Number);
+  if (a?.type === 'int') return [Number(a.value)];
+  return undefined;
 }
 
 /** An axis attribute (negative counts from the end) as an index into a rank-r shape. */

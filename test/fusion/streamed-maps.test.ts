@@ -178,3 +178,80 @@ test("onnxruntime's attention ops: MultiHeadAttention holds its key and value wh
   const att = build(new Node({ name: 'att', opType: 'Attention', domain: 'com.microsoft', inputs: ['x'], outputs: ['y'], attributes: [attr.int('num_heads', 2)] }), ['x']);
   assert.equal(att.ops[0].global, true);
 });
+
+test('data movement across the row axis is global (its input held whole); along another axis, row-local', () => {
+  const shape = [1, 4, 6, 8];
+  // one node over x [1,4,6,8] (and, for Concat, a second map), its integer constants as int64
+  // initializers; `global` of that op
+  const one = (opType: string, attributes: Attribute[] = [], consts: Record<string, number[]> = {}, o: { inputs?: string[]; domain?: string } = {}) => {
+    const inputs = o.inputs ?? ['x', ...Object.keys(consts)];
+    const maps = inputs.filter((v) => v && !(v in consts));
+    const g = new Graph({
+      nodes: [new Node({ name: 'n', opType, domain: o.domain ?? '', inputs, outputs: ['y'], attributes })],
+      inputs: maps.map((name) => ({ name, type: { elemType: DataType.FLOAT, shape } })),
+      outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+      initializers: Object.entries(consts).map(([name, v]) => Tensor.int64(name, [v.length], v)),
+    });
+    return buildOpGraph(new Model({ graph: g }), { shapeOf: (v) => (v in consts ? [consts[v].length] : shape) }).ops[0].global;
+  };
+  // Concat: along H the second input's rows wait for the first's last row
+  assert.equal(one('Concat', [attr.int('axis', 2)], {}, { inputs: ['x', 'x2'] }), true);
+  assert.equal(one('Concat', [attr.int('axis', -2)], {}, { inputs: ['x', 'x2'] }), true);
+  assert.equal(one('Concat', [attr.int('axis', 1)], {}, { inputs: ['x', 'x2'] }), false, 'channels');
+  assert.equal(one('Concat', [attr.int('axis', 3)], {}, { inputs: ['x', 'x2'] }), false, 'within a row');
+  // indexed reads and writes
+  assert.equal(one('Gather', [attr.int('axis', 2)], { i: [5, 0] }), true);
+  assert.equal(one('Gather', [attr.int('axis', 1)], { i: [3, 0] }), false);
+  assert.equal(one('GatherElements', [attr.int('axis', 2)], {}, { inputs: ['x', 'x2'] }), true);
+  assert.equal(one('ScatterElements', [attr.int('axis', 3)], {}, { inputs: ['x', 'x2', 'x3'] }), false);
+  assert.equal(one('GatherND', [], {}, { inputs: ['x', 'x2'] }), true);
+  assert.equal(one('ScatterND', [], {}, { inputs: ['x', 'x2', 'x3'] }), true);
+  assert.equal(one('Einsum', [attr.string('equation', 'bchw,bcxw->bchx')], {}, { inputs: ['x', 'x2'] }), true);
+  // reductions that return positions or values along H
+  assert.equal(one('ArgMax', [attr.int('axis', 2)]), true);
+  assert.equal(one('ArgMax', [attr.int('axis', 3)]), false);
+  assert.equal(one('TopK', [attr.int('axis', 2)], { k: [2] }), true);
+  assert.equal(one('TopK', [], { k: [2] }), false, 'default axis -1: within a row');
+  // Slice: backwards along H (a flip) is global; forwards, or backwards along W, row-local
+  assert.equal(one('Slice', [], { s: [-1], e: [-100], a: [2], st: [-1] }), true);
+  assert.equal(one('Slice', [], { s: [-1], e: [-100], a: [3], st: [-1] }), false);
+  assert.equal(one('Slice', [], { s: [1], e: [6], a: [2], st: [2] }), false);
+  assert.equal(one('Slice', [], { s: [0], e: [3], a: [2] }), false, 'no steps: 1');
+  assert.equal(one('Slice', [], {}, { inputs: ['x', 's', 'e', 'a', 'st'] }), true, 'steps computed: unknown, held whole');
+  // Tile repeating rows, a reverse CumSum over them; a forward one keeps one running row
+  assert.equal(one('Tile', [], { r: [1, 1, 2, 1] }), true);
+  assert.equal(one('Tile', [], { r: [1, 2, 1, 3] }), false);
+  assert.equal(one('CumSum', [attr.int('reverse', 1)], { a: [2] }), true);
+  assert.equal(one('CumSum', [], { a: [2] }), false);
+  assert.equal(one('CumSum', [attr.int('reverse', 1)], { a: [3] }), false);
+  // sampling at computed positions
+  assert.equal(one('GridSample', [], {}, { inputs: ['x', 'x2'] }), true);
+  assert.equal(one('RoiAlign', [], {}, { inputs: ['x', 'x2', 'x3'] }), true);
+  // an op of a domain the rules do not know may do any of these; onnxruntime's known ones follow their rules
+  assert.equal(one('MyOp', [], {}, { domain: 'com.example' }), true);
+  assert.equal(one('Gelu', [], {}, { domain: 'com.microsoft' }), false);
+});
+
+test('LBDF holds a row-axis Concat\'s inputs whole; SpaceToDepth is a b x b window of stride b', () => {
+  const b = new ModelBuilder({ seed: 5 });
+  const x = b.input('x', [1, 2, 8, 4]);
+  const top = b.relu(x, 'top');
+  const bottom = b.sigmoid(x, 'bottom');
+  const y = b.output(b.concat([top, bottom], 2, 'cat'));
+  const g = graphOf(b, b.build());
+  const id = (node: string) => g.ops.find((op) => op.node === node)!.id;
+  const items = Object.fromEntries(new LbdfCostModel(g, 1 << 20, 1).memory([id('top'), id('bottom'), id('cat')]).items.map((i) => [`${i.kind} ${i.tensor}`, i.bytes]));
+  // x streams into the two element-wise ops (1 row of 2 x 4 = 8 bytes); both concat inputs are whole (64 each)
+  assert.deepEqual(items, { 'line-buffer x': 8, [`full-map ${top}`]: 64, [`full-map ${bottom}`]: 64 });
+  assert.equal(mapRows(g.tensors[g.tensors.findIndex((t) => t.name === y)]), 16);
+
+  const s = new Graph({
+    nodes: [new Node({ name: 's2d', opType: 'SpaceToDepth', inputs: ['x'], outputs: ['y'], attributes: [attr.int('blocksize', 2)] })],
+    inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, 3, 8, 8] } }],
+    outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+  });
+  const sg = buildOpGraph(new Model({ graph: s }), { shapeOf: (v) => (v === 'y' ? [1, 12, 4, 4] : [1, 3, 8, 8]) });
+  assert.deepEqual([sg.ops[0].kernel, sg.ops[0].stride], [[2, 2], [2, 2]]);
+  // K - 1 + s = 3 rows of 3 x 8 bytes
+  assert.equal(new LbdfCostModel(sg, 1 << 20, 1).memory([0]).bytes, 72);
+});
