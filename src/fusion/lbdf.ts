@@ -9,7 +9,8 @@
  *  - line buffer of each map t consumed by a member (group inputs included: they stream in row
  *    by row): rows(t) x W x C x bytes with rows(t) = max over its consumers c in G of
  *    (K_eff - 1 + s), K_eff = d (K - 1) + 1 the dilated kernel height and s the vertical stride;
- *    an element-wise consumer (1x1, stride 1) gives 1 row. Rows are capped at the map height H;
+ *    an element-wise consumer (1x1, stride 1) gives 1 row, a linear (cubic) Resize K = 2 (4)
+ *    taps. Rows are capped at the map height H;
  *  - skip buffer of each map t with >= 2 consumers in G whose branches re-join inside G: the
  *    longer branch lags by its receptive-field look-ahead. Walking forward from t inside G, a
  *    window op with dilated kernel K_eff looks floor((K_eff - 1) / 2) rows of its input ahead
@@ -100,7 +101,7 @@ export class LbdfCostModel extends FusionCostModel {
         const line = rows * rowB;
         if (items) {
           const c = ops[by];
-          const why = c.kernel[0] === 1 && c.stride[0] === 1 ? `element-wise consumer ${c.node}` : c.dilation[0] > 1 ? `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window dilated by ${c.dilation[0]} of ${c.node}: K_eff-1+s, K_eff = d(K-1)+1` : `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window of ${c.node}: K-1+s`;
+          const why = c.kernel[0] === 1 && c.stride[0] === 1 ? `element-wise consumer ${c.node}` : c.opType === 'Resize' || c.opType === 'Upsample' ? `${c.kernel[0]}-row interpolation of ${c.node}, stride ${c.stride[0]}: K-1+s` : c.dilation[0] > 1 ? `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window dilated by ${c.dilation[0]} of ${c.node}: K_eff-1+s, K_eff = d(K-1)+1` : `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window of ${c.node}: K-1+s`;
           items.push({ tensor: T.name, kind: 'line-buffer', bytes: line, detail: `${rows} of ${H} rows (${why})` });
         }
         bytes += line;

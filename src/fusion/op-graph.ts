@@ -272,6 +272,7 @@ function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]
 function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
   const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [xs[0], 1] : [xs[xs.length - 2], xs[xs.length - 1]]);
   const op = geometryOpType(n);
+  if (op === 'Resize' || op === 'Upsample') return resizeGeometry(n, shapeOf);
   // an output row of SpaceToDepth is a b x b block of b input rows: a b x b window, stride b
   if (op === 'SpaceToDepth') {
     const b = n.attrInt('blocksize', 1);
@@ -288,6 +289,32 @@ function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { ke
   // KxK window with stride 1 on the input rows (the row scale comes from the shapes).
   const stride = op === 'ConvTranspose' ? [1, 1] : n.attrInts('strides');
   return { kernel: two(k, 1), stride: two(stride, 1), dilation: two(n.attrInts('dilations'), 1) };
+}
+
+/** An interpolating Resize as a window: each output row blends 2 (linear) or 4 (cubic) input
+ * rows, consecutive ones when upsampling (stride 1 on the input rows, as for ConvTranspose) and
+ * about 1/scale apart when downsampling (stride round(in/out)); nearest reads one row (1x1). An
+ * axis that is not resized reads one. Row and column axes as LBDF streams the map (H, W of NCHW
+ * and NCDHW, L of NCL). */
+function resizeGeometry(n: Node, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
+  const one = { kernel: [1, 1] as [number, number], stride: [1, 1] as [number, number], dilation: [1, 1] as [number, number] };
+  const mode = n.attrString('mode', 'nearest');
+  const taps = mode === 'linear' || mode === 'bilinear' ? 2 : mode === 'cubic' ? 4 : 1;
+  if (taps === 1) return one;
+  let i: number[], o: number[];
+  try {
+    i = shapeOf(n.inputs[0]);
+    o = shapeOf(n.outputs[0]);
+  } catch {
+    return one;
+  }
+  const r = i.length;
+  if (r < 3 || r > 5 || o.length !== r) return one;
+  const row = rowAxis(r);
+  const axis = (a: number): [number, number] => (a >= r || i[a] === o[a] ? [1, 1] : [taps, Math.max(1, Math.round(i[a] / o[a]))]);
+  const [kh, sh] = axis(row);
+  const [kw, sw] = axis(r === 3 ? r : row + 1);
+  return { kernel: [kh, kw], stride: [sh, sw], dilation: [1, 1] };
 }
 
 /** Ops through which a 1-D (NCL) or 3-D (NCDHW) map keeps its layout and is consumed row by

@@ -255,3 +255,28 @@ test('LBDF holds a row-axis Concat\'s inputs whole; SpaceToDepth is a b x b wind
   // K - 1 + s = 3 rows of 3 x 8 bytes
   assert.equal(new LbdfCostModel(sg, 1 << 20, 1).memory([0]).bytes, 72);
 });
+
+test('an interpolating Resize reads 2 (linear) or 4 (cubic) input rows per output row; nearest reads one', () => {
+  const geo = (mode: string, out: number[], shape = [1, 2, 8, 8]) => {
+    const g = new Graph({
+      nodes: [new Node({ name: 'rs', opType: 'Resize', inputs: ['x', '', 'sc'], outputs: ['y'], attributes: [attr.string('mode', mode)] })],
+      inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape } }],
+      outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+      initializers: [Tensor.float32('sc', [shape.length], new Float32Array(out.map((d, i) => d / shape[i])))],
+    });
+    const og = buildOpGraph(new Model({ graph: g }), { shapeOf: (v) => (v === 'y' ? out : v === 'sc' ? [shape.length] : shape) });
+    // the line buffer of x (the scales, a float constant, count as 4 bytes of weights)
+    const line = new LbdfCostModel(og, 1 << 20, 1).memory([0]).items.filter((i) => i.kind === 'line-buffer');
+    return { geo: [og.ops[0].kernel, og.ops[0].stride], bytes: line.reduce((a, i) => a + i.bytes, 0), detail: line[0].detail };
+  };
+  assert.deepEqual(geo('linear', [1, 2, 16, 16]).geo, [[2, 2], [1, 1]], 'upsampling: consecutive rows');
+  assert.deepEqual(geo('linear', [1, 2, 4, 4]).geo, [[2, 2], [2, 2]], 'downsampling by 2');
+  assert.deepEqual(geo('cubic', [1, 2, 16, 16]).geo, [[4, 4], [1, 1]]);
+  assert.deepEqual(geo('nearest', [1, 2, 16, 16]).geo, [[1, 1], [1, 1]]);
+  assert.deepEqual(geo('linear', [1, 2, 8, 16]).geo, [[1, 2], [1, 1]], 'rows kept: one row');
+  // the line buffer of x: 2 rows of 2 x 8 bytes for linear, 4 for cubic, 1 for nearest
+  assert.equal(geo('linear', [1, 2, 16, 16]).bytes, 32);
+  assert.equal(geo('cubic', [1, 2, 16, 16]).bytes, 64);
+  assert.equal(geo('nearest', [1, 2, 16, 16]).bytes, 16);
+  assert.match(geo('linear', [1, 2, 16, 16]).detail, /^2 of 8 rows \(2-row interpolation of rs, stride 1/);
+});
