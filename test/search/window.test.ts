@@ -232,3 +232,26 @@ test('reoptimizeWindows ends window-optimal: no window of consecutive groups wit
   );
   assert.ok(windows > 100);
 });
+
+test('the work limit counts the DP\'s states: k parallel chains (3^k ideals) stop it even with few candidates', () => {
+  // src -> a_i -> b_i for 8 chains (ssdlite320's post-processing: one Split, a Gather -> Greater
+  // chain per class). The weights make every pair invalid: 17 single-op candidates, so the DP
+  // checks few candidates per state but has 1 + 3^8 = 6,562 states to expand.
+  const s = [1, 2, 4, 4];
+  const shapes: Record<string, number[]> = { x: s, t: s };
+  const specs: OpSpec[] = [{ name: 'src', opType: 'Conv', inputs: ['x'], outputs: ['t'], weights: 120 }];
+  for (let i = 0; i < 8; i++) {
+    shapes[`a${i}`] = shapes[`b${i}`] = s;
+    specs.push({ name: `a${i}`, opType: 'Conv', inputs: ['t'], outputs: [`a${i}`], weights: 120 });
+    specs.push({ name: `b${i}`, opType: 'Conv', inputs: [`a${i}`], outputs: [`b${i}`], weights: 120 });
+  }
+  const g = opGraphFromSpec(shapes, specs, specs.slice(1).filter((_, i) => i % 2 === 1).map((o) => o.outputs[0]));
+  const cost = createCostModel('lbdf', g, { bufferBytes: 150, elementType: 'int8' });
+  const plan = layerByLayer(g);
+  assert.ok(!cost.valid([0, 1]) && cost.valid([0]));
+  // Under 64 per state x 6,562 states: stopped (its candidate checks alone, < 60,000, were not)
+  assert.equal(solveWindow(cost, plan, { maxWork: 200_000 }), undefined);
+  const r = solveWindow(cost, plan, { maxWork: 1_000_000 })!;
+  assert.equal(r.improved, false);
+  assert.equal(r.dram, planDram(cost, plan));
+});
