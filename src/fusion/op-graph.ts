@@ -164,6 +164,8 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   }
 
   const ops: FusionOp[] = [];
+  // The axis each rank-4 map streams along (mapInputAxes): 2 (NCHW's H) unless a Transpose moved it
+  const axisOf = new Map<number, number>();
   opNodes.forEach((n, id) => {
     const inputs: number[] = [];
     const weights: { name: string; elements: number }[] = [];
@@ -192,6 +194,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       outputs.push(tensorOf(o, id));
     });
     const geo = geometry(n, graph, shapeOf);
+    const axis = mapInputAxes(n, inputs, tensors, axisOf);
     const op: FusionOp = {
       id,
       node: n.name || `${n.opType}_${id}`,
@@ -202,10 +205,12 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       kernel: geo.kernel,
       stride: geo.stride,
       dilation: geo.dilation,
-      global: isGlobal(n, graph, inputs.length ? tensors[inputs[0]].shape : [], outputs.length ? tensors[outputs[0]].shape : []),
+      global: isGlobal(n, graph, inputs.length ? tensors[inputs[0]].shape : [], outputs.length ? tensors[outputs[0]].shape : [], axis.input),
       macs: 0,
       weights,
     };
+    mapOutputAxes(n, axis.input, op.global, outputs, tensors, axisOf);
+    for (const t of axis.whole) if (!whole?.includes(t)) (whole ??= []).push(t);
     if (whole) op.whole = whole;
     if (opaque) {
       op.opaque = true;
@@ -402,44 +407,104 @@ function wholeOperands(n: Node): number[] {
   return [];
 }
 
-/** Ops that must see their whole input map before producing any output row. */
-function isGlobal(n: Node, graph: Graph, inShape: number[], outShape: number[]): boolean {
+/** Ops that read a rank-4 map as NCHW (channels at 1, rows at 2): a map that streams along
+ * another axis is held whole when one of them reads it. */
+const NCHW_OPS = new Set([...WINDOW_OPS, 'SpaceToDepth', 'DepthToSpace', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LRN',
+  'GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'MaxUnpool', 'RoiAlign', 'MaxRoiPool', 'DeformConv', 'GridSample', 'Col2Im']);
+
+/**
+ * Row axes of rank-4 maps, decided op by op in topological order (`axisOf`: tensor -> axis,
+ * off NCHW's H also the map's `rows`). A rank-4 map is NCHW and streams along H (axis 2) unless
+ * a Transpose moved H: a channels-last sandwich (ConvNeXt's and Swin's [N, H, W, C] blocks
+ * between Transposes [0, 2, 3, 1] and [0, 3, 1, 2], attention's [B, S, h, d] <-> [B, h, S, d])
+ * streams along wherever the Transpose put the row axis, when that is axis 1 or 2 (isGlobal
+ * holds a Transpose that moves it to the last axis, as before). Other ops keep their first
+ * input's row axis on their rank-4 outputs, except those that read NCHW (NCHW_OPS: convs,
+ * pools, BatchNorm, ...), which stream along H. A map with no streamed producer (a graph input,
+ * the output of a global op or of an op without a rank-4 input, e.g. a Reshape from rank 6) has
+ * no row order yet: its first consumer decides it. A map that streams along another axis than
+ * the op reading it is held whole by that op (FusionOp.whole): its rows do not arrive in the
+ * order the op reads them. Conservative where a free map's first reader is not the one that
+ * matters: Swin's window-reverse Reshape (from rank 6) feeds a Slice (torch.roll), which takes
+ * axis 2, so the residual Add that merges it with the channels-last shortcut (axis 1) holds it
+ * whole. Deciding a free map's axis from the merge it reaches would need a second pass.
+ */
+function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>): { input: number | undefined; whole: number[] } {
+  const maps = inputs.filter((t) => tensors[t].shape.length === 4);
+  if (!maps.length) return { input: undefined, whole: [] };
+  const known = n.domain === '' || n.domain === 'ai.onnx' || n.domain === 'com.microsoft';
+  let input: number | undefined = !known || NCHW_OPS.has(geometryOpType(n)) ? 2 : axisOf.get(maps[0]) ?? maps.map((t) => axisOf.get(t)).find((a) => a !== undefined);
+  if (input === undefined) {
+    // every input free: a Transpose's input takes the axis that lands on H, others NCHW's
+    const perm = n.opType === 'Transpose' ? n.attrInts('perm') : undefined;
+    input = perm ? perm[2] : 2;
+  }
+  const whole: number[] = [];
+  for (const t of maps) {
+    const a = axisOf.get(t);
+    if (a === undefined) setAxis(t, input, tensors, axisOf);
+    else if (a !== input) whole.push(t);
+  }
+  return { input, whole };
+}
+
+/** The row axes of op `n`'s rank-4 outputs (see mapInputAxes): free after a global op or an op
+ * without a rank-4 input; a Transpose's output streams where the row axis went. */
+function mapOutputAxes(n: Node, input: number | undefined, global: boolean, outputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>): void {
+  if (input === undefined || global) return;
+  let out = input;
+  if (n.opType === 'Transpose') out = (n.attrInts('perm') ?? [3, 2, 1, 0]).indexOf(input);
+  else if (n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft') out = 2;
+  else if (NCHW_OPS.has(geometryOpType(n))) out = 2;
+  for (const t of outputs) if (tensors[t].shape.length === 4) setAxis(t, out, tensors, axisOf);
+}
+
+function setAxis(t: number, axis: number, tensors: FusionTensor[], axisOf: Map<number, number>): void {
+  axisOf.set(t, axis);
+  if (axis !== 2) tensors[t].rows = Math.max(1, tensors[t].shape[axis]);
+}
+
+/** Ops that must see their whole input map before producing any output row. `rowAt` is the row
+ * axis of a rank-4 input (mapInputAxes); undefined: the rank's default (rowAxis). */
+function isGlobal(n: Node, graph: Graph, inShape: number[], outShape: number[], rowAt?: number): boolean {
   if (GLOBAL_OPS.has(n.opType)) return true;
+  const r = inShape.length;
+  // a rank-4 map streaming along another axis than H (mapInputAxes: channels last)
+  const moved = r === 4 && rowAt !== undefined && rowAt !== 2;
+  // Reductions and softmax of NCHW maps count any axis from 2 on (conservative: a reduction
+  // over W alone is row-local); of a moved map, its row axis exactly
+  const spatial = (a: number) => (moved ? normAxis(a, r) === rowAt : normAxis(a, r) >= 2);
   if (REDUCE_OPS.has(n.opType)) {
-    if (inShape.length < 3) return false;
+    if (r < 3) return false;
     const axes = n.attrInts('axes');
     if (!axes) return true; // opset 18 moves axes to an input; absent attr = reduce all (or via input): conservative
-    const r = inShape.length;
-    return axes.some((a) => normAxis(a, r) >= 2);
+    return axes.some(spatial);
   }
-  if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
-    const r = inShape.length;
-    const axis = n.attrInt('axis', -1);
-    return r >= 3 && normAxis(axis, r) >= 2;
-  }
-  const r = inShape.length;
+  if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') return r >= 3 && spatial(n.attrInt('axis', -1));
   if (r < 3) return false;
-  // Reductions and softmax above count any axis from 2 on (conservative: a reduction over W
-  // alone is row-local). The ops below are held to the row axis exactly (2; a 3-D map's H is 3):
-  // a normalization over the last axis of a rank-4 map (channels-last LayerNorm) is row-local.
-  const row = rowAxis(r);
+  // The ops below are held to the row axis exactly (2 for NCHW; a 3-D map's H is 3): a
+  // normalization over the last axis of a rank-4 map (channels-last LayerNorm) is row-local.
+  const row = moved ? rowAt : rowAxis(r);
   // statistics over every spatial axis: the first output row needs the last input row
   if (n.opType === 'InstanceNormalization' || n.opType === 'GroupNormalization') return true;
   // onnxruntime's packed attention: every query row attends to keys and values made from every
   // row of its one input
   if (n.domain === 'com.microsoft' && n.opType === 'Attention') return true;
-  if (n.opType === 'MeanVarianceNormalization') return (n.attrInts('axes') ?? [0, 2, 3]).some((a) => normAxis(a, r) >= 2);
+  if (n.opType === 'MeanVarianceNormalization') return (n.attrInts('axes') ?? [0, 2, 3]).some(spatial);
   // statistics over the axes from `axis` to the last
   if (LAYER_NORMS.has(n.opType)) return normAxis(n.attrInt('axis', -1), r) <= row;
-  // a Transpose that moves the row axis: an output row gathers from every input row
+  // a Transpose that moves the row axis: an output row gathers from every input row, unless a
+  // rank-4 map's row axis lands on axis 1 or 2, along which its output then streams (mapOutputAxes)
   if (n.opType === 'Transpose') {
     const perm = n.attrInts('perm') ?? [...Array(r).keys()].reverse();
+    if (r === 4) return perm.indexOf(row) !== 1 && perm.indexOf(row) !== 2;
     return perm[row] !== row;
   }
   // a Reshape of an NCHW map (into rank 3 or more) is row-local when its leading dims hold the
   // N x C planes whole and its row axis is the first dim of the re-cut plane ([N, C, H*W],
   // ShuffleNet's [N, g, C/g, H, W]): output rows then follow input rows. Otherwise an output
   // row takes elements of many input rows ([N, C*H, W], channels split across rows).
+  if (n.opType === 'Reshape' && r === 4 && moved) return true;
   if (n.opType === 'Reshape' && r === 4 && outShape.length >= 3) {
     const planes = inShape[0] * inShape[1];
     let p = 1;

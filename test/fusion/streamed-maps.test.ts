@@ -155,9 +155,9 @@ test('normalizations over the row axis and Transposes that move it are global; o
   assert.equal(one('LayerNormalization', [attr.int('axis', 1)], ['x', 's']), true);
   assert.equal(one('MeanVarianceNormalization', []), true);
   assert.equal(one('MeanVarianceNormalization', [attr.ints('axes', [1])]), false);
-  assert.equal(one('Transpose', [attr.ints('perm', [0, 1, 3, 2])]), true);
-  assert.equal(one('Transpose', [attr.ints('perm', [0, 2, 1, 3])]), true);
-  assert.equal(one('Transpose', [attr.ints('perm', [1, 0, 2, 3])]), false, 'H stays the row axis');
+  // a graph input is read from DRAM in whatever row order its first reader wants: a Transpose
+  // of one is never global (the channels-last test below has Transposes of streamed maps)
+  for (const perm of [[0, 1, 3, 2], [0, 2, 1, 3], [0, 3, 1, 2], [1, 0, 2, 3]]) assert.equal(one('Transpose', [attr.ints('perm', perm)]), false);
   const reshape = (to: number[]) => one('Reshape', [], ['x', 'to'], [1, 4, 6, 8], to);
   assert.equal(reshape([1, 4, 12, 4]), false, 'each (n, c) plane re-cut row-major: rows follow');
   assert.equal(reshape([1, 4, 48]), false);
@@ -279,4 +279,39 @@ test('an interpolating Resize reads 2 (linear) or 4 (cubic) input rows per outpu
   assert.equal(geo('cubic', [1, 2, 16, 16]).bytes, 64);
   assert.equal(geo('nearest', [1, 2, 16, 16]).bytes, 16);
   assert.match(geo('linear', [1, 2, 16, 16]).detail, /^2 of 8 rows \(2-row interpolation of rs, stride 1/);
+});
+
+test('a channels-last block (ConvNeXt: Conv, Transpose to NHWC, LayerNorm, MatMul, Transpose back) streams along H throughout', () => {
+  const b = new ModelBuilder({ seed: 6 });
+  const x = b.input('x', [1, 4, 8, 6]);
+  const c = b.conv(x, { outChannels: 4, kernel: 3, pads: 1, name: 'dw' });
+  const nhwc = b.transpose(c, [0, 2, 3, 1], 'toNhwc');
+  const ln = b.sigmoid(nhwc, 'act');
+  const mm = b.matmul(ln, [4, 4], 'fc');
+  const back = b.transpose(mm, [0, 3, 1, 2], 'toNchw');
+  const y = b.output(b.conv(back, { outChannels: 4, kernel: 3, pads: 1, name: 'c2' }));
+  const g = graphOf(b, b.build());
+  const opOf = (node: string) => g.ops.find((op) => op.node === node)!;
+  assert.deepEqual(rowsByName(g), { x: 8, [c]: 8, [nhwc]: 8, [ln]: 8, [mm]: 8, [back]: 8, [y]: 8 }, 'H rows, at axis 1 in NHWC');
+  assert.equal(opOf('toNhwc').global, false);
+  assert.equal(opOf('toNchw').global, false);
+  const items = new LbdfCostModel(g, 1 << 20, 1).memory(g.ops.map((op) => op.id)).items;
+  assert.deepEqual(items.filter((i) => i.kind === 'full-map'), [], 'no map held whole');
+  // an NHWC row is W x C = 24 bytes: the Transposes, the activation and the MatMul read one row each
+  assert.deepEqual(items.filter((i) => i.kind === 'line-buffer' && [nhwc, ln, mm].includes(i.tensor)).map((i) => i.bytes), [24, 24, 24]);
+  // Transposes of a conv's output: H to axis 1 streams, and a conv that then reads that map as
+  // NCHW holds it whole; H to the last axis is global, as is any Transpose that moves it there
+  const m2 = new ModelBuilder({ seed: 7 });
+  const x2 = m2.input('x', [1, 4, 8, 6]);
+  const c2 = m2.conv(x2, { outChannels: 4, kernel: 1, name: 'c0' });
+  const t2 = m2.transpose(c2, [0, 2, 1, 3], 'swap');
+  m2.output(m2.conv(t2, { outChannels: 2, kernel: 3, pads: 1, name: 'c' }));
+  m2.output(m2.transpose(c2, [0, 1, 3, 2], 'hw'));
+  m2.output(m2.transpose(c2, [0, 3, 1, 2], 'last'));
+  const g2 = graphOf(m2, m2.build());
+  const op2 = (node: string) => g2.ops.find((op) => op.node === node)!;
+  assert.equal(op2('swap').global, false);
+  assert.deepEqual(op2('c').whole, [g2.tensors.findIndex((t) => t.name === t2)]);
+  assert.equal(op2('hw').global, true);
+  assert.equal(op2('last').global, true);
 });
