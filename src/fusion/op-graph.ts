@@ -432,8 +432,7 @@ const NCHW_OPS = new Set([...WINDOW_OPS, 'SpaceToDepth', 'DepthToSpace', 'BatchN
 function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>): { input: number | undefined; whole: number[] } {
   const maps = inputs.filter((t) => tensors[t].shape.length === 4);
   if (!maps.length) return { input: undefined, whole: [] };
-  const known = n.domain === '' || n.domain === 'ai.onnx' || n.domain === 'com.microsoft';
-  let input: number | undefined = !known || NCHW_OPS.has(geometryOpType(n)) ? 2 : axisOf.get(maps[0]) ?? maps.map((t) => axisOf.get(t)).find((a) => a !== undefined);
+  let input = fixedRowAxis(n) ?? axisOf.get(maps[0]) ?? maps.map((t) => axisOf.get(t)).find((a) => a !== undefined);
   if (input === undefined) {
     // every input free: a Transpose's input takes the axis that lands on H, others NCHW's
     const perm = n.opType === 'Transpose' ? n.attrInts('perm') : undefined;
@@ -452,11 +451,18 @@ function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[], axisOf
  * without a rank-4 input; a Transpose's output streams where the row axis went. */
 function mapOutputAxes(n: Node, input: number | undefined, global: boolean, outputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>): void {
   if (input === undefined || global) return;
-  let out = input;
-  if (n.opType === 'Transpose') out = (n.attrInts('perm') ?? [3, 2, 1, 0]).indexOf(input);
-  else if (n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft') out = 2;
-  else if (NCHW_OPS.has(geometryOpType(n))) out = 2;
+  const out = n.opType === 'Transpose' ? (n.attrInts('perm') ?? [3, 2, 1, 0]).indexOf(input) : (fixedRowAxis(n) ?? input);
   for (const t of outputs) if (tensors[t].shape.length === 4) setAxis(t, out, tensors, axisOf);
+}
+
+/** The row axis at which op `n` reads and writes rank-4 maps when its layout fixes one: NCHW's
+ * H (2) for convs, pools, BatchNorm (NCHW_OPS) and for ops of a domain the rules do not know; H
+ * of NHWC (1) for onnxruntime's NHWC layout domain; undefined for the others, which follow
+ * their input. */
+function fixedRowAxis(n: Node): number | undefined {
+  if (n.domain === 'com.ms.internal.nhwc') return 1;
+  if (!KNOWN_DOMAINS.has(n.domain)) return 2;
+  return NCHW_OPS.has(geometryOpType(n)) ? 2 : undefined;
 }
 
 function setAxis(t: number, axis: number, tensors: FusionTensor[], axisOf: Map<number, number>): void {
