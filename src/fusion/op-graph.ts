@@ -166,6 +166,12 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   const ops: FusionOp[] = [];
   // The axis each rank-4 map streams along (mapInputAxes): 2 (NCHW's H) unless a Transpose moved it
   const axisOf = new Map<number, number>();
+  const readers = new Map<string, Node[]>();
+  for (const n of opNodes) for (const i of n.inputs) if (i) readers.set(root(i), [...(readers.get(root(i)) ?? []), n]);
+  const ahead = (t: number) => mergeAxis(tensors[t].name, readers, root, (v) => {
+    const i = tensorIndex.get(v);
+    return i !== undefined && tensors[i].shape.length === 4 ? axisOf.get(i) : undefined;
+  });
   opNodes.forEach((n, id) => {
     const inputs: number[] = [];
     const weights: { name: string; elements: number }[] = [];
@@ -194,7 +200,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       outputs.push(tensorOf(o, id));
     });
     const geo = geometry(n, graph, shapeOf);
-    const axis = mapInputAxes(n, inputs, tensors, axisOf);
+    const axis = mapInputAxes(n, inputs, tensors, axisOf, ahead);
     const op: FusionOp = {
       id,
       node: n.name || `${n.opType}_${id}`,
@@ -424,19 +430,20 @@ const NCHW_OPS = new Set([...WINDOW_OPS, 'SpaceToDepth', 'DepthToSpace', 'BatchN
  * the output of a global op or of an op without a rank-4 input, e.g. a Reshape from rank 6) has
  * no row order yet: its first consumer decides it. A map that streams along another axis than
  * the op reading it is held whole by that op (FusionOp.whole): its rows do not arrive in the
- * order the op reads them. Conservative where a free map's first reader is not the one that
- * matters: Swin's window-reverse Reshape (from rank 6) feeds a Slice (torch.roll), which takes
- * axis 2, so the residual Add that merges it with the channels-last shortcut (axis 1) holds it
- * whole. Deciding a free map's axis from the merge it reaches would need a second pass.
+ * order the op reads them. A free map read by layout-agnostic ops takes the row axis of the
+ * merge it reaches (mergeAxis): Swin's window-reverse Reshape (from rank 6) feeds a Slice and
+ * Concat (torch.roll), then the residual Add with the channels-last shortcut, so it streams
+ * along that shortcut's H instead of being held whole at the Add.
  */
-function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>): { input: number | undefined; whole: number[] } {
+function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>, ahead: (t: number) => number | undefined): { input: number | undefined; whole: number[] } {
   const maps = inputs.filter((t) => tensors[t].shape.length === 4);
   if (!maps.length) return { input: undefined, whole: [] };
   let input = fixedRowAxis(n) ?? axisOf.get(maps[0]) ?? maps.map((t) => axisOf.get(t)).find((a) => a !== undefined);
   if (input === undefined) {
-    // every input free: a Transpose's input takes the axis that lands on H, others NCHW's
+    // every input free: a Transpose's input takes the axis that lands on H; others the axis of
+    // the merge their map reaches (mergeAxis), else NCHW's
     const perm = n.opType === 'Transpose' ? n.attrInts('perm') : undefined;
-    input = perm ? perm[2] : 2;
+    input = perm ? perm[2] : (ahead(maps[0]) ?? 2);
   }
   const whole: number[] = [];
   for (const t of maps) {
@@ -463,6 +470,26 @@ function fixedRowAxis(n: Node): number | undefined {
   if (n.domain === 'com.ms.internal.nhwc') return 1;
   if (!KNOWN_DOMAINS.has(n.domain)) return 2;
   return NCHW_OPS.has(geometryOpType(n)) ? 2 : undefined;
+}
+
+/** The row axis a free map should take: that of the first already-placed rank-4 map (`placed`)
+ * that it meets as another input of an op, following layout-agnostic readers forward (not
+ * Transposes or ops with a fixed row axis) through at most 64 ops. */
+function mergeAxis(value: string, readers: ReadonlyMap<string, Node[]>, root: (v: string) => string, placed: (v: string) => number | undefined): number | undefined {
+  const queue = [value];
+  const seen = new Set<Node>();
+  for (let q = 0; q < queue.length && seen.size < 64; q++) {
+    for (const n of readers.get(queue[q]) ?? []) {
+      if (seen.has(n) || n.opType === 'Transpose' || fixedRowAxis(n) !== undefined) continue;
+      seen.add(n);
+      for (const i of n.inputs) {
+        const a = i && root(i) !== queue[q] ? placed(root(i)) : undefined;
+        if (a !== undefined) return a;
+      }
+      queue.push(...n.outputs.filter((o) => o));
+    }
+  }
+  return undefined;
 }
 
 function setAxis(t: number, axis: number, tensors: FusionTensor[], axisOf: Map<number, number>): void {
@@ -510,7 +537,8 @@ function isGlobal(n: Node, graph: Graph, inShape: number[], outShape: number[], 
   // N x C planes whole and its row axis is the first dim of the re-cut plane ([N, C, H*W],
   // ShuffleNet's [N, g, C/g, H, W]): output rows then follow input rows. Otherwise an output
   // row takes elements of many input rows ([N, C*H, W], channels split across rows).
-  if (n.opType === 'Reshape' && r === 4 && moved) return true;
+  // a Reshape of a map whose rows moved keeps its rows when it keeps the dims up to the row axis
+  if (n.opType === 'Reshape' && r === 4 && moved) return !(outShape.length > row && inShape.slice(0, row + 1).every((d, i) => d === outShape[i]));
   if (n.opType === 'Reshape' && r === 4 && outShape.length >= 3) {
     const planes = inShape[0] * inShape[1];
     let p = 1;

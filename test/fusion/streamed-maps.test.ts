@@ -315,3 +315,28 @@ test('a channels-last block (ConvNeXt: Conv, Transpose to NHWC, LayerNorm, MatMu
   assert.equal(op2('hw').global, true);
   assert.equal(op2('last').global, true);
 });
+
+test('a map without a streamed producer takes the row axis of the merge it reaches; a Reshape keeping the dims up to the row axis keeps its rows', () => {
+  // c (NCHW) -> Transpose to NHWC s [1,8,6,4] (rows at axis 1: 8) -> Reshape [1,8,24] -> Reshape
+  // back [1,8,6,4] (free: no rank-4 input) -> Sigmoid -> Add with s. The free chain must stream
+  // along s's axis, so the Add holds nothing whole.
+  const shapes: Record<string, number[]> = { x: [1, 4, 8, 6], c: [1, 4, 8, 6], s: [1, 8, 6, 4], r3: [1, 8, 24], r4: [1, 8, 6, 4], g: [1, 8, 6, 4], y: [1, 8, 6, 4], w: [4, 4, 1, 1], to3: [3], to4: [4] };
+  const g = new Graph({
+    nodes: [
+      new Node({ name: 'conv', opType: 'Conv', inputs: ['x', 'w'], outputs: ['c'] }),
+      new Node({ name: 'nhwc', opType: 'Transpose', inputs: ['c'], outputs: ['s'], attributes: [attr.ints('perm', [0, 2, 3, 1])] }),
+      new Node({ name: 'flat', opType: 'Reshape', inputs: ['s', 'to3'], outputs: ['r3'] }),
+      new Node({ name: 'unflat', opType: 'Reshape', inputs: ['r3', 'to4'], outputs: ['r4'] }),
+      new Node({ name: 'act', opType: 'Sigmoid', inputs: ['r4'], outputs: ['g'] }),
+      new Node({ name: 'add', opType: 'Add', inputs: ['s', 'g'], outputs: ['y'] }),
+    ],
+    inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: shapes.x } }],
+    outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+    initializers: [Tensor.float32('w', [4, 4, 1, 1], new Float32Array(16).fill(1)), Tensor.int64('to3', [3], [1, 8, 24]), Tensor.int64('to4', [4], [1, 8, 6, 4])],
+  });
+  const og = buildOpGraph(new Model({ graph: g }), { shapeOf: (v) => shapes[v] });
+  const op = (node: string) => og.ops.find((o) => o.node === node)!;
+  assert.equal(op('add').whole, undefined, 'both Add inputs stream along H (axis 1)');
+  assert.deepEqual(['s', 'r4', 'g', 'y'].map((v) => mapRows(og.tensors.find((t) => t.name === v)!)), [8, 8, 8, 8]);
+  assert.equal(op('flat').global, false, '[1,8,6,4] -> [1,8,24] keeps the dims up to the row axis');
+});
