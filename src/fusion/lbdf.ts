@@ -20,7 +20,7 @@
  *    branch, e.g. squeeze-excitation, has an infinite look-ahead: the whole map);
  *  - full map: a map consumed by a global op in G (global pooling, spatial reductions/softmax,
  *    instance/group normalization, a LayerNorm over the row axis, a Transpose moving it, a Concat
- *    along it, a Gather or Scatter across rows: op-graph.ts isGlobal) is
+ *    along it, a Gather or Scatter across rows: row-order.ts isGlobal) is
  *    held whole (H rows), since nothing downstream of the global op can proceed before its last
  *    row (this replaces its line and skip buffers); so is a map that a matrix product in G reads
  *    as its B operand (FusionOp.whole: attention's K^T and V), since every output row reads all

@@ -22,10 +22,11 @@ export interface FusionTensor {
   consumers: number[];
   /** (additive) True when the tensor is a graph output: written to DRAM even if consumed inside a group. */
   graphOutput?: boolean;
-  /** (additive) Rows LBDF streams the map in, when its rank is not 4: the extent of its row axis
-   * (the op graph builder sets it on 1-D maps, NCL: L, and 3-D maps, NCDHW: H, that a 1-D or
-   * 3-D conv or pool reads or writes and that only row-local ops consume). Absent: H for a
-   * rank-4 map (NCHW), 1 otherwise (the whole map is one row). See `mapRows`. */
+  /** (additive) Rows LBDF streams the map in: the extent of its row axis, set by the op graph
+   * builder (row-order.ts) on 1-D maps (NCL: L) and 3-D maps (NCDHW: H) that a 1-D or 3-D conv
+   * or pool reads or writes and that only row-local ops consume, and on rank-4 maps whose row
+   * axis a Transpose moved off axis 2 (channels last: H at axis 1). Absent: H (axis 2) for a
+   * rank-4 map, 1 otherwise (the whole map is one row). See `mapRows`. */
   rows?: number;
 }
 

@@ -1,5 +1,5 @@
 /** 1-D (NCL) and 3-D (NCDHW) maps stream row by row under LBDF when the graph shows their layout
- * (op-graph.ts markStreamedMaps); rank-3 maps of a transformer, or any a row-mixing op reads,
+ * (row-order.ts markStreamedMaps); rank-3 maps of a transformer, or any a row-mixing op reads,
  * stay whole. Figures by hand, 1 byte per element. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
