@@ -21,6 +21,7 @@
  */
 import type { Graph, Model, Node } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
+import { constTensor } from '../ir/constant.ts';
 import { badInput } from '../errors.ts';
 
 export type InputFill =
@@ -47,27 +48,16 @@ function uses(g: Graph, value: string, depth = 0): { node: Node; slot: number }[
   return res;
 }
 
-/** A scalar-ish constant (initializer or Constant node) as a number, if it is one. */
+/** A scalar constant (see constTensor) as a number, if it is one. */
 function constNumber(g: Graph, value: string): number | undefined {
-  const t = g.initializers.get(value);
-  if (t) return t.size === 1 ? t.toIntegers?.()[0] ?? undefined : undefined;
-  const p = g.producer(value);
-  if (p?.opType === 'Constant') {
-    const a = p.attributes[0];
-    if (a?.type === 'tensor' && a.value.size === 1) return a.value.toIntegers()[0];
-    if (a?.type === 'int') return Number(a.value);
-  }
-  return undefined;
+  const t = constTensor(g, value);
+  return t?.size === 1 ? t.toIntegers()[0] : undefined;
 }
 
 /** Size of a table's axis, when `value` is a constant of known dims or a graph input whose dim
  * there is fixed. */
 function tableDim(g: Graph, value: string, axis: number): number | undefined {
-  const dims: readonly (number | string | undefined)[] | undefined = g.initializers.get(value)?.dims ?? (() => {
-    const p = g.producer(value);
-    const a = p?.opType === 'Constant' ? p.attributes[0] : undefined;
-    return a?.type === 'tensor' ? a.value.dims : g.inputs.find((i) => i.name === value)?.type?.shape;
-  })();
+  const dims: readonly (number | string | undefined)[] | undefined = constTensor(g, value)?.dims ?? g.inputs.find((i) => i.name === value)?.type?.shape;
   if (!dims || !dims.length) return undefined;
   const d = dims[axis < 0 ? axis + dims.length : axis];
   return typeof d === 'number' ? d : undefined;

@@ -20,6 +20,7 @@
  */
 import { CONTROL_FLOW_OPS, type Graph, type Model, type Node } from '../ir/graph.ts';
 import { DataType } from '../ir/dtype.ts';
+import { constTensor } from '../ir/constant.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
 import { geometryOpType, matmulInnerDim, packedWeightElements } from '../analysis/contrib-geometry.ts';
@@ -258,15 +259,8 @@ function subgraphWeights(n: Node): { name: string; elements: number } {
 }
 
 function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]): number {
-  const init = graph.initializers.get(v);
-  if (init) return init.size;
-  const p = graph.producer(v);
-  if (p?.opType === 'Constant') {
-    const a = p.attributes[0];
-    if (a?.type === 'tensor') return a.value.size;
-    if (a?.type === 'floats' || a?.type === 'ints') return a.value.length;
-    return 1;
-  }
+  const t = constTensor(graph, v);
+  if (t) return t.size;
   try {
     return product(shapeOf(v));
   } catch {

@@ -7,6 +7,7 @@
  * FusionTensor.rows).
  */
 import type { Graph, Node } from '../ir/graph.ts';
+import { constInts } from '../ir/constant.ts';
 import type { FusionOp, FusionTensor } from './types.ts';
 import { geometryOpType } from '../analysis/contrib-geometry.ts';
 
@@ -281,19 +282,6 @@ function movesRows(n: Node, graph: Graph, r: number, row: number): boolean {
     default:
       return false;
   }
-}
-
-/** The values of an integer constant (an initializer or a Constant node's output), or undefined
- * when `v` is absent or computed. */
-function constInts(graph: Graph, v: string | undefined): number[] | undefined {
-  if (!v) return undefined;
-  const init = graph.initializers.get(v);
-  if (init) return init.toIntegers();
-  const a = graph.producer(v)?.opType === 'Constant' ? graph.producer(v)!.attributes[0] : undefined;
-  if (a?.type === 'tensor') return a.value.toIntegers();
-  if (a?.type === 'ints') return a.value.map(Number);
-  if (a?.type === 'int') return [Number(a.value)];
-  return undefined;
 }
 
 /** An axis attribute (negative counts from the end) as an index into a rank-r shape. */

@@ -31,8 +31,9 @@
 import { Node, type Graph, type Model } from '../ir/graph.ts';
 import { compose, identitySpec, mergeParallel, ReparamError, weightCount, type ConvSpec, type Pads } from './kernel.ts';
 import {
-  avgPoolAsConv, bnSpec, channelsOf, constTensor, convSpec, emitConv, isOp, Refusal, spatialSize, zeroPadAmounts, type RewriteLog,
+  avgPoolAsConv, bnSpec, channelsOf, convSpec, emitConv, isOp, Refusal, spatialSize, zeroPadAmounts, type RewriteLog,
 } from './graph-ops.ts';
+import { constTensor } from '../ir/constant.ts';
 
 /** What a merge may do (the collapse-branches pass's options minus its sweep limit). */
 export interface CollapseRules {

@@ -22,7 +22,8 @@
  */
 import { attr, Node, type Graph, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { bnParams, constFloatTensor, constTensor, isOp, Refusal, valueShape, type RewriteLog } from './graph-ops.ts';
+import { bnParams, constFloatTensor, isOp, Refusal, valueShape, type RewriteLog } from './graph-ops.ts';
+import { constTensor } from '../ir/constant.ts';
 
 /** Replaces node input `slot` by a fresh float32 initializer holding `values` (a Float32Array is
  * taken as it is: the callers pass one they own, a weight rescaled in place). */

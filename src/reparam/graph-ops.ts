@@ -6,6 +6,7 @@
  */
 import { attr, Node, type Graph, type Model, type TensorType } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
+import { constTensor } from '../ir/constant.ts';
 import { DataType } from '../ir/dtype.ts';
 import { typeOfValue } from '../analysis/shapes.ts';
 import { affineSpec, avgPoolSpec, bnScaleShift, lazySpec, type ConvSpec, type Pads, type Pair } from './kernel.ts';
@@ -49,29 +50,6 @@ const nameOf = (n: Node | string) => (typeof n === 'string' ? n : n.name);
 
 /** Raised by the readers below: a precondition that does not hold, with the reason. */
 export class Refusal extends Error {}
-
-/** The constant tensor behind a value (initializer, Constant node, or Identity of one). */
-export function constTensor(graph: Graph, value: string): Tensor | undefined {
-  for (let depth = 0; depth < 8 && value; depth++) {
-    const t = graph.initializers.get(value);
-    if (t) return graph.isGraphInput(value) ? undefined : t; // an initializer overridable as input is not constant
-    const p = graph.producer(value);
-    if (!p) return undefined;
-    if (p.opType === 'Constant' && p.domain === '') {
-      const a = p.attr('value');
-      if (a?.type === 'tensor') return a.value;
-      const f = p.attr('value_float'), fs = p.attr('value_floats'), i = p.attr('value_int'), is = p.attr('value_ints');
-      if (f?.type === 'float') return Tensor.float32(value, [], Float32Array.of(f.value));
-      if (fs?.type === 'floats') return Tensor.float32(value, [fs.value.length], Float32Array.from(fs.value));
-      if (i?.type === 'int') return Tensor.int64(value, [], [Number(i.value)]);
-      if (is?.type === 'ints') return Tensor.int64(value, [is.value.length], is.value.map(Number));
-      return undefined;
-    }
-    if (p.opType === 'Identity' && p.domain === '') { value = p.inputs[0]; continue; }
-    return undefined;
-  }
-  return undefined;
-}
 
 /** The float32 constant behind input `value` of `node` (`what` names it in the refusal): the
  * tensor and its values; a Refusal when it is not a constant or not float32. */

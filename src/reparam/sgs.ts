@@ -50,7 +50,8 @@ import { Node, type Model } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { createSession, runSession, type Feeds } from '../analysis/ort.ts';
 import { calibrationSet } from './calib.ts';
-import { constTensor, isOp } from './graph-ops.ts';
+import { isOp } from './graph-ops.ts';
+import { constTensor } from '../ir/constant.ts';
 import { badInput } from '../errors.ts';
 
 export interface FeatureMaps {
