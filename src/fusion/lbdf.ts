@@ -31,7 +31,7 @@
  * F_D(G) = group inputs read + group outputs written + weights read once (cost-base.ts).
  * Group outputs need no buffer of their own (finished rows leave at once) — a simplification.
  */
-import type { FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
+import type { FusionOp, FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
 import { FusionCostModel } from './cost-base.ts';
 
 export class LbdfCostModel extends FusionCostModel {
@@ -93,16 +93,17 @@ export class LbdfCostModel extends FusionCostModel {
         }
         if (global) {
           const full = T.elements * b;
-          items?.push({ tensor: T.name, kind: 'full-map', bytes: full, detail: `${H} rows (whole map): ${T.consumers.some((c) => this.inG(c) && ops[c].global) ? 'consumed by a global op in the group' : 'the B operand of a matrix product in the group (every output row reads all of it)'}` });
+          if (items) {
+            const g = T.consumers.find((c) => this.inG(c) && ops[c].global);
+            items.push({ tensor: T.name, kind: 'full-map', bytes: full, detail: `${H} rows (whole map): ${g !== undefined ? 'consumed by a global op in the group' : wholeWhy(ops[T.consumers.find((c) => this.inG(c) && ops[c].whole?.includes(t))!], t)}` });
+          }
           bytes += full;
           continue;
         }
         rows = Math.min(rows, H);
         const line = rows * rowB;
         if (items) {
-          const c = ops[by];
-          const why = c.kernel[0] === 1 && c.stride[0] === 1 ? `element-wise consumer ${c.node}` : c.opType === 'Resize' || c.opType === 'Upsample' ? `${c.kernel[0]}-row interpolation of ${c.node}, stride ${c.stride[0]}: K-1+s` : c.dilation[0] > 1 ? `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window dilated by ${c.dilation[0]} of ${c.node}: K_eff-1+s, K_eff = d(K-1)+1` : `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]} window of ${c.node}: K-1+s`;
-          items.push({ tensor: T.name, kind: 'line-buffer', bytes: line, detail: `${rows} of ${H} rows (${why})` });
+          items.push({ tensor: T.name, kind: 'line-buffer', bytes: line, detail: `${rows} of ${H} rows (${windowWhy(ops[by])})` });
         }
         bytes += line;
         if (inside >= 2 && rows < H) {
@@ -185,3 +186,21 @@ export class LbdfCostModel extends FusionCostModel {
     return { bytes: w * this.elementBytes, refetch: 0 };
   }
 }
+
+/** Why a consumer's window needs the rows it does (the line buffer's explanation). */
+function windowWhy(c: FusionOp): string {
+  const [k, s] = [c.kernel[0], c.stride[0]];
+  if (k === 1 && s === 1) return `element-wise consumer ${c.node}`;
+  if (c.opType === 'Resize' || c.opType === 'Upsample') return `${k}-row interpolation of ${c.node}, stride ${s}: K-1+s`;
+  if (c.dilation[0] > 1) return `${k}x${c.kernel[1]}/s${s} window dilated by ${c.dilation[0]} of ${c.node}: K_eff-1+s, K_eff = d(K-1)+1`;
+  return `${k}x${c.kernel[1]}/s${s} window of ${c.node}: K-1+s`;
+}
+
+/** Why op `c` reads map `t` whole (FusionOp.whole): a matrix product's B operand (not its first
+ * map input), or a map whose rows arrive along another axis than the op reads them. */
+function wholeWhy(c: FusionOp, t: number): string {
+  return c.inputs.indexOf(t) > 0 && MATRIX_OPS.has(c.opType)
+    ? `the B operand of matrix product ${c.node} in the group (every output row reads all of it)`
+    : `its rows stream along another axis than ${c.node} reads them (a layout change in the group)`;
+}
+const MATRIX_OPS = new Set(['MatMul', 'Gemm', 'MatMulInteger', 'QLinearMatMul', 'MultiHeadAttention', 'GroupQueryAttention']);

@@ -166,7 +166,14 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
   // The axis each rank-4 map streams along (mapInputAxes): 2 (NCHW's H) unless a Transpose moved it
   const axisOf = new Map<number, number>();
   const readers = new Map<string, Node[]>();
-  for (const n of opNodes) for (const i of n.inputs) if (i) readers.set(root(i), [...(readers.get(root(i)) ?? []), n]);
+  for (const n of opNodes) {
+    for (const i of n.inputs) {
+      if (!i) continue;
+      const l = readers.get(root(i));
+      if (l) l.push(n);
+      else readers.set(root(i), [n]);
+    }
+  }
   const ahead = (t: number) => mergeAxis(tensors[t].name, readers, root, (v) => {
     const i = tensorIndex.get(v);
     return i !== undefined && tensors[i].shape.length === 4 ? axisOf.get(i) : undefined;
@@ -198,8 +205,8 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       if (!o || (k > 0 && !consumed.has(o) && !graphOutputs.has(o))) return;
       outputs.push(tensorOf(o, id));
     });
-    const geo = geometry(n, graph, shapeOf);
     const axis = mapInputAxes(n, inputs, tensors, axisOf, ahead);
+    const geo = geometry(n, graph, shapeOf, axis.input);
     const op: FusionOp = {
       id,
       node: n.name || `${n.opType}_${id}`,
@@ -271,11 +278,12 @@ function constElements(graph: Graph, v: string, shapeOf: (v: string) => number[]
 /** Sliding-window geometry: kernel (from kernel_shape or the weight dims), strides, dilations.
  * The first of the two is the row axis: a 1-D window is [k, 1] (its map streams along L, see
  * markStreamedMaps), a 3-D one [kH, kW] (NCDHW streams along H). Element-wise and other ops
- * are 1x1 stride 1. */
-function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
+ * are 1x1 stride 1. `rowAt`: the row axis of a rank-4 input (mapInputAxes), which an
+ * interpolating Resize follows. */
+function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[], rowAt?: number): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
   const two = (xs: number[] | undefined, d: number): [number, number] => (!xs || xs.length === 0 ? [d, d] : xs.length === 1 ? [xs[0], 1] : [xs[xs.length - 2], xs[xs.length - 1]]);
   const op = geometryOpType(n);
-  if (op === 'Resize' || op === 'Upsample') return resizeGeometry(n, shapeOf);
+  if (op === 'Resize' || op === 'Upsample') return resizeGeometry(n, shapeOf, rowAt);
   // an output row of SpaceToDepth is a b x b block of b input rows: a b x b window, stride b
   if (op === 'SpaceToDepth') {
     const b = n.attrInt('blocksize', 1);
@@ -299,7 +307,7 @@ function geometry(n: Node, graph: Graph, shapeOf: (v: string) => number[]): { ke
  * about 1/scale apart when downsampling (stride round(in/out)); nearest reads one row (1x1). An
  * axis that is not resized reads one. Row and column axes as LBDF streams the map (H, W of NCHW
  * and NCDHW, L of NCL). */
-function resizeGeometry(n: Node, shapeOf: (v: string) => number[]): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
+function resizeGeometry(n: Node, shapeOf: (v: string) => number[], rowAt?: number): { kernel: [number, number]; stride: [number, number]; dilation: [number, number] } {
   const one = { kernel: [1, 1] as [number, number], stride: [1, 1] as [number, number], dilation: [1, 1] as [number, number] };
   const mode = n.attrString('mode', 'nearest');
   const taps = mode === 'linear' || mode === 'bilinear' ? 2 : mode === 'cubic' ? 4 : 1;
@@ -313,7 +321,7 @@ function resizeGeometry(n: Node, shapeOf: (v: string) => number[]): { kernel: [n
   }
   const r = i.length;
   if (r < 3 || r > 5 || o.length !== r) return one;
-  const row = rowAxis(r);
+  const row = r === 4 && rowAt !== undefined ? rowAt : rowAxis(r);
   const axis = (a: number): [number, number] => (a >= r || i[a] === o[a] ? [1, 1] : [taps, Math.max(1, Math.round(i[a] / o[a]))]);
   const [kh, sh] = axis(row);
   const [kw, sw] = axis(r === 3 ? r : row + 1);

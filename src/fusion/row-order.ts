@@ -125,12 +125,11 @@ const NCHW_OPS = new Set([...WINDOW_OPS, 'SpaceToDepth', 'DepthToSpace', 'BatchN
 export function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>, ahead: (t: number) => number | undefined): { input: number | undefined; whole: number[] } {
   const maps = inputs.filter((t) => tensors[t].shape.length === 4);
   if (!maps.length) return { input: undefined, whole: [] };
-  let input = fixedRowAxis(n) ?? axisOf.get(maps[0]) ?? maps.map((t) => axisOf.get(t)).find((a) => a !== undefined);
+  let input = fixedRowAxis(n) ?? maps.map((t) => axisOf.get(t)).find((a) => a !== undefined);
   if (input === undefined) {
     // every input free: a Transpose's input takes the axis that lands on H; others the axis of
     // the merge their map reaches (mergeAxis), else NCHW's
-    const perm = n.opType === 'Transpose' ? n.attrInts('perm') : undefined;
-    input = perm ? perm[2] : (ahead(maps[0]) ?? 2);
+    input = n.opType === 'Transpose' ? transposePerm(n, 4)[2] : (ahead(maps[0]) ?? 2);
   }
   const whole: number[] = [];
   for (const t of maps) {
@@ -145,7 +144,7 @@ export function mapInputAxes(n: Node, inputs: number[], tensors: FusionTensor[],
  * without a rank-4 input; a Transpose's output streams where the row axis went. */
 export function mapOutputAxes(n: Node, input: number | undefined, global: boolean, outputs: number[], tensors: FusionTensor[], axisOf: Map<number, number>): void {
   if (input === undefined || global) return;
-  const out = n.opType === 'Transpose' ? (n.attrInts('perm') ?? [3, 2, 1, 0]).indexOf(input) : (fixedRowAxis(n) ?? input);
+  const out = n.opType === 'Transpose' ? transposePerm(n, 4).indexOf(input) : (fixedRowAxis(n) ?? input);
   for (const t of outputs) if (tensors[t].shape.length === 4) setAxis(t, out, tensors, axisOf);
 }
 
@@ -216,16 +215,16 @@ export function isGlobal(n: Node, graph: Graph, inShape: number[], outShape: num
   // a Transpose that moves the row axis: an output row gathers from every input row, unless a
   // rank-4 map's row axis lands on axis 1 or 2, along which its output then streams (mapOutputAxes)
   if (n.opType === 'Transpose') {
-    const perm = n.attrInts('perm') ?? [...Array(r).keys()].reverse();
+    const perm = transposePerm(n, r);
     if (r === 4) return perm.indexOf(row) !== 1 && perm.indexOf(row) !== 2;
     return perm[row] !== row;
   }
+  // a Reshape of a map whose rows moved keeps its rows when it keeps the dims up to the row axis
+  if (n.opType === 'Reshape' && r === 4 && moved) return !(outShape.length > row && inShape.slice(0, row + 1).every((d, i) => d === outShape[i]));
   // a Reshape of an NCHW map (into rank 3 or more) is row-local when its leading dims hold the
   // N x C planes whole and its row axis is the first dim of the re-cut plane ([N, C, H*W],
   // ShuffleNet's [N, g, C/g, H, W]): output rows then follow input rows. Otherwise an output
   // row takes elements of many input rows ([N, C*H, W], channels split across rows).
-  // a Reshape of a map whose rows moved keeps its rows when it keeps the dims up to the row axis
-  if (n.opType === 'Reshape' && r === 4 && moved) return !(outShape.length > row && inShape.slice(0, row + 1).every((d, i) => d === outShape[i]));
   if (n.opType === 'Reshape' && r === 4 && outShape.length >= 3) {
     const planes = inShape[0] * inShape[1];
     let p = 1;
@@ -283,6 +282,9 @@ function movesRows(n: Node, graph: Graph, r: number, row: number): boolean {
       return false;
   }
 }
+
+/** A Transpose's perm of a rank-r input; absent, it reverses the axes (ONNX's default). */
+const transposePerm = (n: Node, rank: number) => n.attrInts('perm') ?? [...Array(rank).keys()].reverse();
 
 /** An axis attribute (negative counts from the end) as an index into a rank-r shape. */
 const normAxis = (a: number, r: number) => ((a % r) + r) % r;

@@ -58,8 +58,9 @@ export interface FusionOp {
    * several ops appears under each; BRR re-fetches it per weight sub-group that uses it). */
   weights?: { name: string; elements: number }[];
   /** (additive) Feature-map inputs the op reads whole for every output row: a matrix product's
-   * B operand when it is not a weight (attention's K^T and V). LBDF holds them whole, as it
-   * holds the inputs of a global op. */
+   * B operand when it is not a weight (attention's K^T and V), and a rank-4 map whose rows stream
+   * along another axis than the op reads (row-order.ts, mapInputAxes). LBDF holds them whole, as
+   * it holds the inputs of a global op. */
   whole?: number[];
   /** (additive) An op the cost models cannot see inside (control flow: If/Loop/Scan run
    * subgraphs): it is planned as a group of its own and never fused with another op. */

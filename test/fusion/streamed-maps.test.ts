@@ -122,6 +122,8 @@ test("attention: a matrix product's B operand that is a feature map (K^T, V) is 
   assert.equal(opOf('q').whole, undefined, 'a weight B operand is no feature map');
   assert.deepEqual(opOf('s').whole, [id(kT)]);
   assert.deepEqual(opOf('o').whole, [id(x)]);
+  const kTItem = new LbdfCostModel(g, 1 << 20, 1).memory([opOf('kT').id, opOf('s').id]).items.find((i) => i.tensor === kT)!;
+  assert.match(kTItem.detail, /the B operand of matrix product s in the group/);
   const cost = new LbdfCostModel(g, 1 << 20, 1);
   const items = (group: number[]) => Object.fromEntries(cost.memory(group).items.map((i) => [`${i.kind} ${i.tensor}`, i.bytes]));
   // {kT, s}: kT [1,2,4,8] is whole (64), q streams (1 row of 2x4 = 8); x is whole too: the
@@ -279,6 +281,25 @@ test('an interpolating Resize reads 2 (linear) or 4 (cubic) input rows per outpu
   assert.equal(geo('cubic', [1, 2, 16, 16]).bytes, 64);
   assert.equal(geo('nearest', [1, 2, 16, 16]).bytes, 16);
   assert.match(geo('linear', [1, 2, 16, 16]).detail, /^2 of 8 rows \(2-row interpolation of rs, stride 1/);
+
+  // channels last: the Resize follows its input's row axis (H at axis 1 of NHWC), not NCHW's
+  const nhwc = (out: number[]) => {
+    const shapes: Record<string, number[]> = { x: [1, 2, 8, 6], c: [1, 2, 8, 6], t: [1, 8, 6, 2], sc: [4], y: out };
+    const g = new Graph({
+      nodes: [
+        new Node({ name: 'conv', opType: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attributes: [attr.ints('kernel_shape', [1, 1])] }),
+        new Node({ name: 'toNhwc', opType: 'Transpose', inputs: ['c'], outputs: ['t'], attributes: [attr.ints('perm', [0, 2, 3, 1])] }),
+        new Node({ name: 'rs', opType: 'Resize', inputs: ['t', '', 'sc'], outputs: ['y'], attributes: [attr.string('mode', 'linear')] }),
+      ],
+      inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: shapes.x } }],
+      outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }],
+      initializers: [Tensor.float32('w', [2, 2, 1, 1], new Float32Array(4).fill(1)), Tensor.float32('sc', [4], new Float32Array(out.map((d, i) => d / shapes.t[i])))],
+    });
+    const og = buildOpGraph(new Model({ graph: g }), { shapeOf: (v) => shapes[v] ?? shapes.w });
+    return og.ops.find((op) => op.node === 'rs')!.kernel;
+  };
+  assert.deepEqual(nhwc([1, 16, 6, 2]), [2, 1], 'H (axis 1) resized: 2 rows');
+  assert.deepEqual(nhwc([1, 8, 12, 2]), [1, 2], 'W (axis 2) resized: one row');
 });
 
 test('a channels-last block (ConvNeXt: Conv, Transpose to NHWC, LayerNorm, MatMul, Transpose back) streams along H throughout', () => {
@@ -312,6 +333,8 @@ test('a channels-last block (ConvNeXt: Conv, Transpose to NHWC, LayerNorm, MatMu
   const op2 = (node: string) => g2.ops.find((op) => op.node === node)!;
   assert.equal(op2('swap').global, false);
   assert.deepEqual(op2('c').whole, [g2.tensors.findIndex((t) => t.name === t2)]);
+  const held = new LbdfCostModel(g2, 1 << 20, 1).memory([op2('swap').id, op2('c').id]).items.find((i) => i.kind === 'full-map' && i.tensor === t2);
+  assert.match(held!.detail, /its rows stream along another axis than c reads them/);
   assert.equal(op2('hw').global, true);
   assert.equal(op2('last').global, true);
 });
