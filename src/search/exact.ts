@@ -59,7 +59,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type { CostModel, Group } from '../fusion/types.ts';
-import { canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
+import { assignmentOf, canonicalPlan, executionOrder, planDram, type Plan } from '../fusion/plan.ts';
 import { fusabilityOf } from './common.ts';
 import { segmentsOf } from './segments.ts';
 import { segmentPath, solveSegmentPath, type SegmentPathResult } from './segment-dp.ts';
@@ -427,6 +427,10 @@ export interface ExactOptionsFull extends ExactOptions {
    * families the extra LP costs more than it saves (bench:sweep: 32.7 -> 41.4 s CPU for
    * googlenet, resnet50 and mobilenet_v2 with the LP on every family). */
   lpFirst?: boolean;
+  /** The acyclicity re-solve is built only up to this many nonzeros in its potential rows
+   * (default ACYCLIC_MAX_NONZEROS); past it the components on cycles keep the incumbent's
+   * groups (breakCycles; tests set 0). */
+  acyclicMaxNonzeros?: number;
   /** Families from this many columns go to HiGHS column-wise (default 20000; tests compare). */
   columnWiseFrom?: number;
   /** Segment families (solveBySegments) from this many columns whose LP leaves a gap run their
@@ -495,8 +499,17 @@ let highsUsers = 0;
 
 export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): Promise<ExactResult> {
   highsUsers++;
+  const t0 = performance.now();
   try {
     return await solveExactWith(cost, opts);
+  } catch (e) {
+    if (!solverAborted(e) || !opts.incumbent) throw e;
+    // HiGHS aborted (its wasm memory, 32-bit, is full): the instance is dead and its bounds are
+    // lost; the incumbent stands, with the bound that needs no solver.
+    highsPromise = undefined;
+    const dram = planDram(cost, opts.incumbent);
+    const bound = Math.min(dram, trivialLowerBound(cost));
+    return { method: 'exact', plan: canonicalPlan(opts.incumbent), dram, bound, gap: dram > 0 ? (dram - bound) / dram : 0, status: dram <= bound ? 'optimal' : 'not-proven', scope: 'all', candidates: 0, solver: 'milp', trivialLowerBound: trivialLowerBound(cost), ms: performance.now() - t0 };
   } finally {
     // HiGHS's wasm memory only grows (a large MILP leaves hundreds of MB resident); a fresh
     // instance per solve lets it be collected once the solve is over (the compiled module is
@@ -757,11 +770,19 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     solver = 'milp+acyclicity';
     if (partialChainFamily) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
-    const r = await solveSetPartition(cost, all, allCands, true, whole(), undefined);
-    // the per-component bound stays valid (acyclicity only adds constraints)
-    final = canonicalPlan(r.plan);
-    if (!r.optimal) status = 'not-proven';
-    else if (scope === 'all' && status === 'optimal') boundSum = planDram(cost, r.plan);
+    if (potentialRowsNonzeros(cost, allCands) <= (opts.acyclicMaxNonzeros ?? ACYCLIC_MAX_NONZEROS)) {
+      const r = await solveSetPartition(cost, all, allCands, true, whole(), undefined);
+      // the per-component bound stays valid (acyclicity only adds constraints)
+      final = canonicalPlan(r.plan);
+      if (!r.optimal) status = 'not-proven';
+      else if (scope === 'all' && status === 'optimal') boundSum = planDram(cost, r.plan);
+    } else {
+      // Too large to build (IS-Net BRR int8 4 MiB: 214,211 columns, 42.6 M nonzeros, past
+      // HiGHS's 4 GiB of wasm memory): the components on cycles fall back to their incumbent
+      // groups, the others keep their optima; the per-component bound stays valid.
+      status = 'not-proven';
+      final = canonicalPlan(breakCycles(cost, final, comps, (comp) => incumbentWithin(comp)?.groups));
+    }
   }
   if (opts.incumbent && (!executionOrder(cost.graph, final) || planDram(cost, final) > planDram(cost, opts.incumbent))) final = canonicalPlan(opts.incumbent);
   const dram = planDram(cost, final);
@@ -1344,4 +1365,87 @@ function segmentFamilies(cost: CostModel, segments: number[][], cap: number): Gr
     fams.push(en.groups);
   }
   return fams;
+}
+
+/** Nonzeros of the potential rows of the acyclicity re-solve (2 per fusable edge and, per
+ * candidate, 2 per edge inside it), counted before building them. */
+function potentialRowsNonzeros(cost: CostModel, cands: Group[]): number {
+  const { succ } = cost.graph;
+  let nnz = 0;
+  for (let u = 0; u < succ.length; u++) nnz += 4 * succ[u].length;
+  for (const g of cands) {
+    if (g.length < 2) continue;
+    const inG = new Set(g);
+    for (const u of g) for (const v of succ[u]) if (inG.has(v)) nnz += 2;
+  }
+  return nnz;
+}
+
+/** Past this many nonzeros in its potential rows, the acyclicity re-solve is not built (HiGHS's
+ * wasm memory, 32-bit, ends at 4 GiB: the 42.6 M of IS-Net BRR aborted it; PP-OCRv4 det's
+ * 2.5 M-nonzero set partitioning takes about 300 MiB). */
+const ACYCLIC_MAX_NONZEROS = 8_000_000;
+
+/**
+ * An acyclic plan from one whose group graph has cycles, without a solver: every component (of
+ * `comps`, which no group straddles) with a group on a cycle, or between two, takes its
+ * `fallback` groups (the incumbent's), and singletons if it already had them; repeated until
+ * the group graph is acyclic (all singletons are: the op graph is a DAG). The components kept
+ * keep their groups, so the plan costs no more than the fallback plan.
+ */
+function breakCycles(cost: CostModel, plan: Plan, comps: number[][], fallback: (comp: number[]) => Group[] | undefined): Plan {
+  const compOf = new Int32Array(cost.graph.ops.length);
+  comps.forEach((c, i) => { for (const v of c) compOf[v] = i; });
+  const byComp = new Map<number, Group[]>();
+  for (const g of plan) {
+    const c = compOf[g[0]];
+    if (!byComp.has(c)) byComp.set(c, []);
+    byComp.get(c)!.push(g);
+  }
+  const fellBack = new Set<number>();
+  for (;;) {
+    const cur = [...byComp.values()].flat();
+    const cyclic = groupsOnCycles(cost, cur);
+    if (!cyclic.length) return cur;
+    for (const gi of cyclic) {
+      const c = compOf[cur[gi][0]];
+      const next = fellBack.has(c) ? undefined : fallback(comps[c]);
+      byComp.set(c, next ?? comps[c].map((v) => [v]));
+      fellBack.add(c);
+    }
+  }
+}
+
+/** Indices of the groups of `plan` that lie on a cycle of its group graph, or on a path from one
+ * cycle to another: what is left after removing sources, then sinks, until none remain. */
+function groupsOnCycles(cost: CostModel, plan: Plan): number[] {
+  const a = assignmentOf(plan, cost.graph.ops.length);
+  const m = plan.length;
+  const out: Set<number>[] = Array.from({ length: m }, () => new Set());
+  const inn: Set<number>[] = Array.from({ length: m }, () => new Set());
+  plan.forEach((g, gi) => {
+    for (const u of g) for (const v of cost.graph.succ[u]) {
+      const gv = a[v];
+      if (gv >= 0 && gv !== gi) (out[gi].add(gv), inn[gv].add(gi));
+    }
+  });
+  const alive = new Uint8Array(m).fill(1);
+  const peel = (from: Set<number>[], to: Set<number>[]) => {
+    const deg = from.map((s) => [...s].filter((x) => alive[x]).length);
+    const queue = deg.flatMap((d, i) => (alive[i] && d === 0 ? [i] : []));
+    while (queue.length) {
+      const g = queue.pop()!;
+      alive[g] = 0;
+      for (const h of to[g]) if (alive[h] && --deg[h] === 0) queue.push(h);
+    }
+  };
+  peel(inn, out); // sources, and what only they lead to
+  peel(out, inn); // sinks
+  return [...alive.keys()].filter((i) => alive[i]);
+}
+
+/** An Emscripten abort of HiGHS's wasm (out of memory: `Aborted()`), after which its instance
+ * cannot be used. */
+function solverAborted(e: unknown): boolean {
+  return e instanceof Error && e.name === 'RuntimeError' && /^Aborted\(/.test(e.message);
 }
