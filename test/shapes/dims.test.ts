@@ -94,3 +94,17 @@ test('compile --dim: the written model has the dims fixed and onnxruntime agrees
   const written = loadModel(join(out, 'model.onnx'));
   assert.deepEqual(written.graph.inputs.map((i) => i.type?.shape), [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 5, 4], [1, 2, 5, 4]]);
 });
+
+test('rewrite --dim: the written model declares the fixed dims, --verify feeds them; an unknown name exits 2 and writes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-dim-rw-'));
+  const file = join(dir, 'kv.onnx');
+  saveModel(kvModel(), file);
+  const out = join(dir, 'rw.onnx');
+  const bad = await runCli(['rewrite', file, '-o', out, '--dim', 'sq=2']);
+  assert.equal(bad.code, 2, bad.err);
+  assert.match(bad.err, /--dim sq=\.\.\.: no graph input has a dim named 'sq'/);
+  assert.equal(existsSync(out), false);
+  const ok = await runCli(['rewrite', file, '-o', out, '--dim', 'batch=1', '--dim', 'seq=3', '--dim', 'past=5', '--shape', 'q=1x2x3x4', '--verify']);
+  assert.equal(ok.code, 0, ok.err.slice(-2000));
+  assert.deepEqual(loadModel(out).graph.inputs.map((i) => i.type?.shape), [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 5, 4], [1, 2, 5, 4]]);
+});

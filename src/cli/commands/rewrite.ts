@@ -19,7 +19,7 @@ import { runPasses } from '../../passes/manager.ts';
 import { parsePipeline } from '../../passes/registry.ts';
 import { paramCount, type RewriteAnnotations, type RewriteRecord } from '../../reparam/graph-ops.ts';
 import { parsePassOptions } from './compile.ts';
-import { analyzeShapes, parseShapeOverrides } from '../../analysis/shapes.ts';
+import { analyzeShapes, applyDimOverrides, applyShapeOverrides } from '../../analysis/shapes.ts';
 import { DEFAULT_ATOL, DEFAULT_RTOL, describeMiss } from '../../analysis/compare.ts';
 
 
@@ -79,6 +79,7 @@ export function register(program: Command): void {
     .option('--passes <list>', 'comma-separated passes', 'fold-bn,collapse-branches')
     .option('--option <pass.key=value>', 'per-pass option, e.g. collapse-branches.borderCorrection=false, expand-branches.form=acnet (repeatable)', collect, [])
     .option('--shape <name=dims>', 'fix a dynamic input shape, e.g. input=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'fix every input\'s dim named NAME (an ONNX dim_param, e.g. batch=1 or past=6) at once (repeatable)', collect, [])
     .option('--seed <n>', 'seed (expand-branches weights, verification inputs)', '0')
     .option('--verify', 'check the written model against the original in onnxruntime; exit 1 if outputs differ')
     .option('--runs <n>', 'random input draws for --verify', '2')
@@ -115,12 +116,12 @@ Pass options (--option):
       const model = loadModel(input);
       const inputs = new RunInputs().addModel(input, model);
       checkOutputTarget(out, inputs); // also not one of its external data files
-      const overrides = parseShapeOverrides(o.shape as string[]);
-      for (const name of Object.keys(overrides)) if (!model.graph.inputs.some((i) => i.name === name)) throw badInput(`--shape ${name}=...: the model has no input named '${name}'`);
       // The rewrite may specialize to these shapes (border-correction bias maps are H x W), so
       // the written model declares them: it is only valid for them.
-      for (const i of model.graph.inputs) if (overrides[i.name] && i.type) i.type.shape = [...overrides[i.name]];
-      if (Object.keys(overrides).length) analyzeShapes(model, { overrides });
+      const dims = o.dim as string[], shapes = o.shape as string[];
+      applyDimOverrides(model, dims);
+      applyShapeOverrides(model, shapes);
+      if (dims.length || shapes.length) analyzeShapes(model);
       const nodesBefore = model.graph.nodes.length;
       const paramsBefore = paramCount(model.graph);
       const { schedule } = await runPasses(model, passes, { seed, options }, { modelPath: input });
@@ -138,6 +139,8 @@ Pass options (--option):
         // Checked before anything is written: a failure leaves -o as it was (a file the user
         // already had there is kept, nothing new appears).
         const { checkEquivalence } = await import('../../analysis/ort.ts');
+        // the inputs' dims as --shape and --dim fixed them (the file's own may be dynamic)
+        const overrides = Object.fromEntries(model.graph.inputs.flatMap((i) => (i.type?.shape?.every((d) => typeof d === 'number') ? [[i.name, i.type.shape as number[]]] : [])));
         const c = await checkEquivalence(input, model, { feedsFrom: loadModel(input), runs, seed, rtol, atol, overrides });
         summary.verification = {
           ok: c.ok, criterion: 'allclose', rtol, atol, runs,
