@@ -2,14 +2,23 @@
  * onnxruntime's contrib ops (domain com.microsoft) that its graph optimizer writes in place of
  * a default-domain op fused with an activation, a scale or a transpose (FusedConv = Conv +
  * activation, FusedGemm = Gemm + activation, FusedMatMul = MatMul with transposes and alpha), and
- * MatMulNBits (a MatMul whose weight its quantizers pack to 2-8 bits in blocks).
+ * MatMulNBits (a MatMul whose weight its quantizers pack to 2-8 bits in blocks), and the
+ * quantized ops of its QOperator format (QLinearAdd, QLinearAveragePool, ...).
  * Models saved after onnxruntime's extended optimizations carry them; for geometry (kernel,
  * strides, MACs) they are the op they fuse.
  */
 import type { Node } from '../ir/graph.ts';
 
-/** The default-domain op each fused contrib op computes (by op type, domain com.microsoft). */
-export const FUSED_BASE: Readonly<Record<string, string>> = { FusedConv: 'Conv', FusedGemm: 'Gemm', FusedMatMul: 'MatMul', MatMulNBits: 'MatMul' };
+/** The default-domain op each fused contrib op computes (by op type, domain com.microsoft),
+ * and the float op of each quantized op of onnxruntime's QOperator format whose data inputs
+ * and attributes sit where the float op's do (the pools read NHWC when channels_last = 1). A
+ * QLinearConcat's data are every third input from 2, a QLinearAdd's B is input 3: only the op
+ * type and attributes of these are read as the float op's. */
+export const FUSED_BASE: Readonly<Record<string, string>> = {
+  FusedConv: 'Conv', FusedGemm: 'Gemm', FusedMatMul: 'MatMul', MatMulNBits: 'MatMul',
+  QLinearAveragePool: 'AveragePool', QLinearGlobalAveragePool: 'GlobalAveragePool', QLinearConcat: 'Concat', QLinearReduceMean: 'ReduceMean',
+  QLinearSoftmax: 'Softmax', QLinearAdd: 'Add', QLinearMul: 'Mul', QLinearSigmoid: 'Sigmoid', QLinearLeakyRelu: 'LeakyRelu',
+};
 
 /** The default-domain op whose geometry `node` has: its own op type, or for onnxruntime's fused
  * contrib ops the op they fuse. */

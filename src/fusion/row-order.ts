@@ -150,10 +150,11 @@ export function mapOutputAxes(n: Node, input: number | undefined, global: boolea
 
 /** The row axis at which op `n` reads and writes rank-4 maps when its layout fixes one: NCHW's
  * H (2) for convs, pools, BatchNorm (NCHW_OPS) and for ops of a domain the rules do not know; H
- * of NHWC (1) for onnxruntime's NHWC layout domain; undefined for the others, which follow
+ * of NHWC (1) for onnxruntime's NHWC layout domain and its QOperator pools with channels_last
+ * = 1; undefined for the others, which follow
  * their input. */
 function fixedRowAxis(n: Node): number | undefined {
-  if (n.domain === 'com.ms.internal.nhwc') return 1;
+  if (n.domain === 'com.ms.internal.nhwc' || (n.domain === 'com.microsoft' && n.attrInt('channels_last', 0) === 1)) return 1;
   if (!KNOWN_DOMAINS.has(n.domain)) return 2;
   return NCHW_OPS.has(geometryOpType(n)) ? 2 : undefined;
 }
@@ -186,20 +187,21 @@ function setAxis(t: number, axis: number, tensors: FusionTensor[], axisOf: Map<n
 /** Ops that must see their whole input map before producing any output row. `rowAt` is the row
  * axis of a rank-4 input (mapInputAxes); undefined: the rank's default (rowAxis). */
 export function isGlobal(n: Node, graph: Graph, inShape: number[], outShape: number[], rowAt?: number): boolean {
-  if (GLOBAL_OPS.has(n.opType)) return true;
+  const op = geometryOpType(n);
+  if (GLOBAL_OPS.has(op)) return true;
   const r = inShape.length;
   // a rank-4 map streaming along another axis than H (mapInputAxes: channels last)
   const moved = r === 4 && rowAt !== undefined && rowAt !== 2;
   // Reductions and softmax of NCHW maps count any axis from 2 on (conservative: a reduction
   // over W alone is row-local); of a moved map, its row axis exactly
   const spatial = (a: number) => (moved ? normAxis(a, r) === rowAt : normAxis(a, r) >= 2);
-  if (REDUCE_OPS.has(n.opType)) {
+  if (REDUCE_OPS.has(op)) {
     if (r < 3) return false;
     const axes = n.attrInts('axes');
     if (!axes) return true; // opset 18 moves axes to an input; absent attr = reduce all (or via input): conservative
     return axes.some(spatial);
   }
-  if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') return r >= 3 && spatial(n.attrInt('axis', -1));
+  if (op === 'Softmax' || op === 'LogSoftmax') return r >= 3 && spatial(n.attrInt('axis', -1));
   if (r < 3) return false;
   // The ops below are held to the row axis exactly (2 for NCHW; a 3-D map's H is 3): a
   // normalization over the last axis of a rank-4 map (channels-last LayerNorm) is row-local.
@@ -250,9 +252,10 @@ const KNOWN_DOMAINS = new Set(['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft', 'co
  */
 function movesRows(n: Node, graph: Graph, r: number, row: number): boolean {
   if (!KNOWN_DOMAINS.has(n.domain)) return true;
-  if (n.domain !== '' && n.domain !== 'ai.onnx') return n.domain === 'com.microsoft' && n.opType === 'GridSample';
+  const op = geometryOpType(n);
+  if (n.domain !== '' && n.domain !== 'ai.onnx' && op === n.opType) return n.domain === 'com.microsoft' && n.opType === 'GridSample';
   const at = (a: number) => normAxis(a, r) === row;
-  switch (n.opType) {
+  switch (op) {
     case 'Concat':
       return at(n.attrInt('axis', 1));
     case 'Gather': case 'GatherElements': case 'Scatter': case 'ScatterElements':

@@ -67,6 +67,7 @@ function contribModel(opType: string, inputs: (Spec | null)[], attrs: Attribute[
     if (!s.value) graphInputs.push({ name: s.name, type: { elemType: s.dtype, shape: s.shape } });
     else if (s.dtype === DataType.FLOAT) inits.push(Tensor.float32(s.name, s.shape, Float32Array.from(s.value)));
     else if (s.dtype === DataType.INT64) inits.push(Tensor.int64(s.name, s.shape, s.value));
+    else if (s.dtype === DataType.INT8) inits.push(new Tensor(s.name, s.dtype, s.shape, { kind: 'values', values: Int8Array.from(s.value) }));
     else inits.push(new Tensor(s.name, s.dtype, s.shape, { kind: 'values', values: s.dtype === DataType.INT32 ? Int32Array.from(s.value) : Uint8Array.from(s.value) }));
   }
   const outs = Array.from({ length: outputs }, (_, k) => `y${k}`);
@@ -160,6 +161,53 @@ test('a shape known with its element type unknown (after an op without a rule) s
   for (const [name, vi] of model.graph.valueInfo) assert.notEqual(vi.type?.elemType, DataType.UNDEFINED, `value_info '${name}' has elem_type 0 (onnxruntime rejects the model)`);
   const back = decodeModel(encodeModel(model));
   for (const [name, vi] of back.graph.valueInfo) assert.notEqual(vi.type?.elemType, DataType.UNDEFINED, `written value_info '${name}'`);
+});
+
+test("onnxruntime's QOperator ops (quantize_static's QLinear* and QGemm, the dynamic quantizer's matmuls): the shapes and element types onnxruntime produces; the pools and concat plan as their float ops", async () => {
+  const U8 = DataType.UINT8, I8 = DataType.INT8;
+  const q = (name: string, ...shape: number[]): Spec => ({ name, dtype: U8, shape });
+  const sc = (name: string): Spec => ({ name, dtype: DataType.FLOAT, shape: [], value: [0.05] });
+  const zp = (name: string, dtype: number = U8): Spec => ({ name, dtype, shape: [], value: [dtype === U8 ? 128 : 0] });
+  const io = (x: Spec) => [x, sc('xs'), zp('xz'), sc('ys'), zp('yz')];
+  const k3 = [{ name: 'kernel_shape', type: 'ints' as const, value: [3n, 3n] }, { name: 'strides', type: 'ints' as const, value: [2n, 2n] }, { name: 'pads', type: 'ints' as const, value: [1n, 1n, 1n, 1n] }];
+  const ints = (name: string, v: number[]) => ({ name, type: 'ints' as const, value: v.map(BigInt) });
+  const elemOf = (data: unknown) => (data instanceof Uint8Array ? U8 : data instanceof Int8Array ? I8 : data instanceof Float32Array ? DataType.FLOAT : -1);
+  const cases: Model[] = [
+    contribModel('QLinearAdd', [q('a', 1, 4, 6, 5), sc('as'), zp('az'), q('b', 4, 1, 1), sc('bs'), zp('bz'), sc('ys'), zp('yz')], [], 1),
+    contribModel('QLinearMul', [q('a', 1, 4, 6, 5), sc('as'), zp('az'), q('b', 1, 1, 5), sc('bs'), zp('bz'), sc('ys'), zp('yz')], [], 1),
+    contribModel('QLinearSigmoid', io(q('x', 1, 4, 6, 5)), [], 1),
+    contribModel('QLinearLeakyRelu', io(q('x', 1, 4, 6, 5)), [{ name: 'alpha', type: 'float', value: 0.1 }], 1),
+    contribModel('QLinearSoftmax', io(q('x', 2, 3, 7)), [int('axis', -1), int('opset', 13)], 1),
+    contribModel('QLinearAveragePool', io(q('x', 1, 4, 7, 5)), k3, 1),
+    contribModel('QLinearAveragePool', io(q('x', 1, 7, 5, 4)), [...k3, int('channels_last', 1)], 1),
+    contribModel('QLinearGlobalAveragePool', io(q('x', 1, 4, 6, 5)), [int('channels_last', 0)], 1),
+    contribModel('QLinearGlobalAveragePool', io(q('x', 1, 6, 5, 4)), [int('channels_last', 1)], 1),
+    contribModel('QLinearConcat', [sc('ys'), zp('yz'), q('a', 1, 4, 6, 5), sc('as'), zp('az'), q('b', 1, 3, 6, 5), sc('bs'), zp('bz')], [int('axis', 1)], 1),
+    contribModel('QGemm', [q('a', 3, 8), sc('as'), zp('az'), { name: 'b', dtype: I8, shape: [8, 5], value: Array.from({ length: 40 }, (_, i) => (i % 7) - 3) }, sc('bs'), zp('bz', I8), { name: 'c', dtype: DataType.INT32, shape: [5], value: [1, 2, 3, 4, 5] }, sc('ys'), zp('yz')], [], 1),
+    contribModel('QGemm', [q('a', 8, 3), sc('as'), zp('az'), { name: 'b', dtype: I8, shape: [5, 8], value: Array.from({ length: 40 }, (_, i) => (i % 7) - 3) }, sc('bs'), zp('bz', I8)], [int('transA', 1), int('transB', 1)], 1),
+    contribModel('DynamicQuantizeMatMul', [f32('a', 2, 3, 8), { name: 'b', dtype: I8, shape: [8, 5], value: Array.from({ length: 40 }, (_, i) => (i % 7) - 3) }, { ...sc('bs'), shape: [1] }, { ...zp('bz', I8), shape: [1] }], [], 1),
+    contribModel('MatMulIntegerToFloat', [q('a', 2, 3, 8), { name: 'b', dtype: U8, shape: [8, 5], value: Array.from({ length: 40 }, (_, i) => (i * 7) % 256) }, sc('as'), sc('bs'), zp('az'), zp('bz')], [], 1),
+    contribModel('QuantizeLinear', [f32('x', 2, 3), sc('s'), zp('z')], [], 1),
+    contribModel('DequantizeLinear', [q('x', 2, 3), sc('s'), zp('z')], [], 1),
+  ];
+  for (const model of cases) {
+    const what = `${model.graph.nodes[0].opType} ${JSON.stringify(model.graph.nodes[0].attributes.map((a) => a.name))}`;
+    const got = await runModel(encodeModel(model), randomFeeds(model, 3));
+    assert.equal(await agreesWithOrt(model), 1, `${what}: a static shape inferred`);
+    assert.equal(inferShapes(model).get('y0')?.elemType, elemOf(got.y0.data), `${what}: element type`);
+  }
+  // the fusion side: a pool's window and a global pool's whole input, as their float ops
+  const plan = (m: Model) => {
+    const types = inferShapes(m);
+    return buildOpGraph(m, { shapeOf: (v) => types.get(v)!.shape as number[] }).ops[0];
+  };
+  assert.deepEqual([plan(cases[5]).kernel, plan(cases[5]).stride], [[3, 3], [2, 2]]);
+  assert.equal(plan(cases[7]).global, true, 'QLinearGlobalAveragePool reads its whole input');
+  assert.equal(plan(cases[8]).global, true);
+  // QLinearReduceMean has an op schema in onnxruntime but no CPU kernel: ReduceMean's shape
+  const mean = contribModel('QLinearReduceMean', io(q('x', 1, 4, 6, 5)), [ints('axes', [2, 3]), int('keepdims', 0)], 1);
+  assert.deepEqual(inferShapes(mean).get('y0'), { elemType: U8, shape: [1, 4] });
+  assert.equal(plan(mean).global, true, 'QLinearReduceMean over H and W');
 });
 
 const cls = CORPUS.find((m) => m.id === 'ppocr-cls')!;

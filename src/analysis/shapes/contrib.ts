@@ -5,7 +5,8 @@
  * - what its transformer optimizer and quantizers write into exported transformers and LLMs
  *   (Attention, MultiHeadAttention, GroupQueryAttention, EmbedLayerNormalization,
  *   SkipSimplifiedLayerNormalization, RotaryEmbedding, MatMulNBits for 2-8 bit weights,
- *   GatherBlockQuantized for quantized embedding tables).
+ *   GatherBlockQuantized for quantized embedding tables);
+ * - the quantized operators of its QOperator format (shapes/qoperator.ts).
  * Each follows onnxruntime's own shape inference for the outputs inference needs (checked
  * against the shapes onnxruntime produces, test/shapes/contrib.test.ts); outputs it only fills
  * for training (SkipLayerNormalization's mean and inv_std_var) stay unknown, and a dim that
@@ -17,6 +18,7 @@ import { isNum, like, out, Unknown, type Out, type Rule, type RuleCtx } from './
 import { elementwiseRules, sameAsInput } from './elementwise.ts';
 import { matmulShape, nnRules } from './nn.ts';
 import { fusedMatmulOperand } from '../contrib-geometry.ts';
+import { qoperatorRules } from './qoperator.ts';
 
 const mul = (a: Dim, b: Dim): Dim => (isNum(a) && isNum(b) ? a * b : undefined);
 const div = (c: RuleCtx, a: Dim, b: number, what: string): Dim => {
@@ -140,4 +142,5 @@ export const contribRules: Readonly<Record<string, Rule>> = {
   MultiHeadAttention: multiHeadAttention,
   GroupQueryAttention: groupQueryAttention,
   EmbedLayerNormalization: embedLayerNorm,
+  ...qoperatorRules,
 };
