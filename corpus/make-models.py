@@ -14,6 +14,10 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
   activation range is not calibrated (onnx 1.12 has no evaluator): a fixed range [-8, 8];
   the model is for compiling, not accuracy). Converted to opset 13 first (per-axis scales).
   Its input dims are fixed (1x3x48x192) by the conversion.
+- ppocr-cls-qoperator.onnx: the same classifier in onnxruntime's QOperator form (BatchNorm
+  folded; QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/QLinearMul/
+  QLinearGlobalAveragePool; the other ops in float between DequantizeLinear and
+  QuantizeLinear), activation scales fixed as for ppocr-cls-qdq.
 - ppocr-rec-opset18.onnx: the npm-shipped PP-OCRv4 recognizer (opset 9) converted to opset 18
   (see `converted`: onnx 1.12's version converter cannot, and stops at opset 17).
 - ssdlite320-coco.onnx: torchvision's SSDlite320-MobileNetV3-Large detector with COCO's 91
@@ -235,6 +239,22 @@ def fp16(src, path):
     onnx.save(m, path)
 
 
+def per_channel_int8(w):
+    """w (output channels first) as int8 with a symmetric scale per output channel."""
+    s = np.maximum(np.abs(w.reshape(w.shape[0], -1)).max(axis=1), 1e-8) / 127.0
+    return np.clip(np.round(w / s.reshape(-1, *([1] * (w.ndim - 1)))), -127, 127).astype(np.int8), s
+
+
+def set_nodes(g, nodes):
+    """The graph's nodes become `nodes`; initializers no node reads are dropped."""
+    del g.node[:]
+    g.node.extend(nodes)
+    used = {i for n in g.node for i in n.input}
+    keep = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+
+
 def qdq(src, path):
     m = converted(src, [1, 3, 48, 192], 13)  # per-axis DequantizeLinear
     constants_to_initializers(m)
@@ -245,8 +265,7 @@ def qdq(src, path):
     for n in g.node:
         if n.op_type == 'Conv' and n.input[1] in inits:
             w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
-            s = np.maximum(np.abs(w.reshape(w.shape[0], -1)).max(axis=1), 1e-8) / 127.0
-            q = np.clip(np.round(w / s.reshape(-1, *([1] * (w.ndim - 1)))), -127, 127).astype(np.int8)
+            q, s = per_channel_int8(w)
             base = f'qdq{k}'
             g.initializer.extend([
                 numpy_helper.from_array(q, base + '_w_q'), numpy_helper.from_array(s.astype(np.float32), base + '_w_scale'),
@@ -260,12 +279,107 @@ def qdq(src, path):
             n.input[1] = base + '_wdq'
             k += 1
         nodes.append(n)
-    del g.node[:]
-    g.node.extend(nodes)
-    used = {i for n in g.node for i in n.input}
-    keep = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(keep)
+    set_nodes(g, nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def qoperator(src, path):
+    """The classifier as onnxruntime's quantize_static(quant_format=QOperator) writes a model:
+    BatchNorm folded into its Conv, every Conv a QLinearConv (uint8 activations, int8
+    per-channel weights, int32 bias), Add/Mul of two maps QLinearAdd/QLinearMul and
+    GlobalAveragePool QLinearGlobalAveragePool (com.microsoft), the classifier's MatMul a
+    QLinearMatMul; the ops it leaves in float (HardSigmoid, Clip, Div, Relu, Softmax, ...) run
+    between a DequantizeLinear and a QuantizeLinear. Activation scales are not calibrated (onnx
+    1.12 has no evaluator): a fixed range [-8, 8], as in ppocr-cls-qdq."""
+    m = converted(src, [1, 3, 48, 192], 13)
+    constants_to_initializers(m)
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    arr = lambda name: numpy_helper.to_array(inits[name]).astype(np.float32)
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    # BatchNorm into the Conv before it (the quantizer's pre-processing does the same)
+    folded, nodes = set(), []
+    for n in g.node:
+        if n.op_type == 'Conv' and n.input[1] in inits and len(consumers.get(n.output[0], [])) == 1 and consumers[n.output[0]][0].op_type == 'BatchNormalization':
+            bn = consumers[n.output[0]][0]
+            eps = next((a.f for a in bn.attribute if a.name == 'epsilon'), 1e-5)
+            gamma, beta, mean, var = (arr(x) for x in bn.input[1:5])
+            k = gamma / np.sqrt(var + eps)
+            w = arr(n.input[1]) * k.reshape(-1, 1, 1, 1)
+            b = (arr(n.input[2]) if len(n.input) > 2 and n.input[2] else np.zeros_like(k)) * k + beta - mean * k
+            wn, bname = n.name + '_w_bn', n.name + '_b_bn'
+            for t in (numpy_helper.from_array(w.astype(np.float32), wn), numpy_helper.from_array(b.astype(np.float32), bname)):
+                g.initializer.append(t)
+                inits[t.name] = t
+            del n.input[1:]
+            n.input.extend([wn, bname])
+            n.output[0] = bn.output[0]
+            folded.add(id(bn))
+        if id(n) not in folded:
+            nodes.append(n)
+    xs, xz = 'q_act_scale', 'q_act_zp'
+    g.initializer.extend([numpy_helper.from_array(np.array(16.0 / 255, np.float32), xs), numpy_helper.from_array(np.array(128, np.uint8), xz)])
+    out, quant, flt = [], {}, {i.name for i in g.input} | set(inits)
+    fresh = iter(range(10**6))
+
+    def q(x):  # the uint8 form of map x
+        if x not in quant:
+            quant[x] = x + '_q'
+            out.append(helper.make_node('QuantizeLinear', [x, xs, xz], [x + '_q'], name=f'quant_{next(fresh)}'))
+        return quant[x]
+
+    def f(x):  # the float form of map x
+        if x not in flt:
+            flt.add(x)
+            out.append(helper.make_node('DequantizeLinear', [quant[x], xs, xz], [x], name=f'dequant_{next(fresh)}'))
+        return x
+
+    def init(a, name):
+        g.initializer.append(numpy_helper.from_array(a, name))
+        return name
+
+    def qweights(w, base):
+        wq, s = per_channel_int8(w)
+        return init(wq, base + '_w_q'), init(s.astype(np.float32), base + '_w_scale'), init(np.zeros(w.shape[0], np.int8), base + '_w_zp'), s
+
+    for n in nodes:
+        y = n.output[0]
+        maps = [i for i in n.input if i and i not in inits]
+        if n.op_type == 'Conv' and n.input[1] in inits:
+            w = arr(n.input[1])
+            wq, ws, wz, s = qweights(w, n.name)
+            ins = [q(n.input[0]), xs, xz, wq, ws, wz, xs, xz]
+            if len(n.input) > 2 and n.input[2]:
+                ins.append(init(np.round(arr(n.input[2]) / (s * 16.0 / 255)).astype(np.int32), n.name + '_b_q'))
+            out.append(helper.make_node('QLinearConv', ins, [y + '_q'], name=n.name, **{a.name: helper.get_attribute_value(a) for a in n.attribute}))
+        elif n.op_type in ('Add', 'Mul') and len(maps) == 2:
+            a, b = (q(i) for i in n.input)
+            out.append(helper.make_node('QLinear' + n.op_type, [a, xs, xz, b, xs, xz, xs, xz], [y + '_q'], name=n.name, domain='com.microsoft'))
+        elif n.op_type == 'GlobalAveragePool':
+            out.append(helper.make_node('QLinearGlobalAveragePool', [q(n.input[0]), xs, xz, xs, xz], [y + '_q'], name=n.name, domain='com.microsoft', channels_last=0))
+        elif n.op_type == 'MatMul' and n.input[1] in inits:
+            w = arr(n.input[1])
+            s = max(np.abs(w).max(), 1e-8) / 127.0
+            wq = init(np.clip(np.round(w / s), -127, 127).astype(np.int8), n.name + '_w_q')
+            out.append(helper.make_node('QLinearMatMul', [q(n.input[0]), xs, xz, wq, init(np.array(s, np.float32), n.name + '_w_scale'), init(np.array(0, np.int8), n.name + '_w_zp'), xs, xz], [y + '_q'], name=n.name))
+        else:
+            for k, i in enumerate(n.input):
+                if i and i not in inits and i not in flt:
+                    n.input[k] = f(i)
+            out.append(n)
+            flt.update(o for o in n.output if o)
+            continue
+        quant[y] = y + '_q'
+    for o in g.output:
+        if o.name not in flt:
+            f(o.name)
+    set_nodes(g, out)
+    del g.value_info[:]
+    m.opset_import.extend([helper.make_opsetid('com.microsoft', 1)])
     onnx.checker.check_model(m)
     onnx.save(m, path)
 
@@ -351,6 +465,7 @@ def main():
         'transformer-encoder.onnx': lambda p: transformer(p),
         'ppocr-cls-fp16.onnx': lambda p: fp16(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
         'ppocr-cls-qdq.onnx': lambda p: qdq(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
+        'ppocr-cls-qoperator.onnx': lambda p: qoperator(os.path.join(OCR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), p),
         'ppocr-rec-opset18.onnx': lambda p: opset18(os.path.join(OCR, 'ch_PP-OCRv4_rec_infer.onnx'), p),
         'ssdlite320-coco.onnx': lambda p: ssdlite(p, 91),
         'ssdlite320-2class.onnx': lambda p: ssdlite(p, 2),
@@ -360,7 +475,7 @@ def main():
         'r3d-18.onnx': lambda p: r3d_18(p),
         'convnext-t.onnx': lambda p: convnext_t(p),
     }
-    needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-rec-opset18.onnx'}
+    needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-cls-qoperator.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():
         if a.only and name not in a.only.split(','):
             continue

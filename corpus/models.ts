@@ -122,6 +122,13 @@ export const CORPUS: CorpusModel[] = [
     expect: { opset: 13, ops: ['QuantizeLinear', 'DequantizeLinear', 'Conv'], outsideGroups: ['DequantizeLinear'] },
   },
   {
+    id: 'ppocr-cls-qoperator',
+    family: "QOperator-quantized CNN as onnxruntime's quantize_static writes it: QLinearConv, QLinearMatMul, com.microsoft QLinearAdd, QLinearMul and QLinearGlobalAveragePool, the ops it leaves in float between DequantizeLinear and QuantizeLinear; int8 weights, uint8 activations",
+    source: { script: MAKE, job: 'ppocr-cls-qoperator.onnx', from: 'ppocr-cls' },
+    shapes: [],
+    expect: { opset: 13, ops: ['QLinearConv', 'QLinearMatMul', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QuantizeLinear', 'DequantizeLinear'] },
+  },
+  {
     id: 'ppocr-cls-fp16',
     family: 'fp16 CNN (every float tensor float16)',
     source: { script: MAKE, job: 'ppocr-cls-fp16.onnx', from: 'ppocr-cls' },

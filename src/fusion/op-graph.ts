@@ -23,7 +23,7 @@ import { DataType } from '../ir/dtype.ts';
 import { constTensor } from '../ir/constant.ts';
 import { unsupported } from '../errors.ts';
 import type { FusionOp, FusionTensor, OpGraph } from './types.ts';
-import { geometryOpType, matmulInnerDim, packedWeightElements } from '../analysis/contrib-geometry.ts';
+import { geometryOpType, matmulInnerDim, packedWeightElements, readsIntegerWeights } from '../analysis/contrib-geometry.ts';
 import { analyzeShapes, staticShape } from '../analysis/shapes.ts';
 import { WINDOW_OPS, isGlobal, mapInputAxes, mapOutputAxes, markStreamedMaps, mergeAxis, rowAxis, wholeOperands } from './row-order.ts';
 import { nonTensorKind } from '../onnx/decode.ts';
@@ -192,7 +192,7 @@ export function buildOpGraph(model: Model | Graph, opts: OpGraphOptions = {}): O
       const ct = constType.get(v);
       if (ct !== undefined) {
         const packed = FLOAT_TYPES.has(ct) ? undefined : packedWeightElements(n, raw);
-        if (FLOAT_TYPES.has(ct)) weights.push({ name: v, elements: constElements(graph, v, shapeOf) });
+        if (FLOAT_TYPES.has(ct) || (packed === undefined && readsIntegerWeights(n))) weights.push({ name: v, elements: constElements(graph, v, shapeOf) });
         else if (packed !== undefined) weights.push({ name: v, elements: packed });
         continue;
       }

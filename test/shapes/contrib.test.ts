@@ -67,7 +67,7 @@ function contribModel(opType: string, inputs: (Spec | null)[], attrs: Attribute[
     if (!s.value) graphInputs.push({ name: s.name, type: { elemType: s.dtype, shape: s.shape } });
     else if (s.dtype === DataType.FLOAT) inits.push(Tensor.float32(s.name, s.shape, Float32Array.from(s.value)));
     else if (s.dtype === DataType.INT64) inits.push(Tensor.int64(s.name, s.shape, s.value));
-    else if (s.dtype === DataType.INT8) inits.push(new Tensor(s.name, s.dtype, s.shape, { kind: 'values', values: Int8Array.from(s.value) }));
+    else if (s.dtype === DataType.INT8) inits.push(new Tensor(s.name, s.dtype, s.shape, { kind: 'values', values: Array.from(s.value) }));
     else inits.push(new Tensor(s.name, s.dtype, s.shape, { kind: 'values', values: s.dtype === DataType.INT32 ? Int32Array.from(s.value) : Uint8Array.from(s.value) }));
   }
   const outs = Array.from({ length: outputs }, (_, k) => `y${k}`);
@@ -163,7 +163,7 @@ test('a shape known with its element type unknown (after an op without a rule) s
   for (const [name, vi] of back.graph.valueInfo) assert.notEqual(vi.type?.elemType, DataType.UNDEFINED, `written value_info '${name}'`);
 });
 
-test("onnxruntime's QOperator ops (quantize_static's QLinear* and QGemm, the dynamic quantizer's matmuls): the shapes and element types onnxruntime produces; the pools and concat plan as their float ops", async () => {
+test("onnxruntime's QOperator ops (quantize_static's QLinear* and QGemm, the dynamic quantizer's matmuls): the shapes and element types onnxruntime produces; the pools and concat plan as their float ops, integer weights count", async () => {
   const U8 = DataType.UINT8, I8 = DataType.INT8;
   const q = (name: string, ...shape: number[]): Spec => ({ name, dtype: U8, shape });
   const sc = (name: string): Spec => ({ name, dtype: DataType.FLOAT, shape: [], value: [0.05] });
@@ -204,6 +204,12 @@ test("onnxruntime's QOperator ops (quantize_static's QLinear* and QGemm, the dyn
   assert.deepEqual([plan(cases[5]).kernel, plan(cases[5]).stride], [[3, 3], [2, 2]]);
   assert.equal(plan(cases[7]).global, true, 'QLinearGlobalAveragePool reads its whole input');
   assert.equal(plan(cases[8]).global, true);
+  // integer weights, zero points and biases of quantized compute ops are weights (B 40, C 5,
+  // six scalar scales and zero points); a ConvInteger's uint8 kernel too (54 + 2 zero points)
+  assert.equal(plan(cases[10]).weightElements, 51);
+  const convInt = contribModel('ConvInteger', [q('x', 1, 2, 5, 5), { name: 'w', dtype: U8, shape: [3, 2, 3, 3], value: Array.from({ length: 54 }, (_, i) => (i * 5) % 256) }, zp('xz'), zp('wz')], [], 1, '');
+  assert.equal(await agreesWithOrt(convInt), 1);
+  assert.equal(plan(convInt).weightElements, 56);
   // QLinearReduceMean has an op schema in onnxruntime but no CPU kernel: ReduceMean's shape
   const mean = contribModel('QLinearReduceMean', io(q('x', 1, 4, 6, 5)), [ints('axes', [2, 3]), int('keepdims', 0)], 1);
   assert.deepEqual(inferShapes(mean).get('y0'), { elemType: U8, shape: [1, 4] });
