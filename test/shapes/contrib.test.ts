@@ -187,6 +187,7 @@ test("onnxruntime's QOperator ops (quantize_static's QLinear* and QGemm, the dyn
     contribModel('QGemm', [q('a', 8, 3), sc('as'), zp('az'), { name: 'b', dtype: I8, shape: [5, 8], value: Array.from({ length: 40 }, (_, i) => (i % 7) - 3) }, sc('bs'), zp('bz', I8)], [int('transA', 1), int('transB', 1)], 1),
     contribModel('DynamicQuantizeMatMul', [f32('a', 2, 3, 8), { name: 'b', dtype: I8, shape: [8, 5], value: Array.from({ length: 40 }, (_, i) => (i % 7) - 3) }, { ...sc('bs'), shape: [1] }, { ...zp('bz', I8), shape: [1] }], [], 1),
     contribModel('MatMulIntegerToFloat', [q('a', 2, 3, 8), { name: 'b', dtype: U8, shape: [8, 5], value: Array.from({ length: 40 }, (_, i) => (i * 7) % 256) }, sc('as'), sc('bs'), zp('az'), zp('bz')], [], 1),
+    contribModel('QLinearWhere', [{ name: 'cond', dtype: DataType.BOOL, shape: [1, 6, 5] }, q('a', 1, 4, 6, 5), sc('as'), zp('az'), q('b', 4, 1, 1), sc('bs'), zp('bz'), sc('ys'), zp('yz')], [], 1),
     contribModel('QuantizeLinear', [f32('x', 2, 3), sc('s'), zp('z')], [], 1),
     contribModel('DequantizeLinear', [q('x', 2, 3), sc('s'), zp('z')], [], 1),
   ];
