@@ -431,6 +431,9 @@ export interface ExactOptionsFull extends ExactOptions {
    * (default ACYCLIC_MAX_NONZEROS); past it the components on cycles keep the incumbent's
    * groups (breakCycles; tests set 0). */
   acyclicMaxNonzeros?: number;
+  /** Rounds of the column-generation LP of a size-bounded family before it gives up and the
+   * incumbent stands (default LP_MAX_ROUNDS; tests set 1). */
+  lpMaxRounds?: number;
   /** Families from this many columns go to HiGHS column-wise (default 20000; tests compare). */
   columnWiseFrom?: number;
   /** Segment families (solveBySegments) from this many columns whose LP leaves a gap run their
@@ -739,14 +742,16 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       // tie between other plans the LP's vertex need not be the MILP's. The bound kept for the
       // unrestricted problem is the enumeration-free one, as below.
       if (incCovered) {
-        const lp = await solveLpByColumns(cost, comp, cands, incumbent!, perComponent());
+        const lp = await solveLpByColumns(cost, comp, cands, incumbent!, { ...perComponent(), maxRounds: opts.lpMaxRounds });
         traceMemory(`highs: LP by columns, ${lp.rounds} rounds, ${lp.columns} of ${cands.length} columns`);
         // An integral LP optimum covering the component is exact (its DRAM is the family's
         // optimum); otherwise the rounded-up LP value, with the slack of the solver's tolerance.
         const lpPlan = lp.optimal && lp.x ? cands.filter((_, j) => lp.x![j] > 0.5) : [];
         const integral = !!lp.x?.every((v) => v < 1e-7 || v > 1 - 1e-7) && lpPlan.reduce((a, g) => a + g.length, 0) === comp.length;
         const optimum = integral ? lpPlan.reduce((a, g) => a + cost.dram(g), 0) : Math.ceil(lp.obj! * (1 - 1e-7) - 1e-6) * eb;
-        if (lp.optimal && incCost <= optimum) {
+        // An LP that stopped on its rounds or time: the MILP over the same family would spend
+        // more (its root processing), for a plan at most, not a bound: the incumbent stands.
+        if (!lp.optimal || incCost <= optimum) {
           boundSum += Math.max(clb, compLb);
           status = 'not-proven';
           plan.push(...incGroups);
@@ -1034,6 +1039,9 @@ export async function solveLpWhole(cost: CostModel, ops: number[], cands: Group[
   return { optimal: r.optimal, obj: r.obj ?? 0, x: r.x };
 }
 
+/** Rounds of `solveLpByColumns` before it gives up (the corpus sweep with the optimum: at most
+ * 56, PP-OCRv4 det; the shared models' families never need it; RAFT-small: 252). */
+const LP_MAX_ROUNDS = 100;
 /** Columns priced into the restricted LP per round of `solveLpByColumns`, at most. */
 const PRICE_BATCH = 2000;
 
@@ -1054,7 +1062,7 @@ const PRICE_BATCH = 2000;
  * ~220 MiB for the whole LP and stays resident; the restricted LPs hold a few thousand columns
  * (bench:memory, issue 15 item 5). Deterministic (ties by column index).
  */
-export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Group[], incumbent: number[], limits: SolveLimits & { columnWiseFrom?: number }): Promise<{ optimal: boolean; obj: number; x?: Float64Array; rounds: number; columns: number }> {
+export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Group[], incumbent: number[], limits: SolveLimits & { columnWiseFrom?: number; maxRounds?: number }): Promise<{ optimal: boolean; obj: number; x?: Float64Array; rounds: number; columns: number }> {
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
   const nx = cands.length;
@@ -1075,6 +1083,11 @@ export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Gr
   // row-wise one), one collection per round (31 rounds, about 1 s of CPU; bench:memory).
   // `columnWiseFrom` given (solveExact's option, the tests') keeps its meaning.
   const rmpLimits = { ...limits, columnWiseFrom: limits.columnWiseFrom ?? 0 };
+  // Each round rebuilds and re-solves the restricted LP (the npm highs API adds no columns to a
+  // built model): RAFT-small's 176,355 columns took 252 rounds and 40 s, past any time limit.
+  // Rounds stop at LP_MAX_ROUNDS (deterministic) or at the time limit (the safety net): the LP
+  // then proves nothing (optimal false).
+  const deadline = performance.now() + limits.timeLimit * 1000;
   for (let round = 1; ; round++) {
     const lp = await solveSetPartition(cost, ops, rmp.map((j) => cands[j]), false, rmpLimits, undefined, true);
     if (!lp.optimal || !lp.x || !lp.rowDual) return { optimal: false, obj: lp.obj ?? 0, rounds: round, columns: rmp.length };
@@ -1092,6 +1105,7 @@ export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Gr
       rmp.forEach((j, k) => (x[j] = lp.x![k]));
       return { optimal: true, obj: lp.obj!, x, rounds: round, columns: rmp.length };
     }
+    if (round >= (limits.maxRounds ?? LP_MAX_ROUNDS) || performance.now() > deadline) return { optimal: false, obj: lp.obj!, rounds: round, columns: rmp.length };
     priced.sort((a, b) => rc[a] - rc[b] || a - b);
     for (const j of priced.slice(0, PRICE_BATCH)) (inRmp[j] = 1, rmp.push(j));
   }

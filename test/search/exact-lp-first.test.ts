@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomCnn } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
-import { checkPlan } from '../../src/fusion/plan.ts';
+import { checkPlan, layerByLayer } from '../../src/fusion/plan.ts';
 import { solveExact, type ExactResult } from '../../src/search/exact.ts';
 import { greedyPlan, searchRandom } from '../../src/search/heuristics.ts';
 
@@ -43,4 +43,24 @@ test('LP first on size-bounded families and column-wise matrices: the same resul
   assert.ok(bounded >= 10, `only ${bounded} size-bounded MILP instances`);
   assert.ok(improved >= 3, `only ${improved} instances decided by the solver's own plan`);
   assert.ok(kept >= 3, `only ${kept} instances where the incumbent is the answer (the LP-first case)`);
+});
+
+test('a column-generation LP cut short (lpMaxRounds) proves nothing: the incumbent stands, with the bound of the full run', async () => {
+  let changed = 0;
+  for (let seed = 0; seed < 12; seed++) {
+    const g = randomCnn(300 + seed, 6);
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, g, { bufferBytes: 16 * 1024, elementType: 'int8' });
+      const incumbent = layerByLayer(g);
+      const base = { timeLimit: 20, decompose: false, incumbent, maxGroupSize: 3, lpFirst: true };
+      const full = await solveExact(cost, base);
+      const cut = await solveExact(cost, { ...base, lpMaxRounds: 1 });
+      const what = `seed ${seed} ${scheme}`;
+      assert.equal(cut.dram, incumbent.reduce((a, x) => a + cost.dram(x), 0), what);
+      assert.equal(cut.bound, full.bound, what);
+      assert.ok(cut.dram >= full.dram, what);
+      if (cut.dram > full.dram) changed++;
+    }
+  }
+  assert.ok(changed >= 3, `only ${changed} instances where the full LP (and the MILP after it) beat the incumbent`);
 });
