@@ -40,6 +40,9 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
   spectrogram, opset 17: a model of 1-D maps.
 - r3d-18.onnx: torchvision's R3D-18 video classifier (Conv3d; random weights, seeded) on a
   1x3x8x112x112 clip, opset 17: a model of 3-D maps.
+- raft-small.onnx: torchvision's RAFT-small optical-flow network (random weights, seeded) on two
+  1x3x128x128 frames, opset 16: a correlation volume looked up by GridSample, 12 recurrent
+  (ConvGRU) flow updates unrolled, one output per update.
 - convnext-t.onnx: torchvision's ConvNeXt-T classifier (random weights, seeded) at 224x224,
   opset 17: depthwise 7x7 convs in NCHW, each block's LayerNorm and MLP in NHWC between two
   Transposes (channels-last maps).
@@ -88,6 +91,17 @@ def swin_t(path):
     # torch.onnx.export's defaults (constant folding on), as a user exports it.
     with torch.no_grad():
         torch.onnx.export(model, x, path, opset_version=17, input_names=['x'], output_names=['logits'])
+
+
+def raft_small(path):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.optical_flow.raft_small(weights=None).eval()
+    frames = (torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128))
+    # opset 16: grid_sample (the correlation lookup); 12 flow updates unrolled, as exported by default
+    with torch.no_grad():
+        torch.onnx.export(model, frames, path, opset_version=16, input_names=['image1', 'image2'])
 
 
 def vocoder(path):
@@ -474,6 +488,7 @@ def main():
         'vocoder-1d.onnx': lambda p: vocoder(p),
         'r3d-18.onnx': lambda p: r3d_18(p),
         'convnext-t.onnx': lambda p: convnext_t(p),
+        'raft-small.onnx': lambda p: raft_small(p),
     }
     needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-cls-qoperator.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():

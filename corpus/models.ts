@@ -242,4 +242,11 @@ export const CORPUS: CorpusModel[] = [
     shapes: [],
     expect: { opset: 17, ops: ['Conv', 'Transpose', 'LayerNormalization', 'MatMul', 'Erf'] },
   },
+  {
+    id: 'raft-small',
+    family: 'optical flow: torchvision RAFT-small (feature and context encoders, an all-pairs correlation pyramid looked up with GridSample around the current flow, 12 ConvGRU updates unrolled, an output per update; random weights) on two 128x128 frames; opset 16',
+    source: { script: MAKE, job: 'raft-small.onnx', from: 'torchvision.models.optical_flow.raft_small (Debian python3-torchvision)' },
+    shapes: [],
+    expect: { opset: 16, ops: ['GridSample', 'Conv', 'Sigmoid', 'Tanh', 'MatMul'] },
+  },
 ];
