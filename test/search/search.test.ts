@@ -182,3 +182,30 @@ test('planFusion: same seed -> byte-identical JSON (timings aside)', async () =>
   const p: Plan = JSON.parse(a).groups.map((x: { nodes: string[] }) => x.nodes);
   assert.ok(p.length > 0);
 });
+
+test('exact: a HiGHS abort (its wasm memory full) returns the incumbent with the trivial bound instead of failing', async () => {
+  const g = randomCnn(9, 3);
+  const cost = createCostModel('lbdf', g, hw(0.5));
+  const incumbent = searchGreedy(cost).plan;
+  // The first cost evaluation inside the solve throws what Emscripten throws on abort.
+  let armed = true;
+  const dram = cost.dram.bind(cost);
+  const aborting = Object.assign(Object.create(Object.getPrototypeOf(cost)), cost, {
+    dram: (grp: number[]) => {
+      if (armed) {
+        armed = false;
+        throw new (globalThis as unknown as { WebAssembly: { RuntimeError: ErrorConstructor } }).WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+      }
+      return dram(grp);
+    },
+  });
+  const r = await solveExact(aborting, { timeLimit: 10, incumbent });
+  assert.equal(armed, false, 'the abort was raised');
+  assert.equal(r.dram, planDram(cost, incumbent));
+  assert.equal(r.status, 'not-proven');
+  assert.ok(r.bound <= bruteForceOptimum(cost));
+  // anything else still propagates
+  armed = true;
+  const failing = Object.assign(Object.create(Object.getPrototypeOf(cost)), cost, { dram: () => { throw new Error('a bug'); } });
+  await assert.rejects(solveExact(failing, { timeLimit: 10, incumbent }), /a bug/);
+});
