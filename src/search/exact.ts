@@ -1381,8 +1381,9 @@ function segmentFamilies(cost: CostModel, segments: number[][], cap: number): Gr
   return fams;
 }
 
-/** Nonzeros of the potential rows of the acyclicity re-solve (2 per fusable edge and, per
- * candidate, 2 per edge inside it), counted before building them. */
+/** Nonzeros of the potential rows of the acyclicity re-solve (two rows per edge, each with two
+ * potentials, and a candidate's column in both rows of every edge inside it), counted before
+ * building them. */
 function potentialRowsNonzeros(cost: CostModel, cands: Group[]): number {
   const { succ } = cost.graph;
   let nnz = 0;
