@@ -564,7 +564,11 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     boundSum += bound;
     allCands.push(...groups, ...comp.map((v) => [v]));
     partialChainFamily = true;
+    settled.push(comp);
   };
+  /** Components settled without their family (settle), and whether a chain's family overflowed. */
+  const settled: number[][] = [];
+  let chainOverflow = false;
   for (const comp of comps) {
     if (comp.length === 1) {
       plan.push(comp);
@@ -583,6 +587,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       else {
         allCands.push(...sub, ...comp.filter((v) => !sub.some((g) => g.length === 1 && g[0] === v)).map((v) => [v]));
         partialChainFamily = true;
+        chainOverflow = true;
       }
       continue;
     }
@@ -773,6 +778,18 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   if (!executionOrder(cost.graph, final)) {
     // Components interact through a cycle: solve everything at once with the potential rows.
     solver = 'milp+acyclicity';
+    // The components settled without their family get it now, where it is small: the re-solve is
+    // then over every convex group, and its optimum is the problem's (IS-Net quint8 BRR 64 KiB: a
+    // plan 140 bytes above the components' bound stayed unproven for want of these families).
+    if (partialChainFamily && !chainOverflow) {
+      let complete = true;
+      for (const comp of settled) {
+        const fam = enumerateConvexCandidates(cost, SETTLED_FAMILY_CAP, Infinity, comp);
+        if (fam) for (const g of fam) allCands.push(g);
+        else complete = false;
+      }
+      if (complete) partialChainFamily = false;
+    }
     if (partialChainFamily) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
     if (potentialRowsNonzeros(cost, allCands) <= (opts.acyclicMaxNonzeros ?? ACYCLIC_MAX_NONZEROS)) {
@@ -1395,6 +1412,10 @@ function potentialRowsNonzeros(cost: CostModel, cands: Group[]): number {
   }
   return nnz;
 }
+
+/** Largest family of a settled component (segment DP, incumbent at its bound) that the
+ * acyclicity re-solve enumerates to make its answer exact. */
+const SETTLED_FAMILY_CAP = 20_000;
 
 /** Past this many nonzeros in its potential rows, the acyclicity re-solve is not built (HiGHS's
  * wasm memory, 32-bit, ends at 4 GiB: the 42.6 M of IS-Net BRR aborted it; PP-OCRv4 det's

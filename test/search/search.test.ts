@@ -209,3 +209,20 @@ test('exact: a HiGHS abort (its wasm memory full) returns the incumbent with the
   const failing = Object.assign(Object.create(Object.getPrototypeOf(cost)), cost, { dram: () => { throw new Error('a bug'); } });
   await assert.rejects(solveExact(failing, { timeLimit: 10, incumbent }), /a bug/);
 });
+
+test('exact: with an incumbent, components it settles get their families back when the acyclicity re-solve runs, so the answer is proven', async () => {
+  let resolved = 0;
+  for (const seed of [9, 19, 23, 64]) for (const kib of [0.25, 0.5, 1, 2]) {
+    const g = randomCnn(seed, 3);
+    for (const scheme of ['lbdf', 'brr'] as const) {
+      const cost = createCostModel(scheme, g, hw(kib));
+      const r = await solveExact(cost, { timeLimit: 10, incumbent: searchGreedy(cost).plan });
+      const what = `seed ${seed} ${scheme} ${kib} KiB`;
+      assert.equal(r.status, 'optimal', what);
+      assert.equal(r.scope, 'all', what);
+      assert.equal(r.dram, bruteForceOptimum(cost), what);
+      if (r.solver === 'milp+acyclicity') resolved++;
+    }
+  }
+  assert.ok(resolved >= 4, `only ${resolved} instances needed the acyclicity re-solve`);
+});
