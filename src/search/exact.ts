@@ -511,8 +511,9 @@ export async function solveExact(cost: CostModel, opts: ExactOptionsFull = {}): 
     // lost; the incumbent stands, with the bound that needs no solver.
     highsPromise = undefined;
     const dram = planDram(cost, opts.incumbent);
-    const bound = Math.min(dram, trivialLowerBound(cost));
-    return { method: 'exact', plan: canonicalPlan(opts.incumbent), dram, bound, gap: dram > 0 ? (dram - bound) / dram : 0, status: dram <= bound ? 'optimal' : 'not-proven', scope: 'all', candidates: 0, solver: 'milp', trivialLowerBound: trivialLowerBound(cost), ms: performance.now() - t0 };
+    const lb = trivialLowerBound(cost);
+    const bound = Math.min(dram, lb);
+    return { method: 'exact', plan: canonicalPlan(opts.incumbent), dram, bound, gap: dram > 0 ? (dram - bound) / dram : 0, status: dram <= bound ? 'optimal' : 'not-proven', scope: 'all', candidates: 0, solver: 'milp', trivialLowerBound: lb, ms: performance.now() - t0 };
   } finally {
     // HiGHS's wasm memory only grows (a large MILP leaves hundreds of MB resident); a fresh
     // instance per solve lets it be collected once the solve is over (the compiled module is
@@ -545,7 +546,10 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
   let totalCands = 0;
   let boundSum = 0; // sum of per-component lower bounds
   const allCands: Group[] = [];
-  let partialChainFamily = false;
+  /** Components settled without their family (settle), and whether a chain's family overflowed
+   * its cap: what keeps the acyclicity re-solve's family partial. */
+  const settled: number[][] = [];
+  let chainOverflow = false;
   const incAssign = opts.incumbent ? new Map(opts.incumbent.map((g) => [g.join(','), g])) : undefined;
   let reach: Reachability | undefined; // for the components' enumerations, once
   /** The incumbent's groups inside a component (components never share a group) and their DRAM,
@@ -563,12 +567,8 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     plan.push(...groups);
     boundSum += bound;
     allCands.push(...groups, ...comp.map((v) => [v]));
-    partialChainFamily = true;
     settled.push(comp);
   };
-  /** Components settled without their family (settle), and whether a chain's family overflowed. */
-  const settled: number[][] = [];
-  let chainOverflow = false;
   for (const comp of comps) {
     if (comp.length === 1) {
       plan.push(comp);
@@ -586,7 +586,6 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       if (fam) for (const g of fam) allCands.push(g);
       else {
         allCands.push(...sub, ...comp.filter((v) => !sub.some((g) => g.length === 1 && g[0] === v)).map((v) => [v]));
-        partialChainFamily = true;
         chainOverflow = true;
       }
       continue;
@@ -781,16 +780,15 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     // The components settled without their family get it now, where it is small: the re-solve is
     // then over every convex group, and its optimum is the problem's (IS-Net quint8 BRR 64 KiB: a
     // plan 140 bytes above the components' bound stayed unproven for want of these families).
-    if (partialChainFamily && !chainOverflow) {
-      let complete = true;
+    let partial = chainOverflow;
+    if (!chainOverflow) {
       for (const comp of settled) {
         const fam = enumerateConvexCandidates(cost, SETTLED_FAMILY_CAP, Infinity, comp);
         if (fam) for (const g of fam) allCands.push(g);
-        else complete = false;
+        else partial = true;
       }
-      if (complete) partialChainFamily = false;
     }
-    if (partialChainFamily) scope = 'bounded';
+    if (partial) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
     if (potentialRowsNonzeros(cost, allCands) <= (opts.acyclicMaxNonzeros ?? ACYCLIC_MAX_NONZEROS)) {
       const r = await solveSetPartition(cost, all, allCands, true, whole(), undefined);
