@@ -33,6 +33,7 @@
  */
 import type { FusionOp, FusionScheme, Group, MemoryItem, OpGraph } from './types.ts';
 import { FusionCostModel } from './cost-base.ts';
+import { readsOperandsWhole } from './row-order.ts';
 
 export class LbdfCostModel extends FusionCostModel {
   readonly scheme: FusionScheme = 'lbdf';
@@ -199,8 +200,7 @@ function windowWhy(c: FusionOp): string {
 /** Why op `c` reads map `t` whole (FusionOp.whole): a matrix product's B operand (not its first
  * map input), or a map whose rows arrive along another axis than the op reads them. */
 function wholeWhy(c: FusionOp, t: number): string {
-  return c.inputs.indexOf(t) > 0 && MATRIX_OPS.has(c.opType)
+  return c.inputs.indexOf(t) > 0 && readsOperandsWhole(c.opType)
     ? `the B operand of matrix product ${c.node} in the group (every output row reads all of it)`
     : `its rows stream along another axis than ${c.node} reads them (a layout change in the group)`;
 }
-const MATRIX_OPS = new Set(['MatMul', 'Gemm', 'MatMulInteger', 'QLinearMatMul', 'MultiHeadAttention', 'GroupQueryAttention']);

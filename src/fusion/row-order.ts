@@ -9,7 +9,7 @@
 import type { Graph, Node } from '../ir/graph.ts';
 import { constInts } from '../ir/constant.ts';
 import type { FusionOp, FusionTensor } from './types.ts';
-import { geometryOpType } from '../analysis/contrib-geometry.ts';
+import { FUSED_BASE, geometryOpType } from '../analysis/contrib-geometry.ts';
 
 const GLOBAL_OPS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']);
 const REDUCE_OPS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare']);
@@ -92,13 +92,24 @@ export function markStreamedMaps(nodes: readonly Node[], ops: readonly FusionOp[
  * quantized and onnxruntime-fused forms), the key and value of onnxruntime's attention ops.
  * When such an input is a feature map, not a weight (attention's K^T and V), LBDF holds it
  * whole (FusionOp.whole). */
-export function wholeOperands(n: Node): number[] {
+export function wholeOperands(n: Node): readonly number[] {
   const op = geometryOpType(n);
-  if (op === 'MatMul' || op === 'Gemm' || op === 'MatMulInteger') return [1];
-  if (op === 'QLinearMatMul') return [3];
-  if (n.domain === 'com.microsoft' && (op === 'MultiHeadAttention' || op === 'GroupQueryAttention')) return [1, 2];
-  return [];
+  if (ATTENTION_OPS.has(op)) return n.domain === 'com.microsoft' ? WHOLE_OPERANDS[op] : [];
+  return WHOLE_OPERANDS[op] ?? [];
 }
+
+/** Whether ops of this type (FusionOp.opType, onnxruntime's fused forms included) read operands
+ * whole as wholeOperands says: matrix products and attention. */
+export function readsOperandsWhole(opType: string): boolean {
+  return Object.hasOwn(WHOLE_OPERANDS, FUSED_BASE[opType] ?? opType);
+}
+
+/** Input positions that every output row reads whole, by (geometry) op type. */
+const WHOLE_OPERANDS: Readonly<Record<string, readonly number[]>> = {
+  MatMul: [1], Gemm: [1], MatMulInteger: [1], QLinearMatMul: [3], MultiHeadAttention: [1, 2], GroupQueryAttention: [1, 2],
+};
+/** onnxruntime's attention ops (domain com.microsoft only). */
+const ATTENTION_OPS = new Set(['MultiHeadAttention', 'GroupQueryAttention']);
 
 /** Ops that read a rank-4 map as NCHW (channels at 1, rows at 2): a map that streams along
  * another axis is held whole when one of them reads it. */
