@@ -55,13 +55,14 @@ export function packedWeightElements(node: Node, input: string): number | undefi
   return k !== undefined && n !== undefined ? k * n : undefined;
 }
 
-/** Ops that compute on quantized integers and read their parameters as integer constants
+const INTEGER_WEIGHT_OPS = new Set(['ConvInteger', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul']);
+const INTEGER_WEIGHT_CONTRIB_OPS = new Set(['QGemm', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearAdd', 'QLinearMul', 'QLinearConcat', 'QLinearWhere', 'QLinearConvTranspose']);
+
+/** Whether `node` computes on quantized integers and reads its parameters as integer constants
  * (weights, zero points, int32 biases): the default domain's ConvInteger, MatMulInteger,
  * QLinearConv, QLinearMatMul, and onnxruntime's QOperator and dynamic-quantization ops. A
  * planner counts their integer constant inputs as weights (elsewhere an integer constant is a
  * shape, an index or an axis). */
-const INTEGER_WEIGHT_OPS = new Set(['ConvInteger', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul']);
-const INTEGER_WEIGHT_CONTRIB_OPS = new Set(['QGemm', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearAdd', 'QLinearMul', 'QLinearConcat', 'QLinearWhere', 'QLinearConvTranspose']);
 export function readsIntegerWeights(node: Node): boolean {
   return node.domain === 'com.microsoft' ? INTEGER_WEIGHT_CONTRIB_OPS.has(node.opType) : (node.domain === '' || node.domain === 'ai.onnx') && INTEGER_WEIGHT_OPS.has(node.opType);
 }
