@@ -168,7 +168,10 @@ function mappedFrom(env: NodeJS.ProcessEnv = process.env): number {
  * fragmented: onnxruntime's run then added 60-160 MiB to the same process where a fresh one adds
  * ~30 (PP-OCRv4 det 640x640, largest tensor 12.5 MiB; with MALLOC_MMAP_THRESHOLD_=131072 fixing
  * the threshold, +20-30 MiB). The arena takes a few large mapped regions instead: compile peaks at
- * 254 MiB instead of 290 (bench:memory, median of 3). It rounds its regions up to powers of two,
+ * 254 MiB instead of 290 (bench:memory, median of 3). Where the passes leave the threshold low
+ * (their large arrays are page-mapped, util/paged.ts: ~1.6 MiB before PP-OCRv4 det's check), the
+ * first session's own frees still raise it for the second: 238-245 MiB without the arena, 196-213
+ * with it. It rounds its regions up to powers of two,
  * which costs most where large tensors dominate: IS-Net at 1024x1024 (2.6 GiB of 4.3 in tensors
  * of 32 MiB or more, up to 128 MiB), 1184 MiB with it, 988 without. A model whose tensor sizes are
  * not all known (a symbolic dim, a value inference cannot size) runs without it. With

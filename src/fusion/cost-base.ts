@@ -16,6 +16,7 @@
 import type { CostModel, FusionScheme, FusionTensor, Group, MemoryItem, OpGraph } from './types.ts';
 import { hashIds } from './ids-map.ts';
 import { unionSorted } from './groups.ts';
+import { grownArray, pagedArray } from '../util/paged.ts';
 
 export interface DramBreakdown {
   inputs: { tensor: string; bytes: number }[];
@@ -178,24 +179,20 @@ export abstract class FusionCostModel implements CostModel {
     if (this.arenaUsed + g.length > this.arena.length) {
       let n = this.arena.length * 2;
       while (n < this.arenaUsed + g.length) n *= 2;
-      const a = new Int32Array(n);
+      const a = pagedArray(Int32Array, n); // page-mapped from 128 KiB (util/paged.ts)
       a.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = a;
     }
     const i = this.entries++;
     let c = this.cols;
     if (i >= c.off.length) {
-      const grow = <T extends Int32Array | Float64Array | Uint8Array>(x: T): T => {
-        const y = new (x.constructor as new (n: number) => T)(x.length * 2);
-        y.set(x);
-        return y;
-      };
+      const grow = <T extends Int32Array | Float64Array | Uint8Array>(x: T): T => grownArray(x, x.length * 2);
       c = this.cols = { off: grow(c.off), len: grow(c.len), next: grow(c.next), hash: grow(c.hash), bytes: grow(c.bytes), dram: grow(c.dram), valid: grow(c.valid) };
     }
     if (4 * (i + 1) > 3 * this.heads.length) {
       // Twice the buckets; every entry re-linked into its bucket (chain order does not matter:
       // a lookup compares ids).
-      const heads = new Int32Array(this.heads.length * 2).fill(-1);
+      const heads = pagedArray(Int32Array, this.heads.length * 2).fill(-1);
       const mask = heads.length - 1;
       for (let x = 0; x < i; x++) {
         const b = c.hash[x] & mask;

@@ -55,7 +55,6 @@
  */
 import * as highsModule from 'highs';
 import type { Highs } from 'highs';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type { CostModel, Group } from '../fusion/types.ts';
@@ -65,6 +64,7 @@ import { segmentsOf } from './segments.ts';
 import { segmentPath, solveSegmentPath, type SegmentPathResult } from './segment-dp.ts';
 import { collectGarbage } from '../util/gc.ts';
 import { traceMemory } from '../util/memtrace.ts';
+import { pagedArray, pagedFrom, readPaged } from '../util/paged.ts';
 
 /** Options of the exact (MILP, HiGHS) fusion optimum: solver limits (time, nodes, iterations),
  * candidate count and group size bounds. */
@@ -153,7 +153,7 @@ function highs(): Promise<HighsApi> {
   highsPromise ??= (async () => {
     if (!wasmModule) {
       const restore = baselineWasmOnly();
-      wasmModule = Wasm.compile(readFileSync(createRequire(import.meta.url).resolve('highs/runtime')));
+      wasmModule = Wasm.compile(readPaged(createRequire(import.meta.url).resolve('highs/runtime')));
       if (restore) void wasmModule.finally(() => setFlagsFromString('--no-liftoff-only'));
     }
     const compiled = await wasmModule;
@@ -913,16 +913,16 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
   const rowUpper: number[] = [];
   let matrix: { format: 'csr' | 'csc'; numRows: number; numCols: number; starts: Int32Array; indices: Int32Array; values: Float64Array };
   if (columnWise) {
-    const starts = new Int32Array(numCols + 1);
+    const starts = pagedArray(Int32Array, numCols + 1);
     for (let j = 0; j < nx; j++) starts[j + 1] = starts[j] + cands[j].length;
-    const indices = new Int32Array(starts[nx]);
+    const indices = pagedArray(Int32Array, starts[nx]);
     for (let j = 0; j < nx; j++) {
       const g = cands[j], at = starts[j];
       for (let k = 0; k < g.length; k++) indices[at + k] = local.get(g[k])!;
       indices.subarray(at, at + g.length).sort();
     }
     for (let v = 0; v < n; v++) (rowLower.push(1), rowUpper.push(1));
-    matrix = { format: 'csc', numRows: n, numCols, starts, indices, values: new Float64Array(indices.length).fill(1) };
+    matrix = { format: 'csc', numRows: n, numCols, starts, indices, values: pagedArray(Float64Array, indices.length).fill(1) };
   } else {
     const byOp: number[][] = Array.from({ length: n }, () => []);
     cands.forEach((g, j) => {
@@ -958,27 +958,27 @@ async function solveSetPartition(cost: CostModel, ops: number[], cands: Group[],
         }
       }
     }
-    matrix = { format: 'csr', numRows: rowLower.length, numCols, starts: Int32Array.from(rowStarts), indices: Int32Array.from(idx), values: Float64Array.from(val) };
+    matrix = { format: 'csr', numRows: rowLower.length, numCols, starts: pagedFrom(Int32Array, rowStarts), indices: pagedFrom(Int32Array, idx), values: pagedFrom(Float64Array, val) };
   }
   const numRows = rowLower.length;
-  const colCost = new Float64Array(numCols);
+  const colCost = pagedArray(Float64Array, numCols);
   cands.forEach((g, j) => (colCost[j] = cost.dram(g) / eb));
-  const colUpper = new Float64Array(numCols).fill(1);
+  const colUpper = pagedArray(Float64Array, numCols).fill(1);
   for (let k = nx; k < numCols; k++) colUpper[k] = n - 1;
-  const integrality = new Int32Array(numCols);
+  const integrality = pagedArray(Int32Array, numCols);
   if (!relax) integrality.fill(1, 0, nx);
   const lp = {
     numCols,
     numRows,
     colCost,
-    colLower: new Float64Array(numCols),
+    colLower: pagedArray(Float64Array, numCols),
     colUpper,
-    rowLower: Float64Array.from(rowLower, (x) => (x === -Infinity ? -api.infinity : x)),
-    rowUpper: Float64Array.from(rowUpper, (x) => (x === Infinity ? api.infinity : x)),
+    rowLower: pagedFrom(Float64Array, rowLower, (x) => (x === -Infinity ? -api.infinity : x)),
+    rowUpper: pagedFrom(Float64Array, rowUpper, (x) => (x === Infinity ? api.infinity : x)),
     matrix,
     integrality,
   } as HighsLp;
-  const start = incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0 ? Float64Array.from(incumbent) : undefined;
+  const start = incumbent && !withPotentials && incumbent.reduce((a, b) => a + b, 0) > 0 ? pagedFrom(Float64Array, incumbent) : undefined;
   const r = await runHighs(api, lp, relax, limits, start, `${relax ? 'LP' : 'MILP'} ${numCols} cols`);
   const x = r.colValue;
   const plan: Plan = [];
@@ -1041,7 +1041,7 @@ async function runHighs(api: HighsApi, lp: HighsLp, relax: boolean, limits: Solv
     traceMemory(`highs: solved, wasm ${mibOf(api)} MiB`);
     const optimal = model.getModelStatus() === api.constants.modelStatus.optimal;
     const sol = model.getSolution();
-    return { optimal, colValue: Float64Array.from(sol.colValue), ...(relax ? { rowDual: Float64Array.from(sol.rowDual) } : {}), mipDual: relax ? NaN : Number(model.info.get('mip_dual_bound')) };
+    return { optimal, colValue: pagedFrom(Float64Array, sol.colValue), ...(relax ? { rowDual: pagedFrom(Float64Array, sol.rowDual) } : {}), mipDual: relax ? NaN : Number(model.info.get('mip_dual_bound')) };
   } finally {
     model.dispose();
   }
@@ -1081,12 +1081,12 @@ export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Gr
   const eb = cost.elementBytes;
   const local = new Map(ops.map((v, i) => [v, i]));
   const nx = cands.length;
-  const colCost = new Float64Array(nx);
+  const colCost = pagedArray(Float64Array, nx);
   for (let j = 0; j < nx; j++) colCost[j] = cost.dram(cands[j]) / eb;
-  const inRmp = new Uint8Array(nx);
+  const inRmp = pagedArray(Uint8Array, nx);
   const rmp: number[] = [];
   for (let j = 0; j < nx; j++) if (cands[j].length === 1 || incumbent[j] === 1) (inRmp[j] = 1, rmp.push(j));
-  const rc = new Float64Array(nx);
+  const rc = pagedArray(Float64Array, nx);
   // What the enumeration left (string keys, discarded levels) is garbage by now: collect it
   // before HiGHS's wasm memory, which only grows, takes its pages.
   collectGarbage();
@@ -1116,7 +1116,7 @@ export async function solveLpByColumns(cost: CostModel, ops: number[], cands: Gr
       if (r < -1e-7) priced.push(j);
     }
     if (!priced.length) {
-      const x = new Float64Array(nx);
+      const x = pagedArray(Float64Array, nx);
       rmp.forEach((j, k) => (x[j] = lp.x![k]));
       return { optimal: true, obj: lp.obj!, x, rounds: round, columns: rmp.length };
     }
@@ -1215,7 +1215,7 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
       void d;
     }
   }
-  const colCost = Float64Array.from(cols, ({ g }) => cost.dram(g) / eb);
+  const colCost = pagedFrom(Float64Array, cols, ({ g }) => cost.dram(g) / eb);
   const correction = [...cuts].reduce((a, [c, d]) => a + (d - 1) * cost.dram([c]), 0);
   const inComp = new Uint8Array(n);
   for (const v of comp) inComp[v] = 1;
@@ -1232,7 +1232,7 @@ export async function solveBySegments(cost: CostModel, comp: number[], cap: numb
         if (h.length) want.add(`${si}:${h.join(',')}`);
       }
     });
-    incumbent = Float64Array.from(cols, ({ seg, g }) => (want.has(`${seg}:${g.join(',')}`) ? 1 : 0));
+    incumbent = pagedFrom(Float64Array, cols, ({ seg, g }) => (want.has(`${seg}:${g.join(',')}`) ? 1 : 0));
   }
   const lp = await solveJoint(copyRows, coupling, colCost, limits, undefined, true);
   let lb = lp.optimal ? Math.ceil(lp.obj * (1 - 1e-7) - 1e-6) * eb - correction : 0;
@@ -1360,13 +1360,13 @@ async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef
     hi.push(c.upper);
   }
   const numRows = lo.length;
-  const integrality = new Int32Array(numCols);
+  const integrality = pagedArray(Int32Array, numCols);
   if (!relax) integrality.fill(1);
   const lp = {
     numCols, numRows, colCost,
-    colLower: new Float64Array(numCols), colUpper: new Float64Array(numCols).fill(1),
-    rowLower: Float64Array.from(lo), rowUpper: Float64Array.from(hi),
-    matrix: { format: 'csr', numRows, numCols, starts: Int32Array.from(starts), indices: Int32Array.from(idx), values: Float64Array.from(val) },
+    colLower: pagedArray(Float64Array, numCols), colUpper: pagedArray(Float64Array, numCols).fill(1),
+    rowLower: pagedFrom(Float64Array, lo), rowUpper: pagedFrom(Float64Array, hi),
+    matrix: { format: 'csr', numRows, numCols, starts: pagedFrom(Int32Array, starts), indices: pagedFrom(Int32Array, idx), values: pagedFrom(Float64Array, val) },
     integrality,
   } as HighsLp;
   const start = incumbent && !relax && incumbent.some((v) => v > 0) ? incumbent : undefined;
