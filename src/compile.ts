@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Model } from './ir/graph.ts';
-import { loadModel, encodeModel, writeModelFile } from './onnx/io.ts';
+import { loadModel, encodeModel, inflateModelFile, isGzipFile, writeModelFile } from './onnx/io.ts';
 import { LazyFile, releaseScratch } from './onnx/lazy.ts';
 import { spillInitializers } from './onnx/spill.ts';
 import { outlineFusionGroups, annotateFusionGroups, FUSION_DOMAIN, type EmbedResult } from './onnx/functions.ts';
@@ -129,7 +129,8 @@ function originalFile(original: OriginalModel): Uint8Array | string {
     /* gone: named below */
   }
   if (now !== original.stamp) throw badInput(`${original.path}: the model file changed on disk while it was compiled; nothing was checked or written, run again`);
-  return original.path;
+  // onnxruntime reads no gzip: a compressed model is handed over inflated.
+  return isGzipFile(original.path) ? inflateModelFile(original.path) : original.path;
 }
 
 /** Writes the rewritten model for the check into `dir` (piecewise, see writeModelFile), so that

@@ -12,7 +12,7 @@
  *   initializers to a side file (`externalDataThreshold`), which it does on its own when the
  *   inline data would exceed protobuf's 2 GiB message limit.
  */
-import { closeSync, createReadStream, ftruncateSync, fstatSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, fstatSync, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { basename, dirname, resolve } from 'node:path';
 import type { Model } from '../ir/graph.ts';
@@ -54,7 +54,9 @@ function modelOf(msg: Msg, opts: DecodeOptions): Model {
   return model;
 }
 
-/** Reads and decodes a .onnx file; external data resolves relative to the file's folder. */
+/** Reads and decodes a .onnx file; external data resolves relative to the file's folder. A
+ * gzip-compressed file (`.onnx.gz`, told by its magic bytes, not its name) is inflated whole
+ * first: the IR's tensors are then views into the inflated bytes. */
 export function loadModel(path: string): Model {
   // Only a regular file is scanned lazily; anything else goes to the bounded reader's errors.
   let regular = false;
@@ -63,11 +65,44 @@ export function loadModel(path: string): Model {
   } catch {
     /* the reader names the error */
   }
+  if (regular && isGzipFile(path)) return decodeGz(path, readInputFile(path, 'model file'));
   const lazy = regular ? loadLazily(path) : undefined;
   if (lazy) return lazy;
   const bytes = readInputFile(path, 'model file');
   try {
     return decodeModel(bytes, { baseDir: dirname(resolve(path)) });
+  } catch (e) {
+    throw namingFile(e, path);
+  }
+}
+
+/** Whether the file starts with gzip's magic bytes (1f 8b). */
+export function isGzipFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } catch {
+    return false; // the reader names the error
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** A gzip file's inflated bytes, or a one-line error naming the file. */
+export function inflateModelFile(path: string, bytes: Uint8Array = readInputFile(path, 'model file')): Uint8Array {
+  try {
+    return gunzipSync(bytes);
+  } catch (e) {
+    throw badInput(`model file ${path}: cannot inflate it (${(e as Error).message})`);
+  }
+}
+
+function decodeGz(path: string, bytes: Uint8Array): Model {
+  const raw = inflateModelFile(path, bytes);
+  try {
+    return decodeModel(raw, { baseDir: dirname(resolve(path)) });
   } catch (e) {
     throw namingFile(e, path);
   }
@@ -97,18 +132,7 @@ export async function loadModelGz(path: string): Promise<Model> {
   }
   const lazy = st?.isFile() ? await loadGzLazily(path, st) : undefined;
   if (lazy) return lazy;
-  const bytes = readInputFile(path, 'model file');
-  let raw: Uint8Array;
-  try {
-    raw = gunzipSync(bytes);
-  } catch (e) {
-    throw badInput(`model file ${path}: cannot inflate it (${(e as Error).message})`);
-  }
-  try {
-    return decodeModel(raw, { baseDir: dirname(resolve(path)) });
-  } catch (e) {
-    throw namingFile(e, path);
-  }
+  return decodeGz(path, readInputFile(path, 'model file'));
 }
 
 /** The stream path of loadModelGz (lazy-gz.ts); undefined when the walk gives up, the stream

@@ -119,3 +119,19 @@ test('a tensor read after its file changed fails naming the tensor and the file'
   utimesSync(path, new Date(), new Date(Date.now() + 5000));
   assert.throws(() => m.graph.initializers.get('big0')!.bytes(), (e: unknown) => isDnnfuseError(e) && /tensor 'big0'.*changed on disk/.test(e.message) && e.message.includes(path));
 });
+
+test('loadModel reads a .onnx.gz whole (told by its magic bytes, whatever its name): the same model as the raw bytes', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 60_000 }), { minLength: 0, maxLength: 4 }), fc.boolean(), async (sizes, extras) => {
+      const bytes = encodeMsg(bigModelMsg(sizes, extras));
+      const { dir, path } = writeGz(bytes);
+      const eager = decodeModel(bytes, { baseDir: dir });
+      assert.ok(same(encodeModel(loadModel(path)), encodeModel(eager)));
+      const named = join(dir, 'no-suffix.onnx');
+      writeFileSync(named, readFileSync(path));
+      assert.ok(same(encodeModel(loadModel(named)), encodeModel(eager)));
+      assert.ok(same(encodeModel(await loadModelGz(path)), encodeModel(eager)));
+    }),
+    { numRuns: 8 },
+  );
+});

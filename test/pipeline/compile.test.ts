@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { loadModel, encodeModel } from '../../src/onnx/io.ts';
 import { readFusionGroups, FUSION_DOMAIN } from '../../src/onnx/functions.ts';
 import { parseSchedule, type Schedule } from '../../src/passes/manager.ts';
@@ -177,6 +178,33 @@ test('compile --reproducible: two runs give byte-identical model.onnx and schedu
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });
+  }
+});
+
+test('compile reads a gzip-compressed model (.onnx.gz) as the same model, onnxruntime check included', { timeout: 180_000 }, async () => {
+  const dir = tmp('compile-gz');
+  try {
+    const gz = join(dir, 'example.onnx.gz');
+    writeFileSync(gz, gzipSync(readFileSync(EXAMPLE)));
+    const args = ['--reproducible', '--seed', '3', '-q', '--option', 'plan.optimum=false'];
+    const [plain, packed] = await Promise.all([cli(['compile', EXAMPLE, '-o', join(dir, 'plain'), ...args]), cli(['compile', gz, '-o', join(dir, 'gz'), ...args])]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(packed.code, 0, packed.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'gz', 'model.onnx')), readFileSync(join(dir, 'plain', 'model.onnx')));
+    const a = parseSchedule(readFileSync(join(dir, 'plain', 'schedule.json'), 'utf8'));
+    const b = parseSchedule(readFileSync(join(dir, 'gz', 'schedule.json'), 'utf8'));
+    assert.equal(b.verification?.checked, true, JSON.stringify(b.verification));
+    assert.deepEqual(finalPlan(b)?.groups, finalPlan(a)?.groups);
+    // A file with gzip's magic that does not inflate: one line naming it, exit 2, nothing written.
+    const bad = join(dir, 'bad.onnx.gz');
+    writeFileSync(bad, Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]));
+    const r = await cli(['compile', bad, '-o', join(dir, 'bad')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), /^dnnfuse: model file .*bad\.onnx\.gz: cannot inflate it/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(join(dir, 'bad')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
