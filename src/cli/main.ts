@@ -10,7 +10,26 @@ import { isDnnfuseError } from '../errors.ts';
 import { commandsFor } from './commands/index.ts';
 import { TOOL_VERSION } from '../util/version.ts';
 
+/**
+ * A reader that closes its end early (`dnnfuse inspect m.onnx | head`, `dnnfuse rewrite --help |
+ * head`, `dnnfuse compile m.onnx 2>&1 | head`) ends what is printed, not the command: node
+ * reports the closed pipe as an 'error' event (EPIPE), which without a listener is an uncaught
+ * exception with a stack trace. The command goes on with its work (a compile still writes its
+ * outputs) and its exit code is what it would have been.
+ */
+let pipesQuiet = false;
+function quietClosedPipes(): void {
+  if (pipesQuiet) return; // once per process (main may run more than once in one)
+  pipesQuiet = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietClosedPipes();
   const program = new Command('dnnfuse')
     .description('Compiler passes for ONNX models: layer fusion, conv reparameterization, GNN learnability checks')
     .version(TOOL_VERSION)

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ModelBuilder } from '../../src/models/builder.ts';
@@ -144,4 +144,17 @@ test('inspect piped into a reader that closes early exits quietly', () => {
   assert.equal(r.status, 0);
   assert.equal(r.stdout.length, 10);
   assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+});
+
+test('help, and compile with its progress, piped into a reader that has closed: no trace, the same exit code, the outputs written', () => {
+  // `true` exits before node has started, so every write meets a closed pipe (EPIPE): before,
+  // the help printed a stack trace and the compile died at its first progress line.
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" bin/dnnfuse.mjs rewrite --help | true`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = join(dir, 'piped-out'), code = join(dir, 'piped-code');
+  const c = spawnSync('sh', ['-c', `{ "${process.execPath}" bin/dnnfuse.mjs rewrite --help 2>/dev/null; echo $? > "${code}.help"; "${process.execPath}" bin/dnnfuse.mjs compile fixtures/example.onnx -o "${out}" --no-verify --pipeline plan; echo $? > "${code}"; } 2>&1 | true`], { encoding: 'utf8' });
+  assert.equal(c.status, 0, c.stderr);
+  assert.equal(readFileSync(`${code}.help`, 'utf8').trim(), '0', 'the exit code of help written to a closed pipe');
+  assert.equal(readFileSync(code, 'utf8').trim(), '0', 'the exit code of a compile whose progress went nowhere');
+  assert.ok(existsSync(join(out, 'model.onnx')) && existsSync(join(out, 'schedule.json')), 'compile went on and wrote its outputs');
 });

@@ -161,11 +161,6 @@ export function register(program: Command): void {
       const model = loadModel(modelPath);
       applyDimOverrides(model, opts.dim ?? []);
       const text = opts.json ? JSON.stringify(inspectJson(model, modelPath, overrides), null, 2) + '\n' : inspectText(model, modelPath, overrides, opts);
-      // `dnnfuse inspect m.onnx | head`: a closed pipe ends the output quietly, not with a trace.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') process.exit(0);
-        throw e;
-      });
-      process.stdout.write(text);
+      process.stdout.write(text); // a reader that closes early: main.ts quietClosedPipes
     });
 }
