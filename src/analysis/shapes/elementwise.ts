@@ -34,11 +34,17 @@ function broadcastOp(kind: 'same' | 'bool', f?: NumF | ((xs: number[]) => number
     if (f && shape && idx.every((i) => c.isConst(i))) {
       const vals = idx.map((i) => c.value(i));
       if (vals.every((v) => v)) {
-        const intish = isIntType(c.type(idx[0])?.elemType ?? DataType.FLOAT);
+        const inType = c.type(idx[0])?.elemType ?? DataType.FLOAT;
+        const intish = isIntType(inType);
+        // float32 values are rounded to float32 after each op, as onnxruntime computes them: a
+        // size computed in floats (torchvision's detection transform: Reciprocal, Mul, Min,
+        // Floor) must come out as onnxruntime's, not as float64 arithmetic's. For +, -, *, /
+        // and sqrt, float64 then float32 rounding is the correctly rounded float32 result.
+        const f32 = inType === DataType.FLOAT;
         value = foldElementwise(c, vals as Val[], (xs) => {
           if (!xs.every(isNum)) return undefined;
           const r = f.length === 1 ? (f as (xs: number[]) => number)(xs as number[]) : (xs as number[]).reduce(f as NumF);
-          return kind === 'bool' ? Number(r) : intish ? Math.trunc(r) : r;
+          return kind === 'bool' ? Number(r) : intish ? Math.trunc(r) : f32 ? Math.fround(r) : r;
         });
       }
     }
@@ -96,6 +102,13 @@ export const elementwiseRules: Record<string, Rule> = {
   Floor: broadcastOp('same', (xs: number[]) => Math.floor(xs[0])),
   Ceil: broadcastOp('same', (xs: number[]) => Math.ceil(xs[0])),
   Sqrt: broadcastOp('same', (xs: number[]) => Math.sqrt(xs[0])),
+  Reciprocal: broadcastOp('same', (xs: number[]) => 1 / xs[0]),
+  Sign: broadcastOp('same', (xs: number[]) => Math.sign(xs[0])),
+  // Halves to even (ONNX Round), not JavaScript's Math.round (halves up).
+  Round: broadcastOp('same', (xs: number[]) => {
+    const r = Math.round(xs[0]);
+    return r - xs[0] === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }),
   Add: broadcastOp('same', (a: number, b: number) => a + b),
   Sub: broadcastOp('same', (a: number, b: number) => a - b),
   Mul: broadcastOp('same', (a: number, b: number) => a * b),
