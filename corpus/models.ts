@@ -249,4 +249,11 @@ export const CORPUS: CorpusModel[] = [
     shapes: [],
     expect: { opset: 16, ops: ['GridSample', 'Conv', 'Sigmoid', 'Tanh', 'MatMul'] },
   },
+  {
+    id: 'fasterrcnn-mnv3-320',
+    family: "two-stage detector: torchvision Faster R-CNN MobileNetV3-Large 320 FPN (random weights) on a 3x320x320 image, opset 11: the transform resizes the image to a size computed in floats from the input's shape, then FPN, region proposals (TopK, NonMaxSuppression), MultiScaleRoIAlign and box heads",
+    source: { script: MAKE, job: 'fasterrcnn-mnv3-320.onnx', from: 'torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn (Debian python3-torchvision)' },
+    shapes: [],
+    expect: { opset: 11, ops: ['Reciprocal', 'Resize', 'RoiAlign', 'NonMaxSuppression', 'TopK', 'If'], outsideReasons: NOT_OPS_OR_DATA_DEPENDENT },
+  },
 ];

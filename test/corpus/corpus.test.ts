@@ -20,6 +20,7 @@ import { loadModel, encodeModel } from '../../src/onnx/io.ts';
 import { DataType } from '../../src/ir/dtype.ts';
 import type { Graph } from '../../src/ir/graph.ts';
 import { modelStats } from '../../src/analysis/stats.ts';
+import { inferShapes } from '../../src/analysis/shapes.ts';
 import { applyShapeOverrides } from '../../src/compile.ts';
 import { randomFeeds, runModel } from '../../src/analysis/ort.ts';
 import { allclose } from '../../src/analysis/compare.ts';
@@ -83,4 +84,16 @@ test('inspect counts float weights held in Constant nodes as parameters, and MAC
   assert.equal(s.totals.params, expected);
   assert.ok(s.totals.macs > 10_000_000, `MACs ${s.totals.macs}`);
   assert.equal(s.totals.macsComplete, true);
+});
+
+const frcnn = CORPUS.find((m) => m.id === 'fasterrcnn-mnv3-320')!;
+test("corpus fasterrcnn-mnv3-320: shape inference alone sizes the transform's resized image (float arithmetic on the input's shape): every Conv has a static shape, without compile's fold-constants", { skip: modelMissing(frcnn) ?? false }, () => {
+  const model = loadModel(modelPath(frcnn));
+  const types = inferShapes(model);
+  const convs = model.graph.nodes.filter((n) => n.opType === 'Conv');
+  assert.ok(convs.length > 50, `${convs.length} Convs`);
+  const dynamic = convs.filter((n) => !types.get(n.outputs[0])?.shape?.every((d) => typeof d === 'number'));
+  assert.deepEqual(dynamic.map((n) => n.name), [], 'Convs without a static output shape');
+  // min_size 320: the image is not resized, the stem's stride-2 conv gives 160x160
+  assert.deepEqual(types.get(convs[0].outputs[0])?.shape, [1, 16, 160, 160]);
 });
