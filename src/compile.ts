@@ -386,6 +386,14 @@ export async function compileModel(input: string | Model, opts: CompileOptions =
       const worst = Math.max(0, ...outs.map((o) => o.maxAbs));
       const cos = Math.min(1, ...outs.map((o) => o.cosine));
       log(`onnxruntime check: same outputs as the original (allclose rtol ${rtol}, atol ${atol}; max abs error ${worst.toExponential(2)}, min cosine ${cos.toFixed(7)})`);
+      // Empty outputs agree whatever the model computes (a detector whose random weights leave
+      // no box above its threshold): say so rather than let "same outputs" stand alone.
+      const empty = outs.filter((o) => o.elements === 0).map((o) => `'${o.output}'`);
+      if (empty.length) {
+        const all = empty.length === outs.length, many = empty.length > 1;
+        const which = all ? 'every output is' : `output${many ? 's' : ''} ${empty.join(', ')} ${many ? 'are' : 'is'}`;
+        log(`onnxruntime check: ${which} empty on these inputs, so only ${all || many ? 'their shapes were' : 'its shape was'} compared${userFeeds ? '' : ' (--inputs gives inputs on which the model outputs something)'}`);
+      }
     } else log(`onnxruntime check skipped: ${schedule.verification.reason}`);
   } else schedule.verification = { checked: false, reason: 'disabled (--no-verify)' };
   const result: CompileResult = { model, schedule, plan, failures: annotationFailures(schedule) };

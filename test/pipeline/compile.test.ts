@@ -15,6 +15,9 @@ import { compileModel } from '../../src/compile.ts';
 import { buildCnn } from '../../src/testkit/arbitraries.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
 import { DnnfuseError } from '../../src/errors.ts';
+import { Graph, Model, Node } from '../../src/ir/graph.ts';
+import { Tensor } from '../../src/ir/tensor.ts';
+import { DataType } from '../../src/ir/dtype.ts';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 
@@ -230,6 +233,25 @@ test('compile --node-metadata and --no-embed', { timeout: 180_000 }, async () =>
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('compile says when the check compared empty outputs (their shapes only)', async () => {
+  const int64 = (name: string, v: number[]) => new Node({ name, opType: 'Constant', inputs: [], outputs: [name], attributes: [{ name: 'value', type: 'tensor', value: Tensor.int64(name, [v.length], v) }] });
+  const graph = new Graph({
+    name: 'g',
+    nodes: [
+      new Node({ name: 'relu', opType: 'Relu', inputs: ['x'], outputs: ['y'] }),
+      int64('starts', [0]), int64('ends', [0]), int64('axes', [1]),
+      new Node({ name: 'none', opType: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['e'] }),
+    ],
+    inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, 4] } }],
+    outputs: [{ name: 'y', type: { elemType: DataType.FLOAT } }, { name: 'e', type: { elemType: DataType.FLOAT } }],
+  });
+  const lines: string[] = [];
+  const r = await compileModel(new Model({ graph, opsetImports: [{ domain: '', version: 17 }] }), { pipeline: ['fold-bn'], log: (l) => lines.push(l) });
+  assert.equal(r.schedule.verification?.checked, true);
+  assert.deepEqual(r.schedule.verification?.outputs?.map((o) => o.elements), [4, 0]);
+  assert.ok(lines.includes("onnxruntime check: output 'e' is empty on these inputs, so only its shape was compared (--inputs gives inputs on which the model outputs something)"), lines.join('\n'));
 });
 
 test('library compile: a failing check is a DnnfuseError with exit code 1', async () => {
