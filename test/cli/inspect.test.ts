@@ -3,10 +3,10 @@
  * formulas), `--shape` overrides on a model with a symbolic batch, and bad inputs (missing,
  * truncated, random bytes, bad --shape) giving exactly one stderr line, exit code 2, no stdout.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ModelBuilder } from '../../src/models/builder.ts';
@@ -14,6 +14,7 @@ import { saveModel } from '../../src/onnx/io.ts';
 import { Rng } from '../../src/util/random.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dnnfuse-inspect-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/dnnfuse.mjs', 'inspect', ...args], { encoding: 'utf8' });

@@ -1,9 +1,9 @@
 /** loadModelGz (src/onnx/lazy-gz.ts): a .onnx.gz read for its structure while it is inflated as
  * a stream. Every observable result equals the whole-file path (gunzip, then decodeModel), the
  * large tensors stay unread until asked for, and bad files fail in one line naming the file. */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -18,7 +18,15 @@ import { bigModelMsg, encodeMsg } from './helpers.ts';
 import type { Msg } from '../../src/onnx/schema.ts';
 import { sameBytes as same } from '../support/bytes.ts';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'dnnfuse-lazy-gz-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'dnnfuse-lazy-gz-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function writeGz(bytes: Uint8Array): { dir: string; path: string } {
   const dir = tmp();
