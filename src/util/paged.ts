@@ -4,11 +4,14 @@
  * glibc maps a malloc block of at least its mmap threshold on its own and unmaps it when freed,
  * but each such free raises the threshold to the freed block's size (up to 32 MiB): after that,
  * blocks under the new threshold come from the heap, which keeps their pages when they are freed
- * and fragments. Node allocates every ArrayBuffer with malloc, so the plan pass's growing memo
- * (1, 2, 4, 8 MiB, then 16) and its LPs' column arrays (1-25 MiB) left the threshold at ~24 MiB,
- * and onnxruntime's tensors in compile's check (PP-OCRv4 det 640x640: up to 12.5 MiB) then came
- * from a heap that kept them: the check peaked ~40 MiB higher than with the threshold fixed
- * (MALLOC_MMAP_THRESHOLD_=2500000: 190 MiB, not 229; bench:memory). Node has no mallopt.
+ * and fragments. Node allocates every ArrayBuffer with malloc: on PP-OCRv4 det 640x640 the plan
+ * pass's memo, doubling (1, 2, 4, 8 MiB), and HiGHS's wasm file as read (3.4 MB) left the
+ * threshold at 8 MiB (strace), and the exact solver's LP arrays are of the same kind (its whole
+ * LP: 158,223 columns, 2.5 M nonzeros, 20 MB of values). onnxruntime's tensors in compile's check
+ * (up to 12.5 MiB) then came from a heap that kept them: the check peaked ~40 MiB higher than
+ * with the threshold fixed (MALLOC_MMAP_THRESHOLD_=2500000: 190 MiB, not 229; bench:memory). After
+ * this change the largest malloc'd block freed before the check is V8's own (~1.6 MB). Node has
+ * no mallopt.
  *
  * A WebAssembly.Memory is page-mapped by V8 itself (mmap, munmap when collected): the same
  * zero-filled memory, as fast to index as any typed array, and invisible to malloc's threshold.
