@@ -5,8 +5,8 @@
  * but each such free raises the threshold to the freed block's size (up to 32 MiB): after that,
  * blocks under the new threshold come from the heap, which keeps their pages when they are freed
  * and fragments. Node allocates every ArrayBuffer with malloc: on PP-OCRv4 det 640x640 the plan
- * pass's memo, doubling (1, 2, 4, 8 MiB), and HiGHS's wasm file as read (3.4 MB) left the
- * threshold at 8 MiB (strace), and the exact solver's LP arrays are of the same kind (its whole
+ * pass's memo, doubling (1, 2, 4, 8, 16 MiB), and HiGHS's wasm file as read (3.4 MB) left the
+ * threshold at 16 MiB (strace), and the exact solver's LP arrays are of the same kind (its whole
  * LP: 158,223 columns, 2.5 M nonzeros, 20 MB of values). onnxruntime's tensors in compile's check
  * (up to 12.5 MiB) then came from a heap that kept them: the check peaked ~40 MiB higher than
  * with the threshold fixed (MALLOC_MMAP_THRESHOLD_=2500000: 190 MiB, not 229; bench:memory). After
