@@ -106,7 +106,11 @@ export function register(program: Command): void {
       if (!toStdout) writeOutput(o.out, text, inputs);
       else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
       if (!o.quiet) {
-        const a = res.schedule.passes[0].annotations as { totals: { groups: number; dramBytes: number; layerByLayerDramBytes: number; reduction: number; dramBytesFusable: number }; optimum: { dramBytes: number; gap: number; status: string; gapToBound: number } | null; get?: { invalidGroups: number; rectified: number; rectifyRate: number; splitTrees: unknown[] } };
+        const a = res.schedule.passes[0].annotations as { totals: { groups: number; dramBytes: number; layerByLayerDramBytes: number; reduction: number; dramBytesFusable: number }; optimum: { dramBytes: number; gap: number; status: string; gapToBound: number } | null; get?: { invalidGroups: number; rectified: number; rectifyRate: number; splitTrees: unknown[] }; unplanned?: { node: string; opType: string; reason: string }[] };
+        // Nodes past a data-dependent shape (a detector's NonZero) are in no group: the summary
+        // says so, as compile's log does, rather than leave the figures to speak for the model.
+        const u = a.unplanned ?? [];
+        if (u.length) process.stderr.write(`${file}: ${u.length} of ${model.graph.nodes.length} nodes not planned (no static shape; listed in the schedule), e.g. '${u[0].node}' (${u[0].opType}): ${u[0].reason}\n`);
         const t = a.totals;
         const opt = a.optimum ? `; optimum ${(a.optimum.dramBytes / 1e6).toFixed(3)} MB (${a.optimum.status}), gap ${(a.optimum.gap * 100).toFixed(2)}%, within ${(a.optimum.gapToBound * 100).toFixed(2)}% of the proven bound` : '';
         process.stderr.write(`${file}: ${hardware.name} ${o.scheme.toUpperCase()} ${o.search}: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (fusable ops ${(t.dramBytesFusable / 1e6).toFixed(3)} MB) vs layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB (-${(t.reduction * 100).toFixed(1)}%)${opt}${getKind !== 'none' && a.get ? `; GET ${getKind}: ${a.get.invalidGroups} invalid groups, rectify rate ${(a.get.rectifyRate * 100).toFixed(1)}%, ${a.get.splitTrees.length} split trees` : ''}${capNote(a)}${!toStdout ? ` -> ${o.out}` : ''}\n`);
