@@ -431,6 +431,9 @@ export interface ExactOptionsFull extends ExactOptions {
    * (default ACYCLIC_MAX_NONZEROS); past it the components on cycles keep the incumbent's
    * groups (breakCycles; tests set 0). */
   acyclicMaxNonzeros?: number;
+  /** Columns past which an acyclicity re-solve over a size-bounded family (scope 'bounded') is
+   * not built; its components on cycles keep the incumbent's groups instead (default 20,000). */
+  acyclicBoundedMaxColumns?: number;
   /** Rounds of the column-generation LP of a size-bounded family before it gives up and the
    * incumbent stands (default LP_MAX_ROUNDS; tests set 1). */
   lpMaxRounds?: number;
@@ -790,7 +793,11 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     }
     if (partial) scope = 'bounded';
     const all = Array.from({ length: n }, (_, i) => i);
-    if (potentialRowsNonzeros(cost, allCands) <= (opts.acyclicMaxNonzeros ?? ACYCLIC_MAX_NONZEROS)) {
+    // A re-solve over a size-bounded family proves nothing (its optimum is not the problem's), so
+    // past a large family it is not worth its MILP: Keypoint R-CNN's (194,257 columns, scope
+    // bounded) grew HiGHS's wasm memory to 1.9 GB, ran to the 30 s limit, and found the incumbent.
+    const worthIt = scope === 'all' || allCands.length < (opts.acyclicBoundedMaxColumns ?? ACYCLIC_BOUNDED_MAX_COLUMNS);
+    if (worthIt && potentialRowsNonzeros(cost, allCands) <= (opts.acyclicMaxNonzeros ?? ACYCLIC_MAX_NONZEROS)) {
       const r = await solveSetPartition(cost, all, allCands, true, whole(), undefined);
       // the per-component bound stays valid (acyclicity only adds constraints)
       final = canonicalPlan(r.plan);
@@ -798,8 +805,9 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       else if (scope === 'all' && status === 'optimal') boundSum = planDram(cost, r.plan);
     } else {
       // Too large to build (IS-Net BRR int8 4 MiB: 214,211 columns, 42.6 M nonzeros, past
-      // HiGHS's 4 GiB of wasm memory): the components on cycles fall back to their incumbent
-      // groups, the others keep their optima; the per-component bound stays valid.
+      // HiGHS's 4 GiB of wasm memory), or too large for a bounded scope: the components on cycles
+      // fall back to their incumbent groups, the others keep their optima; the per-component
+      // bound stays valid.
       status = 'not-proven';
       final = canonicalPlan(breakCycles(cost, final, comps, (comp) => incumbentWithin(comp)?.groups));
     }
@@ -1419,6 +1427,10 @@ const SETTLED_FAMILY_CAP = 20_000;
  * wasm memory, 32-bit, ends at 4 GiB: the 42.6 M of IS-Net BRR aborted it; PP-OCRv4 det's
  * 2.5 M-nonzero set partitioning takes about 300 MiB). */
 const ACYCLIC_MAX_NONZEROS = 8_000_000;
+
+/** Past this many columns, an acyclicity re-solve over a size-bounded family (which cannot prove
+ * optimality) is not built. */
+const ACYCLIC_BOUNDED_MAX_COLUMNS = LARGE_FAMILY;
 
 /**
  * An acyclic plan from one whose group graph has cycles, without a solver: every component (of
