@@ -434,6 +434,8 @@ export interface ExactOptionsFull extends ExactOptions {
   /** Columns past which an acyclicity re-solve over a size-bounded family (scope 'bounded') is
    * not built; its components on cycles keep the incumbent's groups instead (default 20,000). */
   acyclicBoundedMaxColumns?: number;
+  /** Columns past which no acyclicity re-solve is built, whatever the scope (default 100,000). */
+  acyclicMaxColumns?: number;
   /** Rounds of the column-generation LP of a size-bounded family before it gives up and the
    * incumbent stands (default LP_MAX_ROUNDS; tests set 1). */
   lpMaxRounds?: number;
@@ -796,7 +798,8 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
     // A re-solve over a size-bounded family proves nothing (its optimum is not the problem's), so
     // past a large family it is not worth its MILP: Keypoint R-CNN's (194,257 columns, scope
     // bounded) grew HiGHS's wasm memory to 1.9 GB, ran to the 30 s limit, and found the incumbent.
-    const worthIt = scope === 'all' || allCands.length < (opts.acyclicBoundedMaxColumns ?? ACYCLIC_BOUNDED_MAX_COLUMNS);
+    // One over complete families could prove, but not past ACYCLIC_MAX_COLUMNS.
+    const worthIt = allCands.length < (scope === 'all' ? (opts.acyclicMaxColumns ?? ACYCLIC_MAX_COLUMNS) : (opts.acyclicBoundedMaxColumns ?? ACYCLIC_BOUNDED_MAX_COLUMNS));
     if (worthIt && potentialRowsNonzeros(cost, allCands) <= (opts.acyclicMaxNonzeros ?? ACYCLIC_MAX_NONZEROS)) {
       const r = await solveSetPartition(cost, all, allCands, true, whole(), undefined);
       // the per-component bound stays valid (acyclicity only adds constraints)
@@ -1431,6 +1434,12 @@ const ACYCLIC_MAX_NONZEROS = 8_000_000;
 /** Past this many columns, an acyclicity re-solve over a size-bounded family (which cannot prove
  * optimality) is not built. */
 const ACYCLIC_BOUNDED_MAX_COLUMNS = LARGE_FAMILY;
+
+/** Past this many columns, no acyclicity re-solve is built: the MILP (with its potential rows) of
+ * Keypoint R-CNN after compile's fold-constants, 176,166 columns over complete families, grew
+ * HiGHS's wasm memory to 1.8 GB and ran to the 30 s limit without a proof; the largest MILP of
+ * the IS-Net quint8 sweep, which proves 7 of its 8 points, has 55,557. */
+const ACYCLIC_MAX_COLUMNS = 100_000;
 
 /**
  * An acyclic plan from one whose group graph has cycles, without a solver: every component (of

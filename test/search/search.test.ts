@@ -96,7 +96,7 @@ async function highsBuilds<T>(f: () => Promise<T>): Promise<[T, number]> {
   }
 }
 
-test('exact: over a size-bounded family a large acyclicity re-solve is not built (it cannot prove), over a complete one it is', async () => {
+test('exact: over a size-bounded family a large acyclicity re-solve is not built (it cannot prove), over a complete one it is up to its own cap', async () => {
   // complete family: the re-solve runs whatever the bounded cap says, and proves the optimum
   const tri = skipTriangle();
   const tc = createCostModel('lbdf', tri, { bufferBytes: 300, elementType: 'int8' });
@@ -104,6 +104,12 @@ test('exact: over a size-bounded family a large acyclicity re-solve is not built
   assert.equal(complete.solver, 'milp+acyclicity');
   assert.equal(complete.status, 'optimal');
   assert.equal(complete.dram, bruteForceOptimum(tc));
+  // past the columns cap of any re-solve (acyclicMaxColumns), the cycle is broken instead
+  const [capped, cappedBuilds] = await highsBuilds(() => solveExact(tc, { timeLimit: 10, acyclicMaxColumns: 0 }));
+  const [, completeBuilds] = await highsBuilds(() => solveExact(tc, { timeLimit: 10 }));
+  assert.equal(cappedBuilds, completeBuilds - 1);
+  assert.deepEqual(capped.plan, [[0], [1], [2]]);
+  assert.ok(capped.bound <= bruteForceOptimum(tc));
   // families cut at a few candidates (scope 'bounded') whose optima combine into a cyclic plan
   // (found by a scan of 200 seeds): under the cap the re-solve is built; past it the cycles keep
   // the incumbent's groups, never worse than it, never below the optimum
