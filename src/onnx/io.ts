@@ -65,7 +65,7 @@ export function loadModel(path: string): Model {
   } catch {
     /* the reader names the error */
   }
-  if (regular && isGzipFile(path)) return decodeGz(path, readInputFile(path, 'model file'));
+  if (regular && isGzipFile(path)) return decodeGz(path);
   const lazy = regular ? loadLazily(path) : undefined;
   if (lazy) return lazy;
   const bytes = readInputFile(path, 'model file');
@@ -91,7 +91,8 @@ export function isGzipFile(path: string): boolean {
 }
 
 /** A gzip file's inflated bytes, or a one-line error naming the file. */
-export function inflateModelFile(path: string, bytes: Uint8Array = readInputFile(path, 'model file')): Uint8Array {
+export function inflateModelFile(path: string): Uint8Array {
+  const bytes = readInputFile(path, 'model file');
   try {
     return gunzipSync(bytes);
   } catch (e) {
@@ -99,8 +100,9 @@ export function inflateModelFile(path: string, bytes: Uint8Array = readInputFile
   }
 }
 
-function decodeGz(path: string, bytes: Uint8Array): Model {
-  const raw = inflateModelFile(path, bytes);
+/** A gzip-compressed model file read and inflated whole. */
+function decodeGz(path: string): Model {
+  const raw = inflateModelFile(path);
   try {
     return decodeModel(raw, { baseDir: dirname(resolve(path)) });
   } catch (e) {
@@ -132,7 +134,7 @@ export async function loadModelGz(path: string): Promise<Model> {
   }
   const lazy = st?.isFile() ? await loadGzLazily(path, st) : undefined;
   if (lazy) return lazy;
-  return decodeGz(path, readInputFile(path, 'model file'));
+  return decodeGz(path);
 }
 
 /** The stream path of loadModelGz (lazy-gz.ts); undefined when the walk gives up, the stream

@@ -5,7 +5,7 @@
  * so a point's row is the same wherever it runs, bar `time_ms`.
  */
 import { deserialize, serialize } from 'node:v8';
-import { loadModel, loadModelGz } from '../onnx/io.ts';
+import { isGzipFile, loadModel, loadModelGz } from '../onnx/io.ts';
 import { applyDimOverrides, applyShapeOverrides, inputDimNames, shapeSpecName } from '../analysis/shapes.ts';
 import { isDnnfuseError } from '../errors.ts';
 import { TOOL_VERSION } from '../util/version.ts';
@@ -35,7 +35,8 @@ async function loadGraph(p: PointSpec): Promise<OpGraph> {
   const expected = p.model.fileHash ?? p.model.hash;
   const changed = (why: string) => new Error(`${path} changed since the sweep started (${why})`);
   if (hash !== expected) throw changed(`sha256 ${hash.slice(0, 12)}, expected ${expected.slice(0, 12)}`);
-  const model = path.endsWith('.gz') ? await loadModelGz(path) : loadModel(path);
+  // gzip told by the file's content, as loadModel does (a gzip file is read as a stream here)
+  const model = isGzipFile(path) ? await loadModelGz(path) : loadModel(path);
   if (fileStamp(path) !== stamp) throw changed('written while it was read');
   // --dim specs fix the named dims this model's inputs have, then --shape specs the inputs of
   // that name it has (others are another model's)
