@@ -808,7 +808,7 @@ async function solveExactWith(cost: CostModel, opts: ExactOptionsFull): Promise<
       else if (scope === 'all' && status === 'optimal') boundSum = planDram(cost, r.plan);
     } else {
       // Too large to build (IS-Net BRR int8 4 MiB: 214,211 columns, 42.6 M nonzeros, past
-      // HiGHS's 4 GiB of wasm memory), or too large for a bounded scope: the components on cycles
+      // HiGHS's 4 GiB of wasm memory), or past the columns caps above: the components on cycles
       // fall back to their incumbent groups, the others keep their optima; the per-component
       // bound stays valid.
       status = 'not-proven';

@@ -12,7 +12,7 @@
  */
 import { DataType, type DataTypeCode } from '../../ir/dtype.ts';
 import type { Dim } from '../../ir/graph.ts';
-import { Unknown, type Out, type Rule, type RuleCtx } from './context.ts';
+import { Unknown, type Rule, type RuleCtx } from './context.ts';
 import { elementwiseRules, sameAsInput } from './elementwise.ts';
 import { nnRules } from './nn.ts';
 import { tensorRules } from './tensor.ts';
@@ -78,7 +78,7 @@ const FLOAT = () => DataType.FLOAT;
 export const qoperatorRules: Readonly<Record<string, Rule>> = {
   // (A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp): A (+) B broadcast
   QLinearAdd: onInputs(elementwiseRules.Add, [0, 3]),
-  QLinearMul: onInputs(elementwiseRules.Add, [0, 3]),
+  QLinearMul: onInputs(elementwiseRules.Mul, [0, 3]),
   // (X, X_scale, X_zp, Y_scale, Y_zp)
   QLinearSigmoid: onInputs(sameAsInput, [0]),
   QLinearLeakyRelu: onInputs(sameAsInput, [0]),
@@ -101,4 +101,3 @@ export const qoperatorRules: Readonly<Record<string, Rule>> = {
   DequantizeLinear: nnRules.DequantizeLinear,
 };
 
-export type { Out };
