@@ -239,6 +239,32 @@ message FunctionProto {
 
 const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
 root.resolveAll();
+decodeOnly(root);
+
+/**
+ * Gives every message type a decoder generated at its first use, and nothing else. protobufjs's
+ * own first use (Type.setup) generates five coders per type (encode, decode, verify, fromObject,
+ * toObject) with `new Function`; dnnfuse only decodes with protobufjs (wire.ts encodes), and
+ * the four unused coders were most of a fresh process's first load: MobileNetV2's `loadModel`
+ * in a new process, median of 15, 39 ms before and 23 ms after (bench:io's setting (1)).
+ * The decoder is the one setup generates, with the same arguments.
+ */
+function decodeOnly(ns: protobuf.NamespaceBase): void {
+  for (const o of ns.nestedArray) {
+    if (o instanceof protobuf.Type) {
+      const type = o;
+      // The generated decoders pass more arguments than Type.decode declares (nesting depth,
+      // the message to merge into): handed on as they come.
+      type.decode = function decodeSetup(...args: unknown[]) {
+        const types = type.fieldsArray.map((f) => f.resolve().resolvedType);
+        const decode = protobuf.decoder(type)({ Reader: protobuf.Reader, types, util: protobuf.util, C: type.ctor }) as (...a: unknown[]) => protobuf.Message;
+        type.decode = decode as protobuf.Type['decode'];
+        return decode(...args);
+      } as protobuf.Type['decode'];
+    }
+    if (o instanceof protobuf.Namespace || o instanceof protobuf.Type) decodeOnly(o);
+  }
+}
 
 export const ModelProto = root.lookupType('onnx.ModelProto');
 export const TensorProtoType = root.lookupType('onnx.TensorProto');
