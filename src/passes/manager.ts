@@ -30,7 +30,7 @@ import { TOOL_VERSION } from '../util/version.ts';
  * was planned on (the report re-plans it for its DRAM-vs-buffer curve; a 2.0 schedule has none,
  * and its report says so instead of drawing the curve). 2.2 (additive): the optimum's `solver` may be
  * `bound` (the search's plan met every component's lower bound). */
-export const SCHEDULE_SCHEMA_VERSION = '2.2';
+export const SCHEDULE_SCHEMA_VERSION = '2.3';
 export const TOOL_NAME = 'dnnfuse';
 /** dnnfuse's version (package.json's, from src/ and from dist/ alike), recorded in every schedule. */
 export { TOOL_VERSION };

@@ -9,7 +9,10 @@
  * Options (ctx.options.plan, schema below): search ('lbl'|'greedy'|'random'|'local'|'nsga2'|
  * 'exact', default 'local'), budget (1000), k (10), warmStart (default true: local/NSGA-II start
  * from the greedy plan; false = the published setting, random initial plans), optimum (default
- * true: solve the exact optimum for the gap), timeLimit (seconds for the exact solver, 30),
+ * true: solve the exact optimum for the gap), emit ('best', default: the optimum's plan when
+ * it beats the search's, as the schedule then says; 'search': the search's plan always; with a
+ * GET rectifier the default is 'search', the explained plan being the point), timeLimit (seconds
+ * for the exact solver, 30),
  * rectifier ('random' = the published random split, default; 'get-pg' | 'get-gnne' | 'get-rg' |
  * 'get-cuts' = GET's SPLIT along the edges that explainer blames), topK and weightsDir (GET's).
  * This is the one route to GET: `dnnfuse plan --get pg` and the `get` pass (a preset, get.ts)
@@ -47,6 +50,9 @@ export interface PlanPassOptions {
   k?: number;
   warmStart?: boolean;
   optimum?: boolean;
+  /** 'best': emit the exact optimum's plan when it is cheaper than the search's; 'search': the
+   * search's plan always. Default 'best', 'search' with a GET rectifier. */
+  emit?: 'best' | 'search';
   timeLimit?: number;
   rectifier?: PlanRectifier;
   /** GET: explained edges tried as cuts per group (default 8). */
@@ -68,6 +74,7 @@ export const PLAN_OPTIONS: OptionsSchema = optionsSchema({
   k: posInt,
   warmStart: { type: 'boolean' },
   optimum: { type: 'boolean' },
+  emit: { enum: ['best', 'search'] },
   timeLimit: { type: 'number', exclusiveMinimum: 0 },
   rectifier: { enum: PLAN_RECTIFIERS },
   topK: posInt,
@@ -108,6 +115,7 @@ export function resolvePlanOptions(o: PlanPassOptions = {}): Required<Omit<PlanP
     k: o.k ?? 10,
     warmStart: o.warmStart ?? true,
     optimum: o.optimum ?? true,
+    emit: o.emit ?? (o.rectifier === undefined || o.rectifier === 'random' ? 'best' : 'search'),
     timeLimit: o.timeLimit ?? 30,
     rectifier: o.rectifier ?? 'random',
     topK: o.topK,
@@ -175,6 +183,7 @@ export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanP
     rectifierName,
     // With a baseline plan the optimum of this cost model is already solved; it is reused below.
     optimum: baseline ? false : o.optimum ? { timeLimit: o.timeLimit } : false,
+    emit: o.emit,
     onProgress: ctx.services.onProgress,
   });
   const json = result.json;
@@ -185,7 +194,8 @@ export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanP
   if (!get) return { annotations: json, result };
   const { splitTreesFor } = await import('../get/rectifier.ts');
   const s = get.stats;
-  const base = baseline?.totals.dramBytes ?? null;
+  // The baseline search's own plan (its schedule may carry the optimum's instead: emit 'best').
+  const base = baseline ? (baseline.search.dramBytes ?? baseline.totals.dramBytes) : null;
   const getSection: GetRectification = {
     explainer: get.kind,
     invalidGroups: s.invalid,
@@ -215,7 +225,8 @@ export const planPass: Pass<PlanAnnotations> = {
     const sub = subgraphTotals(a);
     // A model whose work sits inside If/Loop bodies would otherwise log only its few top-level groups.
     const inside = sub.subgraphs ? `; inside control flow: ${sub.planned} of ${sub.subgraphs} subgraphs planned, ${sub.groups} groups, DRAM ${(sub.dramBytes / 1e6).toFixed(3)} MB summed over the bodies, one run each` : '';
-    ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)${inside}`);
+    const emitted = a.emitted === 'optimum' ? `; the exact optimum's plan (the ${a.search.method} search's: ${(a.search.dramBytes! / 1e6).toFixed(3)} MB)` : '';
+    ctx.log(`plan: ${t.groups} groups, DRAM ${(t.dramBytes / 1e6).toFixed(3)} MB (layer-by-layer ${(t.layerByLayerDramBytes / 1e6).toFixed(3)} MB, -${(t.reduction * 100).toFixed(1)}%)${emitted}${inside}`);
     return { changed: false, annotations: a };
   },
 };

@@ -39,6 +39,10 @@ export interface PlanFusionOptions {
   warmStart?: boolean;
   /** Compute the exact optimum for the gap (default true); options for the solver. */
   optimum?: boolean | ExactOptions;
+  /** Which plan to return when the exact optimum was computed: 'search' (default) the search's
+   * plan, whatever the optimum; 'best' the optimum's plan when its DRAM is lower (the schedule
+   * then says so: `emitted: 'optimum'` and the search's own figure in `search.dramBytes`). */
+  emit?: 'search' | 'best';
   onProgress?: SearchOptions['onProgress'];
 }
 
@@ -104,7 +108,14 @@ export interface FusionPlanJson {
   scheme: FusionScheme;
   bufferBytes: number;
   elementBytes: number;
-  search: { method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; budgetCap?: { requested: number; used: number; distinctPlansBound: number }; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number };
+  search: {
+    method: SearchMethod; seed: number; budget: number; k: number; rectifier: string; warmStart: boolean; plansGenerated: number; budgetCap?: { requested: number; used: number; distinctPlansBound: number }; groupsEvaluated: number; invalidGroups: number; rectifiedGroups: number; ms: number;
+    /** (additive) The search's own plan's DRAM, set when the plan emitted is the optimum's. */
+    dramBytes?: number;
+  };
+  /** (additive) Set when the groups are the exact optimum's plan, which beat the search's (emit
+   * 'best'); absent when they are the search's. */
+  emitted?: 'optimum';
   groups: FusionGroupJson[];
   unfusable: string[];
   /** (additive) Nodes left out of planning (shapes not static), with why. */
@@ -143,6 +154,7 @@ export interface FusionPlanJson {
 
 export interface PlanFusionResult {
   cost: FusionCostModel;
+  /** The plan emitted: the search's, or the optimum's (emit 'best', when it is cheaper). */
   plan: Plan;
   search: SearchResult | ExactResult;
   optimum?: ExactResult;
@@ -172,8 +184,27 @@ export async function planFusion(graph: OpGraph, opts: PlanFusionOptions): Promi
   let optimum: ExactResult | undefined;
   if (opts.search === 'exact') optimum = search as ExactResult;
   else if (opts.optimum !== false) optimum = await solveExact(cost, { ...exactOpts, incumbent: plan });
+  if (opts.emit === 'best' && optimum && opts.search !== 'exact') {
+    const searchDram = planDram(cost, plan);
+    // The solver returns its incumbent (this plan) unless it found a cheaper one; that plan is
+    // checked as the search's was before it replaces it.
+    if (optimum.dram < searchDram) {
+      const ok = checkPlan(graph, optimum.plan, cost);
+      if (!ok.ok) throw verificationFailed(`plan from the exact optimum rejected: ${ok.reason}`);
+      const json = fusionPlanJson(cost, optimum.plan, opts, search, optimum);
+      json.search.dramBytes = searchDram;
+      return { cost, plan: optimum.plan, search, optimum, json: withEmitted(json) };
+    }
+  }
   const json = fusionPlanJson(cost, plan, opts, search, optimum);
   return { cost, plan, search, optimum, json };
+}
+
+/** The plan's JSON with `emitted: 'optimum'` placed after `search` (key order is the schedule's
+ * byte order). */
+function withEmitted(json: FusionPlanJson): FusionPlanJson {
+  const { scheme, bufferBytes, elementBytes, search, ...rest } = json;
+  return { scheme, bufferBytes, elementBytes, search, emitted: 'optimum', ...rest };
 }
 
 /** A group's latency from its MACs and DRAM bytes on `hw`. */

@@ -51,7 +51,7 @@ test('`dnnfuse compile` with no arguments compiles the bundled example into out/
     assert.match(r.stderr, /\[2\/\d+\] fold-bn/);
     assert.match(r.stderr, /onnxruntime check: same outputs/);
     const schedule = parseSchedule(readFileSync(join(cwd, 'out', 'schedule.json'), 'utf8'));
-    assert.equal(schedule.schemaVersion, '2.2');
+    assert.equal(schedule.schemaVersion, '2.3');
     assert.equal(schedule.tool.name, 'dnnfuse');
     assert.equal(schedule.model.path, EXAMPLE, 'outside the repo the example is named by its absolute path');
     assert.ok(schedule.passes.length >= 2);
