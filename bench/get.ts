@@ -24,9 +24,9 @@
  * explainers: run it on the first n seeds only; its comparisons use none's same seeds);
  * ablations of GET's rectifier: --topk n (explained edges tried per group, default 8),
  * --no-merge (no merge-back), --no-guard (do not fall back to a cheaper random split),
- * --no-explore (answer a recurring group always with SPLIT's split), --no-plan-merge (split parts
- * are not merged into neighbouring groups of the plan: GetOptions.planMerge), --no-refine (SPLIT's
- * answer is not replaced by the group's best valid refinement: GetOptions.refine), --no-window-merge (no exact re-grouping of the windows around split parts:
+ * --no-explore (answer a recurring group always with SPLIT's split), --plan-merge (split parts
+ * are merged into neighbouring groups of the plan: GetOptions.planMerge, off by default), --no-refine (SPLIT's
+ * answer is not replaced by the group's best valid refinement: GetOptions.refine), --no-window-merge (with --plan-merge: no exact re-grouping of the windows around split parts:
  * GetOptions.windowMerge), --no-refine-first (explain every invalid group, also those whose
  * proven optimum the window DP gives: GetOptions.refineFirst), --no-refine-deep (that optimum not
  * for the sub-groups inside SPLIT: GetOptions.refineDeep off; changes answers), --no-prune (explain
@@ -57,7 +57,7 @@ import { reoptimizeWindowsWide } from '../src/search/window.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 
-const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'no-plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'no-refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
+const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'no-refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
 const flag = (n: string) => parsed[n] === true;
 const opt = (n: string, d: string) => (parsed[n] as string | undefined) ?? d;
 const quick = flag('quick');
@@ -79,7 +79,7 @@ const recheck = Number(opt('recheck', '0'));
 const mergeBack = !flag('no-merge');
 const guard = !flag('no-guard');
 const explore = !flag('no-explore');
-const planMerge = !flag('no-plan-merge');
+const planMerge = flag('plan-merge');
 const refine = !flag('no-refine');
 const windowMerge = !flag('no-window-merge');
 const refineFirst = !flag('no-refine-first');

@@ -31,7 +31,9 @@
  *   propose the merges a split's parts need only by chance, so without it GET closed less of the
  *   gap to the optimum in local search and NSGA-II than in random search (bench:get, int8,
  *   3 seeds, pooled gap closed, off -> on: LS+pg 50 -> 67% on mobilenet_v2 LBDF 128 KiB,
- *   efficientnet_b0 LBDF 256 KiB 1000 plans LS+pg 95 -> 98%, NSGA-II+pg 87 -> 93%).
+ *   efficientnet_b0 LBDF 256 KiB 1000 plans LS+pg 95 -> 98%, NSGA-II+pg 87 -> 93%). Off by
+ *   default since the final re-grouping (`finish`) and the proven optima per group (`refine`,
+ *   `refineFirst`) closed that gap without it: see GetOptions.planMerge.
  * - best refinement (`refine`, refine.ts refineSplit): SPLIT's (merged-back) answer is the first
  *   valid split its greedy cut tree reaches; it is replaced by the group's least-DRAM partition
  *   into valid connected groups (window.ts's DP over the group alone) when that is cheaper. Its
@@ -171,7 +173,13 @@ export interface GetOptions {
    * the explainer would compute (test/get/structural-cache.test.ts). */
   structural?: boolean;
   /** After a plan's invalid groups are split, merge the parts into neighbouring groups of the
-   * plan where the union is valid and cheaper (merge-back.ts mergeIntoPlan; default true). */
+   * plan where the union is valid and cheaper (merge-back.ts mergeIntoPlan), then re-group the
+   * windows around them (windowMerge). Default false since 2026-12-06: with the final
+   * re-grouping (`finish`) and the proven optima (`refine`, `refineFirst`) it changed no result
+   * of bench:get (87 cells x 3 seeds at int8 and at fp32: the same DRAM, seed by seed) and was
+   * most of GET's time where no bound prunes (BRR: MobileNetV2 BRR int8 128 KiB random search
+   * 18.7x -> 1.3x the search without GET). Without it the prune bound is tighter (search/prune.ts:
+   * a rectified plan then refines the plan searched). */
   planMerge?: boolean;
   /** Replace SPLIT's (merged-back) answer by the group's best valid refinement when that is
    * cheaper: the least-DRAM acyclic partition of the group's ops into valid connected groups
@@ -179,7 +187,7 @@ export interface GetOptions {
   refine?: boolean;
   /** After planMerge, re-group each window of consecutive groups around the produced parts
    * optimally, keeping the searched plan's groups and the produced parts whole (refine.ts
-   * mergeWindowsAround; default true; needs planMerge). */
+   * mergeWindowsAround; default true, but acts only with planMerge). */
   windowMerge?: boolean;
   /** Answer a group whose valid convex connected parts the window DP enumerates completely with
    * its proven least-DRAM partition (refine.ts optimalSplit), before and instead of SPLIT, so
@@ -238,8 +246,8 @@ export type GetRectifier = Rectifier & {
   /** Fraction of invalid groups where the explainer's split was used (ties with random included). */
   explainerWinRate(): number;
   /** Called by applyRectifier with the rectified plan and the indices of the parts it produced
-   * (see GetOptions.planMerge). */
-  settle(plan: Group[], produced: number[], cost: CostModel): Group[];
+   * (see GetOptions.planMerge); absent when planMerge is off (the default) or for 'none'. */
+  settle?(plan: Group[], produced: number[], cost: CostModel): Group[];
   /** The cheap answer for a plan that cannot matter (see GetOptions.prune); absent when pruning
    * is off. */
   skip?: Rectifier;
@@ -319,11 +327,18 @@ export class SplitRectifier {
     this.explore = opts.explore ?? true;
     this.seed = opts.seed ?? 0;
     this.structural = opts.structural ?? true;
-    this.planMerge = opts.planMerge ?? true;
+    this.planMerge = opts.planMerge ?? false;
     this.refine = opts.refine ?? true;
     this.windowMerge = opts.windowMerge ?? true;
     this.refineFirst = this.refine && (opts.refineFirst ?? true);
     this.refineDeep = this.refineFirst && (opts.refineDeep ?? true);
+  }
+
+  /** Does `settle` change plans (GetOptions.planMerge, never for 'none': the published
+   * baseline)? When it does not, the rectifier has no `settle` (makeRectifier), and the prune
+   * bound knows that the rectified plan refines the plan searched. */
+  get settles(): boolean {
+    return this.kind !== 'none' && this.planMerge;
   }
 
   /** The plan-level step after a plan's invalid groups were split (see GetOptions.planMerge);
@@ -656,7 +671,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
   return Object.assign((group: Group, cost: CostModel, rng: Rng) => r.rectify(group, cost, rng), {
     kind,
     ...(r.prunable ? { skip: (group: Group, cost: CostModel, rng: Rng) => r.skip(group, cost, rng), cheap: (group: Group, cost: CostModel) => r.cheap(group, cost) } : {}),
-    settle: (plan: Group[], produced: number[], cost: CostModel) => r.settle(plan, produced, cost),
+    ...(r.settles ? { settle: (plan: Group[], produced: number[], cost: CostModel) => r.settle(plan, produced, cost) } : {}),
     ...(r.finishes ? { finish: (plan: Group[], cost: CostModel) => r.finish(plan, cost) } : {}),
     stats: r.stats,
     trees: r.trees,

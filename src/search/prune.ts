@@ -51,6 +51,12 @@
  *    joins 124 of the 152 ops into one component and points 1-3 left the bound about 28% below the
  *    settled DRAM; with 4-5 about 13%, and 144 instead of 277 plans are settled (same result).
  *
+ * Without the plan-level merge (a rectifier with no `settle`: GET's default, and 'none'), Q
+ * refines P: every group of Q lies inside one group of P. Then P~ = P (no joins: points 2 and 2'
+ * are skipped), two ops of different groups of P never share a group of Q (point 4 counts every
+ * map crossing P's groups), and the parts of groups already answered are final groups, not
+ * loose ops (`produced` is ignored). Tighter, so more plans are pruned; the same proofs apply.
+ *
  * BRR re-fetches shared weights per weight sub-group, so its F_D is not shown subadditive here:
  * no bound (`undefined`), no pruning. Custom cost models likewise.
  *
@@ -116,6 +122,9 @@ export interface BoundOptions {
   /** The caller only asks whether the bound exceeds this: the set packing stops as soon as it
    * does (the value returned is then still a lower bound, above `above`, not the full bound). */
   above?: number;
+  /** Does the rectification merge parts across the plan's groups (a rectifier with `settle`)?
+   * Default true; false: the rectified plan refines `plan` (see the header), a tighter bound. */
+  settles?: boolean;
 }
 
 /**
@@ -126,6 +135,8 @@ export interface BoundOptions {
 export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[], produced?: ReadonlySet<number>, opts: BoundOptions = {}): number | undefined {
   const tight = opts.tight ?? true;
   if (!prunable(cost)) return undefined;
+  const settles = opts.settles ?? true;
+  if (!settles) produced = undefined; // answered parts are final groups: nothing re-cuts them
   const { ops, tensors, succ } = cost.graph;
   // (comp below numbers P~'s groups by a group index of P: a root of P~ or P's own index)
   const n = ops.length;
@@ -141,8 +152,9 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
   const beta = cost.bufferBytes;
   // pairs of valid groups (X * len + Y, both orders) that follow each other on a path whose
   // floor fits (joinByPaths): only such neighbours can share a group of Q (point 4)
-  let witness: Set<number> | undefined = tight ? new Set<number>() : undefined;
-  if (!joinByPaths(cost, plan, owner, valid, parent, find, beta, produced, witness)) {
+  let witness: Set<number> | undefined = tight || !settles ? new Set<number>() : undefined;
+  // without settle nothing joins (P~ = P) and no two valid groups share a group of Q (no witness)
+  if (settles && !joinByPaths(cost, plan, owner, valid, parent, find, beta, produced, witness)) {
     witness = undefined; // (no witnesses: every pair of valid groups in one component may join)
     // too many paths to follow: the pairwise rule (point 2 of the header), coarser but sound
     parent.forEach((_, i) => (parent[i] = i));
@@ -460,7 +472,7 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
       return settle ? settle(cur, produced, cost) : cur;
     }
     // taken once, on the plan as searched (see the doc above: answers do not tighten it)
-    const lb = k === 0 ? rectifiedDramLowerBound(cost, cur, new Set(produced), { above: cutoff }) : undefined;
+    const lb = k === 0 ? rectifiedDramLowerBound(cost, cur, new Set(produced), { above: cutoff, settles: settle !== undefined }) : undefined;
     if (lb !== undefined && lb > cutoff) {
       stats.pruned = (stats.pruned ?? 0) + 1;
       stats.rectified += invalid.length;

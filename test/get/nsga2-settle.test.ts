@@ -27,13 +27,13 @@ const KB = 1024;
 function run(graph: OpGraph, kb: number, seed: number, kind: GetKind, budget = 150, search: typeof searchNsga2 = searchNsga2) {
   const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: 'int8' });
   // no pruning: a pruned plan's groups are answered by `skip`, which this wrapper does not see
-  const rect = makeRectifier(kind, { prune: false });
+  const rect = makeRectifier(kind, { prune: false, planMerge: true });
   let sawInvalid = false;
   const pops: Plan[][] = [];
   const survivorSettles: { before: number; after: number; key: string; gen: number }[] = [];
   const wrapped = Object.assign((g: Group, c: CostModel, rng: Rng) => ((sawInvalid = true), rect(g, c, rng)), rect, {
     settle: (plan: Group[], produced: number[], c: CostModel) => {
-      const out = rect.settle(plan, produced, c);
+      const out = rect.settle!(plan, produced, c);
       if (!sawInvalid) survivorSettles.push({ before: planDram(c, plan), after: planDram(c, out), key: planKey(out), gen: pops.length });
       sawInvalid = false;
       return out;

@@ -67,7 +67,7 @@ test('plan-level merge-back keeps plans valid, acyclic, covering, never more DRA
   );
 });
 
-test("planMerge: searches use it with an explainer, never with 'none'; RS with GET stays never worse than RS", () => {
+test("planMerge (opt-in): searches use it with an explainer, never with 'none'; RS with GET stays never worse than RS", () => {
   const g = syntheticNetwork(7);
   for (const seed of [0, 1]) {
     const cost = () => createCostModel('lbdf', g, { bufferBytes: 48 * KB, elementType: 'int8' });
@@ -76,14 +76,14 @@ test("planMerge: searches use it with an explainer, never with 'none'; RS with G
     assert.equal(none.stats.planMerges, 0);
     // without the final re-grouping (GetOptions.finish), which is not monotone across the two
     // runs: it may lower the run without planMerge below the one with it
-    const on = makeRectifier('cuts', { finish: false });
+    const on = makeRectifier('cuts', { planMerge: true, finish: false });
     const onRun = searchRandom(cost(), { seed, budget: 60, rectifier: on });
-    const off = makeRectifier('cuts', { planMerge: false, finish: false });
+    const off = makeRectifier('cuts', { finish: false }); // planMerge off: the default
     const offRun = searchRandom(cost(), { seed, budget: 60, rectifier: off });
     assert.ok(on.stats.planMerges > 0, 'parts were merged into the plan');
     assert.equal(off.stats.planMerges, 0);
     assert.ok(onRun.dram <= offRun.dram && offRun.dram <= noneRun.dram, `seed ${seed}: ${onRun.dram} / ${offRun.dram} / ${noneRun.dram}`);
-    const finished = searchRandom(cost(), { seed, budget: 60, rectifier: makeRectifier('cuts') });
+    const finished = searchRandom(cost(), { seed, budget: 60, rectifier: makeRectifier('cuts', { planMerge: true }) });
     assert.ok(finished.dram <= onRun.dram, `seed ${seed}: the final re-grouping never raises DRAM`);
     const ls = searchLocal(cost(), { seed, budget: 60, rectifier: makeRectifier('cuts', { planMerge: true }) });
     assert.ok(Number.isFinite(ls.dram));

@@ -27,7 +27,7 @@ test('the tight bound: at least the loose one, binding, and below every settled 
       const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: element as 'int8' | 'fp32' });
       const rng = new Rng(seed);
       const plan = randomPlan(cost, rng);
-      const rect = makeRectifier('cuts');
+      const rect = makeRectifier('cuts', { planMerge: true });
       // answer the first `answered` invalid groups (their parts are produced), then the rest
       const cur: Group[] = [];
       const produced: number[] = [];
@@ -48,7 +48,7 @@ test('the tight bound: at least the loose one, binding, and below every settled 
         else if (g.length > 1 && !cost.valid(g)) for (const p of rect(g, cost, rng)) made.push(out.push([...p].sort((a, b) => a - b)) - 1);
         else out.push(g);
       });
-      const settled = rect.settle(out, made, cost);
+      const settled = rect.settle!(out, made, cost);
       const d = planDram(cost, settled);
       assert.ok(tight <= d, `bound ${tight} above the settled plan's ${d}`);
       cases++;

@@ -38,9 +38,9 @@ test('the memory floor is at most F_beta and monotone in the group (random conne
   );
 });
 
-test('the bound never exceeds the DRAM of the rectified plan (GET with plan merge, random split)', () => {
-  const rects = [makeRectifier('cuts'), makeRectifier('cuts', { planMerge: false }), makeRectifier('none')];
-  let binding = 0;
+test('the bound never exceeds the DRAM of the rectified plan (GET with plan merge, random split); without plan merge, neither does the tighter bound', () => {
+  const rects = [makeRectifier('cuts', { planMerge: true }), makeRectifier('cuts'), makeRectifier('none')];
+  let binding = 0, tighter = 0;
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(24, 64, 160), fc.integer({ min: 0, max: 2 }), (ni, seed, kb, ri) => {
       const graph = nets[ni];
@@ -51,12 +51,20 @@ test('the bound never exceeds the DRAM of the rectified plan (GET with plan merg
       const q = applyRectifier(plan, cost, rects[ri], rng);
       const d = planDram(cost, q);
       assert.ok(lb <= d, `bound ${lb} above the rectified plan's ${d}`);
+      // GET's default and 'none' have no settle: the rectified plan refines the plan searched
+      assert.equal(rects[ri].settle === undefined, ri > 0);
+      if (ri > 0) {
+        const strict = rectifiedDramLowerBound(cost, plan, undefined, { settles: false })!;
+        assert.ok(strict <= d, `bound without settle ${strict} above the rectified plan's ${d}`);
+        if (strict > lb) tighter++;
+      }
       if (plan.every((g) => g.length <= 1 || cost.valid(g))) assert.equal(lb, planDram(cost, plan), 'a valid plan: its own DRAM');
       if (lb > 0.9 * d) binding++;
     }),
     { numRuns: 300 },
   );
   assert.ok(binding > 0, 'the bound is never close: it tests nothing');
+  assert.ok(tighter > 0, 'the bound without settle is never tighter: it tests nothing');
 });
 
 test('BRR has no proven bound: undefined, nothing pruned', () => {
