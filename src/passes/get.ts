@@ -4,7 +4,9 @@
  * (method, budget, k, warm start; same op graph, cost model and seed), reuses that plan's exact
  * optimum, and writes the plan pass's annotation shape; its `get` section compares the DRAM
  * with the plan pass's random-split plan (baselineDramBytes, improvement). Being the later
- * fusion plan of the run, it is the schedule's final plan.
+ * fusion plan of the run, it is the schedule's final plan: when GET's plan costs more than the
+ * plan pass's plan and that one is an optimum's, the groups emitted are the optimum's
+ * (`emitted: 'optimum'`, GET's own DRAM in `search.dramBytes`; plan option emit 'best').
  *
  * Options (ctx.options.get): explainer 'pg' (default: pre-trained, one pass per group) |
  * 'gnne' | 'rg' | 'cuts' (training-free control); topK; weightsDir. Equivalent without this
@@ -43,6 +45,8 @@ export function getPresetOptions(base: FusionPlanJson | undefined, o: GetPassOpt
     k: base?.search.k,
     warmStart: base?.search.warmStart ?? true,
     optimum: false,
+    // the final plan of the run: no worse than the plan pass's optimal plan (runPlanOn)
+    emit: 'best',
     rectifier: `get-${o.explainer ?? 'pg'}`,
     topK: o.topK,
     weightsDir: o.weightsDir,
@@ -65,7 +69,8 @@ export const getPlanPass: Pass<GetPassAnnotations> = {
     const a = annotations as GetPassAnnotations;
     const s = a.get;
     const baseline = s.baselineDramBytes;
-    ctx.log(`get (${kind}): ${a.totals.groups} groups, DRAM ${(a.totals.dramBytes / 1e6).toFixed(3)} MB${baseline ? ` (plan with random split: ${(baseline / 1e6).toFixed(3)} MB)` : ''}; ${s.invalidGroups} invalid groups, ${s.rectified} split along explained edges`);
+    const own = a.emitted === 'optimum' ? `; the exact optimum's plan, as the plan pass's (GET's search: ${(a.search.dramBytes! / 1e6).toFixed(3)} MB)` : '';
+    ctx.log(`get (${kind}): ${a.totals.groups} groups, DRAM ${(a.totals.dramBytes / 1e6).toFixed(3)} MB${baseline ? ` (plan with random split: ${(baseline / 1e6).toFixed(3)} MB)` : ''}${own}; ${s.invalidGroups} invalid groups, ${s.rectified} split along explained edges`);
     return { changed: false, annotations: a };
   },
 };

@@ -27,7 +27,8 @@ import { optionsSchema } from './pass.ts';
 import type { Model } from '../ir/graph.ts';
 import type { OpGraph, Rectifier } from '../fusion/types.ts';
 import { planningGraph } from '../fusion/op-graph.ts';
-import { planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionResult } from '../search/planner.ts';
+import { emittedOptimum, fusionPlanJson, planFusion, SEARCH_METHODS, type FusionPlanJson, type PlanFusionOptions, type PlanFusionResult } from '../search/planner.ts';
+import { checkPlan, type Plan } from '../fusion/plan.ts';
 import { planSubgraphs, subgraphTotals } from '../search/subgraph-plans.ts';
 import type { SearchMethod } from '../search/common.ts';
 import { resolveAccelerator } from '../hardware/load.ts';
@@ -171,7 +172,7 @@ export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanP
     rectifier = get = makeRectifier(kind, { topK: o.topK, weightsDir: o.weightsDir });
     rectifierName = o.rectifier;
   }
-  const result = await planFusion(graph, {
+  const popts: PlanFusionOptions = {
     hardware,
     scheme: baseline?.scheme ?? ctx.scheme ?? 'lbdf',
     search: o.search,
@@ -185,8 +186,17 @@ export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanP
     optimum: baseline ? false : o.optimum ? { timeLimit: o.timeLimit } : false,
     emit: o.emit,
     onProgress: ctx.services.onProgress,
-  });
-  const json = result.json;
+  };
+  let result = await planFusion(graph, popts);
+  let json = result.json;
+  // With a baseline whose groups are an optimum's plan (the plan pass emitted it, or its search
+  // found one) cheaper than this search's, emit 'best' emits those groups (the get preset: the
+  // schedule's final plan is then no worse than the plan pass's).
+  const better = o.emit === 'best' && baseline?.optimum && baseline.totals.dramBytes <= baseline.optimum.dramBytes && baseline.totals.dramBytes < json.totals.dramBytes ? planOfGroups(graph, baseline) : undefined;
+  if (better && checkPlan(graph, better, result.cost).ok) {
+    json = emittedOptimum(fusionPlanJson(result.cost, better, popts, result.search), json.totals.dramBytes);
+    result = { ...result, plan: better, json };
+  }
   if (baseline?.optimum) {
     const opt = baseline.optimum.dramBytes;
     json.optimum = { ...baseline.optimum, gap: opt > 0 ? (json.totals.dramBytes - opt) / opt : 0, gapToBound: json.totals.dramBytes > 0 ? (json.totals.dramBytes - baseline.optimum.boundBytes) / json.totals.dramBytes : 0 };
@@ -205,10 +215,28 @@ export async function runPlanOn(graph: OpGraph, ctx: PassContext, options: PlanP
     explanations: s.explanations,
     explainMs: s.explainMs,
     baselineDramBytes: base,
-    improvement: base ? 1 - json.totals.dramBytes / base : null,
+    // GET's own plan against the random-split search's (either may have given way to the optimum's)
+    improvement: base ? 1 - (json.search.dramBytes ?? json.totals.dramBytes) / base : null,
     splitTrees: splitTreesFor(get, result.plan),
   };
   return { annotations: { ...json, get: getSection }, result };
+}
+
+/** A plan record's groups as op ids of `graph`, or undefined when a node is not one of its ops
+ * (the graph changed since). */
+function planOfGroups(graph: OpGraph, plan: FusionPlanJson): Plan | undefined {
+  const ids = new Map(graph.ops.map((op) => [op.node, op.id]));
+  const out: Plan = [];
+  for (const g of plan.groups) {
+    const group: number[] = [];
+    for (const n of g.nodes) {
+      const id = ids.get(n);
+      if (id === undefined) return undefined;
+      group.push(id);
+    }
+    out.push(group);
+  }
+  return out;
 }
 
 export const planPass: Pass<PlanAnnotations> = {

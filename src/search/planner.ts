@@ -191,20 +191,20 @@ export async function planFusion(graph: OpGraph, opts: PlanFusionOptions): Promi
     if (optimum.dram < searchDram) {
       const ok = checkPlan(graph, optimum.plan, cost);
       if (!ok.ok) throw verificationFailed(`plan from the exact optimum rejected: ${ok.reason}`);
-      const json = fusionPlanJson(cost, optimum.plan, opts, search, optimum);
-      json.search.dramBytes = searchDram;
-      return { cost, plan: optimum.plan, search, optimum, json: withEmitted(json) };
+      const json = emittedOptimum(fusionPlanJson(cost, optimum.plan, opts, search, optimum), searchDram);
+      return { cost, plan: optimum.plan, search, optimum, json };
     }
   }
   const json = fusionPlanJson(cost, plan, opts, search, optimum);
   return { cost, plan, search, optimum, json };
 }
 
-/** The plan's JSON with `emitted: 'optimum'` placed after `search` (key order is the schedule's
- * byte order). */
-function withEmitted(json: FusionPlanJson): FusionPlanJson {
+/** The JSON of an optimum's plan emitted in place of the search's (DRAM `searchDram`):
+ * `search.dramBytes` set and `emitted: 'optimum'` placed after `search` (key order is the
+ * schedule's byte order). */
+export function emittedOptimum(json: FusionPlanJson, searchDram: number): FusionPlanJson {
   const { scheme, bufferBytes, elementBytes, search, ...rest } = json;
-  return { scheme, bufferBytes, elementBytes, search, emitted: 'optimum', ...rest };
+  return { scheme, bufferBytes, elementBytes, search: { ...search, dramBytes: searchDram }, emitted: 'optimum', ...rest };
 }
 
 /** A group's latency from its MACs and DRAM bytes on `hw`. */

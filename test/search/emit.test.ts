@@ -2,7 +2,9 @@
  * The plan emitted (planner option `emit`, the plan pass's `emit`, `dnnfuse plan --emit`): with
  * 'best' (the pass's default) the exact optimum's plan replaces the search's when it is cheaper,
  * and the schedule says so (`emitted: 'optimum'`, the search's own DRAM in `search.dramBytes`);
- * with 'search' the search's plan is emitted whatever the optimum. Before, the schedule always
+ * with 'search' the search's plan is emitted whatever the optimum; the get preset, compile's
+ * final plan, emits the plan pass's plan when that is an optimum's and GET's costs more. Before,
+ * the schedule always
  * carried the search's plan, though the optimum was solved in the same run (GoogLeNet, LBDF int8
  * 1 MiB, local search: 7.850 MB emitted beside a proven 7.613 MB).
  */
@@ -20,6 +22,11 @@ import { planFusion } from '../../src/search/planner.ts';
 import { ModelBuilder } from '../../src/models/builder.ts';
 import { saveModel } from '../../src/onnx/io.ts';
 import { runCli as cli } from '../support/cli.ts';
+import { runPasses, scheduleToJson } from '../../src/passes/manager.ts';
+import { planPass, type PlanAnnotations } from '../../src/passes/plan-fusion.ts';
+import { getPlanPass } from '../../src/passes/get.ts';
+import { finalPlan } from '../../src/passes/schedule-groups.ts';
+import { PRESETS } from '../../src/hardware/load.ts';
 
 const require = createRequire(import.meta.url);
 const validate = new Ajv2020({ strict: false, allErrors: true }).compile(require('../../schema/schedule.schema.json'));
@@ -91,4 +98,26 @@ test('dnnfuse plan --emit: the optimum\'s plan by default when it beats the sear
   assert.equal(bad.code, 2);
   assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
   assert.match(bad.err, /--emit optimum: expected best or search/);
+});
+
+test('the get preset (compile\'s final plan) emits the plan pass\'s optimal plan when GET\'s search ends above it', async () => {
+  const b = new ModelBuilder({ seed: 3 });
+  let x = b.input('input', [1, 8, 16, 16]);
+  for (let i = 0; i < 3; i++) x = b.relu(b.conv(x, { outChannels: 8, kernel: 3, pads: 'same' }));
+  b.output(x);
+  const model = b.build('chain');
+  // Layer-by-layer search, copied by the get preset: GET's plan is the unfused one, the plan
+  // pass's emitted plan the optimum's.
+  const res = await runPasses(model, [planPass, getPlanPass], { hardware: PRESETS['paper-128k'], scheme: 'lbdf', seed: 0, options: { plan: { search: 'lbl', timeLimit: 5 }, get: { explainer: 'cuts' } } }, { omitTimings: true });
+  const [plan, get] = res.schedule.passes.map((p) => p.annotations as PlanAnnotations);
+  assert.equal(plan.emitted, 'optimum');
+  assert.equal(get.emitted, 'optimum');
+  assert.equal(get.totals.dramBytes, plan.totals.dramBytes);
+  assert.deepEqual(get.groups.map((g) => g.nodes), plan.groups.map((g) => g.nodes));
+  // GET's own figures: its search's DRAM, compared with the random-split search's
+  assert.equal(get.search.dramBytes, plan.search.dramBytes);
+  assert.equal(get.get!.improvement, 0);
+  assert.equal(get.optimum!.gap, 0);
+  assert.equal(finalPlan(res.schedule)!.pass, 'get');
+  assert.ok(validate(JSON.parse(scheduleToJson(res.schedule))), JSON.stringify(validate.errors?.slice(0, 3)));
 });
