@@ -344,7 +344,7 @@ export class SplitRectifier {
   /** The plan-level step after a plan's invalid groups were split (see GetOptions.planMerge);
    * 'none' (the published baseline) leaves the plan as it is. */
   settle(plan: Group[], produced: number[], cost: CostModel): Group[] {
-    if (this.kind === 'none' || !this.planMerge || produced.length === 0) return plan;
+    if (!this.settles || produced.length === 0) return plan;
     const r = mergeIntoPlan(plan, produced, cost);
     this.stats.planMerges += r.merges;
     let out = r.merges ? r.plan : plan;

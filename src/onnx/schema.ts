@@ -262,7 +262,7 @@ function decodeOnly(ns: protobuf.NamespaceBase): void {
         return decode(...args);
       } as protobuf.Type['decode'];
     }
-    if (o instanceof protobuf.Namespace || o instanceof protobuf.Type) decodeOnly(o);
+    if (o instanceof protobuf.Namespace) decodeOnly(o); // a Type is a Namespace (nested types)
   }
 }
 

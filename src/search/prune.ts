@@ -152,8 +152,8 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
   const beta = cost.bufferBytes;
   // pairs of valid groups (X * len + Y, both orders) that follow each other on a path whose
   // floor fits (joinByPaths): only such neighbours can share a group of Q (point 4)
-  let witness: Set<number> | undefined = tight || !settles ? new Set<number>() : undefined;
-  // without settle nothing joins (P~ = P) and no two valid groups share a group of Q (no witness)
+  let witness: Set<number> | undefined = tight ? new Set<number>() : undefined;
+  // without settle nothing joins (P~ = P) and no two valid groups share a group of Q (none witnessed)
   if (settles && !joinByPaths(cost, plan, owner, valid, parent, find, beta, produced, witness)) {
     witness = undefined; // (no witnesses: every pair of valid groups in one component may join)
     // too many paths to follow: the pairwise rule (point 2 of the header), coarser but sound
