@@ -41,8 +41,8 @@ export type PlanAwareRectifier = Rectifier & {
    * (no explanation), valid, and drawing from `rng` exactly as the full answer would, so the
    * search's random stream does not move. Absent: the rectifier is never pruned. */
   skip?(group: Group, cost: CostModel, rng: Rng): Group[];
-  /** True when answering `group` now costs no new explanation (its answer is cached): lazy
-   * rectification (search/prune.ts) answers such groups first. Absent: none is. */
+  /** True when answering `group` now costs no new explanation (its answer is cached, or needs
+   * none): lazy rectification (search/prune.ts) answers such groups first. Absent: none is. */
   cheap?(group: Group, cost: CostModel): boolean;
   /** A plan-level step on the search's result (GET: exact re-grouping of windows of consecutive
    * groups over the whole plan, rectifier.ts `finish`): returns a valid plan of at most the same
@@ -59,6 +59,8 @@ export interface RectifyStats {
   /** Plans whose rectification could not matter to the search, answered by the rectifier's
    * cheap `skip` (search/prune.ts). */
   pruned?: number;
+  /** Of which pruned by a bound taken after some of their groups were answered. */
+  prunedLate?: number;
 }
 
 /** Checks a rectifier's answer for `group`: partition, connected, valid, mutually acyclic. */

@@ -574,17 +574,18 @@ export class SplitRectifier {
   }
 
   /**
-   * Would `rectify(group)` now compute no new explanation? True when the group's explanation is
-   * cached (then SPLIT's recursion below it was explained too) and, if the group recurs (its
-   * answer is then an alternative), its alternatives are cached. A hint for the order of lazy
-   * rectification (search/prune.ts: cached answers first, as they may prune the plan before any
-   * explanation); the answers never depend on it.
+   * Would `rectify(group)` now compute no new explanation? True when the group is answered with
+   * its proven optimum (refineFirst: computed here if need be, and cached, as `rectify` would) or
+   * its explanation is cached (then SPLIT's recursion below it was explained too), and, if the
+   * group recurs (its answer is then an alternative), its alternatives are cached. A hint for
+   * the order of lazy rectification (search/prune.ts: such answers first, as they may prune the
+   * plan before any explanation); the answers never depend on it.
    */
   cheap(group: Group, cost: CostModel): boolean {
     if (this.kind === 'none') return true;
     const key = groupKey([...group].sort((a, b) => a - b));
     const c = this.cachesFor(cost);
-    if (!c.explanations.has(key) && !c.optimal.get(key)) return false;
+    if (!c.explanations.has(key) && !this.optimalOf([...group].sort((a, b) => a - b), cost, key)) return false;
     if (this.refineDeep && c.optimal.get(key)) return true; // never explored (see rectify)
     return !this.explore || !c.recurrences.get(key) || c.alternatives.has(key);
   }

@@ -430,16 +430,19 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
 
 /**
  * applyRectifier for a plan the search keeps only if its DRAM is at most `cutoff`: when the
- * bound of the plan as searched exceeds `cutoff`, every invalid group gets the rectifier's cheap
+ * bound exceeds `cutoff`, every invalid group not yet answered gets the rectifier's cheap
  * `skip` answer and the plan is not settled; otherwise every group is answered (those whose
- * answer is cached first: the rectifier's `cheap`; then the largest first) and the plan is
- * settled. The bound is taken once. It was taken again before each answer, on the plan with the
- * groups answered so far replaced by their parts (`produced`), but parts count as loose ops just
- * like the invalid group they came from, so it did not move: MobileNetV2 LBDF int8 128 KiB, RS +
- * cuts, 2,200 plans: 870 plans pruned by the first bound, none by a later one, and 291 of the
- * 1,318 bounds taken were such repeats on the 157 plans then settled (full bounds: no early stop
- * at `cutoff`). Pruning stays exact whenever it is tried (see search/heuristics.ts), so taking
- * it less often changes the statistics only. Exact: the guard's random split of every invalid
+ * answer costs no explanation first: the rectifier's `cheap`, a cached answer or a proven
+ * optimum; then the largest first) and the plan is settled.
+ * When the bound is taken. Without `settle` (GET's default), before every answer: the groups
+ * answered so far count as the final groups their parts are, so each answer replaces a lower
+ * bound by an exact figure and can prune the plan before the next, costlier group is explained
+ * (efficientnet_b0 LBDF int8 256 KiB, RS + cuts, seed 0: 990 -> 609 groups answered, 1,155 ->
+ * 894 explanations, the same plan). With `settle`, once, on the plan as searched: there parts
+ * count as loose ops just like the invalid group they came from, so a later bound did not move
+ * (MobileNetV2 LBDF int8 128 KiB, RS + cuts with plan merge, 2,200 plans: 870 plans pruned by
+ * the first bound, none by a later one). Pruning stays exact whenever it is tried (see
+ * search/heuristics.ts), so when it is tried changes the statistics only. Exact: the guard's random split of every invalid
  * group is drawn first, in plan order, each from a clone of the stream at its turn (`rectify` and `skip` draw exactly that one
  * split, so the stream ends where applyRectifier leaves it), and the rectifier's answers do not
  * depend on the order in which groups are asked (its caches are pure functions of the group; the
@@ -471,10 +474,12 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
       stats.rectified += invalid.length;
       return settle ? settle(cur, produced, cost) : cur;
     }
-    // taken once, on the plan as searched (see the doc above: answers do not tighten it)
-    const lb = k === 0 ? rectifiedDramLowerBound(cost, cur, new Set(produced), { above: cutoff, settles: settle !== undefined }) : undefined;
+    // with settle: taken once, on the plan as searched (answers do not tighten it); without:
+    // before every answer, the answered groups' parts counting as the final groups they are
+    const lb = k === 0 || !settle ? rectifiedDramLowerBound(cost, cur, new Set(produced), { above: cutoff, settles: settle !== undefined }) : undefined;
     if (lb !== undefined && lb > cutoff) {
       stats.pruned = (stats.pruned ?? 0) + 1;
+      if (k > 0) stats.prunedLate = (stats.prunedLate ?? 0) + 1;
       stats.rectified += invalid.length;
       const out: Group[] = [];
       for (let i = 0; i < plan.length; i++) {

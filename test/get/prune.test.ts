@@ -2,7 +2,8 @@
  * "Do not explain what cannot matter" (search/prune.ts, GetOptions.prune): the lower bound on
  * the DRAM of any rectification of a plan (GET's plan-level merge included) holds, and random
  * search and local search with GET return the same plan, DRAM and history with and without
- * pruning (the exactness the code claims), while explaining fewer groups.
+ * pruning (the exactness the code claims), while explaining fewer groups; without the plan
+ * merge the bound, taken again after each answer, prunes plans the first bound kept.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,7 +74,7 @@ test('BRR has no proven bound: undefined, nothing pruned', () => {
 });
 
 test('random and local search with GET: same plan, DRAM and history with and without pruning', () => {
-  let pruned = 0;
+  let pruned = 0, late = 0;
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 2 }),
@@ -94,6 +95,9 @@ test('random and local search with GET: same plan, DRAM and history with and wit
         const a = run(false), b = run(true);
         assert.equal(a.stats.pruned, 0);
         pruned += b.stats.pruned;
+        // without plan merge the bound is taken again after each answer (search/prune.ts)
+        if (planMerge) assert.equal(b.r.rectify.prunedLate ?? 0, 0);
+        else late += b.r.rectify.prunedLate ?? 0;
         assert.deepEqual(b.r.plan, a.r.plan);
         assert.equal(b.r.dram, a.r.dram);
         assert.deepEqual(b.r.history, a.r.history);
@@ -104,6 +108,7 @@ test('random and local search with GET: same plan, DRAM and history with and wit
     { numRuns: 60 },
   );
   assert.ok(pruned > 0, 'nothing was ever pruned: the property tests nothing');
+  assert.ok(late > 0, 'no plan was pruned after an answer: the retaken bound is not tested');
 });
 
 test('pruning without the guard is off (the full answer would draw nothing from the stream)', () => {
