@@ -44,6 +44,10 @@ export type PlanAwareRectifier = Rectifier & {
   /** True when answering `group` now costs no new explanation (its answer is cached, or needs
    * none): lazy rectification (search/prune.ts) answers such groups first. Absent: none is. */
   cheap?(group: Group, cost: CostModel): boolean;
+  /** A proven least-DRAM partition of `group` into valid, connected, mutually acyclic parts (so
+   * every answer for it costs at least that much), or undefined when none is known: lazy
+   * rectification (search/prune.ts) bounds a group not yet answered by it. Absent: none is. */
+  optimum?(group: Group, cost: CostModel): Group[] | undefined;
   /** A plan-level step on the search's result (GET: exact re-grouping of windows of consecutive
    * groups over the whole plan, rectifier.ts `finish`): returns a valid plan of at most the same
    * DRAM, draws no random numbers. The searches call it once, on the best plan, after their
@@ -61,6 +65,8 @@ export interface RectifyStats {
   pruned?: number;
   /** Of which pruned by a bound taken after some of their groups were answered. */
   prunedLate?: number;
+  /** Of which pruned once their unanswered groups counted as their proven optima (`optimum`). */
+  prunedByOptimum?: number;
 }
 
 /** Checks a rectifier's answer for `group`: partition, connected, valid, mutually acyclic. */

@@ -89,6 +89,7 @@ import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type Spli
 import { mergeBack, mergeIntoPlan } from './merge-back.ts';
 import { mergeWindowsAround, optimalSplit, refineSplit, type RefineLimits, type Refinement } from './refine.ts';
 import { reoptimizeWindowsWide } from '../search/window.ts';
+import { segmentPathOptimum } from '../search/exact.ts';
 
 export type { SplitTree } from './split.ts';
 export { mergeBack, mergeIntoPlan } from './merge-back.ts';
@@ -212,7 +213,9 @@ export interface GetOptions {
   refineLimits?: RefineLimits;
   /** Do not explain what cannot matter (default true): when a search shows that no
    * rectification of a plan can change its outcome (search/prune.ts: a lower bound on the
-   * rectified DRAM above what random search / local search would keep), each invalid group gets
+   * rectified DRAM above what random search / local search would keep; without planMerge it
+   * counts answered groups as their parts and unanswered ones as their proven optima, see
+   * `optimum`), each invalid group not yet answered gets
    * `skip`'s answer: the random split, drawn from the search's stream exactly as the guard draws
    * it, with the recurrence counted as the full answer counts it. The searches then generate the
    * same plans and return the same result as without it (test/get/prune.test.ts); the statistics
@@ -254,6 +257,9 @@ export type GetRectifier = Rectifier & {
   /** Would the answer for this group need no new explanation (see SplitRectifier.cheap)? Present
    * with `skip`. */
   cheap?(group: Group, cost: CostModel): boolean;
+  /** A proven optimal partition of an invalid group, for pruning (see SplitRectifier.optimum).
+   * Present with `skip`. */
+  optimum?(group: Group, cost: CostModel): number[][] | undefined;
   /** The plan-level step on the search's result (see GetOptions.finish); absent when off and for
    * 'none'. */
   finish?(plan: Group[], cost: CostModel): Group[];
@@ -273,6 +279,8 @@ interface CostCaches {
   optimal: Map<string, SplitResult | null>;
   /** refine.ts's answers by group (null: none, keep SPLIT's). */
   refined: Map<string, Refinement | null>;
+  /** Proven optimal partitions by group, for pruning (`optimum`; null: none known). */
+  floors: Map<string, number[][] | null>;
   recurrences: Map<string, number>;
 }
 
@@ -405,7 +413,7 @@ export class SplitRectifier {
         seed: this.seed,
         ...(this.refineDeep ? { solved: (group: number[]) => this.optimalOf(group, cost, groupKey(group)) } : {}),
       };
-      c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), optimal: new Map(), refined: new Map(), recurrences: new Map() };
+      c = { explanations, bySignature: new Map(), env, merged: new Map(), alternatives: new Map(), optimal: new Map(), refined: new Map(), floors: new Map(), recurrences: new Map() };
       this.caches.set(cost, c);
     }
     return c;
@@ -590,6 +598,32 @@ export class SplitRectifier {
     return !this.explore || !c.recurrences.get(key) || c.alternatives.has(key);
   }
 
+  /**
+   * A proven least-DRAM partition of an invalid group into valid, connected, mutually acyclic
+   * parts, for pruning only (PlanAwareRectifier.optimum, search/prune.ts: every answer for the
+   * group costs at least its DRAM, so a plan whose groups cannot get below the cutoff even so is
+   * not explained). The window DP's (refine.ts optimalSplit) where it enumerates the group, else
+   * the exact solver's segment-path DP (search/exact.ts segmentPathOptimum: the group cut at the
+   * graph's separating ops, each segment's valid convex parts enumerated, at most
+   * `refineLimits.maxCandidates` each; a group over 48 ops is solved there in about a
+   * millisecond). The answer `rectify` returns does not change: a group the window DP cannot
+   * enumerate is still answered by SPLIT (refineFirst covers the window DP's groups only).
+   * Deterministic (work limits, no clock); cached per group.
+   */
+  optimum(group: Group, cost: CostModel): number[][] | undefined {
+    const g = [...group].sort((a, b) => a - b);
+    if (g.length <= 1 || cost.valid(g)) return undefined;
+    const key = groupKey(g);
+    const c = this.cachesFor(cost);
+    let f = c.floors.get(key);
+    if (f === undefined) {
+      const w = this.optimalOf(g, cost, key) ?? optimalSplit(g, cost, this.opts.refineLimits);
+      f = w ? w.parts : (segmentPathOptimum(cost, g, this.opts.refineLimits?.maxCandidates ?? 1500)?.plan.map((p) => [...p].sort((a, b) => a - b)) ?? null);
+      c.floors.set(key, f);
+    }
+    return f ?? undefined;
+  }
+
   /** The Rectifier contract (fusion/types.ts): valid groups splitting an invalid one. */
   rectify(group: Group, cost: CostModel, rng: Rng): Group[] {
     const stats = this.stats;
@@ -671,7 +705,7 @@ export function makeRectifier(kind: GetKind, opts: GetOptions = {}): GetRectifie
   const r = new SplitRectifier(kind, opts);
   return Object.assign((group: Group, cost: CostModel, rng: Rng) => r.rectify(group, cost, rng), {
     kind,
-    ...(r.prunable ? { skip: (group: Group, cost: CostModel, rng: Rng) => r.skip(group, cost, rng), cheap: (group: Group, cost: CostModel) => r.cheap(group, cost) } : {}),
+    ...(r.prunable ? { skip: (group: Group, cost: CostModel, rng: Rng) => r.skip(group, cost, rng), cheap: (group: Group, cost: CostModel) => r.cheap(group, cost), optimum: (group: Group, cost: CostModel) => r.optimum(group, cost) } : {}),
     ...(r.settles ? { settle: (plan: Group[], produced: number[], cost: CostModel) => r.settle(plan, produced, cost) } : {}),
     ...(r.finishes ? { finish: (plan: Group[], cost: CostModel) => r.finish(plan, cost) } : {}),
     stats: r.stats,

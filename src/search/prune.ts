@@ -450,7 +450,7 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
  * not pruned is exactly applyRectifier's, parts in the same order, settled the same way.
  */
 export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number): Group[] {
-  const { skip, settle, cheap } = rectifier as PlanAwareRectifier;
+  const { skip, settle, cheap, optimum } = rectifier as PlanAwareRectifier;
   const invalid: number[] = [];
   plan.forEach((g, i) => { if (g.length > 1 && !cost.valid(g)) invalid.push(i); });
   if (!invalid.length || !skip || !prunable(cost)) return applyRectifier0(plan, cost, rectifier, rng, stats);
@@ -474,9 +474,40 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
       stats.rectified += invalid.length;
       return settle ? settle(cur, produced, cost) : cur;
     }
-    // with settle: taken once, on the plan as searched (answers do not tighten it); without:
-    // before every answer, the answered groups' parts counting as the final groups they are
-    const lb = k === 0 || !settle ? rectifiedDramLowerBound(cost, cur, new Set(produced), { above: cutoff, settles: settle !== undefined }) : undefined;
+    const bound = (groups: Group[], made?: number[]) => rectifiedDramLowerBound(cost, groups, made && new Set(made), { above: cutoff, settles: settle !== undefined });
+    // first, the plan as searched (with settle the only bound taken: there answers do not
+    // tighten it, see the doc above)
+    let lb = k === 0 ? bound(cur, produced) : undefined;
+    let next = -1; // order[k] after the choice below: needs no new explanation (`cheap`)
+    if (!(lb !== undefined && lb > cutoff)) {
+      // next: the largest group whose answer needs no new explanation (free, and it tightens the
+      // bound before any explanation), else the largest (order[k..] is sorted largest first)
+      if (cheap) {
+        next = order.findIndex((x, q) => q >= k && cheap(plan[x], cost));
+        if (next > k) order.splice(k, 0, order.splice(next, 1)[0]);
+      }
+      // without settle, before each group that needs an explanation (pruning before a free
+      // answer saves nothing): the groups answered so far as the final groups their parts are,
+      // then also the others as their proven optima's parts (any answer costs at least as much)
+      if (!settle && next < k) {
+        if (k > 0) lb = bound(cur);
+        if (optimum && !(lb !== undefined && lb > cutoff)) {
+          const floor: Group[] = [];
+          let any = false;
+          for (let i = 0; i < plan.length; i++) {
+            const a = answers.get(i);
+            const o = a || !streams.has(i) ? undefined : optimum(plan[i], cost);
+            if (o) any = true;
+            floor.push(...(a ?? o ?? [plan[i]]));
+          }
+          if (any) {
+            const f = bound(floor)!;
+            if (f > cutoff) stats.prunedByOptimum = (stats.prunedByOptimum ?? 0) + 1;
+            lb = Math.max(lb ?? 0, f);
+          }
+        }
+      }
+    }
     if (lb !== undefined && lb > cutoff) {
       stats.pruned = (stats.pruned ?? 0) + 1;
       if (k > 0) stats.prunedLate = (stats.prunedLate ?? 0) + 1;
@@ -488,12 +519,6 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
         else out.push(plan[i]);
       }
       return out;
-    }
-    // next: the largest group whose answer is cached (free, and it may prune the plan before
-    // any explanation), else the largest (order[k..] is sorted largest first)
-    if (cheap) {
-      const at = order.findIndex((x, q) => q >= k && cheap(plan[x], cost));
-      if (at > k) order.splice(k, 0, order.splice(at, 1)[0]);
     }
     const i = order[k];
     const g = plan[i];

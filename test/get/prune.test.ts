@@ -3,7 +3,8 @@
  * the DRAM of any rectification of a plan (GET's plan-level merge included) holds, and random
  * search and local search with GET return the same plan, DRAM and history with and without
  * pruning (the exactness the code claims), while explaining fewer groups; without the plan
- * merge the bound, taken again after each answer, prunes plans the first bound kept.
+ * merge the bound, taken again after each answer and with the groups not yet answered as their
+ * proven optima, prunes plans the first bound kept.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import fc from 'fast-check';
 import { syntheticNetwork } from '../../src/get/synthetic.ts';
 import { makeRectifier } from '../../src/get/rectifier.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
-import { applyRectifier, randomSplit } from '../../src/fusion/rectify.ts';
+import { applyRectifier, checkSplit, randomSplit } from '../../src/fusion/rectify.ts';
+import { optimalSplit } from '../../src/get/refine.ts';
 import { planDram } from '../../src/fusion/plan.ts';
 import { components } from '../../src/fusion/groups.ts';
 import { randomPlan } from '../../src/search/common.ts';
@@ -68,13 +70,42 @@ test('the bound never exceeds the DRAM of the rectified plan (GET with plan merg
   assert.ok(tighter > 0, 'the bound without settle is never tighter: it tests nothing');
 });
 
+test("a group's proven optimum (the pruning floor) is a valid split no answer beats; the window DP's where it has one, the segment DP's beyond 48 ops", () => {
+  let beyond = 0, windowed = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(24, 64, 160), (ni, seed, kb) => {
+      const graph = nets[ni];
+      const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: 'int8' });
+      const rect = makeRectifier('cuts');
+      const rng = new Rng(seed);
+      for (const g of randomPlan(cost, rng)) {
+        const o = rect.optimum!(g, cost);
+        if (g.length <= 1 || cost.valid(g)) {
+          assert.equal(o, undefined);
+          continue;
+        }
+        if (!o) continue;
+        const sorted = [...g].sort((a, b) => a - b);
+        assert.equal(checkSplit(graph, cost, sorted, o), undefined);
+        const answer = rect(g, cost, rng);
+        assert.ok(planDram(cost, o) <= planDram(cost, answer), `floor ${planDram(cost, o)} above the answer ${planDram(cost, answer)}`);
+        const w = optimalSplit(sorted, cost);
+        if (w) (windowed++, assert.equal(planDram(cost, o), w.dram));
+        if (g.length > 48) beyond++;
+      }
+    }),
+    { numRuns: 60 },
+  );
+  assert.ok(beyond > 0 && windowed > 0, `floors beyond the window DP ${beyond}, equal to it ${windowed}: the property tests too little`);
+});
+
 test('BRR has no proven bound: undefined, nothing pruned', () => {
   const cost = createCostModel('brr', nets[0], { bufferBytes: 24 * KB, elementType: 'int8' });
   assert.equal(rectifiedDramLowerBound(cost, randomPlan(cost, new Rng(1))), undefined);
 });
 
 test('random and local search with GET: same plan, DRAM and history with and without pruning', () => {
-  let pruned = 0, late = 0;
+  let pruned = 0, late = 0, byOptimum = 0;
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 2 }),
@@ -96,8 +127,9 @@ test('random and local search with GET: same plan, DRAM and history with and wit
         assert.equal(a.stats.pruned, 0);
         pruned += b.stats.pruned;
         // without plan merge the bound is taken again after each answer (search/prune.ts)
-        if (planMerge) assert.equal(b.r.rectify.prunedLate ?? 0, 0);
-        else late += b.r.rectify.prunedLate ?? 0;
+        // and bounds the groups not yet answered by their proven optima
+        if (planMerge) assert.equal((b.r.rectify.prunedLate ?? 0) + (b.r.rectify.prunedByOptimum ?? 0), 0);
+        else (late += b.r.rectify.prunedLate ?? 0), (byOptimum += b.r.rectify.prunedByOptimum ?? 0);
         assert.deepEqual(b.r.plan, a.r.plan);
         assert.equal(b.r.dram, a.r.dram);
         assert.deepEqual(b.r.history, a.r.history);
@@ -109,6 +141,7 @@ test('random and local search with GET: same plan, DRAM and history with and wit
   );
   assert.ok(pruned > 0, 'nothing was ever pruned: the property tests nothing');
   assert.ok(late > 0, 'no plan was pruned after an answer: the retaken bound is not tested');
+  assert.ok(byOptimum > 0, 'no plan was pruned by the proven optima: that bound is not tested');
 });
 
 test('pruning without the guard is off (the full answer would draw nothing from the stream)', () => {
