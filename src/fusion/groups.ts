@@ -169,67 +169,106 @@ export interface CutPartition {
  * candidate in that order). Undefined when no candidate qualifies or (i, j) is not a group edge.
  */
 export function cutPartition(graph: OpGraph, group: Group, edge: [number, number]): CutPartition | undefined {
-  // Every candidate is judged on local indices (the group sorted) with flag arrays, and the
-  // prefixes all at once: the components of every prefix and every suffix by one incremental
-  // union-find pass each, the crossing count of every prefix by a running sum. The candidates,
-  // their order and the tie rule are those of the header; only the winner's sides and cut edges
-  // are built. (Per-candidate Sets and an isConnected of both sides made a skip edge spanning k
-  // ops O(k n): GET's SPLIT and the 'cuts' explainer call this for every edge they try.) The
-  // helpers are module functions, not closures: under tsx (esbuild keepNames) every closure
-  // created costs a defineProperty call, which dominated this function.
-  const [i, j] = edge;
-  const { succ } = graph;
-  let sorted: readonly number[] = group;
-  for (let k = 1; k < group.length; k++) if (group[k - 1] > group[k]) { sorted = [...group].sort(byNumber); break; }
-  const n = sorted.length;
-  const c = cutScratchOf(graph);
-  c.IN = ++c.gen;
-  c.sorted = sorted;
-  for (let k = 0; k < n; k++) (c.mark[sorted[k]] = c.IN), (c.loc[sorted[k]] = k);
-  if (c.mark[i] !== c.IN || c.mark[j] !== c.IN || !succ[i].includes(j)) return undefined;
-  const li = c.loc[i], lj = c.loc[j];
-  // bridge? (side flag 1 = a)
-  const seen = cutReach(graph, c, n, i, true, true, i, j);
-  if (!seen[lj]) return { edge, a: cutSide(c, seen, 1), b: cutSide(c, seen, 0), cutEdges: [[i, j]], rule: 'bridge' };
-  let best: Uint8Array | undefined, bestCount = 0, bestRule: CutPartition['rule'] = 'prefix';
-  // ancestors of i (down-closed)
-  const anc = cutReach(graph, c, n, i, false, true, -1, -1);
-  if (!anc[lj] && anc[li] && cutConnected(graph, c, n, anc, 1) && cutConnected(graph, c, n, anc, 0)) {
-    (best = anc), (bestCount = cutCrossingCount(graph, c, n, anc)), (bestRule = 'ancestors');
+  return new GroupCutter(graph, group).cut(edge);
+}
+
+/**
+ * cutPartition for many edges of one group: what depends on the group alone (its local
+ * indices, the components of every prefix and suffix, the in-group edge counts) is computed
+ * once, not once per edge (the 'cuts' explainer tries every edge of a group, SPLIT the top
+ * explained ones). The group must not change while the cutter is used.
+ *
+ * Every candidate is judged on local indices (the group sorted) with flag arrays, and the
+ * prefixes all at once: the components of every prefix and every suffix by one incremental
+ * union-find pass each, the crossing count of every prefix by a running sum. The candidates,
+ * their order and the tie rule are those of cutPartition's header; only the winner's sides and
+ * cut edges are built. (Per-candidate Sets and an isConnected of both sides made a skip edge
+ * spanning k ops O(k n): GET's SPLIT and the 'cuts' explainer call this for every edge they
+ * try.) A class and module functions, not closures: under tsx (esbuild keepNames) every closure
+ * created costs a defineProperty call, which dominated this code.
+ */
+export class GroupCutter {
+  private readonly sorted: readonly number[];
+  private readonly c: CutScratch;
+  private stamp = 0;
+  /** Per prefix: components of every prefix and suffix, in-group edges into and out of each op
+   * (computed at the first cut that needs them). */
+  private prefixes?: { prefixComps: Int32Array; suffixComps: Int32Array; into: Int32Array; out: Int32Array };
+
+  constructor(
+    private readonly graph: OpGraph,
+    group: Group,
+  ) {
+    let sorted: readonly number[] = group;
+    for (let k = 1; k < group.length; k++) if (group[k - 1] > group[k]) { sorted = [...group].sort(byNumber); break; }
+    this.sorted = sorted;
+    this.c = cutScratchOf(graph);
   }
-  // complement of descendants of j
-  const desc = cutReach(graph, c, n, j, true, false, -1, -1);
-  if (!desc[li]) {
-    for (let k = 0; k < n; k++) desc[k] ^= 1; // now a = not a descendant of j
-    if (!desc[lj] && cutConnected(graph, c, n, desc, 1) && cutConnected(graph, c, n, desc, 0)) {
-      const count = cutCrossingCount(graph, c, n, desc);
-      if (!best || count < bestCount) (best = desc), (bestCount = count), (bestRule = 'descendants');
+
+  /** The shared scratch stamped with this group (another cutter may have used it since). */
+  private stamped(): CutScratch {
+    const c = this.c;
+    if (this.stamp !== 0 && c.IN === this.stamp) return c;
+    this.stamp = c.IN = ++c.gen;
+    c.sorted = this.sorted;
+    const s = this.sorted;
+    for (let k = 0; k < s.length; k++) (c.mark[s[k]] = c.IN), (c.loc[s[k]] = k);
+    return c;
+  }
+
+  cut(edge: [number, number]): CutPartition | undefined {
+    const [i, j] = edge;
+    const graph = this.graph;
+    const { succ } = graph;
+    const c = this.stamped();
+    const n = this.sorted.length;
+    if (c.mark[i] !== c.IN || c.mark[j] !== c.IN || !succ[i].includes(j)) return undefined;
+    const li = c.loc[i], lj = c.loc[j];
+    // bridge? (side flag 1 = a)
+    const seen = cutReach(graph, c, n, i, true, true, i, j);
+    if (!seen[lj]) return { edge, a: cutSide(c, seen, 1), b: cutSide(c, seen, 0), cutEdges: [[i, j]], rule: 'bridge' };
+    let best: Uint8Array | undefined, bestCount = 0, bestRule: CutPartition['rule'] = 'prefix';
+    // ancestors of i (down-closed)
+    const anc = cutReach(graph, c, n, i, false, true, -1, -1);
+    if (!anc[lj] && anc[li] && cutConnected(graph, c, n, anc, 1) && cutConnected(graph, c, n, anc, 0)) {
+      (best = anc), (bestCount = cutCrossingCount(graph, c, n, anc)), (bestRule = 'ancestors');
     }
-  }
-  // topological prefixes ending between i and j: sorted[0..p] for li <= p < lj (ids are
-  // topological, so an in-group edge runs from a lower to a higher local index)
-  let bestPrefix = -1;
-  if (li < lj) {
-    const prefixComps = cutComponentsPass(graph, c, n, true);
-    const suffixComps = cutComponentsPass(graph, c, n, false);
-    // crossing(sorted[0..p]) = in-group edges w -> u with loc w <= p < loc u: op k joining the
-    // prefix adds its edges to later ops and removes the edges into it from earlier ones
-    const into = new Int32Array(n);
-    const out = new Int32Array(n);
-    for (let k = 0; k < n; k++) for (const u of succ[sorted[k]]) if (c.mark[u] === c.IN && c.loc[u] > k) (into[c.loc[u]]++, out[k]++);
-    let crossing = 0;
-    for (let p = 0; p < lj; p++) {
-      crossing += out[p] - into[p];
-      if (p < li || prefixComps[p] !== 1 || suffixComps[p + 1] !== 1) continue;
-      if ((!best && bestPrefix < 0) || crossing < bestCount) (bestPrefix = p), (bestCount = crossing), (bestRule = 'prefix');
+    // complement of descendants of j
+    const desc = cutReach(graph, c, n, j, true, false, -1, -1);
+    if (!desc[li]) {
+      for (let k = 0; k < n; k++) desc[k] ^= 1; // now a = not a descendant of j
+      if (!desc[lj] && cutConnected(graph, c, n, desc, 1) && cutConnected(graph, c, n, desc, 0)) {
+        const count = cutCrossingCount(graph, c, n, desc);
+        if (!best || count < bestCount) (best = desc), (bestCount = count), (bestRule = 'descendants');
+      }
     }
+    // topological prefixes ending between i and j: sorted[0..p] for li <= p < lj (ids are
+    // topological, so an in-group edge runs from a lower to a higher local index)
+    let bestPrefix = -1;
+    if (li < lj) {
+      if (!this.prefixes) {
+        // crossing(sorted[0..p]) = in-group edges w -> u with loc w <= p < loc u: op k joining
+        // the prefix adds its edges to later ops and removes the edges into it from earlier ones
+        const into = new Int32Array(n);
+        const out = new Int32Array(n);
+        for (let k = 0; k < n; k++) for (const u of succ[this.sorted[k]]) if (c.mark[u] === c.IN && c.loc[u] > k) (into[c.loc[u]]++, out[k]++);
+        this.prefixes = { prefixComps: cutComponentsPass(graph, c, n, true), suffixComps: cutComponentsPass(graph, c, n, false), into, out };
+      }
+      const { prefixComps, suffixComps, into, out } = this.prefixes;
+      let crossing = 0;
+      for (let p = 0; p < lj; p++) {
+        crossing += out[p] - into[p];
+        if (p < li || prefixComps[p] !== 1 || suffixComps[p + 1] !== 1) continue;
+        if ((!best && bestPrefix < 0) || crossing < bestCount) (bestPrefix = p), (bestCount = crossing), (bestRule = 'prefix');
+      }
+    }
+    if (bestPrefix >= 0) {
+      best = new Uint8Array(n);
+      best.fill(1, 0, bestPrefix + 1);
+    }
+    if (!best) return undefined;
+    return { edge, a: cutSide(c, best, 1), b: cutSide(c, best, 0), cutEdges: cutCrossing(graph, c, n, best), rule: bestRule };
   }
-  if (bestPrefix >= 0) {
-    best = new Uint8Array(n);
-    best.fill(1, 0, bestPrefix + 1);
-  }
-  if (!best) return undefined;
-  return { edge, a: cutSide(c, best, 1), b: cutSide(c, best, 0), cutEdges: cutCrossing(graph, c, n, best), rule: bestRule };
 }
 
 /** cutPartition's membership stamps (mark[v] === IN: v in the group) and local indices (loc[v]:

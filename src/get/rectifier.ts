@@ -79,7 +79,7 @@ import type { CostModel, FusionScheme, Group, Rectifier } from '../fusion/types.
 import type { Rng } from '../util/random.ts';
 import { checkSplit, randomSplit } from '../fusion/rectify.ts';
 import { planDram } from '../fusion/plan.ts';
-import { cutPartition, groupKey } from '../fusion/groups.ts';
+import { GroupCutter, groupKey } from '../fusion/groups.ts';
 import { EXPLAINER_KINDS, loadGetModels, makeExplainer, type Explainer, type ExplainerKind, type Explanation, type GetModels } from './explainers/index.ts';
 import { initTf } from './tf.ts';
 import { graphInput, type GraphInput } from './kgnn.ts';
@@ -450,8 +450,9 @@ export class SplitRectifier {
     const ex = this.explain(group, cost, cache);
     const seen = new Set<string>();
     const cuts: ExplainedCut[] = [];
+    const cutter = new GroupCutter(cost.graph, group);
     for (let r = 0; r < ex.edges.length && cuts.length < this.topK; r++) {
-      const cut = cutPartition(cost.graph, group, ex.edges[r]);
+      const cut = cutter.cut(ex.edges[r]);
       if (!cut) continue;
       const ck = groupKey(cut.a);
       if (seen.has(ck)) continue;

@@ -1,6 +1,7 @@
 /**
  * cutPartition (src/fusion/groups.ts) against the per-candidate implementation it replaced
- * (kept below verbatim as the reference): the same cut, sides, cut edges and rule for every
+ * (kept below verbatim as the reference), and a GroupCutter reused for all of a group's edges
+ * (another group's cutter used in between): the same cut, sides, cut edges and rule for every
  * edge of random groups (connected and not, sorted and not) of random CNN-like graphs, random
  * DAGs with skip edges, and for non-edges.
  */
@@ -8,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Group, OpGraph } from '../../src/fusion/types.ts';
-import { cutPartition, groupEdges, isConnected, type CutPartition } from '../../src/fusion/groups.ts';
+import { cutPartition, GroupCutter, groupEdges, isConnected, type CutPartition } from '../../src/fusion/groups.ts';
 import { sampleGroup } from '../../src/get/dataset.ts';
 import { syntheticNetwork } from '../../src/get/synthetic.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -81,8 +82,17 @@ function graphOf(n: number, edges: [number, number][]): OpGraph {
 function sameOnGroup(graph: OpGraph, group: Group, rng: Rng): number {
   let compared = 0;
   const edges = groupEdges(graph, [...group].sort((a, b) => a - b));
-  for (const e of edges) {
-    assert.deepEqual(cutPartition(graph, group, e), referenceCutPartition(graph, group, e), `group ${group}, edge ${e}`);
+  // one GroupCutter for all the group's edges, and another group's cutter used between its cuts
+  // (they share the graph's scratch stamps)
+  const cutter = new GroupCutter(graph, group);
+  const rest = graph.ops.map((o) => o.id).filter((v) => !group.includes(v));
+  const other = new GroupCutter(graph, rest.length ? rest : [group[0]]);
+  const otherEdges = groupEdges(graph, rest);
+  for (const [k, e] of edges.entries()) {
+    const ref = referenceCutPartition(graph, group, e);
+    assert.deepEqual(cutPartition(graph, group, e), ref, `group ${group}, edge ${e}`);
+    assert.deepEqual(cutter.cut(e), ref, `GroupCutter: group ${group}, edge ${e}`);
+    if (otherEdges.length) other.cut(otherEdges[k % otherEdges.length]);
     compared++;
   }
   // a non-edge and an edge leaving the group: undefined in both

@@ -8,7 +8,7 @@
  * `maxEdges` edges in topological order only (the rest get -1), so the control stays cheap.
  */
 import type { CostModel, Group } from '../../fusion/types.ts';
-import { cutPartition, groupEdges } from '../../fusion/groups.ts';
+import { GroupCutter, groupEdges } from '../../fusion/groups.ts';
 import type { Explainer, Explanation } from './common.ts';
 
 export class CutsExplainer implements Explainer {
@@ -18,9 +18,10 @@ export class CutsExplainer implements Explainer {
   explain(group: Group, cost: CostModel): Explanation {
     const edges = groupEdges(cost.graph, group);
     const whole = Math.max(1, cost.dram(group));
+    const cutter = new GroupCutter(cost.graph, group);
     const scored = edges.map((e, k) => {
       if (k >= this.maxEdges) return { e, s: -1 };
-      const cut = cutPartition(cost.graph, group, e);
+      const cut = cutter.cut(e);
       if (!cut) return { e, s: -1 };
       const va = cost.valid(cut.a);
       const vb = cost.valid(cut.b);
