@@ -618,8 +618,13 @@ export class SplitRectifier {
     const c = this.cachesFor(cost);
     let f = c.floors.get(key);
     if (f === undefined) {
-      const w = this.optimalOf(g, cost, key) ?? optimalSplit(g, cost, this.opts.refineLimits);
-      f = w ? w.parts : (segmentPathOptimum(cost, g, this.opts.refineLimits?.maxCandidates ?? 1500)?.plan.map((p) => [...p].sort((a, b) => a - b)) ?? null);
+      // (optimalOf has the window DP's answer, cached, when refineFirst is on)
+      const w = this.refineFirst ? this.optimalOf(g, cost, key) : optimalSplit(g, cost, this.opts.refineLimits);
+      // the segment DP only past the window DP's size: under it, a group the window DP could not
+      // enumerate has a dense family (GoogLeNet's Inception modules: ~7 ms a group in the segment
+      // DP, for floors that pruned nothing in compile's local search)
+      const big = g.length > (this.opts.refineLimits?.maxOps ?? 48);
+      f = w ? w.parts : big ? (segmentPathOptimum(cost, g, this.opts.refineLimits?.maxCandidates ?? 1500)?.plan.map((p) => [...p].sort((a, b) => a - b)) ?? null) : null;
       c.floors.set(key, f);
     }
     return f ?? undefined;

@@ -73,6 +73,7 @@ import { LbdfCostModel } from '../fusion/lbdf.ts';
 import { mapRows } from '../fusion/cost-base.ts';
 import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import type { Rng } from '../util/random.ts';
+import { planDram } from '../fusion/plan.ts';
 
 /** Per cost model: reusable scratch arrays. */
 const scratch = new WeakMap<CostModel, { mark: Int32Array; tmark: Int32Array; trows: Int32Array; gen: number }>();
@@ -455,10 +456,19 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
   plan.forEach((g, i) => { if (g.length > 1 && !cost.valid(g)) invalid.push(i); });
   if (!invalid.length || !skip || !prunable(cost)) return applyRectifier0(plan, cost, rectifier, rng, stats);
   const streams = new Map<number, Rng>();
+  // The DRAM of the plan with every group not yet answered split as `skip` would split it (the
+  // guard's random split, drawn here): a rectification's DRAM, so no lower bound exceeds it, and
+  // while it is at most `cutoff` no bound is taken (none could prune). Answers lower it (the
+  // guard: never above the random split).
+  let upper = 0;
+  const drawn = new Map<number, number>();
   for (const i of invalid) {
     streams.set(i, rng.clone());
-    randomSplit([...plan[i]].sort((a, b) => a - b), cost, rng);
+    const d = planDram(cost, randomSplit([...plan[i]].sort((a, b) => a - b), cost, rng));
+    drawn.set(i, d);
+    upper += d;
   }
+  plan.forEach((g, i) => { if (!drawn.has(i)) upper += cost.dram(g); });
   const answers = new Map<number, Group[]>();
   const order = [...invalid].sort((a, b) => plan[b].length - plan[a].length || a - b);
   stats.invalid += invalid.length;
@@ -477,7 +487,8 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
     const bound = (groups: Group[], made?: number[]) => rectifiedDramLowerBound(cost, groups, made && new Set(made), { above: cutoff, settles: settle !== undefined });
     // first, the plan as searched (with settle the only bound taken: there answers do not
     // tighten it, see the doc above)
-    let lb = k === 0 ? bound(cur, produced) : undefined;
+    const may = upper > cutoff; // can a bound prune at all (see `upper`)?
+    let lb = k === 0 && may ? bound(cur, produced) : undefined;
     let next = -1; // order[k] after the choice below: needs no new explanation (`cheap`)
     if (!(lb !== undefined && lb > cutoff)) {
       // next: the largest group whose answer needs no new explanation (free, and it tightens the
@@ -489,7 +500,7 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
       // without settle, before each group that needs an explanation (pruning before a free
       // answer saves nothing): the groups answered so far as the final groups their parts are,
       // then also the others as their proven optima's parts (any answer costs at least as much)
-      if (!settle && next < k) {
+      if (!settle && next < k && may) {
         if (k > 0) lb = bound(cur);
         if (optimum && !(lb !== undefined && lb > cutoff)) {
           const floor: Group[] = [];
@@ -527,6 +538,7 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
     // fallback at the group's turn, here after all the guard's draws
     if (checkSplit(cost.graph, cost, g, parts)) parts = randomSplit(g, cost, rng);
     answers.set(i, parts);
+    upper += planDram(cost, parts) - drawn.get(i)!;
   }
 }
 
