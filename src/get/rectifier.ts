@@ -603,11 +603,13 @@ export class SplitRectifier {
    * A proven least-DRAM partition of an invalid group into valid, connected, mutually acyclic
    * parts, for pruning only (PlanAwareRectifier.optimum, search/prune.ts: every answer for the
    * group costs at least its DRAM, so a plan whose groups cannot get below the cutoff even so is
-   * not explained). The window DP's (refine.ts optimalSplit) where it enumerates the group, else
-   * the exact solver's segment-path DP (search/exact.ts segmentPathOptimum: the group cut at the
-   * graph's separating ops, each segment's valid convex parts enumerated, at most
-   * `refineLimits.maxCandidates` each; a group over 48 ops is solved there in about a
-   * millisecond). The answer `rectify` returns does not change: a group the window DP cannot
+   * not explained). The window DP's (refine.ts optimalSplit) where it enumerates the group, else,
+   * for a group past the window DP's size (`refineLimits.maxOps`, 48), the exact solver's
+   * segment-path DP (search/exact.ts segmentPathOptimum: the group cut at the graph's separating
+   * ops, each segment's valid convex parts enumerated, at most `refineLimits.maxCandidates`
+   * each; a 200-op efficientnet_b0 group in about a millisecond). None for a group under that
+   * size the window DP could not enumerate (a dense family: GoogLeNet's Inception groups took ~7
+   * ms each). The answer `rectify` returns does not change: a group the window DP cannot
    * enumerate is still answered by SPLIT (refineFirst covers the window DP's groups only).
    * Deterministic (work limits, no clock); cached per group.
    */

@@ -435,11 +435,15 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
  * `skip` answer and the plan is not settled; otherwise every group is answered (those whose
  * answer costs no explanation first: the rectifier's `cheap`, a cached answer or a proven
  * optimum; then the largest first) and the plan is settled.
- * When the bound is taken. Without `settle` (GET's default), before every answer: the groups
+ * When the bound is taken. Never while the plan with every group not yet answered split as
+ * `skip` splits it costs at most `cutoff` (a rectification: no lower bound exceeds it). Without
+ * `settle` (GET's default), on the plan as searched and then before every group that needs an
+ * explanation (not before free answers, `cheap`: pruning there saves nothing): the groups
  * answered so far count as the final groups their parts are, so each answer replaces a lower
- * bound by an exact figure and can prune the plan before the next, costlier group is explained
- * (efficientnet_b0 LBDF int8 256 KiB, RS + cuts, seed 0: 990 -> 609 groups answered, 1,155 ->
- * 894 explanations, the same plan). With `settle`, once, on the plan as searched: there parts
+ * bound by an exact figure (efficientnet_b0 LBDF int8 256 KiB, RS + cuts, seed 0: 990 -> 609
+ * groups answered, 1,155 -> 894 explanations, the same plan), and then also every group not yet
+ * answered as its proven optimum's parts, when the rectifier knows one (`optimum`; any answer
+ * costs at least as much: 894 -> 306 explanations there). With `settle`, once, on the plan as searched: there parts
  * count as loose ops just like the invalid group they came from, so a later bound did not move
  * (MobileNetV2 LBDF int8 128 KiB, RS + cuts with plan merge, 2,200 plans: 870 plans pruned by
  * the first bound, none by a later one). Pruning stays exact whenever it is tried (see
