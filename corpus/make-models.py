@@ -38,6 +38,9 @@ Run with Debian's python (python3-onnx, python3-torch; CI installs them in .ci/r
 - vocoder-1d.onnx: a HiFi-GAN-style vocoder generator (Conv1d, ConvTranspose1d upsampling,
   residual stacks of dilated Conv1d with LeakyReLU; random weights, seeded) on a 1x80x200 mel
   spectrogram, opset 17: a model of 1-D maps.
+- rnn-tagger.onnx: a token tagger the way NER/POS models ship (an embedding of 1000 token ids, a
+  Conv1d, a 2-layer bidirectional LSTM, a GRU, a per-token linear head; random weights, seeded),
+  opset 14, `input_ids` with named dims batch and seq: ONNX's LSTM and GRU ops at the top level.
 - r3d-18.onnx: torchvision's R3D-18 video classifier (Conv3d; random weights, seeded) on a
   1x3x8x112x112 clip, opset 17: a model of 3-D maps.
 - raft-small.onnx: torchvision's RAFT-small optical-flow network (random weights, seeded) on two
@@ -160,6 +163,32 @@ def vocoder(path):
     model = Generator().eval()
     with torch.no_grad():
         torch.onnx.export(model, torch.rand(1, 80, 200), path, opset_version=17, input_names=['mel'], output_names=['audio'])
+
+
+def rnn_tagger(path):
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+
+    class Tagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(1000, 64)
+            self.conv = nn.Conv1d(64, 64, 3, padding=1)
+            self.lstm = nn.LSTM(64, 96, num_layers=2, batch_first=True, bidirectional=True)
+            self.gru = nn.GRU(192, 64, batch_first=True)
+            self.out = nn.Linear(64, 9)
+
+        def forward(self, ids):
+            x = torch.relu(self.conv(self.emb(ids).transpose(1, 2))).transpose(1, 2)
+            x, _ = self.lstm(x)
+            x, _ = self.gru(x)
+            return self.out(x)
+
+    model = Tagger().eval()
+    with torch.no_grad():
+        torch.onnx.export(model, torch.randint(0, 1000, (1, 24)), path, opset_version=14, input_names=['input_ids'],
+                          output_names=['logits'], dynamic_axes={'input_ids': {0: 'batch', 1: 'seq'}, 'logits': {0: 'batch', 1: 'seq'}})
 
 
 def r3d_18(path):
@@ -507,6 +536,7 @@ def main():
         'gpt-kv.onnx': lambda p: gpt_kv(p),
         'vocoder-1d.onnx': lambda p: vocoder(p),
         'r3d-18.onnx': lambda p: r3d_18(p),
+        'rnn-tagger.onnx': lambda p: rnn_tagger(p),
         'convnext-t.onnx': lambda p: convnext_t(p),
         'raft-small.onnx': lambda p: raft_small(p),
         'fasterrcnn-mnv3-320.onnx': lambda p: fasterrcnn_mnv3_320(p),

@@ -229,6 +229,19 @@ export const CORPUS: CorpusModel[] = [
     expect: { opset: 17, ops: ['Conv', 'ConvTranspose', 'LeakyRelu', 'Tanh'] },
   },
   {
+    id: 'rnn-tagger',
+    family: 'sequence tagger: token embedding, Conv1d, 2-layer bidirectional LSTM, GRU and a per-token linear head (ONNX LSTM and GRU ops at the top level); token ids with named batch and seq dims; random weights; opset 14',
+    source: { script: MAKE, job: 'rnn-tagger.onnx', from: 'a BiLSTM/GRU torch module in corpus/make-models.py (Debian python3-torch)' },
+    shapes: [],
+    dims: ['batch=1', 'seq=32'],
+    expect: {
+      opset: 14,
+      ops: ['Gather', 'Conv', 'LSTM', 'GRU', 'MatMul'],
+      // The check feeds token ids the embedding can index.
+      log: /onnxruntime check input: input_ids in \[0, 999\] \(indices into 'emb.weight'/,
+    },
+  },
+  {
     id: 'r3d-18',
     family: 'video classifier: torchvision R3D-18 (Conv3d residual network, BatchNorm folded by the export) on an 8-frame 112x112 clip; random weights; opset 17: 3-D maps that LBDF streams along H',
     source: { script: MAKE, job: 'r3d-18.onnx', from: 'torchvision.models.video.r3d_18 (Debian python3-torchvision)' },
