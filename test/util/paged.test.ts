@@ -71,7 +71,15 @@ test("freeing a paged array leaves glibc's mmap threshold where it was; a malloc
     let b = Buffer.allocUnsafeSlow(4 << 20); b.fill(1);
     const held = rss();
     b = null; gc(); gc();
-    console.log(JSON.stringify({ released: held - rss() }));`;
+    // V8 frees a dead ArrayBuffer's memory on a helper thread after the GC: under load the pages
+    // may still be there at the first look (fresh clone's suite: 1.8 MiB released), so the most
+    // released within half a second counts
+    let released = held - rss();
+    for (let i = 0; i < 50 && released < 3.5 * 2 ** 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      released = Math.max(released, held - rss());
+    }
+    console.log(JSON.stringify({ released }));`;
   const released = (paged: boolean) => {
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script(paged)], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
