@@ -87,9 +87,8 @@ import { createHash } from 'node:crypto';
 import type { GnnExplainerOptions } from './explainers/gnnexplainer.ts';
 import { split, cutInfo, treeLeaves, type ExplainedCut, type SplitEnv, type SplitResult, type SplitTree } from './split.ts';
 import { mergeBack, mergeIntoPlan } from './merge-back.ts';
-import { mergeWindowsAround, optimalSplit, refineSplit, type RefineLimits, type Refinement } from './refine.ts';
+import { mergeWindowsAround, optimalSplit, refineSplit, segmentOptimum, type RefineLimits, type Refinement } from './refine.ts';
 import { reoptimizeWindowsWide } from '../search/window.ts';
-import { segmentPathOptimum } from '../search/exact.ts';
 
 export type { SplitTree } from './split.ts';
 export { mergeBack, mergeIntoPlan } from './merge-back.ts';
@@ -592,9 +591,10 @@ export class SplitRectifier {
    */
   cheap(group: Group, cost: CostModel): boolean {
     if (this.kind === 'none') return true;
-    const key = groupKey([...group].sort((a, b) => a - b));
+    const g = [...group].sort((a, b) => a - b);
+    const key = groupKey(g);
     const c = this.cachesFor(cost);
-    if (!c.explanations.has(key) && !this.optimalOf([...group].sort((a, b) => a - b), cost, key)) return false;
+    if (!c.explanations.has(key) && !this.optimalOf(g, cost, key)) return false;
     if (this.refineDeep && c.optimal.get(key)) return true; // never explored (see rectify)
     return !this.explore || !c.recurrences.get(key) || c.alternatives.has(key);
   }
@@ -604,14 +604,9 @@ export class SplitRectifier {
    * parts, for pruning only (PlanAwareRectifier.optimum, search/prune.ts: every answer for the
    * group costs at least its DRAM, so a plan whose groups cannot get below the cutoff even so is
    * not explained). The window DP's (refine.ts optimalSplit) where it enumerates the group, else,
-   * for a group past the window DP's size (`refineLimits.maxOps`, 48), the exact solver's
-   * segment-path DP (search/exact.ts segmentPathOptimum: the group cut at the graph's separating
-   * ops, each segment's valid convex parts enumerated, at most `refineLimits.maxCandidates`
-   * each; a 200-op efficientnet_b0 group in about a millisecond). None for a group under that
-   * size the window DP could not enumerate (a dense family: GoogLeNet's Inception groups took ~7
-   * ms each). The answer `rectify` returns does not change: a group the window DP cannot
-   * enumerate is still answered by SPLIT (refineFirst covers the window DP's groups only).
-   * Deterministic (work limits, no clock); cached per group.
+   * past its size, the segment-path DP's (refine.ts segmentOptimum). The answer `rectify`
+   * returns does not change: a group the window DP cannot enumerate is still answered by SPLIT
+   * (refineFirst covers the window DP's groups only). Cached per group.
    */
   optimum(group: Group, cost: CostModel): number[][] | undefined {
     const g = [...group].sort((a, b) => a - b);
@@ -622,11 +617,7 @@ export class SplitRectifier {
     if (f === undefined) {
       // (optimalOf has the window DP's answer, cached, when refineFirst is on)
       const w = this.refineFirst ? this.optimalOf(g, cost, key) : optimalSplit(g, cost, this.opts.refineLimits);
-      // the segment DP only past the window DP's size: under it, a group the window DP could not
-      // enumerate has a dense family (GoogLeNet's Inception modules: ~7 ms a group in the segment
-      // DP, for floors that pruned nothing in compile's local search)
-      const big = g.length > (this.opts.refineLimits?.maxOps ?? 48);
-      f = w ? w.parts : big ? (segmentPathOptimum(cost, g, this.opts.refineLimits?.maxCandidates ?? 1500)?.plan.map((p) => [...p].sort((a, b) => a - b)) ?? null) : null;
+      f = w?.parts ?? segmentOptimum(g, cost, this.opts.refineLimits) ?? null;
       c.floors.set(key, f);
     }
     return f ?? undefined;

@@ -22,6 +22,12 @@ import type { CostModel, Group } from '../fusion/types.ts';
 import { mergeSorted } from '../fusion/groups.ts';
 import { bitHi, bitLo, EMPTY_FAMILY, extendFamily, MAX_KEY_BITS, solveFamily, solveWindow, type Cand } from '../search/window.ts';
 import { executionOrder } from '../fusion/plan.ts';
+import { segmentPathOptimum } from '../search/exact.ts';
+
+/** The largest group the window DP takes (RefineLimits.maxOps, default 48, at most 53). */
+const windowOps = (limits: RefineLimits) => Math.min(MAX_KEY_BITS, limits.maxOps ?? 48);
+/** RefineLimits.maxCandidates's default. */
+const MAX_CANDIDATES = 1500;
 
 /** Limits of the refinement (deterministic: counts, never time). */
 export interface RefineLimits {
@@ -52,7 +58,7 @@ export function refineSplit(parts: readonly (readonly number[])[], cost: CostMod
   if (parts.length === 0) return undefined;
   let n = 0;
   for (const p of parts) n += p.length;
-  if (n > Math.min(MAX_KEY_BITS, limits.maxOps ?? 48)) return undefined;
+  if (n > windowOps(limits)) return undefined;
   const r = solveWindow(cost, parts as Group[], { maxCandidates: limits.maxCandidates, maxWork: limits.maxWork });
   if (!r) return undefined;
   const out = r.parts.map((p) => [...p].sort((a, b) => a - b));
@@ -73,9 +79,9 @@ export function refineSplit(parts: readonly (readonly number[])[], cost: CostMod
  * Not the paper's method: no explainer is involved, and the rectifier counts such groups apart.
  */
 export function optimalSplit(group: readonly number[], cost: CostModel, limits: RefineLimits = {}): Refinement | undefined {
-  if (group.length < 2 || group.length > Math.min(MAX_KEY_BITS, limits.maxOps ?? 48)) return undefined;
+  if (group.length < 2 || group.length > windowOps(limits)) return undefined;
   const g = [...group].sort((a, b) => a - b);
-  const fam = extendFamily(cost, EMPTY_FAMILY, g, limits.maxCandidates ?? 1500, false);
+  const fam = extendFamily(cost, EMPTY_FAMILY, g, limits.maxCandidates ?? MAX_CANDIDATES, false);
   if (!fam.complete) return undefined;
   // The invalid group itself is no candidate (invalid); compared against all singletons (always a
   // feasible answer: one-op groups need no validity), so `improved` false means they are optimal.
@@ -83,6 +89,21 @@ export function optimalSplit(group: readonly number[], cost: CostModel, limits: 
   const r = solveFamily(cost, { ...fam, groups: singles }, limits.maxWork ?? 1000000);
   if (!r) return undefined;
   return { parts: r.parts.map((p) => [...p].sort((a, b) => a - b)), dram: r.dram, improved: true, exact: true };
+}
+
+/**
+ * The proven optimum of a group past the window DP's size (`maxOps`), for pruning only
+ * (rectifier.ts `optimum`): the exact solver's segment-path DP (search/exact.ts
+ * segmentPathOptimum: the group cut at the graph's separating ops, each segment's valid convex
+ * parts enumerated, at most `maxCandidates` each; a 200-op efficientnet_b0 group in about a
+ * millisecond), or undefined (a group the window DP takes, or past the DP's limits). Under that
+ * size, a group the window DP could not enumerate has a dense family, which the segment DP
+ * enumerates slowly too (GoogLeNet's Inception groups: ~7 ms each, for floors that pruned
+ * nothing in compile's local search). Parts sorted; deterministic (work limits, no clock).
+ */
+export function segmentOptimum(group: readonly number[], cost: CostModel, limits: RefineLimits = {}): number[][] | undefined {
+  if (group.length <= windowOps(limits)) return undefined;
+  return segmentPathOptimum(cost, [...group].sort((a, b) => a - b), limits.maxCandidates ?? MAX_CANDIDATES)?.plan.map((p) => [...p].sort((a, b) => a - b));
 }
 
 /**

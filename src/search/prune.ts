@@ -473,6 +473,7 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
     upper += d;
   }
   plan.forEach((g, i) => { if (!drawn.has(i)) upper += cost.dram(g); });
+  const bound = (groups: Group[], made?: number[]) => rectifiedDramLowerBound(cost, groups, made && new Set(made), { above: cutoff, settles: settle !== undefined });
   const answers = new Map<number, Group[]>();
   const order = [...invalid].sort((a, b) => plan[b].length - plan[a].length || a - b);
   stats.invalid += invalid.length;
@@ -488,7 +489,6 @@ export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifi
       stats.rectified += invalid.length;
       return settle ? settle(cur, produced, cost) : cur;
     }
-    const bound = (groups: Group[], made?: number[]) => rectifiedDramLowerBound(cost, groups, made && new Set(made), { above: cutoff, settles: settle !== undefined });
     // first, the plan as searched (with settle the only bound taken: there answers do not
     // tighten it, see the doc above)
     const may = upper > cutoff; // can a bound prune at all (see `upper`)?
