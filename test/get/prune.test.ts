@@ -137,7 +137,15 @@ test('random and local search with GET: same plan, DRAM and history with and wit
         assert.ok(b.stats.explanations <= a.stats.explanations);
       },
     ),
-    { numRuns: 60 },
+    {
+      numRuns: 60,
+      // Cases known to prune by the proven optima (and after answers): about 1 drawn case in 14
+      // without plan merge does, so 60 random runs alone miss it about one time in ten.
+      examples: [
+        [0, 7919, 24, 'random', 'int8', false],
+        [0, 23757, 64, 'random', 'fp32', false],
+      ],
+    },
   );
   assert.ok(pruned > 0, 'nothing was ever pruned: the property tests nothing');
   assert.ok(late > 0, 'no plan was pruned after an answer: the retaken bound is not tested');
