@@ -194,9 +194,10 @@ function replaceGroups(plan: Plan, remove: number[], add: Group[]): Plan {
 
 /** Rectifies then canonicalizes. `cutoff`: the search keeps no plan whose DRAM exceeds it (see
  * search/prune.ts); when the plan's rectified-DRAM lower bound is above it, a rectifier with a
- * cheap `skip` answer is not asked for its full one (same random stream, so the same search). */
-export function repair(cost: CostModel, plan: Plan, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff?: number): Plan {
-  if (cutoff !== undefined && (rectifier as PlanAwareRectifier).skip) return canonicalPlan(rectifyLazily(plan, cost, rectifier, rng, stats, cutoff));
+ * cheap `skip` answer is not asked for its full one (same random stream, so the same search).
+ * `boundFree`: whether a plan all of whose answers are free is bounded too (rectifyLazily). */
+export function repair(cost: CostModel, plan: Plan, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff?: number, boundFree = true): Plan {
+  if (cutoff !== undefined && (rectifier as PlanAwareRectifier).skip) return canonicalPlan(rectifyLazily(plan, cost, rectifier, rng, stats, cutoff, boundFree));
   return canonicalPlan(applyRectifier(plan, cost, rectifier, rng, stats));
 }
 

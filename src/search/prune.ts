@@ -447,18 +447,26 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
  * count as loose ops just like the invalid group they came from, so a later bound did not move
  * (MobileNetV2 LBDF int8 128 KiB, RS + cuts with plan merge, 2,200 plans: 870 plans pruned by
  * the first bound, none by a later one). Pruning stays exact whenever it is tried (see
- * search/heuristics.ts), so when it is tried changes the statistics only. Exact: the guard's random split of every invalid
+ * search/heuristics.ts), so when it is tried changes the statistics only. `boundFree` false:
+ * a plan whose every invalid group is answered for free (`cheap`; without settle) is answered
+ * without a bound, as pruning it would save only those answers: for a search whose plans are
+ * one edit from plans already rectified, where the bound rarely prunes (local search's children,
+ * see searchLocal); random plans are pruned often enough that the skipped answers pay for the
+ * bounds. Exact: the guard's random split of every invalid
  * group is drawn first, in plan order, each from a clone of the stream at its turn (`rectify` and `skip` draw exactly that one
  * split, so the stream ends where applyRectifier leaves it), and the rectifier's answers do not
  * depend on the order in which groups are asked (its caches are pure functions of the group; the
  * recurrence count is per group; SPLIT's memo is order-independent, split.ts). So a plan that is
  * not pruned is exactly applyRectifier's, parts in the same order, settled the same way.
  */
-export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number): Group[] {
+export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number, boundFree = true): Group[] {
   const { skip, settle, cheap, optimum } = rectifier as PlanAwareRectifier;
   const invalid: number[] = [];
   plan.forEach((g, i) => { if (g.length > 1 && !cost.valid(g)) invalid.push(i); });
   if (!invalid.length || !skip || !prunable(cost)) return applyRectifier0(plan, cost, rectifier, rng, stats);
+  // `boundFree` false: a plan whose every answer is free (no new explanation) is not bounded
+  // (without settle a pruned plan would skip only those answers)
+  if (!boundFree && !settle && cheap && invalid.every((i) => cheap(plan[i], cost))) return applyRectifier0(plan, cost, rectifier, rng, stats);
   const streams = new Map<number, Rng>();
   // The DRAM of the plan with every group not yet answered split as `skip` would split it (the
   // guard's random split, drawn here): a rectification's DRAM, so no lower bound exceeds it, and
