@@ -74,6 +74,7 @@ import { mapRows } from '../fusion/cost-base.ts';
 import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import type { Rng } from '../util/random.ts';
 import { planDram } from '../fusion/plan.ts';
+import { groupKey } from '../fusion/groups.ts';
 
 /** Per cost model: reusable scratch arrays. */
 const scratch = new WeakMap<CostModel, { mark: Int32Array; tmark: Int32Array; trows: Int32Array; gen: number }>();
@@ -137,7 +138,7 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
   const tight = opts.tight ?? true;
   if (!prunable(cost)) return undefined;
   const settles = opts.settles ?? true;
-  if (!settles) produced = undefined; // answered parts are final groups: nothing re-cuts them
+  if (!settles) return refiningBound(cost, plan, tight, opts.above);
   const { ops, tensors, succ } = cost.graph;
   // (comp below numbers P~'s groups by a group index of P: a root of P~ or P's own index)
   const n = ops.length;
@@ -232,15 +233,83 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
     if (tight && !leaves && seen.length === 0 && T.producer >= 0 && hasInvalid[gp]) packT.push(t);
     if (leaves && T.producer >= 0) total += T.elements * b;
   }
-  if (packT.length && !(total > (opts.above ?? Infinity))) total += packSets(cost, plan, owner, loose, packT, beta, (opts.above ?? Infinity) - total);
+  const nodeOf = (v: number) => (loose(owner[v]) ? plan.length + v : owner[v]);
+  if (packT.length && !(total > (opts.above ?? Infinity))) total += packSets(cost, plan, nodeOf, packT, beta, (opts.above ?? Infinity) - total);
   return total;
+}
+
+/**
+ * The bound without settle (the rectified plan refines `plan`, see the header), group by group:
+ * every map crossing P's groups is counted by their F_D, and what points 4-5 add lies inside one
+ * invalid group (a map counted apart has its producer and consumer there; a packing tree links
+ * ops of one group by maps inside it), so the bound is the sum over P's groups of F_D (memoized
+ * by the cost model) and, for an invalid group, `insideExtra` (cached per group: ~30% of the
+ * invalid groups of random plans are distinct). The same figure as the general path's
+ * (15,000 random plans of five networks); `above`: stops once the sum exceeds it.
+ */
+function refiningBound(cost: LbdfCostModel, plan: readonly Group[], tight: boolean, above = Infinity): number {
+  let total = 0;
+  for (const g of plan) total += cost.dram(g);
+  if (!tight) return total;
+  for (const g of plan) {
+    if (total > above) break;
+    if (g.length > 1 && !cost.valid(g)) total += insideExtra(cost, g);
+  }
+  return total;
+}
+
+/** What points 4-5 of the header add inside an invalid group G of a plan the rectification
+ * refines: a map with a consumer in G that cannot share its producer's part (their floor exceeds
+ * beta) is read once more, and written if nothing else makes it leave; then the set packing over
+ * the maps still free inside G, each op a node. Cached per cost model and group. */
+function insideExtra(cost: LbdfCostModel, group: Group): number {
+  let cache = insideCache.get(cost);
+  if (!cache) insideCache.set(cost, (cache = new Map()));
+  const sorted = isSorted(group) ? group : [...group].sort((a, b) => a - b);
+  const key = groupKey(sorted);
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const { ops, tensors } = cost.graph;
+  const b = cost.elementBytes;
+  const beta = cost.bufferBytes;
+  const inG = new Set(sorted);
+  const produced: number[] = [];
+  for (const p of sorted) produced.push(...ops[p].outputs);
+  produced.sort((x, y) => x - y);
+  let extra = 0;
+  const packT: number[] = [];
+  for (const t of produced) {
+    const T = tensors[t];
+    const p = T.producer;
+    let leaves = T.graphOutput === true || T.consumers.length === 0;
+    let apart = false;
+    for (const c of T.consumers) {
+      if (!inG.has(c)) leaves = true;
+      else if (!apart && c !== p && lbdfMemoryFloor(cost, [p, c]) > beta) apart = true;
+    }
+    if (apart) extra += (leaves ? 1 : 2) * T.elements * b;
+    else if (!leaves) packT.push(t);
+  }
+  if (packT.length) extra += packSets(cost, [], (v) => v, packT, beta, Infinity);
+  if (cache.size >= INSIDE_CACHE_MAX) cache.clear();
+  cache.set(key, extra);
+  return extra;
+}
+
+const insideCache = new WeakMap<CostModel, Map<string, number>>();
+/** Groups insideExtra keeps per cost model before it starts again (~30 bytes of key per op). */
+const INSIDE_CACHE_MAX = 1 << 16;
+
+function isSorted(g: Group): boolean {
+  for (let i = 1; i < g.length; i++) if (g[i - 1] > g[i]) return false;
+  return true;
 }
 
 /**
  * Point 5 of the header (set packing): the maps that the bound so far counts as free (producer
  * and every consumer in one component of P~ that holds an invalid group). Contract every group
  * of P that Q keeps whole (valid, not produced) to one node; every op of a loose group is a node
- * of its own. Nodes S (two or more) joined by a tree of such maps, whose ops' memory floor
+ * of its own (`nodeOf`: a whole group is its index in `plan`, an op v is plan.length + v). Nodes S (two or more) joined by a tree of such maps, whose ops' memory floor
  * exceeds beta, cannot all lie in one group of Q (it would hold two or more ops: F_beta >= floor
  * > beta), so one map of the tree has a consumer outside its producer's group of Q (were none
  * cut, the tree would keep S in one group): that map is written and read once more, 2 x its
@@ -248,12 +317,10 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
  * the greedy here grows each tree from its smallest node, each time by the neighbour that
  * raises the floor most (heavy soonest: small trees leave maps for others). Deterministic.
  */
-function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array, loose: (i: number) => boolean, packT: number[], beta: number, enough: number): number {
+function packSets(cost: LbdfCostModel, plan: readonly Group[], nodeOf: (v: number) => number, packT: number[], beta: number, enough: number): number {
   const { tensors } = cost.graph;
   const G = plan.length;
   const b = cost.elementBytes;
-  const nodeOf = (v: number) => (loose(owner[v]) ? G + v : owner[v]);
-  const members = (x: number): readonly number[] => (x >= G ? [x - G] : plan[x]);
   const adj = new Map<number, [number, number][]>(); // node -> [neighbour node, map's index in packT]
   const link = (x: number, y: number, e: number) => {
     let l = adj.get(x);
@@ -270,38 +337,38 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
     }
   });
   // the floor of a growing set, kept incrementally: weights, and per consumed map the most rows
-  // a member's window needs (the same sum as lbdfMemoryFloor, one node at a time)
-  const { ops } = cost.graph;
-  const profile = new Map<number, { w: number; maps: [number, number][] }>();
-  const profileOf = (x: number) => {
-    let p = profile.get(x);
-    if (!p) {
-      let w = 0;
-      const rows = new Map<number, number>();
-      for (const id of members(x)) {
-        w += ops[id].weightElements * b;
-        const r = cost.windowRows(id);
-        for (const t of ops[id].inputs) if (r > (rows.get(t) ?? -1)) rows.set(t, r);
-      }
-      profile.set(x, (p = { w, maps: [...rows] }));
-    }
+  // a member's window needs (the same sum as lbdfMemoryFloor, one node at a time); a loose op's
+  // profile is the cost model's (opProfiles), a whole group's is made here
+  const ownProfiles = opProfiles(cost);
+  const groupProfiles = new Map<number, Profile>();
+  const profileOf = (x: number): Profile => {
+    if (x >= G) return ownProfiles[x - G];
+    let p = groupProfiles.get(x);
+    if (!p) groupProfiles.set(x, (p = profileOfOps(cost, plan[x])));
     return p;
   };
-  const rowBytes = (t: number) => (tensors[t].elements / mapRows(tensors[t])) * b;
-  const lines = (t: number, r: number) => Math.min(r, mapRows(tensors[t])) * rowBytes(t);
-  const held = new Map<number, number>(); // map -> rows held by the set
+  const lines = (t: number, r: number) => Math.min(r, mapRows(tensors[t])) * (tensors[t].elements / mapRows(tensors[t])) * b;
+  // rows held by the set per map (valid where heldGen is the set's generation, a new one per
+  // tree: scratchOf resets the marks before the counter could overflow)
+  const { trows: heldRows, tmark: heldGen } = scratchOf(cost);
+  let setGen = 0;
   const gain = (x: number) => {
     const p = profileOf(x);
     let d = p.w;
-    for (const [t, r] of p.maps) {
-      const h = held.get(t);
-      if (h === undefined) d += lines(t, r);
-      else if (r > h) d += lines(t, r) - lines(t, h);
+    for (let i = 0; i < p.ts.length; i++) {
+      const t = p.ts[i], r = p.rs[i];
+      if (heldGen[t] !== setGen) d += lines(t, r);
+      else if (r > heldRows[t]) d += lines(t, r) - lines(t, heldRows[t]);
     }
     return d;
   };
   const take = (x: number) => {
-    for (const [t, r] of profileOf(x).maps) if (r > (held.get(t) ?? -1)) held.set(t, r);
+    const p = profileOf(x);
+    for (let i = 0; i < p.ts.length; i++) {
+      const t = p.ts[i], r = p.rs[i];
+      if (heldGen[t] !== setGen) (heldGen[t] = setGen), (heldRows[t] = r);
+      else if (r > heldRows[t]) heldRows[t] = r;
+    }
   };
   const used = new Uint8Array(packT.length);
   let extra = 0;
@@ -310,29 +377,47 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
   // adds its cheapest map), then cheaper maps may join
   const levels = [...new Set(extraOf.map((x) => 2 ** Math.floor(Math.log2(x))))].sort((x, y) => y - x);
   const dead = new Set<number>();
+  // A tree grows by the neighbour of the set that raises the floor most; ties go to the neighbour
+  // met first when scanning the set's members in the order they joined, each one's links in
+  // order. The frontier keeps each neighbour with the position and map of its first meeting
+  // (fixed once met: members only join, and no map is used while a tree grows).
+  const frontier = new Map<number, { pos: number; e: number }>();
   for (const theta of levels) {
     // a growth that ends without exceeding beta took every node reachable over unused maps of
     // this level: no subset of them exceeds it either (monotone floor), so none starts a tree
     dead.clear();
     for (const s of starts) for (;;) {
       if (dead.has(s) || !adj.get(s)!.some(([, e]) => !used[e] && extraOf[e] >= theta)) break;
-      const inSet = new Set<number>([s]);
-      held.clear();
+      const inSet = new Set<number>();
+      frontier.clear();
+      let joined = 0;
+      const join = (y: number) => {
+        inSet.add(y);
+        frontier.delete(y);
+        const l = adj.get(y)!;
+        for (let j = 0; j < l.length; j++) {
+          const [x, e] = l[j];
+          if (used[e] || inSet.has(x) || extraOf[e] < theta || frontier.has(x)) continue;
+          frontier.set(x, { pos: joined * 0x100000 + j, e });
+        }
+        joined++;
+      };
+      setGen = ++scratchOf(cost).gen;
+      let floor = gain(s);
       take(s);
-      let floor = profileOf(s).w + [...held].reduce((acc, [t, r]) => acc + lines(t, r), 0);
+      join(s);
       const edges: number[] = [];
       let heavy = false;
       while (!heavy) {
-        let best = -1, bestG = -1, bestE = -1;
-        for (const y of inSet) for (const [x, e] of adj.get(y)!) {
-          if (used[e] || inSet.has(x) || extraOf[e] < theta) continue;
+        let best = -1, bestG = -1, bestE = -1, bestPos = Infinity;
+        for (const [x, f] of frontier) {
           const g = gain(x);
-          if (g > bestG) (best = x, bestG = g, bestE = e);
+          if (g > bestG || (g === bestG && f.pos < bestPos)) (best = x, bestG = g, bestE = f.e, bestPos = f.pos);
         }
         if (best < 0) break;
-        inSet.add(best);
         edges.push(bestE);
         take(best);
+        join(best);
         floor += bestG;
         heavy = floor > beta;
       }
@@ -347,6 +432,34 @@ function packSets(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Array
     }
   }
   return extra;
+}
+
+/** A node's share of the memory floor: its weights' bytes, and the maps its ops consume with
+ * the most rows a window of theirs needs (first-met order). */
+interface Profile {
+  w: number;
+  ts: Int32Array;
+  rs: Int32Array;
+}
+
+function profileOfOps(cost: LbdfCostModel, members: readonly number[]): Profile {
+  const { ops } = cost.graph;
+  let w = 0;
+  const rows = new Map<number, number>();
+  for (const id of members) {
+    w += ops[id].weightElements * cost.elementBytes;
+    const r = cost.windowRows(id);
+    for (const t of ops[id].inputs) if (r > (rows.get(t) ?? -1)) rows.set(t, r);
+  }
+  return { w, ts: Int32Array.from(rows.keys()), rs: Int32Array.from(rows.values()) };
+}
+
+/** Every op's profile, per cost model (a loose op is a node of its own in every packing). */
+const opProfileCache = new WeakMap<CostModel, Profile[]>();
+function opProfiles(cost: LbdfCostModel): Profile[] {
+  let p = opProfileCache.get(cost);
+  if (!p) opProfileCache.set(cost, (p = cost.graph.ops.map((_, id) => profileOfOps(cost, [id]))));
+  return p;
 }
 
 /** Most path states joinByPaths follows per plan before it gives up (then the pairwise rule). */
