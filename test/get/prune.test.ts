@@ -70,15 +70,31 @@ test('the bound never exceeds the DRAM of the rectified plan (GET with plan merg
   assert.ok(tighter > 0, 'the bound without settle is never tighter: it tests nothing');
 });
 
-test("a group's proven optimum (the pruning floor) is a valid split no answer beats; the window DP's where it has one, the segment DP's beyond 48 ops", () => {
-  let beyond = 0, windowed = 0;
+test("a group's proven optimum (the pruning floor) is a valid split no answer beats; the window DP's where it has one, the segment DP's beyond 48 ops; the plan of optima is never below the bound", () => {
+  let beyond = 0, windowed = 0, floors = 0;
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(24, 64, 160), (ni, seed, kb) => {
       const graph = nets[ni];
       const cost = createCostModel('lbdf', graph, { bufferBytes: kb * KB, elementType: 'int8' });
       const rect = makeRectifier('cuts');
       const rng = new Rng(seed);
-      for (const g of randomPlan(cost, rng)) {
+      const plan = randomPlan(cost, rng);
+      // the plan with every invalid group replaced by its proven optimum is the least DRAM any
+      // rectification reaches (a part's F_D depends on the part alone): the bound without settle
+      // (taken group by group, search/prune.ts) never exceeds it
+      const floorPlan: number[][] = [];
+      let whole = true;
+      for (const g of plan) {
+        const o = g.length > 1 && !cost.valid(g) ? rect.optimum!(g, cost) : undefined;
+        if (g.length > 1 && !cost.valid(g) && !o) whole = false;
+        floorPlan.push(...(o ?? [[...g]]));
+      }
+      if (whole) {
+        const lb = rectifiedDramLowerBound(cost, plan, undefined, { settles: false })!;
+        assert.ok(lb <= planDram(cost, floorPlan), `bound ${lb} above the least rectified DRAM ${planDram(cost, floorPlan)}`);
+        floors++;
+      }
+      for (const g of plan) {
         const o = rect.optimum!(g, cost);
         if (g.length <= 1 || cost.valid(g)) {
           assert.equal(o, undefined);
@@ -96,7 +112,7 @@ test("a group's proven optimum (the pruning floor) is a valid split no answer be
     }),
     { numRuns: 60 },
   );
-  assert.ok(beyond > 0 && windowed > 0, `floors beyond the window DP ${beyond}, equal to it ${windowed}: the property tests too little`);
+  assert.ok(beyond > 0 && windowed > 0 && floors > 0, `floors beyond the window DP ${beyond}, equal to it ${windowed}, whole floor plans ${floors}: the property tests too little`);
 });
 
 test('BRR has no proven bound: undefined, nothing pruned', () => {
