@@ -216,6 +216,97 @@ export class GroupCutter {
     return c;
   }
 
+  /** Side a of the ancestors rule for an edge out of op v (local index lv): v's in-group
+   * ancestors; of the descendants rule for an edge into v (`descendants`): the ops that are not
+   * v's in-group descendants. Kept per op (count: its crossing edges; connected: both sides
+   * connected, when asked), while the group's ops number at most SIDE_MEMO_OPS (n^2 bytes). */
+  private side(lv: number, v: number, descendants: boolean): CutSide {
+    const memo = descendants ? (this.descSides ??= []) : (this.ancSides ??= []);
+    const hit = memo[lv];
+    if (hit) return hit;
+    const { graph, c } = this;
+    const n = this.sorted.length;
+    const flag = cutReach(graph, c, n, v, descendants, !descendants, -1, -1);
+    if (descendants) for (let k = 0; k < n; k++) flag[k] ^= 1;
+    const out: CutSide = { flag, count: cutCrossingCount(graph, c, n, flag) };
+    if (n <= SIDE_MEMO_OPS) memo[lv] = out;
+    return out;
+  }
+  private ancSides?: CutSide[];
+  private descSides?: CutSide[];
+
+  /** When the in-group edge li -> lj (local indices) is a bridge of the group (its ops,
+   * undirected), the flags of the ops on li's side (the ops li still reaches without the edge),
+   * else undefined. From one depth-first search of the group (Tarjan's bridges: a tree edge
+   * whose child's subtree has no back edge above it), instead of a search per edge. */
+  private bridgeSide(li: number, lj: number): Uint8Array | undefined {
+    const t = (this.tree ??= this.dfsTree());
+    let child: number;
+    if (t.parent[lj] === li && t.low[lj] > t.tin[li]) child = lj;
+    else if (t.parent[li] === lj && t.low[li] > t.tin[lj]) child = li;
+    else return undefined;
+    const n = this.sorted.length;
+    const flag = new Uint8Array(n);
+    const lo = t.tin[child], hi = t.tout[child];
+    // li's side: the child's subtree when li is the child, else the rest of li's component
+    if (child === li) for (let k = 0; k < n; k++) flag[k] = t.tin[k] >= lo && t.tin[k] <= hi ? 1 : 0;
+    else for (let k = 0; k < n; k++) flag[k] = t.comp[k] === t.comp[li] && !(t.tin[k] >= lo && t.tin[k] <= hi) ? 1 : 0;
+    return flag;
+  }
+  private tree?: { tin: Int32Array; tout: Int32Array; low: Int32Array; parent: Int32Array; comp: Int32Array };
+
+  /** A depth-first forest of the group's ops over in-group edges (both directions), by local
+   * index: entry times, the last entry time in each subtree, low-links, parents, components. */
+  private dfsTree() {
+    const { graph } = this;
+    const { succ, pred } = graph;
+    const { mark, loc, IN } = this.stamped();
+    const s = this.sorted;
+    const n = s.length;
+    const start = new Int32Array(n + 1);
+    const nb: number[] = [];
+    for (let k = 0; k < n; k++) {
+      start[k] = nb.length;
+      for (const u of succ[s[k]]) if (mark[u] === IN) nb.push(loc[u]);
+      for (const u of pred[s[k]]) if (mark[u] === IN) nb.push(loc[u]);
+    }
+    start[n] = nb.length;
+    const tin = new Int32Array(n).fill(-1);
+    const tout = new Int32Array(n);
+    const low = new Int32Array(n);
+    const parent = new Int32Array(n).fill(-1);
+    const comp = new Int32Array(n);
+    const next = new Int32Array(n); // the next neighbour to visit, per op on the stack
+    const stack: number[] = [];
+    let time = 0;
+    for (let r = 0; r < n; r++) {
+      if (tin[r] >= 0) continue;
+      tin[r] = low[r] = time++;
+      comp[r] = r;
+      next[r] = start[r];
+      stack.push(r);
+      while (stack.length) {
+        const v = stack[stack.length - 1];
+        if (next[v] < start[v + 1]) {
+          const u = nb[next[v]++];
+          if (tin[u] < 0) {
+            tin[u] = low[u] = time++;
+            parent[u] = v;
+            comp[u] = r;
+            next[u] = start[u];
+            stack.push(u);
+          } else if (u !== parent[v] && tin[u] < low[v]) low[v] = tin[u];
+        } else {
+          stack.pop();
+          tout[v] = time - 1;
+          const p = parent[v];
+          if (p >= 0 && low[v] < low[p]) low[p] = low[v];
+        }
+      }
+    }
+    return { tin, tout, low, parent, comp };
+  }
+
   cut(edge: [number, number]): CutPartition | undefined {
     const [i, j] = edge;
     const graph = this.graph;
@@ -225,26 +316,23 @@ export class GroupCutter {
     if (c.mark[i] !== c.IN || c.mark[j] !== c.IN || !succ[i].includes(j)) return undefined;
     const li = c.loc[i], lj = c.loc[j];
     // bridge? (side flag 1 = a)
-    const seen = cutReach(graph, c, n, i, true, true, i, j);
-    if (!seen[lj]) return { edge, a: cutSide(c, seen, 1), b: cutSide(c, seen, 0), cutEdges: [[i, j]], rule: 'bridge' };
-    let best: Uint8Array | undefined, bestCount = 0, bestRule: CutPartition['rule'] = 'prefix';
-    // ancestors of i (down-closed)
-    const anc = cutReach(graph, c, n, i, false, true, -1, -1);
-    if (!anc[lj] && anc[li] && cutConnected(graph, c, n, anc, 1) && cutConnected(graph, c, n, anc, 0)) {
-      (best = anc), (bestCount = cutCrossingCount(graph, c, n, anc)), (bestRule = 'ancestors');
-    }
-    // complement of descendants of j
-    const desc = cutReach(graph, c, n, j, true, false, -1, -1);
-    if (!desc[li]) {
-      for (let k = 0; k < n; k++) desc[k] ^= 1; // now a = not a descendant of j
-      if (!desc[lj] && cutConnected(graph, c, n, desc, 1) && cutConnected(graph, c, n, desc, 0)) {
-        const count = cutCrossingCount(graph, c, n, desc);
-        if (!best || count < bestCount) (best = desc), (bestCount = count), (bestRule = 'descendants');
-      }
-    }
+    const seen = this.bridgeSide(li, lj);
+    if (seen) return { edge, a: cutSide(c, seen, 1), b: cutSide(c, seen, 0), cutEdges: [[i, j]], rule: 'bridge' };
+    // Three rules, the fewest crossing edges winning (ties: the earlier rule, then the earlier
+    // prefix), among the candidates whose two sides are connected. The crossing counts are cheap
+    // and the connectivity checks are not, so a candidate is checked only when it could win.
+    // ancestors of i (down-closed), and the complement of the descendants of j: each a function
+    // of one op, kept per op with its crossing count and connectivity (an op starts or ends
+    // several edges; the cuts explainer asks for every edge of the group)
+    const A = this.side(li, i, false);
+    const D = this.side(lj, j, true);
+    const anc = A.flag, desc = D.flag;
+    const ca = !anc[lj] ? A.count : Infinity;
+    const cd = desc[li] && !desc[lj] ? D.count : Infinity;
     // topological prefixes ending between i and j: sorted[0..p] for li <= p < lj (ids are
-    // topological, so an in-group edge runs from a lower to a higher local index)
-    let bestPrefix = -1;
+    // topological, so an in-group edge runs from a lower to a higher local index); the first
+    // with the fewest crossing edges among those whose prefix and suffix are connected
+    let bestPrefix = -1, cp = Infinity;
     if (li < lj) {
       if (!this.prefixes) {
         // crossing(sorted[0..p]) = in-group edges w -> u with loc w <= p < loc u: op k joining
@@ -259,17 +347,39 @@ export class GroupCutter {
       for (let p = 0; p < lj; p++) {
         crossing += out[p] - into[p];
         if (p < li || prefixComps[p] !== 1 || suffixComps[p + 1] !== 1) continue;
-        if ((!best && bestPrefix < 0) || crossing < bestCount) (bestPrefix = p), (bestCount = crossing), (bestRule = 'prefix');
+        if (crossing < cp) (bestPrefix = p), (cp = crossing);
       }
     }
-    if (bestPrefix >= 0) {
+    // the ops reached from one op are connected through it (the ancestors side a, the
+    // descendants side b): only the other side needs the check
+    const connected = (x: CutSide, other: number) => (x.connected ??= cutConnected(graph, c, n, x.flag, other));
+    // ancestors, else descendants with strictly fewer crossings, else a prefix with strictly
+    // fewer than the one kept: checked in the order that settles it soonest
+    let best: Uint8Array | undefined, bestCount = Infinity, bestRule: CutPartition['rule'] = 'prefix';
+    if (cd < ca) {
+      if (cd < Infinity && cp >= cd && connected(D, 1)) (best = desc), (bestCount = cd), (bestRule = 'descendants');
+      else if (ca < Infinity && cp >= ca && connected(A, 0)) (best = anc), (bestCount = ca), (bestRule = 'ancestors');
+    } else {
+      if (ca < Infinity && cp >= ca && connected(A, 0)) (best = anc), (bestCount = ca), (bestRule = 'ancestors');
+      else if (cd < Infinity && cp >= cd && connected(D, 1)) (best = desc), (bestCount = cd), (bestRule = 'descendants');
+    }
+    if (bestPrefix >= 0 && cp < bestCount) {
       best = new Uint8Array(n);
       best.fill(1, 0, bestPrefix + 1);
+      bestRule = 'prefix';
     }
     if (!best) return undefined;
     return { edge, a: cutSide(c, best, 1), b: cutSide(c, best, 0), cutEdges: cutCrossing(graph, c, n, best), rule: bestRule };
   }
 }
+
+/** One rule's side a for an op (GroupCutter.side). */
+interface CutSide {
+  flag: Uint8Array;
+  count: number;
+  connected?: boolean;
+}
+const SIDE_MEMO_OPS = 2048;
 
 /** cutPartition's membership stamps (mark[v] === IN: v in the group) and local indices (loc[v]:
  * v's index in the sorted group); its own, as it calls nothing that uses `stamps`. */
