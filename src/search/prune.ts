@@ -244,8 +244,9 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
  * invalid group (a map counted apart has its producer and consumer there; a packing tree links
  * ops of one group by maps inside it), so the bound is the sum over P's groups of F_D (memoized
  * by the cost model) and, for an invalid group, `insideExtra` (cached per group: ~30% of the
- * invalid groups of random plans are distinct). The same figure as the general path's
- * (15,000 random plans of five networks); `above`: stops once the sum exceeds it.
+ * invalid groups of random plans are distinct). The same figure as the general path gave
+ * (14,400 random plans of eight networks at three buffer/width settings, when this replaced it);
+ * `above`: stops once the sum exceeds it.
  */
 function refiningBound(cost: LbdfCostModel, plan: readonly Group[], tight: boolean, above = Infinity): number {
   let total = 0;
@@ -309,13 +310,14 @@ function isSorted(g: Group): boolean {
  * Point 5 of the header (set packing): the maps that the bound so far counts as free (producer
  * and every consumer in one component of P~ that holds an invalid group). Contract every group
  * of P that Q keeps whole (valid, not produced) to one node; every op of a loose group is a node
- * of its own (`nodeOf`: a whole group is its index in `plan`, an op v is plan.length + v). Nodes S (two or more) joined by a tree of such maps, whose ops' memory floor
- * exceeds beta, cannot all lie in one group of Q (it would hold two or more ops: F_beta >= floor
- * > beta), so one map of the tree has a consumer outside its producer's group of Q (were none
- * cut, the tree would keep S in one group): that map is written and read once more, 2 x its
- * bytes. Trees using distinct maps each add their cheapest map. Sound for any choice of trees;
- * the greedy here grows each tree from its smallest node, each time by the neighbour that
- * raises the floor most (heavy soonest: small trees leave maps for others). Deterministic.
+ * of its own (`nodeOf`: a whole group is its index in `plan`, an op v is plan.length + v).
+ * Nodes S (two or more) joined by a tree of such maps, whose ops' memory floor exceeds beta,
+ * cannot all lie in one group of Q (it would hold two or more ops: F_beta >= floor > beta), so
+ * one map of the tree has a consumer outside its producer's group of Q (were none cut, the tree
+ * would keep S in one group): that map is written and read once more, 2 x its bytes. Trees
+ * using distinct maps each add their cheapest map. Sound for any choice of trees; the greedy
+ * here grows each tree from its smallest node, each time by the neighbour that raises the floor
+ * most (heavy soonest: small trees leave maps for others). Deterministic.
  */
 function packSets(cost: LbdfCostModel, plan: readonly Group[], nodeOf: (v: number) => number, packT: number[], beta: number, enough: number): number {
   const { tensors } = cost.graph;
