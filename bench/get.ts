@@ -234,10 +234,17 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
       // Untimed warm-up of every (search, explainer) pair (see --warmup): no cell pays V8's JIT
       // warm-up, whichever runs first. Seed WARMUP_SEED is never a timed seed.
       if (warmBudget(budget) > 0) for (const method of methods) for (const kind of kinds) runOnce(graph, scheme, bufferKb, warmBudget(budget), method, kind, WARMUP_SEED);
+      // Seed by seed across the explainers (none's seed s, then each explainer's seed s, then
+      // seed s + 1): each cell's time is measured beside none's for the same seed, so the
+      // machine's drift (this VM's speed moves by up to 40% within minutes) falls on both sides
+      // of a ratio rather than on one (it was explainer by explainer, all seeds of each).
       for (const method of methods) {
-        for (const kind of kinds) {
-          const cell: Cell = { setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], explainerWins: [], invalid: [], splitCheaper: [], randomCheaper: [], mergedBack: [], explored: [], seconds: [] };
-          for (let s = 0; s < (kind === 'gnne' ? gnneSeeds : seeds); s++) {
+        const byKind = kinds.map((kind): Cell => ({ setting, net, scheme, bufferKb, budget, method, get: kind, dramMB: [], fusableMB: [], rectifyRate: [], explainerWins: [], invalid: [], splitCheaper: [], randomCheaper: [], mergedBack: [], explored: [], seconds: [] }));
+        const seedsOf = (kind: GetKind) => (kind === 'gnne' ? gnneSeeds : seeds);
+        for (let s = 0; s < Math.max(...kinds.map(seedsOf)); s++) {
+          kinds.forEach((kind, k) => {
+            if (s >= seedsOf(kind)) return;
+            const cell = byKind[k];
             const r = runOnce(graph, scheme, bufferKb, budget, method, kind, s);
             cell.seconds.push(r.seconds);
             (cell.cpuSeconds ??= []).push(r.cpuSeconds);
@@ -260,7 +267,10 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             (cell.pruned ??= []).push(r.stats.pruned);
             (cell.finishSavedMB ??= []).push(r.stats.finishSaved / MB);
             if (r.windowedFusableMB !== undefined) (cell.noneWindowedMB ??= []).push(r.windowedFusableMB);
-          }
+          });
+        }
+        for (const cell of byKind) {
+          const kind = cell.get;
           const ni = (setting === 'A' ? A_NETS : B_NETS).indexOf(net);
           if (setting === 'A') {
             cell.published = PUB_A[method]?.[kind]?.[ni];
