@@ -12,6 +12,12 @@ export const groupKey = (g: Group): string => g.join(',');
  * per call, whose optimized code a major GC drops once the call returns. */
 const byNumber = (a: number, b: number) => a - b;
 
+/** The group itself when its ids are in increasing order, else a sorted copy. */
+export function sortedGroup(g: Group): Group {
+  for (let k = 1; k < g.length; k++) if (g[k - 1] > g[k]) return [...g].sort(byNumber);
+  return g;
+}
+
 /** Merge of two sorted id lists (duplicates kept). */
 export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
   // Filled by push, not `new Array(n)`: a preallocated array is HOLEY, the groups made elsewhere
@@ -199,9 +205,7 @@ export class GroupCutter {
     private readonly graph: OpGraph,
     group: Group,
   ) {
-    let sorted: readonly number[] = group;
-    for (let k = 1; k < group.length; k++) if (group[k - 1] > group[k]) { sorted = [...group].sort(byNumber); break; }
-    this.sorted = sorted;
+    this.sorted = sortedGroup(group);
     this.c = cutScratchOf(graph);
   }
 
@@ -226,9 +230,11 @@ export class GroupCutter {
     if (hit) return hit;
     const { graph, c } = this;
     const n = this.sorted.length;
-    const flag = cutReach(graph, c, n, v, descendants, !descendants, -1, -1);
+    const flag = cutReach(graph, c, n, v, descendants);
     if (descendants) for (let k = 0; k < n; k++) flag[k] ^= 1;
-    const out: CutSide = { flag, count: cutCrossingCount(graph, c, n, flag) };
+    // the ops reached from v are connected through it (the ancestors: side a; the descendants:
+    // side b), so only the other side can be disconnected
+    const out: CutSide = { flag, count: cutCrossingCount(graph, c, n, flag), other: descendants ? 1 : 0 };
     if (n <= SIDE_MEMO_OPS) memo[lv] = out;
     return out;
   }
@@ -350,18 +356,15 @@ export class GroupCutter {
         if (crossing < cp) (bestPrefix = p), (cp = crossing);
       }
     }
-    // the ops reached from one op are connected through it (the ancestors side a, the
-    // descendants side b): only the other side needs the check
-    const connected = (x: CutSide, other: number) => (x.connected ??= cutConnected(graph, c, n, x.flag, other));
     // ancestors, else descendants with strictly fewer crossings, else a prefix with strictly
     // fewer than the one kept: checked in the order that settles it soonest
     let best: Uint8Array | undefined, bestCount = Infinity, bestRule: CutPartition['rule'] = 'prefix';
     if (cd < ca) {
-      if (cd < Infinity && cp >= cd && connected(D, 1)) (best = desc), (bestCount = cd), (bestRule = 'descendants');
-      else if (ca < Infinity && cp >= ca && connected(A, 0)) (best = anc), (bestCount = ca), (bestRule = 'ancestors');
+      if (cd < Infinity && cp >= cd && sideConnected(graph, c, n, D)) (best = desc), (bestCount = cd), (bestRule = 'descendants');
+      else if (ca < Infinity && cp >= ca && sideConnected(graph, c, n, A)) (best = anc), (bestCount = ca), (bestRule = 'ancestors');
     } else {
-      if (ca < Infinity && cp >= ca && connected(A, 0)) (best = anc), (bestCount = ca), (bestRule = 'ancestors');
-      else if (cd < Infinity && cp >= cd && connected(D, 1)) (best = desc), (bestCount = cd), (bestRule = 'descendants');
+      if (ca < Infinity && cp >= ca && sideConnected(graph, c, n, A)) (best = anc), (bestCount = ca), (bestRule = 'ancestors');
+      else if (cd < Infinity && cp >= cd && sideConnected(graph, c, n, D)) (best = desc), (bestCount = cd), (bestRule = 'descendants');
     }
     if (bestPrefix >= 0 && cp < bestCount) {
       best = new Uint8Array(n);
@@ -373,11 +376,18 @@ export class GroupCutter {
   }
 }
 
-/** One rule's side a for an op (GroupCutter.side). */
+/** One rule's side a for an op (GroupCutter.side): its flags, crossing edges, the side (flag
+ * value) that may be disconnected, and whether both sides are connected once asked. */
 interface CutSide {
   flag: Uint8Array;
   count: number;
+  other: number;
   connected?: boolean;
+}
+
+/** Are both sides of a rule's cut connected (checked once per op: the `other` side only)? */
+function sideConnected(graph: OpGraph, c: CutScratch, n: number, x: CutSide): boolean {
+  return (x.connected ??= cutConnected(graph, c, n, x.flag, x.other));
 }
 const SIDE_MEMO_OPS = 2048;
 
@@ -398,18 +408,17 @@ function cutScratchOf(graph: OpGraph): CutScratch {
   return st;
 }
 
-/** Local flags of the ops reached from `from` over in-group edges (succ and/or pred), the edge
- * skipI -> skipJ left out. */
-function cutReach(graph: OpGraph, c: CutScratch, n: number, from: number, useSucc: boolean, usePred: boolean, skipI: number, skipJ: number): Uint8Array {
-  const { succ, pred } = graph;
+/** Local flags of `from` and the ops it reaches over in-group edges: forward (descendants) or
+ * backward (ancestors). */
+function cutReach(graph: OpGraph, c: CutScratch, n: number, from: number, forward: boolean): Uint8Array {
+  const next = forward ? graph.succ : graph.pred;
   const { mark, loc, IN } = c;
   const seen = new Uint8Array(n);
   seen[loc[from]] = 1;
   const stack = [from];
   while (stack.length) {
     const v = stack.pop()!;
-    if (useSucc) for (const u of succ[v]) if (mark[u] === IN && !seen[loc[u]] && !(v === skipI && u === skipJ)) (seen[loc[u]] = 1), stack.push(u);
-    if (usePred) for (const u of pred[v]) if (mark[u] === IN && !seen[loc[u]] && !(v === skipJ && u === skipI)) (seen[loc[u]] = 1), stack.push(u);
+    for (const u of next[v]) if (mark[u] === IN && !seen[loc[u]]) (seen[loc[u]] = 1), stack.push(u);
   }
   return seen;
 }

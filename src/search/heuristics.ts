@@ -240,8 +240,9 @@ export function searchLocal(cost: CostModel, opts: SearchOptions = {}, observe?:
     // none pruned it is no longer taken (its cost, ~0.1 ms a child, would be all it does).
     // Nor is a child bounded when all its groups are answered without a new explanation (most
     // are: its parent's groups were answered already), as pruning it would save only those
-    // answers (MobileNetV2 LBDF int8 128 KiB + pg: about 3% of the children were pruned, and bounding
-    // them took 20% of the search's time; random search prunes ~45% of its plans, and keeps bounding).
+    // answers (MobileNetV2 LBDF int8 128 KiB + pg: about 3% of the children were pruned, and
+    // bounding them took 20% of the search's time; random search prunes ~45% of its plans, and
+    // keeps bounding).
     // Whether the bound is taken never changes the search (exact either way).
     const tryPrune = run.generated < PRUNE_TRIALS || (run.stats.pruned ?? 0) > 0;
     const cutoff = tryPrune && pop.items.length >= pop.k ? pop.items[pop.items.length - 1].dram : undefined;

@@ -74,7 +74,7 @@ import { mapRows } from '../fusion/cost-base.ts';
 import { applyRectifier, checkSplit, randomSplit, type PlanAwareRectifier, type RectifyStats } from '../fusion/rectify.ts';
 import type { Rng } from '../util/random.ts';
 import { planDram } from '../fusion/plan.ts';
-import { groupKey } from '../fusion/groups.ts';
+import { groupKey, sortedGroup } from '../fusion/groups.ts';
 
 /** Per cost model: reusable scratch arrays. */
 const scratch = new WeakMap<CostModel, { mark: Int32Array; tmark: Int32Array; trows: Int32Array; gen: number }>();
@@ -155,8 +155,7 @@ export function rectifiedDramLowerBound(cost: CostModel, plan: readonly Group[],
   // pairs of valid groups (X * len + Y, both orders) that follow each other on a path whose
   // floor fits (joinByPaths): only such neighbours can share a group of Q (point 4)
   let witness: Set<number> | undefined = tight ? new Set<number>() : undefined;
-  // without settle nothing joins (P~ = P) and no two valid groups share a group of Q (none witnessed)
-  if (settles && !joinByPaths(cost, plan, owner, valid, parent, find, beta, produced, witness)) {
+  if (!joinByPaths(cost, plan, owner, valid, parent, find, beta, produced, witness)) {
     witness = undefined; // (no witnesses: every pair of valid groups in one component may join)
     // too many paths to follow: the pairwise rule (point 2 of the header), coarser but sound
     parent.forEach((_, i) => (parent[i] = i));
@@ -266,7 +265,7 @@ function refiningBound(cost: LbdfCostModel, plan: readonly Group[], tight: boole
 function insideExtra(cost: LbdfCostModel, group: Group): number {
   let cache = insideCache.get(cost);
   if (!cache) insideCache.set(cost, (cache = new Map()));
-  const sorted = isSorted(group) ? group : [...group].sort((a, b) => a - b);
+  const sorted = sortedGroup(group);
   const key = groupKey(sorted);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
@@ -300,11 +299,6 @@ function insideExtra(cost: LbdfCostModel, group: Group): number {
 const insideCache = new WeakMap<CostModel, Map<string, number>>();
 /** Groups insideExtra keeps per cost model before it starts again (~30 bytes of key per op). */
 const INSIDE_CACHE_MAX = 1 << 16;
-
-function isSorted(g: Group): boolean {
-  for (let i = 1; i < g.length; i++) if (g[i - 1] > g[i]) return false;
-  return true;
-}
 
 /**
  * Point 5 of the header (set packing): the maps that the bound so far counts as free (producer
@@ -558,10 +552,10 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
  * bound by an exact figure (efficientnet_b0 LBDF int8 256 KiB, RS + cuts, seed 0: 990 -> 609
  * groups answered, 1,155 -> 894 explanations, the same plan), and then also every group not yet
  * answered as its proven optimum's parts, when the rectifier knows one (`optimum`; any answer
- * costs at least as much: 894 -> 306 explanations there). With `settle`, once, on the plan as searched: there parts
- * count as loose ops just like the invalid group they came from, so a later bound did not move
- * (MobileNetV2 LBDF int8 128 KiB, RS + cuts with plan merge, 2,200 plans: 870 plans pruned by
- * the first bound, none by a later one). Pruning stays exact whenever it is tried (see
+ * costs at least as much: 894 -> 306 explanations there). With `settle`, once, on the plan as
+ * searched: there parts count as loose ops just like the invalid group they came from, so a
+ * later bound did not move (MobileNetV2 LBDF int8 128 KiB, RS + cuts with plan merge, 2,200
+ * plans: 870 plans pruned by the first bound, none by a later one). Pruning stays exact whenever it is tried (see
  * search/heuristics.ts), so when it is tried changes the statistics only. `boundFree` false:
  * a plan whose every invalid group is answered for free (`cheap`; without settle) is answered
  * without a bound, as pruning it would save only those answers: for a search whose plans are
