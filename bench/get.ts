@@ -56,6 +56,7 @@ import { solveExact } from '../src/search/exact.ts';
 import { reoptimizeWindowsWide } from '../src/search/window.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
+import { tf } from '../src/get/tf.ts';
 
 const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'no-refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
 const flag = (n: string) => parsed[n] === true;
@@ -139,6 +140,10 @@ interface Cell {
   pruned?: number[];
   /** Per seed: DRAM MB the final window re-grouping saved (GetOptions.finish; 0 = none). */
   finishSavedMB?: number[];
+  /** Per seed: GNNExplainer's Adam steps and the sum of their groups' op counts (GetStats
+   * maskSteps, maskRows: the rows of each step's six matmuls); 0 for the other explainers. */
+  maskSteps?: number[];
+  maskRows?: number[];
   /** 'none' cells, per seed: fusable MB of none's result after the same final window re-grouping
    * (the control: what that step does with no explanation at all). */
   noneWindowedMB?: number[];
@@ -266,6 +271,8 @@ async function runSetting(setting: string, nets: string[], schemes: FusionScheme
             (cell.exactAnswers ??= []).push(r.stats.exact);
             (cell.pruned ??= []).push(r.stats.pruned);
             (cell.finishSavedMB ??= []).push(r.stats.finishSaved / MB);
+            (cell.maskSteps ??= []).push(r.stats.maskSteps);
+            (cell.maskRows ??= []).push(r.stats.maskRows);
             if (r.windowedFusableMB !== undefined) (cell.noneWindowedMB ??= []).push(r.windowedFusableMB);
           });
         }
@@ -432,7 +439,50 @@ function printSummary(kinds: GetKind[]) {
       const per = c.fusableMB.map((x, i) => `seed ${i}: ${c.invalid[i] ?? '-'} | ${c.exactAnswers?.[i] ?? '-'} | ${c.explanations?.[i] ?? '-'} (${c.structuralHits?.[i] ?? '-'}) | ${c.pruned?.[i] ?? '-'} | ${f(x)} | ${f(c.cpuSeconds?.[i] ?? NaN, 2)} | ${f(c.finishSavedMB?.[i] ?? NaN, 4)}`);
       console.log(`  ${c.net} ${c.scheme} ${label[c.method]} +${c.get}: ${per.join('; ')}`);
     }
+    arithmeticFloor(gets);
   }
+}
+
+/**
+ * GNNExplainer's arithmetic, a floor under its cells' time (not a target): each Adam step of a
+ * group's mask runs six [n, 128] x [128, 384] matmuls (mask-objective.ts: the k-GNN's three
+ * hidden layers forward and back), 589,824 n floating-point operations, whatever the search and
+ * the rectifier around it do. Their time alone, at the matmul rate this backend reaches in this
+ * run on the cell's mean group size, against the same search without GET: if that is above 3x,
+ * no change outside GNNExplainer's optimization (fewer steps, smaller matmuls) brings the cell to
+ * item 1's target. The per-explanation forward and the loops around the matmuls are left out.
+ */
+function arithmeticFloor(gets: Cell[]): void {
+  const cellsWithSteps = gets.filter((c) => sum(c.maskSteps ?? []) > 0);
+  if (!cellsWithSteps.length) return;
+  console.log('\nGNNExplainer\'s arithmetic (a floor under the cell\'s time, not a target): per seed, Adam steps on groups of n ops on average,');
+  console.log('  each six [n,128] x [128,384] matmuls; their time at the matmul rate measured now on [n,128] x [128,384] and [n,384] x [384,128]');
+  for (const c of cellsWithSteps) {
+    const steps = sum(c.maskSteps!), rows = sum(c.maskRows!), seeds = c.maskSteps!.length;
+    const n = Math.max(1, Math.round(rows / steps));
+    const rate = matmulRate(n);
+    const floorS = (rows * 589_824) / rate / seeds;
+    const none = noneOf(c);
+    const noneS = none?.cpuSeconds?.length ? mean(none.cpuSeconds.slice(0, seeds)) : NaN;
+    console.log(`  ${c.net} ${c.scheme} ${label[c.method]} +${c.get}: ${f(steps / seeds, 0)} steps, n ${n}, ${f((rows * 589_824) / seeds / 1e9, 1)} GFLOP at ${f(rate / 1e9, 1)} GFLOP/s = ${f(floorS, 2)} s per seed = ${f(floorS / noneS, 1)}x the search without GET (${f(noneS, 2)} s); the cell: ${f(timeRatio(c), 1)}x`);
+  }
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** FLOP per CPU second of the mask objective's two matmul shapes at n rows on the tf backend,
+ * as its Adam steps run them (untransposed, against constant weights). */
+function matmulRate(n: number): number {
+  const a = tf.randomNormal([n, 128]), b = tf.randomNormal([128, 384]);
+  const c = tf.randomNormal([n, 384]), d = tf.randomNormal([384, 128]);
+  const pair = () => tf.tidy(() => void (tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D).dataSync(), tf.matMul(c as tf.Tensor2D, d as tf.Tensor2D).dataSync()));
+  for (let i = 0; i < 100; i++) pair();
+  const reps = Math.max(200, Math.round(2e5 / n));
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < reps; i++) pair();
+  const cu = process.cpuUsage(c0);
+  tf.dispose([a, b, c, d]);
+  return (reps * 4 * n * 128 * 384) / ((cu.user + cu.system) / 1e6);
 }
 
 /** An earlier run's --json (JSON writes NaN as null: restored here). */

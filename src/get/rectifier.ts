@@ -133,6 +133,12 @@ export interface GetStats {
   explainMs: number;
   /** Explanations answered from another group of the same structure (see `structural`). */
   structuralHits: number;
+  /** Mask-optimization steps the explainer calls ran (GNNExplainer's Adam steps) and the sum over
+   * them of the group's op count: each step runs six [ops, 128] x [128, 384] matmuls (the
+   * k-GNN's three hidden layers forward and back, mask-objective.ts), so maskRows x 589,824 is
+   * their floating-point operations (bench:get's arithmetic floor of GNNExplainer). */
+  maskSteps: number;
+  maskRows: number;
   /** Invalid groups answered without an explanation because their plan could not matter to the
    * search (GetOptions.prune). */
   pruned: number;
@@ -314,7 +320,7 @@ const fmt = (bytes: number) => `${(bytes / 1e6).toFixed(3)} MB`;
  * Trained models are loaded lazily per cost-model scheme from the shipped weights.
  */
 export class SplitRectifier {
-  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, refined: 0, windowMerges: 0, exact: 0, explanations: 0, explainMs: 0, structuralHits: 0, pruned: 0, finished: 0, finishSaved: 0 };
+  readonly stats: GetStats = { invalid: 0, rectified: 0, fallback: 0, splitKept: 0, splitCheaper: 0, randomCheaper: 0, splitInvalid: 0, mergedBack: 0, explored: 0, planMerges: 0, refined: 0, windowMerges: 0, exact: 0, explanations: 0, explainMs: 0, structuralHits: 0, maskSteps: 0, maskRows: 0, pruned: 0, finished: 0, finishSaved: 0 };
   readonly trees = new Map<string, SplitTree>();
   private readonly explainers = new Map<FusionScheme, Explainer>();
   private readonly caches = new WeakMap<CostModel, CostCaches>();
@@ -446,13 +452,20 @@ export class SplitRectifier {
         } else {
           ex = explainer.explainInput(input);
           bySig.set(sig, { ops: input.local.ops, ex });
+          this.countSteps(ex, group.length);
         }
-      } else ex = explainer.explain(group, cost);
+      } else this.countSteps((ex = explainer.explain(group, cost)), group.length);
       this.stats.explainMs += performance.now() - t0;
       this.stats.explanations++;
       cache.set(key, ex);
     }
     return ex;
+  }
+
+  private countSteps(ex: Explanation, ops: number): void {
+    if (!ex.steps) return;
+    this.stats.maskSteps += ex.steps;
+    this.stats.maskRows += ex.steps * ops;
   }
 
   /** The top-K explained edges of a group as distinct two-way cuts (explanations are cached). */

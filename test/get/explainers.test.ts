@@ -48,6 +48,42 @@ test('GNNExplainer is deterministic for a seed', () => {
   assert.deepEqual(a, b);
 });
 
+test('GNNExplainer reports the Adam steps it ran; the rectifier sums them with their groups\' sizes', () => {
+  const g = syntheticNetwork(13);
+  const gnn = KGnn.random(6);
+  const cost = stubCost(g, 64 * 1024, 1);
+  const rng = new Rng(11);
+  let early = 0;
+  for (let k = 0; k < 6; k++) {
+    const group = sampleGroup(g, rng, 6 + 3 * k);
+    assert.equal(new GnnExplainer(gnn, { steps: 7, seed: k }).explain(group, cost).steps, 7, 'no early stop: every step runs');
+    const e = new GnnExplainer(gnn, { steps: 40, seed: k, stableSteps: 2, minSteps: 4 }).explain(group, cost);
+    assert.ok(e.steps! >= 4 && e.steps! <= 40, `early stop within [minSteps, steps]: ${e.steps}`);
+    if (e.steps! < 40) early++;
+  }
+  assert.ok(early > 0, 'the early stop ended some explanation (else the bound above is not tested)');
+  // The rectifier's counters: steps and steps x ops of the explainer calls it made.
+  const big = syntheticNetwork(14);
+  const c = createCostModel('lbdf', big, { bufferBytes: 4 * 1024, elementType: 'int8' });
+  const calls: { steps: number; ops: number }[] = [];
+  const inner = new GnnExplainer(gnn, { steps: 5, seed: 1 });
+  const counting: Explainer = {
+    kind: 'gnne',
+    explain: (group, cost) => {
+      const e = inner.explain(group, cost);
+      calls.push({ steps: e.steps!, ops: group.length });
+      return e;
+    },
+  };
+  const rect = makeRectifier('gnne', { refineFirst: false, explainer: counting, structural: false });
+  const all = big.ops.map((_, i) => i);
+  for (let k = 0; k < 4; k++) rect(sampleGroup(big, new Rng(20 + k), 12), c, new Rng(k));
+  rect(all, c, new Rng(9));
+  assert.ok(calls.length > 0, 'the rectifier explained something');
+  assert.equal(rect.stats.maskSteps, calls.reduce((a, x) => a + x.steps, 0));
+  assert.equal(rect.stats.maskRows, calls.reduce((a, x) => a + x.steps * x.ops, 0));
+});
+
 /** conv-bn-relu x 3 at 28x28x32; the middle conv holds 4 MB of weights. */
 function hugeOpGroup() {
   const b = new OpGraphBuilder();

@@ -82,9 +82,11 @@ test('searches with and without the structural cache give identical plans (RS, L
         const what = `${kind} ${name}`;
         assert.deepEqual(r1.plan, r0.plan, `${what}: same plan`);
         assert.equal(r1.dram, r0.dram);
-        // only the explainer's time and the reuse count differ; every decision is the same
-        const strip = ({ structuralHits, explainMs, ...rest }: GetRectifier['stats']) => (void structuralHits, void explainMs, rest);
+        // only the explainer's time, the reuse count and the optimizer steps the reuse saved
+        // differ; every decision is the same
+        const strip = ({ structuralHits, explainMs, maskSteps, maskRows, ...rest }: GetRectifier['stats']) => (void structuralHits, void explainMs, void maskSteps, void maskRows, rest);
         assert.deepEqual(strip(s1.stats), strip(s0.stats), `${what}: same rectifier statistics`);
+        assert.ok(s1.stats.maskSteps <= s0.stats.maskSteps && s1.stats.maskRows <= s0.stats.maskRows, `${what}: a reused explanation runs no steps`);
         assert.deepEqual([...s1.trees.entries()], [...s0.trees.entries()], `${what}: same split trees`);
         hits += s1.stats.structuralHits;
       }

@@ -27,6 +27,9 @@ export interface Explanation {
   pInvalid: number;
   /** Ops of the explanation subgraph (RG-Explainer), when the method builds one. */
   nodes?: number[];
+  /** Optimizer steps the explanation took (GNNExplainer's Adam steps on the mask, fewer than its
+   * `steps` when the early stop ended it). */
+  steps?: number;
 }
 
 export interface Explainer {

@@ -81,6 +81,7 @@ export class GnnExplainer implements Explainer {
     const minSteps = this.o.minSteps ?? 4;
     let lastTop = '';
     let same = 0;
+    let ran = 0;
     /** Key of the set of the `top` highest mask logits (ties: edge index, as a stable order). */
     const topKey = (): string => {
       const idx = Array.from({ length: e }, (_, k) => k).sort((x, y) => m[y] - m[x] || x - y);
@@ -90,6 +91,7 @@ export class GnnExplainer implements Explainer {
     try {
       for (let s = 0; s < steps; s++) {
         const { grad } = obj.lossAndGrad(m, coeffs);
+        ran++;
         for (let k = 0; k < e; k++) {
           mom1[k] = beta1 * mom1[k] + (1 - beta1) * grad[k];
           mom2[k] = beta2 * mom2[k] + (1 - beta2) * grad[k] * grad[k];
@@ -109,6 +111,6 @@ export class GnnExplainer implements Explainer {
     } finally {
       obj.dispose();
     }
-    return { method: 'gnne', ...rankEdges(local, Float32Array.from(m, sigmoid)), pInvalid };
+    return { method: 'gnne', ...rankEdges(local, Float32Array.from(m, sigmoid)), pInvalid, steps: ran };
   }
 }
