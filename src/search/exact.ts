@@ -1392,8 +1392,8 @@ async function solveJoint(copyRows: number[][], coupling: { cols: number[]; coef
 }
 
 /** Each segment's complete family (every convex connected valid group inside it, up to `cap`
- * ops), or undefined when one segment's enumeration is incomplete. */
-function segmentFamilies(cost: CostModel, segments: number[][], cap: number): Group[][] | undefined {
+ * ops), or undefined when one segment's enumeration is incomplete. Exported for tests. */
+export function segmentFamilies(cost: CostModel, segments: number[][], cap: number): Group[][] | undefined {
   const n = cost.graph.ops.length;
   const fams: Group[][] = [];
   const reach = reachability(cost);

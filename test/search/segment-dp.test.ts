@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { randomCnn, smallCnns } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, planDram } from '../../src/fusion/plan.ts';
-import { fusableComponents, segmentPathOptimum, solveExact } from '../../src/search/exact.ts';
-import { segmentPath } from '../../src/search/segment-dp.ts';
+import { fusableComponents, segmentFamilies, segmentPathOptimum, solveExact } from '../../src/search/exact.ts';
+import { segmentPath, solveSegmentPath } from '../../src/search/segment-dp.ts';
 import { segmentsOf } from '../../src/search/segments.ts';
 import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 import type { CostModel } from '../../src/fusion/types.ts';
@@ -110,6 +110,27 @@ test('segment-path DP = the MILP optimum (no decomposition) on mid-size random g
     }
   }
   assert.ok(compared >= 12, `only ${compared} instances compared`);
+});
+
+test('the ideal limit: the DP declines exactly when one segment has more order ideals than maxIdeals, and gives the same plan otherwise', () => {
+  let checked = 0;
+  for (let seed = 0; seed < 30 && checked < 12; seed++) {
+    const g = randomCnn(700 + seed, 8 + (seed % 10));
+    const cost = createCostModel(seed % 2 ? 'brr' : 'lbdf', g, hw([1, 4, 16][seed % 3]));
+    for (const comp of fusableComponents(cost)) {
+      if (comp.length < 2) continue;
+      const { segments, cuts } = segmentsOf(g, comp);
+      const fams = segmentPath(segments, cuts) ? segmentFamilies(cost, segments, 200_000) : undefined;
+      if (!fams) continue;
+      const free = solveSegmentPath(cost, segments, cuts, fams);
+      if (!free || free.idealsMax < 2) continue;
+      // the limits are counted as ideals are added (not once a level is done): the same decision
+      assert.deepEqual(solveSegmentPath(cost, segments, cuts, fams, { maxIdeals: free.idealsMax }), free, `seed ${seed}: at the limit`);
+      assert.equal(solveSegmentPath(cost, segments, cuts, fams, { maxIdeals: free.idealsMax - 1 }), undefined, `seed ${seed}: one ideal past the limit`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 12, `only ${checked} components checked`);
 });
 
 /** A shared torchvision model's op graph (the reference models of ../shared/models). */
