@@ -199,29 +199,12 @@ export function solveSegmentPath(cost: CostModel, segments: number[][], cuts: Ma
     for (let i = 0; i < parts.length; i++) byFirst[local.get(parts[i].ops[0])!].push(i);
     const adds = new Addable(S.length, predMask, byFirst, parts);
     // Order ideals reachable by adding pieces, by size.
-    const levels: bigint[][] = [];
-    for (let i = 0; i <= S.length; i++) levels.push([]);
-    const seen = new Set<bigint>([0n]);
-    levels[0].push(0n);
-    // The limits are checked as ideals are added, not once a level is done: one level of a wide
-    // segment can add hundreds of thousands (a 12-layer GPT's 217-op attention segment with 5,961
-    // pieces: 391,619 ideals, 63 s, before the check at its level's end declined anyway). The
-    // decision is the same (`seen` only grows), reached as soon as it is certain.
-    for (let s = 0; s < S.length; s++) {
-      for (const I of levels[s]) {
-        const n = adds.at(I);
-        for (let t = 0; t < n; t++) {
-          const J = adds.J[t];
-          if (seen.has(J)) continue;
-          seen.add(J);
-          if (seen.size > maxIdeals || ((seen.size & 1023) === 0 && performance.now() > deadline)) return undefined;
-          levels[s + parts[adds.pi[t]].ops.length].push(J);
-        }
-      }
-      if (performance.now() > deadline) return undefined;
-    }
-    idealsAll += seen.size;
-    idealsMax = Math.max(idealsMax, seen.size);
+    const levels = orderIdeals(S.length, predMask, byFirst, parts, maxIdeals, deadline);
+    if (!levels) return undefined;
+    let count = 0;
+    for (const l of levels) count += l.length;
+    idealsAll += count;
+    idealsMax = Math.max(idealsMax, count);
     const g = forwardCosts(S.length, levels, parts, adds);
     const h = backwardCosts(S.length, levels, parts, adds, full);
     ctxs.push({ parts, full, g, h, argO });
@@ -340,6 +323,131 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
     argO.push(best);
   }
   return { parts, argO, firstValid };
+}
+
+/**
+ * The order ideals of a segment reachable from the empty one by adding pieces (a piece can be
+ * added at I when its first op's predecessors and the piece's own are in I and it meets no op of
+ * I), grouped by size, each level in discovery order: levels are scanned by size, each ideal's
+ * pieces in Addable's order, and a new ideal is appended to the level of its size. Undefined as
+ * soon as more than `maxIdeals` ideals (the empty one included) are found or the clock passes
+ * `deadline` (checked every 1,024 ideals and after each level).
+ *
+ * Why words, not the DP's BigInts: this loop visits every ideal, and where a segment has too many
+ * it runs to the limit before the DP declines. A 217-op segment of a 12-layer GPT-style decoder
+ * (5,961 pieces): 100,001 ideals cost 7.4 s as BigInts (each test and union allocates one).
+ * Here an ideal is `W` 32-bit words in one arena and the set of those seen is an open-addressing
+ * table over them; each ideal becomes a BigInt once, when the levels are returned. The limit was
+ * checked once a level was done: one level of that segment added 391,619 ideals in 63 s before
+ * the check declined anyway (the decision is the same: the set only grows).
+ */
+export function orderIdeals(size: number, predMask: readonly bigint[], byFirst: readonly (readonly number[])[], parts: readonly Pick<Part, 'ops' | 'mask' | 'pred'>[], maxIdeals: number, deadline = Infinity): bigint[][] | undefined {
+  const W = Math.max(1, (size + 31) >>> 5);
+  const words = (b: bigint, out: Uint32Array, at: number): void => {
+    for (let w = 0; w < W; w++, b >>= 32n) out[at + w] = Number(b & 0xffffffffn);
+  };
+  const opPred = new Uint32Array(size * W);
+  for (let i = 0; i < size; i++) words(predMask[i], opPred, i * W);
+  const partMask = new Uint32Array(parts.length * W), partPred = new Uint32Array(parts.length * W);
+  for (let p = 0; p < parts.length; p++) {
+    words(parts[p].mask, partMask, p * W);
+    words(parts[p].pred, partPred, p * W);
+  }
+  const ideals = new IdealSet(W, Math.min(maxIdeals + 1, 1 << 22));
+  ideals.add(new Uint32Array(W), 0); // the empty ideal
+  const levels: number[][] = [];
+  for (let i = 0; i <= size; i++) levels.push([]);
+  levels[0].push(0);
+  const J = new Uint32Array(W);
+  for (let s = 0; s < size; s++) {
+    for (const id of levels[s]) {
+      const I = ideals.arena, o = id * W;
+      for (let i = 0; i < size; i++) {
+        const w = i >>> 5;
+        if ((I[o + w] >>> (i & 31)) & 1) continue;
+        if (!subset(opPred, i * W, I, o, W)) continue;
+        for (const p of byFirst[i]) {
+          const po = p * W;
+          let ok = true;
+          for (let k = 0; k < W; k++) {
+            if ((partMask[po + k] & I[o + k]) !== 0 || (partPred[po + k] & ~I[o + k]) !== 0) {
+              ok = false;
+              break;
+            }
+          }
+          if (!ok) continue;
+          for (let k = 0; k < W; k++) J[k] = I[o + k] | partMask[po + k];
+          const n = ideals.size;
+          const jd = ideals.add(J, n);
+          if (jd !== n) continue; // seen
+          if (ideals.size > maxIdeals || ((ideals.size & 1023) === 0 && performance.now() > deadline)) return undefined;
+          levels[s + parts[p].ops.length].push(jd);
+        }
+      }
+    }
+    if (performance.now() > deadline) return undefined;
+  }
+  const big = (id: number): bigint => {
+    let b = 0n;
+    for (let w = W - 1; w >= 0; w--) b = (b << 32n) | BigInt(ideals.arena[id * W + w]);
+    return b;
+  };
+  return levels.map((l) => l.map(big));
+}
+
+/** a's W words (at ao) are a subset of b's (at bo). */
+function subset(a: Uint32Array, ao: number, b: Uint32Array, bo: number, W: number): boolean {
+  for (let k = 0; k < W; k++) if ((a[ao + k] & ~b[bo + k]) !== 0) return false;
+  return true;
+}
+
+/** A set of W-word bitsets, numbered in insertion order: an arena of their words and an
+ * open-addressing table of their numbers (hand-written: no library keys a hash set by a slice of
+ * a typed array, and strings or BigInts as keys are what this replaces). */
+class IdealSet {
+  arena: Uint32Array;
+  size = 0;
+  private table: Int32Array;
+  constructor(private readonly W: number, expected: number) {
+    this.arena = new Uint32Array(Math.max(16, Math.min(expected, 4096)) * W);
+    this.table = new Int32Array(1 << Math.max(4, Math.ceil(Math.log2(Math.min(expected, 4096) * 2)))).fill(-1);
+  }
+  /** The number of `x` (W words), adding it as number `next` (= size) when new. */
+  add(x: Uint32Array, next: number): number {
+    if ((this.size + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
+    const W = this.W, A = this.arena, mask = this.table.length - 1;
+    for (let slot = this.hash(x, 0) & mask; ; slot = (slot + 1) & mask) {
+      const id = this.table[slot];
+      if (id < 0) {
+        if ((next + 1) * W > A.length) {
+          const grown = new Uint32Array(A.length * 2);
+          grown.set(A);
+          this.arena = grown;
+        }
+        this.arena.set(x, next * W);
+        this.table[slot] = next;
+        this.size++;
+        return next;
+      }
+      let k = 0;
+      while (k < W && A[id * W + k] === x[k]) k++;
+      if (k === W) return id;
+    }
+  }
+  private hash(src: Uint32Array, at: number): number {
+    let h = 0x811c9dc5;
+    for (let k = 0; k < this.W; k++) h = Math.imul(h ^ src[at + k], 0x01000193) ^ (h >>> 15);
+    return h >>> 0;
+  }
+  private rehash(n: number): void {
+    const t = new Int32Array(n).fill(-1), mask = n - 1;
+    for (let id = 0; id < this.size; id++) {
+      let slot = this.hash(this.arena, id * this.W) & mask;
+      while (t[slot] >= 0) slot = (slot + 1) & mask;
+      t[slot] = id;
+    }
+    this.table = t;
+  }
 }
 
 /** The pieces that can be added at an ideal I, with the ideal each gives (I | piece), in the

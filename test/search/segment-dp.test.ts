@@ -7,7 +7,7 @@ import { randomCnn, smallCnns } from '../fusion/gen.ts';
 import { createCostModel } from '../../src/fusion/cost.ts';
 import { checkPlan, planDram } from '../../src/fusion/plan.ts';
 import { fusableComponents, segmentFamilies, segmentPathOptimum, solveExact } from '../../src/search/exact.ts';
-import { segmentPath, solveSegmentPath } from '../../src/search/segment-dp.ts';
+import { orderIdeals, segmentPath, solveSegmentPath } from '../../src/search/segment-dp.ts';
 import { segmentsOf } from '../../src/search/segments.ts';
 import { bruteForceOptimum } from '../../src/testkit/plan.ts';
 import type { CostModel } from '../../src/fusion/types.ts';
@@ -131,6 +131,69 @@ test('the ideal limit: the DP declines exactly when one segment has more order i
     }
   }
   assert.ok(checked >= 12, `only ${checked} components checked`);
+});
+
+/** The DP's order-ideal loop as it was, on BigInts (the reference for orderIdeals). */
+function idealsByBigInt(size: number, predMask: bigint[], byFirst: number[][], parts: { ops: number[]; mask: bigint; pred: bigint }[], maxIdeals: number): bigint[][] | undefined {
+  const levels: bigint[][] = Array.from({ length: size + 1 }, () => []);
+  const seen = new Set<bigint>([0n]);
+  levels[0].push(0n);
+  for (let s = 0; s < size; s++) {
+    for (const I of levels[s]) {
+      for (let i = 0; i < size; i++) {
+        if ((I >> BigInt(i)) & 1n || (predMask[i] & ~I) !== 0n) continue;
+        for (const p of byFirst[i]) {
+          const q = parts[p];
+          if ((q.mask & I) !== 0n || (q.pred & ~I) !== 0n) continue;
+          const J = I | q.mask;
+          if (seen.has(J)) continue;
+          seen.add(J);
+          if (seen.size > maxIdeals) return undefined;
+          levels[s + q.ops.length].push(J);
+        }
+      }
+    }
+  }
+  return levels;
+}
+
+test('orderIdeals (word bitsets) gives the BigInt loop\'s levels, in its order, and declines at the same count', (t) => {
+  let declined = 0, wide = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 110 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double({ min: 0.02, max: 0.3, noNaN: true }), (size, seed, density) => {
+      let x = seed || 1;
+      const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), x / 2 ** 32);
+      // a DAG on 0..size-1 (edges forward), and pieces: contiguous-ish random sets of 1-4 ops
+      // mostly a chain (v - 1 -> v), with random longer edges: from narrow to wide segments
+      const preds: number[][] = Array.from({ length: size }, (_, v) => Array.from({ length: v }, (_, u) => u).filter((u) => (u === v - 1 ? rnd() < 1 - density : rnd() < density / Math.max(1, Math.sqrt(v)))));
+      const bit = (i: number) => 1n << BigInt(i);
+      const predMask = preds.map((ps) => ps.reduce((a, u) => a | bit(u), 0n));
+      const parts: { ops: number[]; mask: bigint; pred: bigint }[] = [];
+      for (let i = 0; i < size; i++) {
+        parts.push({ ops: [i], mask: bit(i), pred: predMask[i] });
+        for (let k = 0; k < 2; k++) {
+          const ops = [...new Set([i, ...Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => Math.min(size - 1, i + Math.floor(rnd() * 6)))])].sort((a, b) => a - b);
+          const mask = ops.reduce((a, v) => a | bit(v), 0n);
+          const pred = ops.reduce((a, v) => a | predMask[v], 0n) & ~mask;
+          parts.push({ ops, mask, pred });
+        }
+      }
+      const byFirst: number[][] = Array.from({ length: size }, () => []);
+      parts.forEach((p, k) => byFirst[p.ops[0]].push(k));
+      const ref = idealsByBigInt(size, predMask, byFirst, parts, 20_000);
+      const got = orderIdeals(size, predMask, byFirst, parts, 20_000);
+      assert.deepEqual(got, ref);
+      if (!ref) return void declined++;
+      const count = ref.reduce((a, l) => a + l.length, 0);
+      if (size > 32 && count > 100) wide++; // two words or more
+      assert.deepEqual(orderIdeals(size, predMask, byFirst, parts, count), ref, 'at the limit');
+      assert.equal(orderIdeals(size, predMask, byFirst, parts, count - 1), undefined, 'one past the limit');
+    }),
+    { numRuns: 80, seed: 22 },
+  );
+  // both ways out are exercised: declines past 20,000 ideals, and multi-word segments with many
+  assert.ok(declined >= 5 && wide >= 10, `declined ${declined}, wide ${wide}`);
+  t.diagnostic(`${declined} runs declined past 20,000 ideals, ${wide} multi-word runs with over 100 ideals`);
 });
 
 /** A shared torchvision model's op graph (the reference models of ../shared/models). */
