@@ -343,15 +343,12 @@ function segmentParts(cost: CostModel, family: Group[], local: Map<number, numbe
  */
 export function orderIdeals(size: number, predMask: readonly bigint[], byFirst: readonly (readonly number[])[], parts: readonly Pick<Part, 'ops' | 'mask' | 'pred'>[], maxIdeals: number, deadline = Infinity): bigint[][] | undefined {
   const W = Math.max(1, (size + 31) >>> 5);
-  const words = (b: bigint, out: Uint32Array, at: number): void => {
-    for (let w = 0; w < W; w++, b >>= 32n) out[at + w] = Number(b & 0xffffffffn);
-  };
   const opPred = new Uint32Array(size * W);
-  for (let i = 0; i < size; i++) words(predMask[i], opPred, i * W);
+  for (let i = 0; i < size; i++) toWords(predMask[i], opPred, i * W, W);
   const partMask = new Uint32Array(parts.length * W), partPred = new Uint32Array(parts.length * W);
   for (let p = 0; p < parts.length; p++) {
-    words(parts[p].mask, partMask, p * W);
-    words(parts[p].pred, partPred, p * W);
+    toWords(parts[p].mask, partMask, p * W, W);
+    toWords(parts[p].pred, partPred, p * W, W);
   }
   const ideals = new IdealSet(W, Math.min(maxIdeals + 1, 1 << 22));
   ideals.add(new Uint32Array(W), 0); // the empty ideal
@@ -387,12 +384,20 @@ export function orderIdeals(size: number, predMask: readonly bigint[], byFirst: 
     }
     if (performance.now() > deadline) return undefined;
   }
-  const big = (id: number): bigint => {
-    let b = 0n;
-    for (let w = W - 1; w >= 0; w--) b = (b << 32n) | BigInt(ideals.arena[id * W + w]);
-    return b;
-  };
-  return levels.map((l) => l.map(big));
+  const A = ideals.arena;
+  return levels.map((l) => l.map((id) => toBigInt(A, id * W, W)));
+}
+
+/** b's low W 32-bit words into out[at ..] (bit i of b is bit i & 31 of word i >>> 5). */
+function toWords(b: bigint, out: Uint32Array, at: number, W: number): void {
+  for (let w = 0; w < W; w++, b >>= 32n) out[at + w] = Number(b & 0xffffffffn);
+}
+
+/** The BigInt of the W words at a[at ..] (toWords' inverse). */
+function toBigInt(a: Uint32Array, at: number, W: number): bigint {
+  let b = 0n;
+  for (let w = W - 1; w >= 0; w--) b = (b << 32n) | BigInt(a[at + w]);
+  return b;
 }
 
 /** a's W words (at ao) are a subset of b's (at bo). */
