@@ -544,29 +544,29 @@ function joinByPaths(cost: LbdfCostModel, plan: readonly Group[], owner: Int32Ar
  * `skip` answer and the plan is not settled; otherwise every group is answered (those whose
  * answer costs no explanation first: the rectifier's `cheap`, a cached answer or a proven
  * optimum; then the largest first) and the plan is settled.
- * When the bound is taken. Never while the plan with every group not yet answered split as
- * `skip` splits it costs at most `cutoff` (a rectification: no lower bound exceeds it). Without
- * `settle` (GET's default), on the plan as searched and then before every group that needs an
- * explanation (not before free answers, `cheap`: pruning there saves nothing): the groups
- * answered so far count as the final groups their parts are, so each answer replaces a lower
- * bound by an exact figure (efficientnet_b0 LBDF int8 256 KiB, RS + cuts, seed 0: 990 -> 609
- * groups answered, 1,155 -> 894 explanations, the same plan), and then also every group not yet
- * answered as its proven optimum's parts, when the rectifier knows one (`optimum`; any answer
- * costs at least as much: 894 -> 306 explanations there). With `settle`, once, on the plan as
- * searched: there parts count as loose ops just like the invalid group they came from, so a
- * later bound did not move (MobileNetV2 LBDF int8 128 KiB, RS + cuts with plan merge, 2,200
- * plans: 870 plans pruned by the first bound, none by a later one). Pruning stays exact whenever it is tried (see
- * search/heuristics.ts), so when it is tried changes the statistics only. `boundFree` false:
- * a plan whose every invalid group is answered for free (`cheap`; without settle) is answered
- * without a bound, as pruning it would save only those answers: for a search whose plans are
- * one edit from plans already rectified, where the bound rarely prunes (local search's children,
- * see searchLocal); random plans are pruned often enough that the skipped answers pay for the
- * bounds. Exact: the guard's random split of every invalid
- * group is drawn first, in plan order, each from a clone of the stream at its turn (`rectify` and `skip` draw exactly that one
- * split, so the stream ends where applyRectifier leaves it), and the rectifier's answers do not
- * depend on the order in which groups are asked (its caches are pure functions of the group; the
- * recurrence count is per group; SPLIT's memo is order-independent, split.ts). So a plan that is
- * not pruned is exactly applyRectifier's, parts in the same order, settled the same way.
+ * When the bound is taken. Never while the plan with every group not yet answered split as `skip`
+ * splits it costs at most `cutoff` (a rectification: no lower bound exceeds it). Without `settle`
+ * (GET's default), on the plan as searched and then before every group that needs an explanation
+ * (not before free answers, `cheap`: pruning there saves nothing): the groups answered so far count
+ * as the final groups their parts are, so each answer replaces a lower bound by an exact figure
+ * (efficientnet_b0 LBDF int8 256 KiB, RS + cuts, seed 0: 990 -> 609 groups answered, 1,155 -> 894
+ * explanations, the same plan), and then also every group not yet answered as its proven optimum's
+ * parts, when the rectifier knows one (`optimum`; any answer costs at least as much: 894 -> 306
+ * explanations there). With `settle`, once, on the plan as searched: there parts count as loose ops
+ * just like the invalid group they came from, so a later bound did not move (MobileNetV2 LBDF int8
+ * 128 KiB, RS + cuts with plan merge, 2,200 plans: 870 plans pruned by the first bound, none by a
+ * later one). Pruning stays exact whenever it is tried (see search/heuristics.ts), so when it is
+ * tried changes the statistics only. `boundFree` false: a plan whose every invalid group is
+ * answered for free (`cheap`; without settle) is answered without a bound, as pruning it would save
+ * only those answers: for a search whose plans are one edit from plans already rectified, where the
+ * bound rarely prunes (local search's children, see searchLocal); random plans are pruned often
+ * enough that the skipped answers pay for the bounds. Exact: the guard's random split of every
+ * invalid group is drawn first, in plan order, each from a clone of the stream at its turn
+ * (`rectify` and `skip` draw exactly that one split, so the stream ends where applyRectifier leaves
+ * it), and the rectifier's answers do not depend on the order in which groups are asked (its caches
+ * are pure functions of the group; the recurrence count is per group; SPLIT's memo is
+ * order-independent, split.ts). So a plan that is not pruned is exactly applyRectifier's, parts in
+ * the same order, settled the same way.
  */
 export function rectifyLazily(plan: Group[], cost: CostModel, rectifier: Rectifier, rng: Rng, stats: RectifyStats, cutoff: number, boundFree = true): Group[] {
   const { skip, settle, cheap, optimum } = rectifier as PlanAwareRectifier;

@@ -350,8 +350,8 @@ export function orderIdeals(size: number, predMask: readonly bigint[], byFirst: 
     toWords(parts[p].mask, partMask, p * W, W);
     toWords(parts[p].pred, partPred, p * W, W);
   }
-  const ideals = new IdealSet(W, Math.min(maxIdeals + 1, 1 << 22));
-  ideals.add(new Uint32Array(W), 0); // the empty ideal
+  const ideals = new IdealSet(W);
+  ideals.add(new Uint32Array(W)); // the empty ideal
   const levels: number[][] = [];
   for (let i = 0; i <= size; i++) levels.push([]);
   levels[0].push(0);
@@ -374,9 +374,9 @@ export function orderIdeals(size: number, predMask: readonly bigint[], byFirst: 
           }
           if (!ok) continue;
           for (let k = 0; k < W; k++) J[k] = I[o + k] | partMask[po + k];
-          const n = ideals.size;
-          const jd = ideals.add(J, n);
-          if (jd !== n) continue; // seen
+          const known = ideals.size;
+          const jd = ideals.add(J);
+          if (ideals.size === known) continue; // seen
           if (ideals.size > maxIdeals || ((ideals.size & 1023) === 0 && performance.now() > deadline)) return undefined;
           levels[s + parts[p].ops.length].push(jd);
         }
@@ -407,23 +407,24 @@ function subset(a: Uint32Array, ao: number, b: Uint32Array, bo: number, W: numbe
 }
 
 /** A set of W-word bitsets, numbered in insertion order: an arena of their words and an
- * open-addressing table of their numbers (hand-written: no library keys a hash set by a slice of
- * a typed array, and strings or BigInts as keys are what this replaces). */
+ * open-addressing table of their numbers. Hand-written: no library keys a hash set by a slice of
+ * a typed array; the project's IdsMap (fusion/ids-map.ts) keys by id lists, which would be one
+ * array per ideal and a Map of hash heads (strings or BigInts as keys are what this replaces). */
 class IdealSet {
   arena: Uint32Array;
   size = 0;
-  private table: Int32Array;
-  constructor(private readonly W: number, expected: number) {
-    this.arena = new Uint32Array(Math.max(16, Math.min(expected, 4096)) * W);
-    this.table = new Int32Array(1 << Math.max(4, Math.ceil(Math.log2(Math.min(expected, 4096) * 2)))).fill(-1);
+  private table = new Int32Array(512).fill(-1);
+  constructor(private readonly W: number) {
+    this.arena = new Uint32Array(256 * W);
   }
-  /** The number of `x` (W words), adding it as number `next` (= size) when new. */
-  add(x: Uint32Array, next: number): number {
+  /** The number of `x` (W words); a new one is added as number `size - 1`. */
+  add(x: Uint32Array): number {
     if ((this.size + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
     const W = this.W, A = this.arena, mask = this.table.length - 1;
     for (let slot = this.hash(x, 0) & mask; ; slot = (slot + 1) & mask) {
       const id = this.table[slot];
       if (id < 0) {
+        const next = this.size;
         if ((next + 1) * W > A.length) {
           const grown = new Uint32Array(A.length * 2);
           grown.set(A);
