@@ -57,6 +57,7 @@ import { reoptimizeWindowsWide } from '../src/search/window.ts';
 import { GNNE_STABLE_STEPS, makeRectifier, prepareGet, type GetKind } from '../src/get/rectifier.ts';
 import { EXPLAINER_KINDS } from '../src/get/explainers/common.ts';
 import { tf } from '../src/get/tf.ts';
+import { HIDDEN } from '../src/get/kgnn.ts';
 
 const parsed: Record<string, string | boolean | undefined> = benchArgs({ 'budget-scale': { type: 'string' }, 'element': { type: 'string' }, 'exact-from': { type: 'string' }, 'exact-time': { type: 'string' }, 'get': { type: 'string' }, 'gnne-seeds': { type: 'string' }, 'gnne-stable': { type: 'string' }, 'json': { type: 'string' }, 'methods': { type: 'string' }, 'nets': { type: 'string' }, 'recheck': { type: 'string' }, 'report': { type: 'string' }, 'schemes': { type: 'string' }, 'seeds': { type: 'string' }, 'settings': { type: 'string' }, 'topk': { type: 'string' }, 'no-exact': { type: 'boolean' }, 'no-explore': { type: 'boolean' }, 'no-guard': { type: 'boolean' }, 'no-merge': { type: 'boolean' }, 'plan-merge': { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'no-refine-first': { type: 'boolean' }, 'no-refine-deep': { type: 'boolean' }, 'no-window-merge': { type: 'boolean' }, 'no-prune': { type: 'boolean' }, 'no-finish': { type: 'boolean' }, 'warmup': { type: 'string' }, 'quick': { type: 'boolean' } });
 const flag = (n: string) => parsed[n] === true;
@@ -452,6 +453,10 @@ function printSummary(kinds: GetKind[]) {
  * no change outside GNNExplainer's optimization (fewer steps, smaller matmuls) brings the cell to
  * item 1's target. The per-explanation forward and the loops around the matmuls are left out.
  */
+/** Floating-point operations of one Adam step per op of the group: six matmuls, 2 x HIDDEN x
+ * 3 HIDDEN each per row (589,824 at HIDDEN 128). */
+const STEP_FLOP_PER_OP = 6 * 2 * HIDDEN * 3 * HIDDEN;
+
 function arithmeticFloor(gets: Cell[]): void {
   const cellsWithSteps = gets.filter((c) => sum(c.maskSteps ?? []) > 0);
   if (!cellsWithSteps.length) return;
@@ -461,10 +466,10 @@ function arithmeticFloor(gets: Cell[]): void {
     const steps = sum(c.maskSteps!), rows = sum(c.maskRows!), seeds = c.maskSteps!.length;
     const n = Math.max(1, Math.round(rows / steps));
     const rate = matmulRate(n);
-    const floorS = (rows * 589_824) / rate / seeds;
+    const floorS = (rows * STEP_FLOP_PER_OP) / rate / seeds;
     const none = noneOf(c);
     const noneS = none?.cpuSeconds?.length ? mean(none.cpuSeconds.slice(0, seeds)) : NaN;
-    console.log(`  ${c.net} ${c.scheme} ${label[c.method]} +${c.get}: ${f(steps / seeds, 0)} steps, n ${n}, ${f((rows * 589_824) / seeds / 1e9, 1)} GFLOP at ${f(rate / 1e9, 1)} GFLOP/s = ${f(floorS, 2)} s per seed = ${f(floorS / noneS, 1)}x the search without GET (${f(noneS, 2)} s); the cell: ${f(timeRatio(c), 1)}x`);
+    console.log(`  ${c.net} ${c.scheme} ${label[c.method]} +${c.get}: ${f(steps / seeds, 0)} steps, n ${n}, ${f((rows * STEP_FLOP_PER_OP) / seeds / 1e9, 1)} GFLOP at ${f(rate / 1e9, 1)} GFLOP/s = ${f(floorS, 2)} s per seed = ${f(floorS / noneS, 1)}x the search without GET (${f(noneS, 2)} s); the cell: ${f(timeRatio(c), 1)}x`);
   }
 }
 
@@ -473,8 +478,8 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 /** FLOP per CPU second of the mask objective's two matmul shapes at n rows on the tf backend,
  * as its Adam steps run them (untransposed, against constant weights). */
 function matmulRate(n: number): number {
-  const a = tf.randomNormal([n, 128]), b = tf.randomNormal([128, 384]);
-  const c = tf.randomNormal([n, 384]), d = tf.randomNormal([384, 128]);
+  const a = tf.randomNormal([n, HIDDEN]), b = tf.randomNormal([HIDDEN, 3 * HIDDEN]);
+  const c = tf.randomNormal([n, 3 * HIDDEN]), d = tf.randomNormal([3 * HIDDEN, HIDDEN]);
   const pair = () => tf.tidy(() => void (tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D).dataSync(), tf.matMul(c as tf.Tensor2D, d as tf.Tensor2D).dataSync()));
   for (let i = 0; i < 100; i++) pair();
   const reps = Math.max(100, Math.round(6e4 / n)); // ~0.3 s at this machine's rate
@@ -482,7 +487,7 @@ function matmulRate(n: number): number {
   for (let i = 0; i < reps; i++) pair();
   const cu = process.cpuUsage(c0);
   tf.dispose([a, b, c, d]);
-  return (reps * 4 * n * 128 * 384) / ((cu.user + cu.system) / 1e6);
+  return (reps * 4 * n * HIDDEN * 3 * HIDDEN) / ((cu.user + cu.system) / 1e6);
 }
 
 /** An earlier run's --json (JSON writes NaN as null: restored here). */

@@ -198,26 +198,38 @@ function copyTimes(path: string, runs: number, warmup: number): Times {
 }
 
 function runFloorChild(paths: string[], runs: number, warmup: number): Record<string, Times> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--floor', String(runs), String(warmup), ...paths], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`floor child failed: ${r.stderr}`);
+  return runSelf(['--floor', String(runs), String(warmup), ...paths]);
+}
+
+/** This script in a child process (its `--child` or `--floor` mode): the JSON of its last line. */
+function runSelf(args: string[]): Record<string, Times> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`bench:io child ${args[0]} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/** Median of a step's figures for one model, when measured. */
+const med = (x: Record<string, Times> | undefined, path: string, k: string) => (x?.[path]?.[k]?.length ? median(x[path][k]) : undefined);
+
+/** Rows as aligned columns, the first `text` of them left-aligned, the rest right-aligned. */
+function printRows(rows: string[][], text: number): void {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log('  ' + r.map((c, i) => (i >= text ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  '));
 }
 
 /** The floor table: the bare copy against python's encode of settings (1) and (2) and against
  * ours. A floor ratio above 1 means no encoder returning new bytes meets 1.0x in this setting. */
 function floorTable(models: { name: string; path: string }[], rows: { setting: string; copy: Record<string, Times>; py: Record<string, Times> | undefined; ours: Record<string, Times> }[]): void {
   const out: string[][] = [['model', 'setting', 'copy ms', 'faults', 'python encode ms', 'floor ratio', 'dnnfuse encode ms', 'encode / floor']];
-  const med = (x: Record<string, Times> | undefined, path: string, k: string) => (x?.[path]?.[k]?.length ? median(x[path][k]) : undefined);
   for (const m of models) {
     for (const r of rows) {
       const c = med(r.copy, m.path, 'copy'), f = med(r.copy, m.path, 'copy:flt'), p = med(r.py, m.path, 'encode'), d = med(r.ours, m.path, 'encode');
       out.push([m.name, r.setting, c?.toFixed(1) ?? 'n/a', f?.toFixed(0) ?? 'n/a', p?.toFixed(1) ?? '-', c !== undefined && p ? `${(c / p).toFixed(2)}x` : '-', d?.toFixed(1) ?? 'n/a', c && d !== undefined ? `${(d / c).toFixed(2)}x` : '-']);
     }
   }
-  const w = out[0].map((_, i) => Math.max(...out.map((r) => r[i].length)));
   console.log('floor (not a target row): a new buffer of the file\'s size filled by one memcpy from memory, the least any encoder returning');
   console.log('  new bytes costs in this runtime (allocation and first-touch page faults), against python\'s encode (floor ratio) and ours:');
-  for (const r of out) console.log('  ' + r.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  '));
+  printRows(out, 2);
 }
 
 function runPython(script: string, runs: number, out: string, paths: string[], warmup = 0, mode: Mode = 'full'): { times?: Record<string, Times>; version: string; error?: string } {
@@ -229,9 +241,7 @@ function runPython(script: string, runs: number, out: string, paths: string[], w
 
 /** One dnnfuse child process: `runs` iterations after `warmup` on each path (setting (1): 1, 0). */
 function runNodeChild(paths: string[], out: string, runs = 1, warmup = 0, mode: Mode = 'full'): Record<string, Times> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(runs), String(warmup), mode, out, ...paths], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`dnnfuse child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return runSelf(['--child', String(runs), String(warmup), mode, out, ...paths]);
 }
 
 const push = (into: Times, from: Times) => {
@@ -240,7 +250,6 @@ const push = (into: Times, from: Times) => {
 
 function table(title: string, models: { name: string; path: string }[], d: Record<string, Times>, p: Record<string, Times> | undefined, steps: string[], inferNote?: string): void {
   const rows: string[][] = [['model', 'MB', 'step', 'dnnfuse ms', 'python onnx ms', 'ratio', 'cpu ms d/p', 'cpu ratio', 'faults d/p']];
-  const med = (x: Record<string, Times> | undefined, path: string, k: string) => (x?.[path]?.[k]?.length ? median(x[path][k]) : undefined);
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? `${(a / b).toFixed(2)}x` : '-');
   for (const m of models) {
     const mb = (statSync(m.path).size / 1e6).toFixed(1);
@@ -255,9 +264,8 @@ function table(title: string, models: { name: string; path: string }[], d: Recor
       ]);
     }
   }
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log(title);
-  for (const r of rows) console.log('  ' + r.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  '));
+  printRows(rows, 3);
   if (inferNote) console.log(`  note: ${inferNote}`);
 }
 
