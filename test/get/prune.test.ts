@@ -85,8 +85,9 @@ test("a group's proven optimum (the pruning floor) is a valid split no answer be
       const floorPlan: number[][] = [];
       let whole = true;
       for (const g of plan) {
-        const o = g.length > 1 && !cost.valid(g) ? rect.optimum!(g, cost) : undefined;
-        if (g.length > 1 && !cost.valid(g) && !o) whole = false;
+        const invalid = g.length > 1 && !cost.valid(g);
+        const o = invalid ? rect.optimum!(g, cost) : undefined;
+        if (invalid && !o) whole = false;
         floorPlan.push(...(o ?? [[...g]]));
       }
       if (whole) {
